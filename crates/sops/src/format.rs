@@ -1,0 +1,80 @@
+//! The five sops stores and how a file name chooses one.
+
+use std::fmt;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Yaml,
+    Json,
+    Dotenv,
+    Ini,
+    Binary,
+}
+
+impl Format {
+    /// The store sops picks for a file name: case-sensitive extension match, binary otherwise.
+    pub fn from_path(path: &Path) -> Format {
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        Format::from_file_name(&name)
+    }
+
+    pub fn from_file_name(name: &str) -> Format {
+        if name.ends_with(".yaml") || name.ends_with(".yml") {
+            Format::Yaml
+        } else if name.ends_with(".json") {
+            Format::Json
+        } else if name.ends_with(".env") {
+            Format::Dotenv
+        } else if name.ends_with(".ini") {
+            Format::Ini
+        } else {
+            Format::Binary
+        }
+    }
+
+    /// Parses an `--input-type`/`--output-type` name as sops spells them.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name {
+            "yaml" => Format::Yaml,
+            "json" => Format::Json,
+            "dotenv" => Format::Dotenv,
+            "ini" => Format::Ini,
+            "binary" => Format::Binary,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Dotenv => "dotenv",
+            Format::Ini => "ini",
+            Format::Binary => "binary",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_picks_store_case_sensitively() {
+        assert_eq!(Format::from_file_name("a.yaml"), Format::Yaml);
+        assert_eq!(Format::from_file_name("a.yml"), Format::Yaml);
+        assert_eq!(Format::from_file_name("a.json"), Format::Json);
+        assert_eq!(Format::from_file_name("a.env"), Format::Dotenv);
+        assert_eq!(Format::from_file_name("a.ini"), Format::Ini);
+        assert_eq!(Format::from_file_name("secret"), Format::Binary);
+        assert_eq!(Format::from_file_name("a.YAML"), Format::Binary);
+        assert_eq!(Format::from_file_name("a.txt"), Format::Binary);
+    }
+}

@@ -1,0 +1,1 @@
+//! Wrapping a payload for one age recipient as an armored age file, and unwrapping it.

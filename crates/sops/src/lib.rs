@@ -1,0 +1,17 @@
+//! The SOPS encrypted-file format with age keys.
+//!
+//! Reads every file the real `sops` writes with age keys, in all five stores (YAML, JSON,
+//! dotenv, INI, binary), and writes files the real `sops` reads, with the same layout.
+
+pub mod cipher;
+pub mod error;
+pub mod format;
+pub mod keys;
+pub mod mac;
+pub mod metadata;
+pub mod stores;
+pub mod tree;
+
+pub use error::{Error, Result};
+pub use format::Format;
+pub use tree::{Document, Map, MapItem, Value};

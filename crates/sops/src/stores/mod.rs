@@ -1,0 +1,43 @@
+//! The five stores: how a document is parsed from and written to bytes, with and without the
+//! `sops` metadata. Stores know nothing about encryption; they move [`Document`]s and metadata
+//! trees in and out of their text layouts, byte-compatible with what sops writes.
+
+pub mod binary;
+pub mod dotenv;
+pub mod flat;
+pub mod ini;
+pub mod json;
+pub mod yaml;
+
+use crate::error::Result;
+use crate::format::Format;
+use crate::tree::{Document, Map};
+
+/// A store's text layout.
+pub trait Store {
+    /// Parses a plaintext input file (`sops encrypt` input). Fails if the layout cannot hold a
+    /// sops document (for example a YAML file whose top level is not a mapping).
+    fn parse_plain(&self, input: &[u8]) -> Result<Document>;
+
+    /// Parses an encrypted file: returns its data (without the metadata) and the metadata as a
+    /// tree in its logical, unflattened shape (the `sops` mapping of YAML and JSON).
+    fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)>;
+
+    /// Writes decrypted data the way `sops decrypt` prints it.
+    fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>>;
+
+    /// Writes encrypted data plus metadata the way sops writes files. `metadata` is the logical
+    /// tree from [`crate::metadata::Metadata::to_tree`].
+    fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>>;
+}
+
+/// The store for a format, with sops' default settings (YAML indent 4, JSON tab indent).
+pub fn store(format: Format) -> Box<dyn Store + Send + Sync> {
+    match format {
+        Format::Yaml => Box::new(yaml::YamlStore::default()),
+        Format::Json => Box::new(json::JsonStore::default()),
+        Format::Dotenv => Box::new(dotenv::DotenvStore),
+        Format::Ini => Box::new(ini::IniStore),
+        Format::Binary => Box::new(binary::BinaryStore::default()),
+    }
+}

@@ -1,0 +1,1 @@
+//! The `sops/` repository model. Built on [`secrets_sops`].
