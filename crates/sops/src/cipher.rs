@@ -1,1 +1,369 @@
-//! AES-256-GCM value encryption: the `ENC[AES256_GCM,…]` syntax and the cipher.
+//! AES-256-GCM value encryption: the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` syntax, the
+//! cipher with sops' 32-byte nonces, and the canonical plaintext bytes of each value type.
+
+use std::fmt;
+
+use aes_gcm::aead::consts::*;
+use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::AesGcm;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use zeroize::Zeroizing;
+
+use crate::keys::DataKey;
+use crate::tree::Value;
+
+/// The nonce length sops writes.
+pub const IV_LEN: usize = 32;
+const TAG_LEN: usize = 16;
+
+/// The `type:` tag of an encrypted value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    Str,
+    Int,
+    Float,
+    Bool,
+    Time,
+    Comment,
+    /// Written by the Python-era sops only; read as raw bytes.
+    Bytes,
+}
+
+impl ValueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Str => "str",
+            ValueType::Int => "int",
+            ValueType::Float => "float",
+            ValueType::Bool => "bool",
+            ValueType::Time => "time",
+            ValueType::Comment => "comment",
+            ValueType::Bytes => "bytes",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<ValueType> {
+        Some(match name {
+            "str" => ValueType::Str,
+            "int" => ValueType::Int,
+            "float" => ValueType::Float,
+            "bool" => ValueType::Bool,
+            "time" => ValueType::Time,
+            "comment" => ValueType::Comment,
+            "bytes" => ValueType::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+/// A parsed `ENC[…]` string.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptedValue {
+    pub data: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub tag: Vec<u8>,
+    pub kind: ValueType,
+}
+
+impl fmt::Debug for EncryptedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptedValue({} bytes, type {})", self.data.len(), self.kind.name())
+    }
+}
+
+/// Why an `ENC[…]` string could not be parsed. Carries no part of the input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    #[error("not an ENC[AES256_GCM,…] value")]
+    NotEncrypted,
+    #[error("the {0} field is not valid base64")]
+    Base64(&'static str),
+    #[error("unknown value type `{0}`")]
+    UnknownType(String),
+    #[error("the IV must be 1 to 64 bytes long")]
+    IvLength,
+    #[error("the tag must be 16 bytes long")]
+    TagLength,
+}
+
+impl EncryptedValue {
+    /// Parses like sops' regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`:
+    /// greedy groups, so the last `,iv:`/`,tag:`/`,type:` and the last `]` delimit the fields,
+    /// and an empty field does not match.
+    pub fn parse(text: &str) -> Result<EncryptedValue, SyntaxError> {
+        let rest = text.strip_prefix("ENC[AES256_GCM,data:").ok_or(SyntaxError::NotEncrypted)?;
+        let close = rest.rfind(']').ok_or(SyntaxError::NotEncrypted)?;
+        let body = &rest[..close];
+        let (before_type, kind) = split_last(body, ",type:")?;
+        let (before_tag, tag) = split_last(before_type, ",tag:")?;
+        let (data, iv) = split_last(before_tag, ",iv:")?;
+        if data.is_empty() {
+            return Err(SyntaxError::NotEncrypted);
+        }
+        let kind = ValueType::from_name(kind).ok_or_else(|| SyntaxError::UnknownType(kind.chars().take(16).collect()))?;
+        let data = B64.decode(data).map_err(|_| SyntaxError::Base64("data"))?;
+        let iv = B64.decode(iv).map_err(|_| SyntaxError::Base64("iv"))?;
+        let tag = B64.decode(tag).map_err(|_| SyntaxError::Base64("tag"))?;
+        if iv.is_empty() || iv.len() > 64 {
+            return Err(SyntaxError::IvLength);
+        }
+        if tag.len() != TAG_LEN {
+            return Err(SyntaxError::TagLength);
+        }
+        Ok(EncryptedValue { data, iv, tag, kind })
+    }
+
+    /// Whether a string looks like an encrypted value (sops' regex matches).
+    pub fn is_encrypted(text: &str) -> bool {
+        EncryptedValue::parse(text).is_ok()
+    }
+}
+
+fn split_last<'a>(s: &'a str, sep: &str) -> Result<(&'a str, &'a str), SyntaxError> {
+    let at = s.rfind(sep).ok_or(SyntaxError::NotEncrypted)?;
+    let (head, tail) = (&s[..at], &s[at + sep.len()..]);
+    if head.is_empty() || tail.is_empty() {
+        return Err(SyntaxError::NotEncrypted);
+    }
+    Ok((head, tail))
+}
+
+impl fmt::Display for EncryptedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
+            B64.encode(&self.data),
+            B64.encode(&self.iv),
+            B64.encode(&self.tag),
+            self.kind.name()
+        )
+    }
+}
+
+/// Authentication failed: wrong key, wrong AAD (value moved), or tampered ciphertext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("authentication failed")]
+pub struct AuthError;
+
+/// Encrypts `plaintext` under `key` with the given IV and AAD.
+pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind: ValueType) -> EncryptedValue {
+    let mut buffer = plaintext.to_vec();
+    let cipher = AesGcm::<Aes256, U32>::new(GenericArray::from_slice(key.as_bytes()));
+    // A 32-byte nonce and a message far below GCM's limit cannot fail.
+    let tag = cipher
+        .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buffer)
+        .expect("AES-GCM encryption of a bounded message");
+    EncryptedValue { data: buffer, iv: iv.to_vec(), tag: tag.to_vec(), kind }
+}
+
+/// Decrypts with whatever IV length the value carries, as sops does (`NewGCMWithNonceSize`).
+pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, AuthError> {
+    let mut buffer = Zeroizing::new(value.data.clone());
+    macro_rules! by_nonce_len {
+        ($($n:literal => $size:ty),* $(,)?) => {
+            match value.iv.len() {
+                $($n => open_with::<$size>(key, &value.iv, aad, &value.tag, &mut buffer),)*
+                _ => Err(AuthError),
+            }
+        };
+    }
+    by_nonce_len!(
+        1 => U1, 2 => U2, 3 => U3, 4 => U4, 5 => U5, 6 => U6, 7 => U7, 8 => U8, 9 => U9, 10 => U10,
+        11 => U11, 12 => U12, 13 => U13, 14 => U14, 15 => U15, 16 => U16, 17 => U17, 18 => U18,
+        19 => U19, 20 => U20, 21 => U21, 22 => U22, 23 => U23, 24 => U24, 25 => U25, 26 => U26,
+        27 => U27, 28 => U28, 29 => U29, 30 => U30, 31 => U31, 32 => U32, 33 => U33, 34 => U34,
+        35 => U35, 36 => U36, 37 => U37, 38 => U38, 39 => U39, 40 => U40, 41 => U41, 42 => U42,
+        43 => U43, 44 => U44, 45 => U45, 46 => U46, 47 => U47, 48 => U48, 49 => U49, 50 => U50,
+        51 => U51, 52 => U52, 53 => U53, 54 => U54, 55 => U55, 56 => U56, 57 => U57, 58 => U58,
+        59 => U59, 60 => U60, 61 => U61, 62 => U62, 63 => U63, 64 => U64,
+    )?;
+    Ok(buffer)
+}
+
+fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8], buffer: &mut Vec<u8>) -> Result<(), AuthError> {
+    let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key.as_bytes()));
+    cipher
+        .decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buffer, GenericArray::from_slice(tag))
+        .map_err(|_| AuthError)
+}
+
+/// A fresh random IV.
+pub fn random_iv() -> [u8; IV_LEN] {
+    use rand::RngCore;
+    let mut iv = [0u8; IV_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut iv);
+    iv
+}
+
+/// The canonical plaintext bytes of a leaf (spec 2.4) and its type tag, or `None` for values
+/// that are never encrypted (null, containers).
+pub fn canonical_bytes(value: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
+    let (bytes, kind) = match value {
+        Value::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
+        Value::Bytes(b) => (b.clone(), ValueType::Str),
+        Value::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
+        Value::Float(f) => (format_float(*f).into_bytes(), ValueType::Float),
+        Value::Bool(b) => ((if *b { "True" } else { "False" }).as_bytes().to_vec(), ValueType::Bool),
+        Value::Time(t) => (crate::timefmt::canonical_time(t).into_bytes(), ValueType::Time),
+        Value::Comment(c) => (c.as_bytes().to_vec(), ValueType::Comment),
+        Value::Null | Value::Map(_) | Value::List(_) => return None,
+    };
+    Some((Zeroizing::new(bytes), kind))
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest round-trip digits, never an exponent.
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_string()
+    } else if f == f64::INFINITY {
+        "+Inf".to_string()
+    } else if f == f64::NEG_INFINITY {
+        "-Inf".to_string()
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Why a decrypted plaintext does not parse as its declared type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the plaintext is not a valid {0}")]
+pub struct TypeError(&'static str);
+
+/// Turns decrypted bytes back into a typed value (Go `strconv` parsing rules).
+pub fn typed_value(bytes: &[u8], kind: ValueType) -> Result<Value, TypeError> {
+    let text = || std::str::from_utf8(bytes).map_err(|_| TypeError(kind.name()));
+    Ok(match kind {
+        ValueType::Str | ValueType::Bytes => match std::str::from_utf8(bytes) {
+            Ok(s) => Value::Str(s.to_string()),
+            Err(_) => Value::Bytes(bytes.to_vec()),
+        },
+        ValueType::Int => Value::Int(text()?.parse::<i64>().map_err(|_| TypeError("int"))?),
+        ValueType::Float => Value::Float(parse_go_float(text()?).ok_or(TypeError("float"))?),
+        ValueType::Bool => Value::Bool(match text()? {
+            "1" | "t" | "T" | "TRUE" | "true" | "True" => true,
+            "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
+            _ => return Err(TypeError("bool")),
+        }),
+        ValueType::Time => Value::Time(text()?.to_string()),
+        ValueType::Comment => Value::Comment(text()?.to_string()),
+    })
+}
+
+fn parse_go_float(text: &str) -> Option<f64> {
+    match text {
+        "+Inf" | "Inf" | "+inf" | "inf" => return Some(f64::INFINITY),
+        "-Inf" | "-inf" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    text.parse::<f64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(byte: u8) -> DataKey {
+        DataKey::from_bytes([byte; 32])
+    }
+
+    #[test]
+    fn decrypts_the_sops_unit_vector() {
+        // From sops' own aes/cipher_test.go: key of 32 ASCII 'f', AAD "bar:".
+        let value = EncryptedValue::parse(
+            "ENC[AES256_GCM,data:oYyi,iv:MyIDYbT718JRr11QtBkcj3Dwm4k1aCGZBVeZf0EyV8o=,tag:t5z2Z023Up0kxwCgw1gNxg==,type:str]",
+        )
+        .unwrap();
+        assert_eq!(&open(&key_of(b'f'), &value, b"bar:").unwrap()[..], b"foo");
+        assert_eq!(open(&key_of(b'f'), &value, b""), Err(AuthError));
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_and_formats_like_sops() {
+        let key = key_of(7);
+        let iv = random_iv();
+        let sealed = seal(&key, &iv, b"a:b:", b"hello", ValueType::Str);
+        let text = sealed.to_string();
+        assert!(text.starts_with("ENC[AES256_GCM,data:"));
+        assert!(text.ends_with(",type:str]"));
+        let parsed = EncryptedValue::parse(&text).unwrap();
+        assert_eq!(parsed, sealed);
+        assert_eq!(parsed.iv.len(), 32);
+        assert_eq!(&open(&key, &parsed, b"a:b:").unwrap()[..], b"hello");
+        assert_eq!(open(&key, &parsed, b"a:c:"), Err(AuthError));
+        assert_eq!(open(&key_of(8), &parsed, b"a:b:"), Err(AuthError));
+    }
+
+    #[test]
+    fn accepts_any_iv_length_on_read() {
+        let key = key_of(1);
+        for len in [12usize, 16, 64] {
+            let iv = vec![3u8; len];
+            let mut buffer = b"x".to_vec();
+            macro_rules! seal_n {
+                ($n:ty) => {{
+                    let c = AesGcm::<Aes256, $n>::new(GenericArray::from_slice(key.as_bytes()));
+                    c.encrypt_in_place_detached(GenericArray::from_slice(&iv), b"k:", &mut buffer).unwrap()
+                }};
+            }
+            let tag = match len {
+                12 => seal_n!(U12),
+                16 => seal_n!(U16),
+                _ => seal_n!(U64),
+            };
+            let value = EncryptedValue { data: buffer, iv, tag: tag.to_vec(), kind: ValueType::Str };
+            let reparsed = EncryptedValue::parse(&value.to_string()).unwrap();
+            assert_eq!(&open(&key, &reparsed, b"k:").unwrap()[..], b"x");
+        }
+    }
+
+    #[test]
+    fn parse_rejects_malformed_values() {
+        assert_eq!(EncryptedValue::parse("hello"), Err(SyntaxError::NotEncrypted));
+        assert_eq!(EncryptedValue::parse("ENC[AES256_GCM,data:,iv:AA==,tag:AA==,type:str]"), Err(SyntaxError::NotEncrypted));
+        assert!(matches!(
+            EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:nope]"),
+            Err(SyntaxError::UnknownType(_))
+        ));
+        assert_eq!(
+            EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]"),
+            Err(SyntaxError::TagLength)
+        );
+        assert_eq!(
+            EncryptedValue::parse("ENC[AES256_GCM,data:!!,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"),
+            Err(SyntaxError::Base64("data"))
+        );
+        // Text after the closing bracket is ignored, as by sops' unanchored regex.
+        assert!(EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str] trailing").is_ok());
+    }
+
+    #[test]
+    fn canonical_bytes_follow_go_formatting() {
+        let bytes = |v: Value| canonical_bytes(&v).map(|(b, k)| (String::from_utf8(b.to_vec()).unwrap(), k.name()));
+        assert_eq!(bytes(Value::Int(-17)), Some(("-17".into(), "int")));
+        assert_eq!(bytes(Value::Float(1.0)), Some(("1".into(), "float")));
+        assert_eq!(bytes(Value::Float(1e21)), Some(("1000000000000000000000".into(), "float")));
+        assert_eq!(bytes(Value::Float(1.5e-7)), Some(("0.00000015".into(), "float")));
+        assert_eq!(bytes(Value::Float(-0.0)), Some(("-0".into(), "float")));
+        assert_eq!(bytes(Value::Float(f64::INFINITY)), Some(("+Inf".into(), "float")));
+        assert_eq!(bytes(Value::Float(f64::NAN)), Some(("NaN".into(), "float")));
+        assert_eq!(bytes(Value::Bool(true)), Some(("True".into(), "bool")));
+        assert_eq!(bytes(Value::Bool(false)), Some(("False".into(), "bool")));
+        assert_eq!(bytes(Value::Time("2024-01-02T00:00:00Z".into())), Some(("2024-01-02T00:00:00Z".into(), "time")));
+        assert_eq!(bytes(Value::Null), None);
+    }
+
+    #[test]
+    fn typed_values_parse_like_go_strconv() {
+        assert_eq!(typed_value(b"t", ValueType::Bool), Ok(Value::Bool(true)));
+        assert_eq!(typed_value(b"0", ValueType::Bool), Ok(Value::Bool(false)));
+        assert!(typed_value(b"yes", ValueType::Bool).is_err());
+        assert_eq!(typed_value(b"+5", ValueType::Int), Ok(Value::Int(5)));
+        assert_eq!(typed_value(b"+Inf", ValueType::Float), Ok(Value::Float(f64::INFINITY)));
+        assert_eq!(typed_value(b"1e3", ValueType::Float), Ok(Value::Float(1000.0)));
+        assert_eq!(typed_value(&[0xff, 0x00], ValueType::Str), Ok(Value::Bytes(vec![0xff, 0])));
+    }
+}

@@ -4,14 +4,20 @@
 //! dotenv, INI, binary), and writes files the real `sops` reads, with the same layout.
 
 pub mod cipher;
+mod crypt;
 pub mod error;
+pub mod file;
 pub mod format;
 pub mod keys;
 pub mod mac;
 pub mod metadata;
+mod selection;
 pub mod stores;
+pub mod timefmt;
 pub mod tree;
+pub mod treepath;
 
 pub use error::{Error, Result};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};
+pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::tree::{Map, MapItem, Value};
+use crate::tree::{Map, Value};
 
 /// The version string written into new files. sops-nix and older sops read it as semver.
 pub const WRITER_VERSION: &str = "3.11.0";
@@ -103,4 +103,291 @@ pub struct Metadata {
     pub selection: Option<SelectionRule>,
     pub mac_only_encrypted: bool,
     pub version: String,
+}
+
+/// Master key list names other than `age`, in the order sops writes them in the flat layout.
+const OTHER_KEY_LISTS: [&str; 6] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
+
+impl Metadata {
+    /// Reads the metadata tree of any layout sops 3.7–3.13 writes: fields in any order, unknown
+    /// fields ignored, empty or null key lists, flattened scalars given as strings.
+    pub fn from_tree(tree: &Map) -> Result<Metadata> {
+        let flat_group = parse_group(tree)?;
+        let key_groups = if !flat_group.is_empty() {
+            // sops: when the flat keys are present, `key_groups` is ignored.
+            vec![flat_group]
+        } else {
+            match tree.get("key_groups") {
+                Some(Value::List(groups)) => groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| match g {
+                        Value::Map(m) => parse_group(m),
+                        _ => Err(Error::metadata(format!("key_groups[{i}] is not a mapping"))),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => return Err(Error::metadata("key_groups is not a list")),
+            }
+        };
+
+        let shamir_threshold = match tree.get("shamir_threshold") {
+            None | Some(Value::Null) => 0,
+            Some(Value::Int(n)) if *n >= 0 => *n as usize,
+            Some(Value::Float(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 256.0 => *f as usize,
+            Some(_) => return Err(Error::metadata("shamir_threshold is not a whole number")),
+        };
+
+        let last_modified = match tree.get("lastmodified") {
+            Some(Value::Str(s)) | Some(Value::Time(s)) => s.clone(),
+            None => return Err(Error::metadata("lastmodified is missing")),
+            Some(_) => return Err(Error::metadata("lastmodified is not a string")),
+        };
+        if crate::timefmt::mac_aad(&last_modified).is_none() {
+            return Err(Error::metadata("lastmodified is not an RFC 3339 time"));
+        }
+
+        let mac = match tree.get("mac") {
+            Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
+            None | Some(Value::Null) | Some(Value::Str(_)) => None,
+            Some(_) => return Err(Error::metadata("mac is not a string")),
+        };
+
+        let mut selection = None;
+        for field in SelectionRule::FIELDS {
+            match tree.get(field) {
+                Some(Value::Str(s)) if !s.is_empty() => {
+                    if let Some(previous) = &selection {
+                        let previous: &SelectionRule = previous;
+                        return Err(Error::metadata(format!(
+                            "the file sets both {} and {field}; sops allows only one encryption selection rule",
+                            previous.field()
+                        )));
+                    }
+                    selection = SelectionRule::from_field(field, s.clone());
+                }
+                None | Some(Value::Null) | Some(Value::Str(_)) => {}
+                Some(_) => return Err(Error::metadata(format!("{field} is not a string"))),
+            }
+        }
+
+        let mac_only_encrypted = match tree.get("mac_only_encrypted") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Str(s)) => s == "true",
+            None | Some(Value::Null) => false,
+            Some(_) => return Err(Error::metadata("mac_only_encrypted is not a boolean")),
+        };
+
+        let version = match tree.get("version") {
+            Some(Value::Str(s)) if !s.is_empty() => s.clone(),
+            None | Some(Value::Null) | Some(Value::Str(_)) => {
+                return Err(Error::metadata("the version string is empty; the file was not written by sops"))
+            }
+            Some(_) => {
+                return Err(Error::metadata(
+                    "version is a number: the file was written by an ancient sops; re-encrypt it with a current one",
+                ))
+            }
+        };
+        check_version(&version)?;
+
+        Ok(Metadata { key_groups, shamir_threshold, last_modified, mac, selection, mac_only_encrypted, version })
+    }
+
+    /// The metadata tree in sops 3.11's field order and omit-if-empty rules. `format` decides how
+    /// an always-written empty key list of a key group looks: `[]` in YAML, `null` elsewhere
+    /// (dropped by the flattening of dotenv and INI).
+    pub fn to_tree(&self, format: Format) -> Map {
+        let mut out = Map::new();
+        if self.shamir_threshold > 0 {
+            out.push("shamir_threshold", Value::Int(self.shamir_threshold as i64));
+        }
+        let flat = self.key_groups.len() < 2;
+        if !flat {
+            let groups = self.key_groups.iter().map(|g| Value::Map(group_tree(g, format))).collect();
+            out.push("key_groups", Value::List(groups));
+        }
+        let empty = KeyGroup::default();
+        let flat_group = if flat { self.key_groups.first().unwrap_or(&empty) } else { &empty };
+        for name in ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"] {
+            push_other(&mut out, flat_group, name);
+        }
+        if !flat_group.age.is_empty() {
+            out.push("age", age_list(&flat_group.age));
+        }
+        out.push("lastmodified", Value::str(&self.last_modified));
+        out.push("mac", Value::str(self.mac.clone().unwrap_or_default()));
+        push_other(&mut out, flat_group, "pgp");
+        if let Some(rule) = &self.selection {
+            out.push(rule.field(), Value::str(rule.value()));
+        }
+        if self.mac_only_encrypted {
+            out.push("mac_only_encrypted", Value::Bool(true));
+        }
+        out.push("version", Value::str(&self.version));
+        out
+    }
+
+    /// The recipients of each key group, as written in the file.
+    pub fn recipients(&self) -> Vec<Vec<String>> {
+        self.key_groups.iter().map(|g| g.age.iter().map(|k| k.recipient.clone()).collect()).collect()
+    }
+}
+
+impl KeyGroup {
+    fn is_empty(&self) -> bool {
+        self.age.is_empty() && self.other.is_empty()
+    }
+}
+
+fn parse_group(tree: &Map) -> Result<KeyGroup> {
+    let mut group = KeyGroup::default();
+    match tree.get("age") {
+        Some(Value::List(entries)) => {
+            for (i, entry) in entries.iter().enumerate() {
+                let Value::Map(entry) = entry else {
+                    return Err(Error::metadata(format!("age[{i}] is not a mapping")));
+                };
+                let field = |name: &str| match entry.get(name) {
+                    Some(Value::Str(s)) => Ok(s.clone()),
+                    _ => Err(Error::metadata(format!("age[{i}].{name} is missing or not a string"))),
+                };
+                group.age.push(AgeKey { recipient: field("recipient")?.trim().to_string(), enc: field("enc")? });
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => return Err(Error::metadata("age is not a list")),
+    }
+    for name in OTHER_KEY_LISTS {
+        match tree.get(name) {
+            Some(Value::List(items)) if !items.is_empty() => group.other.push((name.to_string(), Value::List(items.clone()))),
+            _ => {}
+        }
+    }
+    Ok(group)
+}
+
+fn group_tree(group: &KeyGroup, format: Format) -> Map {
+    let mut out = Map::new();
+    for name in ["pgp", "kms", "gcp_kms", "hckms", "azure_kv"] {
+        push_other(&mut out, group, name);
+    }
+    let empty = || if format == Format::Yaml { Value::List(Vec::new()) } else { Value::Null };
+    let hc_vault = group.other.iter().find(|(n, _)| n == "hc_vault").map(|(_, v)| v.clone());
+    out.push("hc_vault", hc_vault.unwrap_or_else(empty));
+    out.push("age", if group.age.is_empty() { empty() } else { age_list(&group.age) });
+    out
+}
+
+fn push_other(out: &mut Map, group: &KeyGroup, name: &str) {
+    if let Some((_, v)) = group.other.iter().find(|(n, _)| n == name) {
+        out.push(name, v.clone());
+    }
+}
+
+fn age_list(keys: &[AgeKey]) -> Value {
+    Value::List(
+        keys.iter()
+            .map(|k| {
+                let mut entry = Map::new();
+                entry.push("recipient", Value::str(&k.recipient));
+                entry.push("enc", Value::str(&k.enc));
+                Value::Map(entry)
+            })
+            .collect(),
+    )
+}
+
+/// sops parses `version` as semver (a leading `v` allowed) and accepts anything starting `1.`.
+fn check_version(version: &str) -> Result<()> {
+    if version.starts_with("1.") {
+        return Ok(());
+    }
+    let core = version.strip_prefix('v').unwrap_or(version);
+    let core = core.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() == 3 && parts.iter().all(numeric) {
+        Ok(())
+    } else {
+        Err(Error::metadata(format!("version `{version}` is not a semantic version (X.Y.Z)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(groups: usize) -> Metadata {
+        let group = |i: usize| KeyGroup {
+            age: vec![AgeKey { recipient: format!("age1r{i}"), enc: "-----BEGIN AGE ENCRYPTED FILE-----\nx\n-----END AGE ENCRYPTED FILE-----\n".into() }],
+            other: vec![],
+        };
+        Metadata {
+            key_groups: (0..groups).map(group).collect(),
+            shamir_threshold: if groups > 1 { 2 } else { 0 },
+            last_modified: "2026-11-23T03:25:06Z".into(),
+            mac: Some("ENC[x]".into()),
+            selection: Some(SelectionRule::default_rule()),
+            mac_only_encrypted: false,
+            version: WRITER_VERSION.into(),
+        }
+    }
+
+    fn keys(map: &Map) -> Vec<&str> {
+        map.entries().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn flat_layout_field_order() {
+        let tree = sample(1).to_tree(Format::Yaml);
+        assert_eq!(keys(&tree), ["age", "lastmodified", "mac", "unencrypted_suffix", "version"]);
+        assert_eq!(Metadata::from_tree(&tree).unwrap(), sample(1));
+    }
+
+    #[test]
+    fn key_groups_layout_writes_hc_vault_per_store() {
+        let yaml = sample(3).to_tree(Format::Yaml);
+        assert_eq!(keys(&yaml), ["shamir_threshold", "key_groups", "lastmodified", "mac", "unencrypted_suffix", "version"]);
+        let Some(Value::List(groups)) = yaml.get("key_groups") else { panic!() };
+        let Value::Map(first) = &groups[0] else { panic!() };
+        assert_eq!(keys(first), ["hc_vault", "age"]);
+        assert_eq!(first.get("hc_vault"), Some(&Value::List(vec![])));
+        let json = sample(3).to_tree(Format::Json);
+        let Some(Value::List(groups)) = json.get("key_groups") else { panic!() };
+        let Value::Map(first) = &groups[0] else { panic!() };
+        assert_eq!(first.get("hc_vault"), Some(&Value::Null));
+        assert_eq!(Metadata::from_tree(&yaml).unwrap(), sample(3));
+    }
+
+    #[test]
+    fn lenient_reading() {
+        let mut tree = sample(1).to_tree(Format::Json);
+        tree.push("kms", Value::List(vec![]));
+        tree.push("pgp", Value::Null);
+        tree.push("something_new", Value::str("x"));
+        assert_eq!(Metadata::from_tree(&tree).unwrap(), sample(1));
+    }
+
+    #[test]
+    fn rejects_what_sops_rejects() {
+        let mut two_rules = sample(1).to_tree(Format::Yaml);
+        two_rules.push("encrypted_regex", Value::str("^data$"));
+        assert!(Metadata::from_tree(&two_rules).is_err());
+        let mut no_version = sample(1).to_tree(Format::Yaml);
+        no_version.remove("version");
+        assert!(Metadata::from_tree(&no_version).is_err());
+        let mut short_version = sample(1).to_tree(Format::Yaml);
+        short_version.insert("version", Value::str("3.11"));
+        assert!(Metadata::from_tree(&short_version).is_err());
+        let mut number_version = sample(1).to_tree(Format::Yaml);
+        number_version.insert("version", Value::Float(3.11));
+        assert!(Metadata::from_tree(&number_version).is_err());
+        let mut bad_time = sample(1).to_tree(Format::Yaml);
+        bad_time.insert("lastmodified", Value::str("yesterday"));
+        assert!(Metadata::from_tree(&bad_time).is_err());
+        let mut v = sample(1).to_tree(Format::Yaml);
+        v.insert("version", Value::str("v3.7.3"));
+        assert!(Metadata::from_tree(&v).is_ok());
+    }
 }

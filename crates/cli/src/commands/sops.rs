@@ -1,0 +1,278 @@
+//! `secrets sops …`: the real sops's commands on any file, in process.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use secrets_sops::keys::Identities;
+use secrets_sops::metadata::SelectionRule;
+use secrets_sops::{treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
+
+use crate::cli::{OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
+use crate::failure::{CmdResult, Failure};
+use crate::io::{read_input, write_atomic, write_stdout};
+
+pub fn run(cmd: SopsCommand) -> CmdResult {
+    match cmd {
+        SopsCommand::Decrypt { file, types, output, extract, ignore_mac } => decrypt(&file, &types, &output, extract.as_deref(), ignore_mac),
+        SopsCommand::Encrypt { file, age, shamir_secret_sharing_threshold, types, output, selection } => {
+            encrypt(&file, age, shamir_secret_sharing_threshold.unwrap_or(0), &types, &output, &selection)
+        }
+        SopsCommand::Updatekeys { file, age, yes, shamir_secret_sharing_threshold, input_type } => {
+            updatekeys(&file, age, yes, shamir_secret_sharing_threshold.unwrap_or(0), input_type.as_deref())
+        }
+        SopsCommand::Rotate { file, add_age, rm_age, types, output } => rotate(&file, add_age, rm_age, &types, &output),
+        SopsCommand::Set { file, path, value, value_file, value_stdin, idempotent, input_type } => {
+            let json = match (value, value_file, value_stdin) {
+                (Some(v), _, _) => v.into_bytes(),
+                (None, Some(f), _) => read_input(&f)?,
+                (None, None, true) => read_input(Path::new("-"))?,
+                (None, None, false) => {
+                    return Err(Failure::new(7, "set needs a value").hint("give it as a JSON argument, or use --value-file / --value-stdin"))
+                }
+            };
+            set(&file, &path, &json, idempotent, input_type.as_deref())
+        }
+        SopsCommand::Unset { file, path, idempotent, input_type } => unset(&file, &path, idempotent, input_type.as_deref()),
+        SopsCommand::Filestatus { file, input_type } => filestatus(&file, input_type.as_deref()),
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn parse_type(name: Option<&str>) -> CmdResult<Option<Format>> {
+    name.map(|n| {
+        Format::from_name(n).ok_or_else(|| {
+            Failure::new(1, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary")
+        })
+    })
+    .transpose()
+}
+
+fn input_format(file: &Path, input_type: Option<&str>, name_override: Option<&Path>) -> CmdResult<Format> {
+    Ok(parse_type(input_type)?.unwrap_or_else(|| Format::from_path(name_override.unwrap_or(file))))
+}
+
+fn formats(file: &Path, types: &TypeArgs) -> CmdResult<(Format, Format)> {
+    let input = input_format(file, types.input_type.as_deref(), types.filename_override.as_deref())?;
+    let output = parse_type(types.output_type.as_deref())?.unwrap_or(input);
+    Ok((input, output))
+}
+
+fn load(file: &Path, format: Format) -> CmdResult<EncryptedFile> {
+    let bytes = read_input(file)?;
+    EncryptedFile::parse(&bytes, format).map_err(|e| Failure::sops(&display(file), e))
+}
+
+fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
+    if output.in_place {
+        if file.as_os_str() == "-" {
+            return Err(Failure::new(8, "--in-place needs a file, not standard input"));
+        }
+        write_atomic(file, bytes)
+    } else if let Some(target) = &output.output {
+        write_atomic(target, bytes)
+    } else {
+        write_stdout(bytes)
+    }
+}
+
+fn identities() -> Identities {
+    Identities::from_env()
+}
+
+fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&str>, ignore_mac: bool) -> CmdResult {
+    let (input_fmt, output_fmt) = formats(file, types)?;
+    let encrypted = load(file, input_fmt)?;
+    let plain = encrypted
+        .decrypt(&identities(), DecryptOptions { ignore_mac })
+        .map_err(|e| Failure::sops(&display(file), e))?;
+    let bytes = match extract {
+        None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
+        Some(path) => {
+            let steps = treepath::parse(path).map_err(|e| Failure::sops(&display(file), e))?;
+            let branch = plain.data.branches.first().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+            match treepath::get(branch, &steps) {
+                None => return Err(Failure::new(91, format!("{}: nothing at {path}", display(file))).hint("check the path with `secrets sops decrypt` first")),
+                Some(Value::Str(s)) => s.as_bytes().to_vec(),
+                Some(Value::Bytes(b)) => b.clone(),
+                Some(Value::Map(m)) => {
+                    let doc = secrets_sops::Document { branches: vec![m.clone()] };
+                    secrets_sops::stores::store(output_fmt).emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e))?
+                }
+                Some(other) => scalar_text(other).into_bytes(),
+            }
+        }
+    };
+    emit(file, output, &bytes)?;
+    Ok(0)
+}
+
+/// Scalars printed the way Go's fmt prints them (what `sops --extract` shows).
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => secrets_sops::cipher::format_float(*f),
+        Value::Time(t) | Value::Str(t) | Value::Comment(t) => t.clone(),
+        Value::Null => "null".into(),
+        _ => String::new(),
+    }
+}
+
+fn split_recipients(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn recipients_from(flag: Option<String>) -> Option<Vec<String>> {
+    flag.or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok()).map(|l| split_recipients(&l)).filter(|r| !r.is_empty())
+}
+
+fn selection_rule(args: &SelectionArgs) -> Option<SelectionRule> {
+    let candidates = [
+        args.unencrypted_suffix.clone().map(SelectionRule::UnencryptedSuffix),
+        args.encrypted_suffix.clone().map(SelectionRule::EncryptedSuffix),
+        args.unencrypted_regex.clone().map(SelectionRule::UnencryptedRegex),
+        args.encrypted_regex.clone().map(SelectionRule::EncryptedRegex),
+        args.unencrypted_comment_regex.clone().map(SelectionRule::UnencryptedCommentRegex),
+        args.encrypted_comment_regex.clone().map(SelectionRule::EncryptedCommentRegex),
+    ];
+    candidates.into_iter().flatten().next()
+}
+
+fn encrypt(file: &Path, age: Option<String>, threshold: usize, types: &TypeArgs, output: &OutputArgs, selection: &SelectionArgs) -> CmdResult {
+    let (input_fmt, output_fmt) = formats(file, types)?;
+    let recipients = recipients_from(age).ok_or_else(|| {
+        Failure::new(1, format!("{}: no recipients to encrypt for", display(file)))
+            .hint("pass --age age1…[,age1…] or set SOPS_AGE_RECIPIENTS")
+    })?;
+    let bytes = read_input(file)?;
+    if bytes.is_empty() && input_fmt != Format::Binary {
+        return Err(Failure::new(92, format!("{}: the file is empty; sops files cannot be completely empty", display(file))));
+    }
+    let data = secrets_sops::parse_plain(&bytes, input_fmt).map_err(|e| Failure::sops(&display(file), e))?;
+    if data.branches.iter().any(|b| b.get("sops").is_some()) {
+        return Err(Failure::sops(&display(file), secrets_sops::Error::AlreadyEncrypted));
+    }
+    let options = EncryptOptions {
+        key_groups: vec![recipients],
+        shamir_threshold: threshold,
+        selection: selection_rule(selection),
+        mac_only_encrypted: selection.mac_only_encrypted,
+    };
+    let encrypted = secrets_sops::encrypt(data, input_fmt, &options).map_err(|e| Failure::sops(&display(file), e))?;
+    let out = encrypted.to_bytes_as(output_fmt).map_err(|e| Failure::sops(&display(file), e))?;
+    emit(file, output, &out)?;
+    Ok(0)
+}
+
+fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, input_type: Option<&str>) -> CmdResult {
+    let format = input_format(file, input_type, None)?;
+    let mut encrypted = load(file, format)?;
+    let recipients = recipients_from(age).ok_or_else(|| {
+        Failure::new(61, format!("{}: no new recipients given", display(file))).hint("pass --age age1…[,age1…] with the complete new recipient list")
+    })?;
+    let old = encrypted.metadata.recipients();
+    let new_groups = vec![recipients];
+    if old == new_groups {
+        eprintln!("{}: already up to date", display(file));
+        return Ok(0);
+    }
+    let flat_old: Vec<&String> = old.iter().flatten().collect();
+    for r in &new_groups[0] {
+        if !flat_old.contains(&r) {
+            eprintln!("+++ {r}");
+        }
+    }
+    for r in flat_old {
+        if !new_groups[0].contains(r) {
+            eprintln!("--- {r}");
+        }
+    }
+    if !yes && std::io::stdin().is_terminal() && !confirm("Is this okay? (y/n) ") {
+        return Err(Failure::msg("changes not applied"));
+    }
+    encrypted.update_keys(&identities(), &new_groups, threshold).map_err(|e| Failure::sops(&display(file), e))?;
+    let out = encrypted.to_bytes().map_err(|e| Failure::sops(&display(file), e))?;
+    write_atomic(file, &out)?;
+    eprintln!("{}: keys updated", display(file));
+    Ok(0)
+}
+
+fn confirm(question: &str) -> bool {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
+fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &TypeArgs, output: &OutputArgs) -> CmdResult {
+    let (input_fmt, output_fmt) = formats(file, types)?;
+    let encrypted = load(file, input_fmt)?;
+    let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
+    let mut groups = plain.metadata.recipients();
+    if let Some(add) = add {
+        if groups.is_empty() {
+            groups.push(Vec::new());
+        }
+        for r in split_recipients(&add) {
+            if !groups[0].contains(&r) {
+                groups[0].push(r);
+            }
+        }
+    }
+    if let Some(remove) = remove {
+        let remove = split_recipients(&remove);
+        for group in &mut groups {
+            group.retain(|r| !remove.contains(r));
+        }
+    }
+    let rotated = plain.rotate(Some(&groups), 0).map_err(|e| Failure::sops(&display(file), e))?;
+    let out = rotated.to_bytes_as(output_fmt).map_err(|e| Failure::sops(&display(file), e))?;
+    emit(file, output, &out)?;
+    Ok(0)
+}
+
+fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Option<&str>) -> CmdResult {
+    let format = input_format(file, input_type, None)?;
+    let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
+    let json: serde_json::Value = serde_json::from_slice(json)
+        .map_err(|e| Failure::new(7, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column())).hint("a string needs quotes: '\"value\"'"))?;
+    let value = treepath::from_json(&json);
+    let encrypted = load(file, format)?;
+    let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
+    let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+    if idempotent && treepath::get(branch, &steps) == Some(&value) {
+        return Ok(0);
+    }
+    treepath::set(branch, &steps, value).map_err(|e| Failure::sops(&display(file), e))?;
+    let out = plain.encrypt().and_then(|f| f.to_bytes()).map_err(|e| Failure::sops(&display(file), e))?;
+    write_atomic(file, &out)?;
+    Ok(0)
+}
+
+fn unset(file: &Path, path: &str, idempotent: bool, input_type: Option<&str>) -> CmdResult {
+    let format = input_format(file, input_type, None)?;
+    let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
+    let encrypted = load(file, format)?;
+    let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
+    let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+    if !treepath::unset(branch, &steps).map_err(|e| Failure::sops(&display(file), e))? {
+        if idempotent {
+            return Ok(0);
+        }
+        return Err(Failure::new(1, format!("{}: nothing at {path}", display(file))).hint("pass --idempotent to accept a missing value"));
+    }
+    let out = plain.encrypt().and_then(|f| f.to_bytes()).map_err(|e| Failure::sops(&display(file), e))?;
+    write_atomic(file, &out)?;
+    Ok(0)
+}
+
+fn filestatus(file: &Path, input_type: Option<&str>) -> CmdResult {
+    let format = input_format(file, input_type, None)?;
+    let bytes = read_input(file)?;
+    let encrypted = matches!(EncryptedFile::parse(&bytes, format), Ok(f) if f.metadata.mac.is_some());
+    write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())?;
+    Ok(0)
+}
+

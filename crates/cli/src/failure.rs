@@ -1,0 +1,56 @@
+//! How a failed command reports itself: one or two lines saying what is wrong and what to do,
+//! and an exit code (the real sops's numbers for `secrets sops`).
+
+use std::fmt::Display;
+
+use secrets_sops::Error as SopsError;
+
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+pub type CmdResult<T = u8> = Result<T, Failure>;
+
+impl Failure {
+    pub fn new(code: u8, message: impl Display) -> Failure {
+        Failure { code, message: message.to_string(), hints: Vec::new() }
+    }
+
+    /// A generic failure (exit 1).
+    pub fn msg(message: impl Display) -> Failure {
+        Failure::new(1, message)
+    }
+
+    pub fn hint(mut self, hint: impl Display) -> Failure {
+        self.hints.push(hint.to_string());
+        self
+    }
+
+    /// A library error about `file`, with sops' exit code and advice for the common cases.
+    pub fn sops(file: &str, error: SopsError) -> Failure {
+        let code = u8::try_from(error.sops_exit_code()).unwrap_or(1);
+        let hint = match &error {
+            SopsError::MacMismatch | SopsError::MacMissing | SopsError::MacDecrypt => {
+                Some("if you edited a value by hand, re-encrypt it with `secrets sops set`; to recover what is readable, pass --ignore-mac")
+            }
+            SopsError::MetadataNotFound => Some("encrypt it first with `secrets sops encrypt`"),
+            SopsError::AlreadyEncrypted => Some("decrypt it first, or edit it with `secrets sops set`"),
+            SopsError::Parse { .. } => Some("check the file's syntax, or pass --input-type if its extension does not match its content"),
+            _ => None,
+        };
+        let failure = Failure::new(code, format!("{file}: {error}"));
+        match hint {
+            Some(h) => failure.hint(h),
+            None => failure,
+        }
+    }
+
+    pub fn print(&self) {
+        eprintln!("error: {}", self.message);
+        for hint in &self.hints {
+            eprintln!("hint: {hint}");
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Encrypting and decrypting a whole document: the walk over every leaf in document order,
+//! the per-leaf AAD, the selection rule, the MAC accumulation and sops' IV reuse for unchanged
+//! values.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::cipher::{self, EncryptedValue, ValueType, IV_LEN};
+use crate::error::{Error, Result};
+use crate::keys::DataKey;
+use crate::mac::MacHasher;
+use crate::selection::Selector;
+use crate::tree::{Document, Map, MapItem, Value};
+
+/// Remembers the IV of every value a file held, so that re-encrypting an unchanged value with
+/// the same key gives the same ciphertext and diffs stay minimal (spec 2.6). Keys are digests:
+/// the cache holds no plaintext.
+#[derive(Default, Clone)]
+pub struct IvCache(HashMap<[u8; 32], [u8; IV_LEN]>);
+
+impl IvCache {
+    fn slot(aad: &str, kind: ValueType, plaintext: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((aad.len() as u64).to_be_bytes());
+        h.update(aad.as_bytes());
+        h.update(kind.name().as_bytes());
+        h.update([0]);
+        h.update(plaintext);
+        h.finalize().into()
+    }
+
+    fn remember(&mut self, aad: &str, kind: ValueType, plaintext: &[u8], iv: &[u8]) {
+        if let Ok(iv) = <[u8; IV_LEN]>::try_from(iv) {
+            self.0.insert(Self::slot(aad, kind, plaintext), iv);
+        }
+    }
+
+    fn iv_for(&self, aad: &str, kind: ValueType, plaintext: &[u8]) -> [u8; IV_LEN] {
+        self.0.get(&Self::slot(aad, kind, plaintext)).copied().unwrap_or_else(cipher::random_iv)
+    }
+}
+
+/// One leaf as the walk presents it.
+struct Leaf<'a> {
+    path: &'a [String],
+    comments: &'a [Vec<String>],
+    is_comment: bool,
+}
+
+/// Walks every leaf of a branch in document order, as sops' `walkBranch`/`walkSlice` do:
+/// nulls are not visited, comments are visited with the path of their container, and a frame of
+/// active comments per container is kept for the comment-regex rules.
+fn walk_map<F>(map: &mut Map, path: &mut Vec<String>, comments: &mut Vec<Vec<String>>, f: &mut F) -> Result<()>
+where
+    F: FnMut(Leaf<'_>, Value) -> Result<Value>,
+{
+    comments.push(Vec::new());
+    for item in map.0.iter_mut() {
+        match item {
+            MapItem::Comment(text) => {
+                if let Some(frame) = comments.last_mut() {
+                    frame.push(text.clone());
+                }
+                let leaf = Leaf { path, comments, is_comment: true };
+                let result = f(leaf, Value::Comment(std::mem::take(text)))?;
+                *text = match result {
+                    Value::Comment(t) | Value::Str(t) => t,
+                    _ => return Err(Error::Unsupported("a comment walked to a non-comment value".into())),
+                };
+            }
+            MapItem::Entry(key, value) => {
+                path.push(key.clone());
+                let walked = walk_value(value, path, comments, f);
+                path.pop();
+                walked?;
+                if let Some(frame) = comments.last_mut() {
+                    frame.clear();
+                }
+            }
+        }
+    }
+    comments.pop();
+    Ok(())
+}
+
+fn walk_list<F>(items: &mut [Value], path: &mut Vec<String>, comments: &mut Vec<Vec<String>>, f: &mut F) -> Result<()>
+where
+    F: FnMut(Leaf<'_>, Value) -> Result<Value>,
+{
+    comments.push(Vec::new());
+    for item in items.iter_mut() {
+        let is_comment = matches!(item, Value::Comment(_));
+        if let (Value::Comment(text), Some(frame)) = (&*item, comments.last_mut()) {
+            frame.push(text.clone());
+        }
+        walk_value(item, path, comments, f)?;
+        if !is_comment {
+            if let Some(frame) = comments.last_mut() {
+                frame.clear();
+            }
+        }
+    }
+    comments.pop();
+    Ok(())
+}
+
+fn walk_value<F>(value: &mut Value, path: &mut Vec<String>, comments: &mut Vec<Vec<String>>, f: &mut F) -> Result<()>
+where
+    F: FnMut(Leaf<'_>, Value) -> Result<Value>,
+{
+    match value {
+        Value::Null => Ok(()),
+        Value::Map(map) => walk_map(map, path, comments, f),
+        Value::List(items) => walk_list(items, path, comments, f),
+        leaf => {
+            let is_comment = matches!(leaf, Value::Comment(_));
+            let taken = std::mem::replace(leaf, Value::Null);
+            *leaf = f(Leaf { path, comments, is_comment }, taken)?;
+            Ok(())
+        }
+    }
+}
+
+fn walk_document<F>(doc: &mut Document, mut f: F) -> Result<()>
+where
+    F: FnMut(Leaf<'_>, Value) -> Result<Value>,
+{
+    for branch in &mut doc.branches {
+        walk_map(branch, &mut Vec::new(), &mut Vec::new(), &mut f)?;
+    }
+    Ok(())
+}
+
+fn aad_of(path: &[String]) -> String {
+    let mut aad = path.join(":");
+    aad.push(':');
+    aad
+}
+
+/// What encryption and decryption need to know from the metadata.
+pub(crate) struct CryptSettings<'a> {
+    pub selector: &'a Selector,
+    pub mac_only_encrypted: bool,
+}
+
+/// Encrypts every selected leaf of `doc` in place and returns the MAC (uppercase hex) over the
+/// plaintext. Values whose (AAD, plaintext) are in `ivs` keep their old IV.
+pub(crate) fn encrypt_document(doc: &mut Document, key: &DataKey, settings: &CryptSettings<'_>, ivs: &IvCache) -> Result<String> {
+    let mut mac = MacHasher::new(settings.mac_only_encrypted);
+    walk_document(doc, |leaf, value| {
+        let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
+        let Some((bytes, kind)) = cipher::canonical_bytes(&value) else {
+            return Ok(value);
+        };
+        if (!settings.mac_only_encrypted || encrypted) && !leaf.is_comment {
+            mac.update(&bytes);
+        }
+        if !encrypted || bytes.is_empty() {
+            return Ok(value);
+        }
+        let aad = aad_of(leaf.path);
+        let iv = ivs.iv_for(&aad, kind, &bytes);
+        let sealed = cipher::seal(key, &iv, aad.as_bytes(), &bytes, kind).to_string();
+        // Map comments stay comments (`#ENC[…]`); list comments become plain list strings, as
+        // sops writes them.
+        Ok(Value::Str(sealed))
+    })?;
+    Ok(mac.finish())
+}
+
+/// Decrypts every selected leaf of `doc` in place, filling `ivs`, and returns the MAC computed
+/// over the plaintext.
+pub(crate) fn decrypt_document(doc: &mut Document, key: &DataKey, settings: &CryptSettings<'_>, ivs: &mut IvCache) -> Result<String> {
+    let mut mac = MacHasher::new(settings.mac_only_encrypted);
+    walk_document(doc, |leaf, value| {
+        let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
+        let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs)? } else { value };
+        if (!settings.mac_only_encrypted || encrypted) && !matches!(plain, Value::Comment(_)) {
+            if let Some((bytes, _)) = cipher::canonical_bytes(&plain) {
+                mac.update(&bytes);
+            }
+        }
+        Ok(plain)
+    })?;
+    Ok(mac.finish())
+}
+
+fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache) -> Result<Value> {
+    let path = || display_path(leaf.path);
+    let text = match value {
+        Value::Str(ref s) | Value::Comment(ref s) if s.is_empty() => return Ok(value),
+        Value::Str(s) => s,
+        Value::Comment(c) => {
+            // A comment that does not decrypt was added in clear text by hand (or by an old
+            // sops): keep it as it is.
+            return Ok(try_decrypt_comment(&c, leaf.path, key, ivs).unwrap_or(Value::Comment(c)));
+        }
+        _ => {
+            return Err(Error::BadValue { path: path(), reason: "a value that must be encrypted is stored in clear text".into() });
+        }
+    };
+    let parsed = EncryptedValue::parse(&text).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })?;
+    let aad = aad_of(leaf.path);
+    let bytes = cipher::open(key, &parsed, aad.as_bytes()).map_err(|_| Error::ValueDecrypt { path: path() })?;
+    ivs.remember(&aad, parsed.kind, &bytes, &parsed.iv);
+    cipher::typed_value(&bytes, parsed.kind).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })
+}
+
+fn try_decrypt_comment(text: &str, path: &[String], key: &DataKey, ivs: &mut IvCache) -> Option<Value> {
+    let parsed = EncryptedValue::parse(text).ok()?;
+    let aad = aad_of(path);
+    let bytes = cipher::open(key, &parsed, aad.as_bytes()).ok()?;
+    ivs.remember(&aad, parsed.kind, &bytes, &parsed.iv);
+    cipher::typed_value(&bytes, parsed.kind).ok()
+}
+
+/// A path for messages: `a.b.c`, or `(top level)`.
+pub(crate) fn display_path(path: &[String]) -> String {
+    if path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        path.join(".")
+    }
+}

@@ -1,0 +1,236 @@
+//! Whole-file operations: encrypt a plaintext document, decrypt a sops file, and the edits sops
+//! offers on an encrypted file (`set`/`unset` keeping the data key, `updatekeys`, `rotate`).
+
+use zeroize::Zeroize;
+
+use crate::crypt::{self, CryptSettings, IvCache};
+use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::keys::{self, DataKey, Identities};
+use crate::mac;
+use crate::metadata::{Metadata, SelectionRule, WRITER_VERSION};
+use crate::selection::Selector;
+use crate::stores;
+use crate::timefmt;
+use crate::tree::Document;
+
+/// Who a new file is encrypted for and which values it encrypts.
+#[derive(Clone, Debug, Default)]
+pub struct EncryptOptions {
+    /// Age recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) per key group. One group is the
+    /// usual case; two or more split the data key with Shamir.
+    pub key_groups: Vec<Vec<String>>,
+    /// Groups needed to decrypt when there are several; 0 means all of them.
+    pub shamir_threshold: usize,
+    /// The selection rule; `None` writes sops' default (`unencrypted_suffix: _unencrypted`, or
+    /// nothing for the binary store).
+    pub selection: Option<SelectionRule>,
+    pub mac_only_encrypted: bool,
+}
+
+/// How to decrypt.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecryptOptions {
+    /// Skip the MAC check (recovery only; values that fail AES-GCM still fail).
+    pub ignore_mac: bool,
+}
+
+/// A sops file as stored: encrypted data plus metadata.
+#[derive(Clone, Debug)]
+pub struct EncryptedFile {
+    pub format: Format,
+    pub data: Document,
+    pub metadata: Metadata,
+}
+
+/// A decrypted file. Holds the data key and the IVs of the values it was decrypted from, so
+/// that writing it back changes only what changed. Plaintext is zeroized on drop.
+pub struct PlainFile {
+    pub format: Format,
+    pub data: Document,
+    pub metadata: Metadata,
+    key: DataKey,
+    ivs: IvCache,
+}
+
+impl Drop for PlainFile {
+    fn drop(&mut self) {
+        self.data.zeroize();
+    }
+}
+
+impl std::fmt::Debug for PlainFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainFile").field("format", &self.format).field("metadata", &self.metadata).finish_non_exhaustive()
+    }
+}
+
+/// Parses a plaintext file of the given format.
+pub fn parse_plain(input: &[u8], format: Format) -> Result<Document> {
+    if input.is_empty() && format != Format::Binary {
+        return Err(Error::EmptyInput);
+    }
+    stores::store(format).parse_plain(input)
+}
+
+/// Encrypts a plaintext document into a new sops file with a fresh data key.
+pub fn encrypt(data: Document, format: Format, options: &EncryptOptions) -> Result<EncryptedFile> {
+    if options.key_groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::Config("no recipients: give at least one age recipient".into()));
+    }
+    let selection = match (&options.selection, format) {
+        (Some(rule), _) => Some(rule.clone()),
+        (None, Format::Binary) => None,
+        (None, _) => Some(SelectionRule::default_rule()),
+    };
+    let key = DataKey::generate();
+    let groups = keys::wrap_data_key(&key, &options.key_groups, options.shamir_threshold)?;
+    let shamir_threshold = if groups.len() > 1 && options.shamir_threshold == 0 { groups.len() } else { options.shamir_threshold };
+    let metadata = Metadata {
+        key_groups: groups,
+        shamir_threshold,
+        last_modified: String::new(),
+        mac: None,
+        selection,
+        mac_only_encrypted: options.mac_only_encrypted,
+        version: WRITER_VERSION.to_string(),
+    };
+    let plain = PlainFile { format, data, metadata, key, ivs: IvCache::default() };
+    plain.encrypt()
+}
+
+impl EncryptedFile {
+    /// Parses a sops file of the given format.
+    pub fn parse(input: &[u8], format: Format) -> Result<EncryptedFile> {
+        if input.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        let (data, tree) = stores::store(format).parse_encrypted(input)?;
+        let metadata = Metadata::from_tree(&tree)?;
+        Ok(EncryptedFile { format, data, metadata })
+    }
+
+    /// The file's bytes, in its store's layout.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.to_bytes_as(self.format)
+    }
+
+    /// The file's bytes in another store's layout (sops `--output-type` on encrypt).
+    pub fn to_bytes_as(&self, format: Format) -> Result<Vec<u8>> {
+        stores::store(format).emit_encrypted(&self.data, &self.metadata.to_tree(format))
+    }
+
+    /// Opens the data key with the given identities.
+    pub fn data_key(&self, identities: &Identities) -> Result<DataKey> {
+        if self.metadata.key_groups.iter().all(|g| g.age.is_empty()) {
+            return Err(Error::metadata("no age keys found in the file (only other key types, or none at all)"));
+        }
+        keys::unwrap_data_key(&self.metadata, identities)
+    }
+
+    /// Decrypts the file, verifying the MAC unless told otherwise.
+    pub fn decrypt(&self, identities: &Identities, options: DecryptOptions) -> Result<PlainFile> {
+        let key = self.data_key(identities)?;
+        self.decrypt_with_key(key, options)
+    }
+
+    /// Decrypts with a known data key.
+    pub fn decrypt_with_key(&self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
+        let selector = Selector::new(self.metadata.selection.as_ref())?;
+        let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
+        let mut plain = PlainFile {
+            format: self.format,
+            data: self.data.clone(),
+            metadata: self.metadata.clone(),
+            key,
+            ivs: IvCache::default(),
+        };
+        let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs)?;
+        if !options.ignore_mac {
+            mac::verify_mac(self.metadata.mac.as_deref(), &computed, &plain.key, &self.metadata.last_modified)?;
+        }
+        Ok(plain)
+    }
+
+    /// Re-wraps the same data key for a new set of recipients (`sops updatekeys`): values,
+    /// `lastmodified`, MAC and version stay as they are. Returns whether anything changed.
+    pub fn update_keys(&mut self, identities: &Identities, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<bool> {
+        let current = self.metadata.recipients();
+        let wanted = if shamir_threshold > 0 { shamir_threshold } else { self.metadata.shamir_threshold };
+        let threshold = match key_groups.len() {
+            0 | 1 => wanted.min(1),
+            n if wanted == 0 => n,
+            n => wanted.min(n),
+        };
+        if current == key_groups && threshold == self.metadata.shamir_threshold {
+            return Ok(false);
+        }
+        let key = self.data_key(identities)?;
+        self.rewrap(&key, key_groups, threshold)?;
+        Ok(true)
+    }
+
+    /// Re-wraps a known data key for new recipients.
+    pub fn rewrap(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
+        if key_groups.iter().all(|g| g.is_empty()) {
+            return Err(Error::Config("no recipients: give at least one age recipient".into()));
+        }
+        let mut groups = keys::wrap_data_key(key, key_groups, shamir_threshold)?;
+        // Keep master keys of other types (pgp, kms, …) where the group still exists.
+        for (new, old) in groups.iter_mut().zip(&self.metadata.key_groups) {
+            new.other = old.other.clone();
+        }
+        self.metadata.key_groups = groups;
+        self.metadata.shamir_threshold = match key_groups.len() {
+            0 | 1 => shamir_threshold.min(1),
+            n if shamir_threshold == 0 => n,
+            n => shamir_threshold.min(n),
+        };
+        Ok(())
+    }
+}
+
+impl PlainFile {
+    /// The decrypted data in a store's layout (what `sops decrypt` prints).
+    pub fn to_plain_bytes(&self, format: Format) -> Result<Vec<u8>> {
+        stores::store(format).emit_plain(&self.data)
+    }
+
+    /// Encrypts the (possibly edited) data again with the same data key, reusing the IV of every
+    /// unchanged value, with a new `lastmodified` and MAC (`sops set`, `sops edit`).
+    pub fn encrypt(&self) -> Result<EncryptedFile> {
+        let selector = Selector::new(self.metadata.selection.as_ref())?;
+        let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
+        let mut data = self.data.clone();
+        let computed = crypt::encrypt_document(&mut data, &self.key, &settings, &self.ivs);
+        let computed = match computed {
+            Ok(c) => c,
+            Err(e) => {
+                data.zeroize();
+                return Err(e);
+            }
+        };
+        let mut metadata = self.metadata.clone();
+        metadata.last_modified = timefmt::now_last_modified();
+        metadata.mac = Some(mac::encrypt_mac(&computed, &self.key, &metadata.last_modified)?);
+        Ok(EncryptedFile { format: self.format, data, metadata })
+    }
+
+    /// Replaces the data key with a fresh one and re-wraps it for `key_groups` (or the current
+    /// recipients when `None`): `sops rotate`.
+    pub fn rotate(&mut self, key_groups: Option<&[Vec<String>]>, shamir_threshold: usize) -> Result<EncryptedFile> {
+        let groups = key_groups.map(|g| g.to_vec()).unwrap_or_else(|| self.metadata.recipients());
+        let threshold = if shamir_threshold > 0 { shamir_threshold } else { self.metadata.shamir_threshold };
+        let key = DataKey::generate();
+        let mut shell = EncryptedFile { format: self.format, data: Document::default(), metadata: self.metadata.clone() };
+        shell.rewrap(&key, &groups, threshold)?;
+        self.metadata = shell.metadata;
+        self.key = key;
+        self.encrypt()
+    }
+
+    /// The data key (for re-keying that keeps it).
+    pub fn data_key(&self) -> &DataKey {
+        &self.key
+    }
+}

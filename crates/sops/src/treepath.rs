@@ -1,0 +1,208 @@
+//! sops' tree path syntax for `set`, `unset` and `--extract`: `["a"]["b"][0]`.
+
+use crate::error::{Error, Result};
+use crate::tree::{Map, Value};
+
+/// One step of a tree path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Parses `["key"][0]…`. Keys are double-quoted strings (JSON escapes allowed) or single-quoted;
+/// indices are decimal.
+pub fn parse(text: &str) -> Result<Vec<Step>> {
+    let bad = |reason: &str| Error::TreePath { path: text.to_string(), reason: reason.to_string() };
+    let mut steps = Vec::new();
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad("the path is empty; write it as [\"key\"][0]"));
+    }
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('[').ok_or_else(|| bad("expected `[`"))?;
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = find_closing_quote(quoted).ok_or_else(|| bad("unterminated string"))?;
+            let key: String = serde_json::from_str(&rest[..end + 2]).map_err(|_| bad("invalid string escape"))?;
+            steps.push(Step::Key(key));
+            rest = &quoted[end + 1..];
+        } else if let Some(quoted) = rest.strip_prefix('\'') {
+            let end = quoted.find('\'').ok_or_else(|| bad("unterminated string"))?;
+            steps.push(Step::Key(quoted[..end].to_string()));
+            rest = &quoted[end + 1..];
+        } else {
+            let end = rest.find(']').ok_or_else(|| bad("expected `]`"))?;
+            let index = rest[..end].trim().parse::<usize>().map_err(|_| bad("a list index must be a whole number"))?;
+            steps.push(Step::Index(index));
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix(']').ok_or_else(|| bad("expected `]`"))?;
+    }
+    Ok(steps)
+}
+
+fn find_closing_quote(s: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some(i),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+/// The value at `path` inside `map`.
+pub fn get<'a>(map: &'a Map, path: &[Step]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let Step::Key(key) = first else { return None };
+    let mut node = map.get(key)?;
+    for step in rest {
+        node = match (step, node) {
+            (Step::Key(k), Value::Map(m)) => m.get(k)?,
+            (Step::Index(i), Value::List(items)) => items.iter().filter(|v| !matches!(v, Value::Comment(_))).nth(*i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// Sets the value at `path`, creating missing mappings; an index past the end appends.
+pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
+    let display = || format!("{path:?}");
+    let (first, rest) = path.split_first().ok_or_else(|| Error::TreePath { path: display(), reason: "empty path".into() })?;
+    let Step::Key(key) = first else {
+        return Err(Error::TreePath { path: display(), reason: "the top level is a mapping: start with a key".into() });
+    };
+    if map.get(key).is_none() {
+        map.push(key.clone(), Value::Map(Map::new()));
+    }
+    let mut node = map.get_mut(key).expect("inserted above");
+    for step in rest {
+        node = match step {
+            Step::Key(k) => {
+                if !matches!(node, Value::Map(_)) {
+                    *node = Value::Map(Map::new());
+                }
+                let Value::Map(m) = node else { unreachable!() };
+                if m.get(k).is_none() {
+                    m.push(k.clone(), Value::Map(Map::new()));
+                }
+                m.get_mut(k).expect("inserted above")
+            }
+            Step::Index(i) => {
+                if !matches!(node, Value::List(_)) {
+                    *node = Value::List(Vec::new());
+                }
+                let Value::List(items) = node else { unreachable!() };
+                let positions: Vec<usize> =
+                    items.iter().enumerate().filter(|(_, v)| !matches!(v, Value::Comment(_))).map(|(p, _)| p).collect();
+                match positions.get(*i) {
+                    Some(&p) => &mut items[p],
+                    None => {
+                        items.push(Value::Map(Map::new()));
+                        items.last_mut().expect("pushed above")
+                    }
+                }
+            }
+        };
+    }
+    *node = value;
+    Ok(())
+}
+
+/// Removes the value at `path`. Returns whether something was removed.
+pub fn unset(map: &mut Map, path: &[Step]) -> Result<bool> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err(Error::TreePath { path: String::new(), reason: "empty path".into() });
+    };
+    if parents.is_empty() {
+        return Ok(match last {
+            Step::Key(k) => map.remove(k).is_some(),
+            Step::Index(_) => false,
+        });
+    }
+    let Some(parent) = get_mut(map, parents) else { return Ok(false) };
+    Ok(match (last, parent) {
+        (Step::Key(k), Value::Map(m)) => m.remove(k).is_some(),
+        (Step::Index(i), Value::List(items)) => {
+            let position = items.iter().enumerate().filter(|(_, v)| !matches!(v, Value::Comment(_))).map(|(p, _)| p).nth(*i);
+            match position {
+                Some(p) => {
+                    items.remove(p);
+                    true
+                }
+                None => false,
+            }
+        }
+        _ => false,
+    })
+}
+
+fn get_mut<'a>(map: &'a mut Map, path: &[Step]) -> Option<&'a mut Value> {
+    let (first, rest) = path.split_first()?;
+    let Step::Key(key) = first else { return None };
+    let mut node = map.get_mut(key)?;
+    for step in rest {
+        node = match (step, node) {
+            (Step::Key(k), Value::Map(m)) => m.get_mut(k)?,
+            (Step::Index(i), Value::List(items)) => items.iter_mut().filter(|v| !matches!(v, Value::Comment(_))).nth(*i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// Converts a JSON value (the `sops set` argument) into a tree value: numbers become floats,
+/// as sops parses them, and object key order is kept.
+pub fn from_json(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(fields) => {
+            Value::Map(Map(fields.iter().map(|(k, v)| crate::tree::MapItem::Entry(k.clone(), from_json(v))).collect()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keys_and_indices() {
+        assert_eq!(
+            parse(r#"["a"]["b c"][0]['d']"#).unwrap(),
+            vec![Step::Key("a".into()), Step::Key("b c".into()), Step::Index(0), Step::Key("d".into())]
+        );
+        assert_eq!(parse(r#"["q\"x"]"#).unwrap(), vec![Step::Key("q\"x".into())]);
+        assert!(parse("a").is_err());
+        assert!(parse(r#"["a""#).is_err());
+        assert!(parse("[x]").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn set_creates_mappings_and_appends_past_the_end() {
+        let mut map = Map::new();
+        set(&mut map, &parse(r#"["a"]["b"]"#).unwrap(), Value::str("x")).unwrap();
+        set(&mut map, &parse(r#"["l"][5]"#).unwrap(), Value::Int(1)).unwrap();
+        assert_eq!(get(&map, &parse(r#"["a"]["b"]"#).unwrap()), Some(&Value::str("x")));
+        assert_eq!(get(&map, &parse(r#"["l"][0]"#).unwrap()), Some(&Value::Int(1)));
+        assert!(unset(&mut map, &parse(r#"["a"]["b"]"#).unwrap()).unwrap());
+        assert!(!unset(&mut map, &parse(r#"["a"]["b"]"#).unwrap()).unwrap());
+        assert!(unset(&mut map, &parse(r#"["l"]"#).unwrap()).unwrap());
+    }
+
+    #[test]
+    fn json_numbers_become_floats() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[true,null,"s"]}"#).unwrap();
+        let Value::Map(m) = from_json(&v) else { panic!() };
+        assert_eq!(m.get("b"), Some(&Value::Float(1.0)));
+        assert_eq!(m.entries().map(|(k, _)| k).collect::<Vec<_>>(), ["b", "a"]);
+    }
+}
