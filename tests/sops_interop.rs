@@ -1,0 +1,177 @@
+//! Interop with the real peers: files `secrets` writes decrypt with the real `sops` (and their
+//! data keys with the real `age`), files the real `sops` writes decrypt with `secrets`, and
+//! re-keyed files open for exactly the new recipients. Keys are fresh for every run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{age_keygen, ok, peer, secrets, sops, sops_bin, stderr_of, vectors};
+
+/// The stores and the vector that exercises each.
+const CASES: [&str; 7] = ["basic.yaml", "multidoc.yaml", "basic.json", "basic.env", "basic.ini", "binary.bin", "secret"];
+
+fn have_peers() -> bool {
+    sops_bin().is_some() && peer("age-keygen").is_some() && peer("age").is_some()
+}
+
+struct Keys {
+    dir: tempfile::TempDir,
+    alice: (PathBuf, String),
+    bob: (PathBuf, String),
+}
+
+fn keys() -> Keys {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = age_keygen(dir.path(), "alice");
+    let bob = age_keygen(dir.path(), "bob");
+    Keys { dir, alice, bob }
+}
+
+fn our_decrypt(identity: &Path, file: &Path) -> std::process::Output {
+    secrets().env("SOPS_AGE_KEY_FILE", identity).args(["sops", "decrypt"]).arg(file).output().unwrap()
+}
+
+fn real_decrypt(identity: &Path, file: &Path) -> std::process::Output {
+    sops(&["decrypt", file.to_str().unwrap()], &[("SOPS_AGE_KEY_FILE", identity)], file.parent().unwrap())
+}
+
+#[test]
+fn files_we_write_decrypt_with_the_real_sops_in_every_store() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    for name in CASES {
+        let enc = k.dir.path().join(name);
+        ok(&secrets().args(["sops", "encrypt", "--age", &k.alice.1, "--output"]).arg(&enc).arg(vectors().join("plain").join(name)).output().unwrap());
+        let out = real_decrypt(&k.alice.0, &enc);
+        assert!(out.status.success(), "{name}: sops failed: {}", stderr_of(&out));
+        assert_eq!(out.stdout, std::fs::read(vectors().join("dec").join(name)).unwrap(), "{name}");
+        assert_eq!(real_decrypt(&k.bob.0, &enc).status.code(), Some(128), "{name}: bob is not a recipient");
+    }
+}
+
+#[test]
+fn files_the_real_sops_writes_decrypt_with_us_in_every_store() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    for name in CASES {
+        let plain = k.dir.path().join(format!("plain-{name}"));
+        std::fs::copy(vectors().join("plain").join(name), &plain).unwrap();
+        let out = sops(&["encrypt", "--age", &k.alice.1, plain.to_str().unwrap()], &[], k.dir.path());
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        let enc = k.dir.path().join(format!("enc-{name}"));
+        std::fs::write(&enc, &out.stdout).unwrap();
+        let theirs = real_decrypt(&k.alice.0, &enc);
+        let ours = our_decrypt(&k.alice.0, &enc);
+        ok(&ours);
+        assert_eq!(ours.stdout, theirs.stdout, "{name}");
+    }
+}
+
+#[test]
+fn our_set_and_unset_results_decrypt_with_the_real_sops() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    let file = k.dir.path().join("app.yaml");
+    std::fs::copy(vectors().join("plain/basic.yaml"), &file).unwrap();
+    ok(&secrets().args(["sops", "encrypt", "-i", "--age", &k.alice.1]).arg(&file).output().unwrap());
+    let out = secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "set"]).arg(&file).args([r#"["app"]["port"]"#, "9090"]).output().unwrap();
+    ok(&out);
+    let out = secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "unset"]).arg(&file).arg(r#"["negative"]"#).output().unwrap();
+    ok(&out);
+    let theirs = real_decrypt(&k.alice.0, &file);
+    assert!(theirs.status.success(), "{}", stderr_of(&theirs));
+    let text = String::from_utf8(theirs.stdout).unwrap();
+    assert!(text.contains("port: 9090"));
+    assert!(!text.contains("negative:"));
+}
+
+#[test]
+fn updatekeys_and_rotate_results_open_for_exactly_the_new_recipients() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    for name in ["basic.yaml", "basic.json", "basic.env", "basic.ini", "secret"] {
+        let file = k.dir.path().join(name);
+        ok(&secrets().args(["sops", "encrypt", "--age", &k.alice.1, "--output"]).arg(&file).arg(vectors().join("plain").join(name)).output().unwrap());
+        let both = format!("{},{}", k.alice.1, k.bob.1);
+        ok(&secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "updatekeys", "-y", "--age", &both]).arg(&file).output().unwrap());
+        assert!(real_decrypt(&k.bob.0, &file).status.success(), "{name}: bob was added");
+        assert!(real_decrypt(&k.alice.0, &file).status.success(), "{name}: alice stays");
+        ok(&secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "rotate", "-i", "--rm-age", &k.alice.1]).arg(&file).output().unwrap());
+        assert_eq!(real_decrypt(&k.alice.0, &file).status.code(), Some(128), "{name}: alice was removed");
+        let out = real_decrypt(&k.bob.0, &file);
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        assert_eq!(out.stdout, std::fs::read(vectors().join("dec").join(name)).unwrap(), "{name}");
+    }
+}
+
+#[test]
+fn shamir_key_groups_from_sops_yaml_open_with_any_two_groups_in_the_real_sops() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    let carol = age_keygen(k.dir.path(), "carol");
+    let config = format!(
+        "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n      - age: [{}]\n",
+        k.alice.1, k.bob.1, carol.1
+    );
+    std::fs::write(k.dir.path().join(".sops.yaml"), config).unwrap();
+    for name in ["basic.yaml", "basic.json", "basic.env", "basic.ini"] {
+        let plain = k.dir.path().join(name);
+        std::fs::copy(vectors().join("plain").join(name), &plain).unwrap();
+        ok(&secrets().args(["sops", "encrypt", "-i"]).arg(&plain).current_dir(k.dir.path()).output().unwrap());
+        let pair = k.dir.path().join("pair.txt");
+        let joined = [std::fs::read_to_string(&k.bob.0).unwrap(), std::fs::read_to_string(&carol.0).unwrap()].concat();
+        std::fs::write(&pair, joined).unwrap();
+        let out = real_decrypt(&pair, &plain);
+        assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+        assert_eq!(out.stdout, std::fs::read(vectors().join("dec").join(name)).unwrap(), "{name}");
+        assert_eq!(real_decrypt(&carol.0, &plain).status.code(), Some(128), "{name}: one group is not enough");
+    }
+}
+
+#[test]
+fn a_data_key_we_wrap_decrypts_with_the_real_age() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    let file = k.dir.path().join("secret");
+    ok(&secrets().args(["sops", "encrypt", "--age", &k.alice.1, "--output"]).arg(&file).arg(vectors().join("plain/secret")).output().unwrap());
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let armored = json["sops"]["age"][0]["enc"].as_str().unwrap();
+    let armored_path = k.dir.path().join("key.age");
+    std::fs::write(&armored_path, armored).unwrap();
+    let out = std::process::Command::new(peer("age").unwrap()).arg("-d").arg("-i").arg(&k.alice.0).arg(&armored_path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout.len(), 32, "the payload is the 32-byte data key");
+}
+
+#[test]
+fn ssh_ed25519_recipients_interoperate() {
+    if !have_peers() || peer("ssh-keygen").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_ed25519");
+    let out = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "test@example", "-f"]).arg(&key).output().unwrap();
+    assert!(out.status.success());
+    let recipient = std::fs::read_to_string(key.with_extension("pub")).unwrap().trim().to_string();
+    let file = dir.path().join("s.yaml");
+    std::fs::copy(vectors().join("plain/basic.yaml"), &file).unwrap();
+    ok(&secrets().args(["sops", "encrypt", "-i", "--age", &recipient]).arg(&file).output().unwrap());
+    let out = sops(&["decrypt", file.to_str().unwrap()], &[("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key)], dir.path());
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, std::fs::read(vectors().join("dec/basic.yaml")).unwrap());
+    let ours = secrets().env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key).args(["sops", "decrypt"]).arg(&file).output().unwrap();
+    assert_eq!(ok(&ours).stdout, out.stdout);
+}
