@@ -22,3 +22,8 @@ pub use error::{Error, Result};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};
 pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};
+
+/// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

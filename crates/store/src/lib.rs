@@ -1,1 +1,19 @@
-//! The `sops/` repository model. Built on [`secrets_sops`].
+//! The `sops/` repository model of `clan secrets`: users, machines and groups with age public
+//! keys, secrets encrypted for exactly the members their links name, and re-keying when
+//! membership changes. Built on [`secrets_sops`].
+
+pub mod error;
+pub mod fsutil;
+pub mod git;
+pub mod keyfile;
+pub mod links;
+pub mod names;
+pub mod rekey;
+pub mod repo;
+pub mod secrets;
+
+pub use error::{Result, StoreError};
+pub use keyfile::{KeyType, PublicKey};
+pub use names::Kind;
+pub use repo::Repo;
+pub use secrets::{Access, SecretRef, Via};

@@ -1,0 +1,64 @@
+//! Writing files so that a crash at any point leaves either the old or the new content.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Result, StoreError};
+
+/// Replaces `path` atomically: a temporary file in the same folder, synced, then renamed over
+/// the target. The target's permissions are kept; a new file gets `new_mode` (unix).
+pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    let fail = |e: std::io::Error| StoreError::io(path, e);
+    let mut temp = tempfile::Builder::new().prefix(".secrets-").tempfile_in(dir).map_err(fail)?;
+    match fs::metadata(path) {
+        Ok(meta) => fs::set_permissions(temp.path(), meta.permissions()).map_err(fail)?,
+        Err(_) => set_mode(temp.path(), new_mode).map_err(fail)?,
+    }
+    temp.write_all(bytes).map_err(fail)?;
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_content_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        write_atomic(&file, b"one", 0o600).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+            set_mode(&file, 0o640).unwrap();
+        }
+        write_atomic(&file, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    }
+}

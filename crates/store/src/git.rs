@@ -1,0 +1,170 @@
+//! Committing the files a command changed, as clan does (`git commit -- <paths>` with its
+//! subjects), through libgit2: only the given paths are committed, other staged work stays
+//! staged, and nothing happens outside a git work tree.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use git2::{Index, IndexEntry, IndexTime, Repository, Signature};
+
+use crate::error::{Result, StoreError};
+
+fn git_err(e: git2::Error) -> StoreError {
+    StoreError::Git(e.message().to_string())
+}
+
+/// Commits the current work-tree state of `paths` (files, links or whole directories, present
+/// or deleted) on top of HEAD. Returns `Ok(false)` when `root` is not a git work tree or nothing
+/// changed.
+pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<bool> {
+    if !root.join(".git").exists() {
+        return Ok(false);
+    }
+    let repo = Repository::open(root).map_err(git_err)?;
+    let workdir = repo.workdir().ok_or_else(|| StoreError::Git("the repository has no work tree".into()))?.to_path_buf();
+    let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
+    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let head_tree = head_commit.as_ref().map(|c| c.tree()).transpose().map_err(git_err)?;
+
+    let mut staged = Index::new().map_err(git_err)?;
+    if let Some(tree) = &head_tree {
+        staged.read_tree(tree).map_err(git_err)?;
+    }
+    let relative: Vec<PathBuf> = paths.iter().map(|p| relative_to(&workdir, p)).collect::<Result<_>>()?;
+    for rel in &relative {
+        stage(&repo, &mut staged, &workdir, rel)?;
+    }
+    let tree_id = staged.write_tree_to(&repo).map_err(git_err)?;
+    if head_tree.as_ref().map(|t| t.id()) == Some(tree_id) {
+        return Ok(false);
+    }
+    let tree = repo.find_tree(tree_id).map_err(git_err)?;
+    let signature = repo.signature().or_else(|_| Signature::now("secrets", "secrets@localhost")).map_err(git_err)?;
+    let parents: Vec<&git2::Commit> = head_commit.iter().collect();
+    repo.commit(Some("HEAD"), &signature, &signature, subject, &tree, &parents).map_err(git_err)?;
+
+    // Bring the real index in line for the committed paths, so `git status` shows them clean.
+    let mut index = repo.index().map_err(git_err)?;
+    for rel in &relative {
+        stage(&repo, &mut index, &workdir, rel)?;
+    }
+    index.write().map_err(git_err)?;
+    Ok(true)
+}
+
+fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
+    let absolute = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf()) };
+    // Canonicalize the parent only: the path itself may be a symlink or deleted.
+    let parent = absolute.parent().map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let normalized = match (parent, absolute.file_name()) {
+        (Some(p), Some(name)) => p.join(name),
+        _ => absolute.clone(),
+    };
+    normalized
+        .strip_prefix(workdir)
+        .map(Path::to_path_buf)
+        .map_err(|_| StoreError::Git(format!("{} is not in the git repository {}", path.display(), workdir.display())))
+}
+
+/// Puts the work-tree state of `rel` (recursively for directories) into `index`.
+fn stage(repo: &Repository, index: &mut Index, workdir: &Path, rel: &Path) -> Result<()> {
+    let absolute = workdir.join(rel);
+    // Whatever was there before goes, so deletions and renames are recorded.
+    index.remove_dir(rel, 0).map_err(git_err)?;
+    let _ = index.remove_path(rel);
+    let Ok(meta) = fs::symlink_metadata(&absolute) else { return Ok(()) };
+    if meta.is_dir() {
+        for entry in walkdir::WalkDir::new(&absolute).min_depth(1).sort_by_file_name() {
+            let entry = entry.map_err(|e| StoreError::Git(e.to_string()))?;
+            if !entry.file_type().is_dir() {
+                let child = entry.path().strip_prefix(workdir).map_err(|e| StoreError::Git(e.to_string()))?.to_path_buf();
+                add_file(repo, index, workdir, &child)?;
+            }
+        }
+        Ok(())
+    } else {
+        add_file(repo, index, workdir, rel)
+    }
+}
+
+fn add_file(repo: &Repository, index: &mut Index, workdir: &Path, rel: &Path) -> Result<()> {
+    let absolute = workdir.join(rel);
+    let meta = fs::symlink_metadata(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
+    let (content, mode) = if meta.file_type().is_symlink() {
+        let target = fs::read_link(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
+        (target.to_string_lossy().into_owned().into_bytes(), 0o120000)
+    } else {
+        let bytes = fs::read(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
+        (bytes, if is_executable(&meta) { 0o100755 } else { 0o100644 })
+    };
+    let id = repo.blob(&content).map_err(git_err)?;
+    let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
+    let entry = IndexEntry {
+        ctime: IndexTime::new(0, 0),
+        mtime: IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode,
+        uid: 0,
+        gid: 0,
+        file_size: content.len() as u32,
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path,
+    };
+    index.add(&entry).map_err(git_err)
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_message(root: &Path) -> Option<String> {
+        let repo = Repository::open(root).ok()?;
+        let commit = repo.head().ok()?.peel_to_commit().ok()?;
+        commit.message().ok().map(str::to_string)
+    }
+
+    #[test]
+    fn commits_only_the_given_paths_and_records_deletions() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        Repository::init(&root).unwrap();
+        fs::create_dir_all(root.join("sops/users/alice")).unwrap();
+        fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
+        fs::write(root.join("unrelated"), "x").unwrap();
+        assert!(commit_paths(&root, &[root.join("sops/users/alice")], "secrets: add user alice").unwrap());
+        assert_eq!(head_message(&root).as_deref(), Some("secrets: add user alice"));
+        let repo = Repository::open(&root).unwrap();
+        let statuses = repo.statuses(None).unwrap();
+        let dirty: Vec<String> = statuses.iter().filter_map(|s| s.path().ok().map(str::to_string)).collect();
+        assert_eq!(dirty, ["unrelated"], "only the given paths are committed");
+
+        // Nothing changed: no commit.
+        assert!(!commit_paths(&root, &[root.join("sops/users/alice")], "again").unwrap());
+
+        fs::remove_dir_all(root.join("sops/users/alice")).unwrap();
+        assert!(commit_paths(&root, &[root.join("sops/users/alice")], "secrets: remove user alice").unwrap());
+        let tree = repo.head().unwrap().peel_to_tree().unwrap();
+        assert!(tree.get_path(Path::new("sops/users/alice/key.json")).is_err());
+    }
+
+    #[test]
+    fn outside_a_git_work_tree_nothing_happens() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("f"), "x").unwrap();
+        assert!(!commit_paths(dir.path(), &[dir.path().join("f")], "x").unwrap());
+    }
+}

@@ -1,0 +1,177 @@
+//! `key.json`: the public keys of a user or machine, read leniently in every form clan has
+//! written and written exactly as clan writes it (sorted, de-duplicated, 2-space JSON, no final
+//! newline).
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use crate::error::StoreError;
+
+/// The type of a public key, as stored in `key.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyType {
+    Age,
+    Pgp,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Age => "age",
+            KeyType::Pgp => "pgp",
+        }
+    }
+}
+
+/// A public key: an age recipient (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) or a PGP fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublicKey {
+    pub key: String,
+    pub kind: KeyType,
+}
+
+impl PublicKey {
+    pub fn age(key: impl Into<String>) -> PublicKey {
+        PublicKey { key: key.into(), kind: KeyType::Age }
+    }
+
+    /// Whether this is an SSH public key used as an age recipient (which sops-nix cannot
+    /// decrypt for on machines).
+    pub fn is_ssh(&self) -> bool {
+        self.kind == KeyType::Age && (self.key.starts_with("ssh-ed25519 ") || self.key.starts_with("ssh-rsa "))
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// Parses the text of a `key.json`: an array of `{publickey, type}` objects, or one such object
+/// (the form clan wrote until 2025).
+pub fn parse(text: &str, path: &Path) -> Result<Vec<PublicKey>, StoreError> {
+    let bad = |reason: String| StoreError::KeyFile { path: path.to_path_buf(), reason };
+    let json: Json = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    let entries = match json {
+        Json::Array(items) => items,
+        object @ Json::Object(_) => vec![object],
+        other => return Err(bad(format!("expected an object or an array, found {}", json_kind(&other)))),
+    };
+    let mut keys = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Json::Object(fields) = &entry else {
+            return Err(bad(format!("expected objects in the array, found {}", json_kind(&entry))));
+        };
+        let key = match fields.get("publickey") {
+            Some(Json::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(bad("an entry does not contain a public key".into())),
+        };
+        let kind = match fields.get("type").and_then(Json::as_str).map(str::to_ascii_lowercase).as_deref() {
+            Some("age") => KeyType::Age,
+            Some("pgp") => KeyType::Pgp,
+            other => return Err(bad(format!("invalid key type {other:?} (expected age or pgp)"))),
+        };
+        keys.push(PublicKey { key, kind });
+    }
+    Ok(keys)
+}
+
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// The text clan writes: sorted by (public key, type), de-duplicated, `json.dump(indent=2)`.
+pub fn render(keys: &[PublicKey]) -> String {
+    let mut sorted: Vec<&PublicKey> = keys.iter().collect();
+    sorted.sort_by(|a, b| (a.key.as_str(), a.kind.as_str()).cmp(&(b.key.as_str(), b.kind.as_str())));
+    sorted.dedup();
+    if sorted.is_empty() {
+        return "[]".to_string();
+    }
+    let mut out = String::from("[\n");
+    for (i, key) in sorted.iter().enumerate() {
+        out.push_str("  {\n    \"publickey\": ");
+        out.push_str(&python_json_string(&key.key));
+        out.push_str(",\n    \"type\": ");
+        out.push_str(&python_json_string(key.kind.as_str()));
+        out.push_str("\n  }");
+        if i + 1 < sorted.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    out.push(']');
+    out
+}
+
+/// A JSON string as Python's `json.dumps` writes it (`ensure_ascii`: non-ASCII as `\uXXXX`).
+fn python_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_like_clan() {
+        let keys = vec![PublicKey::age("age1b"), PublicKey::age("age1a"), PublicKey::age("age1b")];
+        assert_eq!(
+            render(&keys),
+            "[\n  {\n    \"publickey\": \"age1a\",\n    \"type\": \"age\"\n  },\n  {\n    \"publickey\": \"age1b\",\n    \"type\": \"age\"\n  }\n]"
+        );
+    }
+
+    #[test]
+    fn reads_legacy_object_and_case_insensitive_types() {
+        let p = Path::new("key.json");
+        assert_eq!(parse(r#"{"publickey": "age1x", "type": "AGE"}"#, p).unwrap(), vec![PublicKey::age("age1x")]);
+        let both = parse(r#"[{"publickey":"FP","type":"pgp"},{"publickey":"age1y","type":"age"}]"#, p).unwrap();
+        assert_eq!(both[0].kind, KeyType::Pgp);
+        assert!(parse(r#"[{"publickey":"","type":"age"}]"#, p).is_err());
+        assert!(parse(r#"[{"publickey":"x","type":"rsa"}]"#, p).is_err());
+        assert!(parse(r#""x""#, p).is_err());
+        assert!(parse("{", p).is_err());
+    }
+
+    #[test]
+    fn render_then_parse_round_trips() {
+        let keys = vec![PublicKey::age("ssh-ed25519 AAAA"), PublicKey { key: "FP".into(), kind: KeyType::Pgp }];
+        let mut parsed = parse(&render(&keys), Path::new("k")).unwrap();
+        parsed.sort();
+        let mut expected = keys;
+        expected.sort();
+        assert_eq!(parsed, expected);
+    }
+}

@@ -1,0 +1,223 @@
+//! Membership links: relative symlinks from a secret or group to a member's directory, with
+//! exactly clan's targets, read safely (a link that resolves outside `sops/<kind>/` is refused).
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Result, StoreError};
+use crate::names::Kind;
+use crate::repo::Repo;
+
+/// What a link in a membership folder points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// A member that exists: its name.
+    Member(String),
+    /// A link whose target is gone (a removed member); re-keying drops it.
+    Dangling { link: PathBuf },
+}
+
+/// The relative path from the folder `from` to `to`, both relative to the repository root.
+pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &to[common..] {
+        out.push(part.as_os_str());
+    }
+    out
+}
+
+/// The path of the link to member `name` of `kind` inside `container` (a secret or group dir).
+pub fn link_path(container: &Path, kind: Kind, name: &str) -> PathBuf {
+    container.join(kind.folder()).join(name)
+}
+
+/// Creates (or replaces) the link from `container` to a member. Returns the link's path.
+pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<PathBuf> {
+    let folder = container.join(kind.folder());
+    fs::create_dir_all(&folder).map_err(|e| StoreError::io(&folder, e))?;
+    let link = folder.join(name);
+    let relative_folder = folder.strip_prefix(repo.root()).unwrap_or(&folder);
+    let target_rel = Path::new("sops").join(kind.folder()).join(name);
+    let target = relative_path(relative_folder, &target_rel);
+    match fs::symlink_metadata(&link) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            if fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
+                return Ok(link);
+            }
+            fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
+        }
+        Ok(_) => return Err(StoreError::Other(format!("{} exists but is not a symlink; move it away first", link.display()))),
+        Err(_) => {}
+    }
+    symlink(&target, &link).map_err(|e| StoreError::io(&link, e))?;
+    Ok(link)
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "membership links need symlinks (unix)"))
+}
+
+/// Removes the link to a member; then the folder if it became empty. Returns whether a link was
+/// there.
+pub fn remove(container: &Path, kind: Kind, name: &str) -> Result<bool> {
+    let link = link_path(container, kind, name);
+    match fs::symlink_metadata(&link) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
+            remove_if_empty(&container.join(kind.folder()));
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Removes a directory if it is empty (an error just means it is not).
+pub fn remove_if_empty(dir: &Path) {
+    let _ = fs::remove_dir(dir);
+}
+
+/// Reads the links of one kind in `container`, sorted by name. Entries that are not symlinks
+/// are ignored, as clan does.
+pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
+    let folder = container.join(kind.folder());
+    let entries = match fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(&folder, e)),
+    };
+    let kind_dir = repo.sops_dir().join(kind.folder());
+    let canonical_kind_dir = fs::canonicalize(&kind_dir).ok();
+    let mut links = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
+        let link = entry.path();
+        let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
+        if !is_link {
+            continue;
+        }
+        let raw = fs::read_link(&link).map_err(|e| StoreError::io(&link, e))?;
+        let lexical = normalize(&folder.join(&raw));
+        let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
+        match fs::canonicalize(&link) {
+            Ok(resolved) => {
+                let parent_ok = canonical_kind_dir.as_deref().is_some_and(|d| resolved.parent() == Some(d));
+                if !parent_ok {
+                    return Err(unsafe_link());
+                }
+                let name = resolved.file_name().and_then(|n| n.to_str()).ok_or_else(unsafe_link)?.to_string();
+                links.push(Link::Member(name));
+            }
+            Err(_) => {
+                // A dangling link is harmless only if it would point into sops/<kind>/.
+                if lexical.parent() != Some(normalize(&kind_dir).as_path()) {
+                    return Err(unsafe_link());
+                }
+                links.push(Link::Dangling { link });
+            }
+        }
+    }
+    links.sort_by(|a, b| match (a, b) {
+        (Link::Member(x), Link::Member(y)) => x.cmp(y),
+        (Link::Member(_), _) => std::cmp::Ordering::Less,
+        (_, Link::Member(_)) => std::cmp::Ordering::Greater,
+        (Link::Dangling { link: x }, Link::Dangling { link: y }) => x.cmp(y),
+    });
+    Ok(links)
+}
+
+/// Names of the existing members linked from `container`.
+pub fn members(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<String>> {
+    Ok(read(repo, container, kind)?
+        .into_iter()
+        .filter_map(|l| match l {
+            Link::Member(name) => Some(name),
+            Link::Dangling { .. } => None,
+        })
+        .collect())
+}
+
+/// Removes `.` and `..` lexically (no symlink resolution), for checking dangling links.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_targets_match_clan() {
+        assert_eq!(relative_path(Path::new("sops/secrets/s/users"), Path::new("sops/users/u")), Path::new("../../../users/u"));
+        assert_eq!(relative_path(Path::new("sops/groups/g/machines"), Path::new("sops/machines/m")), Path::new("../../../machines/m"));
+        assert_eq!(
+            relative_path(Path::new("vars/per-machine/m/gen/file/users"), Path::new("sops/users/u")),
+            Path::new("../../../../../../sops/users/u")
+        );
+        assert_eq!(relative_path(Path::new("vars/shared/gen/file/machines"), Path::new("sops/machines/m")), Path::new("../../../../../sops/machines/m"));
+    }
+
+    fn repo_with_user(name: &str) -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        fs::create_dir_all(repo.member_dir(Kind::User, name)).unwrap();
+        fs::write(repo.key_file(Kind::User, name), "[]").unwrap();
+        (dir, repo)
+    }
+
+    #[test]
+    fn add_read_remove() {
+        let (_d, repo) = repo_with_user("alice");
+        let secret = repo.secret_dir("s");
+        let link = add(&repo, &secret, Kind::User, "alice").unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("../../../users/alice"));
+        assert_eq!(read(&repo, &secret, Kind::User).unwrap(), vec![Link::Member("alice".into())]);
+        assert!(remove(&secret, Kind::User, "alice").unwrap());
+        assert!(!secret.join("users").exists());
+    }
+
+    #[test]
+    fn dangling_links_are_reported_and_escaping_links_refused() {
+        let (_d, repo) = repo_with_user("alice");
+        let secret = repo.secret_dir("s");
+        let users = secret.join("users");
+        fs::create_dir_all(&users).unwrap();
+        symlink(Path::new("../../../users/gone"), &users.join("gone")).unwrap();
+        assert!(matches!(read(&repo, &secret, Kind::User).unwrap()[0], Link::Dangling { .. }));
+
+        let outside = repo.root().join("elsewhere/users/eve");
+        fs::create_dir_all(&outside).unwrap();
+        symlink(&outside, &users.join("eve")).unwrap();
+        assert!(matches!(read(&repo, &secret, Kind::User), Err(StoreError::UnsafeLink { .. })));
+    }
+
+    #[test]
+    fn a_link_to_the_wrong_kind_is_refused() {
+        let (_d, repo) = repo_with_user("alice");
+        let secret = repo.secret_dir("s");
+        fs::create_dir_all(secret.join("machines")).unwrap();
+        symlink(Path::new("../../../users/alice"), &secret.join("machines/alice")).unwrap();
+        assert!(matches!(read(&repo, &secret, Kind::Machine), Err(StoreError::UnsafeLink { .. })));
+    }
+}

@@ -1,0 +1,110 @@
+//! Name rules for users, groups, machines and secrets: clan's rules, plus what clan forgot
+//! (`.`, `..` and leading dots, which would escape or hide in `sops/` and cannot be Nix store
+//! names).
+
+use crate::error::StoreError;
+
+/// What a name names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    User,
+    Machine,
+    Group,
+    Secret,
+}
+
+impl Kind {
+    /// The folder of this kind under `sops/`, which is also the folder of its links.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Kind::User => "users",
+            Kind::Machine => "machines",
+            Kind::Group => "groups",
+            Kind::Secret => "secrets",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Machine => "machine",
+            Kind::Group => "group",
+            Kind::Secret => "secret",
+        }
+    }
+}
+
+/// Checks a name against its kind's rule.
+pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidName { kind, name: name.to_string(), reason };
+    match kind {
+        Kind::Secret => {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+                return Err(invalid("allowed characters are a-z, A-Z, 0-9, ., -, and _".into()));
+            }
+            if name.starts_with('.') {
+                return Err(invalid("a secret name must not start with a dot (`.` and `..` would escape sops/secrets)".into()));
+            }
+        }
+        Kind::User | Kind::Group => {
+            let bytes = name.as_bytes();
+            let first_ok = matches!(bytes.first(), Some(b'a'..=b'z' | b'_'));
+            let rest_ok = bytes.iter().skip(1).all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
+            if !first_ok || !rest_ok {
+                return Err(invalid("allowed characters are a-z, 0-9, -, and _; it must start with a letter or _".into()));
+            }
+            if bytes.len() > 32 {
+                return Err(invalid(format!("a {} name must be at most 32 characters long", kind.noun())));
+            }
+        }
+        Kind::Machine => {
+            let bytes = name.as_bytes();
+            let ok = !bytes.is_empty()
+                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && bytes.first() != Some(&b'-')
+                && bytes.last() != Some(&b'-');
+            if !ok {
+                return Err(invalid("allowed characters are a-z, 0-9, and -; it must not start or end with a dash".into()));
+            }
+            if bytes.len() > 63 {
+                return Err(invalid("a machine name must be at most 63 characters long".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names() {
+        for ok in ["a", "db-password", "A.b_c-9", "machine-age.key"] {
+            validate(Kind::Secret, ok).unwrap();
+        }
+        for bad in ["", ".", "..", ".hidden", "a/b", "../x", "a b", "é"] {
+            assert!(validate(Kind::Secret, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn user_and_group_names() {
+        for ok in ["alice", "_x", "a-b_c9", &"a".repeat(32)] {
+            validate(Kind::User, ok).unwrap();
+        }
+        for bad in ["Alice", "1abc", "-a", "", "a.b", "../x", &"a".repeat(33)] {
+            assert!(validate(Kind::Group, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn machine_names() {
+        for ok in ["m1", "M3", "web-01", &"a".repeat(63)] {
+            validate(Kind::Machine, ok).unwrap();
+        }
+        for bad in ["-a", "a-", "a_b", "", "..", "a.b", &"a".repeat(64)] {
+            assert!(validate(Kind::Machine, bad).is_err(), "{bad:?}");
+        }
+    }
+}

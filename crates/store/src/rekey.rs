@@ -1,0 +1,137 @@
+//! Re-keying: bring every affected secret's recipients in line with its links, in one process,
+//! in parallel, computing every new file before writing any. Adding access re-wraps the data key
+//! (values untouched); removing access rotates it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use secrets_sops::keys::Identities;
+use secrets_sops::{DecryptOptions, EncryptedFile, Format};
+
+use crate::error::{Result, StoreError};
+use crate::fsutil::write_atomic;
+use crate::keyfile::{KeyType, PublicKey};
+use crate::repo::Repo;
+use crate::secrets::SecretRef;
+
+/// How to re-key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RekeyOptions {
+    /// Allow leaving a secret with no user among its readers (machines only).
+    pub force: bool,
+    /// Keep the data key even when recipients are removed (sops `updatekeys` semantics).
+    pub no_rotate: bool,
+}
+
+/// The new state of one secret, computed but not yet written.
+#[derive(Debug)]
+pub struct Rekeyed {
+    pub secret: SecretRef,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Whether the data key was replaced (because a recipient was removed).
+    pub rotated: bool,
+    /// The new file, or `None` when only dangling links need dropping.
+    bytes: Option<Vec<u8>>,
+    dangling: Vec<PathBuf>,
+}
+
+/// The age recipient strings of a set of public keys; PGP keys cannot be used here.
+pub fn age_recipients(secret: &SecretRef, keys: &[PublicKey]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        match key.kind {
+            KeyType::Age => out.push(key.key.clone()),
+            KeyType::Pgp => {
+                return Err(StoreError::Other(format!(
+                    "{}: a member has a PGP key ({}); secrets encrypts for age keys only: replace it with an age key",
+                    secret.name, key.key
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The recipients a secret's links call for, with the lock-out guard applied.
+pub fn desired_recipients(repo: &Repo, secret: &SecretRef, options: RekeyOptions) -> Result<(Vec<String>, Vec<PathBuf>)> {
+    let access = repo.access(secret)?;
+    let keys = repo.recipients(&access)?;
+    let recipients = age_recipients(secret, &keys)?;
+    if recipients.is_empty() {
+        return Err(StoreError::NoRecipients { secret: secret.name.clone() });
+    }
+    if access.users.is_empty() && !options.force {
+        return Err(StoreError::LockOut { secret: secret.name.clone() });
+    }
+    Ok((recipients, access.dangling))
+}
+
+/// Computes the new file of every secret whose recipients differ from what its links say.
+/// Secrets already in line are left out. Nothing is written.
+pub fn plan(repo: &Repo, secrets: &[SecretRef], identities: &Identities, options: RekeyOptions) -> Result<Vec<Rekeyed>> {
+    let results: Vec<Result<Option<Rekeyed>>> = secrets.par_iter().map(|s| plan_one(repo, s, identities, options)).collect();
+    let mut out = Vec::new();
+    for result in results {
+        if let Some(r) = result? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: RekeyOptions) -> Result<Option<Rekeyed>> {
+    let (wanted, dangling) = desired_recipients(repo, secret, options)?;
+    let path = secret.file();
+    let sops_err = |source| StoreError::Sops { path: path.clone(), source };
+    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+    let mut file = EncryptedFile::parse(&bytes, Format::Binary).map_err(sops_err)?;
+    let current: Vec<String> = file.metadata.recipients().into_iter().flatten().collect();
+    let current_set: BTreeSet<&String> = current.iter().collect();
+    let wanted_set: BTreeSet<&String> = wanted.iter().collect();
+    // Like sops updatekeys, order alone is no change: it would only churn the file.
+    if current_set == wanted_set && file.metadata.key_groups.len() == 1 {
+        return Ok((!dangling.is_empty()).then(|| Rekeyed {
+            secret: secret.clone(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            rotated: false,
+            bytes: None,
+            dangling,
+        }));
+    }
+    let added: Vec<String> = wanted_set.difference(&current_set).map(|s| s.to_string()).collect();
+    let removed: Vec<String> = current_set.difference(&wanted_set).map(|s| s.to_string()).collect();
+    let rotate = !removed.is_empty() && !options.no_rotate;
+    let groups = vec![wanted];
+    let new_file = if rotate {
+        let mut plain = file.decrypt(identities, DecryptOptions::default()).map_err(sops_err)?;
+        plain.rotate(Some(&groups), 0).map_err(sops_err)?
+    } else {
+        let key = file.data_key(identities).map_err(sops_err)?;
+        file.rewrap(&key, &groups, 0).map_err(sops_err)?;
+        file
+    };
+    let bytes = new_file.to_bytes().map_err(sops_err)?;
+    Ok(Some(Rekeyed { secret: secret.clone(), added, removed, rotated: rotate, bytes: Some(bytes), dangling }))
+}
+
+/// Writes every planned file atomically, then drops the dangling links. Returns the paths
+/// changed, for the commit.
+pub fn apply(plan: &[Rekeyed]) -> Result<Vec<PathBuf>> {
+    let mut changed = Vec::new();
+    for item in plan {
+        if let Some(bytes) = &item.bytes {
+            write_atomic(&item.secret.file(), bytes, 0o600)?;
+            changed.push(item.secret.file());
+        }
+    }
+    for item in plan {
+        for link in &item.dangling {
+            std::fs::remove_file(link).map_err(|e| StoreError::io(link, e))?;
+            changed.push(link.clone());
+        }
+    }
+    Ok(changed)
+}
