@@ -5,6 +5,8 @@
 pub mod error;
 pub mod fsutil;
 pub mod git;
+pub mod identity;
+pub mod keyinput;
 pub mod keyfile;
 pub mod links;
 pub mod names;

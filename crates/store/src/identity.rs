@@ -1,0 +1,139 @@
+//! "Which user am I?": the public keys of the local age identities, found as clan finds them
+//! (one source: `SOPS_AGE_KEY`, else `SOPS_AGE_KEY_FILE`, else the default `keys.txt`), and the
+//! user of the repository that owns one of them.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::error::{Result, StoreError};
+use crate::keyfile::PublicKey;
+use crate::names::Kind;
+use crate::repo::Repo;
+
+/// A local public key and where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalKey {
+    pub key: PublicKey,
+    /// `SOPS_AGE_KEY`, or the path of the key file.
+    pub source: String,
+}
+
+/// The default identity file: `$XDG_CONFIG_HOME/sops/age/keys.txt`, else
+/// `~/.config/sops/age/keys.txt` (`~/Library/Application Support/…` on macOS).
+pub fn default_key_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(xdg) = env("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(Path::new(&xdg).join("sops/age/keys.txt"));
+    }
+    let home = env("HOME").filter(|v| !v.is_empty())?;
+    let base = if cfg!(target_os = "macos") { Path::new(&home).join("Library/Application Support") } else { Path::new(&home).join(".config") };
+    Some(base.join("sops/age/keys.txt"))
+}
+
+/// The file `key generate` writes to: `SOPS_AGE_KEY_FILE` if set, else the default.
+pub fn key_file_for_generation(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| default_key_file(env))
+}
+
+/// The local public keys, from exactly one source as clan chooses it.
+pub fn local_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LocalKey>> {
+    let (text, source) = if let Some(content) = env("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
+        (content, "SOPS_AGE_KEY".to_string())
+    } else {
+        let Some(path) = key_file_for_generation(env) else { return Ok(Vec::new()) };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => (text, path.display().to_string()),
+            Err(_) => return Ok(Vec::new()),
+        }
+    };
+    let mut keys: Vec<LocalKey> = public_keys_in(&text)?.into_iter().map(|key| LocalKey { key, source: source.clone() }).collect();
+    keys.sort_by(|a, b| a.key.cmp(&b.key));
+    keys.dedup_by(|a, b| a.key == b.key);
+    Ok(keys)
+}
+
+/// The public keys named or implied by an identity file: recipients in comments
+/// (`# public key: age1…`), public keys of `AGE-SECRET-KEY-1…` lines.
+fn public_keys_in(text: &str) -> Result<Vec<PublicKey>> {
+    let mut keys = Vec::new();
+    let mut previous_recipient = false;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if let Some(token) = recipient_token(line) {
+            keys.push(PublicKey::age(token));
+            previous_recipient = line.trim_start().starts_with("# recipient:");
+            continue;
+        }
+        if line.starts_with("AGE-SECRET-KEY-") {
+            let identity = age::x25519::Identity::from_str(line)
+                .map_err(|_| StoreError::Other(format!("line {} of the identity file is a malformed age private key", number + 1)))?;
+            keys.push(PublicKey::age(identity.to_public().to_string()));
+        } else if line.starts_with("AGE-PLUGIN-") && !previous_recipient {
+            return Err(StoreError::Other(format!(
+                "line {} holds a plugin identity: precede it with its `# recipient: age1…` line",
+                number + 1
+            )));
+        }
+        previous_recipient = false;
+    }
+    Ok(keys)
+}
+
+/// The first `age1…`, `ssh-ed25519 …` or `ssh-rsa …` token of a line, up to whitespace.
+fn recipient_token(line: &str) -> Option<String> {
+    let starts = ["age1", "ssh-ed25519 ", "ssh-rsa "];
+    let at = starts.iter().filter_map(|s| line.find(s)).min()?;
+    let rest = &line[at..];
+    let token = if rest.starts_with("ssh-") {
+        let mut parts = rest.split_whitespace();
+        format!("{} {}", parts.next()?, parts.next()?)
+    } else {
+        rest.split_whitespace().next()?.to_string()
+    };
+    Some(token)
+}
+
+/// The user whose `key.json` shares a key with `local`, and all of that user's keys. Users are
+/// tried in sorted order, so the answer is deterministic.
+pub fn find_user(repo: &Repo, local: &[LocalKey]) -> Result<Option<(String, Vec<PublicKey>)>> {
+    for user in repo.list(Kind::User)? {
+        let keys = repo.read_keys(Kind::User, &user)?;
+        if keys.iter().any(|k| local.iter().any(|l| &l.key == k)) {
+            return Ok(Some((user, keys)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_comments_and_private_keys() {
+        let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/keys.txt");
+        let text = std::fs::read_to_string(vectors).unwrap();
+        let keys = public_keys_in(&text).unwrap();
+        assert!(keys.iter().all(|k| k.key == "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
+        assert!(!keys.is_empty());
+        assert!(public_keys_in("AGE-PLUGIN-YUBIKEY-1X").is_err());
+        assert_eq!(public_keys_in("# recipient: age1abc\nAGE-PLUGIN-YUBIKEY-1X").unwrap(), vec![PublicKey::age("age1abc")]);
+    }
+
+    #[test]
+    fn one_source_is_used_in_clan_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.txt");
+        std::fs::write(&file, "# public key: age1fromfile\n").unwrap();
+        let file_str = file.display().to_string();
+        let env = |name: &str| match name {
+            "SOPS_AGE_KEY" => Some("# public key: age1fromenv".to_string()),
+            "SOPS_AGE_KEY_FILE" => Some(file_str.clone()),
+            _ => None,
+        };
+        assert_eq!(local_keys(&env).unwrap()[0].key, PublicKey::age("age1fromenv"));
+        let env = |name: &str| if name == "SOPS_AGE_KEY_FILE" { Some(file_str.clone()) } else { None };
+        assert_eq!(local_keys(&env).unwrap()[0].source, file_str);
+        let env = |name: &str| if name == "SOPS_AGE_KEY_FILE" { Some("/nonexistent".to_string()) } else { None };
+        assert!(local_keys(&env).unwrap().is_empty());
+    }
+}
