@@ -10,9 +10,11 @@ pub mod keyinput;
 pub mod keyfile;
 pub mod links;
 pub mod names;
+pub mod ops;
 pub mod rekey;
 pub mod repo;
 pub mod secrets;
+pub mod tx;
 
 pub use error::{Result, StoreError};
 pub use keyfile::{KeyType, PublicKey};

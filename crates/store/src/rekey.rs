@@ -70,8 +70,22 @@ pub fn desired_recipients(repo: &Repo, secret: &SecretRef, options: RekeyOptions
 
 /// Computes the new file of every secret whose recipients differ from what its links say.
 /// Secrets already in line are left out. Nothing is written.
-pub fn plan(repo: &Repo, secrets: &[SecretRef], identities: &Identities, options: RekeyOptions) -> Result<Vec<Rekeyed>> {
-    let results: Vec<Result<Option<Rekeyed>>> = secrets.par_iter().map(|s| plan_one(repo, s, identities, options)).collect();
+/// `progress` is called once per secret done, from any thread.
+pub fn plan(
+    repo: &Repo,
+    secrets: &[SecretRef],
+    identities: &Identities,
+    options: RekeyOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<Rekeyed>> {
+    let results: Vec<Result<Option<Rekeyed>>> = secrets
+        .par_iter()
+        .map(|s| {
+            let result = plan_one(repo, s, identities, options);
+            progress();
+            result
+        })
+        .collect();
     let mut out = Vec::new();
     for result in results {
         if let Some(r) = result? {

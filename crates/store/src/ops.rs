@@ -1,0 +1,313 @@
+//! The operations of `secrets users|machines|groups|set|get|…` on a repository, each one a
+//! transaction: validate, change keys or links, re-key exactly the affected secrets (in
+//! parallel), write atomically, and report what changed for the commit.
+
+use std::fs;
+use std::path::PathBuf;
+
+use secrets_sops::keys::Identities;
+use secrets_sops::{DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
+use zeroize::Zeroizing;
+
+use crate::error::{Result, StoreError};
+use crate::keyfile::{self, PublicKey};
+use crate::links;
+use crate::names::{self, Kind};
+use crate::rekey::{self, RekeyOptions, Rekeyed};
+use crate::repo::Repo;
+use crate::secrets::SecretRef;
+use crate::tx::Tx;
+
+/// Reports progress of a re-key over many secrets.
+pub trait Progress: Sync {
+    fn start(&self, _total: usize) {}
+    fn tick(&self) {}
+    fn finish(&self) {}
+}
+
+/// No progress display.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// What an operation needs besides its arguments.
+pub struct Ctx<'a> {
+    pub repo: &'a Repo,
+    pub identities: &'a Identities,
+    pub options: RekeyOptions,
+    pub progress: &'a dyn Progress,
+}
+
+/// What an operation changed.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Every path created, changed or removed (for the commit).
+    pub paths: Vec<PathBuf>,
+    /// The secrets whose files were re-keyed.
+    pub rekeyed: Vec<RekeySummary>,
+}
+
+/// One re-keyed secret, for the report.
+#[derive(Debug, Clone)]
+pub struct RekeySummary {
+    pub secret: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub rotated: bool,
+}
+
+impl From<&Rekeyed> for RekeySummary {
+    fn from(r: &Rekeyed) -> Self {
+        RekeySummary { secret: r.secret.name.clone(), added: r.added.clone(), removed: r.removed.clone(), rotated: r.rotated }
+    }
+}
+
+impl Ctx<'_> {
+    /// Re-keys `secrets` after the changes recorded in `tx`, then makes them final.
+    fn rekey_and_finish(&self, tx: Tx<'_>, secrets: &[SecretRef]) -> Result<Outcome> {
+        self.progress.start(secrets.len());
+        let tick = || self.progress.tick();
+        let planned = tx.plan_rekey(secrets, self.identities, self.options, &tick);
+        self.progress.finish();
+        let (tx, plan) = planned?;
+        let rekeyed = plan.iter().map(RekeySummary::from).collect();
+        let paths = tx.finish(&plan)?;
+        Ok(Outcome { paths, rekeyed })
+    }
+}
+
+impl Repo {
+    /// Secrets whose links name this member, directly or through a group (dangling links count,
+    /// so a removed member's secrets are found too).
+    pub fn secrets_referencing(&self, kind: Kind, name: &str) -> Result<Vec<SecretRef>> {
+        let groups: Vec<String> = match kind {
+            Kind::Group => vec![name.to_string()],
+            _ => self
+                .list(Kind::Group)?
+                .into_iter()
+                .filter(|g| is_link(&links::link_path(&self.member_dir(Kind::Group, g), kind, name)))
+                .collect(),
+        };
+        let direct = kind != Kind::Group;
+        Ok(self
+            .all_secrets()?
+            .into_iter()
+            .filter(|s| {
+                (direct && is_link(&links::link_path(&s.dir, kind, name)))
+                    || groups.iter().any(|g| is_link(&links::link_path(&s.dir, Kind::Group, g)))
+            })
+            .collect())
+    }
+
+    fn require(&self, kind: Kind, name: &str) -> Result<()> {
+        names::validate(kind, name)?;
+        if self.exists(kind, name) {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound { kind, name: name.to_string(), path: self.member_dir(kind, name) })
+        }
+    }
+}
+
+fn is_link(path: &std::path::Path) -> bool {
+    fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+}
+
+/// `users add` / `machines add`: writes the member's `key.json` and re-keys its secrets.
+pub fn add_member(ctx: &Ctx<'_>, kind: Kind, name: &str, keys: &[PublicKey], force: bool) -> Result<Outcome> {
+    names::validate(kind, name)?;
+    if keys.is_empty() {
+        return Err(StoreError::Other(format!("{} `{name}` needs at least one key", kind.noun())));
+    }
+    let path = ctx.repo.key_file(kind, name);
+    if path.exists() && !force {
+        return Err(StoreError::AlreadyExists { kind, name: name.to_string(), path: ctx.repo.member_dir(kind, name) });
+    }
+    let affected = ctx.repo.secrets_referencing(kind, name)?;
+    let mut tx = Tx::new(ctx.repo);
+    tx.write_file(&path, keyfile::render(keys).as_bytes(), 0o644)?;
+    ctx.rekey_and_finish(tx, &affected)
+}
+
+/// `users add-key` / `users remove-key`: changes a user's keys and re-keys its secrets.
+pub fn change_keys(ctx: &Ctx<'_>, kind: Kind, name: &str, add: &[PublicKey], remove: &[PublicKey]) -> Result<Outcome> {
+    ctx.repo.require(kind, name)?;
+    let mut keys = ctx.repo.read_keys(kind, name)?;
+    keys.extend(add.iter().cloned());
+    keys.retain(|k| !remove.contains(k));
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Err(StoreError::Other(format!(
+            "no keys would remain for {} `{name}`; at least one key is required",
+            kind.noun()
+        )));
+    }
+    let affected = ctx.repo.secrets_referencing(kind, name)?;
+    let mut tx = Tx::new(ctx.repo);
+    tx.write_file(&ctx.repo.key_file(kind, name), keyfile::render(&keys).as_bytes(), 0o644)?;
+    ctx.rekey_and_finish(tx, &affected)
+}
+
+/// `users remove` / `machines remove`: drops the member from every group and secret, deletes
+/// it, and re-keys (rotating the data key) every secret it could read.
+pub fn remove_member(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Outcome> {
+    ctx.repo.require(kind, name)?;
+    let affected = ctx.repo.secrets_referencing(kind, name)?;
+    let mut tx = Tx::new(ctx.repo);
+    for group in ctx.repo.list(Kind::Group)? {
+        let group_dir = ctx.repo.member_dir(Kind::Group, &group);
+        if tx.remove_link(&group_dir, kind, name)? {
+            remove_group_if_empty(&mut tx, &group_dir);
+        }
+    }
+    for secret in &affected {
+        tx.remove_link(&secret.dir, kind, name)?;
+    }
+    tx.remove_dir(&ctx.repo.member_dir(kind, name))?;
+    ctx.rekey_and_finish(tx, &affected)
+}
+
+fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
+    for folder in ["users", "machines"] {
+        links::remove_if_empty(&group_dir.join(folder));
+    }
+    if fs::remove_dir(group_dir).is_ok() {
+        tx.touch(group_dir.to_path_buf());
+    }
+}
+
+/// `<kind> add-secret`: links a member to an existing secret and re-keys it.
+pub fn grant(ctx: &Ctx<'_>, secret: &str, kind: Kind, name: &str) -> Result<Outcome> {
+    let secret = ctx.repo.secret(secret)?;
+    ctx.repo.require(Kind::Secret, &secret.name)?;
+    ctx.repo.require(kind, name)?;
+    let mut tx = Tx::new(ctx.repo);
+    tx.add_link(&secret.dir, kind, name)?;
+    ctx.rekey_and_finish(tx, std::slice::from_ref(&secret))
+}
+
+/// `<kind> remove-secret`: unlinks a member from a secret and re-keys it with a new data key.
+pub fn revoke(ctx: &Ctx<'_>, secret: &str, kind: Kind, name: &str) -> Result<Outcome> {
+    let secret = ctx.repo.secret(secret)?;
+    ctx.repo.require(Kind::Secret, &secret.name)?;
+    names::validate(kind, name)?;
+    let mut tx = Tx::new(ctx.repo);
+    if !tx.remove_link(&secret.dir, kind, name)? {
+        return Err(StoreError::Other(format!("{} `{name}` is not a member of {}", kind.noun(), secret.name)));
+    }
+    ctx.rekey_and_finish(tx, std::slice::from_ref(&secret))
+}
+
+/// `groups add-user|add-machine`: adds a member to a group (creating it) and re-keys the
+/// group's secrets.
+pub fn group_add(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Result<Outcome> {
+    names::validate(Kind::Group, group)?;
+    ctx.repo.require(kind, name)?;
+    let affected = ctx.repo.secrets_referencing(Kind::Group, group)?;
+    let mut tx = Tx::new(ctx.repo);
+    tx.add_link(&ctx.repo.member_dir(Kind::Group, group), kind, name)?;
+    ctx.rekey_and_finish(tx, &affected)
+}
+
+/// `groups remove-user|remove-machine`: removes a member from a group (deleting the group when
+/// it empties) and re-keys the group's secrets.
+pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Result<Outcome> {
+    names::validate(Kind::Group, group)?;
+    names::validate(kind, name)?;
+    let affected = ctx.repo.secrets_referencing(Kind::Group, group)?;
+    let group_dir = ctx.repo.member_dir(Kind::Group, group);
+    let mut tx = Tx::new(ctx.repo);
+    if !tx.remove_link(&group_dir, kind, name)? {
+        return Err(StoreError::Other(format!("{} `{name}` is not a member of group `{group}`", kind.noun())));
+    }
+    remove_group_if_empty(&mut tx, &group_dir);
+    ctx.rekey_and_finish(tx, &affected)
+}
+
+/// `key update`: re-keys every secret whose recipients differ from its links.
+pub fn update_all(ctx: &Ctx<'_>) -> Result<Outcome> {
+    let all = ctx.repo.all_secrets()?;
+    ctx.rekey_and_finish(Tx::new(ctx.repo), &all)
+}
+
+/// `set`: links the given members (and the caller) and encrypts `value` for everyone the
+/// secret's links then name, with a fresh data key.
+pub fn set_secret(ctx: &Ctx<'_>, name: &str, value: &[u8], members: &[(Kind, String)]) -> Result<Outcome> {
+    let secret = ctx.repo.secret(name)?;
+    for (kind, member) in members {
+        ctx.repo.require(*kind, member)?;
+    }
+    let mut tx = Tx::new(ctx.repo);
+    let encrypted = (|| {
+        for (kind, member) in members {
+            tx.add_link(&secret.dir, *kind, member)?;
+        }
+        let (recipients, _) = rekey::desired_recipients(ctx.repo, &secret, ctx.options)?;
+        encrypt_value(&secret, value, recipients)
+    })();
+    match encrypted {
+        Ok(bytes) => {
+            tx.write_file(&secret.file(), &bytes, 0o600)?;
+            tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+        }
+        Err(e) => {
+            tx.rollback();
+            Err(e)
+        }
+    }
+}
+
+/// Encrypts a value into a `secret` file (the sops binary store).
+pub fn encrypt_value(secret: &SecretRef, value: &[u8], recipients: Vec<String>) -> Result<Vec<u8>> {
+    let data = secrets_sops::parse_plain(value, Format::Binary).map_err(|source| StoreError::Sops { path: secret.file(), source })?;
+    let options = EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() };
+    let file = secrets_sops::encrypt(data, Format::Binary, &options).map_err(|source| StoreError::Sops { path: secret.file(), source })?;
+    file.to_bytes().map_err(|source| StoreError::Sops { path: secret.file(), source })
+}
+
+/// `get`: the exact bytes of a secret.
+pub fn get_secret(repo: &Repo, identities: &Identities, name: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let secret = repo.secret(name)?;
+    repo.require(Kind::Secret, name)?;
+    decrypt_file(&secret.file(), identities)
+}
+
+/// Decrypts a `secret` file to its exact bytes.
+pub fn decrypt_file(path: &std::path::Path, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
+    let sops_err = |source| StoreError::Sops { path: path.to_path_buf(), source };
+    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let file = EncryptedFile::parse(&bytes, Format::Binary).map_err(sops_err)?;
+    let plain = file.decrypt(identities, DecryptOptions::default()).map_err(sops_err)?;
+    let value = match plain.data.branches.first().and_then(|b| b.get("data")) {
+        Some(Value::Str(s)) => s.as_bytes().to_vec(),
+        Some(Value::Bytes(b)) => b.clone(),
+        _ => return Err(StoreError::Other(format!("{}: the file has no `data` value", path.display()))),
+    };
+    Ok(Zeroizing::new(value))
+}
+
+/// `remove`: deletes a secret.
+pub fn remove_secret(repo: &Repo, name: &str) -> Result<Outcome> {
+    let secret = repo.secret(name)?;
+    if !secret.dir.is_dir() {
+        return Err(StoreError::NotFound { kind: Kind::Secret, name: name.to_string(), path: secret.dir });
+    }
+    let mut tx = Tx::new(repo);
+    tx.remove_dir(&secret.dir)?;
+    tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+}
+
+/// `rename`: renames a secret (both names are checked).
+pub fn rename_secret(repo: &Repo, old: &str, new: &str) -> Result<Outcome> {
+    let from = repo.secret(old)?;
+    let to = repo.secret(new)?;
+    if !from.dir.is_dir() {
+        return Err(StoreError::NotFound { kind: Kind::Secret, name: old.to_string(), path: from.dir });
+    }
+    if to.dir.exists() {
+        return Err(StoreError::AlreadyExists { kind: Kind::Secret, name: new.to_string(), path: to.dir });
+    }
+    let mut tx = Tx::new(repo);
+    tx.rename_dir(&from.dir, &to.dir)?;
+    tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+}
