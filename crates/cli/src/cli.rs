@@ -6,20 +6,98 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
-  secrets sops encrypt --age age1… secrets.yaml > secrets.enc.yaml
+  secrets key generate
+  secrets users add alice --age-key age1…
+  secrets machines add web1 age1…
+  secrets groups add-user admins alice
+  printf %s \"$DB_PASSWORD\" | secrets set db-password --machine web1 --group admins
+  secrets get db-password
   secrets sops decrypt secrets.enc.yaml
-  secrets sops set secrets.enc.yaml '[\"db\"][\"password\"]' '\"hunter2\"'
   secrets completions bash > /etc/bash_completion.d/secrets";
 
 #[derive(Parser, Debug)]
 #[command(name = "secrets", version, about = "A git-native secrets manager speaking the SOPS format with age keys", after_help = EXAMPLES)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// The repository holding sops/ (default: found from the current directory like clan does)
+    #[arg(long, global = true, value_name = "PATH", alias = "flake", env = "SECRETS_REPO")]
+    pub repo: Option<PathBuf>,
+    /// Do not commit changes to git (also: CLAN_NO_COMMIT=1)
+    #[arg(long, global = true)]
+    pub no_commit: bool,
+    /// Print machine-readable JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Manage your local age key
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage users (admins) and their keys
+    #[command(subcommand)]
+    Users(MemberCommand),
+    /// Manage machines and their keys
+    #[command(subcommand)]
+    Machines(MemberCommand),
+    /// Manage groups of users and machines
+    #[command(subcommand)]
+    Groups(GroupCommand),
+    /// Set a secret's value (from stdin, a hidden prompt, or --edit) and who can read it
+    #[command(after_help = "Examples:\n  printf %s \"$TOKEN\" | secrets set api-token --machine web1\n  secrets set db-password --group admins   # prompts for the value on a terminal\n  secrets set --edit db-password")]
+    Set {
+        /// The secret's name
+        secret: String,
+        /// Also encrypt for this user (repeatable)
+        #[arg(long = "user", value_name = "USER")]
+        users: Vec<String>,
+        /// Also encrypt for this machine (repeatable)
+        #[arg(long = "machine", value_name = "MACHINE")]
+        machines: Vec<String>,
+        /// Also encrypt for this group (repeatable)
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Edit the value in $EDITOR (a private temporary file, removed afterwards)
+        #[arg(short, long)]
+        edit: bool,
+        /// Allow a secret that no user can read (machines only)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Print a secret's exact bytes
+    Get {
+        /// The secret's name
+        secret: String,
+    },
+    /// List secrets, optionally those whose name contains PATTERN
+    List {
+        /// A substring of the names to show
+        pattern: Option<String>,
+    },
+    /// Remove a secret
+    Remove {
+        /// The secret's name
+        secret: String,
+    },
+    /// Rename a secret
+    Rename {
+        /// The current name
+        secret: String,
+        /// The new name
+        new_name: String,
+    },
+    /// Import every string value of a sops file (yaml, json, dotenv, ini) as secrets
+    #[command(name = "import-sops", after_help = "Nested keys become names joined with `.`: {\"db\": {\"password\": …}} imports db.password.\n\nExamples:\n  secrets import-sops --group admins secrets.yaml\n  cat secrets.json | secrets import-sops --input-type json -")]
+    ImportSops(ImportArgs),
     /// Work on any sops file, like the real `sops` (same flags, environment and exit codes)
     #[command(subcommand)]
     Sops(SopsCommand),
@@ -28,6 +106,176 @@ pub enum Command {
         /// The shell to complete for
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Generate an age key in your key file, unless you already have one
+    Generate {
+        /// Generate a new key even if one exists (it is appended, never overwritten)
+        #[arg(long)]
+        new: bool,
+    },
+    /// Show your public keys and where they come from
+    Show,
+    /// Re-encrypt every secret for exactly the members its links name
+    Update,
+}
+
+/// How keys are given to `add`, `add-key` and `remove-key`.
+#[derive(Args, Debug, Clone)]
+pub struct KeyArgs {
+    /// An age key (age1…), ssh public key, age private key, or a file holding one
+    pub key: Option<String>,
+    /// The same, as an option (repeatable)
+    #[arg(long = "age-key", value_name = "KEY")]
+    pub age_keys: Vec<String>,
+    /// Read ssh-ed25519 public keys (e.g. `ssh-keyscan HOST` output) from stdin, or convert the
+    /// given one, and store the age1 form that sops-nix machines decrypt with their host key
+    #[arg(long)]
+    pub ssh_to_age: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    /// List names
+    List,
+    /// Add one, with its key(s)
+    #[command(after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age")]
+    Add {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Replace the keys of an existing one (and re-encrypt its secrets)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Show the keys
+    Get {
+        /// The name
+        name: String,
+    },
+    /// Remove one: it leaves its groups and its secrets get new data keys
+    Remove {
+        /// The name
+        name: String,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Add key(s)
+    AddKey {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Remove key(s)
+    RemoveKey {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Give access to a secret
+    AddSecret {
+        /// The name
+        name: String,
+        /// The secret
+        secret: String,
+    },
+    /// Take access to a secret away (its data key is rotated)
+    RemoveSecret {
+        /// The name
+        name: String,
+        /// The secret
+        secret: String,
+        /// Allow leaving the secret with no user able to read it
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List groups and their members
+    List,
+    /// Add a user to a group (created if needed)
+    AddUser {
+        /// The group
+        group: String,
+        /// The user
+        user: String,
+    },
+    /// Remove a user from a group
+    RemoveUser {
+        /// The group
+        group: String,
+        /// The user
+        user: String,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Add a machine to a group (created if needed)
+    AddMachine {
+        /// The group
+        group: String,
+        /// The machine
+        machine: String,
+    },
+    /// Remove a machine from a group
+    RemoveMachine {
+        /// The group
+        group: String,
+        /// The machine
+        machine: String,
+    },
+    /// Give a group access to a secret
+    AddSecret {
+        /// The group
+        group: String,
+        /// The secret
+        secret: String,
+    },
+    /// Take a group's access to a secret away (its data key is rotated)
+    RemoveSecret {
+        /// The group
+        group: String,
+        /// The secret
+        secret: String,
+        /// Allow leaving the secret with no user able to read it
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The sops file (`-` for stdin)
+    pub file: PathBuf,
+    /// Its store: yaml, json, dotenv or ini (default: from the extension)
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Prefix for the secret names
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    /// Encrypt for this user (repeatable)
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Encrypt for this machine (repeatable)
+    #[arg(long = "machine", value_name = "MACHINE")]
+    pub machines: Vec<String>,
+    /// Encrypt for this group (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// Overwrite secrets that exist already
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 /// Where a file's store comes from.

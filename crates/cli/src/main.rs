@@ -2,6 +2,8 @@
 
 mod cli;
 mod commands;
+mod context;
+mod editor;
 mod failure;
 mod io;
 

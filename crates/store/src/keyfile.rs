@@ -95,20 +95,27 @@ pub fn render(keys: &[PublicKey]) -> String {
     let mut sorted: Vec<&PublicKey> = keys.iter().collect();
     sorted.sort_by(|a, b| (a.key.as_str(), a.kind.as_str()).cmp(&(b.key.as_str(), b.kind.as_str())));
     sorted.dedup();
-    if sorted.is_empty() {
+    let objects: Vec<Vec<(&str, &str)>> = sorted.iter().map(|k| vec![("publickey", k.key.as_str()), ("type", k.kind.as_str())]).collect();
+    python_json_objects(&objects)
+}
+
+/// An array of flat string objects as Python's `json.dumps(indent=2)` writes it (fields in the
+/// order given, no final newline): the layout clan uses for `key.json` and its JSON outputs.
+pub fn python_json_objects(objects: &[Vec<(&str, &str)>]) -> String {
+    if objects.is_empty() {
         return "[]".to_string();
     }
     let mut out = String::from("[\n");
-    for (i, key) in sorted.iter().enumerate() {
-        out.push_str("  {\n    \"publickey\": ");
-        out.push_str(&python_json_string(&key.key));
-        out.push_str(",\n    \"type\": ");
-        out.push_str(&python_json_string(key.kind.as_str()));
-        out.push_str("\n  }");
-        if i + 1 < sorted.len() {
-            out.push(',');
+    for (i, fields) in objects.iter().enumerate() {
+        out.push_str("  {\n");
+        for (j, (name, value)) in fields.iter().enumerate() {
+            out.push_str("    ");
+            out.push_str(&python_json_string(name));
+            out.push_str(": ");
+            out.push_str(&python_json_string(value));
+            out.push_str(if j + 1 < fields.len() { ",\n" } else { "\n" });
         }
-        out.push('\n');
+        out.push_str(if i + 1 < objects.len() { "  },\n" } else { "  }\n" });
     }
     out.push(']');
     out

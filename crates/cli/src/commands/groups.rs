@@ -1,0 +1,80 @@
+//! `secrets groups …`.
+
+use secrets_store::links;
+use secrets_store::ops::{self, Ctx};
+use secrets_store::rekey::RekeyOptions;
+use secrets_store::{names, Kind};
+
+use crate::cli::GroupCommand;
+use crate::context::{store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+use crate::io::write_stdout;
+
+pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
+    let repo = ctx.repo()?;
+    let identities = ctx.identities();
+    let progress = ctx.progress();
+    let op = |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    let (outcome, subject) = match cmd {
+        GroupCommand::List => return list(ctx, &repo),
+        GroupCommand::AddUser { group, user } => {
+            (ops::group_add(&op(false), &group, Kind::User, &user), format!("secrets: add user {user} to group {group}"))
+        }
+        GroupCommand::RemoveUser { group, user, force } => {
+            (ops::group_remove(&op(force), &group, Kind::User, &user), format!("secrets: remove user {user} from group {group}"))
+        }
+        GroupCommand::AddMachine { group, machine } => (
+            ops::group_add(&op(false), &group, Kind::Machine, &machine),
+            format!("secrets: add machine {machine} to group {group}"),
+        ),
+        GroupCommand::RemoveMachine { group, machine } => (
+            ops::group_remove(&op(false), &group, Kind::Machine, &machine),
+            format!("secrets: remove machine {machine} from group {group}"),
+        ),
+        GroupCommand::AddSecret { group, secret } => {
+            names::validate(Kind::Group, &group).map_err(store_failure)?;
+            if !repo.exists(Kind::Group, &group) {
+                return Err(Failure::msg(format!("cannot encrypt {secret} for group `{group}`: the group does not exist"))
+                    .hint(format!("create it by adding a member: secrets groups add-user {group} USER")));
+            }
+            (ops::grant(&op(false), &secret, Kind::Group, &group), format!("secrets: add group {group} to secret {secret}"))
+        }
+        GroupCommand::RemoveSecret { group, secret, force } => {
+            (ops::revoke(&op(force), &secret, Kind::Group, &group), format!("secrets: remove group {group} from secret {secret}"))
+        }
+    };
+    let outcome = outcome.map_err(store_failure)?;
+    ctx.report(&outcome);
+    ctx.commit(&repo, &outcome.paths, &subject)?;
+    Ok(0)
+}
+
+fn list(ctx: &Context, repo: &secrets_store::Repo) -> CmdResult {
+    let mut text = String::new();
+    let mut json = serde_json::Map::new();
+    for group in repo.list(Kind::Group).map_err(store_failure)? {
+        let dir = repo.member_dir(Kind::Group, &group);
+        let machines = links::members(repo, &dir, Kind::Machine).map_err(store_failure)?;
+        let users = links::members(repo, &dir, Kind::User).map_err(store_failure)?;
+        text.push_str(&group);
+        text.push('\n');
+        for (label, members) in [("machines", &machines), ("users", &users)] {
+            if !members.is_empty() {
+                text.push_str(label);
+                text.push_str(":\n");
+                for m in members.iter() {
+                    text.push_str("  ");
+                    text.push_str(m);
+                    text.push('\n');
+                }
+            }
+        }
+        text.push('\n');
+        json.insert(group, serde_json::json!({ "machines": machines, "users": users }));
+    }
+    if ctx.global.json {
+        text = format!("{}\n", serde_json::Value::Object(json));
+    }
+    write_stdout(text.as_bytes())?;
+    Ok(0)
+}

@@ -1,0 +1,80 @@
+//! `secrets import-sops`: every string value of a sops file (any structured store, or stdin)
+//! becomes a secret; nested keys are joined with `.`.
+
+use std::path::Path;
+
+use secrets_sops::{DecryptOptions, EncryptedFile, Format, Map, Value};
+use secrets_store::ops::{self, Ctx};
+use secrets_store::rekey::RekeyOptions;
+use secrets_store::{names, Kind};
+use zeroize::Zeroizing;
+
+use crate::cli::ImportArgs;
+use crate::commands::secrets::members_with_caller;
+use crate::context::{plural, store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+use crate::io::read_input;
+
+/// The separator of nested key names.
+const SEPARATOR: &str = ".";
+
+pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
+    let repo = ctx.repo()?;
+    let file = args.file.display().to_string();
+    let format = match &args.input_type {
+        Some(t) => Format::from_name(t).ok_or_else(|| Failure::msg(format!("unknown store type `{t}`")).hint("use yaml, json, dotenv or ini"))?,
+        None if args.file.as_os_str() == "-" => Format::Yaml,
+        None => Format::from_path(&args.file),
+    };
+    if format == Format::Binary {
+        return Err(Failure::msg(format!("{file}: import-sops reads yaml, json, dotenv or ini files"))
+            .hint("pass --input-type if the extension does not say which; use `secrets set` for a single binary value"));
+    }
+    let members = members_with_caller(&repo, &args.users, &args.machines, &args.groups)?;
+    let identities = ctx.identities();
+    let bytes = read_input(&args.file)?;
+    let encrypted = EncryptedFile::parse(&bytes, format).map_err(|e| Failure::sops(&file, e))?;
+    let plain = encrypted.decrypt(&identities, DecryptOptions::default()).map_err(|e| Failure::sops(&file, e))?;
+    let mut values = Vec::new();
+    if let Some(branch) = plain.data.branches.first() {
+        flatten(branch, &args.prefix, &mut values);
+    }
+    let progress = ctx.progress();
+    let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
+    let mut paths = Vec::new();
+    let mut imported = 0;
+    for (name, value) in values {
+        let Some(value) = value else {
+            eprintln!("warning: {name} is not a string, skipping");
+            continue;
+        };
+        if let Err(e) = names::validate(Kind::Secret, &name) {
+            eprintln!("warning: {e}, skipping");
+            continue;
+        }
+        if repo.exists(Kind::Secret, &name) && !args.force {
+            eprintln!("warning: {name} already exists, skipping (use --force to overwrite)");
+            continue;
+        }
+        let outcome = ops::set_secret(&op, &name, &value, &members).map_err(store_failure)?;
+        paths.extend(outcome.paths);
+        imported += 1;
+    }
+    eprintln!("Imported {} from {file}", plural(imported, "secret"));
+    let source = Path::new(&file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into());
+    ctx.commit(&repo, &paths, &format!("secrets: import {} from {source}", plural(imported, "secret")))?;
+    Ok(0)
+}
+
+/// Every leaf under `map` as (name, string value); non-string leaves give `None`.
+fn flatten(map: &Map, prefix: &str, out: &mut Vec<(String, Option<Zeroizing<Vec<u8>>>)>) {
+    for (key, value) in map.entries() {
+        let name = format!("{prefix}{key}");
+        match value {
+            Value::Map(inner) => flatten(inner, &format!("{name}{SEPARATOR}"), out),
+            Value::Str(s) => out.push((name, Some(Zeroizing::new(s.as_bytes().to_vec())))),
+            Value::Bytes(b) => out.push((name, Some(Zeroizing::new(b.clone())))),
+            _ => out.push((name, None)),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! `secrets users …` and `secrets machines …`.
+
+use std::io::Read;
+
+use secrets_store::keyfile::{python_json_objects, PublicKey};
+use secrets_store::keyinput::parse_key_argument;
+use secrets_store::ops::{self, Ctx};
+use secrets_store::rekey::RekeyOptions;
+use secrets_store::{names, Kind};
+
+use crate::cli::{KeyArgs, MemberCommand};
+use crate::context::{store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+use crate::io::write_stdout;
+
+pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
+    let repo = ctx.repo()?;
+    let noun = kind.noun();
+    let identities = ctx.identities();
+    let progress = ctx.progress();
+    let op = |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    let check = |name: &str| names::validate(kind, name).map_err(store_failure);
+    match cmd {
+        MemberCommand::List => {
+            let names = repo.list(kind).map_err(store_failure)?;
+            print_names(ctx, &names)?;
+        }
+        MemberCommand::Add { name, keys, force } => {
+            check(&name)?;
+            let keys = collect_keys(&keys, kind)?;
+            warn_raw_ssh(kind, &name, &keys);
+            let outcome = ops::add_member(&op(false), kind, &name, &keys, force).map_err(store_failure)?;
+            ctx.report(&outcome);
+            ctx.commit(&repo, &outcome.paths, &format!("secrets: add {noun} {name}"))?;
+        }
+        MemberCommand::Get { name } => {
+            check(&name)?;
+            let keys = repo.read_keys(kind, &name).map_err(store_failure)?;
+            if ctx.global.json || kind == Kind::User {
+                let objects: Vec<Vec<(&str, &str)>> = keys
+                    .iter()
+                    .map(|k| vec![("publickey", k.key.as_str()), ("source", "key_file"), ("type", k.kind.as_str()), ("username", name.as_str())])
+                    .collect();
+                write_stdout(python_json_objects(&objects).as_bytes())?;
+            } else {
+                match keys.as_slice() {
+                    [key] => write_stdout(format!("{}\n", key.key).as_bytes())?,
+                    _ => return Err(Failure::msg(format!("machine `{name}` has {} keys; expected exactly one", keys.len()))),
+                }
+            }
+        }
+        MemberCommand::Remove { name, force } => {
+            check(&name)?;
+            let outcome = ops::remove_member(&op(force), kind, &name).map_err(store_failure)?;
+            ctx.report(&outcome);
+            ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {noun} {name}"))?;
+        }
+        MemberCommand::AddKey { name, keys } => {
+            check(&name)?;
+            let keys = collect_keys(&keys, kind)?;
+            warn_raw_ssh(kind, &name, &keys);
+            let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[]).map_err(store_failure)?;
+            ctx.report(&outcome);
+            ctx.commit(&repo, &outcome.paths, &format!("secrets: add key(s) for {noun} {name}"))?;
+        }
+        MemberCommand::RemoveKey { name, keys, force } => {
+            check(&name)?;
+            let keys = collect_keys(&keys, kind)?;
+            let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys).map_err(store_failure)?;
+            ctx.report(&outcome);
+            ctx.commit(&repo, &outcome.paths, &format!("secrets: remove key(s) for {noun} {name}"))?;
+        }
+        MemberCommand::AddSecret { name, secret } => {
+            check(&name)?;
+            let outcome = ops::grant(&op(false), &secret, kind, &name).map_err(store_failure)?;
+            ctx.report(&outcome);
+            let subject = match kind {
+                Kind::Machine => format!("vars: add {name} to secret sops/secrets/{secret}"),
+                _ => format!("secrets: add {noun} {name} to {secret}"),
+            };
+            ctx.commit(&repo, &outcome.paths, &subject)?;
+        }
+        MemberCommand::RemoveSecret { name, secret, force } => {
+            check(&name)?;
+            let outcome = ops::revoke(&op(force), &secret, kind, &name).map_err(store_failure)?;
+            ctx.report(&outcome);
+            let subject = match kind {
+                Kind::Machine => format!("vars: remove {name} from secret {secret}"),
+                _ => format!("secrets: remove {noun} {name} from {secret}"),
+            };
+            ctx.commit(&repo, &outcome.paths, &subject)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Prints names one per line, or as a JSON array.
+pub fn print_names(ctx: &Context, names: &[String]) -> CmdResult<()> {
+    if ctx.global.json {
+        let json = serde_json::to_string(names).map_err(|e| Failure::msg(e.to_string()))?;
+        write_stdout(format!("{json}\n").as_bytes())
+    } else {
+        let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+        write_stdout(text.as_bytes())
+    }
+}
+
+/// The keys given as arguments, or read as ssh public keys from stdin with `--ssh-to-age`.
+fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
+    let mut inputs: Vec<String> = args.key.iter().chain(&args.age_keys).cloned().collect();
+    if args.ssh_to_age && inputs.is_empty() {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        inputs = text.lines().filter(|l| l.contains("ssh-ed25519 ") && !l.trim_start().starts_with('#')).map(str::to_string).collect();
+        if inputs.is_empty() {
+            return Err(Failure::new(2, "no ssh-ed25519 public key on standard input").hint("pipe `ssh-keyscan -t ed25519 HOST` into it"));
+        }
+    }
+    if inputs.is_empty() {
+        return Err(Failure::new(2, format!("give the {}'s key: an age key (age1…), an ssh public key, an age private key or a file", kind.noun()))
+            .hint("for example: --age-key age1…"));
+    }
+    let mut keys = Vec::new();
+    for input in &inputs {
+        let key = if args.ssh_to_age {
+            let line = input.trim();
+            let at = line.find("ssh-ed25519 ").ok_or_else(|| Failure::msg("--ssh-to-age needs ssh-ed25519 public keys"))?;
+            let age = secrets_sops::keys::ssh_to_age::ssh_ed25519_public_to_age(&line[at..]).map_err(|e| Failure::msg(e.to_string()))?;
+            PublicKey::age(age)
+        } else {
+            parse_key_argument(input).map_err(|e| Failure::new(2, e))?
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    if kind == Kind::Machine && keys.len() != 1 {
+        return Err(Failure::new(2, format!("a machine has exactly one key; {} were given", keys.len())));
+    }
+    Ok(keys)
+}
+
+fn warn_raw_ssh(kind: Kind, name: &str, keys: &[PublicKey]) {
+    if kind == Kind::Machine && keys.iter().any(PublicKey::is_ssh) {
+        eprintln!(
+            "warning: machine `{name}` has a raw ssh key; sops-nix cannot decrypt for it on the machine. \
+             Store its age form instead: ssh-keyscan -t ed25519 HOST | secrets machines add -f {name} --ssh-to-age"
+        );
+    }
+}

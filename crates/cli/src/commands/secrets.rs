@@ -1,0 +1,124 @@
+//! `secrets set|get|list|remove|rename`: the secrets themselves.
+
+use std::io::{IsTerminal, Read};
+
+use secrets_store::identity;
+use secrets_store::ops::{self, Ctx};
+use secrets_store::rekey::RekeyOptions;
+use secrets_store::{Kind, Repo};
+use zeroize::Zeroizing;
+
+use crate::commands::members::print_names;
+use crate::context::{store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+use crate::io::write_stdout;
+
+/// The members a new or updated secret is linked to: the ones named, plus the caller (clan
+/// always links the user who sets a secret, so its creator can read it).
+pub fn members_with_caller(repo: &Repo, users: &[String], machines: &[String], groups: &[String]) -> CmdResult<Vec<(Kind, String)>> {
+    let mut members: Vec<(Kind, String)> = Vec::new();
+    members.extend(users.iter().map(|u| (Kind::User, u.clone())));
+    members.extend(machines.iter().map(|m| (Kind::Machine, m.clone())));
+    members.extend(groups.iter().map(|g| (Kind::Group, g.clone())));
+    let caller = caller(repo)?;
+    if !members.contains(&(Kind::User, caller.clone())) {
+        members.push((Kind::User, caller));
+    }
+    Ok(members)
+}
+
+/// The user whose key is on this machine.
+pub fn caller(repo: &Repo) -> CmdResult<String> {
+    let local = identity::local_keys(&|n| std::env::var(n).ok()).map_err(store_failure)?;
+    if local.is_empty() {
+        return Err(Failure::msg("no age key found on this machine").hint("generate one with `secrets key generate`"));
+    }
+    match identity::find_user(repo, &local).map_err(store_failure)? {
+        Some((user, _)) => Ok(user),
+        None => {
+            let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
+            Err(Failure::msg(format!("no user of this repository has your key:\n{}", keys.join("\n")))
+                .hint("add yourself with `secrets users add NAME --age-key <your public key>`"))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn set(ctx: &Context, name: &str, users: &[String], machines: &[String], groups: &[String], edit: bool, force: bool) -> CmdResult {
+    let repo = ctx.repo()?;
+    let secret = repo.secret(name).map_err(store_failure)?;
+    let members = members_with_caller(&repo, users, machines, groups)?;
+    let identities = ctx.identities();
+    let value = match read_value(edit)? {
+        Some(v) => v,
+        None => {
+            let current = if repo.exists(Kind::Secret, name) {
+                Some(ops::decrypt_file(&secret.file(), &identities).map_err(store_failure)?)
+            } else {
+                None
+            };
+            match crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
+                Some(v) => v,
+                None => {
+                    eprintln!("{name}: unchanged");
+                    return Ok(0);
+                }
+            }
+        }
+    };
+    let progress = ctx.progress();
+    let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    let outcome = ops::set_secret(&op, name, &value, &members).map_err(store_failure)?;
+    ctx.commit(&repo, &outcome.paths, &format!("secrets: update {name}"))?;
+    Ok(0)
+}
+
+/// The value to set: `None` means "open the editor".
+fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
+    if edit {
+        return Ok(None);
+    }
+    if let Some(value) = std::env::var_os("SOPS_NIX_SECRET").filter(|v| !v.is_empty()) {
+        return Ok(Some(Zeroizing::new(value.into_encoded_bytes())));
+    }
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        let typed = Zeroizing::new(rpassword::prompt_password("Paste your secret: ").map_err(|e| Failure::msg(format!("cannot read the secret: {e}")))?);
+        return Ok(if typed.is_empty() { None } else { Some(Zeroizing::new(typed.as_bytes().to_vec())) });
+    }
+    let mut buffer = Zeroizing::new(Vec::new());
+    std::io::stdin().read_to_end(&mut buffer).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+    Ok(Some(buffer))
+}
+
+pub fn get(ctx: &Context, name: &str) -> CmdResult {
+    let repo = ctx.repo()?;
+    let value = ops::get_secret(&repo, &ctx.identities(), name).map_err(store_failure)?;
+    write_stdout(&value)?;
+    Ok(0)
+}
+
+pub fn list(ctx: &Context, pattern: Option<&str>) -> CmdResult {
+    let repo = ctx.repo()?;
+    let names: Vec<String> = repo
+        .list(Kind::Secret)
+        .map_err(store_failure)?
+        .into_iter()
+        .filter(|n| pattern.is_none_or(|p| n.contains(p)))
+        .collect();
+    print_names(ctx, &names)?;
+    Ok(0)
+}
+
+pub fn remove(ctx: &Context, name: &str) -> CmdResult {
+    let repo = ctx.repo()?;
+    let outcome = ops::remove_secret(&repo, name).map_err(store_failure)?;
+    ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {name}"))?;
+    Ok(0)
+}
+
+pub fn rename(ctx: &Context, old: &str, new: &str) -> CmdResult {
+    let repo = ctx.repo()?;
+    let outcome = ops::rename_secret(&repo, old, new).map_err(store_failure)?;
+    ctx.commit(&repo, &outcome.paths, &format!("secrets: rename {old} to {new}"))?;
+    Ok(0)
+}

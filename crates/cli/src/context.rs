@@ -1,0 +1,136 @@
+//! What the repository commands share: finding the repository, the identities, committing,
+//! progress on long re-keys, and turning store errors into messages with a next step.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use secrets_sops::keys::Identities;
+use secrets_store::ops::{Outcome, Progress};
+use secrets_store::{Repo, StoreError};
+
+use crate::cli::GlobalArgs;
+use crate::failure::Failure;
+
+pub struct Context {
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    /// The repository: `--repo`/`SECRETS_REPO`, else found from the working directory.
+    pub fn repo(&self) -> Result<Repo, Failure> {
+        if let Some(path) = &self.global.repo {
+            if !path.is_dir() {
+                return Err(Failure::msg(format!("{}: no such directory", path.display())).hint("--repo takes the folder that holds sops/"));
+            }
+            return Ok(Repo::at(path.canonicalize().unwrap_or_else(|_| path.clone())));
+        }
+        let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
+        Repo::discover(&cwd).ok_or_else(|| {
+            Failure::msg("no repository found in the current directory or its parents")
+                .hint("run this inside a git repository, or pass --repo PATH (the folder that holds sops/)")
+        })
+    }
+
+    pub fn identities(&self) -> Identities {
+        Identities::from_env()
+    }
+
+    fn commits(&self) -> bool {
+        !self.global.no_commit && std::env::var_os("CLAN_NO_COMMIT").is_none_or(|v| v.is_empty())
+    }
+
+    /// Commits what an operation changed, when the repository is a git work tree.
+    pub fn commit(&self, repo: &Repo, paths: &[PathBuf], subject: &str) -> Result<(), Failure> {
+        if !self.commits() || paths.is_empty() {
+            return Ok(());
+        }
+        match secrets_store::git::commit_paths(repo.root(), paths, subject) {
+            Ok(true) => {
+                eprintln!("Committed {} to git: {subject}", plural(paths.len(), "path"));
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(store_failure(e).hint("the change is on disk but not committed; commit it by hand")),
+        }
+    }
+
+    /// Reports a finished operation: re-keyed secrets, and the reminder after a revocation.
+    pub fn report(&self, outcome: &Outcome) {
+        for r in &outcome.rekeyed {
+            if !r.removed.is_empty() {
+                eprintln!(
+                    "{}: re-encrypted with a new data key; it was readable by {} — change its value if they may have kept a copy",
+                    r.secret,
+                    r.removed.join(", ")
+                );
+            }
+        }
+        let count = outcome.rekeyed.len();
+        if count > 0 {
+            eprintln!("Re-encrypted {}", plural(count, "secret"));
+        }
+    }
+
+    pub fn progress(&self) -> Bar {
+        Bar(std::sync::OnceLock::new())
+    }
+}
+
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A progress bar on stderr for re-keys of more than a few secrets on a terminal.
+pub struct Bar(std::sync::OnceLock<ProgressBar>);
+
+impl Progress for Bar {
+    fn start(&self, total: usize) {
+        if total > 8 && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total as u64);
+            if let Ok(style) = ProgressStyle::with_template("re-encrypting {bar:30} {pos}/{len} secrets") {
+                bar.set_style(style);
+            }
+            let _ = self.0.set(bar);
+        }
+    }
+
+    fn tick(&self) {
+        if let Some(bar) = self.0.get() {
+            bar.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A store error as a message with a next step.
+pub fn store_failure(error: StoreError) -> Failure {
+    let hint = match &error {
+        StoreError::LockOut { .. } => Some("every secret should stay readable by at least one user"),
+        StoreError::NotFound { kind, .. } => Some(match kind {
+            secrets_store::Kind::User => "see `secrets users list`",
+            secrets_store::Kind::Machine => "see `secrets machines list`",
+            secrets_store::Kind::Group => "see `secrets groups list`",
+            secrets_store::Kind::Secret => "see `secrets list`",
+        }),
+        StoreError::Sops { source: secrets_sops::Error::NoKey(_), .. } => {
+            Some("re-keying needs a key that can read the secret: set SOPS_AGE_KEY_FILE to one of its recipients' keys")
+        }
+        StoreError::UnsafeLink { .. } => Some("membership links must point into sops/; nothing was changed"),
+        _ => None,
+    };
+    let failure = Failure::msg(&error);
+    match hint {
+        Some(h) => failure.hint(h),
+        None => failure,
+    }
+}
