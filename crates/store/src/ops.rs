@@ -224,10 +224,32 @@ pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Resul
     ctx.rekey_and_finish(tx, &affected)
 }
 
-/// `key update`: re-keys every secret whose recipients differ from its links.
+/// `key update`: re-keys every secret whose recipients differ from its links, and clears what
+/// an interrupted run may have left (temporary files, directories moved aside for removal).
 pub fn update_all(ctx: &Ctx<'_>) -> Result<Outcome> {
+    remove_leftovers(&ctx.repo.sops_dir())?;
     let all = ctx.repo.all_secrets()?;
     ctx.rekey_and_finish(Tx::new(ctx.repo), &all)
+}
+
+fn remove_leftovers(sops: &std::path::Path) -> Result<()> {
+    let mut stack = vec![sops.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if name.starts_with(".secrets-") && !is_dir {
+                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            } else if name.starts_with('.') && name.contains(".removing-") && is_dir {
+                fs::remove_dir_all(&path).map_err(|e| StoreError::io(&path, e))?;
+            } else if is_dir {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `set`: links the given members (and the caller) and encrypts `value` for everyone the

