@@ -345,4 +345,62 @@ mod tests {
         );
         assert_eq!(text(&out), expected);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn leaf() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::Float),
+                any::<String>().prop_map(Value::Str),
+            ]
+        }
+
+        fn tree() -> impl Strategy<Value = Value> {
+            leaf().prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
+                    prop::collection::vec((any::<String>(), inner), 0..6).prop_map(|entries| {
+                        Value::Map(Map(entries
+                            .into_iter()
+                            .map(|(k, v)| MapItem::Entry(k, v))
+                            .collect()))
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            /// Whatever we write reads back as the same tree (floats exactly, keys in order).
+            #[test]
+            fn emitted_documents_parse_back(entries in prop::collection::vec((any::<String>(), tree()), 0..6)) {
+                let map = Map(entries.into_iter().map(|(k, v)| MapItem::Entry(k, v)).collect());
+                let doc = Document { branches: vec![map] };
+                let store = JsonStore::default();
+                let out = store.emit_plain(&doc).unwrap();
+                prop_assert_eq!(store.parse_plain(&out).unwrap(), doc);
+            }
+
+            /// The display text of a float reads back as the same float.
+            #[test]
+            fn float_text_round_trips(f in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
+                let text = go_format_float_json(f);
+                let parsed = JsonStore::default().parse_plain(format!("{{\"x\": {text}}}").as_bytes()).unwrap();
+                prop_assert_eq!(parsed.branches[0].get("x"), Some(&Value::Float(f)));
+                prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), f.to_bits());
+            }
+
+            /// Arbitrary bytes never panic the parser.
+            #[test]
+            fn arbitrary_input_does_not_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+                let _ = JsonStore::default().parse_plain(&bytes);
+                let _ = JsonStore::default().parse_encrypted(&bytes);
+            }
+        }
+    }
 }
