@@ -2,7 +2,9 @@
 //! keys, secrets encrypted for exactly the members their links name, and re-keying when
 //! membership changes. Built on [`secrets_sops`].
 
+pub mod credentials;
 pub mod error;
+pub mod export;
 pub mod fsutil;
 pub mod git;
 pub mod identity;

@@ -1,0 +1,165 @@
+//! Typed cloud credentials kept as ordinary secrets: one JSON object per secret named
+//! `<provider>.<name>` (`aws.default`, `gcp.prod`), with the provider's fields checked, plus the
+//! resolver programs use to find a credential and its masking rules.
+
+pub mod aws_files;
+pub mod mask;
+pub mod providers;
+pub mod resolve;
+
+use std::fmt;
+
+use zeroize::Zeroize;
+
+use crate::error::{Result, StoreError};
+use crate::names::{self, Kind};
+use crate::repo::Repo;
+pub use providers::{Exposure, Field, Provider};
+
+/// The profile name used when none is given.
+pub const DEFAULT_NAME: &str = "default";
+
+/// One provider's credential: its fields in the provider's order. Zeroized on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub provider: Provider,
+    pub name: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Drop for Credential {
+    fn drop(&mut self) {
+        for (_, value) in &mut self.fields {
+            value.zeroize();
+        }
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential").field("provider", &self.provider).field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Credential {
+    /// Checks the fields against the provider: every required one present and non-empty, no
+    /// unknown ones.
+    pub fn new(provider: Provider, name: &str, given: Vec<(String, String)>) -> Result<Credential> {
+        names::validate(Kind::Secret, &secret_name(provider, name))?;
+        if name.contains('.') {
+            return Err(StoreError::Other(format!("credential name `{name}` must not contain a dot")));
+        }
+        for (field, _) in &given {
+            if provider.field(field).is_none() {
+                let known: Vec<&str> = provider.fields().iter().map(|f| f.name).collect();
+                return Err(StoreError::Other(format!("{provider} has no field `{field}`; its fields are: {}", known.join(", "))));
+            }
+        }
+        let mut fields = Vec::new();
+        for field in provider.fields() {
+            let value = given.iter().rev().find(|(n, _)| n == field.name).map(|(_, v)| v.clone());
+            match value {
+                Some(v) if !v.is_empty() => fields.push((field.name.to_string(), v)),
+                _ if field.required => {
+                    return Err(StoreError::Other(format!("{provider} credentials need `{}`", field.name)));
+                }
+                _ => {}
+            }
+        }
+        Ok(Credential { provider, name: name.to_string(), fields })
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == field).map(|(_, v)| v.as_str())
+    }
+
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    /// The secret's content: a JSON object of the fields.
+    pub fn to_json(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            self.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        zeroize::Zeroizing::new(serde_json::to_vec_pretty(&object).unwrap_or_default())
+    }
+
+    /// Reads a stored credential back.
+    pub fn from_json(provider: Provider, name: &str, bytes: &[u8]) -> Result<Credential> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|_| StoreError::Other(format!("{}: the stored credential is not a JSON object", secret_name(provider, name))))?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(StoreError::Other(format!("{}: the stored credential is not a JSON object", secret_name(provider, name))));
+        };
+        let fields = object.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect();
+        Credential::new(provider, name, fields)
+    }
+}
+
+/// The secret holding a provider's named credential.
+pub fn secret_name(provider: Provider, name: &str) -> String {
+    format!("{}.{name}", provider.name())
+}
+
+/// Parses `aws` or `aws/prod`.
+pub fn parse_ref(text: &str) -> Result<(Provider, String)> {
+    let (provider, name) = text.split_once('/').unwrap_or((text, DEFAULT_NAME));
+    let provider = Provider::from_name(provider).ok_or_else(|| {
+        let known: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+        StoreError::Other(format!("unknown provider `{provider}`; use one of: {}", known.join(", ")))
+    })?;
+    Ok((provider, name.to_string()))
+}
+
+/// Every stored credential: (provider, name), sorted.
+pub fn list(repo: &Repo) -> Result<Vec<(Provider, String)>> {
+    Ok(repo
+        .list(Kind::Secret)?
+        .into_iter()
+        .filter_map(|secret| {
+            let (provider, name) = secret.split_once('.')?;
+            Some((Provider::from_name(provider)?, name.to_string()))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn required_fields_are_checked_and_unknown_ones_refused() {
+        let ok = Credential::new(Provider::Cloudflare, "default", fields(&[("api_token", "t0k3n-value"), ("account_id", "acc")])).unwrap();
+        assert_eq!(ok.get("api_token"), Some("t0k3n-value"));
+        assert!(Credential::new(Provider::Cloudflare, "default", fields(&[("api_token", "t")])).is_err());
+        let err = Credential::new(Provider::Aws, "default", fields(&[("nope", "x")])).unwrap_err().to_string();
+        assert!(err.contains("no field `nope`"), "{err}");
+        assert!(Credential::new(Provider::Aws, "../x", vec![]).is_err());
+    }
+
+    #[test]
+    fn json_round_trip_in_provider_order() {
+        let c = Credential::new(
+            Provider::Azure,
+            "prod",
+            fields(&[("client_secret", "s"), ("tenant_id", "t"), ("client_id", "c"), ("subscription_id", "sub")]),
+        )
+        .unwrap();
+        let json = c.to_json();
+        let text = String::from_utf8(json.to_vec()).unwrap();
+        assert!(text.find("subscription_id").unwrap() < text.find("client_secret").unwrap());
+        assert_eq!(Credential::from_json(Provider::Azure, "prod", &json).unwrap(), c);
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(parse_ref("aws").unwrap(), (Provider::Aws, "default".to_string()));
+        assert_eq!(parse_ref("gcp/prod").unwrap(), (Provider::Gcp, "prod".to_string()));
+        assert!(parse_ref("heroku").is_err());
+        assert_eq!(secret_name(Provider::Kubernetes, "staging"), "kubernetes.staging");
+    }
+}
