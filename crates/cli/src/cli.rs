@@ -98,6 +98,26 @@ pub enum Command {
     /// Import every string value of a sops file (yaml, json, dotenv, ini) as secrets
     #[command(name = "import-sops", after_help = "Nested keys become names joined with `.`: {\"db\": {\"password\": …}} imports db.password.\n\nExamples:\n  secrets import-sops --group admins secrets.yaml\n  cat secrets.json | secrets import-sops --input-type json -")]
     ImportSops(ImportArgs),
+    /// Store cloud credentials (aws, gcp, azure, cloudflare, kubernetes) and run programs with them
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Find a credential: $SERVICE_PURPOSE, then a file, then the secret SERVICE.PURPOSE
+    #[command(after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token")]
+    Resolve {
+        /// The service, e.g. `postgres`
+        service: String,
+        /// The purpose, e.g. `admin`
+        purpose: String,
+        /// Print only this field (a plain value is the field `credential`)
+        #[arg(long, value_name = "FIELD")]
+        field: Option<String>,
+        /// Folder of plain credential files (<dir>/<service>/<purpose>)
+        #[arg(long, value_name = "DIR", env = "SECRETS_CREDENTIALS_DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Export secrets for other systems
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Work on any sops file, like the real `sops` (same flags, environment and exit codes)
     #[command(subcommand)]
     Sops(SopsCommand),
@@ -276,6 +296,85 @@ pub struct ImportArgs {
     /// Overwrite secrets that exist already
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialsCommand {
+    /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
+    #[command(after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials store cloudflare --set account_id=abc --set-stdin api_token < token.txt\n  secrets credentials store kubernetes --kubeconfig ~/.kube/config --machine ci")]
+    Store {
+        /// aws, gcp, azure, cloudflare or kubernetes
+        provider: String,
+        /// The profile name [default: default]
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// A field's value, FIELD=VALUE (repeatable; prefer --set-stdin for secret values)
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Read this field's value from standard input
+        #[arg(long, value_name = "FIELD")]
+        set_stdin: Option<String>,
+        /// aws: read the keys and region of this profile from ~/.aws/credentials and ~/.aws/config
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
+        /// kubernetes: the kubeconfig file to store
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// gcp: the service account JSON key file (its project_id is used unless --set gives one)
+        #[arg(long, value_name = "PATH")]
+        service_account_file: Option<PathBuf>,
+        /// Encrypt for this user (repeatable)
+        #[arg(long = "user", value_name = "USER")]
+        users: Vec<String>,
+        /// Encrypt for this machine (repeatable)
+        #[arg(long = "machine", value_name = "MACHINE")]
+        machines: Vec<String>,
+        /// Encrypt for this group (repeatable)
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
+    /// List stored credentials with who can read them, dates and masked values
+    List,
+    /// Delete a stored credential
+    Delete {
+        /// <provider> or <provider>/<name>
+        credential: String,
+    },
+    /// Run a command with a provider's standard environment
+    #[command(after_help = "Examples:\n  secrets credentials exec aws/prod -- aws s3 ls\n  eval \"$(secrets credentials exec cloudflare --export)\"")]
+    Exec {
+        /// <provider> or <provider>/<name>
+        credential: String,
+        /// Print `export` lines for `eval` instead of running a command
+        #[arg(long)]
+        export: bool,
+        /// The command and its arguments
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// A Kubernetes v1/Secret manifest of chosen secrets (for `kubectl apply -f -`)
+    #[command(after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password api-token | kubectl apply -f -\n  secrets export k8s --name app --encrypted --age age1… db-password > app.sops.yaml")]
+    K8s {
+        /// metadata.name of the Secret
+        #[arg(long)]
+        name: String,
+        /// metadata.namespace of the Secret
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Write it sops-encrypted (only data/stringData), for Flux or ksops
+        #[arg(long)]
+        encrypted: bool,
+        /// Recipients of the encrypted manifest (comma-separated; default: the secrets' own)
+        #[arg(long, value_name = "RECIPIENTS", requires = "encrypted")]
+        age: Option<String>,
+        /// The secrets to include (their names become the data keys)
+        #[arg(required = true)]
+        secrets: Vec<String>,
+    },
 }
 
 /// Where a file's store comes from.

@@ -4,6 +4,7 @@
 use std::fmt::Display;
 
 use secrets_sops::Error as SopsError;
+use secrets_store::credentials::mask::redact;
 
 pub struct Failure {
     pub code: u8,
@@ -47,10 +48,12 @@ impl Failure {
         }
     }
 
+    /// Prints the failure, with anything that looks like a credential masked: a message may
+    /// quote a path or a name, never a secret.
     pub fn print(&self) {
-        eprintln!("error: {}", self.message);
+        eprintln!("error: {}", redact(&self.message));
         for hint in &self.hints {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", redact(hint));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per command family; `run` dispatches.
 
+mod credentials;
 mod groups;
 mod import;
 mod key;
@@ -27,6 +28,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Remove { secret } => secrets::remove(&ctx, &secret),
         Command::Rename { secret, new_name } => secrets::rename(&ctx, &secret, &new_name),
         Command::ImportSops(args) => import::run(&ctx, args),
+        Command::Credentials(cmd) => credentials::run(&ctx, cmd),
+        Command::Resolve { service, purpose, field, dir } => credentials::resolve_cmd(&ctx, &service, &purpose, field.as_deref(), dir),
+        Command::Export(cmd) => credentials::export_cmd(&ctx, cmd),
         Command::Sops(cmd) => sops::run(cmd),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "secrets", &mut std::io::stdout());

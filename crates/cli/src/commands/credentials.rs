@@ -1,0 +1,347 @@
+//! `secrets credentials …`, `secrets resolve` and `secrets export k8s`.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use secrets_sops::{EncryptedFile, Format};
+use secrets_store::credentials::{self, aws_files, mask, resolve, Credential, Exposure, Provider};
+use secrets_store::ops::{self, Ctx};
+use secrets_store::rekey::RekeyOptions;
+use secrets_store::{export, Kind, Repo};
+use zeroize::Zeroizing;
+
+use crate::cli::{CredentialsCommand, ExportCommand};
+use crate::commands::secrets::members_with_caller;
+use crate::context::{store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+use crate::io::write_stdout;
+
+pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
+    match cmd {
+        CredentialsCommand::Store { provider, name, set, set_stdin, profile, kubeconfig, service_account_file, users, machines, groups } => {
+            let provider = Provider::from_name(&provider).ok_or_else(|| store_failure(credentials::parse_ref(&provider).unwrap_err()))?;
+            let sources = Sources { set, set_stdin, profile, kubeconfig, service_account_file };
+            let fields = gather_fields(provider, &sources)?;
+            let credential = Credential::new(provider, &name, fields.to_vec()).map_err(store_failure)?;
+            let repo = ctx.repo()?;
+            let members = members_with_caller(&repo, &users, &machines, &groups)?;
+            let identities = ctx.identities();
+            let progress = ctx.progress();
+            let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
+            let secret = credentials::secret_name(provider, &name);
+            let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members).map_err(store_failure)?;
+            eprintln!("Stored {provider} credentials `{name}` as secret {secret}");
+            ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
+            Ok(0)
+        }
+        CredentialsCommand::List => list(ctx),
+        CredentialsCommand::Delete { credential } => {
+            let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
+            let repo = ctx.repo()?;
+            let secret = credentials::secret_name(provider, &name);
+            let outcome = ops::remove_secret(&repo, &secret).map_err(store_failure)?;
+            ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {secret}"))?;
+            Ok(0)
+        }
+        CredentialsCommand::Exec { credential, export, command } => {
+            let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
+            let repo = ctx.repo()?;
+            let credential = load(&repo, ctx, provider, &name)?;
+            if export {
+                return export_lines(&credential);
+            }
+            if command.is_empty() {
+                return Err(Failure::new(2, "give the command after `--`").hint("for example: secrets credentials exec aws -- aws s3 ls"));
+            }
+            run_with(&credential, &command)
+        }
+    }
+}
+
+struct Sources {
+    set: Vec<String>,
+    set_stdin: Option<String>,
+    profile: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    service_account_file: Option<PathBuf>,
+}
+
+/// The fields from every source given; later sources override earlier ones, flags last.
+fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<Vec<(String, String)>>> {
+    let mut fields = Zeroizing::new(Vec::new());
+    let only = |flag: &str, wanted: Provider| -> CmdResult<()> {
+        if provider == wanted {
+            Ok(())
+        } else {
+            Err(Failure::new(2, format!("{flag} is for {wanted} credentials")))
+        }
+    };
+    if let Some(profile) = &sources.profile {
+        only("--profile", Provider::Aws)?;
+        let env = |n: &str| std::env::var(n).ok();
+        let (creds, config) = aws_files::files(&env).ok_or_else(|| Failure::msg("cannot find the AWS files: HOME is not set"))?;
+        fields.extend(aws_files::read_profile(&creds, &config, profile).map_err(store_failure)?);
+    }
+    if let Some(path) = &sources.kubeconfig {
+        only("--kubeconfig", Provider::Kubernetes)?;
+        let text = std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
+        if let Some(context) = text.lines().find_map(|l| l.strip_prefix("current-context:")).map(|c| c.trim().trim_matches('"').to_string()) {
+            if !context.is_empty() {
+                fields.push(("context_name".to_string(), context));
+            }
+        }
+        fields.push(("kubeconfig_content".to_string(), text));
+    }
+    if let Some(path) = &sources.service_account_file {
+        only("--service-account-file", Provider::Gcp)?;
+        let text = std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the key file: {e}", path.display())))?;
+        let project = serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|_| Failure::new(2, format!("{}: not a JSON service account key", path.display())))?
+            .get("project_id")
+            .and_then(|p| p.as_str().map(str::to_string));
+        if let Some(project) = project {
+            fields.push(("project_id".to_string(), project));
+        }
+        fields.push(("service_account_json".to_string(), text));
+    }
+    for pair in &sources.set {
+        let (field, value) = pair.split_once('=').ok_or_else(|| Failure::new(2, "--set takes FIELD=VALUE"))?;
+        fields.push((field.to_string(), value.to_string()));
+    }
+    if let Some(field) = &sources.set_stdin {
+        let mut value = String::new();
+        std::io::stdin().read_to_string(&mut value).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        let trimmed = value.strip_suffix('\n').unwrap_or(&value).to_string();
+        value.clear();
+        fields.push((field.clone(), trimmed));
+    }
+    // On a terminal, ask for what is still missing, hidden when it is secret.
+    if std::io::stdin().is_terminal() {
+        for field in provider.fields().iter().filter(|f| f.required) {
+            if !fields.iter().any(|(n, v)| n == field.name && !v.is_empty()) {
+                let prompt = format!("{provider} {}: ", field.name);
+                let value = if field.secret { rpassword::prompt_password(&prompt) } else { prompt_line(&prompt) }
+                    .map_err(|e| Failure::msg(format!("cannot read {}: {e}", field.name)))?;
+                fields.push((field.name.to_string(), value));
+            }
+        }
+    }
+    Ok(fields)
+}
+
+fn prompt_line(prompt: &str) -> std::io::Result<String> {
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult<Credential> {
+    let secret = credentials::secret_name(provider, name);
+    if !repo.exists(Kind::Secret, &secret) {
+        return Err(Failure::msg(format!("no {provider} credentials named `{name}` (secret {secret})"))
+            .hint(format!("store them with `secrets credentials store {provider} --name {name}`")));
+    }
+    let bytes = ops::get_secret(repo, &ctx.identities(), &secret).map_err(store_failure)?;
+    Credential::from_json(provider, name, &bytes).map_err(store_failure)
+}
+
+fn list(ctx: &Context) -> CmdResult {
+    let repo = ctx.repo()?;
+    let identities = ctx.identities();
+    let mut rows = Vec::new();
+    for (provider, name) in credentials::list(&repo).map_err(store_failure)? {
+        let secret = repo.secret(&credentials::secret_name(provider, &name)).map_err(store_failure)?;
+        let access = repo.access(&secret).map_err(store_failure)?;
+        let readers: Vec<String> = access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
+        let updated = std::fs::read(secret.file())
+            .ok()
+            .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
+            .map(|f| f.metadata.last_modified)
+            .unwrap_or_default();
+        let values: serde_json::Map<String, serde_json::Value> = match ops::get_secret(&repo, &identities, &secret.name)
+            .ok()
+            .and_then(|bytes| Credential::from_json(provider, &name, &bytes).ok())
+        {
+            Some(credential) => credential
+                .fields()
+                .iter()
+                .map(|(field, value)| {
+                    let secret_field = provider.field(field).is_none_or(|f| f.secret);
+                    let shown = if secret_field { mask::mask(value) } else { value.clone() };
+                    (field.clone(), serde_json::Value::String(shown))
+                })
+                .collect(),
+            None => serde_json::Map::new(),
+        };
+        rows.push(serde_json::json!({
+            "provider": provider.name(), "name": name, "secret": secret.name,
+            "readers": readers, "updated": updated, "values": values,
+        }));
+    }
+    if ctx.global.json {
+        write_stdout(format!("{}\n", serde_json::Value::Array(rows)).as_bytes())?;
+        return Ok(0);
+    }
+    let mut text = String::new();
+    for row in &rows {
+        text.push_str(&format!(
+            "{}/{}  updated {}  readers: {}\n",
+            row["provider"].as_str().unwrap_or(""),
+            row["name"].as_str().unwrap_or(""),
+            row["updated"].as_str().unwrap_or("?"),
+            row["readers"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+        ));
+        match row["values"].as_object() {
+            Some(values) if !values.is_empty() => {
+                for (k, v) in values {
+                    text.push_str(&format!("    {k}: {}\n", v.as_str().unwrap_or("")));
+                }
+            }
+            _ => text.push_str("    (values hidden: no key here can read it)\n"),
+        }
+    }
+    write_stdout(text.as_bytes())?;
+    Ok(0)
+}
+
+/// The environment and files a credential becomes. Files go into `dir`.
+fn materialize(credential: &Credential, dir: &Path) -> CmdResult<Vec<(String, Zeroizing<String>)>> {
+    let mut env = Vec::new();
+    for exposure in credential.provider.exposures() {
+        match exposure {
+            Exposure::Env { var, field } => {
+                if let Some(value) = credential.get(field) {
+                    env.push((var.to_string(), Zeroizing::new(value.to_string())));
+                }
+            }
+            Exposure::File { var, field, file_name } => {
+                if let Some(value) = credential.get(field) {
+                    let path = dir.join(file_name);
+                    write_private(&path, value.as_bytes())?;
+                    env.push((var.to_string(), Zeroizing::new(path.display().to_string())));
+                }
+            }
+        }
+    }
+    Ok(env)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> CmdResult<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| Failure::msg(format!("cannot write a private file: {e}")))?;
+    file.write_all(bytes).map_err(|e| Failure::msg(format!("cannot write a private file: {e}")))
+}
+
+fn run_with(credential: &Credential, command: &[String]) -> CmdResult {
+    let dir = tempfile::Builder::new().prefix("secrets-cred-").tempdir().map_err(|e| Failure::msg(format!("cannot create a private folder: {e}")))?;
+    let env = materialize(credential, dir.path())?;
+    let mut child = Command::new(&command[0]);
+    child.args(&command[1..]);
+    for (var, value) in &env {
+        child.env(var, value.as_str());
+    }
+    let status = child.status().map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", command[0])))?;
+    drop(dir);
+    Ok(exit_code(status))
+}
+
+/// The child's exit code; 128 + the signal when it was killed.
+pub fn exit_code(status: std::process::ExitStatus) -> u8 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return (128 + signal).min(255) as u8;
+        }
+    }
+    status.code().map(|c| c as u8).unwrap_or(1)
+}
+
+fn export_lines(credential: &Credential) -> CmdResult {
+    if std::io::stdout().is_terminal() {
+        eprintln!("warning: these lines hold secrets; use them with eval \"$(secrets credentials exec … --export)\" rather than printing them");
+    }
+    let needs_files = credential.provider.exposures().iter().any(|e| matches!(e, Exposure::File { .. }));
+    let dir = if needs_files {
+        let dir = tempfile::Builder::new().prefix("secrets-cred-").tempdir().map_err(|e| Failure::msg(format!("cannot create a private folder: {e}")))?;
+        let path = dir.keep();
+        eprintln!("note: the credential files are in {} (mode 0600); remove it when done", path.display());
+        path
+    } else {
+        std::env::temp_dir()
+    };
+    let env = materialize(credential, &dir)?;
+    let mut text = Zeroizing::new(String::new());
+    for (var, value) in &env {
+        text.push_str(&format!("export {var}={}\n", shell_quote(value)));
+    }
+    write_stdout(text.as_bytes())?;
+    Ok(0)
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&str>, dir: Option<PathBuf>) -> CmdResult {
+    let repo = ctx.repo().ok();
+    let identities = ctx.identities();
+    let env = |n: &str| std::env::var(n).ok();
+    let resolver = resolve::Resolver { env: &env, dir, store: repo.as_ref().map(|r| (r, &identities)) };
+    let found = resolver.resolve(service, purpose).map_err(|e| Failure::msg(e).hint("set the variable, add the file, or store the secret"))?;
+    match field {
+        Some(field) => {
+            let value = found.field(field).ok_or_else(|| {
+                let names: Vec<&str> = found.fields.iter().map(|(n, _)| n.as_str()).collect();
+                Failure::msg(format!("{service}/{purpose} (from {}) has no field `{field}`; it has: {}", found.source, names.join(", ")))
+            })?;
+            write_stdout(value.as_bytes())?;
+        }
+        None => {
+            let object: serde_json::Map<String, serde_json::Value> =
+                found.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
+            let text = Zeroizing::new(format!("{}\n", serde_json::Value::Object(object)));
+            write_stdout(text.as_bytes())?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
+    let ExportCommand::K8s { name, namespace, encrypted, age, secrets } = cmd;
+    let repo = ctx.repo()?;
+    let identities = ctx.identities();
+    let mut entries = Vec::new();
+    let mut recipients: Vec<String> = Vec::new();
+    for secret in &secrets {
+        entries.push((secret.clone(), ops::get_secret(&repo, &identities, secret).map_err(store_failure)?));
+        if encrypted && age.is_none() {
+            let reference = repo.secret(secret).map_err(store_failure)?;
+            let keys = repo.recipients(&repo.access(&reference).map_err(store_failure)?).map_err(store_failure)?;
+            for key in keys {
+                if !recipients.contains(&key.key) {
+                    recipients.push(key.key);
+                }
+            }
+        }
+    }
+    if let Some(list) = &age {
+        recipients = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    }
+    let doc = export::k8s_secret(&name, namespace.as_deref(), &entries);
+    if encrypted {
+        let bytes = export::render_encrypted(doc, recipients).map_err(store_failure)?;
+        write_stdout(&bytes)?;
+    } else {
+        let bytes = export::render_plain(&doc).map_err(store_failure)?;
+        write_stdout(&bytes)?;
+    }
+    Ok(0)
+}
+
