@@ -11,7 +11,7 @@ use crate::failure::{CmdResult, Failure};
 /// Opens `$SOPS_EDITOR`/`$EDITOR` (split on spaces; `vi` if unset) on `current`. Returns the new
 /// content, or `None` when it was not changed.
 pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
-    let dir = tempfile::Builder::new().prefix("secrets-edit-").tempdir().map_err(|e| Failure::msg(format!("cannot create a private temporary folder: {e}")))?;
+    let dir = crate::io::private_tempdir("secrets-edit-")?;
     let path = dir.path().join("secret");
     let fail = |e: std::io::Error| Failure::msg(format!("cannot prepare the file to edit: {e}"));
     {

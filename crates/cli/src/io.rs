@@ -48,3 +48,25 @@ pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes).and_then(|_| out.flush()).map_err(|e| Failure::new(3, format!("cannot write to standard output: {e}")))
 }
+
+/// A new temporary folder only its owner can enter (0700), removed when dropped: the one place
+/// plaintext may touch the disk.
+pub fn private_tempdir(prefix: &str) -> CmdResult<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder.tempdir().map_err(|e| Failure::msg(format!("cannot create a private temporary folder: {e}")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path()).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        if mode != 0o700 {
+            return Err(Failure::msg(format!("{}: the temporary folder is not private", dir.path().display())));
+        }
+    }
+    Ok(dir)
+}

@@ -15,7 +15,7 @@ use crate::cli::{CredentialsCommand, ExportCommand};
 use crate::commands::secrets::members_with_caller;
 use crate::context::{store_failure, Context};
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::io::{private_tempdir, write_stdout};
 
 pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
     match cmd {
@@ -239,7 +239,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> CmdResult<()> {
 }
 
 fn run_with(credential: &Credential, command: &[String]) -> CmdResult {
-    let dir = tempfile::Builder::new().prefix("secrets-cred-").tempdir().map_err(|e| Failure::msg(format!("cannot create a private folder: {e}")))?;
+    let dir = private_tempdir("secrets-cred-")?;
     let env = materialize(credential, dir.path())?;
     let mut child = Command::new(&command[0]);
     child.args(&command[1..]);
@@ -269,7 +269,7 @@ fn export_lines(credential: &Credential) -> CmdResult {
     }
     let needs_files = credential.provider.exposures().iter().any(|e| matches!(e, Exposure::File { .. }));
     let dir = if needs_files {
-        let dir = tempfile::Builder::new().prefix("secrets-cred-").tempdir().map_err(|e| Failure::msg(format!("cannot create a private folder: {e}")))?;
+        let dir = private_tempdir("secrets-cred-")?;
         let path = dir.keep();
         eprintln!("note: the credential files are in {} (mode 0600); remove it when done", path.display());
         path
