@@ -1,6 +1,10 @@
 //! One module per command family; `run` dispatches.
 
+mod access;
+mod check;
 mod credentials;
+mod gitdrivers;
+mod log;
 mod groups;
 mod import;
 mod key;
@@ -24,7 +28,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Groups(cmd) => groups::run(&ctx, cmd),
         Command::Set { secret, users, machines, groups, edit, force } => secrets::set(&ctx, &secret, &users, &machines, &groups, edit, force),
         Command::Get { secret } => secrets::get(&ctx, &secret),
-        Command::List { pattern } => secrets::list(&ctx, pattern.as_deref()),
+        Command::List { pattern, long } => secrets::list(&ctx, pattern.as_deref(), long),
         Command::Remove { secret } => secrets::remove(&ctx, &secret),
         Command::Rename { secret, new_name } => secrets::rename(&ctx, &secret, &new_name),
         Command::ImportSops(args) => import::run(&ctx, args),
@@ -36,5 +40,11 @@ pub fn run(cli: Cli) -> CmdResult {
             clap_complete::generate(shell, &mut Cli::command(), "secrets", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Access(args) => access::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Git(cmd) => gitdrivers::setup(&ctx, cmd),
+        Command::GitDiff(args) => gitdrivers::diff(&ctx, args),
+        Command::GitMerge(args) => gitdrivers::merge(&ctx, args),
     }
 }

@@ -97,7 +97,7 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
     Ok(0)
 }
 
-pub fn list(ctx: &Context, pattern: Option<&str>) -> CmdResult {
+pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
     let repo = ctx.repo()?;
     let names: Vec<String> = repo
         .list(Kind::Secret)
@@ -105,6 +105,9 @@ pub fn list(ctx: &Context, pattern: Option<&str>) -> CmdResult {
         .into_iter()
         .filter(|n| pattern.is_none_or(|p| n.contains(p)))
         .collect();
+    if long {
+        return crate::commands::log::print_long(ctx, &repo, &names);
+    }
     print_names(ctx, &names)?;
     Ok(0)
 }

@@ -9,4 +9,4 @@ pub mod snapshot;
 pub mod summary;
 
 pub use keyindex::{KeyIndex, Owner};
-pub use snapshot::{GitRepo, Layout, Snapshot};
+pub use snapshot::{GitRepo, Layout, Snapshot, ThreeWay};

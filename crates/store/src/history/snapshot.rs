@@ -194,6 +194,34 @@ impl Layout for Snapshot<'_> {
     }
 }
 
+/// The repository as a three-way merge of states would leave it: a link exists where the
+/// set-wise merge of the three link folders keeps it, and a `key.json` is the side that changed
+/// it (ours when both did: git reports that conflict itself).
+pub struct ThreeWay<'a> {
+    pub base: Option<&'a dyn Layout>,
+    pub ours: &'a dyn Layout,
+    pub theirs: &'a dyn Layout,
+}
+
+impl Layout for ThreeWay<'_> {
+    fn links(&self, container: &Path, kind: Kind) -> Vec<String> {
+        let base = self.base.map(|b| b.links(container, kind)).unwrap_or_default();
+        super::merge::merge_sets(&base, &self.ours.links(container, kind), &self.theirs.links(container, kind))
+    }
+
+    fn key_file(&self, kind: Kind, name: &str) -> Option<Vec<u8>> {
+        let (a, b) = (self.ours.key_file(kind, name), self.theirs.key_file(kind, name));
+        let o = self.base.and_then(|l| l.key_file(kind, name));
+        if a == b || b == o {
+            a
+        } else if a == o {
+            b
+        } else {
+            a
+        }
+    }
+}
+
 /// The member a link in `folder` (relative to the repository root) names, when its target
 /// resolves lexically to `sops/<kind>/<name>`.
 pub fn member_of_target(folder: &Path, target: &Path, kind: Kind) -> Option<String> {
@@ -249,6 +277,17 @@ mod tests {
         fn key_file(&self, kind: Kind, name: &str) -> Option<Vec<u8>> {
             self.1.iter().find(|(k, n, _)| *k == kind && *n == name).map(|(_, _, t)| t.as_bytes().to_vec())
         }
+    }
+
+    #[test]
+    fn three_way_links_keep_additions_and_removals_of_both_sides() {
+        let key = |k: &'static str| (Kind::User, k, Box::leak(format!(r#"[{{"publickey": "age1{k}", "type": "age"}}]"#).into_boxed_str()) as &'static str);
+        let s = "sops/secrets/s";
+        let base = Fake(vec![(s, Kind::User, "alice"), (s, Kind::User, "bob")], vec![key("alice"), key("bob"), key("carol")]);
+        let ours = Fake(vec![(s, Kind::User, "alice"), (s, Kind::User, "bob"), (s, Kind::User, "carol")], vec![key("alice"), key("bob"), key("carol")]);
+        let theirs = Fake(vec![(s, Kind::User, "alice")], vec![key("alice"), key("bob"), key("carol")]);
+        let merged = ThreeWay { base: Some(&base), ours: &ours, theirs: &theirs };
+        assert_eq!(recipients_in(&merged, Path::new(s)).unwrap(), ["age1alice", "age1carol"]);
     }
 
     #[test]
