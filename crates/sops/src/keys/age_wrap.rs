@@ -1,1 +1,359 @@
 //! Wrapping a payload for one age recipient as an armored age file, and unwrapping it.
+//!
+//! The payload is a 32-byte data key, or a 33-byte Shamir share. Each recipient gets its own age
+//! file, as sops writes them.
+
+use std::io::{Read, Write};
+
+use zeroize::Zeroizing;
+
+use super::armor::{armor, dearmor};
+use super::identities::{Identities, Tier};
+use crate::error::{Error, Result};
+
+/// The kinds of recipient strings sops accepts (spec 4.3), decided by their form.
+enum RecipientKind {
+    /// `age1pq1…`: hybrid post-quantum, which the Rust age crate cannot encrypt to.
+    PostQuantum,
+    /// `age1<name>1…`: handled by the `age-plugin-<name>` binary.
+    Plugin,
+    /// `age1…`.
+    X25519,
+    /// `ssh-ed25519 …` or `ssh-rsa …`.
+    Ssh,
+}
+
+fn kind_of(recipient: &str) -> Option<RecipientKind> {
+    if recipient.starts_with("age1pq1") {
+        Some(RecipientKind::PostQuantum)
+    } else if recipient.starts_with("age1") && recipient.matches('1').count() > 1 {
+        Some(RecipientKind::Plugin)
+    } else if recipient.starts_with("age1") {
+        Some(RecipientKind::X25519)
+    } else if recipient.starts_with("ssh-") {
+        Some(RecipientKind::Ssh)
+    } else {
+        None
+    }
+}
+
+fn recipient_error(recipient: &str, reason: impl Into<String>) -> Error {
+    Error::Recipient { recipient: recipient.to_string(), reason: reason.into() }
+}
+
+/// Parses a recipient string (trimmed of surrounding spaces) into something age encrypts to.
+/// Plugin recipients need their plugin binary on `PATH`.
+pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>> {
+    let trimmed = recipient.trim();
+    let Some(kind) = kind_of(trimmed) else {
+        return Err(recipient_error(
+            trimmed,
+            "unknown recipient type: expected age1…, ssh-ed25519 … or ssh-rsa …",
+        ));
+    };
+    match kind {
+        RecipientKind::PostQuantum => Err(recipient_error(
+            trimmed,
+            "post-quantum hybrid recipients (age1pq1…) are not supported yet",
+        )),
+        RecipientKind::X25519 => trimmed
+            .parse::<age::x25519::Recipient>()
+            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map_err(|reason| recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))),
+        RecipientKind::Ssh => {
+            use age::ssh::ParseRecipientKeyError as E;
+            trimmed
+                .parse::<age::ssh::Recipient>()
+                .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+                .map_err(|e| {
+                    let reason = match e {
+                        E::RsaModulusTooLarge => "the ssh-rsa key is larger than 4096 bits".to_string(),
+                        E::RsaModulusTooSmall => "the ssh-rsa key is smaller than 2048 bits".to_string(),
+                        E::Unsupported(kind) => {
+                            format!("ssh key type {kind} is not supported (only ssh-ed25519 and ssh-rsa)")
+                        }
+                        E::Ignore | E::Invalid(_) => "not a valid ssh-ed25519 or ssh-rsa public key".to_string(),
+                        _ => "not a supported ssh public key".to_string(),
+                    };
+                    recipient_error(trimmed, reason)
+                })
+        }
+        RecipientKind::Plugin => {
+            let parsed: age::plugin::Recipient = trimmed
+                .parse()
+                .map_err(|reason| recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})")))?;
+            let name = parsed.plugin().to_string();
+            age::plugin::RecipientPluginV1::new(&name, &[parsed], &[], super::prompt::Callbacks::none())
+                .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+                .map_err(|_| {
+                    recipient_error(
+                        trimmed,
+                        format!("this is a plugin recipient and age-plugin-{name} was not found on PATH"),
+                    )
+                })
+        }
+    }
+}
+
+/// Encrypts `payload` to one recipient and armors it exactly as Go age does (LF line ends,
+/// final newline).
+pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
+    let parsed = parse_recipient(recipient)?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient))
+        .map_err(|e| Error::Wrap(e.to_string()))?;
+    let mut binary = Vec::with_capacity(256 + payload.len());
+    let mut writer = encryptor.wrap_output(&mut binary).map_err(|e| Error::Wrap(e.to_string()))?;
+    writer.write_all(payload).map_err(|e| Error::Wrap(e.to_string()))?;
+    writer.finish().map_err(|e| Error::Wrap(e.to_string()))?;
+    Ok(armor(&binary))
+}
+
+/// What became of one armored age file.
+pub enum Unwrapped {
+    /// An identity opened it.
+    Opened(Zeroizing<Vec<u8>>),
+    /// It is well formed but no identity at hand opens it.
+    NoIdentity,
+    /// It is malformed, or an identity matched but failed; the reason holds no secret.
+    Failed(String),
+}
+
+impl std::fmt::Debug for Unwrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unwrapped::Opened(_) => f.write_str("Opened(<redacted>)"),
+            Unwrapped::NoIdentity => f.write_str("NoIdentity"),
+            Unwrapped::Failed(reason) => write!(f, "Failed({reason:?})"),
+        }
+    }
+}
+
+/// Decrypts an armored age file with every identity at hand (never chosen by recipient string).
+pub fn unwrap(enc: &str, identities: &Identities) -> Unwrapped {
+    let binary = match dearmor(enc) {
+        Ok(binary) => binary,
+        Err(e) => return Unwrapped::Failed(e.to_string()),
+    };
+    match unwrap_binary(&binary, identities, Tier::Local) {
+        Unwrapped::Opened(payload) => Unwrapped::Opened(payload),
+        Unwrapped::Failed(reason) => Unwrapped::Failed(reason),
+        Unwrapped::NoIdentity => unwrap_binary(&binary, identities, Tier::Interactive),
+    }
+}
+
+/// One tier of identities against a binary age file. Each identity is tried on its own so that
+/// one identity's error does not hide another identity's success.
+pub(crate) fn unwrap_binary(binary: &[u8], identities: &Identities, tier: Tier) -> Unwrapped {
+    let mut failure: Option<String> = None;
+    let mut outcome = Unwrapped::NoIdentity;
+    identities.for_each_identity(tier, &mut |identity| {
+        let decryptor = match age::Decryptor::new_buffered(binary) {
+            Ok(d) => d,
+            Err(e) => {
+                failure = Some(format!("not a valid age file: {e}"));
+                return true;
+            }
+        };
+        match decryptor.decrypt(std::iter::once(identity)) {
+            Ok(mut reader) => {
+                let mut payload = Zeroizing::new(Vec::new());
+                match reader.read_to_end(&mut payload) {
+                    Ok(_) => {
+                        outcome = Unwrapped::Opened(payload);
+                        true
+                    }
+                    Err(e) => {
+                        failure = Some(format!("the age payload is corrupt: {e}"));
+                        true
+                    }
+                }
+            }
+            Err(age::DecryptError::NoMatchingKeys) => false,
+            Err(e) => {
+                failure.get_or_insert_with(|| format!("age decryption failed: {e}"));
+                false
+            }
+        }
+    });
+    match (outcome, failure) {
+        (Unwrapped::Opened(payload), _) => Unwrapped::Opened(payload),
+        (_, Some(reason)) => Unwrapped::Failed(reason),
+        (other, None) => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+
+    fn read(path: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/{path}")).unwrap()
+    }
+
+    fn json_enc(file: &str) -> String {
+        let json: serde_json::Value = serde_json::from_str(&read(file)).unwrap();
+        json["sops"]["age"][0]["enc"].as_str().unwrap().to_string()
+    }
+
+    fn data_key(file: &str) -> Vec<u8> {
+        let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")).unwrap();
+        let entry = manifest["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["file"] == file)
+            .unwrap();
+        hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap()
+    }
+
+    fn alice() -> Identities {
+        Identities::from_age_key_text(&read("keys.txt"), "keys.txt").unwrap()
+    }
+
+    fn bob() -> Identities {
+        Identities::from_age_key_text(&read("keys-b.txt"), "keys-b.txt").unwrap()
+    }
+
+    fn opened(result: Unwrapped) -> Vec<u8> {
+        match result {
+            Unwrapped::Opened(payload) => payload.to_vec(),
+            other => panic!("expected the payload, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn opens_sops_armor_including_go_only_forms() {
+        for file in [
+            "edge/armor-crlf-whitespace.json",
+            "edge/armor-no-final-newline.json",
+            "edge/wrong-recipient-string.json",
+        ] {
+            let key = opened(unwrap(&json_enc(file), &alice()));
+            assert_eq!(key, data_key(file), "{file}");
+        }
+        assert_eq!(opened(unwrap(&json_enc("enc/basic.json"), &alice())), data_key("enc/basic.json"));
+    }
+
+    #[test]
+    fn the_wrong_identity_does_not_open() {
+        assert!(matches!(unwrap(&json_enc("enc/basic.json"), &bob()), Unwrapped::NoIdentity));
+        assert!(matches!(
+            unwrap(&json_enc("enc/basic.json"), &Identities::empty()),
+            Unwrapped::NoIdentity
+        ));
+        assert!(matches!(unwrap("not armor", &alice()), Unwrapped::Failed(_)));
+    }
+
+    /// BEGIN, full 64-column lines, one shorter last line, END, final LF; nothing else.
+    /// (The age crate adds a random "grease" stanza, so the length varies from file to file.)
+    fn assert_go_layout(enc: &str) {
+        let lines: Vec<&str> = enc.split('\n').collect();
+        let n = lines.len();
+        assert!(n >= 5, "{enc}");
+        assert_eq!(lines[0], "-----BEGIN AGE ENCRYPTED FILE-----");
+        assert!(lines[1..n - 3].iter().all(|l| l.len() == 64), "{enc}");
+        assert!((1..=64).contains(&lines[n - 3].len()), "{enc}");
+        assert_eq!(lines[n - 2], "-----END AGE ENCRYPTED FILE-----");
+        assert_eq!(lines[n - 1], "");
+        assert!(!enc.contains('\r'));
+        assert_eq!(crate::keys::armor::armor(&crate::keys::armor::dearmor(enc).unwrap()), enc);
+    }
+
+    #[test]
+    fn wraps_for_x25519_like_go_age() {
+        let key = [42u8; 32];
+        let enc = wrap("  age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg ", &key).unwrap();
+        assert_go_layout(&enc);
+        assert_eq!(opened(unwrap(&enc, &alice())), key);
+        assert!(matches!(unwrap(&enc, &bob()), Unwrapped::NoIdentity));
+
+        // A 33-byte share has the same layout.
+        let share = [7u8; 33];
+        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
+        assert_go_layout(&enc);
+        assert_eq!(opened(unwrap(&enc, &alice())), share);
+    }
+
+    #[test]
+    fn wraps_for_ssh_ed25519() {
+        let recipient = read("ssh/id_ed25519.pub");
+        let enc = wrap(recipient.trim_end(), &[1u8; 32]).unwrap();
+        let mut ssh = Identities::empty();
+        ssh.add_ssh_private_key_file(std::path::Path::new(&format!("{VECTORS}/ssh/id_ed25519")))
+            .unwrap();
+        assert_eq!(opened(unwrap(&enc, &ssh)), [1u8; 32]);
+        assert!(matches!(unwrap(&enc, &alice()), Unwrapped::NoIdentity));
+    }
+
+    #[test]
+    fn rejects_unusable_recipients_clearly() {
+        let cases = [
+            ("age1pq1qqqqqqqqqqqqqqqqqqqq", "post-quantum"),
+            ("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjx", "X25519"),
+            ("AGE1E9XPLSQ", "unknown recipient type"),
+            ("ssh-dss AAAAB3NzaC1kc3MAAACBAP", "ssh"),
+            ("", "unknown recipient type"),
+            (
+                "age1nosuchplugin1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+                "plugin",
+            ),
+        ];
+        for (recipient, expected) in cases {
+            match wrap(recipient, &[0u8; 32]) {
+                Err(Error::Recipient { reason, .. }) => {
+                    assert!(reason.contains(expected), "{recipient}: {reason}")
+                }
+                other => panic!("{recipient}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn plugin_recipient_names_the_missing_plugin() {
+        // A syntactically valid plugin recipient for a plugin that is not installed.
+        let recipient = bech32::encode::<bech32::Bech32>(
+            bech32::Hrp::parse("age1zzznotinstalled").unwrap(),
+            &[1u8, 2, 3],
+        )
+        .unwrap();
+        match wrap(&recipient, &[0u8; 32]) {
+            Err(Error::Recipient { reason, .. }) => {
+                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrapped_keys_decrypt_with_go_age() {
+        let Ok(status) = std::process::Command::new("age").arg("--version").output() else {
+            eprintln!("note: `age` is not on PATH; skipping the interop check");
+            return;
+        };
+        assert!(status.status.success());
+        let key: Vec<u8> = (0u8..32).collect();
+        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.age");
+        std::fs::write(&path, &enc).unwrap();
+        let out = std::process::Command::new("age")
+            .args(["-d", "-i", &format!("{VECTORS}/keys.txt")])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, key);
+
+        let ssh_enc = wrap(read("ssh/id_ed25519.pub").trim(), &key).unwrap();
+        std::fs::write(&path, &ssh_enc).unwrap();
+        let out = std::process::Command::new("age")
+            .args(["-d", "-i", &format!("{VECTORS}/ssh/id_ed25519")])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, key);
+    }
+}

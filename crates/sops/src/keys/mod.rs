@@ -2,7 +2,13 @@
 //! Shamir sharing, and the identities that unwrap it.
 
 pub mod age_wrap;
+pub mod armor;
+mod command_line;
+mod groups;
+mod openssh;
 pub mod identities;
+pub mod prompt;
+mod report;
 pub mod shamir;
 pub mod ssh_to_age;
 
@@ -13,7 +19,8 @@ use zeroize::Zeroizing;
 use crate::error::Result;
 use crate::metadata::{KeyGroup, Metadata};
 
-pub use identities::Identities;
+pub use identities::{Identities, SourceReport};
+pub use prompt::Prompter;
 
 /// The 32-byte key every value of a file is encrypted with. Zeroized on drop.
 #[derive(Clone)]
@@ -54,6 +61,11 @@ pub struct DecryptFailure {
     pub opened: usize,
     /// Each key source that was consulted and what it held.
     pub sources: Vec<identities::SourceReport>,
+    /// Per group, whether it opened (same order as `groups`).
+    pub group_opened: Vec<bool>,
+    /// Keys that were found but could not be used (malformed armor, wrong payload size, key
+    /// types this library cannot use), one readable line each.
+    pub problems: Vec<String>,
 }
 
 impl fmt::Display for DecryptFailure {
@@ -73,14 +85,15 @@ pub fn unwrap_data_key(metadata: &Metadata, identities: &Identities) -> Result<D
     unwrap_impl(metadata, identities)
 }
 
-fn keys_report(_failure: &DecryptFailure, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    todo!("keys helper")
+
+fn keys_report(failure: &DecryptFailure, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    report::write(failure, f)
 }
 
-fn wrap_impl(_key: &DataKey, _groups: &[Vec<String>], _threshold: usize) -> Result<Vec<KeyGroup>> {
-    todo!("keys helper")
+fn wrap_impl(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
+    groups::wrap(key, groups, threshold)
 }
 
-fn unwrap_impl(_metadata: &Metadata, _identities: &Identities) -> Result<DataKey> {
-    todo!("keys helper")
+fn unwrap_impl(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
+    groups::unwrap(metadata, identities)
 }
