@@ -415,4 +415,64 @@ mod tests {
         let failure = failure(unwrap(&meta, &ids(&["keys.txt"])));
         assert!(failure.problems[0].contains("holds 16 bytes instead of 32"), "{:?}", failure.problems);
     }
+
+    fn age_list(keys: &[AgeKey]) -> serde_json::Value {
+        keys.iter()
+            .map(|k| serde_json::json!({ "recipient": k.recipient, "enc": k.enc }))
+            .collect()
+    }
+
+    /// Runs the real `sops decrypt` on `path` with only `key_file` as identity source.
+    fn sops_decrypt(path: &Path, key_file: &Path, config: &Path) -> Option<std::process::Output> {
+        let output = std::process::Command::new("sops")
+            .arg("decrypt")
+            .arg(path)
+            .env("SOPS_AGE_KEY_FILE", key_file)
+            .env("XDG_CONFIG_HOME", config)
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_KEY_CMD")
+            .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+            .output();
+        match output {
+            Ok(output) => Some(output),
+            Err(_) => {
+                eprintln!("note: `sops` is not on PATH; skipping the interop check");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn keys_we_wrap_open_with_the_real_sops() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = DataKey::from_bytes(data_key("enc/secret").try_into().unwrap());
+        let mut json: serde_json::Value = serde_json::from_str(&read("enc/secret")).unwrap();
+        let groups = wrap(&key, &[vec![ALICE.to_string(), BOB.to_string()]], 0).unwrap();
+        json["sops"]["age"] = age_list(&groups[0].age);
+        let path = dir.path().join("secret");
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        let Some(out) = sops_decrypt(&path, Path::new(&format!("{VECTORS}/keys-b.txt")), dir.path()) else {
+            return;
+        };
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, std::fs::read(format!("{VECTORS}/dec/secret")).unwrap());
+
+        // Shamir shares we make recombine in sops.
+        let key = DataKey::from_bytes(data_key("enc/shamir-2of3.json").try_into().unwrap());
+        let mut json: serde_json::Value = serde_json::from_str(&read("enc/shamir-2of3.json")).unwrap();
+        let recipients = [ALICE, BOB, CAROL].map(|r| vec![r.to_string()]);
+        let groups = wrap(&key, &recipients, 2).unwrap();
+        for (index, group) in groups.iter().enumerate() {
+            json["sops"]["key_groups"][index]["age"] = age_list(&group.age);
+        }
+        let path = dir.path().join("shamir.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        let bc = dir.path().join("bc.txt");
+        std::fs::write(&bc, read("keys-b.txt") + &read("keys-c.txt")).unwrap();
+        let out = sops_decrypt(&path, &bc, dir.path()).unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, std::fs::read(format!("{VECTORS}/dec/shamir-2of3.json")).unwrap());
+        let out = sops_decrypt(&path, Path::new(&format!("{VECTORS}/keys-c.txt")), dir.path()).unwrap();
+        assert_eq!(out.status.code(), Some(128));
+    }
 }

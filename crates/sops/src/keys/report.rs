@@ -64,19 +64,29 @@ fn hint(failure: &DecryptFailure) -> String {
     let recipients = || failure.groups.iter().flatten();
     let has_ssh = recipients().any(|r| r.trim_start().starts_with("ssh-"));
     let has_age = recipients().any(|r| r.trim_start().starts_with("age1"));
+    let whose = if failure.groups.len() > 1 {
+        let missing = failure.threshold.saturating_sub(failure.opened).max(1);
+        let groups = if missing == 1 { "group" } else { "groups" };
+        format!("a recipient in {missing} more {groups} not opened")
+    } else {
+        "one of these recipients".to_string()
+    };
     let mut ways = Vec::new();
     if has_age || !has_ssh {
-        ways.push(
-            "point SOPS_AGE_KEY_FILE at an identity file (or add the identity to \
-             ~/.config/sops/age/keys.txt) holding the secret key of one of these recipients",
-        );
+        ways.push(format!(
+            "point SOPS_AGE_KEY_FILE at an identity file holding the secret key of {whose} \
+             (or add that key to ~/.config/sops/age/keys.txt)"
+        ));
     }
     if has_ssh {
-        ways.push("set SOPS_AGE_SSH_PRIVATE_KEY_FILE to the private ssh key of an ssh recipient");
+        let whose = if has_age { format!("{whose}, if it is an ssh key") } else { whose };
+        ways.push(format!("set SOPS_AGE_SSH_PRIVATE_KEY_FILE to the private ssh key of {whose}"));
     }
     let mut text = format!("To decrypt, {}.", ways.join("; or "));
     if recipients().next().is_some() {
-        text.push_str(" If you have no such key, ask someone who can decrypt this file to add your public key as a recipient.");
+        text.push_str(
+            "\nWithout such a key, ask someone who can decrypt this file to add your public key to it.",
+        );
     }
     text
 }
