@@ -59,7 +59,9 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
         RecipientKind::X25519 => trimmed
             .parse::<age::x25519::Recipient>()
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-            .map_err(|reason| recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))),
+            .map_err(|reason| {
+                recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))
+            }),
         RecipientKind::Ssh => {
             use age::ssh::ParseRecipientKeyError as E;
             trimmed
@@ -79,18 +81,25 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
                 })
         }
         RecipientKind::Plugin => {
-            let parsed: age::plugin::Recipient = trimmed
-                .parse()
-                .map_err(|reason| recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})")))?;
+            let parsed: age::plugin::Recipient = trimmed.parse().map_err(|reason| {
+                recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})"))
+            })?;
             let name = parsed.plugin().to_string();
-            age::plugin::RecipientPluginV1::new(&name, &[parsed], &[], super::prompt::Callbacks::none())
-                .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-                .map_err(|_| {
-                    recipient_error(
-                        trimmed,
-                        format!("this is a plugin recipient and age-plugin-{name} was not found on PATH"),
-                    )
-                })
+            age::plugin::RecipientPluginV1::new(
+                &name,
+                &[parsed],
+                &[],
+                super::prompt::Callbacks::none(),
+            )
+            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map_err(|_| {
+                recipient_error(
+                    trimmed,
+                    format!(
+                        "this is a plugin recipient and age-plugin-{name} was not found on PATH"
+                    ),
+                )
+            })
         }
     }
 }
@@ -99,8 +108,9 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
 /// final newline).
 pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
     let parsed = parse_recipient(recipient)?;
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient))
-        .map_err(|e| Error::Wrap(e.to_string()))?;
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient))
+            .map_err(|e| Error::Wrap(e.to_string()))?;
     let mut binary = Vec::with_capacity(256 + payload.len());
     let mut writer = encryptor.wrap_output(&mut binary).map_err(|e| Error::Wrap(e.to_string()))?;
     writer.write_all(payload).map_err(|e| Error::Wrap(e.to_string()))?;
@@ -199,12 +209,8 @@ mod tests {
 
     fn data_key(file: &str) -> Vec<u8> {
         let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")).unwrap();
-        let entry = manifest["vectors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["file"] == file)
-            .unwrap();
+        let entry =
+            manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap();
         hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap()
     }
 
@@ -233,7 +239,10 @@ mod tests {
             let key = opened(unwrap(&json_enc(file), &alice()));
             assert_eq!(key, data_key(file), "{file}");
         }
-        assert_eq!(opened(unwrap(&json_enc("enc/basic.json"), &alice())), data_key("enc/basic.json"));
+        assert_eq!(
+            opened(unwrap(&json_enc("enc/basic.json"), &alice())),
+            data_key("enc/basic.json")
+        );
     }
 
     #[test]
@@ -264,14 +273,16 @@ mod tests {
     #[test]
     fn wraps_for_x25519_like_go_age() {
         let key = [42u8; 32];
-        let enc = wrap("  age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg ", &key).unwrap();
+        let enc = wrap("  age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg ", &key)
+            .unwrap();
         assert_go_layout(&enc);
         assert_eq!(opened(unwrap(&enc, &alice())), key);
         assert!(matches!(unwrap(&enc, &bob()), Unwrapped::NoIdentity));
 
         // A 33-byte share has the same layout.
         let share = [7u8; 33];
-        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
+        let enc =
+            wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
         assert_go_layout(&enc);
         assert_eq!(opened(unwrap(&enc, &alice())), share);
     }
@@ -334,7 +345,8 @@ mod tests {
         };
         assert!(status.status.success());
         let key: Vec<u8> = (0u8..32).collect();
-        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &key).unwrap();
+        let enc =
+            wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &key).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.age");
         std::fs::write(&path, &enc).unwrap();

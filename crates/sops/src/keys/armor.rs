@@ -191,7 +191,10 @@ mod tests {
         let bad = [
             String::new(),
             "garbage".to_string(),
-            plain.replace("-----BEGIN AGE ENCRYPTED FILE-----", "  -----BEGIN AGE ENCRYPTED FILE-----"),
+            plain.replace(
+                "-----BEGIN AGE ENCRYPTED FILE-----",
+                "  -----BEGIN AGE ENCRYPTED FILE-----",
+            ),
             plain.replace("\n-----END AGE ENCRYPTED FILE-----\n", "\n"),
             format!("{plain}trailing"),
             rewrapped,

@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock};
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::prompt::{Callbacks, Prompter};
 use super::openssh::{self, OpensshKey};
+use super::prompt::{Callbacks, Prompter};
 use super::{armor, command_line, ssh_to_age};
 use crate::error::{Error, Result};
 
@@ -62,8 +62,14 @@ struct Locked {
 
 enum LockedKind {
     /// A passphrase-encrypted (scrypt) age file holding identity lines, as binary.
-    AgeIdentityFile { location: String, binary: Vec<u8> },
-    Ssh { location: String, key: age::ssh::EncryptedKey },
+    AgeIdentityFile {
+        location: String,
+        binary: Vec<u8>,
+    },
+    Ssh {
+        location: String,
+        key: age::ssh::EncryptedKey,
+    },
 }
 
 /// The identities one source yielded.
@@ -179,9 +185,12 @@ impl Identities {
                 let path = dir.join("sops").join("age").join("keys.txt");
                 let shown = path.display().to_string();
                 match std::fs::metadata(&path) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => ids.note(&shown, "not found"),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        ids.note(&shown, "not found")
+                    }
                     _ => {
-                        let loaded = read_file(&path).and_then(|bytes| parse_age_keys(&bytes, false));
+                        let loaded =
+                            read_file(&path).and_then(|bytes| parse_age_keys(&bytes, false));
                         ids.absorb(shown, loaded);
                     }
                 }
@@ -200,10 +209,8 @@ impl Identities {
 
     /// Adds the identities in the text of an age identity file.
     pub fn add_age_key_text(&mut self, text: &str, source_name: &str) -> Result<()> {
-        let loaded = parse_age_keys(text.as_bytes(), false).map_err(|reason| Error::Identity {
-            source_name: source_name.to_string(),
-            reason,
-        })?;
+        let loaded = parse_age_keys(text.as_bytes(), false)
+            .map_err(|reason| Error::Identity { source_name: source_name.to_string(), reason })?;
         self.absorb(source_name.to_string(), Ok(loaded));
         Ok(())
     }
@@ -270,7 +277,9 @@ impl Identities {
     pub fn reports(&self) -> Vec<SourceReport> {
         let mut reports = self.reports.clone();
         for locked in &self.locked {
-            let Some(report) = reports.get_mut(locked.report) else { continue };
+            let Some(report) = reports.get_mut(locked.report) else {
+                continue;
+            };
             let status = match locked.unlocked.get() {
                 Some(Ok(ids)) => format!("unlocked, {} identities", ids.len()),
                 Some(Err(reason)) => reason.clone(),
@@ -285,7 +294,11 @@ impl Identities {
     }
 
     /// Calls `f` with each identity of a tier until it returns `true`.
-    pub(crate) fn for_each_identity(&self, tier: Tier, f: &mut dyn FnMut(&dyn age::Identity) -> bool) {
+    pub(crate) fn for_each_identity(
+        &self,
+        tier: Tier,
+        f: &mut dyn FnMut(&dyn age::Identity) -> bool,
+    ) {
         match tier {
             Tier::Local => {
                 for identity in &self.local {
@@ -326,7 +339,8 @@ impl Identities {
     }
 
     fn note(&mut self, source: &str, outcome: &str) {
-        self.reports.push(SourceReport { source: source.to_string(), outcome: outcome.to_string() });
+        self.reports
+            .push(SourceReport { source: source.to_string(), outcome: outcome.to_string() });
     }
 
     fn absorb(&mut self, source: String, loaded: std::result::Result<Loaded, String>) {
@@ -343,7 +357,9 @@ impl Identities {
         }
         for kind in &loaded.locked {
             parts.push(match kind {
-                LockedKind::AgeIdentityFile { .. } => "passphrase-protected identity file".to_string(),
+                LockedKind::AgeIdentityFile { .. } => {
+                    "passphrase-protected identity file".to_string()
+                }
                 LockedKind::Ssh { .. } => "passphrase-protected ssh key".to_string(),
             });
         }
@@ -448,7 +464,8 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         } else {
             content.to_vec()
         };
-        let scrypt = age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
+        let scrypt =
+            age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
         if !scrypt {
             return Err("an age-encrypted file that is not protected by a passphrase".to_string());
         }
@@ -456,7 +473,8 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         return Ok(loaded);
     }
 
-    let text = std::str::from_utf8(content).map_err(|_| "the content is not valid UTF-8".to_string())?;
+    let text =
+        std::str::from_utf8(content).map_err(|_| "the content is not valid UTF-8".to_string())?;
     let mut x25519 = Vec::new();
     let mut post_quantum = 0usize;
     for (index, raw) in text.split('\n').enumerate() {
@@ -565,7 +583,9 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
                 match converted {
                     Some(converted) => {
                         let converted_public = converted.to_public().to_string();
-                        loaded.summary.push(format!("ssh-ed25519 key {public} (also as {converted_public})"));
+                        loaded
+                            .summary
+                            .push(format!("ssh-ed25519 key {public} (also as {converted_public})"));
                         loaded.public_keys.push(public);
                         loaded.public_keys.push(converted_public);
                         loaded.local.push(Box::new(parsed));
@@ -610,13 +630,16 @@ fn short_ssh(public: &str) -> String {
 pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> String {
     match kind {
         age::ssh::UnsupportedKey::EncryptedPem => {
-            "an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)".to_string()
+            "an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)"
+                .to_string()
         }
         age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
             format!("an ssh key encrypted with {cipher}, which is not supported")
         }
         age::ssh::UnsupportedKey::Hardware(kind) => {
-            format!("a hardware ssh key ({kind}); use an age plugin such as age-plugin-yubikey instead")
+            format!(
+                "a hardware ssh key ({kind}); use an age plugin such as age-plugin-yubikey instead"
+            )
         }
         age::ssh::UnsupportedKey::Type(kind) => {
             format!("an ssh key of type {kind}; only ssh-ed25519 and ssh-rsa work with age")
@@ -625,7 +648,10 @@ pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> Strin
 }
 
 /// Opens a passphrase-protected source with a passphrase from the prompter.
-fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<BoxedIdentity>, String> {
+fn unlock(
+    kind: &LockedKind,
+    callbacks: &Callbacks,
+) -> std::result::Result<Vec<BoxedIdentity>, String> {
     use age::Callbacks as _;
     match kind {
         LockedKind::Ssh { location, key } => {
@@ -636,7 +662,11 @@ fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<B
             Ok(vec![Box::new(age::ssh::Identity::Unencrypted(key)) as BoxedIdentity])
         }
         LockedKind::AgeIdentityFile { location, binary } => {
-            let what = if location.is_empty() { "the identity file".to_string() } else { location.clone() };
+            let what = if location.is_empty() {
+                "the identity file".to_string()
+            } else {
+                location.clone()
+            };
             let passphrase: SecretString = callbacks
                 .request_passphrase(&format!("Enter passphrase for {what}:"))
                 .ok_or_else(|| "no passphrase given".to_string())?;
@@ -646,7 +676,9 @@ fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<B
                 .decrypt(std::iter::once(&scrypt as &dyn age::Identity))
                 .map_err(|_| "wrong passphrase".to_string())?;
             let mut content = Zeroizing::new(Vec::new());
-            reader.read_to_end(&mut content).map_err(|_| "the identity file is corrupt".to_string())?;
+            reader
+                .read_to_end(&mut content)
+                .map_err(|_| "the identity file is corrupt".to_string())?;
             let inner = parse_age_keys(&content, false)?;
             Ok(inner.local)
         }
@@ -672,7 +704,8 @@ mod tests {
     }
 
     fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -686,7 +719,8 @@ mod tests {
         assert_eq!(ids.len(), 1);
         assert_eq!(ids.public_keys(), [ALICE]);
 
-        let both = format!("# two\r\n\r\n{}\r\n{}", secret_line("keys.txt"), secret_line("keys-b.txt"));
+        let both =
+            format!("# two\r\n\r\n{}\r\n{}", secret_line("keys.txt"), secret_line("keys-b.txt"));
         let ids = Identities::from_age_key_text(&both, "both").unwrap();
         assert_eq!(ids.public_keys(), [ALICE, BOB]);
         assert!(ids.reports()[0].outcome.starts_with("2 age identities"));
@@ -725,7 +759,8 @@ mod tests {
 
     #[test]
     fn plugin_identities_are_kept_and_their_binary_checked() {
-        let plugin = age::plugin::Identity::default_for_plugin("zzznotinstalled").unwrap().to_string();
+        let plugin =
+            age::plugin::Identity::default_for_plugin("zzznotinstalled").unwrap().to_string();
         let ids = Identities::from_age_key_text(&format!("{plugin}\n"), "plugins").unwrap();
         assert_eq!(ids.len(), 1);
         let outcome = &ids.reports()[0].outcome;
@@ -760,7 +795,9 @@ mod tests {
         assert!(outcome(&reports, "SOPS_AGE_KEY").starts_with("2 age identities"));
         assert!(outcome(&reports, "SOPS_AGE_KEY_FILE=").starts_with("1 age identity: age1e9x"));
         assert!(outcome(&reports, "SOPS_AGE_KEY_CMD=").starts_with("1 age identity: age1y53"));
-        assert!(outcome(&reports, &config.display().to_string()).starts_with("1 age identity: age1xzz"));
+        assert!(
+            outcome(&reports, &config.display().to_string()).starts_with("1 age identity: age1xzz")
+        );
         // ssh identity + its conversion, 2 from SOPS_AGE_KEY, file, command, default file.
         assert_eq!(ids.len(), 7);
         let debug = format!("{ids:?}");
@@ -799,7 +836,10 @@ mod tests {
         assert!(ids.is_empty());
         let reports = ids.reports();
         assert_eq!(reports.len(), 7);
-        assert!(reports.iter().all(|r| r.outcome == "not set" || r.outcome == "not found"), "{reports:?}");
+        assert!(
+            reports.iter().all(|r| r.outcome == "not set" || r.outcome == "not found"),
+            "{reports:?}"
+        );
         assert!(reports[6].source.ends_with(".config/sops/age/keys.txt"));
     }
 
@@ -811,10 +851,14 @@ mod tests {
         assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD").starts_with("the command failed"));
         let env = env_of(&[("SOPS_AGE_KEY_CMD", "'unclosed".to_string())]);
         let ids = Identities::discover(&env, None);
-        assert_eq!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD"), "the command has an unclosed quote");
+        assert_eq!(
+            outcome(&ids.reports(), "SOPS_AGE_KEY_CMD"),
+            "the command has an unclosed quote"
+        );
         let env = env_of(&[("SOPS_AGE_KEY_CMD", "/nonexistent/program".to_string())]);
         let ids = Identities::discover(&env, None);
-        assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD").starts_with("cannot run /nonexistent/program"));
+        assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD")
+            .starts_with("cannot run /nonexistent/program"));
     }
 
     #[test]
@@ -828,7 +872,8 @@ mod tests {
         assert_eq!(ids.public_keys()[1], ssh_to_age::ssh_ed25519_public_to_age(&public).unwrap());
 
         let mut ids = Identities::empty();
-        let err = ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
+        let err =
+            ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
         assert!(err.to_string().contains("not a supported ssh private key"), "{err}");
     }
 
@@ -852,10 +897,16 @@ mod tests {
 
         let recipient = std::fs::read_to_string(format!("{path}.pub")).unwrap();
         let enc = super::super::age_wrap::wrap(recipient.trim(), &[3u8; 32]).unwrap();
-        assert!(matches!(super::super::age_wrap::unwrap(&enc, &ids), super::super::age_wrap::Unwrapped::NoIdentity));
+        assert!(matches!(
+            super::super::age_wrap::unwrap(&enc, &ids),
+            super::super::age_wrap::Unwrapped::NoIdentity
+        ));
 
         ids.set_prompter(Arc::new(FixedPassphrase("wrong")));
-        assert!(matches!(super::super::age_wrap::unwrap(&enc, &ids), super::super::age_wrap::Unwrapped::NoIdentity));
+        assert!(matches!(
+            super::super::age_wrap::unwrap(&enc, &ids),
+            super::super::age_wrap::Unwrapped::NoIdentity
+        ));
         assert!(ids.reports()[0].outcome.contains("wrong passphrase"));
 
         let mut ids = Identities::empty();
@@ -871,7 +922,8 @@ mod tests {
     fn passphrase_protected_identity_file() {
         // An identity file encrypted with the passphrase "hunter2", armored.
         let inner = vector("keys.txt");
-        let encryptor = age::Encryptor::with_user_passphrase(SecretString::from("hunter2".to_string()));
+        let encryptor =
+            age::Encryptor::with_user_passphrase(SecretString::from("hunter2".to_string()));
         let mut binary = Vec::new();
         let mut writer = encryptor.wrap_output(&mut binary).unwrap();
         std::io::Write::write_all(&mut writer, inner.as_bytes()).unwrap();
@@ -888,7 +940,10 @@ mod tests {
             }
             assert!(ids.reports()[0].outcome.starts_with("passphrase-protected identity file"));
             let enc = super::super::age_wrap::wrap(ALICE, &[9u8; 32]).unwrap();
-            assert!(matches!(super::super::age_wrap::unwrap(&enc, &ids), super::super::age_wrap::Unwrapped::NoIdentity));
+            assert!(matches!(
+                super::super::age_wrap::unwrap(&enc, &ids),
+                super::super::age_wrap::Unwrapped::NoIdentity
+            ));
             ids.set_prompter(Arc::new(FixedPassphrase("hunter2")));
             match super::super::age_wrap::unwrap(&enc, &ids) {
                 super::super::age_wrap::Unwrapped::Opened(key) => assert_eq!(&key[..], &[9u8; 32]),

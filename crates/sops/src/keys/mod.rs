@@ -5,8 +5,8 @@ pub mod age_wrap;
 pub mod armor;
 mod command_line;
 mod groups;
-mod openssh;
 pub mod identities;
+mod openssh;
 pub mod prompt;
 mod report;
 pub mod shamir;
@@ -76,7 +76,11 @@ impl fmt::Display for DecryptFailure {
 
 /// Wraps a data key for the given recipients: one group gets the whole key; two or more groups
 /// get Shamir shares (`threshold` 0 means all groups).
-pub fn wrap_data_key(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
+pub fn wrap_data_key(
+    key: &DataKey,
+    groups: &[Vec<String>],
+    threshold: usize,
+) -> Result<Vec<KeyGroup>> {
     wrap_impl(key, groups, threshold)
 }
 
@@ -84,7 +88,6 @@ pub fn wrap_data_key(key: &DataKey, groups: &[Vec<String>], threshold: usize) ->
 pub fn unwrap_data_key(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
     unwrap_impl(metadata, identities)
 }
-
 
 fn keys_report(failure: &DecryptFailure, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     report::write(failure, f)

@@ -23,7 +23,10 @@ const SECRET_HRP: Hrp = Hrp::parse_unchecked("AGE-SECRET-KEY-");
 /// `authorized_keys` line with options, or a `known_hosts` line).
 pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String> {
     let shown = line.trim();
-    let bad = |reason: &str| Error::Recipient { recipient: shown.to_string(), reason: reason.to_string() };
+    let bad = |reason: &str| Error::Recipient {
+        recipient: shown.to_string(),
+        reason: reason.to_string(),
+    };
 
     let mut words = shown.split_ascii_whitespace();
     let Some(_) = words.by_ref().find(|w| *w == ED25519) else {
@@ -37,13 +40,16 @@ pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String> {
         .next()
         .and_then(|b64| STANDARD.decode(b64).ok())
         .ok_or_else(|| bad("the ssh-ed25519 key is not valid base64"))?;
-    let point = ed25519_public_from_blob(&blob).ok_or_else(|| bad("malformed ssh-ed25519 public key"))?;
-    montgomery_recipient(&point).ok_or_else(|| bad("the ssh-ed25519 key is not a valid curve point"))
+    let point =
+        ed25519_public_from_blob(&blob).ok_or_else(|| bad("malformed ssh-ed25519 public key"))?;
+    montgomery_recipient(&point)
+        .ok_or_else(|| bad("the ssh-ed25519 key is not a valid curve point"))
 }
 
 /// The `AGE-SECRET-KEY-1…` identity of an unencrypted OpenSSH ed25519 private key file.
 pub fn ssh_ed25519_private_to_age(openssh_pem: &[u8]) -> Result<Zeroizing<String>> {
-    let bad = |reason: String| Error::Identity { source_name: "ssh private key".to_string(), reason };
+    let bad =
+        |reason: String| Error::Identity { source_name: "ssh private key".to_string(), reason };
     match openssh::parse(openssh_pem).map_err(bad)? {
         OpensshKey::Ed25519 { seed, .. } => age_secret_from_ed25519_seed(&seed[..]),
         OpensshKey::Encrypted => Err(bad(
@@ -101,7 +107,8 @@ mod tests {
     use super::*;
     use age::secrecy::ExposeSecret;
 
-    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
+    const CASES: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
 
     struct Case {
@@ -136,7 +143,12 @@ mod tests {
         let cases = cases();
         assert!(cases.len() >= 2);
         for case in cases {
-            assert_eq!(ssh_ed25519_public_to_age(&case.public).unwrap(), case.age_public, "{}", case.name);
+            assert_eq!(
+                ssh_ed25519_public_to_age(&case.public).unwrap(),
+                case.age_public,
+                "{}",
+                case.name
+            );
             let secret = ssh_ed25519_private_to_age(&case.private).unwrap();
             assert_eq!(secret.as_str(), case.age_secret, "{}", case.name);
         }
@@ -153,7 +165,10 @@ mod tests {
         for (public, private) in keys {
             let secret = ssh_ed25519_private_to_age(&private).unwrap();
             let identity: age::x25519::Identity = secret.parse().unwrap();
-            assert_eq!(identity.to_public().to_string(), ssh_ed25519_public_to_age(&public).unwrap());
+            assert_eq!(
+                identity.to_public().to_string(),
+                ssh_ed25519_public_to_age(&public).unwrap()
+            );
             assert_eq!(identity.to_string().expose_secret(), secret.as_str());
         }
     }
@@ -162,7 +177,8 @@ mod tests {
     fn converted_identity_opens_files_for_the_converted_recipient() {
         let private = std::fs::read(format!("{VECTORS}/ssh/id_ed25519")).unwrap();
         let public = std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap();
-        let recipient: age::x25519::Recipient = ssh_ed25519_public_to_age(&public).unwrap().parse().unwrap();
+        let recipient: age::x25519::Recipient =
+            ssh_ed25519_public_to_age(&public).unwrap().parse().unwrap();
         let identity: age::x25519::Identity =
             ssh_ed25519_private_to_age(&private).unwrap().parse().unwrap();
         let ciphertext = age::encrypt(&recipient, b"payload").unwrap();
@@ -187,7 +203,9 @@ mod tests {
     #[test]
     fn rejects_other_keys_clearly() {
         let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host";
-        assert!(matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { reason, .. }) if reason.contains("only ssh-ed25519")));
+        assert!(
+            matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { reason, .. }) if reason.contains("only ssh-ed25519"))
+        );
         for bad in ["", "ssh-ed25519", "ssh-ed25519 !!!", "ssh-ed25519 AAAAC3NzaC1yc2EAAAADAQAB"] {
             assert!(ssh_ed25519_public_to_age(bad).is_err(), "{bad}");
         }
@@ -201,7 +219,9 @@ mod tests {
         let path = format!("{CASES}/encrypted");
         let Ok(private) = std::fs::read(&path) else { panic!("missing {path}") };
         match ssh_ed25519_private_to_age(&private) {
-            Err(Error::Identity { reason, .. }) => assert!(reason.contains("passphrase"), "{reason}"),
+            Err(Error::Identity { reason, .. }) => {
+                assert!(reason.contains("passphrase"), "{reason}")
+            }
             other => panic!("{:?}", other.map(|_| "converted")),
         }
     }
