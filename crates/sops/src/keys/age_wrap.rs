@@ -299,6 +299,19 @@ mod tests {
     }
 
     #[test]
+    fn wraps_for_ssh_rsa() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-rsa");
+        let recipient = std::fs::read_to_string(format!("{dir}/id_rsa.pub")).unwrap();
+        let enc = wrap(&recipient, &[2u8; 32]).unwrap();
+        assert_go_layout(&enc);
+        let mut rsa = Identities::empty();
+        rsa.add_ssh_private_key_file(std::path::Path::new(&format!("{dir}/id_rsa"))).unwrap();
+        assert_eq!(opened(unwrap(&enc, &rsa)), [2u8; 32]);
+        assert!(rsa.reports()[0].outcome.starts_with("ssh key ssh-rsa AAAA"));
+        assert!(matches!(unwrap(&enc, &alice()), Unwrapped::NoIdentity));
+    }
+
+    #[test]
     fn rejects_unusable_recipients_clearly() {
         let cases = [
             ("age1pq1qqqqqqqqqqqqqqqqqqqq", "post-quantum"),

@@ -164,10 +164,7 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     let bytes: [u8; KEY_LEN] = key.as_slice().try_into().map_err(|_| {
         Error::Shamir(format!("the recombined key has {} bytes instead of {KEY_LEN}", key.len()))
     })?;
-    let data_key = DataKey::from_bytes(bytes);
-    let mut bytes = bytes;
-    zeroize::Zeroize::zeroize(&mut bytes);
-    Ok(data_key)
+    Ok(DataKey::from_bytes(bytes))
 }
 
 #[cfg(test)]

@@ -622,7 +622,9 @@ fn ssh_public_line(identity: &age::ssh::Identity) -> String {
 fn short_ssh(public: &str) -> String {
     let mut words = public.split(' ');
     match (words.next(), words.next()) {
-        (Some(kind), Some(key)) if key.len() > 40 => format!("{kind} {}…", &key[..40]),
+        (Some(kind), Some(key)) if key.len() > 40 => {
+            format!("{kind} {}…", key.get(..40).unwrap_or(key))
+        }
         _ => public.to_string(),
     }
 }
@@ -769,6 +771,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn discovery_reads_every_source() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
@@ -808,6 +811,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn discovery_records_broken_sources_and_keeps_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let env = env_of(&[
@@ -844,6 +848,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn key_command_is_split_and_run_without_a_shell() {
         let env = env_of(&[("SOPS_AGE_KEY_CMD", format!("cat \"{VECTORS}/keys.txt\" ; echo"))]);
         let ids = Identities::discover(&env, None);
@@ -875,6 +880,12 @@ mod tests {
         let err =
             ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
         assert!(err.to_string().contains("not a supported ssh private key"), "{err}");
+    }
+
+    #[test]
+    fn identities_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Identities>();
     }
 
     struct FixedPassphrase(&'static str);
