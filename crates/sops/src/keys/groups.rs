@@ -123,7 +123,11 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
             if parts[index].is_some() {
                 continue;
             }
-            for (key, binary) in group.age.iter().zip(&binaries[index]) {
+            // The recipient strings are only hints, but trying first the stanzas meant for a
+            // key we hold saves a Diffie-Hellman per other recipient.
+            let mut order: Vec<usize> = (0..group.age.len()).collect();
+            order.sort_by_key(|&i| !identities.public_keys().contains(&group.age[i].recipient));
+            for (key, binary) in order.iter().map(|&i| (&group.age[i], &binaries[index][i])) {
                 let Some(binary) = binary else { continue };
                 match age_wrap::unwrap_binary(binary, identities, tier) {
                     Unwrapped::Opened(payload) if payload.len() == expected_len => {
