@@ -121,7 +121,10 @@ fn list_node(items: &[Value]) -> Result<ONode> {
 }
 
 fn string_node(s: &str) -> ONode {
-    node(OKind::Scalar { value: s.to_string(), style: string_style(s), tag: None })
+    let style = string_style(s);
+    // go-yaml reads a plain `<<` back as a merge key and then keeps that tag on output.
+    let tag = (s == "<<" && style == Style::Plain).then_some("merge");
+    node(OKind::Scalar { value: s.to_string(), style, tag })
 }
 
 fn plain(s: String) -> ONode {
@@ -603,6 +606,7 @@ impl<'e> Emitter<'e> {
         self.indention = self.indention && is_indention;
     }
 
+    /// Writes `!!suffix` (go-yaml's secondary tag handle).
     fn write_tag(&mut self, suffix: &str) {
         if !self.whitespace {
             self.put(' ');
@@ -759,7 +763,12 @@ impl<'e> Emitter<'e> {
         if let Some(chomp) = chomp_hint(value) {
             self.write_indicator(chomp, false, false, false);
         }
-        self.process_line_comment();
+        // go-yaml v3.0.4 ends the header line here (fix for leading newlines, go-yaml#755).
+        if self.line_comment.is_empty() {
+            self.put_break();
+        } else {
+            self.process_line_comment();
+        }
         self.whitespace = true;
         let mut breaks = true;
         for c in value.chars() {
@@ -835,10 +844,11 @@ mod tests {
             e("strip", Value::str("a\nb")),
             e("keep", Value::str("a\n\n")),
             e("lead", Value::str(" a\nb")),
+            e("nl", Value::str("\na")),
         ]);
         assert_eq!(
             emit_one(doc),
-            "clip: |\n    a\n    b\nstrip: |-\n    a\n    b\nkeep: |+\n    a\n\nlead: |4-\n     a\n    b\n"
+            "clip: |\n    a\n    b\nstrip: |-\n    a\n    b\nkeep: |+\n    a\n\nlead: |4-\n     a\n    b\nnl: |4-\n\n    a\n"
         );
     }
 

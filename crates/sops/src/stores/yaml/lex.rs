@@ -7,7 +7,7 @@
 //! synthesizes (mapping/sequence starts, simple keys, block ends) get their marks later, when
 //! the scanner is replayed in [`super::scan`].
 
-use granit_parser::{ScalarStyle, Scanner, StrInput, TokenType};
+use granit_parser::{Options, ScalarStyle, Scanner, StrInput, TokenType};
 
 use super::source::{Mark, Source};
 use super::syntax_error;
@@ -52,7 +52,12 @@ pub(super) struct Tok {
 pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
     let mut toks = Vec::new();
     let mut cursor = 0usize;
-    for item in Scanner::new(StrInput::new(src.text)) {
+    // libyaml reads a block scalar ending at EOF without a final line feed, and a byte-order
+    // mark inside a document as content.
+    let mut options = Options::default();
+    options.block_scalar_eof_without_line_feed = true;
+    options.bom_inside_document_as_content = true;
+    for item in Scanner::with_options(StrInput::new(src.text), options) {
         let token = item.map_err(|e| {
             let m = e.marker();
             syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")

@@ -62,8 +62,10 @@ fn is_blankz(v: &[u8], i: usize) -> bool {
     is_blank(v, i) || is_break(v, i) || at(v, i) == 0
 }
 
-pub(super) fn is_bom(v: &[u8], i: usize) -> bool {
-    at(v, i) == 0xEF && at(v, i + 1) == 0xBB && at(v, i + 2) == 0xBF
+/// libyaml's check looks at the start of the value whatever `i` is, so a value that begins
+/// with a byte-order mark gets every character escaped inside double quotes.
+pub(super) fn is_bom(v: &[u8], _i: usize) -> bool {
+    v.starts_with(&[0xEF, 0xBB, 0xBF])
 }
 
 /// libyaml's printable set: no C0/C1 controls, no surrogates, no BOM, nothing beyond the BMP.
@@ -386,6 +388,8 @@ mod tests {
         assert_eq!(esc("🎵"), "\\U0001F3B5");
         assert_eq!(esc("\u{1}\u{7f}"), "\\x01\\x7F");
         assert_eq!(esc("\u{feff}"), "\\uFEFF");
+        assert_eq!(esc("\u{feff}a1"), "\\uFEFF\\x61\\x31");
+        assert_eq!(esc("a\u{feff}1"), "a\\uFEFF1");
         assert_eq!(esc("é"), "é");
     }
 }

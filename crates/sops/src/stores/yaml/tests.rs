@@ -64,3 +64,83 @@ fn plain_inputs_emit_as_sops_decrypt_prints_them() {
         assert_eq!(show(&out), show(&want), "plain/{name}");
     }
 }
+
+/// Compares this store with outputs of the real sops for every `*.yaml` input in the directory
+/// named by `YAML_DIFF_DIR` (made by running sops on each input: `x.yaml.nm` is `sops encrypt`
+/// with an encryption rule that matches nothing, `x.yaml.enc` a real encryption, `x.yaml.dec`
+/// its decryption). Writes `x.yaml.ours.*` next to mismatching inputs.
+#[test]
+#[ignore]
+fn differential_against_sops_outputs() {
+    let Ok(dir) = std::env::var("YAML_DIFF_DIR") else { return };
+    let store = YamlStore::default();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    names.sort();
+    let (mut ok, mut bad) = (0, Vec::new());
+    for input in names {
+        let name = input.display().to_string();
+        let read = |suffix: &str| std::fs::read(format!("{name}.{suffix}")).ok().filter(|b| !b.is_empty());
+        let bytes = std::fs::read(&input).unwrap();
+        let mut problems = Vec::new();
+        let ours = store.parse_plain(&bytes);
+        match (read("nm"), &ours) {
+            (Some(nm), Ok(doc)) => match store.parse_encrypted(&nm) {
+                Ok((_, meta)) => {
+                    let out = store.emit_encrypted(doc, &meta).unwrap();
+                    if out != nm {
+                        std::fs::write(format!("{name}.ours.nm"), &out).unwrap();
+                        problems.push("nm");
+                    }
+                }
+                Err(e) => problems.push(Box::leak(format!("nm-parse:{e}").into_boxed_str())),
+            },
+            (Some(_), Err(e)) => problems.push(Box::leak(format!("we-fail:{e}").into_boxed_str())),
+            (None, Ok(_)) => problems.push("sops-fails-we-accept"),
+            (None, Err(_)) => {}
+        }
+        if let Some(enc) = read("enc") {
+            match store.parse_encrypted(&enc) {
+                Ok((doc, meta)) => {
+                    let out = store.emit_encrypted(&doc, &meta).unwrap();
+                    if out != enc {
+                        std::fs::write(format!("{name}.ours.enc"), &out).unwrap();
+                        problems.push("enc-roundtrip");
+                    }
+                }
+                Err(e) => problems.push(Box::leak(format!("enc-parse:{e}").into_boxed_str())),
+            }
+        }
+        if let Some(dec) = read("dec") {
+            match store.parse_plain(&dec) {
+                Ok(doc) => {
+                    let out = store.emit_plain(&doc).unwrap();
+                    if out != dec {
+                        std::fs::write(format!("{name}.ours.decrt"), &out).unwrap();
+                        problems.push("dec-roundtrip");
+                    }
+                }
+                Err(e) => problems.push(Box::leak(format!("dec-parse:{e}").into_boxed_str())),
+            }
+            if let Ok(doc) = &ours {
+                let out = store.emit_plain(doc).unwrap();
+                if out != dec {
+                    std::fs::write(format!("{name}.ours.dec"), &out).unwrap();
+                    problems.push("plain-vs-dec");
+                }
+            }
+        }
+        if problems.is_empty() {
+            ok += 1;
+        } else {
+            bad.push(format!("{name}: {}", problems.join(", ")));
+        }
+    }
+    eprintln!("{ok} ok, {} with differences", bad.len());
+    for b in &bad {
+        eprintln!("  {b}");
+    }
+}
