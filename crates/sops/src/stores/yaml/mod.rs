@@ -53,7 +53,7 @@ fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::N
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = source::Source::new(text);
     let mut toks = lex::tokenize(&src)?;
-    let comments = scan::replay(&src, &mut toks);
+    let comments = scan::replay(&src, &mut toks)?;
     let events = parser::parse_events(&toks, &comments)?;
     let mut composer = compose::Composer::new(events);
     let mut docs = Vec::new();

@@ -17,6 +17,8 @@ use granit_parser::ScalarStyle;
 
 use super::lex::{Tok, TokKind};
 use super::source::{is_blank, is_break, is_breakz, Mark, Source};
+use super::syntax_error;
+use crate::error::Result;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum CommentKind {
@@ -46,11 +48,23 @@ struct Replay<'s, 'a> {
     indent: i64,
     indents: Vec<i64>,
     flow_level: i64,
+    /// go-yaml's `simple_key_allowed`: where it is set, block context refuses tabs as separation.
+    simple_key_allowed: bool,
+    /// Flow levels of simple keys waiting for their `:`.
+    pending_simple_keys: Vec<i64>,
 }
 
 /// Assigns marks to the synthesized tokens and returns every comment in scan order.
-pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Vec<CommentRec> {
-    let mut r = Replay { src, comments: Vec::new(), indent: -1, indents: Vec::new(), flow_level: 0 };
+pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Result<Vec<CommentRec>> {
+    let mut r = Replay {
+        src,
+        comments: Vec::new(),
+        indent: -1,
+        indents: Vec::new(),
+        flow_level: 0,
+        simple_key_allowed: true,
+        pending_simple_keys: Vec::new(),
+    };
     let eof = src.mark_at(src.len());
     // Where the previous fetch left the scanner (go-yaml `parser.mark` between fetches).
     let mut scan_mark = Mark::default();
@@ -64,7 +78,7 @@ pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Vec<CommentRec> {
         }
         let t_start = if is_end { eof } else { toks[i].start };
 
-        r.scan_to_next_token(scan_mark, t_start.index, toks, last_real);
+        r.scan_to_next_token(scan_mark, t_start.index, toks, last_real)?;
 
         // Block ends produced by this fetch; stream end and document markers unroll twice.
         let ends: Vec<usize> = pending.iter().copied().filter(|&p| toks[p].kind == TokKind::BlockEnd).collect();
@@ -92,6 +106,9 @@ pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Vec<CommentRec> {
                 continue;
             }
             toks[p].start = t_start;
+            if toks[p].kind == TokKind::Key {
+                r.pending_simple_keys.push(r.flow_level);
+            }
             if matches!(toks[p].kind, TokKind::BlockMappingStart | TokKind::BlockSequenceStart) {
                 r.indents.push(r.indent);
                 r.indent = t_start.column;
@@ -101,19 +118,27 @@ pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Vec<CommentRec> {
         if is_end {
             break;
         }
-        scan_mark = r.finish_token(toks, i);
+        scan_mark = r.finish_token(toks, i)?;
         last_real = i;
     }
-    r.comments
+    Ok(r.comments)
+}
+
+/// go-yaml's error for a tab where it expects indentation or a token.
+fn tab_error(m: Mark) -> crate::error::Error {
+    syntax_error(m.line, m.column, "found character that cannot start any token")
 }
 
 impl Replay<'_, '_> {
     /// go-yaml `yaml_parser_scan_to_next_token`, limited to what concerns comments.
-    fn scan_to_next_token(&mut self, scan_mark: Mark, token_start: i64, toks: &[Tok], last: usize) {
+    fn scan_to_next_token(&mut self, scan_mark: Mark, token_start: i64, toks: &[Tok], last: usize) -> Result<()> {
         let mut pos = scan_mark.index;
         let mut newlines = self.src.newlines_before(pos.max(0) as usize);
         while pos < token_start {
             let b = self.src.byte(pos);
+            if b == b'\t' && self.flow_level == 0 && self.simple_key_allowed {
+                return Err(tab_error(self.src.mark_at(pos as usize)));
+            }
             if is_blank(b) {
                 pos += 1;
             } else if b == b'#' {
@@ -122,11 +147,15 @@ impl Replay<'_, '_> {
             } else if is_break(b) {
                 pos += if b == b'\r' && self.src.byte(pos + 1) == b'\n' { 2 } else { 1 };
                 newlines += 1;
+                if self.flow_level == 0 {
+                    self.simple_key_allowed = true;
+                }
             } else {
                 // A byte-order mark or similar filler the scanner skips silently.
                 pos += self.src.char_len(pos as usize) as i64;
             }
         }
+        Ok(())
     }
 
     /// go-yaml `yaml_parser_scan_comments`: splits the comment lines starting at `at` into
@@ -331,15 +360,36 @@ impl Replay<'_, '_> {
     }
 
     /// Where the scanner stands after fetching token `i`, capturing its same-line comment.
-    fn finish_token(&mut self, toks: &[Tok], i: usize) -> Mark {
+    fn finish_token(&mut self, toks: &[Tok], i: usize) -> Result<Mark> {
         let t = &toks[i];
         let end = t.end as i64;
+        self.simple_key_allowed = match &t.kind {
+            TokKind::Scalar { style: ScalarStyle::Literal | ScalarStyle::Folded, .. }
+            | TokKind::BlockEntry
+            | TokKind::FlowSequenceStart
+            | TokKind::FlowMappingStart
+            | TokKind::FlowEntry => true,
+            TokKind::Key => self.flow_level == 0,
+            TokKind::Value => {
+                if self.pending_simple_keys.last() == Some(&self.flow_level) {
+                    self.pending_simple_keys.pop();
+                    false
+                } else {
+                    self.flow_level == 0
+                }
+            }
+            _ => false,
+        };
         let consumed = match &t.kind {
             TokKind::Scalar { style: ScalarStyle::Literal | ScalarStyle::Folded, .. } => {
                 self.block_scalar_header_comment(t);
                 self.src.skip_blanks_and_breaks(t.end) as i64
             }
-            TokKind::Scalar { style: ScalarStyle::Plain, .. } => self.src.skip_blanks_and_breaks(t.end) as i64,
+            TokKind::Scalar { style: ScalarStyle::Plain, .. } => {
+                let consumed = self.src.skip_blanks_and_breaks(t.end);
+                self.plain_scalar_trailer(t.end, consumed)?;
+                consumed as i64
+            }
             TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } => {
                 // The rest of a directive line, comment included, is discarded.
                 let mut p = end;
@@ -351,10 +401,10 @@ impl Replay<'_, '_> {
                         p += 1;
                     }
                 }
-                return self.src.mark_at(p as usize);
+                return Ok(self.src.mark_at(p as usize));
             }
             TokKind::DocumentStart | TokKind::DocumentEnd | TokKind::BlockEntry => {
-                return self.src.mark_at(t.end);
+                return Ok(self.src.mark_at(t.end));
             }
             _ => end,
         };
@@ -367,7 +417,30 @@ impl Replay<'_, '_> {
             || (self.flow_level > 0 && t.kind == TokKind::FlowEntry);
         let comment_mark = if uses_previous && i > 0 { toks[i - 1].start } else { t.start };
         let after = self.scan_line_comment(consumed, comment_mark);
-        self.src.mark_at(after.max(0) as usize)
+        Ok(self.src.mark_at(after.max(0) as usize))
+    }
+
+    /// The whitespace a plain scalar consumes after itself: a line break there allows a simple
+    /// key again, and a tab before the block's indentation is an error.
+    fn plain_scalar_trailer(&mut self, from: usize, to: usize) -> Result<()> {
+        let mut after_break = false;
+        let mut p = from;
+        while p < to {
+            let b = self.src.byte(p as i64);
+            if is_break(b) {
+                after_break = true;
+            } else if b == b'\t' && after_break && self.flow_level == 0 {
+                let m = self.src.mark_at(p);
+                if m.column < self.indent + 1 {
+                    return Err(syntax_error(m.line, m.column, "found a tab character that violates indentation"));
+                }
+            }
+            p += 1;
+        }
+        if after_break {
+            self.simple_key_allowed = true;
+        }
+        Ok(())
     }
 
     /// The comment after a block scalar's `|`/`>` indicators belongs to the scalar.
