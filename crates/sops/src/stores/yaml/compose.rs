@@ -11,7 +11,7 @@ use crate::error::Result;
 
 pub(super) type NodeId = usize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Kind {
     Document,
     Sequence,
@@ -36,7 +36,11 @@ pub(super) struct Node {
     pub foot: String,
 }
 
+/// Deeper nesting is refused before recursion could exhaust the stack.
+pub(super) const MAX_DEPTH: usize = 1_000;
+
 pub(super) struct Composer {
+    depth: usize,
     events: std::vec::IntoIter<Event>,
     current: Option<Event>,
     pub nodes: Vec<Node>,
@@ -46,6 +50,7 @@ pub(super) struct Composer {
 impl Composer {
     pub fn new(events: Vec<Event>) -> Self {
         let mut c = Composer {
+            depth: 0,
             events: events.into_iter(),
             current: None,
             nodes: Vec::new(),
@@ -118,7 +123,14 @@ impl Composer {
     }
 
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
-        let id = self.parse()?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            let line = self.nodes[parent].line;
+            return Err(syntax_error(line - 1, 0, "document nesting is too deep"));
+        }
+        let id = self.parse();
+        self.depth -= 1;
+        let id = id?;
         self.nodes[parent].content.push(id);
         Ok(id)
     }

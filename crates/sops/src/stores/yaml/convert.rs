@@ -5,7 +5,7 @@
 
 use base64::Engine;
 
-use super::compose::{Kind, Node, NodeId};
+use super::compose::{Kind, Node, NodeId, MAX_DEPTH};
 use super::scalar::{resolve, Resolved, BINARY_TAG, MERGE_TAG, NULL_TAG, STR_TAG};
 use crate::error::{Error, Result};
 use crate::format::Format;
@@ -13,8 +13,6 @@ use crate::tree::{Map, MapItem, Value};
 
 /// Guards against alias bombs: no document legitimately expands to this many nodes.
 const MAX_EXPANDED_NODES: usize = 2_000_000;
-/// Guards the recursion of the walk.
-const MAX_DEPTH: usize = 1_000;
 
 pub(super) struct Converter<'n> {
     nodes: &'n [Node],
@@ -254,12 +252,11 @@ impl<'n> Converter<'n> {
     /// Duplicate keys and malformed merges, as go-yaml's decoder reports them.
     fn check_mapping(&self, id: NodeId) -> Result<()> {
         let content = &self.nodes[id].content;
-        let keys: Vec<&Node> = content.iter().step_by(2).map(|&k| &self.nodes[k]).collect();
-        for (i, a) in keys.iter().enumerate() {
-            for b in &keys[i + 1..] {
-                if a.kind == b.kind && a.value == b.value {
-                    return Err(error(b.line, &format!("mapping key already defined at line {}", a.line)));
-                }
+        let mut seen: std::collections::HashMap<(Kind, &str), i64> = std::collections::HashMap::new();
+        for &k in content.iter().step_by(2) {
+            let key = &self.nodes[k];
+            if let Some(first) = seen.insert((key.kind, key.value.as_str()), key.line) {
+                return Err(error(key.line, &format!("mapping key already defined at line {first}")));
             }
         }
         for pair in content.chunks(2) {

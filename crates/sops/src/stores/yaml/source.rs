@@ -18,6 +18,8 @@ pub(super) struct Source<'a> {
     bytes: &'a [u8],
     /// Byte offset of the first character of every line.
     line_starts: Vec<usize>,
+    /// The last mark computed, so that walking forward along a long line stays linear.
+    last: std::cell::Cell<Mark>,
 }
 
 impl<'a> Source<'a> {
@@ -38,7 +40,7 @@ impl<'a> Source<'a> {
                 _ => i += 1,
             }
         }
-        Source { text, bytes, line_starts }
+        Source { text, bytes, line_starts, last: std::cell::Cell::new(Mark::default()) }
     }
 
     pub fn len(&self) -> usize {
@@ -60,8 +62,16 @@ impl<'a> Source<'a> {
             Err(l) => l.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
-        Mark { index: offset as i64, line: line as i64, column: column as i64 }
+        let last = self.last.get();
+        let (from, base) = if last.line == line as i64 && last.index as usize >= start && last.index as usize <= offset {
+            (last.index as usize, last.column)
+        } else {
+            (start, 0)
+        };
+        let column = base + self.text.get(from..offset).map_or(offset - from, |s| s.chars().count()) as i64;
+        let mark = Mark { index: offset as i64, line: line as i64, column };
+        self.last.set(mark);
+        mark
     }
 
     /// Skips what can separate two tokens: blanks, line breaks, comments and byte-order marks.

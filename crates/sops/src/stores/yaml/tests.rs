@@ -65,6 +65,41 @@ fn plain_inputs_emit_as_sops_decrypt_prints_them() {
     }
 }
 
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/yaml-cases");
+
+#[test]
+fn sops_reference_cases() {
+    let store = YamlStore::default();
+    let mut inputs: Vec<_> = std::fs::read_dir(CASES)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.ends_with(".yaml") && !name.ends_with(".sops.yaml")
+        })
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() > 100, "{} cases", inputs.len());
+    for input in inputs {
+        let name = input.display().to_string();
+        let stem = name.trim_end_matches(".yaml");
+        let bytes = std::fs::read(&input).unwrap();
+        let parsed = store.parse_plain(&bytes);
+        match std::fs::read(format!("{stem}.sops.yaml")) {
+            Ok(want) => {
+                let doc = parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let (_, meta) = store.parse_encrypted(&want).unwrap_or_else(|e| panic!("{name} output: {e}"));
+                let out = store.emit_encrypted(&doc, &meta).unwrap();
+                assert_eq!(show(&out), show(&want), "{name}");
+            }
+            Err(_) => {
+                assert!(std::path::Path::new(&format!("{stem}.err")).exists(), "{name}: no expected output");
+                assert!(parsed.is_err(), "{name}: sops refuses this input");
+            }
+        }
+    }
+}
+
 fn parse(s: &str) -> Result<Document> {
     YamlStore::default().parse_plain(s.as_bytes())
 }
@@ -344,5 +379,25 @@ fn differential_against_sops_outputs() {
     eprintln!("{ok} ok, {} with differences", bad.len());
     for b in &bad {
         eprintln!("  {b}");
+    }
+}
+
+/// Times parsing and emitting the file named by `YAML_PERF_FILE`.
+#[test]
+#[ignore]
+fn timing_of_one_file() {
+    let Ok(path) = std::env::var("YAML_PERF_FILE") else { return };
+    let bytes = std::fs::read(path).unwrap();
+    let store = YamlStore::default();
+    let t = std::time::Instant::now();
+    let doc = store.parse_plain(&bytes);
+    eprintln!("parse: {:?} ok={}", t.elapsed(), doc.is_ok());
+    if let Err(e) = &doc {
+        eprintln!("error: {e}");
+    }
+    if let Ok(doc) = doc {
+        let t = std::time::Instant::now();
+        let out = store.emit_plain(&doc).unwrap();
+        eprintln!("emit: {:?} {} bytes", t.elapsed(), out.len());
     }
 }
