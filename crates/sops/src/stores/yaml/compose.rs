@@ -86,7 +86,7 @@ impl Composer {
             Some(EventKind::DocumentStart) => {}
             _ => return Ok(None),
         }
-        let ev = self.advance().unwrap_or_else(|| unreachable_event());
+        let ev = self.advance().unwrap_or_else(unreachable_event);
         let doc = self.node(Kind::Document, "", "", String::new(), &ev);
         self.child(doc)?;
         if let Some(EventKind::DocumentEnd) = self.peek() {

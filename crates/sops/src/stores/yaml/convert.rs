@@ -27,7 +27,7 @@ pub(super) struct Converter<'n> {
 }
 
 fn error(line: i64, message: &str) -> Error {
-    Error::Parse { format: Format::Yaml, message: format!("line {line}: {message}") }
+    Error::parse(Format::Yaml, format!("line {line}: {message}"))
 }
 
 fn push_map_comments(text: &str, branch: &mut Map) {

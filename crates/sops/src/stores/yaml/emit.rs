@@ -122,6 +122,12 @@ fn list_node(items: &[Value]) -> Result<ONode> {
 
 fn string_node(s: &str) -> ONode {
     let style = string_style(s);
+    // sops builds nodes with `yaml.Node.Encode`, which re-reads go-yaml's own output; a literal
+    // block whose first line starts with a tab does not read back, the error is ignored and
+    // the empty node prints as `null`.
+    if style == Style::Literal && s.starts_with('\t') {
+        return plain("null".into());
+    }
     // go-yaml reads a plain `<<` back as a merge key and then keeps that tag on output.
     let tag = (s == "<<" && style == Style::Plain).then_some("merge");
     node(OKind::Scalar { value: s.to_string(), style, tag })
@@ -134,7 +140,7 @@ fn plain(s: String) -> ONode {
 /// go-yaml's base64 for `!!binary`: one line, or 70-column lines each ending in a newline.
 fn binary_text(bytes: &[u8]) -> String {
     let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
-    if enc.len() / 70 + 1 <= 1 {
+    if enc.len() < 70 {
         return enc;
     }
     let mut out = String::new();
@@ -504,8 +510,11 @@ impl<'e> Emitter<'e> {
                 Ok(())
             }
             Ev::MapStart { .. } => {
-                self.state =
-                    if self.flow_level > 0 || self.next_is_end() { St::FlowMappingFirstKey } else { St::BlockMappingFirstKey };
+                self.state = if self.flow_level > 0 || self.next_is_end() {
+                    St::FlowMappingFirstKey
+                } else {
+                    St::BlockMappingFirstKey
+                };
                 Ok(())
             }
             _ => Err(emit_error("expected a node")),
@@ -521,7 +530,11 @@ impl<'e> Emitter<'e> {
         }
         if style == Style::Plain {
             style = quote::downgrade_plain(a, self.flow_level > 0);
-            if style == Style::Plain && !tagged && self.value_is_empty() && (self.flow_level > 0 || self.simple_key_context) {
+            if style == Style::Plain
+                && !tagged
+                && self.value_is_empty()
+                && (self.flow_level > 0 || self.simple_key_context)
+            {
                 style = if a.single_quoted_allowed { Style::Single } else { Style::Double };
             }
         }

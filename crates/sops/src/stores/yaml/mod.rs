@@ -43,13 +43,13 @@ impl Default for YamlStore {
 
 /// A parse error that names a position only, never content.
 pub(super) fn syntax_error(line: i64, column: i64, problem: &str) -> Error {
-    Error::Parse { format: Format::Yaml, message: format!("line {}, column {}: {problem}", line + 1, column + 1) }
+    Error::parse(Format::Yaml, format!("line {}, column {}: {problem}", line + 1, column + 1))
 }
 
 /// Every document of the input as a go-yaml node arena plus its document roots.
 fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::NodeId>)> {
     let text = std::str::from_utf8(input)
-        .map_err(|e| Error::Parse { format: Format::Yaml, message: format!("invalid UTF-8 at byte {}", e.valid_up_to()) })?;
+        .map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = source::Source::new(text);
     let mut toks = lex::tokenize(&src)?;
@@ -102,7 +102,7 @@ impl Store for YamlStore {
         }
         let (nodes, docs) = compose_documents(input)?;
         if docs.is_empty() {
-            return Err(Error::Parse { format: Format::Yaml, message: "no YAML document (EOF)".into() });
+            return Err(Error::parse(Format::Yaml, "no YAML document (EOF)"));
         }
         let mut branches = Vec::with_capacity(docs.len());
         for (i, &doc) in docs.iter().enumerate() {

@@ -80,6 +80,9 @@ struct Parser<'t> {
 
 /// All events of the stream, with their comments.
 pub(super) fn parse_events(toks: &[Tok], comments: &[CommentRec]) -> Result<Vec<Event>> {
+    if toks.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut p = Parser {
         toks,
         head: 0,
@@ -160,7 +163,12 @@ impl<'t> Parser<'t> {
 
     fn empty_scalar(&self, mark: Mark) -> Event {
         self.event(
-            EventKind::Scalar { anchor: String::new(), tag: String::new(), value: String::new(), style: ScalarStyle::Plain },
+            EventKind::Scalar {
+                anchor: String::new(),
+                tag: String::new(),
+                value: String::new(),
+                style: ScalarStyle::Plain,
+            },
             mark,
         )
     }

@@ -350,14 +350,29 @@ mod tests {
 
     #[test]
     fn ordinary_strings_stay_plain() {
-        for s in ["hello", "demo-service", "a b", "ENC[AES256_GCM,data:x,type:str]", "^(data|stringData)$", "Grüße", "a:b", "a#b", "3.11.0", "-x", "2024-01-02 21:59:43.10 -5"] {
+        for s in [
+            "hello",
+            "demo-service",
+            "a b",
+            "ENC[AES256_GCM,data:x,type:str]",
+            "^(data|stringData)$",
+            "Grüße",
+            "a:b",
+            "a#b",
+            "3.11.0",
+            "-x",
+            "2024-01-02 21:59:43.10 -5",
+        ] {
             assert_eq!(string_style(s), Style::Plain, "{s:?}");
         }
     }
 
     #[test]
     fn indicators_and_edges_get_single_quotes() {
-        for s in [" lead", "trail ", "a: b", "a #b", "- x", "-", "?", ":", "#x", "*x", "&x", "!x", "|", ">", "'q", "\"q", "%x", "@x", "`x", "[x", "{x", "---", "...x", "@"] {
+        for s in [
+            " lead", "trail ", "a: b", "a #b", "- x", "-", "?", ":", "#x", "*x", "&x", "!x", "|", ">", "'q", "\"q",
+            "%x", "@x", "`x", "[x", "{x", "---", "...x", "@",
+        ] {
             assert_eq!(string_style(s), Style::Single, "{s:?}");
         }
     }
@@ -382,7 +397,9 @@ mod tests {
     fn escapes() {
         let esc = |s: &str| {
             let v = s.as_bytes();
-            s.char_indices().map(|(i, c)| double_quote_escape(v, i, c).unwrap_or_else(|| c.to_string())).collect::<String>()
+            s.char_indices()
+                .map(|(i, c)| double_quote_escape(v, i, c).unwrap_or_else(|| c.to_string()))
+                .collect::<String>()
         };
         assert_eq!(esc("a\tb\"\\"), "a\\tb\\\"\\\\");
         assert_eq!(esc("🎵"), "\\U0001F3B5");

@@ -413,8 +413,8 @@ impl Replay<'_, '_> {
             TokKind::FlowSequenceEnd | TokKind::FlowMappingEnd => self.flow_level = (self.flow_level - 1).max(0),
             _ => {}
         }
-        let uses_previous = (self.flow_level == 0 && t.kind == TokKind::Value)
-            || (self.flow_level > 0 && t.kind == TokKind::FlowEntry);
+        let uses_previous =
+            (self.flow_level == 0 && t.kind == TokKind::Value) || (self.flow_level > 0 && t.kind == TokKind::FlowEntry);
         let comment_mark = if uses_previous && i > 0 { toks[i - 1].start } else { t.start };
         let after = self.scan_line_comment(consumed, comment_mark);
         Ok(self.src.mark_at(after.max(0) as usize))
