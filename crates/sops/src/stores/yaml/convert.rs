@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::tree::{Map, MapItem, Value};
 
-/// Guards against alias bombs: no document legitimately expands to this many nodes.
-const MAX_EXPANDED_NODES: usize = 2_000_000;
+/// Guards against alias bombs: no document legitimately copies this many nodes through aliases.
+const MAX_EXPANDED_NODES: usize = 1_000_000;
 
 pub(super) struct Converter<'n> {
     nodes: &'n [Node],
@@ -85,7 +85,9 @@ impl<'n> Converter<'n> {
     }
 
     fn enter(&mut self, id: NodeId) -> Result<()> {
-        self.expanded += 1;
+        if !self.active_aliases.is_empty() {
+            self.expanded += 1;
+        }
         self.depth += 1;
         if self.expanded > MAX_EXPANDED_NODES {
             return Err(error(self.nodes[id].line, "document contains excessive aliasing"));

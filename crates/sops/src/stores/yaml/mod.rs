@@ -4,11 +4,13 @@
 //! and scalar typing are byproducts of go-yaml internals:
 //! [`lex`] (tokens, via granit-parser) → [`scan`] (go-yaml's comment capture) → [`parser`]
 //! (events carrying comments) → [`compose`] (`yaml.Node` trees) → [`convert`] (sops trees).
-//! Emitting mirrors sops' node building and go-yaml's emitter ([`emit`], [`quote`], [`float`]).
+//! Emitting mirrors sops' node building and go-yaml's emitter ([`emit`], [`emitter`], [`quote`],
+//! [`float`]).
 
 mod compose;
 mod convert;
 mod emit;
+mod emitter;
 mod float;
 mod lex;
 mod parser;

@@ -406,3 +406,27 @@ fn timing_of_one_file() {
         eprintln!("emit: {:?} {} bytes", t.elapsed(), out.len());
     }
 }
+
+/// Parses every `*.yaml` in `YAML_ENC_DIR` as an encrypted file and reports the result.
+#[test]
+#[ignore]
+fn parse_encrypted_files_in_dir() {
+    let Ok(dir) = std::env::var("YAML_ENC_DIR") else { return };
+    let store = YamlStore::default();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        match store.parse_encrypted(&bytes) {
+            Ok((doc, meta)) => {
+                let same = store.emit_encrypted(&doc, &meta).unwrap() == bytes;
+                let keys: Vec<&str> = meta.entries().map(|(k, _)| k).collect();
+                eprintln!(
+                    "{}: ok, {} docs, same layout: {same}, metadata {keys:?}",
+                    path.display(),
+                    doc.branches.len()
+                );
+            }
+            Err(e) => eprintln!("{}: {e}", path.display()),
+        }
+    }
+}
