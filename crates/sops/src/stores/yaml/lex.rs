@@ -96,6 +96,10 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
                 return Err(syntax_error(m.line, m.column, "found unknown directive name"));
             }
+            TokenType::Alias(name) | TokenType::Anchor(name) if !is_go_yaml_anchor(&name) => {
+                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
+                return Err(syntax_error(m.line, m.column, "did not find expected alphabetic or numeric character"));
+            }
             TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
             TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
             TokenType::Tag(handle, suffix) => {
@@ -120,6 +124,11 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
         }
     }
     Ok(toks)
+}
+
+/// go-yaml accepts only ASCII letters, digits, `_` and `-` in anchor and alias names.
+fn is_go_yaml_anchor(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

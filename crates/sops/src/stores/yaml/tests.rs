@@ -240,6 +240,7 @@ fn plain_input_errors() {
     assert!(matches!(err("a:\n  b: 1\n  b: 2\n"), Error::Parse { .. }));
     assert!(matches!(err("a: &x\n  b: *x\n"), Error::Parse { .. }));
     assert!(matches!(err("a: *nope\n"), Error::Parse { .. }));
+    assert!(matches!(err("a: &x.y 1\nb: *x.y\n"), Error::Parse { .. }));
     assert!(matches!(err("a: !!int abc\n"), Error::Parse { .. }));
     assert!(matches!(err("a: 18446744073709551615\n"), Error::Parse { .. }));
     assert!(matches!(err("l:\n-\tv\n"), Error::Parse { .. }));
