@@ -112,13 +112,17 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
         None => "-",
     };
     let first = rows.iter().map(|(s, _)| s.name.len()).max().unwrap_or(0).max("SECRET".len());
-    let widths: Vec<usize> = users.iter().chain(&machines).map(|n| n.len().max(1)).collect();
+    let mut widths: Vec<usize> = users.iter().chain(&machines).map(|n| n.len().max(1)).collect();
+    // A first header line says which columns are users and which machines; each block is made
+    // at least as wide as its label.
+    let (user_widths, machine_widths) = widths.split_at_mut(users.len());
+    widen(user_widths, "users".len());
+    widen(machine_widths, "machines".len());
+    let block = |ws: &[usize]| ws.iter().sum::<usize>() + 2 * ws.len().saturating_sub(1);
     let mut out = String::new();
-    // A first header line says which columns are users and which machines.
     let mut kinds = format!("{:first$}", "");
-    let users_width: usize = widths[..users.len()].iter().map(|w| w + 2).sum();
     if !users.is_empty() {
-        kinds.push_str(&format!("  {:w$}", "users", w = users_width.saturating_sub(2).max(5)));
+        kinds.push_str(&format!("  {:w$}", "users", w = block(&widths[..users.len()])));
     }
     if !machines.is_empty() {
         kinds.push_str("  machines");
@@ -142,6 +146,14 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     }
     out.push_str("x: direct, g: through a group (`secrets access SECRET` says which), -: no access\n");
     Ok(out)
+}
+
+/// Widens the last column so that the columns together are at least `min` wide.
+fn widen(widths: &mut [usize], min: usize) {
+    let total = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+    if let Some(last) = widths.last_mut() {
+        *last += min.saturating_sub(total);
+    }
 }
 
 fn one_secret(ctx: &Context, repo: &Repo, secret: &SecretRef, only: Option<&Member>) -> CmdResult<String> {

@@ -53,7 +53,11 @@ fn who(recipient: &Recipient) -> String {
 
 /// One line for one secret's change.
 pub fn describe(change: &Change) -> String {
-    let list = |rs: &[Recipient]| rs.iter().map(who).collect::<Vec<_>>().join(", ");
+    let list = |rs: &[Recipient]| {
+        let mut names: Vec<String> = rs.iter().map(who).collect();
+        names.sort();
+        names.join(", ")
+    };
     match change.value {
         ValueChange::Created => return format!("created, readable by {}", list(&change.added)),
         ValueChange::Removed => return "removed".to_string(),
