@@ -63,13 +63,6 @@ impl Repo {
         cmd.output().unwrap()
     }
 
-    fn run_env(&self, key: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = secrets();
-        cmd.current_dir(self.path()).args(args).envs(env.iter().copied());
-        Repo::with_key(&mut cmd, key);
-        cmd.output().unwrap()
-    }
-
     fn set(&self, key: Option<&str>, args: &[&str], value: &str) -> Output {
         let mut cmd = secrets();
         cmd.current_dir(self.path()).arg("set").args(args).env("SOPS_NIX_SECRET", value);
@@ -442,7 +435,7 @@ fn merging_different_keys_of_a_yaml_file() {
     let decrypted = stdout_of(ok(&repo.run(AS_ALICE, &["sops", "decrypt", "app.enc.yaml"])));
     assert_eq!(decrypted, "db:\n    user: admin\n    password: two\napi: key-2\n");
     assert_eq!(stdout_of(ok(&repo.run(AS_BOB, &["sops", "decrypt", "--extract", "[\"api\"]", "app.enc.yaml"]))), "key-2", "still for bob too");
-    if let Some(_) = sops_bin() {
+    if sops_bin().is_some() {
         let real = common::sops(&["decrypt", "app.enc.yaml"], &[("SOPS_AGE_KEY_FILE", &vectors().join("keys.txt"))], repo.path());
         assert_eq!(stdout_of(&real), decrypted, "the real sops reads the merge: {}", stderr_of(&real));
     }

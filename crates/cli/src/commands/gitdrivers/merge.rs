@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, args: &GitMergeArgs) -> CmdResult {
             for line in lines {
                 eprintln!("  {line}");
             }
-            eprintln!("hint: the file is left as ours; set the merged value (`secrets set NAME`, or `secrets sops edit FILE`), then `git add` it");
+            eprintln!("hint: the file is left as ours; set the merged value (`secrets set --no-commit NAME`, or `secrets sops set FILE PATH VALUE` for other sops files), then `git add` it and commit");
             Ok(1)
         }
         Err(e) => {
