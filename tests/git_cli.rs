@@ -430,6 +430,10 @@ fn merging_different_keys_of_a_yaml_file() {
     sops_set("[\"api\"]", "\"key-2\"");
     repo.git_ok(KEYLESS, &["commit", "-qam", "new api key"]);
 
+    let shown = repo.git_ok(KEYLESS, &["show", "feature", "--", "app.enc.yaml"]);
+    assert!(shown.contains("-[\"db\"][\"password\"]: ciphertext ") && shown.contains("\n [\"api\"]: ciphertext "), "{shown}");
+    assert!(!shown.contains("two"), "{shown}");
+
     let out = merge(&repo, "feature");
     assert!(out.status.success(), "{}{}", stdout_of(&out), stderr_of(&out));
     let decrypted = stdout_of(ok(&repo.run(AS_ALICE, &["sops", "decrypt", "app.enc.yaml"])));
