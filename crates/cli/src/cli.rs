@@ -57,15 +57,8 @@ pub enum Command {
     Set {
         /// The secret's name
         secret: String,
-        /// Also encrypt for this user (repeatable)
-        #[arg(long = "user", value_name = "USER")]
-        users: Vec<String>,
-        /// Also encrypt for this machine (repeatable)
-        #[arg(long = "machine", value_name = "MACHINE")]
-        machines: Vec<String>,
-        /// Also encrypt for this group (repeatable)
-        #[arg(long = "group", value_name = "GROUP")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        members: MemberArgs,
         /// Edit the value in $EDITOR (a private temporary file, removed afterwards)
         #[arg(short, long)]
         edit: bool,
@@ -158,6 +151,20 @@ pub enum KeyCommand {
     Show,
     /// Re-encrypt every secret for exactly the members its links name
     Update,
+}
+
+/// Who a secret is (also) encrypted for.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MemberArgs {
+    /// Encrypt for this user too (repeatable)
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Encrypt for this machine too (repeatable)
+    #[arg(long = "machine", value_name = "MACHINE")]
+    pub machines: Vec<String>,
+    /// Encrypt for this group too (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
 }
 
 /// How keys are given to `add`, `add-key` and `remove-key`.
@@ -302,15 +309,8 @@ pub struct ImportArgs {
     /// Prefix for the secret names
     #[arg(long, default_value = "")]
     pub prefix: String,
-    /// Encrypt for this user (repeatable)
-    #[arg(long = "user", value_name = "USER")]
-    pub users: Vec<String>,
-    /// Encrypt for this machine (repeatable)
-    #[arg(long = "machine", value_name = "MACHINE")]
-    pub machines: Vec<String>,
-    /// Encrypt for this group (repeatable)
-    #[arg(long = "group", value_name = "GROUP")]
-    pub groups: Vec<String>,
+    #[command(flatten)]
+    pub members: MemberArgs,
     /// Overwrite secrets that exist already
     #[arg(short, long)]
     pub force: bool,
@@ -341,15 +341,8 @@ pub enum CredentialsCommand {
         /// gcp: the service account JSON key file (its project_id is used unless --set gives one)
         #[arg(long, value_name = "PATH")]
         service_account_file: Option<PathBuf>,
-        /// Encrypt for this user (repeatable)
-        #[arg(long = "user", value_name = "USER")]
-        users: Vec<String>,
-        /// Encrypt for this machine (repeatable)
-        #[arg(long = "machine", value_name = "MACHINE")]
-        machines: Vec<String>,
-        /// Encrypt for this group (repeatable)
-        #[arg(long = "group", value_name = "GROUP")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        members: MemberArgs,
     },
     /// List stored credentials with who can read them, dates and masked values
     List,

@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Users(cmd) => members::run(&ctx, Kind::User, cmd),
         Command::Machines(cmd) => members::run(&ctx, Kind::Machine, cmd),
         Command::Groups(cmd) => groups::run(&ctx, cmd),
-        Command::Set { secret, users, machines, groups, edit, force } => secrets::set(&ctx, &secret, &users, &machines, &groups, edit, force),
+        Command::Set { secret, members, edit, force } => secrets::set(&ctx, &secret, &members, edit, force),
         Command::Get { secret } => secrets::get(&ctx, &secret),
         Command::List { pattern, long } => secrets::list(&ctx, pattern.as_deref(), long),
         Command::Remove { secret } => secrets::remove(&ctx, &secret),

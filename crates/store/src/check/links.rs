@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use crate::links::normalize;
 use crate::names::Kind;
 use crate::repo::Repo;
 
@@ -100,20 +101,5 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
     }
     out.members.sort();
     out.members.dedup();
-    out
-}
-
-/// Removes `.` and `..` lexically.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
     out
 }
