@@ -3,6 +3,7 @@
 //! membership changes. Built on [`secrets_sops`].
 
 pub mod credentials;
+pub mod deploy;
 pub mod error;
 pub mod export;
 pub mod fsutil;
