@@ -1,8 +1,10 @@
 //! One module per command family; `run` dispatches.
 
 mod credentials;
+mod exec;
 mod groups;
 mod import;
+mod install;
 mod key;
 mod members;
 mod secrets;
@@ -36,5 +38,7 @@ pub fn run(cli: Cli) -> CmdResult {
             clap_complete::generate(shell, &mut Cli::command(), "secrets", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Install(args) => install::run(&ctx, args),
+        Command::Exec(args) => exec::run(&ctx, args),
     }
 }
