@@ -148,11 +148,11 @@ fn set_changes_one_value_and_keeps_other_ciphertexts() {
 fn unset_removes_a_value_and_refuses_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     let file = copy_vector(dir.path(), "basic.json");
-    ok(&with_key("keys.txt").args(["sops", "unset"]).arg(&file).arg(r#"["password"]"#).output().unwrap());
-    let out = with_key("keys.txt").args(["sops", "unset"]).arg(&file).arg(r#"["password"]"#).output().unwrap();
+    ok(&with_key("keys.txt").args(["sops", "unset"]).arg(&file).arg(r#"["name"]"#).output().unwrap());
+    let out = with_key("keys.txt").args(["sops", "unset"]).arg(&file).arg(r#"["name"]"#).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    ok(&with_key("keys.txt").args(["sops", "unset", "--idempotent"]).arg(&file).arg(r#"["password"]"#).output().unwrap());
-    assert!(!stdout_of(ok(&decrypt("keys.txt", &file))).contains("\"password\""));
+    ok(&with_key("keys.txt").args(["sops", "unset", "--idempotent"]).arg(&file).arg(r#"["name"]"#).output().unwrap());
+    assert!(!stdout_of(ok(&decrypt("keys.txt", &file))).contains("\"name\""));
 }
 
 #[test]

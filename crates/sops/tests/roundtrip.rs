@@ -78,10 +78,12 @@ proptest! {
     fn sections_of_strings_round_trip_through_ini(
         sections in proptest::collection::btree_map(key_name(), proptest::collection::btree_map(key_name(), "[a-zA-Z0-9 .,:/+=-]{0,20}", 1..4), 1..4)
     ) {
-        let map = Map(sections.into_iter().map(|(name, entries)| {
+        // Reading an INI file always yields the DEFAULT section first, as go-ini does.
+        let default = std::iter::once(MapItem::Entry("DEFAULT".into(), Value::Map(Map::new())));
+        let map = Map(default.chain(sections.into_iter().filter(|(name, _)| name != "DEFAULT").map(|(name, entries)| {
             let inner = Map(entries.into_iter().map(|(k, v)| MapItem::Entry(k, Value::Str(v.trim().to_string()))).collect());
             MapItem::Entry(name, Value::Map(inner))
-        }).collect());
+        })).collect());
         let doc = Document { branches: vec![map] };
         prop_assert_eq!(round_trip(doc.clone(), Format::Ini), doc);
     }

@@ -1,144 +1,384 @@
-//! Wrapping a payload (the data key, or a group's Shamir share) for one age recipient as an
-//! armored age file, laid out as Go age writes it, and unwrapping it with whatever identities
-//! are at hand. The armor is normalized first the way Go age accepts it, since the Rust reader
-//! is stricter.
+//! Wrapping a payload for one age recipient as an armored age file, and unwrapping it.
+//!
+//! The payload is a 32-byte data key, or a 33-byte Shamir share. Each recipient gets its own age
+//! file, as sops writes them.
 
 use std::io::{Read, Write};
-use std::str::FromStr;
 
-use age::armor::{ArmoredReader, ArmoredWriter, Format as ArmorFormat};
 use zeroize::Zeroizing;
 
+use super::armor::{armor, dearmor};
+use super::identities::{Identities, Tier};
 use crate::error::{Error, Result};
-use crate::keys::identities::Identities;
 
-/// A recipient string as sops accepts it.
-pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send + Sync>> {
-    let recipient = recipient.trim();
-    let fail = |reason: &str| Error::Recipient { recipient: recipient.to_string(), reason: reason.to_string() };
+/// The kinds of recipient strings sops accepts (spec 4.3), decided by their form.
+enum RecipientKind {
+    /// `age1pq1…`: hybrid post-quantum, which the Rust age crate cannot encrypt to.
+    PostQuantum,
+    /// `age1<name>1…`: handled by the `age-plugin-<name>` binary.
+    Plugin,
+    /// `age1…`.
+    X25519,
+    /// `ssh-ed25519 …` or `ssh-rsa …`.
+    Ssh,
+}
+
+fn kind_of(recipient: &str) -> Option<RecipientKind> {
     if recipient.starts_with("age1pq1") {
-        return Err(fail("post-quantum age recipients are not supported yet; use an X25519 (age1…) recipient"));
+        Some(RecipientKind::PostQuantum)
+    } else if recipient.starts_with("age1") && recipient.matches('1').count() > 1 {
+        Some(RecipientKind::Plugin)
+    } else if recipient.starts_with("age1") {
+        Some(RecipientKind::X25519)
+    } else if recipient.starts_with("ssh-") {
+        Some(RecipientKind::Ssh)
+    } else {
+        None
     }
-    if recipient.starts_with("ssh-ed25519 ") || recipient.starts_with("ssh-rsa ") {
-        return age::ssh::Recipient::from_str(recipient)
-            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send + Sync>)
-            .map_err(|_| fail("not a valid ssh public key"));
-    }
-    if let Ok(r) = age::x25519::Recipient::from_str(recipient) {
-        return Ok(Box::new(r));
-    }
-    if age::plugin::Recipient::from_str(recipient).is_ok() {
-        return Err(fail("age plugin recipients cannot be encrypted to here yet; use the plugin's X25519 recipient or decrypt with the plugin"));
-    }
-    Err(fail("expected an age1… X25519 recipient or an ssh-ed25519/ssh-rsa public key"))
 }
 
-/// Encrypts `payload` to one recipient and armors it as Go age does (64-column base64, final
-/// newline). The header also carries the random "grease" stanza the Rust age crate always adds;
-/// age readers, Go's included, ignore it.
-pub fn wrap(payload: &[u8], recipient: &str) -> Result<String> {
+fn recipient_error(recipient: &str, reason: impl Into<String>) -> Error {
+    Error::Recipient { recipient: recipient.to_string(), reason: reason.into() }
+}
+
+/// Parses a recipient string (trimmed of surrounding spaces) into something age encrypts to.
+/// Plugin recipients need their plugin binary on `PATH`.
+pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>> {
+    let trimmed = recipient.trim();
+    let Some(kind) = kind_of(trimmed) else {
+        return Err(recipient_error(
+            trimmed,
+            "unknown recipient type: expected age1…, ssh-ed25519 … or ssh-rsa …",
+        ));
+    };
+    match kind {
+        RecipientKind::PostQuantum => Err(recipient_error(
+            trimmed,
+            "post-quantum hybrid recipients (age1pq1…) are not supported yet",
+        )),
+        RecipientKind::X25519 => trimmed
+            .parse::<age::x25519::Recipient>()
+            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map_err(|reason| {
+                recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))
+            }),
+        RecipientKind::Ssh => {
+            use age::ssh::ParseRecipientKeyError as E;
+            trimmed
+                .parse::<age::ssh::Recipient>()
+                .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+                .map_err(|e| {
+                    let reason = match e {
+                        E::RsaModulusTooLarge => "the ssh-rsa key is larger than 4096 bits".to_string(),
+                        E::RsaModulusTooSmall => "the ssh-rsa key is smaller than 2048 bits".to_string(),
+                        E::Unsupported(kind) => {
+                            format!("ssh key type {kind} is not supported (only ssh-ed25519 and ssh-rsa)")
+                        }
+                        E::Ignore | E::Invalid(_) => "not a valid ssh-ed25519 or ssh-rsa public key".to_string(),
+                        _ => "not a supported ssh public key".to_string(),
+                    };
+                    recipient_error(trimmed, reason)
+                })
+        }
+        RecipientKind::Plugin => {
+            let parsed: age::plugin::Recipient = trimmed.parse().map_err(|reason| {
+                recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})"))
+            })?;
+            let name = parsed.plugin().to_string();
+            age::plugin::RecipientPluginV1::new(
+                &name,
+                &[parsed],
+                &[],
+                super::prompt::Callbacks::none(),
+            )
+            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map_err(|_| {
+                recipient_error(
+                    trimmed,
+                    format!(
+                        "this is a plugin recipient and age-plugin-{name} was not found on PATH"
+                    ),
+                )
+            })
+        }
+    }
+}
+
+/// Encrypts `payload` to one recipient and armors it exactly as Go age does (LF line ends,
+/// final newline).
+pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
     let parsed = parse_recipient(recipient)?;
-    wrap_for(payload, parsed.as_ref())
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient))
+            .map_err(|e| Error::Wrap(e.to_string()))?;
+    let mut binary = Vec::with_capacity(256 + payload.len());
+    let mut writer = encryptor.wrap_output(&mut binary).map_err(|e| Error::Wrap(e.to_string()))?;
+    writer.write_all(payload).map_err(|e| Error::Wrap(e.to_string()))?;
+    writer.finish().map_err(|e| Error::Wrap(e.to_string()))?;
+    Ok(armor(&binary))
 }
 
-pub(crate) fn wrap_for(payload: &[u8], recipient: &dyn age::Recipient) -> Result<String> {
-    let fail = |e: &dyn std::fmt::Display| Error::Wrap(e.to_string());
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(recipient)).map_err(|e| fail(&e))?;
-    let mut out = Vec::with_capacity(400);
-    let armored = ArmoredWriter::wrap_output(&mut out, ArmorFormat::AsciiArmor).map_err(|e| fail(&e))?;
-    let mut writer = encryptor.wrap_output(armored).map_err(|e| fail(&e))?;
-    writer.write_all(payload).map_err(|e| fail(&e))?;
-    writer.finish().and_then(|armor| armor.finish()).map_err(|e| fail(&e))?;
-    let mut text = String::from_utf8(out).map_err(|e| fail(&e))?.replace("\r\n", "\n");
-    if !text.ends_with('\n') {
-        text.push('\n');
+/// What became of one armored age file.
+pub enum Unwrapped {
+    /// An identity opened it.
+    Opened(Zeroizing<Vec<u8>>),
+    /// It is well formed but no identity at hand opens it.
+    NoIdentity,
+    /// It is malformed, or an identity matched but failed; the reason holds no secret.
+    Failed(String),
+}
+
+impl std::fmt::Debug for Unwrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unwrapped::Opened(_) => f.write_str("Opened(<redacted>)"),
+            Unwrapped::NoIdentity => f.write_str("NoIdentity"),
+            Unwrapped::Failed(reason) => write!(f, "Failed({reason:?})"),
+        }
     }
-    Ok(text)
 }
 
-/// Why an `enc` could not be opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UnwrapError {
-    /// No identity at hand matches a stanza of this file.
-    NoMatchingIdentity,
-    /// The armored age file is malformed (not an instance of any key).
-    Malformed(String),
+/// Decrypts an armored age file with every identity at hand (never chosen by recipient string).
+pub fn unwrap(enc: &str, identities: &Identities) -> Unwrapped {
+    let binary = match dearmor(enc) {
+        Ok(binary) => binary,
+        Err(e) => return Unwrapped::Failed(e.to_string()),
+    };
+    match unwrap_binary(&binary, identities, Tier::Local) {
+        Unwrapped::Opened(payload) => Unwrapped::Opened(payload),
+        Unwrapped::Failed(reason) => Unwrapped::Failed(reason),
+        Unwrapped::NoIdentity => unwrap_binary(&binary, identities, Tier::Interactive),
+    }
 }
 
-/// Normalizes armor the way Go age's reader tolerates it: blank lines or whitespace around it,
-/// CRLF line ends, a missing final newline, a blank line before the END line.
-pub fn normalize_armor(enc: &str) -> String {
-    let unix = enc.replace("\r\n", "\n");
-    let lines: Vec<&str> = unix.trim().lines().map(str::trim_end).filter(|l| !l.is_empty()).collect();
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
-}
-
-/// Opens an armored age file with any of the identities.
-pub fn unwrap(enc: &str, identities: &Identities) -> std::result::Result<Zeroizing<Vec<u8>>, UnwrapError> {
-    unwrap_ordered(enc, identities.ordered_for(None))
-}
-
-pub(crate) fn unwrap_ordered<'a>(
-    enc: &str,
-    identities: impl Iterator<Item = &'a dyn age::Identity>,
-) -> std::result::Result<Zeroizing<Vec<u8>>, UnwrapError> {
-    let normalized = normalize_armor(enc);
-    let reader = ArmoredReader::new(normalized.as_bytes());
-    let decryptor = age::Decryptor::new_buffered(reader).map_err(|e| UnwrapError::Malformed(e.to_string()))?;
-    let mut stream = decryptor.decrypt(identities).map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => UnwrapError::NoMatchingIdentity,
-        other => UnwrapError::Malformed(other.to_string()),
-    })?;
-    let mut payload = Zeroizing::new(Vec::with_capacity(33));
-    stream.read_to_end(&mut payload).map_err(|e| UnwrapError::Malformed(e.to_string()))?;
-    Ok(payload)
+/// One tier of identities against a binary age file. Each identity is tried on its own so that
+/// one identity's error does not hide another identity's success.
+pub(crate) fn unwrap_binary(binary: &[u8], identities: &Identities, tier: Tier) -> Unwrapped {
+    let mut failure: Option<String> = None;
+    let mut outcome = Unwrapped::NoIdentity;
+    identities.for_each_identity(tier, &mut |identity| {
+        let decryptor = match age::Decryptor::new_buffered(binary) {
+            Ok(d) => d,
+            Err(e) => {
+                failure = Some(format!("not a valid age file: {e}"));
+                return true;
+            }
+        };
+        match decryptor.decrypt(std::iter::once(identity)) {
+            Ok(mut reader) => {
+                let mut payload = Zeroizing::new(Vec::new());
+                match reader.read_to_end(&mut payload) {
+                    Ok(_) => {
+                        outcome = Unwrapped::Opened(payload);
+                        true
+                    }
+                    Err(e) => {
+                        failure = Some(format!("the age payload is corrupt: {e}"));
+                        true
+                    }
+                }
+            }
+            Err(age::DecryptError::NoMatchingKeys) => false,
+            Err(e) => {
+                failure.get_or_insert_with(|| format!("age decryption failed: {e}"));
+                false
+            }
+        }
+    });
+    match (outcome, failure) {
+        (Unwrapped::Opened(payload), _) => Unwrapped::Opened(payload),
+        (_, Some(reason)) => Unwrapped::Failed(reason),
+        (other, None) => other,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+
+    fn read(path: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/{path}")).unwrap()
+    }
+
+    fn json_enc(file: &str) -> String {
+        let json: serde_json::Value = serde_json::from_str(&read(file)).unwrap();
+        json["sops"]["age"][0]["enc"].as_str().unwrap().to_string()
+    }
+
+    fn data_key(file: &str) -> Vec<u8> {
+        let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")).unwrap();
+        let entry =
+            manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap();
+        hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap()
+    }
+
     fn alice() -> Identities {
-        let mut ids = Identities::empty();
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/keys.txt")).unwrap();
-        ids.add_age_key_text(&text, "keys.txt").unwrap();
-        ids
+        Identities::from_age_key_text(&read("keys.txt"), "keys.txt").unwrap()
     }
 
-    const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
-
-    #[test]
-    fn wraps_with_go_age_layout_and_unwraps() {
-        let armored = wrap(&[7u8; 32], ALICE).unwrap();
-        let lines: Vec<&str> = armored.lines().collect();
-        assert_eq!(lines[0], "-----BEGIN AGE ENCRYPTED FILE-----");
-        assert_eq!(*lines.last().unwrap(), "-----END AGE ENCRYPTED FILE-----");
-        assert!(armored.ends_with("-----\n"));
-        // Full 64-column lines and one shorter last line, as Go age writes. (The Rust age
-        // crate adds a random "grease" stanza, which every age reader ignores.)
-        assert!(lines[1..lines.len() - 2].iter().all(|l| l.len() == 64));
-        assert!((1..=64).contains(&lines[lines.len() - 2].len()));
-        assert_eq!(unwrap(&armored, &alice()).unwrap().to_vec(), vec![7u8; 32]);
-        assert_eq!(unwrap(&armored, &Identities::empty()), Err(UnwrapError::NoMatchingIdentity));
+    fn bob() -> Identities {
+        Identities::from_age_key_text(&read("keys-b.txt"), "keys-b.txt").unwrap()
     }
 
-    #[test]
-    fn tolerates_what_go_age_tolerates() {
-        for name in ["armor-crlf-whitespace.json", "armor-no-final-newline.json"] {
-            let text = std::fs::read_to_string(format!("{}/../../fixtures/sops-vectors/edge/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let enc = json["sops"]["age"][0]["enc"].as_str().unwrap();
-            assert_eq!(unwrap(enc, &alice()).unwrap().len(), 32, "{name}");
+    fn opened(result: Unwrapped) -> Vec<u8> {
+        match result {
+            Unwrapped::Opened(payload) => payload.to_vec(),
+            other => panic!("expected the payload, got {other:?}"),
         }
-        assert!(matches!(unwrap("not armor", &alice()), Err(UnwrapError::Malformed(_))));
     }
 
     #[test]
-    fn refuses_unsupported_recipients_clearly() {
-        assert!(wrap(b"k", "age1pq1abc").unwrap_err().to_string().contains("post-quantum"));
-        assert!(wrap(b"k", "nonsense").is_err());
-        assert!(wrap(b"k", "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t").unwrap_err().to_string().contains("plugin"));
+    fn opens_sops_armor_including_go_only_forms() {
+        for file in [
+            "edge/armor-crlf-whitespace.json",
+            "edge/armor-no-final-newline.json",
+            "edge/wrong-recipient-string.json",
+        ] {
+            let key = opened(unwrap(&json_enc(file), &alice()));
+            assert_eq!(key, data_key(file), "{file}");
+        }
+        assert_eq!(
+            opened(unwrap(&json_enc("enc/basic.json"), &alice())),
+            data_key("enc/basic.json")
+        );
+    }
+
+    #[test]
+    fn the_wrong_identity_does_not_open() {
+        assert!(matches!(unwrap(&json_enc("enc/basic.json"), &bob()), Unwrapped::NoIdentity));
+        assert!(matches!(
+            unwrap(&json_enc("enc/basic.json"), &Identities::empty()),
+            Unwrapped::NoIdentity
+        ));
+        assert!(matches!(unwrap("not armor", &alice()), Unwrapped::Failed(_)));
+    }
+
+    /// BEGIN, full 64-column lines, one shorter last line, END, final LF; nothing else.
+    /// (The age crate adds a random "grease" stanza, so the length varies from file to file.)
+    fn assert_go_layout(enc: &str) {
+        let lines: Vec<&str> = enc.split('\n').collect();
+        let n = lines.len();
+        assert!(n >= 5, "{enc}");
+        assert_eq!(lines[0], "-----BEGIN AGE ENCRYPTED FILE-----");
+        assert!(lines[1..n - 3].iter().all(|l| l.len() == 64), "{enc}");
+        assert!((1..=64).contains(&lines[n - 3].len()), "{enc}");
+        assert_eq!(lines[n - 2], "-----END AGE ENCRYPTED FILE-----");
+        assert_eq!(lines[n - 1], "");
+        assert!(!enc.contains('\r'));
+        assert_eq!(crate::keys::armor::armor(&crate::keys::armor::dearmor(enc).unwrap()), enc);
+    }
+
+    #[test]
+    fn wraps_for_x25519_like_go_age() {
+        let key = [42u8; 32];
+        let enc = wrap("  age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg ", &key)
+            .unwrap();
+        assert_go_layout(&enc);
+        assert_eq!(opened(unwrap(&enc, &alice())), key);
+        assert!(matches!(unwrap(&enc, &bob()), Unwrapped::NoIdentity));
+
+        // A 33-byte share has the same layout.
+        let share = [7u8; 33];
+        let enc =
+            wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
+        assert_go_layout(&enc);
+        assert_eq!(opened(unwrap(&enc, &alice())), share);
+    }
+
+    #[test]
+    fn wraps_for_ssh_ed25519() {
+        let recipient = read("ssh/id_ed25519.pub");
+        let enc = wrap(recipient.trim_end(), &[1u8; 32]).unwrap();
+        let mut ssh = Identities::empty();
+        ssh.add_ssh_private_key_file(std::path::Path::new(&format!("{VECTORS}/ssh/id_ed25519")))
+            .unwrap();
+        assert_eq!(opened(unwrap(&enc, &ssh)), [1u8; 32]);
+        assert!(matches!(unwrap(&enc, &alice()), Unwrapped::NoIdentity));
+    }
+
+    #[test]
+    fn wraps_for_ssh_rsa() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-rsa");
+        let recipient = std::fs::read_to_string(format!("{dir}/id_rsa.pub")).unwrap();
+        let enc = wrap(&recipient, &[2u8; 32]).unwrap();
+        assert_go_layout(&enc);
+        let mut rsa = Identities::empty();
+        rsa.add_ssh_private_key_file(std::path::Path::new(&format!("{dir}/id_rsa"))).unwrap();
+        assert_eq!(opened(unwrap(&enc, &rsa)), [2u8; 32]);
+        assert!(rsa.reports()[0].outcome.starts_with("ssh key ssh-rsa AAAA"));
+        assert!(matches!(unwrap(&enc, &alice()), Unwrapped::NoIdentity));
+    }
+
+    #[test]
+    fn rejects_unusable_recipients_clearly() {
+        let cases = [
+            ("age1pq1qqqqqqqqqqqqqqqqqqqq", "post-quantum"),
+            ("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjx", "X25519"),
+            ("AGE1E9XPLSQ", "unknown recipient type"),
+            ("ssh-dss AAAAB3NzaC1kc3MAAACBAP", "ssh"),
+            ("", "unknown recipient type"),
+            (
+                "age1nosuchplugin1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+                "plugin",
+            ),
+        ];
+        for (recipient, expected) in cases {
+            match wrap(recipient, &[0u8; 32]) {
+                Err(Error::Recipient { reason, .. }) => {
+                    assert!(reason.contains(expected), "{recipient}: {reason}")
+                }
+                other => panic!("{recipient}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn plugin_recipient_names_the_missing_plugin() {
+        // A syntactically valid plugin recipient for a plugin that is not installed.
+        let recipient = bech32::encode::<bech32::Bech32>(
+            bech32::Hrp::parse("age1zzznotinstalled").unwrap(),
+            &[1u8, 2, 3],
+        )
+        .unwrap();
+        match wrap(&recipient, &[0u8; 32]) {
+            Err(Error::Recipient { reason, .. }) => {
+                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrapped_keys_decrypt_with_go_age() {
+        let Ok(status) = std::process::Command::new("age").arg("--version").output() else {
+            eprintln!("note: `age` is not on PATH; skipping the interop check");
+            return;
+        };
+        assert!(status.status.success());
+        let key: Vec<u8> = (0u8..32).collect();
+        let enc =
+            wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.age");
+        std::fs::write(&path, &enc).unwrap();
+        let out = std::process::Command::new("age")
+            .args(["-d", "-i", &format!("{VECTORS}/keys.txt")])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, key);
+
+        let ssh_enc = wrap(read("ssh/id_ed25519.pub").trim(), &key).unwrap();
+        std::fs::write(&path, &ssh_enc).unwrap();
+        let out = std::process::Command::new("age")
+            .args(["-d", "-i", &format!("{VECTORS}/ssh/id_ed25519")])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, key);
     }
 }

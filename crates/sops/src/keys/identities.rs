@@ -1,329 +1,966 @@
-//! The age identities that can open data keys, found in every place sops looks and merged:
-//! ssh keys (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519` and `~/.ssh/id_rsa`),
-//! `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, and the default `keys.txt`. Each
-//! source is recorded with what it held, for the report when nothing opens a file; a source
-//! with a bad line is skipped as a whole, as sops does. Reports never contain key material.
+//! Finding and loading age identities from every place sops looks (spec 4.3).
+//!
+//! Every source is read and merged; a broken source is recorded in its report and skipped, the
+//! others still count. Reports, errors and `Debug` output name sources, line numbers and public
+//! keys only, never key material.
 
+use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
+use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
+use super::openssh::{self, OpensshKey};
+use super::prompt::{Callbacks, Prompter};
+use super::{armor, command_line, ssh_to_age};
 use crate::error::{Error, Result};
 
-/// What one key source held.
+type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
+
+const SSH_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+const KEY_VAR: &str = "SOPS_AGE_KEY";
+const KEY_FILE_VAR: &str = "SOPS_AGE_KEY_FILE";
+const KEY_CMD_VAR: &str = "SOPS_AGE_KEY_CMD";
+
+/// The identities available to decrypt, with a report of every source consulted.
+pub struct Identities {
+    /// Identities that open files without any interaction.
+    local: Vec<BoxedIdentity>,
+    /// Public forms of `local`, for display.
+    public_keys: Vec<String>,
+    /// Plugin identities; each runs its `age-plugin-<name>` binary.
+    plugins: Vec<age::plugin::Identity>,
+    /// Passphrase-protected sources, opened on first need if a prompter is installed.
+    locked: Vec<Locked>,
+    prompter: Option<Arc<dyn Prompter>>,
+    reports: Vec<SourceReport>,
+}
+
+/// What one key source held (for the report when nothing decrypts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
     pub source: String,
     pub outcome: String,
 }
 
-struct Entry {
-    identity: Box<dyn age::Identity + Send + Sync>,
-    /// The recipient this identity opens, when it is known (X25519 keys), so that the stanza
-    /// meant for it is tried first.
-    public: Option<String>,
+/// Identities are tried in two rounds so that plugins and passphrase prompts only run when the
+/// plain keys cannot open a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tier {
+    Local,
+    Interactive,
 }
 
-/// The identities available to decrypt.
+struct Locked {
+    /// Index of the source's entry in `reports`.
+    report: usize,
+    kind: LockedKind,
+    unlocked: OnceLock<std::result::Result<Vec<BoxedIdentity>, String>>,
+}
+
+enum LockedKind {
+    /// A passphrase-encrypted (scrypt) age file holding identity lines, as binary.
+    AgeIdentityFile {
+        location: String,
+        binary: Vec<u8>,
+    },
+    Ssh {
+        location: String,
+        key: age::ssh::EncryptedKey,
+    },
+}
+
+/// The identities one source yielded.
 #[derive(Default)]
-pub struct Identities {
-    entries: Vec<Entry>,
-    reports: Vec<SourceReport>,
+struct Loaded {
+    local: Vec<BoxedIdentity>,
+    public_keys: Vec<String>,
+    /// What the local identities are, e.g. "2 age identities"; joined into the outcome.
+    summary: Vec<String>,
+    plugins: Vec<age::plugin::Identity>,
+    locked: Vec<LockedKind>,
 }
 
-impl std::fmt::Debug for Identities {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identities").field("count", &self.entries.len()).field("sources", &self.reports).finish()
+impl Default for Identities {
+    fn default() -> Identities {
+        Identities::empty()
+    }
+}
+
+impl fmt::Debug for Identities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identities")
+            .field("local", &self.local.len())
+            .field("public_keys", &self.public_keys)
+            .field("plugins", &self.plugins.len())
+            .field("locked", &self.locked.len())
+            .field("reports", &self.reports)
+            .finish()
     }
 }
 
 impl Identities {
+    /// No identities at all.
     pub fn empty() -> Identities {
-        Identities::default()
+        Identities {
+            local: Vec::new(),
+            public_keys: Vec::new(),
+            plugins: Vec::new(),
+            locked: Vec::new(),
+            prompter: None,
+            reports: Vec::new(),
+        }
     }
 
-    /// Every identity sops would find from this process's environment.
+    /// Loads identities from every place sops looks, using the process environment.
     pub fn from_env() -> Identities {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        Identities::discover(&|name| std::env::var(name).ok(), home.as_deref())
+        let home = home_dir();
+        Identities::discover(&|name: &str| std::env::var(name).ok(), home.as_deref())
     }
 
-    /// Every identity sops would find, with the environment and home folder given.
-    pub fn discover(env: &dyn Fn(&str) -> Option<String>, home: Option<&Path>) -> Identities {
+    /// Loads identities from every place sops looks, reading variables through `env` and taking
+    /// `home` as the user's home directory:
+    /// 1. `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, and `~/.ssh/id_ed25519` and `~/.ssh/id_rsa` if they
+    ///    exist;
+    /// 2. `SOPS_AGE_KEY` (identities themselves; also separated by spaces, as sops 3.13 allows);
+    /// 3. `SOPS_AGE_KEY_FILE` (a path);
+    /// 4. `SOPS_AGE_KEY_CMD` (split like a shell would, run without a shell, stdout parsed);
+    /// 5. `<config dir>/sops/age/keys.txt` whenever it exists.
+    pub fn discover(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Identities {
         let mut ids = Identities::empty();
-        let set = |name: &str| env(name).filter(|v| !v.is_empty());
 
-        match set("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
-            Some(path) => ids.add_source_file_ssh(Path::new(&path), "SOPS_AGE_SSH_PRIVATE_KEY_FILE"),
-            None => {
+        match env(SSH_KEY_FILE_VAR) {
+            Some(path) => {
+                let source = format!("{SSH_KEY_FILE_VAR}={path}");
+                let loaded = read_file(Path::new(&path)).and_then(|bytes| load_ssh(&bytes, &path));
+                ids.absorb(source, loaded);
+            }
+            None => ids.note(SSH_KEY_FILE_VAR, "not set"),
+        }
+        match home {
+            Some(home) => {
                 for name in ["id_ed25519", "id_rsa"] {
-                    let path = home.map(|h| h.join(".ssh").join(name));
-                    match path {
-                        Some(p) if p.is_file() => ids.add_source_file_ssh(&p, &format!("~/.ssh/{name}")),
-                        _ => ids.note(format!("~/.ssh/{name}"), "not found"),
+                    let path = home.join(".ssh").join(name);
+                    let shown = path.display().to_string();
+                    if path.exists() {
+                        let loaded = read_file(&path).and_then(|bytes| load_ssh(&bytes, &shown));
+                        ids.absorb(shown, loaded);
+                    } else {
+                        ids.note(&shown, "not found");
                     }
                 }
             }
+            None => ids.note("~/.ssh", "the home directory is unknown"),
         }
 
-        match set("SOPS_AGE_KEY") {
+        match env(KEY_VAR) {
             Some(text) => {
                 let text = Zeroizing::new(text);
-                let _ = ids.add_age_key_text(&text, "SOPS_AGE_KEY");
+                ids.absorb(KEY_VAR.to_string(), parse_age_keys(text.as_bytes(), true));
             }
-            None => ids.note("SOPS_AGE_KEY", "not set"),
+            None => ids.note(KEY_VAR, "not set"),
         }
 
-        match set("SOPS_AGE_KEY_FILE") {
-            Some(path) => ids.add_source_file_age(Path::new(&path), &format!("SOPS_AGE_KEY_FILE ({path})")),
-            None => ids.note("SOPS_AGE_KEY_FILE", "not set"),
+        match env(KEY_FILE_VAR) {
+            Some(path) => {
+                let loaded =
+                    read_file(Path::new(&path)).and_then(|bytes| parse_age_keys(&bytes, false));
+                ids.absorb(format!("{KEY_FILE_VAR}={path}"), loaded);
+            }
+            None => ids.note(KEY_FILE_VAR, "not set"),
         }
 
-        match set("SOPS_AGE_KEY_CMD") {
-            Some(command) => ids.add_command_output(&command),
-            None => ids.note("SOPS_AGE_KEY_CMD", "not set"),
+        match env(KEY_CMD_VAR) {
+            Some(command) => {
+                let loaded = run_key_command(&command).and_then(|out| parse_age_keys(&out, false));
+                ids.absorb(format!("{KEY_CMD_VAR}={command}"), loaded);
+            }
+            None => ids.note(KEY_CMD_VAR, "not set"),
         }
 
-        let default = set("XDG_CONFIG_HOME")
-            .map(|x| PathBuf::from(x).join("sops/age/keys.txt"))
-            .or_else(|| home.map(|h| default_config_dir(h).join("sops/age/keys.txt")));
-        match default {
-            Some(path) if path.is_file() => ids.add_source_file_age(&path, &path.display().to_string()),
-            Some(path) => ids.note(path.display().to_string(), "not found"),
-            None => ids.note("~/.config/sops/age/keys.txt", "no home folder"),
+        match user_config_dir(env, home) {
+            Ok(dir) => {
+                let path = dir.join("sops").join("age").join("keys.txt");
+                let shown = path.display().to_string();
+                match std::fs::metadata(&path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        ids.note(&shown, "not found")
+                    }
+                    _ => {
+                        let loaded =
+                            read_file(&path).and_then(|bytes| parse_age_keys(&bytes, false));
+                        ids.absorb(shown, loaded);
+                    }
+                }
+            }
+            Err(reason) => ids.note("default keys.txt", &reason),
         }
         ids
     }
 
+    /// Identities from the text of an age identity file (`# comments`, one identity per line).
+    pub fn from_age_key_text(text: &str, source_name: &str) -> Result<Identities> {
+        let mut ids = Identities::empty();
+        ids.add_age_key_text(text, source_name)?;
+        Ok(ids)
+    }
+
+    /// Adds the identities in the text of an age identity file.
+    pub fn add_age_key_text(&mut self, text: &str, source_name: &str) -> Result<()> {
+        let loaded = parse_age_keys(text.as_bytes(), false)
+            .map_err(|reason| Error::Identity { source_name: source_name.to_string(), reason })?;
+        self.absorb(source_name.to_string(), Ok(loaded));
+        Ok(())
+    }
+
+    /// Adds the identities of an age identity file.
+    pub fn add_age_key_file(&mut self, path: &Path) -> Result<()> {
+        let shown = path.display().to_string();
+        let loaded = read_file(path)
+            .and_then(|bytes| parse_age_keys(&bytes, false))
+            .map_err(|reason| Error::Identity { source_name: shown.clone(), reason })?;
+        self.absorb(shown, Ok(loaded));
+        Ok(())
+    }
+
+    /// Adds an OpenSSH ed25519 or RSA private key. An ed25519 key also counts as its
+    /// `ssh-to-age` X25519 conversion, so it opens files for either recipient form.
+    pub fn add_ssh_private_key_file(&mut self, path: &Path) -> Result<()> {
+        let shown = path.display().to_string();
+        let loaded = read_file(path)
+            .and_then(|bytes| load_ssh(&bytes, &shown))
+            .map_err(|reason| Error::Identity { source_name: shown.clone(), reason })?;
+        self.absorb(shown, Ok(loaded));
+        Ok(())
+    }
+
+    /// Moves every identity and report of `other` into `self`.
+    pub fn extend(&mut self, other: Identities) {
+        let offset = self.reports.len();
+        self.local.extend(other.local);
+        self.public_keys.extend(other.public_keys);
+        self.plugins.extend(other.plugins);
+        self.locked.extend(other.locked.into_iter().map(|mut l| {
+            l.report += offset;
+            l
+        }));
+        self.reports.extend(other.reports);
+        if self.prompter.is_none() {
+            self.prompter = other.prompter;
+        }
+    }
+
+    /// Installs the hook used for passphrases, PINs and plugin messages. Without one,
+    /// passphrase-protected sources are skipped and plugins get no answers to their questions.
+    pub fn set_prompter(&mut self, prompter: Arc<dyn Prompter>) {
+        self.prompter = Some(prompter);
+    }
+
+    /// No identity of any kind was loaded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.local.is_empty() && self.plugins.is_empty() && self.locked.is_empty()
     }
 
+    /// The number of identities loaded (a passphrase-protected source counts once).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.local.len() + self.plugins.len() + self.locked.len()
     }
 
-    /// Each source consulted and what it held.
-    pub fn reports(&self) -> &[SourceReport] {
-        &self.reports
+    /// The public keys of the identities usable without interaction (`age1…`, `ssh-ed25519 …`).
+    pub fn public_keys(&self) -> &[String] {
+        &self.public_keys
     }
 
-    fn note(&mut self, source: impl Into<String>, outcome: impl Into<String>) {
-        self.reports.push(SourceReport { source: source.into(), outcome: outcome.into() });
-    }
-
-    /// Adds the identities of an age key file's text (sops' rules: empty and `#` lines
-    /// skipped, no trimming, one bad line rejects the whole source). Returns how many.
-    pub fn add_age_key_text(&mut self, text: &str, source: &str) -> Result<usize> {
-        let mut found: Vec<Entry> = Vec::new();
-        let mut plugins: Vec<age::plugin::Identity> = Vec::new();
-        for (index, raw) in text.split('\n').enumerate() {
-            let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if line.is_empty() || line.starts_with('#') {
+    /// One entry per source consulted, in discovery order.
+    pub fn reports(&self) -> Vec<SourceReport> {
+        let mut reports = self.reports.clone();
+        for locked in &self.locked {
+            let Some(report) = reports.get_mut(locked.report) else {
                 continue;
+            };
+            let status = match locked.unlocked.get() {
+                Some(Ok(ids)) => format!("unlocked, {} identities", ids.len()),
+                Some(Err(reason)) => reason.clone(),
+                None if self.prompter.is_none() => {
+                    "not used: no way to ask for the passphrase here".to_string()
+                }
+                None => "not needed so far".to_string(),
+            };
+            report.outcome = format!("{} ({status})", report.outcome);
+        }
+        reports
+    }
+
+    /// Calls `f` with each identity of a tier until it returns `true`.
+    pub(crate) fn for_each_identity(
+        &self,
+        tier: Tier,
+        f: &mut dyn FnMut(&dyn age::Identity) -> bool,
+    ) {
+        match tier {
+            Tier::Local => {
+                for identity in &self.local {
+                    if f(identity.as_ref()) {
+                        return;
+                    }
+                }
             }
-            let bad = |reason: &str| Error::Identity { source_name: source.to_string(), reason: format!("line {} {reason}", index + 1) };
-            if line.starts_with("AGE-SECRET-KEY-PQ-1") {
-                let err = bad("is a post-quantum identity, which is not supported yet");
-                self.note(source, err.to_string());
-                return Err(err);
-            } else if line.starts_with("AGE-SECRET-KEY-1") {
-                let Ok(identity) = age::x25519::Identity::from_str(line) else {
-                    let err = bad("is not a valid age identity");
-                    self.note(source, err.to_string());
-                    return Err(err);
+            Tier::Interactive => {
+                let callbacks = Callbacks::new(self.prompter.clone());
+                let mut names: Vec<&str> = self.plugins.iter().map(|p| p.plugin()).collect();
+                names.sort_unstable();
+                names.dedup();
+                for name in names {
+                    if let Ok(plugin) =
+                        age::plugin::IdentityPluginV1::new(name, &self.plugins, callbacks.clone())
+                    {
+                        if f(&plugin) {
+                            return;
+                        }
+                    }
+                }
+                if self.prompter.is_none() {
+                    return;
+                }
+                for locked in &self.locked {
+                    let unlocked = locked.unlocked.get_or_init(|| unlock(&locked.kind, &callbacks));
+                    if let Ok(ids) = unlocked {
+                        for identity in ids {
+                            if f(identity.as_ref()) {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn note(&mut self, source: &str, outcome: &str) {
+        self.reports
+            .push(SourceReport { source: source.to_string(), outcome: outcome.to_string() });
+    }
+
+    fn absorb(&mut self, source: String, loaded: std::result::Result<Loaded, String>) {
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                self.reports.push(SourceReport { source, outcome: reason });
+                return;
+            }
+        };
+        let mut parts = loaded.summary;
+        if !loaded.plugins.is_empty() {
+            parts.push(describe_plugins(&loaded.plugins));
+        }
+        for kind in &loaded.locked {
+            parts.push(match kind {
+                LockedKind::AgeIdentityFile { .. } => {
+                    "passphrase-protected identity file".to_string()
+                }
+                LockedKind::Ssh { .. } => "passphrase-protected ssh key".to_string(),
+            });
+        }
+        if parts.is_empty() {
+            parts.push("no identities in it".to_string());
+        }
+        let report = self.reports.len();
+        self.reports.push(SourceReport { source, outcome: parts.join("; ") });
+        self.local.extend(loaded.local);
+        self.public_keys.extend(loaded.public_keys);
+        self.plugins.extend(loaded.plugins);
+        let source = &self.reports[report].source;
+        self.locked.extend(loaded.locked.into_iter().map(|mut kind| {
+            if let LockedKind::AgeIdentityFile { location, .. } = &mut kind {
+                location.clone_from(source);
+            }
+            Locked { report, kind, unlocked: OnceLock::new() }
+        }));
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    std::env::var_os(var).filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+/// Go's `os.UserConfigDir`, with sops' macOS exception for `XDG_CONFIG_HOME`.
+fn user_config_dir(
+    env: &impl Fn(&str) -> Option<String>,
+    home: Option<&Path>,
+) -> std::result::Result<PathBuf, String> {
+    let xdg = env("XDG_CONFIG_HOME").filter(|v| !v.is_empty());
+    if cfg!(windows) {
+        return env("APPDATA")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| "%AppData% is not set".to_string());
+    }
+    if cfg!(target_os = "macos") {
+        if let Some(dir) = xdg {
+            return Ok(PathBuf::from(dir));
+        }
+        return home
+            .map(|h| h.join("Library").join("Application Support"))
+            .ok_or_else(|| "the home directory is unknown".to_string());
+    }
+    match xdg {
+        Some(dir) if Path::new(&dir).is_absolute() => Ok(PathBuf::from(dir)),
+        Some(_) => Err("XDG_CONFIG_HOME is a relative path".to_string()),
+        None => home
+            .map(|h| h.join(".config"))
+            .ok_or_else(|| "the home directory is unknown".to_string()),
+    }
+}
+
+fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("file not found: {}", path.display()),
+        _ => format!("cannot read {}: {e}", path.display()),
+    })
+}
+
+/// Runs `SOPS_AGE_KEY_CMD` without a shell and returns its stdout.
+fn run_key_command(command: &str) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    let words = command_line::split(command)?;
+    let Some((program, args)) = words.split_first() else {
+        return Err("the command is empty".to_string());
+    };
+    let output = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let upper = first.to_ascii_uppercase();
+        // Show the command's own explanation unless it might be key material.
+        let shown = if first.is_empty() || upper.contains("AGE-") || upper.contains("PRIVATE KEY") {
+            String::new()
+        } else {
+            let mut s: String = first.chars().take(200).collect();
+            s.insert_str(0, ": ");
+            s
+        };
+        return Err(format!("the command failed ({}){shown}", output.status));
+    }
+    Ok(stdout)
+}
+
+/// Parses the content of an age identity source the way sops does: skip empty and `#` lines,
+/// no trimming, CRLF allowed, and one bad line fails the whole source. A passphrase-encrypted
+/// identity file is recognised by its first bytes. With `words`, a line may hold several
+/// identities separated by whitespace.
+fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, String> {
+    let mut loaded = Loaded::default();
+    if content.starts_with(b"age-encryption") || content.starts_with(b"-----BEGIN AGE") {
+        let binary = if content.starts_with(b"-----BEGIN AGE") {
+            let text = std::str::from_utf8(content).map_err(|_| "invalid age armor".to_string())?;
+            armor::dearmor(text).map_err(|e| e.to_string())?
+        } else {
+            content.to_vec()
+        };
+        let scrypt =
+            age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
+        if !scrypt {
+            return Err("an age-encrypted file that is not protected by a passphrase".to_string());
+        }
+        loaded.locked.push(LockedKind::AgeIdentityFile { location: String::new(), binary });
+        return Ok(loaded);
+    }
+
+    let text =
+        std::str::from_utf8(content).map_err(|_| "the content is not valid UTF-8".to_string())?;
+    let mut x25519 = Vec::new();
+    let mut post_quantum = 0usize;
+    for (index, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let number = index + 1;
+        let items: Vec<&str> = if words { line.split_whitespace().collect() } else { vec![line] };
+        for item in items {
+            if item.starts_with("AGE-PLUGIN-") {
+                let plugin = item
+                    .parse::<age::plugin::Identity>()
+                    .map_err(|reason| invalid_line(number, item, "plugin identity", reason))?;
+                loaded.plugins.push(plugin);
+            } else if item.starts_with("AGE-SECRET-KEY-PQ-1") {
+                post_quantum += 1;
+            } else if item.starts_with("AGE-SECRET-KEY-1") {
+                let identity = item
+                    .parse::<age::x25519::Identity>()
+                    .map_err(|reason| invalid_line(number, item, "age secret key", reason))?;
+                x25519.push(identity);
+            } else {
+                return Err(format!("line {number} {}", explain_bad_line(item)));
+            }
+        }
+    }
+    if !x25519.is_empty() {
+        let publics: Vec<String> = x25519.iter().map(|i| i.to_public().to_string()).collect();
+        let noun = if x25519.len() == 1 { "age identity" } else { "age identities" };
+        loaded.summary.push(format!("{} {noun}: {}", x25519.len(), publics.join(", ")));
+        loaded.public_keys.extend(publics);
+        loaded.local.extend(x25519.into_iter().map(|i| Box::new(i) as BoxedIdentity));
+    }
+    if post_quantum > 0 {
+        loaded
+            .summary
+            .push(format!("{post_quantum} post-quantum identities skipped (not supported yet)"));
+    }
+    Ok(loaded)
+}
+
+fn invalid_line(number: usize, item: &str, what: &str, reason: &str) -> String {
+    if item.ends_with(char::is_whitespace) {
+        format!("line {number} ends with whitespace (identity lines are not trimmed)")
+    } else {
+        format!("line {number} is not a valid {what} ({reason})")
+    }
+}
+
+fn explain_bad_line(item: &str) -> &'static str {
+    let upper = item.trim_start().to_ascii_uppercase();
+    if item.starts_with(char::is_whitespace) && upper.starts_with("AGE-") {
+        "starts with whitespace (identity lines are not trimmed)"
+    } else if upper.starts_with("AGE-SECRET-KEY-1") || upper.starts_with("AGE-PLUGIN-") {
+        if item.ends_with(char::is_whitespace) {
+            "ends with whitespace (identity lines are not trimmed)"
+        } else {
+            "is not an age identity (identities are written in uppercase)"
+        }
+    } else if item.starts_with("age1") {
+        "is an age public key (a recipient), not an identity"
+    } else {
+        "is not an age identity"
+    }
+}
+
+fn describe_plugins(plugins: &[age::plugin::Identity]) -> String {
+    let mut names: Vec<&str> = plugins.iter().map(|p| p.plugin()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let described: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let found = age::plugin::IdentityPluginV1::new(name, &[], Callbacks::none()).is_ok();
+            if found {
+                format!("age-plugin-{name}")
+            } else {
+                format!("age-plugin-{name} (not found on PATH)")
+            }
+        })
+        .collect();
+    let noun = if plugins.len() == 1 { "plugin identity" } else { "plugin identities" };
+    format!("{} {noun} for {}", plugins.len(), described.join(", "))
+}
+
+/// Loads an ssh private key; `location` names it in messages.
+fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String> {
+    let parsed = age::ssh::Identity::from_buffer(bytes, Some(location.to_string()))
+        .map_err(|_| "not a supported ssh private key (OpenSSH ed25519 or RSA)".to_string())?;
+    let mut loaded = Loaded::default();
+    match parsed {
+        age::ssh::Identity::Unencrypted(_) => {
+            let public = ssh_public_line(&parsed);
+            if public.starts_with("ssh-ed25519 ") {
+                // The converted X25519 identity opens files encrypted to the `ssh-to-age`
+                // recipient of the same key, as sops-nix hosts use them.
+                let converted = match openssh::parse(bytes) {
+                    Ok(OpensshKey::Ed25519 { seed, .. }) => {
+                        ssh_to_age::age_secret_from_ed25519_seed(&seed[..])
+                            .ok()
+                            .and_then(|secret| secret.parse::<age::x25519::Identity>().ok())
+                    }
+                    _ => None,
                 };
-                let public = identity.to_public().to_string();
-                found.push(Entry { identity: Box::new(identity), public: Some(public) });
-            } else if line.starts_with("AGE-PLUGIN-") {
-                match age::plugin::Identity::from_str(line) {
-                    Ok(identity) => plugins.push(identity),
-                    Err(_) => {
-                        let err = bad("is not a valid age plugin identity");
-                        self.note(source, err.to_string());
-                        return Err(err);
+                match converted {
+                    Some(converted) => {
+                        let converted_public = converted.to_public().to_string();
+                        loaded
+                            .summary
+                            .push(format!("ssh-ed25519 key {public} (also as {converted_public})"));
+                        loaded.public_keys.push(public);
+                        loaded.public_keys.push(converted_public);
+                        loaded.local.push(Box::new(parsed));
+                        loaded.local.push(Box::new(converted));
+                    }
+                    None => {
+                        loaded.summary.push(format!("ssh-ed25519 key {public}"));
+                        loaded.public_keys.push(public);
+                        loaded.local.push(Box::new(parsed));
                     }
                 }
             } else {
-                let err = bad("is not an age identity (it must start with AGE-SECRET-KEY-1 or AGE-PLUGIN-)");
-                self.note(source, err.to_string());
-                return Err(err);
+                loaded.summary.push(format!("ssh key {}", short_ssh(&public)));
+                loaded.public_keys.push(public);
+                loaded.local.push(Box::new(parsed));
             }
         }
-        let mut outcome = vec![plural(found.len(), "age identity", "age identities")];
-        let mut names: Vec<String> = plugins.iter().map(|p| p.plugin().to_string()).collect();
-        names.sort();
-        names.dedup();
-        for name in names {
-            match age::plugin::IdentityPluginV1::new(&name, &plugins, age::NoCallbacks) {
-                Ok(plugin) => {
-                    found.push(Entry { identity: Box::new(plugin), public: None });
-                    outcome.push(format!("plugin identities for age-plugin-{name}"));
-                }
-                Err(_) => outcome.push(format!("plugin identities for age-plugin-{name}, which is not on PATH")),
-            }
+        age::ssh::Identity::Encrypted(key) => {
+            loaded.locked.push(LockedKind::Ssh { location: location.to_string(), key })
         }
-        let count = found.len();
-        self.entries.extend(found);
-        self.note(source, outcome.join(", "));
-        Ok(count)
+        age::ssh::Identity::Unsupported(kind) => return Err(describe_unsupported_ssh(&kind)),
     }
+    Ok(loaded)
+}
 
-    /// Adds an ssh private key (OpenSSH ed25519 or RSA) read from a file.
-    pub fn add_ssh_private_key_file(&mut self, path: &Path) -> Result<()> {
-        let source = path.display().to_string();
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Error::Identity { source_name: source.clone(), reason: e.to_string() })?);
-        self.add_ssh_private_key(&bytes, &source)
-    }
+/// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` for an ssh identity.
+fn ssh_public_line(identity: &age::ssh::Identity) -> String {
+    age::ssh::Recipient::try_from(identity.clone())
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "ssh key".to_string())
+}
 
-    /// Adds an ssh private key given as bytes.
-    pub fn add_ssh_private_key(&mut self, bytes: &[u8], source: &str) -> Result<()> {
-        let fail = |reason: &str| Error::Identity { source_name: source.to_string(), reason: reason.to_string() };
-        let identity = age::ssh::Identity::from_buffer(bytes, Some(source.to_string())).map_err(|_| fail("not an ssh private key"));
-        let result = match identity {
-            Ok(age::ssh::Identity::Unencrypted(key)) => {
-                self.entries.push(Entry { identity: Box::new(age::ssh::Identity::Unencrypted(key)), public: None });
-                Ok(())
-            }
-            Ok(age::ssh::Identity::Encrypted(_)) => Err(fail("the ssh key is protected by a passphrase, which cannot be asked for here")),
-            Ok(age::ssh::Identity::Unsupported(_)) => Err(fail("this kind of ssh key is not supported (use ed25519 or RSA)")),
-            Err(e) => Err(e),
-        };
-        match &result {
-            Ok(()) => self.note(source, "an ssh identity"),
-            Err(e) => self.note(source, e.to_string()),
+/// RSA public keys are hundreds of characters; show the type and the first few.
+fn short_ssh(public: &str) -> String {
+    let mut words = public.split(' ');
+    match (words.next(), words.next()) {
+        (Some(kind), Some(key)) if key.len() > 40 => {
+            format!("{kind} {}…", key.get(..40).unwrap_or(key))
         }
-        result
-    }
-
-    fn add_source_file_age(&mut self, path: &Path, source: &str) {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let text = Zeroizing::new(text);
-                if text.starts_with("age-encryption.org/") || text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") {
-                    self.note(source, "a passphrase-protected identity file, which cannot be unlocked here");
-                } else {
-                    let _ = self.add_age_key_text(&text, source);
-                }
-            }
-            Err(e) => self.note(source, format!("cannot read: {e}")),
-        }
-    }
-
-    fn add_source_file_ssh(&mut self, path: &Path, source: &str) {
-        let label = format!("{source} ({})", path.display());
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                let _ = self.add_ssh_private_key(&bytes, &label);
-            }
-            Err(e) => self.note(label, format!("cannot read: {e}")),
-        }
-    }
-
-    fn add_command_output(&mut self, command: &str) {
-        let source = "SOPS_AGE_KEY_CMD";
-        let Some(words) = shlex::split(command).filter(|w| !w.is_empty()) else {
-            self.note(source, "cannot split the command line");
-            return;
-        };
-        let output = std::process::Command::new(&words[0]).args(&words[1..]).stdin(std::process::Stdio::null()).output();
-        match output {
-            Ok(out) if out.status.success() => {
-                let text = Zeroizing::new(String::from_utf8_lossy(&out.stdout).into_owned());
-                let _ = self.add_age_key_text(&text, source);
-            }
-            Ok(out) => self.note(source, format!("the command failed ({})", out.status)),
-            Err(e) => self.note(source, format!("cannot run `{}`: {e}", words[0])),
-        }
-    }
-
-    /// The identities, those whose recipient is `hint` first.
-    pub(crate) fn ordered_for<'a>(&'a self, hint: Option<&'a str>) -> impl Iterator<Item = &'a dyn age::Identity> + 'a {
-        let matches = move |e: &&Entry| hint.is_some() && e.public.as_deref() == hint;
-        let first = self.entries.iter().filter(matches);
-        let rest = self.entries.iter().filter(move |e| !matches(e));
-        first.chain(rest).map(|e| e.identity.as_ref() as &dyn age::Identity)
-    }
-
-    /// Whether some identity is known to open `recipient` (X25519 keys only).
-    pub(crate) fn knows(&self, recipient: &str) -> bool {
-        self.entries.iter().any(|e| e.public.as_deref() == Some(recipient))
+        _ => public.to_string(),
     }
 }
 
-fn default_config_dir(home: &Path) -> PathBuf {
-    if cfg!(target_os = "macos") {
-        home.join("Library/Application Support")
-    } else {
-        home.join(".config")
+pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> String {
+    match kind {
+        age::ssh::UnsupportedKey::EncryptedPem => {
+            "an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)"
+                .to_string()
+        }
+        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
+            format!("an ssh key encrypted with {cipher}, which is not supported")
+        }
+        age::ssh::UnsupportedKey::Hardware(kind) => {
+            format!(
+                "a hardware ssh key ({kind}); use an age plugin such as age-plugin-yubikey instead"
+            )
+        }
+        age::ssh::UnsupportedKey::Type(kind) => {
+            format!("an ssh key of type {kind}; only ssh-ed25519 and ssh-rsa work with age")
+        }
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
+/// Opens a passphrase-protected source with a passphrase from the prompter.
+fn unlock(
+    kind: &LockedKind,
+    callbacks: &Callbacks,
+) -> std::result::Result<Vec<BoxedIdentity>, String> {
+    use age::Callbacks as _;
+    match kind {
+        LockedKind::Ssh { location, key } => {
+            let passphrase = callbacks
+                .request_passphrase(&format!("Enter passphrase for {location}:"))
+                .ok_or_else(|| "no passphrase given".to_string())?;
+            let key = key.decrypt(passphrase).map_err(|_| "wrong passphrase".to_string())?;
+            Ok(vec![Box::new(age::ssh::Identity::Unencrypted(key)) as BoxedIdentity])
+        }
+        LockedKind::AgeIdentityFile { location, binary } => {
+            let what = if location.is_empty() {
+                "the identity file".to_string()
+            } else {
+                location.clone()
+            };
+            let passphrase: SecretString = callbacks
+                .request_passphrase(&format!("Enter passphrase for {what}:"))
+                .ok_or_else(|| "no passphrase given".to_string())?;
+            let scrypt = age::scrypt::Identity::new(passphrase);
+            let decryptor = age::Decryptor::new_buffered(&binary[..]).map_err(|e| e.to_string())?;
+            let mut reader = decryptor
+                .decrypt(std::iter::once(&scrypt as &dyn age::Identity))
+                .map_err(|_| "wrong passphrase".to_string())?;
+            let mut content = Zeroizing::new(Vec::new());
+            reader
+                .read_to_end(&mut content)
+                .map_err(|_| "the identity file is corrupt".to_string())?;
+            let inner = parse_age_keys(&content, false)?;
+            Ok(inner.local)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
-    fn vectors(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors").join(name)
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases");
+    const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+    const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
+
+    fn vector(path: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/{path}")).unwrap()
+    }
+
+    fn secret_line(file: &str) -> String {
+        vector(file).lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).unwrap().to_string()
+    }
+
+    fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn outcome<'a>(reports: &'a [SourceReport], source_prefix: &str) -> &'a str {
+        &reports.iter().find(|r| r.source.starts_with(source_prefix)).unwrap().outcome
     }
 
     #[test]
-    fn discovery_merges_every_source_and_reports_each() {
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join(".config/sops/age")).unwrap();
-        std::fs::copy(vectors("keys-c.txt"), home.path().join(".config/sops/age/keys.txt")).unwrap();
-        let bob = std::fs::read_to_string(vectors("keys-b.txt")).unwrap();
-        let alice_file = vectors("keys.txt").display().to_string();
-        let ssh = vectors("ssh/id_ed25519").display().to_string();
-        let env = |name: &str| match name {
-            "SOPS_AGE_KEY" => Some(bob.clone()),
-            "SOPS_AGE_KEY_FILE" => Some(alice_file.clone()),
-            "SOPS_AGE_SSH_PRIVATE_KEY_FILE" => Some(ssh.clone()),
-            _ => None,
-        };
-        let ids = Identities::discover(&env, Some(home.path()));
-        assert_eq!(ids.len(), 4, "{:?}", ids.reports());
-        let sources: Vec<&str> = ids.reports().iter().map(|r| r.source.as_str()).collect();
-        assert!(sources.iter().any(|s| s.starts_with("SOPS_AGE_KEY_CMD")));
-        assert!(ids.reports().iter().any(|r| r.outcome == "not set"));
-    }
-
-    #[test]
-    fn a_bad_line_rejects_its_whole_source_only() {
-        let mut ids = Identities::empty();
-        let good = std::fs::read_to_string(vectors("keys.txt")).unwrap();
-        assert!(ids.add_age_key_text(&format!("{good}\n AGE-SECRET-KEY-1XYZ\n"), "bad").is_err());
-        assert!(ids.is_empty());
-        assert_eq!(ids.add_age_key_text(&good.replace('\n', "\r\n"), "crlf").unwrap(), 1);
-        let report = format!("{:?}", ids.reports());
-        let secret = good.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).unwrap();
-        assert!(!report.contains(&secret[16..]), "no key material in reports: {report}");
-    }
-
-    #[test]
-    fn the_key_command_is_run_without_a_shell() {
-        let file = vectors("keys.txt").display().to_string();
-        let env = |name: &str| (name == "SOPS_AGE_KEY_CMD").then(|| format!("cat '{file}'"));
-        let home = tempfile::tempdir().unwrap();
-        let ids = Identities::discover(&env, Some(home.path()));
-        assert_eq!(ids.len(), 1, "{:?}", ids.reports());
-    }
-
-    #[test]
-    fn ssh_keys_are_identities() {
-        let mut ids = Identities::empty();
-        ids.add_ssh_private_key_file(&vectors("ssh/id_ed25519")).unwrap();
+    fn parses_identity_files_like_sops() {
+        let ids = Identities::from_age_key_text(&vector("keys.txt"), "keys.txt").unwrap();
         assert_eq!(ids.len(), 1);
-        assert!(ids.add_ssh_private_key(b"garbage", "x").is_err());
+        assert_eq!(ids.public_keys(), [ALICE]);
+
+        let both =
+            format!("# two\r\n\r\n{}\r\n{}", secret_line("keys.txt"), secret_line("keys-b.txt"));
+        let ids = Identities::from_age_key_text(&both, "both").unwrap();
+        assert_eq!(ids.public_keys(), [ALICE, BOB]);
+        assert!(ids.reports()[0].outcome.starts_with("2 age identities"));
+    }
+
+    #[test]
+    fn one_bad_line_fails_the_source_without_echoing_it() {
+        let alice = secret_line("keys.txt");
+        let cases = [
+            (format!(" {alice}"), "line 1 starts with whitespace"),
+            (format!("# c\n{alice} "), "line 2 ends with whitespace"),
+            (format!("{alice}\n{}", alice.to_lowercase()), "line 2 is not an age identity"),
+            (format!("{ALICE}\n"), "line 1 is an age public key"),
+            (format!("{alice}\n\nnonsense"), "line 3 is not an age identity"),
+            (format!("{}X", &alice[..alice.len() - 1]), "line 1 is not a valid age secret key"),
+        ];
+        for (text, expected) in cases {
+            match Identities::from_age_key_text(&text, "test") {
+                Err(Error::Identity { reason, source_name }) => {
+                    assert_eq!(source_name, "test");
+                    assert!(reason.starts_with(expected), "{reason}");
+                    assert!(!reason.to_uppercase().contains(&alice[16..30]), "{reason}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn post_quantum_lines_are_skipped_and_reported() {
+        let text = format!("AGE-SECRET-KEY-PQ-1QQQQ\n{}", secret_line("keys.txt"));
+        let ids = Identities::from_age_key_text(&text, "pq").unwrap();
+        assert_eq!(ids.len(), 1);
+        assert!(ids.reports()[0].outcome.contains("1 post-quantum identities skipped"));
+    }
+
+    #[test]
+    fn plugin_identities_are_kept_and_their_binary_checked() {
+        let plugin =
+            age::plugin::Identity::default_for_plugin("zzznotinstalled").unwrap().to_string();
+        let ids = Identities::from_age_key_text(&format!("{plugin}\n"), "plugins").unwrap();
+        assert_eq!(ids.len(), 1);
+        let outcome = &ids.reports()[0].outcome;
+        assert!(outcome.contains("age-plugin-zzznotinstalled (not found on PATH)"), "{outcome}");
+        assert!(Identities::from_age_key_text("AGE-PLUGIN-", "bad").is_err());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn discovery_reads_every_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let config = dir.path().join("config");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::create_dir_all(config.join("sops/age")).unwrap();
+        std::fs::copy(format!("{VECTORS}/ssh/id_ed25519"), home.join(".ssh/id_ed25519")).unwrap();
+        std::fs::write(config.join("sops/age/keys.txt"), vector("keys-c.txt")).unwrap();
+        let cmd_file = dir.path().join("from-cmd.txt");
+        std::fs::write(&cmd_file, vector("keys-b.txt")).unwrap();
+
+        let env = env_of(&[
+            ("SOPS_AGE_KEY", format!("{} {}", secret_line("keys.txt"), secret_line("keys-b.txt"))),
+            ("SOPS_AGE_KEY_FILE", format!("{VECTORS}/keys.txt")),
+            ("SOPS_AGE_KEY_CMD", format!("cat '{}'", cmd_file.display())),
+            ("XDG_CONFIG_HOME", config.display().to_string()),
+        ]);
+        let ids = Identities::discover(&env, Some(&home));
+        let reports = ids.reports();
+        assert_eq!(outcome(&reports, "SOPS_AGE_SSH_PRIVATE_KEY_FILE"), "not set");
+        assert!(outcome(&reports, &home.join(".ssh/id_ed25519").display().to_string())
+            .starts_with("ssh-ed25519 key ssh-ed25519 AAAAC3"));
+        assert_eq!(outcome(&reports, &home.join(".ssh/id_rsa").display().to_string()), "not found");
+        assert!(outcome(&reports, "SOPS_AGE_KEY").starts_with("2 age identities"));
+        assert!(outcome(&reports, "SOPS_AGE_KEY_FILE=").starts_with("1 age identity: age1e9x"));
+        assert!(outcome(&reports, "SOPS_AGE_KEY_CMD=").starts_with("1 age identity: age1y53"));
+        assert!(
+            outcome(&reports, &config.display().to_string()).starts_with("1 age identity: age1xzz")
+        );
+        // ssh identity + its conversion, 2 from SOPS_AGE_KEY, file, command, default file.
+        assert_eq!(ids.len(), 7);
+        let debug = format!("{ids:?}");
+        assert!(!debug.contains("AGE-SECRET-KEY"), "{debug}");
+        for report in &reports {
+            assert!(!report.outcome.contains("AGE-SECRET-KEY"), "{report:?}");
+        }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn discovery_records_broken_sources_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env_of(&[
+            ("SOPS_AGE_SSH_PRIVATE_KEY_FILE", dir.path().join("missing").display().to_string()),
+            ("SOPS_AGE_KEY", format!("{}\noops", secret_line("keys.txt"))),
+            ("SOPS_AGE_KEY_FILE", format!("{VECTORS}/keys-b.txt")),
+            ("SOPS_AGE_KEY_CMD", "false".to_string()),
+            ("XDG_CONFIG_HOME", "relative/dir".to_string()),
+        ]);
+        let ids = Identities::discover(&env, None);
+        let reports = ids.reports();
+        assert!(outcome(&reports, "SOPS_AGE_SSH_PRIVATE_KEY_FILE").starts_with("file not found"));
+        assert_eq!(outcome(&reports, "~/.ssh"), "the home directory is unknown");
+        assert_eq!(outcome(&reports, "SOPS_AGE_KEY"), "line 2 is not an age identity");
+        assert!(outcome(&reports, "SOPS_AGE_KEY_CMD").starts_with("the command failed"));
+        assert_eq!(ids.public_keys(), [BOB]);
+        if !cfg!(target_os = "macos") && !cfg!(windows) {
+            assert_eq!(outcome(&reports, "default keys.txt"), "XDG_CONFIG_HOME is a relative path");
+        }
+    }
+
+    #[test]
+    fn discovery_with_nothing_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = Identities::discover(&env_of(&[]), Some(dir.path()));
+        assert!(ids.is_empty());
+        let reports = ids.reports();
+        assert_eq!(reports.len(), 7);
+        assert!(
+            reports.iter().all(|r| r.outcome == "not set" || r.outcome == "not found"),
+            "{reports:?}"
+        );
+        assert!(reports[6].source.ends_with(".config/sops/age/keys.txt"));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn key_command_is_split_and_run_without_a_shell() {
+        let env = env_of(&[("SOPS_AGE_KEY_CMD", format!("cat \"{VECTORS}/keys.txt\" ; echo"))]);
+        let ids = Identities::discover(&env, None);
+        // `;` is an argument to cat, not a shell operator, so cat fails.
+        assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD").starts_with("the command failed"));
+        let env = env_of(&[("SOPS_AGE_KEY_CMD", "'unclosed".to_string())]);
+        let ids = Identities::discover(&env, None);
+        assert_eq!(
+            outcome(&ids.reports(), "SOPS_AGE_KEY_CMD"),
+            "the command has an unclosed quote"
+        );
+        let env = env_of(&[("SOPS_AGE_KEY_CMD", "/nonexistent/program".to_string())]);
+        let ids = Identities::discover(&env, None);
+        assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD")
+            .starts_with("cannot run /nonexistent/program"));
+    }
+
+    #[test]
+    fn ssh_keys_load_with_their_conversion() {
+        let mut ids = Identities::empty();
+        ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/ssh/id_ed25519"))).unwrap();
+        assert_eq!(ids.len(), 2);
+        let public = vector("ssh/id_ed25519.pub");
+        let expected = public.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        assert_eq!(ids.public_keys()[0], expected);
+        assert_eq!(ids.public_keys()[1], ssh_to_age::ssh_ed25519_public_to_age(&public).unwrap());
+
+        let mut ids = Identities::empty();
+        let err =
+            ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
+        assert!(err.to_string().contains("not a supported ssh private key"), "{err}");
+    }
+
+    #[test]
+    fn identities_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Identities>();
+    }
+
+    struct FixedPassphrase(&'static str);
+
+    impl Prompter for FixedPassphrase {
+        fn secret(&self, _: &str) -> Option<SecretString> {
+            Some(SecretString::from(self.0.to_string()))
+        }
+    }
+
+    #[test]
+    fn passphrase_protected_ssh_key_needs_a_prompter() {
+        let path = format!("{CASES}/ssh-to-age/encrypted");
+        let mut ids = Identities::empty();
+        ids.add_ssh_private_key_file(Path::new(&path)).unwrap();
+        assert_eq!(ids.len(), 1);
+        let report = &ids.reports()[0].outcome;
+        assert!(report.contains("passphrase-protected ssh key"), "{report}");
+        assert!(report.contains("no way to ask"), "{report}");
+
+        let recipient = std::fs::read_to_string(format!("{path}.pub")).unwrap();
+        let enc = super::super::age_wrap::wrap(recipient.trim(), &[3u8; 32]).unwrap();
+        assert!(matches!(
+            super::super::age_wrap::unwrap(&enc, &ids),
+            super::super::age_wrap::Unwrapped::NoIdentity
+        ));
+
+        ids.set_prompter(Arc::new(FixedPassphrase("wrong")));
+        assert!(matches!(
+            super::super::age_wrap::unwrap(&enc, &ids),
+            super::super::age_wrap::Unwrapped::NoIdentity
+        ));
+        assert!(ids.reports()[0].outcome.contains("wrong passphrase"));
+
+        let mut ids = Identities::empty();
+        ids.add_ssh_private_key_file(Path::new(&path)).unwrap();
+        ids.set_prompter(Arc::new(FixedPassphrase("passphrase")));
+        match super::super::age_wrap::unwrap(&enc, &ids) {
+            super::super::age_wrap::Unwrapped::Opened(key) => assert_eq!(&key[..], &[3u8; 32]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn passphrase_protected_identity_file() {
+        // An identity file encrypted with the passphrase "hunter2", armored.
+        let inner = vector("keys.txt");
+        let encryptor =
+            age::Encryptor::with_user_passphrase(SecretString::from("hunter2".to_string()));
+        let mut binary = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut binary).unwrap();
+        std::io::Write::write_all(&mut writer, inner.as_bytes()).unwrap();
+        writer.finish().unwrap();
+        for content in [armor::armor(&binary), String::new()] {
+            let mut ids = Identities::empty();
+            if content.is_empty() {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("keys.age");
+                std::fs::write(&path, &binary).unwrap();
+                ids.add_age_key_file(&path).unwrap();
+            } else {
+                ids.add_age_key_text(&content, "armored").unwrap();
+            }
+            assert!(ids.reports()[0].outcome.starts_with("passphrase-protected identity file"));
+            let enc = super::super::age_wrap::wrap(ALICE, &[9u8; 32]).unwrap();
+            assert!(matches!(
+                super::super::age_wrap::unwrap(&enc, &ids),
+                super::super::age_wrap::Unwrapped::NoIdentity
+            ));
+            ids.set_prompter(Arc::new(FixedPassphrase("hunter2")));
+            match super::super::age_wrap::unwrap(&enc, &ids) {
+                super::super::age_wrap::Unwrapped::Opened(key) => assert_eq!(&key[..], &[9u8; 32]),
+                other => panic!("{other:?}"),
+            }
+            assert!(ids.reports()[0].outcome.contains("unlocked, 1 identities"));
+        }
     }
 }

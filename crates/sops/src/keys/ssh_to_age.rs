@@ -1,149 +1,228 @@
-//! Converting ssh-ed25519 keys to age X25519 keys the way the Go `ssh-to-age` tool does, which
-//! is how sops-nix machines turn their host key into an age identity: the public key through
-//! the Edwards-to-Montgomery map, the private key as the first half of SHA-512 of the seed
-//! (not clamped: X25519 clamps when it uses the key).
+//! Converting ssh-ed25519 keys to age X25519 keys the way the Go `ssh-to-age` tool does
+//! (sops-nix converts host keys with it).
+//!
+//! The public key is the Edwards point mapped to its Montgomery u-coordinate. The secret is the
+//! first half of SHA-512 of the 32-byte ed25519 seed, encoded without clamping (X25519 clamps
+//! when it uses the scalar), so both sides agree.
 
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bech32::{Bech32, Hrp};
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use sha2::{Digest, Sha512};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-/// Why a key could not be converted. Carries no key material.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConvertError {
-    #[error("not an ssh-ed25519 public key")]
-    NotEd25519Public,
-    #[error("not an unencrypted OpenSSH ed25519 private key")]
-    NotEd25519Private,
-    #[error("the private key is protected by a passphrase; decrypt it first (ssh-keygen -p)")]
-    Encrypted,
-    #[error("the key is not a valid point on the curve")]
-    InvalidPoint,
+use super::openssh::{self, OpensshKey};
+use crate::error::{Error, Result};
+
+const ED25519: &str = "ssh-ed25519";
+const PUBLIC_HRP: Hrp = Hrp::parse_unchecked("age");
+const SECRET_HRP: Hrp = Hrp::parse_unchecked("AGE-SECRET-KEY-");
+
+/// The `age1…` recipient of an ssh-ed25519 public key line (`ssh-ed25519 AAAA… comment`, an
+/// `authorized_keys` line with options, or a `known_hosts` line).
+pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String> {
+    let shown = line.trim();
+    let bad = |reason: &str| Error::Recipient {
+        recipient: shown.to_string(),
+        reason: reason.to_string(),
+    };
+
+    let mut words = shown.split_ascii_whitespace();
+    let Some(_) = words.by_ref().find(|w| *w == ED25519) else {
+        return Err(if shown.contains("ssh-") {
+            bad("only ssh-ed25519 keys can be converted to age keys")
+        } else {
+            bad("not an ssh-ed25519 public key line")
+        });
+    };
+    let blob = words
+        .next()
+        .and_then(|b64| STANDARD.decode(b64).ok())
+        .ok_or_else(|| bad("the ssh-ed25519 key is not valid base64"))?;
+    let point =
+        ed25519_public_from_blob(&blob).ok_or_else(|| bad("malformed ssh-ed25519 public key"))?;
+    montgomery_recipient(&point)
+        .ok_or_else(|| bad("the ssh-ed25519 key is not a valid curve point"))
 }
 
-/// `ssh-ed25519 AAAA… [comment]` → `age1…`.
-pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String, ConvertError> {
-    let mut parts = line.split_whitespace();
-    if parts.next() != Some("ssh-ed25519") {
-        return Err(ConvertError::NotEd25519Public);
+/// The `AGE-SECRET-KEY-1…` identity of an unencrypted OpenSSH ed25519 private key file.
+pub fn ssh_ed25519_private_to_age(openssh_pem: &[u8]) -> Result<Zeroizing<String>> {
+    let bad =
+        |reason: String| Error::Identity { source_name: "ssh private key".to_string(), reason };
+    match openssh::parse(openssh_pem).map_err(bad)? {
+        OpensshKey::Ed25519 { seed, .. } => age_secret_from_ed25519_seed(&seed[..]),
+        OpensshKey::Encrypted => Err(bad(
+            "the key is passphrase-protected; remove the passphrase from a copy (ssh-keygen -p) to convert it"
+                .to_string(),
+        )),
+        OpensshKey::Other(kind) => {
+            Err(bad(format!("only ssh-ed25519 keys can be converted to age keys, this is {kind}")))
+        }
     }
-    let blob = B64.decode(parts.next().ok_or(ConvertError::NotEd25519Public)?).map_err(|_| ConvertError::NotEd25519Public)?;
-    let mut reader = Reader(&blob);
-    if reader.string()? != b"ssh-ed25519" {
-        return Err(ConvertError::NotEd25519Public);
-    }
-    let point: [u8; 32] = reader.string()?.try_into().map_err(|_| ConvertError::NotEd25519Public)?;
-    let montgomery = CompressedEdwardsY(point).decompress().ok_or(ConvertError::InvalidPoint)?.to_montgomery();
-    Ok(bech32_encode("age", montgomery.as_bytes()))
 }
 
-/// An OpenSSH ed25519 private key file → `AGE-SECRET-KEY-1…`.
-pub fn ssh_ed25519_private_to_age(pem: &[u8]) -> Result<Zeroizing<String>, ConvertError> {
-    let seed = openssh_ed25519_seed(pem)?;
-    let mut digest: [u8; 64] = Sha512::digest(seed.as_slice()).into();
-    let encoded = bech32_encode("age-secret-key-", &digest[..32]).to_uppercase();
-    digest.zeroize();
-    Ok(Zeroizing::new(encoded))
+/// The ed25519 public key inside an ssh wire blob: string "ssh-ed25519", string key(32).
+pub(crate) fn ed25519_public_from_blob(blob: &[u8]) -> Option<[u8; 32]> {
+    let (kind, rest) = ssh_string(blob)?;
+    if kind != ED25519.as_bytes() {
+        return None;
+    }
+    let (key, rest) = ssh_string(rest)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    key.try_into().ok()
 }
 
-fn bech32_encode(hrp: &str, data: &[u8]) -> String {
-    let hrp = Hrp::parse(hrp).expect("a valid human-readable part");
-    bech32::encode::<Bech32>(hrp, data).expect("32 bytes always fit")
+fn ssh_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = input.split_first_chunk::<4>()?;
+    let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+    (rest.len() >= len).then(|| rest.split_at(len))
 }
 
-/// The 32-byte seed of an unencrypted `openssh-key-v1` ed25519 key.
-fn openssh_ed25519_seed(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, ConvertError> {
-    let text = std::str::from_utf8(pem).map_err(|_| ConvertError::NotEd25519Private)?;
-    let body: Zeroizing<String> = Zeroizing::new(
-        text.lines()
-            .skip_while(|l| l.trim() != "-----BEGIN OPENSSH PRIVATE KEY-----")
-            .skip(1)
-            .take_while(|l| l.trim() != "-----END OPENSSH PRIVATE KEY-----")
-            .map(str::trim)
-            .collect(),
-    );
-    let blob = Zeroizing::new(B64.decode(body.as_bytes()).map_err(|_| ConvertError::NotEd25519Private)?);
-    let rest = blob.strip_prefix(b"openssh-key-v1\0".as_slice()).ok_or(ConvertError::NotEd25519Private)?;
-    let mut reader = Reader(rest);
-    let cipher = reader.string()?;
-    let _kdf = reader.string()?;
-    let _kdf_options = reader.string()?;
-    if cipher != b"none" {
-        return Err(ConvertError::Encrypted);
-    }
-    if reader.u32()? != 1 {
-        return Err(ConvertError::NotEd25519Private);
-    }
-    let _public = reader.string()?;
-    let mut private = Reader(reader.string()?);
-    let (check1, check2) = (private.u32()?, private.u32()?);
-    if check1 != check2 || private.string()? != b"ssh-ed25519" {
-        return Err(ConvertError::NotEd25519Private);
-    }
-    let _public = private.string()?;
-    let keypair = private.string()?;
-    if keypair.len() != 64 {
-        return Err(ConvertError::NotEd25519Private);
-    }
-    Ok(Zeroizing::new(keypair[..32].to_vec()))
+/// The `age1…` string for an ed25519 public key.
+pub(crate) fn montgomery_recipient(ed25519_public: &[u8; 32]) -> Option<String> {
+    let point = CompressedEdwardsY(*ed25519_public).decompress()?;
+    let u = point.to_montgomery().to_bytes();
+    bech32::encode_lower::<Bech32>(PUBLIC_HRP, &u).ok()
 }
 
-/// Reads SSH wire-format fields.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn u32(&mut self) -> Result<u32, ConvertError> {
-        let (head, rest) = self.0.split_at_checked(4).ok_or(ConvertError::NotEd25519Private)?;
-        self.0 = rest;
-        Ok(u32::from_be_bytes(head.try_into().map_err(|_| ConvertError::NotEd25519Private)?))
-    }
-
-    fn string(&mut self) -> Result<&'a [u8], ConvertError> {
-        let len = self.u32()? as usize;
-        let (head, rest) = self.0.split_at_checked(len).ok_or(ConvertError::NotEd25519Private)?;
-        self.0 = rest;
-        Ok(head)
-    }
+/// The `AGE-SECRET-KEY-1…` string for a 32-byte ed25519 seed.
+pub(crate) fn age_secret_from_ed25519_seed(seed: &[u8]) -> Result<Zeroizing<String>> {
+    let mut digest = Zeroizing::new([0u8; 64]);
+    digest.copy_from_slice(&Sha512::digest(seed));
+    // Reserve up front so the string never reallocates and leaves a copy behind.
+    let mut encoded = Zeroizing::new(String::with_capacity(128));
+    bech32::encode_upper_to_fmt::<Bech32, String>(&mut encoded, SECRET_HRP, &digest[..32])
+        .map_err(|_| Error::Identity {
+            source_name: "ssh private key".to_string(),
+            reason: "cannot encode the converted key".to_string(),
+        })?;
+    Ok(encoded)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
+    use age::secrecy::ExposeSecret;
 
-    fn vector(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../../fixtures/sops-vectors/ssh/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    const CASES: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+
+    struct Case {
+        name: String,
+        public: String,
+        private: Vec<u8>,
+        age_public: String,
+        age_secret: String,
+    }
+
+    fn cases() -> Vec<Case> {
+        let list: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{CASES}/cases.json")).unwrap()).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let name = c["name"].as_str().unwrap().to_string();
+                Case {
+                    public: std::fs::read_to_string(format!("{CASES}/{name}.pub")).unwrap(),
+                    private: std::fs::read(format!("{CASES}/{name}")).unwrap(),
+                    age_public: c["age_recipient"].as_str().unwrap().to_string(),
+                    age_secret: c["age_identity"].as_str().unwrap().to_string(),
+                    name,
+                }
+            })
+            .collect()
     }
 
     #[test]
-    fn converted_private_key_matches_converted_public_key() {
-        let public = ssh_ed25519_public_to_age(std::str::from_utf8(&vector("id_ed25519.pub")).unwrap()).unwrap();
-        let secret = ssh_ed25519_private_to_age(&vector("id_ed25519")).unwrap();
-        assert!(public.starts_with("age1") && secret.starts_with("AGE-SECRET-KEY-1"));
-        let identity = age::x25519::Identity::from_str(&secret).unwrap();
-        assert_eq!(identity.to_public().to_string(), public);
-    }
-
-    #[test]
-    fn known_pairs_from_fixtures() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age.txt")).unwrap();
-        let mut checked = 0;
-        for block in text.split("\n\n").filter(|b| b.contains("ssh: ")) {
-            let get = |prefix: &str| block.lines().find_map(|l| l.strip_prefix(prefix)).unwrap().trim().to_string();
-            assert_eq!(ssh_ed25519_public_to_age(&get("ssh: ")).unwrap(), get("age: "));
-            let pem = std::fs::read(format!("{}/../../fixtures/keys-cases/{}", env!("CARGO_MANIFEST_DIR"), get("file: "))).unwrap();
-            assert_eq!(ssh_ed25519_private_to_age(&pem).unwrap().as_str(), get("secret: "));
-            checked += 1;
+    fn known_pairs_convert_as_ssh_to_age_does() {
+        let cases = cases();
+        assert!(cases.len() >= 2);
+        for case in cases {
+            assert_eq!(
+                ssh_ed25519_public_to_age(&case.public).unwrap(),
+                case.age_public,
+                "{}",
+                case.name
+            );
+            let secret = ssh_ed25519_private_to_age(&case.private).unwrap();
+            assert_eq!(secret.as_str(), case.age_secret, "{}", case.name);
         }
-        assert_eq!(checked, 3);
     }
 
     #[test]
-    fn refuses_other_keys_without_showing_them() {
-        assert_eq!(ssh_ed25519_public_to_age("ssh-rsa AAAAB3NzaC1yc2E"), Err(ConvertError::NotEd25519Public));
-        assert_eq!(ssh_ed25519_public_to_age("ssh-ed25519 !!!"), Err(ConvertError::NotEd25519Public));
-        assert_eq!(ssh_ed25519_private_to_age(b"garbage").unwrap_err(), ConvertError::NotEd25519Private);
+    fn converted_secret_derives_the_converted_public_key() {
+        let mut keys: Vec<(String, Vec<u8>)> =
+            cases().into_iter().map(|c| (c.public, c.private)).collect();
+        keys.push((
+            std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap(),
+            std::fs::read(format!("{VECTORS}/ssh/id_ed25519")).unwrap(),
+        ));
+        for (public, private) in keys {
+            let secret = ssh_ed25519_private_to_age(&private).unwrap();
+            let identity: age::x25519::Identity = secret.parse().unwrap();
+            assert_eq!(
+                identity.to_public().to_string(),
+                ssh_ed25519_public_to_age(&public).unwrap()
+            );
+            assert_eq!(identity.to_string().expose_secret(), secret.as_str());
+        }
+    }
+
+    #[test]
+    fn converted_identity_opens_files_for_the_converted_recipient() {
+        let private = std::fs::read(format!("{VECTORS}/ssh/id_ed25519")).unwrap();
+        let public = std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap();
+        let recipient: age::x25519::Recipient =
+            ssh_ed25519_public_to_age(&public).unwrap().parse().unwrap();
+        let identity: age::x25519::Identity =
+            ssh_ed25519_private_to_age(&private).unwrap().parse().unwrap();
+        let ciphertext = age::encrypt(&recipient, b"payload").unwrap();
+        assert_eq!(age::decrypt(&identity, &ciphertext).unwrap(), b"payload");
+    }
+
+    #[test]
+    fn accepts_authorized_keys_and_known_hosts_forms() {
+        let public = std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap();
+        let expected = ssh_ed25519_public_to_age(&public).unwrap();
+        let key = public.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        for line in [
+            key.clone(),
+            format!("  {key}  \n"),
+            format!("no-pty,command=\"x\" {key} comment"),
+            format!("host.example,10.0.0.1 {key}"),
+        ] {
+            assert_eq!(ssh_ed25519_public_to_age(&line).unwrap(), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn rejects_other_keys_clearly() {
+        let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host";
+        assert!(
+            matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { reason, .. }) if reason.contains("only ssh-ed25519"))
+        );
+        for bad in ["", "ssh-ed25519", "ssh-ed25519 !!!", "ssh-ed25519 AAAAC3NzaC1yc2EAAAADAQAB"] {
+            assert!(ssh_ed25519_public_to_age(bad).is_err(), "{bad}");
+        }
+        assert!(ssh_ed25519_private_to_age(b"not a key").is_err());
+        let age_key = std::fs::read(format!("{VECTORS}/keys.txt")).unwrap();
+        assert!(ssh_ed25519_private_to_age(&age_key).is_err());
+    }
+
+    #[test]
+    fn encrypted_keys_are_refused_without_leaking() {
+        let path = format!("{CASES}/encrypted");
+        let Ok(private) = std::fs::read(&path) else { panic!("missing {path}") };
+        match ssh_ed25519_private_to_age(&private) {
+            Err(Error::Identity { reason, .. }) => {
+                assert!(reason.contains("passphrase"), "{reason}")
+            }
+            other => panic!("{:?}", other.map(|_| "converted")),
+        }
     }
 }

@@ -1,12 +1,39 @@
-//! The YAML store (go-yaml v3 semantics and sops' emitter style).
+//! The YAML store: go-yaml v3 semantics and sops' emitter style (indent 4).
+//!
+//! Parsing runs in stages that each mirror a layer of go-yaml, because sops' comment placement
+//! and scalar typing are byproducts of go-yaml internals:
+//! [`lex`] (tokens, via granit-parser) → [`scan`] (go-yaml's comment capture) → [`parser`]
+//! (events carrying comments) → [`compose`] (`yaml.Node` trees) → [`convert`] (sops trees).
+//! Emitting mirrors sops' node building and go-yaml's emitter ([`emit`], [`emitter`], [`quote`],
+//! [`float`]).
 
-use crate::error::Result;
+mod compose;
+mod convert;
+mod emit;
+mod emitter;
+mod float;
+mod lex;
+mod parser;
+mod quote;
+mod scalar;
+mod scan;
+mod source;
+mod timestamp;
+
+#[cfg(test)]
+mod tests;
+
+use crate::error::{Error, Result};
+use crate::format::Format;
 use crate::stores::Store;
-use crate::tree::{Document, Map};
+use crate::tree::{Document, Map, MapItem, Value};
+
+/// The top-level key that holds the metadata in YAML files.
+const METADATA_KEY: &str = "sops";
 
 #[derive(Clone, Debug)]
 pub struct YamlStore {
-    /// Indentation of nested mappings (sops default 4).
+    /// Indentation of nested mappings (sops default 4; go-yaml accepts 2 to 9).
     pub indent: usize,
 }
 
@@ -16,20 +43,101 @@ impl Default for YamlStore {
     }
 }
 
+/// A parse error that names a position only, never content.
+pub(super) fn syntax_error(line: i64, column: i64, problem: &str) -> Error {
+    Error::parse(Format::Yaml, format!("line {}, column {}: {problem}", line + 1, column + 1))
+}
+
+/// Every document of the input as a go-yaml node arena plus its document roots.
+fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::NodeId>)> {
+    let text = std::str::from_utf8(input)
+        .map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let src = source::Source::new(text);
+    let mut toks = lex::tokenize(&src)?;
+    let comments = scan::replay(&src, &mut toks)?;
+    let events = parser::parse_events(&toks, &comments)?;
+    let mut composer = compose::Composer::new(events);
+    let mut docs = Vec::new();
+    while let Some(doc) = composer.document()? {
+        docs.push(doc);
+    }
+    Ok((composer.nodes, docs))
+}
+
+/// Removes comments from a metadata tree: the metadata layer reads fields only.
+fn without_comments(map: Map) -> Map {
+    Map(map
+        .0
+        .into_iter()
+        .filter_map(|item| match item {
+            MapItem::Entry(k, v) => Some(MapItem::Entry(k, value_without_comments(v))),
+            MapItem::Comment(_) => None,
+        })
+        .collect())
+}
+
+fn value_without_comments(v: Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(without_comments(m)),
+        Value::List(items) => Value::List(
+            items.into_iter().filter(|i| !matches!(i, Value::Comment(_))).map(value_without_comments).collect(),
+        ),
+        other => other,
+    }
+}
+
+impl YamlStore {
+    fn effective_indent(&self) -> usize {
+        if self.indent == 0 {
+            4
+        } else {
+            self.indent
+        }
+    }
+}
+
 impl Store for YamlStore {
-    fn parse_plain(&self, _input: &[u8]) -> Result<Document> {
-        todo!()
+    fn parse_plain(&self, input: &[u8]) -> Result<Document> {
+        if input.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        let (nodes, docs) = compose_documents(input)?;
+        if docs.is_empty() {
+            return Err(Error::parse(Format::Yaml, "no YAML document (EOF)"));
+        }
+        let mut branches = Vec::with_capacity(docs.len());
+        for (i, &doc) in docs.iter().enumerate() {
+            branches.push(convert::Converter::new(&nodes, i == 0).document(doc)?);
+        }
+        Ok(Document { branches })
     }
 
-    fn parse_encrypted(&self, _input: &[u8]) -> Result<(Document, Map)> {
-        todo!()
+    fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
+        let (nodes, docs) = compose_documents(input)?;
+        let mut branches = Vec::with_capacity(docs.len());
+        for &doc in &docs {
+            branches.push(convert::Converter::new(&nodes, false).document(doc)?);
+        }
+        let metadata = match branches.first().and_then(|b| b.get(METADATA_KEY)) {
+            Some(Value::Map(m)) => without_comments(m.clone()),
+            Some(Value::Null) | None => return Err(Error::MetadataNotFound),
+            Some(_) => return Err(Error::metadata("the `sops` key does not hold a mapping")),
+        };
+        for branch in &mut branches {
+            branch.remove(METADATA_KEY);
+        }
+        Ok((Document { branches }, metadata))
     }
 
-    fn emit_plain(&self, _doc: &Document) -> Result<Vec<u8>> {
-        todo!()
+    fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {
+        emit::emit(&doc.branches, None, self.effective_indent())
     }
 
-    fn emit_encrypted(&self, _doc: &Document, _metadata: &Map) -> Result<Vec<u8>> {
-        todo!()
+    fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>> {
+        if doc.branches.is_empty() {
+            return Err(Error::Emit { format: Format::Yaml, message: "no document to write".into() });
+        }
+        emit::emit(&doc.branches, Some(metadata), self.effective_indent())
     }
 }

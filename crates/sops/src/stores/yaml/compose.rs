@@ -1,0 +1,227 @@
+//! Builds go-yaml `yaml.Node` trees from events, including the composer's comment moves
+//! (a key's foot comment goes to the previous key when dedented; a value's foot comment goes
+//! to its key; a block mapping's foot comment goes to its last key).
+
+use granit_parser::ScalarStyle;
+
+use super::parser::{Event, EventKind};
+use super::scalar::{resolve_plain_tag, short_tag, MERGE_TAG, STR_TAG};
+use super::syntax_error;
+use crate::error::Result;
+
+pub(super) type NodeId = usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Kind {
+    Document,
+    Sequence,
+    Mapping,
+    Scalar,
+    Alias,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Node {
+    pub kind: Kind,
+    /// Short tag (`!!str`, `!!int`, `!custom`), resolved as go-yaml does.
+    pub tag: String,
+    pub value: String,
+    /// The scalar was written quoted or as a block scalar.
+    pub quoted_or_block: bool,
+    pub alias: Option<NodeId>,
+    pub content: Vec<NodeId>,
+    pub line: i64,
+    pub head: String,
+    pub line_comment: String,
+    pub foot: String,
+}
+
+/// Deeper nesting is refused before recursion could exhaust the stack.
+pub(super) const MAX_DEPTH: usize = 1_000;
+
+pub(super) struct Composer {
+    depth: usize,
+    events: std::vec::IntoIter<Event>,
+    current: Option<Event>,
+    pub nodes: Vec<Node>,
+    anchors: std::collections::HashMap<String, NodeId>,
+}
+
+impl Composer {
+    pub fn new(events: Vec<Event>) -> Self {
+        let mut c = Composer {
+            depth: 0,
+            events: events.into_iter(),
+            current: None,
+            nodes: Vec::new(),
+            anchors: std::collections::HashMap::new(),
+        };
+        // The stream start carries nothing.
+        if matches!(c.peek(), Some(EventKind::StreamStart)) {
+            c.advance();
+        }
+        c
+    }
+
+    fn peek(&mut self) -> Option<&EventKind> {
+        if self.current.is_none() {
+            self.current = self.events.next();
+        }
+        self.current.as_ref().map(|e| &e.kind)
+    }
+
+    fn event(&mut self) -> Option<&Event> {
+        self.peek();
+        self.current.as_ref()
+    }
+
+    fn advance(&mut self) -> Option<Event> {
+        self.peek();
+        self.current.take()
+    }
+
+    /// The next document, or `None` at the end of the stream.
+    pub fn document(&mut self) -> Result<Option<NodeId>> {
+        match self.peek() {
+            Some(EventKind::DocumentStart) => {}
+            _ => return Ok(None),
+        }
+        let ev = self.advance().unwrap_or_else(unreachable_event);
+        let doc = self.node(Kind::Document, "", "", String::new(), &ev);
+        self.child(doc)?;
+        if let Some(EventKind::DocumentEnd) = self.peek() {
+            let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
+            self.nodes[doc].foot = foot;
+            self.advance();
+        }
+        Ok(Some(doc))
+    }
+
+    fn node(&mut self, kind: Kind, default_tag: &str, tag: &str, value: String, ev: &Event) -> NodeId {
+        let tag = if !tag.is_empty() && tag != "!" {
+            short_tag(tag)
+        } else if !default_tag.is_empty() {
+            default_tag.to_string()
+        } else if kind == Kind::Scalar {
+            resolve_plain_tag(&value).to_string()
+        } else {
+            String::new()
+        };
+        self.nodes.push(Node {
+            kind,
+            tag,
+            value,
+            quoted_or_block: false,
+            alias: None,
+            content: Vec::new(),
+            line: ev.start.line + 1,
+            head: ev.head.clone(),
+            line_comment: ev.line.clone(),
+            foot: ev.foot.clone(),
+        });
+        self.nodes.len() - 1
+    }
+
+    fn child(&mut self, parent: NodeId) -> Result<NodeId> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            let line = self.nodes[parent].line;
+            return Err(syntax_error(line - 1, 0, "document nesting is too deep"));
+        }
+        let id = self.parse();
+        self.depth -= 1;
+        let id = id?;
+        self.nodes[parent].content.push(id);
+        Ok(id)
+    }
+
+    fn parse(&mut self) -> Result<NodeId> {
+        let Some(ev) = self.advance() else {
+            return Err(syntax_error(0, 0, "unexpected end of the event stream"));
+        };
+        match ev.kind.clone() {
+            EventKind::Scalar { anchor, tag, value, style } => {
+                let quoted_or_block = style != ScalarStyle::Plain;
+                let default_tag = if quoted_or_block {
+                    STR_TAG
+                } else if value == "<<" {
+                    MERGE_TAG
+                } else {
+                    ""
+                };
+                let id = self.node(Kind::Scalar, default_tag, &tag, value, &ev);
+                self.nodes[id].quoted_or_block = quoted_or_block;
+                self.anchor(id, anchor);
+                Ok(id)
+            }
+            EventKind::Alias { anchor } => {
+                let id = self.node(Kind::Alias, "", "", anchor.clone(), &ev);
+                match self.anchors.get(&anchor) {
+                    Some(&target) => self.nodes[id].alias = Some(target),
+                    None => {
+                        return Err(syntax_error(ev.start.line, ev.start.column, "unknown anchor referenced"));
+                    }
+                }
+                Ok(id)
+            }
+            EventKind::SequenceStart { anchor, tag, .. } => {
+                let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), &ev);
+                self.anchor(id, anchor);
+                while !matches!(self.peek(), Some(EventKind::SequenceEnd) | None) {
+                    self.child(id)?;
+                }
+                if let Some(end) = self.advance() {
+                    self.nodes[id].line_comment = end.line;
+                    self.nodes[id].foot = end.foot;
+                }
+                Ok(id)
+            }
+            EventKind::MappingStart { anchor, tag, flow } => {
+                let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), &ev);
+                self.anchor(id, anchor);
+                while !matches!(self.peek(), Some(EventKind::MappingEnd) | None) {
+                    let k = self.child(id)?;
+                    if !flow && !self.nodes[k].foot.is_empty() {
+                        // A key's foot comment is the previous value's when dedented.
+                        let n = self.nodes[id].content.len();
+                        if n > 2 {
+                            let prev_key = self.nodes[id].content[n - 3];
+                            self.nodes[prev_key].foot = std::mem::take(&mut self.nodes[k].foot);
+                        }
+                    }
+                    let v = self.child(id)?;
+                    if self.nodes[k].foot.is_empty() && !self.nodes[v].foot.is_empty() {
+                        self.nodes[k].foot = std::mem::take(&mut self.nodes[v].foot);
+                    }
+                }
+                if let Some(end) = self.advance() {
+                    self.nodes[id].line_comment = end.line;
+                    self.nodes[id].foot = end.foot;
+                }
+                let n = self.nodes[id].content.len();
+                if !flow && !self.nodes[id].foot.is_empty() && n > 1 {
+                    let last_key = self.nodes[id].content[n - 2];
+                    self.nodes[last_key].foot = std::mem::take(&mut self.nodes[id].foot);
+                }
+                Ok(id)
+            }
+            _ => Err(syntax_error(ev.start.line, ev.start.column, "unexpected event")),
+        }
+    }
+
+    fn anchor(&mut self, id: NodeId, anchor: String) {
+        if !anchor.is_empty() {
+            self.anchors.insert(anchor, id);
+        }
+    }
+}
+
+fn unreachable_event() -> Event {
+    Event {
+        kind: EventKind::StreamEnd,
+        start: Default::default(),
+        head: String::new(),
+        line: String::new(),
+        foot: String::new(),
+    }
+}

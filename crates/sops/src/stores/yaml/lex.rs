@@ -1,0 +1,162 @@
+//! The token stream, with the positions go-yaml's scanner would give each token.
+//!
+//! granit-parser does the actual scanning (escapes, folding, chomping, indentation rules). Its
+//! spans do not always sit where libyaml puts its marks (block scalars start at their content,
+//! block entries after the dash), so real tokens are re-anchored on the source text: a token
+//! starts at the first significant character after the previous token. Tokens the scanner
+//! synthesizes (mapping/sequence starts, simple keys, block ends) get their marks later, when
+//! the scanner is replayed in [`super::scan`].
+
+use granit_parser::{Options, ScalarStyle, Scanner, StrInput, TokenType};
+
+use super::source::{Mark, Source};
+use super::syntax_error;
+use crate::error::Result;
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum TokKind {
+    StreamStart,
+    StreamEnd,
+    VersionDirective { major: u32, minor: u32 },
+    TagDirective { handle: String, prefix: String },
+    DocumentStart,
+    DocumentEnd,
+    BlockSequenceStart,
+    BlockMappingStart,
+    BlockEnd,
+    FlowSequenceStart,
+    FlowSequenceEnd,
+    FlowMappingStart,
+    FlowMappingEnd,
+    BlockEntry,
+    FlowEntry,
+    Key,
+    Value,
+    Alias(String),
+    Anchor(String),
+    Tag { handle: String, suffix: String },
+    Scalar { style: ScalarStyle, value: String },
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Tok {
+    pub kind: TokKind,
+    pub start: Mark,
+    /// Byte offset just past the token's own text (block scalars: past their content).
+    pub end: usize,
+    /// Tokens without text of their own, whose marks are assigned by the scanner replay.
+    pub synthetic: bool,
+}
+
+/// Scans the whole input. Scanner errors become parse errors that name a position only.
+pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
+    let mut toks = Vec::new();
+    let mut cursor = 0usize;
+    // libyaml reads a block scalar ending at EOF without a final line feed, and a byte-order
+    // mark inside a document as content.
+    let mut options = Options::default();
+    options.block_scalar_eof_without_line_feed = true;
+    options.bom_inside_document_as_content = true;
+    for item in Scanner::with_options(StrInput::new(src.text), options) {
+        let token = item.map_err(|e| {
+            let m = e.marker();
+            syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")
+        })?;
+        let (span, token_type) = token.into_parts();
+        let granit_end = span.end.byte_offset().unwrap_or(cursor);
+        let (kind, width): (TokKind, Option<usize>) = match token_type {
+            TokenType::Comment(_) => continue,
+            TokenType::StreamStart => {
+                toks.push(Tok { kind: TokKind::StreamStart, start: Mark::default(), end: 0, synthetic: true });
+                continue;
+            }
+            TokenType::StreamEnd => {
+                toks.push(Tok { kind: TokKind::StreamEnd, start: Mark::default(), end: src.len(), synthetic: true });
+                continue;
+            }
+            TokenType::BlockSequenceStart => (TokKind::BlockSequenceStart, None),
+            TokenType::BlockMappingStart => (TokKind::BlockMappingStart, None),
+            TokenType::BlockEnd => (TokKind::BlockEnd, None),
+            TokenType::Key if span.start == span.end => (TokKind::Key, None),
+            TokenType::Key => (TokKind::Key, Some(1)),
+            TokenType::Value => (TokKind::Value, Some(1)),
+            TokenType::BlockEntry => (TokKind::BlockEntry, Some(1)),
+            TokenType::FlowEntry => (TokKind::FlowEntry, Some(1)),
+            TokenType::FlowSequenceStart => (TokKind::FlowSequenceStart, Some(1)),
+            TokenType::FlowSequenceEnd => (TokKind::FlowSequenceEnd, Some(1)),
+            TokenType::FlowMappingStart => (TokKind::FlowMappingStart, Some(1)),
+            TokenType::FlowMappingEnd => (TokKind::FlowMappingEnd, Some(1)),
+            TokenType::DocumentStart => (TokKind::DocumentStart, Some(3)),
+            TokenType::DocumentEnd => (TokKind::DocumentEnd, Some(3)),
+            TokenType::VersionDirective(major, minor) => (TokKind::VersionDirective { major, minor }, Some(0)),
+            TokenType::TagDirective(handle, prefix) => {
+                (TokKind::TagDirective { handle: handle.into_owned(), prefix: prefix.into_owned() }, Some(0))
+            }
+            TokenType::ReservedDirective(..) => {
+                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
+                return Err(syntax_error(m.line, m.column, "found unknown directive name"));
+            }
+            TokenType::Alias(name) | TokenType::Anchor(name) if !is_go_yaml_anchor(&name) => {
+                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
+                return Err(syntax_error(m.line, m.column, "did not find expected alphabetic or numeric character"));
+            }
+            TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
+            TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
+            TokenType::Tag(handle, suffix) => {
+                (TokKind::Tag { handle: handle.into_owned(), suffix: suffix.into_owned() }, Some(0))
+            }
+            TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned() }, Some(0)),
+            _ => {
+                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
+                return Err(syntax_error(m.line, m.column, "unsupported token"));
+            }
+        };
+        match width {
+            None => toks.push(Tok { kind, start: Mark::default(), end: 0, synthetic: true }),
+            Some(w) => {
+                let start = src.skip_insignificant(cursor);
+                // Fixed-width indicators end `w` characters later; text tokens end where the
+                // scanner says, never before they start.
+                let end = if w > 0 { start + w } else { granit_end.max(start + 1) };
+                cursor = end.min(src.len()).max(cursor);
+                toks.push(Tok { kind, start: src.mark_at(start), end: cursor, synthetic: false });
+            }
+        }
+    }
+    Ok(toks)
+}
+
+/// go-yaml accepts only ASCII letters, digits, `_` and `-` in anchor and alias names.
+fn is_go_yaml_anchor(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds_and_starts(text: &str) -> Vec<(String, i64, i64)> {
+        let src = Source::new(text);
+        tokenize(&src)
+            .unwrap()
+            .into_iter()
+            .filter(|t| !t.synthetic)
+            .map(|t| (format!("{:?}", t.kind).chars().take(12).collect(), t.start.line, t.start.column))
+            .collect()
+    }
+
+    #[test]
+    fn real_tokens_start_where_libyaml_puts_them() {
+        let toks = kinds_and_starts("k: |\n  x\nl:\n- a # c\n");
+        let starts: Vec<(i64, i64)> = toks.iter().map(|t| (t.1, t.2)).collect();
+        // k, :, | (the indicator, not the content), l, :, -, a
+        assert_eq!(starts, vec![(0, 0), (0, 1), (0, 3), (2, 0), (2, 1), (3, 0), (3, 2)]);
+    }
+
+    #[test]
+    fn syntax_errors_do_not_echo_content() {
+        let src = Source::new("a: \"secret\n");
+        let err = tokenize(&src).unwrap_err().to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
+}
