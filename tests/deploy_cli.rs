@@ -373,11 +373,11 @@ fn sops_nix_manifest_nested_keys_templates_and_check() {
     }
     fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "", &yaml, "binary"), secret("y", "", &json, "json")])).unwrap()).unwrap();
     let out = secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap();
-    ok(&out);
-    let not_json = dir.path().join("s.yaml");
-    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "", &not_json, "binary"), secret("y", "", &json, "json")])).unwrap()).unwrap();
-    let out = secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "a binary-format file must be a sops JSON file");
+    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "top", &yaml, "yaml"), secret("y", "", &yaml, "json")])).unwrap()).unwrap();
+    let out = secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "one file, two formats");
+    assert!(stderr_of(&out).contains("but x gave yaml before"), "{}", stderr_of(&out));
 }
 
 // ---- exec ----

@@ -55,8 +55,9 @@ impl KeySources {
         }
         for path in &self.age_key_files {
             let text = read_secret_text(path)?;
-            let count = ids.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, e.to_string()))?;
-            if count == 0 {
+            let before = ids.len();
+            ids.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, e.to_string()))?;
+            if ids.len() == before {
                 return Err(key_error(path, "holds no age identity"));
             }
         }
@@ -64,7 +65,7 @@ impl KeySources {
             let pem = Zeroizing::new(std::fs::read(path).map_err(|e| key_error(path, e.to_string()))?);
             let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, format!("{e} (only ed25519 host keys can be used)")))?;
             ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, e.to_string()))?;
-            ids.add_ssh_private_key(&pem, &path.display().to_string()).map_err(|e| key_error(path, e.to_string()))?;
+            ids.add_ssh_private_key_file(path).map_err(|e| key_error(path, e.to_string()))?;
         }
         Ok(ids)
     }
