@@ -456,3 +456,90 @@ fn exec_takes_all_of_a_machine_or_user() {
     let out = exec(&["--user", "admin", "--all-files", "--", "sh", "-c", "cd $SECRETS_DIR && cat legacy-secret group-secret vars/per-machine/web1/gen/token"]).output().unwrap();
     assert_eq!(stdout_of(ok(&out)), "legacy-valuegroup-valuevars-token");
 }
+
+// ---- the Nix side ----
+
+/// The Nix library (what the NixOS module installs) and `secrets install` choose the same
+/// secrets, on a repository with every kind of membership.
+#[test]
+fn nix_lib_and_install_agree_on_a_machines_secrets() {
+    let Some(nix) = peer("nix-instantiate") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let link = |target: &str, at: &str| {
+        let at = repo.join(at);
+        fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, at).unwrap();
+    };
+    let secret_file = |at: &str| {
+        let at = repo.join(at).join("secret");
+        fs::create_dir_all(at.parent().unwrap()).unwrap();
+        fs::copy(fixture_repo().join("sops/secrets/group-secret/secret"), at).unwrap();
+    };
+    fs::create_dir_all(repo.join("sops/machines/m")).unwrap();
+    link("../../../machines/m", "sops/groups/g1/machines/m");
+    fs::create_dir_all(repo.join("sops/groups/g3/machines/m")).unwrap(); // a folder counts as an entry
+    fs::create_dir_all(repo.join("sops/groups/g2/machines")).unwrap();
+    for s in ["a", "b", "c", "e", "f", "h"] {
+        secret_file(&format!("sops/secrets/{s}"));
+    }
+    link("../../../machines/m", "sops/secrets/a/machines/m");
+    link("../../../groups/g1", "sops/secrets/b/groups/g1");
+    link("../../../groups/g2", "sops/secrets/c/groups/g2");
+    fs::create_dir_all(repo.join("sops/secrets/d/machines")).unwrap();
+    link("../../../machines/m", "sops/secrets/d/machines/m"); // no secret file
+    link("../../../machines/gone", "sops/secrets/f/machines/gone");
+    link("../../../groups/g3", "sops/secrets/h/groups/g3");
+    secret_file("vars/shared/gen/x");
+    link("../../../../../sops/groups/g1", "vars/shared/gen/x/groups/g1");
+    secret_file("vars/shared/gen/unlinked");
+    secret_file("vars/per-machine/m/gen/y");
+    link("../../../../../../sops/machines/m", "vars/per-machine/m/gen/y/machines/m");
+    secret_file("vars/per-machine/other/gen/z");
+    link("../../../../../../sops/machines/m", "vars/per-machine/other/gen/z/machines/m");
+
+    let ours = secrets().arg("--repo").arg(&repo).args(["install", "--machine", "m", "--check", "--target"]).arg(dir.path().join("t")).output().unwrap();
+    let ours: Vec<String> = stdout_of(ok(&ours)).lines().map(String::from).collect();
+    assert_eq!(ours, ["a", "b", "h", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
+
+    let lib = common::repo_root().join("nix/lib.nix");
+    let expr = format!("(import {}).machineSecretNames {{ repo = /. + \"{}\"; machine = \"m\"; }}", lib.display(), repo.display());
+    let out = Command::new(nix).args(["--store", "dummy://", "--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
+    assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
+    let theirs: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(theirs, ours);
+}
+
+/// The `sops-install-secrets` wrapper of the Nix package translates its command line.
+#[test]
+fn the_sops_install_secrets_wrapper_passes_its_flags_on() {
+    let Some(bash) = peer("bash") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = fs::read_to_string(common::repo_root().join("nix/sops-install-secrets.sh")).unwrap();
+    let wrapper = dir.path().join("sops-install-secrets");
+    fs::write(&wrapper, script.replace("@secrets@", env!("CARGO_BIN_EXE_secrets"))).unwrap();
+    let manifest = dir.path().join("manifest.json");
+    let target = dir.path().join("secrets");
+    fs::write(
+        &manifest,
+        serde_json::to_vec(&serde_json::json!({
+            "secrets": [{"name": "group-secret", "key": "", "path": target.join("group-secret"), "owner": null, "uid": 0, "group": null, "gid": 0,
+                         "sopsFile": fixture_repo().join("sops/secrets/group-secret/secret"), "format": "binary", "mode": "0400"}],
+            "secretsMountPoint": dir.path().join("secrets.d"), "symlinkPath": target, "keepGenerations": 1,
+            "ageKeyFile": vectors().join("keys-b.txt"), "ageSshKeyPaths": [], "userMode": !is_root()
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(&bash);
+        common::clean_env(&mut cmd);
+        cmd.arg(&wrapper).args(args).arg(&manifest).output().unwrap()
+    };
+    ok(&run(&["-check-mode=sopsfile"]));
+    assert!(!target.exists());
+    ok(&run(&["-check-mode", "manifest"]));
+    ok(&run(&[]));
+    assert_eq!(fs::read(target.join("group-secret")).unwrap(), b"group-value");
+    assert_eq!(run(&["-bogus"]).status.code(), Some(2));
+}

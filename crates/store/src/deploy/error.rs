@@ -11,10 +11,11 @@ pub enum DeployError {
     #[error("{0}")]
     Store(#[from] StoreError),
 
-    #[error("{path}: {source}")]
+    // Messages avoid `<…/secret>: …`, which reads like an assignment to output redaction.
+    #[error("cannot read {path} as a sops file: {source}")]
     Sops { path: PathBuf, source: secrets_sops::Error },
 
-    #[error("{path}: {reason}")]
+    #[error("{path} ({reason})")]
     Io { path: PathBuf, reason: String },
 
     #[error("{path}: neither a repository (with sops/) nor a copy of its sops/ folder")]

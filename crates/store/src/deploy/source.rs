@@ -5,7 +5,9 @@
 //! `builtins.readDir`: a `machines/<m>` or `groups/<g>` entry counts whether it is a symlink
 //! (even a dangling one) or a directory. Links only choose which files to try; decryption with
 //! the machine's own key is what grants access, so a link pointing elsewhere gains nothing.
-//! `nix/lib.nix` implements the same rules and is tested against the same fixture.
+//! Folders count only as real directories and `secret` only as a regular file, as
+//! `builtins.readDir` types them. `nix/lib.nix` implements the same rules; a test compares the
+//! two on the same repositories.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -105,7 +107,7 @@ impl Source {
 
     fn consider(&self, dir: &Path, name: String, machine: &str, groups: &[String], out: &mut Vec<MachineSecret>) {
         let file = dir.join("secret");
-        if !file.is_file() {
+        if !fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
             return;
         }
         let via = if has_entry(&dir.join("machines"), machine) {
@@ -127,8 +129,8 @@ impl Source {
     }
 }
 
-/// The entries of a folder with whether each is a directory (following symlinks), sorted; a
-/// missing folder has none.
+/// The entries of a folder with whether each is a directory, sorted; a missing folder has
+/// none.
 fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
@@ -139,7 +141,8 @@ fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
     for entry in read {
         let entry = entry.map_err(|e| DeployError::io(dir, e))?;
         let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
-        out.push((name, entry.path().is_dir()));
+        // Not followed through symlinks, as `builtins.readDir` reports them.
+        out.push((name, entry.file_type().map(|t| t.is_dir()).unwrap_or(false)));
     }
     out.sort();
     Ok(out)
