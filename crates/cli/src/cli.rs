@@ -57,15 +57,8 @@ pub enum Command {
     Set {
         /// The secret's name
         secret: String,
-        /// Also encrypt for this user (repeatable)
-        #[arg(long = "user", value_name = "USER")]
-        users: Vec<String>,
-        /// Also encrypt for this machine (repeatable)
-        #[arg(long = "machine", value_name = "MACHINE")]
-        machines: Vec<String>,
-        /// Also encrypt for this group (repeatable)
-        #[arg(long = "group", value_name = "GROUP")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        members: MemberArgs,
         /// Edit the value in $EDITOR (a private temporary file, removed afterwards)
         #[arg(short, long)]
         edit: bool,
@@ -82,6 +75,9 @@ pub enum Command {
     List {
         /// A substring of the names to show
         pattern: Option<String>,
+        /// Also show when each secret was created and last changed (from git history)
+        #[arg(short, long)]
+        long: bool,
     },
     /// Remove a secret
     Remove {
@@ -126,6 +122,21 @@ pub enum Command {
         /// The shell to complete for
         shell: clap_complete::Shell,
     },
+    /// Validate the repository without any key: names, keys, links, files and drift (for CI)
+    Check(CheckArgs),
+    /// Who can read which secret, and how (directly or through which group)
+    Access(AccessArgs),
+    /// The history of secrets from git: value and recipient changes, by whom and when
+    Log(LogArgs),
+    /// Set git up for secrets: readable diffs, merges of encrypted files, a pre-commit check
+    #[command(subcommand)]
+    Git(GitCommand),
+    /// git textconv driver: a sops file as reviewable text, values hidden (see `secrets git setup`)
+    #[command(name = "git-diff")]
+    GitDiff(GitDiffArgs),
+    /// git merge driver: decrypt, merge and re-encrypt sops files (see `secrets git setup`)
+    #[command(name = "git-merge")]
+    GitMerge(GitMergeArgs),
     /// Install a machine's secrets into a folder, as sops-nix does (run on the machine)
     #[command(after_help = INSTALL_EXAMPLES)]
     Install(InstallArgs),
@@ -133,6 +144,7 @@ pub enum Command {
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
 }
+
 
 const INSTALL_EXAMPLES: &str = "\
 Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
@@ -224,6 +236,20 @@ pub enum KeyCommand {
     Show,
     /// Re-encrypt every secret for exactly the members its links name
     Update,
+}
+
+/// Who a secret is (also) encrypted for.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MemberArgs {
+    /// Encrypt for this user too (repeatable)
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Encrypt for this machine too (repeatable)
+    #[arg(long = "machine", value_name = "MACHINE")]
+    pub machines: Vec<String>,
+    /// Encrypt for this group too (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
 }
 
 /// How keys are given to `add`, `add-key` and `remove-key`.
@@ -368,15 +394,8 @@ pub struct ImportArgs {
     /// Prefix for the secret names
     #[arg(long, default_value = "")]
     pub prefix: String,
-    /// Encrypt for this user (repeatable)
-    #[arg(long = "user", value_name = "USER")]
-    pub users: Vec<String>,
-    /// Encrypt for this machine (repeatable)
-    #[arg(long = "machine", value_name = "MACHINE")]
-    pub machines: Vec<String>,
-    /// Encrypt for this group (repeatable)
-    #[arg(long = "group", value_name = "GROUP")]
-    pub groups: Vec<String>,
+    #[command(flatten)]
+    pub members: MemberArgs,
     /// Overwrite secrets that exist already
     #[arg(short, long)]
     pub force: bool,
@@ -407,15 +426,8 @@ pub enum CredentialsCommand {
         /// gcp: the service account JSON key file (its project_id is used unless --set gives one)
         #[arg(long, value_name = "PATH")]
         service_account_file: Option<PathBuf>,
-        /// Encrypt for this user (repeatable)
-        #[arg(long = "user", value_name = "USER")]
-        users: Vec<String>,
-        /// Encrypt for this machine (repeatable)
-        #[arg(long = "machine", value_name = "MACHINE")]
-        machines: Vec<String>,
-        /// Encrypt for this group (repeatable)
-        #[arg(long = "group", value_name = "GROUP")]
-        groups: Vec<String>,
+        #[command(flatten)]
+        members: MemberArgs,
     },
     /// List stored credentials with who can read them, dates and masked values
     List,
@@ -625,4 +637,74 @@ pub enum SopsCommand {
         #[arg(long, value_name = "TYPE")]
         input_type: Option<String>,
     },
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Exits 1 when it finds an error (warnings do not fail). Without a key nothing is decrypted; with one, the MAC of every secret it opens is verified.\n\nExamples:\n  secrets check\n  secrets check --json\n  secrets check --fix   # re-key secrets whose recipients drifted from their links")]
+pub struct CheckArgs {
+    /// Re-key secrets whose recipients differ from their links (needs a key that can read them)
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: allow leaving a secret that no user can read
+    #[arg(short, long, requires = "fix")]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets access                        # the matrix: secrets x users and machines\n  secrets access db-password            # who can read it, and how\n  secrets access --member bob           # what bob can read, and how\n  secrets access db-password --member bob --explain")]
+pub struct AccessArgs {
+    /// Only this secret
+    pub secret: Option<String>,
+    /// Only this user or machine (`user:NAME` or `machine:NAME` when both exist)
+    #[arg(long, value_name = "NAME")]
+    pub member: Option<String>,
+    /// Show the links that give (or would give) the member access to the secret
+    #[arg(long, requires_all = ["secret", "member"])]
+    pub explain: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Without a key, an identical ciphertext proves the value unchanged, and a new one means the value or the data key changed; with a key that reads both versions, values are compared.\n\nExamples:\n  secrets log\n  secrets log db-password -n 5")]
+pub struct LogArgs {
+    /// Only this secret
+    pub secret: Option<String>,
+    /// Show at most this many commits
+    #[arg(short = 'n', long, value_name = "N")]
+    pub max_count: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GitCommand {
+    /// Configure this clone: .gitattributes, the diff and merge drivers, optionally a pre-commit check
+    #[command(after_help = "Idempotent. Writes .gitattributes lines for sops/secrets/*/secret and vars/**/secret, and local git config (diff.secrets.textconv, merge.secrets.driver, merge.secrets.name).\n\nExamples:\n  secrets git setup --pre-commit\n  secrets git setup --pattern 'deploy/*.sops.yaml'")]
+    Setup {
+        /// Also install pre-commit and pre-merge-commit hooks running `secrets check`
+        #[arg(long)]
+        pre_commit: bool,
+        /// Also use the drivers for other sops files matching this .gitattributes pattern (repeatable)
+        #[arg(long = "pattern", value_name = "PATTERN")]
+        patterns: Vec<String>,
+        /// The command git runs (default: `secrets` when it is on PATH, else this program's path)
+        #[arg(long, value_name = "COMMAND")]
+        command: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Values are never shown unless `git config secrets.diff.showValues true` or SECRETS_DIFF_SHOW_VALUES=1, and a key can read them.")]
+pub struct GitDiffArgs {
+    /// The file git asks to convert
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct GitMergeArgs {
+    /// %O: the common ancestor's version
+    pub base: PathBuf,
+    /// %A: our version; the result is written here
+    pub ours: PathBuf,
+    /// %B: their version
+    pub theirs: PathBuf,
+    /// %P: the path of the file in the repository
+    pub path: Option<PathBuf>,
 }

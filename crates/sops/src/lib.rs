@@ -18,6 +18,9 @@ pub mod timefmt;
 pub mod tree;
 pub mod treepath;
 
+#[cfg(test)]
+mod test_support;
+
 pub use error::{Error, Result};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};

@@ -2,12 +2,14 @@
 //! keys, secrets encrypted for exactly the members their links name, and re-keying when
 //! membership changes. Built on [`secrets_sops`].
 
+pub mod check;
 pub mod credentials;
 pub mod deploy;
 pub mod error;
 pub mod export;
 pub mod fsutil;
 pub mod git;
+pub mod history;
 pub mod identity;
 pub mod keyinput;
 pub mod keyfile;

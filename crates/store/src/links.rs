@@ -149,7 +149,7 @@ pub fn members(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<String>>
 }
 
 /// Removes `.` and `..` lexically (no symlink resolution), for checking dangling links.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {

@@ -19,13 +19,13 @@ use crate::io::{private_tempdir, write_stdout};
 
 pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
     match cmd {
-        CredentialsCommand::Store { provider, name, set, set_stdin, profile, kubeconfig, service_account_file, users, machines, groups } => {
+        CredentialsCommand::Store { provider, name, set, set_stdin, profile, kubeconfig, service_account_file, members } => {
             let provider = Provider::from_name(&provider).ok_or_else(|| store_failure(credentials::parse_ref(&provider).unwrap_err()))?;
             let sources = Sources { set, set_stdin, profile, kubeconfig, service_account_file };
             let fields = gather_fields(provider, &sources)?;
             let credential = Credential::new(provider, &name, fields.to_vec()).map_err(store_failure)?;
             let repo = ctx.repo()?;
-            let members = members_with_caller(&repo, &users, &machines, &groups)?;
+            let members = members_with_caller(&repo, &members)?;
             let identities = ctx.identities();
             let progress = ctx.progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };

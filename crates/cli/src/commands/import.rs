@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
         return Err(Failure::msg(format!("{file}: import-sops reads yaml, json, dotenv or ini files"))
             .hint("pass --input-type if the extension does not say which; use `secrets set` for a single binary value"));
     }
-    let members = members_with_caller(&repo, &args.users, &args.machines, &args.groups)?;
+    let members = members_with_caller(&repo, &args.members)?;
     let identities = ctx.identities();
     let bytes = read_input(&args.file)?;
     let encrypted = EncryptedFile::parse(&bytes, format).map_err(|e| Failure::sops(&file, e))?;

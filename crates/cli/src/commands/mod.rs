@@ -1,7 +1,11 @@
 //! One module per command family; `run` dispatches.
 
+mod access;
+mod check;
 mod credentials;
 mod exec;
+mod gitdrivers;
+mod log;
 mod groups;
 mod import;
 mod install;
@@ -24,9 +28,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Users(cmd) => members::run(&ctx, Kind::User, cmd),
         Command::Machines(cmd) => members::run(&ctx, Kind::Machine, cmd),
         Command::Groups(cmd) => groups::run(&ctx, cmd),
-        Command::Set { secret, users, machines, groups, edit, force } => secrets::set(&ctx, &secret, &users, &machines, &groups, edit, force),
+        Command::Set { secret, members, edit, force } => secrets::set(&ctx, &secret, &members, edit, force),
         Command::Get { secret } => secrets::get(&ctx, &secret),
-        Command::List { pattern } => secrets::list(&ctx, pattern.as_deref()),
+        Command::List { pattern, long } => secrets::list(&ctx, pattern.as_deref(), long),
         Command::Remove { secret } => secrets::remove(&ctx, &secret),
         Command::Rename { secret, new_name } => secrets::rename(&ctx, &secret, &new_name),
         Command::ImportSops(args) => import::run(&ctx, args),
@@ -38,6 +42,12 @@ pub fn run(cli: Cli) -> CmdResult {
             clap_complete::generate(shell, &mut Cli::command(), "secrets", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Access(args) => access::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Git(cmd) => gitdrivers::setup(&ctx, cmd),
+        Command::GitDiff(args) => gitdrivers::diff(&ctx, args),
+        Command::GitMerge(args) => gitdrivers::merge(&ctx, args),
         Command::Install(args) => install::run(&ctx, args),
         Command::Exec(args) => exec::run(&ctx, args),
     }

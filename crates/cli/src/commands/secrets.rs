@@ -8,6 +8,7 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{Kind, Repo};
 use zeroize::Zeroizing;
 
+use crate::cli::MemberArgs;
 use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
 use crate::failure::{CmdResult, Failure};
@@ -15,11 +16,11 @@ use crate::io::write_stdout;
 
 /// The members a new or updated secret is linked to: the ones named, plus the caller (clan
 /// always links the user who sets a secret, so its creator can read it).
-pub fn members_with_caller(repo: &Repo, users: &[String], machines: &[String], groups: &[String]) -> CmdResult<Vec<(Kind, String)>> {
+pub fn members_with_caller(repo: &Repo, given: &MemberArgs) -> CmdResult<Vec<(Kind, String)>> {
     let mut members: Vec<(Kind, String)> = Vec::new();
-    members.extend(users.iter().map(|u| (Kind::User, u.clone())));
-    members.extend(machines.iter().map(|m| (Kind::Machine, m.clone())));
-    members.extend(groups.iter().map(|g| (Kind::Group, g.clone())));
+    members.extend(given.users.iter().map(|u| (Kind::User, u.clone())));
+    members.extend(given.machines.iter().map(|m| (Kind::Machine, m.clone())));
+    members.extend(given.groups.iter().map(|g| (Kind::Group, g.clone())));
     let caller = caller(repo)?;
     if !members.contains(&(Kind::User, caller.clone())) {
         members.push((Kind::User, caller));
@@ -43,11 +44,10 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn set(ctx: &Context, name: &str, users: &[String], machines: &[String], groups: &[String], edit: bool, force: bool) -> CmdResult {
+pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: bool) -> CmdResult {
     let repo = ctx.repo()?;
     let secret = repo.secret(name).map_err(store_failure)?;
-    let members = members_with_caller(&repo, users, machines, groups)?;
+    let members = members_with_caller(&repo, given)?;
     let identities = ctx.identities();
     let value = match read_value(edit)? {
         Some(v) => v,
@@ -97,7 +97,7 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
     Ok(0)
 }
 
-pub fn list(ctx: &Context, pattern: Option<&str>) -> CmdResult {
+pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
     let repo = ctx.repo()?;
     let names: Vec<String> = repo
         .list(Kind::Secret)
@@ -105,6 +105,9 @@ pub fn list(ctx: &Context, pattern: Option<&str>) -> CmdResult {
         .into_iter()
         .filter(|n| pattern.is_none_or(|p| n.contains(p)))
         .collect();
+    if long {
+        return crate::commands::log::print_long(ctx, &repo, &names);
+    }
     print_names(ctx, &names)?;
     Ok(0)
 }

@@ -16,6 +16,8 @@ const MAGIC: &[u8] = b"openssh-key-v1\0";
 pub(crate) enum OpensshKey {
     Ed25519 {
         seed: Zeroizing<[u8; 32]>,
+        /// Checked against the seed's copy when parsing; read by tests.
+        #[allow(dead_code)]
         public: [u8; 32],
     },
     /// Protected by a passphrase (cipher other than `none`).

@@ -1,146 +1,330 @@
-//! The dotenv store: `KEY=value` lines, deliberately primitive as sops keeps it. Lines are split
-//! on `\n` only; a line starting with `#` is a comment; everything after the first `=` is the
-//! value (quotes, spaces and a trailing `\r` included), with `\n` escapes for newlines.
+//! The dotenv store. The layout is deliberately primitive, as in sops: one `KEY=value` per line,
+//! no quoting (quotes, `export` and a trailing `\r` are data), `#` at the very start of a line
+//! for comments, and `\n` as the only escape. The metadata is appended as `sops_`-prefixed
+//! flattened pairs.
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::stores::flat;
-use crate::stores::Store;
+use crate::stores::ini::go_format::val_to_string;
+use crate::stores::{flat, Store};
 use crate::tree::{Document, Map, MapItem, Value};
 
-/// The prefix of metadata keys.
-const SOPS_PREFIX: &str = "sops_";
+const METADATA_PREFIX: &str = "sops_";
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DotenvStore;
 
-fn parse_lines(input: &[u8]) -> Result<Map> {
-    let text = std::str::from_utf8(input).map_err(|e| Error::parse(Format::Dotenv, format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
-    let mut map = Map::new();
-    for (number, line) in text.split('\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(comment) = line.strip_prefix('#') {
-            map.0.push(MapItem::Comment(comment.to_string()));
-            continue;
-        }
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| Error::parse(Format::Dotenv, format!("line {} is not KEY=value (no `=`)", number + 1)))?;
-        map.0.push(MapItem::Entry(key.to_string(), Value::Str(value.replace("\\n", "\n"))));
-    }
-    Ok(map)
-}
-
 impl Store for DotenvStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Document> {
-        Ok(Document { branches: vec![parse_lines(input)?] })
+        let branch = parse(input)?;
+        if branch.entries().any(|(key, _)| key.starts_with(METADATA_PREFIX)) {
+            return Err(Error::AlreadyEncrypted);
+        }
+        Ok(Document { branches: vec![branch] })
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
-        let all = parse_lines(input)?;
         let mut data = Map::new();
-        let mut metadata = Vec::new();
-        for item in all.0 {
+        let mut pairs = Vec::new();
+        for item in parse(input)?.0 {
             match item {
-                MapItem::Entry(key, Value::Str(value)) if key.starts_with(SOPS_PREFIX) => {
-                    metadata.push((key[SOPS_PREFIX.len()..].to_string(), value.replace('\n', "\\n")));
-                }
-                other => data.0.push(other),
+                MapItem::Entry(key, value) => match key.strip_prefix(METADATA_PREFIX) {
+                    Some(name) => {
+                        let Value::Str(text) = value else {
+                            return Err(Error::metadata(format!("the value of `{key}` is not UTF-8 text")));
+                        };
+                        pairs.push((name.to_string(), text));
+                    }
+                    None => data.0.push(MapItem::Entry(key, value)),
+                },
+                comment => data.0.push(comment),
             }
         }
-        if metadata.is_empty() {
+        if pairs.is_empty() {
             return Err(Error::MetadataNotFound);
         }
-        Ok((Document { branches: vec![data] }, flat::unflatten(metadata)?))
+        Ok((Document { branches: vec![data] }, flat::unflatten(pairs)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {
-        let mut out = String::new();
-        let Some(branch) = doc.branches.first() else { return Ok(Vec::new()) };
-        for item in &branch.0 {
-            match item {
-                MapItem::Comment(c) => {
-                    out.push('#');
-                    out.push_str(c);
-                    out.push('\n');
-                }
-                MapItem::Entry(key, value) => {
-                    let text = match value {
-                        Value::Str(s) => s.replace('\n', "\\n"),
-                        other => flat::value_to_string(other).ok_or_else(|| Error::Emit {
-                            format: Format::Dotenv,
-                            message: format!("cannot use a nested value in a dotenv file (key {key})"),
-                        })?,
-                    };
-                    out.push_str(key);
-                    out.push('=');
-                    out.push_str(&text);
-                    out.push('\n');
-                }
-            }
+        let mut out = Vec::new();
+        if let Some(branch) = doc.branches.first() {
+            write_branch(branch, &mut out)?;
         }
-        Ok(out.into_bytes())
+        Ok(out)
     }
 
     fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>> {
         let mut out = self.emit_plain(doc)?;
-        for (key, value) in flat::flatten(metadata)? {
-            out.extend_from_slice(format!("{SOPS_PREFIX}{key}={value}\n").as_bytes());
+        for (name, value) in flat::flatten(metadata)? {
+            write_line(&format!("{METADATA_PREFIX}{name}"), value.as_bytes(), &mut out);
         }
         Ok(out)
     }
 }
 
-/// Whether a plaintext dotenv document already holds sops metadata.
-pub fn has_metadata(doc: &Document) -> bool {
-    doc.branches.iter().any(|b| b.entries().any(|(k, _)| k.starts_with(SOPS_PREFIX)))
+/// Splits on `\n` only; empty lines vanish. Values that are not UTF-8 are kept as bytes.
+fn parse(input: &[u8]) -> Result<Map> {
+    let mut branch = Map::new();
+    for (index, line) in input.split(|b| *b == b'\n').enumerate() {
+        let line_number = index + 1;
+        let text = |bytes: &[u8], what: &str| {
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| parse_error(format!("line {line_number}: the {what} is not valid UTF-8")))
+        };
+        match line {
+            [] => {}
+            [b'#', comment @ ..] => branch.0.push(MapItem::Comment(text(comment, "comment")?)),
+            _ => {
+                let eq = line
+                    .iter()
+                    .position(|b| *b == b'=')
+                    .ok_or_else(|| parse_error(format!("line {line_number}: invalid dotenv input line (no `=`)")))?;
+                let (key, value) = (&line[..eq], &line[eq + 1..]);
+                let value = unescape_newlines(value);
+                let value = match String::from_utf8(value) {
+                    Ok(s) => Value::Str(s),
+                    Err(e) => Value::Bytes(e.into_bytes()),
+                };
+                branch.push(text(key, "key")?, value);
+            }
+        }
+    }
+    Ok(branch)
+}
+
+fn parse_error(message: String) -> Error {
+    Error::Parse { format: Format::Dotenv, message }
+}
+
+fn unescape_newlines(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some((first, tail)) = rest.split_first() {
+        if *first == b'\\' && tail.first() == Some(&b'n') {
+            out.push(b'\n');
+            rest = tail.get(1..).unwrap_or_default();
+        } else {
+            out.push(*first);
+            rest = tail;
+        }
+    }
+    out
+}
+
+fn write_branch(branch: &Map, out: &mut Vec<u8>) -> Result<()> {
+    for item in &branch.0 {
+        match item {
+            MapItem::Comment(text) => {
+                out.push(b'#');
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'\n');
+            }
+            MapItem::Entry(key, Value::Map(_) | Value::List(_)) => {
+                return Err(Error::Emit {
+                    format: Format::Dotenv,
+                    message: format!("cannot use complex value in dotenv file; offending key {key}"),
+                });
+            }
+            // Only strings get their newlines escaped; sops prints other scalars as Go does.
+            MapItem::Entry(key, Value::Str(s)) => write_line(key, s.as_bytes(), out),
+            MapItem::Entry(key, Value::Bytes(b)) => write_line(key, b, out),
+            MapItem::Entry(key, other) => {
+                write_raw_line(key, &val_to_string(other), out);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_line(key: &str, value: &[u8], out: &mut Vec<u8>) {
+    let mut escaped = Vec::with_capacity(value.len());
+    for b in value {
+        if *b == b'\n' {
+            escaped.extend_from_slice(b"\\n");
+        } else {
+            escaped.push(*b);
+        }
+    }
+    write_raw_line(key, &escaped, out);
+}
+
+fn write_raw_line(key: &str, value: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(b'\n');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{files_in, read, VECTORS};
 
-    fn vector(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../../fixtures/sops-vectors/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flat-cases/dotenv");
+
+    fn show(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
     }
 
     #[test]
     fn encrypted_vectors_round_trip_byte_for_byte() {
-        for name in ["enc/basic.env", "enc/shamir-2of3.env"] {
-            let bytes = vector(name);
-            let (doc, metadata) = DotenvStore.parse_encrypted(&bytes).unwrap();
-            assert_eq!(String::from_utf8(DotenvStore.emit_encrypted(&doc, &metadata).unwrap()).unwrap(), String::from_utf8(bytes).unwrap(), "{name}");
+        let names = files_in(&format!("{VECTORS}/enc"), ".env");
+        assert!(names.len() >= 2, "{names:?}");
+        for name in names {
+            let original = read(&format!("{VECTORS}/enc/{name}"));
+            let (doc, metadata) = DotenvStore.parse_encrypted(&original).unwrap();
+            let written = DotenvStore.emit_encrypted(&doc, &metadata).unwrap();
+            assert_eq!(show(&written), show(&original), "{name}");
         }
     }
 
     #[test]
-    fn plain_input_emits_what_sops_decrypt_prints() {
-        for name in ["basic.env", "shamir-2of3.env"] {
-            let doc = DotenvStore.parse_plain(&vector(&format!("plain/{name}"))).unwrap();
-            assert_eq!(DotenvStore.emit_plain(&doc).unwrap(), vector(&format!("dec/{name}")), "{name}");
-            let dec = DotenvStore.parse_plain(&vector(&format!("dec/{name}"))).unwrap();
-            assert_eq!(DotenvStore.emit_plain(&dec).unwrap(), vector(&format!("dec/{name}")));
+    fn decrypted_vectors_round_trip_and_plain_inputs_print_as_sops_does() {
+        for name in files_in(&format!("{VECTORS}/dec"), ".env") {
+            let dec = read(&format!("{VECTORS}/dec/{name}"));
+            let doc = DotenvStore.parse_plain(&dec).unwrap();
+            assert_eq!(show(&DotenvStore.emit_plain(&doc).unwrap()), show(&dec), "dec/{name}");
+            let plain = read(&format!("{VECTORS}/plain/{name}"));
+            let doc = DotenvStore.parse_plain(&plain).unwrap();
+            assert_eq!(show(&DotenvStore.emit_plain(&doc).unwrap()), show(&dec), "plain/{name}");
+        }
+    }
+
+    /// Crafted inputs with what `sops encrypt` wrote and `sops decrypt` printed for them.
+    #[test]
+    fn crafted_cases_match_sops() {
+        let names = files_in(CASES, ".in.env");
+        assert!(!names.is_empty());
+        for name in names {
+            let stem = name.trim_end_matches(".in.env");
+            let input = read(&format!("{CASES}/{name}"));
+            let enc = read(&format!("{CASES}/{stem}.enc.env"));
+            let dec = read(&format!("{CASES}/{stem}.dec.env"));
+            let plain = DotenvStore.parse_plain(&input).unwrap();
+            assert_eq!(show(&DotenvStore.emit_plain(&plain).unwrap()), show(&dec), "{stem}: plain output");
+            let (encrypted, metadata) = DotenvStore.parse_encrypted(&enc).unwrap();
+            assert_eq!(same_shape(&plain.branches[0], &encrypted.branches[0]), Ok(()), "{stem}: structure");
+            let rewritten = DotenvStore.emit_encrypted(&encrypted, &metadata).unwrap();
+            assert_eq!(show(&rewritten), show(&enc), "{stem}: encrypted output");
+        }
+    }
+
+    /// The encrypted tree has the plaintext tree's keys and comments in the same places, with
+    /// empty values left empty.
+    fn same_shape(plain: &Map, encrypted: &Map) -> Result<(), String> {
+        if plain.0.len() != encrypted.0.len() {
+            return Err(format!("{} items against {}", plain.0.len(), encrypted.0.len()));
+        }
+        for (p, e) in plain.0.iter().zip(&encrypted.0) {
+            match (p, e) {
+                (MapItem::Comment(_), MapItem::Comment(_)) => {}
+                (MapItem::Entry(pk, pv), MapItem::Entry(ek, ev)) if pk == ek => {
+                    if (pv == &Value::str("")) != (ev == &Value::str("")) {
+                        return Err(format!("emptiness of `{pk}` differs"));
+                    }
+                }
+                _ => return Err(format!("{p:?} against {e:?}")),
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn lines_are_taken_literally() {
+        let doc = DotenvStore
+            .parse_plain(b"#c1\n # not comment=1\nKEY =spaced\nexport FOO=1\nCR=value\r\nQ=\"a b\"\n\n\nE=\nML=a\\nb\\\\n\n=novalue\n#\nlast=x")
+            .unwrap();
+        let expected = Map(vec![
+            MapItem::Comment("c1".into()),
+            MapItem::Entry(" # not comment".into(), Value::str("1")),
+            MapItem::Entry("KEY ".into(), Value::str("spaced")),
+            MapItem::Entry("export FOO".into(), Value::str("1")),
+            MapItem::Entry("CR".into(), Value::str("value\r")),
+            MapItem::Entry("Q".into(), Value::str("\"a b\"")),
+            MapItem::Entry("E".into(), Value::str("")),
+            MapItem::Entry("ML".into(), Value::str("a\nb\\\n")),
+            MapItem::Entry("".into(), Value::str("novalue")),
+            MapItem::Comment("".into()),
+            MapItem::Entry("last".into(), Value::str("x")),
+        ]);
+        assert_eq!(doc.branches, vec![expected]);
+    }
+
+    #[test]
+    fn empty_input_is_one_empty_branch() {
+        assert_eq!(DotenvStore.parse_plain(b"").unwrap().branches, vec![Map::new()]);
+        assert_eq!(DotenvStore.parse_plain(b"\n\n").unwrap().branches, vec![Map::new()]);
+    }
+
+    #[test]
+    fn non_utf8_values_are_kept_as_bytes() {
+        let input = b"K=\xff\xfe\n";
+        let doc = DotenvStore.parse_plain(input).unwrap();
+        assert_eq!(doc.branches[0].get("K"), Some(&Value::Bytes(vec![0xff, 0xfe])));
+        assert_eq!(DotenvStore.emit_plain(&doc).unwrap(), input.to_vec());
+        assert!(DotenvStore.parse_plain(b"\xff=1\n").is_err());
+    }
+
+    #[test]
+    fn reserved_prefix_and_bad_lines_are_refused() {
+        assert!(matches!(DotenvStore.parse_plain(b"A=1\nsops_x=1\n"), Err(Error::AlreadyEncrypted)));
+        match DotenvStore.parse_plain(b"A=1\nsupersecret\n") {
+            Err(Error::Parse { format: Format::Dotenv, message }) => {
+                assert!(message.contains("line 2") && !message.contains("supersecret"), "{message}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn quirks_are_kept() {
-        let doc = DotenvStore.parse_plain(b"export A = \"q\"\r\nB=x\\ny\n\n#c\n").unwrap();
-        let map = &doc.branches[0];
-        assert_eq!(map.get("export A "), Some(&Value::str(" \"q\"\r")));
-        assert_eq!(map.get("B"), Some(&Value::str("x\ny")));
-        assert_eq!(map.0[2], MapItem::Comment("c".into()));
-        let err = DotenvStore.parse_plain(b"A=1\nsecret-without-equals\n").unwrap_err().to_string();
-        assert!(err.contains("line 2") && !err.contains("secret-without"), "{err}");
-        assert!(matches!(DotenvStore.parse_encrypted(b"A=1\n"), Err(Error::MetadataNotFound)));
+    fn missing_metadata_is_reported() {
+        assert!(matches!(DotenvStore.parse_encrypted(b"A=1\n#c\n"), Err(Error::MetadataNotFound)));
+        assert!(matches!(DotenvStore.parse_encrypted(b""), Err(Error::MetadataNotFound)));
     }
 
     #[test]
-    fn nested_values_are_refused() {
-        let mut map = Map::new();
-        map.push("a", Value::Map(Map::new()));
-        assert!(DotenvStore.emit_plain(&Document { branches: vec![map] }).is_err());
+    fn metadata_anywhere_is_collected_and_removed() {
+        let (doc, md) = DotenvStore.parse_encrypted(b"sops_version=3.11.0\nA=1\n#c\nsops_mac=ENC[x]\nB=2\n").unwrap();
+        assert_eq!(
+            doc.branches,
+            vec![Map(vec![
+                MapItem::Entry("A".into(), Value::str("1")),
+                MapItem::Comment("c".into()),
+                MapItem::Entry("B".into(), Value::str("2")),
+            ])]
+        );
+        assert_eq!(md.get("version"), Some(&Value::str("3.11.0")));
+        assert_eq!(md.get("mac"), Some(&Value::str("ENC[x]")));
+    }
+
+    #[test]
+    fn converted_values_print_like_sops() {
+        // Observed with `sops decrypt --output-type dotenv` on a YAML file.
+        let branch = Map(vec![
+            MapItem::Comment(" top".into()),
+            MapItem::Entry("i".into(), Value::Int(42)),
+            MapItem::Entry("f2".into(), Value::Float(2.0)),
+            MapItem::Entry("f3".into(), Value::Float(1e21)),
+            MapItem::Entry("f9".into(), Value::Float(f64::INFINITY)),
+            MapItem::Entry("b".into(), Value::Bool(true)),
+            MapItem::Entry("n".into(), Value::Null),
+            MapItem::Entry("t".into(), Value::Time("2024-01-02T03:04:05.123Z".into())),
+            MapItem::Entry("s".into(), Value::str("multi\nline")),
+        ]);
+        let second = Map(vec![MapItem::Entry("ignored".into(), Value::str("x"))]);
+        let out = DotenvStore.emit_plain(&Document { branches: vec![branch, second] }).unwrap();
+        assert_eq!(
+            show(&out),
+            "# top\ni=42\nf2=2.0\nf3=1E+21\nf9=+Inf\nb=true\nn=<nil>\nt=2024-01-02T03:04:05Z\ns=multi\\nline\n"
+        );
+    }
+
+    #[test]
+    fn nested_values_cannot_be_written() {
+        let branch = Map(vec![MapItem::Entry("sec".into(), Value::List(vec![]))]);
+        let err = DotenvStore.emit_plain(&Document { branches: vec![branch] }).unwrap_err();
+        assert!(matches!(err, Error::Emit { format: Format::Dotenv, .. }));
+        assert!(err.to_string().contains("offending key sec"));
     }
 }

@@ -1,200 +1,226 @@
-//! What the dotenv and INI stores share: metadata flattened into `age__list_0__map_enc`-style
-//! keys with string values (newlines as `\n`), and Go's `ValToString` for scalars in a layout
-//! that only holds strings.
+//! Flattened metadata for the dotenv and INI stores (`age__list_0__map_enc`).
+//!
+//! Those layouts only hold flat string pairs, so sops writes its metadata tree with one pair per
+//! leaf: a mapping child appends `__map_<key>` to the name, a list element `__list_<index>`.
+//! Newlines in values are escaped as the two characters `\n`, and the two non-string fields
+//! (`shamir_threshold`, `mac_only_encrypted`) are written as text.
+
+use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::tree::{Map, MapItem, Value};
+use crate::tree::{Map, Value};
 
-const MAP: &str = "__map_";
-const LIST: &str = "__list_";
+const MAP_SEPARATOR: &str = "__map_";
+const LIST_SEPARATOR: &str = "__list_";
+const SHAMIR_THRESHOLD: &str = "shamir_threshold";
+const MAC_ONLY_ENCRYPTED: &str = "mac_only_encrypted";
+/// Far deeper than any metadata sops writes (five levels); bounds recursion on hostile input.
+const MAX_DEPTH: usize = 32;
 
-/// Flattens the metadata tree into sorted (key, value) pairs, as sops does before writing
-/// `sops_*` lines or the `[sops]` section: nulls dropped, booleans and numbers as text, newlines
-/// escaped, keys sorted byte-wise.
+/// Flattens the logical metadata tree into `(name, value)` pairs sorted byte-wise by name, the
+/// order sops writes dotenv metadata in. Nulls and empty containers leave no pair.
 pub fn flatten(metadata: &Map) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
+    let mut pairs = Vec::new();
     for (key, value) in metadata.entries() {
-        flatten_into(key.to_string(), value, &mut out)?;
+        flatten_into(key.to_string(), value, &mut pairs)?;
     }
-    out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(out)
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    // A later duplicate wins, as it would in sops' intermediate Go map.
+    pairs.reverse();
+    pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+    pairs.reverse();
+    Ok(pairs)
 }
 
-fn flatten_into(prefix: String, value: &Value, out: &mut Vec<(String, String)>) -> Result<()> {
-    match value {
-        Value::Null => {}
+fn flatten_into(name: String, value: &Value, pairs: &mut Vec<(String, String)>) -> Result<()> {
+    let text = match value {
+        Value::Null => return Ok(()),
         Value::Map(map) => {
             for (key, child) in map.entries() {
-                flatten_into(format!("{prefix}{MAP}{key}"), child, out)?;
+                flatten_into(format!("{name}{MAP_SEPARATOR}{key}"), child, pairs)?;
             }
+            return Ok(());
         }
         Value::List(items) => {
-            for (i, child) in items.iter().enumerate() {
-                flatten_into(format!("{prefix}{LIST}{i}"), child, out)?;
+            for (index, child) in items.iter().enumerate() {
+                flatten_into(format!("{name}{LIST_SEPARATOR}{index}"), child, pairs)?;
             }
+            return Ok(());
         }
-        Value::Str(s) => out.push((prefix, s.replace('\n', "\\n"))),
-        Value::Int(i) => out.push((prefix, i.to_string())),
-        Value::Bool(b) => out.push((prefix, b.to_string())),
-        Value::Float(f) => out.push((prefix, format!("{f:.0}"))),
-        other => return Err(Error::metadata(format!("{prefix}: unexpected metadata value {}", kind(other)))),
-    }
+        Value::Str(s) => s.replace('\n', "\\n"),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        // sops reads the threshold back through JSON as a float and prints it with `%.0f`.
+        Value::Float(f) if name == SHAMIR_THRESHOLD => format!("{f:.0}"),
+        Value::Float(_) => String::from_utf8_lossy(&super::ini::go_format::val_to_string(value)).into_owned(),
+        Value::Time(_) | Value::Bytes(_) | Value::Comment(_) => {
+            return Err(Error::metadata(format!("`{name}` holds a value that is not text")));
+        }
+    };
+    pairs.push((name, text));
     Ok(())
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Time(_) => "time",
-        Value::Bytes(_) => "bytes",
-        Value::Comment(_) => "comment",
-        _ => "value",
+/// Rebuilds the logical metadata tree from flattened pairs (in any order; a repeated name keeps
+/// its last value). `\n` escapes are decoded, `mac_only_encrypted` becomes a bool (true only for
+/// exactly `true`) and `shamir_threshold` an int; every other leaf is a string. Mapping keys come
+/// out sorted, list elements by index, with nulls filling any gap.
+pub fn unflatten(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Map> {
+    let flat: BTreeMap<String, String> = pairs.into_iter().collect();
+    // Every list element needs at least one pair, so no valid index reaches the pair count;
+    // the bound keeps a hostile index from allocating a huge list.
+    let max_index = flat.len();
+    let mut root = Node::Map(BTreeMap::new());
+    for (name, raw) in flat {
+        let path = tokenize(&name, max_index)?;
+        let leaf = leaf_value(&name, raw)?;
+        if !place(&mut root, &path, leaf) {
+            return Err(Error::metadata(format!("metadata key `{name}` conflicts with another key")));
+        }
+    }
+    match root {
+        Node::Map(nodes) => Ok(map_from_nodes(nodes)),
+        _ => Ok(Map::new()),
     }
 }
 
+#[derive(Debug, PartialEq)]
 enum Token {
     Key(String),
     Index(usize),
 }
 
-fn tokenize(path: &str) -> Result<Vec<Token>> {
-    let bad = || Error::metadata(format!("malformed flattened metadata key `{path}`"));
+/// Splits a flattened name at every `__map_` and `__list_`; the text before the first separator
+/// is the top-level key.
+fn tokenize(name: &str, max_index: usize) -> Result<Vec<Token>> {
+    let malformed = |reason: &str| Error::metadata(format!("malformed metadata key `{name}`: {reason}"));
     let mut tokens = Vec::new();
-    // Whether the token being read is a list index.
-    let mut current: Option<(bool, usize)> = None;
-    let mut start = 0;
-    let mut i = 0;
-    let finish = |tokens: &mut Vec<Token>, is_list: bool, text: &str| -> Result<()> {
-        if is_list {
-            tokens.push(Token::Index(text.parse().map_err(|_| bad())?));
+    let mut rest = name;
+    let mut is_index = false;
+    loop {
+        let next = [MAP_SEPARATOR, LIST_SEPARATOR]
+            .iter()
+            .filter_map(|sep| rest.find(sep).map(|at| (at, *sep)))
+            .min_by_key(|(at, sep)| (*at, sep.len()));
+        let (segment, following) = match next {
+            Some((at, sep)) => (&rest[..at], Some((at, sep))),
+            None => (rest, None),
+        };
+        if is_index {
+            if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(malformed("a list index is not a number"));
+            }
+            let index: usize = segment.parse().map_err(|_| malformed("a list index is too large"))?;
+            if index >= max_index {
+                return Err(malformed("a list index is out of range"));
+            }
+            tokens.push(Token::Index(index));
         } else {
-            tokens.push(Token::Key(text.to_string()));
+            tokens.push(Token::Key(segment.to_string()));
         }
-        Ok(())
-    };
-    while i < path.len() {
-        let (sep_list, sep_len) = if path[i..].starts_with(MAP) {
-            (false, MAP.len())
-        } else if path[i..].starts_with(LIST) {
-            (true, LIST.len())
-        } else {
-            i += path[i..].chars().next().map(char::len_utf8).unwrap_or(1);
-            continue;
-        };
-        let is_list = current.map(|c| c.0).unwrap_or(false);
-        finish(&mut tokens, is_list, &path[start..i])?;
-        current = Some((sep_list, i));
-        i += sep_len;
-        start = i;
-    }
-    finish(&mut tokens, current.map(|c| c.0).unwrap_or(false), &path[start..])?;
-    Ok(tokens)
-}
-
-/// Rebuilds the metadata tree from flattened pairs: `\n` decoded, `mac_only_encrypted` a
-/// boolean (true only for exactly `true`), `shamir_threshold` a number (old files wrote it as a
-/// float), list positions as indices.
-pub fn unflatten(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Map> {
-    let mut root = Value::Map(Map::new());
-    for (key, raw) in pairs {
-        let text = raw.replace("\\n", "\n");
-        let value = match key.as_str() {
-            "mac_only_encrypted" => Value::Bool(text == "true"),
-            "shamir_threshold" => Value::Int(parse_threshold(&text)?),
-            _ => Value::Str(text),
-        };
-        let tokens = tokenize(&key)?;
-        insert(&mut root, &tokens, value, &key)?;
-    }
-    match root {
-        Value::Map(map) => Ok(map),
-        _ => unreachable!("the root is a map"),
+        if tokens.len() > MAX_DEPTH {
+            return Err(malformed("too deeply nested"));
+        }
+        match following {
+            Some((at, sep)) => {
+                is_index = sep == LIST_SEPARATOR;
+                rest = &rest[at + sep.len()..];
+            }
+            None => return Ok(tokens),
+        }
     }
 }
 
+fn leaf_value(name: &str, raw: String) -> Result<Value> {
+    let text = raw.replace("\\n", "\n");
+    Ok(match name {
+        MAC_ONLY_ENCRYPTED => Value::Bool(text == "true"),
+        SHAMIR_THRESHOLD => Value::Int(parse_threshold(&text)?),
+        _ => Value::Str(text),
+    })
+}
+
+/// A decimal integer, or (as older sops versions wrote it) a float with no fractional part.
 fn parse_threshold(text: &str) -> Result<i64> {
     if let Ok(n) = text.parse::<i64>() {
         return Ok(n);
     }
-    match text.parse::<f64>() {
-        Ok(f) if f.fract() == 0.0 && f.abs() < 1e9 => Ok(f as i64),
-        _ => Err(Error::metadata("shamir_threshold is not an integer")),
-    }
-}
-
-fn insert(node: &mut Value, tokens: &[Token], value: Value, key: &str) -> Result<()> {
-    let bad = || Error::metadata(format!("conflicting flattened metadata key `{key}`"));
-    let Some((first, rest)) = tokens.split_first() else {
-        *node = value;
-        return Ok(());
-    };
-    let fresh = || match rest.first() {
-        Some(Token::Index(_)) => Value::List(Vec::new()),
-        Some(Token::Key(_)) => Value::Map(Map::new()),
-        None => Value::Null,
-    };
-    match (first, node) {
-        (Token::Key(k), Value::Map(map)) => {
-            if map.get(k).is_none() {
-                map.0.push(MapItem::Entry(k.clone(), fresh()));
-            }
-            let child = map.get_mut(k).ok_or_else(bad)?;
-            insert(child, rest, value, key)
-        }
-        (Token::Index(i), Value::List(items)) => {
-            if *i > 10_000 {
-                return Err(bad());
-            }
-            while items.len() <= *i {
-                items.push(Value::Null);
-            }
-            if matches!(items[*i], Value::Null) {
-                items[*i] = fresh();
-            }
-            insert(&mut items[*i], rest, value, key)
-        }
-        _ => Err(bad()),
-    }
-}
-
-/// A scalar as Go's `stores.ValToString` prints it into a string-only layout; `None` for
-/// mappings and lists.
-pub fn value_to_string(value: &Value) -> Option<String> {
-    Some(match value {
-        Value::Str(s) | Value::Time(s) | Value::Comment(s) => s.clone(),
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Float(f) => go_float_g(*f),
-        Value::Null => "<nil>".to_string(),
-        Value::Map(_) | Value::List(_) => return None,
-    })
-}
-
-/// `strconv.FormatFloat(f, 'G', -1, 64)`, with `.0` added when it would read as an integer.
-fn go_float_g(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
-    }
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if f < 0.0 { "-" } else { "" };
-    // With the shortest precision Go switches to the exponent form outside 1e-4 ≤ |f| < 1e6.
-    if !(-4..6).contains(&exp) {
-        let e_sign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{}E{e_sign}{:02}", mantissa.to_uppercase(), exp.abs());
-    }
-    let plain = format!("{f}");
-    if plain.contains('.') {
-        plain
+    let bad = || Error::metadata("shamir_threshold is not an integer");
+    let f: f64 = text.parse().map_err(|_| bad())?;
+    // -2^63 is i64::MIN exactly; 2^63 is one past i64::MAX.
+    let limit = -(i64::MIN as f64);
+    if f.fract() == 0.0 && (-limit..limit).contains(&f) {
+        Ok(f as i64)
     } else {
-        format!("{plain}.0")
+        Err(bad())
+    }
+}
+
+enum Node {
+    /// A list position no pair named, or a slot about to be filled.
+    Empty,
+    Map(BTreeMap<String, Node>),
+    List(Vec<Node>),
+    Leaf(Value),
+}
+
+impl Node {
+    fn container_for(token: &Token) -> Node {
+        match token {
+            Token::Key(_) => Node::Map(BTreeMap::new()),
+            Token::Index(_) => Node::List(Vec::new()),
+        }
+    }
+}
+
+/// Puts a leaf at the end of its path, creating containers on the way. Returns false when the
+/// path runs into a leaf, or a container of the other kind, that another name already placed.
+fn place(node: &mut Node, path: &[Token], leaf: Value) -> bool {
+    let Some((token, rest)) = path.split_first() else {
+        return false;
+    };
+    let child = match (node, token) {
+        (Node::Map(map), Token::Key(key)) => map.entry(key.clone()).or_insert(Node::Empty),
+        (Node::List(list), Token::Index(index)) => {
+            if list.len() <= *index {
+                list.resize_with(index + 1, || Node::Empty);
+            }
+            match list.get_mut(*index) {
+                Some(child) => child,
+                None => return false,
+            }
+        }
+        _ => return false,
+    };
+    match rest.first() {
+        None if matches!(child, Node::Empty) => {
+            *child = Node::Leaf(leaf);
+            true
+        }
+        None => false,
+        Some(next) => {
+            if matches!(child, Node::Empty) {
+                *child = Node::container_for(next);
+            }
+            place(child, rest, leaf)
+        }
+    }
+}
+
+fn map_from_nodes(nodes: BTreeMap<String, Node>) -> Map {
+    let mut map = Map::new();
+    for (key, node) in nodes {
+        map.push(key, value_from_node(node));
+    }
+    map
+}
+
+fn value_from_node(node: Node) -> Value {
+    match node {
+        Node::Empty => Value::Null,
+        Node::Leaf(value) => value,
+        Node::Map(nodes) => Value::Map(map_from_nodes(nodes)),
+        Node::List(items) => Value::List(items.into_iter().map(value_from_node).collect()),
     }
 }
 
@@ -202,56 +228,220 @@ fn go_float_g(f: f64) -> String {
 mod tests {
     use super::*;
 
-    fn pairs(map: &Map) -> Vec<(String, String)> {
-        flatten(map).unwrap()
+    fn age_entry(recipient: &str, enc: &str) -> Value {
+        let mut m = Map::new();
+        m.push("recipient", Value::str(recipient));
+        m.push("enc", Value::str(enc));
+        Value::Map(m)
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
-    fn flattening_round_trips_key_groups() {
-        let mut entry = Map::new();
-        entry.push("recipient", Value::str("age1x"));
-        entry.push("enc", Value::str("-----BEGIN-----\nabc\n-----END-----\n"));
+    fn flattens_sorted_with_escaped_newlines() {
+        let mut md = Map::new();
+        md.push("age", Value::List(vec![age_entry("age1x", "-----BEGIN\nabc\n-----END\n")]));
+        md.push("lastmodified", Value::str("2026-11-23T03:25:36Z"));
+        md.push("mac", Value::str("ENC[x]"));
+        md.push("unencrypted_suffix", Value::str("_unencrypted"));
+        md.push("mac_only_encrypted", Value::Bool(true));
+        md.push("version", Value::str("3.11.0"));
+        let flat = flatten(&md).unwrap();
+        assert_eq!(
+            flat,
+            pairs(&[
+                ("age__list_0__map_enc", "-----BEGIN\\nabc\\n-----END\\n"),
+                ("age__list_0__map_recipient", "age1x"),
+                ("lastmodified", "2026-11-23T03:25:36Z"),
+                ("mac", "ENC[x]"),
+                ("mac_only_encrypted", "true"),
+                ("unencrypted_suffix", "_unencrypted"),
+                ("version", "3.11.0"),
+            ])
+        );
+    }
+
+    #[test]
+    fn nulls_and_empty_containers_leave_no_pair() {
         let mut group = Map::new();
         group.push("hc_vault", Value::Null);
-        group.push("age", Value::List(vec![Value::Map(entry)]));
-        let mut meta = Map::new();
-        meta.push("shamir_threshold", Value::Int(2));
-        meta.push("key_groups", Value::List((0..12).map(|_| Value::Map(group.clone())).collect()));
-        meta.push("mac_only_encrypted", Value::Bool(true));
-        let flat = pairs(&meta);
-        let keys: Vec<&str> = flat.iter().map(|(k, _)| k.as_str()).collect();
-        let ten = keys.iter().position(|k| k.starts_with("key_groups__list_10__")).unwrap();
-        let two = keys.iter().position(|k| k.starts_with("key_groups__list_2__")).unwrap();
-        assert!(ten < two, "byte-wise order puts 10 before 2");
-        assert!(flat.iter().any(|(k, v)| k == "key_groups__list_0__map_age__list_0__map_enc" && v == "-----BEGIN-----\\nabc\\n-----END-----\\n"));
-        let back = unflatten(flat).unwrap();
-        let Some(Value::List(groups)) = back.get("key_groups") else { panic!() };
-        assert_eq!(groups.len(), 12);
-        assert_eq!(back.get("shamir_threshold"), Some(&Value::Int(2)));
-        assert_eq!(back.get("mac_only_encrypted"), Some(&Value::Bool(true)));
-        let Value::Map(g) = &groups[11] else { panic!() };
-        let Some(Value::List(age)) = g.get("age") else { panic!() };
-        let Value::Map(e) = &age[0] else { panic!() };
-        assert_eq!(e.get("enc"), Some(&Value::str("-----BEGIN-----\nabc\n-----END-----\n")));
+        group.push("pgp", Value::List(vec![]));
+        group.push("age", Value::List(vec![age_entry("r", "e")]));
+        let mut md = Map::new();
+        md.push("shamir_threshold", Value::Int(2));
+        md.push("key_groups", Value::List(vec![Value::Map(group)]));
+        md.push("kms", Value::Map(Map::new()));
+        let flat = flatten(&md).unwrap();
+        assert_eq!(
+            flat,
+            pairs(&[
+                ("key_groups__list_0__map_age__list_0__map_enc", "e"),
+                ("key_groups__list_0__map_age__list_0__map_recipient", "r"),
+                ("shamir_threshold", "2"),
+            ])
+        );
     }
 
     #[test]
-    fn old_float_thresholds_and_bad_keys() {
-        let back = unflatten(vec![("shamir_threshold".to_string(), "2.0".to_string())]).unwrap();
-        assert_eq!(back.get("shamir_threshold"), Some(&Value::Int(2)));
-        assert!(unflatten(vec![("shamir_threshold".to_string(), "two".to_string())]).is_err());
-        assert!(unflatten(vec![("age__list_x".to_string(), "v".to_string())]).is_err());
+    fn twelve_recipients_sort_bytewise_and_round_trip() {
+        let entries: Vec<Value> = (0..12).map(|i| age_entry(&format!("age1r{i}"), &format!("e{i}\n"))).collect();
+        let mut md = Map::new();
+        md.push("age", Value::List(entries));
+        md.push("version", Value::str("3.11.0"));
+        let flat = flatten(&md).unwrap();
+        let encs: Vec<&str> = flat.iter().map(|(k, _)| k.as_str()).filter(|k| k.ends_with("__map_enc")).collect();
+        // `_` sorts after the digits, so `__list_10` and `__list_11` come before `__list_1__`.
+        let order = [0, 10, 11, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+        let expected: Vec<String> = order.iter().map(|i| format!("age__list_{i}__map_enc")).collect();
+        assert_eq!(encs, expected);
+        assert_eq!(unflatten(flat).unwrap(), sorted_metadata(&md));
+    }
+
+    /// The shape `unflatten` gives back: keys sorted at every level.
+    fn sorted_metadata(map: &Map) -> Map {
+        let mut entries: Vec<(String, Value)> = map.entries().map(|(k, v)| (k.to_string(), sorted_value(v))).collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Map::new();
+        for (k, v) in entries {
+            out.push(k, v);
+        }
+        out
+    }
+
+    fn sorted_value(v: &Value) -> Value {
+        match v {
+            Value::Map(m) => Value::Map(sorted_metadata(m)),
+            Value::List(items) => Value::List(items.iter().map(sorted_value).collect()),
+            other => other.clone(),
+        }
     }
 
     #[test]
-    fn go_value_to_string() {
-        assert_eq!(value_to_string(&Value::Float(42.0)).unwrap(), "42.0");
-        assert_eq!(value_to_string(&Value::Float(0.75)).unwrap(), "0.75");
-        assert_eq!(value_to_string(&Value::Float(1e21)).unwrap(), "1E+21");
-        assert_eq!(value_to_string(&Value::Float(1.5e-7)).unwrap(), "1.5E-07");
-        assert_eq!(value_to_string(&Value::Float(1e6)).unwrap(), "1E+06");
-        assert_eq!(value_to_string(&Value::Float(123456.0)).unwrap(), "123456.0");
-        assert_eq!(value_to_string(&Value::Bool(true)).unwrap(), "true");
-        assert_eq!(value_to_string(&Value::Map(Map::new())), None);
+    fn unflatten_converts_the_two_typed_fields() {
+        let md = unflatten(pairs(&[("mac_only_encrypted", "true"), ("shamir_threshold", "3"), ("version", "3.11.0")]))
+            .unwrap();
+        assert_eq!(md.get("mac_only_encrypted"), Some(&Value::Bool(true)));
+        assert_eq!(md.get("shamir_threshold"), Some(&Value::Int(3)));
+        assert_eq!(md.get("version"), Some(&Value::str("3.11.0")));
+
+        let md = unflatten(pairs(&[("mac_only_encrypted", "True"), ("shamir_threshold", "2.0")])).unwrap();
+        assert_eq!(md.get("mac_only_encrypted"), Some(&Value::Bool(false)));
+        assert_eq!(md.get("shamir_threshold"), Some(&Value::Int(2)));
+
+        for bad in ["2.5", "two", "", "1e30", "NaN", "inf"] {
+            assert!(matches!(unflatten(pairs(&[("shamir_threshold", bad)])), Err(Error::Metadata(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unflatten_decodes_escapes_and_keeps_real_newlines() {
+        // 3.13.0/3.13.1 INI files carry the armor with real newlines inside `"""…"""`.
+        let md = unflatten(pairs(&[("age__list_0__map_enc", "a\\nb\\n"), ("age__list_1__map_enc", "c\nd\n")])).unwrap();
+        let Some(Value::List(age)) = md.get("age") else { panic!("no age list") };
+        assert_eq!(age[0].as_map().unwrap().get("enc"), Some(&Value::str("a\nb\n")));
+        assert_eq!(age[1].as_map().unwrap().get("enc"), Some(&Value::str("c\nd\n")));
+    }
+
+    #[test]
+    fn unflatten_fills_list_gaps_with_null_and_keeps_the_last_duplicate() {
+        let md = unflatten(pairs(&[
+            ("age__list_1__map_recipient", "r1"),
+            ("version", "old"),
+            ("version", "new"),
+            ("x", ""),
+        ]))
+        .unwrap();
+        let Some(Value::List(age)) = md.get("age") else { panic!("no age list") };
+        assert_eq!(age.len(), 2);
+        assert_eq!(age[0], Value::Null);
+        assert_eq!(md.get("version"), Some(&Value::str("new")));
+        assert_eq!(md.get("x"), Some(&Value::str("")));
+    }
+
+    #[test]
+    fn nested_lists_round_trip() {
+        let mut md = Map::new();
+        md.push(
+            "a",
+            Value::List(vec![
+                Value::List(vec![Value::str("x"), Value::str("y")]),
+                Value::Map(Map(vec![crate::tree::MapItem::Entry("k".into(), Value::str("v"))])),
+            ]),
+        );
+        let flat = flatten(&md).unwrap();
+        assert_eq!(flat, pairs(&[("a__list_0__list_0", "x"), ("a__list_0__list_1", "y"), ("a__list_1__map_k", "v")]));
+        assert_eq!(unflatten(flat).unwrap(), md);
+    }
+
+    #[test]
+    fn malformed_keys_are_metadata_errors() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[("age__list_x__map_enc", "e")],
+            &[("age__list___map_enc", "e")],
+            &[("age__list_-1", "e")],
+            &[("age__list_+1", "e")],
+            &[("age__list_99999999999999999999999", "e")],
+            &[("age__list_5", "e")],
+            &[("age", "e"), ("age__list_0__map_enc", "e")],
+            &[("age__map_x", "e"), ("age__list_0", "e")],
+            &[("age__list_0", "e"), ("age__list_0__map_enc", "e")],
+            &[("a__map_b", "e"), ("a__map_b__map_c", "e")],
+        ];
+        for case in cases {
+            let result = unflatten(pairs(case));
+            assert!(matches!(result, Err(Error::Metadata(_))), "{case:?} gave {result:?}");
+        }
+    }
+
+    #[test]
+    fn tokenizer_splits_like_sops() {
+        assert_eq!(
+            tokenize("key_groups__list_1__map_age__list_0__map_recipient", 10).unwrap(),
+            vec![
+                Token::Key("key_groups".into()),
+                Token::Index(1),
+                Token::Key("age".into()),
+                Token::Index(0),
+                Token::Key("recipient".into()),
+            ]
+        );
+        assert_eq!(tokenize("plain_key", 1).unwrap(), vec![Token::Key("plain_key".into())]);
+    }
+
+    #[test]
+    fn shamir_metadata_of_the_env_vector_unflattens_to_key_groups() {
+        let text =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/enc/shamir-2of3.env"));
+        let flat = text.lines().filter_map(|l| l.strip_prefix("sops_")).filter_map(|l| l.split_once('='));
+        let md = unflatten(flat.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        assert_eq!(md.get("shamir_threshold"), Some(&Value::Int(2)));
+        let Some(Value::List(groups)) = md.get("key_groups") else { panic!("no key_groups") };
+        let recipients: Vec<&str> = groups
+            .iter()
+            .map(|g| {
+                let Some(Value::List(age)) = g.as_map().unwrap().get("age") else { panic!("no age") };
+                assert_eq!(age.len(), 1);
+                let entry = age[0].as_map().unwrap();
+                let enc = entry.get("enc").and_then(Value::as_str).unwrap();
+                assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+                assert!(enc.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+                entry.get("recipient").and_then(Value::as_str).unwrap()
+            })
+            .collect();
+        assert_eq!(
+            recipients,
+            [
+                "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg",
+                "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p",
+                "age1xzzypxvu5n8fvvakra4m8nwszzgzumwpfu03l2wsynhvlvygj9kq5793e2",
+            ]
+        );
+        // Flattening the tree again gives the file's own lines back.
+        let again = flatten(&md).unwrap();
+        let lines: Vec<String> = again.iter().map(|(k, v)| format!("sops_{k}={v}")).collect();
+        let original: Vec<&str> = text.lines().filter(|l| l.starts_with("sops_")).collect();
+        assert_eq!(lines, original);
     }
 }

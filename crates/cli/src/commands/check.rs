@@ -1,0 +1,80 @@
+//! `secrets check [--fix]`: the repository's health, for people, CI and pre-commit hooks.
+
+use secrets_store::check::{self, Options, Report, Severity};
+use secrets_store::ops::Ctx;
+use secrets_store::rekey::RekeyOptions;
+
+use crate::cli::CheckArgs;
+use crate::context::{plural, store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+use crate::io::write_stdout;
+
+pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
+    let repo = ctx.repo()?;
+    let identities = ctx.identities();
+    let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(store_failure);
+    let mut report = run_check()?;
+    if args.fix && !report.drifted.is_empty() {
+        let progress = ctx.progress();
+        let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force: args.force, no_rotate: false }, progress: &progress };
+        let outcome = check::fix(&op, &report).map_err(store_failure)?;
+        ctx.report(&outcome);
+        ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
+        report = run_check()?;
+    }
+    if ctx.global.json {
+        print_json(&report)?;
+    } else {
+        print_human(&report, args.fix)?;
+    }
+    Ok(if report.is_ok() { 0 } else { 1 })
+}
+
+fn print_human(report: &Report, fixed: bool) -> CmdResult<()> {
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    let mut out = String::new();
+    for f in &report.findings {
+        out.push_str(&format!("{}[{}]: {}: {}\n", f.severity.as_str(), f.code, f.path.display(), f.message));
+    }
+    out.push_str(&format!(
+        "{}, {} in {}\n",
+        plural(report.errors(), "error"),
+        plural(report.warnings(), "warning"),
+        plural(report.secrets, "secret")
+    ));
+    let fixable = report.findings.iter().filter(|f| f.fixable).count();
+    if fixable > 0 && !fixed {
+        out.push_str(&format!("hint: `secrets check --fix` re-keys {} (it needs a key that can read them)\n", plural(report.drifted.len(), "secret")));
+    }
+    write_stdout(out.as_bytes())
+}
+
+fn print_json(report: &Report) -> CmdResult<()> {
+    let findings: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "severity": f.severity.as_str(),
+                "code": f.code,
+                "path": f.path.display().to_string(),
+                "message": f.message,
+                "fixable": f.fixable,
+            })
+        })
+        .collect();
+    let json = serde_json::json!({
+        "ok": report.is_ok(),
+        "errors": report.errors(),
+        "warnings": report.findings.iter().filter(|f| f.severity == Severity::Warning).count(),
+        "secrets": report.secrets,
+        "verified": report.verified,
+        "unreadable": report.unreadable,
+        "drifted": report.drifted.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        "findings": findings,
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Failure::msg(e.to_string()))?;
+    write_stdout(format!("{text}\n").as_bytes())
+}

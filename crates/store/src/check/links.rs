@@ -1,0 +1,105 @@
+//! Membership links, each inspected on its own so that every bad link is reported (the store's
+//! reader stops at the first): links that dangle, escape `sops/`, point at the wrong kind of
+//! member, are named after someone else than they grant, are absolute, or are not links.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::links::normalize;
+use crate::names::Kind;
+use crate::repo::Repo;
+
+use super::members::Members;
+use super::{sorted_entries, Sink};
+
+/// Canonical paths the links are compared with, computed once.
+pub(crate) struct Env {
+    root: PathBuf,
+    sops: Option<PathBuf>,
+    kind_dirs: HashMap<Kind, Option<PathBuf>>,
+}
+
+impl Env {
+    pub fn new(repo: &Repo) -> Env {
+        let sops = fs::canonicalize(repo.sops_dir()).ok();
+        let kind_dirs = [Kind::User, Kind::Machine, Kind::Group]
+            .into_iter()
+            .map(|k| (k, fs::canonicalize(repo.sops_dir().join(k.folder())).ok()))
+            .collect();
+        Env { root: repo.root().to_path_buf(), sops, kind_dirs }
+    }
+}
+
+/// The members a link folder names.
+#[derive(Default)]
+pub(crate) struct Inspected {
+    /// Existing members, by the name of what each link resolves to.
+    pub members: Vec<String>,
+    /// A link to a member that does not exist (re-keying drops it).
+    pub dangling: bool,
+    /// A link the store refuses to follow (outside sops/, wrong kind).
+    pub unsafe_links: bool,
+}
+
+/// Inspects `container/<kind>/`.
+pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind, sink: &mut Sink<'_>) -> Inspected {
+    let folder = container.join(kind.folder());
+    let mut out = Inspected::default();
+    let noun = kind.noun();
+    for (name, link) in sorted_entries(&folder) {
+        let Ok(meta) = fs::symlink_metadata(&link) else { continue };
+        if !meta.file_type().is_symlink() {
+            if meta.is_dir() {
+                sink.error("not-a-link", &link, format!("a folder where a link to a {noun} belongs"));
+            } else {
+                sink.error("not-a-link", &link, format!("a regular file where a link to a {noun} belongs; if it holds a value, that value is in plaintext in git"));
+            }
+            continue;
+        }
+        let Ok(raw) = fs::read_link(&link) else { continue };
+        let shown = raw.display();
+        if raw.is_absolute() {
+            sink.warn("absolute-link", &link, format!("an absolute link ({shown}) works only on this machine; recreate it relative (remove it and add the {noun} again)"));
+        }
+        let kind_dir = env.kind_dirs.get(&kind).cloned().flatten();
+        match fs::canonicalize(&link) {
+            Ok(resolved) => {
+                let member = resolved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if kind_dir.is_some() && resolved.parent() == kind_dir.as_deref() {
+                    if member != name {
+                        sink.error("misnamed-link", &link, format!("named `{name}` but points at {noun} `{member}` ({shown}): it grants access to someone other than its name says"));
+                    }
+                    if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !resolved.join("key.json").is_file() {
+                        sink.error("member-without-key", &link, format!("{noun} `{member}` has no key.json, so this secret cannot be encrypted for it"));
+                        out.unsafe_links = true;
+                        continue;
+                    }
+                    out.members.push(member);
+                } else if env.sops.as_deref().is_some_and(|s| resolved.starts_with(s)) {
+                    let rel = resolved.strip_prefix(env.sops.as_deref().unwrap_or(Path::new(""))).unwrap_or(&resolved);
+                    sink.error("wrong-kind-link", &link, format!("points at sops/{} ({shown}), not at a {noun} in sops/{}/", rel.display(), kind.folder()));
+                    out.unsafe_links = true;
+                } else {
+                    sink.error("escaping-link", &link, format!("points outside sops/ ({shown}): remove it; links must point at sops/{}/<name>", kind.folder()));
+                    out.unsafe_links = true;
+                }
+            }
+            Err(_) => {
+                let lexical = normalize(&folder.join(&raw));
+                let expected = env.root.join("sops").join(kind.folder());
+                if lexical.parent() == Some(expected.as_path()) {
+                    let member = lexical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    sink.fixable("dangling-link", &link, format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"));
+                    out.dangling = true;
+                } else {
+                    sink.error("escaping-link", &link, format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()));
+                    out.unsafe_links = true;
+                }
+            }
+        }
+    }
+    out.members.sort();
+    out.members.dedup();
+    out
+}

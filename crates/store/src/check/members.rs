@@ -1,0 +1,160 @@
+//! Users, machines and groups: valid names, readable `key.json` files with valid, unique keys,
+//! and group links. What is found is kept for the secrets' checks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::str::FromStr;
+
+use crate::history::KeyIndex;
+use crate::keyfile::{self, KeyType, PublicKey};
+use crate::names::{self, Kind};
+use crate::repo::Repo;
+
+use super::links::{self, Env};
+use super::{sorted_entries, Sink};
+
+/// A group's members.
+#[derive(Default)]
+pub(crate) struct Group {
+    pub users: Vec<String>,
+    pub machines: Vec<String>,
+}
+
+/// The members found valid.
+#[derive(Default)]
+pub(crate) struct Members {
+    pub keys: HashMap<(Kind, String), Vec<PublicKey>>,
+    pub groups: HashMap<String, Group>,
+    pub index: KeyIndex,
+}
+
+/// Names of files and folders an interrupted command leaves (`.secrets-XXXX` temporary files,
+/// `.<name>.removing-<pid>` folders).
+pub(crate) fn is_leftover(name: &str) -> bool {
+    name.starts_with(".secrets-") || (name.starts_with('.') && name.contains(".removing-"))
+}
+
+pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
+    let mut members = Members::default();
+    let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for kind in [Kind::User, Kind::Machine] {
+        for (name, dir) in sorted_entries(&repo.sops_dir().join(kind.folder())) {
+            if is_leftover(&name) {
+                sink.warn("leftover", &dir, "left over by an interrupted command; `secrets key update` removes it");
+                continue;
+            }
+            if let Err(e) = names::validate(kind, &name) {
+                sink.error("invalid-name", &dir, format!("{e}; clan ignores it"));
+                continue;
+            }
+            if !dir.is_dir() {
+                sink.error("unexpected-file", &dir, format!("sops/{}/ holds one folder per {}", kind.folder(), kind.noun()));
+                continue;
+            }
+            let path = dir.join("key.json");
+            let text = match fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    sink.warn("missing-key-file", &dir, format!("no key.json: not a {} (a leftover folder?)", kind.noun()));
+                    continue;
+                }
+                Err(e) => {
+                    sink.error("bad-key-file", &path, format!("cannot read it: {e}"));
+                    continue;
+                }
+            };
+            let keys = match keyfile::parse(&text, &path) {
+                Ok(keys) => keys,
+                Err(crate::StoreError::KeyFile { reason, .. }) => {
+                    sink.error("bad-key-file", &path, reason);
+                    continue;
+                }
+                Err(e) => {
+                    sink.error("bad-key-file", &path, e.to_string());
+                    continue;
+                }
+            };
+            if keys.is_empty() {
+                sink.error("bad-key-file", &path, "no keys: nobody can decrypt for this member");
+            }
+            let mut seen: Vec<&PublicKey> = Vec::new();
+            for key in &keys {
+                if seen.contains(&key) {
+                    sink.error("duplicate-key", &path, format!("{} is listed twice", key.key));
+                    continue;
+                }
+                seen.push(key);
+                if let Err(reason) = validate_key(key) {
+                    sink.error("invalid-key", &path, format!("invalid key `{}`: {reason}", key.key));
+                }
+                if key.kind == KeyType::Pgp {
+                    sink.warn("pgp-key", &path, "a PGP key: secrets encrypts for age keys only, so this member's secrets cannot be re-keyed");
+                }
+                if kind == Kind::Machine && key.is_ssh() {
+                    sink.warn("ssh-recipient", &path, "a raw ssh key: sops-nix cannot decrypt for it on the machine; store the age form (`secrets machines add --force NAME --ssh-to-age`)");
+                }
+                owners.entry(keyfile_owner_key(key)).or_default().push(format!("{} `{name}`", kind.noun()));
+            }
+            if kind == Kind::Machine && keys.len() > 1 {
+                sink.warn("machine-keys", &path, format!("{} keys: clan expects exactly one key per machine", keys.len()));
+            }
+            members.index.insert_keys(kind, &name, &keys);
+            members.keys.insert((kind, name), keys);
+        }
+    }
+    for (key, who) in owners {
+        if who.len() > 1 {
+            let path = repo.sops_dir();
+            sink.warn("shared-key", &path, format!("{} share the key {}: their access cannot be told apart", who.join(" and "), crate::history::keyindex::short_key(&key)));
+        }
+    }
+    check_groups(repo, env, &mut members, sink);
+    members
+}
+
+fn keyfile_owner_key(key: &PublicKey) -> String {
+    crate::history::keyindex::normalize(&key.key)
+}
+
+/// Whether a public key is one age can encrypt to.
+fn validate_key(key: &PublicKey) -> Result<(), String> {
+    if key.kind == KeyType::Pgp {
+        return Ok(());
+    }
+    let text = key.key.trim();
+    if text.starts_with("ssh-") {
+        return age::ssh::Recipient::from_str(text).map(|_| ()).map_err(|e| format!("{e:?}"));
+    }
+    if age::x25519::Recipient::from_str(text).is_ok() || age::plugin::Recipient::from_str(text).is_ok() {
+        return Ok(());
+    }
+    Err("not an age recipient (age1…) or ssh public key".into())
+}
+
+fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'_>) {
+    for (name, dir) in sorted_entries(&repo.sops_dir().join("groups")) {
+        if is_leftover(&name) {
+            sink.warn("leftover", &dir, "left over by an interrupted command");
+            continue;
+        }
+        if let Err(e) = names::validate(Kind::Group, &name) {
+            sink.error("invalid-name", &dir, format!("{e}; clan ignores it"));
+            continue;
+        }
+        if !dir.is_dir() {
+            sink.error("unexpected-file", &dir, "sops/groups/ holds one folder per group");
+            continue;
+        }
+        for (entry, path) in sorted_entries(&dir) {
+            if entry != "users" && entry != "machines" {
+                sink.warn("unexpected-file", &path, "a group folder holds only users/ and machines/ links");
+            }
+        }
+        let users = links::inspect(env, members, &dir, Kind::User, sink);
+        let machines = links::inspect(env, members, &dir, Kind::Machine, sink);
+        if users.members.is_empty() && machines.members.is_empty() && !users.dangling && !machines.dangling {
+            sink.warn("empty-group", &dir, "a group without members");
+        }
+        members.groups.insert(name, super::members::Group { users: users.members, machines: machines.members });
+    }
+}

@@ -1,0 +1,285 @@
+//! `secrets check`: validates a whole repository without any private key, for CI and pre-commit
+//! hooks. Names, `key.json` files, membership links, the `secret` files themselves, and drift
+//! (a file encrypted for other recipients than its links say) are checked; plaintext where only
+//! ciphertext belongs is flagged. With keys at hand, the MAC of every secret they open is
+//! verified. [`fix`] re-keys what drifted.
+
+mod files;
+mod fix;
+mod links;
+mod members;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use secrets_sops::keys::Identities;
+
+use crate::error::Result;
+use crate::history::KeyIndex;
+use crate::keyfile::KeyType;
+use crate::names::{self, Kind};
+use crate::repo::Repo;
+use crate::secrets::SecretRef;
+
+pub use fix::fix;
+
+/// How bad a finding is: errors fail the check, warnings do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One problem found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable identifier of the kind of problem (`drift`, `dangling-link`, …).
+    pub code: &'static str,
+    /// The path concerned, relative to the repository root.
+    pub path: PathBuf,
+    /// What is wrong and what to do; never a secret value.
+    pub message: String,
+    /// Whether [`fix`] repairs it.
+    pub fixable: bool,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Sorted by path, then code.
+    pub findings: Vec<Finding>,
+    /// How many secrets were checked.
+    pub secrets: usize,
+    /// Secrets decrypted with the keys at hand and whose MAC matched.
+    pub verified: usize,
+    /// Secrets the keys at hand could not open (not an error).
+    pub unreadable: usize,
+    /// Secrets that [`fix`] would re-key: their recipients differ from their links, or they
+    /// have dangling links.
+    pub drifted: Vec<SecretRef>,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.findings.iter().filter(|f| f.severity == Severity::Warning).count()
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.errors() == 0
+    }
+}
+
+/// What the check may use.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Keys to verify MACs with; `None` checks without decrypting anything.
+    pub identities: Option<&'a Identities>,
+}
+
+/// Findings of one part of the check, with paths made relative to the repository.
+pub(crate) struct Sink<'a> {
+    root: &'a Path,
+    pub findings: Vec<Finding>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(root: &'a Path) -> Sink<'a> {
+        Sink { root, findings: Vec::new() }
+    }
+
+    fn push(&mut self, severity: Severity, code: &'static str, path: &Path, message: String, fixable: bool) {
+        let path = path.strip_prefix(self.root).unwrap_or(path).to_path_buf();
+        self.findings.push(Finding { severity, code, path, message, fixable });
+    }
+
+    pub fn error(&mut self, code: &'static str, path: &Path, message: impl Into<String>) {
+        self.push(Severity::Error, code, path, message.into(), false);
+    }
+
+    pub fn fixable(&mut self, code: &'static str, path: &Path, message: impl Into<String>) {
+        self.push(Severity::Error, code, path, message.into(), true);
+    }
+
+    pub fn warn(&mut self, code: &'static str, path: &Path, message: impl Into<String>) {
+        self.push(Severity::Warning, code, path, message.into(), false);
+    }
+}
+
+/// Checks the repository.
+pub fn check(repo: &Repo, options: &Options<'_>) -> Result<Report> {
+    let root = repo.root().to_path_buf();
+    let mut sink = Sink::new(&root);
+    let env = links::Env::new(repo);
+    let members = members::check(repo, &env, &mut sink);
+    let secret_dirs = scan_secrets_folder(repo, &mut sink);
+    let mut secrets: Vec<SecretRef> = secret_dirs;
+    secrets.extend(repo.all_secrets().unwrap_or_default().into_iter().filter(|s| s.name.starts_with("vars/")));
+
+    let results: Vec<(Vec<Finding>, bool, Verification)> = secrets
+        .par_iter()
+        .map(|secret| {
+            let mut sink = Sink::new(&root);
+            let (drifted, verification) = check_secret(&env, &members, secret, options.identities, &mut sink);
+            (sink.findings, drifted, verification)
+        })
+        .collect();
+
+    let mut report = Report { secrets: secrets.len(), ..Report::default() };
+    report.findings = sink.findings;
+    for ((findings, drifted, verification), secret) in results.into_iter().zip(&secrets) {
+        report.findings.extend(findings);
+        if drifted {
+            report.drifted.push(secret.clone());
+        }
+        match verification {
+            Verification::Verified => report.verified += 1,
+            Verification::NoKey => report.unreadable += 1,
+            Verification::NotTried => {}
+        }
+    }
+    report.findings.sort_by(|a, b| (&a.path, a.code).cmp(&(&b.path, b.code)));
+    report.findings.dedup();
+    Ok(report)
+}
+
+/// Whether a secret's MAC was verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verification {
+    Verified,
+    NoKey,
+    NotTried,
+}
+
+/// Looks at every entry of `sops/secrets/`: valid names, a `secret` file in each directory,
+/// nothing else that could hold a value in plaintext. Returns the secrets to check.
+fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
+    let folder = repo.sops_dir().join("secrets");
+    let mut out = Vec::new();
+    for (name, path) in sorted_entries(&folder) {
+        let meta = fs::symlink_metadata(&path);
+        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
+        if members::is_leftover(&name) {
+            sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it");
+            continue;
+        }
+        if !is_dir {
+            sink.error("plaintext", &path, "a file directly in sops/secrets/: secrets live in sops/secrets/<name>/secret, encrypted; if this holds a value, it is in plaintext in git");
+            continue;
+        }
+        if let Err(e) = names::validate(Kind::Secret, &name) {
+            sink.error("invalid-name", &path, format!("{e}; clan ignores this folder"));
+            continue;
+        }
+        if !path.join("secret").exists() {
+            sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)");
+            continue;
+        }
+        out.push(SecretRef { name, dir: path });
+    }
+    out
+}
+
+/// The entries of a folder, sorted by name (none when it does not exist).
+pub(crate) fn sorted_entries(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(String, PathBuf)> = entries.flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())).collect();
+    out.sort();
+    out
+}
+
+/// Everything about one secret. Returns whether it needs re-keying, and its MAC verification.
+fn check_secret(
+    env: &links::Env,
+    members: &members::Members,
+    secret: &SecretRef,
+    identities: Option<&Identities>,
+    sink: &mut Sink<'_>,
+) -> (bool, Verification) {
+    for (name, path) in sorted_entries(&secret.dir) {
+        match name.as_str() {
+            "secret" | "users" | "machines" | "groups" => {}
+            _ if members::is_leftover(&name) => sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it"),
+            _ if secret.name.starts_with("vars/") => {}
+            _ => sink.error("unexpected-file", &path, "only `secret` and the users/, machines/, groups/ links belong in a secret folder; if this holds a value, it is in plaintext in git"),
+        }
+    }
+    let users = links::inspect(env, members, &secret.dir, Kind::User, sink);
+    let machines = links::inspect(env, members, &secret.dir, Kind::Machine, sink);
+    let groups = links::inspect(env, members, &secret.dir, Kind::Group, sink);
+    let file = files::check_file(secret, identities, sink);
+
+    let mut readers: BTreeSet<(Kind, String)> = BTreeSet::new();
+    readers.extend(users.members.iter().map(|u| (Kind::User, u.clone())));
+    readers.extend(machines.members.iter().map(|m| (Kind::Machine, m.clone())));
+    for group in &groups.members {
+        if let Some(g) = members.groups.get(group) {
+            readers.extend(g.users.iter().map(|u| (Kind::User, u.clone())));
+            readers.extend(g.machines.iter().map(|m| (Kind::Machine, m.clone())));
+        }
+    }
+    let file_path = secret.file();
+    if readers.is_empty() {
+        sink.error("no-recipients", &secret.dir, "no user or machine is linked to this secret: nobody is meant to read it");
+    } else if !readers.iter().any(|(k, _)| *k == Kind::User) {
+        sink.warn("no-user", &secret.dir, "no user can read this secret (only machines): nobody can change or re-key it");
+    }
+
+    let links_unsafe = users.unsafe_links || machines.unsafe_links || groups.unsafe_links;
+    let dangling = users.dangling || machines.dangling || groups.dangling;
+    let Some(file) = file else { return (false, Verification::NotTried) };
+    if links_unsafe {
+        // The store refuses to re-key through such links; the link errors say what to do.
+        return (false, file.verification);
+    }
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for (kind, name) in &readers {
+        for key in members.keys.get(&(*kind, name.clone())).map(Vec::as_slice).unwrap_or(&[]) {
+            if key.kind == KeyType::Pgp {
+                sink.error("pgp-key", &secret.dir, format!("{} `{name}` has a PGP key: this secret cannot be re-keyed (age keys only)", kind.noun()));
+                return (false, file.verification);
+            }
+            wanted.insert(key.key.clone());
+        }
+    }
+    let current: BTreeSet<String> = file.recipients.iter().flatten().cloned().collect();
+    let drift = !readers.is_empty() && (current != wanted || file.recipients.len() != 1);
+    if drift {
+        sink.fixable("drift", &file_path, drift_message(&members.index, &current, &wanted, file.recipients.len()));
+    }
+    (drift || (dangling && !readers.is_empty()), file.verification)
+}
+
+fn drift_message(index: &KeyIndex, current: &BTreeSet<String>, wanted: &BTreeSet<String>, groups: usize) -> String {
+    let mut parts = Vec::new();
+    let missing: Vec<String> = wanted.difference(current).map(|k| index.describe(k)).collect();
+    let extra: Vec<String> = current.difference(wanted).map(|k| index.describe(k)).collect();
+    if !missing.is_empty() {
+        parts.push(format!("not encrypted for {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        parts.push(format!("still encrypted for {}", extra.join(", ")));
+    }
+    if groups != 1 {
+        parts.push(format!("{groups} key groups instead of one"));
+    }
+    format!("recipients differ from the links: {}; `secrets check --fix` re-keys it", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests;

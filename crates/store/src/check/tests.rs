@@ -1,0 +1,218 @@
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use super::*;
+use crate::keyfile::{render, PublicKey};
+use crate::links;
+use crate::ops::{self, Ctx, Quiet};
+use crate::rekey::RekeyOptions;
+
+const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
+const CAROL: &str = "age1xzzypxvu5n8fvvakra4m8nwszzgzumwpfu03l2wsynhvlvygj9kq5793e2";
+
+fn alice_identities() -> Identities {
+    let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/keys.txt")).unwrap();
+    let mut ids = Identities::empty();
+    ids.add_age_key_text(&text, "keys.txt").unwrap();
+    ids
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    repo: Repo,
+}
+
+impl Fixture {
+    /// alice and bob (users), web1 (machine), group ops = {bob, web1}; secret `db` for alice
+    /// and ops.
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        let f = Fixture { _dir: dir, repo };
+        f.member(Kind::User, "alice", &[ALICE]);
+        f.member(Kind::User, "bob", &[BOB]);
+        f.member(Kind::Machine, "web1", &[CAROL]);
+        let ops = f.repo.member_dir(Kind::Group, "ops");
+        links::add(&f.repo, &ops, Kind::User, "bob").unwrap();
+        links::add(&f.repo, &ops, Kind::Machine, "web1").unwrap();
+        f.secret("db", &[(Kind::User, "alice"), (Kind::Group, "ops")], &[ALICE, BOB, CAROL]);
+        f
+    }
+
+    fn member(&self, kind: Kind, name: &str, keys: &[&str]) {
+        let keys: Vec<PublicKey> = keys.iter().map(|k| PublicKey::age(*k)).collect();
+        fs::create_dir_all(self.repo.member_dir(kind, name)).unwrap();
+        fs::write(self.repo.key_file(kind, name), render(&keys)).unwrap();
+    }
+
+    fn secret(&self, name: &str, members: &[(Kind, &str)], recipients: &[&str]) {
+        let secret = self.repo.secret(name).unwrap();
+        for (kind, member) in members {
+            links::add(&self.repo, &secret.dir, *kind, member).unwrap();
+        }
+        let bytes = ops::encrypt_value(&secret, b"value", recipients.iter().map(|s| s.to_string()).collect()).unwrap();
+        fs::write(secret.file(), bytes).unwrap();
+    }
+
+    fn check(&self) -> Report {
+        check(&self.repo, &Options::default()).unwrap()
+    }
+
+    fn codes(&self) -> Vec<(&'static str, String)> {
+        self.check().findings.into_iter().map(|f| (f.code, f.path.display().to_string())).collect()
+    }
+}
+
+#[test]
+fn a_consistent_repository_has_no_findings() {
+    let f = Fixture::new();
+    let report = f.check();
+    assert_eq!(report.findings, vec![], "{:#?}", report.findings);
+    assert_eq!(report.secrets, 1);
+    assert!(report.drifted.is_empty());
+}
+
+#[test]
+fn bad_links_are_each_reported() {
+    let f = Fixture::new();
+    let users = f.repo.secret_dir("db").join("users");
+    // Named after carol, grants bob.
+    symlink("../../../users/bob", users.join("carol")).unwrap();
+    fs::create_dir_all(f.repo.root().join("elsewhere/eve")).unwrap();
+    symlink("../../../../elsewhere/eve", users.join("eve")).unwrap();
+    symlink("../../../machines/web1", users.join("web1")).unwrap();
+    symlink("../../../users/gone", users.join("gone")).unwrap();
+    fs::write(users.join("plain"), "hunter2").unwrap();
+    let codes = f.codes();
+    for (code, path) in [
+        ("misnamed-link", "sops/secrets/db/users/carol"),
+        ("escaping-link", "sops/secrets/db/users/eve"),
+        ("wrong-kind-link", "sops/secrets/db/users/web1"),
+        ("dangling-link", "sops/secrets/db/users/gone"),
+        ("not-a-link", "sops/secrets/db/users/plain"),
+    ] {
+        assert!(codes.contains(&(code, path.to_string())), "{code} {path}: {codes:?}");
+    }
+}
+
+#[test]
+fn drift_is_found_and_fixed() {
+    let f = Fixture::new();
+    // Encrypted for alice only, while its links also name ops (bob, web1).
+    f.secret("api", &[(Kind::User, "alice"), (Kind::Group, "ops")], &[ALICE]);
+    let report = f.check();
+    let drift: Vec<&Finding> = report.findings.iter().filter(|x| x.code == "drift").collect();
+    assert_eq!(drift.len(), 1, "{:#?}", report.findings);
+    assert_eq!(drift[0].path, Path::new("sops/secrets/api/secret"));
+    assert!(drift[0].message.contains("bob (user)") && drift[0].message.contains("web1 (machine)"), "{}", drift[0].message);
+    assert_eq!(report.drifted.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["api"]);
+
+    let ids = alice_identities();
+    let ctx = Ctx { repo: &f.repo, identities: &ids, options: RekeyOptions::default(), progress: &Quiet };
+    let outcome = fix(&ctx, &report).unwrap();
+    assert_eq!(outcome.rekeyed.len(), 1);
+    assert_eq!(f.check().findings, vec![]);
+}
+
+#[test]
+fn dangling_links_are_fixable() {
+    let f = Fixture::new();
+    symlink("../../../users/gone", f.repo.secret_dir("db").join("users/gone")).unwrap();
+    let report = f.check();
+    assert_eq!(report.drifted.len(), 1);
+    let ids = alice_identities();
+    let ctx = Ctx { repo: &f.repo, identities: &ids, options: RekeyOptions::default(), progress: &Quiet };
+    fix(&ctx, &report).unwrap();
+    assert_eq!(f.check().findings, vec![]);
+}
+
+#[test]
+fn plaintext_is_flagged() {
+    let f = Fixture::new();
+    let dir = f.repo.secret_dir("leak");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("secret"), "hunter2").unwrap();
+    links::add(&f.repo, &dir, Kind::User, "alice").unwrap();
+    fs::write(f.repo.sops_dir().join("secrets/notes.txt"), "hunter2").unwrap();
+    fs::write(f.repo.secret_dir("db").join("value.txt"), "hunter2").unwrap();
+    // sops metadata, but the value in clear.
+    let clear = f.repo.secret_dir("clear");
+    fs::create_dir_all(&clear).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&fs::read(f.repo.secret_dir("db").join("secret")).unwrap()).unwrap();
+    json["data"] = serde_json::Value::String("hunter2".into());
+    fs::write(clear.join("secret"), serde_json::to_vec(&json).unwrap()).unwrap();
+    links::add(&f.repo, &clear, Kind::User, "alice").unwrap();
+    let report = f.check();
+    let codes: Vec<(&str, String)> = report.findings.iter().map(|x| (x.code, x.path.display().to_string())).collect();
+    for (code, path) in [
+        ("plaintext", "sops/secrets/leak/secret"),
+        ("plaintext", "sops/secrets/notes.txt"),
+        ("unexpected-file", "sops/secrets/db/value.txt"),
+        ("plaintext", "sops/secrets/clear/secret"),
+    ] {
+        assert!(codes.contains(&(code, path.to_string())), "{code} {path}: {codes:?}");
+    }
+    assert!(report.findings.iter().all(|x| !x.message.contains("hunter2")));
+}
+
+#[test]
+fn key_files_are_validated() {
+    let f = Fixture::new();
+    f.member(Kind::User, "dup", &[BOB]);
+    fs::create_dir_all(f.repo.member_dir(Kind::User, "twice")).unwrap();
+    fs::write(
+        f.repo.key_file(Kind::User, "twice"),
+        format!(r#"[{{"publickey": "{ALICE}", "type": "age"}}, {{"publickey": "{ALICE}", "type": "age"}}]"#),
+    )
+    .unwrap();
+    f.member(Kind::User, "broken", &["age1notakey"]);
+    fs::create_dir_all(f.repo.member_dir(Kind::User, "junk")).unwrap();
+    fs::write(f.repo.key_file(Kind::User, "junk"), "{").unwrap();
+    f.member(Kind::Machine, "ssh1", &["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDFbZlTpuUMGyrBr2Gx5Xz9c3IZdv3JCiEmAcgVd9B8y"]);
+    fs::create_dir_all(f.repo.member_dir(Kind::User, "Bad")).unwrap();
+    let codes = f.codes();
+    for (code, path) in [
+        ("duplicate-key", "sops/users/twice/key.json"),
+        ("invalid-key", "sops/users/broken/key.json"),
+        ("bad-key-file", "sops/users/junk/key.json"),
+        ("ssh-recipient", "sops/machines/ssh1/key.json"),
+        ("shared-key", "sops"),
+        ("invalid-name", "sops/users/Bad"),
+    ] {
+        assert!(codes.contains(&(code, path.to_string())), "{code} {path}: {codes:?}");
+    }
+}
+
+#[test]
+fn readers_are_checked() {
+    let f = Fixture::new();
+    f.secret("machine-only", &[(Kind::Machine, "web1")], &[CAROL]);
+    let report = f.check();
+    let finding = report.findings.iter().find(|x| x.code == "no-user").expect("no-user");
+    assert_eq!(finding.severity, Severity::Warning);
+    assert!(report.is_ok());
+}
+
+#[test]
+fn macs_are_verified_with_a_key() {
+    let f = Fixture::new();
+    let path = f.repo.secret_dir("db").join("secret");
+    let mut json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    json["sops"]["lastmodified"] = serde_json::Value::String("2020-01-01T00:00:00Z".into());
+    fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    assert!(f.check().findings.is_empty(), "keyless, the file looks fine");
+    let ids = alice_identities();
+    let report = check(&f.repo, &Options { identities: Some(&ids) }).unwrap();
+    assert!(report.findings.iter().any(|x| x.code == "mac"), "{:#?}", report.findings);
+}
+
+#[test]
+fn verified_and_unreadable_are_counted() {
+    let f = Fixture::new();
+    f.secret("bobs", &[(Kind::User, "bob")], &[BOB]);
+    let ids = alice_identities();
+    let report = check(&f.repo, &Options { identities: Some(&ids) }).unwrap();
+    assert_eq!((report.verified, report.unreadable), (1, 1));
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
