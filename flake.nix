@@ -54,6 +54,7 @@
         package = self.packages.${pkgs.stdenv.hostPlatform.system}.secrets;
         nix-lib =
           assert import ./nix/tests.nix { };
+          assert import ./nix/module-test.nix { };
           pkgs.runCommand "secrets-nix-lib-tests" { } "touch $out";
       });
 

@@ -196,6 +196,8 @@ in
 
     environment.systemPackages = [ cfg.package ];
 
+    system.build.secretsManifest = manifestFile;
+
     system.activationScripts.installSecrets = {
       deps = [
         "specialfs"

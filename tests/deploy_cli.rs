@@ -91,6 +91,11 @@ fn install_writes_generations_switches_and_prunes() {
     assert!(!target.join("legacy-secret").exists(), "not linked to web1");
     assert_eq!(mode(&target.join("group-secret")), 0o400);
     assert_eq!(mode(&dir.path().join("run/secrets.d/1")), 0o751);
+    if sops_bin().is_some() {
+        let file = fixture_repo().join("vars/per-machine/web1/gen/token/secret");
+        let theirs = sops_decrypt(&file, &vectors().join("keys-b.txt"), &["--input-type", "binary", "--output-type", "binary"]);
+        assert_eq!(fs::read(target.join("vars/per-machine/web1/gen/token")).unwrap(), theirs, "the bytes sops decrypt gives");
+    }
 
     let second = ok(&install(&fixture_repo(), &target, &["--json"])).clone();
     let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();

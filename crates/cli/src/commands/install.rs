@@ -213,7 +213,6 @@ pub fn deploy_failure(error: DeployError) -> Failure {
         DeployError::Store(secrets_store::StoreError::Sops { source: secrets_sops::Error::NoKey(_), .. }) => {
             Some("the key given cannot open this secret; exec uses your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt)")
         }
-        DeployError::UnknownAccount { .. } => Some("create the user or group first, or fix the manifest"),
         _ => None,
     };
     let failure = Failure::msg(&error);
