@@ -24,7 +24,7 @@ use super::plan::{parse_mode, Attrs, Plan, PlannedFile, PlannedTemplate};
 /// A manifest file, either kind.
 #[derive(Clone, Debug)]
 pub enum Manifest {
-    SopsNix(SopsNixManifest),
+    SopsNix(Box<SopsNixManifest>),
     Overrides(Overrides),
 }
 
@@ -40,7 +40,7 @@ impl Manifest {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
         let parsed = match value.get("secrets") {
             Some(serde_json::Value::Object(_)) => serde_json::from_value(value).map(Manifest::Overrides),
-            _ => serde_json::from_value(value).map(|m: SopsNixManifest| Manifest::SopsNix(m.with_path(path))),
+            _ => serde_json::from_value(value).map(|m: SopsNixManifest| Manifest::SopsNix(Box::new(m.with_path(path)))),
         };
         parsed.map_err(|e| bad(e.to_string()))
     }
