@@ -25,7 +25,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
     /// The repository holding sops/ (default: found from the current directory like clan does)
     #[arg(long, global = true, value_name = "PATH", alias = "flake", env = "SECRETS_REPO")]
@@ -36,6 +36,32 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// `secrets sops …` alone. Scripts run `secrets sops decrypt` once per file, and building the
+/// whole command tree costs more than decrypting a small file, so these commands get a parser of
+/// their own (same flags, help and errors).
+#[derive(Parser, Debug)]
+#[command(name = "sops", bin_name = "secrets sops", version, about = "Work on any sops file, like the real `sops`")]
+struct SopsCli {
+    #[command(subcommand)]
+    command: SopsCommand,
+}
+
+impl Cli {
+    /// Parses the process arguments.
+    pub fn from_args() -> Cli {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let global_flag = |a: &std::ffi::OsString| {
+            let a = a.to_string_lossy();
+            ["--repo", "--flake", "--no-commit", "--json"].iter().any(|f| a == *f || a.starts_with(&format!("{f}=")))
+        };
+        if args.get(1).is_some_and(|a| a == "sops") && !args.iter().any(global_flag) {
+            let sops = SopsCli::parse_from(&args[1..]);
+            return Cli { global: GlobalArgs::default(), command: Command::Sops(sops.command) };
+        }
+        Cli::parse()
+    }
 }
 
 #[derive(Subcommand, Debug)]

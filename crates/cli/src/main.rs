@@ -9,10 +9,8 @@ mod io;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::from_args();
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
