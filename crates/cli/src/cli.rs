@@ -163,6 +163,91 @@ pub enum Command {
     /// git merge driver: decrypt, merge and re-encrypt sops files (see `secrets git setup`)
     #[command(name = "git-merge")]
     GitMerge(GitMergeArgs),
+    /// Install a machine's secrets into a folder, as sops-nix does (run on the machine)
+    #[command(after_help = INSTALL_EXAMPLES)]
+    Install(InstallArgs),
+    /// Run a command with secrets in its environment or in private files
+    #[command(after_help = EXEC_EXAMPLES)]
+    Exec(ExecArgs),
+}
+
+
+const INSTALL_EXAMPLES: &str = "\
+Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
+that fails to decrypt fails the run and leaves the previous generation in place.
+
+Examples:
+  secrets --repo /var/lib/secrets-repo install --machine web1 --target /run/secrets
+  secrets install --machine web1 --target /run/secrets --manifest overrides.json
+  secrets install --machine web1 --target /run/secrets --check
+  secrets install --manifest /nix/store/…-manifest.json    # a sops-nix manifest";
+
+const EXEC_EXAMPLES: &str = "\
+Values never appear on the command line; files live in a private folder removed afterwards.
+
+Examples:
+  secrets exec --env DB_PASSWORD=db-password -- ./migrate
+  secrets exec --env db-password -- ./migrate                 # as $DB_PASSWORD
+  secrets exec --file TLS_KEY=tls-key -- nginx -c conf        # $TLS_KEY is the file's path
+  secrets exec --file tls-key -- openssl rsa -in {} -noout
+  secrets exec --machine web1 --all-env -- ./server";
+
+/// `secrets install`.
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// The machine whose secrets to install (linked directly or through its groups, plus its vars)
+    #[arg(long, value_name = "MACHINE")]
+    pub machine: Option<String>,
+    /// The folder to install into: a symlink to the newest generation in DIR.d/
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// The machine's age key file [default: /var/lib/sops-nix/key.txt if present]
+    #[arg(long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
+    /// An ssh-ed25519 host key, used as an age key (repeatable) [default: /etc/ssh/ssh_host_ed25519_key if present]
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<PathBuf>,
+    /// Per-secret mode, owner, group, path and units (JSON), or a whole sops-nix manifest
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Generations to keep, the new one included; 0 keeps all [default: 1, or the manifest's]
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Check the manifest and the encrypted files without decrypting or writing anything
+    #[arg(long)]
+    pub check: bool,
+    /// sops-install-secrets' -check-mode: off, manifest or sopsfile
+    #[arg(long, value_name = "MODE", hide = true, conflicts_with = "check")]
+    pub check_mode: Option<String>,
+    /// Own every file by root without looking up users (for secrets needed before users exist)
+    #[arg(long)]
+    pub ignore_passwd: bool,
+}
+
+/// `secrets exec`.
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Put a secret in the environment: NAME=SECRET, or SECRET alone for its upper-cased name (repeatable)
+    #[arg(long = "env", value_name = "NAME=SECRET")]
+    pub env: Vec<String>,
+    /// Write a secret to a private file and put its path in NAME: NAME=SECRET or SECRET (repeatable); `{}` in the command is the path of the only one
+    #[arg(long = "file", value_name = "NAME=SECRET")]
+    pub files: Vec<String>,
+    /// Every secret of the machine or user, in the environment under upper-cased names
+    #[arg(long, conflicts_with = "all_files")]
+    pub all_env: bool,
+    /// Every secret of the machine or user as a file in a private folder named by $SECRETS_DIR
+    #[arg(long)]
+    pub all_files: bool,
+    /// With --all-env/--all-files: the machine's secrets (decrypted with your keys or the machine's)
+    #[arg(long, value_name = "MACHINE", conflicts_with = "user")]
+    pub machine: Option<String>,
+    /// With --all-env/--all-files: the user's secrets [default: you, found by your key]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

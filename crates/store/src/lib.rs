@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod credentials;
+pub mod deploy;
 pub mod error;
 pub mod export;
 pub mod fsutil;

@@ -3,10 +3,12 @@
 mod access;
 mod check;
 mod credentials;
+mod exec;
 mod gitdrivers;
 mod log;
 mod groups;
 mod import;
+mod install;
 mod key;
 mod members;
 mod secrets;
@@ -46,5 +48,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Git(cmd) => gitdrivers::setup(&ctx, cmd),
         Command::GitDiff(args) => gitdrivers::diff(&ctx, args),
         Command::GitMerge(args) => gitdrivers::merge(&ctx, args),
+        Command::Install(args) => install::run(&ctx, args),
+        Command::Exec(args) => exec::run(&ctx, args),
     }
 }

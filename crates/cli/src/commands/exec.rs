@@ -1,0 +1,307 @@
+//! `secrets exec`: run a command with secrets in its environment or as files in a private
+//! folder that is removed when it exits (like `sops exec-env` and `sops exec-file`). Values are
+//! never put on a command line; the exit code is the command's (128 + the signal if killed).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use secrets_sops::keys::Identities;
+use secrets_store::deploy::Source;
+use secrets_store::{ops, Repo, SecretRef};
+
+use super::credentials::exit_code;
+use super::install::deploy_failure;
+use crate::cli::ExecArgs;
+use crate::context::{store_failure, Context};
+use crate::failure::{CmdResult, Failure};
+
+/// Where a value goes.
+enum Sink {
+    /// An environment variable holding the value.
+    Env(String),
+    /// A file; the variable (if any) holds its path.
+    File { var: Option<String>, name: String },
+}
+
+struct Wanted {
+    secret: SecretRef,
+    sink: Sink,
+}
+
+pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
+    if args.env.is_empty() && args.files.is_empty() && !args.all_env && !args.all_files {
+        return Err(Failure::new(2, "which secrets? pass --env, --file, --all-env or --all-files"));
+    }
+    if (args.machine.is_some() || args.user.is_some()) && !(args.all_env || args.all_files) {
+        return Err(Failure::new(2, "--machine and --user choose whose secrets --all-env/--all-files take"));
+    }
+    let repo = ctx.repo()?;
+    let mut wanted = Vec::new();
+    for spec in &args.env {
+        let (var, secret) = split_spec(spec)?;
+        wanted.push(Wanted { sink: Sink::Env(var), secret: find(&repo, &secret)? });
+    }
+    let explicit_files = args.files.len();
+    for spec in &args.files {
+        let (var, secret) = split_spec(spec)?;
+        wanted.push(Wanted { sink: Sink::File { name: var.clone(), var: Some(var) }, secret: find(&repo, &secret)? });
+    }
+    if args.all_env || args.all_files {
+        for secret in owned_secrets(&repo, args.machine.as_deref(), args.user.as_deref())? {
+            let sink = if args.all_env { Sink::Env(env_name(&secret.name)) } else { Sink::File { var: None, name: secret.name.clone() } };
+            wanted.push(Wanted { secret, sink });
+        }
+    }
+    let mut vars: Vec<&str> = wanted.iter().filter_map(|w| w.var()).collect();
+    vars.sort_unstable();
+    if let Some(pair) = vars.windows(2).find(|p| p[0] == p[1]) {
+        return Err(Failure::new(2, format!("the variable {} is given twice", pair[0])));
+    }
+
+    // Everything is decrypted before anything is written or run.
+    let identities = Identities::from_env();
+    let mut values = Vec::with_capacity(wanted.len());
+    for w in &wanted {
+        values.push(ops::decrypt_file(&w.secret.file(), &identities).map_err(|e| store_failure(e).hint("exec decrypts with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519)"))?);
+    }
+
+    let needs_dir = wanted.iter().any(|w| matches!(w.sink, Sink::File { .. }));
+    let dir = if needs_dir { Some(private_dir()?) } else { None };
+    let mut command_env: Vec<(String, OsString)> = Vec::new();
+    let mut file_paths = Vec::new();
+    for (w, value) in wanted.iter().zip(&values) {
+        match &w.sink {
+            Sink::Env(var) => {
+                if value.contains(&0) {
+                    return Err(Failure::msg(format!("secret `{}` holds a NUL byte, which an environment variable cannot", w.secret.name)).hint("pass it with --file instead"));
+                }
+                command_env.push((var.clone(), OsString::from_vec(value.to_vec())));
+            }
+            Sink::File { var, name } => {
+                let root = dir.as_ref().expect("created when files are wanted").path();
+                let path = root.join(name);
+                write_private(root, &path, value)?;
+                if let Some(var) = var {
+                    command_env.push((var.clone(), path.clone().into_os_string()));
+                }
+                file_paths.push(path);
+            }
+        }
+    }
+    drop(values);
+    if args.all_files {
+        let root = dir.as_ref().expect("created for --all-files").path();
+        command_env.push(("SECRETS_DIR".into(), root.as_os_str().to_owned()));
+    }
+
+    let argv = substitute(&args.command, if explicit_files == 1 { file_paths.first() } else { None }, explicit_files)?;
+    let mut child = Command::new(&argv[0]);
+    child.args(&argv[1..]);
+    for (var, value) in &command_env {
+        child.env(var, value);
+    }
+    drop(command_env);
+    signals::install();
+    let spawned = child.spawn();
+    let status = match spawned {
+        Ok(mut process) => {
+            signals::started(process.id());
+            process.wait()
+        }
+        Err(e) => Err(e),
+    };
+    // The private folder goes before anything else is reported.
+    drop(dir);
+    let status = status.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", args.command[0])))?;
+    Ok(exit_code(status))
+}
+
+impl Wanted {
+    fn var(&self) -> Option<&str> {
+        match &self.sink {
+            Sink::Env(var) => Some(var),
+            Sink::File { var, .. } => var.as_deref(),
+        }
+    }
+}
+
+/// `NAME=SECRET`, or `SECRET` alone with its environment name.
+fn split_spec(spec: &str) -> CmdResult<(String, String)> {
+    let (var, secret) = match spec.split_once('=') {
+        Some((var, secret)) => (var.to_string(), secret.to_string()),
+        None => (env_name(spec), spec.to_string()),
+    };
+    if var.is_empty() || var.contains('\0') || secret.is_empty() {
+        return Err(Failure::new(2, format!("`{spec}`: expected NAME=SECRET or SECRET")));
+    }
+    Ok((var, secret))
+}
+
+/// A secret's name as an environment variable: upper case, anything but letters and digits
+/// as `_` (`db-password` → `DB_PASSWORD`, `vars/shared/gen/key` → `VARS_SHARED_GEN_KEY`).
+pub fn env_name(secret: &str) -> String {
+    let mut out: String = secret.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// A secret by the name `secrets list` shows (vars secrets by their repository path).
+fn find(repo: &Repo, name: &str) -> CmdResult<SecretRef> {
+    if let Ok(secret) = repo.secret(name) {
+        if secret.file().is_file() {
+            return Ok(secret);
+        }
+    }
+    let all = repo.all_secrets().map_err(store_failure)?;
+    all.into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| Failure::msg(format!("no secret `{name}` in {}", repo.root().display())).hint("see `secrets list`"))
+}
+
+/// The secrets a machine gets, or those linked to a user (directly or through groups).
+fn owned_secrets(repo: &Repo, machine: Option<&str>, user: Option<&str>) -> CmdResult<Vec<SecretRef>> {
+    if let Some(machine) = machine {
+        let source = Source::open(repo.root()).map_err(deploy_failure)?;
+        let secrets = source.machine_secrets(machine).map_err(deploy_failure)?;
+        return Ok(secrets
+            .into_iter()
+            .map(|s| SecretRef { name: s.name, dir: s.file.parent().map(Path::to_path_buf).unwrap_or_default() })
+            .collect());
+    }
+    let user = match user {
+        Some(u) => u.to_string(),
+        None => super::secrets::caller(repo)?,
+    };
+    let mut out = Vec::new();
+    for secret in repo.all_secrets().map_err(store_failure)? {
+        if repo.access(&secret).map_err(store_failure)?.users.contains_key(&user) {
+            out.push(secret);
+        }
+    }
+    Ok(out)
+}
+
+/// A fresh folder only its owner can enter, in memory (`/dev/shm`) when possible.
+fn private_dir() -> CmdResult<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    let bases: Vec<PathBuf> = if shm.is_dir() { vec![shm.to_path_buf(), std::env::temp_dir()] } else { vec![std::env::temp_dir()] };
+    let mut last = None;
+    for base in bases {
+        match tempfile::Builder::new().prefix("secrets-exec-").permissions(fs::Permissions::from_mode(0o700)).tempdir_in(&base) {
+            Ok(dir) => {
+                fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| Failure::msg(format!("{}: {e}", dir.path().display())))?;
+                return Ok(dir);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Failure::msg(format!("cannot create a private temporary folder: {}", last.map(|e| e.to_string()).unwrap_or_default())))
+}
+
+/// Writes a value readable only by its owner (0400), creating private subfolders for `a/b`.
+fn write_private(root: &Path, path: &Path, value: &[u8]) -> CmdResult<()> {
+    let fail = |e: std::io::Error| Failure::msg(format!("{}: {e}", path.display()));
+    if let Some(parent) = path.parent().filter(|p| *p != root) {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(fail)?;
+    }
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o400).open(path).map_err(fail)?;
+    file.write_all(value).map_err(fail)
+}
+
+/// Replaces `{}` in the arguments with the path of the only `--file`.
+fn substitute(command: &[String], only_file: Option<&PathBuf>, explicit_files: usize) -> CmdResult<Vec<OsString>> {
+    let mut out = Vec::with_capacity(command.len());
+    for (i, arg) in command.iter().enumerate() {
+        if i > 0 && arg.contains("{}") {
+            let Some(path) = only_file else {
+                return Err(Failure::new(2, format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given")).hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
+            };
+            out.push(OsString::from(arg.replace("{}", &path.to_string_lossy())));
+        } else {
+            out.push(OsString::from(arg));
+        }
+    }
+    Ok(out)
+}
+
+/// While the command runs, this process stays alive to remove the private folder: a
+/// termination request is passed on to the command, and the terminal's interrupt (which the
+/// command receives itself) is not fatal here. Handlers reset to the default in the command.
+mod signals {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+    static PENDING: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn forward(signal: libc::c_int) {
+        let pid = CHILD.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(pid, signal) };
+        } else {
+            PENDING.store(signal, Ordering::SeqCst);
+        }
+    }
+
+    extern "C" fn survive(_signal: libc::c_int) {}
+
+    pub fn install() {
+        let forward = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        let survive = survive as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handlers only touch atomics and call kill.
+        unsafe {
+            libc::signal(libc::SIGTERM, forward);
+            libc::signal(libc::SIGHUP, forward);
+            libc::signal(libc::SIGINT, survive);
+            libc::signal(libc::SIGQUIT, survive);
+        }
+    }
+
+    pub fn started(pid: u32) {
+        let pid = pid as i32;
+        CHILD.store(pid, Ordering::SeqCst);
+        let pending = PENDING.swap(0, Ordering::SeqCst);
+        if pending != 0 {
+            // SAFETY: plain syscall on our own child.
+            unsafe { libc::kill(pid, pending) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names() {
+        assert_eq!(env_name("db-password"), "DB_PASSWORD");
+        assert_eq!(env_name("api.token"), "API_TOKEN");
+        assert_eq!(env_name("vars/shared/gen/key"), "VARS_SHARED_GEN_KEY");
+        assert_eq!(env_name("1st"), "_1ST");
+    }
+
+    #[test]
+    fn specs() {
+        assert_eq!(split_spec("X=db").ok().unwrap(), ("X".into(), "db".into()));
+        assert_eq!(split_spec("db-password").ok().unwrap(), ("DB_PASSWORD".into(), "db-password".into()));
+        assert!(split_spec("=db").is_err());
+        assert!(split_spec("X=").is_err());
+    }
+
+    #[test]
+    fn placeholder_needs_exactly_one_file() {
+        let cmd: Vec<String> = ["cat", "{}", "x{}y"].map(String::from).to_vec();
+        let path = PathBuf::from("/p");
+        assert_eq!(substitute(&cmd, Some(&path), 1).ok().unwrap(), ["cat", "/p", "x/py"].map(OsString::from));
+        assert!(substitute(&cmd, None, 2).is_err());
+        let plain: Vec<String> = ["{}", "a"].map(String::from).to_vec();
+        assert!(substitute(&plain, None, 0).is_ok(), "the program name is left alone");
+    }
+}

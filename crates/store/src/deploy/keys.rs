@@ -1,0 +1,117 @@
+//! A machine's identities, found the way sops-install-secrets finds them: an age key file and
+//! ssh-ed25519 host keys converted to age keys the ssh-to-age way. Only the machine's own keys
+//! are used, never the caller's `SOPS_AGE_*` environment: installing must not depend on who
+//! runs it.
+
+use std::path::{Path, PathBuf};
+
+use secrets_sops::keys::ssh_to_age::ssh_ed25519_private_to_age;
+use secrets_sops::keys::Identities;
+use zeroize::Zeroizing;
+
+use super::error::{DeployError, Result};
+
+/// Where sops-nix machines keep a dedicated age key (clan uploads it there).
+pub const DEFAULT_AGE_KEY_FILE: &str = "/var/lib/sops-nix/key.txt";
+/// The ed25519 host key, sops-nix's default `sshKeyPaths`.
+pub const DEFAULT_SSH_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
+
+/// Where a machine's keys are.
+#[derive(Clone, Debug, Default)]
+pub struct KeySources {
+    pub age_key_files: Vec<PathBuf>,
+    pub ssh_keys: Vec<PathBuf>,
+}
+
+impl KeySources {
+    /// sops-nix's defaults: its key file if present, and the ed25519 host key if present.
+    pub fn defaults() -> KeySources {
+        KeySources::defaults_under(Path::new("/"))
+    }
+
+    /// The defaults below another root (for tests and chroots).
+    pub fn defaults_under(root: &Path) -> KeySources {
+        let present = |p: &str| Some(root.join(p.trim_start_matches('/'))).filter(|p| p.is_file());
+        KeySources { age_key_files: present(DEFAULT_AGE_KEY_FILE).into_iter().collect(), ssh_keys: present(DEFAULT_SSH_KEY).into_iter().collect() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.age_key_files.is_empty() && self.ssh_keys.is_empty()
+    }
+
+    /// Loads every key. A key that cannot be read or used fails the load: a machine whose key
+    /// went missing should not silently install fewer secrets.
+    ///
+    /// An ssh-ed25519 key is added twice: converted to an age X25519 identity (what sops-nix
+    /// does, for machines registered with the `age1…` form of their host key) and as an ssh
+    /// identity (for machines registered with the raw `ssh-ed25519 …` key, which
+    /// sops-install-secrets cannot open).
+    pub fn load(&self) -> Result<Identities> {
+        let mut ids = Identities::empty();
+        if self.is_empty() {
+            return Err(DeployError::NoIdentity {
+                tried: format!("{DEFAULT_AGE_KEY_FILE} and {DEFAULT_SSH_KEY} do not exist; pass --age-key-file or --ssh-key"),
+            });
+        }
+        for path in &self.age_key_files {
+            let text = read_secret_text(path)?;
+            let before = ids.len();
+            ids.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, e.to_string()))?;
+            if ids.len() == before {
+                return Err(key_error(path, "holds no age identity"));
+            }
+        }
+        for path in &self.ssh_keys {
+            let pem = Zeroizing::new(std::fs::read(path).map_err(|e| key_error(path, e.to_string()))?);
+            let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, format!("{e} (only ed25519 host keys can be used)")))?;
+            ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, e.to_string()))?;
+            ids.add_ssh_private_key_file(path).map_err(|e| key_error(path, e.to_string()))?;
+        }
+        Ok(ids)
+    }
+}
+
+fn read_secret_text(path: &Path) -> Result<Zeroizing<String>> {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| key_error(path, e.to_string()))?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| key_error(path, "is not text"))?;
+    Ok(Zeroizing::new(text.to_string()))
+}
+
+fn key_error(path: &Path, reason: impl Into<String>) -> DeployError {
+    DeployError::Key { path: path.to_path_buf(), reason: reason.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vectors() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors")
+    }
+
+    #[test]
+    fn defaults_are_only_the_files_present() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(KeySources::defaults_under(root.path()).is_empty());
+        std::fs::create_dir_all(root.path().join("etc/ssh")).unwrap();
+        std::fs::copy(vectors().join("ssh/id_ed25519"), root.path().join("etc/ssh/ssh_host_ed25519_key")).unwrap();
+        let found = KeySources::defaults_under(root.path());
+        assert_eq!(found.ssh_keys, [root.path().join("etc/ssh/ssh_host_ed25519_key")]);
+        assert!(found.age_key_files.is_empty());
+        assert!(found.load().unwrap().len() >= 2, "converted X25519 plus native ssh identity");
+    }
+
+    #[test]
+    fn no_key_or_a_bad_key_fails() {
+        assert!(matches!(KeySources::default().load(), Err(DeployError::NoIdentity { .. })));
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("key.txt");
+        std::fs::write(&bad, "not a key\n").unwrap();
+        let sources = KeySources { age_key_files: vec![bad], ssh_keys: vec![] };
+        assert!(matches!(sources.load(), Err(DeployError::Key { .. })));
+        let missing = KeySources { age_key_files: vec![], ssh_keys: vec![dir.path().join("nope")] };
+        assert!(matches!(missing.load(), Err(DeployError::Key { .. })));
+        let age = KeySources { age_key_files: vec![vectors().join("keys-b.txt")], ssh_keys: vec![] };
+        assert_eq!(age.load().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,403 @@
+//! The two manifests an install accepts.
+//!
+//! - **sops-nix's own** (`{"secrets": [ … ], "templates": [ … ], "secretsMountPoint": …}`), the
+//!   JSON its NixOS module writes for `sops-install-secrets` (schema of
+//!   `Mic92/sops-nix:pkgs/sops-install-secrets/main.go`), so that this installer can stand in
+//!   for it.
+//! - **Overrides** for a machine's secrets from a repository (`{"secrets": {"<name>": { … }}}`):
+//!   per secret `name`, `mode`, `owner`, `group`, `uid`, `gid`, `path`, `restartUnits`,
+//!   `reloadUnits` (sops-nix's field names).
+//!
+//! They are told apart by `secrets` being a list or an object.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrets_sops::Format;
+use serde::Deserialize;
+
+use super::accounts::Account;
+use super::error::{DeployError, Result};
+use super::keys::KeySources;
+use super::plan::{parse_mode, Attrs, Plan, PlannedFile, PlannedTemplate};
+
+/// A manifest file, either kind.
+#[derive(Clone, Debug)]
+pub enum Manifest {
+    SopsNix(Box<SopsNixManifest>),
+    Overrides(Overrides),
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let bytes = std::fs::read(path).map_err(|e| DeployError::io(path, e))?;
+        Manifest::parse(&bytes, path)
+    }
+
+    /// Parses a manifest's bytes (`path` only names it in errors).
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
+        let bad = |reason: String| DeployError::Manifest { path: path.to_path_buf(), reason };
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let parsed = match value.get("secrets") {
+            Some(serde_json::Value::Object(_)) => serde_json::from_value(value).map(Manifest::Overrides),
+            _ => serde_json::from_value(value).map(|m: SopsNixManifest| Manifest::SopsNix(Box::new(m.with_path(path)))),
+        };
+        parsed.map_err(|e| bad(e.to_string()))
+    }
+}
+
+/// `null` reads as the type's default, as Go's decoder leaves a zero value.
+fn nullable<'de, D, T>(de: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
+}
+
+/// One secret of a sops-nix manifest.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SopsNixSecret {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub key: String,
+    #[serde(deserialize_with = "nullable")]
+    pub path: String,
+    pub owner: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub uid: u32,
+    pub group: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub gid: u32,
+    #[serde(deserialize_with = "nullable")]
+    pub sops_file: String,
+    #[serde(deserialize_with = "nullable")]
+    pub format: String,
+    #[serde(deserialize_with = "nullable")]
+    pub mode: String,
+    #[serde(deserialize_with = "nullable")]
+    pub restart_units: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub reload_units: Vec<String>,
+}
+
+/// One template of a sops-nix manifest: `content` (or the file `file`) with placeholders.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SopsNixTemplate {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub content: String,
+    #[serde(deserialize_with = "nullable")]
+    pub path: String,
+    #[serde(deserialize_with = "nullable")]
+    pub mode: String,
+    pub owner: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub uid: u32,
+    pub group: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub gid: u32,
+    #[serde(deserialize_with = "nullable")]
+    pub file: String,
+    #[serde(deserialize_with = "nullable")]
+    pub restart_units: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub reload_units: Vec<String>,
+}
+
+/// sops-nix's `logging` settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Logging {
+    pub key_import: bool,
+    pub secret_changes: bool,
+}
+
+/// The manifest sops-nix writes for `sops-install-secrets`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SopsNixManifest {
+    #[serde(deserialize_with = "nullable")]
+    pub secrets: Vec<SopsNixSecret>,
+    #[serde(deserialize_with = "nullable")]
+    pub templates: Vec<SopsNixTemplate>,
+    #[serde(deserialize_with = "nullable")]
+    pub placeholder_by_secret_name: BTreeMap<String, String>,
+    #[serde(deserialize_with = "nullable")]
+    pub secrets_mount_point: String,
+    #[serde(deserialize_with = "nullable")]
+    pub symlink_path: String,
+    #[serde(deserialize_with = "nullable")]
+    pub keep_generations: usize,
+    /// RSA host keys imported as PGP keys; age-only here, so they are ignored.
+    #[serde(deserialize_with = "nullable")]
+    pub ssh_key_paths: Vec<String>,
+    pub gnupg_home: Option<String>,
+    pub age_key_file: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub age_ssh_key_paths: Vec<String>,
+    pub use_tmpfs: bool,
+    pub user_mode: bool,
+    pub logging: Logging,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+impl SopsNixManifest {
+    fn with_path(mut self, path: &Path) -> SopsNixManifest {
+        self.path = path.to_path_buf();
+        self
+    }
+
+    fn error(&self, reason: impl Into<String>) -> DeployError {
+        DeployError::Manifest { path: self.path.clone(), reason: reason.into() }
+    }
+
+    /// The keys it names (none means: none configured).
+    pub fn key_sources(&self) -> KeySources {
+        let runtime = |p: &str| PathBuf::from(self.runtime(p));
+        KeySources {
+            age_key_files: self.age_key_file.iter().filter(|p| !p.is_empty()).map(|p| runtime(p)).collect(),
+            ssh_keys: self.age_ssh_key_paths.iter().map(|p| runtime(p)).collect(),
+        }
+    }
+
+    /// `%r` is the runtime folder in user mode (home-manager), `%%` a percent sign.
+    fn runtime(&self, path: &str) -> String {
+        if !self.user_mode {
+            return path.to_string();
+        }
+        let rundir = std::env::var("XDG_RUNTIME_DIR").unwrap_or_default();
+        path.split("%%").map(|part| part.replace("%r", &rundir)).collect::<Vec<_>>().join("%")
+    }
+
+    /// The install it describes. `target` replaces `symlinkPath` (generations then go to
+    /// `<target>.d`), and secret paths under the old `symlinkPath` move along with it.
+    pub fn plan(&self, target: Option<&Path>) -> Result<Plan> {
+        let symlink_path = PathBuf::from(self.runtime(&self.symlink_path));
+        let mut plan = match target {
+            Some(t) => Plan::new(t),
+            None => {
+                if self.symlink_path.is_empty() || self.secrets_mount_point.is_empty() {
+                    return Err(self.error("symlinkPath and secretsMountPoint are required (or pass --target)"));
+                }
+                let mut plan = Plan::new(&symlink_path);
+                plan.generations = PathBuf::from(self.runtime(&self.secrets_mount_point));
+                plan
+            }
+        };
+        plan.keep = self.keep_generations;
+        plan.user_mode = self.user_mode;
+        let relocate = |path: &str| -> Option<PathBuf> {
+            if path.is_empty() {
+                return None;
+            }
+            let path = PathBuf::from(self.runtime(path));
+            match (target, path.strip_prefix(&symlink_path)) {
+                (Some(t), Ok(rest)) if !self.symlink_path.is_empty() => Some(t.join(rest)),
+                _ => Some(path),
+            }
+        };
+        for s in &self.secrets {
+            let format = match s.format.as_str() {
+                "" => Format::Yaml,
+                name => Format::from_name(name).ok_or_else(|| self.error(format!("unsupported format {name} for secret {}", s.name)))?,
+            };
+            let placeholder = if self.templates.is_empty() {
+                None
+            } else {
+                let p = self.placeholder_by_secret_name.get(&s.name).ok_or_else(|| self.error(format!("placeholder for {} not found in manifest", s.name)))?;
+                Some(p.clone())
+            };
+            let attrs = self.attrs(&s.name, &s.mode, &s.owner, s.uid, &s.group, s.gid, relocate(&s.path), &s.restart_units, &s.reload_units)?;
+            plan.files.push(PlannedFile { name: s.name.clone(), source: PathBuf::from(&s.sops_file), format, key: s.key.clone(), attrs, placeholder });
+        }
+        for t in &self.templates {
+            let content = if !t.content.is_empty() {
+                t.content.clone()
+            } else if !t.file.is_empty() {
+                std::fs::read_to_string(&t.file).map_err(|e| self.error(format!("cannot read {}: {e}", t.file)))?
+            } else {
+                return Err(self.error(format!("neither content nor file was specified for template {}", t.name)));
+            };
+            let attrs = self.attrs(&t.name, &t.mode, &t.owner, t.uid, &t.group, t.gid, relocate(&t.path), &t.restart_units, &t.reload_units)?;
+            plan.templates.push(PlannedTemplate { name: t.name.clone(), content, attrs });
+        }
+        // The default path of a secret is `<symlinkPath>/<name>`: no extra link for it.
+        for file in &mut plan.files {
+            if file.attrs.path.as_deref() == Some(plan.target.join(&file.name).as_path()) {
+                file.attrs.path = None;
+            }
+        }
+        let rendered = plan.target.join(super::plan::RENDERED_DIR);
+        for template in &mut plan.templates {
+            if template.attrs.path.as_deref() == Some(rendered.join(&template.name).as_path()) {
+                template.attrs.path = None;
+            }
+        }
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attrs(
+        &self,
+        name: &str,
+        mode: &str,
+        owner: &Option<String>,
+        uid: u32,
+        group: &Option<String>,
+        gid: u32,
+        path: Option<PathBuf>,
+        restart: &[String],
+        reload: &[String],
+    ) -> Result<Attrs> {
+        let mode = parse_mode(mode).ok_or_else(|| self.error(format!("invalid number in mode: {mode:?} (secret {name})")))?;
+        // sops-nix sets owner and group on every file, root's by default.
+        let owner = owner.as_ref().map(|o| Account::Name(o.clone())).unwrap_or(Account::Id(uid));
+        let group = group.as_ref().map(|g| Account::Name(g.clone())).unwrap_or(Account::Id(gid));
+        Ok(Attrs { mode, owner, group, path, restart_units: restart.to_vec(), reload_units: reload.to_vec() })
+    }
+}
+
+/// Per-secret settings for a machine's secrets from a repository.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub secrets: BTreeMap<String, Override>,
+}
+
+/// Settings of one secret; anything left out keeps its default (mode 0400, owned by whoever
+/// installs, at `<target>/<secret name>`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Override {
+    /// The file name inside the target folder.
+    pub name: Option<String>,
+    pub mode: Option<String>,
+    /// A user name or uid.
+    pub owner: Option<String>,
+    pub uid: Option<u32>,
+    /// A group name or gid (default: the owner's primary group).
+    pub group: Option<String>,
+    pub gid: Option<u32>,
+    pub path: Option<PathBuf>,
+    pub restart_units: Vec<String>,
+    pub reload_units: Vec<String>,
+}
+
+impl Overrides {
+    /// Applies the settings to a machine's plan. Naming a secret the machine does not get is an
+    /// error, so that a typo does not silently leave a service without its file.
+    pub fn apply(&self, plan: &mut Plan, manifest: &Path) -> Result<()> {
+        let bad = |reason: String| DeployError::Manifest { path: manifest.to_path_buf(), reason };
+        for (name, o) in &self.secrets {
+            let file = plan
+                .files
+                .iter_mut()
+                .find(|f| &f.name == name)
+                .ok_or_else(|| bad(format!("`{name}` is not one of the machine's secrets (see `secrets install --check`)")))?;
+            if let Some(mode) = &o.mode {
+                file.attrs.mode = parse_mode(mode).ok_or_else(|| bad(format!("`{name}`: invalid mode {mode:?} (octal, e.g. \"0440\")")))?;
+            }
+            file.attrs.owner = match (&o.owner, o.uid) {
+                (Some(owner), _) => Account::parse(owner),
+                (None, Some(uid)) => Account::Id(uid),
+                (None, None) => Account::Unchanged,
+            };
+            file.attrs.group = match (&o.group, o.gid) {
+                (Some(group), _) => Account::parse(group),
+                (None, Some(gid)) => Account::Id(gid),
+                (None, None) => Account::Unchanged,
+            };
+            file.attrs.path = o.path.clone();
+            file.attrs.restart_units = o.restart_units.clone();
+            file.attrs.reload_units = o.reload_units.clone();
+            if let Some(new_name) = &o.name {
+                file.name = new_name.clone();
+            }
+        }
+        plan.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOPS_NIX: &str = r#"{
+      "secrets": [
+        {"name": "db/password", "key": "db/password", "path": "/run/secrets/db/password", "owner": null, "uid": 0,
+         "group": null, "gid": 0, "sopsFile": "/nix/store/x-secrets.yaml", "format": "yaml", "mode": "0400",
+         "restartUnits": ["app.service"], "reloadUnits": [], "neededForUsers": false, "sopsFileHash": "abc"},
+        {"name": "blob", "key": "", "path": "/etc/blob", "owner": "postgres", "uid": 0, "group": null, "gid": 0,
+         "sopsFile": "/nix/store/y-blob", "format": "binary", "mode": "0440", "restartUnits": [], "reloadUnits": []}
+      ],
+      "templates": [
+        {"name": "app.env", "content": "PW=<SOPS:1:PLACEHOLDER>\n", "path": "/run/secrets/rendered/app.env",
+         "mode": "0400", "owner": null, "uid": 0, "group": null, "gid": 0, "file": "/nix/store/z", "restartUnits": [], "reloadUnits": []}
+      ],
+      "placeholderBySecretName": {"db/password": "<SOPS:1:PLACEHOLDER>", "blob": "<SOPS:2:PLACEHOLDER>"},
+      "secretsMountPoint": "/run/secrets.d", "symlinkPath": "/run/secrets", "keepGenerations": 1,
+      "gnupgHome": null, "sshKeyPaths": ["/etc/ssh/ssh_host_rsa_key"], "ageKeyFile": "/var/lib/sops-nix/key.txt",
+      "ageSshKeyPaths": ["/etc/ssh/ssh_host_ed25519_key"], "useTmpfs": false, "userMode": false,
+      "logging": {"keyImport": true, "secretChanges": true}
+    }"#;
+
+    #[test]
+    fn reads_what_the_sops_nix_module_writes() {
+        let Manifest::SopsNix(m) = Manifest::parse(SOPS_NIX.as_bytes(), Path::new("m.json")).unwrap() else { panic!("kind") };
+        let keys = m.key_sources();
+        assert_eq!(keys.age_key_files, [PathBuf::from("/var/lib/sops-nix/key.txt")]);
+        assert_eq!(keys.ssh_keys, [PathBuf::from("/etc/ssh/ssh_host_ed25519_key")]);
+
+        let plan = m.plan(None).unwrap();
+        assert_eq!(plan.target, Path::new("/run/secrets"));
+        assert_eq!(plan.generations, Path::new("/run/secrets.d"));
+        assert_eq!(plan.files[0].format, Format::Yaml);
+        assert_eq!(plan.files[0].key, "db/password");
+        assert_eq!(plan.files[0].attrs.path, None, "the default path needs no link");
+        assert_eq!(plan.files[0].attrs.owner, Account::Id(0));
+        assert_eq!(plan.files[0].placeholder.as_deref(), Some("<SOPS:1:PLACEHOLDER>"));
+        assert_eq!(plan.files[1].attrs.owner, Account::Name("postgres".into()));
+        assert_eq!(plan.files[1].attrs.mode, 0o440);
+        assert_eq!(plan.files[1].attrs.path.as_deref(), Some(Path::new("/etc/blob")));
+        assert_eq!(plan.templates[0].attrs.path, None);
+
+        let moved = m.plan(Some(Path::new("/tmp/t"))).unwrap();
+        assert_eq!(moved.generations, Path::new("/tmp/t.d"));
+        assert_eq!(moved.files[0].attrs.path, None, "paths under symlinkPath follow the target");
+        assert_eq!(moved.files[1].attrs.path.as_deref(), Some(Path::new("/etc/blob")));
+    }
+
+    #[test]
+    fn manifest_errors_name_the_problem() {
+        let broken = SOPS_NIX.replace("\"mode\": \"0440\"", "\"mode\": \"rw\"");
+        let Manifest::SopsNix(m) = Manifest::parse(broken.as_bytes(), Path::new("m.json")).unwrap() else { panic!() };
+        assert!(m.plan(None).unwrap_err().to_string().contains("invalid number in mode"));
+        let broken = SOPS_NIX.replace("\"format\": \"binary\"", "\"format\": \"toml\"");
+        let Manifest::SopsNix(m) = Manifest::parse(broken.as_bytes(), Path::new("m.json")).unwrap() else { panic!() };
+        assert!(m.plan(None).unwrap_err().to_string().contains("unsupported format toml"));
+        assert!(Manifest::parse(b"{", Path::new("m.json")).is_err());
+    }
+
+    #[test]
+    fn overrides_apply_to_known_secrets_only() {
+        let text = r#"{"secrets": {"a": {"mode": "0440", "owner": "postgres", "path": "/etc/a", "restartUnits": ["x.service"]}}}"#;
+        let Manifest::Overrides(o) = Manifest::parse(text.as_bytes(), Path::new("o.json")).unwrap() else { panic!() };
+        let mut plan = Plan::new("/t");
+        plan.files.push(PlannedFile { name: "a".into(), source: "/s".into(), format: Format::Binary, key: String::new(), attrs: Attrs::default(), placeholder: None });
+        o.apply(&mut plan, Path::new("o.json")).unwrap();
+        let attrs = &plan.files[0].attrs;
+        assert_eq!((attrs.mode, &attrs.owner, &attrs.group), (0o440, &Account::Name("postgres".into()), &Account::Unchanged));
+        assert_eq!(attrs.restart_units, ["x.service"]);
+        let typo = r#"{"secrets": {"b": {}}}"#;
+        let Manifest::Overrides(o) = Manifest::parse(typo.as_bytes(), Path::new("o.json")).unwrap() else { panic!() };
+        assert!(o.apply(&mut plan, Path::new("o.json")).is_err());
+        assert!(Manifest::parse(br#"{"secrets": {"a": {"moed": "0400"}}}"#, Path::new("o.json")).is_err(), "unknown fields are refused");
+    }
+}

@@ -1,0 +1,226 @@
+//! Which secrets a machine gets: the rules of clan's NixOS module (`clan-secrets.md` §9),
+//! applied to a repository or to a deployed copy of its `sops/` folder.
+//!
+//! Membership is read from directory entries only, as the Nix evaluation does with
+//! `builtins.readDir`: a `machines/<m>` or `groups/<g>` entry counts whether it is a symlink
+//! (even a dangling one) or a directory. Links only choose which files to try; decryption with
+//! the machine's own key is what grants access, so a link pointing elsewhere gains nothing.
+//! Folders count only as real directories and `secret` only as a regular file, as
+//! `builtins.readDir` types them. `nix/lib.nix` implements the same rules; a test compares the
+//! two on the same repositories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use secrets_sops::keys::Identities;
+use zeroize::Zeroizing;
+
+use super::error::{DeployError, Result};
+use crate::ops;
+
+/// A repository (or a copy of its `sops/` and `vars/` folders) seen from a machine.
+#[derive(Clone, Debug)]
+pub struct Source {
+    sops: PathBuf,
+    vars: Option<PathBuf>,
+}
+
+/// How a secret reaches a machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A `machines/<m>` link in the secret's folder.
+    Direct,
+    /// A `groups/<g>` link to a group the machine belongs to.
+    Group(String),
+}
+
+/// One secret a machine can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineSecret {
+    /// The name it is installed under: `db-password` for `sops/secrets/db-password`, and the
+    /// repository-relative folder for vars secrets (`vars/per-machine/web1/gen/file`), as clan's
+    /// module names them.
+    pub name: String,
+    /// The encrypted `secret` file (sops binary store).
+    pub file: PathBuf,
+    pub via: Via,
+}
+
+impl Source {
+    /// Opens a repository root (the folder holding `sops/`, and `vars/` if any), or a copy of
+    /// the `sops/` folder itself (then a `vars/` beside it is used if present).
+    pub fn open(path: impl AsRef<Path>) -> Result<Source> {
+        let path = path.as_ref();
+        if path.join("sops").is_dir() {
+            let vars = Some(path.join("vars")).filter(|v| v.is_dir());
+            return Ok(Source { sops: path.join("sops"), vars });
+        }
+        let looks_like_sops = ["secrets", "machines", "groups"].iter().any(|d| path.join(d).is_dir());
+        if looks_like_sops {
+            let vars = path.parent().map(|p| p.join("vars")).filter(|v| v.is_dir());
+            return Ok(Source { sops: path.to_path_buf(), vars });
+        }
+        Err(DeployError::NotARepository { path: path.to_path_buf() })
+    }
+
+    pub fn sops_dir(&self) -> &Path {
+        &self.sops
+    }
+
+    /// The groups that list the machine in their `machines/` folder, sorted.
+    pub fn machine_groups(&self, machine: &str) -> Result<Vec<String>> {
+        let mut groups = Vec::new();
+        for (name, is_dir) in entries(&self.sops.join("groups"))? {
+            if is_dir && has_entry(&self.sops.join("groups").join(&name).join("machines"), machine) {
+                groups.push(name);
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Every secret the machine gets, sorted by name: `sops/secrets/*`, then the vars secrets
+    /// of `vars/per-machine/<machine>/*/*` and `vars/shared/*/*`, each one linked to the machine
+    /// directly or through one of its groups.
+    pub fn machine_secrets(&self, machine: &str) -> Result<Vec<MachineSecret>> {
+        let groups = self.machine_groups(machine)?;
+        let mut out = Vec::new();
+        let secrets = self.sops.join("secrets");
+        for (name, is_dir) in entries(&secrets)? {
+            if is_dir {
+                self.consider(&secrets.join(&name), name, machine, &groups, &mut out);
+            }
+        }
+        if let Some(vars) = &self.vars {
+            let per_machine = vars.join("per-machine").join(machine);
+            for (generator, file, dir) in two_levels(&per_machine)? {
+                let name = format!("vars/per-machine/{machine}/{generator}/{file}");
+                self.consider(&dir, name, machine, &groups, &mut out);
+            }
+            for (generator, file, dir) in two_levels(&vars.join("shared"))? {
+                let name = format!("vars/shared/{generator}/{file}");
+                self.consider(&dir, name, machine, &groups, &mut out);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn consider(&self, dir: &Path, name: String, machine: &str, groups: &[String], out: &mut Vec<MachineSecret>) {
+        let file = dir.join("secret");
+        if !fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
+            return;
+        }
+        let via = if has_entry(&dir.join("machines"), machine) {
+            Via::Direct
+        } else if let Some(g) = groups.iter().find(|g| has_entry(&dir.join("groups"), g)) {
+            Via::Group(g.clone())
+        } else {
+            return;
+        };
+        out.push(MachineSecret { name, file, via });
+    }
+
+    /// Decrypts one secret to its exact bytes.
+    pub fn decrypt(&self, secret: &MachineSecret, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
+        ops::decrypt_file(&secret.file, identities).map_err(|e| match e {
+            crate::StoreError::Sops { path, source } => DeployError::Decrypt { name: secret.name.clone(), path, source },
+            other => DeployError::Store(other),
+        })
+    }
+}
+
+/// The entries of a folder with whether each is a directory, sorted; a missing folder has
+/// none.
+fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let read = match fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(DeployError::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| DeployError::io(dir, e))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        // Not followed through symlinks, as `builtins.readDir` reports them.
+        out.push((name, entry.file_type().map(|t| t.is_dir()).unwrap_or(false)));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `(generator, file, folder)` for every `dir/<generator>/<file>/` folder.
+fn two_levels(dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
+    let mut out = Vec::new();
+    for (generator, is_dir) in entries(dir)? {
+        if !is_dir {
+            continue;
+        }
+        for (file, is_dir) in entries(&dir.join(&generator))? {
+            if is_dir {
+                let path = dir.join(&generator).join(&file);
+                out.push((generator.clone(), file, path));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `dir/name` exists as an entry of any type (a dangling symlink counts).
+fn has_entry(dir: &Path, name: &str) -> bool {
+    fs::symlink_metadata(dir.join(name)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/clan-repo")
+    }
+
+    #[test]
+    fn the_fixture_machine_gets_its_group_and_vars_secrets() {
+        let source = Source::open(fixture()).unwrap();
+        assert_eq!(source.machine_groups("web1").unwrap(), ["servers"]);
+        let secrets = source.machine_secrets("web1").unwrap();
+        let names: Vec<_> = secrets.iter().map(|s| (s.name.as_str(), s.via.clone())).collect();
+        assert_eq!(names, [("group-secret", Via::Group("servers".into())), ("vars/per-machine/web1/gen/token", Via::Direct)]);
+        assert!(source.machine_secrets("web2").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_copy_of_the_sops_folder_opens_too() {
+        let source = Source::open(fixture().join("sops")).unwrap();
+        assert_eq!(source.machine_secrets("web1").unwrap().len(), 2, "vars/ beside the copy is used");
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(matches!(Source::open(elsewhere.path()), Err(DeployError::NotARepository { .. })));
+    }
+
+    #[test]
+    fn shared_vars_and_secrets_without_a_file_or_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let link = |target: &str, at: &Path| {
+            fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(target, at).unwrap();
+        };
+        fs::create_dir_all(root.join("sops/machines/m")).unwrap();
+        for s in ["a", "b", "c"] {
+            fs::create_dir_all(root.join("sops/secrets").join(s)).unwrap();
+        }
+        fs::write(root.join("sops/secrets/a/secret"), "{}").unwrap();
+        link("../../../machines/m", &root.join("sops/secrets/a/machines/m"));
+        link("../../../machines/m", &root.join("sops/secrets/b/machines/m")); // no secret file
+        fs::write(root.join("sops/secrets/c/secret"), "{}").unwrap(); // not linked
+        let shared = root.join("vars/shared/gen/f");
+        fs::create_dir_all(&shared).unwrap();
+        fs::write(shared.join("secret"), "{}").unwrap();
+        link("../../../../../sops/machines/m", &shared.join("machines/m"));
+        let other = root.join("vars/per-machine/other/gen/f");
+        fs::create_dir_all(&other).unwrap();
+        fs::write(other.join("secret"), "{}").unwrap();
+        link("../../../../../../sops/machines/m", &other.join("machines/m"));
+        let names: Vec<_> = Source::open(root).unwrap().machine_secrets("m").unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a", "vars/shared/gen/f"]);
+    }
+}
