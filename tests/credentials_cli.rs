@@ -184,3 +184,60 @@ fn errors_mask_credentials() {
     assert_no_secrets(&out);
     assert!(!stderr_of(&out).contains(AWS_SECRET));
 }
+
+#[test]
+fn created_and_updated_dates_come_from_git() {
+    let repo = Repo::new();
+    let git = |args: &[&str]| assert!(Command::new("git").args(args).current_dir(repo.dir.path()).output().unwrap().status.success());
+    git(&["init", "-q"]);
+    git(&["config", "user.email", "t@example.com"]);
+    git(&["config", "user.name", "T"]);
+    store_aws(&repo);
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(ok(&repo.run(&["--json", "credentials", "list"])))).unwrap();
+    assert!(json[0]["created"].is_string(), "{json}");
+    assert!(json[0]["updated"].is_string(), "{json}");
+}
+
+#[test]
+fn the_clear_manifest_parses_back_as_yaml() {
+    use secrets_sops::{stores::store, Format, Value};
+    let repo = Repo::new();
+    ok(&repo.run_stdin(&["set", "db-password"], "hunter2"));
+    let out = repo.run(&["export", "k8s", "--name", "app", "--namespace", "prod", "db-password"]);
+    let doc = store(Format::Yaml).parse_plain(&ok(&out).stdout).unwrap();
+    let root = &doc.branches[0];
+    assert_eq!(root.get("apiVersion"), Some(&Value::str("v1")));
+    assert_eq!(root.get("kind"), Some(&Value::str("Secret")));
+    let Some(Value::Map(data)) = root.get("data") else { panic!("no data") };
+    let Some(Value::Str(encoded)) = data.get("db-password") else { panic!("no key") };
+    use base64::Engine;
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), b"hunter2");
+}
+
+/// Every command that shows something, run with credentials stored: none prints a secret.
+#[test]
+fn no_listing_or_report_prints_a_secret() {
+    let repo = Repo::new();
+    store_aws(&repo);
+    ok(&repo.run_stdin(&["credentials", "store", "cloudflare", "--set", "account_id=acc", "--set-stdin", "api_token"], CF_TOKEN));
+    for args in [
+        vec!["credentials", "list"],
+        vec!["--json", "credentials", "list"],
+        vec!["list"],
+        vec!["--json", "list"],
+        vec!["users", "get", "admin"],
+        vec!["groups", "list"],
+        vec!["key", "show"],
+        vec!["access"],
+        vec!["--json", "access"],
+        vec!["check"],
+        vec!["--json", "check"],
+        vec!["git-diff", "sops/secrets/aws.default/secret"],
+        vec!["resolve", "nothing", "here"],
+        vec!["credentials", "exec", "aws"],
+        vec!["get", "missing"],
+    ] {
+        let out = repo.run(&args);
+        assert_no_secrets(&out);
+    }
+}

@@ -298,3 +298,61 @@ fn a_repository_written_by_clan_is_read_and_extended() {
     ok(&repo.run_as("keys.txt", &["users", "add-secret", "bob", "legacy-secret"]));
     assert_eq!(stdout_of(ok(&repo.run_as("keys-b.txt", &["get", "legacy-secret"]))), "legacy-value");
 }
+
+#[test]
+fn key_generate_appends_and_never_overwrites() {
+    let repo = Repo::new();
+    let home = tempfile::tempdir().unwrap();
+    let key_file = home.path().join("age.key");
+    let existing = std::fs::read_to_string(vectors().join("keys.txt")).unwrap();
+    std::fs::write(&key_file, &existing).unwrap();
+    let run = |args: &[&str]| secrets().current_dir(repo.path()).env("SOPS_AGE_KEY_FILE", &key_file).args(args).output().unwrap();
+    // A key is already there: nothing is generated, and the user is told how to register it.
+    let out = run(&["key", "generate"]);
+    assert!(stderr_of(ok(&out)).contains("is already set"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("secrets users add"));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), existing);
+    // Once registered, it says so instead.
+    ok(&run(&["users", "add", "alice", ALICE]));
+    let out = run(&["key", "generate"]);
+    assert!(stderr_of(&out).contains("registered as user 'alice'"), "{}", stderr_of(&out));
+    // --new appends a second key and keeps the first.
+    ok(&run(&["key", "generate", "--new"]));
+    let text = std::fs::read_to_string(&key_file).unwrap();
+    assert!(text.starts_with(&existing), "the old key is kept");
+    assert_eq!(text.lines().filter(|l| l.starts_with("AGE-SECRET-KEY-1")).count(), 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let fresh = home.path().join("new/dir/keys.txt");
+        let out = secrets().current_dir(repo.path()).env("SOPS_AGE_KEY_FILE", &fresh).args(["key", "generate"]).output().unwrap();
+        ok(&out);
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600, "a new key file is private");
+    }
+    let shown: serde_json::Value = serde_json::from_str(&stdout_of(ok(&run(&["key", "show"])))).unwrap();
+    assert_eq!(shown.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn set_edit_uses_the_editor_on_a_private_file() {
+    let repo = Repo::new();
+    setup_admin(&repo);
+    ok(&repo.set("keys.txt", &["note"], "first"));
+    // An "editor" that appends a line and records the file's mode and folder's mode.
+    let script = repo.path().join("editor.sh");
+    std::fs::write(&script, "#!/bin/sh\nstat -c %a \"$1\" > \"$EDIT_LOG\"; stat -c %a \"$(dirname \"$1\")\" >> \"$EDIT_LOG\"; printf ' edited' >> \"$1\"\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let log = repo.path().join("edit.log");
+    let out = repo.cmd_as("keys.txt").args(["set", "--edit", "note"]).env("EDITOR", &script).env("EDIT_LOG", &log).output().unwrap();
+    ok(&out);
+    assert_eq!(stdout_of(ok(&repo.run_as("keys.txt", &["get", "note"]))), "first edited");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "600\n700\n");
+    // An editor that changes nothing leaves the secret as it was.
+    let before = std::fs::read(repo.path().join("sops/secrets/note/secret")).unwrap();
+    ok(&repo.cmd_as("keys.txt").args(["set", "--edit", "note"]).env("EDITOR", "true").output().unwrap());
+    assert_eq!(std::fs::read(repo.path().join("sops/secrets/note/secret")).unwrap(), before);
+}

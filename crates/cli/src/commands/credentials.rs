@@ -150,16 +150,25 @@ fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult
 fn list(ctx: &Context) -> CmdResult {
     let repo = ctx.repo()?;
     let identities = ctx.identities();
+    // Created and updated dates come from git history where there is one.
+    let dates = match secrets_store::history::GitRepo::open(&repo).map_err(store_failure)? {
+        Some(git) => secrets_store::history::log::dates(&git).map_err(store_failure)?,
+        None => Default::default(),
+    };
     let mut rows = Vec::new();
     for (provider, name) in credentials::list(&repo).map_err(store_failure)? {
         let secret = repo.secret(&credentials::secret_name(provider, &name)).map_err(store_failure)?;
         let access = repo.access(&secret).map_err(store_failure)?;
         let readers: Vec<String> = access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
-        let updated = std::fs::read(secret.file())
-            .ok()
-            .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
-            .map(|f| f.metadata.last_modified)
-            .unwrap_or_default();
+        let history = dates.get(&secret.name);
+        let created = history.and_then(|d| d.created.as_ref()).map(|c| c.date());
+        let updated = history.and_then(|d| d.updated.as_ref()).map(|c| c.date()).unwrap_or_else(|| {
+            std::fs::read(secret.file())
+                .ok()
+                .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
+                .map(|f| f.metadata.last_modified)
+                .unwrap_or_default()
+        });
         let values: serde_json::Map<String, serde_json::Value> = match ops::get_secret(&repo, &identities, &secret.name)
             .ok()
             .and_then(|bytes| Credential::from_json(provider, &name, &bytes).ok())
@@ -177,7 +186,7 @@ fn list(ctx: &Context) -> CmdResult {
         };
         rows.push(serde_json::json!({
             "provider": provider.name(), "name": name, "secret": secret.name,
-            "readers": readers, "updated": updated, "values": values,
+            "readers": readers, "created": created, "updated": updated, "values": values,
         }));
     }
     if ctx.global.json {
@@ -187,9 +196,10 @@ fn list(ctx: &Context) -> CmdResult {
     let mut text = String::new();
     for row in &rows {
         text.push_str(&format!(
-            "{}/{}  updated {}  readers: {}\n",
+            "{}/{}  created {}  updated {}  readers: {}\n",
             row["provider"].as_str().unwrap_or(""),
             row["name"].as_str().unwrap_or(""),
+            row["created"].as_str().unwrap_or("-"),
             row["updated"].as_str().unwrap_or("?"),
             row["readers"].as_array().map(|r| r.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
         ));
