@@ -1,4 +1,6 @@
-//! Helpers the unit tests share: the fixture folders and reading their files.
+//! Helpers the unit tests share: the fixture folders, reading their files, comparing shapes.
+
+use crate::tree::{Map, MapItem, Value};
 
 /// The golden vectors written by the real sops.
 pub(crate) const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
@@ -17,4 +19,26 @@ pub(crate) fn files_in(dir: &str, suffix: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Both trees have the same sections, keys and comment positions, and the same empty values.
+pub(crate) fn same_shape(plain: &Map, encrypted: &Map) -> Result<(), String> {
+    if plain.0.len() != encrypted.0.len() {
+        return Err(format!("{} items against {}", plain.0.len(), encrypted.0.len()));
+    }
+    for (p, e) in plain.0.iter().zip(&encrypted.0) {
+        match (p, e) {
+            (MapItem::Comment(_), MapItem::Comment(_)) => {}
+            (MapItem::Entry(pk, Value::Map(pm)), MapItem::Entry(ek, Value::Map(em))) if pk == ek => {
+                same_shape(pm, em).map_err(|err| format!("in `{pk}`: {err}"))?;
+            }
+            (MapItem::Entry(pk, pv), MapItem::Entry(ek, ev)) if pk == ek => {
+                if (pv == &Value::str("")) != (ev == &Value::str("")) {
+                    return Err(format!("emptiness of `{pk}` differs"));
+                }
+            }
+            _ => return Err(format!("{p:?} against {e:?}")),
+        }
+    }
+    Ok(())
 }

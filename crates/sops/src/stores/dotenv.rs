@@ -159,7 +159,7 @@ fn write_raw_line(key: &str, value: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{files_in, read, VECTORS};
+    use crate::test_support::{files_in, read, same_shape, VECTORS};
 
         const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flat-cases/dotenv");
 
@@ -210,25 +210,6 @@ mod tests {
         }
     }
 
-    /// The encrypted tree has the plaintext tree's keys and comments in the same places, with
-    /// empty values left empty.
-    fn same_shape(plain: &Map, encrypted: &Map) -> Result<(), String> {
-        if plain.0.len() != encrypted.0.len() {
-            return Err(format!("{} items against {}", plain.0.len(), encrypted.0.len()));
-        }
-        for (p, e) in plain.0.iter().zip(&encrypted.0) {
-            match (p, e) {
-                (MapItem::Comment(_), MapItem::Comment(_)) => {}
-                (MapItem::Entry(pk, pv), MapItem::Entry(ek, ev)) if pk == ek => {
-                    if (pv == &Value::str("")) != (ev == &Value::str("")) {
-                        return Err(format!("emptiness of `{pk}` differs"));
-                    }
-                }
-                _ => return Err(format!("{p:?} against {e:?}")),
-            }
-        }
-        Ok(())
-    }
 
     #[test]
     fn lines_are_taken_literally() {

@@ -1,7 +1,7 @@
 //! Store-level tests against files the real sops wrote.
 
 use super::*;
-use crate::test_support::{files_in, read, VECTORS};
+use crate::test_support::{files_in, read, same_shape, VECTORS};
 
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flat-cases/ini");
 
@@ -87,27 +87,6 @@ fn crafted_cases_match_sops() {
     }
 }
 
-/// Both trees have the same sections, keys and comment positions, and the same empty values.
-fn same_shape(plain: &Map, encrypted: &Map) -> Result<(), String> {
-    if plain.0.len() != encrypted.0.len() {
-        return Err(format!("{} items against {}", plain.0.len(), encrypted.0.len()));
-    }
-    for (p, e) in plain.0.iter().zip(&encrypted.0) {
-        match (p, e) {
-            (MapItem::Comment(_), MapItem::Comment(_)) => {}
-            (MapItem::Entry(pk, Value::Map(pm)), MapItem::Entry(ek, Value::Map(em))) if pk == ek => {
-                same_shape(pm, em).map_err(|err| format!("in `{pk}`: {err}"))?;
-            }
-            (MapItem::Entry(pk, pv), MapItem::Entry(ek, ev)) if pk == ek => {
-                if (pv == &Value::str("")) != (ev == &Value::str("")) {
-                    return Err(format!("emptiness of `{pk}` differs"));
-                }
-            }
-            _ => return Err(format!("{p:?} against {e:?}")),
-        }
-    }
-    Ok(())
-}
 
 #[test]
 fn metadata_values_with_comment_characters_are_quoted_and_read_back() {
