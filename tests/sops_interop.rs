@@ -175,3 +175,64 @@ fn ssh_ed25519_recipients_interoperate() {
     let ours = secrets().env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key).args(["sops", "decrypt"]).arg(&file).output().unwrap();
     assert_eq!(ok(&ours).stdout, out.stdout);
 }
+
+mod random_documents {
+    //! A sample of the property tests' random documents, also through the real sops: what we
+    //! encrypt, sops decrypts to exactly what we print.
+
+    use proptest::prelude::*;
+    use secrets_sops::{Document, EncryptOptions, Format, Map, MapItem, Value};
+
+    use super::common::{sops, sops_bin, stderr_of, vectors};
+
+    const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+
+    fn key() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9_-]{0,10}".prop_filter("reserved", |k| !k.starts_with("sops") && !k.ends_with("_unencrypted"))
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            "\\PC{0,20}".prop_map(Value::Str),
+            Just(Value::str("multi\nline\n")),
+            any::<i32>().prop_map(|i| Value::Int(i64::from(i))),
+            any::<bool>().prop_map(Value::Bool),
+            (-1.0e9f64..1.0e9).prop_map(Value::Float),
+            Just(Value::Null),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::List),
+                proptest::collection::btree_map(key(), inner, 0..3)
+                    .prop_map(|m| Value::Map(Map(m.into_iter().map(|(k, v)| MapItem::Entry(k, v)).collect()))),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+        #[test]
+        fn real_sops_reads_random_documents_we_write(entries in proptest::collection::btree_map(key(), tree(), 1..5)) {
+            if sops_bin().is_none() {
+                return Ok(());
+            }
+            let root = Map(entries.into_iter().map(|(k, v)| MapItem::Entry(k, v)).collect());
+            let dir = tempfile::tempdir().unwrap();
+            for (format, name) in [(Format::Yaml, "doc.yaml"), (Format::Json, "doc.json")] {
+                let doc = Document { branches: vec![root.clone()] };
+                let options = EncryptOptions { key_groups: vec![vec![ALICE.to_string()]], ..EncryptOptions::default() };
+                let file = secrets_sops::encrypt(doc.clone(), format, &options).unwrap();
+                let path = dir.path().join(name);
+                std::fs::write(&path, file.to_bytes().unwrap()).unwrap();
+                let out = sops(&["decrypt", path.to_str().unwrap()], &[("SOPS_AGE_KEY_FILE", &vectors().join("keys.txt"))], dir.path());
+                prop_assert!(out.status.success(), "{name}: {}", stderr_of(&out));
+                let ours = secrets_sops::stores::store(format).emit_plain(&doc).unwrap();
+                prop_assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&ours), "{}", name);
+            }
+        }
+    }
+}
