@@ -30,10 +30,12 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
     if let Some(tree) = &head_tree {
         staged.read_tree(tree).map_err(git_err)?;
     }
-    let relative: Vec<PathBuf> = paths.iter().map(|p| relative_to(&workdir, p)).collect::<Result<_>>()?;
-    for rel in &relative {
-        stage(&repo, &mut staged, &workdir, rel)?;
-    }
+    // Each path's blobs are written once, then applied to both indexes.
+    let changes: Vec<StagedPath> = paths
+        .iter()
+        .map(|p| relative_to(&workdir, p).and_then(|rel| collect(&repo, &workdir, rel)))
+        .collect::<Result<_>>()?;
+    apply(&mut staged, &changes)?;
     let tree_id = staged.write_tree_to(&repo).map_err(git_err)?;
     if head_tree.as_ref().map(|t| t.id()) == Some(tree_id) {
         return Ok(false);
@@ -45,9 +47,7 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
 
     // Bring the real index in line for the committed paths, so `git status` shows them clean.
     let mut index = repo.index().map_err(git_err)?;
-    for rel in &relative {
-        stage(&repo, &mut index, &workdir, rel)?;
-    }
+    apply(&mut index, &changes)?;
     index.write().map_err(git_err)?;
     Ok(true)
 }
@@ -66,28 +66,67 @@ fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
         .map_err(|_| StoreError::Git(format!("{} is not in the git repository {}", path.display(), workdir.display())))
 }
 
-/// Puts the work-tree state of `rel` (recursively for directories) into `index`.
-fn stage(repo: &Repository, index: &mut Index, workdir: &Path, rel: &Path) -> Result<()> {
-    let absolute = workdir.join(rel);
-    // Whatever was there before goes, so deletions and renames are recorded.
-    index.remove_dir(rel, 0).map_err(git_err)?;
-    let _ = index.remove_path(rel);
-    let Ok(meta) = fs::symlink_metadata(&absolute) else { return Ok(()) };
-    if meta.is_dir() {
-        for entry in walkdir::WalkDir::new(&absolute).min_depth(1).sort_by_file_name() {
-            let entry = entry.map_err(|e| StoreError::Git(e.to_string()))?;
-            if !entry.file_type().is_dir() {
-                let child = entry.path().strip_prefix(workdir).map_err(|e| StoreError::Git(e.to_string()))?.to_path_buf();
-                add_file(repo, index, workdir, &child)?;
-            }
-        }
-        Ok(())
-    } else {
-        add_file(repo, index, workdir, rel)
-    }
+/// A committed path's work-tree state: the files under it (none when it was deleted).
+struct StagedPath {
+    rel: PathBuf,
+    files: Vec<StagedFile>,
 }
 
-fn add_file(repo: &Repository, index: &mut Index, workdir: &Path, rel: &Path) -> Result<()> {
+struct StagedFile {
+    path: Vec<u8>,
+    mode: u32,
+    size: u32,
+    id: git2::Oid,
+}
+
+/// Writes the blobs of `rel` (recursively for directories) and records their entries.
+fn collect(repo: &Repository, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
+    let absolute = workdir.join(&rel);
+    let mut files = Vec::new();
+    if let Ok(meta) = fs::symlink_metadata(&absolute) {
+        if meta.is_dir() {
+            for entry in walkdir::WalkDir::new(&absolute).min_depth(1).sort_by_file_name() {
+                let entry = entry.map_err(|e| StoreError::Git(e.to_string()))?;
+                if !entry.file_type().is_dir() {
+                    let child = entry.path().strip_prefix(workdir).map_err(|e| StoreError::Git(e.to_string()))?;
+                    files.push(blob_of(repo, workdir, child)?);
+                }
+            }
+        } else {
+            files.push(blob_of(repo, workdir, &rel)?);
+        }
+    }
+    Ok(StagedPath { rel, files })
+}
+
+/// Puts the recorded state into `index`: whatever was under each path before goes, so
+/// deletions and renames are recorded, then the current files are added.
+fn apply(index: &mut Index, changes: &[StagedPath]) -> Result<()> {
+    for change in changes {
+        index.remove_dir(&change.rel, 0).map_err(git_err)?;
+        let _ = index.remove_path(&change.rel);
+        for file in &change.files {
+            let entry = IndexEntry {
+                ctime: IndexTime::new(0, 0),
+                mtime: IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: file.mode,
+                uid: 0,
+                gid: 0,
+                file_size: file.size,
+                id: file.id,
+                flags: 0,
+                flags_extended: 0,
+                path: file.path.clone(),
+            };
+            index.add(&entry).map_err(git_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn blob_of(repo: &Repository, workdir: &Path, rel: &Path) -> Result<StagedFile> {
     let absolute = workdir.join(rel);
     let meta = fs::symlink_metadata(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
     let (content, mode) = if meta.file_type().is_symlink() {
@@ -99,21 +138,7 @@ fn add_file(repo: &Repository, index: &mut Index, workdir: &Path, rel: &Path) ->
     };
     let id = repo.blob(&content).map_err(git_err)?;
     let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
-    let entry = IndexEntry {
-        ctime: IndexTime::new(0, 0),
-        mtime: IndexTime::new(0, 0),
-        dev: 0,
-        ino: 0,
-        mode,
-        uid: 0,
-        gid: 0,
-        file_size: content.len() as u32,
-        id,
-        flags: 0,
-        flags_extended: 0,
-        path,
-    };
-    index.add(&entry).map_err(git_err)
+    Ok(StagedFile { path, mode, size: content.len() as u32, id })
 }
 
 #[cfg(unix)]
