@@ -1,7 +1,6 @@
 //! Editing a value in the user's editor: a private 0700 folder holding a 0600 file, removed
 //! afterwards whatever happens.
 
-use std::io::Write;
 use std::process::Command;
 
 use zeroize::Zeroizing;
@@ -14,14 +13,7 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     let dir = crate::io::private_tempdir("secrets-edit-")?;
     let path = dir.path().join("secret");
     let fail = |e: std::io::Error| Failure::msg(format!("cannot prepare the file to edit: {e}"));
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(fail)?;
-        file.write_all(current).map_err(fail)?;
-    }
+    crate::io::write_private(dir.path(), &path, current, 0o600)?;
     let editor = std::env::var("SOPS_EDITOR").ok().filter(|e| !e.trim().is_empty()).or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty())).unwrap_or_else(|| "vi".to_string());
     let mut words = editor.split_whitespace();
     let program = words.next().unwrap_or("vi");

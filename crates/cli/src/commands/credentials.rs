@@ -15,7 +15,7 @@ use crate::cli::{CredentialsCommand, ExportCommand};
 use crate::commands::secrets::members_with_caller;
 use crate::context::{store_failure, Context};
 use crate::failure::{CmdResult, Failure};
-use crate::io::{private_tempdir, write_stdout};
+use crate::io::{private_tempdir, write_private, write_stdout};
 
 pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
     match cmd {
@@ -229,23 +229,13 @@ fn materialize(credential: &Credential, dir: &Path) -> CmdResult<Vec<(String, Ze
             Exposure::File { var, field, file_name } => {
                 if let Some(value) = credential.get(field) {
                     let path = dir.join(file_name);
-                    write_private(&path, value.as_bytes())?;
+                    write_private(dir, &path, value.as_bytes(), 0o600)?;
                     env.push((var.to_string(), Zeroizing::new(path.display().to_string())));
                 }
             }
         }
     }
     Ok(env)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> CmdResult<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| Failure::msg(format!("cannot write a private file: {e}")))?;
-    file.write_all(bytes).map_err(|e| Failure::msg(format!("cannot write a private file: {e}")))
 }
 
 fn run_with(credential: &Credential, command: &[String]) -> CmdResult {

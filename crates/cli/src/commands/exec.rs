@@ -3,10 +3,7 @@
 //! never put on a command line; the exit code is the command's (128 + the signal if killed).
 
 use std::ffi::OsString;
-use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,6 +16,7 @@ use super::install::deploy_failure;
 use crate::cli::ExecArgs;
 use crate::context::{store_failure, Context};
 use crate::failure::{CmdResult, Failure};
+use crate::io::{private_tempdir, write_private};
 
 /// Where a value goes.
 enum Sink {
@@ -71,7 +69,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     }
 
     let needs_dir = wanted.iter().any(|w| matches!(w.sink, Sink::File { .. }));
-    let dir = if needs_dir { Some(private_dir()?) } else { None };
+    let dir = if needs_dir { Some(private_tempdir("secrets-exec-")?) } else { None };
     let mut command_env: Vec<(String, OsString)> = Vec::new();
     let mut file_paths = Vec::new();
     for (w, value) in wanted.iter().zip(&values) {
@@ -85,7 +83,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
             Sink::File { var, name } => {
                 let root = dir.as_ref().expect("created when files are wanted").path();
                 let path = root.join(name);
-                write_private(root, &path, value)?;
+                write_private(root, &path, value, 0o400)?;
                 if let Some(var) = var {
                     command_env.push((var.clone(), path.clone().into_os_string()));
                 }
@@ -186,33 +184,6 @@ fn owned_secrets(repo: &Repo, machine: Option<&str>, user: Option<&str>) -> CmdR
         }
     }
     Ok(out)
-}
-
-/// A fresh folder only its owner can enter, in memory (`/dev/shm`) when possible.
-fn private_dir() -> CmdResult<tempfile::TempDir> {
-    let shm = Path::new("/dev/shm");
-    let bases: Vec<PathBuf> = if shm.is_dir() { vec![shm.to_path_buf(), std::env::temp_dir()] } else { vec![std::env::temp_dir()] };
-    let mut last = None;
-    for base in bases {
-        match tempfile::Builder::new().prefix("secrets-exec-").permissions(fs::Permissions::from_mode(0o700)).tempdir_in(&base) {
-            Ok(dir) => {
-                fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(|e| Failure::msg(format!("{}: {e}", dir.path().display())))?;
-                return Ok(dir);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(Failure::msg(format!("cannot create a private temporary folder: {}", last.map(|e| e.to_string()).unwrap_or_default())))
-}
-
-/// Writes a value readable only by its owner (0400), creating private subfolders for `a/b`.
-fn write_private(root: &Path, path: &Path, value: &[u8]) -> CmdResult<()> {
-    let fail = |e: std::io::Error| Failure::msg(format!("{}: {e}", path.display()));
-    if let Some(parent) = path.parent().filter(|p| *p != root) {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(fail)?;
-    }
-    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o400).open(path).map_err(fail)?;
-    file.write_all(value).map_err(fail)
 }
 
 /// Replaces `{}` in the arguments with the path of the only `--file`.
