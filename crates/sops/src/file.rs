@@ -157,11 +157,7 @@ impl EncryptedFile {
     pub fn update_keys(&mut self, identities: &Identities, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<bool> {
         let current = self.metadata.recipients();
         let wanted = if shamir_threshold > 0 { shamir_threshold } else { self.metadata.shamir_threshold };
-        let threshold = match key_groups.len() {
-            0 | 1 => wanted.min(1),
-            n if wanted == 0 => n,
-            n => wanted.min(n),
-        };
+        let threshold = stored_threshold(key_groups.len(), wanted);
         if current == key_groups && threshold == self.metadata.shamir_threshold {
             return Ok(false);
         }
@@ -181,12 +177,18 @@ impl EncryptedFile {
             new.other = old.other.clone();
         }
         self.metadata.key_groups = groups;
-        self.metadata.shamir_threshold = match key_groups.len() {
-            0 | 1 => shamir_threshold.min(1),
-            n if shamir_threshold == 0 => n,
-            n => shamir_threshold.min(n),
-        };
+        self.metadata.shamir_threshold = stored_threshold(key_groups.len(), shamir_threshold);
         Ok(())
+    }
+}
+
+/// The `shamir_threshold` a file with `groups` key groups records for a wanted threshold: at most
+/// 1 for a single group, all groups when none is wanted, never more than the groups.
+fn stored_threshold(groups: usize, wanted: usize) -> usize {
+    match groups {
+        0 | 1 => wanted.min(1),
+        n if wanted == 0 => n,
+        n => wanted.min(n),
     }
 }
 
