@@ -7,14 +7,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ok, secrets, stderr_of, vectors};
+use common::{ok, secrets_process, stderr_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
 const SECRETS: usize = 200;
 
 fn run(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = secrets();
+    let mut cmd = secrets_process();
     cmd.current_dir(dir).env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt")).arg("--no-commit").args(args);
     cmd
 }

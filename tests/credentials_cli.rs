@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{ok, secrets, sops, sops_bin, stderr_of, stdout_of, vectors};
 
@@ -29,21 +29,18 @@ impl Repo {
         repo
     }
 
-    fn cmd(&self) -> Command {
+    fn cmd(&self) -> assert_cmd::Command {
         let mut cmd = secrets();
         cmd.current_dir(self.dir.path()).env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt")).env("HOME", self.home.path());
         cmd
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.cmd().args(args).stdin(Stdio::null()).output().unwrap()
+        self.cmd().args(args).output().unwrap()
     }
 
     fn run_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        self.cmd().args(args).write_stdin(input).output().unwrap()
     }
 }
 

@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ok, peer, secrets, sops_bin, stderr_of, stdout_of, vectors};
+use common::{ok, peer, secrets, secrets_process, sops_bin, stderr_of, stdout_of, vectors};
 
 const CAROL: &str = "age1xzzypxvu5n8fvvakra4m8nwszzgzumwpfu03l2wsynhvlvygj9kq5793e2";
 
@@ -387,8 +387,13 @@ fn sops_nix_manifest_nested_keys_templates_and_check() {
 
 // ---- exec ----
 
-fn exec(args: &[&str]) -> Command {
-    let mut cmd = secrets();
+fn exec(args: &[&str]) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(exec_process(args))
+}
+
+/// `exec` as a plain process, for the test that signals it while it runs.
+fn exec_process(args: &[&str]) -> Command {
+    let mut cmd = secrets_process();
     cmd.arg("--repo").arg(fixture_repo()).arg("exec").args(args).env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"));
     cmd
 }
@@ -427,8 +432,8 @@ fn exec_files_are_private_and_removed_afterwards() {
 
 #[test]
 fn exec_returns_the_command_exit_code() {
-    assert_eq!(exec(&["--env", "legacy-secret", "--", "sh", "-c", "exit 7"]).status().unwrap().code(), Some(7));
-    assert_eq!(exec(&["--env", "legacy-secret", "--", "sh", "-c", "kill -TERM $$"]).status().unwrap().code(), Some(143));
+    assert_eq!(exec(&["--env", "legacy-secret", "--", "sh", "-c", "exit 7"]).output().unwrap().status.code(), Some(7));
+    assert_eq!(exec(&["--env", "legacy-secret", "--", "sh", "-c", "kill -TERM $$"]).output().unwrap().status.code(), Some(143));
     assert_eq!(exec(&["--env", "legacy-secret", "--", "/nonexistent/program"]).output().unwrap().status.code(), Some(127));
     let out = exec(&["--env", "no-such-secret", "--", "true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -440,7 +445,7 @@ fn exec_passes_termination_on_and_still_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("path");
     let script = format!("echo \"$F\" > {}; exec sleep 30", marker.display());
-    let mut child = exec(&["--file", "F=legacy-secret", "--", "sh", "-c", &script]).spawn().unwrap();
+    let mut child = exec_process(&["--file", "F=legacy-secret", "--", "sh", "-c", &script]).spawn().unwrap();
     let start = std::time::Instant::now();
     while fs::read_to_string(&marker).map(|s| s.is_empty()).unwrap_or(true) {
         assert!(start.elapsed().as_secs() < 20, "the command did not start");

@@ -56,18 +56,22 @@ impl Repo {
         }
     }
 
-    fn run(&self, key: Option<&str>, args: &[&str]) -> Output {
+    /// `secrets` in this repository, as the holder of `key` when there is one.
+    fn secrets(&self, key: Option<&str>) -> assert_cmd::Command {
         let mut cmd = secrets();
-        cmd.current_dir(self.path()).args(args);
-        Repo::with_key(&mut cmd, key);
-        cmd.output().unwrap()
+        cmd.current_dir(self.path());
+        if let Some(key) = key {
+            cmd.env("SOPS_AGE_KEY_FILE", vectors().join(key));
+        }
+        cmd
+    }
+
+    fn run(&self, key: Option<&str>, args: &[&str]) -> Output {
+        self.secrets(key).args(args).output().unwrap()
     }
 
     fn set(&self, key: Option<&str>, args: &[&str], value: &str) -> Output {
-        let mut cmd = secrets();
-        cmd.current_dir(self.path()).arg("set").args(args).env("SOPS_NIX_SECRET", value);
-        Repo::with_key(&mut cmd, key);
-        cmd.output().unwrap()
+        self.secrets(key).arg("set").args(args).env("SOPS_NIX_SECRET", value).output().unwrap()
     }
 
     fn get(&self, key: Option<&str>, name: &str) -> String {
@@ -386,13 +390,7 @@ fn git_diff_shows_recipients_by_name_and_never_values() {
 fn git_diff_of_binary_values_is_binary_safe() {
     let repo = Repo::team();
     repo.setup_git(&[]);
-    let mut cmd = secrets();
-    cmd.current_dir(repo.path()).args(["set", "blob"]).env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"));
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&[0u8, 159, 146, 150, 10, 255]).unwrap();
-    ok(&child.wait_with_output().unwrap());
+    repo.secrets(AS_ALICE).args(["set", "blob"]).write_stdin(vec![0u8, 159, 146, 150, 10, 255]).assert().success();
     let out = repo.git_env(AS_ALICE, &["show", "HEAD", "--", "sops/secrets/blob/secret"], &[("SECRETS_DIFF_SHOW_VALUES", "1")]);
     let text = stdout_of(&out);
     assert!(text.contains("+  (6 bytes, not text; hex)\n+  000000: 009f92960aff\n"), "{text}");
@@ -411,13 +409,7 @@ fn merging_different_keys_of_a_yaml_file() {
     let repo = Repo::team();
     repo.setup_git(&["--pattern", "*.enc.yaml"]);
     let plain = "db:\n    user: admin\n    password: one\napi: key-1\n";
-    let mut cmd = secrets();
-    cmd.current_dir(repo.path()).args(["sops", "encrypt", "--age", &format!("{ALICE},{BOB}"), "--input-type", "yaml", "-"]);
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(plain.as_bytes()).unwrap();
-    let encrypted = ok(&child.wait_with_output().unwrap()).stdout.clone();
+    let encrypted = repo.secrets(KEYLESS).args(["sops", "encrypt", "--age", &format!("{ALICE},{BOB}"), "--input-type", "yaml", "-"]).write_stdin(plain).assert().success().get_output().stdout.clone();
     fs::write(repo.path().join("app.enc.yaml"), encrypted).unwrap();
     repo.git_ok(KEYLESS, &["add", "app.enc.yaml"]);
     repo.git_ok(KEYLESS, &["commit", "-qm", "app config"]);

@@ -10,7 +10,7 @@ use common::{ok, secrets, stderr_of, stdout_of, vectors};
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
 
-fn with_key(key: &str) -> std::process::Command {
+fn with_key(key: &str) -> assert_cmd::Command {
     let mut cmd = secrets();
     cmd.env("SOPS_AGE_KEY_FILE", vectors().join(key));
     cmd

@@ -38,7 +38,7 @@ impl Repo {
         self.cmd_as(key).args(args).output().unwrap()
     }
 
-    fn cmd_as(&self, key: &str) -> Command {
+    fn cmd_as(&self, key: &str) -> assert_cmd::Command {
         let mut cmd = secrets();
         cmd.current_dir(self.path()).env("SOPS_AGE_KEY_FILE", vectors().join(key));
         cmd
@@ -109,10 +109,7 @@ fn set_get_round_trips_bytes_and_links_the_caller() {
 
     // Binary values survive byte for byte through stdin.
     let bytes: Vec<u8> = (0u8..=255).collect();
-    let mut child = repo.cmd_as("keys.txt").args(["set", "blob"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    assert!(child.wait().unwrap().success());
+    repo.cmd_as("keys.txt").args(["set", "blob"]).write_stdin(bytes.clone()).assert().success();
     assert_eq!(ok(&repo.run_as("keys.txt", &["get", "blob"])).stdout, bytes);
     assert_eq!(stdout_of(ok(&repo.run_as("keys.txt", &["list"]))), "blob\ndb-password\n");
     assert_eq!(stdout_of(ok(&repo.run_as("keys.txt", &["list", "pass"]))), "db-password\n");

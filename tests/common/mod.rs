@@ -16,15 +16,24 @@ pub fn vectors() -> PathBuf {
 }
 
 /// The `secrets` binary under test, with a clean sops environment.
-pub fn secrets() -> Command {
+pub fn secrets() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(secrets_process())
+}
+
+/// The same, as a plain process, for the few tests that must start it in the background (to
+/// kill it, or to talk to it while it runs), which `assert_cmd` does not do.
+pub fn secrets_process() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
     clean_env(&mut cmd);
     cmd
 }
 
-/// Removes every variable that would let a key from the developer's machine leak into a test.
+/// Variables that would let a key from the developer's machine leak into a test.
+const KEY_VARIABLES: [&str; 5] = ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_RECIPIENTS"];
+
+/// Removes [`KEY_VARIABLES`] and points HOME at an empty folder.
 pub fn clean_env(cmd: &mut Command) {
-    for var in ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_RECIPIENTS"] {
+    for var in KEY_VARIABLES {
         cmd.env_remove(var);
     }
     let home = std::env::temp_dir().join("secrets-tests-empty-home");
