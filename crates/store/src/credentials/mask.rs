@@ -34,8 +34,9 @@ fn patterns() -> &'static [Regex] {
             r"\bglpat-[0-9A-Za-z_-]{20,}\b",
             r"\beyJ[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{10,}\b",
             r"\bAIza[0-9A-Za-z_-]{35}\b",
-            // `secret = value` style assignments.
-            r#"(?i)\b(secret|token|password|passwd|api[_-]?key|client[_-]?secret|secret[_-]?access[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;]{4,}"#,
+            // `secret = value` style assignments; not the last part of a path such as
+            // `sops/secrets/db/secret: …`, which an error names as a file.
+            r#"(?i)(^|[^/\w])((?:secret|token|password|passwd|api[_-]?key|client[_-]?secret|secret[_-]?access[_-]?key)["']?\s*[:=]\s*["']?)[^\s"',;]{4,}"#,
         ]
         .iter()
         .map(|p| Regex::new(p).expect("a valid built-in pattern"))
@@ -80,5 +81,13 @@ mod tests {
         let pem = "x -----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY----- y";
         assert_eq!(redact(pem), "x *** y");
         assert_eq!(redact("nothing to hide here"), "nothing to hide here");
+        assert_eq!(redact("password: hunter22"), "password: ***");
+        assert_eq!(redact("(api_key=\"abcdef\")"), "(api_key=\"***\")");
+    }
+
+    #[test]
+    fn a_file_named_like_a_credential_is_not_a_credential() {
+        let text = "sops/secrets/db/secret: permission denied; /run/keys/token: missing";
+        assert_eq!(redact(text), text);
     }
 }
