@@ -28,14 +28,44 @@ const KEY_CMD_VAR: &str = "SOPS_AGE_KEY_CMD";
 pub struct Identities {
     /// Identities that open files without any interaction.
     local: Vec<BoxedIdentity>,
-    /// Public forms of `local`, for display.
-    public_keys: Vec<String>,
+    /// Public forms of `local`, for display; rendered on first use (see [`PublicKey`]).
+    public_keys: Vec<PublicKey>,
+    rendered_public_keys: OnceLock<Vec<String>>,
     /// Plugin identities; each runs its `age-plugin-<name>` binary.
     plugins: Vec<age::plugin::Identity>,
     /// Passphrase-protected sources, opened on first need if a prompter is installed.
     locked: Vec<Locked>,
     prompter: Option<Arc<dyn Prompter>>,
-    reports: Vec<SourceReport>,
+    reports: Vec<PendingReport>,
+}
+
+/// A public key as it is shown. An X25519 identity's is derived only when it is shown: that
+/// costs a scalar multiplication per identity, about a tenth of the work of a whole
+/// `secrets sops decrypt`, which most runs never need.
+enum PublicKey {
+    Known(String),
+    OfX25519(age::x25519::Identity),
+}
+
+impl PublicKey {
+    fn render(&self) -> String {
+        match self {
+            PublicKey::Known(text) => text.clone(),
+            PublicKey::OfX25519(identity) => identity.to_public().to_string(),
+        }
+    }
+}
+
+/// A source's report before it is shown.
+struct PendingReport {
+    source: String,
+    parts: Vec<ReportPart>,
+}
+
+enum ReportPart {
+    Text(String),
+    /// "N age identities: age1…, …", naming these entries of `public_keys`.
+    AgeIdentities(std::ops::Range<usize>),
 }
 
 /// What one key source held (for the report when nothing decrypts).
@@ -76,9 +106,10 @@ enum LockedKind {
 #[derive(Default)]
 struct Loaded {
     local: Vec<BoxedIdentity>,
-    public_keys: Vec<String>,
-    /// What the local identities are, e.g. "2 age identities"; joined into the outcome.
-    summary: Vec<String>,
+    public_keys: Vec<PublicKey>,
+    /// What the local identities are, e.g. "2 age identities"; joined into the outcome. Ranges
+    /// index `public_keys`.
+    summary: Vec<ReportPart>,
     plugins: Vec<age::plugin::Identity>,
     locked: Vec<LockedKind>,
 }
@@ -93,10 +124,10 @@ impl fmt::Debug for Identities {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identities")
             .field("local", &self.local.len())
-            .field("public_keys", &self.public_keys)
+            .field("public_keys", &self.public_keys())
             .field("plugins", &self.plugins.len())
             .field("locked", &self.locked.len())
-            .field("reports", &self.reports)
+            .field("reports", &self.reports())
             .finish()
     }
 }
@@ -107,6 +138,7 @@ impl Identities {
         Identities {
             local: Vec::new(),
             public_keys: Vec::new(),
+            rendered_public_keys: OnceLock::new(),
             plugins: Vec::new(),
             locked: Vec::new(),
             prompter: None,
@@ -239,14 +271,19 @@ impl Identities {
     /// Moves every identity and report of `other` into `self`.
     pub fn extend(&mut self, other: Identities) {
         let offset = self.reports.len();
+        let key_offset = self.public_keys.len();
         self.local.extend(other.local);
         self.public_keys.extend(other.public_keys);
+        self.rendered_public_keys = OnceLock::new();
         self.plugins.extend(other.plugins);
         self.locked.extend(other.locked.into_iter().map(|mut l| {
             l.report += offset;
             l
         }));
-        self.reports.extend(other.reports);
+        self.reports.extend(other.reports.into_iter().map(|mut report| {
+            report.shift_keys(key_offset);
+            report
+        }));
         if self.prompter.is_none() {
             self.prompter = other.prompter;
         }
@@ -270,12 +307,12 @@ impl Identities {
 
     /// The public keys of the identities usable without interaction (`age1…`, `ssh-ed25519 …`).
     pub fn public_keys(&self) -> &[String] {
-        &self.public_keys
+        self.rendered_public_keys.get_or_init(|| self.public_keys.iter().map(PublicKey::render).collect())
     }
 
     /// One entry per source consulted, in discovery order.
     pub fn reports(&self) -> Vec<SourceReport> {
-        let mut reports = self.reports.clone();
+        let mut reports: Vec<SourceReport> = self.reports.iter().map(|report| report.render(self.public_keys())).collect();
         for locked in &self.locked {
             let Some(report) = reports.get_mut(locked.report) else {
                 continue;
@@ -339,37 +376,37 @@ impl Identities {
     }
 
     fn note(&mut self, source: &str, outcome: &str) {
-        self.reports
-            .push(SourceReport { source: source.to_string(), outcome: outcome.to_string() });
+        self.reports.push(PendingReport { source: source.to_string(), parts: vec![ReportPart::Text(outcome.to_string())] });
     }
 
     fn absorb(&mut self, source: String, loaded: std::result::Result<Loaded, String>) {
         let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(reason) => {
-                self.reports.push(SourceReport { source, outcome: reason });
+                self.reports.push(PendingReport { source, parts: vec![ReportPart::Text(reason)] });
                 return;
             }
         };
         let mut parts = loaded.summary;
         if !loaded.plugins.is_empty() {
-            parts.push(describe_plugins(&loaded.plugins));
+            parts.push(ReportPart::Text(describe_plugins(&loaded.plugins)));
         }
         for kind in &loaded.locked {
-            parts.push(match kind {
-                LockedKind::AgeIdentityFile { .. } => {
-                    "passphrase-protected identity file".to_string()
-                }
+            parts.push(ReportPart::Text(match kind {
+                LockedKind::AgeIdentityFile { .. } => "passphrase-protected identity file".to_string(),
                 LockedKind::Ssh { .. } => "passphrase-protected ssh key".to_string(),
-            });
+            }));
         }
         if parts.is_empty() {
-            parts.push("no identities in it".to_string());
+            parts.push(ReportPart::Text("no identities in it".to_string()));
         }
         let report = self.reports.len();
-        self.reports.push(SourceReport { source, outcome: parts.join("; ") });
+        let mut pending = PendingReport { source, parts };
+        pending.shift_keys(self.public_keys.len());
+        self.reports.push(pending);
         self.local.extend(loaded.local);
         self.public_keys.extend(loaded.public_keys);
+        self.rendered_public_keys = OnceLock::new();
         self.plugins.extend(loaded.plugins);
         let source = &self.reports[report].source;
         self.locked.extend(loaded.locked.into_iter().map(|mut kind| {
@@ -378,6 +415,32 @@ impl Identities {
             }
             Locked { report, kind, unlocked: OnceLock::new() }
         }));
+    }
+}
+
+impl PendingReport {
+    /// Moves the report's key ranges by `offset`, for when its keys are appended after others.
+    fn shift_keys(&mut self, offset: usize) {
+        for part in &mut self.parts {
+            if let ReportPart::AgeIdentities(range) = part {
+                *range = range.start + offset..range.end + offset;
+            }
+        }
+    }
+
+    fn render(&self, public_keys: &[String]) -> SourceReport {
+        let parts: Vec<String> = self
+            .parts
+            .iter()
+            .map(|part| match part {
+                ReportPart::Text(text) => text.clone(),
+                ReportPart::AgeIdentities(range) => {
+                    let noun = if range.len() == 1 { "age identity" } else { "age identities" };
+                    format!("{} {noun}: {}", range.len(), public_keys[range.clone()].join(", "))
+                }
+            })
+            .collect();
+        SourceReport { source: self.source.clone(), outcome: parts.join("; ") }
     }
 }
 
@@ -503,16 +566,14 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         }
     }
     if !x25519.is_empty() {
-        let publics: Vec<String> = x25519.iter().map(|i| i.to_public().to_string()).collect();
-        let noun = if x25519.len() == 1 { "age identity" } else { "age identities" };
-        loaded.summary.push(format!("{} {noun}: {}", x25519.len(), publics.join(", ")));
-        loaded.public_keys.extend(publics);
-        loaded.local.extend(x25519.into_iter().map(|i| Box::new(i) as BoxedIdentity));
+        loaded.summary.push(ReportPart::AgeIdentities(0..x25519.len()));
+        for identity in x25519 {
+            loaded.public_keys.push(PublicKey::OfX25519(identity.clone()));
+            loaded.local.push(Box::new(identity));
+        }
     }
     if post_quantum > 0 {
-        loaded
-            .summary
-            .push(format!("{post_quantum} post-quantum identities skipped (not supported yet)"));
+        loaded.summary.push(ReportPart::Text(format!("{post_quantum} post-quantum identities skipped (not supported yet)")));
     }
     Ok(loaded)
 }
@@ -583,23 +644,21 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
                 match converted {
                     Some(converted) => {
                         let converted_public = converted.to_public().to_string();
-                        loaded
-                            .summary
-                            .push(format!("ssh-ed25519 key {public} (also as {converted_public})"));
-                        loaded.public_keys.push(public);
-                        loaded.public_keys.push(converted_public);
+                        loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public} (also as {converted_public})")));
+                        loaded.public_keys.push(PublicKey::Known(public));
+                        loaded.public_keys.push(PublicKey::Known(converted_public));
                         loaded.local.push(Box::new(parsed));
                         loaded.local.push(Box::new(converted));
                     }
                     None => {
-                        loaded.summary.push(format!("ssh-ed25519 key {public}"));
-                        loaded.public_keys.push(public);
+                        loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public}")));
+                        loaded.public_keys.push(PublicKey::Known(public));
                         loaded.local.push(Box::new(parsed));
                     }
                 }
             } else {
-                loaded.summary.push(format!("ssh key {}", short_ssh(&public)));
-                loaded.public_keys.push(public);
+                loaded.summary.push(ReportPart::Text(format!("ssh key {}", short_ssh(&public))));
+                loaded.public_keys.push(PublicKey::Known(public));
                 loaded.local.push(Box::new(parsed));
             }
         }
@@ -726,6 +785,23 @@ mod tests {
         let ids = Identities::from_age_key_text(&both, "both").unwrap();
         assert_eq!(ids.public_keys(), [ALICE, BOB]);
         assert!(ids.reports()[0].outcome.starts_with("2 age identities"));
+    }
+
+    #[test]
+    fn merged_sources_name_their_own_keys() {
+        let mut ids = Identities::empty();
+        ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/ssh/id_ed25519"))).unwrap();
+        ids.add_age_key_text(&vector("keys.txt"), "first").unwrap();
+        assert_eq!(ids.public_keys().len(), 3, "the keys are shown once asked for");
+        let mut other = Identities::from_age_key_text(&vector("keys-b.txt"), "second").unwrap();
+        other.add_age_key_text(&format!("{}\n{}", secret_line("keys.txt"), secret_line("keys-c.txt")), "third").unwrap();
+        ids.extend(other);
+        let reports = ids.reports();
+        assert_eq!(outcome(&reports, "first"), format!("1 age identity: {ALICE}"));
+        assert_eq!(outcome(&reports, "second"), format!("1 age identity: {BOB}"));
+        assert!(outcome(&reports, "third").starts_with(&format!("2 age identities: {ALICE}, age1")));
+        assert_eq!(ids.public_keys().len(), 6);
+        assert_eq!(ids.public_keys()[2..4], [ALICE, BOB]);
     }
 
     #[test]
