@@ -34,8 +34,8 @@ fn patterns() -> &'static [Regex] {
             r"\bglpat-[0-9A-Za-z_-]{20,}\b",
             r"\beyJ[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{10,}\.[0-9A-Za-z_-]{10,}\b",
             r"\bAIza[0-9A-Za-z_-]{35}\b",
-            // `secret = value` style assignments.
-            r#"(?i)\b(secret|token|password|passwd|api[_-]?key|client[_-]?secret|secret[_-]?access[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;]{4,}"#,
+            // `secret = value` style assignments; not a path's last part (`…/secret: cannot …`).
+            r#"(?i)(^|[^/\w])(secret|token|password|passwd|api[_-]?key|client[_-]?secret|secret[_-]?access[_-]?key)(["']?\s*[:=]\s*["']?)[^\s"',;]{4,}"#,
         ]
         .iter()
         .map(|p| Regex::new(p).expect("a valid built-in pattern"))
@@ -48,7 +48,7 @@ pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
     for (i, pattern) in patterns().iter().enumerate() {
         let last = i + 1 == patterns().len();
-        out = if last { pattern.replace_all(&out, "${1}${2}***").into_owned() } else { pattern.replace_all(&out, "***").into_owned() };
+        out = if last { pattern.replace_all(&out, "${1}${2}${3}***").into_owned() } else { pattern.replace_all(&out, "***").into_owned() };
     }
     out
 }
@@ -80,5 +80,9 @@ mod tests {
         let pem = "x -----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY----- y";
         assert_eq!(redact(pem), "x *** y");
         assert_eq!(redact("nothing to hide here"), "nothing to hide here");
+        assert_eq!(redact("password: hunter22"), "password: ***");
+        // A clan secret's file is `…/secret`: errors about it keep their words.
+        let about_a_file = "sops/secrets/db/secret: cannot decrypt the data key";
+        assert_eq!(redact(about_a_file), about_a_file);
     }
 }
