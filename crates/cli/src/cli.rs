@@ -38,11 +38,13 @@ pub struct GlobalArgs {
     pub json: bool,
 }
 
+const SOPS_EXAMPLES: &str = "Examples:\n  secrets sops encrypt --age age1… app.yaml > app.enc.yaml\n  secrets sops decrypt app.enc.yaml\n  secrets sops updatekeys -y --age age1…,age1new… app.enc.yaml";
+
 /// `secrets sops …` alone. Scripts run `secrets sops decrypt` once per file, and building the
 /// whole command tree costs more than decrypting a small file, so these commands get a parser of
 /// their own (same flags, help and errors).
 #[derive(Parser, Debug)]
-#[command(name = "sops", bin_name = "secrets sops", version, about = "Work on any sops file, like the real `sops`")]
+#[command(name = "sops", bin_name = "secrets sops", version, about = "Work on any sops file, like the real `sops`", after_help = SOPS_EXAMPLES)]
 struct SopsCli {
     #[command(subcommand)]
     command: SopsCommand,
@@ -67,16 +69,16 @@ impl Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Manage your local age key
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets key generate\n  secrets key show\n  secrets key update")]
     Key(KeyCommand),
     /// Manage users (admins) and their keys
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets users list\n  secrets users add-secret alice db-password\n  secrets users remove bob")]
     Users(MemberCommand),
     /// Manage machines and their keys
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age\n  secrets machines add-secret web1 db-password\n  secrets machines list")]
     Machines(MemberCommand),
     /// Manage groups of users and machines
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets groups add-user admins alice\n  secrets groups add-machine servers web1\n  secrets groups add-secret admins db-password\n  secrets groups list")]
     Groups(GroupCommand),
     /// Set a secret's value (from stdin, a hidden prompt, or --edit) and who can read it
     #[command(after_help = "Examples:\n  printf %s \"$TOKEN\" | secrets set api-token --machine web1\n  secrets set db-password --group admins   # prompts for the value on a terminal\n  secrets set --edit db-password")]
@@ -93,11 +95,13 @@ pub enum Command {
         force: bool,
     },
     /// Print a secret's exact bytes
+    #[command(after_help = "Examples:\n  secrets get db-password\n  secrets get tls-key > key.pem")]
     Get {
         /// The secret's name
         secret: String,
     },
     /// List secrets, optionally those whose name contains PATTERN
+    #[command(after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long")]
     List {
         /// A substring of the names to show
         pattern: Option<String>,
@@ -106,11 +110,13 @@ pub enum Command {
         long: bool,
     },
     /// Remove a secret
+    #[command(after_help = "Examples:\n  secrets remove db-password")]
     Remove {
         /// The secret's name
         secret: String,
     },
     /// Rename a secret
+    #[command(after_help = "Examples:\n  secrets rename db-password postgres-password")]
     Rename {
         /// The current name
         secret: String,
@@ -121,7 +127,7 @@ pub enum Command {
     #[command(name = "import-sops", after_help = "Nested keys become names joined with `.`: {\"db\": {\"password\": …}} imports db.password.\n\nExamples:\n  secrets import-sops --group admins secrets.yaml\n  cat secrets.json | secrets import-sops --input-type json -")]
     ImportSops(ImportArgs),
     /// Store cloud credentials (aws, gcp, azure, cloudflare, kubernetes) and run programs with them
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials list\n  secrets credentials exec aws/prod -- aws s3 ls")]
     Credentials(CredentialsCommand),
     /// Find a credential: $SERVICE_PURPOSE, then a file, then the secret SERVICE.PURPOSE
     #[command(after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token")]
@@ -138,12 +144,13 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
     /// Export secrets for other systems
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password | kubectl apply -f -")]
     Export(ExportCommand),
     /// Work on any sops file, like the real `sops` (same flags, environment and exit codes)
-    #[command(subcommand)]
+    #[command(subcommand, after_help = SOPS_EXAMPLES)]
     Sops(SopsCommand),
     /// Print a shell completion script
+    #[command(after_help = "Examples:\n  secrets completions bash > /etc/bash_completion.d/secrets\n  secrets completions zsh > ~/.zfunc/_secrets\n  secrets completions fish > ~/.config/fish/completions/secrets.fish")]
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,
@@ -155,13 +162,13 @@ pub enum Command {
     /// The history of secrets from git: value and recipient changes, by whom and when
     Log(LogArgs),
     /// Set git up for secrets: readable diffs, merges of encrypted files, a pre-commit check
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  secrets git setup --pre-commit")]
     Git(GitCommand),
     /// git textconv driver: a sops file as reviewable text, values hidden (see `secrets git setup`)
-    #[command(name = "git-diff")]
+    #[command(name = "git-diff", after_help = "Examples:\n  git config diff.secrets.textconv 'secrets git-diff'   # what `secrets git setup` writes\n  secrets git-diff sops/secrets/db-password/secret")]
     GitDiff(GitDiffArgs),
     /// git merge driver: decrypt, merge and re-encrypt sops files (see `secrets git setup`)
-    #[command(name = "git-merge")]
+    #[command(name = "git-merge", after_help = "Examples:\n  git config merge.secrets.driver 'secrets git-merge %O %A %B %P'   # what `secrets git setup` writes")]
     GitMerge(GitMergeArgs),
     /// Install a machine's secrets into a folder, as sops-nix does (run on the machine)
     #[command(after_help = INSTALL_EXAMPLES)]
@@ -253,14 +260,17 @@ pub struct ExecArgs {
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
     /// Generate an age key in your key file, unless you already have one
+    #[command(after_help = "Examples:\n  secrets key generate\n  secrets key generate --new   # another key, appended to the key file")]
     Generate {
         /// Generate a new key even if one exists (it is appended, never overwritten)
         #[arg(long)]
         new: bool,
     },
     /// Show your public keys and where they come from
+    #[command(after_help = "Examples:\n  secrets key show\n  SOPS_AGE_KEY_FILE=keys.txt secrets key show")]
     Show,
     /// Re-encrypt every secret for exactly the members its links name
+    #[command(after_help = "Examples:\n  secrets key update")]
     Update,
 }
 
@@ -282,6 +292,7 @@ pub struct MemberArgs {
 #[derive(Args, Debug, Clone)]
 pub struct KeyArgs {
     /// An age key (age1…), ssh public key, age private key, or a file holding one
+    #[arg(conflicts_with = "age_keys")]
     pub key: Option<String>,
     /// The same, as an option (repeatable)
     #[arg(long = "age-key", value_name = "KEY")]
@@ -295,6 +306,7 @@ pub struct KeyArgs {
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
     /// List names
+    #[command(after_help = "Examples:\n  secrets users list\n  secrets machines list --json")]
     List,
     /// Add one, with its key(s)
     #[command(after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age")]
@@ -308,11 +320,13 @@ pub enum MemberCommand {
         force: bool,
     },
     /// Show the keys
+    #[command(after_help = "Examples:\n  secrets users get alice\n  secrets machines get web1")]
     Get {
         /// The name
         name: String,
     },
     /// Remove one: it leaves its groups and its secrets get new data keys
+    #[command(after_help = "Examples:\n  secrets users remove bob\n  secrets machines remove web1")]
     Remove {
         /// The name
         name: String,
@@ -321,6 +335,7 @@ pub enum MemberCommand {
         force: bool,
     },
     /// Add key(s)
+    #[command(after_help = "Examples:\n  secrets users add-key alice --age-key age1…\n  secrets users add-key alice ~/.config/sops/age/keys.txt")]
     AddKey {
         /// The name
         name: String,
@@ -328,6 +343,7 @@ pub enum MemberCommand {
         keys: KeyArgs,
     },
     /// Remove key(s)
+    #[command(after_help = "Examples:\n  secrets users remove-key alice age1…")]
     RemoveKey {
         /// The name
         name: String,
@@ -338,6 +354,7 @@ pub enum MemberCommand {
         force: bool,
     },
     /// Give access to a secret
+    #[command(after_help = "Examples:\n  secrets users add-secret alice db-password\n  secrets machines add-secret web1 db-password")]
     AddSecret {
         /// The name
         name: String,
@@ -345,6 +362,7 @@ pub enum MemberCommand {
         secret: String,
     },
     /// Take access to a secret away (its data key is rotated)
+    #[command(after_help = "Examples:\n  secrets users remove-secret bob db-password\n  secrets machines remove-secret web1 db-password")]
     RemoveSecret {
         /// The name
         name: String,
@@ -359,8 +377,10 @@ pub enum MemberCommand {
 #[derive(Subcommand, Debug)]
 pub enum GroupCommand {
     /// List groups and their members
+    #[command(after_help = "Examples:\n  secrets groups list\n  secrets groups list --json")]
     List,
     /// Add a user to a group (created if needed)
+    #[command(after_help = "Examples:\n  secrets groups add-user admins alice")]
     AddUser {
         /// The group
         group: String,
@@ -368,6 +388,7 @@ pub enum GroupCommand {
         user: String,
     },
     /// Remove a user from a group
+    #[command(after_help = "Examples:\n  secrets groups remove-user admins bob")]
     RemoveUser {
         /// The group
         group: String,
@@ -378,6 +399,7 @@ pub enum GroupCommand {
         force: bool,
     },
     /// Add a machine to a group (created if needed)
+    #[command(after_help = "Examples:\n  secrets groups add-machine servers web1")]
     AddMachine {
         /// The group
         group: String,
@@ -385,6 +407,7 @@ pub enum GroupCommand {
         machine: String,
     },
     /// Remove a machine from a group
+    #[command(after_help = "Examples:\n  secrets groups remove-machine servers web1")]
     RemoveMachine {
         /// The group
         group: String,
@@ -392,6 +415,7 @@ pub enum GroupCommand {
         machine: String,
     },
     /// Give a group access to a secret
+    #[command(after_help = "Examples:\n  secrets groups add-secret admins db-password")]
     AddSecret {
         /// The group
         group: String,
@@ -399,6 +423,7 @@ pub enum GroupCommand {
         secret: String,
     },
     /// Take a group's access to a secret away (its data key is rotated)
+    #[command(after_help = "Examples:\n  secrets groups remove-secret admins db-password")]
     RemoveSecret {
         /// The group
         group: String,

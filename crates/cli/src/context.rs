@@ -116,7 +116,7 @@ impl Progress for Bar {
 pub fn store_failure(error: StoreError) -> Failure {
     let hint = match &error {
         StoreError::LockOut { .. } => Some("every secret should stay readable by at least one user"),
-        StoreError::NotFound { kind, .. } => Some(match kind {
+        StoreError::NotFound { kind, .. } | StoreError::MemberMissing { kind, .. } => Some(match kind {
             secrets_store::Kind::User => "see `secrets users list`",
             secrets_store::Kind::Machine => "see `secrets machines list`",
             secrets_store::Kind::Group => "see `secrets groups list`",
@@ -128,7 +128,9 @@ pub fn store_failure(error: StoreError) -> Failure {
         StoreError::UnsafeLink { .. } => Some("membership links must point into sops/; nothing was changed"),
         _ => None,
     };
-    let failure = Failure::msg(&error);
+    // A bad name is a usage error, as clan's argument parser reports it.
+    let code = if matches!(error, StoreError::InvalidName { .. }) { 2 } else { 1 };
+    let failure = Failure::new(code, &error);
     match hint {
         Some(h) => failure.hint(h),
         None => failure,

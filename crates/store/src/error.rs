@@ -1,7 +1,7 @@
 //! Typed errors of the repository model. Each names the path or member concerned and, where it
 //! helps, what to do; none carries a secret value.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::names::Kind;
 
@@ -11,11 +11,16 @@ pub enum StoreError {
     #[error("invalid {} name `{name}`: {reason}", kind.noun())]
     InvalidName { kind: Kind, name: String, reason: String },
 
-    #[error("{} `{name}` does not exist (no {path})", kind.noun())]
+    /// `path` is the member's (or secret's) directory.
+    #[error("{}", not_found(*kind, name, path))]
     NotFound { kind: Kind, name: String, path: PathBuf },
 
-    #[error("{} `{name}` already exists in {path}; use --force to overwrite", kind.noun())]
+    #[error("{}", already_exists(*kind, name, path))]
     AlreadyExists { kind: Kind, name: String, path: PathBuf },
+
+    /// A member to encrypt a secret for does not exist; `path` is the member's directory.
+    #[error("Cannot encrypt {secret} for '{name}'. '{name}' does not exist in {}", parent(path))]
+    MemberMissing { secret: String, kind: Kind, name: String, path: PathBuf },
 
     #[error("{path}: {reason}")]
     KeyFile { path: PathBuf, reason: String },
@@ -32,10 +37,10 @@ pub enum StoreError {
     #[error("refusing to leave {secret} with no user able to read it; add another user or group first, or pass --force")]
     LockOut { secret: String },
 
-    #[error("{secret} would have no recipients at all; remove the secret instead")]
+    #[error("Cannot remove the last recipient of {secret}. No keys left. Use 'secrets remove {secret}' to remove the secret.")]
     NoRecipients { secret: String },
 
-    #[error("invalid key `{input}`: {reason}")]
+    #[error("{reason}: '{input}'")]
     InvalidKey { input: String, reason: String },
 
     #[error("git: {0}")]
@@ -43,6 +48,25 @@ pub enum StoreError {
 
     #[error("{0}")]
     Other(String),
+}
+
+// clan's wording for these (a port's messages must match `clan secrets`).
+fn not_found(kind: Kind, name: &str, path: &Path) -> String {
+    match kind {
+        Kind::Secret => format!("Secret '{name}' does not exist"),
+        _ => format!("{name} does not exist in {}", parent(path)),
+    }
+}
+
+fn already_exists(kind: Kind, name: &str, path: &Path) -> String {
+    match kind {
+        Kind::Secret => format!("Secret '{name}' already exists"),
+        _ => format!("{name} already exists in {}. Use --force to overwrite.", path.display()),
+    }
+}
+
+fn parent(path: &Path) -> std::path::Display<'_> {
+    path.parent().unwrap_or(path).display()
 }
 
 impl StoreError {

@@ -15,7 +15,7 @@ pub fn parse_key_argument(input: &str) -> Result<PublicKey> {
     if trimmed.starts_with("AGE-PLUGIN-") {
         return Err(invalid(
             input,
-            "AGE-PLUGIN keys cannot be used directly as they are plugin identifiers, not recipient keys; provide the corresponding age1 public key instead",
+            "AGE-PLUGIN keys cannot be used directly as they are plugin identifiers, not recipient keys. Please provide the corresponding age1 public key instead. Got",
         ));
     }
     if let Some(key) = single_key(trimmed)? {
@@ -28,12 +28,15 @@ pub fn parse_key_argument(input: &str) -> Result<PublicKey> {
         let keys = keys_in_text(&text)?;
         return match keys.len() {
             1 => Ok(keys.into_iter().next().expect("one key")),
-            0 => Err(invalid(input, "the file holds no age public key, ssh public key or age private key")),
-            n => Err(invalid(input, &format!("the file holds {n} keys; provide exactly one"))),
+            0 => Err(invalid(input, NO_KEY)),
+            n => Err(invalid(input, &format!("{n} age keys were provided, please provide only 1"))),
         };
     }
-    Err(invalid(input, "provide an age public key (age1…), an ssh-ed25519/ssh-rsa public key, an age private key (AGE-SECRET-KEY-1…), or a file holding one"))
+    Err(invalid(input, NO_KEY))
 }
+
+/// clan's message for a value holding no key (a public key, ssh key, private key or key file).
+const NO_KEY: &str = "Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got";
 
 /// A key written on one line, or `None` when the text is not a key.
 fn single_key(line: &str) -> Result<Option<PublicKey>> {

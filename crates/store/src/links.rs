@@ -52,7 +52,9 @@ pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<Path
             }
             fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
         }
-        Ok(_) => return Err(StoreError::Other(format!("{} exists but is not a symlink; move it away first", link.display()))),
+        Ok(_) => {
+            return Err(StoreError::Other(format!("Cannot add {} {name}. {} exists but is not a symlink; move it away first", kind.noun(), link.display())))
+        }
         Err(_) => {}
     }
     symlink(&target, &link).map_err(|e| StoreError::io(&link, e))?;

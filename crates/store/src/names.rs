@@ -40,7 +40,7 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
     match kind {
         Kind::Secret => {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
-                return Err(invalid("allowed characters are a-z, A-Z, 0-9, ., -, and _".into()));
+                return Err(invalid("Invalid character in secret name. Allowed characters are a-z, A-Z, 0-9, ., -, and _".into()));
             }
             if name.starts_with('.') {
                 return Err(invalid("a secret name must not start with a dot (`.` and `..` would escape sops/secrets)".into()));
@@ -51,10 +51,14 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
             let first_ok = matches!(bytes.first(), Some(b'a'..=b'z' | b'_'));
             let rest_ok = bytes.iter().skip(1).all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
             if !first_ok || !rest_ok {
-                return Err(invalid("allowed characters are a-z, 0-9, -, and _; it must start with a letter or _".into()));
+                return Err(invalid(format!(
+                    "Invalid character in {} name. Allowed characters are a-z, 0-9, -, and _. Must start with a letter or _",
+                    kind.noun()
+                )));
             }
             if bytes.len() > 32 {
-                return Err(invalid(format!("a {} name must be at most 32 characters long", kind.noun())));
+                let noun = if kind == Kind::User { "User" } else { "Group" };
+                return Err(invalid(format!("{noun} name must be less than 32 characters long")));
             }
         }
         Kind::Machine => {
@@ -64,10 +68,10 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
                 && bytes.first() != Some(&b'-')
                 && bytes.last() != Some(&b'-');
             if !ok {
-                return Err(invalid("allowed characters are a-z, 0-9, and -; it must not start or end with a dash".into()));
+                return Err(invalid("Invalid character in machine name. Allowed characters are a-z, 0-9, and -. Must not start or end with a dash".into()));
             }
             if bytes.len() > 63 {
-                return Err(invalid("a machine name must be at most 63 characters long".into()));
+                return Err(invalid("Machine name must be less than 63 characters long".into()));
             }
         }
     }

@@ -106,6 +106,14 @@ impl Repo {
             Err(StoreError::NotFound { kind, name: name.to_string(), path: self.member_dir(kind, name) })
         }
     }
+
+    /// As [`Repo::require`], for a member a secret is to be encrypted for.
+    fn require_for(&self, secret: &str, kind: Kind, name: &str) -> Result<()> {
+        self.require(kind, name).map_err(|e| match e {
+            StoreError::NotFound { kind, name, path } => StoreError::MemberMissing { secret: secret.to_string(), kind, name, path },
+            other => other,
+        })
+    }
 }
 
 fn is_link(path: &std::path::Path) -> bool {
@@ -137,10 +145,8 @@ pub fn change_keys(ctx: &Ctx<'_>, kind: Kind, name: &str, add: &[PublicKey], rem
     keys.sort();
     keys.dedup();
     if keys.is_empty() {
-        return Err(StoreError::Other(format!(
-            "no keys would remain for {} `{name}`; at least one key is required",
-            kind.noun()
-        )));
+        let dir = ctx.repo.member_dir(kind, name);
+        return Err(StoreError::Other(format!("No keys would remain in {}. At least one key is required. Aborting.", dir.display())));
     }
     let affected = ctx.repo.secrets_referencing(kind, name)?;
     let mut tx = Tx::new(ctx.repo);
@@ -179,8 +185,9 @@ fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
 /// `<kind> add-secret`: links a member to an existing secret and re-keys it.
 pub fn grant(ctx: &Ctx<'_>, secret: &str, kind: Kind, name: &str) -> Result<Outcome> {
     let secret = ctx.repo.secret(secret)?;
+    names::validate(kind, name)?;
     ctx.repo.require(Kind::Secret, &secret.name)?;
-    ctx.repo.require(kind, name)?;
+    ctx.repo.require_for(&secret.name, kind, name)?;
     let mut tx = Tx::new(ctx.repo);
     tx.add_link(&secret.dir, kind, name)?;
     ctx.rekey_and_finish(tx, std::slice::from_ref(&secret))
@@ -189,13 +196,18 @@ pub fn grant(ctx: &Ctx<'_>, secret: &str, kind: Kind, name: &str) -> Result<Outc
 /// `<kind> remove-secret`: unlinks a member from a secret and re-keys it with a new data key.
 pub fn revoke(ctx: &Ctx<'_>, secret: &str, kind: Kind, name: &str) -> Result<Outcome> {
     let secret = ctx.repo.secret(secret)?;
-    ctx.repo.require(Kind::Secret, &secret.name)?;
     names::validate(kind, name)?;
+    ctx.repo.require(Kind::Secret, &secret.name)?;
     let mut tx = Tx::new(ctx.repo);
     if !tx.remove_link(&secret.dir, kind, name)? {
-        return Err(StoreError::Other(format!("{} `{name}` is not a member of {}", kind.noun(), secret.name)));
+        return Err(not_a_member(&secret.dir, kind, name));
     }
     ctx.rekey_and_finish(tx, std::slice::from_ref(&secret))
+}
+
+/// clan's message for removing a link that is not there.
+fn not_a_member(container: &std::path::Path, kind: Kind, name: &str) -> StoreError {
+    StoreError::Other(format!("{name} does not exist in group in {}", container.join(kind.folder()).display()))
 }
 
 /// `groups add-user|add-machine`: adds a member to a group (creating it) and re-keys the
@@ -218,7 +230,7 @@ pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Resul
     let group_dir = ctx.repo.member_dir(Kind::Group, group);
     let mut tx = Tx::new(ctx.repo);
     if !tx.remove_link(&group_dir, kind, name)? {
-        return Err(StoreError::Other(format!("{} `{name}` is not a member of group `{group}`", kind.noun())));
+        return Err(not_a_member(&group_dir, kind, name));
     }
     remove_group_if_empty(&mut tx, &group_dir);
     ctx.rekey_and_finish(tx, &affected)
@@ -257,7 +269,7 @@ fn remove_leftovers(sops: &std::path::Path) -> Result<()> {
 pub fn set_secret(ctx: &Ctx<'_>, name: &str, value: &[u8], members: &[(Kind, String)]) -> Result<Outcome> {
     let secret = ctx.repo.secret(name)?;
     for (kind, member) in members {
-        ctx.repo.require(*kind, member)?;
+        ctx.repo.require_for(&secret.name, *kind, member)?;
     }
     let mut tx = Tx::new(ctx.repo);
     let encrypted = (|| {

@@ -72,7 +72,7 @@ impl Repo {
     pub fn read_keys(&self, kind: Kind, name: &str) -> Result<Vec<PublicKey>> {
         let path = self.key_file(kind, name);
         let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StoreError::NotFound { kind, name: name.to_string(), path: path.clone() },
+            std::io::ErrorKind::NotFound => StoreError::NotFound { kind, name: name.to_string(), path: self.member_dir(kind, name) },
             _ => StoreError::io(&path, e),
         })?;
         keyfile::parse(&text, &path)

@@ -150,8 +150,9 @@ impl<'r> Tx<'r> {
             match undo {
                 Undo::Delete(path) => {
                     let _ = fs::remove_file(&path);
-                    if let Some(parent) = path.parent() {
-                        links::remove_if_empty(parent);
+                    // The link folder, then the secret or group folder a failed change created.
+                    for folder in path.ancestors().skip(1).take(2) {
+                        links::remove_if_empty(folder);
                     }
                 }
                 Undo::Restore { path, bytes } => {

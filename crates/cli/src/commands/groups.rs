@@ -3,7 +3,7 @@
 use secrets_store::links;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
-use secrets_store::{names, Kind};
+use secrets_store::{names, Kind, StoreError};
 
 use crate::cli::GroupCommand;
 use crate::context::{store_failure, Context};
@@ -33,8 +33,10 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
         ),
         GroupCommand::AddSecret { group, secret } => {
             names::validate(Kind::Group, &group).map_err(store_failure)?;
+            repo.secret(&secret).map_err(store_failure)?;
             if !repo.exists(Kind::Group, &group) {
-                return Err(Failure::msg(format!("cannot encrypt {secret} for group `{group}`: the group does not exist"))
+                let path = repo.member_dir(Kind::Group, &group);
+                return Err(Failure::msg(StoreError::MemberMissing { secret, kind: Kind::Group, name: group.clone(), path })
                     .hint(format!("create it by adding a member: secrets groups add-user {group} USER")));
             }
             (ops::grant(&op(false), &secret, Kind::Group, &group), format!("secrets: add group {group} to secret {secret}"))

@@ -6,7 +6,7 @@ use secrets_store::keyfile::{python_json_objects, PublicKey};
 use secrets_store::keyinput::parse_key_argument;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
-use secrets_store::{names, Kind};
+use secrets_store::{names, Kind, StoreError};
 
 use crate::cli::{KeyArgs, MemberCommand};
 use crate::context::{store_failure, Context};
@@ -45,13 +45,19 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             } else {
                 match keys.as_slice() {
                     [key] => write_stdout(format!("{}\n", key.key).as_bytes())?,
-                    _ => return Err(Failure::msg(format!("machine `{name}` has {} keys; expected exactly one", keys.len()))),
+                    _ => return Err(Failure::msg(format!("Expected exactly one key but {} were found", keys.len()))),
                 }
             }
         }
         MemberCommand::Remove { name, force } => {
             check(&name)?;
-            let outcome = ops::remove_member(&op(force), kind, &name).map_err(store_failure)?;
+            let outcome = ops::remove_member(&op(force), kind, &name).map_err(|e| match e {
+                // clan's wording for removing someone unknown.
+                StoreError::NotFound { path, .. } => {
+                    Failure::msg(format!("{name} not found in {}", path.parent().unwrap_or(&path).display())).hint(format!("see `secrets {}s list`", noun))
+                }
+                other => store_failure(other),
+            })?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {noun} {name}"))?;
         }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 use secrets_store::identity;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
-use secrets_store::{Kind, Repo};
+use secrets_store::{Kind, Repo, StoreError};
 use zeroize::Zeroizing;
 
 use crate::cli::MemberArgs;
@@ -32,13 +32,13 @@ pub fn members_with_caller(repo: &Repo, given: &MemberArgs) -> CmdResult<Vec<(Ki
 pub fn caller(repo: &Repo) -> CmdResult<String> {
     let local = identity::local_keys(&|n| std::env::var(n).ok()).map_err(store_failure)?;
     if local.is_empty() {
-        return Err(Failure::msg("no age key found on this machine").hint("generate one with `secrets key generate`"));
+        return Err(Failure::msg("No SOPS key found. Please generate one with `secrets key generate`."));
     }
     match identity::find_user(repo, &local).map_err(store_failure)? {
         Some((user, _)) => Ok(user),
         None => {
             let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
-            Err(Failure::msg(format!("no user of this repository has your key:\n{}", keys.join("\n")))
+            Err(Failure::msg(format!("We could not figure out which Clan secrets user you are with the SOPS keys we found:\n{}", keys.join("\n")))
                 .hint("add yourself with `secrets users add NAME --age-key <your public key>`"))
         }
     }
@@ -92,7 +92,11 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
 
 pub fn get(ctx: &Context, name: &str) -> CmdResult {
     let repo = ctx.repo()?;
-    let value = ops::get_secret(&repo, &ctx.identities(), name).map_err(store_failure)?;
+    let value = ops::get_secret(&repo, &ctx.identities(), name).map_err(|e| match e {
+        // clan names the missing secret by its path here.
+        StoreError::NotFound { path, .. } => Failure::msg(format!("Secret '{}' does not exist", path.display())).hint("see `secrets list`"),
+        other => store_failure(other),
+    })?;
     write_stdout(&value)?;
     Ok(0)
 }

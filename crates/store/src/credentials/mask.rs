@@ -89,5 +89,7 @@ mod tests {
     fn a_file_named_like_a_credential_is_not_a_credential() {
         let text = "sops/secrets/db/secret: permission denied; /run/keys/token: missing";
         assert_eq!(redact(text), text);
+        let about_a_file = "sops/secrets/db/secret: cannot decrypt the data key";
+        assert_eq!(redact(about_a_file), about_a_file);
     }
 }
