@@ -194,3 +194,21 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("/nonexistent/file.yaml"));
 }
+
+#[test]
+fn sops_decrypt_parses_alone_exactly_as_in_the_whole_command_tree() {
+    // `secrets sops decrypt` has a parser of its own; a global flag sends the same arguments
+    // through the whole command tree, which must find the same errors.
+    let cases: [&[&str]; 3] = [&["--bogus", "x"], &[], &["--input-type"]];
+    for args in cases {
+        let alone = secrets().args(["sops", "decrypt"]).args(args).output().unwrap();
+        let whole = secrets().args(["--no-commit", "sops", "decrypt"]).args(args).output().unwrap();
+        assert_eq!(alone.status.code(), Some(2), "{args:?}");
+        assert_eq!(alone.status.code(), whole.status.code(), "{args:?}");
+        assert_eq!(stderr_of(&alone), stderr_of(&whole), "{args:?}");
+    }
+    // Its help is the subcommand's help in `secrets sops` (the whole tree adds the global flags).
+    let help = stdout_of(&secrets().args(["sops", "decrypt", "--help"]).output().unwrap());
+    assert_eq!(help, stdout_of(&secrets().args(["sops", "help", "decrypt"]).output().unwrap()));
+    assert!(help.starts_with("Decrypt a file and print it") && help.contains("Usage: secrets sops decrypt [OPTIONS] <FILE>"), "{help}");
+}

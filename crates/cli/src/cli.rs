@@ -50,6 +50,14 @@ struct SopsCli {
     command: SopsCommand,
 }
 
+/// `secrets sops decrypt …` alone: the same arguments, help and errors as the subcommand.
+#[derive(Parser, Debug)]
+#[command(name = "decrypt", bin_name = "secrets sops decrypt", about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
+struct SopsDecryptCli {
+    #[command(flatten)]
+    args: DecryptArgs,
+}
+
 impl Cli {
     /// Parses the process arguments.
     pub fn from_args() -> Cli {
@@ -59,6 +67,11 @@ impl Cli {
             ["--repo", "--flake", "--no-commit", "--json"].iter().any(|f| a == *f || a.starts_with(&format!("{f}=")))
         };
         if args.get(1).is_some_and(|a| a == "sops") && !args.iter().any(global_flag) {
+            // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
+            if args.get(2).is_some_and(|a| a == "decrypt") {
+                let decrypt = SopsDecryptCli::parse_from(&args[2..]);
+                return Cli { global: GlobalArgs::default(), command: Command::Sops(SopsCommand::Decrypt(decrypt.args)) };
+            }
             let sops = SopsCli::parse_from(&args[1..]);
             return Cli { global: GlobalArgs::default(), command: Command::Sops(sops.command) };
         }
@@ -524,6 +537,26 @@ pub enum ExportCommand {
     },
 }
 
+const DECRYPT_ABOUT: &str = "Decrypt a file and print it";
+const DECRYPT_EXAMPLES: &str = "Examples:\n  secrets sops decrypt secrets.yaml\n  secrets sops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml\n  SOPS_AGE_KEY_FILE=key.txt secrets sops decrypt sops/secrets/db/secret";
+
+/// The arguments of `secrets sops decrypt`.
+#[derive(Args, Debug, Clone)]
+pub struct DecryptArgs {
+    /// The encrypted file (`-` for stdin)
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub types: TypeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Print only the value at this path, e.g. '["db"]["password"]' (strings raw, without a newline)
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Do not verify the MAC (recovery only)
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
 /// Where a file's store comes from.
 #[derive(Args, Debug, Clone)]
 pub struct TypeArgs {
@@ -577,22 +610,8 @@ pub struct SelectionArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum SopsCommand {
-    /// Decrypt a file and print it
-    #[command(after_help = "Examples:\n  secrets sops decrypt secrets.yaml\n  secrets sops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml\n  SOPS_AGE_KEY_FILE=key.txt secrets sops decrypt sops/secrets/db/secret")]
-    Decrypt {
-        /// The encrypted file (`-` for stdin)
-        file: PathBuf,
-        #[command(flatten)]
-        types: TypeArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-        /// Print only the value at this path, e.g. '["db"]["password"]' (strings raw, without a newline)
-        #[arg(long, value_name = "PATH")]
-        extract: Option<String>,
-        /// Do not verify the MAC (recovery only)
-        #[arg(long)]
-        ignore_mac: bool,
-    },
+    #[command(about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
+    Decrypt(DecryptArgs),
     /// Encrypt a plaintext file for age recipients
     #[command(after_help = "Examples:\n  secrets sops encrypt --age age1abc…,age1def… secrets.yaml > secrets.enc.yaml\n  secrets sops encrypt --encrypted-regex '^(data|stringData)$' -i k8s-secret.yaml")]
     Encrypt {

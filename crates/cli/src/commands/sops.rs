@@ -7,13 +7,13 @@ use secrets_sops::keys::Identities;
 use secrets_sops::metadata::SelectionRule;
 use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
 
-use crate::cli::{OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
+use crate::cli::{DecryptArgs, OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
 use crate::failure::{CmdResult, Failure};
 use crate::io::{read_input, write_atomic, write_stdout};
 
 pub fn run(cmd: SopsCommand) -> CmdResult {
     match cmd {
-        SopsCommand::Decrypt { file, types, output, extract, ignore_mac } => decrypt(&file, &types, &output, extract.as_deref(), ignore_mac),
+        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac }) => decrypt(&file, &types, &output, extract.as_deref(), ignore_mac),
         SopsCommand::Encrypt { file, age, shamir_secret_sharing_threshold, types, output, selection } => {
             encrypt(&file, age, shamir_secret_sharing_threshold.unwrap_or(0), &types, &output, &selection)
         }
