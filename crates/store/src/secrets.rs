@@ -1,9 +1,10 @@
 //! Secrets: where they live (`sops/secrets/<name>/` and the vars folders), who they are
 //! encrypted for through their links, and why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Result, StoreError};
 use crate::keyfile::PublicKey;
@@ -46,6 +47,57 @@ pub struct Access {
     pub dangling: Vec<PathBuf>,
 }
 
+/// What one operation over many secrets has read already. The secrets of a group all resolve
+/// the same member links and read the same key files; a bulk re-key of a thousand secrets would
+/// otherwise redo that (hundreds of system calls) for each of them. Keep one only while the
+/// links and keys cannot change.
+#[derive(Default)]
+pub struct Lookups {
+    kind_dirs: OnceLock<[Option<PathBuf>; 3]>,
+    groups: Mutex<HashMap<String, Arc<GroupMembers>>>,
+    keys: Mutex<HashMap<(Kind, String), Arc<Vec<PublicKey>>>>,
+}
+
+struct GroupMembers {
+    users: Vec<String>,
+    machines: Vec<String>,
+}
+
+impl Lookups {
+    fn links(&self, repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
+        let dirs = self.kind_dirs.get_or_init(|| [Kind::User, Kind::Machine, Kind::Group].map(|k| links::canonical_kind_dir(repo, k)));
+        let dir = match kind {
+            Kind::User => &dirs[0],
+            Kind::Machine => &dirs[1],
+            _ => &dirs[2],
+        };
+        links::read_resolved(repo, container, kind, dir.as_deref())
+    }
+
+    fn group(&self, repo: &Repo, group: &str) -> Result<Arc<GroupMembers>> {
+        if let Some(found) = self.groups.lock().expect("not poisoned").get(group) {
+            return Ok(found.clone());
+        }
+        let dir = repo.member_dir(Kind::Group, group);
+        let members = Arc::new(GroupMembers {
+            users: links::only_members(self.links(repo, &dir, Kind::User)?),
+            machines: links::only_members(self.links(repo, &dir, Kind::Machine)?),
+        });
+        self.groups.lock().expect("not poisoned").insert(group.to_string(), members.clone());
+        Ok(members)
+    }
+
+    fn keys(&self, repo: &Repo, kind: Kind, name: &str) -> Result<Arc<Vec<PublicKey>>> {
+        let key = (kind, name.to_string());
+        if let Some(found) = self.keys.lock().expect("not poisoned").get(&key) {
+            return Ok(found.clone());
+        }
+        let keys = Arc::new(repo.read_keys(kind, name)?);
+        self.keys.lock().expect("not poisoned").insert(key, keys.clone());
+        Ok(keys)
+    }
+}
+
 impl Repo {
     /// A secret of `sops/secrets/`, checked by name.
     pub fn secret(&self, name: &str) -> Result<SecretRef> {
@@ -66,16 +118,21 @@ impl Repo {
 
     /// Who can read a secret, from its links (direct, and through groups).
     pub fn access(&self, secret: &SecretRef) -> Result<Access> {
+        self.access_with(secret, &Lookups::default())
+    }
+
+    /// As [`Repo::access`], reusing what `lookups` has read for earlier secrets.
+    pub fn access_with(&self, secret: &SecretRef, lookups: &Lookups) -> Result<Access> {
         let mut access = Access::default();
         for (kind, map) in [(Kind::User, &mut access.users), (Kind::Machine, &mut access.machines)] {
-            for link in links::read(self, &secret.dir, kind)? {
+            for link in lookups.links(self, &secret.dir, kind)? {
                 match link {
                     Link::Member(name) => map.entry(name).or_default().direct = true,
                     Link::Dangling { link } => access.dangling.push(link),
                 }
             }
         }
-        for link in links::read(self, &secret.dir, Kind::Group)? {
+        for link in lookups.links(self, &secret.dir, Kind::Group)? {
             let group = match link {
                 Link::Member(name) => name,
                 Link::Dangling { link } => {
@@ -83,10 +140,10 @@ impl Repo {
                     continue;
                 }
             };
-            let group_dir = self.member_dir(Kind::Group, &group);
-            for (kind, map) in [(Kind::User, &mut access.users), (Kind::Machine, &mut access.machines)] {
-                for member in links::members(self, &group_dir, kind)? {
-                    map.entry(member).or_default().groups.push(group.clone());
+            let members = lookups.group(self, &group)?;
+            for (names, map) in [(&members.users, &mut access.users), (&members.machines, &mut access.machines)] {
+                for member in names {
+                    map.entry(member.clone()).or_default().groups.push(group.clone());
                 }
             }
             access.groups.push(group);
@@ -97,12 +154,17 @@ impl Repo {
     /// The public keys a secret must be encrypted for: every linked user's and machine's keys,
     /// sorted and de-duplicated.
     pub fn recipients(&self, access: &Access) -> Result<Vec<PublicKey>> {
+        self.recipients_with(access, &Lookups::default())
+    }
+
+    /// As [`Repo::recipients`], reusing the key files `lookups` has read.
+    pub fn recipients_with(&self, access: &Access, lookups: &Lookups) -> Result<Vec<PublicKey>> {
         let mut keys = Vec::new();
         for user in access.users.keys() {
-            keys.extend(self.read_keys(Kind::User, user)?);
+            keys.extend(lookups.keys(self, Kind::User, user)?.iter().cloned());
         }
         for machine in access.machines.keys() {
-            keys.extend(self.read_keys(Kind::Machine, machine)?);
+            keys.extend(lookups.keys(self, Kind::Machine, machine)?.iter().cloned());
         }
         keys.sort();
         keys.dedup();
@@ -130,4 +192,46 @@ fn collect_vars(root: &Path, dir: &Path, depth: usize, out: &mut Vec<SecretRef>)
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+    const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
+
+    fn member(repo: &Repo, kind: Kind, name: &str, key: &str) {
+        fs::create_dir_all(repo.member_dir(kind, name)).unwrap();
+        fs::write(repo.key_file(kind, name), format!(r#"[{{"publickey": "{key}", "type": "age"}}]"#)).unwrap();
+    }
+
+    #[test]
+    fn shared_lookups_give_what_each_secret_reads_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        member(&repo, Kind::User, "alice", ALICE);
+        member(&repo, Kind::User, "bob", BOB);
+        member(&repo, Kind::Machine, "web1", BOB);
+        let team = repo.member_dir(Kind::Group, "team");
+        links::add(&repo, &team, Kind::User, "alice").unwrap();
+        links::add(&repo, &team, Kind::Machine, "web1").unwrap();
+        let a = repo.secret("a").unwrap();
+        let b = repo.secret("b").unwrap();
+        links::add(&repo, &a.dir, Kind::Group, "team").unwrap();
+        links::add(&repo, &a.dir, Kind::User, "bob").unwrap();
+        links::add(&repo, &b.dir, Kind::Group, "team").unwrap();
+
+        let lookups = Lookups::default();
+        for secret in [&a, &b, &a] {
+            let alone = repo.access(secret).unwrap();
+            let shared = repo.access_with(secret, &lookups).unwrap();
+            assert_eq!(shared, alone, "{}", secret.name);
+            assert_eq!(repo.recipients_with(&shared, &lookups).unwrap(), repo.recipients(&alone).unwrap());
+        }
+        let a_access = repo.access_with(&a, &lookups).unwrap();
+        assert_eq!(a_access.users["alice"].groups, ["team"]);
+        assert!(a_access.users["bob"].direct);
+        assert_eq!(repo.recipients_with(&a_access, &lookups).unwrap().len(), 2, "alice's key and the one bob and web1 share");
+    }
 }

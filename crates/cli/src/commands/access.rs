@@ -7,7 +7,7 @@ use std::path::Path;
 use secrets_sops::{EncryptedFile, Format};
 use secrets_store::history::keyindex::normalize;
 use secrets_store::links;
-use secrets_store::{Access, Kind, Repo, SecretRef, Via};
+use secrets_store::{Access, Kind, Lookups, Repo, SecretRef, Via};
 
 use crate::cli::AccessArgs;
 use crate::context::{store_failure, Context};
@@ -91,7 +91,9 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     let secrets = repo.all_secrets().map_err(store_failure)?;
     let users = repo.list(Kind::User).map_err(store_failure)?;
     let machines = repo.list(Kind::Machine).map_err(store_failure)?;
-    let rows: Vec<(SecretRef, Access)> = secrets.into_iter().map(|s| repo.access(&s).map(|a| (s, a))).collect::<Result<_, _>>().map_err(store_failure)?;
+    let lookups = Lookups::default();
+    let rows: Vec<(SecretRef, Access)> =
+        secrets.into_iter().map(|s| repo.access_with(&s, &lookups).map(|a| (s, a))).collect::<Result<_, _>>().map_err(store_failure)?;
     if ctx.global.json {
         let list: Vec<serde_json::Value> = rows
             .iter()
