@@ -196,7 +196,7 @@ pub(crate) fn unwrap_binary(binary: &[u8], identities: &Identities, tier: Tier) 
 mod tests {
     use super::*;
 
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+    use crate::test_support::VECTORS;
 
     fn read(path: &str) -> String {
         std::fs::read_to_string(format!("{VECTORS}/{path}")).unwrap()

@@ -109,7 +109,7 @@ mod tests {
 
     const CASES: &str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+    use crate::test_support::VECTORS;
 
     struct Case {
         name: String,

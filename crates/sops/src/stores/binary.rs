@@ -76,11 +76,11 @@ mod tests {
     use super::*;
     use crate::stores::json::JsonStore;
 
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/");
-    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/json-cases/");
+    use crate::test_support::VECTORS;
+    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/json-cases");
 
     fn read(dir: &str, name: &str) -> Vec<u8> {
-        std::fs::read(format!("{dir}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+        crate::test_support::read(&format!("{dir}/{name}"))
     }
 
     fn data_doc(value: Value) -> Document {

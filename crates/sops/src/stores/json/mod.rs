@@ -106,11 +106,11 @@ mod tests {
     use super::*;
     use crate::tree::MapItem;
 
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/");
-    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/json-cases/");
+    use crate::test_support::VECTORS;
+    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/json-cases");
 
     fn read(dir: &str, name: &str) -> Vec<u8> {
-        std::fs::read(format!("{dir}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+        crate::test_support::read(&format!("{dir}/{name}"))
     }
 
     fn text(bytes: &[u8]) -> String {

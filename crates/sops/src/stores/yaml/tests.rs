@@ -2,7 +2,7 @@
 
 use super::*;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+use crate::test_support::VECTORS;
 
 fn yaml_files(dir: &str) -> Vec<(String, Vec<u8>)> {
     let path = format!("{VECTORS}/{dir}");
