@@ -53,7 +53,8 @@ pub struct Access {
 /// links and keys cannot change.
 #[derive(Default)]
 pub struct Lookups {
-    kind_dirs: OnceLock<[Option<PathBuf>; 3]>,
+    /// [`links::canonical_kind_dir`] of each kind, by `Kind as usize`, read on first need.
+    kind_dirs: [OnceLock<Option<PathBuf>>; 4],
     groups: Mutex<HashMap<String, Arc<GroupMembers>>>,
     keys: Mutex<HashMap<(Kind, String), Arc<Vec<PublicKey>>>>,
 }
@@ -65,12 +66,7 @@ struct GroupMembers {
 
 impl Lookups {
     fn links(&self, repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
-        let dirs = self.kind_dirs.get_or_init(|| [Kind::User, Kind::Machine, Kind::Group].map(|k| links::canonical_kind_dir(repo, k)));
-        let dir = match kind {
-            Kind::User => &dirs[0],
-            Kind::Machine => &dirs[1],
-            _ => &dirs[2],
-        };
+        let dir = self.kind_dirs[kind as usize].get_or_init(|| links::canonical_kind_dir(repo, kind));
         links::read_resolved(repo, container, kind, dir.as_deref())
     }
 
