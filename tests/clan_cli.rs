@@ -132,17 +132,21 @@ fn test_multiple_user_keys() {
 fn test_groups() {
     let flake = Flake::new();
     assert_eq!(flake.ok(2, &["groups", "list"]), "");
-    fails(flake.as_key(2).args(["groups", "add-machine", "group1", "machine1"]), 1, &format!("machine1 does not exist in {}", flake.sops_str("machines")));
-    fails(flake.as_key(2).args(["groups", "add-user", "group1", "user1"]), 1, &format!("user1 does not exist in {}", flake.sops_str("users")));
+    fails(
+        flake.as_key(2).args(["groups", "add-machine", "group1", "machine1"]),
+        1,
+        &format!("machine1 does not exist in {}", flake.sops_str("machines")),
+    );
+    fails(
+        flake.as_key(2).args(["groups", "add-user", "group1", "user1"]),
+        1,
+        &format!("user1 does not exist in {}", flake.sops_str("users")),
+    );
     assert!(!flake.sops("groups/group1").exists(), "a failed add creates no group");
 
     flake.ok(2, &["machines", "add", "machine1", K[0]]);
     flake.commits(2, &["groups", "add-machine", "group1", "machine1"], "secrets: add machine machine1 to group group1");
-    flake.all(2, &[
-        &["groups", "add-machine", "group1", "machine1"],
-        &["users", "add", "user1", K[1]],
-        &["users", "add", "admin", K[2]],
-    ]);
+    flake.all(2, &[&["groups", "add-machine", "group1", "machine1"], &["users", "add", "user1", K[1]], &["users", "add", "admin", K[2]]]);
     flake.commits(2, &["groups", "add-user", "group1", "user1"], "secrets: add user user1 to group group1");
     assert_eq!(flake.ok(2, &["groups", "list"]), "group1\nmachines:\n  machine1\nusers:\n  user1\n\n");
     assert_eq!(flake.link_target("groups/group1/users/user1"), Path::new("../../../users/user1"));
@@ -178,12 +182,15 @@ fn test_secrets() {
     let owner_key = shown[0]["publickey"].as_str().unwrap().to_string();
     assert!(owner_key.starts_with("age1") && key_text.contains(&format!("# public key: {owner_key}\n")));
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines[..4], [
-        format!("Generated age private key at '{}' for your user.", home.path().join("age.key").display()),
-        "Please back it up on a secure location or you will lose access to your secrets.".to_string(),
-        format!("Generated new AGE key {owner_key}"),
-        "Add your age public key to the repository with:".to_string(),
-    ]);
+    assert_eq!(
+        lines[..4],
+        [
+            format!("Generated age private key at '{}' for your user.", home.path().join("age.key").display()),
+            "Please back it up on a secure location or you will lose access to your secrets.".to_string(),
+            format!("Generated new AGE key {owner_key}"),
+            "Add your age public key to the repository with:".to_string(),
+        ]
+    );
     assert!(lines[4].starts_with("secrets users add ") && lines[4].ends_with(&format!(" --age-key {owner_key}")), "{err}");
     // A second run finds the key and generates nothing.
     me().args(["key", "generate"]).assert().success().stderr(contains(format!("AGE key {owner_key} is already set\n")));
@@ -219,7 +226,11 @@ fn test_secrets() {
     me().args(["users", "remove-secret", "user1", "key"]).assert().success();
 
     let groups = flake.sops_str("groups");
-    fails(me().args(["groups", "add-secret", "admin-group", "key"]), 1, &format!("Cannot encrypt key for 'admin-group'. 'admin-group' does not exist in {groups}"));
+    fails(
+        me().args(["groups", "add-secret", "admin-group", "key"]),
+        1,
+        &format!("Cannot encrypt key for 'admin-group'. 'admin-group' does not exist in {groups}"),
+    );
     me().args(["groups", "add-user", "admin-group", "user1"]).assert().success();
     me().args(["groups", "add-user", "admin-group", "testuser"]).assert().success();
     me().args(["groups", "add-secret", "admin-group", "key"]).assert().success();
@@ -231,14 +242,24 @@ fn test_secrets() {
     // written by clan stops a re-key with a clear error that changes nothing.
     usage(me().args(["users", "add", "--pgp-key", FP, "user2"]), "unexpected argument '--pgp-key'");
     write_pgp_user(&flake, "user2");
-    fails(me().args(["groups", "add-user", "admin-group", "user2"]), 1, &format!("a member has a PGP key ({FP}); secrets encrypts for age keys only"));
+    fails(
+        me().args(["groups", "add-user", "admin-group", "user2"]),
+        1,
+        &format!("a member has a PGP key ({FP}); secrets encrypts for age keys only"),
+    );
     assert!(!flake.has_link("groups/admin-group/users/user2"), "the failed change is undone");
     std::fs::remove_dir_all(flake.sops("users/user2")).unwrap();
     // Leaving the group takes the access away (as step 17 does for the PGP member).
     me().args(["groups", "remove-user", "admin-group", "user1"]).assert().success();
     // Diverges on purpose: the report lists the file's recipients and every key source tried.
     let err = stderr_of(flake.as_key(1).args(["get", "key"]).assert().code(1).get_output());
-    assert!(err.starts_with(&format!("error: {}: cannot decrypt the data key: no identity at hand opens it.\n", flake.sops_str("secrets/key/secret"))), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}: cannot decrypt the data key: no identity at hand opens it.\n",
+            flake.sops_str("secrets/key/secret")
+        )),
+        "{err}"
+    );
     no_panic(&err);
     flake.sops_cannot_read("key", 1);
 
@@ -267,12 +288,17 @@ fn test_secrets_key_generate_gpg() {
 
     // A PGP user written by clan is still read as clan reads it.
     write_pgp_user(&flake, "testuser");
-    let got: serde_json::Value = serde_json::from_str(&stdout_of(me().args(["users", "get", "testuser"]).assert().success().get_output())).unwrap();
+    let got: serde_json::Value =
+        serde_json::from_str(&stdout_of(me().args(["users", "get", "testuser"]).assert().success().get_output())).unwrap();
     assert_eq!(got, serde_json::json!([{"publickey": FP, "source": "key_file", "type": "pgp", "username": "testuser"}]));
 
     let mine = shown[0]["publickey"].as_str().unwrap();
     me().args(["users", "add", "me", mine]).assert().success();
-    fails(me().args(["set", "--user", "testuser", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value"), 1, "secrets encrypts for age keys only");
+    fails(
+        me().args(["set", "--user", "testuser", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value"),
+        1,
+        "secrets encrypts for age keys only",
+    );
     assert!(!flake.sops("secrets/secret-name").exists(), "nothing is left behind");
     me().args(["set", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value").assert().success();
     me().args(["get", "secret-name"]).assert().success().stdout("secret-value");
@@ -283,7 +309,10 @@ fn test_secrets_users_add_age_plugin_error() {
     let flake = Flake::new();
     let plugin = "AGE-PLUGIN-YUBIKEY-18P5XCQVZ5FE4WKCW3NJWP";
     let err = fails(flake.cmd().args(["users", "add", "testuser", plugin]), 2, "AGE-PLUGIN keys cannot be used directly");
-    assert!(err.contains("plugin identifiers, not recipient keys") && err.contains("corresponding age1 public key instead. Got: '"), "{err}");
+    assert!(
+        err.contains("plugin identifiers, not recipient keys") && err.contains("corresponding age1 public key instead. Got: '"),
+        "{err}"
+    );
     // Diverges on purpose: identities are never echoed, so the key text is masked.
     assert!(!err.contains(plugin), "{err}");
     assert!(!flake.sops("users/testuser").exists());
@@ -298,7 +327,8 @@ fn test_secrets_key_generate_new_appends() {
     let text = read(home.path().join("age.key"));
     assert!(text.starts_with(&read(key_file(0))), "k0 is kept as it was: {text}");
     assert!(text.contains(&format!("# public key: {}", K[0])) && text.contains(&private_key(0)));
-    let shown: Vec<String> = key_show(&mut with_home(&flake, home.path())).iter().map(|k| k["publickey"].as_str().unwrap().to_string()).collect();
+    let shown: Vec<String> =
+        key_show(&mut with_home(&flake, home.path())).iter().map(|k| k["publickey"].as_str().unwrap().to_string()).collect();
     assert_eq!(shown.len(), 2);
     assert!(shown.contains(&K[0].to_string()) && shown[0] != shown[1], "{shown:?}");
 }
@@ -307,7 +337,11 @@ fn test_secrets_key_generate_new_appends() {
 fn test_secrets_key_generate_reports_registered_user() {
     let flake = Flake::new();
     flake.ok(0, &["users", "add", "alice", K[0]]);
-    flake.as_key(0).args(["key", "generate"]).assert().success()
+    flake
+        .as_key(0)
+        .args(["key", "generate"])
+        .assert()
+        .success()
         .stderr(format!("AGE key {} is already set and registered as user 'alice'\n", K[0]))
         .stderr(contains("secrets users add").not());
 }
@@ -328,13 +362,16 @@ fn key_generate_tells_how_to_register_an_unknown_key() {
 #[test]
 fn test_import_sops() {
     let flake = Flake::new();
-    flake.all(1, &[
-        &["machines", "add", "machine1", K[0]],
-        &["users", "add", "user1", K[1]],
-        &["users", "add", "user2", K[2]],
-        &["groups", "add-user", "group1", "user1"],
-        &["groups", "add-user", "group1", "user2"],
-    ]);
+    flake.all(
+        1,
+        &[
+            &["machines", "add", "machine1", K[0]],
+            &["users", "add", "user1", K[1]],
+            &["users", "add", "user2", K[2]],
+            &["groups", "add-user", "group1", "user1"],
+            &["groups", "add-user", "group1", "user2"],
+        ],
+    );
     let file = clan_keys().join("secrets.yaml");
     let out = flake.as_key(1).args(["import-sops", "--group", "group1", "--machine", "machine1"]).arg(&file).assert().success();
     no_panic(&stderr_of(out.get_output()));
@@ -364,11 +401,7 @@ fn test_groups_add_secret_commits_changes() {
 #[test]
 fn machines_remove_re_keys_a_secret_shared_with_another_machine() {
     let flake = Flake::new();
-    flake.all(0, &[
-        &["users", "add", "admin", K[0]],
-        &["machines", "add", "my-machine", K[1]],
-        &["machines", "add", "my-machine2", K[2]],
-    ]);
+    flake.all(0, &[&["users", "add", "admin", K[0]], &["machines", "add", "my-machine", K[1]], &["machines", "add", "my-machine2", K[2]]]);
     flake.set(0, &["--machine=my-machine", "--machine=my-machine2", "shared_secret"], "secret_value");
     assert_eq!(flake.recipients("shared_secret"), keys(&[0, 1, 2]));
     let err = stderr_of(flake.as_key(0).args(["machines", "remove", "my-machine"]).assert().success().get_output());
@@ -407,7 +440,11 @@ fn values_round_trip_byte_exactly() {
 fn an_ssh_key_machine_is_stored_verbatim_and_decrypts_with_its_ssh_key() {
     let flake = Flake::new();
     flake.ok(0, &["users", "add", "admin", K[0]]);
-    flake.as_key(0).args(["machines", "add", "web1", &ssh_public_key()]).assert().success()
+    flake
+        .as_key(0)
+        .args(["machines", "add", "web1", &ssh_public_key()])
+        .assert()
+        .success()
         .stderr(contains("warning: machine `web1` has a raw ssh key; sops-nix cannot decrypt for it"));
     assert_eq!(read(flake.sops("machines/web1/key.json")), clan_key_json(&[&ssh_bare()]), "stored without its comment");
     assert_eq!(flake.ok(0, &["machines", "get", "web1"]), format!("{}\n", ssh_bare()));
@@ -423,13 +460,16 @@ fn an_ssh_key_machine_is_stored_verbatim_and_decrypts_with_its_ssh_key() {
 #[test]
 fn users_remove_leaves_groups_and_secrets_and_rotates_their_keys() {
     let flake = Flake::new();
-    flake.all(0, &[
-        &["users", "add", "admin", K[0]],
-        &["users", "add", "bob", K[1]],
-        &["groups", "add-user", "ops", "bob"],
-        &["groups", "add-user", "devs", "bob"],
-        &["groups", "add-user", "devs", "admin"],
-    ]);
+    flake.all(
+        0,
+        &[
+            &["users", "add", "admin", K[0]],
+            &["users", "add", "bob", K[1]],
+            &["groups", "add-user", "ops", "bob"],
+            &["groups", "add-user", "devs", "bob"],
+            &["groups", "add-user", "devs", "admin"],
+        ],
+    );
     flake.set(0, &["--user", "bob", "direct"], "d");
     flake.set(0, &["--group", "ops", "via-ops"], "o");
     flake.set(0, &["--group", "devs", "via-devs"], "v");
@@ -457,13 +497,16 @@ fn users_remove_leaves_groups_and_secrets_and_rotates_their_keys() {
 #[test]
 fn machines_remove_leaves_no_dangling_group_link() {
     let flake = Flake::new();
-    flake.all(0, &[
-        &["users", "add", "admin", K[0]],
-        &["machines", "add", "web1", K[1]],
-        &["machines", "add", "web2", K[2]],
-        &["groups", "add-machine", "servers", "web1"],
-        &["groups", "add-machine", "servers", "web2"],
-    ]);
+    flake.all(
+        0,
+        &[
+            &["users", "add", "admin", K[0]],
+            &["machines", "add", "web1", K[1]],
+            &["machines", "add", "web2", K[2]],
+            &["groups", "add-machine", "servers", "web1"],
+            &["groups", "add-machine", "servers", "web2"],
+        ],
+    );
     flake.set(0, &["--group", "servers", "tls"], "t");
     flake.ok(0, &["machines", "remove", "web1"]);
     assert!(!flake.has_link("groups/servers/machines/web1"));
@@ -545,7 +588,11 @@ fn key_arguments_take_every_form_clan_takes() {
     assert_eq!(json("machines/web2"), clan_key_json(&[SSH_AS_AGE]));
     flake.cmd().args(["users", "add-key", "public", "--ssh-to-age", &ssh_public_key()]).assert().success();
     assert_eq!(json("users/public"), clan_key_json(&[K[0], SSH_AS_AGE]));
-    fails(flake.cmd().args(["machines", "add", "web3", "--ssh-to-age"]).write_stdin("nothing here\n"), 2, "no ssh-ed25519 public key on standard input");
+    fails(
+        flake.cmd().args(["machines", "add", "web3", "--ssh-to-age"]).write_stdin("nothing here\n"),
+        2,
+        "no ssh-ed25519 public key on standard input",
+    );
 }
 
 #[test]
@@ -553,10 +600,15 @@ fn machines_hold_one_key_and_add_key_makes_a_second() {
     let flake = Flake::new();
     flake.cmd().args(["machines", "add", "web1", K[1]]).assert().success();
     flake.cmd().args(["machines", "get", "web1"]).assert().success().stdout(format!("{}\n", K[1]));
-    fails(flake.cmd().args(["machines", "add", "web2", "--age-key", K[1], "--age-key", K[2]]), 2, "a machine has exactly one key; 2 were given");
+    fails(
+        flake.cmd().args(["machines", "add", "web2", "--age-key", K[1], "--age-key", K[2]]),
+        2,
+        "a machine has exactly one key; 2 were given",
+    );
     flake.cmd().args(["machines", "add-key", "web1", K[2]]).assert().success();
     fails(flake.cmd().args(["machines", "get", "web1"]), 1, "Expected exactly one key but 2 were found");
-    let got: serde_json::Value = serde_json::from_str(&stdout_of(flake.cmd().args(["--json", "machines", "get", "web1"]).assert().success().get_output())).unwrap();
+    let got: serde_json::Value =
+        serde_json::from_str(&stdout_of(flake.cmd().args(["--json", "machines", "get", "web1"]).assert().success().get_output())).unwrap();
     let expected = [K[1], K[2]].map(|k| serde_json::json!({"publickey": k, "source": "key_file", "type": "age", "username": "web1"}));
     assert_eq!(got, serde_json::json!(expected));
     flake.cmd().args(["machines", "remove-key", "web1", K[1]]).assert().success();
@@ -566,16 +618,19 @@ fn machines_hold_one_key_and_add_key_makes_a_second() {
 #[test]
 fn set_links_every_member_given_and_edits_with_the_editor() {
     let flake = Flake::new();
-    flake.all(0, &[
-        &["users", "add", "admin", K[0]],
-        &["users", "add", "u1", K[1]],
-        &["users", "add", "u2", K[2]],
-        &["machines", "add", "m1", K[3]],
-        &["machines", "add", "m2", K[4]],
-        &["groups", "add-user", "g1", "admin"],
-        &["users", "add", "gu", K[5]],
-        &["groups", "add-user", "g2", "gu"],
-    ]);
+    flake.all(
+        0,
+        &[
+            &["users", "add", "admin", K[0]],
+            &["users", "add", "u1", K[1]],
+            &["users", "add", "u2", K[2]],
+            &["machines", "add", "m1", K[3]],
+            &["machines", "add", "m2", K[4]],
+            &["groups", "add-user", "g1", "admin"],
+            &["users", "add", "gu", K[5]],
+            &["groups", "add-user", "g2", "gu"],
+        ],
+    );
     let args = ["--user", "u1", "--user=u2", "--machine", "m1", "--machine=m2", "--group", "g1", "--group=g2", "all"];
     flake.set(0, &args, "v");
     assert_eq!(flake.recipients("all"), keys(&[0, 1, 2, 3, 4, 5]));
@@ -620,21 +675,34 @@ fn list_matches_substrings_in_code_point_order() {
 #[test]
 fn import_sops_takes_every_flag() {
     let flake = Flake::new();
-    flake.all(1, &[
-        &["users", "add", "admin", K[1]],
-        &["users", "add", "u", K[2]],
-        &["machines", "add", "m", K[3]],
-        &["groups", "add-user", "g", "u"],
-    ]);
+    flake.all(
+        1,
+        &[
+            &["users", "add", "admin", K[1]],
+            &["users", "add", "u", K[2]],
+            &["machines", "add", "m", K[3]],
+            &["groups", "add-user", "g", "u"],
+        ],
+    );
     let yaml = clan_keys().join("secrets.yaml");
-    flake.as_key(1).args(["import-sops", "--prefix", "p-", "--user", "u", "--machine", "m"]).arg(&yaml).assert().success()
+    flake
+        .as_key(1)
+        .args(["import-sops", "--prefix", "p-", "--user", "u", "--machine", "m"])
+        .arg(&yaml)
+        .assert()
+        .success()
         .stderr(contains(format!("Imported 2 secrets from {}", yaml.display())));
     assert_eq!(flake.ok(1, &["list"]), "p-nested.secret-key\np-secret-key\n");
     assert_eq!(flake.recipients("p-secret-key"), keys(&[1, 2, 3]));
 
     // From stdin, with its type given; existing secrets are skipped unless --force.
     let stdin = read(&yaml);
-    flake.as_key(1).args(["import-sops", "--prefix", "p-", "--input-type", "yaml", "-"]).write_stdin(stdin.clone()).assert().success()
+    flake
+        .as_key(1)
+        .args(["import-sops", "--prefix", "p-", "--input-type", "yaml", "-"])
+        .write_stdin(stdin.clone())
+        .assert()
+        .success()
         .stderr(contains("warning: p-secret-key already exists, skipping (use --force to overwrite)"));
     flake.as_key(1).args(["import-sops", "--prefix", "p-", "--group", "g", "--force", "-"]).write_stdin(stdin).assert().success();
     assert!(flake.has_link("secrets/p-secret-key/groups/g"));
@@ -645,7 +713,12 @@ fn import_sops_takes_every_flag() {
     let encrypted = flake.cmd().args(["sops", "encrypt", "--age", K[1]]).arg(&plain).assert().success().get_output().stdout.clone();
     let json_file = flake.path().join("creds.txt");
     std::fs::write(&json_file, encrypted).unwrap();
-    flake.as_key(1).args(["import-sops", "--input-type", "json"]).arg(&json_file).assert().success()
+    flake
+        .as_key(1)
+        .args(["import-sops", "--input-type", "json"])
+        .arg(&json_file)
+        .assert()
+        .success()
         .stderr(contains("warning: port is not a string, skipping"));
     assert_eq!(flake.ok(1, &["get", "token"]), "t0k");
     assert_eq!(flake.ok(1, &["get", "nested.deep"]), "d");
@@ -673,7 +746,8 @@ fn the_repository_is_found_like_clan_finds_its_flake() {
     outside().args(["users", "list", "--flake"]).arg(flake.path()).assert().success().stdout("admin\n");
     outside().env("SECRETS_REPO", flake.path()).args(["users", "list"]).assert().success().stdout("admin\n");
     fails(outside().args(["--repo", "no/such/dir", "users", "list"]), 1, "no/such/dir: no such directory");
-    let has_marker = elsewhere.path().ancestors().any(|d| [".clan-flake", ".git", ".hg", ".svn", "flake.nix"].iter().any(|m| d.join(m).exists()));
+    let has_marker =
+        elsewhere.path().ancestors().any(|d| [".clan-flake", ".git", ".hg", ".svn", "flake.nix"].iter().any(|m| d.join(m).exists()));
     if !has_marker {
         fails(outside().args(["users", "list"]), 1, "no repository found in the current directory or its parents");
     }
@@ -748,15 +822,18 @@ fn json_forms_have_clan_shapes_and_are_sorted() {
     };
     assert_eq!(json(&["--json", "users", "list"]).0, "[]\n");
     assert_eq!(json(&["--json", "groups", "list"]).0, "{}\n");
-    flake.all(0, &[
-        &["users", "add", "zed", K[0]],
-        &["users", "add", "amy", "--age-key", K[2], "--age-key", K[1]],
-        &["machines", "add", "web1", K[3]],
-        &["groups", "add-user", "ops", "zed"],
-        &["groups", "add-user", "ops", "amy"],
-        &["groups", "add-machine", "ops", "web1"],
-        &["groups", "add-user", "admins", "zed"],
-    ]);
+    flake.all(
+        0,
+        &[
+            &["users", "add", "zed", K[0]],
+            &["users", "add", "amy", "--age-key", K[2], "--age-key", K[1]],
+            &["machines", "add", "web1", K[3]],
+            &["groups", "add-user", "ops", "zed"],
+            &["groups", "add-user", "ops", "amy"],
+            &["groups", "add-machine", "ops", "web1"],
+            &["groups", "add-user", "admins", "zed"],
+        ],
+    );
     flake.set(0, &["b-secret"], "v");
     flake.set(0, &["a-secret"], "v");
 
@@ -774,7 +851,9 @@ fn json_forms_have_clan_shapes_and_are_sorted() {
     // `users get` is clan's JSON (indent 2, sorted keys, no trailing newline), with or without
     // --json, in sorted order (clan's is Python set order).
     let (text, value) = json(&["users", "get", "amy"]);
-    let object = |k: &str| format!("  {{\n    \"publickey\": \"{k}\",\n    \"source\": \"key_file\",\n    \"type\": \"age\",\n    \"username\": \"amy\"\n  }}");
+    let object = |k: &str| {
+        format!("  {{\n    \"publickey\": \"{k}\",\n    \"source\": \"key_file\",\n    \"type\": \"age\",\n    \"username\": \"amy\"\n  }}")
+    };
     let mut amy = [K[1], K[2]];
     amy.sort();
     assert_eq!(text, format!("[\n{},\n{}\n]", object(amy[0]), object(amy[1])));
@@ -789,7 +868,10 @@ fn json_forms_have_clan_shapes_and_are_sorted() {
     assert_eq!(json(&["--json", "key", "show"]).1, value);
     let from_file = stdout_of(flake.cmd().args(["key", "show"]).env("SOPS_AGE_KEY_FILE", key_file(4)).assert().success().get_output());
     let from_file: serde_json::Value = serde_json::from_str(&from_file).unwrap();
-    assert_eq!(from_file, serde_json::json!([{"publickey": K[4], "source": key_file(4).display().to_string(), "type": "age", "username": ""}]));
+    assert_eq!(
+        from_file,
+        serde_json::json!([{"publickey": K[4], "source": key_file(4).display().to_string(), "type": "age", "username": ""}])
+    );
 
     let long = json(&["list", "--long", "--json"]).1;
     let names: Vec<&str> = long.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();

@@ -108,11 +108,7 @@ fn user_and_group_names_follow_clans_rule_and_length() {
     bad_name(&flake, &user_commands, &long, "User name must be less than 32 characters long");
     bad_name(&flake, group_commands, &long, "Group name must be less than 32 characters long");
     let longest = "a".repeat(32);
-    flake.all(0, &[
-        &["users", "add", &longest, K[1]],
-        &["groups", "add-user", &longest, "admin"],
-        &["users", "add", "_x-9", K[2]],
-    ]);
+    flake.all(0, &[&["users", "add", &longest, K[1]], &["groups", "add-user", &longest, "admin"], &["users", "add", "_x-9", K[2]]]);
 }
 
 #[test]
@@ -125,11 +121,7 @@ fn machine_names_follow_clans_rule_case_insensitively() {
     }
     fails(flake.as_key(0).args(["machines", "add", "--", "-web", K[1]]), 2, MACHINE_CHARS);
     bad_name(&flake, &commands, &"a".repeat(64), MACHINE_LENGTH);
-    flake.all(0, &[
-        &["machines", "add", &"a".repeat(63), K[1]],
-        &["machines", "add", "M3", K[2]],
-        &["machines", "add", "0web-1", K[3]],
-    ]);
+    flake.all(0, &[&["machines", "add", &"a".repeat(63), K[1]], &["machines", "add", "M3", K[2]], &["machines", "add", "0web-1", K[3]]]);
     assert_eq!(flake.ok(0, &["machines", "list"]).lines().next(), Some("0web-1"));
     assert!(flake.ok(0, &["machines", "list"]).contains("M3\n"));
 }
@@ -140,7 +132,11 @@ fn machine_names_follow_clans_rule_case_insensitively() {
 #[test]
 fn missing_and_mixed_key_arguments_are_usage_errors() {
     let flake = Flake::new();
-    fails(flake.cmd().args(["users", "add", "bob"]), 2, "give the user's key: an age key (age1…), an ssh public key, an age private key or a file");
+    fails(
+        flake.cmd().args(["users", "add", "bob"]),
+        2,
+        "give the user's key: an age key (age1…), an ssh public key, an age private key or a file",
+    );
     fails(flake.cmd().args(["machines", "add", "web1"]), 2, "give the machine's key");
     fails(flake.cmd().args(["users", "add-key", "bob"]), 2, "give the user's key");
     fails(flake.cmd().args(["users", "remove-key", "bob"]), 2, "give the user's key");
@@ -158,14 +154,19 @@ fn missing_and_mixed_key_arguments_are_usage_errors() {
 fn a_key_value_must_hold_exactly_one_key() {
     let flake = Flake::new();
     let dir = tempfile::tempdir().unwrap();
-    let no_key = "Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got: ";
+    let no_key =
+        "Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got: ";
     fails(flake.cmd().args(["users", "add", "x", "hello"]), 2, &format!("{no_key}'hello'"));
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "# nothing but a comment\n").unwrap();
     fails(flake.cmd().arg("machines").arg("add").arg("x").arg(&empty), 2, &format!("{no_key}'{}'", empty.display()));
     let two = dir.path().join("two.txt");
     std::fs::write(&two, std::fs::read_to_string(key_file(1)).unwrap() + &std::fs::read_to_string(key_file(2)).unwrap()).unwrap();
-    fails(flake.cmd().arg("users").arg("add").arg("x").arg(&two), 2, &format!("2 age keys were provided, please provide only 1: '{}'", two.display()));
+    fails(
+        flake.cmd().arg("users").arg("add").arg("x").arg(&two),
+        2,
+        &format!("2 age keys were provided, please provide only 1: '{}'", two.display()),
+    );
     fails(flake.cmd().args(["users", "add", "x", "age1notvalid"]), 2, "not a valid age recipient: 'age1notvalid'");
     fails(flake.cmd().args(["users", "add", "x", "ssh-ed25519 AAAAbad"]), 2, "not a valid ssh public key: 'ssh-ed25519 AAAAbad'");
     // A private key is never repeated, even a broken one.
@@ -198,7 +199,8 @@ fn existence_errors_name_clans_folders() {
     e(&["users", "add-secret", "nobody", "s"], &format!("Cannot encrypt s for 'nobody'. 'nobody' does not exist in {users}"));
     e(&["machines", "add-secret", "nobody", "s"], &format!("Cannot encrypt s for 'nobody'. 'nobody' does not exist in {machines}"));
     for (flag, folder) in [("--user", &users), ("--machine", &machines), ("--group", &groups)] {
-        let err = fails(flake.as_key(0).args(["set", flag, "nobody", "new"]).env("SOPS_NIX_SECRET", "v"), 1, "Cannot encrypt new for 'nobody'. ");
+        let err =
+            fails(flake.as_key(0).args(["set", flag, "nobody", "new"]).env("SOPS_NIX_SECRET", "v"), 1, "Cannot encrypt new for 'nobody'. ");
         assert!(err.contains(&format!("'nobody' does not exist in {folder}")), "{err}");
     }
     // Diverges on purpose: clan crashes (users/machines get) or leaves an empty user folder behind
@@ -254,10 +256,18 @@ fn a_user_keeps_at_least_one_key() {
     flake.ok(0, &["users", "add", "admin", "--age-key", K[0], "--age-key", K[1]]);
     flake.ok(0, &["users", "remove-key", "admin", K[1]]);
     let dir = flake.sops_str("users/admin");
-    fails(flake.as_key(0).args(["users", "remove-key", "admin", K[0]]), 1, &format!("No keys would remain in {dir}. At least one key is required. Aborting."));
+    fails(
+        flake.as_key(0).args(["users", "remove-key", "admin", K[0]]),
+        1,
+        &format!("No keys would remain in {dir}. At least one key is required. Aborting."),
+    );
     fails(flake.as_key(0).args(["users", "remove-key", "admin", "--age-key", K[0], "--age-key", K[2]]), 1, "No keys would remain in");
     flake.ok(0, &["machines", "add", "m", K[2]]);
-    fails(flake.as_key(0).args(["machines", "remove-key", "m", K[2]]), 1, &format!("No keys would remain in {}", flake.sops_str("machines/m")));
+    fails(
+        flake.as_key(0).args(["machines", "remove-key", "m", K[2]]),
+        1,
+        &format!("No keys would remain in {}", flake.sops_str("machines/m")),
+    );
     assert_eq!(flake.uncommitted(), "");
 }
 
@@ -287,15 +297,19 @@ fn the_last_recipient_of_a_secret_cannot_be_removed() {
 #[test]
 fn no_secret_is_left_without_a_user_unless_forced() {
     let flake = with_admin_secret();
-    flake.all(0, &[
-        &["machines", "add", "m", K[1]],
-        &["machines", "add-secret", "m", "s"],
-        &["users", "add", "bob", K[2]],
-        &["groups", "add-user", "g", "bob"],
-    ]);
+    flake.all(
+        0,
+        &[
+            &["machines", "add", "m", K[1]],
+            &["machines", "add-secret", "m", "s"],
+            &["users", "add", "bob", K[2]],
+            &["groups", "add-user", "g", "bob"],
+        ],
+    );
     flake.set(0, &["--group", "g", "--machine", "m", "t"], "w");
     flake.ok(0, &["users", "remove-secret", "admin", "t"]);
-    let guard = |secret: &str| format!("refusing to leave {secret} with no user able to read it; add another user or group first, or pass --force");
+    let guard =
+        |secret: &str| format!("refusing to leave {secret} with no user able to read it; add another user or group first, or pass --force");
     let hint = "hint: every secret should stay readable by at least one user";
     let err = fails(flake.as_key(0).args(["users", "remove-secret", "admin", "s"]), 1, &guard("s"));
     assert!(err.contains(hint), "{err}");
@@ -342,13 +356,20 @@ fn links_pointing_outside_sops_or_at_the_wrong_kind_are_refused() {
 #[test]
 fn set_names_the_missing_or_unknown_identity() {
     let flake = with_admin_secret();
-    let err = fails(flake.cmd().args(["set", "x"]).env("SOPS_NIX_SECRET", "v"), 1, "No SOPS key found. Please generate one with `secrets key generate`.");
+    let err = fails(
+        flake.cmd().args(["set", "x"]).env("SOPS_NIX_SECRET", "v"),
+        1,
+        "No SOPS key found. Please generate one with `secrets key generate`.",
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     let err = stderr_of(flake.as_key(3).args(["set", "x"]).env("SOPS_NIX_SECRET", "v").assert().code(1).get_output());
-    assert_eq!(err.lines().take(2).collect::<Vec<_>>(), [
-        "error: We could not figure out which Clan secrets user you are with the SOPS keys we found:".to_string(),
-        format!("- age: {}", K[3]),
-    ]);
+    assert_eq!(
+        err.lines().take(2).collect::<Vec<_>>(),
+        [
+            "error: We could not figure out which Clan secrets user you are with the SOPS keys we found:".to_string(),
+            format!("- age: {}", K[3]),
+        ]
+    );
     assert!(err.ends_with("hint: add yourself with `secrets users add NAME --age-key <your public key>`\n"), "{err}");
     fails(flake.cmd().args(["key", "show"]), 1, "No public key found");
     assert!(!flake.sops("secrets/x").exists());
@@ -362,7 +383,10 @@ fn crypto_errors_are_reported_without_changing_anything() {
     let err = stderr_of(flake.as_key(1).args(["users", "add-secret", "bob", "s"]).assert().code(1).get_output());
     no_panic(&err);
     assert!(err.contains("s/secret: cannot decrypt the data key: no identity at hand opens it.") && err.contains(K[0]), "{err}");
-    assert!(err.ends_with("hint: re-keying needs a key that can read the secret: set SOPS_AGE_KEY_FILE to one of its recipients' keys\n"), "{err}");
+    assert!(
+        err.ends_with("hint: re-keying needs a key that can read the secret: set SOPS_AGE_KEY_FILE to one of its recipients' keys\n"),
+        "{err}"
+    );
     assert!(!flake.has_link("secrets/s/users/bob"), "the link is undone");
 
     // A changed ciphertext fails authentication.
@@ -389,7 +413,11 @@ fn import_sops_reports_what_it_cannot_import() {
     // Diverges on purpose: clan silently imports nothing from a file not named .yaml.
     let binary = dir.path().join("value.bin");
     std::fs::write(&binary, "x").unwrap();
-    fails(flake.as_key(0).arg("import-sops").arg(&binary), 1, &format!("{}: import-sops reads yaml, json, dotenv or ini files", binary.display()));
+    fails(
+        flake.as_key(0).arg("import-sops").arg(&binary),
+        1,
+        &format!("{}: import-sops reads yaml, json, dotenv or ini files", binary.display()),
+    );
     fails(flake.as_key(0).args(["import-sops", "--input-type", "toml"]).arg(&binary), 1, "unknown store type `toml`");
     // A file this key cannot open: sops' exit code, and the report of what was tried.
     let yaml = common::clan::clan_keys().join("secrets.yaml");
@@ -400,10 +428,21 @@ fn import_sops_reports_what_it_cannot_import() {
     let err = stderr_of(flake.as_key(1).args(["import-sops", "--user", "nobody"]).arg(&yaml).assert().code(1).get_output());
     assert!(err.contains("We could not figure out which Clan secrets user you are"), "{err}");
     flake.ok(0, &["users", "add", "k1", K[1]]);
-    flake.as_key(1).args(["import-sops", "--user", "nobody"]).arg(&yaml).assert().code(1).stderr(contains("Cannot encrypt secret-key for 'nobody'."));
+    flake
+        .as_key(1)
+        .args(["import-sops", "--user", "nobody"])
+        .arg(&yaml)
+        .assert()
+        .code(1)
+        .stderr(contains("Cannot encrypt secret-key for 'nobody'."));
     assert_eq!(flake.ok(0, &["list"]), "");
     flake.as_key(1).arg("import-sops").arg(&yaml).assert().success();
-    flake.as_key(1).arg("import-sops").arg(&yaml).assert().success()
+    flake
+        .as_key(1)
+        .arg("import-sops")
+        .arg(&yaml)
+        .assert()
+        .success()
         .stderr(contains("warning: secret-key already exists, skipping"))
         .stderr(contains("warning: nested.secret-key already exists, skipping"))
         .stderr(contains("Imported 0 secrets"));

@@ -55,7 +55,17 @@ fn assert_no_secrets(out: &Output) {
 
 fn store_aws(repo: &Repo) {
     let out = repo.run_stdin(
-        &["credentials", "store", "aws", "--set", &format!("access_key_id={AWS_KEY}"), "--set", "region=eu-west-1", "--set-stdin", "secret_access_key"],
+        &[
+            "credentials",
+            "store",
+            "aws",
+            "--set",
+            &format!("access_key_id={AWS_KEY}"),
+            "--set",
+            "region=eu-west-1",
+            "--set-stdin",
+            "secret_access_key",
+        ],
         &format!("{AWS_SECRET}\n"),
     );
     ok(&out);
@@ -76,7 +86,15 @@ fn stores_lists_masked_and_runs_with_the_aws_environment() {
     let json: serde_json::Value = serde_json::from_str(&stdout_of(ok(&repo.run(&["--json", "credentials", "list"])))).unwrap();
     assert_eq!(json[0]["values"]["access_key_id"], "AKIA***");
 
-    let out = repo.run(&["credentials", "exec", "aws", "--", "sh", "-c", "printf '%s|%s|%s' \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_REGION\""]);
+    let out = repo.run(&[
+        "credentials",
+        "exec",
+        "aws",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s|%s|%s' \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_REGION\"",
+    ]);
     assert_eq!(stdout_of(ok(&out)), format!("{AWS_KEY}|{AWS_SECRET}|eu-west-1"));
     let out = repo.run(&["credentials", "exec", "aws", "--", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7), "the command's exit code is kept");
@@ -100,16 +118,26 @@ fn aws_profiles_come_from_the_aws_cli_files_and_storing_again_rotates() {
     let repo = Repo::new();
     let aws = repo.home.path().join(".aws");
     std::fs::create_dir_all(&aws).unwrap();
-    std::fs::write(aws.join("credentials"), format!("[prod]\naws_access_key_id = {AWS_KEY}\naws_secret_access_key = {AWS_SECRET}\n")).unwrap();
+    std::fs::write(aws.join("credentials"), format!("[prod]\naws_access_key_id = {AWS_KEY}\naws_secret_access_key = {AWS_SECRET}\n"))
+        .unwrap();
     std::fs::write(aws.join("config"), "[profile prod]\nregion = us-east-2\n").unwrap();
     ok(&repo.run(&["machines", "add", "ci", "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p"]));
     ok(&repo.run(&["credentials", "store", "aws", "--name", "prod", "--profile", "prod", "--machine", "ci"]));
     let out = repo.run(&["credentials", "exec", "aws/prod", "--", "sh", "-c", "printf %s \"$AWS_REGION\""]);
     assert_eq!(stdout_of(ok(&out)), "us-east-2");
     // Rotation: new values, same readers.
-    std::fs::write(aws.join("credentials"), format!("[prod]\naws_access_key_id = {AWS_KEY}\naws_secret_access_key = rotated-secret-value\n")).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        format!("[prod]\naws_access_key_id = {AWS_KEY}\naws_secret_access_key = rotated-secret-value\n"),
+    )
+    .unwrap();
     ok(&repo.run(&["credentials", "store", "aws", "--name", "prod", "--profile", "prod"]));
-    let out = secrets().current_dir(repo.dir.path()).env("SOPS_AGE_KEY_FILE", vectors().join("keys-b.txt")).args(["credentials", "exec", "aws/prod", "--", "sh", "-c", "printf %s \"$AWS_SECRET_ACCESS_KEY\""]).output().unwrap();
+    let out = secrets()
+        .current_dir(repo.dir.path())
+        .env("SOPS_AGE_KEY_FILE", vectors().join("keys-b.txt"))
+        .args(["credentials", "exec", "aws/prod", "--", "sh", "-c", "printf %s \"$AWS_SECRET_ACCESS_KEY\""])
+        .output()
+        .unwrap();
     assert_eq!(stdout_of(ok(&out)), "rotated-secret-value", "the machine can still read it");
     ok(&repo.run(&["credentials", "delete", "aws/prod"]));
     assert!(!repo.dir.path().join("sops/secrets/aws.prod").exists());
@@ -142,7 +170,12 @@ fn resolver_tries_environment_then_file_then_store() {
     std::fs::write(dir.path().join("postgres/admin"), "from-file\n").unwrap();
     let out = repo.cmd().args(["resolve", "postgres", "admin", "--dir", dir.path().to_str().unwrap()]).output().unwrap();
     assert_eq!(stdout_of(ok(&out)), "{\"credential\":\"from-file\"}\n");
-    let out = repo.cmd().env("POSTGRES_ADMIN", "from-env").args(["resolve", "postgres", "admin", "--field", "credential", "--dir", dir.path().to_str().unwrap()]).output().unwrap();
+    let out = repo
+        .cmd()
+        .env("POSTGRES_ADMIN", "from-env")
+        .args(["resolve", "postgres", "admin", "--field", "credential", "--dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(stdout_of(ok(&out)), "from-env");
     let out = repo.run(&["resolve", "nothing", "here"]);
     assert_eq!(out.status.code(), Some(1));

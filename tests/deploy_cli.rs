@@ -46,7 +46,8 @@ fn mode(path: &Path) -> u32 {
 fn generations(target: &Path) -> Vec<String> {
     let mut dir = target.as_os_str().to_owned();
     dir.push(".d");
-    let mut names: Vec<String> = fs::read_dir(PathBuf::from(dir)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        fs::read_dir(PathBuf::from(dir)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -62,7 +63,11 @@ fn add_secret(repo: &Path, name: &str, value: &[u8], recipient: &str, machine: &
     fs::create_dir_all(dir.join("machines")).unwrap();
     let plain = dir.join("plain");
     fs::write(&plain, value).unwrap();
-    let out = Command::new(sops_bin().unwrap()).args(["encrypt", "--age", recipient, "--input-type", "binary", "--output-type", "binary"]).arg(&plain).output().unwrap();
+    let out = Command::new(sops_bin().unwrap())
+        .args(["encrypt", "--age", recipient, "--input-type", "binary", "--output-type", "binary"])
+        .arg(&plain)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "sops encrypt: {}", stderr_of(&out));
     fs::remove_file(&plain).unwrap();
     fs::write(dir.join("secret"), &out.stdout).unwrap();
@@ -138,7 +143,15 @@ fn a_failing_secret_leaves_the_previous_generation_current() {
     assert_eq!(fs::read(target.join("group-secret")).unwrap(), b"group-value");
 
     // The same for a key file that opens nothing.
-    let out = secrets().arg("--repo").arg(&repo).args(["install", "--machine", "web1", "--target"]).arg(&target).arg("--age-key-file").arg(vectors().join("keys-c.txt")).output().unwrap();
+    let out = secrets()
+        .arg("--repo")
+        .arg(&repo)
+        .args(["install", "--machine", "web1", "--target"])
+        .arg(&target)
+        .arg("--age-key-file")
+        .arg(vectors().join("keys-c.txt"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(generations(&target), ["1"]);
 }
@@ -178,7 +191,11 @@ fn overrides_set_mode_path_owner_and_units() {
     assert_eq!(fs::read_link(&link).unwrap(), target.join("group-secret"), "the extra path links through the target");
     assert_eq!(fs::read(&link).unwrap(), b"group-value");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["restartUnits"], serde_json::json!([]), "a first install restarts nothing (services start with their secrets), as sops-nix");
+    assert_eq!(
+        report["restartUnits"],
+        serde_json::json!([]),
+        "a first install restarts nothing (services start with their secrets), as sops-nix"
+    );
     if root {
         let meta = fs::metadata(target.join("group-secret")).unwrap();
         let passwd = fs::read_to_string("/etc/passwd").unwrap();
@@ -249,7 +266,13 @@ fn a_copy_of_the_sops_folder_works_as_the_repository() {
 fn check_mode_reads_no_key_and_lists_the_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("secrets");
-    let out = secrets().arg("--repo").arg(fixture_repo()).args(["install", "--machine", "web1", "--check", "--target"]).arg(&target).output().unwrap();
+    let out = secrets()
+        .arg("--repo")
+        .arg(fixture_repo())
+        .args(["install", "--machine", "web1", "--check", "--target"])
+        .arg(&target)
+        .output()
+        .unwrap();
     ok(&out);
     assert_eq!(stdout_of(&out), "group-secret\nvars/per-machine/web1/gen/token\n");
     assert!(!target.exists(), "nothing written");
@@ -273,7 +296,15 @@ fn ssh_host_keys_open_both_recipient_forms() {
     add_secret(&repo, "as-ssh", b"native", &ssh_form, "host");
 
     let target = dir.path().join("secrets");
-    let out = secrets().arg("--repo").arg(&repo).args(["install", "--machine", "host", "--target"]).arg(&target).arg("--ssh-key").arg(&host_key).output().unwrap();
+    let out = secrets()
+        .arg("--repo")
+        .arg(&repo)
+        .args(["install", "--machine", "host", "--target"])
+        .arg(&target)
+        .arg("--ssh-key")
+        .arg(&host_key)
+        .output()
+        .unwrap();
     ok(&out);
     assert_eq!(fs::read(target.join("as-age")).unwrap(), b"converted", "the ssh-to-age conversion sops-nix uses");
     assert_eq!(fs::read(target.join("as-ssh")).unwrap(), b"native", "a raw ssh-ed25519 recipient, which sops-install-secrets cannot open");
@@ -300,7 +331,8 @@ fn sops_nix_manifests_match_the_real_sops_byte_for_byte() {
     let root = is_root();
     let mut secrets_json = Vec::new();
     for (name, file, format, _) in cases {
-        secrets_json.push(serde_json::json!({"name": name, "key": "", "path": dir.path().join("secrets").join(name), "owner": null, "uid": 0,
+        secrets_json
+            .push(serde_json::json!({"name": name, "key": "", "path": dir.path().join("secrets").join(name), "owner": null, "uid": 0,
             "group": null, "gid": 0, "sopsFile": enc.join(file), "format": format, "mode": "0400", "restartUnits": [], "reloadUnits": []}));
     }
     let manifest = serde_json::json!({
@@ -356,7 +388,15 @@ fn sops_nix_manifest_nested_keys_templates_and_check() {
         })
     };
     let path = dir.path().join("manifest.json");
-    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("db/password", "db/password", &yaml, "yaml"), secret("api-token", "api/token", &json, "json")])).unwrap()).unwrap();
+    fs::write(
+        &path,
+        serde_json::to_vec(&manifest(vec![
+            secret("db/password", "db/password", &yaml, "yaml"),
+            secret("api-token", "api/token", &json, "json"),
+        ]))
+        .unwrap(),
+    )
+    .unwrap();
     ok(&secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap());
     ok(&secrets().args(["install", "--manifest"]).arg(&path).output().unwrap());
     assert_eq!(fs::read(target.join("db/password")).unwrap(), b"yaml-pw");
@@ -370,16 +410,24 @@ fn sops_nix_manifest_nested_keys_templates_and_check() {
     assert_eq!(mode(&target.join("rendered/app.env")), 0o440);
 
     // The build-time check needs no key and catches a missing key or a non-string.
-    for (key_path, message) in [("db/nope", "the key 'db/nope' cannot be found"), ("db/port", "is not a string"), ("top/x", "does not refer to a dictionary")] {
-        fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", key_path, &yaml, "yaml"), secret("y", "api/token", &json, "json")])).unwrap()).unwrap();
+    for (key_path, message) in
+        [("db/nope", "the key 'db/nope' cannot be found"), ("db/port", "is not a string"), ("top/x", "does not refer to a dictionary")]
+    {
+        fs::write(
+            &path,
+            serde_json::to_vec(&manifest(vec![secret("x", key_path, &yaml, "yaml"), secret("y", "api/token", &json, "json")])).unwrap(),
+        )
+        .unwrap();
         let out = secrets().args(["install", "--check-mode", "sopsfile", "--manifest"]).arg(&path).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{key_path}");
         assert!(stderr_of(&out).contains(message), "{key_path}: {}", stderr_of(&out));
     }
-    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "", &yaml, "binary"), secret("y", "", &json, "json")])).unwrap()).unwrap();
+    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "", &yaml, "binary"), secret("y", "", &json, "json")])).unwrap())
+        .unwrap();
     let out = secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "a binary-format file must be a sops JSON file");
-    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "top", &yaml, "yaml"), secret("y", "", &yaml, "json")])).unwrap()).unwrap();
+    fs::write(&path, serde_json::to_vec(&manifest(vec![secret("x", "top", &yaml, "yaml"), secret("y", "", &yaml, "json")])).unwrap())
+        .unwrap();
     let out = secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "one file, two formats");
     assert!(stderr_of(&out).contains("but x gave yaml before"), "{}", stderr_of(&out));
@@ -400,7 +448,8 @@ fn exec_process(args: &[&str]) -> Command {
 
 #[test]
 fn exec_puts_secrets_in_the_environment_not_on_the_command_line() {
-    let script = "echo \"$PW\"; echo \"$LEGACY_SECRET\"; tr '\\0' '\\n' < /proc/$$/environ | grep -cx \"PW=$PW\"; tr '\\0' ' ' < /proc/$$/cmdline";
+    let script =
+        "echo \"$PW\"; echo \"$LEGACY_SECRET\"; tr '\\0' '\\n' < /proc/$$/environ | grep -cx \"PW=$PW\"; tr '\\0' ' ' < /proc/$$/cmdline";
     let out = exec(&["--env", "PW=group-secret", "--env", "legacy-secret", "--", "sh", "-c", script]).output().unwrap();
     ok(&out);
     let text = stdout_of(&out);
@@ -412,9 +461,16 @@ fn exec_puts_secrets_in_the_environment_not_on_the_command_line() {
 
 #[test]
 fn exec_files_are_private_and_removed_afterwards() {
-    let out = exec(&["--file", "TOKEN=vars/per-machine/web1/gen/token", "--", "sh", "-c", "echo \"$TOKEN\"; cat \"$TOKEN\"; echo; stat -c %a \"$TOKEN\" \"$(dirname \"$TOKEN\")\"; tr '\\0' ' ' < /proc/$$/cmdline"])
-        .output()
-        .unwrap();
+    let out = exec(&[
+        "--file",
+        "TOKEN=vars/per-machine/web1/gen/token",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$TOKEN\"; cat \"$TOKEN\"; echo; stat -c %a \"$TOKEN\" \"$(dirname \"$TOKEN\")\"; tr '\\0' ' ' < /proc/$$/cmdline",
+    ])
+    .output()
+    .unwrap();
     ok(&out);
     let text = stdout_of(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -461,9 +517,29 @@ fn exec_passes_termination_on_and_still_cleans_up() {
 
 #[test]
 fn exec_takes_all_of_a_machine_or_user() {
-    let out = exec(&["--machine", "web1", "--all-env", "--", "sh", "-c", "echo $GROUP_SECRET $VARS_PER_MACHINE_WEB1_GEN_TOKEN ${LEGACY_SECRET:-unset}"]).output().unwrap();
+    let out = exec(&[
+        "--machine",
+        "web1",
+        "--all-env",
+        "--",
+        "sh",
+        "-c",
+        "echo $GROUP_SECRET $VARS_PER_MACHINE_WEB1_GEN_TOKEN ${LEGACY_SECRET:-unset}",
+    ])
+    .output()
+    .unwrap();
     assert_eq!(stdout_of(ok(&out)), "group-value vars-token unset\n");
-    let out = exec(&["--user", "admin", "--all-files", "--", "sh", "-c", "cd $SECRETS_DIR && cat legacy-secret group-secret vars/per-machine/web1/gen/token"]).output().unwrap();
+    let out = exec(&[
+        "--user",
+        "admin",
+        "--all-files",
+        "--",
+        "sh",
+        "-c",
+        "cd $SECRETS_DIR && cat legacy-secret group-secret vars/per-machine/web1/gen/token",
+    ])
+    .output()
+    .unwrap();
     assert_eq!(stdout_of(ok(&out)), "legacy-valuegroup-valuevars-token");
 }
 
@@ -508,7 +584,13 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
     secret_file("vars/per-machine/other/gen/z");
     link("../../../../../../sops/machines/m", "vars/per-machine/other/gen/z/machines/m");
 
-    let ours = secrets().arg("--repo").arg(&repo).args(["install", "--machine", "m", "--check", "--target"]).arg(dir.path().join("t")).output().unwrap();
+    let ours = secrets()
+        .arg("--repo")
+        .arg(&repo)
+        .args(["install", "--machine", "m", "--check", "--target"])
+        .arg(dir.path().join("t"))
+        .output()
+        .unwrap();
     let ours: Vec<String> = stdout_of(ok(&ours)).lines().map(String::from).collect();
     assert_eq!(ours, ["a", "b", "h", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
 

@@ -109,7 +109,8 @@ impl Repo {
 
     fn recipients(&self, secret: &str) -> Vec<String> {
         let json: serde_json::Value = serde_json::from_slice(&fs::read(self.secret_file(secret)).unwrap()).unwrap();
-        let mut out: Vec<String> = json["sops"]["age"].as_array().unwrap().iter().map(|e| e["recipient"].as_str().unwrap().to_string()).collect();
+        let mut out: Vec<String> =
+            json["sops"]["age"].as_array().unwrap().iter().map(|e| e["recipient"].as_str().unwrap().to_string()).collect();
         out.sort();
         out
     }
@@ -170,8 +171,12 @@ fn check_finds_an_escaping_link_and_a_dangling_one() {
     let out = repo.run(KEYLESS, &["check", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let findings: Vec<(String, String)> =
-        json["findings"].as_array().unwrap().iter().map(|f| (f["code"].as_str().unwrap().to_string(), f["path"].as_str().unwrap().to_string())).collect();
+    let findings: Vec<(String, String)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap().to_string(), f["path"].as_str().unwrap().to_string()))
+        .collect();
     assert!(findings.contains(&("escaping-link".into(), "sops/secrets/db/users/eve".into())), "{findings:?}");
     assert!(findings.contains(&("dangling-link".into(), "sops/secrets/api/users/gone".into())), "{findings:?}");
     assert_eq!(json["drifted"], serde_json::json!(["api"]), "a dangling link is fixed by a re-key; an escaping one is not");
@@ -300,7 +305,10 @@ fn access_shows_the_matrix_one_secret_one_member_and_the_path() {
     assert_eq!(json["secrets"][0]["name"], "api");
     assert_eq!(json["secrets"][0]["users"]["bob"], serde_json::json!({"direct": false, "groups": ["ops"]}));
     let json: serde_json::Value = serde_json::from_slice(&ok(&repo.run(KEYLESS, &["access", "--member", "bob", "--json"])).stdout).unwrap();
-    assert_eq!(json, serde_json::json!({"member": "bob", "kind": "user", "secrets": [{"name": "api", "direct": false, "groups": ["ops"]}]}));
+    assert_eq!(
+        json,
+        serde_json::json!({"member": "bob", "kind": "user", "secrets": [{"name": "api", "direct": false, "groups": ["ops"]}]})
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,7 +387,8 @@ fn git_diff_shows_recipients_by_name_and_never_values() {
     let shown = repo.git_env(AS_ALICE, &["log", "-p", "-2", "--", "sops/secrets/db/secret"], &[("SECRETS_DIFF_SHOW_VALUES", "1")]);
     let shown = stdout_of(&shown);
     assert!(shown.contains("-  | hunter2\n") && shown.contains("+  | hunter3\n"), "{shown}");
-    let no_key = stdout_of(&repo.git_env(KEYLESS, &["log", "-p", "-2", "--", "sops/secrets/db/secret"], &[("SECRETS_DIFF_SHOW_VALUES", "1")]));
+    let no_key =
+        stdout_of(&repo.git_env(KEYLESS, &["log", "-p", "-2", "--", "sops/secrets/db/secret"], &[("SECRETS_DIFF_SHOW_VALUES", "1")]));
     assert!(!no_key.contains("hunter"), "{no_key}");
     repo.git_ok(KEYLESS, &["config", "secrets.diff.showValues", "true"]);
     let configured = repo.git_ok(AS_ALICE, &["show", "HEAD~1", "--", "sops/secrets/db/secret"]);
@@ -409,7 +418,15 @@ fn merging_different_keys_of_a_yaml_file() {
     let repo = Repo::team();
     repo.setup_git(&["--pattern", "*.enc.yaml"]);
     let plain = "db:\n    user: admin\n    password: one\napi: key-1\n";
-    let encrypted = repo.secrets(KEYLESS).args(["sops", "encrypt", "--age", &format!("{ALICE},{BOB}"), "--input-type", "yaml", "-"]).write_stdin(plain).assert().success().get_output().stdout.clone();
+    let encrypted = repo
+        .secrets(KEYLESS)
+        .args(["sops", "encrypt", "--age", &format!("{ALICE},{BOB}"), "--input-type", "yaml", "-"])
+        .write_stdin(plain)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     fs::write(repo.path().join("app.enc.yaml"), encrypted).unwrap();
     repo.git_ok(KEYLESS, &["add", "app.enc.yaml"]);
     repo.git_ok(KEYLESS, &["commit", "-qm", "app config"]);
@@ -430,7 +447,11 @@ fn merging_different_keys_of_a_yaml_file() {
     assert!(out.status.success(), "{}{}", stdout_of(&out), stderr_of(&out));
     let decrypted = stdout_of(ok(&repo.run(AS_ALICE, &["sops", "decrypt", "app.enc.yaml"])));
     assert_eq!(decrypted, "db:\n    user: admin\n    password: two\napi: key-2\n");
-    assert_eq!(stdout_of(ok(&repo.run(AS_BOB, &["sops", "decrypt", "--extract", "[\"api\"]", "app.enc.yaml"]))), "key-2", "still for bob too");
+    assert_eq!(
+        stdout_of(ok(&repo.run(AS_BOB, &["sops", "decrypt", "--extract", "[\"api\"]", "app.enc.yaml"]))),
+        "key-2",
+        "still for bob too"
+    );
     if sops_bin().is_some() {
         let real = common::sops(&["decrypt", "app.enc.yaml"], &[("SOPS_AGE_KEY_FILE", &vectors().join("keys.txt"))], repo.path());
         assert_eq!(stdout_of(&real), decrypted, "the real sops reads the merge: {}", stderr_of(&real));
@@ -589,7 +610,8 @@ fn list_long_shows_created_and_updated_dates() {
         ok(&cmd.output().unwrap());
         let date = format!("@{} +0000", 1_700_000_000 + days * 86_400);
         repo.git_ok(KEYLESS, &["add", "-A", "sops"]);
-        let out = repo.git_env(KEYLESS, &["commit", "-q", "-m", &args.join(" ")], &[("GIT_AUTHOR_DATE", &date), ("GIT_COMMITTER_DATE", &date)]);
+        let out =
+            repo.git_env(KEYLESS, &["commit", "-q", "-m", &args.join(" ")], &[("GIT_AUTHOR_DATE", &date), ("GIT_COMMITTER_DATE", &date)]);
         ok(&out);
     };
     commit_at(10, &["set", "later"], Some("v1"));

@@ -22,9 +22,21 @@ fn decrypt(key: &str, file: &Path) -> std::process::Output {
 
 #[test]
 fn decrypts_every_single_key_vector_like_sops() {
-    for name in ["basic.yaml", "basic.json", "basic.env", "basic.ini", "binary.bin", "text.txt", "secret", "multidoc.yaml",
-        "encrypted-regex.yaml", "mac-only-encrypted.yaml", "unencrypted-regex.yaml", "encrypted-suffix.yaml", "three-recipients.yaml"]
-    {
+    for name in [
+        "basic.yaml",
+        "basic.json",
+        "basic.env",
+        "basic.ini",
+        "binary.bin",
+        "text.txt",
+        "secret",
+        "multidoc.yaml",
+        "encrypted-regex.yaml",
+        "mac-only-encrypted.yaml",
+        "unencrypted-regex.yaml",
+        "encrypted-suffix.yaml",
+        "three-recipients.yaml",
+    ] {
         let out = decrypt("keys.txt", &vectors().join("enc").join(name));
         ok(&out);
         assert_eq!(out.stdout, std::fs::read(vectors().join("dec").join(name)).unwrap(), "{name}");
@@ -74,14 +86,19 @@ fn wrong_key_exits_128_and_lists_recipients_and_sources() {
 
 #[test]
 fn ignore_mac_recovers_an_edited_file() {
-    let out = with_key("keys.txt").args(["sops", "decrypt", "--ignore-mac"]).arg(vectors().join("negative/mac-mismatch.yaml")).output().unwrap();
+    let out =
+        with_key("keys.txt").args(["sops", "decrypt", "--ignore-mac"]).arg(vectors().join("negative/mac-mismatch.yaml")).output().unwrap();
     ok(&out);
 }
 
 #[test]
 fn extract_prints_a_raw_string_and_a_subtree() {
     let file = vectors().join("enc/basic.yaml");
-    let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["app"]["nested"]["deeper"]["secret"]"#]).arg(&file).output().unwrap();
+    let out = with_key("keys.txt")
+        .args(["sops", "decrypt", "--extract", r#"["app"]["nested"]["deeper"]["secret"]"#])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(stdout_of(ok(&out)), "s3cr3t");
     let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["app"]["nested"]"#]).arg(&file).output().unwrap();
     assert_eq!(stdout_of(ok(&out)), "deeper:\n    secret: s3cr3t\n");
@@ -94,7 +111,12 @@ fn encrypt_then_decrypt_round_trips_every_store() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["basic.yaml", "basic.json", "basic.env", "basic.ini", "binary.bin", "secret"] {
         let enc = dir.path().join(name);
-        let out = secrets().args(["sops", "encrypt", "--age", ALICE, "--output"]).arg(&enc).arg(vectors().join("plain").join(name)).output().unwrap();
+        let out = secrets()
+            .args(["sops", "encrypt", "--age", ALICE, "--output"])
+            .arg(&enc)
+            .arg(vectors().join("plain").join(name))
+            .output()
+            .unwrap();
         ok(&out);
         let back = decrypt("keys.txt", &enc);
         assert_eq!(ok(&back).stdout, std::fs::read(vectors().join("dec").join(name)).unwrap(), "{name}");
@@ -129,13 +151,23 @@ fn set_changes_one_value_and_keeps_other_ciphertexts() {
     let before = std::fs::read_to_string(&file).unwrap();
     ok(&with_key("keys.txt").args(["sops", "set"]).arg(&file).args([r#"["app"]["name"]"#, r#""renamed""#]).output().unwrap());
     let after = std::fs::read_to_string(&file).unwrap();
-    let changed: Vec<_> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).map(|(a, _)| a.trim_start().split(':').next().unwrap().to_string()).collect();
+    let changed: Vec<_> = before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.trim_start().split(':').next().unwrap().to_string())
+        .collect();
     assert_eq!(changed, ["name", "lastmodified", "mac"], "only the set value and the MAC lines change");
     let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["app"]["name"]"#]).arg(&file).output().unwrap();
     assert_eq!(stdout_of(ok(&out)), "renamed");
 
     // Idempotent set of the same value writes nothing.
-    ok(&with_key("keys.txt").args(["sops", "set", "--idempotent"]).arg(&file).args([r#"["app"]["name"]"#, r#""renamed""#]).output().unwrap());
+    ok(&with_key("keys.txt")
+        .args(["sops", "set", "--idempotent"])
+        .arg(&file)
+        .args([r#"["app"]["name"]"#, r#""renamed""#])
+        .output()
+        .unwrap());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), after);
 
     // Bad JSON is a usage error (sops exit 7) and changes nothing.

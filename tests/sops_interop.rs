@@ -44,7 +44,12 @@ fn files_we_write_decrypt_with_the_real_sops_in_every_store() {
     let k = keys();
     for name in CASES {
         let enc = k.dir.path().join(name);
-        ok(&secrets().args(["sops", "encrypt", "--age", &k.alice.1, "--output"]).arg(&enc).arg(vectors().join("plain").join(name)).output().unwrap());
+        ok(&secrets()
+            .args(["sops", "encrypt", "--age", &k.alice.1, "--output"])
+            .arg(&enc)
+            .arg(vectors().join("plain").join(name))
+            .output()
+            .unwrap());
         let out = real_decrypt(&k.alice.0, &enc);
         assert!(out.status.success(), "{name}: sops failed: {}", stderr_of(&out));
         assert_eq!(out.stdout, std::fs::read(vectors().join("dec").join(name)).unwrap(), "{name}");
@@ -81,7 +86,13 @@ fn our_set_and_unset_results_decrypt_with_the_real_sops() {
     let file = k.dir.path().join("app.yaml");
     std::fs::copy(vectors().join("plain/basic.yaml"), &file).unwrap();
     ok(&secrets().args(["sops", "encrypt", "-i", "--age", &k.alice.1]).arg(&file).output().unwrap());
-    let out = secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "set"]).arg(&file).args([r#"["app"]["port"]"#, "9090"]).output().unwrap();
+    let out = secrets()
+        .env("SOPS_AGE_KEY_FILE", &k.alice.0)
+        .args(["sops", "set"])
+        .arg(&file)
+        .args([r#"["app"]["port"]"#, "9090"])
+        .output()
+        .unwrap();
     ok(&out);
     let out = secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "unset"]).arg(&file).arg(r#"["negative"]"#).output().unwrap();
     ok(&out);
@@ -100,12 +111,22 @@ fn updatekeys_and_rotate_results_open_for_exactly_the_new_recipients() {
     let k = keys();
     for name in ["basic.yaml", "basic.json", "basic.env", "basic.ini", "secret"] {
         let file = k.dir.path().join(name);
-        ok(&secrets().args(["sops", "encrypt", "--age", &k.alice.1, "--output"]).arg(&file).arg(vectors().join("plain").join(name)).output().unwrap());
+        ok(&secrets()
+            .args(["sops", "encrypt", "--age", &k.alice.1, "--output"])
+            .arg(&file)
+            .arg(vectors().join("plain").join(name))
+            .output()
+            .unwrap());
         let both = format!("{},{}", k.alice.1, k.bob.1);
         ok(&secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "updatekeys", "-y", "--age", &both]).arg(&file).output().unwrap());
         assert!(real_decrypt(&k.bob.0, &file).status.success(), "{name}: bob was added");
         assert!(real_decrypt(&k.alice.0, &file).status.success(), "{name}: alice stays");
-        ok(&secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "rotate", "-i", "--rm-age", &k.alice.1]).arg(&file).output().unwrap());
+        ok(&secrets()
+            .env("SOPS_AGE_KEY_FILE", &k.alice.0)
+            .args(["sops", "rotate", "-i", "--rm-age", &k.alice.1])
+            .arg(&file)
+            .output()
+            .unwrap());
         assert_eq!(real_decrypt(&k.alice.0, &file).status.code(), Some(128), "{name}: alice was removed");
         let out = real_decrypt(&k.bob.0, &file);
         assert!(out.status.success(), "{name}: {}", stderr_of(&out));
@@ -146,7 +167,12 @@ fn a_data_key_we_wrap_decrypts_with_the_real_age() {
     }
     let k = keys();
     let file = k.dir.path().join("secret");
-    ok(&secrets().args(["sops", "encrypt", "--age", &k.alice.1, "--output"]).arg(&file).arg(vectors().join("plain/secret")).output().unwrap());
+    ok(&secrets()
+        .args(["sops", "encrypt", "--age", &k.alice.1, "--output"])
+        .arg(&file)
+        .arg(vectors().join("plain/secret"))
+        .output()
+        .unwrap());
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let armored = json["sops"]["age"][0]["enc"].as_str().unwrap();
     let armored_path = k.dir.path().join("key.age");
@@ -163,7 +189,11 @@ fn ssh_ed25519_recipients_interoperate() {
     }
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("id_ed25519");
-    let out = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "test@example", "-f"]).arg(&key).output().unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@example", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let recipient = std::fs::read_to_string(key.with_extension("pub")).unwrap().trim().to_string();
     let file = dir.path().join("s.yaml");

@@ -49,8 +49,10 @@ impl Repo {
     }
 
     fn recipients(&self, secret: &str) -> Vec<String> {
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(self.path().join("sops/secrets").join(secret).join("secret")).unwrap()).unwrap();
-        let mut out: Vec<String> = json["sops"]["age"].as_array().unwrap().iter().map(|e| e["recipient"].as_str().unwrap().to_string()).collect();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.path().join("sops/secrets").join(secret).join("secret")).unwrap()).unwrap();
+        let mut out: Vec<String> =
+            json["sops"]["age"].as_array().unwrap().iter().map(|e| e["recipient"].as_str().unwrap().to_string()).collect();
         out.sort();
         out
     }
@@ -167,7 +169,8 @@ fn removing_access_rotates_the_data_key_and_says_so() {
     setup_admin(&repo);
     ok(&repo.run_as("keys.txt", &["users", "add", "bob", BOB]));
     ok(&repo.set("keys.txt", &["--user", "bob", "shared"], "v"));
-    let before: serde_json::Value = serde_json::from_slice(&std::fs::read(repo.path().join("sops/secrets/shared/secret")).unwrap()).unwrap();
+    let before: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.path().join("sops/secrets/shared/secret")).unwrap()).unwrap();
     let out = repo.run_as("keys.txt", &["users", "remove-secret", "bob", "shared"]);
     ok(&out);
     assert!(stderr_of(&out).contains("new data key"), "{}", stderr_of(&out));
@@ -337,7 +340,11 @@ fn set_edit_uses_the_editor_on_a_private_file() {
     ok(&repo.set("keys.txt", &["note"], "first"));
     // An "editor" that appends a line and records the file's mode and folder's mode.
     let script = repo.path().join("editor.sh");
-    std::fs::write(&script, "#!/bin/sh\nstat -c %a \"$1\" > \"$EDIT_LOG\"; stat -c %a \"$(dirname \"$1\")\" >> \"$EDIT_LOG\"; printf ' edited' >> \"$1\"\n").unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nstat -c %a \"$1\" > \"$EDIT_LOG\"; stat -c %a \"$(dirname \"$1\")\" >> \"$EDIT_LOG\"; printf ' edited' >> \"$1\"\n",
+    )
+    .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

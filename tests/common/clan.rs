@@ -43,8 +43,7 @@ pub fn keys(indices: &[usize]) -> BTreeSet<String> {
 pub fn clan_key_json(publickeys: &[&str]) -> String {
     let mut sorted = publickeys.to_vec();
     sorted.sort();
-    let objects: Vec<String> =
-        sorted.iter().map(|k| format!("  {{\n    \"publickey\": \"{k}\",\n    \"type\": \"age\"\n  }}")).collect();
+    let objects: Vec<String> = sorted.iter().map(|k| format!("  {{\n    \"publickey\": \"{k}\",\n    \"type\": \"age\"\n  }}")).collect();
     format!("[\n{}\n]", objects.join(",\n"))
 }
 

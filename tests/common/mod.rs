@@ -31,7 +31,8 @@ pub fn secrets_process() -> Command {
 }
 
 /// Variables that would let a key from the developer's machine leak into a test.
-const KEY_VARIABLES: [&str; 5] = ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_RECIPIENTS"];
+const KEY_VARIABLES: [&str; 5] =
+    ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_RECIPIENTS"];
 
 /// Removes [`KEY_VARIABLES`] and points HOME at an empty folder.
 pub fn clean_env(cmd: &mut Command) {

@@ -85,16 +85,27 @@ pub enum Command {
     #[command(subcommand, after_help = "Examples:\n  secrets key generate\n  secrets key show\n  secrets key update")]
     Key(KeyCommand),
     /// Manage users (admins) and their keys
-    #[command(subcommand, after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets users list\n  secrets users add-secret alice db-password\n  secrets users remove bob")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets users list\n  secrets users add-secret alice db-password\n  secrets users remove bob"
+    )]
     Users(MemberCommand),
     /// Manage machines and their keys
-    #[command(subcommand, after_help = "Examples:\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age\n  secrets machines add-secret web1 db-password\n  secrets machines list")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age\n  secrets machines add-secret web1 db-password\n  secrets machines list"
+    )]
     Machines(MemberCommand),
     /// Manage groups of users and machines
-    #[command(subcommand, after_help = "Examples:\n  secrets groups add-user admins alice\n  secrets groups add-machine servers web1\n  secrets groups add-secret admins db-password\n  secrets groups list")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  secrets groups add-user admins alice\n  secrets groups add-machine servers web1\n  secrets groups add-secret admins db-password\n  secrets groups list"
+    )]
     Groups(GroupCommand),
     /// Set a secret's value (from stdin, a hidden prompt, or --edit) and who can read it
-    #[command(after_help = "Examples:\n  printf %s \"$TOKEN\" | secrets set api-token --machine web1\n  secrets set db-password --group admins   # prompts for the value on a terminal\n  secrets set --edit db-password")]
+    #[command(
+        after_help = "Examples:\n  printf %s \"$TOKEN\" | secrets set api-token --machine web1\n  secrets set db-password --group admins   # prompts for the value on a terminal\n  secrets set --edit db-password"
+    )]
     Set {
         /// The secret's name
         secret: String,
@@ -137,13 +148,21 @@ pub enum Command {
         new_name: String,
     },
     /// Import every string value of a sops file (yaml, json, dotenv, ini) as secrets
-    #[command(name = "import-sops", after_help = "Nested keys become names joined with `.`: {\"db\": {\"password\": …}} imports db.password.\n\nExamples:\n  secrets import-sops --group admins secrets.yaml\n  cat secrets.json | secrets import-sops --input-type json -")]
+    #[command(
+        name = "import-sops",
+        after_help = "Nested keys become names joined with `.`: {\"db\": {\"password\": …}} imports db.password.\n\nExamples:\n  secrets import-sops --group admins secrets.yaml\n  cat secrets.json | secrets import-sops --input-type json -"
+    )]
     ImportSops(ImportArgs),
     /// Store cloud credentials (aws, gcp, azure, cloudflare, kubernetes) and run programs with them
-    #[command(subcommand, after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials list\n  secrets credentials exec aws/prod -- aws s3 ls")]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials list\n  secrets credentials exec aws/prod -- aws s3 ls"
+    )]
     Credentials(CredentialsCommand),
     /// Find a credential: $SERVICE_PURPOSE, then a file, then the secret SERVICE.PURPOSE
-    #[command(after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token")]
+    #[command(
+        after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token"
+    )]
     Resolve {
         /// The service, e.g. `postgres`
         service: String,
@@ -163,7 +182,9 @@ pub enum Command {
     #[command(subcommand, after_help = SOPS_EXAMPLES)]
     Sops(SopsCommand),
     /// Print a shell completion script
-    #[command(after_help = "Examples:\n  secrets completions bash > /etc/bash_completion.d/secrets\n  secrets completions zsh > ~/.zfunc/_secrets\n  secrets completions fish > ~/.config/fish/completions/secrets.fish")]
+    #[command(
+        after_help = "Examples:\n  secrets completions bash > /etc/bash_completion.d/secrets\n  secrets completions zsh > ~/.zfunc/_secrets\n  secrets completions fish > ~/.config/fish/completions/secrets.fish"
+    )]
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,
@@ -178,10 +199,16 @@ pub enum Command {
     #[command(subcommand, after_help = "Examples:\n  secrets git setup --pre-commit")]
     Git(GitCommand),
     /// git textconv driver: a sops file as reviewable text, values hidden (see `secrets git setup`)
-    #[command(name = "git-diff", after_help = "Examples:\n  git config diff.secrets.textconv 'secrets git-diff'   # what `secrets git setup` writes\n  secrets git-diff sops/secrets/db-password/secret")]
+    #[command(
+        name = "git-diff",
+        after_help = "Examples:\n  git config diff.secrets.textconv 'secrets git-diff'   # what `secrets git setup` writes\n  secrets git-diff sops/secrets/db-password/secret"
+    )]
     GitDiff(GitDiffArgs),
     /// git merge driver: decrypt, merge and re-encrypt sops files (see `secrets git setup`)
-    #[command(name = "git-merge", after_help = "Examples:\n  git config merge.secrets.driver 'secrets git-merge %O %A %B %P'   # what `secrets git setup` writes")]
+    #[command(
+        name = "git-merge",
+        after_help = "Examples:\n  git config merge.secrets.driver 'secrets git-merge %O %A %B %P'   # what `secrets git setup` writes"
+    )]
     GitMerge(GitMergeArgs),
     /// Install a machine's secrets into a folder, as sops-nix does (run on the machine)
     #[command(after_help = INSTALL_EXAMPLES)]
@@ -190,7 +217,6 @@ pub enum Command {
     #[command(after_help = EXEC_EXAMPLES)]
     Exec(ExecArgs),
 }
-
 
 const INSTALL_EXAMPLES: &str = "\
 Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
@@ -322,7 +348,9 @@ pub enum MemberCommand {
     #[command(after_help = "Examples:\n  secrets users list\n  secrets machines list --json")]
     List,
     /// Add one, with its key(s)
-    #[command(after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age")]
+    #[command(
+        after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age"
+    )]
     Add {
         /// The name
         name: String,
@@ -348,7 +376,9 @@ pub enum MemberCommand {
         force: bool,
     },
     /// Add key(s)
-    #[command(after_help = "Examples:\n  secrets users add-key alice --age-key age1…\n  secrets users add-key alice ~/.config/sops/age/keys.txt")]
+    #[command(
+        after_help = "Examples:\n  secrets users add-key alice --age-key age1…\n  secrets users add-key alice ~/.config/sops/age/keys.txt"
+    )]
     AddKey {
         /// The name
         name: String,
@@ -468,7 +498,9 @@ pub struct ImportArgs {
 #[derive(Subcommand, Debug)]
 pub enum CredentialsCommand {
     /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
-    #[command(after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials store cloudflare --set account_id=abc --set-stdin api_token < token.txt\n  secrets credentials store kubernetes --kubeconfig ~/.kube/config --machine ci")]
+    #[command(
+        after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials store cloudflare --set account_id=abc --set-stdin api_token < token.txt\n  secrets credentials store kubernetes --kubeconfig ~/.kube/config --machine ci"
+    )]
     Store {
         /// aws, gcp, azure, cloudflare or kubernetes
         provider: String,
@@ -501,7 +533,9 @@ pub enum CredentialsCommand {
         credential: String,
     },
     /// Run a command with a provider's standard environment
-    #[command(after_help = "Examples:\n  secrets credentials exec aws/prod -- aws s3 ls\n  eval \"$(secrets credentials exec cloudflare --export)\"")]
+    #[command(
+        after_help = "Examples:\n  secrets credentials exec aws/prod -- aws s3 ls\n  eval \"$(secrets credentials exec cloudflare --export)\""
+    )]
     Exec {
         /// <provider> or <provider>/<name>
         credential: String,
@@ -517,7 +551,9 @@ pub enum CredentialsCommand {
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
     /// A Kubernetes v1/Secret manifest of chosen secrets (for `kubectl apply -f -`)
-    #[command(after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password api-token | kubectl apply -f -\n  secrets export k8s --name app --encrypted --age age1… db-password > app.sops.yaml")]
+    #[command(
+        after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password api-token | kubectl apply -f -\n  secrets export k8s --name app --encrypted --age age1… db-password > app.sops.yaml"
+    )]
     K8s {
         /// metadata.name of the Secret
         #[arg(long)]
@@ -613,7 +649,9 @@ pub enum SopsCommand {
     #[command(about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
     Decrypt(DecryptArgs),
     /// Encrypt a plaintext file for age recipients
-    #[command(after_help = "Examples:\n  secrets sops encrypt --age age1abc…,age1def… secrets.yaml > secrets.enc.yaml\n  secrets sops encrypt --encrypted-regex '^(data|stringData)$' -i k8s-secret.yaml")]
+    #[command(
+        after_help = "Examples:\n  secrets sops encrypt --age age1abc…,age1def… secrets.yaml > secrets.enc.yaml\n  secrets sops encrypt --encrypted-regex '^(data|stringData)$' -i k8s-secret.yaml"
+    )]
     Encrypt {
         /// The plaintext file (`-` for stdin)
         file: PathBuf,
@@ -665,7 +703,9 @@ pub enum SopsCommand {
         output: OutputArgs,
     },
     /// Set one value in an encrypted file, keeping every other ciphertext
-    #[command(after_help = "Examples:\n  secrets sops set secrets.yaml '[\"db\"][\"password\"]' '\"hunter2\"'\n  printf %s \"$TOKEN\" | secrets sops set --value-stdin secrets.yaml '[\"token\"]'")]
+    #[command(
+        after_help = "Examples:\n  secrets sops set secrets.yaml '[\"db\"][\"password\"]' '\"hunter2\"'\n  printf %s \"$TOKEN\" | secrets sops set --value-stdin secrets.yaml '[\"token\"]'"
+    )]
     Set {
         /// The encrypted file (changed in place)
         file: PathBuf,
@@ -710,7 +750,9 @@ pub enum SopsCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Exits 1 when it finds an error (warnings do not fail). Without a key nothing is decrypted; with one, the MAC of every secret it opens is verified.\n\nExamples:\n  secrets check\n  secrets check --json\n  secrets check --fix   # re-key secrets whose recipients drifted from their links")]
+#[command(
+    after_help = "Exits 1 when it finds an error (warnings do not fail). Without a key nothing is decrypted; with one, the MAC of every secret it opens is verified.\n\nExamples:\n  secrets check\n  secrets check --json\n  secrets check --fix   # re-key secrets whose recipients drifted from their links"
+)]
 pub struct CheckArgs {
     /// Re-key secrets whose recipients differ from their links (needs a key that can read them)
     #[arg(long)]
@@ -721,7 +763,9 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  secrets access                        # the matrix: secrets x users and machines\n  secrets access db-password            # who can read it, and how\n  secrets access --member bob           # what bob can read, and how\n  secrets access db-password --member bob --explain")]
+#[command(
+    after_help = "Examples:\n  secrets access                        # the matrix: secrets x users and machines\n  secrets access db-password            # who can read it, and how\n  secrets access --member bob           # what bob can read, and how\n  secrets access db-password --member bob --explain"
+)]
 pub struct AccessArgs {
     /// Only this secret
     pub secret: Option<String>,
@@ -734,7 +778,9 @@ pub struct AccessArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Without a key, an identical ciphertext proves the value unchanged, and a new one means the value or the data key changed; with a key that reads both versions, values are compared.\n\nExamples:\n  secrets log\n  secrets log db-password -n 5")]
+#[command(
+    after_help = "Without a key, an identical ciphertext proves the value unchanged, and a new one means the value or the data key changed; with a key that reads both versions, values are compared.\n\nExamples:\n  secrets log\n  secrets log db-password -n 5"
+)]
 pub struct LogArgs {
     /// Only this secret
     pub secret: Option<String>,
@@ -746,7 +792,9 @@ pub struct LogArgs {
 #[derive(Subcommand, Debug)]
 pub enum GitCommand {
     /// Configure this clone: .gitattributes, the diff and merge drivers, optionally a pre-commit check
-    #[command(after_help = "Idempotent. Writes .gitattributes lines for sops/secrets/*/secret and vars/**/secret, and local git config (diff.secrets.textconv, merge.secrets.driver, merge.secrets.name).\n\nExamples:\n  secrets git setup --pre-commit\n  secrets git setup --pattern 'deploy/*.sops.yaml'")]
+    #[command(
+        after_help = "Idempotent. Writes .gitattributes lines for sops/secrets/*/secret and vars/**/secret, and local git config (diff.secrets.textconv, merge.secrets.driver, merge.secrets.name).\n\nExamples:\n  secrets git setup --pre-commit\n  secrets git setup --pattern 'deploy/*.sops.yaml'"
+    )]
     Setup {
         /// Also install pre-commit and pre-merge-commit hooks running `secrets check`
         #[arg(long)]
@@ -761,7 +809,9 @@ pub enum GitCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Values are never shown unless `git config secrets.diff.showValues true` or SECRETS_DIFF_SHOW_VALUES=1, and a key can read them.")]
+#[command(
+    after_help = "Values are never shown unless `git config secrets.diff.showValues true` or SECRETS_DIFF_SHOW_VALUES=1, and a key can read them."
+)]
 pub struct GitDiffArgs {
     /// The file git asks to convert
     pub file: PathBuf,

@@ -14,12 +14,18 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     let path = dir.path().join("secret");
     let fail = |e: std::io::Error| Failure::msg(format!("cannot prepare the file to edit: {e}"));
     crate::io::write_private(dir.path(), &path, current, 0o600)?;
-    let editor = std::env::var("SOPS_EDITOR").ok().filter(|e| !e.trim().is_empty()).or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty())).unwrap_or_else(|| "vi".to_string());
+    let editor = std::env::var("SOPS_EDITOR")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string());
     let mut words = editor.split_whitespace();
     let program = words.next().unwrap_or("vi");
-    let status = Command::new(program).args(words).arg(&path).status().map_err(|e| {
-        Failure::new(201, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor")
-    })?;
+    let status = Command::new(program)
+        .args(words)
+        .arg(&path)
+        .status()
+        .map_err(|e| Failure::new(201, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor"))?;
     if !status.success() {
         return Err(Failure::msg(format!("the editor `{program}` failed; nothing was changed")));
     }

@@ -10,9 +10,7 @@ use crate::failure::{CmdResult, Failure};
 pub fn read_input(path: &Path) -> CmdResult<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut buffer = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buffer)
-            .map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        std::io::stdin().read_to_end(&mut buffer).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
         return Ok(buffer);
     }
     fs::read(path).map_err(|e| {

@@ -154,9 +154,8 @@ pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind
     let mut buffer = plaintext.to_vec();
     let cipher = AesGcm::<Aes256, U32>::new(GenericArray::from_slice(key.as_bytes()));
     // A 32-byte nonce and a message far below GCM's limit cannot fail.
-    let tag = cipher
-        .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buffer)
-        .expect("AES-GCM encryption of a bounded message");
+    let tag =
+        cipher.encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buffer).expect("AES-GCM encryption of a bounded message");
     EncryptedValue { data: buffer, iv: iv.to_vec(), tag: tag.to_vec(), kind }
 }
 
@@ -186,9 +185,7 @@ pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizi
 
 fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8], buffer: &mut Vec<u8>) -> Result<(), AuthError> {
     let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key.as_bytes()));
-    cipher
-        .decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buffer, GenericArray::from_slice(tag))
-        .map_err(|_| AuthError)
+    cipher.decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buffer, GenericArray::from_slice(tag)).map_err(|_| AuthError)
 }
 
 /// A fresh random IV.
@@ -328,10 +325,7 @@ mod tests {
             EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:nope]"),
             Err(SyntaxError::UnknownType(_))
         ));
-        assert_eq!(
-            EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]"),
-            Err(SyntaxError::TagLength)
-        );
+        assert_eq!(EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]"), Err(SyntaxError::TagLength));
         assert_eq!(
             EncryptedValue::parse("ENC[AES256_GCM,data:!!,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"),
             Err(SyntaxError::Base64("data"))

@@ -138,13 +138,8 @@ impl EncryptedFile {
     pub fn decrypt_with_key(&self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
         let selector = Selector::new(self.metadata.selection.as_ref())?;
         let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
-        let mut plain = PlainFile {
-            format: self.format,
-            data: self.data.clone(),
-            metadata: self.metadata.clone(),
-            key,
-            ivs: IvCache::default(),
-        };
+        let mut plain =
+            PlainFile { format: self.format, data: self.data.clone(), metadata: self.metadata.clone(), key, ivs: IvCache::default() };
         let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs)?;
         if !options.ignore_mac {
             mac::verify_mac(self.metadata.mac.as_deref(), &computed, &plain.key, &self.metadata.last_modified)?;

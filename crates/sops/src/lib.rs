@@ -22,9 +22,9 @@ pub mod treepath;
 mod test_support;
 
 pub use error::{Error, Result};
+pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};
-pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -320,7 +320,10 @@ mod tests {
 
     fn sample(groups: usize) -> Metadata {
         let group = |i: usize| KeyGroup {
-            age: vec![AgeKey { recipient: format!("age1r{i}"), enc: "-----BEGIN AGE ENCRYPTED FILE-----\nx\n-----END AGE ENCRYPTED FILE-----\n".into() }],
+            age: vec![AgeKey {
+                recipient: format!("age1r{i}"),
+                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nx\n-----END AGE ENCRYPTED FILE-----\n".into(),
+            }],
             other: vec![],
         };
         Metadata {

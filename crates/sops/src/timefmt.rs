@@ -27,15 +27,7 @@ pub fn canonical_time(text: &str) -> String {
 
 /// Formats a date-time the way Go does: `2006-01-02T15:04:05[.999999999]Z07:00`.
 pub fn go_format(t: OffsetDateTime, with_nanos: bool) -> String {
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut out = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
     if with_nanos && t.nanosecond() != 0 {
         let frac = format!("{:09}", t.nanosecond());
         out.push('.');

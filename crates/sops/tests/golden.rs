@@ -56,9 +56,7 @@ fn every_accepted_vector_decrypts_to_the_sops_output_with_its_data_key() {
     let mut checked = 0;
     for entry in manifest().iter().filter(|e| e["expect"] == "ok") {
         let file = entry["file"].as_str().unwrap();
-        let plain = parse(entry)
-            .decrypt_with_key(data_key(entry), DecryptOptions::default())
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let plain = parse(entry).decrypt_with_key(data_key(entry), DecryptOptions::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
         let out = plain.to_plain_bytes(format_of(entry)).unwrap();
         assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected_output(entry)), "{file}");
         assert_eq!(out, expected_output(entry), "{file}");
@@ -72,18 +70,14 @@ fn every_accepted_vector_decrypts_with_its_identities() {
     for entry in manifest().iter().filter(|e| e["expect"] == "ok") {
         let file = entry["file"].as_str().unwrap();
         let sets: Vec<Vec<&str>> = match &entry["decrypts_with"] {
-            Json::Array(list) => list
-                .iter()
-                .map(|v| vec![v.as_str().unwrap().split(' ').next().unwrap()])
-                .collect(),
+            Json::Array(list) => list.iter().map(|v| vec![v.as_str().unwrap().split(' ').next().unwrap()]).collect(),
             Json::String(_) => vec![vec!["keys.txt", "keys-b.txt"], vec!["keys-b.txt", "keys-c.txt"], vec!["keys.txt", "keys-c.txt"]],
             // Derived files come from files alice can read.
             _ => vec![vec!["keys.txt"]],
         };
         for ids in sets {
-            let plain = parse(entry)
-                .decrypt(&identities(&ids), DecryptOptions::default())
-                .unwrap_or_else(|e| panic!("{file} with {ids:?}: {e}"));
+            let plain =
+                parse(entry).decrypt(&identities(&ids), DecryptOptions::default()).unwrap_or_else(|e| panic!("{file} with {ids:?}: {e}"));
             assert_eq!(plain.to_plain_bytes(format_of(entry)).unwrap(), expected_output(entry), "{file} with {ids:?}");
         }
     }

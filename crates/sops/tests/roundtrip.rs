@@ -35,15 +35,13 @@ fn scalar() -> impl Strategy<Value = Value> {
 }
 
 fn map_of(values: impl Strategy<Value = Value>, size: usize) -> impl Strategy<Value = Map> {
-    proptest::collection::btree_map(key_name(), values, 0..size).prop_map(|m| Map(m.into_iter().map(|(k, v)| MapItem::Entry(k, v)).collect()))
+    proptest::collection::btree_map(key_name(), values, 0..size)
+        .prop_map(|m| Map(m.into_iter().map(|(k, v)| MapItem::Entry(k, v)).collect()))
 }
 
 fn tree() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(3, 24, 5, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List),
-            map_of(inner, 4).prop_map(Value::Map),
-        ]
+        prop_oneof![proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::List), map_of(inner, 4).prop_map(Value::Map),]
     })
 }
 

@@ -25,7 +25,9 @@ pub enum StoreError {
     #[error("{path}: {reason}")]
     KeyFile { path: PathBuf, reason: String },
 
-    #[error("{path}: the link points outside sops/ or at the wrong kind of member ({target}); remove it or point it at sops/{expected}/<name>")]
+    #[error(
+        "{path}: the link points outside sops/ or at the wrong kind of member ({target}); remove it or point it at sops/{expected}/<name>"
+    )]
     UnsafeLink { path: PathBuf, target: PathBuf, expected: &'static str },
 
     #[error("{path}: {reason}")]

@@ -31,10 +31,8 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
         staged.read_tree(tree).map_err(git_err)?;
     }
     // Each path's blobs are written once, then applied to both indexes.
-    let changes: Vec<StagedPath> = paths
-        .iter()
-        .map(|p| relative_to(&workdir, p).and_then(|rel| collect(&repo, &workdir, rel)))
-        .collect::<Result<_>>()?;
+    let changes: Vec<StagedPath> =
+        paths.iter().map(|p| relative_to(&workdir, p).and_then(|rel| collect(&repo, &workdir, rel))).collect::<Result<_>>()?;
     apply(&mut staged, &changes)?;
     let tree_id = staged.write_tree_to(&repo).map_err(git_err)?;
     if head_tree.as_ref().map(|t| t.id()) == Some(tree_id) {
@@ -53,7 +51,11 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
 }
 
 fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
-    let absolute = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf()) };
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
     // Canonicalize the parent only: the path itself may be a symlink or deleted.
     let parent = absolute.parent().map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
     let normalized = match (parent, absolute.file_name()) {

@@ -25,7 +25,8 @@ pub fn default_key_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf>
         return Some(Path::new(&xdg).join("sops/age/keys.txt"));
     }
     let home = env("HOME").filter(|v| !v.is_empty())?;
-    let base = if cfg!(target_os = "macos") { Path::new(&home).join("Library/Application Support") } else { Path::new(&home).join(".config") };
+    let base =
+        if cfg!(target_os = "macos") { Path::new(&home).join("Library/Application Support") } else { Path::new(&home).join(".config") };
     Some(base.join("sops/age/keys.txt"))
 }
 

@@ -36,16 +36,16 @@ pub fn parse_key_argument(input: &str) -> Result<PublicKey> {
 }
 
 /// clan's message for a value holding no key (a public key, ssh key, private key or key file).
-const NO_KEY: &str = "Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got";
+const NO_KEY: &str =
+    "Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got";
 
 /// A key written on one line, or `None` when the text is not a key.
 fn single_key(line: &str) -> Result<Option<PublicKey>> {
     if line.starts_with("age1") {
         // X25519, then plugin recipients (`age1<plugin>1…`) and post-quantum ones, which are
         // stored as given.
-        let valid = age::x25519::Recipient::from_str(line).is_ok()
-            || age::plugin::Recipient::from_str(line).is_ok()
-            || line.starts_with("age1pq1");
+        let valid =
+            age::x25519::Recipient::from_str(line).is_ok() || age::plugin::Recipient::from_str(line).is_ok() || line.starts_with("age1pq1");
         if !valid {
             return Err(invalid(line, "not a valid age recipient"));
         }

@@ -53,7 +53,11 @@ pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<Path
             fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
         }
         Ok(_) => {
-            return Err(StoreError::Other(format!("Cannot add {} {name}. {} exists but is not a symlink; move it away first", kind.noun(), link.display())))
+            return Err(StoreError::Other(format!(
+                "Cannot add {} {name}. {} exists but is not a symlink; move it away first",
+                kind.noun(),
+                link.display()
+            )))
         }
         Err(_) => {}
     }
@@ -191,7 +195,10 @@ mod tests {
             relative_path(Path::new("vars/per-machine/m/gen/file/users"), Path::new("sops/users/u")),
             Path::new("../../../../../../sops/users/u")
         );
-        assert_eq!(relative_path(Path::new("vars/shared/gen/file/machines"), Path::new("sops/machines/m")), Path::new("../../../../../sops/machines/m"));
+        assert_eq!(
+            relative_path(Path::new("vars/shared/gen/file/machines"), Path::new("sops/machines/m")),
+            Path::new("../../../../../sops/machines/m")
+        );
     }
 
     fn repo_with_user(name: &str) -> (tempfile::TempDir, Repo) {

@@ -68,7 +68,9 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
                 && bytes.first() != Some(&b'-')
                 && bytes.last() != Some(&b'-');
             if !ok {
-                return Err(invalid("Invalid character in machine name. Allowed characters are a-z, 0-9, and -. Must not start or end with a dash".into()));
+                return Err(invalid(
+                    "Invalid character in machine name. Allowed characters are a-z, 0-9, and -. Must not start or end with a dash".into(),
+                ));
             }
             if bytes.len() > 63 {
                 return Err(invalid("Machine name must be less than 63 characters long".into()));

@@ -59,7 +59,12 @@ pub fn desired_recipients(repo: &Repo, secret: &SecretRef, options: RekeyOptions
     desired_recipients_with(repo, secret, options, &Lookups::default())
 }
 
-fn desired_recipients_with(repo: &Repo, secret: &SecretRef, options: RekeyOptions, lookups: &Lookups) -> Result<(Vec<String>, Vec<PathBuf>)> {
+fn desired_recipients_with(
+    repo: &Repo,
+    secret: &SecretRef,
+    options: RekeyOptions,
+    lookups: &Lookups,
+) -> Result<(Vec<String>, Vec<PathBuf>)> {
     let access = repo.access_with(secret, lookups)?;
     let keys = repo.recipients_with(&access, lookups)?;
     let recipients = age_recipients(secret, &keys)?;

@@ -104,7 +104,8 @@ impl Repo {
     /// Every secret of the repository: `sops/secrets/*`, `vars/shared/*/*` and
     /// `vars/per-machine/*/*/*`, keeping directories that hold a `secret` file.
     pub fn all_secrets(&self) -> Result<Vec<SecretRef>> {
-        let mut out: Vec<SecretRef> = self.list(Kind::Secret)?.into_iter().map(|n| SecretRef { dir: self.secret_dir(&n), name: n }).collect();
+        let mut out: Vec<SecretRef> =
+            self.list(Kind::Secret)?.into_iter().map(|n| SecretRef { dir: self.secret_dir(&n), name: n }).collect();
         for (base, depth) in [("vars/shared", 2), ("vars/per-machine", 3)] {
             collect_vars(self.root(), &self.root().join(base), depth, &mut out)?;
         }

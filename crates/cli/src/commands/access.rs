@@ -45,14 +45,18 @@ fn find_member(repo: &Repo, text: &str) -> CmdResult<Member> {
     match found.as_slice() {
         [kind] => Ok(Member { kind: *kind, name: name.to_string() }),
         [] => Err(Failure::msg(format!("no user or machine named `{name}`")).hint("see `secrets users list` and `secrets machines list`")),
-        _ => Err(Failure::msg(format!("`{name}` is both a user and a machine")).hint(format!("say which: --member user:{name} or --member machine:{name}"))),
+        _ => Err(Failure::msg(format!("`{name}` is both a user and a machine"))
+            .hint(format!("say which: --member user:{name} or --member machine:{name}"))),
     }
 }
 
 fn find_secret(repo: &Repo, name: &str) -> CmdResult<SecretRef> {
     if name.starts_with("vars/") {
         let all = repo.all_secrets().map_err(store_failure)?;
-        return all.into_iter().find(|s| s.name == name.trim_end_matches('/')).ok_or_else(|| Failure::msg(format!("no vars secret `{name}`")));
+        return all
+            .into_iter()
+            .find(|s| s.name == name.trim_end_matches('/'))
+            .ok_or_else(|| Failure::msg(format!("no vars secret `{name}`")));
     }
     let secret = repo.secret(name).map_err(store_failure)?;
     if !repo.exists(Kind::Secret, name) {
@@ -79,7 +83,9 @@ fn via_json(via: &Via) -> serde_json::Value {
 }
 
 fn access_json(access: &Access) -> serde_json::Value {
-    let map = |m: &std::collections::BTreeMap<String, Via>| -> serde_json::Map<String, serde_json::Value> { m.iter().map(|(k, v)| (k.clone(), via_json(v))).collect() };
+    let map = |m: &std::collections::BTreeMap<String, Via>| -> serde_json::Map<String, serde_json::Value> {
+        m.iter().map(|(k, v)| (k.clone(), via_json(v))).collect()
+    };
     serde_json::json!({ "users": map(&access.users), "machines": map(&access.machines), "groups": access.groups })
 }
 
@@ -208,13 +214,12 @@ fn one_member(ctx: &Context, repo: &Repo, member: &Member) -> CmdResult<String> 
         }
     }
     if ctx.global.json {
-        let list: Vec<serde_json::Value> = readable
-            .iter()
-            .map(|(name, via)| serde_json::json!({ "name": name, "direct": via.direct, "groups": via.groups }))
-            .collect();
+        let list: Vec<serde_json::Value> =
+            readable.iter().map(|(name, via)| serde_json::json!({ "name": name, "direct": via.direct, "groups": via.groups })).collect();
         return to_text(&serde_json::json!({ "member": member.name, "kind": member.kind.noun(), "secrets": list }));
     }
-    let mut out = format!("{} ({}) can read {}\n", member.name, member.kind.noun(), if readable.is_empty() { "no secret" } else { "these secrets:" });
+    let mut out =
+        format!("{} ({}) can read {}\n", member.name, member.kind.noun(), if readable.is_empty() { "no secret" } else { "these secrets:" });
     let width = readable.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, via) in &readable {
         out.push_str(&format!("  {name:width$}  {}\n", via_text(via)));
@@ -225,7 +230,8 @@ fn one_member(ctx: &Context, repo: &Repo, member: &Member) -> CmdResult<String> 
 /// The links from a secret to a member, and whether the file is encrypted accordingly.
 fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> CmdResult<String> {
     let rel = |p: &Path| p.strip_prefix(repo.root()).unwrap_or(p).display().to_string();
-    let link_line = |path: &Path| format!("{} -> {}", rel(path), std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default());
+    let link_line =
+        |path: &Path| format!("{} -> {}", rel(path), std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default());
     let access = repo.access(secret).map_err(store_failure)?;
     let via = if member.kind == Kind::User { access.users.get(&member.name) } else { access.machines.get(&member.name) };
     let mut paths: Vec<(String, Vec<String>)> = Vec::new();
@@ -237,7 +243,10 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
             let group_dir = repo.member_dir(Kind::Group, group);
             paths.push((
                 format!("through group {group}"),
-                vec![link_line(&links::link_path(&secret.dir, Kind::Group, group)), link_line(&links::link_path(&group_dir, member.kind, &member.name))],
+                vec![
+                    link_line(&links::link_path(&secret.dir, Kind::Group, group)),
+                    link_line(&links::link_path(&group_dir, member.kind, &member.name)),
+                ],
             ));
         }
     }

@@ -16,7 +16,12 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     let mut report = run_check()?;
     if args.fix && !report.drifted.is_empty() {
         let progress = ctx.progress();
-        let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force: args.force, no_rotate: false }, progress: &progress };
+        let op = Ctx {
+            repo: &repo,
+            identities: &identities,
+            options: RekeyOptions { force: args.force, no_rotate: false },
+            progress: &progress,
+        };
         let outcome = check::fix(&op, &report).map_err(store_failure)?;
         ctx.report(&outcome);
         ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
@@ -46,7 +51,10 @@ fn print_human(report: &Report, fixed: bool) -> CmdResult<()> {
     ));
     let fixable = report.findings.iter().filter(|f| f.fixable).count();
     if fixable > 0 && !fixed {
-        out.push_str(&format!("hint: `secrets check --fix` re-keys {} (it needs a key that can read them)\n", plural(report.drifted.len(), "secret")));
+        out.push_str(&format!(
+            "hint: `secrets check --fix` re-keys {} (it needs a key that can read them)\n",
+            plural(report.drifted.len(), "secret")
+        ));
     }
     write_stdout(out.as_bytes())
 }

@@ -85,8 +85,10 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
     }
     if let Some(path) = &sources.kubeconfig {
         only("--kubeconfig", Provider::Kubernetes)?;
-        let text = std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
-        if let Some(context) = text.lines().find_map(|l| l.strip_prefix("current-context:")).map(|c| c.trim().trim_matches('"').to_string()) {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
+        if let Some(context) = text.lines().find_map(|l| l.strip_prefix("current-context:")).map(|c| c.trim().trim_matches('"').to_string())
+        {
             if !context.is_empty() {
                 fields.push(("context_name".to_string(), context));
             }
@@ -95,7 +97,8 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
     }
     if let Some(path) = &sources.service_account_file {
         only("--service-account-file", Provider::Gcp)?;
-        let text = std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the key file: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the key file: {e}", path.display())))?;
         let project = serde_json::from_str::<serde_json::Value>(&text)
             .map_err(|_| Failure::new(2, format!("{}: not a JSON service account key", path.display())))?
             .get("project_id")
@@ -159,7 +162,8 @@ fn list(ctx: &Context) -> CmdResult {
     for (provider, name) in credentials::list(&repo).map_err(store_failure)? {
         let secret = repo.secret(&credentials::secret_name(provider, &name)).map_err(store_failure)?;
         let access = repo.access(&secret).map_err(store_failure)?;
-        let readers: Vec<String> = access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
+        let readers: Vec<String> =
+            access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
         let history = dates.get(&secret.name);
         let created = history.and_then(|d| d.created.as_ref()).map(|c| c.date());
         let updated = history.and_then(|d| d.updated.as_ref()).map(|c| c.date()).unwrap_or_else(|| {
@@ -265,7 +269,9 @@ pub fn exit_code(status: std::process::ExitStatus) -> u8 {
 
 fn export_lines(credential: &Credential) -> CmdResult {
     if std::io::stdout().is_terminal() {
-        eprintln!("warning: these lines hold secrets; use them with eval \"$(secrets credentials exec … --export)\" rather than printing them");
+        eprintln!(
+            "warning: these lines hold secrets; use them with eval \"$(secrets credentials exec … --export)\" rather than printing them"
+        );
     }
     let needs_files = credential.provider.exposures().iter().any(|e| matches!(e, Exposure::File { .. }));
     let dir = if needs_files {
@@ -294,7 +300,8 @@ pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&s
     let identities = ctx.identities();
     let env = |n: &str| std::env::var(n).ok();
     let resolver = resolve::Resolver { env: &env, dir, store: repo.as_ref().map(|r| (r, &identities)) };
-    let found = resolver.resolve(service, purpose).map_err(|e| Failure::msg(e).hint("set the variable, add the file, or store the secret"))?;
+    let found =
+        resolver.resolve(service, purpose).map_err(|e| Failure::msg(e).hint("set the variable, add the file, or store the secret"))?;
     match field {
         Some(field) => {
             let value = found.field(field).ok_or_else(|| {
@@ -344,4 +351,3 @@ pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     }
     Ok(0)
 }
-

@@ -65,7 +65,9 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let identities = Identities::from_env();
     let mut values = Vec::with_capacity(wanted.len());
     for w in &wanted {
-        values.push(ops::decrypt_file(&w.secret.file(), &identities).map_err(|e| store_failure(e).hint("exec decrypts with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519)"))?);
+        values.push(ops::decrypt_file(&w.secret.file(), &identities).map_err(|e| {
+            store_failure(e).hint("exec decrypts with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519)")
+        })?);
     }
 
     let needs_dir = wanted.iter().any(|w| matches!(w.sink, Sink::File { .. }));
@@ -76,7 +78,8 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
         match &w.sink {
             Sink::Env(var) => {
                 if value.contains(&0) {
-                    return Err(Failure::msg(format!("secret `{}` holds a NUL byte, which an environment variable cannot", w.secret.name)).hint("pass it with --file instead"));
+                    return Err(Failure::msg(format!("secret `{}` holds a NUL byte, which an environment variable cannot", w.secret.name))
+                        .hint("pass it with --file instead"));
                 }
                 command_env.push((var.clone(), OsString::from_vec(value.to_vec())));
             }
@@ -192,7 +195,8 @@ fn substitute(command: &[String], only_file: Option<&PathBuf>, explicit_files: u
     for (i, arg) in command.iter().enumerate() {
         if i > 0 && arg.contains("{}") {
             let Some(path) = only_file else {
-                return Err(Failure::new(2, format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given")).hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
+                return Err(Failure::new(2, format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given"))
+                    .hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
             };
             out.push(OsString::from(arg.replace("{}", &path.to_string_lossy())));
         } else {

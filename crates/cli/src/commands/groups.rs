@@ -14,7 +14,8 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
     let repo = ctx.repo()?;
     let identities = ctx.identities();
     let progress = ctx.progress();
-    let op = |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    let op =
+        |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let (outcome, subject) = match cmd {
         GroupCommand::List => return list(ctx, &repo),
         GroupCommand::AddUser { group, user } => {
@@ -23,10 +24,9 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
         GroupCommand::RemoveUser { group, user, force } => {
             (ops::group_remove(&op(force), &group, Kind::User, &user), format!("secrets: remove user {user} from group {group}"))
         }
-        GroupCommand::AddMachine { group, machine } => (
-            ops::group_add(&op(false), &group, Kind::Machine, &machine),
-            format!("secrets: add machine {machine} to group {group}"),
-        ),
+        GroupCommand::AddMachine { group, machine } => {
+            (ops::group_add(&op(false), &group, Kind::Machine, &machine), format!("secrets: add machine {machine} to group {group}"))
+        }
         GroupCommand::RemoveMachine { group, machine } => (
             ops::group_remove(&op(false), &group, Kind::Machine, &machine),
             format!("secrets: remove machine {machine} from group {group}"),

@@ -22,7 +22,9 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
     let repo = ctx.repo()?;
     let file = args.file.display().to_string();
     let format = match &args.input_type {
-        Some(t) => Format::from_name(t).ok_or_else(|| Failure::msg(format!("unknown store type `{t}`")).hint("use yaml, json, dotenv or ini"))?,
+        Some(t) => {
+            Format::from_name(t).ok_or_else(|| Failure::msg(format!("unknown store type `{t}`")).hint("use yaml, json, dotenv or ini"))?
+        }
         None if args.file.as_os_str() == "-" => Format::Yaml,
         None => Format::from_path(&args.file),
     };

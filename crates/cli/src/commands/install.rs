@@ -44,7 +44,8 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         }
         overrides => {
             let machine = args.machine.as_deref().ok_or_else(|| {
-                Failure::new(2, "which machine? pass --machine NAME").hint("or --manifest with a sops-nix manifest, which lists the secrets itself")
+                Failure::new(2, "which machine? pass --machine NAME")
+                    .hint("or --manifest with a sops-nix manifest, which lists the secrets itself")
             })?;
             let target = target.ok_or_else(|| Failure::new(2, "pass --target DIR, the folder to install into (e.g. /run/secrets)"))?;
             let source = source(ctx)?;
@@ -162,8 +163,11 @@ fn restart_units(report: &Report) -> CmdResult {
     }
     let via_systemctl = std::env::var("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").is_ok_and(|v| v == "1");
     if !via_systemctl && Path::new("/run/nixos").is_dir() {
-        for (units, file) in [(&report.restart_units, "/run/nixos/activation-restart-list"), (&report.reload_units, "/run/nixos/activation-reload-list")] {
-            append_lines(Path::new(file), units).map_err(|e| Failure::msg(format!("{file}: {e}")).hint("the secrets are installed; restart the units by hand"))?;
+        for (units, file) in
+            [(&report.restart_units, "/run/nixos/activation-restart-list"), (&report.reload_units, "/run/nixos/activation-reload-list")]
+        {
+            append_lines(Path::new(file), units)
+                .map_err(|e| Failure::msg(format!("{file}: {e}")).hint("the secrets are installed; restart the units by hand"))?;
         }
         return Ok(0);
     }
@@ -174,7 +178,8 @@ fn restart_units(report: &Report) -> CmdResult {
             }
             let status = Command::new("systemctl").arg("--no-block").arg(verb).args(units.iter()).status();
             if !status.is_ok_and(|s| s.success()) {
-                return Err(Failure::msg(format!("systemctl {verb} {} failed", units.join(" "))).hint("the secrets are installed; restart the units by hand"));
+                return Err(Failure::msg(format!("systemctl {verb} {} failed", units.join(" ")))
+                    .hint("the secrets are installed; restart the units by hand"));
             }
         }
         return Ok(0);
@@ -207,9 +212,9 @@ fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
 pub fn deploy_failure(error: DeployError) -> Failure {
     let hint = match &error {
         DeployError::NoIdentity { .. } => Some("give the machine's key: --age-key-file FILE or --ssh-key /etc/ssh/ssh_host_ed25519_key"),
-        DeployError::Decrypt { source: secrets_sops::Error::NoKey(_), .. } => {
-            Some("the key given is not among its recipients; compare it with `secrets machines get NAME` and re-key with `secrets key update`")
-        }
+        DeployError::Decrypt { source: secrets_sops::Error::NoKey(_), .. } => Some(
+            "the key given is not among its recipients; compare it with `secrets machines get NAME` and re-key with `secrets key update`",
+        ),
         DeployError::Store(secrets_store::StoreError::Sops { source: secrets_sops::Error::NoKey(_), .. }) => {
             Some("the key given cannot open this secret; exec uses your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt)")
         }

@@ -12,9 +12,10 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 fn open_git(repo: &Repo) -> CmdResult<GitRepo> {
-    GitRepo::open(repo)
-        .map_err(store_failure)?
-        .ok_or_else(|| Failure::msg(format!("{} is not in a git repository", repo.root().display())).hint("history comes from git: run this in a git work tree"))
+    GitRepo::open(repo).map_err(store_failure)?.ok_or_else(|| {
+        Failure::msg(format!("{} is not in a git repository", repo.root().display()))
+            .hint("history comes from git: run this in a git work tree")
+    })
 }
 
 /// The directory of a secret named on the command line, relative to the repository.
@@ -102,7 +103,8 @@ fn to_text(entries: &[Entry]) -> String {
 fn recipients_json(rs: &[Recipient]) -> Vec<serde_json::Value> {
     rs.iter()
         .map(|r| {
-            let owners: Vec<serde_json::Value> = r.owners.iter().map(|o| serde_json::json!({ "kind": o.kind.noun(), "name": o.name })).collect();
+            let owners: Vec<serde_json::Value> =
+                r.owners.iter().map(|o| serde_json::json!({ "kind": o.kind.noun(), "name": o.name })).collect();
             serde_json::json!({ "key": r.key, "owners": owners })
         })
         .collect()

@@ -18,7 +18,8 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
     let noun = kind.noun();
     let identities = ctx.identities();
     let progress = ctx.progress();
-    let op = |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    let op =
+        |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let check = |name: &str| names::validate(kind, name).map_err(store_failure);
     match cmd {
         MemberCommand::List => {
@@ -39,7 +40,9 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             if ctx.global.json || kind == Kind::User {
                 let objects: Vec<Vec<(&str, &str)>> = keys
                     .iter()
-                    .map(|k| vec![("publickey", k.key.as_str()), ("source", "key_file"), ("type", k.kind.as_str()), ("username", name.as_str())])
+                    .map(|k| {
+                        vec![("publickey", k.key.as_str()), ("source", "key_file"), ("type", k.kind.as_str()), ("username", name.as_str())]
+                    })
                     .collect();
                 write_stdout(python_json_objects(&objects).as_bytes())?;
             } else {
@@ -54,7 +57,8 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             let outcome = ops::remove_member(&op(force), kind, &name).map_err(|e| match e {
                 // clan's wording for removing someone unknown.
                 StoreError::NotFound { path, .. } => {
-                    Failure::msg(format!("{name} not found in {}", path.parent().unwrap_or(&path).display())).hint(format!("see `secrets {}s list`", noun))
+                    Failure::msg(format!("{name} not found in {}", path.parent().unwrap_or(&path).display()))
+                        .hint(format!("see `secrets {}s list`", noun))
                 }
                 other => store_failure(other),
             })?;
@@ -123,8 +127,11 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
         }
     }
     if inputs.is_empty() {
-        return Err(Failure::new(2, format!("give the {}'s key: an age key (age1…), an ssh public key, an age private key or a file", kind.noun()))
-            .hint("for example: --age-key age1…"));
+        return Err(Failure::new(
+            2,
+            format!("give the {}'s key: an age key (age1…), an ssh public key, an age private key or a file", kind.noun()),
+        )
+        .hint("for example: --age-key age1…"));
     }
     let mut keys = Vec::new();
     for input in &inputs {

@@ -38,8 +38,11 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
         Some((user, _)) => Ok(user),
         None => {
             let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
-            Err(Failure::msg(format!("We could not figure out which Clan secrets user you are with the SOPS keys we found:\n{}", keys.join("\n")))
-                .hint("add yourself with `secrets users add NAME --age-key <your public key>`"))
+            Err(Failure::msg(format!(
+                "We could not figure out which Clan secrets user you are with the SOPS keys we found:\n{}",
+                keys.join("\n")
+            ))
+            .hint("add yourself with `secrets users add NAME --age-key <your public key>`"))
         }
     }
 }
@@ -82,7 +85,9 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
         return Ok(Some(Zeroizing::new(value.into_encoded_bytes())));
     }
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        let typed = Zeroizing::new(rpassword::prompt_password("Paste your secret: ").map_err(|e| Failure::msg(format!("cannot read the secret: {e}")))?);
+        let typed = Zeroizing::new(
+            rpassword::prompt_password("Paste your secret: ").map_err(|e| Failure::msg(format!("cannot read the secret: {e}")))?,
+        );
         return Ok(if typed.is_empty() { None } else { Some(Zeroizing::new(typed.as_bytes().to_vec())) });
     }
     let mut buffer = Zeroizing::new(Vec::new());
@@ -103,12 +108,8 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
 
 pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
     let repo = ctx.repo()?;
-    let names: Vec<String> = repo
-        .list(Kind::Secret)
-        .map_err(store_failure)?
-        .into_iter()
-        .filter(|n| pattern.is_none_or(|p| n.contains(p)))
-        .collect();
+    let names: Vec<String> =
+        repo.list(Kind::Secret).map_err(store_failure)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
     if long {
         return crate::commands::log::print_long(ctx, &repo, &names);
     }

@@ -13,7 +13,9 @@ use crate::io::{read_input, write_atomic, write_stdout};
 
 pub fn run(cmd: SopsCommand) -> CmdResult {
     match cmd {
-        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac }) => decrypt(&file, &types, &output, extract.as_deref(), ignore_mac),
+        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac }) => {
+            decrypt(&file, &types, &output, extract.as_deref(), ignore_mac)
+        }
         SopsCommand::Encrypt { file, age, shamir_secret_sharing_threshold, types, output, selection } => {
             encrypt(&file, age, shamir_secret_sharing_threshold.unwrap_or(0), &types, &output, &selection)
         }
@@ -43,9 +45,8 @@ fn display(path: &Path) -> String {
 
 fn parse_type(name: Option<&str>) -> CmdResult<Option<Format>> {
     name.map(|n| {
-        Format::from_name(n).ok_or_else(|| {
-            Failure::new(1, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary")
-        })
+        Format::from_name(n)
+            .ok_or_else(|| Failure::new(1, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary"))
     })
     .transpose()
 }
@@ -85,16 +86,18 @@ fn identities() -> Identities {
 fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&str>, ignore_mac: bool) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let encrypted = load(file, input_fmt)?;
-    let plain = encrypted
-        .decrypt(&identities(), DecryptOptions { ignore_mac })
-        .map_err(|e| Failure::sops(&display(file), e))?;
+    let plain = encrypted.decrypt(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
     let bytes = match extract {
         None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
         Some(path) => {
             let steps = treepath::parse(path).map_err(|e| Failure::sops(&display(file), e))?;
-            let branch = plain.data.branches.first().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+            let branch =
+                plain.data.branches.first().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
             match treepath::get(branch, &steps) {
-                None => return Err(Failure::new(91, format!("{}: nothing at {path}", display(file))).hint("check the path with `secrets sops decrypt` first")),
+                None => {
+                    return Err(Failure::new(91, format!("{}: nothing at {path}", display(file)))
+                        .hint("check the path with `secrets sops decrypt` first"))
+                }
                 Some(Value::Str(s)) => s.as_bytes().to_vec(),
                 Some(Value::Bytes(b)) => b.clone(),
                 Some(Value::Map(m)) => {
@@ -156,7 +159,14 @@ fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
     }
 }
 
-fn encrypt(file: &Path, age: Option<String>, threshold: usize, types: &TypeArgs, output: &OutputArgs, selection: &SelectionArgs) -> CmdResult {
+fn encrypt(
+    file: &Path,
+    age: Option<String>,
+    threshold: usize,
+    types: &TypeArgs,
+    output: &OutputArgs,
+    selection: &SelectionArgs,
+) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let named = types.filename_override.as_deref().unwrap_or(file);
     let mut options = match recipients_from(age) {
@@ -264,8 +274,10 @@ fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &Type
 fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
     let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
-    let json: serde_json::Value = serde_json::from_slice(json)
-        .map_err(|e| Failure::new(7, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column())).hint("a string needs quotes: '\"value\"'"))?;
+    let json: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
+        Failure::new(7, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()))
+            .hint("a string needs quotes: '\"value\"'")
+    })?;
     let value = treepath::from_json(&json);
     let encrypted = load(file, format)?;
     let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
@@ -303,4 +315,3 @@ fn filestatus(file: &Path, input_type: Option<&str>) -> CmdResult {
     write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())?;
     Ok(0)
 }
-

@@ -46,60 +46,36 @@ fn recipient_error(recipient: &str, reason: impl Into<String>) -> Error {
 pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>> {
     let trimmed = recipient.trim();
     let Some(kind) = kind_of(trimmed) else {
-        return Err(recipient_error(
-            trimmed,
-            "unknown recipient type: expected age1…, ssh-ed25519 … or ssh-rsa …",
-        ));
+        return Err(recipient_error(trimmed, "unknown recipient type: expected age1…, ssh-ed25519 … or ssh-rsa …"));
     };
     match kind {
-        RecipientKind::PostQuantum => Err(recipient_error(
-            trimmed,
-            "post-quantum hybrid recipients (age1pq1…) are not supported yet",
-        )),
+        RecipientKind::PostQuantum => Err(recipient_error(trimmed, "post-quantum hybrid recipients (age1pq1…) are not supported yet")),
         RecipientKind::X25519 => trimmed
             .parse::<age::x25519::Recipient>()
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-            .map_err(|reason| {
-                recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))
-            }),
+            .map_err(|reason| recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))),
         RecipientKind::Ssh => {
             use age::ssh::ParseRecipientKeyError as E;
-            trimmed
-                .parse::<age::ssh::Recipient>()
-                .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-                .map_err(|e| {
-                    let reason = match e {
-                        E::RsaModulusTooLarge => "the ssh-rsa key is larger than 4096 bits".to_string(),
-                        E::RsaModulusTooSmall => "the ssh-rsa key is smaller than 2048 bits".to_string(),
-                        E::Unsupported(kind) => {
-                            format!("ssh key type {kind} is not supported (only ssh-ed25519 and ssh-rsa)")
-                        }
-                        E::Ignore | E::Invalid(_) => "not a valid ssh-ed25519 or ssh-rsa public key".to_string(),
-                        _ => "not a supported ssh public key".to_string(),
-                    };
-                    recipient_error(trimmed, reason)
-                })
+            trimmed.parse::<age::ssh::Recipient>().map(|r| Box::new(r) as Box<dyn age::Recipient + Send>).map_err(|e| {
+                let reason = match e {
+                    E::RsaModulusTooLarge => "the ssh-rsa key is larger than 4096 bits".to_string(),
+                    E::RsaModulusTooSmall => "the ssh-rsa key is smaller than 2048 bits".to_string(),
+                    E::Unsupported(kind) => {
+                        format!("ssh key type {kind} is not supported (only ssh-ed25519 and ssh-rsa)")
+                    }
+                    E::Ignore | E::Invalid(_) => "not a valid ssh-ed25519 or ssh-rsa public key".to_string(),
+                    _ => "not a supported ssh public key".to_string(),
+                };
+                recipient_error(trimmed, reason)
+            })
         }
         RecipientKind::Plugin => {
-            let parsed: age::plugin::Recipient = trimmed.parse().map_err(|reason| {
-                recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})"))
-            })?;
+            let parsed: age::plugin::Recipient =
+                trimmed.parse().map_err(|reason| recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})")))?;
             let name = parsed.plugin().to_string();
-            age::plugin::RecipientPluginV1::new(
-                &name,
-                &[parsed],
-                &[],
-                super::prompt::Callbacks::none(),
-            )
-            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-            .map_err(|_| {
-                recipient_error(
-                    trimmed,
-                    format!(
-                        "this is a plugin recipient and age-plugin-{name} was not found on PATH"
-                    ),
-                )
-            })
+            age::plugin::RecipientPluginV1::new(&name, &[parsed], &[], super::prompt::Callbacks::none())
+                .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+                .map_err(|_| recipient_error(trimmed, format!("this is a plugin recipient and age-plugin-{name} was not found on PATH")))
         }
     }
 }
@@ -109,8 +85,7 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
 pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
     let parsed = parse_recipient(recipient)?;
     let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient))
-            .map_err(|e| Error::Wrap(e.to_string()))?;
+        age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient)).map_err(|e| Error::Wrap(e.to_string()))?;
     let mut binary = Vec::with_capacity(256 + payload.len());
     let mut writer = encryptor.wrap_output(&mut binary).map_err(|e| Error::Wrap(e.to_string()))?;
     writer.write_all(payload).map_err(|e| Error::Wrap(e.to_string()))?;
@@ -209,8 +184,7 @@ mod tests {
 
     fn data_key(file: &str) -> Vec<u8> {
         let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")).unwrap();
-        let entry =
-            manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap();
+        let entry = manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap();
         hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap()
     }
 
@@ -231,27 +205,17 @@ mod tests {
 
     #[test]
     fn opens_sops_armor_including_go_only_forms() {
-        for file in [
-            "edge/armor-crlf-whitespace.json",
-            "edge/armor-no-final-newline.json",
-            "edge/wrong-recipient-string.json",
-        ] {
+        for file in ["edge/armor-crlf-whitespace.json", "edge/armor-no-final-newline.json", "edge/wrong-recipient-string.json"] {
             let key = opened(unwrap(&json_enc(file), &alice()));
             assert_eq!(key, data_key(file), "{file}");
         }
-        assert_eq!(
-            opened(unwrap(&json_enc("enc/basic.json"), &alice())),
-            data_key("enc/basic.json")
-        );
+        assert_eq!(opened(unwrap(&json_enc("enc/basic.json"), &alice())), data_key("enc/basic.json"));
     }
 
     #[test]
     fn the_wrong_identity_does_not_open() {
         assert!(matches!(unwrap(&json_enc("enc/basic.json"), &bob()), Unwrapped::NoIdentity));
-        assert!(matches!(
-            unwrap(&json_enc("enc/basic.json"), &Identities::empty()),
-            Unwrapped::NoIdentity
-        ));
+        assert!(matches!(unwrap(&json_enc("enc/basic.json"), &Identities::empty()), Unwrapped::NoIdentity));
         assert!(matches!(unwrap("not armor", &alice()), Unwrapped::Failed(_)));
     }
 
@@ -273,16 +237,14 @@ mod tests {
     #[test]
     fn wraps_for_x25519_like_go_age() {
         let key = [42u8; 32];
-        let enc = wrap("  age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg ", &key)
-            .unwrap();
+        let enc = wrap("  age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg ", &key).unwrap();
         assert_go_layout(&enc);
         assert_eq!(opened(unwrap(&enc, &alice())), key);
         assert!(matches!(unwrap(&enc, &bob()), Unwrapped::NoIdentity));
 
         // A 33-byte share has the same layout.
         let share = [7u8; 33];
-        let enc =
-            wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
+        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
         assert_go_layout(&enc);
         assert_eq!(opened(unwrap(&enc, &alice())), share);
     }
@@ -292,8 +254,7 @@ mod tests {
         let recipient = read("ssh/id_ed25519.pub");
         let enc = wrap(recipient.trim_end(), &[1u8; 32]).unwrap();
         let mut ssh = Identities::empty();
-        ssh.add_ssh_private_key_file(std::path::Path::new(&format!("{VECTORS}/ssh/id_ed25519")))
-            .unwrap();
+        ssh.add_ssh_private_key_file(std::path::Path::new(&format!("{VECTORS}/ssh/id_ed25519"))).unwrap();
         assert_eq!(opened(unwrap(&enc, &ssh)), [1u8; 32]);
         assert!(matches!(unwrap(&enc, &alice()), Unwrapped::NoIdentity));
     }
@@ -319,10 +280,7 @@ mod tests {
             ("AGE1E9XPLSQ", "unknown recipient type"),
             ("ssh-dss AAAAB3NzaC1kc3MAAACBAP", "ssh"),
             ("", "unknown recipient type"),
-            (
-                "age1nosuchplugin1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
-                "plugin",
-            ),
+            ("age1nosuchplugin1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", "plugin"),
         ];
         for (recipient, expected) in cases {
             match wrap(recipient, &[0u8; 32]) {
@@ -337,11 +295,7 @@ mod tests {
     #[test]
     fn plugin_recipient_names_the_missing_plugin() {
         // A syntactically valid plugin recipient for a plugin that is not installed.
-        let recipient = bech32::encode::<bech32::Bech32>(
-            bech32::Hrp::parse("age1zzznotinstalled").unwrap(),
-            &[1u8, 2, 3],
-        )
-        .unwrap();
+        let recipient = bech32::encode::<bech32::Bech32>(bech32::Hrp::parse("age1zzznotinstalled").unwrap(), &[1u8, 2, 3]).unwrap();
         match wrap(&recipient, &[0u8; 32]) {
             Err(Error::Recipient { reason, .. }) => {
                 assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}")
@@ -358,26 +312,17 @@ mod tests {
         };
         assert!(status.status.success());
         let key: Vec<u8> = (0u8..32).collect();
-        let enc =
-            wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &key).unwrap();
+        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &key).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.age");
         std::fs::write(&path, &enc).unwrap();
-        let out = std::process::Command::new("age")
-            .args(["-d", "-i", &format!("{VECTORS}/keys.txt")])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("age").args(["-d", "-i", &format!("{VECTORS}/keys.txt")]).arg(&path).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.stdout, key);
 
         let ssh_enc = wrap(read("ssh/id_ed25519.pub").trim(), &key).unwrap();
         std::fs::write(&path, &ssh_enc).unwrap();
-        let out = std::process::Command::new("age")
-            .args(["-d", "-i", &format!("{VECTORS}/ssh/id_ed25519")])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("age").args(["-d", "-i", &format!("{VECTORS}/ssh/id_ed25519")]).arg(&path).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.stdout, key);
     }

@@ -86,9 +86,7 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, ArmorError> {
         if line.len() > COLUMNS {
             return Err(err(&format!("line {line_number} is longer than {COLUMNS} columns")));
         }
-        let decoded = STANDARD
-            .decode(line)
-            .map_err(|_| err(&format!("line {line_number} is not valid base64")))?;
+        let decoded = STANDARD.decode(line).map_err(|_| err(&format!("line {line_number} is not valid base64")))?;
         last_was_short = decoded.len() < BYTES_PER_LINE;
         binary.extend_from_slice(&decoded);
     }
@@ -112,8 +110,7 @@ mod tests {
 
     fn vector_enc(file: &str) -> String {
         let path = format!("{}/../../fixtures/sops-vectors/{file}", env!("CARGO_MANIFEST_DIR"));
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         json["sops"]["age"][0]["enc"].as_str().unwrap().to_string()
     }
 
@@ -151,12 +148,8 @@ mod tests {
         for edge in ["edge/armor-crlf-whitespace.json", "edge/armor-no-final-newline.json"] {
             assert_eq!(dearmor(&vector_enc(edge)).unwrap().len(), expected.len(), "{edge}");
         }
-        let variants = [
-            format!("\n  \n\t\n{plain}"),
-            plain.replace('\n', "\r\n"),
-            plain.trim_end().to_string(),
-            format!("{plain}   \n\n \t"),
-        ];
+        let variants =
+            [format!("\n  \n\t\n{plain}"), plain.replace('\n', "\r\n"), plain.trim_end().to_string(), format!("{plain}   \n\n \t")];
         for text in &variants {
             assert_eq!(dearmor(text).unwrap(), expected, "{text:?}");
         }
@@ -191,10 +184,7 @@ mod tests {
         let bad = [
             String::new(),
             "garbage".to_string(),
-            plain.replace(
-                "-----BEGIN AGE ENCRYPTED FILE-----",
-                "  -----BEGIN AGE ENCRYPTED FILE-----",
-            ),
+            plain.replace("-----BEGIN AGE ENCRYPTED FILE-----", "  -----BEGIN AGE ENCRYPTED FILE-----"),
             plain.replace("\n-----END AGE ENCRYPTED FILE-----\n", "\n"),
             format!("{plain}trailing"),
             rewrapped,

@@ -83,12 +83,8 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     match state {
         State::Between | State::Comment => {}
         State::Word => words.push(word),
-        State::Escape | State::DoubleQuotedEscape => {
-            return Err("the command ends with an unfinished escape (\\)".to_string())
-        }
-        State::DoubleQuoted | State::SingleQuoted => {
-            return Err("the command has an unclosed quote".to_string())
-        }
+        State::Escape | State::DoubleQuotedEscape => return Err("the command ends with an unfinished escape (\\)".to_string()),
+        State::DoubleQuoted | State::SingleQuoted => return Err("the command has an unclosed quote".to_string()),
     }
     Ok(words)
 }

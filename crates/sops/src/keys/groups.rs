@@ -15,15 +15,9 @@ use crate::tree::Value;
 const KEY_LEN: usize = 32;
 const SHARE_LEN: usize = KEY_LEN + 1;
 
-pub(super) fn wrap(
-    key: &DataKey,
-    groups: &[Vec<String>],
-    threshold: usize,
-) -> Result<Vec<KeyGroup>> {
+pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() {
-        return Err(Error::Config(
-            "no recipients: at least one age recipient is needed".to_string(),
-        ));
+        return Err(Error::Config("no recipients: at least one age recipient is needed".to_string()));
     }
     if let Some(empty) = groups.iter().position(|g| g.is_empty()) {
         return Err(Error::Config(format!("key group {} has no recipients", empty + 1)));
@@ -49,12 +43,7 @@ pub(super) fn wrap(
         .map(|(recipients, payload)| {
             let age = recipients
                 .iter()
-                .map(|recipient| {
-                    Ok(AgeKey {
-                        recipient: recipient.trim().to_string(),
-                        enc: age_wrap::wrap(recipient, payload)?,
-                    })
-                })
+                .map(|recipient| Ok(AgeKey { recipient: recipient.trim().to_string(), enc: age_wrap::wrap(recipient, payload)? }))
                 .collect::<Result<Vec<AgeKey>>>()?;
             Ok(KeyGroup { age, other: Vec::new() })
         })
@@ -112,11 +101,7 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     for tier in [Tier::Local, Tier::Interactive] {
         for (index, group) in groups.iter().enumerate() {
             let opened = parts.iter().filter(|p| p.is_some()).count();
-            let enough = if several && metadata.shamir_threshold == 0 {
-                opened == groups.len()
-            } else {
-                opened >= required
-            };
+            let enough = if several && metadata.shamir_threshold == 0 { opened == groups.len() } else { opened >= required };
             if tier == Tier::Interactive && enough {
                 break;
             }
@@ -140,9 +125,7 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
                         key.recipient,
                         payload.len()
                     )),
-                    Unwrapped::Failed(reason) => {
-                        problems.push(format!("group {}, {}: {reason}", index + 1, key.recipient))
-                    }
+                    Unwrapped::Failed(reason) => problems.push(format!("group {}, {}: {reason}", index + 1, key.recipient)),
                     Unwrapped::NoIdentity => {}
                 }
             }
@@ -152,10 +135,7 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     let opened: Vec<&[u8]> = parts.iter().flatten().map(|p| &p[..]).collect();
     if opened.len() < required {
         return Err(Error::NoKey(Box::new(DecryptFailure {
-            groups: groups
-                .iter()
-                .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
-                .collect(),
+            groups: groups.iter().map(|g| g.age.iter().map(|k| k.recipient.clone()).collect()).collect(),
             threshold: required,
             opened: opened.len(),
             sources: identities.reports(),
@@ -165,9 +145,8 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     }
 
     let key = if several { shamir::combine(&opened)? } else { Zeroizing::new(opened[0].to_vec()) };
-    let bytes: [u8; KEY_LEN] = key.as_slice().try_into().map_err(|_| {
-        Error::Shamir(format!("the recombined key has {} bytes instead of {KEY_LEN}", key.len()))
-    })?;
+    let bytes: [u8; KEY_LEN] =
+        key.as_slice().try_into().map_err(|_| Error::Shamir(format!("the recombined key has {} bytes instead of {KEY_LEN}", key.len())))?;
     Ok(DataKey::from_bytes(bytes))
 }
 
@@ -195,8 +174,7 @@ mod tests {
 
     fn data_key(file: &str) -> Vec<u8> {
         let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")).unwrap();
-        let entry =
-            manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap();
+        let entry = manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == file).unwrap();
         hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap()
     }
 
@@ -216,10 +194,7 @@ mod tests {
         list.as_array()
             .unwrap()
             .iter()
-            .map(|k| AgeKey {
-                recipient: k["recipient"].as_str().unwrap().to_string(),
-                enc: k["enc"].as_str().unwrap().to_string(),
-            })
+            .map(|k| AgeKey { recipient: k["recipient"].as_str().unwrap().to_string(), enc: k["enc"].as_str().unwrap().to_string() })
             .collect()
     }
 
@@ -244,11 +219,7 @@ mod tests {
     fn yaml_age_key(file: &str) -> AgeKey {
         let text = read(file);
         let mut lines = text.lines();
-        let recipient = lines
-            .by_ref()
-            .find_map(|l| l.trim_start().strip_prefix("- recipient: "))
-            .unwrap()
-            .to_string();
+        let recipient = lines.by_ref().find_map(|l| l.trim_start().strip_prefix("- recipient: ")).unwrap().to_string();
         assert_eq!(lines.next().unwrap().trim(), "enc: |");
         let mut enc = String::new();
         for line in lines.take_while(|l| l.starts_with("            ")) {
@@ -283,10 +254,7 @@ mod tests {
         let meta = flat_metadata("edge/wrong-recipient-string.json");
         assert_eq!(meta.key_groups[0].age[0].recipient, BOB);
         let key = unwrap(&meta, &ids(&["keys.txt"])).unwrap();
-        assert_eq!(
-            key.as_bytes().as_slice(),
-            data_key("edge/wrong-recipient-string.json").as_slice()
-        );
+        assert_eq!(key.as_bytes().as_slice(), data_key("edge/wrong-recipient-string.json").as_slice());
         failure(unwrap(&meta, &ids(&["keys-b.txt"])));
     }
 
@@ -294,9 +262,7 @@ mod tests {
     fn any_two_of_three_groups_open_the_shamir_file() {
         let meta = shamir_metadata();
         let expected = data_key("enc/shamir-2of3.json");
-        for pair in
-            [["keys.txt", "keys-b.txt"], ["keys.txt", "keys-c.txt"], ["keys-b.txt", "keys-c.txt"]]
-        {
+        for pair in [["keys.txt", "keys-b.txt"], ["keys.txt", "keys-c.txt"], ["keys-b.txt", "keys-c.txt"]] {
             let key = unwrap(&meta, &ids(&pair)).unwrap();
             assert_eq!(key.as_bytes().as_slice(), expected.as_slice(), "{pair:?}");
         }
@@ -308,10 +274,7 @@ mod tests {
     fn one_shamir_group_alone_fails_with_a_report() {
         let meta = shamir_metadata();
         let failure = failure(unwrap(&meta, &ids(&["keys-c.txt"])));
-        assert_eq!(
-            failure.groups,
-            vec![vec![ALICE.to_string()], vec![BOB.to_string()], vec![CAROL.to_string()]]
-        );
+        assert_eq!(failure.groups, vec![vec![ALICE.to_string()], vec![BOB.to_string()], vec![CAROL.to_string()]]);
         assert_eq!(failure.group_opened, vec![false, false, true]);
         assert_eq!((failure.opened, failure.threshold), (1, 2));
         let text = failure.to_string();
@@ -363,8 +326,7 @@ mod tests {
     #[test]
     fn wrap_then_unwrap_shamir_groups() {
         let key = DataKey::generate();
-        let recipients =
-            vec![vec![ALICE.to_string()], vec![BOB.to_string()], vec![CAROL.to_string()]];
+        let recipients = vec![vec![ALICE.to_string()], vec![BOB.to_string()], vec![CAROL.to_string()]];
         let groups = wrap(&key, &recipients, 2).unwrap();
         // Each group wraps a 33-byte share whose last byte is the group's x = index + 1.
         for (index, group) in groups.iter().enumerate() {
@@ -397,10 +359,7 @@ mod tests {
         assert!(matches!(wrap(&key, &[one.clone(), vec![]], 0), Err(Error::Config(_))));
         assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 1), Err(Error::Config(_))));
         assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 3), Err(Error::Config(_))));
-        assert!(matches!(
-            wrap(&key, &[vec!["bogus".to_string()]], 0),
-            Err(Error::Recipient { .. })
-        ));
+        assert!(matches!(wrap(&key, &[vec!["bogus".to_string()]], 0), Err(Error::Recipient { .. })));
         // A threshold with a single group is ignored, as sops does.
         assert!(wrap(&key, &[one], 2).is_ok());
     }
@@ -408,10 +367,7 @@ mod tests {
     #[test]
     fn malformed_and_foreign_keys_are_reported_not_fatal() {
         let good = flat_metadata("enc/secret").key_groups[0].age[1].clone();
-        let broken = AgeKey {
-            recipient: ALICE.to_string(),
-            enc: "-----BEGIN AGE ENCRYPTED FILE-----\n!!\n".to_string(),
-        };
+        let broken = AgeKey { recipient: ALICE.to_string(), enc: "-----BEGIN AGE ENCRYPTED FILE-----\n!!\n".to_string() };
         let meta = metadata(
             vec![KeyGroup {
                 age: vec![broken, good],
@@ -423,10 +379,7 @@ mod tests {
             }],
             0,
         );
-        assert_eq!(
-            unwrap(&meta, &ids(&["keys-b.txt"])).unwrap().as_bytes().as_slice(),
-            data_key("enc/secret").as_slice()
-        );
+        assert_eq!(unwrap(&meta, &ids(&["keys-b.txt"])).unwrap().as_bytes().as_slice(), data_key("enc/secret").as_slice());
         let failure = failure(unwrap(&meta, &ids(&["keys.txt"])));
         assert_eq!(failure.problems.len(), 2, "{:?}", failure.problems);
         let text = failure.to_string();
@@ -437,19 +390,9 @@ mod tests {
     #[test]
     fn wrong_payload_size_is_not_a_key() {
         let enc = age_wrap::wrap(ALICE, &[1u8; 16]).unwrap();
-        let meta = metadata(
-            vec![KeyGroup {
-                age: vec![AgeKey { recipient: ALICE.to_string(), enc }],
-                other: Vec::new(),
-            }],
-            0,
-        );
+        let meta = metadata(vec![KeyGroup { age: vec![AgeKey { recipient: ALICE.to_string(), enc }], other: Vec::new() }], 0);
         let failure = failure(unwrap(&meta, &ids(&["keys.txt"])));
-        assert!(
-            failure.problems[0].contains("holds 16 bytes instead of 32"),
-            "{:?}",
-            failure.problems
-        );
+        assert!(failure.problems[0].contains("holds 16 bytes instead of 32"), "{:?}", failure.problems);
     }
 
     fn age_list(keys: &[AgeKey]) -> serde_json::Value {
@@ -485,9 +428,7 @@ mod tests {
         json["sops"]["age"] = age_list(&groups[0].age);
         let path = dir.path().join("secret");
         std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-        let Some(out) =
-            sops_decrypt(&path, Path::new(&format!("{VECTORS}/keys-b.txt")), dir.path())
-        else {
+        let Some(out) = sops_decrypt(&path, Path::new(&format!("{VECTORS}/keys-b.txt")), dir.path()) else {
             return;
         };
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -495,8 +436,7 @@ mod tests {
 
         // Shamir shares we make recombine in sops.
         let key = DataKey::from_bytes(data_key("enc/shamir-2of3.json").try_into().unwrap());
-        let mut json: serde_json::Value =
-            serde_json::from_str(&read("enc/shamir-2of3.json")).unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&read("enc/shamir-2of3.json")).unwrap();
         let recipients = [ALICE, BOB, CAROL].map(|r| vec![r.to_string()]);
         let groups = wrap(&key, &recipients, 2).unwrap();
         for (index, group) in groups.iter().enumerate() {
@@ -509,8 +449,7 @@ mod tests {
         let out = sops_decrypt(&path, &bc, dir.path()).unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.stdout, std::fs::read(format!("{VECTORS}/dec/shamir-2of3.json")).unwrap());
-        let out =
-            sops_decrypt(&path, Path::new(&format!("{VECTORS}/keys-c.txt")), dir.path()).unwrap();
+        let out = sops_decrypt(&path, Path::new(&format!("{VECTORS}/keys-c.txt")), dir.path()).unwrap();
         assert_eq!(out.status.code(), Some(128));
     }
 }

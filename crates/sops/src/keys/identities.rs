@@ -197,8 +197,7 @@ impl Identities {
 
         match env(KEY_FILE_VAR) {
             Some(path) => {
-                let loaded =
-                    read_file(Path::new(&path)).and_then(|bytes| parse_age_keys(&bytes, false));
+                let loaded = read_file(Path::new(&path)).and_then(|bytes| parse_age_keys(&bytes, false));
                 ids.absorb(format!("{KEY_FILE_VAR}={path}"), loaded);
             }
             None => ids.note(KEY_FILE_VAR, "not set"),
@@ -217,12 +216,9 @@ impl Identities {
                 let path = dir.join("sops").join("age").join("keys.txt");
                 let shown = path.display().to_string();
                 match std::fs::metadata(&path) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        ids.note(&shown, "not found")
-                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => ids.note(&shown, "not found"),
                     _ => {
-                        let loaded =
-                            read_file(&path).and_then(|bytes| parse_age_keys(&bytes, false));
+                        let loaded = read_file(&path).and_then(|bytes| parse_age_keys(&bytes, false));
                         ids.absorb(shown, loaded);
                     }
                 }
@@ -241,8 +237,8 @@ impl Identities {
 
     /// Adds the identities in the text of an age identity file.
     pub fn add_age_key_text(&mut self, text: &str, source_name: &str) -> Result<()> {
-        let loaded = parse_age_keys(text.as_bytes(), false)
-            .map_err(|reason| Error::Identity { source_name: source_name.to_string(), reason })?;
+        let loaded =
+            parse_age_keys(text.as_bytes(), false).map_err(|reason| Error::Identity { source_name: source_name.to_string(), reason })?;
         self.absorb(source_name.to_string(), Ok(loaded));
         Ok(())
     }
@@ -320,9 +316,7 @@ impl Identities {
             let status = match locked.unlocked.get() {
                 Some(Ok(ids)) => format!("unlocked, {} identities", ids.len()),
                 Some(Err(reason)) => reason.clone(),
-                None if self.prompter.is_none() => {
-                    "not used: no way to ask for the passphrase here".to_string()
-                }
+                None if self.prompter.is_none() => "not used: no way to ask for the passphrase here".to_string(),
                 None => "not needed so far".to_string(),
             };
             report.outcome = format!("{} ({status})", report.outcome);
@@ -331,11 +325,7 @@ impl Identities {
     }
 
     /// Calls `f` with each identity of a tier until it returns `true`.
-    pub(crate) fn for_each_identity(
-        &self,
-        tier: Tier,
-        f: &mut dyn FnMut(&dyn age::Identity) -> bool,
-    ) {
+    pub(crate) fn for_each_identity(&self, tier: Tier, f: &mut dyn FnMut(&dyn age::Identity) -> bool) {
         match tier {
             Tier::Local => {
                 for identity in &self.local {
@@ -350,9 +340,7 @@ impl Identities {
                 names.sort_unstable();
                 names.dedup();
                 for name in names {
-                    if let Ok(plugin) =
-                        age::plugin::IdentityPluginV1::new(name, &self.plugins, callbacks.clone())
-                    {
+                    if let Ok(plugin) = age::plugin::IdentityPluginV1::new(name, &self.plugins, callbacks.clone()) {
                         if f(&plugin) {
                             return;
                         }
@@ -450,31 +438,21 @@ fn home_dir() -> Option<PathBuf> {
 }
 
 /// Go's `os.UserConfigDir`, with sops' macOS exception for `XDG_CONFIG_HOME`.
-fn user_config_dir(
-    env: &impl Fn(&str) -> Option<String>,
-    home: Option<&Path>,
-) -> std::result::Result<PathBuf, String> {
+fn user_config_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> std::result::Result<PathBuf, String> {
     let xdg = env("XDG_CONFIG_HOME").filter(|v| !v.is_empty());
     if cfg!(windows) {
-        return env("APPDATA")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .ok_or_else(|| "%AppData% is not set".to_string());
+        return env("APPDATA").filter(|v| !v.is_empty()).map(PathBuf::from).ok_or_else(|| "%AppData% is not set".to_string());
     }
     if cfg!(target_os = "macos") {
         if let Some(dir) = xdg {
             return Ok(PathBuf::from(dir));
         }
-        return home
-            .map(|h| h.join("Library").join("Application Support"))
-            .ok_or_else(|| "the home directory is unknown".to_string());
+        return home.map(|h| h.join("Library").join("Application Support")).ok_or_else(|| "the home directory is unknown".to_string());
     }
     match xdg {
         Some(dir) if Path::new(&dir).is_absolute() => Ok(PathBuf::from(dir)),
         Some(_) => Err("XDG_CONFIG_HOME is a relative path".to_string()),
-        None => home
-            .map(|h| h.join(".config"))
-            .ok_or_else(|| "the home directory is unknown".to_string()),
+        None => home.map(|h| h.join(".config")).ok_or_else(|| "the home directory is unknown".to_string()),
     }
 }
 
@@ -527,8 +505,7 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         } else {
             content.to_vec()
         };
-        let scrypt =
-            age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
+        let scrypt = age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
         if !scrypt {
             return Err("an age-encrypted file that is not protected by a passphrase".to_string());
         }
@@ -536,8 +513,7 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         return Ok(loaded);
     }
 
-    let text =
-        std::str::from_utf8(content).map_err(|_| "the content is not valid UTF-8".to_string())?;
+    let text = std::str::from_utf8(content).map_err(|_| "the content is not valid UTF-8".to_string())?;
     let mut x25519 = Vec::new();
     let mut post_quantum = 0usize;
     for (index, raw) in text.split('\n').enumerate() {
@@ -549,16 +525,14 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         let items: Vec<&str> = if words { line.split_whitespace().collect() } else { vec![line] };
         for item in items {
             if item.starts_with("AGE-PLUGIN-") {
-                let plugin = item
-                    .parse::<age::plugin::Identity>()
-                    .map_err(|reason| invalid_line(number, item, "plugin identity", reason))?;
+                let plugin =
+                    item.parse::<age::plugin::Identity>().map_err(|reason| invalid_line(number, item, "plugin identity", reason))?;
                 loaded.plugins.push(plugin);
             } else if item.starts_with("AGE-SECRET-KEY-PQ-1") {
                 post_quantum += 1;
             } else if item.starts_with("AGE-SECRET-KEY-1") {
-                let identity = item
-                    .parse::<age::x25519::Identity>()
-                    .map_err(|reason| invalid_line(number, item, "age secret key", reason))?;
+                let identity =
+                    item.parse::<age::x25519::Identity>().map_err(|reason| invalid_line(number, item, "age secret key", reason))?;
                 x25519.push(identity);
             } else {
                 return Err(format!("line {number} {}", explain_bad_line(item)));
@@ -634,11 +608,9 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
                 // The converted X25519 identity opens files encrypted to the `ssh-to-age`
                 // recipient of the same key, as sops-nix hosts use them.
                 let converted = match openssh::parse(bytes) {
-                    Ok(OpensshKey::Ed25519 { seed, .. }) => {
-                        ssh_to_age::age_secret_from_ed25519_seed(&seed[..])
-                            .ok()
-                            .and_then(|secret| secret.parse::<age::x25519::Identity>().ok())
-                    }
+                    Ok(OpensshKey::Ed25519 { seed, .. }) => ssh_to_age::age_secret_from_ed25519_seed(&seed[..])
+                        .ok()
+                        .and_then(|secret| secret.parse::<age::x25519::Identity>().ok()),
                     _ => None,
                 };
                 match converted {
@@ -662,9 +634,7 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
                 loaded.local.push(Box::new(parsed));
             }
         }
-        age::ssh::Identity::Encrypted(key) => {
-            loaded.locked.push(LockedKind::Ssh { location: location.to_string(), key })
-        }
+        age::ssh::Identity::Encrypted(key) => loaded.locked.push(LockedKind::Ssh { location: location.to_string(), key }),
         age::ssh::Identity::Unsupported(kind) => return Err(describe_unsupported_ssh(&kind)),
     }
     Ok(loaded)
@@ -672,9 +642,7 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
 
 /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` for an ssh identity.
 fn ssh_public_line(identity: &age::ssh::Identity) -> String {
-    age::ssh::Recipient::try_from(identity.clone())
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "ssh key".to_string())
+    age::ssh::Recipient::try_from(identity.clone()).map(|r| r.to_string()).unwrap_or_else(|_| "ssh key".to_string())
 }
 
 /// RSA public keys are hundreds of characters; show the type and the first few.
@@ -691,16 +659,13 @@ fn short_ssh(public: &str) -> String {
 pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> String {
     match kind {
         age::ssh::UnsupportedKey::EncryptedPem => {
-            "an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)"
-                .to_string()
+            "an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)".to_string()
         }
         age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
             format!("an ssh key encrypted with {cipher}, which is not supported")
         }
         age::ssh::UnsupportedKey::Hardware(kind) => {
-            format!(
-                "a hardware ssh key ({kind}); use an age plugin such as age-plugin-yubikey instead"
-            )
+            format!("a hardware ssh key ({kind}); use an age plugin such as age-plugin-yubikey instead")
         }
         age::ssh::UnsupportedKey::Type(kind) => {
             format!("an ssh key of type {kind}; only ssh-ed25519 and ssh-rsa work with age")
@@ -709,10 +674,7 @@ pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> Strin
 }
 
 /// Opens a passphrase-protected source with a passphrase from the prompter.
-fn unlock(
-    kind: &LockedKind,
-    callbacks: &Callbacks,
-) -> std::result::Result<Vec<BoxedIdentity>, String> {
+fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<BoxedIdentity>, String> {
     use age::Callbacks as _;
     match kind {
         LockedKind::Ssh { location, key } => {
@@ -723,23 +685,15 @@ fn unlock(
             Ok(vec![Box::new(age::ssh::Identity::Unencrypted(key)) as BoxedIdentity])
         }
         LockedKind::AgeIdentityFile { location, binary } => {
-            let what = if location.is_empty() {
-                "the identity file".to_string()
-            } else {
-                location.clone()
-            };
-            let passphrase: SecretString = callbacks
-                .request_passphrase(&format!("Enter passphrase for {what}:"))
-                .ok_or_else(|| "no passphrase given".to_string())?;
+            let what = if location.is_empty() { "the identity file".to_string() } else { location.clone() };
+            let passphrase: SecretString =
+                callbacks.request_passphrase(&format!("Enter passphrase for {what}:")).ok_or_else(|| "no passphrase given".to_string())?;
             let scrypt = age::scrypt::Identity::new(passphrase);
             let decryptor = age::Decryptor::new_buffered(&binary[..]).map_err(|e| e.to_string())?;
-            let mut reader = decryptor
-                .decrypt(std::iter::once(&scrypt as &dyn age::Identity))
-                .map_err(|_| "wrong passphrase".to_string())?;
+            let mut reader =
+                decryptor.decrypt(std::iter::once(&scrypt as &dyn age::Identity)).map_err(|_| "wrong passphrase".to_string())?;
             let mut content = Zeroizing::new(Vec::new());
-            reader
-                .read_to_end(&mut content)
-                .map_err(|_| "the identity file is corrupt".to_string())?;
+            reader.read_to_end(&mut content).map_err(|_| "the identity file is corrupt".to_string())?;
             let inner = parse_age_keys(&content, false)?;
             Ok(inner.local)
         }
@@ -765,8 +719,7 @@ mod tests {
     }
 
     fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -780,8 +733,7 @@ mod tests {
         assert_eq!(ids.len(), 1);
         assert_eq!(ids.public_keys(), [ALICE]);
 
-        let both =
-            format!("# two\r\n\r\n{}\r\n{}", secret_line("keys.txt"), secret_line("keys-b.txt"));
+        let both = format!("# two\r\n\r\n{}\r\n{}", secret_line("keys.txt"), secret_line("keys-b.txt"));
         let ids = Identities::from_age_key_text(&both, "both").unwrap();
         assert_eq!(ids.public_keys(), [ALICE, BOB]);
         assert!(ids.reports()[0].outcome.starts_with("2 age identities"));
@@ -837,8 +789,7 @@ mod tests {
 
     #[test]
     fn plugin_identities_are_kept_and_their_binary_checked() {
-        let plugin =
-            age::plugin::Identity::default_for_plugin("zzznotinstalled").unwrap().to_string();
+        let plugin = age::plugin::Identity::default_for_plugin("zzznotinstalled").unwrap().to_string();
         let ids = Identities::from_age_key_text(&format!("{plugin}\n"), "plugins").unwrap();
         assert_eq!(ids.len(), 1);
         let outcome = &ids.reports()[0].outcome;
@@ -868,15 +819,12 @@ mod tests {
         let ids = Identities::discover(&env, Some(&home));
         let reports = ids.reports();
         assert_eq!(outcome(&reports, "SOPS_AGE_SSH_PRIVATE_KEY_FILE"), "not set");
-        assert!(outcome(&reports, &home.join(".ssh/id_ed25519").display().to_string())
-            .starts_with("ssh-ed25519 key ssh-ed25519 AAAAC3"));
+        assert!(outcome(&reports, &home.join(".ssh/id_ed25519").display().to_string()).starts_with("ssh-ed25519 key ssh-ed25519 AAAAC3"));
         assert_eq!(outcome(&reports, &home.join(".ssh/id_rsa").display().to_string()), "not found");
         assert!(outcome(&reports, "SOPS_AGE_KEY").starts_with("2 age identities"));
         assert!(outcome(&reports, "SOPS_AGE_KEY_FILE=").starts_with("1 age identity: age1e9x"));
         assert!(outcome(&reports, "SOPS_AGE_KEY_CMD=").starts_with("1 age identity: age1y53"));
-        assert!(
-            outcome(&reports, &config.display().to_string()).starts_with("1 age identity: age1xzz")
-        );
+        assert!(outcome(&reports, &config.display().to_string()).starts_with("1 age identity: age1xzz"));
         // ssh identity + its conversion, 2 from SOPS_AGE_KEY, file, command, default file.
         assert_eq!(ids.len(), 7);
         let debug = format!("{ids:?}");
@@ -916,10 +864,7 @@ mod tests {
         assert!(ids.is_empty());
         let reports = ids.reports();
         assert_eq!(reports.len(), 7);
-        assert!(
-            reports.iter().all(|r| r.outcome == "not set" || r.outcome == "not found"),
-            "{reports:?}"
-        );
+        assert!(reports.iter().all(|r| r.outcome == "not set" || r.outcome == "not found"), "{reports:?}");
         assert!(reports[6].source.ends_with(".config/sops/age/keys.txt"));
     }
 
@@ -932,14 +877,10 @@ mod tests {
         assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD").starts_with("the command failed"));
         let env = env_of(&[("SOPS_AGE_KEY_CMD", "'unclosed".to_string())]);
         let ids = Identities::discover(&env, None);
-        assert_eq!(
-            outcome(&ids.reports(), "SOPS_AGE_KEY_CMD"),
-            "the command has an unclosed quote"
-        );
+        assert_eq!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD"), "the command has an unclosed quote");
         let env = env_of(&[("SOPS_AGE_KEY_CMD", "/nonexistent/program".to_string())]);
         let ids = Identities::discover(&env, None);
-        assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD")
-            .starts_with("cannot run /nonexistent/program"));
+        assert!(outcome(&ids.reports(), "SOPS_AGE_KEY_CMD").starts_with("cannot run /nonexistent/program"));
     }
 
     #[test]
@@ -953,8 +894,7 @@ mod tests {
         assert_eq!(ids.public_keys()[1], ssh_to_age::ssh_ed25519_public_to_age(&public).unwrap());
 
         let mut ids = Identities::empty();
-        let err =
-            ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
+        let err = ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
         assert!(err.to_string().contains("not a supported ssh private key"), "{err}");
     }
 
@@ -984,16 +924,10 @@ mod tests {
 
         let recipient = std::fs::read_to_string(format!("{path}.pub")).unwrap();
         let enc = super::super::age_wrap::wrap(recipient.trim(), &[3u8; 32]).unwrap();
-        assert!(matches!(
-            super::super::age_wrap::unwrap(&enc, &ids),
-            super::super::age_wrap::Unwrapped::NoIdentity
-        ));
+        assert!(matches!(super::super::age_wrap::unwrap(&enc, &ids), super::super::age_wrap::Unwrapped::NoIdentity));
 
         ids.set_prompter(Arc::new(FixedPassphrase("wrong")));
-        assert!(matches!(
-            super::super::age_wrap::unwrap(&enc, &ids),
-            super::super::age_wrap::Unwrapped::NoIdentity
-        ));
+        assert!(matches!(super::super::age_wrap::unwrap(&enc, &ids), super::super::age_wrap::Unwrapped::NoIdentity));
         assert!(ids.reports()[0].outcome.contains("wrong passphrase"));
 
         let mut ids = Identities::empty();
@@ -1009,8 +943,7 @@ mod tests {
     fn passphrase_protected_identity_file() {
         // An identity file encrypted with the passphrase "hunter2", armored.
         let inner = vector("keys.txt");
-        let encryptor =
-            age::Encryptor::with_user_passphrase(SecretString::from("hunter2".to_string()));
+        let encryptor = age::Encryptor::with_user_passphrase(SecretString::from("hunter2".to_string()));
         let mut binary = Vec::new();
         let mut writer = encryptor.wrap_output(&mut binary).unwrap();
         std::io::Write::write_all(&mut writer, inner.as_bytes()).unwrap();
@@ -1027,10 +960,7 @@ mod tests {
             }
             assert!(ids.reports()[0].outcome.starts_with("passphrase-protected identity file"));
             let enc = super::super::age_wrap::wrap(ALICE, &[9u8; 32]).unwrap();
-            assert!(matches!(
-                super::super::age_wrap::unwrap(&enc, &ids),
-                super::super::age_wrap::Unwrapped::NoIdentity
-            ));
+            assert!(matches!(super::super::age_wrap::unwrap(&enc, &ids), super::super::age_wrap::Unwrapped::NoIdentity));
             ids.set_prompter(Arc::new(FixedPassphrase("hunter2")));
             match super::super::age_wrap::unwrap(&enc, &ids) {
                 super::super::age_wrap::Unwrapped::Opened(key) => assert_eq!(&key[..], &[9u8; 32]),

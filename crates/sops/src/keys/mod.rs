@@ -76,11 +76,7 @@ impl fmt::Display for DecryptFailure {
 
 /// Wraps a data key for the given recipients: one group gets the whole key; two or more groups
 /// get Shamir shares (`threshold` 0 means all groups).
-pub fn wrap_data_key(
-    key: &DataKey,
-    groups: &[Vec<String>],
-    threshold: usize,
-) -> Result<Vec<KeyGroup>> {
+pub fn wrap_data_key(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
     wrap_impl(key, groups, threshold)
 }
 

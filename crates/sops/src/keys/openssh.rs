@@ -31,15 +31,9 @@ pub(crate) fn parse(file: &[u8]) -> Result<OpensshKey, String> {
     let text = std::str::from_utf8(file).map_err(|_| "not an OpenSSH private key".to_string())?;
     let start = text.find(BEGIN).ok_or_else(|| "not an OpenSSH private key".to_string())?;
     let body = &text[start + BEGIN.len()..];
-    let end =
-        body.find(END).ok_or_else(|| "the OpenSSH private key has no END line".to_string())?;
-    let base64: Zeroizing<String> =
-        Zeroizing::new(body[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect());
-    let blob = Zeroizing::new(
-        STANDARD
-            .decode(base64.as_bytes())
-            .map_err(|_| "the OpenSSH private key is not valid base64".to_string())?,
-    );
+    let end = body.find(END).ok_or_else(|| "the OpenSSH private key has no END line".to_string())?;
+    let base64: Zeroizing<String> = Zeroizing::new(body[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    let blob = Zeroizing::new(STANDARD.decode(base64.as_bytes()).map_err(|_| "the OpenSSH private key is not valid base64".to_string())?);
     parse_blob(&blob)
 }
 
@@ -67,8 +61,7 @@ fn parse_blob(blob: &[u8]) -> Result<OpensshKey, String> {
     if kind != b"ssh-ed25519" {
         return Ok(OpensshKey::Other(String::from_utf8_lossy(kind).into_owned()));
     }
-    let public: [u8; 32] =
-        take_string(&mut private).and_then(|p| p.try_into().ok()).ok_or_else(malformed)?;
+    let public: [u8; 32] = take_string(&mut private).and_then(|p| p.try_into().ok()).ok_or_else(malformed)?;
     let keypair = take_string(&mut private).ok_or_else(malformed)?;
     // The private part is seed || public key.
     let (seed_part, public_copy) = keypair.split_at_checked(32).ok_or_else(malformed)?;
@@ -98,8 +91,7 @@ mod tests {
     use super::*;
 
     use crate::test_support::VECTORS;
-    const CASES: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
+    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
 
     #[test]
     fn reads_the_seed_and_public_key() {

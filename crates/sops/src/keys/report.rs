@@ -84,9 +84,7 @@ fn hint(failure: &DecryptFailure) -> String {
     }
     let mut text = format!("To decrypt, {}.", ways.join("; or "));
     if recipients().next().is_some() {
-        text.push_str(
-            "\nWithout such a key, ask someone who can decrypt this file to add your public key to it.",
-        );
+        text.push_str("\nWithout such a key, ask someone who can decrypt this file to add your public key to it.");
     }
     text
 }

@@ -83,10 +83,7 @@ pub fn combine(shares: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>> {
 
     let mut secret = Zeroizing::new(vec![0u8; secret_len]);
     for (index, out) in secret.iter_mut().enumerate() {
-        *out = shares
-            .iter()
-            .zip(&basis)
-            .fold(0u8, |acc, (share, &weight)| acc ^ mul(share[index], weight));
+        *out = shares.iter().zip(&basis).fold(0u8, |acc, (share, &weight)| acc ^ mul(share[index], weight));
     }
     Ok(secret)
 }
@@ -138,24 +135,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const MANIFEST: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/manifest.json");
+    const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/manifest.json");
 
     fn shamir_vector() -> (Vec<Vec<u8>>, Vec<u8>) {
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(MANIFEST).unwrap()).unwrap();
-        let entry = manifest["vectors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["file"] == "enc/shamir-2of3.json")
-            .unwrap();
-        let shares = entry["shamir_shares_hex"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| hex::decode(s.as_str().unwrap()).unwrap())
-            .collect();
+        let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(MANIFEST).unwrap()).unwrap();
+        let entry = manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == "enc/shamir-2of3.json").unwrap();
+        let shares = entry["shamir_shares_hex"].as_array().unwrap().iter().map(|s| hex::decode(s.as_str().unwrap()).unwrap()).collect();
         let key = hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap();
         (shares, key)
     }

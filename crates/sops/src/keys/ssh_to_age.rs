@@ -23,10 +23,7 @@ const SECRET_HRP: Hrp = Hrp::parse_unchecked("AGE-SECRET-KEY-");
 /// `authorized_keys` line with options, or a `known_hosts` line).
 pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String> {
     let shown = line.trim();
-    let bad = |reason: &str| Error::Recipient {
-        recipient: shown.to_string(),
-        reason: reason.to_string(),
-    };
+    let bad = |reason: &str| Error::Recipient { recipient: shown.to_string(), reason: reason.to_string() };
 
     let mut words = shown.split_ascii_whitespace();
     let Some(_) = words.by_ref().find(|w| *w == ED25519) else {
@@ -36,29 +33,20 @@ pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String> {
             bad("not an ssh-ed25519 public key line")
         });
     };
-    let blob = words
-        .next()
-        .and_then(|b64| STANDARD.decode(b64).ok())
-        .ok_or_else(|| bad("the ssh-ed25519 key is not valid base64"))?;
-    let point =
-        ed25519_public_from_blob(&blob).ok_or_else(|| bad("malformed ssh-ed25519 public key"))?;
-    montgomery_recipient(&point)
-        .ok_or_else(|| bad("the ssh-ed25519 key is not a valid curve point"))
+    let blob = words.next().and_then(|b64| STANDARD.decode(b64).ok()).ok_or_else(|| bad("the ssh-ed25519 key is not valid base64"))?;
+    let point = ed25519_public_from_blob(&blob).ok_or_else(|| bad("malformed ssh-ed25519 public key"))?;
+    montgomery_recipient(&point).ok_or_else(|| bad("the ssh-ed25519 key is not a valid curve point"))
 }
 
 /// The `AGE-SECRET-KEY-1…` identity of an unencrypted OpenSSH ed25519 private key file.
 pub fn ssh_ed25519_private_to_age(openssh_pem: &[u8]) -> Result<Zeroizing<String>> {
-    let bad =
-        |reason: String| Error::Identity { source_name: "ssh private key".to_string(), reason };
+    let bad = |reason: String| Error::Identity { source_name: "ssh private key".to_string(), reason };
     match openssh::parse(openssh_pem).map_err(bad)? {
         OpensshKey::Ed25519 { seed, .. } => age_secret_from_ed25519_seed(&seed[..]),
-        OpensshKey::Encrypted => Err(bad(
-            "the key is passphrase-protected; remove the passphrase from a copy (ssh-keygen -p) to convert it"
-                .to_string(),
-        )),
-        OpensshKey::Other(kind) => {
-            Err(bad(format!("only ssh-ed25519 keys can be converted to age keys, this is {kind}")))
+        OpensshKey::Encrypted => {
+            Err(bad("the key is passphrase-protected; remove the passphrase from a copy (ssh-keygen -p) to convert it".to_string()))
         }
+        OpensshKey::Other(kind) => Err(bad(format!("only ssh-ed25519 keys can be converted to age keys, this is {kind}"))),
     }
 }
 
@@ -94,11 +82,10 @@ pub(crate) fn age_secret_from_ed25519_seed(seed: &[u8]) -> Result<Zeroizing<Stri
     digest.copy_from_slice(&Sha512::digest(seed));
     // Reserve up front so the string never reallocates and leaves a copy behind.
     let mut encoded = Zeroizing::new(String::with_capacity(128));
-    bech32::encode_upper_to_fmt::<Bech32, String>(&mut encoded, SECRET_HRP, &digest[..32])
-        .map_err(|_| Error::Identity {
-            source_name: "ssh private key".to_string(),
-            reason: "cannot encode the converted key".to_string(),
-        })?;
+    bech32::encode_upper_to_fmt::<Bech32, String>(&mut encoded, SECRET_HRP, &digest[..32]).map_err(|_| Error::Identity {
+        source_name: "ssh private key".to_string(),
+        reason: "cannot encode the converted key".to_string(),
+    })?;
     Ok(encoded)
 }
 
@@ -107,8 +94,7 @@ mod tests {
     use super::*;
     use age::secrecy::ExposeSecret;
 
-    const CASES: &str =
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
+    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
     use crate::test_support::VECTORS;
 
     struct Case {
@@ -120,8 +106,7 @@ mod tests {
     }
 
     fn cases() -> Vec<Case> {
-        let list: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(format!("{CASES}/cases.json")).unwrap()).unwrap();
+        let list: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{CASES}/cases.json")).unwrap()).unwrap();
         list.as_array()
             .unwrap()
             .iter()
@@ -143,12 +128,7 @@ mod tests {
         let cases = cases();
         assert!(cases.len() >= 2);
         for case in cases {
-            assert_eq!(
-                ssh_ed25519_public_to_age(&case.public).unwrap(),
-                case.age_public,
-                "{}",
-                case.name
-            );
+            assert_eq!(ssh_ed25519_public_to_age(&case.public).unwrap(), case.age_public, "{}", case.name);
             let secret = ssh_ed25519_private_to_age(&case.private).unwrap();
             assert_eq!(secret.as_str(), case.age_secret, "{}", case.name);
         }
@@ -156,8 +136,7 @@ mod tests {
 
     #[test]
     fn converted_secret_derives_the_converted_public_key() {
-        let mut keys: Vec<(String, Vec<u8>)> =
-            cases().into_iter().map(|c| (c.public, c.private)).collect();
+        let mut keys: Vec<(String, Vec<u8>)> = cases().into_iter().map(|c| (c.public, c.private)).collect();
         keys.push((
             std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap(),
             std::fs::read(format!("{VECTORS}/ssh/id_ed25519")).unwrap(),
@@ -165,10 +144,7 @@ mod tests {
         for (public, private) in keys {
             let secret = ssh_ed25519_private_to_age(&private).unwrap();
             let identity: age::x25519::Identity = secret.parse().unwrap();
-            assert_eq!(
-                identity.to_public().to_string(),
-                ssh_ed25519_public_to_age(&public).unwrap()
-            );
+            assert_eq!(identity.to_public().to_string(), ssh_ed25519_public_to_age(&public).unwrap());
             assert_eq!(identity.to_string().expose_secret(), secret.as_str());
         }
     }
@@ -177,10 +153,8 @@ mod tests {
     fn converted_identity_opens_files_for_the_converted_recipient() {
         let private = std::fs::read(format!("{VECTORS}/ssh/id_ed25519")).unwrap();
         let public = std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap();
-        let recipient: age::x25519::Recipient =
-            ssh_ed25519_public_to_age(&public).unwrap().parse().unwrap();
-        let identity: age::x25519::Identity =
-            ssh_ed25519_private_to_age(&private).unwrap().parse().unwrap();
+        let recipient: age::x25519::Recipient = ssh_ed25519_public_to_age(&public).unwrap().parse().unwrap();
+        let identity: age::x25519::Identity = ssh_ed25519_private_to_age(&private).unwrap().parse().unwrap();
         let ciphertext = age::encrypt(&recipient, b"payload").unwrap();
         assert_eq!(age::decrypt(&identity, &ciphertext).unwrap(), b"payload");
     }
@@ -190,12 +164,9 @@ mod tests {
         let public = std::fs::read_to_string(format!("{VECTORS}/ssh/id_ed25519.pub")).unwrap();
         let expected = ssh_ed25519_public_to_age(&public).unwrap();
         let key = public.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-        for line in [
-            key.clone(),
-            format!("  {key}  \n"),
-            format!("no-pty,command=\"x\" {key} comment"),
-            format!("host.example,10.0.0.1 {key}"),
-        ] {
+        for line in
+            [key.clone(), format!("  {key}  \n"), format!("no-pty,command=\"x\" {key} comment"), format!("host.example,10.0.0.1 {key}")]
+        {
             assert_eq!(ssh_ed25519_public_to_age(&line).unwrap(), expected, "{line}");
         }
     }
@@ -203,9 +174,7 @@ mod tests {
     #[test]
     fn rejects_other_keys_clearly() {
         let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host";
-        assert!(
-            matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { reason, .. }) if reason.contains("only ssh-ed25519"))
-        );
+        assert!(matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { reason, .. }) if reason.contains("only ssh-ed25519")));
         for bad in ["", "ssh-ed25519", "ssh-ed25519 !!!", "ssh-ed25519 AAAAC3NzaC1yc2EAAAADAQAB"] {
             assert!(ssh_ed25519_public_to_age(bad).is_err(), "{bad}");
         }

@@ -23,22 +23,13 @@ impl Store for BinaryStore {
             Ok(text) => Value::Str(text),
             Err(not_utf8) => Value::Bytes(not_utf8.into_bytes()),
         };
-        Ok(Document {
-            branches: vec![Map(vec![MapItem::Entry(DATA_KEY.to_owned(), value)])],
-        })
+        Ok(Document { branches: vec![Map(vec![MapItem::Entry(DATA_KEY.to_owned(), value)])] })
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
         let (doc, metadata) = self.json.parse_encrypted(input)?;
-        if doc
-            .branches
-            .iter()
-            .all(|branch| branch.get(DATA_KEY).is_none())
-        {
-            return Err(Error::Parse {
-                format: Format::Binary,
-                message: "the encrypted file has no `data` key".to_owned(),
-            });
+        if doc.branches.iter().all(|branch| branch.get(DATA_KEY).is_none()) {
+            return Err(Error::Parse { format: Format::Binary, message: "the encrypted file has no `data` key".to_owned() });
         }
         Ok((doc, metadata))
     }
@@ -53,9 +44,7 @@ impl Store for BinaryStore {
             Some(Value::Str(text)) => Ok(text.as_bytes().to_vec()),
             Some(Value::Bytes(bytes)) => Ok(bytes.clone()),
             Some(_) => Err(emit_error("the `data` key does not hold a string")),
-            None => Err(emit_error(
-                "there is no `data` key holding the file's bytes",
-            )),
+            None => Err(emit_error("there is no `data` key holding the file's bytes")),
         }
     }
 
@@ -65,10 +54,7 @@ impl Store for BinaryStore {
 }
 
 fn emit_error(message: &str) -> Error {
-    Error::Emit {
-        format: Format::Binary,
-        message: message.to_owned(),
-    }
+    Error::Emit { format: Format::Binary, message: message.to_owned() }
 }
 
 #[cfg(test)]
@@ -84,36 +70,21 @@ mod tests {
     }
 
     fn data_doc(value: Value) -> Document {
-        Document {
-            branches: vec![Map(vec![MapItem::Entry(DATA_KEY.to_owned(), value)])],
-        }
+        Document { branches: vec![Map(vec![MapItem::Entry(DATA_KEY.to_owned(), value)])] }
     }
 
     #[test]
     fn encrypted_vectors_round_trip() {
         let store = BinaryStore::default();
-        for name in [
-            "enc/binary.bin",
-            "enc/text.txt",
-            "enc/secret",
-            "legacy/v3.9-binary-secret",
-        ] {
+        for name in ["enc/binary.bin", "enc/text.txt", "enc/secret", "legacy/v3.9-binary-secret"] {
             let bytes = read(VECTORS, name);
-            let (doc, metadata) = store
-                .parse_encrypted(&bytes)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (doc, metadata) = store.parse_encrypted(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             let keys: Vec<&str> = doc.branches[0].entries().map(|(k, _)| k).collect();
             assert_eq!(keys, [DATA_KEY], "{name}");
-            assert!(
-                matches!(doc.branches[0].get(DATA_KEY), Some(Value::Str(s)) if s.starts_with("ENC[AES256_GCM,"))
-            );
+            assert!(matches!(doc.branches[0].get(DATA_KEY), Some(Value::Str(s)) if s.starts_with("ENC[AES256_GCM,")));
             assert!(metadata.get("age").is_some(), "{name}");
             let out = store.emit_encrypted(&doc, &metadata).unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&out),
-                String::from_utf8_lossy(&bytes),
-                "{name}"
-            );
+            assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&bytes), "{name}");
             assert_eq!(out, bytes, "{name}");
         }
     }
@@ -128,25 +99,15 @@ mod tests {
         }
         // The decrypted outputs sops printed are the same bytes.
         for name in ["binary.bin", "text.txt", "secret"] {
-            assert_eq!(
-                read(VECTORS, &format!("plain/{name}")),
-                read(VECTORS, &format!("dec/{name}")),
-                "{name}"
-            );
+            assert_eq!(read(VECTORS, &format!("plain/{name}")), read(VECTORS, &format!("dec/{name}")), "{name}");
         }
     }
 
     #[test]
     fn utf8_input_is_a_string_and_other_input_is_bytes() {
         let store = BinaryStore::default();
-        assert_eq!(
-            store.parse_plain(b"hello\nworld\n").unwrap(),
-            data_doc(Value::str("hello\nworld\n"))
-        );
-        assert_eq!(
-            store.parse_plain(b"\x00\xff\xfe").unwrap(),
-            data_doc(Value::Bytes(vec![0, 0xff, 0xfe]))
-        );
+        assert_eq!(store.parse_plain(b"hello\nworld\n").unwrap(), data_doc(Value::str("hello\nworld\n")));
+        assert_eq!(store.parse_plain(b"\x00\xff\xfe").unwrap(), data_doc(Value::Bytes(vec![0, 0xff, 0xfe])));
         assert_eq!(store.parse_plain(b"").unwrap(), data_doc(Value::str("")));
         assert_eq!(store.emit_plain(&data_doc(Value::str(""))).unwrap(), b"");
     }
@@ -154,25 +115,15 @@ mod tests {
     #[test]
     fn empty_data_is_written_as_an_empty_string() {
         let metadata = Map(vec![MapItem::Entry("version".into(), Value::str("3.11.0"))]);
-        let out = BinaryStore::default()
-            .emit_encrypted(&data_doc(Value::str("")), &metadata)
-            .unwrap();
-        assert_eq!(
-            out,
-            b"{\n\t\"data\": \"\",\n\t\"sops\": {\n\t\t\"version\": \"3.11.0\"\n\t}\n}\n"
-        );
+        let out = BinaryStore::default().emit_encrypted(&data_doc(Value::str("")), &metadata).unwrap();
+        assert_eq!(out, b"{\n\t\"data\": \"\",\n\t\"sops\": {\n\t\t\"version\": \"3.11.0\"\n\t}\n}\n");
     }
 
     /// `sops decrypt --output-type json` on binary-store files (see fixtures/json-cases).
     #[test]
     fn plaintext_shown_through_the_json_store_matches_sops() {
-        for (plain, shown) in [
-            ("binary.bin", "binary-as-json.dec.json"),
-            ("text.txt", "text-as-json.dec.json"),
-        ] {
-            let doc = BinaryStore::default()
-                .parse_plain(&read(VECTORS, &format!("plain/{plain}")))
-                .unwrap();
+        for (plain, shown) in [("binary.bin", "binary-as-json.dec.json"), ("text.txt", "text-as-json.dec.json")] {
+            let doc = BinaryStore::default().parse_plain(&read(VECTORS, &format!("plain/{plain}"))).unwrap();
             let out = JsonStore::default().emit_plain(&doc).unwrap();
             assert_eq!(out, read(CASES, shown), "{plain}");
         }
@@ -183,26 +134,13 @@ mod tests {
         let store = BinaryStore::default();
         for doc in [
             Document::default(),
-            Document {
-                branches: vec![Map::new(), Map::new()],
-            },
+            Document { branches: vec![Map::new(), Map::new()] },
             data_doc(Value::Float(1.0)),
             data_doc(Value::Map(Map::new())),
             data_doc(Value::Null),
-            Document {
-                branches: vec![Map(vec![MapItem::Entry("other".into(), Value::str("x"))])],
-            },
+            Document { branches: vec![Map(vec![MapItem::Entry("other".into(), Value::str("x"))])] },
         ] {
-            assert!(
-                matches!(
-                    store.emit_plain(&doc),
-                    Err(Error::Emit {
-                        format: Format::Binary,
-                        ..
-                    })
-                ),
-                "{doc:?}"
-            );
+            assert!(matches!(store.emit_plain(&doc), Err(Error::Emit { format: Format::Binary, .. })), "{doc:?}");
         }
         // Other keys are ignored, as sops does.
         let doc = Document {
@@ -217,31 +155,16 @@ mod tests {
     #[test]
     fn encrypted_file_needs_data_and_metadata() {
         let store = BinaryStore::default();
-        assert!(matches!(
-            store.parse_encrypted(br#"{"sops": {"version": "3.11.0"}}"#),
-            Err(Error::Parse { .. })
-        ));
-        assert!(matches!(
-            store.parse_encrypted(br#"{"data": ""}"#),
-            Err(Error::MetadataNotFound)
-        ));
-        assert!(matches!(
-            store.parse_encrypted(b"\x00\xff"),
-            Err(Error::Parse { .. })
-        ));
-        assert!(store
-            .parse_encrypted(br#"{"data": "", "sops": {}}"#)
-            .is_ok());
+        assert!(matches!(store.parse_encrypted(br#"{"sops": {"version": "3.11.0"}}"#), Err(Error::Parse { .. })));
+        assert!(matches!(store.parse_encrypted(br#"{"data": ""}"#), Err(Error::MetadataNotFound)));
+        assert!(matches!(store.parse_encrypted(b"\x00\xff"), Err(Error::Parse { .. })));
+        assert!(store.parse_encrypted(br#"{"data": "", "sops": {}}"#).is_ok());
     }
 
     #[test]
     fn indent_setting_is_the_json_one() {
-        let store = BinaryStore {
-            json: JsonStore { indent: Some(2) },
-        };
-        let out = store
-            .emit_encrypted(&data_doc(Value::str("x")), &Map::new())
-            .unwrap();
+        let store = BinaryStore { json: JsonStore { indent: Some(2) } };
+        let out = store.emit_encrypted(&data_doc(Value::str("x")), &Map::new()).unwrap();
         assert_eq!(out, b"{\n  \"data\": \"x\",\n  \"sops\": {}\n}\n");
     }
 }

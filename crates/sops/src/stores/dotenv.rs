@@ -69,8 +69,7 @@ fn parse(input: &[u8]) -> Result<Map> {
     for (index, line) in input.split(|b| *b == b'\n').enumerate() {
         let line_number = index + 1;
         let text = |bytes: &[u8], what: &str| {
-            String::from_utf8(bytes.to_vec())
-                .map_err(|_| parse_error(format!("line {line_number}: the {what} is not valid UTF-8")))
+            String::from_utf8(bytes.to_vec()).map_err(|_| parse_error(format!("line {line_number}: the {what} is not valid UTF-8")))
         };
         match line {
             [] => {}
@@ -161,7 +160,7 @@ mod tests {
     use super::*;
     use crate::test_support::{files_in, read, same_shape, VECTORS};
 
-        const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flat-cases/dotenv");
+    const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flat-cases/dotenv");
 
     fn show(bytes: &[u8]) -> String {
         String::from_utf8_lossy(bytes).into_owned()
@@ -210,11 +209,12 @@ mod tests {
         }
     }
 
-
     #[test]
     fn lines_are_taken_literally() {
         let doc = DotenvStore
-            .parse_plain(b"#c1\n # not comment=1\nKEY =spaced\nexport FOO=1\nCR=value\r\nQ=\"a b\"\n\n\nE=\nML=a\\nb\\\\n\n=novalue\n#\nlast=x")
+            .parse_plain(
+                b"#c1\n # not comment=1\nKEY =spaced\nexport FOO=1\nCR=value\r\nQ=\"a b\"\n\n\nE=\nML=a\\nb\\\\n\n=novalue\n#\nlast=x",
+            )
             .unwrap();
         let expected = Map(vec![
             MapItem::Comment("c1".into()),
@@ -295,10 +295,7 @@ mod tests {
         ]);
         let second = Map(vec![MapItem::Entry("ignored".into(), Value::str("x"))]);
         let out = DotenvStore.emit_plain(&Document { branches: vec![branch, second] }).unwrap();
-        assert_eq!(
-            show(&out),
-            "# top\ni=42\nf2=2.0\nf3=1E+21\nf9=+Inf\nb=true\nn=<nil>\nt=2024-01-02T03:04:05Z\ns=multi\\nline\n"
-        );
+        assert_eq!(show(&out), "# top\ni=42\nf2=2.0\nf3=1E+21\nf9=+Inf\nb=true\nn=<nil>\nt=2024-01-02T03:04:05Z\ns=multi\\nline\n");
     }
 
     #[test]

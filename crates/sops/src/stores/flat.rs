@@ -320,8 +320,7 @@ mod tests {
 
     #[test]
     fn unflatten_converts_the_two_typed_fields() {
-        let md = unflatten(pairs(&[("mac_only_encrypted", "true"), ("shamir_threshold", "3"), ("version", "3.11.0")]))
-            .unwrap();
+        let md = unflatten(pairs(&[("mac_only_encrypted", "true"), ("shamir_threshold", "3"), ("version", "3.11.0")])).unwrap();
         assert_eq!(md.get("mac_only_encrypted"), Some(&Value::Bool(true)));
         assert_eq!(md.get("shamir_threshold"), Some(&Value::Int(3)));
         assert_eq!(md.get("version"), Some(&Value::str("3.11.0")));
@@ -346,13 +345,7 @@ mod tests {
 
     #[test]
     fn unflatten_fills_list_gaps_with_null_and_keeps_the_last_duplicate() {
-        let md = unflatten(pairs(&[
-            ("age__list_1__map_recipient", "r1"),
-            ("version", "old"),
-            ("version", "new"),
-            ("x", ""),
-        ]))
-        .unwrap();
+        let md = unflatten(pairs(&[("age__list_1__map_recipient", "r1"), ("version", "old"), ("version", "new"), ("x", "")])).unwrap();
         let Some(Value::List(age)) = md.get("age") else { panic!("no age list") };
         assert_eq!(age.len(), 2);
         assert_eq!(age[0], Value::Null);
@@ -412,8 +405,7 @@ mod tests {
 
     #[test]
     fn shamir_metadata_of_the_env_vector_unflattens_to_key_groups() {
-        let text =
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/enc/shamir-2of3.env"));
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/enc/shamir-2of3.env"));
         let flat = text.lines().filter_map(|l| l.strip_prefix("sops_")).filter_map(|l| l.split_once('='));
         let md = unflatten(flat.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
         assert_eq!(md.get("shamir_threshold"), Some(&Value::Int(2)));

@@ -39,7 +39,11 @@ pub(crate) fn check_file(secret: &SecretRef, identities: Option<&Identities>, si
     match data {
         Some(Value::Str(s)) if s.is_empty() || s.starts_with("ENC[AES256_GCM,") => {}
         _ => {
-            sink.error("plaintext", &path, "the `data` value is not encrypted: it is in plaintext in git; remove it from history and change the value");
+            sink.error(
+                "plaintext",
+                &path,
+                "the `data` value is not encrypted: it is in plaintext in git; remove it from history and change the value",
+            );
             return None;
         }
     }

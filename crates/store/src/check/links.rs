@@ -53,14 +53,22 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
             if meta.is_dir() {
                 sink.error("not-a-link", &link, format!("a folder where a link to a {noun} belongs"));
             } else {
-                sink.error("not-a-link", &link, format!("a regular file where a link to a {noun} belongs; if it holds a value, that value is in plaintext in git"));
+                sink.error(
+                    "not-a-link",
+                    &link,
+                    format!("a regular file where a link to a {noun} belongs; if it holds a value, that value is in plaintext in git"),
+                );
             }
             continue;
         }
         let Ok(raw) = fs::read_link(&link) else { continue };
         let shown = raw.display();
         if raw.is_absolute() {
-            sink.warn("absolute-link", &link, format!("an absolute link ({shown}) works only on this machine; recreate it relative (remove it and add the {noun} again)"));
+            sink.warn(
+                "absolute-link",
+                &link,
+                format!("an absolute link ({shown}) works only on this machine; recreate it relative (remove it and add the {noun} again)"),
+            );
         }
         let kind_dir = env.kind_dirs.get(&kind).cloned().flatten();
         match fs::canonicalize(&link) {
@@ -71,17 +79,29 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
                         sink.error("misnamed-link", &link, format!("named `{name}` but points at {noun} `{member}` ({shown}): it grants access to someone other than its name says"));
                     }
                     if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !resolved.join("key.json").is_file() {
-                        sink.error("member-without-key", &link, format!("{noun} `{member}` has no key.json, so this secret cannot be encrypted for it"));
+                        sink.error(
+                            "member-without-key",
+                            &link,
+                            format!("{noun} `{member}` has no key.json, so this secret cannot be encrypted for it"),
+                        );
                         out.unsafe_links = true;
                         continue;
                     }
                     out.members.push(member);
                 } else if env.sops.as_deref().is_some_and(|s| resolved.starts_with(s)) {
                     let rel = resolved.strip_prefix(env.sops.as_deref().unwrap_or(Path::new(""))).unwrap_or(&resolved);
-                    sink.error("wrong-kind-link", &link, format!("points at sops/{} ({shown}), not at a {noun} in sops/{}/", rel.display(), kind.folder()));
+                    sink.error(
+                        "wrong-kind-link",
+                        &link,
+                        format!("points at sops/{} ({shown}), not at a {noun} in sops/{}/", rel.display(), kind.folder()),
+                    );
                     out.unsafe_links = true;
                 } else {
-                    sink.error("escaping-link", &link, format!("points outside sops/ ({shown}): remove it; links must point at sops/{}/<name>", kind.folder()));
+                    sink.error(
+                        "escaping-link",
+                        &link,
+                        format!("points outside sops/ ({shown}): remove it; links must point at sops/{}/<name>", kind.folder()),
+                    );
                     out.unsafe_links = true;
                 }
             }
@@ -90,10 +110,18 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
                 let expected = env.root.join("sops").join(kind.folder());
                 if lexical.parent() == Some(expected.as_path()) {
                     let member = lexical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    sink.fixable("dangling-link", &link, format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"));
+                    sink.fixable(
+                        "dangling-link",
+                        &link,
+                        format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"),
+                    );
                     out.dangling = true;
                 } else {
-                    sink.error("escaping-link", &link, format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()));
+                    sink.error(
+                        "escaping-link",
+                        &link,
+                        format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()),
+                    );
                     out.unsafe_links = true;
                 }
             }

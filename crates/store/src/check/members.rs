@@ -88,7 +88,11 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
                     sink.error("invalid-key", &path, format!("invalid key `{}`: {reason}", key.key));
                 }
                 if key.kind == KeyType::Pgp {
-                    sink.warn("pgp-key", &path, "a PGP key: secrets encrypts for age keys only, so this member's secrets cannot be re-keyed");
+                    sink.warn(
+                        "pgp-key",
+                        &path,
+                        "a PGP key: secrets encrypts for age keys only, so this member's secrets cannot be re-keyed",
+                    );
                 }
                 if kind == Kind::Machine && key.is_ssh() {
                     sink.warn("ssh-recipient", &path, "a raw ssh key: sops-nix cannot decrypt for it on the machine; store the age form (`secrets machines add --force NAME --ssh-to-age`)");
@@ -105,7 +109,15 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
     for (key, who) in owners {
         if who.len() > 1 {
             let path = repo.sops_dir();
-            sink.warn("shared-key", &path, format!("{} share the key {}: their access cannot be told apart", who.join(" and "), crate::history::keyindex::short_key(&key)));
+            sink.warn(
+                "shared-key",
+                &path,
+                format!(
+                    "{} share the key {}: their access cannot be told apart",
+                    who.join(" and "),
+                    crate::history::keyindex::short_key(&key)
+                ),
+            );
         }
     }
     check_groups(repo, env, &mut members, sink);

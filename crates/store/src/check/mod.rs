@@ -251,7 +251,11 @@ fn check_secret(
     for (kind, name) in &readers {
         for key in members.keys.get(&(*kind, name.clone())).map(Vec::as_slice).unwrap_or(&[]) {
             if key.kind == KeyType::Pgp {
-                sink.error("pgp-key", &secret.dir, format!("{} `{name}` has a PGP key: this secret cannot be re-keyed (age keys only)", kind.noun()));
+                sink.error(
+                    "pgp-key",
+                    &secret.dir,
+                    format!("{} `{name}` has a PGP key: this secret cannot be re-keyed (age keys only)", kind.noun()),
+                );
                 return (false, file.verification);
             }
             wanted.insert(key.key.clone());

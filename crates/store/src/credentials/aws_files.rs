@@ -8,7 +8,8 @@ use crate::error::{Result, StoreError};
 /// The files to read, as the AWS CLI picks them.
 pub fn files(env: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathBuf)> {
     let home = env("HOME").map(PathBuf::from);
-    let credentials = env("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".aws/credentials")))?;
+    let credentials =
+        env("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".aws/credentials")))?;
     let config = env("AWS_CONFIG_FILE").map(PathBuf::from).or_else(|| home.as_ref().map(|h| h.join(".aws/config")))?;
     Some((credentials, config))
 }
@@ -17,8 +18,7 @@ pub fn files(env: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathBuf)>
 /// (section `[profile NAME]`, or `[default]`).
 pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(credentials).map_err(|e| StoreError::io(credentials, e))?;
-    let keys = section(&text, profile)
-        .ok_or_else(|| StoreError::Other(format!("{}: no profile `{profile}`", credentials.display())))?;
+    let keys = section(&text, profile).ok_or_else(|| StoreError::Other(format!("{}: no profile `{profile}`", credentials.display())))?;
     let mut fields = Vec::new();
     for (aws, ours) in [
         ("aws_access_key_id", "access_key_id"),

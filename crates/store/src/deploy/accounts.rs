@@ -124,7 +124,8 @@ mod tests {
     fn names_and_numbers_resolve() {
         let root = tempfile::tempdir().unwrap();
         fs::create_dir_all(root.path().join("etc")).unwrap();
-        fs::write(root.path().join("etc/passwd"), "# c\nroot:x:0:0:root:/root:/bin/sh\npostgres:x:71:72::/var/lib/pg:/bin/false\nbroken\n").unwrap();
+        fs::write(root.path().join("etc/passwd"), "# c\nroot:x:0:0:root:/root:/bin/sh\npostgres:x:71:72::/var/lib/pg:/bin/false\nbroken\n")
+            .unwrap();
         fs::write(root.path().join("etc/group"), "root:x:0:\npostgres:x:72:\nkeys:x:96:\n").unwrap();
         let accounts = Accounts::under(root.path()).unwrap();
         assert_eq!(accounts.user(&Account::parse("postgres")).unwrap(), Some((71, Some(72))));

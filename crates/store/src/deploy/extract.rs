@@ -24,14 +24,22 @@ pub fn parse(path: &Path, format: Format) -> Result<EncryptedFile> {
 /// Decrypts a file; `name` is the secret reported if it fails.
 pub fn decrypt(name: &str, path: &Path, format: Format, identities: &Identities) -> Result<PlainFile> {
     let file = parse(path, format)?;
-    file.decrypt(identities, DecryptOptions::default()).map_err(|source| DeployError::Decrypt { name: name.to_string(), path: path.to_path_buf(), source })
+    file.decrypt(identities, DecryptOptions::default()).map_err(|source| DeployError::Decrypt {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The bytes to install from a decrypted file.
 pub fn value(name: &str, path: &Path, plain: &PlainFile, key: &str) -> Result<Zeroizing<Vec<u8>>> {
     let format = plain.format;
     if !uses_key(format, key) {
-        let bytes = plain.to_plain_bytes(format).map_err(|source| DeployError::Decrypt { name: name.to_string(), path: path.to_path_buf(), source })?;
+        let bytes = plain.to_plain_bytes(format).map_err(|source| DeployError::Decrypt {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            source,
+        })?;
         return Ok(Zeroizing::new(bytes));
     }
     let root = plain.data.branches.first().ok_or_else(|| DeployError::secret(name, "the file holds no document"))?;

@@ -111,7 +111,10 @@ impl Generations {
         if let Ok(entries) = fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
                 let stale = entry.file_name().to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX))
-                    && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() > STALE_STAGING);
+                    && entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() > STALE_STAGING);
                 if stale {
                     let _ = fs::remove_dir_all(entry.path());
                 }

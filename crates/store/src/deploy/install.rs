@@ -123,7 +123,8 @@ fn decrypt_sources(plan: &Plan, identities: &Identities) -> Result<HashMap<(Path
             sources.push((file.source.clone(), file.format, &file.name));
         }
     }
-    let results: Vec<Result<PlainFile>> = sources.par_iter().map(|(path, format, name)| extract::decrypt(name, path, *format, identities)).collect();
+    let results: Vec<Result<PlainFile>> =
+        sources.par_iter().map(|(path, format, name)| extract::decrypt(name, path, *format, identities)).collect();
     let mut out = HashMap::new();
     for ((path, format, _), result) in sources.into_iter().zip(results) {
         out.insert((path, format), result?);
@@ -185,7 +186,10 @@ impl Owners {
 fn check_link_slot(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => Ok(()),
-        Ok(_) => Err(DeployError::Io { path: path.to_path_buf(), reason: "exists and is not a symlink; move it away so that it can link to the secret".into() }),
+        Ok(_) => Err(DeployError::Io {
+            path: path.to_path_buf(),
+            reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
+        }),
         Err(_) => Ok(()),
     }
 }

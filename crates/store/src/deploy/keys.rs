@@ -32,7 +32,10 @@ impl KeySources {
     /// The defaults below another root (for tests and chroots).
     pub fn defaults_under(root: &Path) -> KeySources {
         let present = |p: &str| Some(root.join(p.trim_start_matches('/'))).filter(|p| p.is_file());
-        KeySources { age_key_files: present(DEFAULT_AGE_KEY_FILE).into_iter().collect(), ssh_keys: present(DEFAULT_SSH_KEY).into_iter().collect() }
+        KeySources {
+            age_key_files: present(DEFAULT_AGE_KEY_FILE).into_iter().collect(),
+            ssh_keys: present(DEFAULT_SSH_KEY).into_iter().collect(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,7 +66,8 @@ impl KeySources {
         }
         for path in &self.ssh_keys {
             let pem = Zeroizing::new(std::fs::read(path).map_err(|e| key_error(path, e.to_string()))?);
-            let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, format!("{e} (only ed25519 host keys can be used)")))?;
+            let age_key =
+                ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, format!("{e} (only ed25519 host keys can be used)")))?;
             ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, e.to_string()))?;
             ids.add_ssh_private_key_file(path).map_err(|e| key_error(path, e.to_string()))?;
         }

@@ -210,11 +210,22 @@ impl SopsNixManifest {
             let placeholder = if self.templates.is_empty() {
                 None
             } else {
-                let p = self.placeholder_by_secret_name.get(&s.name).ok_or_else(|| self.error(format!("placeholder for {} not found in manifest", s.name)))?;
+                let p = self
+                    .placeholder_by_secret_name
+                    .get(&s.name)
+                    .ok_or_else(|| self.error(format!("placeholder for {} not found in manifest", s.name)))?;
                 Some(p.clone())
             };
-            let attrs = self.attrs(&s.name, &s.mode, &s.owner, s.uid, &s.group, s.gid, relocate(&s.path), &s.restart_units, &s.reload_units)?;
-            plan.files.push(PlannedFile { name: s.name.clone(), source: PathBuf::from(&s.sops_file), format, key: s.key.clone(), attrs, placeholder });
+            let attrs =
+                self.attrs(&s.name, &s.mode, &s.owner, s.uid, &s.group, s.gid, relocate(&s.path), &s.restart_units, &s.reload_units)?;
+            plan.files.push(PlannedFile {
+                name: s.name.clone(),
+                source: PathBuf::from(&s.sops_file),
+                format,
+                key: s.key.clone(),
+                attrs,
+                placeholder,
+            });
         }
         for t in &self.templates {
             let content = if !t.content.is_empty() {
@@ -224,7 +235,8 @@ impl SopsNixManifest {
             } else {
                 return Err(self.error(format!("neither content nor file was specified for template {}", t.name)));
             };
-            let attrs = self.attrs(&t.name, &t.mode, &t.owner, t.uid, &t.group, t.gid, relocate(&t.path), &t.restart_units, &t.reload_units)?;
+            let attrs =
+                self.attrs(&t.name, &t.mode, &t.owner, t.uid, &t.group, t.gid, relocate(&t.path), &t.restart_units, &t.reload_units)?;
             plan.templates.push(PlannedTemplate { name: t.name.clone(), content, attrs });
         }
         // The default path of a secret is `<symlinkPath>/<name>`: no extra link for it.
@@ -390,7 +402,14 @@ mod tests {
         let text = r#"{"secrets": {"a": {"mode": "0440", "owner": "postgres", "path": "/etc/a", "restartUnits": ["x.service"]}}}"#;
         let Manifest::Overrides(o) = Manifest::parse(text.as_bytes(), Path::new("o.json")).unwrap() else { panic!() };
         let mut plan = Plan::new("/t");
-        plan.files.push(PlannedFile { name: "a".into(), source: "/s".into(), format: Format::Binary, key: String::new(), attrs: Attrs::default(), placeholder: None });
+        plan.files.push(PlannedFile {
+            name: "a".into(),
+            source: "/s".into(),
+            format: Format::Binary,
+            key: String::new(),
+            attrs: Attrs::default(),
+            placeholder: None,
+        });
         o.apply(&mut plan, Path::new("o.json")).unwrap();
         let attrs = &plan.files[0].attrs;
         assert_eq!((attrs.mode, &attrs.owner, &attrs.group), (0o440, &Account::Name("postgres".into()), &Account::Unchanged));

@@ -32,7 +32,14 @@ pub struct Attrs {
 
 impl Default for Attrs {
     fn default() -> Attrs {
-        Attrs { mode: DEFAULT_MODE, owner: Account::Unchanged, group: Account::Unchanged, path: None, restart_units: Vec::new(), reload_units: Vec::new() }
+        Attrs {
+            mode: DEFAULT_MODE,
+            owner: Account::Unchanged,
+            group: Account::Unchanged,
+            path: None,
+            restart_units: Vec::new(),
+            reload_units: Vec::new(),
+        }
     }
 }
 
@@ -80,7 +87,14 @@ impl Plan {
         let target = target.into();
         let mut generations = target.clone().into_os_string();
         generations.push(".d");
-        Plan { target, generations: PathBuf::from(generations), keep: DEFAULT_KEEP, files: Vec::new(), templates: Vec::new(), user_mode: false }
+        Plan {
+            target,
+            generations: PathBuf::from(generations),
+            keep: DEFAULT_KEEP,
+            files: Vec::new(),
+            templates: Vec::new(),
+            user_mode: false,
+        }
     }
 
     /// Every secret of `machine`, whole files in the binary format, with default attributes.
@@ -115,7 +129,14 @@ impl Plan {
 
 impl From<MachineSecret> for PlannedFile {
     fn from(secret: MachineSecret) -> PlannedFile {
-        PlannedFile { name: secret.name, source: secret.file, format: Format::Binary, key: String::new(), attrs: Attrs::default(), placeholder: None }
+        PlannedFile {
+            name: secret.name,
+            source: secret.file,
+            format: Format::Binary,
+            key: String::new(),
+            attrs: Attrs::default(),
+            placeholder: None,
+        }
     }
 }
 
@@ -166,7 +187,14 @@ mod tests {
     #[test]
     fn names_stay_inside() {
         let mut plan = Plan::new("/t");
-        let file = |name: &str| PlannedFile { name: name.into(), source: "/s".into(), format: Format::Binary, key: String::new(), attrs: Attrs::default(), placeholder: None };
+        let file = |name: &str| PlannedFile {
+            name: name.into(),
+            source: "/s".into(),
+            format: Format::Binary,
+            key: String::new(),
+            attrs: Attrs::default(),
+            placeholder: None,
+        };
         plan.files = vec![file("a"), file("vars/x/y")];
         plan.validate().unwrap();
         for bad in ["../a", "/abs", "a/../../b", "", "a/"] {

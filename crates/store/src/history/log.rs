@@ -144,9 +144,7 @@ pub fn secret_name(rel: &Path) -> Option<String> {
     let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
     match parts.as_slice() {
         ["sops", "secrets", name, "secret"] => Some(name.to_string()),
-        ["vars", "shared", _, _, "secret"] | ["vars", "per-machine", _, _, _, "secret"] => {
-            Some(parts[..parts.len() - 1].join("/"))
-        }
+        ["vars", "shared", _, _, "secret"] | ["vars", "per-machine", _, _, _, "secret"] => Some(parts[..parts.len() - 1].join("/")),
         _ => None,
     }
 }
@@ -252,7 +250,14 @@ pub fn log(git: &GitRepo, options: &LogOptions<'_>) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-fn describe(secret: String, old: Option<&[u8]>, new: Option<&[u8]>, identities: Option<&Identities>, before: &KeyIndex, now: &KeyIndex) -> Change {
+fn describe(
+    secret: String,
+    old: Option<&[u8]>,
+    new: Option<&[u8]>,
+    identities: Option<&Identities>,
+    before: &KeyIndex,
+    now: &KeyIndex,
+) -> Change {
     let parse = |bytes: Option<&[u8]>| bytes.map(|b| EncryptedFile::parse(b, Format::Binary));
     let recipients = |file: &EncryptedFile| {
         let mut all: Vec<String> = file.metadata.recipients().into_iter().flatten().collect();
@@ -266,7 +271,9 @@ fn describe(secret: String, old: Option<&[u8]>, new: Option<&[u8]>, identities: 
     let (old, new) = (parse(old), parse(new));
     match (old, new) {
         (None, Some(Ok(new))) => Change { secret, value: ValueChange::Created, added: named(recipients(&new), now), removed: Vec::new() },
-        (Some(Ok(old)), None) => Change { secret, value: ValueChange::Removed, added: Vec::new(), removed: named(recipients(&old), before) },
+        (Some(Ok(old)), None) => {
+            Change { secret, value: ValueChange::Removed, added: Vec::new(), removed: named(recipients(&old), before) }
+        }
         (Some(Ok(old)), Some(Ok(new))) => {
             let (a, b) = (recipients(&old), recipients(&new));
             let added = b.iter().filter(|k| !a.contains(k)).cloned().collect();
@@ -352,7 +359,14 @@ mod tests {
 
     #[test]
     fn dates_are_in_the_authors_zone() {
-        let info = CommitInfo { id: "0123456789abcdef".into(), author: "A".into(), email: "a@x".into(), time: 1_700_000_000, offset_minutes: 90, subject: String::new() };
+        let info = CommitInfo {
+            id: "0123456789abcdef".into(),
+            author: "A".into(),
+            email: "a@x".into(),
+            time: 1_700_000_000,
+            offset_minutes: 90,
+            subject: String::new(),
+        };
         assert_eq!(info.date(), "2023-11-14 23:43:20 +01:30");
         assert_eq!(info.day(), "2023-11-14");
         assert_eq!(info.short_id(), "012345678");

@@ -51,15 +51,13 @@ fn sops(side: &'static str) -> impl Fn(secrets_sops::Error) -> MergeError {
 /// unchanged other side.
 pub fn merge_sets<T: Ord + Clone>(base: &[T], ours: &[T], theirs: &[T]) -> Vec<T> {
     let (o, a, b): (BTreeSet<&T>, BTreeSet<&T>, BTreeSet<&T>) = (base.iter().collect(), ours.iter().collect(), theirs.iter().collect());
-    a.union(&b)
-        .filter(|x| (a.contains(*x) && b.contains(*x)) || !o.contains(*x))
-        .map(|x| (*x).clone())
-        .collect()
+    a.union(&b).filter(|x| (a.contains(*x) && b.contains(*x)) || !o.contains(*x)).map(|x| (*x).clone()).collect()
 }
 
 /// Merges the three versions of a sops file.
 pub fn merge(format: Format, sides: &Sides<'_>, identities: &Identities, wanted: Wanted) -> Result<Merged, MergeError> {
-    let base = if sides.base.is_empty() { None } else { Some(EncryptedFile::parse(sides.base, format).map_err(sops("the common ancestor"))?) };
+    let base =
+        if sides.base.is_empty() { None } else { Some(EncryptedFile::parse(sides.base, format).map_err(sops("the common ancestor"))?) };
     let ours = EncryptedFile::parse(sides.ours, format).map_err(sops("ours"))?;
     let theirs = EncryptedFile::parse(sides.theirs, format).map_err(sops("theirs"))?;
 
@@ -95,11 +93,7 @@ pub fn merge(format: Format, sides: &Sides<'_>, identities: &Identities, wanted:
     let (merged, conflicts) = merge_documents(base_plain.as_ref().map(|p| &p.data), &ours_plain.data, &theirs_plain.data);
     let merged = Zeroizing::new(merged);
     if !conflicts.is_empty() {
-        let lines = if format == Format::Binary {
-            vec!["both sides changed the value".to_string()]
-        } else {
-            conflicts
-        };
+        let lines = if format == Format::Binary { vec!["both sides changed the value".to_string()] } else { conflicts };
         return Ok(Merged::Conflict(lines));
     }
 
@@ -120,7 +114,13 @@ pub fn merge(format: Format, sides: &Sides<'_>, identities: &Identities, wanted:
     file.to_bytes().map(Merged::Clean).map_err(sops("the merged file"))
 }
 
-fn reencrypt(plain: &mut PlainFile, side: &EncryptedFile, current: &[Vec<String>], wanted: &[Vec<String>], data_changed: bool) -> secrets_sops::Result<EncryptedFile> {
+fn reencrypt(
+    plain: &mut PlainFile,
+    side: &EncryptedFile,
+    current: &[Vec<String>],
+    wanted: &[Vec<String>],
+    data_changed: bool,
+) -> secrets_sops::Result<EncryptedFile> {
     let current_all: BTreeSet<&String> = current.iter().flatten().collect();
     let wanted_all: BTreeSet<&String> = wanted.iter().flatten().collect();
     if current_all.difference(&wanted_all).next().is_some() {
@@ -205,7 +205,8 @@ fn merge_map(base: Option<&Map>, ours: &Map, theirs: &Map, path: &mut String, co
             // Ours removed it and theirs left it alone.
             Some(o) if o == b => {}
             Some(_) => {
-                conflicts.push(format!("{path}[{}]: changed on one side, removed on the other", serde_json::to_string(key).unwrap_or_default()));
+                conflicts
+                    .push(format!("{path}[{}]: changed on one side, removed on the other", serde_json::to_string(key).unwrap_or_default()));
             }
         }
     }

@@ -281,10 +281,15 @@ mod tests {
 
     #[test]
     fn three_way_links_keep_additions_and_removals_of_both_sides() {
-        let key = |k: &'static str| (Kind::User, k, Box::leak(format!(r#"[{{"publickey": "age1{k}", "type": "age"}}]"#).into_boxed_str()) as &'static str);
+        let key = |k: &'static str| {
+            (Kind::User, k, Box::leak(format!(r#"[{{"publickey": "age1{k}", "type": "age"}}]"#).into_boxed_str()) as &'static str)
+        };
         let s = "sops/secrets/s";
         let base = Fake(vec![(s, Kind::User, "alice"), (s, Kind::User, "bob")], vec![key("alice"), key("bob"), key("carol")]);
-        let ours = Fake(vec![(s, Kind::User, "alice"), (s, Kind::User, "bob"), (s, Kind::User, "carol")], vec![key("alice"), key("bob"), key("carol")]);
+        let ours = Fake(
+            vec![(s, Kind::User, "alice"), (s, Kind::User, "bob"), (s, Kind::User, "carol")],
+            vec![key("alice"), key("bob"), key("carol")],
+        );
         let theirs = Fake(vec![(s, Kind::User, "alice")], vec![key("alice"), key("bob"), key("carol")]);
         let merged = ThreeWay { base: Some(&base), ours: &ours, theirs: &theirs };
         assert_eq!(recipients_in(&merged, Path::new(s)).unwrap(), ["age1alice", "age1carol"]);

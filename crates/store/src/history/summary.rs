@@ -48,7 +48,8 @@ impl Summary {
                 values.push((format!("{prefix}{}", display_path(path, file.format)), view));
             });
         }
-        let mut other_keys: Vec<String> = file.metadata.key_groups.iter().flat_map(|g| g.other.iter().map(|(name, _)| name.clone())).collect();
+        let mut other_keys: Vec<String> =
+            file.metadata.key_groups.iter().flat_map(|g| g.other.iter().map(|(name, _)| name.clone())).collect();
         other_keys.sort();
         other_keys.dedup();
         Summary {

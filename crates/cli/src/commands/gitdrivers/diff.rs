@@ -28,8 +28,11 @@ struct Settings {
 impl Settings {
     fn load(ctx: &Context) -> Settings {
         let config = super::git_here(ctx).and_then(|g| g.config().ok()).and_then(|mut c| c.snapshot().ok());
-        let from_env = std::env::var("SECRETS_DIFF_SHOW_VALUES").ok().map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
-        let show_values = from_env.unwrap_or_else(|| config.as_ref().and_then(|c| c.get_bool("secrets.diff.showValues").ok()).unwrap_or(false));
+        let from_env = std::env::var("SECRETS_DIFF_SHOW_VALUES")
+            .ok()
+            .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+        let show_values =
+            from_env.unwrap_or_else(|| config.as_ref().and_then(|c| c.get_bool("secrets.diff.showValues").ok()).unwrap_or(false));
         let salt = config.as_ref().and_then(|c| c.get_string("secrets.diff.salt").ok()).filter(|s| !s.is_empty());
         Settings { show_values, salt }
     }

@@ -54,7 +54,9 @@ pub fn run(ctx: &Context, args: &GitMergeArgs) -> CmdResult {
         }
         Err(e) => {
             eprintln!("secrets: {shown}: cannot merge: {e}");
-            eprintln!("hint: merging encrypted files needs a key that can read all three versions (SOPS_AGE_KEY_FILE); the file is left as ours");
+            eprintln!(
+                "hint: merging encrypted files needs a key that can read all three versions (SOPS_AGE_KEY_FILE); the file is left as ours"
+            );
             Ok(1)
         }
     }
@@ -70,13 +72,16 @@ fn recipients_from_links(repo: &Repo, path: &Path, sides: &Sides<'_>) -> Option<
     secret_name(&rel)?;
     let container = rel.parent()?.to_path_buf();
     let g = git.git();
-    let blob_at = |commit: &git2::Commit<'_>| commit.tree().ok()?.get_path(path).ok().and_then(|e| g.find_blob(e.id()).ok()).map(|b| b.content().to_vec());
+    let blob_at = |commit: &git2::Commit<'_>| {
+        commit.tree().ok()?.get_path(path).ok().and_then(|e| g.find_blob(e.id()).ok()).map(|b| b.content().to_vec())
+    };
 
     let ours = g.head().ok()?.peel_to_commit().ok()?;
     if blob_at(&ours).as_deref() != Some(sides.ours) {
         return None;
     }
-    let theirs = their_candidates(g).into_iter().filter_map(|id| g.find_commit(id).ok()).find(|c| blob_at(c).as_deref() == Some(sides.theirs))?;
+    let theirs =
+        their_candidates(g).into_iter().filter_map(|id| g.find_commit(id).ok()).find(|c| blob_at(c).as_deref() == Some(sides.theirs))?;
     let base = g.merge_base(ours.id(), theirs.id()).ok().and_then(|id| g.find_commit(id).ok());
     let base_blob = base.as_ref().and_then(blob_at).unwrap_or_default();
     if base_blob != sides.base {
@@ -90,7 +95,8 @@ fn recipients_from_links(repo: &Repo, path: &Path, sides: &Sides<'_>) -> Option<
 /// The commits that may be "theirs": git names the commits being merged in `GITHEAD_<id>`
 /// variables; the sequencer's heads cover cherry-pick, revert and rebase.
 fn their_candidates(git: &git2::Repository) -> Vec<git2::Oid> {
-    let mut out: Vec<git2::Oid> = std::env::vars().filter_map(|(k, _)| k.strip_prefix("GITHEAD_").and_then(|id| git2::Oid::from_str(id).ok())).collect();
+    let mut out: Vec<git2::Oid> =
+        std::env::vars().filter_map(|(k, _)| k.strip_prefix("GITHEAD_").and_then(|id| git2::Oid::from_str(id).ok())).collect();
     for name in ["MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD"] {
         if let Ok(id) = git.refname_to_id(name) {
             out.push(id);

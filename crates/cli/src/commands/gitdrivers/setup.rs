@@ -26,7 +26,8 @@ pub fn run(ctx: &Context, pre_commit: bool, patterns: &[String], command: Option
     let mut changes: Vec<String> = Vec::new();
 
     let dir = if prefix.as_os_str().is_empty() { String::new() } else { format!("{}/", prefix.to_string_lossy()) };
-    let mut lines = vec![format!("{dir}sops/secrets/*/secret diff=secrets merge=secrets"), format!("{dir}vars/**/secret diff=secrets merge=secrets")];
+    let mut lines =
+        vec![format!("{dir}sops/secrets/*/secret diff=secrets merge=secrets"), format!("{dir}vars/**/secret diff=secrets merge=secrets")];
     lines.extend(patterns.iter().map(|p| format!("{p} diff=secrets merge=secrets")));
     if add_attributes(&workdir.join(".gitattributes"), &lines)? {
         changes.push("updated .gitattributes (commit it, so every clone uses the drivers)".into());
@@ -51,7 +52,9 @@ pub fn run(ctx: &Context, pre_commit: bool, patterns: &[String], command: Option
         use rand::RngCore;
         let mut salt = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut salt);
-        config.set_str("secrets.diff.salt", &hex::encode(salt)).map_err(|e| Failure::msg(format!("cannot set secrets.diff.salt: {}", e.message())))?;
+        config
+            .set_str("secrets.diff.salt", &hex::encode(salt))
+            .map_err(|e| Failure::msg(format!("cannot set secrets.diff.salt: {}", e.message())))?;
         changes.push("git config secrets.diff.salt (a random key for the diff's plaintext hashes, local to this clone)".into());
     }
 
@@ -142,7 +145,8 @@ enum Hook {
 }
 
 fn install_hook(path: &Path, program: &str) -> CmdResult<Hook> {
-    let script = format!("#!/bin/sh\n{HOOK_MARKER}: refuse commits that leave the secrets repository inconsistent.\nexec {program} check\n");
+    let script =
+        format!("#!/bin/sh\n{HOOK_MARKER}: refuse commits that leave the secrets repository inconsistent.\nexec {program} check\n");
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == script => return Ok(Hook::Current),
         Ok(existing) if !existing.contains(HOOK_MARKER) => return Ok(Hook::Foreign),
@@ -152,7 +156,8 @@ fn install_hook(path: &Path, program: &str) -> CmdResult<Hook> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| Failure::msg(format!("{}: {e}", path.display())))?;
     }
     Ok(Hook::Installed)
 }

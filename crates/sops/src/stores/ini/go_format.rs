@@ -248,10 +248,7 @@ mod tests {
             Value::Time("2024-01-02T03:04:05.5Z".into()),
             Value::Time("2024-01-02T03:04:05+02:00".into()),
         ]);
-        assert_eq!(
-            top(list),
-            "[1.234567e+06 123456 1 1e-05 +Inf 2024-01-02 03:04:05.5 +0000 UTC 2024-01-02 03:04:05 +0200 +0200]"
-        );
+        assert_eq!(top(list), "[1.234567e+06 123456 1 1e-05 +Inf 2024-01-02 03:04:05.5 +0000 UTC 2024-01-02 03:04:05 +0200 +0200]");
         let mut inner = Map::new();
         inner.push("c", Value::str("x"));
         let mut map = Map::new();

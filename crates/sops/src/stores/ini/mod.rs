@@ -29,8 +29,7 @@ impl Store for IniStore {
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
-        let (metadata, data): (Vec<Section>, Vec<Section>) =
-            parse::parse(input)?.into_iter().partition(|s| s.name == METADATA_SECTION);
+        let (metadata, data): (Vec<Section>, Vec<Section>) = parse::parse(input)?.into_iter().partition(|s| s.name == METADATA_SECTION);
         // Like sops, only the first `[sops]` section is read.
         let metadata = metadata.into_iter().next().ok_or(Error::MetadataNotFound)?;
         let metadata = flat::unflatten(metadata.keys.into_iter().map(|k| (k.name, k.value)))?;
@@ -43,10 +42,7 @@ impl Store for IniStore {
 
     fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>> {
         let mut sections = sections_from_tree(doc)?;
-        let keys = flat::flatten(metadata)?
-            .into_iter()
-            .map(|(name, value)| Key { name, value, comment: String::new() })
-            .collect();
+        let keys = flat::flatten(metadata)?.into_iter().map(|(name, value)| Key { name, value, comment: String::new() }).collect();
         sections.push(Section { name: METADATA_SECTION.to_string(), comment: String::new(), keys });
         write::write(&sections)
     }
@@ -94,9 +90,7 @@ fn sections_from_tree(doc: &Document) -> Result<Vec<Section>> {
                 return Err(emit_error("a section name is empty".to_string()));
             }
             let Value::Map(items) = value else {
-                return Err(emit_error(format!(
-                    "the top-level value `{name}` is not a mapping, so it is not a section"
-                )));
+                return Err(emit_error(format!("the top-level value `{name}` is not a mapping, so it is not a section")));
             };
             sections.push(section_from_map(name, items)?);
         }

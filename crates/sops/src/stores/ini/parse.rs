@@ -160,8 +160,7 @@ impl<'a> Parser<'a> {
             return Ok((line[..end].trim().to_string(), end + 1));
         }
         let start = quote.len();
-        let close =
-            start + line[start..].find(quote).ok_or_else(|| self.error("missing closing quote of the key name"))?;
+        let close = start + line[start..].find(quote).ok_or_else(|| self.error("missing closing quote of the key name"))?;
         let after_quote = close + quote.len();
         let delimiter = after_quote + line[after_quote..].find(['=', ':']).ok_or_else(not_found)?;
         Ok((line[start..close].trim().to_string(), delimiter + 1))
@@ -363,9 +362,7 @@ mod tests {
 
     #[test]
     fn malformed_input_fails_without_echoing_it() {
-        for bad in
-            ["[s\nk=v\n", "secretline\n", "[]\nk=v\n", "[s]\n=v\n", "[s]\nk=\"\"\"abc\n", "\"\" = v\n", "\"k = v\n"]
-        {
+        for bad in ["[s\nk=v\n", "secretline\n", "[]\nk=v\n", "[s]\n=v\n", "[s]\nk=\"\"\"abc\n", "\"\" = v\n", "\"k = v\n"] {
             match parse(bad.as_bytes()) {
                 Err(Error::Parse { format: Format::Ini, message }) => {
                     assert!(message.starts_with("line "), "{message}");

@@ -87,7 +87,6 @@ fn crafted_cases_match_sops() {
     }
 }
 
-
 #[test]
 fn metadata_values_with_comment_characters_are_quoted_and_read_back() {
     let enc = text(&read(&format!("{CASES}/regex-mac-only.enc.ini")));
@@ -188,8 +187,7 @@ fn comments_and_duplicates_map_onto_go_ini_keys() {
         MapItem::Comment("# on k again".into()),
     ]);
     let leading = Map(vec![MapItem::Comment("head".into()), MapItem::Comment("dropped".into())]);
-    let branch =
-        Map(vec![MapItem::Entry("s".into(), Value::Map(section)), MapItem::Entry("t".into(), Value::Map(leading))]);
+    let branch = Map(vec![MapItem::Entry("s".into(), Value::Map(section)), MapItem::Entry("t".into(), Value::Map(leading))]);
     let out = text(&IniStore.emit_plain(&Document { branches: vec![branch] }).unwrap());
     assert_eq!(out, "[s]\n# on k again\nk = 3\nj = 2\n\n; head\n[t]\n");
 }

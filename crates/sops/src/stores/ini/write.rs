@@ -96,10 +96,7 @@ mod tests {
         Section {
             name: name.into(),
             comment: comment.into(),
-            keys: keys
-                .iter()
-                .map(|(k, v, c)| Key { name: k.to_string(), value: v.to_string(), comment: c.to_string() })
-                .collect(),
+            keys: keys.iter().map(|(k, v, c)| Key { name: k.to_string(), value: v.to_string(), comment: c.to_string() }).collect(),
         }
     }
 
@@ -135,8 +132,7 @@ mod tests {
 
     #[test]
     fn empty_leading_default_is_skipped_but_later_ones_get_headers() {
-        let out =
-            text(&[section("DEFAULT", "", &[]), section("s", "", &[("k", "v", "")]), section("DEFAULT", "", &[])]);
+        let out = text(&[section("DEFAULT", "", &[]), section("s", "", &[("k", "v", "")]), section("DEFAULT", "", &[])]);
         assert_eq!(out, "[s]\nk = v\n\n[DEFAULT]\n");
         assert_eq!(text(&[section("default", "", &[("k", "v", "")])]), "k = v\n");
         assert_eq!(text(&[]), "");

@@ -20,21 +20,9 @@ pub(super) enum Indent {
 ///
 /// The walk keeps its own stack instead of recursing, so any depth the parser accepts (Go's
 /// limit of 10 000 levels) can be written back.
-pub(super) fn document(
-    branch: &Map,
-    metadata: Option<(&str, &Map)>,
-    indent: Indent,
-) -> Result<Vec<u8>> {
-    let mut out = Output {
-        text: String::from("{"),
-        indent,
-    };
-    let mut stack = vec![Open::Object {
-        items: branch.0.iter(),
-        extra: metadata,
-        first: true,
-        depth: 0,
-    }];
+pub(super) fn document(branch: &Map, metadata: Option<(&str, &Map)>, indent: Indent) -> Result<Vec<u8>> {
+    let mut out = Output { text: String::from("{"), indent };
+    let mut stack = vec![Open::Object { items: branch.0.iter(), extra: metadata, first: true, depth: 0 }];
     while let Some(open) = stack.last_mut() {
         let Some((key, child)) = open.next_child() else {
             if let Some(done) = stack.pop() {
@@ -50,20 +38,11 @@ pub(super) fn document(
         match child {
             Child::Map(map) | Child::Value(Value::Map(map)) => {
                 out.text.push('{');
-                stack.push(Open::Object {
-                    items: map.0.iter(),
-                    extra: None,
-                    first: true,
-                    depth,
-                });
+                stack.push(Open::Object { items: map.0.iter(), extra: None, first: true, depth });
             }
             Child::Value(Value::List(items)) => {
                 out.text.push('[');
-                stack.push(Open::Array {
-                    items: items.iter(),
-                    first: true,
-                    depth,
-                });
+                stack.push(Open::Array { items: items.iter(), first: true, depth });
             }
             Child::Value(scalar) => out.scalar(scalar)?,
         }
@@ -103,9 +82,7 @@ impl<'a> Open<'a> {
                     MapItem::Comment(_) => None,
                 })
                 .or_else(|| extra.take().map(|(key, map)| (Some(key), Child::Map(map)))),
-            Open::Array { items, .. } => items
-                .find(|value| !matches!(value, Value::Comment(_)))
-                .map(|value| (None, Child::Value(value))),
+            Open::Array { items, .. } => items.find(|value| !matches!(value, Value::Comment(_))).map(|value| (None, Child::Value(value))),
         }
     }
 
@@ -149,10 +126,7 @@ impl Output {
             Value::Comment(c) => push_quoted(&mut self.text, c),
             // Containers are opened by the walk in `document`.
             Value::Map(_) | Value::List(_) => {
-                return Err(Error::Emit {
-                    format: Format::Json,
-                    message: "internal: container written as a scalar".to_owned(),
-                })
+                return Err(Error::Emit { format: Format::Json, message: "internal: container written as a scalar".to_owned() })
             }
         }
         Ok(())
@@ -174,9 +148,7 @@ impl Output {
         self.text.push('\n');
         match self.indent {
             Indent::Tab => self.text.extend(std::iter::repeat_n('\t', depth)),
-            Indent::Spaces(n) => self
-                .text
-                .extend(std::iter::repeat_n(' ', depth.saturating_mul(n))),
+            Indent::Spaces(n) => self.text.extend(std::iter::repeat_n(' ', depth.saturating_mul(n))),
         }
     }
 }
@@ -244,26 +216,17 @@ mod tests {
     }
 
     fn map(entries: Vec<(&str, Value)>) -> Map {
-        Map(entries
-            .into_iter()
-            .map(|(k, v)| MapItem::Entry(k.to_owned(), v))
-            .collect())
+        Map(entries.into_iter().map(|(k, v)| MapItem::Entry(k.to_owned(), v)).collect())
     }
 
     #[test]
     fn html_characters_are_escaped() {
-        assert_eq!(
-            quoted("<a href=\"x\">&amp;</a> / "),
-            r#""\u003ca href=\"x\"\u003e\u0026amp;\u003c/a\u003e / ""#
-        );
+        assert_eq!(quoted("<a href=\"x\">&amp;</a> / "), r#""\u003ca href=\"x\"\u003e\u0026amp;\u003c/a\u003e / ""#);
     }
 
     #[test]
     fn line_and_paragraph_separators_are_escaped() {
-        assert_eq!(
-            quoted("a\u{2028}b\u{2029}c\u{2027}"),
-            "\"a\\u2028b\\u2029c\u{2027}\""
-        );
+        assert_eq!(quoted("a\u{2028}b\u{2029}c\u{2027}"), "\"a\\u2028b\\u2029c\u{2027}\"");
     }
 
     #[test]
@@ -277,10 +240,7 @@ mod tests {
 
     #[test]
     fn non_ascii_is_written_as_is() {
-        assert_eq!(
-            quoted("Grüße, 世界 ✓ 😀 \u{feff}\u{fffd}"),
-            "\"Grüße, 世界 ✓ 😀 \u{feff}\u{fffd}\""
-        );
+        assert_eq!(quoted("Grüße, 世界 ✓ 😀 \u{feff}\u{fffd}"), "\"Grüße, 世界 ✓ 😀 \u{feff}\u{fffd}\"");
     }
 
     #[test]
@@ -295,14 +255,7 @@ mod tests {
         let inner = map(vec![("k", Value::str("v"))]);
         let doc = map(vec![
             ("o", Value::Map(inner)),
-            (
-                "l",
-                Value::List(vec![
-                    Value::Float(1.0),
-                    Value::List(vec![]),
-                    Value::Map(Map::new()),
-                ]),
-            ),
+            ("l", Value::List(vec![Value::Float(1.0), Value::List(vec![]), Value::Map(Map::new())])),
             ("e", Value::List(vec![])),
         ]);
         let expected = "{\n\t\"o\": {\n\t\t\"k\": \"v\"\n\t},\n\t\"l\": [\n\t\t1,\n\t\t[],\n\t\t{}\n\t],\n\t\"e\": []\n}\n";
@@ -316,20 +269,11 @@ mod tests {
     fn comments_are_skipped() {
         let doc = Map(vec![
             MapItem::Comment("top".into()),
-            MapItem::Entry(
-                "l".into(),
-                Value::List(vec![Value::Comment("c".into()), Value::Bool(true)]),
-            ),
+            MapItem::Entry("l".into(), Value::List(vec![Value::Comment("c".into()), Value::Bool(true)])),
             MapItem::Entry("only".into(), Value::List(vec![Value::Comment("c".into())])),
-            MapItem::Entry(
-                "m".into(),
-                Value::Map(Map(vec![MapItem::Comment("c".into())])),
-            ),
+            MapItem::Entry("m".into(), Value::Map(Map(vec![MapItem::Comment("c".into())]))),
         ]);
-        assert_eq!(
-            emit(&doc, Indent::Tab),
-            "{\n\t\"l\": [\n\t\ttrue\n\t],\n\t\"only\": [],\n\t\"m\": {}\n}\n"
-        );
+        assert_eq!(emit(&doc, Indent::Tab), "{\n\t\"l\": [\n\t\ttrue\n\t],\n\t\"only\": [],\n\t\"m\": {}\n}\n");
     }
 
     #[test]
@@ -353,30 +297,17 @@ mod tests {
     fn non_finite_floats_are_refused() {
         for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             let doc = map(vec![("x", Value::List(vec![Value::Float(f)]))]);
-            assert!(matches!(
-                document(&doc, None, Indent::Tab),
-                Err(Error::Emit {
-                    format: Format::Json,
-                    ..
-                })
-            ));
+            assert!(matches!(document(&doc, None, Indent::Tab), Err(Error::Emit { format: Format::Json, .. })));
         }
     }
 
     #[test]
     fn metadata_goes_last() {
         let doc = map(vec![("a", Value::str("x"))]);
-        let meta = map(vec![
-            ("hc_vault", Value::Null),
-            ("shamir_threshold", Value::Int(2)),
-        ]);
-        let out =
-            String::from_utf8(document(&doc, Some(("sops", &meta)), Indent::Tab).unwrap()).unwrap();
+        let meta = map(vec![("hc_vault", Value::Null), ("shamir_threshold", Value::Int(2))]);
+        let out = String::from_utf8(document(&doc, Some(("sops", &meta)), Indent::Tab).unwrap()).unwrap();
         assert_eq!(out, "{\n\t\"a\": \"x\",\n\t\"sops\": {\n\t\t\"hc_vault\": null,\n\t\t\"shamir_threshold\": 2\n\t}\n}\n");
-        let out = String::from_utf8(
-            document(&Map::new(), Some(("sops", &Map::new())), Indent::Tab).unwrap(),
-        )
-        .unwrap();
+        let out = String::from_utf8(document(&Map::new(), Some(("sops", &Map::new())), Indent::Tab).unwrap()).unwrap();
         assert_eq!(out, "{\n\t\"sops\": {}\n}\n");
     }
 }

@@ -39,9 +39,7 @@ impl JsonStore {
 impl Store for JsonStore {
     fn parse_plain(&self, input: &[u8]) -> Result<Document> {
         let branch = parse::parse_object(input, None)?;
-        Ok(Document {
-            branches: vec![branch],
-        })
+        Ok(Document { branches: vec![branch] })
     }
 
     /// The metadata is the top-level `sops` object wherever it stands. Its integer literals come
@@ -49,12 +47,7 @@ impl Store for JsonStore {
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
         let mut branch = parse::parse_object(input, Some(METADATA_KEY))?;
         let metadata = take_metadata(&mut branch)?;
-        Ok((
-            Document {
-                branches: vec![branch],
-            },
-            metadata,
-        ))
+        Ok((Document { branches: vec![branch] }, metadata))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {
@@ -62,42 +55,30 @@ impl Store for JsonStore {
     }
 
     fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>> {
-        emit::document(
-            first_branch(doc)?,
-            Some((METADATA_KEY, metadata)),
-            self.indent(),
-        )
+        emit::document(first_branch(doc)?, Some((METADATA_KEY, metadata)), self.indent())
     }
 }
 
 /// A JSON file holds one document. Like sops, only the first branch is written (a multi-document
 /// YAML file converted to JSON keeps its first document).
 fn first_branch(doc: &Document) -> Result<&Map> {
-    doc.branches.first().ok_or_else(|| Error::Emit {
-        format: Format::Json,
-        message: "the document is empty: there is no object to write".to_owned(),
-    })
+    doc.branches
+        .first()
+        .ok_or_else(|| Error::Emit { format: Format::Json, message: "the document is empty: there is no object to write".to_owned() })
 }
 
 /// Removes the top-level `sops` entry and returns its object.
 fn take_metadata(branch: &mut Map) -> Result<Map> {
-    let count = branch
-        .entries()
-        .filter(|(key, _)| *key == METADATA_KEY)
-        .count();
+    let count = branch.entries().filter(|(key, _)| *key == METADATA_KEY).count();
     if count > 1 {
         // sops merges the objects for its metadata but then keeps one of them in the data (or
         // crashes, depending on their positions); neither is worth imitating.
-        return Err(Error::metadata(
-            "the file has more than one top-level `sops` key",
-        ));
+        return Err(Error::metadata("the file has more than one top-level `sops` key"));
     }
     match branch.remove(METADATA_KEY) {
         None | Some(Value::Null) => Err(Error::MetadataNotFound),
         Some(Value::Map(metadata)) => Ok(metadata),
-        Some(_) => Err(Error::metadata(
-            "the top-level `sops` value is not an object",
-        )),
+        Some(_) => Err(Error::metadata("the top-level `sops` value is not an object")),
     }
 }
 
@@ -119,22 +100,15 @@ mod tests {
 
     /// sops wrote the file, so re-emitting what we parse must give it back byte for byte.
     fn assert_encrypted_round_trip(store: &JsonStore, bytes: &[u8], name: &str) {
-        let (doc, metadata) = store
-            .parse_encrypted(bytes)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(
-            doc.branches[0].get(METADATA_KEY).is_none(),
-            "{name}: metadata left in the data"
-        );
+        let (doc, metadata) = store.parse_encrypted(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(doc.branches[0].get(METADATA_KEY).is_none(), "{name}: metadata left in the data");
         let out = store.emit_encrypted(&doc, &metadata).unwrap();
         assert_eq!(text(&out), text(bytes), "{name}");
         assert_eq!(out, bytes, "{name}");
     }
 
     fn assert_plain_emission(store: &JsonStore, input: &[u8], expected: &[u8], name: &str) {
-        let doc = store
-            .parse_plain(input)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let doc = store.parse_plain(input).unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = store.emit_plain(&doc).unwrap();
         assert_eq!(text(&out), text(expected), "{name}");
         assert_eq!(out, expected, "{name}");
@@ -198,48 +172,29 @@ mod tests {
             let (enc_doc, _) = store.parse_encrypted(&enc).unwrap();
             let plain_doc = store.parse_plain(&plain).unwrap();
             let keys = |m: &Map| m.entries().map(|(k, _)| k.to_owned()).collect::<Vec<_>>();
-            assert_eq!(
-                keys(&enc_doc.branches[0]),
-                keys(&plain_doc.branches[0]),
-                "{name}"
-            );
+            assert_eq!(keys(&enc_doc.branches[0]), keys(&plain_doc.branches[0]), "{name}");
         }
     }
 
     #[test]
     fn indent_setting_uses_spaces() {
         let input = read(CASES, "structure.json");
-        for (indent, name) in [
-            (2, "structure.indent2.dec.json"),
-            (0, "structure.indent0.dec.json"),
-        ] {
-            let store = JsonStore {
-                indent: Some(indent),
-            };
+        for (indent, name) in [(2, "structure.indent2.dec.json"), (0, "structure.indent0.dec.json")] {
+            let store = JsonStore { indent: Some(indent) };
             assert_plain_emission(&store, &input, &read(CASES, name), name);
         }
     }
 
     #[test]
     fn metadata_is_returned_as_a_tree_with_integers() {
-        let (doc, metadata) = JsonStore::default()
-            .parse_encrypted(&read(VECTORS, "enc/shamir-2of3.json"))
-            .unwrap();
+        let (doc, metadata) = JsonStore::default().parse_encrypted(&read(VECTORS, "enc/shamir-2of3.json")).unwrap();
         assert_eq!(metadata.get("shamir_threshold"), Some(&Value::Int(2)));
-        let Some(Value::List(groups)) = metadata.get("key_groups") else {
-            panic!("no key_groups")
-        };
+        let Some(Value::List(groups)) = metadata.get("key_groups") else { panic!("no key_groups") };
         assert_eq!(groups.len(), 3);
-        assert_eq!(
-            groups[0].as_map().and_then(|g| g.get("hc_vault")),
-            Some(&Value::Null)
-        );
+        assert_eq!(groups[0].as_map().and_then(|g| g.get("hc_vault")), Some(&Value::Null));
         assert_eq!(metadata.get("version"), Some(&Value::str("3.11.0")));
         // Data numbers stay floats.
-        let port = doc.branches[0]
-            .get("db")
-            .and_then(Value::as_map)
-            .and_then(|m| m.get("port"));
+        let port = doc.branches[0].get("db").and_then(Value::as_map).and_then(|m| m.get("port"));
         assert!(matches!(port, Some(Value::Str(s)) if s.ends_with("type:float]")));
     }
 
@@ -251,9 +206,7 @@ mod tests {
         assert_eq!(keys, ["a", "b"]);
         assert_eq!(metadata.get("n"), Some(&Value::Int(3)));
         assert_eq!(doc.branches[0].get("a"), Some(&Value::Float(1.0)));
-        let out = JsonStore::default()
-            .emit_encrypted(&doc, &metadata)
-            .unwrap();
+        let out = JsonStore::default().emit_encrypted(&doc, &metadata).unwrap();
         assert_eq!(
             text(&out),
             "{\n\t\"a\": 1,\n\t\"b\": [\n\t\t2\n\t],\n\t\"sops\": {\n\t\t\"version\": \"3.11.0\",\n\t\t\"n\": 3\n\t}\n}\n"
@@ -263,70 +216,29 @@ mod tests {
     #[test]
     fn missing_or_bad_metadata() {
         let store = JsonStore::default();
-        assert!(matches!(
-            store.parse_encrypted(br#"{"a": 1}"#),
-            Err(Error::MetadataNotFound)
-        ));
-        assert!(matches!(
-            store.parse_encrypted(br#"{"a": 1, "sops": null}"#),
-            Err(Error::MetadataNotFound)
-        ));
-        assert!(matches!(
-            store.parse_encrypted(br#"{"a": {"sops": {}}}"#),
-            Err(Error::MetadataNotFound)
-        ));
-        assert!(matches!(
-            store.parse_encrypted(br#"{"sops": "x"}"#),
-            Err(Error::Metadata(_))
-        ));
-        assert!(matches!(
-            store.parse_encrypted(br#"{"sops": {}, "sops": {}}"#),
-            Err(Error::Metadata(_))
-        ));
-        assert!(matches!(
-            store.parse_encrypted(br#"{"sops": {}} x"#),
-            Err(Error::Parse { .. })
-        ));
-        assert!(matches!(
-            store.parse_encrypted(b"[]"),
-            Err(Error::Parse { .. })
-        ));
+        assert!(matches!(store.parse_encrypted(br#"{"a": 1}"#), Err(Error::MetadataNotFound)));
+        assert!(matches!(store.parse_encrypted(br#"{"a": 1, "sops": null}"#), Err(Error::MetadataNotFound)));
+        assert!(matches!(store.parse_encrypted(br#"{"a": {"sops": {}}}"#), Err(Error::MetadataNotFound)));
+        assert!(matches!(store.parse_encrypted(br#"{"sops": "x"}"#), Err(Error::Metadata(_))));
+        assert!(matches!(store.parse_encrypted(br#"{"sops": {}, "sops": {}}"#), Err(Error::Metadata(_))));
+        assert!(matches!(store.parse_encrypted(br#"{"sops": {}} x"#), Err(Error::Parse { .. })));
+        assert!(matches!(store.parse_encrypted(b"[]"), Err(Error::Parse { .. })));
     }
 
     #[test]
     fn only_the_first_branch_is_written() {
         let store = JsonStore::default();
         let one = Map(vec![MapItem::Entry("a".into(), Value::Bool(true))]);
-        let doc = Document {
-            branches: vec![
-                one.clone(),
-                Map(vec![MapItem::Entry("b".into(), Value::Null)]),
-            ],
-        };
-        assert_eq!(
-            text(&store.emit_plain(&doc).unwrap()),
-            "{\n\t\"a\": true\n}\n"
-        );
-        assert!(matches!(
-            store.emit_plain(&Document::default()),
-            Err(Error::Emit { .. })
-        ));
-        assert!(matches!(
-            store.emit_encrypted(&Document::default(), &Map::new()),
-            Err(Error::Emit { .. })
-        ));
+        let doc = Document { branches: vec![one.clone(), Map(vec![MapItem::Entry("b".into(), Value::Null)])] };
+        assert_eq!(text(&store.emit_plain(&doc).unwrap()), "{\n\t\"a\": true\n}\n");
+        assert!(matches!(store.emit_plain(&Document::default()), Err(Error::Emit { .. })));
+        assert!(matches!(store.emit_encrypted(&Document::default(), &Map::new()), Err(Error::Emit { .. })));
     }
 
     #[test]
     fn parse_errors_name_the_store() {
         let err = JsonStore::default().parse_plain(b"[1]").unwrap_err();
-        assert!(matches!(
-            err,
-            Error::Parse {
-                format: Format::Json,
-                ..
-            }
-        ));
+        assert!(matches!(err, Error::Parse { format: Format::Json, .. }));
         assert_eq!(err.sops_exit_code(), 2);
     }
 
@@ -338,11 +250,7 @@ mod tests {
         let store = JsonStore { indent: Some(0) };
         let doc = store.parse_plain(text_in.as_bytes()).unwrap();
         let out = store.emit_plain(&doc).unwrap();
-        let expected = format!(
-            "{{\n\"a\": {}\"x\"{}\n}}\n",
-            "[\n".repeat(depth),
-            "\n]".repeat(depth)
-        );
+        let expected = format!("{{\n\"a\": {}\"x\"{}\n}}\n", "[\n".repeat(depth), "\n]".repeat(depth));
         assert_eq!(text(&out), expected);
     }
 
@@ -354,9 +262,7 @@ mod tests {
             prop_oneof![
                 Just(Value::Null),
                 any::<bool>().prop_map(Value::Bool),
-                any::<f64>()
-                    .prop_filter("finite", |f| f.is_finite())
-                    .prop_map(Value::Float),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
                 any::<String>().prop_map(Value::Str),
             ]
         }
@@ -365,12 +271,8 @@ mod tests {
             leaf().prop_recursive(4, 48, 6, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
-                    prop::collection::vec((any::<String>(), inner), 0..6).prop_map(|entries| {
-                        Value::Map(Map(entries
-                            .into_iter()
-                            .map(|(k, v)| MapItem::Entry(k, v))
-                            .collect()))
-                    }),
+                    prop::collection::vec((any::<String>(), inner), 0..6)
+                        .prop_map(|entries| { Value::Map(Map(entries.into_iter().map(|(k, v)| MapItem::Entry(k, v)).collect())) }),
                 ]
             })
         }

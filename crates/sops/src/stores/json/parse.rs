@@ -18,12 +18,7 @@ pub(super) const MAX_DEPTH: usize = 10_000;
 /// there an integer literal that fits an `i64` becomes [`Value::Int`], because Go decodes those
 /// fields into integer struct fields rather than into `float64`.
 pub(super) fn parse_object(input: &[u8], int_key: Option<&str>) -> Result<Map> {
-    Parser {
-        src: input,
-        pos: 0,
-        int_key,
-    }
-    .document()
+    Parser { src: input, pos: 0, int_key }.document()
 }
 
 struct Parser<'a> {
@@ -86,22 +81,12 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         match self.peek() {
             Some(b'{') => self.pos += 1,
-            Some(b'[') => {
-                return Err(self.error_here("the top level must be an object, not an array"))
-            }
-            Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-                return Err(self.error_here("the top level must be an object"))
-            }
+            Some(b'[') => return Err(self.error_here("the top level must be an object, not an array")),
+            Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => return Err(self.error_here("the top level must be an object")),
             Some(_) => return Err(self.unexpected("a JSON object")),
             None => return Err(self.error_here("the input is empty, expected a JSON object")),
         }
-        let mut stack = vec![Open {
-            node: Node::Object {
-                map: Map::new(),
-                key: None,
-            },
-            ints: false,
-        }];
+        let mut stack = vec![Open { node: Node::Object { map: Map::new(), key: None }, ints: false }];
         let mut state = State::First;
         loop {
             let top_level = stack.len() == 1;
@@ -139,10 +124,7 @@ impl<'a> Parser<'a> {
                     }
                     self.skip_ws();
                     let node = match self.peek() {
-                        Some(b'{') => Node::Object {
-                            map: Map::new(),
-                            key: None,
-                        },
+                        Some(b'{') => Node::Object { map: Map::new(), key: None },
                         Some(b'[') => Node::Array(Vec::new()),
                         _ => {
                             let value = self.scalar(ints)?;
@@ -152,9 +134,7 @@ impl<'a> Parser<'a> {
                         }
                     };
                     if stack.len() >= MAX_DEPTH {
-                        return Err(
-                            self.error_here(format!("nesting deeper than {MAX_DEPTH} levels"))
-                        );
+                        return Err(self.error_here(format!("nesting deeper than {MAX_DEPTH} levels")));
                     }
                     self.pos += 1;
                     stack.push(Open { node, ints });
@@ -174,9 +154,7 @@ impl<'a> Parser<'a> {
                                 return Ok(root);
                             }
                         }
-                        _ if closer == b'}' => {
-                            return Err(self.unexpected("`,` or `}` after an object member"))
-                        }
+                        _ if closer == b'}' => return Err(self.unexpected("`,` or `}` after an object member")),
                         _ => return Err(self.unexpected("`,` or `]` after an array element")),
                     }
                 }
@@ -260,8 +238,7 @@ impl<'a> Parser<'a> {
             }
             self.digits();
         }
-        let text = std::str::from_utf8(&self.src[start..self.pos])
-            .map_err(|_| self.error_at(start, "invalid number"))?;
+        let text = std::str::from_utf8(&self.src[start..self.pos]).map_err(|_| self.error_at(start, "invalid number"))?;
         if ints && integral {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(Value::Int(i));
@@ -341,10 +318,7 @@ impl<'a> Parser<'a> {
     /// next escape is read on its own.
     fn code_unit(&mut self, unit: u32) -> char {
         if (0xD800..0xDC00).contains(&unit) && self.src[self.pos..].starts_with(b"\\u") {
-            if let Some(low) = self
-                .hex4(self.pos + 2)
-                .filter(|low| (0xDC00..0xE000).contains(low))
-            {
+            if let Some(low) = self.hex4(self.pos + 2).filter(|low| (0xDC00..0xE000).contains(low)) {
                 self.pos += 6;
                 let combined = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
                 return char::from_u32(combined).unwrap_or(char::REPLACEMENT_CHARACTER);
@@ -355,9 +329,7 @@ impl<'a> Parser<'a> {
 
     fn hex4(&self, at: usize) -> Option<u32> {
         let digits = self.src.get(at..at.checked_add(4)?)?;
-        digits
-            .iter()
-            .try_fold(0u32, |acc, &b| Some(acc * 16 + char::from(b).to_digit(16)?))
+        digits.iter().try_fold(0u32, |acc, &b| Some(acc * 16 + char::from(b).to_digit(16)?))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -389,18 +361,9 @@ impl<'a> Parser<'a> {
     fn error_at(&self, at: usize, message: impl Into<String>) -> Error {
         let before = self.src.get(..at).unwrap_or(self.src);
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
-        Error::Parse {
-            format: Format::Json,
-            message: format!("{} at line {line}, column {column}", message.into()),
-        }
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        Error::Parse { format: Format::Json, message: format!("{} at line {line}, column {column}", message.into()) }
     }
 }
 
@@ -410,10 +373,7 @@ impl<'a> Parser<'a> {
 pub(super) fn push_go_lossy(out: &mut String, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
         out.push_str(chunk.valid());
-        out.extend(std::iter::repeat_n(
-            char::REPLACEMENT_CHARACTER,
-            chunk.invalid().len(),
-        ));
+        out.extend(std::iter::repeat_n(char::REPLACEMENT_CHARACTER, chunk.invalid().len()));
     }
 }
 
@@ -431,18 +391,14 @@ mod tests {
 
     fn message(result: Result<Map>) -> String {
         match result {
-            Err(Error::Parse {
-                format: Format::Json,
-                message,
-            }) => message,
+            Err(Error::Parse { format: Format::Json, message }) => message,
             other => panic!("expected a JSON parse error, got {other:?}"),
         }
     }
 
     #[test]
     fn scalars_and_every_number_is_a_float() {
-        let map = parse(r#"{"s":"x","i":42,"n":-0,"f":2.5,"e":1E2,"t":true,"F":false,"z":null}"#)
-            .unwrap();
+        let map = parse(r#"{"s":"x","i":42,"n":-0,"f":2.5,"e":1E2,"t":true,"F":false,"z":null}"#).unwrap();
         assert_eq!(
             entries(&map),
             vec![
@@ -456,9 +412,7 @@ mod tests {
                 ("z", &Value::Null),
             ]
         );
-        let Some(Value::Float(neg_zero)) = map.get("n") else {
-            panic!("n is not a float")
-        };
+        let Some(Value::Float(neg_zero)) = map.get("n") else { panic!("n is not a float") };
         assert!(neg_zero.is_sign_negative());
     }
 
@@ -478,11 +432,9 @@ mod tests {
 
     #[test]
     fn integer_literals_under_the_int_key_stay_integers() {
-        let map = parse_object(
-            br#"{"n":2,"sops":{"shamir_threshold":2,"f":2.0,"e":1e2,"l":[3],"huge":99999999999999999999}}"#,
-            Some("sops"),
-        )
-        .unwrap();
+        let map =
+            parse_object(br#"{"n":2,"sops":{"shamir_threshold":2,"f":2.0,"e":1e2,"l":[3],"huge":99999999999999999999}}"#, Some("sops"))
+                .unwrap();
         assert_eq!(map.get("n"), Some(&Value::Float(2.0)));
         let sops = map.get("sops").and_then(Value::as_map).unwrap();
         assert_eq!(sops.get("shamir_threshold"), Some(&Value::Int(2)));
@@ -495,11 +447,7 @@ mod tests {
     #[test]
     fn int_key_applies_only_at_top_level() {
         let map = parse_object(br#"{"x":{"sops":{"n":1}}}"#, Some("sops")).unwrap();
-        let inner = map
-            .get("x")
-            .and_then(Value::as_map)
-            .and_then(|m| m.get("sops"))
-            .and_then(Value::as_map);
+        let inner = map.get("x").and_then(Value::as_map).and_then(|m| m.get("sops")).and_then(Value::as_map);
         assert_eq!(inner.and_then(|m| m.get("n")), Some(&Value::Float(1.0)));
     }
 
@@ -509,25 +457,18 @@ mod tests {
         let keys: Vec<&str> = map.entries().map(|(k, _)| k).collect();
         assert_eq!(keys, ["z", "a", "z", "m"]);
         let inner = map.get("m").and_then(Value::as_map).unwrap();
-        assert_eq!(
-            entries(inner),
-            vec![("k", &Value::Float(1.0)), ("k", &Value::Float(2.0))]
-        );
+        assert_eq!(entries(inner), vec![("k", &Value::Float(1.0)), ("k", &Value::Float(2.0))]);
     }
 
     #[test]
     fn empty_containers_and_whitespace() {
-        let map =
-            parse(" \r\n\t{ \"o\" : { } , \"a\" : [ ] , \"l\" : [ [ ] , { } ] } \n\t").unwrap();
+        let map = parse(" \r\n\t{ \"o\" : { } , \"a\" : [ ] , \"l\" : [ [ ] , { } ] } \n\t").unwrap();
         assert_eq!(
             entries(&map),
             vec![
                 ("o", &Value::Map(Map::new())),
                 ("a", &Value::List(vec![])),
-                (
-                    "l",
-                    &Value::List(vec![Value::List(vec![]), Value::Map(Map::new())])
-                ),
+                ("l", &Value::List(vec![Value::List(vec![]), Value::Map(Map::new())])),
             ]
         );
         assert!(parse("{}").unwrap().is_empty());
@@ -536,31 +477,18 @@ mod tests {
     #[test]
     fn escapes_decode_like_go() {
         let map = parse(r#"{"s":"\"\\\/\b\f\n\r\t\u00e9\u2028\ud83d\ude00"}"#).unwrap();
-        assert_eq!(
-            map.get("s"),
-            Some(&Value::str("\"\\/\u{8}\u{c}\n\r\té\u{2028}😀"))
-        );
+        assert_eq!(map.get("s"), Some(&Value::str("\"\\/\u{8}\u{c}\n\r\té\u{2028}😀")));
     }
 
     #[test]
     fn unpaired_surrogates_become_replacement_characters() {
-        let map =
-            parse(r#"{"s":"\ud800 \udc00 \ud800\u0041 \ud800\ud800\udc00 \uDBFF\uDFFF"}"#).unwrap();
-        assert_eq!(
-            map.get("s"),
-            Some(&Value::str(
-                "\u{FFFD} \u{FFFD} \u{FFFD}A \u{FFFD}\u{10000} \u{10FFFF}"
-            ))
-        );
+        let map = parse(r#"{"s":"\ud800 \udc00 \ud800\u0041 \ud800\ud800\udc00 \uDBFF\uDFFF"}"#).unwrap();
+        assert_eq!(map.get("s"), Some(&Value::str("\u{FFFD} \u{FFFD} \u{FFFD}A \u{FFFD}\u{10000} \u{10FFFF}")));
     }
 
     #[test]
     fn invalid_utf8_becomes_one_replacement_per_byte() {
-        let map = parse_object(
-            b"{\"k\xff\":\"a\xffb\xc3(c\xed\xa0\x80d\xe2\x82x\xf0\x9f\x98e\"}",
-            None,
-        )
-        .unwrap();
+        let map = parse_object(b"{\"k\xff\":\"a\xffb\xc3(c\xed\xa0\x80d\xe2\x82x\xf0\x9f\x98e\"}", None).unwrap();
         let (key, value) = map.entries().next().unwrap();
         assert_eq!(key, "k\u{FFFD}");
         assert_eq!(value, &Value::str("a\u{FFFD}b\u{FFFD}(c\u{FFFD}\u{FFFD}\u{FFFD}d\u{FFFD}\u{FFFD}x\u{FFFD}\u{FFFD}\u{FFFD}e"));
@@ -629,10 +557,7 @@ mod tests {
         assert!(!msg.contains("s3cr3t"), "{msg}");
         assert!(msg.contains("found a character"), "{msg}");
         let msg = message(parse("{\"a\":\n\"never closed"));
-        assert!(
-            msg.contains("unterminated string at line 2, column 1"),
-            "{msg}"
-        );
+        assert!(msg.contains("unterminated string at line 2, column 1"), "{msg}");
     }
 
     #[test]

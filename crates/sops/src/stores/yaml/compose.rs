@@ -49,13 +49,8 @@ pub(super) struct Composer {
 
 impl Composer {
     pub fn new(events: Vec<Event>) -> Self {
-        let mut c = Composer {
-            depth: 0,
-            events: events.into_iter(),
-            current: None,
-            nodes: Vec::new(),
-            anchors: std::collections::HashMap::new(),
-        };
+        let mut c =
+            Composer { depth: 0, events: events.into_iter(), current: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -217,11 +212,5 @@ impl Composer {
 }
 
 fn unreachable_event() -> Event {
-    Event {
-        kind: EventKind::StreamEnd,
-        start: Default::default(),
-        head: String::new(),
-        line: String::new(),
-        foot: String::new(),
-    }
+    Event { kind: EventKind::StreamEnd, start: Default::default(), head: String::new(), line: String::new(), foot: String::new() }
 }

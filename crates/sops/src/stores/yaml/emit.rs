@@ -242,10 +242,7 @@ mod tests {
             e("em", Value::Map(Map::new())),
             e("el", Value::List(vec![])),
         ]);
-        assert_eq!(
-            emit_one(doc),
-            "a:\n    b: 1\nl:\n    - x\n    - - 1\n      - 2\no:\n    - k: v\n      j: true\nem: {}\nel: []\n"
-        );
+        assert_eq!(emit_one(doc), "a:\n    b: 1\nl:\n    - x\n    - - 1\n      - 2\no:\n    - k: v\n      j: true\nem: {}\nel: []\n");
     }
 
     #[test]
@@ -279,10 +276,7 @@ mod tests {
             ),
             e("l", Value::List(vec![Value::str("x"), Value::Comment(" in".into()), Value::str("z")])),
         ]);
-        assert_eq!(
-            emit_one(doc),
-            "# top\na:\n    # first\n    b: 1\n    # mid\n    c: 2\n    # end\nl:\n    - x\n    # in\n    - z\n"
-        );
+        assert_eq!(emit_one(doc), "# top\na:\n    # first\n    b: 1\n    # mid\n    c: 2\n    # end\nl:\n    - x\n    # in\n    - z\n");
     }
 
     #[test]

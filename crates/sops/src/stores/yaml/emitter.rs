@@ -262,9 +262,7 @@ impl<'e> Emitter<'e> {
 
     fn check_simple_key(&self) -> bool {
         match self.ev() {
-            Ev::Scalar { value, tag, .. } => {
-                !self.analysis.multiline && value.len() + tag.map_or(0, |t| 2 + t.len()) <= 128
-            }
+            Ev::Scalar { value, tag, .. } => !self.analysis.multiline && value.len() + tag.map_or(0, |t| 2 + t.len()) <= 128,
             Ev::MapStart { .. } | Ev::SeqStart { .. } => self.next_is_end(),
             _ => false,
         }
@@ -297,19 +295,11 @@ impl<'e> Emitter<'e> {
                 Ok(())
             }
             Ev::SeqStart { .. } => {
-                self.state = if self.flow_level > 0 || self.next_is_end() {
-                    St::FlowSequenceFirstItem
-                } else {
-                    St::BlockSequenceFirstItem
-                };
+                self.state = if self.flow_level > 0 || self.next_is_end() { St::FlowSequenceFirstItem } else { St::BlockSequenceFirstItem };
                 Ok(())
             }
             Ev::MapStart { .. } => {
-                self.state = if self.flow_level > 0 || self.next_is_end() {
-                    St::FlowMappingFirstKey
-                } else {
-                    St::BlockMappingFirstKey
-                };
+                self.state = if self.flow_level > 0 || self.next_is_end() { St::FlowMappingFirstKey } else { St::BlockMappingFirstKey };
                 Ok(())
             }
             _ => Err(emit_error("expected a node")),
@@ -325,11 +315,7 @@ impl<'e> Emitter<'e> {
         }
         if style == Style::Plain {
             style = quote::downgrade_plain(a, self.flow_level > 0);
-            if style == Style::Plain
-                && !tagged
-                && self.value_is_empty()
-                && (self.flow_level > 0 || self.simple_key_context)
-            {
+            if style == Style::Plain && !tagged && self.value_is_empty() && (self.flow_level > 0 || self.simple_key_context) {
                 style = if a.single_quoted_allowed { Style::Single } else { Style::Double };
             }
         }

@@ -102,9 +102,7 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
             }
             TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
             TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
-            TokenType::Tag(handle, suffix) => {
-                (TokKind::Tag { handle: handle.into_owned(), suffix: suffix.into_owned() }, Some(0))
-            }
+            TokenType::Tag(handle, suffix) => (TokKind::Tag { handle: handle.into_owned(), suffix: suffix.into_owned() }, Some(0)),
             TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned() }, Some(0)),
             _ => {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));

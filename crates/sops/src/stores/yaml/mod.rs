@@ -50,8 +50,7 @@ pub(super) fn syntax_error(line: i64, column: i64, problem: &str) -> Error {
 
 /// Every document of the input as a go-yaml node arena plus its document roots.
 fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::NodeId>)> {
-    let text = std::str::from_utf8(input)
-        .map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let text = std::str::from_utf8(input).map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = source::Source::new(text);
     let mut toks = lex::tokenize(&src)?;
@@ -80,9 +79,9 @@ fn without_comments(map: Map) -> Map {
 fn value_without_comments(v: Value) -> Value {
     match v {
         Value::Map(m) => Value::Map(without_comments(m)),
-        Value::List(items) => Value::List(
-            items.into_iter().filter(|i| !matches!(i, Value::Comment(_))).map(value_without_comments).collect(),
-        ),
+        Value::List(items) => {
+            Value::List(items.into_iter().filter(|i| !matches!(i, Value::Comment(_))).map(value_without_comments).collect())
+        }
         other => other,
     }
 }

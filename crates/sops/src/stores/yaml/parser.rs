@@ -162,15 +162,7 @@ impl<'t> Parser<'t> {
     }
 
     fn empty_scalar(&self, mark: Mark) -> Event {
-        self.event(
-            EventKind::Scalar {
-                anchor: String::new(),
-                tag: String::new(),
-                value: String::new(),
-                style: ScalarStyle::Plain,
-            },
-            mark,
-        )
+        self.event(EventKind::Scalar { anchor: String::new(), tag: String::new(), value: String::new(), style: ScalarStyle::Plain }, mark)
     }
 
     fn error(&self, tok: &Tok, problem: &str) -> crate::error::Error {
@@ -273,10 +265,8 @@ impl<'t> Parser<'t> {
                 tok = self.peek();
             }
         }
-        let directive_or_start = matches!(
-            tok.kind,
-            TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } | TokKind::DocumentStart
-        );
+        let directive_or_start =
+            matches!(tok.kind, TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } | TokKind::DocumentStart);
         if implicit && !directive_or_start && tok.kind != TokKind::StreamEnd {
             self.process_directives()?;
             self.states.push(State::DocumentEnd);
@@ -568,10 +558,7 @@ impl<'t> Parser<'t> {
             }
             if tok.kind == TokKind::Key {
                 self.state = State::FlowSequenceEntryMappingKey;
-                let ev = self.event(
-                    EventKind::MappingStart { anchor: String::new(), tag: String::new(), flow: true },
-                    tok.start,
-                );
+                let ev = self.event(EventKind::MappingStart { anchor: String::new(), tag: String::new(), flow: true }, tok.start);
                 self.skip();
                 return Ok(ev);
             } else if tok.kind != TokKind::FlowSequenceEnd {

@@ -116,8 +116,7 @@ pub(super) fn analyze(value: &str) -> Analysis {
         let followed_by_whitespace = i + w >= v.len() || is_blank(v, i + w);
         if i == 0 {
             match v[i] {
-                b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%'
-                | b'@' | b'`' => {
+                b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`' => {
                     flow_indicators = true;
                     block_indicators = true;
                 }
@@ -230,10 +229,7 @@ pub(super) fn analyze(value: &str) -> Analysis {
 
 /// YAML 1.1 booleans, quoted on output for old parsers.
 fn is_old_bool(s: &str) -> bool {
-    matches!(
-        s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
-    )
+    matches!(s, "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF")
 }
 
 /// YAML 1.1 sexagesimal floats (`190:20:30.15`), quoted on output for old parsers:
@@ -370,8 +366,8 @@ mod tests {
     #[test]
     fn indicators_and_edges_get_single_quotes() {
         for s in [
-            " lead", "trail ", "a: b", "a #b", "- x", "-", "?", ":", "#x", "*x", "&x", "!x", "|", ">", "'q", "\"q",
-            "%x", "@x", "`x", "[x", "{x", "---", "...x", "@",
+            " lead", "trail ", "a: b", "a #b", "- x", "-", "?", ":", "#x", "*x", "&x", "!x", "|", ">", "'q", "\"q", "%x", "@x", "`x", "[x",
+            "{x", "---", "...x", "@",
         ] {
             assert_eq!(string_style(s), Style::Single, "{s:?}");
         }
@@ -397,9 +393,7 @@ mod tests {
     fn escapes() {
         let esc = |s: &str| {
             let v = s.as_bytes();
-            s.char_indices()
-                .map(|(i, c)| double_quote_escape(v, i, c).unwrap_or_else(|| c.to_string()))
-                .collect::<String>()
+            s.char_indices().map(|(i, c)| double_quote_escape(v, i, c).unwrap_or_else(|| c.to_string())).collect::<String>()
         };
         assert_eq!(esc("a\tb\"\\"), "a\\tb\\\"\\\\");
         assert_eq!(esc("🎵"), "\\U0001F3B5");

@@ -91,10 +91,9 @@ pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Result<Vec<CommentRe
                 }
                 Some(m)
             }
-            TokKind::DocumentStart
-            | TokKind::DocumentEnd
-            | TokKind::VersionDirective { .. }
-            | TokKind::TagDirective { .. } => Some(t_start),
+            TokKind::DocumentStart | TokKind::DocumentEnd | TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } => {
+                Some(t_start)
+            }
             _ => None,
         };
         r.unroll(toks, &ends, t_start.column, scan_mark, second_phase);
@@ -199,8 +198,7 @@ impl Replay<'_, '_> {
             if close_flow || is_breakz(c) {
                 if close_flow || !recent_empty {
                     let is_foot = close_flow
-                        || first_empty
-                            && (start_mark.line == foot_line && !token_is_value || start_mark.column - 1 < next_indent);
+                        || first_empty && (start_mark.line == foot_line && !token_is_value || start_mark.column - 1 < next_indent);
                     if is_foot {
                         if !text.is_empty() {
                             if start_mark.column - 1 < next_indent {
@@ -282,14 +280,7 @@ impl Replay<'_, '_> {
     }
 
     fn push(&mut self, kind: CommentKind, text: &mut String, token_mark: Mark, start: Mark, end: Mark, scan: Mark) {
-        self.comments.push(CommentRec {
-            kind,
-            text: std::mem::take(text),
-            token_mark,
-            start_mark: start,
-            end_mark: end,
-            scan_mark: scan,
-        });
+        self.comments.push(CommentRec { kind, text: std::mem::take(text), token_mark, start_mark: start, end_mark: end, scan_mark: scan });
     }
 
     /// go-yaml `yaml_parser_scan_line_comment`: a comment on the same line after a token.
@@ -413,8 +404,7 @@ impl Replay<'_, '_> {
             TokKind::FlowSequenceEnd | TokKind::FlowMappingEnd => self.flow_level = (self.flow_level - 1).max(0),
             _ => {}
         }
-        let uses_previous =
-            (self.flow_level == 0 && t.kind == TokKind::Value) || (self.flow_level > 0 && t.kind == TokKind::FlowEntry);
+        let uses_previous = (self.flow_level == 0 && t.kind == TokKind::Value) || (self.flow_level > 0 && t.kind == TokKind::FlowEntry);
         let comment_mark = if uses_previous && i > 0 { toks[i - 1].start } else { t.start };
         let after = self.scan_line_comment(consumed, comment_mark);
         Ok(self.src.mark_at(after.max(0) as usize))

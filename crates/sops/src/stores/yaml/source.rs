@@ -63,8 +63,7 @@ impl<'a> Source<'a> {
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
         let last = self.last.get();
-        let (from, base) = if last.line == line as i64 && last.index as usize >= start && last.index as usize <= offset
-        {
+        let (from, base) = if last.line == line as i64 && last.index as usize >= start && last.index as usize <= offset {
             (last.index as usize, last.column)
         } else {
             (start, 0)

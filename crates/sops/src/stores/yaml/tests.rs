@@ -119,10 +119,7 @@ fn comment(c: &str) -> MapItem {
 
 #[test]
 fn scalars_are_typed_like_go_yaml() {
-    let doc = parse(
-        "a: 1\nb: 1.5\nc: true\nd: yes\ne: ~\nf: 2024-01-02\ng: \"7\"\nh: 0x1F\ni: !!str 8\nj: !!binary aGVsbG8=\n",
-    )
-    .unwrap();
+    let doc = parse("a: 1\nb: 1.5\nc: true\nd: yes\ne: ~\nf: 2024-01-02\ng: \"7\"\nh: 0x1F\ni: !!str 8\nj: !!binary aGVsbG8=\n").unwrap();
     let m = &doc.branches[0];
     assert_eq!(m.get("a"), Some(&Value::Int(1)));
     assert_eq!(m.get("b"), Some(&Value::Float(1.5)));
@@ -145,20 +142,14 @@ fn invalid_utf8_binary_becomes_bytes_and_is_written_as_binary() {
 
 #[test]
 fn comments_land_where_sops_puts_them() {
-    let doc = parse("# top\na: 1 # line\nb:\n  # first\n  c: 2\n  # end of b\nl:\n  - x\n  # in list\n  - y\n# tail\n")
-        .unwrap();
+    let doc = parse("# top\na: 1 # line\nb:\n  # first\n  c: 2\n  # end of b\nl:\n  - x\n  # in list\n  - y\n# tail\n").unwrap();
     let b = Map(vec![comment(" first"), entry("c", Value::Int(2)), comment(" end of b")]);
     let l = Value::List(vec![Value::str("x"), Value::Comment(" in list".into()), Value::str("y")]);
     assert_eq!(
         doc.branches[0],
-        Map(vec![
-            comment(" top"),
-            comment(" line"),
-            entry("a", Value::Int(1)),
-            entry("b", Value::Map(b)),
-            entry("l", l),
-            comment(" tail"),
-        ])
+        Map(
+            vec![comment(" top"), comment(" line"), entry("a", Value::Int(1)), entry("b", Value::Map(b)), entry("l", l), comment(" tail"),]
+        )
     );
 }
 
@@ -267,7 +258,8 @@ fn error_messages_do_not_contain_values() {
 #[test]
 fn encrypted_parse_extracts_metadata_from_the_first_document() {
     let store = YamlStore::default();
-    let input = b"sops:\n    version: 3.11.0\n    lastmodified: \"2024-01-01T00:00:00Z\"\na: ENC[x]\n# c\n---\nb: 1\nsops:\n    version: other\n";
+    let input =
+        b"sops:\n    version: 3.11.0\n    lastmodified: \"2024-01-01T00:00:00Z\"\na: ENC[x]\n# c\n---\nb: 1\nsops:\n    version: other\n";
     let (doc, meta) = store.parse_encrypted(input).unwrap();
     assert_eq!(meta.get("version"), Some(&Value::str("3.11.0")));
     assert_eq!(meta.get("lastmodified"), Some(&Value::str("2024-01-01T00:00:00Z")));
@@ -317,11 +309,8 @@ fn indent_setting_changes_nesting() {
 fn differential_against_sops_outputs() {
     let Ok(dir) = std::env::var("YAML_DIFF_DIR") else { return };
     let store = YamlStore::default();
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
+    let mut names: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
     names.sort();
     let (mut ok, mut bad) = (0, Vec::new());
     for input in names {
@@ -421,11 +410,7 @@ fn parse_encrypted_files_in_dir() {
             Ok((doc, meta)) => {
                 let same = store.emit_encrypted(&doc, &meta).unwrap() == bytes;
                 let keys: Vec<&str> = meta.entries().map(|(k, _)| k).collect();
-                eprintln!(
-                    "{}: ok, {} docs, same layout: {same}, metadata {keys:?}",
-                    path.display(),
-                    doc.branches.len()
-                );
+                eprintln!("{}: ok, {} docs, same layout: {same}, metadata {keys:?}", path.display(), doc.branches.len());
             }
             Err(e) => eprintln!("{}: {e}", path.display()),
         }
