@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use secrets_sops::keys::Identities;
+use secrets_store::lock::{self, RepoLock};
 use secrets_store::ops::{Outcome, Progress};
 use secrets_store::{Repo, StoreError};
 
@@ -30,6 +31,16 @@ impl Context {
             Failure::msg("no repository found in the current directory or its parents")
                 .hint("run this inside a git repository, or pass --repo PATH (the folder that holds sops/)")
         })
+    }
+
+    /// Takes the repository lock, for a command about to change the repository: held from
+    /// before it reads the membership until after its commit (drop the guard after
+    /// [`Context::commit`]). Waits for another command to finish, saying so on stderr, for up to
+    /// `SECRETS_LOCK_TIMEOUT` seconds (60 by default).
+    pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
+        let timeout = lock_timeout()?;
+        let announce = |path: &std::path::Path| eprintln!("waiting for another secrets command to finish (lock {})…", path.display());
+        RepoLock::acquire(repo, timeout, &announce).map_err(store_failure)
     }
 
     pub fn identities(&self) -> Identities {
@@ -74,6 +85,21 @@ impl Context {
 
     pub fn progress(&self) -> Bar {
         Bar(std::sync::OnceLock::new())
+    }
+}
+
+/// `SECRETS_LOCK_TIMEOUT`: seconds to wait for the repository lock.
+fn lock_timeout() -> Result<std::time::Duration, Failure> {
+    match std::env::var("SECRETS_LOCK_TIMEOUT") {
+        Ok(text) if !text.trim().is_empty() => {
+            text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(std::time::Duration::from_secs_f64).ok_or_else(
+                || {
+                    Failure::new(2, format!("SECRETS_LOCK_TIMEOUT={text}: not a number of seconds"))
+                        .hint("for example SECRETS_LOCK_TIMEOUT=120")
+                },
+            )
+        }
+        _ => Ok(lock::DEFAULT_TIMEOUT),
     }
 }
 

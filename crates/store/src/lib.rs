@@ -14,6 +14,7 @@ pub mod identity;
 pub mod keyfile;
 pub mod keyinput;
 pub mod links;
+pub mod lock;
 pub mod names;
 pub mod ops;
 pub mod rekey;

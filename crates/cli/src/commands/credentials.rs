@@ -30,6 +30,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let progress = ctx.progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let secret = credentials::secret_name(provider, &name);
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members).map_err(store_failure)?;
             eprintln!("Stored {provider} credentials `{name}` as secret {secret}");
             ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
@@ -40,6 +41,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
             let repo = ctx.repo()?;
             let secret = credentials::secret_name(provider, &name);
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::remove_secret(&repo, &secret).map_err(store_failure)?;
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {secret}"))?;
             Ok(0)

@@ -21,6 +21,12 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
     let op =
         |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let check = |name: &str| names::validate(kind, name).map_err(store_failure);
+    // Every subcommand but the two readers changes the repository: hold the lock from before
+    // the membership is read until after the commit.
+    let _lock = match cmd {
+        MemberCommand::List | MemberCommand::Get { .. } => None,
+        _ => Some(ctx.lock(&repo)?),
+    };
     match cmd {
         MemberCommand::List => {
             let names = repo.list(kind).map_err(store_failure)?;
