@@ -56,6 +56,16 @@ pub enum StoreError {
     #[error("{reason}: '{input}'")]
     InvalidKey { input: String, reason: String },
 
+    /// A change failed and could not be undone completely; the journal stays and the next
+    /// command finishes undoing it.
+    #[error("{source}; undoing the change failed too ({undo}): the next secrets command finishes undoing it (journal {})", journal.display())]
+    Unfinished {
+        journal: PathBuf,
+        #[source]
+        source: Box<StoreError>,
+        undo: Box<StoreError>,
+    },
+
     #[error("git: {0}")]
     Git(String),
 

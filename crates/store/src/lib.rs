@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod git;
 pub mod history;
 pub mod identity;
+pub mod journal;
 pub mod keyfile;
 pub mod keyinput;
 pub mod links;

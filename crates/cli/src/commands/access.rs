@@ -15,7 +15,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let member = args.member.as_deref().map(|m| find_member(&repo, m)).transpose()?;
     let secret = args.secret.as_deref().map(|s| find_secret(&repo, s)).transpose()?;
     let text = match (secret, member) {

@@ -10,7 +10,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     // `--fix` re-keys from what the check finds: both under the lock.
     let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };
     let identities = ctx.identities();

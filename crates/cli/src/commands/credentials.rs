@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
         }
         CredentialsCommand::Exec { credential, export, command } => {
             let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
-            let repo = ctx.repo()?;
+            let repo = ctx.repo_for_reading()?;
             let credential = load(&repo, ctx, provider, &name)?;
             if export {
                 return export_lines(&credential);
@@ -153,7 +153,7 @@ fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult
 }
 
 fn list(ctx: &Context) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     // Created and updated dates come from git history where there is one.
     let dates = match secrets_store::history::GitRepo::open(&repo).map_err(store_failure)? {
@@ -324,7 +324,7 @@ pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&s
 
 pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     let ExportCommand::K8s { name, namespace, encrypted, age, secrets } = cmd;
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     let mut entries = Vec::new();
     let mut recipients: Vec<String> = Vec::new();

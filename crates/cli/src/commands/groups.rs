@@ -11,7 +11,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     let progress = ctx.progress();
     let op =

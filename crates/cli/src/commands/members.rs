@@ -14,7 +14,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let noun = kind.noun();
     let identities = ctx.identities();
     let progress = ctx.progress();

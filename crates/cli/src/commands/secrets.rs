@@ -97,7 +97,7 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
 }
 
 pub fn get(ctx: &Context, name: &str) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let value = ops::get_secret(&repo, &ctx.identities(), name).map_err(|e| match e {
         // clan names the missing secret by its path here.
         StoreError::NotFound { path, .. } => Failure::msg(format!("Secret '{}' does not exist", path.display())).hint("see `secrets list`"),
@@ -108,7 +108,7 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
 }
 
 pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let names: Vec<String> =
         repo.list(Kind::Secret).map_err(store_failure)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
     if long {
