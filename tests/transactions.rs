@@ -242,3 +242,36 @@ fn a_real_full_disk_during_a_revocation_is_undone_and_the_retry_completes_it() {
         mallory_reads_nothing(&f, &context);
     }
 }
+
+#[test]
+fn access_flags_files_that_do_not_enforce_what_the_links_say() {
+    let f = fixture();
+    // A revocation the files do not enforce: the link is gone, the files are as they were.
+    std::fs::remove_file(f.repo.join("sops/groups/team/users/mallory")).unwrap();
+
+    let text = stdout_of(ok(&run(&f.repo, &["access"])));
+    let row = text.lines().find(|l| l.starts_with("s0 ")).unwrap();
+    assert!(row.contains('!'), "the matrix marks mallory's cell: {text}");
+    assert!(text.contains("s0: the file is STILL encrypted for mallory (user)"), "{text}");
+
+    let json: serde_json::Value = serde_json::from_slice(&ok(&run(&f.repo, &["--json", "access"])).stdout).unwrap();
+    let s0 = json["secrets"].as_array().unwrap().iter().find(|e| e["name"] == "s0").unwrap();
+    assert_eq!(s0["drift"], true, "{s0}");
+    assert_eq!(s0["still_in_file"], serde_json::json!(["mallory (user)"]), "{s0}");
+    assert!(s0["users"].get("mallory").is_none());
+
+    let one = stdout_of(ok(&run(&f.repo, &["access", "s1"])));
+    assert!(one.contains("STILL encrypted for mallory (user)"), "{one}");
+    let member = stdout_of(ok(&run(&f.repo, &["access", "--member", "mallory"])));
+    assert!(member.contains("no secret by its links") && member.contains("! s0: no link, but its file is STILL encrypted"), "{member}");
+    let member: serde_json::Value =
+        serde_json::from_slice(&ok(&run(&f.repo, &["--json", "access", "--member", "mallory"])).stdout).unwrap();
+    assert_eq!(member["still_in_file"].as_array().unwrap().len(), SECRETS, "{member}");
+
+    // Once re-keyed, no more drift.
+    ok(&run(&f.repo, &["check", "--fix"]));
+    let json: serde_json::Value = serde_json::from_slice(&ok(&run(&f.repo, &["--json", "access"])).stdout).unwrap();
+    assert!(json["secrets"].as_array().unwrap().iter().all(|e| e["drift"] == false), "{json}");
+    assert!(!stdout_of(ok(&run(&f.repo, &["access"]))).contains('!'));
+    mallory_reads_nothing(&f, "after check --fix");
+}
