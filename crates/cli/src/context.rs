@@ -114,6 +114,10 @@ impl Context {
 
 fn report_recovered(recovered: Option<&Recovered>) {
     if let Some(r) = recovered {
+        if r.paths.is_empty() {
+            eprintln!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
+            return;
+        }
         let paths: Vec<String> = r.paths.iter().take(5).map(|p| p.display().to_string()).collect();
         let more = if r.paths.len() > 5 { format!(" and {} more", r.paths.len() - 5) } else { String::new() };
         eprintln!(
