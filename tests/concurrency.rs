@@ -91,8 +91,8 @@ fn concurrent_membership_commands_never_lose_a_revocation_or_a_key() {
         .collect();
     // Half of the pool starts in the team.
     let mut team: BTreeSet<usize> = BTreeSet::new();
-    for i in 0..POOL / 2 {
-        ok(&run(&repo, &["groups", "add-user", "team", &members[i].name]));
+    for (i, member) in members.iter().enumerate().take(POOL / 2) {
+        ok(&run(&repo, &["groups", "add-user", "team", &member.name]));
         team.insert(i);
     }
     for s in 0..SECRETS {

@@ -218,7 +218,7 @@ pub fn store_failure(error: StoreError) -> Failure {
             Some("fix the cause, then run any secrets command: it first undoes the rest of the interrupted change".to_string())
         }
         StoreError::LockTimeout { .. } => Some("nothing was changed".to_string()),
-        other => other.io_error().and_then(|e| io_hint(e)),
+        other => other.io_error().and_then(io_hint),
     };
     // A bad name is a usage error, as clan's argument parser reports it.
     let code = if matches!(error, StoreError::InvalidName { .. }) { 2 } else { 1 };

@@ -201,8 +201,23 @@ fn check_relative(rel: &Path) -> Result<()> {
     }
 }
 
+/// The absolute path of a journal entry. Every folder on the way must be a real folder, not a
+/// symlink: the journal may come from an untrusted tree (`sops/.secrets.journal` outside git),
+/// and undoing must not remove or rename anything outside it.
 fn resolve(root: &Path, rel: &str) -> Result<PathBuf> {
-    check_relative(Path::new(rel))?;
+    let rel = Path::new(rel);
+    check_relative(rel)?;
+    let mut here = root.to_path_buf();
+    let parts: Vec<Component> = rel.components().collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        here.push(part.as_os_str());
+        if fs::symlink_metadata(&here).is_ok_and(|m| !m.is_dir()) {
+            return Err(StoreError::Other(format!(
+                "{}: the journal names a path through something that is not a folder (a symlink?); nothing was undone",
+                here.display()
+            )));
+        }
+    }
     Ok(root.join(rel))
 }
 
@@ -366,5 +381,19 @@ mod tests {
             assert!(check_relative(Path::new(bad)).is_err(), "{bad}");
         }
         assert!(check_relative(Path::new("vars/shared/g/f/secret")).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn undoing_never_goes_through_a_symlinked_folder() {
+        let (dir, repo) = repo();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("precious"), "keep").unwrap();
+        symlink(&outside, &repo.sops_dir().join("secrets/evil")).unwrap();
+        fs::write(path(&repo), "{\"undo\":\"created\",\"path\":\"sops/secrets/evil/precious\"}\n").unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        assert!(recover(&repo, &lock).is_err());
+        assert_eq!(fs::read(outside.join("precious")).unwrap(), b"keep");
     }
 }
