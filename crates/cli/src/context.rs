@@ -86,7 +86,16 @@ impl Context {
                 Ok(())
             }
             Ok(false) => Ok(()),
-            Err(e) => Err(store_failure(e).hint("the change is on disk but not committed; commit it by hand")),
+            Err(e) => {
+                // The change itself is final: running the command again would find nothing to
+                // do, so the only next step is the commit.
+                let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+                    || matches!(&e, StoreError::Git(message) if message.contains("No space left on device"));
+                let mut failure = store_failure(e);
+                failure.hints.clear();
+                let first = if full { "free some space on the disk, then " } else { "" };
+                Err(failure.hint(format!("the change is on disk but not committed; {first}commit it by hand (git add sops && git commit)")))
+            }
         }
     }
 
@@ -114,6 +123,12 @@ impl Context {
 
 fn report_recovered(recovered: Option<&Recovered>) {
     if let Some(r) = recovered {
+        if r.completed {
+            eprintln!(
+                "warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished, but its commit may be missing: see `git status sops/`"
+            );
+            return;
+        }
         if r.paths.is_empty() {
             eprintln!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
             return;

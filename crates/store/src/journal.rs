@@ -40,6 +40,9 @@ pub enum Step {
     DirRemoved { path: String, backup: String },
     /// A directory renamed.
     DirRenamed { from: String, to: String },
+    /// Not a step: the change is complete. What follows (deleting the old contents kept for
+    /// undoing) is finished, not undone, by the next command if this one is killed.
+    Final,
 }
 
 /// The journal file of `repo`.
@@ -60,10 +63,13 @@ pub fn pending(repo: &Repo) -> bool {
 /// What [`recover`] did.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    /// Steps undone.
+    /// Steps undone (none when the change was complete).
     pub steps: usize,
-    /// The paths put back, relative to the repository root.
+    /// The paths put back, or changed by the complete change, relative to the repository root.
     pub paths: Vec<PathBuf>,
+    /// The change was complete and only its clean-up was left: it was finished, not undone (its
+    /// commit may be missing).
+    pub completed: bool,
 }
 
 /// Undoes the change an interrupted command left, if any. Needs the repository lock (so that it
@@ -81,8 +87,17 @@ pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
         let Ok(step) = serde_json::from_slice::<Step>(line) else { continue };
         steps.push(step);
     }
-    let recovered = Recovered { steps: steps.len(), paths: steps.iter().map(|s| PathBuf::from(s.main_path())).collect() };
-    undo_all(repo.root(), &steps)?;
+    let completed = steps.contains(&Step::Final);
+    steps.retain(|s| *s != Step::Final);
+    let paths = steps.iter().filter_map(|s| s.main_path().map(PathBuf::from)).collect();
+    if completed {
+        clean_up(repo.root(), &steps);
+    } else {
+        undo_all(repo.root(), &steps)?;
+    }
+    // A write cut short by the kill leaves its temporary file next to its target.
+    remove_temporary_files(repo.root(), &steps);
+    let recovered = Recovered { steps: if completed { 0 } else { steps.len() }, paths, completed };
     fs::remove_file(&file).map_err(|e| StoreError::io(&file, e))?;
     sync_dir(file.parent());
     Ok(Some(recovered))
@@ -145,22 +160,23 @@ impl Journal {
         self.file.sync_data().map_err(|e| StoreError::io(&self.path, e))
     }
 
-    /// Makes the change final: the journal goes, then the old contents kept for undoing.
-    pub fn commit(self) -> Result<()> {
-        fs::remove_file(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
-        sync_dir(self.path.parent());
-        for step in &self.steps {
-            match step {
-                Step::Replaced { backup, .. } => {
-                    let _ = fs::remove_file(self.root.join(backup));
-                }
-                Step::DirRemoved { backup, .. } => {
-                    let _ = fs::remove_dir_all(self.root.join(backup));
-                }
-                _ => {}
-            }
-        }
+    /// Makes the change final: records that it is, then deletes the old contents kept for
+    /// undoing, then the journal. Fails only when the change could not be marked final (it is
+    /// then still to be undone); a failure or a kill after that leaves the clean-up to the next
+    /// command.
+    pub fn commit(mut self) -> Result<()> {
+        self.record(vec![Step::Final])?;
+        self.sync()?;
+        self.clean_up_and_close();
         Ok(())
+    }
+
+    /// After the change was marked final: deletes the old contents, then the journal.
+    pub(crate) fn clean_up_and_close(self) {
+        clean_up(&self.root, &self.steps);
+        if fs::remove_file(&self.path).is_ok() {
+            sync_dir(self.path.parent());
+        }
     }
 
     /// Undoes every step, newest first, and deletes the journal. When undoing fails, the journal
@@ -178,10 +194,56 @@ impl Journal {
 }
 
 impl Step {
-    fn main_path(&self) -> &str {
+    fn main_path(&self) -> Option<&str> {
         match self {
-            Step::Created { path } | Step::Replaced { path, .. } | Step::Link { path, .. } | Step::DirRemoved { path, .. } => path,
-            Step::DirRenamed { from, .. } => from,
+            Step::Created { path } | Step::Replaced { path, .. } | Step::Link { path, .. } | Step::DirRemoved { path, .. } => Some(path),
+            Step::DirRenamed { from, .. } => Some(from),
+            Step::Final => None,
+        }
+    }
+}
+
+/// Removes the temporary files (`.secrets-…`, encrypted content only) in the folders of the
+/// files `steps` wrote. Under the lock, nothing else is writing there.
+fn remove_temporary_files(root: &Path, steps: &[Step]) {
+    let mut folders: Vec<PathBuf> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Created { path } | Step::Replaced { path, .. } => resolve(root, path).ok()?.parent().map(Path::to_path_buf),
+            _ => None,
+        })
+        .collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        let Ok(entries) = fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let temporary = entry.file_name().to_str().is_some_and(|n| n.starts_with(".secrets-"));
+            if temporary && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Deletes what a complete change kept for undoing (idempotent; a failure leaves a leftover
+/// that `secrets key update` removes).
+fn clean_up(root: &Path, steps: &[Step]) {
+    for step in steps {
+        match step {
+            Step::Replaced { backup, .. } => {
+                if let Ok(backup) = resolve(root, backup) {
+                    let _ = fs::remove_file(backup);
+                }
+            }
+            Step::DirRemoved { backup, .. } => {
+                if let Ok(backup) = resolve(root, backup) {
+                    if fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir()) {
+                        let _ = fs::remove_dir_all(backup);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -297,6 +359,7 @@ fn undo_all(root: &Path, steps: &[Step]) -> Result<()> {
                     fs::rename(&to, &from).map_err(|e| StoreError::io(&from, e))?;
                 }
             }
+            Step::Final => {}
         }
     }
     Ok(())
@@ -369,6 +432,24 @@ mod tests {
         assert!(!backup.exists());
         assert!(!pending(&repo));
         assert!(recover(&repo, &lock).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_complete_change_killed_during_its_clean_up_is_finished_not_undone() {
+        let (_d, repo) = repo();
+        let secret = repo.sops_dir().join("secrets/s/secret");
+        let backup = repo.sops_dir().join("secrets/s/.secrets-old-9");
+        fs::write(&backup, "old").unwrap();
+        fs::write(&secret, "new").unwrap();
+        let steps = [Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-9".into() }, Step::Final];
+        let text: String = steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect();
+        fs::write(path(&repo), text).unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        let recovered = recover(&repo, &lock).unwrap().unwrap();
+        assert!(recovered.completed);
+        assert_eq!(fs::read(&secret).unwrap(), b"new", "kept, not undone");
+        assert!(!backup.exists(), "the old content is gone");
+        assert!(!pending(&repo));
     }
 
     #[test]

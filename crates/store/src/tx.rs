@@ -172,16 +172,14 @@ impl<'r> Tx<'r> {
             Ok(()) => {}
             Err(e) => return Err(self.fail(e)),
         }
-        if let Some(journal) = self.journal.take() {
-            let path = journal.path().to_path_buf();
-            if let Err(e) = journal.commit() {
-                // The change is complete on disk, but the journal could not go: undoing it
-                // next time would be wrong, and is what would happen. Say so.
-                return Err(StoreError::Other(format!(
-                    "{e}; every file is written, but {} could not be removed: remove it by hand before the next secrets command",
-                    path.display()
-                )));
+        if let Some(journal) = self.journal.as_mut() {
+            // Marks the change final; when even that cannot be written, it is undone.
+            if let Err(e) = journal.record(vec![Step::Final]).and_then(|()| journal.sync()) {
+                return Err(self.fail(e));
             }
+        }
+        if let Some(journal) = self.journal.take() {
+            journal.clean_up_and_close();
         }
         Ok(std::mem::take(&mut self.touched))
     }
