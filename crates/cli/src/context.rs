@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use secrets_sops::keys::Identities;
+use secrets_store::journal::{self, Recovered};
+use secrets_store::lock::{self, RepoLock};
 use secrets_store::ops::{Outcome, Progress};
 use secrets_store::{Repo, StoreError};
 
@@ -32,6 +34,39 @@ impl Context {
         })
     }
 
+    /// Takes the repository lock, for a command about to change the repository: held from
+    /// before it reads the membership until after its commit (drop the guard after
+    /// [`Context::commit`]). Waits for another command to finish, saying so on stderr, for up to
+    /// `SECRETS_LOCK_TIMEOUT` seconds (60 by default).
+    pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
+        let timeout = lock_timeout()?;
+        let announce = |path: &std::path::Path| eprintln!("waiting for another secrets command to finish (lock {})…", path.display());
+        let lock = RepoLock::acquire(repo, timeout, &announce).map_err(store_failure)?;
+        match journal::recover(repo, &lock) {
+            Ok(recovered) => report_recovered(recovered.as_ref()),
+            Err(e) => return Err(recovery_failure(repo, e)),
+        }
+        Ok(lock)
+    }
+
+    /// The repository, for a command that only reads it: a change an interrupted command left
+    /// half done is undone first when no other command is running (otherwise that command is
+    /// the one changing it); a failure to undo it is a warning.
+    pub fn repo_for_reading(&self) -> Result<Repo, Failure> {
+        let repo = self.repo()?;
+        if journal::pending(&repo) {
+            let settled = RepoLock::try_acquire(&repo).and_then(|lock| match lock {
+                Some(lock) => journal::recover(&repo, &lock),
+                None => Ok(None),
+            });
+            match settled {
+                Ok(recovered) => report_recovered(recovered.as_ref()),
+                Err(e) => recovery_failure(&repo, e).print_as_warning(),
+            }
+        }
+        Ok(repo)
+    }
+
     pub fn identities(&self) -> Identities {
         Identities::from_env()
     }
@@ -51,7 +86,16 @@ impl Context {
                 Ok(())
             }
             Ok(false) => Ok(()),
-            Err(e) => Err(store_failure(e).hint("the change is on disk but not committed; commit it by hand")),
+            Err(e) => {
+                // The change itself is final: running the command again would find nothing to
+                // do, so the only next step is the commit.
+                let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+                    || matches!(&e, StoreError::Git(message) if message.contains("No space left on device"));
+                let mut failure = store_failure(e);
+                failure.hints.clear();
+                let first = if full { "free some space on the disk, then " } else { "" };
+                Err(failure.hint(format!("the change is on disk but not committed; {first}commit it by hand (git add sops && git commit)")))
+            }
         }
     }
 
@@ -74,6 +118,49 @@ impl Context {
 
     pub fn progress(&self) -> Bar {
         Bar(std::sync::OnceLock::new())
+    }
+}
+
+fn report_recovered(recovered: Option<&Recovered>) {
+    if let Some(r) = recovered {
+        if r.completed {
+            eprintln!(
+                "warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished, but its commit may be missing: see `git status sops/`"
+            );
+            return;
+        }
+        if r.paths.is_empty() {
+            eprintln!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
+            return;
+        }
+        let paths: Vec<String> = r.paths.iter().take(5).map(|p| p.display().to_string()).collect();
+        let more = if r.paths.len() > 5 { format!(" and {} more", r.paths.len() - 5) } else { String::new() };
+        eprintln!(
+            "warning: a secrets command was interrupted in the middle of a change; it has been undone ({}{more} put back as they were). Run that command again.",
+            paths.join(", ")
+        );
+    }
+}
+
+fn recovery_failure(repo: &Repo, error: StoreError) -> Failure {
+    store_failure(error).hint(format!(
+        "an interrupted change could not be undone; once the cause is fixed, any secrets command undoes it (journal {})",
+        journal::path(repo).display()
+    ))
+}
+
+/// `SECRETS_LOCK_TIMEOUT`: seconds to wait for the repository lock.
+fn lock_timeout() -> Result<std::time::Duration, Failure> {
+    match std::env::var("SECRETS_LOCK_TIMEOUT") {
+        Ok(text) if !text.trim().is_empty() => {
+            text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(std::time::Duration::from_secs_f64).ok_or_else(
+                || {
+                    Failure::new(2, format!("SECRETS_LOCK_TIMEOUT={text}: not a number of seconds"))
+                        .hint("for example SECRETS_LOCK_TIMEOUT=120")
+                },
+            )
+        }
+        _ => Ok(lock::DEFAULT_TIMEOUT),
     }
 }
 
@@ -112,21 +199,41 @@ impl Progress for Bar {
     }
 }
 
+/// The next step after a failed read or write, by what the system said.
+fn io_hint(error: &std::io::Error) -> Option<String> {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            Some("the disk is full: free some space on it, then run the command again (a failed change is undone)".to_string())
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            Some("the file system is read-only: make it writable, then run the command again (a failed change is undone)".to_string())
+        }
+        _ => None,
+    }
+}
+
 /// A store error as a message with a next step.
 pub fn store_failure(error: StoreError) -> Failure {
     let hint = match &error {
-        StoreError::LockOut { .. } => Some("every secret should stay readable by at least one user"),
-        StoreError::NotFound { kind, .. } | StoreError::MemberMissing { kind, .. } => Some(match kind {
-            secrets_store::Kind::User => "see `secrets users list`",
-            secrets_store::Kind::Machine => "see `secrets machines list`",
-            secrets_store::Kind::Group => "see `secrets groups list`",
-            secrets_store::Kind::Secret => "see `secrets list`",
-        }),
+        StoreError::LockOut { .. } => Some("every secret should stay readable by at least one user".to_string()),
+        StoreError::NotFound { kind, .. } | StoreError::MemberMissing { kind, .. } => Some(
+            match kind {
+                secrets_store::Kind::User => "see `secrets users list`",
+                secrets_store::Kind::Machine => "see `secrets machines list`",
+                secrets_store::Kind::Group => "see `secrets groups list`",
+                secrets_store::Kind::Secret => "see `secrets list`",
+            }
+            .to_string(),
+        ),
         StoreError::Sops { source: secrets_sops::Error::NoKey(_), .. } => {
-            Some("re-keying needs a key that can read the secret: set SOPS_AGE_KEY_FILE to one of its recipients' keys")
+            Some("re-keying needs a key that can read the secret: set SOPS_AGE_KEY_FILE to one of its recipients' keys".to_string())
         }
-        StoreError::UnsafeLink { .. } => Some("membership links must point into sops/; nothing was changed"),
-        _ => None,
+        StoreError::UnsafeLink { .. } => Some("membership links must point into sops/; nothing was changed".to_string()),
+        StoreError::Unfinished { .. } => {
+            Some("fix the cause, then run any secrets command: it first undoes the rest of the interrupted change".to_string())
+        }
+        StoreError::LockTimeout { .. } => Some("nothing was changed".to_string()),
+        other => other.io_error().and_then(io_hint),
     };
     // A bad name is a usage error, as clan's argument parser reports it.
     let code = if matches!(error, StoreError::InvalidName { .. }) { 2 } else { 1 };

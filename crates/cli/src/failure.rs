@@ -48,6 +48,14 @@ impl Failure {
         }
     }
 
+    /// Prints the failure as a warning (the command goes on).
+    pub fn print_as_warning(&self) {
+        eprintln!("warning: {}", redact(&self.message));
+        for hint in &self.hints {
+            eprintln!("hint: {}", redact(hint));
+        }
+    }
+
     /// Prints the failure, with anything that looks like a credential masked: a message may
     /// quote a path or a name, never a secret.
     pub fn print(&self) {

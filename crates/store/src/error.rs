@@ -30,8 +30,19 @@ pub enum StoreError {
     )]
     UnsafeLink { path: PathBuf, target: PathBuf, expected: &'static str },
 
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Another command held the repository lock for longer than the caller would wait.
+    #[error(
+        "another secrets command has held the repository lock {} for {} s; wait for it to finish (or set SECRETS_LOCK_TIMEOUT to wait longer), or find what holds it with `fuser {}`",
+        path.display(), waited.as_secs(), path.display()
+    )]
+    LockTimeout { path: PathBuf, waited: std::time::Duration },
 
     #[error("{path}: {source}")]
     Sops { path: PathBuf, source: secrets_sops::Error },
@@ -44,6 +55,16 @@ pub enum StoreError {
 
     #[error("{reason}: '{input}'")]
     InvalidKey { input: String, reason: String },
+
+    /// A change failed and could not be undone completely; the journal stays and the next
+    /// command finishes undoing it.
+    #[error("{source}; undoing the change failed too ({undo}): the next secrets command finishes undoing it (journal {})", journal.display())]
+    Unfinished {
+        journal: PathBuf,
+        #[source]
+        source: Box<StoreError>,
+        undo: Box<StoreError>,
+    },
 
     #[error("git: {0}")]
     Git(String),
@@ -73,7 +94,16 @@ fn parent(path: &Path) -> std::path::Display<'_> {
 
 impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> StoreError {
-        StoreError::Io { path: path.into(), reason: error.to_string() }
+        StoreError::Io { path: path.into(), source: error }
+    }
+
+    /// The operating system's error behind this one, if any (to tell a full disk or a
+    /// read-only file system from other failures).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            StoreError::Io { source, .. } => Some(source),
+            _ => None,
+        }
     }
 }
 

@@ -1,4 +1,11 @@
-//! Writing files so that a crash at any point leaves either the old or the new content.
+//! Writing files so that a crash at any point leaves either the old or the new content, and
+//! the new content, once written, survives a power cut (the file and then its folder are synced,
+//! as a rename is only durable once the folder is).
+//!
+//! Testing aid: when the environment variable `SECRETS_FAIL_WRITE` is a number N, the Nth call
+//! of [`write_atomic`] in the process (counting from 1) fails with "No space left on device"
+//! without writing anything, so that tests can fail exactly the first, a middle or the last write
+//! of a change. It is read once, and has no effect when unset.
 
 use std::fs;
 use std::io::Write;
@@ -9,6 +16,7 @@ use crate::error::{Result, StoreError};
 /// Replaces `path` atomically: a temporary file in the same folder, synced, then renamed over
 /// the target. The target's permissions are kept; a new file gets `new_mode` (unix).
 pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
+    injected_failure().map_err(|e| StoreError::io(path, e))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -23,7 +31,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
     temp.write_all(bytes).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;
+    crate::journal::sync_dir(Some(dir));
     Ok(())
+}
+
+/// The failure `SECRETS_FAIL_WRITE` asks for, at the write it names.
+fn injected_failure() -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    static FAIL_AT: OnceLock<Option<usize>> = OnceLock::new();
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    let Some(at) = *FAIL_AT.get_or_init(|| std::env::var("SECRETS_FAIL_WRITE").ok().and_then(|v| v.trim().parse().ok())) else {
+        return Ok(());
+    };
+    if WRITES.fetch_add(1, Ordering::SeqCst) + 1 == at {
+        return Err(std::io::Error::from_raw_os_error(libc_enospc()));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn libc_enospc() -> i32 {
+    libc::ENOSPC
+}
+
+#[cfg(not(unix))]
+fn libc_enospc() -> i32 {
+    28
 }
 
 #[cfg(unix)]

@@ -10,7 +10,22 @@ use git2::{Index, IndexEntry, IndexTime, Repository, Signature};
 use crate::error::{Result, StoreError};
 
 fn git_err(e: git2::Error) -> StoreError {
-    StoreError::Git(e.message().to_string())
+    git_error(e, std::io::Error::last_os_error(), Path::new(".git"))
+}
+
+/// A libgit2 error as a store error. libgit2 reports some failed writes (a full disk) without a
+/// message of its own ("no error"): the operating system's error, read right after the failing
+/// call, is then the cause, and is kept as the source with the git folder as the path.
+fn git_error(e: git2::Error, os: std::io::Error, git_dir: &Path) -> StoreError {
+    let message = e.message().trim();
+    let silent = message.is_empty() || message.eq_ignore_ascii_case("no error");
+    if silent && os.raw_os_error().is_some_and(|code| code != 0) {
+        return StoreError::io(git_dir, os);
+    }
+    if silent {
+        return StoreError::Git(format!("libgit2 failed without saying why ({:?}, {:?}) in {}", e.class(), e.code(), git_dir.display()));
+    }
+    StoreError::Git(message.to_string())
 }
 
 /// Commits the current work-tree state of `paths` (files, links or whole directories, present
@@ -21,6 +36,9 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
         return Ok(false);
     }
     let repo = Repository::open(root).map_err(git_err)?;
+    let git_dir = repo.path().to_path_buf();
+    // Failures from here on name the git folder.
+    let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), &git_dir);
     let workdir = repo.workdir().ok_or_else(|| StoreError::Git("the repository has no work tree".into()))?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
     let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
@@ -138,7 +156,7 @@ fn blob_of(repo: &Repository, workdir: &Path, rel: &Path) -> Result<StagedFile> 
         let bytes = fs::read(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
         (bytes, if is_executable(&meta) { 0o100755 } else { 0o100644 })
     };
-    let id = repo.blob(&content).map_err(git_err)?;
+    let id = repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?;
     let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
     Ok(StagedFile { path, mode, size: content.len() as u32, id })
 }
@@ -186,6 +204,20 @@ mod tests {
         assert!(commit_paths(&root, &[root.join("sops/users/alice")], "secrets: remove user alice").unwrap());
         let tree = repo.head().unwrap().peel_to_tree().unwrap();
         assert!(tree.get_path(Path::new("sops/users/alice/key.json")).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_silent_libgit2_failure_reports_the_system_error() {
+        let silent = git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::None, "no error");
+        let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let error = git_error(silent, full, Path::new("/repo/.git"));
+        let text = error.to_string();
+        assert!(text.contains("/repo/.git") && text.contains("No space left on device"), "{text}");
+        assert_eq!(error.io_error().map(|e| e.kind()), Some(std::io::ErrorKind::StorageFull));
+        let silent = git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::None, "no error");
+        let none = std::io::Error::from_raw_os_error(0);
+        assert!(!git_error(silent, none, Path::new("/repo/.git")).to_string().contains("no error"));
     }
 
     #[test]

@@ -239,6 +239,13 @@ pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Resul
 /// `key update`: re-keys every secret whose recipients differ from its links, and clears what
 /// an interrupted run may have left (temporary files, directories moved aside for removal).
 pub fn update_all(ctx: &Ctx<'_>) -> Result<Outcome> {
+    // The old contents an interrupted change kept look like leftovers: undo it first.
+    if crate::journal::pending(ctx.repo) {
+        return Err(StoreError::Other(format!(
+            "{}: an interrupted change is still to be undone; run the command again (it undoes it first)",
+            crate::journal::path(ctx.repo).display()
+        )));
+    }
     remove_leftovers(&ctx.repo.sops_dir())?;
     let all = ctx.repo.all_secrets()?;
     ctx.rekey_and_finish(Tx::new(ctx.repo), &all)

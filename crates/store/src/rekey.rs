@@ -10,7 +10,6 @@ use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format};
 
 use crate::error::{Result, StoreError};
-use crate::fsutil::write_atomic;
 use crate::keyfile::{KeyType, PublicKey};
 use crate::repo::Repo;
 use crate::secrets::{Lookups, SecretRef};
@@ -35,6 +34,18 @@ pub struct Rekeyed {
     /// The new file, or `None` when only dangling links need dropping.
     bytes: Option<Vec<u8>>,
     dangling: Vec<PathBuf>,
+}
+
+impl Rekeyed {
+    /// The new file, when it changes.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
+
+    /// Links to members that are gone, to drop.
+    pub fn dangling(&self) -> &[PathBuf] {
+        &self.dangling
+    }
 }
 
 /// The age recipient strings of a set of public keys; PGP keys cannot be used here.
@@ -140,24 +151,4 @@ fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: R
     };
     let bytes = new_file.to_bytes().map_err(sops_err)?;
     Ok(Some(Rekeyed { secret: secret.clone(), added, removed, rotated: rotate, bytes: Some(bytes), dangling }))
-}
-
-/// Writes every planned file atomically, then drops the dangling links. Returns the paths
-/// changed, for the commit.
-pub fn apply(plan: &[Rekeyed]) -> Result<Vec<PathBuf>> {
-    // Each file is replaced atomically on its own, so the writes (and their fsyncs, which
-    // dominate a bulk re-key on disk) can run in parallel.
-    let written: Vec<Result<PathBuf>> = plan
-        .par_iter()
-        .filter_map(|item| item.bytes.as_ref().map(|bytes| (item, bytes)))
-        .map(|(item, bytes)| write_atomic(&item.secret.file(), bytes, 0o600).map(|()| item.secret.file()))
-        .collect();
-    let mut changed = written.into_iter().collect::<Result<Vec<_>>>()?;
-    for item in plan {
-        for link in &item.dangling {
-            std::fs::remove_file(link).map_err(|e| StoreError::io(link, e))?;
-            changed.push(link.clone());
-        }
-    }
-    Ok(changed)
 }

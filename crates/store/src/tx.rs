@@ -1,45 +1,48 @@
-//! A membership change as a transaction: each step records how to undo it, so that when the
-//! re-key that must follow cannot be computed (no key, a bad file), the change is rolled back and
-//! the repository is left as it was. New secret files are computed in memory before any is
-//! written; a crash after the link changes and before the writes leaves every secret readable by
-//! its old recipients, and `secrets key update` converges.
+//! A change to the repository as a transaction: every step (a key file written, a link added or
+//! removed, a folder removed or renamed, a secret file re-keyed) is recorded in the journal (see
+//! [`crate::journal`]) before it is taken, so that a failure anywhere — computing the re-key (no
+//! key, a bad file) or writing it (a full disk, an I/O error, a read-only file system) — undoes
+//! every step, and a crash leaves a journal the next command undoes. New secret files are
+//! computed in memory before any is written. A transaction dropped unfinished is undone.
+//!
+//! Callers hold the repository lock ([`crate::lock`]) for the whole transaction.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
 use secrets_sops::keys::Identities;
 
 use crate::error::{Result, StoreError};
 use crate::fsutil::write_atomic;
+use crate::journal::{Journal, Step};
 use crate::links;
 use crate::names::Kind;
 use crate::rekey::{self, RekeyOptions, Rekeyed};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
 
-enum Undo {
-    /// A file or link that did not exist before.
-    Delete(PathBuf),
-    /// A file's previous content.
-    Restore { path: PathBuf, bytes: Vec<u8> },
-    /// A link's previous target.
-    Relink { path: PathBuf, target: PathBuf },
-    /// A directory moved aside, deleted when the transaction finishes.
-    Removed { backup: PathBuf, original: PathBuf },
-    /// A directory renamed.
-    Renamed { from: PathBuf, to: PathBuf },
-}
-
 /// The change in progress.
 pub struct Tx<'r> {
     repo: &'r Repo,
-    undo: Vec<Undo>,
+    /// Started at the first step: a change that changes nothing leaves no journal.
+    journal: Option<Journal>,
     touched: Vec<PathBuf>,
+}
+
+/// Names of the hard links that keep old contents, unique within this process.
+static BACKUPS: AtomicUsize = AtomicUsize::new(0);
+
+fn backup_name(path: &Path) -> PathBuf {
+    let n = BACKUPS.fetch_add(1, Ordering::Relaxed);
+    let name = format!(".secrets-old-{}-{n}", std::process::id());
+    path.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
 }
 
 impl<'r> Tx<'r> {
     pub fn new(repo: &'r Repo) -> Tx<'r> {
-        Tx { repo, undo: Vec::new(), touched: Vec::new() }
+        Tx { repo, journal: None, touched: Vec::new() }
     }
 
     pub fn repo(&self) -> &Repo {
@@ -57,14 +60,40 @@ impl<'r> Tx<'r> {
         }
     }
 
-    /// Writes a file atomically, remembering its previous content.
+    fn journal(&mut self) -> Result<&mut Journal> {
+        if self.journal.is_none() {
+            self.journal = Some(Journal::begin(self.repo)?);
+        }
+        self.journal.as_mut().ok_or_else(|| StoreError::Other("the journal is not open".into()))
+    }
+
+    /// Records how to undo the steps about to be taken.
+    fn record(&mut self, steps: impl FnOnce(&Journal) -> Result<Vec<Step>>) -> Result<()> {
+        let journal = self.journal()?;
+        let steps = steps(journal)?;
+        journal.record(steps)
+    }
+
+    /// The undo step of replacing (or creating) `path`, and the hard link keeping its content.
+    fn replace_step(journal: &Journal, path: &Path) -> Result<(Step, Option<PathBuf>)> {
+        let rel = journal.relative(path)?;
+        if fs::symlink_metadata(path).is_ok() {
+            let backup = backup_name(path);
+            Ok((Step::Replaced { path: rel, backup: journal.relative(&backup)? }, Some(backup)))
+        } else {
+            Ok((Step::Created { path: rel }, None))
+        }
+    }
+
+    /// Writes a file atomically; undoing puts the old content back.
     pub fn write_file(&mut self, path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
-        let undo = match fs::read(path) {
-            Ok(old) => Undo::Restore { path: path.to_path_buf(), bytes: old },
-            Err(_) => Undo::Delete(path.to_path_buf()),
-        };
-        write_atomic(path, bytes, new_mode)?;
-        self.undo.push(undo);
+        let mut backup = None;
+        self.record(|j| {
+            let (step, b) = Self::replace_step(j, path)?;
+            backup = b;
+            Ok(vec![step])
+        })?;
+        replace(path, backup.as_deref(), bytes, new_mode)?;
         self.touch(path.to_path_buf());
         Ok(())
     }
@@ -72,13 +101,21 @@ impl<'r> Tx<'r> {
     /// Links a member from a secret or group directory.
     pub fn add_link(&mut self, container: &Path, kind: Kind, name: &str) -> Result<()> {
         let path = links::link_path(container, kind, name);
+        if fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_symlink()) {
+            // Not a link: `links::add` refuses it, and nothing is to be undone.
+            links::add(self.repo, container, kind, name)?;
+            return Ok(());
+        }
         let previous = fs::read_link(&path).ok();
+        self.record(|j| {
+            let rel = j.relative(&path)?;
+            Ok(vec![match &previous {
+                Some(target) => Step::Link { path: rel, target: target.to_string_lossy().into_owned() },
+                None => Step::Created { path: rel },
+            }])
+        })?;
         let link = links::add(self.repo, container, kind, name)?;
         if previous.as_deref() != fs::read_link(&link).ok().as_deref() {
-            self.undo.push(match previous {
-                Some(target) => Undo::Relink { path: link.clone(), target },
-                None => Undo::Delete(link.clone()),
-            });
             self.touch(link);
         }
         Ok(())
@@ -88,8 +125,8 @@ impl<'r> Tx<'r> {
     pub fn remove_link(&mut self, container: &Path, kind: Kind, name: &str) -> Result<bool> {
         let path = links::link_path(container, kind, name);
         let Ok(target) = fs::read_link(&path) else { return Ok(false) };
+        self.record(|j| Ok(vec![Step::Link { path: j.relative(&path)?, target: target.to_string_lossy().into_owned() }]))?;
         links::remove(container, kind, name)?;
-        self.undo.push(Undo::Relink { path: path.clone(), target });
         self.touch(path);
         Ok(true)
     }
@@ -99,16 +136,16 @@ impl<'r> Tx<'r> {
         let parent = dir.parent().ok_or_else(|| StoreError::Other(format!("cannot remove {}", dir.display())))?;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let backup = parent.join(format!(".{name}.removing-{}", std::process::id()));
+        self.record(|j| Ok(vec![Step::DirRemoved { path: j.relative(dir)?, backup: j.relative(&backup)? }]))?;
         fs::rename(dir, &backup).map_err(|e| StoreError::io(dir, e))?;
-        self.undo.push(Undo::Removed { backup, original: dir.to_path_buf() });
         self.touch(dir.to_path_buf());
         Ok(())
     }
 
     /// Renames a directory.
     pub fn rename_dir(&mut self, from: &Path, to: &Path) -> Result<()> {
+        self.record(|j| Ok(vec![Step::DirRenamed { from: j.relative(from)?, to: j.relative(to)? }]))?;
         fs::rename(from, to).map_err(|e| StoreError::io(from, e))?;
-        self.undo.push(Undo::Renamed { from: from.to_path_buf(), to: to.to_path_buf() });
         self.touch(from.to_path_buf());
         self.touch(to.to_path_buf());
         Ok(())
@@ -124,55 +161,109 @@ impl<'r> Tx<'r> {
     ) -> Result<(Tx<'r>, Vec<Rekeyed>)> {
         match rekey::plan(self.repo, secrets, identities, options, progress) {
             Ok(plan) => Ok((self, plan)),
-            Err(e) => {
-                self.rollback();
-                Err(e)
-            }
+            Err(e) => Err(self.fail(e)),
         }
     }
 
-    /// Writes the re-keyed files and makes the change final. Returns every path changed.
+    /// Writes the re-keyed files and makes the change final. Returns every path changed. On a
+    /// failure every step is undone.
     pub fn finish(mut self, plan: &[Rekeyed]) -> Result<Vec<PathBuf>> {
-        for path in rekey::apply(plan)? {
-            self.touch(path);
+        match self.write_plan(plan) {
+            Ok(()) => {}
+            Err(e) => return Err(self.fail(e)),
         }
-        for undo in &self.undo {
-            if let Undo::Removed { backup, .. } = undo {
-                fs::remove_dir_all(backup).map_err(|e| StoreError::io(backup, e))?;
+        if let Some(journal) = self.journal.as_mut() {
+            // Marks the change final; when even that cannot be written, it is undone.
+            if let Err(e) = journal.record(vec![Step::Final]).and_then(|()| journal.sync()) {
+                return Err(self.fail(e));
             }
+        }
+        if let Some(journal) = self.journal.take() {
+            journal.clean_up_and_close();
         }
         Ok(std::mem::take(&mut self.touched))
     }
 
-    /// Undoes every step, newest first.
-    pub fn rollback(self) {
-        for undo in self.undo.into_iter().rev() {
-            match undo {
-                Undo::Delete(path) => {
-                    let _ = fs::remove_file(&path);
-                    // The link folder, then the secret or group folder a failed change created.
-                    for folder in path.ancestors().skip(1).take(2) {
-                        links::remove_if_empty(folder);
-                    }
-                }
-                Undo::Restore { path, bytes } => {
-                    let _ = write_atomic(&path, &bytes, 0o644);
-                }
-                Undo::Relink { path, target } => {
-                    if let Some(parent) = path.parent() {
-                        let _ = fs::create_dir_all(parent);
-                    }
-                    let _ = fs::remove_file(&path);
-                    #[cfg(unix)]
-                    let _ = std::os::unix::fs::symlink(&target, &path);
-                }
-                Undo::Removed { backup, original } => {
-                    let _ = fs::rename(&backup, &original);
-                }
-                Undo::Renamed { from, to } => {
-                    let _ = fs::rename(&to, &from);
+    fn write_plan(&mut self, plan: &[Rekeyed]) -> Result<()> {
+        let files: Vec<(&Rekeyed, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item, b))).collect();
+        let dangling: Vec<&PathBuf> = plan.iter().flat_map(|item| item.dangling()).collect();
+        if files.is_empty() && dangling.is_empty() {
+            return Ok(());
+        }
+        // One journal entry for every file, made durable before the first is replaced.
+        let mut backups = Vec::with_capacity(files.len());
+        self.record(|j| {
+            let mut steps = Vec::with_capacity(files.len() + dangling.len());
+            for (item, _) in &files {
+                let (step, backup) = Self::replace_step(j, &item.secret.file())?;
+                steps.push(step);
+                backups.push(backup);
+            }
+            for link in &dangling {
+                if let Ok(target) = fs::read_link(link) {
+                    steps.push(Step::Link { path: j.relative(link)?, target: target.to_string_lossy().into_owned() });
                 }
             }
+            Ok(steps)
+        })?;
+        self.journal()?.sync()?;
+        // Each file is replaced atomically on its own, so the writes (and their fsyncs, which
+        // dominate a bulk re-key on disk) can run in parallel.
+        let written: Vec<Result<PathBuf>> = files
+            .par_iter()
+            .zip(backups.par_iter())
+            .map(|((item, bytes), backup)| {
+                let path = item.secret.file();
+                replace(&path, backup.as_deref(), bytes, 0o600).map(|()| path)
+            })
+            .collect();
+        for path in written {
+            self.touch(path?);
+        }
+        for link in dangling {
+            fs::remove_file(link).map_err(|e| StoreError::io(link, e))?;
+            self.touch(link.clone());
+        }
+        Ok(())
+    }
+
+    /// Undoes every step after a failure, and returns the error to report: `error` itself when
+    /// the undo worked, or one saying the next command will finish undoing.
+    fn fail(mut self, error: StoreError) -> StoreError {
+        let Some(journal) = self.journal.take() else { return error };
+        let path = journal.path().to_path_buf();
+        match journal.roll_back() {
+            Ok(()) => error,
+            Err(undo) => StoreError::Unfinished { journal: path, source: Box::new(error), undo: Box::new(undo) },
         }
     }
+
+    /// Undoes every step, newest first. When that fails, the journal stays and the next command
+    /// undoes the rest.
+    pub fn rollback(mut self) {
+        if let Some(journal) = self.journal.take() {
+            let _ = journal.roll_back();
+        }
+    }
+}
+
+impl Drop for Tx<'_> {
+    /// A transaction left unfinished (an early return on an error) is undone.
+    fn drop(&mut self) {
+        if let Some(journal) = self.journal.take() {
+            let _ = journal.roll_back();
+        }
+    }
+}
+
+/// Replaces (or creates) `path`, first keeping its old content as the hard link `backup`.
+fn replace(path: &Path, backup: Option<&Path>, bytes: &[u8], new_mode: u32) -> Result<()> {
+    if let Some(backup) = backup {
+        // A hard link costs no space, so putting the old content back cannot fail for lack of
+        // it; a file system without hard links gets a copy.
+        if fs::hard_link(path, backup).is_err() {
+            fs::copy(path, backup).map_err(|e| StoreError::io(backup, e))?;
+        }
+    }
+    write_atomic(path, bytes, new_mode)
 }

@@ -1,11 +1,15 @@
 //! `secrets access`: who can read what, and how — the matrix of secrets × users and machines,
 //! one secret, one member, or the links between one member and one secret.
+//!
+//! The answer comes from the links, but a secret is readable by whoever its file is encrypted
+//! for: when the two differ (a re-key that did not happen, a file edited by hand), every view
+//! says so, so that a revocation the file does not enforce is never reported as done.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use secrets_sops::{EncryptedFile, Format};
-use secrets_store::history::keyindex::normalize;
+use secrets_store::history::keyindex::{normalize, KeyIndex};
 use secrets_store::links;
 use secrets_store::{Access, Kind, Lookups, Repo, SecretRef, Via};
 
@@ -15,7 +19,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let member = args.member.as_deref().map(|m| find_member(&repo, m)).transpose()?;
     let secret = args.secret.as_deref().map(|s| find_secret(&repo, s)).transpose()?;
     let text = match (secret, member) {
@@ -82,11 +86,84 @@ fn via_json(via: &Via) -> serde_json::Value {
     serde_json::json!({ "direct": via.direct, "groups": via.groups })
 }
 
+/// How a secret's file differs from its links.
+#[derive(Default)]
+struct Drift {
+    /// Recipients of the file that no link calls for (normalized keys): readers the links say
+    /// are gone.
+    file_only: BTreeSet<String>,
+    /// Keys the links call for that the file is not encrypted for.
+    links_only: BTreeSet<String>,
+    /// The file could not be read or parsed: nothing can be said of its readers.
+    unreadable: bool,
+}
+
+impl Drift {
+    fn of(repo: &Repo, secret: &SecretRef, access: &Access) -> Drift {
+        let wanted: BTreeSet<String> = match repo.recipients(access) {
+            Ok(keys) => keys.iter().map(|k| normalize(&k.key)).collect(),
+            Err(_) => return Drift { unreadable: true, ..Drift::default() },
+        };
+        let Some(in_file) = file_recipients(&secret.file()) else { return Drift { unreadable: true, ..Drift::default() } };
+        Drift {
+            file_only: in_file.difference(&wanted).cloned().collect(),
+            links_only: wanted.difference(&in_file).cloned().collect(),
+            unreadable: false,
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.unreadable || !self.file_only.is_empty() || !self.links_only.is_empty()
+    }
+
+    fn json(&self, index: &KeyIndex) -> serde_json::Value {
+        let describe = |keys: &BTreeSet<String>| keys.iter().map(|k| index.describe(k)).collect::<Vec<_>>();
+        serde_json::json!({
+            "drift": self.any(),
+            "file_unreadable": self.unreadable,
+            "still_in_file": describe(&self.file_only),
+            "missing_from_file": describe(&self.links_only),
+        })
+    }
+
+    /// One line per difference, for the text views.
+    fn lines(&self, secret: &str, index: &KeyIndex) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.unreadable {
+            out.push(format!("! {secret}: its file cannot be read, so who can decrypt it is unknown (`secrets check` says why)"));
+        }
+        for key in &self.file_only {
+            out.push(format!(
+                "! {secret}: the file is STILL encrypted for {}, which its links no longer name: `secrets check --fix` re-keys it",
+                index.describe(key)
+            ));
+        }
+        for key in &self.links_only {
+            out.push(format!("! {secret}: the file is not yet encrypted for {}: `secrets check --fix` re-keys it", index.describe(key)));
+        }
+        out
+    }
+}
+
+/// The recipients a `secret` file is encrypted for, normalized; `None` when it cannot be read.
+fn file_recipients(path: &Path) -> Option<BTreeSet<String>> {
+    let bytes = std::fs::read(path).ok()?;
+    let file = EncryptedFile::parse(&bytes, Format::Binary).ok()?;
+    Some(file.metadata.recipients().into_iter().flatten().map(|r| normalize(&r)).collect())
+}
+
 fn access_json(access: &Access) -> serde_json::Value {
     let map = |m: &std::collections::BTreeMap<String, Via>| -> serde_json::Map<String, serde_json::Value> {
         m.iter().map(|(k, v)| (k.clone(), via_json(v))).collect()
     };
     serde_json::json!({ "users": map(&access.users), "machines": map(&access.machines), "groups": access.groups })
+}
+
+/// Adds the fields of `extra` (an object) to `json` (an object).
+fn merge(json: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(target), serde_json::Value::Object(fields)) = (json.as_object_mut(), extra) {
+        target.extend(fields);
+    }
 }
 
 fn to_text(json: &serde_json::Value) -> CmdResult<String> {
@@ -100,12 +177,16 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     let lookups = Lookups::default();
     let rows: Vec<(SecretRef, Access)> =
         secrets.into_iter().map(|s| repo.access_with(&s, &lookups).map(|a| (s, a))).collect::<Result<_, _>>().map_err(store_failure)?;
+    let drifts: Vec<Drift> = rows.iter().map(|(s, a)| Drift::of(repo, s, a)).collect();
+    let index = KeyIndex::from_repo(repo);
     if ctx.global.json {
         let list: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(s, a)| {
+            .zip(&drifts)
+            .map(|((s, a), d)| {
                 let mut entry = access_json(a);
                 entry["name"] = serde_json::Value::String(s.name.clone());
+                merge(&mut entry, d.json(&index));
                 entry
             })
             .collect();
@@ -114,10 +195,22 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     if rows.is_empty() {
         return Ok(String::new());
     }
-    let cell = |via: Option<&Via>| match via {
-        Some(v) if v.direct => "x",
-        Some(_) => "g",
-        None => "-",
+    // A member's keys, to mark where the file disagrees with the links.
+    let keys_of = |kind: Kind, name: &str| -> Vec<String> {
+        repo.read_keys(kind, name).map(|keys| keys.iter().map(|k| normalize(&k.key)).collect()).unwrap_or_default()
+    };
+    let member_keys: Vec<Vec<String>> =
+        users.iter().map(|u| keys_of(Kind::User, u)).chain(machines.iter().map(|m| keys_of(Kind::Machine, m))).collect();
+    let cell = |via: Option<&Via>, keys: &[String], drift: &Drift| {
+        let still_in_file = keys.iter().any(|k| drift.file_only.contains(k));
+        let not_yet = keys.iter().any(|k| drift.links_only.contains(k));
+        match via {
+            None if still_in_file => "!",
+            Some(_) if not_yet => "?",
+            Some(v) if v.direct => "x",
+            Some(_) => "g",
+            None => "-",
+        }
     };
     let first = rows.iter().map(|(s, _)| s.name.len()).max().unwrap_or(0).max("SECRET".len());
     let mut widths: Vec<usize> = users.iter().chain(&machines).map(|n| n.len().max(1)).collect();
@@ -143,16 +236,25 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     }
     out.push_str(header.trim_end());
     out.push('\n');
-    for (secret, access) in &rows {
+    for ((secret, access), drift) in rows.iter().zip(&drifts) {
         let mut line = format!("{:first$}", secret.name);
         let cells = users.iter().map(|u| access.users.get(u)).chain(machines.iter().map(|m| access.machines.get(m)));
-        for (via, w) in cells.zip(&widths) {
-            line.push_str(&format!("  {:w$}", cell(via)));
+        for ((via, keys), w) in cells.zip(&member_keys).zip(&widths) {
+            line.push_str(&format!("  {:w$}", cell(via, keys, drift)));
         }
         out.push_str(line.trim_end());
         out.push('\n');
     }
     out.push_str("x: direct, g: through a group (`secrets access SECRET` says which), -: no access\n");
+    if drifts.iter().any(Drift::any) {
+        out.push_str("!: no access by the links, but the file is STILL encrypted for them; ?: access by the links, but the file is not encrypted for them yet\n");
+        for ((secret, _), drift) in rows.iter().zip(&drifts) {
+            for line in drift.lines(&secret.name, &index) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -166,16 +268,20 @@ fn widen(widths: &mut [usize], min: usize) {
 
 fn one_secret(ctx: &Context, repo: &Repo, secret: &SecretRef, only: Option<&Member>) -> CmdResult<String> {
     let access = repo.access(secret).map_err(store_failure)?;
+    let drift = Drift::of(repo, secret, &access);
+    let index = KeyIndex::from_repo(repo);
     let keep = |kind: Kind, name: &str| only.is_none_or(|m| m.kind == kind && m.name == name);
     if ctx.global.json {
         let mut json = access_json(&access);
         json["name"] = serde_json::Value::String(secret.name.clone());
+        merge(&mut json, drift.json(&index));
         if let Some(m) = only {
             let via = match m.kind {
                 Kind::User => access.users.get(&m.name),
                 _ => access.machines.get(&m.name),
             };
             json = serde_json::json!({ "secret": secret.name, "member": m.name, "kind": m.kind.noun(), "can_read": via.is_some(), "via": via.map(via_json) });
+            merge(&mut json, drift.json(&index));
         }
         return to_text(&json);
     }
@@ -201,28 +307,55 @@ fn one_secret(ctx: &Context, repo: &Repo, secret: &SecretRef, only: Option<&Memb
     if !access.dangling.is_empty() {
         out.push_str(&format!("  ({} dangling links: `secrets check --fix` removes them)\n", access.dangling.len()));
     }
+    for line in drift.lines(&secret.name, &index) {
+        out.push_str(&format!("  {line}\n"));
+    }
     Ok(out)
 }
 
 fn one_member(ctx: &Context, repo: &Repo, member: &Member) -> CmdResult<String> {
     let mut readable: Vec<(String, Via)> = Vec::new();
+    // Secrets the links no longer give the member but whose files are still encrypted for them.
+    let mut still_in_file: Vec<String> = Vec::new();
+    let keys: Vec<String> = repo.read_keys(member.kind, &member.name).map_err(store_failure)?.iter().map(|k| normalize(&k.key)).collect();
     for secret in repo.all_secrets().map_err(store_failure)? {
         let access = repo.access(&secret).map_err(store_failure)?;
         let map = if member.kind == Kind::User { &access.users } else { &access.machines };
         if let Some(via) = map.get(&member.name) {
             readable.push((secret.name.clone(), via.clone()));
+        } else if Drift::of(repo, &secret, &access).file_only.iter().any(|k| keys.contains(k)) {
+            still_in_file.push(secret.name.clone());
         }
     }
     if ctx.global.json {
         let list: Vec<serde_json::Value> =
             readable.iter().map(|(name, via)| serde_json::json!({ "name": name, "direct": via.direct, "groups": via.groups })).collect();
-        return to_text(&serde_json::json!({ "member": member.name, "kind": member.kind.noun(), "secrets": list }));
+        let mut json = serde_json::json!({ "member": member.name, "kind": member.kind.noun(), "secrets": list });
+        // Only when there is drift, so that a clean answer keeps its shape.
+        if !still_in_file.is_empty() {
+            json["still_in_file"] = serde_json::json!(still_in_file);
+        }
+        return to_text(&json);
     }
-    let mut out =
-        format!("{} ({}) can read {}\n", member.name, member.kind.noun(), if readable.is_empty() { "no secret" } else { "these secrets:" });
+    let mut out = format!(
+        "{} ({}) can read {}\n",
+        member.name,
+        member.kind.noun(),
+        match (readable.is_empty(), still_in_file.is_empty()) {
+            (false, _) => "these secrets:",
+            (true, true) => "no secret",
+            (true, false) => "no secret by its links:",
+        }
+    );
     let width = readable.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (name, via) in &readable {
         out.push_str(&format!("  {name:width$}  {}\n", via_text(via)));
+    }
+    for name in &still_in_file {
+        out.push_str(&format!(
+            "  ! {name}: no link, but its file is STILL encrypted for {}: `secrets check --fix` re-keys it\n",
+            member.name
+        ));
     }
     Ok(out)
 }

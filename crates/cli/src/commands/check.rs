@@ -10,7 +10,9 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
+    // `--fix` re-keys from what the check finds: both under the lock.
+    let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };
     let identities = ctx.identities();
     let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(store_failure);
     let mut report = run_check()?;

@@ -30,6 +30,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let progress = ctx.progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let secret = credentials::secret_name(provider, &name);
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members).map_err(store_failure)?;
             eprintln!("Stored {provider} credentials `{name}` as secret {secret}");
             ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
@@ -40,13 +41,14 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
             let repo = ctx.repo()?;
             let secret = credentials::secret_name(provider, &name);
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::remove_secret(&repo, &secret).map_err(store_failure)?;
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {secret}"))?;
             Ok(0)
         }
         CredentialsCommand::Exec { credential, export, command } => {
             let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
-            let repo = ctx.repo()?;
+            let repo = ctx.repo_for_reading()?;
             let credential = load(&repo, ctx, provider, &name)?;
             if export {
                 return export_lines(&credential);
@@ -151,7 +153,7 @@ fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult
 }
 
 fn list(ctx: &Context) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     // Created and updated dates come from git history where there is one.
     let dates = match secrets_store::history::GitRepo::open(&repo).map_err(store_failure)? {
@@ -322,7 +324,7 @@ pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&s
 
 pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     let ExportCommand::K8s { name, namespace, encrypted, age, secrets } = cmd;
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     let mut entries = Vec::new();
     let mut recipients: Vec<String> = Vec::new();

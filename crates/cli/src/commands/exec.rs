@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     if (args.machine.is_some() || args.user.is_some()) && !(args.all_env || args.all_files) {
         return Err(Failure::new(2, "--machine and --user choose whose secrets --all-env/--all-files take"));
     }
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let mut wanted = Vec::new();
     for spec in &args.env {
         let (var, secret) = split_spec(spec)?;

@@ -11,11 +11,15 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     let progress = ctx.progress();
     let op =
         |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    if let GroupCommand::List = cmd {
+        return list(ctx, &repo);
+    }
+    let _lock = ctx.lock(&repo)?;
     let (outcome, subject) = match cmd {
         GroupCommand::List => return list(ctx, &repo),
         GroupCommand::AddUser { group, user } => {

@@ -43,6 +43,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
     }
     let progress = ctx.progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
+    let _lock = ctx.lock(&repo)?;
     let mut paths = Vec::new();
     let mut imported = 0;
     for (name, value) in values {

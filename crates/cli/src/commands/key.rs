@@ -23,6 +23,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
         KeyCommand::Show => show(),
         KeyCommand::Update => {
             let repo = ctx.repo()?;
+            let _lock = ctx.lock(&repo)?;
             let identities = ctx.identities();
             let progress = ctx.progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };

@@ -28,7 +28,7 @@ fn secret_dir(repo: &Repo, name: &str) -> CmdResult<PathBuf> {
 }
 
 pub fn run(ctx: &Context, args: LogArgs) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let git = open_git(&repo)?;
     let only = args.secret.as_deref().map(|s| secret_dir(&repo, s)).transpose()?;
     let identities = ctx.identities();

@@ -14,13 +14,15 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
 pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let noun = kind.noun();
     let identities = ctx.identities();
     let progress = ctx.progress();
     let op =
         |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let check = |name: &str| names::validate(kind, name).map_err(store_failure);
+    // The subcommands that change the repository hold the lock from before the membership is
+    // read until after the commit (and not while their arguments or stdin are read).
     match cmd {
         MemberCommand::List => {
             let names = repo.list(kind).map_err(store_failure)?;
@@ -30,6 +32,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             check(&name)?;
             let keys = collect_keys(&keys, kind)?;
             warn_raw_ssh(kind, &name, &keys);
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::add_member(&op(false), kind, &name, &keys, force).map_err(store_failure)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add {noun} {name}"))?;
@@ -54,6 +57,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
         }
         MemberCommand::Remove { name, force } => {
             check(&name)?;
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::remove_member(&op(force), kind, &name).map_err(|e| match e {
                 // clan's wording for removing someone unknown.
                 StoreError::NotFound { path, .. } => {
@@ -69,6 +73,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             check(&name)?;
             let keys = collect_keys(&keys, kind)?;
             warn_raw_ssh(kind, &name, &keys);
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[]).map_err(store_failure)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add key(s) for {noun} {name}"))?;
@@ -76,12 +81,14 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
         MemberCommand::RemoveKey { name, keys, force } => {
             check(&name)?;
             let keys = collect_keys(&keys, kind)?;
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys).map_err(store_failure)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove key(s) for {noun} {name}"))?;
         }
         MemberCommand::AddSecret { name, secret } => {
             check(&name)?;
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::grant(&op(false), &secret, kind, &name).map_err(store_failure)?;
             ctx.report(&outcome);
             let subject = match kind {
@@ -92,6 +99,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
         }
         MemberCommand::RemoveSecret { name, secret, force } => {
             check(&name)?;
+            let _lock = ctx.lock(&repo)?;
             let outcome = ops::revoke(&op(force), &secret, kind, &name).map_err(store_failure)?;
             ctx.report(&outcome);
             let subject = match kind {

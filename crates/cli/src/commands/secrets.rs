@@ -71,6 +71,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     };
     let progress = ctx.progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
+    let _lock = ctx.lock(&repo)?;
     let outcome = ops::set_secret(&op, name, &value, &members).map_err(store_failure)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: update {name}"))?;
     Ok(0)
@@ -96,7 +97,7 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
 }
 
 pub fn get(ctx: &Context, name: &str) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let value = ops::get_secret(&repo, &ctx.identities(), name).map_err(|e| match e {
         // clan names the missing secret by its path here.
         StoreError::NotFound { path, .. } => Failure::msg(format!("Secret '{}' does not exist", path.display())).hint("see `secrets list`"),
@@ -107,7 +108,7 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
 }
 
 pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
-    let repo = ctx.repo()?;
+    let repo = ctx.repo_for_reading()?;
     let names: Vec<String> =
         repo.list(Kind::Secret).map_err(store_failure)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
     if long {
@@ -119,6 +120,7 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
 
 pub fn remove(ctx: &Context, name: &str) -> CmdResult {
     let repo = ctx.repo()?;
+    let _lock = ctx.lock(&repo)?;
     let outcome = ops::remove_secret(&repo, name).map_err(store_failure)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {name}"))?;
     Ok(0)
@@ -126,6 +128,7 @@ pub fn remove(ctx: &Context, name: &str) -> CmdResult {
 
 pub fn rename(ctx: &Context, old: &str, new: &str) -> CmdResult {
     let repo = ctx.repo()?;
+    let _lock = ctx.lock(&repo)?;
     let outcome = ops::rename_secret(&repo, old, new).map_err(store_failure)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: rename {old} to {new}"))?;
     Ok(0)

@@ -1,0 +1,480 @@
+//! The write-ahead journal of a transaction, so that a change interrupted at any point (a full
+//! disk, an I/O error, a read-only file system, `kill -9`, a power cut) can be undone exactly.
+//!
+//! Before each step of a change, the journal records how to undo it; a replaced file keeps its
+//! old content as a hard link next to it (no copy, and no space needed to put it back). When the
+//! change is complete the journal is deleted, which makes it final; then the kept old contents
+//! are deleted. A failure undoes every step, newest first, in the same process. When that is not
+//! possible (the process was killed, or undoing failed too), the journal stays, and the next
+//! command that opens the repository undoes the change before doing anything else
+//! ([`recover`]). Undoing needs no key: it puts back what was there, so a revocation that did not
+//! complete is never half applied — the member's links and the files agree again, `access` says
+//! the member can still read, and running the command again completes it.
+//!
+//! The journal is one JSON object per line next to the repository lock (see [`crate::lock`]).
+//! Each line is written before its step is taken, so a kill leaves at most a step recorded but
+//! not taken; every undo checks what is on disk and is safe to repeat. Paths are relative to the
+//! repository root and must stay inside `sops/` or `vars/`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+use crate::lock::{self, RepoLock};
+use crate::repo::Repo;
+
+/// How to undo one step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "kebab-case")]
+pub enum Step {
+    /// A file or link that did not exist before: removed.
+    Created { path: String },
+    /// A file replaced; its old content is the hard link `backup` until the change is final.
+    Replaced { path: String, backup: String },
+    /// A link removed or retargeted: put back with its old target.
+    Link { path: String, target: String },
+    /// A directory moved aside to `backup`, deleted when the change is final.
+    DirRemoved { path: String, backup: String },
+    /// A directory renamed.
+    DirRenamed { from: String, to: String },
+    /// Not a step: the change is complete. What follows (deleting the old contents kept for
+    /// undoing) is finished, not undone, by the next command if this one is killed.
+    Final,
+}
+
+/// The journal file of `repo`.
+pub fn path(repo: &Repo) -> PathBuf {
+    let dir = lock::state_dir(repo);
+    if dir == repo.sops_dir() {
+        dir.join(".secrets.journal")
+    } else {
+        dir.join("secrets.journal")
+    }
+}
+
+/// Whether an interrupted change waits to be undone.
+pub fn pending(repo: &Repo) -> bool {
+    fs::symlink_metadata(path(repo)).is_ok()
+}
+
+/// What [`recover`] did.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Steps undone (none when the change was complete).
+    pub steps: usize,
+    /// The paths put back, or changed by the complete change, relative to the repository root.
+    pub paths: Vec<PathBuf>,
+    /// The change was complete and only its clean-up was left: it was finished, not undone (its
+    /// commit may be missing).
+    pub completed: bool,
+}
+
+/// Undoes the change an interrupted command left, if any. Needs the repository lock (so that it
+/// never undoes a change that is still running).
+pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
+    let file = path(repo);
+    let bytes = match fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(&file, e)),
+    };
+    let mut steps = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        // A line cut short by a kill describes a step not taken yet.
+        let Ok(step) = serde_json::from_slice::<Step>(line) else { continue };
+        steps.push(step);
+    }
+    let completed = steps.contains(&Step::Final);
+    steps.retain(|s| *s != Step::Final);
+    let paths = steps.iter().filter_map(|s| s.main_path().map(PathBuf::from)).collect();
+    if completed {
+        clean_up(repo.root(), &steps);
+    } else {
+        undo_all(repo.root(), &steps)?;
+    }
+    // A write cut short by the kill leaves its temporary file next to its target.
+    remove_temporary_files(repo.root(), &steps);
+    let recovered = Recovered { steps: if completed { 0 } else { steps.len() }, paths, completed };
+    fs::remove_file(&file).map_err(|e| StoreError::io(&file, e))?;
+    sync_dir(file.parent());
+    Ok(Some(recovered))
+}
+
+/// The journal of the change in progress.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    root: PathBuf,
+    steps: Vec<Step>,
+}
+
+impl Journal {
+    /// Starts the journal of a change. Fails (before anything changed) when it cannot be written,
+    /// or when an interrupted change is still to be undone.
+    pub fn begin(repo: &Repo) -> Result<Journal> {
+        let path = path(repo);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => StoreError::Other(format!(
+                "{}: an interrupted change is still to be undone; run the command again (it undoes it first)",
+                path.display()
+            )),
+            _ => StoreError::io(&path, e),
+        })?;
+        file.sync_all().map_err(|e| StoreError::io(&path, e))?;
+        sync_dir(path.parent());
+        Ok(Journal { file, path, root: repo.root().to_path_buf(), steps: Vec::new() })
+    }
+
+    /// The path of a file or folder, relative to the repository root, for the journal.
+    pub fn relative(&self, path: &Path) -> Result<String> {
+        let rel = path.strip_prefix(&self.root).map_err(|_| outside(path))?;
+        check_relative(rel)?;
+        rel.to_str().map(str::to_string).ok_or_else(|| outside(path))
+    }
+
+    /// Records a step before it is taken. The line reaches the file at once (a killed process
+    /// does not lose it); [`Journal::sync`] makes it durable.
+    pub fn record(&mut self, steps: Vec<Step>) -> Result<()> {
+        let mut text = String::new();
+        for step in &steps {
+            let line = serde_json::to_string(step).map_err(|e| StoreError::Other(format!("cannot record a step: {e}")))?;
+            text.push_str(&line);
+            text.push('\n');
+        }
+        self.file.write_all(text.as_bytes()).map_err(|e| StoreError::io(&self.path, e))?;
+        self.steps.extend(steps);
+        Ok(())
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| StoreError::io(&self.path, e))
+    }
+
+    /// Makes the change final: records that it is, then deletes the old contents kept for
+    /// undoing, then the journal. Fails only when the change could not be marked final (it is
+    /// then still to be undone); a failure or a kill after that leaves the clean-up to the next
+    /// command.
+    pub fn commit(mut self) -> Result<()> {
+        self.record(vec![Step::Final])?;
+        self.sync()?;
+        self.clean_up_and_close();
+        Ok(())
+    }
+
+    /// After the change was marked final: deletes the old contents, then the journal.
+    pub(crate) fn clean_up_and_close(self) {
+        clean_up(&self.root, &self.steps);
+        if fs::remove_file(&self.path).is_ok() {
+            sync_dir(self.path.parent());
+        }
+    }
+
+    /// Undoes every step, newest first, and deletes the journal. When undoing fails, the journal
+    /// stays for the next command, and the error says so.
+    pub fn roll_back(self) -> Result<()> {
+        undo_all(&self.root, &self.steps)?;
+        fs::remove_file(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        sync_dir(self.path.parent());
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Step {
+    fn main_path(&self) -> Option<&str> {
+        match self {
+            Step::Created { path } | Step::Replaced { path, .. } | Step::Link { path, .. } | Step::DirRemoved { path, .. } => Some(path),
+            Step::DirRenamed { from, .. } => Some(from),
+            Step::Final => None,
+        }
+    }
+}
+
+/// Removes the temporary files (`.secrets-…`, encrypted content only) in the folders of the
+/// files `steps` wrote. Under the lock, nothing else is writing there.
+fn remove_temporary_files(root: &Path, steps: &[Step]) {
+    let mut folders: Vec<PathBuf> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Created { path } | Step::Replaced { path, .. } => resolve(root, path).ok()?.parent().map(Path::to_path_buf),
+            _ => None,
+        })
+        .collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        let Ok(entries) = fs::read_dir(&folder) else { continue };
+        for entry in entries.flatten() {
+            let temporary = entry.file_name().to_str().is_some_and(|n| n.starts_with(".secrets-"));
+            if temporary && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Deletes what a complete change kept for undoing (idempotent; a failure leaves a leftover
+/// that `secrets key update` removes).
+fn clean_up(root: &Path, steps: &[Step]) {
+    for step in steps {
+        match step {
+            Step::Replaced { backup, .. } => {
+                if let Ok(backup) = resolve(root, backup) {
+                    let _ = fs::remove_file(backup);
+                }
+            }
+            Step::DirRemoved { backup, .. } => {
+                if let Ok(backup) = resolve(root, backup) {
+                    if fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir()) {
+                        let _ = fs::remove_dir_all(backup);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn outside(path: &Path) -> StoreError {
+    StoreError::Other(format!("{}: not a path inside sops/ or vars/ of the repository", path.display()))
+}
+
+/// A journal path must name something inside `sops/` or `vars/`, with no `..`.
+fn check_relative(rel: &Path) -> Result<()> {
+    let mut parts = rel.components();
+    let first_ok = matches!(parts.next(), Some(Component::Normal(first)) if first == "sops" || first == "vars");
+    if first_ok && parts.all(|c| matches!(c, Component::Normal(_))) {
+        Ok(())
+    } else {
+        Err(outside(rel))
+    }
+}
+
+/// The absolute path of a journal entry. Every folder on the way must be a real folder, not a
+/// symlink: the journal may come from an untrusted tree (`sops/.secrets.journal` outside git),
+/// and undoing must not remove or rename anything outside it.
+fn resolve(root: &Path, rel: &str) -> Result<PathBuf> {
+    let rel = Path::new(rel);
+    check_relative(rel)?;
+    let mut here = root.to_path_buf();
+    let parts: Vec<Component> = rel.components().collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        here.push(part.as_os_str());
+        if fs::symlink_metadata(&here).is_ok_and(|m| !m.is_dir()) {
+            return Err(StoreError::Other(format!(
+                "{}: the journal names a path through something that is not a folder (a symlink?); nothing was undone",
+                here.display()
+            )));
+        }
+    }
+    Ok(root.join(rel))
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &Path, _b: &Path) -> bool {
+    false
+}
+
+fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
+/// Undoes `steps` newest first. Each undo looks at what is on disk, so that repeating it (after
+/// a kill during an undo) is harmless. Stops at the first failure.
+fn undo_all(root: &Path, steps: &[Step]) -> Result<()> {
+    for step in steps.iter().rev() {
+        match step {
+            Step::Created { path } => {
+                let path = resolve(root, path)?;
+                match fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.is_dir() => {}
+                    Ok(_) => fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?,
+                    Err(_) => {}
+                }
+                // The link folder, then the secret or group folder the change created.
+                for folder in path.ancestors().skip(1).take(2) {
+                    let _ = fs::remove_dir(folder);
+                }
+            }
+            Step::Replaced { path, backup } => {
+                let (path, backup) = (resolve(root, path)?, resolve(root, backup)?);
+                if exists(&backup) {
+                    // When the write never happened, both names are one file, and a rename
+                    // between two names of one file does nothing: drop the extra name instead.
+                    if same_file(&backup, &path) {
+                        fs::remove_file(&backup).map_err(|e| StoreError::io(&backup, e))?;
+                    } else {
+                        fs::rename(&backup, &path).map_err(|e| StoreError::io(&path, e))?;
+                    }
+                    sync_dir(path.parent());
+                }
+            }
+            Step::Link { path, target } => {
+                let path = resolve(root, path)?;
+                if let Ok(meta) = fs::symlink_metadata(&path) {
+                    if fs::read_link(&path).ok().as_deref() == Some(Path::new(target)) {
+                        continue;
+                    }
+                    if meta.is_dir() {
+                        return Err(StoreError::Other(format!("{}: a folder is where a link must be put back", path.display())));
+                    }
+                    fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+                }
+                if let Some(parent) = path.parent() {
+                    fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+                }
+                symlink(Path::new(target), &path).map_err(|e| StoreError::io(&path, e))?;
+            }
+            Step::DirRemoved { path, backup } => {
+                let (path, backup) = (resolve(root, path)?, resolve(root, backup)?);
+                if exists(&backup) && !exists(&path) {
+                    fs::rename(&backup, &path).map_err(|e| StoreError::io(&path, e))?;
+                }
+            }
+            Step::DirRenamed { from, to } => {
+                let (from, to) = (resolve(root, from)?, resolve(root, to)?);
+                if exists(&to) && !exists(&from) {
+                    fs::rename(&to, &from).map_err(|e| StoreError::io(&from, e))?;
+                }
+            }
+            Step::Final => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "membership links need symlinks (unix)"))
+}
+
+/// Makes a folder's entries durable (a rename or a removal in it); best effort, as not every
+/// file system can sync a folder.
+pub(crate) fn sync_dir(dir: Option<&Path>) {
+    #[cfg(unix)]
+    if let Some(dir) = dir {
+        if let Ok(handle) = File::open(dir) {
+            let _ = handle.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        fs::create_dir_all(repo.sops_dir().join("secrets/s/users")).unwrap();
+        (dir, repo)
+    }
+
+    #[test]
+    fn an_abandoned_journal_is_undone_by_the_next_holder_of_the_lock() {
+        let (_d, repo) = repo();
+        let secret = repo.sops_dir().join("secrets/s/secret");
+        fs::write(&secret, "old").unwrap();
+        let link = repo.sops_dir().join("secrets/s/users/mallory");
+        symlink(Path::new("../../../users/mallory"), &link).unwrap();
+
+        let mut journal = Journal::begin(&repo).unwrap();
+        let backup = repo.sops_dir().join("secrets/s/.secrets-old-1");
+        journal.record(vec![Step::Link { path: journal.relative(&link).unwrap(), target: "../../../users/mallory".into() }]).unwrap();
+        fs::remove_file(&link).unwrap();
+        journal
+            .record(vec![Step::Replaced { path: journal.relative(&secret).unwrap(), backup: journal.relative(&backup).unwrap() }])
+            .unwrap();
+        fs::hard_link(&secret, &backup).unwrap();
+        fs::write(repo.sops_dir().join("secrets/s/tmp"), "new").unwrap();
+        fs::rename(repo.sops_dir().join("secrets/s/tmp"), &secret).unwrap();
+        // A kill: the journal is left as it is, with a half-written last line.
+        std::mem::forget(journal);
+        let mut f = OpenOptions::new().append(true).open(path(&repo)).unwrap();
+        f.write_all(b"{\"undo\":\"crea").unwrap();
+
+        assert!(pending(&repo));
+        assert!(Journal::begin(&repo).is_err(), "no new change before the old one is undone");
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        let recovered = recover(&repo, &lock).unwrap().unwrap();
+        assert_eq!(recovered.steps, 2);
+        assert_eq!(fs::read(&secret).unwrap(), b"old");
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("../../../users/mallory"));
+        assert!(!backup.exists());
+        assert!(!pending(&repo));
+        assert!(recover(&repo, &lock).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_complete_change_killed_during_its_clean_up_is_finished_not_undone() {
+        let (_d, repo) = repo();
+        let secret = repo.sops_dir().join("secrets/s/secret");
+        let backup = repo.sops_dir().join("secrets/s/.secrets-old-9");
+        fs::write(&backup, "old").unwrap();
+        fs::write(&secret, "new").unwrap();
+        let steps = [Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-9".into() }, Step::Final];
+        let text: String = steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect();
+        fs::write(path(&repo), text).unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        let recovered = recover(&repo, &lock).unwrap().unwrap();
+        assert!(recovered.completed);
+        assert_eq!(fs::read(&secret).unwrap(), b"new", "kept, not undone");
+        assert!(!backup.exists(), "the old content is gone");
+        assert!(!pending(&repo));
+    }
+
+    #[test]
+    fn paths_outside_sops_and_vars_are_refused() {
+        let (_d, repo) = repo();
+        fs::write(path(&repo), "{\"undo\":\"created\",\"path\":\"../outside\"}\n").unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        assert!(recover(&repo, &lock).is_err());
+        for bad in ["/etc/passwd", "sops/../x", "other/file", ""] {
+            assert!(check_relative(Path::new(bad)).is_err(), "{bad}");
+        }
+        assert!(check_relative(Path::new("vars/shared/g/f/secret")).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn undoing_never_goes_through_a_symlinked_folder() {
+        let (dir, repo) = repo();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("precious"), "keep").unwrap();
+        symlink(&outside, &repo.sops_dir().join("secrets/evil")).unwrap();
+        fs::write(path(&repo), "{\"undo\":\"created\",\"path\":\"sops/secrets/evil/precious\"}\n").unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        assert!(recover(&repo, &lock).is_err());
+        assert_eq!(fs::read(outside.join("precious")).unwrap(), b"keep");
+    }
+}

@@ -1,0 +1,219 @@
+//! One lock per repository, so that two `secrets` commands never change it at the same time.
+//!
+//! A change reads the membership, computes every new file from it and commits the result; two
+//! changes interleaving there can write a re-key computed from a membership that no longer
+//! holds (a removed member put back into files), lose one of two keys added under the same name,
+//! or race on git's refs. The commands that change the repository therefore hold an exclusive
+//! `flock(2)` on one lock file from before they read the membership until after the commit.
+//! The kernel releases it when the process ends, however it ends, so a killed command never
+//! leaves a stale lock behind.
+//!
+//! The lock file (and the transaction journal next to it) lives in the git directory of the work
+//! tree when there is one (for a linked work tree, its own directory under `.git/worktrees/`, as
+//! each work tree has its own `sops/`), so it is never committed; otherwise it is
+//! `sops/.secrets.lock`. It is opened without following symlinks and must be a regular file.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Result, StoreError};
+use crate::repo::Repo;
+
+/// How long a command waits for the lock unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The folder that holds the lock and the journal of `repo`.
+pub fn state_dir(repo: &Repo) -> PathBuf {
+    git_dir(repo.root()).unwrap_or_else(|| repo.sops_dir())
+}
+
+/// The path of the lock file of `repo`.
+pub fn lock_path(repo: &Repo) -> PathBuf {
+    let dir = state_dir(repo);
+    if dir == repo.sops_dir() {
+        dir.join(".secrets.lock")
+    } else {
+        dir.join("secrets.lock")
+    }
+}
+
+/// The git directory of the work tree holding `root`: `.git` itself, or where a `.git` file
+/// (`gitdir: …`, linked work trees and submodules) points.
+fn git_dir(root: &Path) -> Option<PathBuf> {
+    for dir in root.ancestors() {
+        let dot_git = dir.join(".git");
+        let Ok(meta) = fs::symlink_metadata(&dot_git) else { continue };
+        if meta.is_dir() {
+            return Some(dot_git);
+        }
+        if meta.is_file() {
+            let text = fs::read_to_string(&dot_git).ok()?;
+            let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
+            let target = dir.join(target);
+            return target.is_dir().then_some(target);
+        }
+        return None;
+    }
+    None
+}
+
+/// The held lock; dropping it releases it.
+#[derive(Debug)]
+pub struct RepoLock {
+    // Held for its flock: closing the descriptor releases the lock.
+    _file: File,
+    path: PathBuf,
+}
+
+impl RepoLock {
+    /// Takes the lock of `repo`, waiting up to `timeout` for another command to release it.
+    /// `on_wait` is called once, when the lock is found taken (to tell the user why nothing
+    /// happens).
+    pub fn acquire(repo: &Repo, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<RepoLock> {
+        let path = lock_path(repo);
+        let file = open(&path)?;
+        let start = Instant::now();
+        let mut told = false;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
+                return Ok(RepoLock { _file: file, path });
+            }
+            if !told {
+                on_wait(&path);
+                told = true;
+            }
+            if start.elapsed() >= timeout {
+                return Err(StoreError::LockTimeout { path, waited: timeout });
+            }
+            std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Takes the lock if it is free; `None` when another command holds it.
+    pub fn try_acquire(repo: &Repo) -> Result<Option<RepoLock>> {
+        let path = lock_path(repo);
+        let file = open(&path)?;
+        match try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
+            true => Ok(Some(RepoLock { _file: file, path })),
+            false => Ok(None),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Opens (creating it if needed) the lock file: never through a symlink, never a FIFO or a
+/// device (opening one could block or touch something else), read-only when the file is not
+/// ours to write (a lock works on any open descriptor).
+fn open(path: &Path) -> Result<File> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true);
+    no_follow(&mut options);
+    let file = match options.open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let mut read_only = OpenOptions::new();
+            read_only.read(true);
+            no_follow(&mut read_only);
+            read_only.open(path)
+        }
+        other => other,
+    }
+    .map_err(|e| StoreError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(StoreError::Other(format!(
+            "{}: the lock file is not a regular file; remove it (no secrets command may be running) and try again",
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn no_follow(options: &mut OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).mode(0o644);
+}
+
+#[cfg(not(unix))]
+fn no_follow(_options: &mut OpenOptions) {}
+
+/// One non-blocking attempt at the exclusive lock: `Ok(false)` when someone else holds it.
+#[cfg(unix)]
+fn try_flock(file: &File) -> std::io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    loop {
+        // SAFETY: flock on a descriptor we own; no memory is passed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(error),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn try_flock(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_waits_then_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path());
+        let held = RepoLock::acquire(&repo, DEFAULT_TIMEOUT, &|_| panic!("free lock")).unwrap();
+        assert_eq!(held.path(), dir.path().join("sops/.secrets.lock"));
+        assert!(RepoLock::try_acquire(&repo).unwrap().is_none());
+        let told = std::cell::Cell::new(0);
+        let err = RepoLock::acquire(&repo, Duration::from_millis(50), &|_| told.set(told.get() + 1)).unwrap_err();
+        assert!(matches!(err, StoreError::LockTimeout { .. }), "{err}");
+        assert_eq!(told.get(), 1, "the wait is announced once");
+        drop(held);
+        assert!(RepoLock::try_acquire(&repo).unwrap().is_some());
+    }
+
+    #[test]
+    fn lives_in_the_git_dir_of_a_work_tree_and_of_a_linked_work_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main");
+        fs::create_dir_all(main.join(".git/worktrees/feature")).unwrap();
+        assert_eq!(lock_path(&Repo::at(&main)), main.join(".git/secrets.lock"));
+        let linked = dir.path().join("feature");
+        fs::create_dir_all(&linked).unwrap();
+        fs::write(linked.join(".git"), "gitdir: ../main/.git/worktrees/feature\n").unwrap();
+        assert_eq!(lock_path(&Repo::at(&linked)), linked.join("../main/.git/worktrees/feature/secrets.lock"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_or_fifo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path());
+        fs::create_dir_all(repo.sops_dir()).unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, lock_path(&repo)).unwrap();
+        assert!(RepoLock::try_acquire(&repo).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        fs::remove_file(lock_path(&repo)).unwrap();
+        let status = std::process::Command::new("mkfifo").arg(lock_path(&repo)).status().unwrap();
+        assert!(status.success());
+        assert!(RepoLock::try_acquire(&repo).is_err(), "a FIFO is refused without blocking");
+    }
+}
