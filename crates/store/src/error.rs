@@ -33,6 +33,11 @@ pub enum StoreError {
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
 
+    /// A repository file or folder refused by [`crate::untrusted`]: a symlink, not a regular
+    /// file, too large, or a symlinked folder on the way.
+    #[error(transparent)]
+    Untrusted(#[from] crate::untrusted::UntrustedError),
+
     #[error("{path}: {source}")]
     Sops { path: PathBuf, source: secrets_sops::Error },
 
