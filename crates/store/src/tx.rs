@@ -88,7 +88,7 @@ impl<'r> Tx<'r> {
     pub fn remove_link(&mut self, container: &Path, kind: Kind, name: &str) -> Result<bool> {
         let path = links::link_path(container, kind, name);
         let Ok(target) = fs::read_link(&path) else { return Ok(false) };
-        links::remove(container, kind, name)?;
+        links::remove(self.repo, container, kind, name)?;
         self.undo.push(Undo::Relink { path: path.clone(), target });
         self.touch(path);
         Ok(true)
