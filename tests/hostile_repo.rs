@@ -97,6 +97,12 @@ fn nothing_goes_through(flake: &Flake, outside: Option<&Outside>, refusal: &str)
         assert!(stdout.contains("sops/secrets/stolen/secret") || stderr.contains("sops/secrets/stolen/secret"), "{args:?}: {stderr}");
         assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
     }
+    // Writing a new value must not start by reading (for its undo copy) what the entry leads to.
+    let started = Instant::now();
+    let out = flake.as_key(0).args(["set", "stolen"]).env("SOPS_NIX_SECRET", "new").timeout(Duration::from_secs(20)).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "set: {}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("sops/secrets/stolen/secret"), "set: {}", stderr_of(&out));
+    assert!(started.elapsed() < Duration::from_secs(5), "set took {:?}", started.elapsed());
     if let (Some(outside), Some(before)) = (outside, before) {
         assert_eq!(outside.bytes(), before, "the outside file was rewritten");
     }

@@ -99,7 +99,8 @@ impl Repo {
     /// A secret of `sops/secrets/`, checked by name: a name we would create, or one clan
     /// accepts that starts with a dot ([`names::is_hidden_secret`]) when that secret exists
     /// already, so that it is read, granted, revoked and re-keyed like the others. The folders
-    /// on the way must be real directories ([`untrusted::check_folders`]).
+    /// on the way must be real directories and an existing `secret` a regular file
+    /// ([`untrusted::is_regular_file`]).
     pub fn secret(&self, name: &str) -> Result<SecretRef> {
         let dir = self.secret_dir(name);
         if let Err(e) = names::validate(Kind::Secret, name) {
@@ -107,7 +108,9 @@ impl Repo {
                 return Err(e);
             }
         }
-        untrusted::check_folders(self.root(), &dir)?;
+        // Its folders, and its `secret` if there is one: writing a new value (or removing,
+        // renaming) must not start by reading or replacing what a symlink or FIFO leads to.
+        untrusted::is_regular_file(self.root(), &dir.join("secret"))?;
         Ok(SecretRef { name: name.to_string(), dir })
     }
 

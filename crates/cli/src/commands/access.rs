@@ -251,7 +251,7 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
         }
     }
     let keys = repo.read_keys(member.kind, &member.name).map_err(store_failure)?;
-    let recipients: BTreeSet<String> = std::fs::read(secret.file())
+    let recipients: BTreeSet<String> = secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
         .ok()
         .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
         .map(|f| f.metadata.recipients().into_iter().flatten().map(|r| normalize(&r)).collect())
