@@ -54,7 +54,17 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
         out.unsafe_links = true;
         return out;
     }
-    for (name, link) in sorted_entries(&folder) {
+    let entries = sorted_entries(&folder);
+    if !entries.is_empty() {
+        // The links lead into sops/<kind>/; through a symlinked one they would grant whoever
+        // the folder elsewhere names.
+        if let Err(e) = untrusted::check_folders(&env.root, &env.root.join("sops").join(kind.folder())) {
+            sink.refused(&e, &folder);
+            out.unsafe_links = true;
+            return out;
+        }
+    }
+    for (name, link) in entries {
         let Ok(meta) = fs::symlink_metadata(&link) else { continue };
         if !meta.file_type().is_symlink() {
             if meta.is_dir() {

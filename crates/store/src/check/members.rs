@@ -35,7 +35,11 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
     let mut members = Members::default();
     let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for kind in [Kind::User, Kind::Machine] {
-        for (name, dir) in sorted_entries(&repo.sops_dir().join(kind.folder())) {
+        let folder = repo.sops_dir().join(kind.folder());
+        if untrusted::check_folders(repo.root(), &folder).is_err() {
+            continue; // reported once by `check`; nothing is read through it
+        }
+        for (name, dir) in sorted_entries(&folder) {
             if is_leftover(&name) {
                 sink.warn("leftover", &dir, "left over by an interrupted command; `secrets key update` removes it");
                 continue;
@@ -168,7 +172,11 @@ fn validate_key(key: &PublicKey) -> Result<(), String> {
 }
 
 fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'_>) {
-    for (name, dir) in sorted_entries(&repo.sops_dir().join("groups")) {
+    let folder = repo.sops_dir().join(Kind::Group.folder());
+    if untrusted::check_folders(repo.root(), &folder).is_err() {
+        return; // reported once by `check`; nothing is read through it
+    }
+    for (name, dir) in sorted_entries(&folder) {
         if is_leftover(&name) {
             sink.warn("leftover", &dir, "left over by an interrupted command");
             continue;

@@ -279,3 +279,21 @@ fn hidden_secrets_are_checked_not_called_ignored() {
     assert!(hidden.iter().all(|x| !x.message.contains("ignores")), "{hidden:#?}");
     assert_eq!(report.drifted.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), [".hidden"]);
 }
+
+#[test]
+fn a_symlinked_kind_folder_is_reported_once_and_not_read() {
+    let f = Fixture::new();
+    let elsewhere = f.repo.root().join("elsewhere");
+    fs::rename(f.repo.sops_dir().join("users"), &elsewhere).unwrap();
+    symlink(&elsewhere, f.repo.sops_dir().join("users")).unwrap();
+    let report = f.check();
+    let at_users: Vec<&Finding> = report.findings.iter().filter(|x| x.path == Path::new("sops/users")).collect();
+    assert_eq!(at_users.len(), 1, "{:#?}", report.findings);
+    assert_eq!(at_users[0].code, "folder-symlink");
+    assert!(
+        report.findings.iter().all(|x| x.path == Path::new("sops/users") || !x.path.starts_with("sops/users")),
+        "{:#?}",
+        report.findings
+    );
+    assert!(report.drifted.is_empty(), "nothing is fixed through it");
+}
