@@ -44,6 +44,11 @@ pub enum StoreError {
     )]
     LockTimeout { path: PathBuf, waited: std::time::Duration },
 
+    /// A repository file or folder refused by [`crate::untrusted`]: a symlink, not a regular
+    /// file, too large, or a symlinked folder on the way.
+    #[error(transparent)]
+    Untrusted(#[from] crate::untrusted::UntrustedError),
+
     #[error("{path}: {source}")]
     Sops { path: PathBuf, source: secrets_sops::Error },
 

@@ -22,6 +22,7 @@ pub mod rekey;
 pub mod repo;
 pub mod secrets;
 pub mod tx;
+pub mod untrusted;
 
 pub use error::{Result, StoreError};
 pub use keyfile::{KeyType, PublicKey};

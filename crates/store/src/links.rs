@@ -1,5 +1,8 @@
 //! Membership links: relative symlinks from a secret or group to a member's directory, with
 //! exactly clan's targets, read safely (a link that resolves outside `sops/<kind>/` is refused).
+//! The folders that hold them (the secret or group folder, its `users/`, `machines/`,
+//! `groups/`) must be real directories: a symlinked one would make a read list someone else's
+//! links and a write or delete land outside the repository ([`untrusted::check_folders`]).
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -7,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Result, StoreError};
 use crate::names::Kind;
 use crate::repo::Repo;
+use crate::untrusted;
 
 /// What a link in a membership folder points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,8 +42,10 @@ pub fn link_path(container: &Path, kind: Kind, name: &str) -> PathBuf {
 }
 
 /// Creates (or replaces) the link from `container` to a member. Returns the link's path.
+/// Refused when a folder on the way is a symlink (missing ones are created as real folders).
 pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<PathBuf> {
     let folder = container.join(kind.folder());
+    untrusted::check_folders(repo.root(), &folder)?;
     fs::create_dir_all(&folder).map_err(|e| StoreError::io(&folder, e))?;
     let link = folder.join(name);
     let relative_folder = folder.strip_prefix(repo.root()).unwrap_or(&folder);
@@ -76,9 +82,10 @@ fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
 }
 
 /// Removes the link to a member; then the folder if it became empty. Returns whether a link was
-/// there.
-pub fn remove(container: &Path, kind: Kind, name: &str) -> Result<bool> {
+/// there. Refused when a folder on the way is a symlink.
+pub fn remove(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<bool> {
     let link = link_path(container, kind, name);
+    untrusted::check_folders(repo.root(), &container.join(kind.folder()))?;
     match fs::symlink_metadata(&link) {
         Ok(meta) if meta.file_type().is_symlink() => {
             fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
@@ -109,12 +116,12 @@ pub(crate) fn canonical_kind_dir(repo: &Repo, kind: Kind) -> Option<PathBuf> {
 /// As [`read`], given [`canonical_kind_dir`] (for callers reading many containers).
 pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical_kind_dir: Option<&Path>) -> Result<Vec<Link>> {
     let folder = container.join(kind.folder());
-    let entries = match fs::read_dir(&folder) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StoreError::io(&folder, e)),
-    };
+    if !untrusted::check_folders(repo.root(), &folder)? {
+        return Ok(Vec::new());
+    }
+    let entries = fs::read_dir(&folder).map_err(|e| StoreError::io(&folder, e))?;
     let kind_dir = repo.sops_dir().join(kind.folder());
+    let mut kind_dir_checked = false;
     let mut links = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
@@ -122,6 +129,11 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
         let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
         if !is_link {
             continue;
+        }
+        if !kind_dir_checked {
+            // Links lead into sops/<kind>/, whose own folders must be real too.
+            untrusted::check_folders(repo.root(), &kind_dir)?;
+            kind_dir_checked = true;
         }
         let raw = fs::read_link(&link).map_err(|e| StoreError::io(&link, e))?;
         let lexical = normalize(&folder.join(&raw));
@@ -216,7 +228,7 @@ mod tests {
         let link = add(&repo, &secret, Kind::User, "alice").unwrap();
         assert_eq!(fs::read_link(&link).unwrap(), Path::new("../../../users/alice"));
         assert_eq!(read(&repo, &secret, Kind::User).unwrap(), vec![Link::Member("alice".into())]);
-        assert!(remove(&secret, Kind::User, "alice").unwrap());
+        assert!(remove(&repo, &secret, Kind::User, "alice").unwrap());
         assert!(!secret.join("users").exists());
     }
 
@@ -233,6 +245,30 @@ mod tests {
         fs::create_dir_all(&outside).unwrap();
         symlink(&outside, &users.join("eve")).unwrap();
         assert!(matches!(read(&repo, &secret, Kind::User), Err(StoreError::UnsafeLink { .. })));
+    }
+
+    #[test]
+    fn links_are_neither_read_nor_written_through_a_symlinked_folder() {
+        let (_d, repo) = repo_with_user("alice");
+        let outside = repo.root().join("outside");
+        fs::create_dir_all(outside.join("users")).unwrap();
+        symlink(Path::new("../../../users/gone"), &outside.join("users/gone")).unwrap();
+        fs::create_dir_all(repo.sops_dir().join("groups")).unwrap();
+        let group = repo.member_dir(Kind::Group, "g");
+        symlink(&outside, &group).unwrap();
+        let refused = |r: Result<_>| matches!(r, Err(StoreError::Untrusted(untrusted::UntrustedError::FolderSymlink { .. })));
+        assert!(refused(read(&repo, &group, Kind::User).map(|_| ())));
+        assert!(refused(add(&repo, &group, Kind::User, "alice").map(|_| ())));
+        assert!(refused(remove(&repo, &group, Kind::User, "gone").map(|_| ())));
+        assert!(!outside.join("users/alice").exists());
+        assert!(fs::symlink_metadata(outside.join("users/gone")).is_ok(), "nothing deleted outside");
+
+        // The same one level down: a secret's users/ folder.
+        let secret = repo.secret_dir("s");
+        fs::create_dir_all(&secret).unwrap();
+        symlink(&outside.join("users"), &secret.join("users")).unwrap();
+        assert!(refused(read(&repo, &secret, Kind::User).map(|_| ())));
+        assert!(refused(add(&repo, &secret, Kind::User, "alice").map(|_| ())));
     }
 
     #[test]

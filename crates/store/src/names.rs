@@ -1,6 +1,12 @@
 //! Name rules for users, groups, machines and secrets: clan's rules, plus what clan forgot
 //! (`.`, `..` and leading dots, which would escape or hide in `sops/` and cannot be Nix store
 //! names).
+//!
+//! clan itself accepts any secret name matching `^[a-zA-Z0-9._-]+$`, so a repository it wrote
+//! may hold secrets named `.hidden` (`clan secrets rename x .hidden`), which clan lists, reads
+//! and re-keys like any other. Such a secret must never be skipped here either, or removing a
+//! member would leave it readable by them: [`validate_existing`] accepts those names for secrets
+//! that exist, while [`validate`] still refuses to create them.
 
 use crate::error::StoreError;
 
@@ -80,6 +86,31 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether `name` is a secret name clan accepts but [`validate`] refuses: a leading dot, not
+/// `.` or `..`, and not the leftover of an interrupted command (see [`is_leftover`]).
+pub fn is_hidden_secret(name: &str) -> bool {
+    name.starts_with('.')
+        && name != "."
+        && name != ".."
+        && !is_leftover(name)
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// Checks the name of something that already exists: as [`validate`], except that a secret may
+/// also have a name clan accepts and we would not create ([`is_hidden_secret`]).
+pub fn validate_existing(kind: Kind, name: &str) -> Result<(), StoreError> {
+    match validate(kind, name) {
+        Err(_) if kind == Kind::Secret && is_hidden_secret(name) => Ok(()),
+        other => other,
+    }
+}
+
+/// Names of files and folders an interrupted command leaves (`.secrets-XXXX` temporary files,
+/// `.<name>.removing-<pid>` folders): never members or secrets.
+pub fn is_leftover(name: &str) -> bool {
+    name.starts_with(".secrets-") || (name.starts_with('.') && name.contains(".removing-"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +123,20 @@ mod tests {
         for bad in ["", ".", "..", ".hidden", "a/b", "../x", "a b", "é"] {
             assert!(validate(Kind::Secret, bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn hidden_secret_names_exist_but_are_not_created() {
+        for hidden in [".hidden", ".a.b", "._x-1"] {
+            assert!(is_hidden_secret(hidden), "{hidden:?}");
+            assert!(validate(Kind::Secret, hidden).is_err(), "{hidden:?}");
+            validate_existing(Kind::Secret, hidden).unwrap();
+        }
+        for never in [".", "..", "./x", "../x", ".secrets-abc123", ".db.removing-42", ".a b"] {
+            assert!(validate_existing(Kind::Secret, never).is_err(), "{never:?}");
+        }
+        assert!(validate_existing(Kind::User, ".hidden").is_err());
+        assert!(validate_existing(Kind::Machine, ".hidden").is_err());
     }
 
     #[test]

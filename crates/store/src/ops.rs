@@ -99,7 +99,7 @@ impl Repo {
     }
 
     fn require(&self, kind: Kind, name: &str) -> Result<()> {
-        names::validate(kind, name)?;
+        names::validate_existing(kind, name)?;
         if self.exists(kind, name) {
             Ok(())
         } else {
@@ -316,7 +316,7 @@ pub fn get_secret(repo: &Repo, identities: &Identities, name: &str) -> Result<Ze
 /// Decrypts a `secret` file to its exact bytes.
 pub fn decrypt_file(path: &std::path::Path, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
     let sops_err = |source| StoreError::Sops { path: path.to_path_buf(), source };
-    let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let bytes = crate::untrusted::read_file(path, crate::untrusted::Limit::Secret)?;
     let file = EncryptedFile::parse(&bytes, Format::Binary).map_err(sops_err)?;
     let plain = file.decrypt(identities, DecryptOptions::default()).map_err(sops_err)?;
     let value = match plain.data.branches.first().and_then(|b| b.get("data")) {

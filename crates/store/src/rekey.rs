@@ -121,7 +121,7 @@ fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: R
     let (wanted, dangling) = desired_recipients_with(repo, secret, options, lookups)?;
     let path = secret.file();
     let sops_err = |source| StoreError::Sops { path: path.clone(), source };
-    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+    let bytes = crate::untrusted::read(repo.root(), &path, crate::untrusted::Limit::Secret)?;
     let mut file = EncryptedFile::parse(&bytes, Format::Binary).map_err(sops_err)?;
     let current: Vec<String> = file.metadata.recipients().into_iter().flatten().collect();
     let current_set: BTreeSet<&String> = current.iter().collect();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Result, StoreError};
 use crate::keyfile::{self, PublicKey};
 use crate::names::{self, Kind};
+use crate::untrusted::{self, Limit};
 
 /// Markers that identify a repository root, tried in this order, each all the way up to `/`
 /// before the next (as clan does).
@@ -60,43 +61,60 @@ impl Repo {
     }
 
     /// Whether a user or machine exists (has a `key.json`), or a group/secret directory exists.
+    /// Something that is there but refused by [`untrusted`] (a symlinked `key.json`, `secret` or
+    /// folder) counts as existing, so that reading it reports why it is refused.
     pub fn exists(&self, kind: Kind, name: &str) -> bool {
-        match kind {
-            Kind::User | Kind::Machine => self.key_file(kind, name).is_file(),
-            Kind::Group => self.member_dir(kind, name).is_dir(),
-            Kind::Secret => self.secret_dir(name).join("secret").is_file(),
-        }
+        let found = match kind {
+            Kind::User | Kind::Machine => untrusted::is_regular_file(&self.root, &self.key_file(kind, name)),
+            Kind::Group => untrusted::check_folders(&self.root, &self.member_dir(kind, name)),
+            Kind::Secret => untrusted::is_regular_file(&self.root, &self.secret_dir(name).join("secret")),
+        };
+        found.unwrap_or(true)
     }
 
-    /// Reads the public keys of a user or machine.
+    /// Reads the public keys of a user or machine, through [`untrusted::read`].
     pub fn read_keys(&self, kind: Kind, name: &str) -> Result<Vec<PublicKey>> {
         let path = self.key_file(kind, name);
-        let text = fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StoreError::NotFound { kind, name: name.to_string(), path: self.member_dir(kind, name) },
-            _ => StoreError::io(&path, e),
+        let text = untrusted::read_to_string(&self.root, &path, Limit::KeyFile).map_err(|e| {
+            if e.is_not_found() {
+                StoreError::NotFound { kind, name: name.to_string(), path: self.member_dir(kind, name) }
+            } else {
+                StoreError::Untrusted(e)
+            }
         })?;
         keyfile::parse(&text, &path)
     }
 
     /// Names of one kind, sorted by code point, filtered as clan lists them: users and machines
-    /// with a `key.json`, secrets with a `secret` file, every group directory.
+    /// with a `key.json`, secrets with a `secret` file (names starting with a dot included, as
+    /// clan lists them), every group directory. An entry that [`untrusted`] refuses (a symlinked
+    /// folder, `key.json` or `secret`) is an error rather than silently left out: an operation
+    /// over all of them must not quietly skip one.
     pub fn list(&self, kind: Kind) -> Result<Vec<String>> {
         let dir = self.sops_dir().join(kind.folder());
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::io(&dir, e)),
-        };
+        if !untrusted::check_folders(&self.root, &dir)? {
+            return Ok(Vec::new());
+        }
+        let entries = fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
             let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
-            if names::validate(kind, &name).is_err() {
+            if names::validate_existing(kind, &name).is_err() {
+                continue;
+            }
+            let member = entry.path();
+            let file_type = entry.file_type().map_err(|e| StoreError::io(&member, e))?;
+            if file_type.is_symlink() {
+                untrusted::check_folders(&self.root, &member)?;
+            }
+            if !file_type.is_dir() {
                 continue;
             }
             let keep = match kind {
-                Kind::Group => entry.path().is_dir(),
-                _ => self.exists(kind, &name),
+                Kind::Group => true,
+                Kind::User | Kind::Machine => untrusted::is_regular_file(&self.root, &member.join("key.json"))?,
+                Kind::Secret => untrusted::is_regular_file(&self.root, &member.join("secret"))?,
             };
             if keep {
                 names.push(name);
@@ -134,5 +152,42 @@ mod tests {
         }
         fs::create_dir_all(repo.member_dir(Kind::User, "nokey")).unwrap();
         assert_eq!(repo.list(Kind::User).unwrap(), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn hidden_secrets_are_listed_and_leftovers_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path());
+        for name in ["db", ".hidden", ".db.removing-7", "Bad name"] {
+            fs::create_dir_all(repo.secret_dir(name)).unwrap();
+            fs::write(repo.secret_dir(name).join("secret"), "{}").unwrap();
+        }
+        assert_eq!(repo.list(Kind::Secret).unwrap(), [".hidden", "db"]);
+    }
+
+    #[test]
+    fn refused_entries_fail_the_listing_and_count_as_existing() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path());
+        let outside = dir.path().join("outside.json");
+        fs::write(&outside, "{}").unwrap();
+        fs::create_dir_all(repo.secret_dir("s")).unwrap();
+        symlink(&outside, repo.secret_dir("s").join("secret")).unwrap();
+        assert!(repo.exists(Kind::Secret, "s"));
+        let err = repo.list(Kind::Secret).unwrap_err();
+        assert!(matches!(err, StoreError::Untrusted(untrusted::UntrustedError::Symlink { .. })), "{err}");
+
+        fs::create_dir_all(repo.member_dir(Kind::User, "eve")).unwrap();
+        symlink(&outside, repo.key_file(Kind::User, "eve")).unwrap();
+        let err = repo.read_keys(Kind::User, "eve").unwrap_err();
+        assert!(matches!(err, StoreError::Untrusted(untrusted::UntrustedError::Symlink { .. })), "{err}");
+        assert!(matches!(repo.read_keys(Kind::User, "nobody"), Err(StoreError::NotFound { .. })));
+
+        fs::create_dir_all(repo.sops_dir().join("groups")).unwrap();
+        fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+        symlink(dir.path().join("elsewhere"), repo.member_dir(Kind::Group, "g")).unwrap();
+        let err = repo.list(Kind::Group).unwrap_err();
+        assert!(matches!(err, StoreError::Untrusted(untrusted::UntrustedError::FolderSymlink { .. })), "{err}");
     }
 }

@@ -6,11 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::keyfile::PublicKey;
 use crate::links::{self, Link};
 use crate::names::{self, Kind};
 use crate::repo::Repo;
+use crate::untrusted::{self, UntrustedError};
 
 /// A secret directory: one `secret` file plus `users/`, `machines/`, `groups/` link folders.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,22 +96,79 @@ impl Lookups {
 }
 
 impl Repo {
-    /// A secret of `sops/secrets/`, checked by name.
+    /// A secret of `sops/secrets/`, checked by name: a name we would create, or one clan
+    /// accepts that starts with a dot ([`names::is_hidden_secret`]) when that secret exists
+    /// already, so that it is read, granted, revoked and re-keyed like the others. The folders
+    /// on the way must be real directories and an existing `secret` a regular file
+    /// ([`untrusted::is_regular_file`]).
     pub fn secret(&self, name: &str) -> Result<SecretRef> {
-        names::validate(Kind::Secret, name)?;
-        Ok(SecretRef { name: name.to_string(), dir: self.secret_dir(name) })
+        let dir = self.secret_dir(name);
+        if let Err(e) = names::validate(Kind::Secret, name) {
+            if !(names::is_hidden_secret(name) && fs::symlink_metadata(&dir).is_ok()) {
+                return Err(e);
+            }
+        }
+        // Its folders, and its `secret` if there is one: writing a new value (or removing,
+        // renaming) must not start by reading or replacing what a symlink or FIFO leads to.
+        untrusted::is_regular_file(self.root(), &dir.join("secret"))?;
+        Ok(SecretRef { name: name.to_string(), dir })
     }
 
     /// Every secret of the repository: `sops/secrets/*`, `vars/shared/*/*` and
-    /// `vars/per-machine/*/*/*`, keeping directories that hold a `secret` file.
+    /// `vars/per-machine/*/*/*`, keeping directories that hold a `secret` file, whatever their
+    /// name (as clan's re-key walks them: a secret it would re-key must never be skipped here),
+    /// except the leftovers of an interrupted command. A symlinked folder or `secret` file on
+    /// the way is an error: a re-key must not skip it silently, nor follow it.
     pub fn all_secrets(&self) -> Result<Vec<SecretRef>> {
-        let mut out: Vec<SecretRef> =
-            self.list(Kind::Secret)?.into_iter().map(|n| SecretRef { dir: self.secret_dir(&n), name: n }).collect();
-        for (base, depth) in [("vars/shared", 2), ("vars/per-machine", 3)] {
-            collect_vars(self.root(), &self.root().join(base), depth, &mut out)?;
+        let mut out = Vec::new();
+        for found in self.folder_secrets()?.into_iter().chain(self.vars_secrets()) {
+            out.push(found?);
         }
         out.sort();
         Ok(out)
+    }
+
+    /// The secrets of `sops/secrets/`, each found one or refused by [`untrusted`].
+    fn folder_secrets(&self) -> Result<Vec<Result<SecretRef, UntrustedError>>> {
+        let folder = self.sops_dir().join(Kind::Secret.folder());
+        if !untrusted::check_folders(self.root(), &folder)? {
+            return Ok(Vec::new());
+        }
+        let entries = fs::read_dir(&folder).map_err(|e| crate::StoreError::io(&folder, e))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| crate::StoreError::io(&folder, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if names::is_leftover(&name) {
+                continue;
+            }
+            let dir = entry.path();
+            // Plain files here are not secrets (check reports them); symlinks are refused below.
+            if entry.file_type().is_ok_and(|t| !t.is_dir() && !t.is_symlink()) {
+                continue;
+            }
+            match untrusted::is_regular_file(self.root(), &dir.join("secret")) {
+                Ok(true) => out.push(Ok(SecretRef { name, dir })),
+                Ok(false) => {}
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The secrets of the vars folders, each found one or refused by [`untrusted`] (so that
+    /// `secrets check` can report every refusal).
+    pub(crate) fn vars_secrets(&self) -> Vec<Result<SecretRef, UntrustedError>> {
+        let mut out = Vec::new();
+        for (base, depth) in [("vars/shared", 2), ("vars/per-machine", 3)] {
+            let dir = self.root().join(base);
+            match untrusted::check_folders(self.root(), &dir) {
+                Ok(true) => collect_vars(self.root(), &dir, depth, &mut out),
+                Ok(false) => {}
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        out
     }
 
     /// Who can read a secret, from its links (direct, and through groups).
@@ -169,26 +227,48 @@ impl Repo {
     }
 }
 
-fn collect_vars(root: &Path, dir: &Path, depth: usize, out: &mut Vec<SecretRef>) -> Result<()> {
+fn collect_vars(root: &Path, dir: &Path, depth: usize, out: &mut Vec<Result<SecretRef, UntrustedError>>) {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::io(dir, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => return out.push(Err(UntrustedError::Io { path: dir.to_path_buf(), source: e })),
     };
+    let mut paths = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
-        let path = entry.path();
-        if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            continue;
-        }
-        if depth > 1 {
-            collect_vars(root, &path, depth - 1, out)?;
-        } else if path.join("secret").is_file() {
-            let name = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
-            out.push(SecretRef { name, dir: path });
+        match entry {
+            Ok(entry) => paths.push((entry.path(), entry.file_type())),
+            Err(e) => out.push(Err(UntrustedError::Io { path: dir.to_path_buf(), source: e })),
         }
     }
-    Ok(())
+    for (path, file_type) in paths {
+        match file_type {
+            Ok(t) if t.is_symlink() => {
+                // A symlinked folder would lead the walk (and the re-key) anywhere on the disk.
+                if let Err(e) = untrusted::check_folders(root, &path) {
+                    out.push(Err(e));
+                }
+                continue;
+            }
+            Ok(t) if t.is_dir() => {}
+            Ok(_) => continue,
+            Err(e) => {
+                out.push(Err(UntrustedError::Io { path, source: e }));
+                continue;
+            }
+        }
+        if depth > 1 {
+            collect_vars(root, &path, depth - 1, out);
+            continue;
+        }
+        match untrusted::is_regular_file(root, &path.join("secret")) {
+            Ok(true) => {
+                let name = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+                out.push(Ok(SecretRef { name, dir: path }));
+            }
+            Ok(false) => {}
+            Err(e) => out.push(Err(e)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl<'r> Tx<'r> {
         let path = links::link_path(container, kind, name);
         let Ok(target) = fs::read_link(&path) else { return Ok(false) };
         self.record(|j| Ok(vec![Step::Link { path: j.relative(&path)?, target: target.to_string_lossy().into_owned() }]))?;
-        links::remove(container, kind, name)?;
+        links::remove(self.repo, container, kind, name)?;
         self.touch(path);
         Ok(true)
     }

@@ -104,7 +104,7 @@ impl Drift {
             Ok(keys) => keys.iter().map(|k| normalize(&k.key)).collect(),
             Err(_) => return Drift { unreadable: true, ..Drift::default() },
         };
-        let Some(in_file) = file_recipients(&secret.file()) else { return Drift { unreadable: true, ..Drift::default() } };
+        let Some(in_file) = file_recipients(repo, &secret.file()) else { return Drift { unreadable: true, ..Drift::default() } };
         Drift {
             file_only: in_file.difference(&wanted).cloned().collect(),
             links_only: wanted.difference(&in_file).cloned().collect(),
@@ -146,8 +146,9 @@ impl Drift {
 }
 
 /// The recipients a `secret` file is encrypted for, normalized; `None` when it cannot be read.
-fn file_recipients(path: &Path) -> Option<BTreeSet<String>> {
-    let bytes = std::fs::read(path).ok()?;
+/// Read like every repository file: never through a link, a FIFO or past the size bound.
+fn file_recipients(repo: &Repo, path: &Path) -> Option<BTreeSet<String>> {
+    let bytes = secrets_store::untrusted::read(repo.root(), path, secrets_store::untrusted::Limit::Secret).ok()?;
     let file = EncryptedFile::parse(&bytes, Format::Binary).ok()?;
     Some(file.metadata.recipients().into_iter().flatten().map(|r| normalize(&r)).collect())
 }
@@ -384,7 +385,7 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
         }
     }
     let keys = repo.read_keys(member.kind, &member.name).map_err(store_failure)?;
-    let recipients: BTreeSet<String> = std::fs::read(secret.file())
+    let recipients: BTreeSet<String> = secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
         .ok()
         .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
         .map(|f| f.metadata.recipients().into_iter().flatten().map(|r| normalize(&r)).collect())

@@ -169,7 +169,7 @@ fn list(ctx: &Context) -> CmdResult {
         let history = dates.get(&secret.name);
         let created = history.and_then(|d| d.created.as_ref()).map(|c| c.date());
         let updated = history.and_then(|d| d.updated.as_ref()).map(|c| c.date()).unwrap_or_else(|| {
-            std::fs::read(secret.file())
+            secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
                 .ok()
                 .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
                 .map(|f| f.metadata.last_modified)

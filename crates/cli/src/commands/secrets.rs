@@ -115,6 +115,14 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
         return crate::commands::log::print_long(ctx, &repo, &names);
     }
     print_names(ctx, &names)?;
+    // clan creates such names (`clan secrets rename x .hidden`) and re-keys them; so do we, but
+    // a name that hides in `ls` deserves a word.
+    for name in names.iter().filter(|n| secrets_store::names::is_hidden_secret(n)) {
+        eprintln!(
+            "note: secret `{name}` starts with a dot: it is listed and re-keyed like the others, but secrets does not create such names; `secrets rename {name} {}` gives it a visible one",
+            name.trim_start_matches('.')
+        );
+    }
     Ok(0)
 }
 

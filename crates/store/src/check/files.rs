@@ -5,6 +5,7 @@ use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Value};
 
 use crate::secrets::SecretRef;
+use crate::untrusted::{self, Limit};
 
 use super::{Sink, Verification};
 
@@ -17,10 +18,11 @@ pub(crate) struct FileState {
 
 pub(crate) fn check_file(secret: &SecretRef, identities: Option<&Identities>, sink: &mut Sink<'_>) -> Option<FileState> {
     let path = secret.file();
-    let bytes = match std::fs::read(&path) {
+    // Its folders were checked when the secret was found; the file itself is still untrusted.
+    let bytes = match untrusted::read_file(&path, Limit::Secret) {
         Ok(bytes) => bytes,
         Err(e) => {
-            sink.error("bad-secret-file", &path, format!("cannot read it: {e}"));
+            sink.refused(&e, &path);
             return None;
         }
     };

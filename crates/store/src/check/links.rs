@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::links::normalize;
 use crate::names::Kind;
 use crate::repo::Repo;
+use crate::untrusted;
 
 use super::members::Members;
 use super::{sorted_entries, Sink};
@@ -47,7 +48,23 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
     let folder = container.join(kind.folder());
     let mut out = Inspected::default();
     let noun = kind.noun();
-    for (name, link) in sorted_entries(&folder) {
+    if let Err(e) = untrusted::check_folders(&env.root, &folder) {
+        // Its entries could be anyone's links, and a fix would delete through it.
+        sink.refused(&e, &folder);
+        out.unsafe_links = true;
+        return out;
+    }
+    let entries = sorted_entries(&folder);
+    if !entries.is_empty() {
+        // The links lead into sops/<kind>/; through a symlinked one they would grant whoever
+        // the folder elsewhere names.
+        if let Err(e) = untrusted::check_folders(&env.root, &env.root.join("sops").join(kind.folder())) {
+            sink.refused(&e, &folder);
+            out.unsafe_links = true;
+            return out;
+        }
+    }
+    for (name, link) in entries {
         let Ok(meta) = fs::symlink_metadata(&link) else { continue };
         if !meta.file_type().is_symlink() {
             if meta.is_dir() {

@@ -2,13 +2,14 @@
 //! and group links. What is found is kept for the secrets' checks.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
+use std::path::Path;
 use std::str::FromStr;
 
 use crate::history::KeyIndex;
 use crate::keyfile::{self, KeyType, PublicKey};
 use crate::names::{self, Kind};
 use crate::repo::Repo;
+use crate::untrusted::{self, Limit, UntrustedError};
 
 use super::links::{self, Env};
 use super::{sorted_entries, Sink};
@@ -28,17 +29,17 @@ pub(crate) struct Members {
     pub index: KeyIndex,
 }
 
-/// Names of files and folders an interrupted command leaves (`.secrets-XXXX` temporary files,
-/// `.<name>.removing-<pid>` folders).
-pub(crate) fn is_leftover(name: &str) -> bool {
-    name.starts_with(".secrets-") || (name.starts_with('.') && name.contains(".removing-"))
-}
+pub(crate) use crate::names::is_leftover;
 
 pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
     let mut members = Members::default();
     let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for kind in [Kind::User, Kind::Machine] {
-        for (name, dir) in sorted_entries(&repo.sops_dir().join(kind.folder())) {
+        let folder = repo.sops_dir().join(kind.folder());
+        if untrusted::check_folders(repo.root(), &folder).is_err() {
+            continue; // reported once by `check`; nothing is read through it
+        }
+        for (name, dir) in sorted_entries(&folder) {
             if is_leftover(&name) {
                 sink.warn("leftover", &dir, "left over by an interrupted command; `secrets key update` removes it");
                 continue;
@@ -47,19 +48,19 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
                 sink.error("invalid-name", &dir, format!("{e}; clan ignores it"));
                 continue;
             }
-            if !dir.is_dir() {
+            if !real_folder(repo, &dir, sink) {
                 sink.error("unexpected-file", &dir, format!("sops/{}/ holds one folder per {}", kind.folder(), kind.noun()));
                 continue;
             }
             let path = dir.join("key.json");
-            let text = match fs::read_to_string(&path) {
+            let text = match untrusted::read_to_string(repo.root(), &path, Limit::KeyFile) {
                 Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(e) if e.is_not_found() => {
                     sink.warn("missing-key-file", &dir, format!("no key.json: not a {} (a leftover folder?)", kind.noun()));
                     continue;
                 }
                 Err(e) => {
-                    sink.error("bad-key-file", &path, format!("cannot read it: {e}"));
+                    sink.refused(&e, &path);
                     continue;
                 }
             };
@@ -76,6 +77,14 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
             };
             if keys.is_empty() {
                 sink.error("bad-key-file", &path, "no keys: nobody can decrypt for this member");
+            }
+            if keys.iter().any(|k| is_private_key(&k.key)) {
+                sink.error(
+                    "private-key",
+                    &path,
+                    "holds an age private key where the public key belongs: it is public now to everyone who can read the repository; remove it from history, generate a new key (`secrets key generate`) and store its public key",
+                );
+                continue;
             }
             let mut seen: Vec<&PublicKey> = Vec::new();
             for key in &keys {
@@ -124,6 +133,25 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
     members
 }
 
+/// Whether `dir` is a real folder. A symlink is reported (as [`untrusted`] refuses it) and is
+/// not one; a file is not one either (the caller reports it).
+fn real_folder(repo: &Repo, dir: &Path, sink: &mut Sink<'_>) -> bool {
+    match untrusted::check_folders(repo.root(), dir) {
+        Ok(found) => found,
+        Err(UntrustedError::NotAFolder { .. }) => false,
+        Err(e) => {
+            sink.refused(&e, dir);
+            false
+        }
+    }
+}
+
+/// Whether a "public key" is an age private key (or a plugin's), committed by mistake.
+fn is_private_key(key: &str) -> bool {
+    let upper = key.trim().to_ascii_uppercase();
+    upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-")
+}
+
 fn keyfile_owner_key(key: &PublicKey) -> String {
     crate::history::keyindex::normalize(&key.key)
 }
@@ -144,7 +172,11 @@ fn validate_key(key: &PublicKey) -> Result<(), String> {
 }
 
 fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'_>) {
-    for (name, dir) in sorted_entries(&repo.sops_dir().join("groups")) {
+    let folder = repo.sops_dir().join(Kind::Group.folder());
+    if untrusted::check_folders(repo.root(), &folder).is_err() {
+        return; // reported once by `check`; nothing is read through it
+    }
+    for (name, dir) in sorted_entries(&folder) {
         if is_leftover(&name) {
             sink.warn("leftover", &dir, "left over by an interrupted command");
             continue;
@@ -153,7 +185,7 @@ fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'
             sink.error("invalid-name", &dir, format!("{e}; clan ignores it"));
             continue;
         }
-        if !dir.is_dir() {
+        if !real_folder(repo, &dir, sink) {
             sink.error("unexpected-file", &dir, "sops/groups/ holds one folder per group");
             continue;
         }

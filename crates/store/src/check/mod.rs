@@ -16,12 +16,14 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use secrets_sops::keys::Identities;
 
+use crate::credentials::mask::redact;
 use crate::error::Result;
 use crate::history::KeyIndex;
 use crate::keyfile::KeyType;
 use crate::names::{self, Kind};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
+use crate::untrusted::{self, UntrustedError};
 
 pub use fix::fix;
 
@@ -105,7 +107,18 @@ impl<'a> Sink<'a> {
 
     fn push(&mut self, severity: Severity, code: &'static str, path: &Path, message: String, fixable: bool) {
         let path = path.strip_prefix(self.root).unwrap_or(path).to_path_buf();
+        // A committed file may hold a private key where a public one belongs: never echo it.
+        let message = redact(&message);
         self.findings.push(Finding { severity, code, path, message, fixable });
+    }
+
+    /// Reports what [`untrusted`] refused, under the refusal's own code (`symlink`,
+    /// `folder-symlink`, `too-large`, …), at the path it names.
+    pub fn refused(&mut self, error: &UntrustedError, fallback: &Path) {
+        let path = error.path().unwrap_or(fallback).to_path_buf();
+        let text = error.to_string();
+        let message = text.strip_prefix(&format!("{}: ", path.display())).unwrap_or(&text).to_string();
+        self.error(error.code(), &path, message);
     }
 
     pub fn error(&mut self, code: &'static str, path: &Path, message: impl Into<String>) {
@@ -126,10 +139,21 @@ pub fn check(repo: &Repo, options: &Options<'_>) -> Result<Report> {
     let root = repo.root().to_path_buf();
     let mut sink = Sink::new(&root);
     let env = links::Env::new(repo);
+    // A symlinked folder at the top would lead every read below it outside the repository:
+    // report it once and look no further into it.
+    for kind in [Kind::User, Kind::Machine, Kind::Group, Kind::Secret] {
+        if let Err(e) = untrusted::check_folders(&root, &repo.sops_dir().join(kind.folder())) {
+            sink.refused(&e, &repo.sops_dir());
+        }
+    }
     let members = members::check(repo, &env, &mut sink);
-    let secret_dirs = scan_secrets_folder(repo, &mut sink);
-    let mut secrets: Vec<SecretRef> = secret_dirs;
-    secrets.extend(repo.all_secrets().unwrap_or_default().into_iter().filter(|s| s.name.starts_with("vars/")));
+    let mut secrets = scan_secrets_folder(repo, &mut sink);
+    for found in repo.vars_secrets() {
+        match found {
+            Ok(secret) => secrets.push(secret),
+            Err(e) => sink.refused(&e, &root.join("vars")),
+        }
+    }
 
     let results: Vec<(Vec<Finding>, bool, Verification)> = secrets
         .par_iter()
@@ -167,30 +191,56 @@ pub(crate) enum Verification {
 }
 
 /// Looks at every entry of `sops/secrets/`: valid names, a `secret` file in each directory,
-/// nothing else that could hold a value in plaintext. Returns the secrets to check.
+/// nothing else that could hold a value in plaintext, no symlink where a folder or file
+/// belongs. Returns the secrets to check: every folder with a `secret` file, as the re-key
+/// walks them.
 fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
     let folder = repo.sops_dir().join("secrets");
     let mut out = Vec::new();
+    if untrusted::check_folders(repo.root(), &folder).is_err() {
+        return out; // reported by `check`
+    }
     for (name, path) in sorted_entries(&folder) {
         let meta = fs::symlink_metadata(&path);
         let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-        if members::is_leftover(&name) {
+        let is_link = meta.as_ref().map(|m| m.file_type().is_symlink()).unwrap_or(false);
+        if names::is_leftover(&name) {
             sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it");
+            continue;
+        }
+        if is_link {
+            if let Err(e) = untrusted::check_folders(repo.root(), &path) {
+                sink.refused(&e, &path);
+            }
             continue;
         }
         if !is_dir {
             sink.error("plaintext", &path, "a file directly in sops/secrets/: secrets live in sops/secrets/<name>/secret, encrypted; if this holds a value, it is in plaintext in git");
             continue;
         }
-        if let Err(e) = names::validate(Kind::Secret, &name) {
-            sink.error("invalid-name", &path, format!("{e}; clan ignores this folder"));
-            continue;
+        if names::is_hidden_secret(&name) {
+            sink.warn(
+                "hidden-name",
+                &path,
+                format!(
+                    "a secret name starting with a dot: clan lists and re-keys it and so does secrets, but secrets does not create such names; consider `secrets rename {name} {}`",
+                    name.trim_start_matches('.')
+                ),
+            );
+        } else if let Err(e) = names::validate(Kind::Secret, &name) {
+            sink.error(
+                "invalid-name",
+                &path,
+                format!("{e}; `clan secrets` and `secrets` re-key it but cannot name it in a command: rename the folder"),
+            );
         }
-        if !path.join("secret").exists() {
-            sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)");
-            continue;
+        match untrusted::is_regular_file(repo.root(), &path.join("secret")) {
+            Ok(true) => out.push(SecretRef { name, dir: path }),
+            Ok(false) => {
+                sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)")
+            }
+            Err(e) => sink.refused(&e, &path),
         }
-        out.push(SecretRef { name, dir: path });
     }
     out
 }
@@ -214,7 +264,7 @@ fn check_secret(
     for (name, path) in sorted_entries(&secret.dir) {
         match name.as_str() {
             "secret" | "users" | "machines" | "groups" => {}
-            _ if members::is_leftover(&name) => sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it"),
+            _ if names::is_leftover(&name) => sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it"),
             _ if secret.name.starts_with("vars/") => {}
             _ => sink.error("unexpected-file", &path, "only `secret` and the users/, machines/, groups/ links belong in a secret folder; if this holds a value, it is in plaintext in git"),
         }

@@ -216,3 +216,84 @@ fn verified_and_unreadable_are_counted() {
     assert_eq!((report.verified, report.unreadable), (1, 1));
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
 }
+
+#[test]
+fn refused_files_and_folders_are_reported_by_kind_and_not_read() {
+    let f = Fixture::new();
+    let outside = f.repo.root().join("outside.enc.json");
+    fs::copy(f.repo.secret_dir("db").join("secret"), &outside).unwrap();
+    let linked = f.repo.secret_dir("linked");
+    fs::create_dir_all(&linked).unwrap();
+    symlink(&outside, linked.join("secret")).unwrap();
+    links::add(&f.repo, &linked, Kind::User, "bob").unwrap();
+    let zero = f.repo.secret_dir("zero");
+    fs::create_dir_all(&zero).unwrap();
+    symlink("/dev/zero", zero.join("secret")).unwrap();
+    links::add(&f.repo, &zero, Kind::User, "alice").unwrap();
+    fs::create_dir_all(f.repo.root().join("elsewhere/users")).unwrap();
+    symlink(f.repo.root().join("elsewhere"), f.repo.member_dir(Kind::Group, "evil")).unwrap();
+    symlink(&outside, f.repo.key_file(Kind::User, "bob").with_file_name("key2.json")).unwrap();
+    fs::create_dir_all(f.repo.member_dir(Kind::User, "eve")).unwrap();
+    symlink(&outside, f.repo.key_file(Kind::User, "eve")).unwrap();
+
+    let started = std::time::Instant::now();
+    let report = f.check();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "nothing large was read");
+    let codes: Vec<(&str, String)> = report.findings.iter().map(|x| (x.code, x.path.display().to_string())).collect();
+    for (code, path) in [
+        ("symlink", "sops/secrets/linked/secret"),
+        ("symlink", "sops/secrets/zero/secret"),
+        ("folder-symlink", "sops/groups/evil"),
+        ("symlink", "sops/users/eve/key.json"),
+    ] {
+        assert!(codes.contains(&(code, path.to_string())), "{code} {path}: {codes:?}");
+    }
+    assert!(report.drifted.iter().all(|s| s.name == "db"), "nothing refused is offered to --fix: {:?}", report.drifted);
+    assert!(!report.is_ok());
+}
+
+#[test]
+fn a_private_key_in_a_key_file_is_reported_masked() {
+    let f = Fixture::new();
+    let private = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS3JXH8W";
+    fs::create_dir_all(f.repo.member_dir(Kind::User, "leaky")).unwrap();
+    fs::write(f.repo.key_file(Kind::User, "leaky"), format!(r#"[{{"publickey": "{private}", "type": "age"}}]"#)).unwrap();
+    let report = f.check();
+    assert!(report.findings.iter().any(|x| x.code == "private-key"), "{:#?}", report.findings);
+    assert!(report.findings.iter().all(|x| !x.message.contains("AGE-SECRET-KEY-1")), "{:#?}", report.findings);
+}
+
+#[test]
+fn hidden_secrets_are_checked_not_called_ignored() {
+    let f = Fixture::new();
+    // Encrypted for alice only while linked to ops too: it drifts, and --fix must see it.
+    let dir = f.repo.secret_dir(".hidden");
+    fs::create_dir_all(&dir).unwrap();
+    links::add(&f.repo, &dir, Kind::User, "alice").unwrap();
+    links::add(&f.repo, &dir, Kind::Group, "ops").unwrap();
+    let secret = SecretRef { name: ".hidden".into(), dir: dir.clone() };
+    fs::write(secret.file(), ops::encrypt_value(&secret, b"value", vec![ALICE.to_string()]).unwrap()).unwrap();
+    let report = f.check();
+    let hidden: Vec<&Finding> = report.findings.iter().filter(|x| x.path.starts_with("sops/secrets/.hidden")).collect();
+    assert!(hidden.iter().any(|x| x.code == "hidden-name" && x.severity == Severity::Warning), "{hidden:#?}");
+    assert!(hidden.iter().all(|x| !x.message.contains("ignores")), "{hidden:#?}");
+    assert_eq!(report.drifted.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), [".hidden"]);
+}
+
+#[test]
+fn a_symlinked_kind_folder_is_reported_once_and_not_read() {
+    let f = Fixture::new();
+    let elsewhere = f.repo.root().join("elsewhere");
+    fs::rename(f.repo.sops_dir().join("users"), &elsewhere).unwrap();
+    symlink(&elsewhere, f.repo.sops_dir().join("users")).unwrap();
+    let report = f.check();
+    let at_users: Vec<&Finding> = report.findings.iter().filter(|x| x.path == Path::new("sops/users")).collect();
+    assert_eq!(at_users.len(), 1, "{:#?}", report.findings);
+    assert_eq!(at_users[0].code, "folder-symlink");
+    assert!(
+        report.findings.iter().all(|x| x.path == Path::new("sops/users") || !x.path.starts_with("sops/users")),
+        "{:#?}",
+        report.findings
+    );
+    assert!(report.drifted.is_empty(), "nothing is fixed through it");
+}
