@@ -133,6 +133,49 @@ fn a_target_folder_another_user_can_write_to_is_refused() {
     assert_eq!(fs::read_dir(&theirs).unwrap().count(), 0);
 }
 
+/// An extra `path` may link into a folder of the user the secret is for (their home, say),
+/// never into a folder of anyone else.
+#[test]
+fn extra_links_go_only_into_folders_of_root_or_the_secrets_owner() {
+    let Some(scene) = Scene::new() else { return };
+    let home = scene.shared().join("home");
+    scene.nobody_runs("mkdir", &["-m".as_ref(), "0755".as_ref(), home.as_os_str()]);
+    let manifest = scene.dir.path().join("overrides.json");
+    let with_owner = |owner: &str| {
+        let owner = if owner.is_empty() { String::new() } else { format!(r#", "owner": "{owner}""#) };
+        let text = format!(r#"{{"secrets": {{"group-secret": {{"path": "{}"{owner}}}}}}}"#, home.join("token").display());
+        fs::write(&manifest, text).unwrap();
+    };
+    let run = |name: &str| {
+        secrets()
+            .arg("--repo")
+            .arg(common::repo_root().join("fixtures/clan-repo"))
+            .args(["install", "--machine", "web1", "--target"])
+            .arg(scene.dir.path().join(name))
+            .arg("--age-key-file")
+            .arg(vectors().join("keys-b.txt"))
+            .arg("--manifest")
+            .arg(&manifest)
+            .output()
+            .unwrap()
+    };
+
+    with_owner("");
+    let out = run("root-secrets");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{} is not safe to install into", home.display())), "{err}");
+    assert!(fs::symlink_metadata(home.join("token")).is_err(), "no link in their folder for root's secret");
+    assert!(fs::symlink_metadata(scene.dir.path().join("root-secrets")).is_err(), "refused before anything was installed");
+
+    with_owner(NOBODY);
+    let out = run("their-secrets");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let meta = fs::symlink_metadata(home.join("token")).unwrap();
+    assert!(meta.file_type().is_symlink() && meta.uid().to_string() == NOBODY);
+    assert_eq!(fs::read_link(home.join("token")).unwrap(), scene.dir.path().join("their-secrets/group-secret"));
+}
+
 /// The user keeps planting the generations folders and targets of the coming installs and
 /// swapping every entry they can reach for a symlink to `victim/`, while root installs
 /// [`ROUNDS`] times. Whoever wins each race, root never writes into `victim/`: an install

@@ -55,11 +55,11 @@ fn file_type(stat: &Stat) -> FileType {
     FileType::from_raw_mode(stat.st_mode as _)
 }
 
-/// A folder on the way to the target: root's or the caller's, and not writable by others
-/// unless sticky.
-fn check_ancestor(path: &Path, stat: &Stat) -> Result<()> {
+/// A folder on the way to the target: root's, the caller's (or `also`'s, the user an extra
+/// link is for), and not writable by others unless sticky.
+fn check_ancestor(path: &Path, stat: &Stat, also: Option<u32>) -> Result<()> {
     let me = euid();
-    if stat.st_uid != 0 && stat.st_uid != me {
+    if stat.st_uid != 0 && stat.st_uid != me && Some(stat.st_uid) != also {
         return Err(unsafe_path(path, format!("it belongs to uid {}, not to root or uid {me} who installs", stat.st_uid)));
     }
     let sticky = stat.st_mode & 0o1000 != 0;
@@ -125,19 +125,30 @@ impl DirFd {
     /// with the last component of `path`. Every folder on the way must be root's or the
     /// caller's and writable only by its owner, unless sticky.
     pub fn open_parent_of(path: &Path) -> Result<(DirFd, OsString)> {
+        DirFd::open_parent_trusting(path, None)
+    }
+
+    /// [`DirFd::open_parent_of`], also accepting folders of user `also`: for an extra link to
+    /// a secret that user owns (in their home, say). The walk never follows a symlink, so such
+    /// a folder can only lead to folders below it, where root writes nothing but the link.
+    pub fn open_parent_trusting(path: &Path, also: Option<u32>) -> Result<(DirFd, OsString)> {
         let path = std::path::absolute(path).map_err(|e| DeployError::Os { path: path.to_path_buf(), source: e })?;
         let name = match path.components().next_back() {
             Some(Component::Normal(name)) => name.to_os_string(),
             _ => return Err(unsafe_path(&path, "it must end in a file name, not `/`, `.` or `..`")),
         };
         let parent = path.parent().unwrap_or(Path::new("/"));
-        Ok((DirFd::open_trusted(parent)?, name))
+        Ok((DirFd::open_trusted_with(parent, also)?, name))
     }
 
     /// Opens a folder by walking it from `/` one component at a time without following
     /// symlinks, creating missing trailing folders (0755). Symlinks in the path as given are
     /// resolved once first; one appearing during the walk fails it.
     pub fn open_trusted(path: &Path) -> Result<DirFd> {
+        DirFd::open_trusted_with(path, None)
+    }
+
+    fn open_trusted_with(path: &Path, also: Option<u32>) -> Result<DirFd> {
         let mut existing = path.to_path_buf();
         let mut missing: Vec<OsString> = Vec::new();
         let canonical = loop {
@@ -156,12 +167,12 @@ impl DirFd {
         let root = Path::new("/");
         let mut fd = rfs::openat(CWD, root, DIR_FLAGS, Mode::empty()).map_err(|e| os_error(root, e))?;
         let mut walked = PathBuf::from("/");
-        check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?)?;
+        check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?, also)?;
         for component in canonical.components() {
             let Component::Normal(name) = component else { continue };
             walked.push(name);
             fd = open_dir_at(&fd, name, &walked)?;
-            check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?)?;
+            check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?, also)?;
         }
         let mut dir = DirFd { fd, path: walked };
         for name in missing.iter().rev() {

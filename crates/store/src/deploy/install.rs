@@ -9,8 +9,7 @@
 //! and pruned through their descriptors.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::OsStr;
-use std::fs;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -68,9 +67,14 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
     plan.validate()?;
     let gens = Generations::open(&plan.target, &plan.generations)?;
     let owners = Owners::new(plan, options)?;
-    for attrs in plan.files.iter().map(|f| &f.attrs).chain(plan.templates.iter().map(|t| &t.attrs)) {
+    // Extra paths are opened (and refused) before anything is written, and used only through
+    // the folders opened here.
+    let mut slots: HashMap<&Path, LinkSlot> = HashMap::new();
+    let named = plan.files.iter().map(|f| (f.name.as_str(), &f.attrs)).chain(plan.templates.iter().map(|t| (t.name.as_str(), &t.attrs)));
+    for (name, attrs) in named {
         if let Some(path) = &attrs.path {
-            check_link_slot(path)?;
+            let (uid, _) = owners.resolve(name, attrs)?;
+            slots.insert(path, LinkSlot::open(path, uid)?);
         }
     }
 
@@ -110,7 +114,8 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
     gens.switch(&path)?;
     for file in &ready {
         if let Some(extra) = &file.path {
-            link(&plan.target.join(&file.name), extra, file.owner)?;
+            let slot = slots.get(extra.as_path()).ok_or_else(|| DeployError::secret(&file.name, "its extra path was not opened"))?;
+            slot.link(&plan.target.join(&file.name), file.owner)?;
         }
     }
     report.pruned = gens.prune(generation, plan.keep)?;
@@ -187,18 +192,6 @@ impl Owners {
     }
 }
 
-/// An extra path may be created or replaced only if it is missing or already a symlink.
-fn check_link_slot(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Ok(()),
-        Ok(_) => Err(DeployError::Io {
-            path: path.to_path_buf(),
-            reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
-        }),
-        Err(_) => Ok(()),
-    }
-}
-
 /// The folders of a file's name inside a generation (the name was checked to go down only).
 fn folders_of(name: &str) -> Vec<&OsStr> {
     let mut parts: Vec<&OsStr> = name.split('/').map(OsStr::new).collect();
@@ -252,26 +245,45 @@ fn changes(gens: &Generations, ready: &[Ready]) -> Result<Report> {
     Ok(report)
 }
 
-/// Links an extra path to the file through the target, so that it follows every switch. Its
-/// folder is opened as the target's is (root's or the caller's, not writable by others unless
-/// sticky), and the link is made and owned through that folder.
-fn link(through_target: &Path, extra: &Path, owner: (Option<u32>, Option<u32>)) -> Result<()> {
-    let (folder, name): (DirFd, _) = DirFd::open_parent_of(extra)?;
-    match folder.stat_entry(&name)? {
-        Some(stat) if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink => {
-            return Err(DeployError::Io {
-                path: extra.to_path_buf(),
-                reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
-            })
+/// An extra path of a secret, opened: its folder as the target's is (root's, the caller's or
+/// the secret owner's, not writable by others unless sticky), created if missing.
+struct LinkSlot {
+    folder: DirFd,
+    name: OsString,
+    path: PathBuf,
+}
+
+impl LinkSlot {
+    /// Opens the folder of an extra path. The path may be missing or a symlink (replaced);
+    /// anything else there is refused, since replacing it would lose it.
+    fn open(path: &Path, owner: Option<u32>) -> Result<LinkSlot> {
+        let (folder, name) = DirFd::open_parent_trusting(path, owner)?;
+        if let Some(stat) = folder.stat_entry(&name)? {
+            if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
+                return Err(DeployError::Io {
+                    path: path.to_path_buf(),
+                    reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
+                });
+            }
         }
-        _ => {}
+        Ok(LinkSlot { folder, name, path: path.to_path_buf() })
     }
-    folder.replace_with_symlink(&name, through_target)?;
-    let (uid, gid) = owner;
-    if uid.is_some() || gid.is_some() {
-        folder.chown_link(&name, uid, gid)?;
+
+    /// Links the extra path to the file through the target, so that it follows every switch,
+    /// and gives the link the file's owner.
+    fn link(&self, through_target: &Path, owner: (Option<u32>, Option<u32>)) -> Result<()> {
+        if let Some(stat) = self.folder.stat_entry(&self.name)? {
+            if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
+                return Err(DeployError::Io { path: self.path.clone(), reason: "appeared during the install and is not a symlink".into() });
+            }
+        }
+        self.folder.replace_with_symlink(&self.name, through_target)?;
+        let (uid, gid) = owner;
+        if uid.is_some() || gid.is_some() {
+            self.folder.chown_link(&self.name, uid, gid)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// `haystack` with every `needle` replaced (bytes: a secret need not be UTF-8).
