@@ -268,10 +268,8 @@ fn racing_user() {
                     link(&shared.join(format!("t{round}")));
                 }
                 // Plant it as a folder anyone can write to.
-                1 => {
-                    if fs::create_dir(&generations).is_ok() {
-                        let _ = fs::set_permissions(&generations, fs::Permissions::from_mode(0o777));
-                    }
+                1 if fs::create_dir(&generations).is_ok() => {
+                    let _ = fs::set_permissions(&generations, fs::Permissions::from_mode(0o777));
                 }
                 // Leave it to root, and only attack what is inside.
                 _ => {}

@@ -225,9 +225,13 @@ impl DirFd {
         let mut dir =
             DirFd { fd: self.fd.try_clone().map_err(|e| DeployError::Os { path: self.path.clone(), source: e })?, path: self.path.clone() };
         for part in parts {
-            let created = rfs::mkdirat(&dir.fd, *part, Mode::from_raw_mode(mode as _));
+            let created = match rfs::mkdirat(&dir.fd, *part, Mode::from_raw_mode(mode as _)) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => false,
+                Err(e) => return Err(os_error(&dir.child_path(part), e)),
+            };
             let next = dir.open_owned(part, mode, false)?;
-            if created.is_ok() {
+            if created {
                 next.chmod(mode)?;
                 if let Some(gid) = group {
                     next.chown(Some(0), Some(gid))?;
