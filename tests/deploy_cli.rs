@@ -27,10 +27,15 @@ fn copy_fixture(into: &Path) -> PathBuf {
 
 /// `secrets install` for web1 with its own key (bob's test key).
 fn install(repo: &Path, target: &Path, extra: &[&str]) -> Output {
+    install_machine(repo, "web1", target, extra)
+}
+
+/// `secrets install` for any `--machine`, with web1's key.
+fn install_machine(repo: &Path, machine: &str, target: &Path, extra: &[&str]) -> Output {
     secrets()
         .arg("--repo")
         .arg(repo)
-        .args(["install", "--machine", "web1", "--target"])
+        .args(["install", "--machine", machine, "--target"])
         .arg(target)
         .arg("--age-key-file")
         .arg(vectors().join("keys-b.txt"))
@@ -166,6 +171,69 @@ fn a_real_folder_is_never_replaced() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("is not a symlink"), "{}", stderr_of(&out));
     assert!(target.join("keep-me").exists());
+}
+
+/// A `--machine` that is not a machine of the repository (a path, `..`, a typo) is refused
+/// before anything is written: the previous generation stays current and is not pruned.
+#[test]
+fn machine_names_that_are_not_machines_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("secrets");
+    ok(&install(&fixture_repo(), &target, &[]));
+    let before = fs::read_link(&target).unwrap();
+    for machine in ["..", ".", "", "/etc/passwd", "web1/..", "../sops", "webl"] {
+        let out = install_machine(&fixture_repo(), machine, &target, &[]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{machine:?}: {err}");
+        assert!(err.contains("machine"), "{machine:?}: {err}");
+        assert!(err.contains("nothing was installed or removed"), "{machine:?}: {err}");
+        assert_eq!(fs::read_link(&target).unwrap(), before, "{machine:?}");
+        assert_eq!(generations(&target), ["1"], "{machine:?}: not pruned");
+        assert_eq!(fs::read(target.join("group-secret")).unwrap(), b"group-value");
+    }
+    let typo = stderr_of(&install_machine(&fixture_repo(), "webl", &target, &[]));
+    assert!(typo.contains("machine `webl` is not in") && typo.contains("(machines there: web1)"), "{typo}");
+    let path = stderr_of(&install_machine(&fixture_repo(), "/etc/passwd", &target, &[]));
+    assert!(path.contains("Invalid character in machine name"), "{path}");
+}
+
+/// A machine of the repository without secrets installs an empty generation, and says so.
+#[test]
+fn a_known_machine_without_secrets_installs_an_empty_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = copy_fixture(dir.path());
+    fs::create_dir_all(repo.join("sops/machines/web2")).unwrap();
+    let target = dir.path().join("secrets");
+    let out = install_machine(&repo, "web2", &target, &[]);
+    assert!(stderr_of(ok(&out)).contains("warning: machine `web2` has no secrets"), "{}", stderr_of(&out));
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 0);
+}
+
+/// A generation number that cannot be counted past is refused, not wrapped to 0: the previous
+/// generation stays current and nothing is pruned.
+#[test]
+fn a_planted_highest_generation_number_does_not_wrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("secrets");
+    ok(&install(&fixture_repo(), &target, &[]));
+    let highest = dir.path().join("secrets.d").join(u64::MAX.to_string());
+    fs::create_dir(&highest).unwrap();
+    let out = install(&fixture_repo(), &target, &[]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("18446744073709551615: generation numbers are exhausted"), "{err}");
+    assert!(err.contains("still points at the previous generation"), "{err}");
+    assert_eq!(fs::read_link(&target).unwrap(), dir.path().join("secrets.d/1"));
+    assert_eq!(generations(&target), ["1", "18446744073709551615"], "no generation 0, nothing pruned");
+    assert_eq!(fs::read(target.join("group-secret")).unwrap(), b"group-value");
+
+    // Names that are not plain numbers are not generations at all.
+    fs::remove_dir(&highest).unwrap();
+    for name in ["0099", "+5", "7x"] {
+        fs::create_dir(dir.path().join("secrets.d").join(name)).unwrap();
+    }
+    ok(&install(&fixture_repo(), &target, &[]));
+    assert_eq!(fs::read_link(&target).unwrap(), dir.path().join("secrets.d/2"));
 }
 
 #[test]

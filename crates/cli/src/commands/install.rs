@@ -54,6 +54,8 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
                 o.apply(&mut plan, &path).map_err(deploy_failure)?;
             }
             if plan.files.is_empty() {
+                // A known machine without secrets: installing an empty generation is what its
+                // configuration asks for (an unknown one was refused above).
                 eprintln!("warning: machine `{machine}` has no secrets in {}", source.sops_dir().display());
             }
             let keys = if given_keys.is_empty() { KeySources::defaults() } else { given_keys };
@@ -218,6 +220,13 @@ pub fn deploy_failure(error: DeployError) -> Failure {
         DeployError::Store(secrets_store::StoreError::Sops { source: secrets_sops::Error::NoKey(_), .. }) => {
             Some("the key given cannot open this secret; exec uses your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt)")
         }
+        DeployError::UnknownMachine { .. } | DeployError::Store(secrets_store::StoreError::InvalidName { .. }) => {
+            Some("`secrets machines list` in the repository shows the machines; nothing was installed or removed")
+        }
+        DeployError::Unsafe { .. } => Some(
+            "another user could change it while root writes there; remove it, or install into a folder of root's \
+             (as /run/secrets), whose folders nobody else can write",
+        ),
         _ => None,
     };
     let failure = Failure::msg(&error);

@@ -39,6 +39,24 @@ pub enum DeployError {
     #[error("unknown {kind} `{name}` (not in {database})")]
     UnknownAccount { kind: &'static str, name: String, database: PathBuf },
 
+    #[error("{path}: {source}")]
+    Os {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A folder or entry that another user could control: installing through it would let
+    /// them choose where root writes.
+    #[error("{path} is not safe to install into: {reason}")]
+    Unsafe { path: PathBuf, reason: String },
+
+    #[error("machine `{name}` is not in {sops}/machines (machines there: {known}); check the name given to --machine")]
+    UnknownMachine { name: String, sops: PathBuf, known: String },
+
+    #[error("{path}: generation numbers are exhausted; remove it (it was not written by an install)")]
+    GenerationsExhausted { path: PathBuf },
+
     #[error("{path} exists and is not a symlink; move it away (the target is replaced by a symlink to each new generation)")]
     TargetNotSymlink { path: PathBuf },
 }

@@ -15,9 +15,14 @@ pub fn uses_key(format: Format, key: &str) -> bool {
     matches!(format, Format::Yaml | Format::Json) && !key.is_empty()
 }
 
-/// Reads and parses an encrypted file in the given store.
+/// The largest encrypted file an install reads: repository content is untrusted, and a huge
+/// `secret` must not exhaust root's memory.
+pub const MAX_SOPS_FILE: u64 = 64 << 20;
+
+/// Reads and parses an encrypted file in the given store. A symlink in its place, a FIFO or a
+/// file over [`MAX_SOPS_FILE`] is refused.
 pub fn parse(path: &Path, format: Format) -> Result<EncryptedFile> {
-    let bytes = std::fs::read(path).map_err(|e| DeployError::io(path, e))?;
+    let bytes = super::fsat::read_regular_nofollow(path, MAX_SOPS_FILE).map_err(|e| DeployError::io(path, e))?;
     EncryptedFile::parse(&bytes, format).map_err(|source| DeployError::Sops { path: path.to_path_buf(), source })
 }
 

@@ -4,12 +4,14 @@
 //! to its number only when complete, so a number always names a whole generation and the
 //! target never points at a partial one.
 
-use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use rustix::fs::FileType;
+
 use super::error::{DeployError, Result};
+use super::fsat::{self, DirFd};
 
 /// Mode of generation folders: others may pass through to files meant for them, not list.
 pub const DIR_MODE: u32 = 0o751;
@@ -17,82 +19,134 @@ const STAGING_PREFIX: &str = ".staging-";
 /// A staging folder older than this was left by an install that crashed.
 const STALE_STAGING: Duration = Duration::from_secs(600);
 
-/// The target symlink and the folder of its generations.
-#[derive(Clone, Debug)]
+/// The target symlink and the folder of its generations, both opened (see [`fsat`]): the
+/// folder holding the target and the generations folder are reached once, checked, and then
+/// used through their descriptors only.
+#[derive(Debug)]
 pub struct Generations {
     pub target: PathBuf,
     pub dir: PathBuf,
+    target_parent: DirFd,
+    target_name: OsString,
+    generations: DirFd,
+}
+
+/// A generation being written: a private (0700) folder in the generations folder, removed
+/// if dropped before [`Generations::commit`].
+pub struct Staging<'a> {
+    gens: &'a Generations,
+    dir: DirFd,
+    name: OsString,
+    committed: bool,
+}
+
+impl Staging<'_> {
+    /// The open staging folder, to write the generation's files into.
+    pub fn dir(&self) -> &DirFd {
+        &self.dir
+    }
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = self.gens.generations.remove_tree(&self.name);
+        }
+    }
+}
+
+/// A generation's number from its folder name: only the plain decimal form an install
+/// writes (no sign, no leading zero, not 0).
+fn parse_number(name: &OsStr) -> Option<u64> {
+    let text = name.to_str()?;
+    if text.is_empty() || text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 impl Generations {
-    pub fn new(target: impl Into<PathBuf>, dir: impl Into<PathBuf>) -> Generations {
-        Generations { target: target.into(), dir: dir.into() }
-    }
-
-    /// The target must be missing or a symlink: replacing a real folder would lose it.
-    pub fn check_target(&self) -> Result<()> {
-        match fs::symlink_metadata(&self.target) {
-            Ok(meta) if meta.file_type().is_symlink() => Ok(()),
-            Ok(_) => Err(DeployError::TargetNotSymlink { path: self.target.clone() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(DeployError::io(&self.target, e)),
+    /// Opens the folder of the target (creating missing folders), checks the target, and opens
+    /// or creates the generations folder (0751). Refused when another user could control any of
+    /// them: a folder on the way that is not root's or the caller's or that others can write to
+    /// (unless sticky, as `/tmp`), a generations folder that is not the caller's or is a
+    /// symlink, a target symlink that belongs to someone else.
+    pub fn open(target: impl Into<PathBuf>, dir: impl Into<PathBuf>) -> Result<Generations> {
+        let (target, dir) = (target.into(), dir.into());
+        let (target_parent, target_name) = DirFd::open_parent_of(&target)?;
+        match target_parent.stat_entry(&target_name)? {
+            None => {}
+            Some(stat) if FileType::from_raw_mode(stat.st_mode as _) == FileType::Symlink => {
+                let me = fsat::euid();
+                if stat.st_uid != 0 && stat.st_uid != me {
+                    return Err(DeployError::Unsafe {
+                        path: target.clone(),
+                        reason: format!("the symlink belongs to uid {}, not to root or uid {me} who installs; remove it", stat.st_uid),
+                    });
+                }
+            }
+            Some(_) => return Err(DeployError::TargetNotSymlink { path: target }),
         }
+        let (dir_parent, dir_name) = DirFd::open_parent_of(&dir)?;
+        let generations = dir_parent.open_owned(&dir_name, DIR_MODE, true)?;
+        Ok(Generations { target, dir, target_parent, target_name, generations })
     }
 
     /// The generation the target points at, if it points into the generations folder.
     pub fn current(&self) -> Option<u64> {
-        let link = fs::read_link(&self.target).ok()?;
+        let link = self.target_parent.read_link(&self.target_name)?;
         if link.parent() != Some(self.dir.as_path()) {
             return None;
         }
-        link.file_name()?.to_str()?.parse().ok()
+        parse_number(link.file_name()?)
     }
 
-    /// The numbered generations present, sorted.
+    /// The numbered generations present (folders only), sorted.
     pub fn list(&self) -> Result<Vec<u64>> {
-        let mut out: Vec<u64> = match fs::read_dir(&self.dir) {
-            Ok(entries) => entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(DeployError::io(&self.dir, e)),
-        };
+        let mut out: Vec<u64> = self
+            .generations
+            .entries()?
+            .into_iter()
+            .filter(|(_, kind)| *kind == FileType::Directory)
+            .filter_map(|(name, _)| parse_number(&name))
+            .collect();
         out.sort_unstable();
         Ok(out)
     }
 
+    /// A generation, opened for reading (not through a symlink).
+    pub fn open_generation(&self, number: u64) -> Result<DirFd> {
+        self.generations.open_dir(OsStr::new(&number.to_string()))
+    }
+
     /// A new private (0700) folder to write a generation into; removed if dropped.
-    pub fn stage(&self) -> Result<tempfile::TempDir> {
-        fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(&self.dir).map_err(|e| DeployError::io(&self.dir, e))?;
-        let staging = tempfile::Builder::new()
-            .prefix(STAGING_PREFIX)
-            .permissions(fs::Permissions::from_mode(0o700))
-            .tempdir_in(&self.dir)
-            .map_err(|e| DeployError::io(&self.dir, e))?;
-        // The mode given at creation is masked by the umask; plaintext goes in here, so be sure.
-        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o700)).map_err(|e| DeployError::io(staging.path(), e))?;
-        Ok(staging)
+    pub fn stage(&self) -> Result<Staging<'_>> {
+        let (dir, name) = self.generations.create_private(STAGING_PREFIX)?;
+        Ok(Staging { gens: self, dir, name, committed: false })
     }
 
     /// Makes a complete staging folder the next generation: readable as generations are, owned
-    /// by `root:<group>` when a group is given, and renamed to its number.
-    pub fn commit(&self, staging: tempfile::TempDir, group: Option<u32>) -> Result<(u64, PathBuf)> {
-        let number = self.current().into_iter().chain(self.list()?).max().unwrap_or(0) + 1;
+    /// by `root:<group>` when a group is given, and renamed to its number (never over an
+    /// existing one). A number that cannot be counted past (a planted `18446744073709551615`)
+    /// is refused, not wrapped.
+    pub fn commit(&self, mut staging: Staging<'_>, group: Option<u32>) -> Result<(u64, PathBuf)> {
+        let highest = self.current().into_iter().chain(self.list()?).max().unwrap_or(0);
+        let number =
+            highest.checked_add(1).ok_or_else(|| DeployError::GenerationsExhausted { path: self.dir.join(highest.to_string()) })?;
         let path = self.dir.join(number.to_string());
-        let fail = |e: std::io::Error| DeployError::io(staging.path(), e);
-        fs::set_permissions(staging.path(), fs::Permissions::from_mode(DIR_MODE)).map_err(fail)?;
+        staging.dir.chmod(DIR_MODE)?;
         if let Some(gid) = group {
-            std::os::unix::fs::chown(staging.path(), Some(0), Some(gid)).map_err(fail)?;
+            staging.dir.chown(Some(0), Some(gid))?;
         }
-        fs::rename(staging.path(), &path).map_err(fail)?;
-        let _ = staging.keep();
+        self.generations.rename_no_replace(&staging.name, OsStr::new(&number.to_string()))?;
+        staging.committed = true;
         Ok((number, path))
     }
 
     /// Points the target at a generation in one step: a symlink under a temporary name beside
     /// the target, renamed over it.
     pub fn switch(&self, generation: &Path) -> Result<()> {
-        let parent = self.target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).map_err(|e| DeployError::io(parent, e))?;
-        replace_with_symlink(generation, &self.target)
+        self.target_parent.replace_with_symlink(&self.target_name, generation).map(|_| ())
     }
 
     /// Removes generations older than the `keep` newest (the current one always stays; 0 keeps
@@ -101,53 +155,44 @@ impl Generations {
         let mut removed = Vec::new();
         if keep > 0 {
             for number in self.list()? {
-                if number != current && number + keep as u64 <= current {
-                    let path = self.dir.join(number.to_string());
-                    fs::remove_dir_all(&path).map_err(|e| DeployError::io(&path, e))?;
+                // Saturating: a huge number planted beside ours is never counted as old.
+                if number != current && number.saturating_add(keep as u64) <= current {
+                    self.generations.remove_tree(OsStr::new(&number.to_string()))?;
                     removed.push(number);
                 }
             }
         }
-        if let Ok(entries) = fs::read_dir(&self.dir) {
-            for entry in entries.flatten() {
-                let stale = entry.file_name().to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX))
-                    && entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| SystemTime::now().duration_since(t).unwrap_or_default() > STALE_STAGING);
-                if stale {
-                    let _ = fs::remove_dir_all(entry.path());
-                }
+        for (name, kind) in self.generations.entries()? {
+            let is_staging = name.to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX)) && kind == FileType::Directory;
+            let stale = is_staging
+                && self.generations.stat_entry(&name)?.is_some_and(|stat| {
+                    let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(stat.st_mtime).unwrap_or(0));
+                    SystemTime::now().duration_since(modified).unwrap_or_default() > STALE_STAGING
+                });
+            if stale {
+                let _ = self.generations.remove_tree(&name);
             }
         }
         Ok(removed)
     }
 }
 
-/// Creates or replaces the symlink `link` → `target` atomically (rename over the old one).
-pub fn replace_with_symlink(target: &Path, link: &Path) -> Result<()> {
-    let parent = link.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let base = link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // A fresh folder holds the temporary link, so no name can collide or be pre-planted.
-    let holder = tempfile::Builder::new().prefix(&format!(".{base}.")).tempdir_in(parent).map_err(|e| DeployError::io(parent, e))?;
-    let temp = holder.path().join("link");
-    std::os::unix::fs::symlink(target, &temp).map_err(|e| DeployError::io(&temp, e))?;
-    fs::rename(&temp, link).map_err(|e| DeployError::io(link, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     fn setup() -> (tempfile::TempDir, Generations) {
         let dir = tempfile::tempdir().unwrap();
-        let gens = Generations::new(dir.path().join("secrets"), dir.path().join("secrets.d"));
+        let gens = Generations::open(dir.path().join("secrets"), dir.path().join("secrets.d")).unwrap();
         (dir, gens)
     }
 
     fn install(gens: &Generations, content: &str) -> u64 {
         let staging = gens.stage().unwrap();
-        fs::write(staging.path().join("f"), content).unwrap();
+        staging.dir().create_file(OsStr::new("f"), content.as_bytes(), 0o400, (None, None)).unwrap();
         let (n, path) = gens.commit(staging, None).unwrap();
         gens.switch(&path).unwrap();
         n
@@ -172,8 +217,13 @@ mod tests {
         let (_d, gens) = setup();
         install(&gens, "one");
         let staging = gens.stage().unwrap();
-        fs::write(staging.path().join("f"), "half").unwrap();
-        assert_eq!(fs::metadata(staging.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        staging
+            .dir()
+            .descend(&[OsStr::new("sub")], DIR_MODE, None)
+            .unwrap()
+            .create_file(OsStr::new("f"), b"half", 0o400, (None, None))
+            .unwrap();
+        assert_eq!(fs::metadata(staging.dir().path()).unwrap().permissions().mode() & 0o777, 0o700);
         drop(staging);
         assert_eq!(fs::read_dir(&gens.dir).unwrap().count(), 1);
         assert_eq!(fs::read_to_string(gens.target.join("f")).unwrap(), "one");
@@ -202,9 +252,55 @@ mod tests {
 
     #[test]
     fn a_real_folder_as_target_is_refused() {
-        let (_d, gens) = setup();
-        gens.check_target().unwrap();
+        let (dir, gens) = setup();
         fs::create_dir_all(&gens.target).unwrap();
-        assert!(matches!(gens.check_target(), Err(DeployError::TargetNotSymlink { .. })));
+        assert!(matches!(Generations::open(&gens.target, &gens.dir), Err(DeployError::TargetNotSymlink { .. })));
+        drop(dir);
+    }
+
+    #[test]
+    fn only_plain_decimal_folders_are_generations() {
+        for (name, number) in [("1", Some(1)), ("42", Some(42)), ("18446744073709551615", Some(u64::MAX))] {
+            assert_eq!(parse_number(OsStr::new(name)), number);
+        }
+        for name in ["", "0", "007", "+3", "-1", "1e3", "18446744073709551616", ".staging-1"] {
+            assert_eq!(parse_number(OsStr::new(name)), None, "{name:?}");
+        }
+        let (_d, gens) = setup();
+        install(&gens, "one");
+        fs::write(gens.dir.join("9"), "a file, not a generation").unwrap();
+        std::os::unix::fs::symlink("/", gens.dir.join("12")).unwrap();
+        assert_eq!(gens.list().unwrap(), [1]);
+        assert_eq!(install(&gens, "two"), 2);
+    }
+
+    #[test]
+    fn the_highest_number_is_refused_not_wrapped() {
+        let (_d, gens) = setup();
+        install(&gens, "one");
+        fs::create_dir(gens.dir.join(u64::MAX.to_string())).unwrap();
+        let staging = gens.stage().unwrap();
+        let err = gens.commit(staging, None).unwrap_err();
+        assert!(matches!(err, DeployError::GenerationsExhausted { .. }), "{err}");
+        assert_eq!(gens.current(), Some(1));
+        assert_eq!(gens.prune(1, 1).unwrap(), Vec::<u64>::new(), "never counted as old");
+        assert_eq!(gens.list().unwrap(), [1, u64::MAX]);
+        assert_eq!(fs::read_dir(&gens.dir).unwrap().count(), 2, "the staging folder is gone");
+    }
+
+    #[test]
+    fn a_planted_generations_symlink_or_open_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = dir.path().join("secrets");
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("secrets.d")).unwrap();
+        let err = Generations::open(&target, dir.path().join("secrets.d")).unwrap_err();
+        assert!(matches!(err, DeployError::Unsafe { .. }), "{err}");
+        fs::remove_file(dir.path().join("secrets.d")).unwrap();
+        fs::create_dir(dir.path().join("secrets.d")).unwrap();
+        fs::set_permissions(dir.path().join("secrets.d"), fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Generations::open(&target, dir.path().join("secrets.d")).unwrap_err();
+        assert!(err.to_string().contains("others can write to it"), "{err}");
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     }
 }

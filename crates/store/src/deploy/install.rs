@@ -1,11 +1,15 @@
 //! Installing a plan: decrypt everything in memory first, then write a new generation, switch
 //! the target to it, link the extra paths and prune. Any failure before the switch leaves the
 //! previous generation current and nothing of the new one behind.
+//!
+//! It runs as root, on paths a local user may share (`/tmp`) and on repository content
+//! anyone with commit access wrote, so everything on disk is reached through checked, open
+//! folders ([`super::fsat`]): the target's folder and the generations folder are opened once
+//! (refused when another user could control them), and the generation is written, switched
+//! and pruned through their descriptors.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -16,7 +20,8 @@ use zeroize::Zeroizing;
 use super::accounts::{Account, Accounts};
 use super::error::{DeployError, Result};
 use super::extract;
-use super::generations::{self, Generations, DIR_MODE};
+use super::fsat::{self, DirFd};
+use super::generations::{Generations, Staging, DIR_MODE};
 use super::plan::{Attrs, Plan, RENDERED_DIR};
 
 /// How to install.
@@ -60,12 +65,16 @@ struct Ready {
 /// Installs a plan with the machine's identities.
 pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -> Result<Report> {
     plan.validate()?;
-    let gens = Generations::new(&plan.target, &plan.generations);
-    gens.check_target()?;
+    let gens = Generations::open(&plan.target, &plan.generations)?;
     let owners = Owners::new(plan, options)?;
-    for attrs in plan.files.iter().map(|f| &f.attrs).chain(plan.templates.iter().map(|t| &t.attrs)) {
+    // Extra paths are opened (and refused) before anything is written, and used only through
+    // the folders opened here.
+    let mut slots: HashMap<&Path, LinkSlot> = HashMap::new();
+    let named = plan.files.iter().map(|f| (f.name.as_str(), &f.attrs)).chain(plan.templates.iter().map(|t| (t.name.as_str(), &t.attrs)));
+    for (name, attrs) in named {
         if let Some(path) = &attrs.path {
-            check_link_slot(path)?;
+            let (uid, _) = owners.resolve(name, attrs)?;
+            slots.insert(path, LinkSlot::open(path, uid)?);
         }
     }
 
@@ -93,19 +102,20 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
     ready.extend(rendered);
 
     let staging = gens.stage()?;
-    let running_as_root = fs::metadata(staging.path()).map(|m| m.uid() == 0).unwrap_or(false);
+    let running_as_root = fsat::euid() == 0;
     let dir_group = if running_as_root && !plan.user_mode { owners.keys_group() } else { None };
     for file in &ready {
-        make_parents(staging.path(), &file.name, dir_group)?;
+        make_parents(&staging, &file.name, dir_group)?;
     }
     // In parallel: on a disk (not the usual tmpfs) each file's fsync is what costs.
-    ready.par_iter().map(|file| write_file(staging.path(), file)).collect::<Result<Vec<()>>>()?;
+    ready.par_iter().map(|file| write_file(&staging, file, dir_group)).collect::<Result<Vec<()>>>()?;
     let mut report = changes(&gens, &ready)?;
     let (generation, path) = gens.commit(staging, dir_group)?;
     gens.switch(&path)?;
     for file in &ready {
         if let Some(extra) = &file.path {
-            link(&plan.target.join(&file.name), extra, file.owner)?;
+            let slot = slots.get(extra.as_path()).ok_or_else(|| DeployError::secret(&file.name, "its extra path was not opened"))?;
+            slot.link(&plan.target.join(&file.name), file.owner)?;
         }
     }
     report.pruned = gens.prune(generation, plan.keep)?;
@@ -182,52 +192,22 @@ impl Owners {
     }
 }
 
-/// An extra path may be created or replaced only if it is missing or already a symlink.
-fn check_link_slot(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Ok(()),
-        Ok(_) => Err(DeployError::Io {
-            path: path.to_path_buf(),
-            reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
-        }),
-        Err(_) => Ok(()),
-    }
+/// The folders of a file's name inside a generation (the name was checked to go down only).
+fn folders_of(name: &str) -> Vec<&OsStr> {
+    let mut parts: Vec<&OsStr> = name.split('/').map(OsStr::new).collect();
+    parts.pop();
+    parts
 }
 
 /// Creates the folders above a file inside a generation, as generation folders are.
-fn make_parents(root: &Path, name: &str, dir_group: Option<u32>) -> Result<()> {
-    let mut dir = root.to_path_buf();
-    for part in Path::new(name).parent().into_iter().flat_map(|p| p.components()) {
-        dir.push(part);
-        if !dir.is_dir() {
-            fs::DirBuilder::new().mode(DIR_MODE).create(&dir).map_err(|e| DeployError::io(&dir, e))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE)).map_err(|e| DeployError::io(&dir, e))?;
-            if let Some(gid) = dir_group {
-                std::os::unix::fs::chown(&dir, Some(0), Some(gid)).map_err(|e| DeployError::io(&dir, e))?;
-            }
-        }
-    }
-    Ok(())
+fn make_parents(staging: &Staging<'_>, name: &str, dir_group: Option<u32>) -> Result<()> {
+    staging.dir().descend(&folders_of(name), DIR_MODE, dir_group).map(|_| ())
 }
 
-fn write_file(root: &Path, file: &Ready) -> Result<()> {
-    let path = root.join(&file.name);
-    let fail = |e: std::io::Error| DeployError::io(&path, e);
-    let mut out = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(fail)?;
-    out.write_all(&file.bytes).map_err(fail)?;
-    out.set_permissions(fs::Permissions::from_mode(file.mode)).map_err(fail)?;
-    let (uid, gid) = file.owner;
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::fchown(&out, uid, gid).map_err(|e| DeployError::Io {
-            path: path.clone(),
-            reason: format!("cannot change the owner to {}:{}: {e}", show_id(uid), show_id(gid)),
-        })?;
-    }
-    out.sync_all().map_err(fail)
-}
-
-fn show_id(id: Option<u32>) -> String {
-    id.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
+fn write_file(staging: &Staging<'_>, file: &Ready, dir_group: Option<u32>) -> Result<()> {
+    let folder = staging.dir().descend(&folders_of(&file.name), DIR_MODE, dir_group)?;
+    let base = file.name.rsplit('/').next().unwrap_or(&file.name);
+    folder.create_file(OsStr::new(base), &file.bytes, file.mode, file.owner)
 }
 
 /// Which files are new, changed or gone compared with the current generation, and the units
@@ -238,57 +218,72 @@ fn changes(gens: &Generations, ready: &[Ready]) -> Result<Report> {
         report.added = ready.iter().map(|r| r.name.clone()).collect();
         return Ok(report);
     };
-    let old_root = gens.dir.join(current.to_string());
+    // A current generation that cannot be opened (removed by hand) counts as empty.
+    let old = gens.open_generation(current).ok();
+    let old_files: BTreeSet<String> = old.as_ref().map(|o| o.files()).transpose()?.unwrap_or_default().into_iter().collect();
     let mut restart = BTreeSet::new();
     let mut reload = BTreeSet::new();
     for file in ready {
-        let changed = match fs::read(old_root.join(&file.name)) {
-            Ok(old) => {
-                let old = Zeroizing::new(old);
-                if *old == *file.bytes {
-                    continue;
-                }
-                report.modified.push(file.name.clone());
-                true
+        if old_files.contains(&file.name) {
+            // Read no more than the new value: a longer old file differs anyway.
+            let same = old.as_ref().and_then(|o| o.read_file(&file.name, file.bytes.len() as u64)).is_some_and(|b| *b == *file.bytes);
+            if same {
+                continue;
             }
-            Err(_) => {
-                report.added.push(file.name.clone());
-                true
-            }
-        };
-        if changed {
-            restart.extend(file.restart.iter().cloned());
-            reload.extend(file.reload.iter().cloned());
+            report.modified.push(file.name.clone());
+        } else {
+            report.added.push(file.name.clone());
         }
+        restart.extend(file.restart.iter().cloned());
+        reload.extend(file.reload.iter().cloned());
     }
     let new: BTreeSet<&str> = ready.iter().map(|r| r.name.as_str()).collect();
-    for entry in walkdir::WalkDir::new(&old_root).min_depth(1).into_iter().flatten() {
-        if entry.file_type().is_file() {
-            let rel = entry.path().strip_prefix(&old_root).unwrap_or(entry.path()).to_string_lossy().into_owned();
-            if !new.contains(rel.as_str()) {
-                report.removed.push(rel);
-            }
-        }
-    }
+    report.removed = old_files.into_iter().filter(|rel| !new.contains(rel.as_str())).collect();
     report.removed.sort();
     report.restart_units = restart.into_iter().collect();
     report.reload_units = reload.into_iter().collect();
     Ok(report)
 }
 
-/// Links an extra path to the file through the target, so that it follows every switch.
-fn link(through_target: &Path, extra: &Path, owner: (Option<u32>, Option<u32>)) -> Result<()> {
-    if let Some(parent) = extra.parent() {
-        fs::create_dir_all(parent).map_err(|e| DeployError::io(parent, e))?;
+/// An extra path of a secret, opened: its folder as the target's is (root's, the caller's or
+/// the secret owner's, not writable by others unless sticky), created if missing.
+struct LinkSlot {
+    folder: DirFd,
+    name: OsString,
+    path: PathBuf,
+}
+
+impl LinkSlot {
+    /// Opens the folder of an extra path. The path may be missing or a symlink (replaced);
+    /// anything else there is refused, since replacing it would lose it.
+    fn open(path: &Path, owner: Option<u32>) -> Result<LinkSlot> {
+        let (folder, name) = DirFd::open_parent_trusting(path, owner)?;
+        if let Some(stat) = folder.stat_entry(&name)? {
+            if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
+                return Err(DeployError::Io {
+                    path: path.to_path_buf(),
+                    reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
+                });
+            }
+        }
+        Ok(LinkSlot { folder, name, path: path.to_path_buf() })
     }
-    if fs::read_link(extra).ok().as_deref() != Some(through_target) {
-        generations::replace_with_symlink(through_target, extra)?;
+
+    /// Links the extra path to the file through the target, so that it follows every switch,
+    /// and gives the link the file's owner.
+    fn link(&self, through_target: &Path, owner: (Option<u32>, Option<u32>)) -> Result<()> {
+        if let Some(stat) = self.folder.stat_entry(&self.name)? {
+            if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
+                return Err(DeployError::Io { path: self.path.clone(), reason: "appeared during the install and is not a symlink".into() });
+            }
+        }
+        self.folder.replace_with_symlink(&self.name, through_target)?;
+        let (uid, gid) = owner;
+        if uid.is_some() || gid.is_some() {
+            self.folder.chown_link(&self.name, uid, gid)?;
+        }
+        Ok(())
     }
-    let (uid, gid) = owner;
-    if uid.is_some() || gid.is_some() {
-        std::os::unix::fs::lchown(extra, uid, gid).map_err(|e| DeployError::io(extra, e))?;
-    }
-    Ok(())
 }
 
 /// `haystack` with every `needle` replaced (bytes: a secret need not be UTF-8).

@@ -10,6 +10,10 @@ use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
 use super::error::{DeployError, Result};
+use super::fsat::read_regular_following;
+
+/// The largest key file read (an age key file with many keys is a few KiB).
+pub const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// Where sops-nix machines keep a dedicated age key (clan uploads it there).
 pub const DEFAULT_AGE_KEY_FILE: &str = "/var/lib/sops-nix/key.txt";
@@ -65,7 +69,7 @@ impl KeySources {
             }
         }
         for path in &self.ssh_keys {
-            let pem = Zeroizing::new(std::fs::read(path).map_err(|e| key_error(path, e.to_string()))?);
+            let pem = read_key(path)?;
             let age_key =
                 ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, format!("{e} (only ed25519 host keys can be used)")))?;
             ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, e.to_string()))?;
@@ -75,8 +79,15 @@ impl KeySources {
     }
 }
 
+/// A key file: a regular file (a FIFO or device in its place is refused, not waited on) of at
+/// most [`MAX_KEY_FILE`] bytes. Unlike repository files it may be a symlink: its path comes
+/// from the machine's own configuration, and persistence setups link host keys.
+fn read_key(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    read_regular_following(path, MAX_KEY_FILE).map_err(|e| key_error(path, e.to_string()))
+}
+
 fn read_secret_text(path: &Path) -> Result<Zeroizing<String>> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| key_error(path, e.to_string()))?);
+    let bytes = read_key(path)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| key_error(path, "is not text"))?;
     Ok(Zeroizing::new(text.to_string()))
 }
@@ -113,6 +124,10 @@ mod tests {
         std::fs::write(&bad, "not a key\n").unwrap();
         let sources = KeySources { age_key_files: vec![bad], ssh_keys: vec![] };
         assert!(matches!(sources.load(), Err(DeployError::Key { .. })));
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
+        let fifo = KeySources { age_key_files: vec![fifo], ssh_keys: vec![] };
+        assert!(fifo.load().unwrap_err().to_string().contains("not a regular file"), "refused without blocking");
         let missing = KeySources { age_key_files: vec![], ssh_keys: vec![dir.path().join("nope")] };
         assert!(matches!(missing.load(), Err(DeployError::Key { .. })));
         let age = KeySources { age_key_files: vec![vectors().join("keys-b.txt")], ssh_keys: vec![] };

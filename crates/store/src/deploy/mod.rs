@@ -44,6 +44,7 @@ pub mod accounts;
 pub mod check;
 pub mod error;
 pub mod extract;
+pub mod fsat;
 pub mod generations;
 pub mod install;
 pub mod keys;

@@ -98,7 +98,10 @@ impl Plan {
     }
 
     /// Every secret of `machine`, whole files in the binary format, with default attributes.
+    /// The machine must be one of the repository's ([`Source::check_machine`]); one without
+    /// secrets gives an empty plan.
     pub fn for_machine(source: &Source, machine: &str, target: impl Into<PathBuf>) -> Result<Plan> {
+        source.check_machine(machine)?;
         let mut plan = Plan::new(target);
         plan.files = source.machine_secrets(machine)?.into_iter().map(PlannedFile::from).collect();
         Ok(plan)

@@ -16,7 +16,11 @@ use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
 use super::error::{DeployError, Result};
+use crate::names::{self, Kind};
 use crate::ops;
+
+/// How many machine names an unknown-machine error lists.
+const MACHINES_SHOWN: usize = 20;
 
 /// A repository (or a copy of its `sops/` and `vars/` folders) seen from a machine.
 #[derive(Clone, Debug)]
@@ -67,6 +71,32 @@ impl Source {
         &self.sops
     }
 
+    /// The machines of the repository: the folders of `sops/machines/`, sorted.
+    pub fn machines(&self) -> Result<Vec<String>> {
+        Ok(entries(&self.sops.join("machines"))?.into_iter().filter(|(_, is_dir)| *is_dir).map(|(name, _)| name).collect())
+    }
+
+    /// Checks that `machine` is a valid machine name and a machine of this repository (a
+    /// folder in `sops/machines/`, or one in `vars/per-machine/` for a machine with vars
+    /// only). A typo must not install an empty generation over the good one, and a name such as
+    /// `..` or `/etc/passwd` must not select folders that are not a machine's.
+    pub fn check_machine(&self, machine: &str) -> Result<()> {
+        names::validate(Kind::Machine, machine)?;
+        let known = self.machines()?;
+        let has_vars =
+            self.vars.as_ref().is_some_and(|v| fs::symlink_metadata(v.join("per-machine").join(machine)).is_ok_and(|m| m.is_dir()));
+        if known.iter().any(|m| m == machine) || has_vars {
+            return Ok(());
+        }
+        let mut shown = known.iter().take(MACHINES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if known.is_empty() {
+            shown = "none".into();
+        } else if known.len() > MACHINES_SHOWN {
+            shown.push_str(&format!(" and {} more", known.len() - MACHINES_SHOWN));
+        }
+        Err(DeployError::UnknownMachine { name: machine.to_string(), sops: self.sops.clone(), known: shown })
+    }
+
     /// The groups that list the machine in their `machines/` folder, sorted.
     pub fn machine_groups(&self, machine: &str) -> Result<Vec<String>> {
         let mut groups = Vec::new();
@@ -82,6 +112,8 @@ impl Source {
     /// of `vars/per-machine/<machine>/*/*` and `vars/shared/*/*`, each one linked to the machine
     /// directly or through one of its groups.
     pub fn machine_secrets(&self, machine: &str) -> Result<Vec<MachineSecret>> {
+        // The name becomes part of paths below: `..` or `a/b` would select other folders.
+        names::validate(Kind::Machine, machine)?;
         let groups = self.machine_groups(machine)?;
         let mut out = Vec::new();
         let secrets = self.sops.join("secrets");
@@ -186,6 +218,19 @@ mod tests {
         let names: Vec<_> = secrets.iter().map(|s| (s.name.as_str(), s.via.clone())).collect();
         assert_eq!(names, [("group-secret", Via::Group("servers".into())), ("vars/per-machine/web1/gen/token", Via::Direct)]);
         assert!(source.machine_secrets("web2").unwrap().is_empty());
+    }
+
+    #[test]
+    fn machines_are_checked_by_name_and_presence() {
+        let source = Source::open(fixture()).unwrap();
+        source.check_machine("web1").unwrap();
+        for bad in ["..", ".", "", "/etc/passwd", "web1/..", "a_b"] {
+            let err = source.check_machine(bad).unwrap_err();
+            assert!(matches!(err, DeployError::Store(crate::StoreError::InvalidName { .. })), "{bad:?}: {err}");
+            assert!(source.machine_secrets(bad).is_err(), "{bad:?}");
+        }
+        let err = source.check_machine("webl").unwrap_err().to_string();
+        assert!(err.contains("`webl`") && err.contains("web1"), "{err}");
     }
 
     #[test]

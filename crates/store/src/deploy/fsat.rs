@@ -1,0 +1,542 @@
+//! Directory-relative file operations for an install that runs as root.
+//!
+//! Everything an install writes is reached through an open folder descriptor, never through a
+//! path looked up again later, so that a local user who swaps a folder or plants a symlink
+//! between a check and a use gains nothing:
+//!
+//! - the folders on the way to the target are walked one component at a time with
+//!   `O_NOFOLLOW|O_DIRECTORY`, and each must belong to root or to the caller and be writable by
+//!   nobody else, unless it is sticky (`/tmp`): there others may add names but cannot rename or
+//!   remove ours, so a name we create there stays ours;
+//! - the folders an install owns (`<target>.d`, its generations, staging folders) must belong to
+//!   the caller and be writable by nobody else; missing ones are created with `mkdirat` and
+//!   checked again once open, so a folder planted in a race is refused, not used;
+//! - files are created with `O_CREAT|O_EXCL|O_NOFOLLOW` inside an open folder, and changed
+//!   (`fchmod`, `fchown`) through their own descriptor.
+//!
+//! sops-install-secrets gets the same guarantees implicitly, because its `/run` is root's; here
+//! any target may be given, so they are checked.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RenameFlags, Stat, CWD};
+use rustix::io::Errno;
+use zeroize::Zeroizing;
+
+use super::error::{DeployError, Result};
+
+/// How deep a generation's folders may nest (names are checked to go down only; this bounds
+/// recursion over what is found on disk).
+const MAX_DEPTH: usize = 64;
+/// Attempts at a fresh random name before giving up.
+const NAME_ATTEMPTS: usize = 64;
+
+/// The effective uid of this process: who the installed folders must belong to.
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+fn os_error(path: &Path, errno: Errno) -> DeployError {
+    DeployError::Os { path: path.to_path_buf(), source: errno.into() }
+}
+
+fn unsafe_path(path: &Path, reason: impl Into<String>) -> DeployError {
+    DeployError::Unsafe { path: path.to_path_buf(), reason: reason.into() }
+}
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
+fn file_type(stat: &Stat) -> FileType {
+    FileType::from_raw_mode(stat.st_mode as _)
+}
+
+/// A folder on the way to the target: root's, the caller's (or `also`'s, the user an extra
+/// link is for), and not writable by others unless sticky.
+fn check_ancestor(path: &Path, stat: &Stat, also: Option<u32>) -> Result<()> {
+    let me = euid();
+    if stat.st_uid != 0 && stat.st_uid != me && Some(stat.st_uid) != also {
+        return Err(unsafe_path(path, format!("it belongs to uid {}, not to root or uid {me} who installs", stat.st_uid)));
+    }
+    let sticky = stat.st_mode & 0o1000 != 0;
+    if stat.st_mode & 0o022 != 0 && !sticky {
+        return Err(unsafe_path(
+            path,
+            format!("others can write to it (mode {:04o}); remove group and other write access", stat.st_mode & 0o7777),
+        ));
+    }
+    Ok(())
+}
+
+/// A folder the install owns: the caller's, writable by nobody else.
+fn check_owned(path: &Path, stat: &Stat) -> Result<()> {
+    let me = euid();
+    if stat.st_uid != me {
+        return Err(unsafe_path(
+            path,
+            format!("it belongs to uid {}, not to uid {me} who installs; someone else may have planted it", stat.st_uid),
+        ));
+    }
+    if stat.st_mode & 0o022 != 0 {
+        return Err(unsafe_path(path, format!("others can write to it (mode {:04o})", stat.st_mode & 0o7777)));
+    }
+    Ok(())
+}
+
+/// Opens `name` in `dir` as a folder without following a symlink; a symlink or a file in its
+/// place is refused.
+fn open_dir_at(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<OwnedFd> {
+    rfs::openat(dir, name, DIR_FLAGS, Mode::empty()).map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => unsafe_path(path, "it is a symlink or not a folder; remove it"),
+        other => os_error(path, other),
+    })
+}
+
+/// A random name with a prefix, for staging folders and temporary links.
+fn random_name(prefix: &str) -> OsString {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    OsString::from(format!("{prefix}{:016x}", hasher.finish()))
+}
+
+/// An open folder, with the path it was reached by (for messages only: it is never used to
+/// reach the folder again).
+#[derive(Debug)]
+pub struct DirFd {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl DirFd {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn child_path(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Opens the folder that will hold `path`, creating missing folders (0755), and returns it
+    /// with the last component of `path`. Every folder on the way must be root's or the
+    /// caller's and writable only by its owner, unless sticky.
+    pub fn open_parent_of(path: &Path) -> Result<(DirFd, OsString)> {
+        DirFd::open_parent_trusting(path, None)
+    }
+
+    /// [`DirFd::open_parent_of`], also accepting folders of user `also`: for an extra link to
+    /// a secret that user owns (in their home, say). The walk never follows a symlink, so such
+    /// a folder can only lead to folders below it, where root writes nothing but the link.
+    pub fn open_parent_trusting(path: &Path, also: Option<u32>) -> Result<(DirFd, OsString)> {
+        let path = std::path::absolute(path).map_err(|e| DeployError::Os { path: path.to_path_buf(), source: e })?;
+        let name = match path.components().next_back() {
+            Some(Component::Normal(name)) => name.to_os_string(),
+            _ => return Err(unsafe_path(&path, "it must end in a file name, not `/`, `.` or `..`")),
+        };
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        Ok((DirFd::open_trusted_with(parent, also)?, name))
+    }
+
+    /// Opens a folder by walking it from `/` one component at a time without following
+    /// symlinks, creating missing trailing folders (0755). Symlinks in the path as given are
+    /// resolved once first; one appearing during the walk fails it.
+    pub fn open_trusted(path: &Path) -> Result<DirFd> {
+        DirFd::open_trusted_with(path, None)
+    }
+
+    fn open_trusted_with(path: &Path, also: Option<u32>) -> Result<DirFd> {
+        let mut existing = path.to_path_buf();
+        let mut missing: Vec<OsString> = Vec::new();
+        let canonical = loop {
+            match std::fs::canonicalize(&existing) {
+                Ok(c) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let Some(Component::Normal(name)) = existing.components().next_back() else {
+                        return Err(unsafe_path(path, "a folder to be created must be named without `.` or `..`"));
+                    };
+                    missing.push(name.to_os_string());
+                    existing = existing.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+                }
+                Err(e) => return Err(DeployError::Os { path: existing, source: e }),
+            }
+        };
+        let root = Path::new("/");
+        let mut fd = rfs::openat(CWD, root, DIR_FLAGS, Mode::empty()).map_err(|e| os_error(root, e))?;
+        let mut walked = PathBuf::from("/");
+        check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?, also)?;
+        for component in canonical.components() {
+            let Component::Normal(name) = component else { continue };
+            walked.push(name);
+            fd = open_dir_at(&fd, name, &walked)?;
+            check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?, also)?;
+        }
+        let mut dir = DirFd { fd, path: walked };
+        for name in missing.iter().rev() {
+            dir = dir.open_owned(name, 0o755, true)?;
+        }
+        dir.path = path.to_path_buf();
+        Ok(dir)
+    }
+
+    /// Opens (or with `create`, creates with `mode`) a folder in this one that must belong to
+    /// the caller and be writable by nobody else.
+    pub fn open_owned(&self, name: &OsStr, mode: u32, create: bool) -> Result<DirFd> {
+        let path = self.child_path(name);
+        let fd = match rfs::openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
+            Err(Errno::NOENT) if create => {
+                match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode as _)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(os_error(&path, e)),
+                }
+                open_dir_at(&self.fd, name, &path)?
+            }
+            Err(Errno::LOOP | Errno::NOTDIR) => return Err(unsafe_path(&path, "it is a symlink or not a folder; remove it")),
+            Err(e) => return Err(os_error(&path, e)),
+            Ok(fd) => fd,
+        };
+        check_owned(&path, &rfs::fstat(&fd).map_err(|e| os_error(&path, e))?)?;
+        Ok(DirFd { fd, path })
+    }
+
+    /// Creates a new private folder under a fresh random name starting with `prefix`.
+    pub fn create_private(&self, prefix: &str) -> Result<(DirFd, OsString)> {
+        for _ in 0..NAME_ATTEMPTS {
+            let name = random_name(prefix);
+            match rfs::mkdirat(&self.fd, &name, Mode::from_raw_mode(0o700)) {
+                Ok(()) => {
+                    let dir = self.open_owned(&name, 0o700, false)?;
+                    dir.chmod(0o700)?;
+                    return Ok((dir, name));
+                }
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(os_error(&self.path, e)),
+            }
+        }
+        Err(unsafe_path(&self.path, "no fresh name could be created in it"))
+    }
+
+    /// Opens the folders of a relative path below this one, creating missing ones with `mode`
+    /// and owned by `root:<group>` when a group is given.
+    pub fn descend(&self, parts: &[&OsStr], mode: u32, group: Option<u32>) -> Result<DirFd> {
+        let mut dir =
+            DirFd { fd: self.fd.try_clone().map_err(|e| DeployError::Os { path: self.path.clone(), source: e })?, path: self.path.clone() };
+        for part in parts {
+            let created = match rfs::mkdirat(&dir.fd, *part, Mode::from_raw_mode(mode as _)) {
+                Ok(()) => true,
+                Err(Errno::EXIST) => false,
+                Err(e) => return Err(os_error(&dir.child_path(part), e)),
+            };
+            let next = dir.open_owned(part, mode, false)?;
+            if created {
+                next.chmod(mode)?;
+                if let Some(gid) = group {
+                    next.chown(Some(0), Some(gid))?;
+                }
+            }
+            dir = next;
+        }
+        Ok(dir)
+    }
+
+    pub fn chmod(&self, mode: u32) -> Result<()> {
+        rfs::fchmod(&self.fd, Mode::from_raw_mode(mode as _)).map_err(|e| os_error(&self.path, e))
+    }
+
+    pub fn chown(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        rfs::fchown(&self.fd, uid.map(rustix::fs::Uid::from_raw_unchecked), gid.map(rustix::fs::Gid::from_raw_unchecked))
+            .map_err(|e| os_error(&self.path, e))
+    }
+
+    /// Creates a new file (never an existing one, never through a symlink) with `bytes`, then
+    /// sets its mode and owner through its descriptor and syncs it.
+    pub fn create_file(&self, name: &OsStr, bytes: &[u8], mode: u32, owner: (Option<u32>, Option<u32>)) -> Result<()> {
+        let path = self.child_path(name);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600)).map_err(|e| os_error(&path, e))?;
+        let mut file = File::from(fd);
+        let fail = |e: std::io::Error| DeployError::Os { path: path.clone(), source: e };
+        file.write_all(bytes).map_err(fail)?;
+        rfs::fchmod(&file, Mode::from_raw_mode(mode as _)).map_err(|e| os_error(&path, e))?;
+        let (uid, gid) = owner;
+        if uid.is_some() || gid.is_some() {
+            if uid == Some(u32::MAX) || gid == Some(u32::MAX) {
+                return Err(DeployError::Io { path, reason: "4294967295 is not a valid uid or gid".into() });
+            }
+            rfs::fchown(&file, uid.map(rustix::fs::Uid::from_raw_unchecked), gid.map(rustix::fs::Gid::from_raw_unchecked)).map_err(
+                |e| DeployError::Io {
+                    path: path.clone(),
+                    reason: format!("cannot change the owner to {}:{}: {}", show_id(uid), show_id(gid), std::io::Error::from(e)),
+                },
+            )?;
+        }
+        file.sync_all().map_err(fail)
+    }
+
+    /// An entry's metadata without following a symlink; `None` if it does not exist.
+    pub fn stat_entry(&self, name: &OsStr) -> Result<Option<Stat>> {
+        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(Some(stat)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(os_error(&self.child_path(name), e)),
+        }
+    }
+
+    pub fn read_link(&self, name: &OsStr) -> Option<PathBuf> {
+        let bytes = rfs::readlinkat(&self.fd, name, Vec::new()).ok()?;
+        Some(PathBuf::from(OsStr::from_bytes(bytes.as_bytes())))
+    }
+
+    /// The names in this folder with their types (not followed), without `.` and `..`.
+    pub fn entries(&self) -> Result<Vec<(OsString, FileType)>> {
+        let mut dir = rfs::Dir::read_from(&self.fd).map_err(|e| os_error(&self.path, e))?;
+        let mut out = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(|e| os_error(&self.path, e))?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = OsStr::from_bytes(name).to_os_string();
+            let kind = match entry.file_type() {
+                FileType::Unknown => self.stat_entry(&name)?.map(|s| file_type(&s)).unwrap_or(FileType::Unknown),
+                kind => kind,
+            };
+            out.push((name, kind));
+        }
+        Ok(out)
+    }
+
+    /// Makes `name` a symlink to `target` in one step: a link under a fresh random name, renamed
+    /// over it. Returns whether it changed.
+    pub fn replace_with_symlink(&self, name: &OsStr, target: &Path) -> Result<bool> {
+        if self.read_link(name).as_deref() == Some(target) {
+            return Ok(false);
+        }
+        let path = self.child_path(name);
+        let prefix = format!(".{}.", name.to_string_lossy());
+        for _ in 0..NAME_ATTEMPTS {
+            let temp = random_name(&prefix);
+            match rfs::symlinkat(target, &self.fd, &temp) {
+                Ok(()) => {
+                    return rfs::renameat(&self.fd, &temp, &self.fd, name).map(|()| true).map_err(|e| {
+                        let _ = rfs::unlinkat(&self.fd, &temp, AtFlags::empty());
+                        os_error(&path, e)
+                    });
+                }
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(os_error(&path, e)),
+            }
+        }
+        Err(unsafe_path(&self.path, "no fresh name could be created in it"))
+    }
+
+    /// Changes the owner of a symlink in this folder (not of what it points at).
+    pub fn chown_link(&self, name: &OsStr, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        rfs::chownat(
+            &self.fd,
+            name,
+            uid.map(rustix::fs::Uid::from_raw_unchecked),
+            gid.map(rustix::fs::Gid::from_raw_unchecked),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| os_error(&self.child_path(name), e))
+    }
+
+    /// Renames an entry of this folder; an existing `to` is never replaced.
+    pub fn rename_no_replace(&self, from: &OsStr, to: &OsStr) -> Result<()> {
+        let path = self.child_path(to);
+        match rfs::renameat_with(&self.fd, from, &self.fd, to, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(()),
+            // A file system without renameat2 flags: refuse an existing `to` by hand; the
+            // folder is the caller's alone, so nothing can appear in between.
+            Err(Errno::INVAL | Errno::NOSYS) => {
+                if self.stat_entry(to)?.is_some() {
+                    return Err(os_error(&path, Errno::EXIST));
+                }
+                rfs::renameat(&self.fd, from, &self.fd, to).map_err(|e| os_error(&path, e))
+            }
+            Err(e) => Err(os_error(&path, e)),
+        }
+    }
+
+    /// Removes `name` and, when it is a folder, everything in it, without following a symlink.
+    pub fn remove_tree(&self, name: &OsStr) -> Result<()> {
+        self.remove_tree_at(name, 0)
+    }
+
+    fn remove_tree_at(&self, name: &OsStr, depth: usize) -> Result<()> {
+        let path = self.child_path(name);
+        let Some(stat) = self.stat_entry(name)? else { return Ok(()) };
+        if file_type(&stat) != FileType::Directory {
+            return rfs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(|e| os_error(&path, e));
+        }
+        if depth > MAX_DEPTH {
+            return Err(unsafe_path(&path, "it nests too deep to be removed"));
+        }
+        let dir = DirFd { fd: open_dir_at(&self.fd, name, &path)?, path: path.clone() };
+        for (child, _) in dir.entries()? {
+            dir.remove_tree_at(&child, depth + 1)?;
+        }
+        rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(|e| os_error(&path, e))
+    }
+
+    /// Opens a folder below this one for reading, without following symlinks.
+    pub fn open_dir(&self, name: &OsStr) -> Result<DirFd> {
+        let path = self.child_path(name);
+        Ok(DirFd { fd: open_dir_at(&self.fd, name, &path)?, path })
+    }
+
+    /// The regular file at a relative path below this folder, read without following a
+    /// symlink anywhere on the way; `None` if it is missing or not a regular file.
+    pub fn read_file(&self, relative: &str, limit: u64) -> Option<Zeroizing<Vec<u8>>> {
+        let parts: Vec<&str> = relative.split('/').collect();
+        let (last, folders) = parts.split_last()?;
+        let mut dir: Option<OwnedFd> = None;
+        for part in folders {
+            let next = rfs::openat(dir.as_ref().map(|d| d.as_fd()).unwrap_or(self.fd.as_fd()), *part, DIR_FLAGS, Mode::empty()).ok()?;
+            dir = Some(next);
+        }
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rfs::openat(dir.as_ref().map(|d| d.as_fd()).unwrap_or(self.fd.as_fd()), *last, flags, Mode::empty()).ok()?;
+        read_regular(fd, limit).ok()
+    }
+
+    /// Every regular file below this folder, as `/`-separated relative paths, sorted.
+    pub fn files(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.collect_files("", 0, &mut out)?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn collect_files(&self, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(unsafe_path(&self.path, "it nests too deep"));
+        }
+        for (name, kind) in self.entries()? {
+            let Some(name) = name.to_str() else { continue };
+            let relative = if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") };
+            match kind {
+                FileType::RegularFile => out.push(relative),
+                FileType::Directory => self.open_dir(OsStr::new(name))?.collect_files(&relative, depth + 1, out)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn show_id(id: Option<u32>) -> String {
+    id.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// Reads an open file that must be a regular file of at most `limit` bytes.
+fn read_regular(fd: OwnedFd, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let stat = rfs::fstat(&fd)?;
+    if file_type(&stat) != FileType::RegularFile {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    if size > limit {
+        return Err(too_large(limit));
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize));
+    // The file may grow after the check: read one byte past the limit to notice.
+    File::from(fd).take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(limit: u64) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {limit} bytes"))
+}
+
+/// Reads a regular file of at most `limit` bytes, refusing a symlink as its last component, a
+/// FIFO or device (opened without blocking, then refused), and anything larger. For files of
+/// the repository, which anyone with commit access writes.
+pub fn read_regular_nofollow(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rfs::openat(CWD, path, flags, Mode::empty()).map_err(|e| match e {
+        Errno::LOOP => std::io::Error::new(std::io::ErrorKind::InvalidInput, "a symlink, which is not followed"),
+        other => other.into(),
+    })?;
+    read_regular(fd, limit)
+}
+
+/// Reads a regular file of at most `limit` bytes, following symlinks: for files the machine's
+/// own configuration names (its key files), which may be links into persistent storage.
+pub fn read_regular_following(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    read_regular(rfs::openat(CWD, path, flags, Mode::empty())?, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_refuses_symlinks_fifos_and_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "12345").unwrap();
+        assert_eq!(&read_regular_nofollow(&file, 5).unwrap()[..], b"12345");
+        assert!(read_regular_nofollow(&file, 4).unwrap_err().to_string().contains("larger than 4 bytes"));
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(read_regular_nofollow(&link, 5).unwrap_err().to_string().contains("symlink"));
+        let fifo = dir.path().join("p");
+        rfs::mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        assert!(read_regular_nofollow(&fifo, 5).unwrap_err().to_string().contains("not a regular file"), "and it did not block");
+    }
+
+    #[test]
+    fn owned_folders_refuse_symlinks_and_open_writable_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DirFd::open_trusted(dir.path()).unwrap();
+        let made = root.open_owned(OsStr::new("made"), 0o751, true).unwrap();
+        assert_eq!(made.path(), dir.path().join("made"));
+        std::os::unix::fs::symlink(dir.path().join("made"), dir.path().join("link")).unwrap();
+        let err = root.open_owned(OsStr::new("link"), 0o751, true).unwrap_err();
+        assert!(matches!(err, DeployError::Unsafe { .. }), "{err}");
+        std::fs::create_dir(dir.path().join("open")).unwrap();
+        std::fs::set_permissions(dir.path().join("open"), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let err = root.open_owned(OsStr::new("open"), 0o751, true).unwrap_err();
+        assert!(err.to_string().contains("others can write to it"), "{err}");
+    }
+
+    #[test]
+    fn missing_parents_are_created_and_trusted_paths_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (parent, name) = DirFd::open_parent_of(&dir.path().join("a/b/target")).unwrap();
+        assert_eq!(name, "target");
+        assert!(dir.path().join("a/b").is_dir());
+        parent.create_file(OsStr::new("f"), b"x", 0o400, (None, None)).unwrap();
+        assert!(parent.create_file(OsStr::new("f"), b"y", 0o400, (None, None)).is_err(), "never an existing file");
+        assert!(DirFd::open_parent_of(Path::new("/")).is_err());
+        assert!(DirFd::open_parent_of(&dir.path().join("a/..")).is_err());
+    }
+
+    #[test]
+    fn trees_are_listed_and_removed_without_following_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), "x").unwrap();
+        let root = DirFd::open_trusted(dir.path()).unwrap();
+        let tree = root.descend(&[OsStr::new("t"), OsStr::new("sub")], 0o751, None).unwrap();
+        tree.create_file(OsStr::new("f"), b"v", 0o400, (None, None)).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("t/out")).unwrap();
+        let t = root.open_dir(OsStr::new("t")).unwrap();
+        assert_eq!(t.files().unwrap(), ["sub/f"]);
+        assert_eq!(&t.read_file("sub/f", 10).unwrap()[..], b"v");
+        assert!(t.read_file("out/keep", 10).is_none(), "not through a symlink");
+        root.remove_tree(OsStr::new("t")).unwrap();
+        assert!(!dir.path().join("t").exists());
+        assert!(outside.path().join("keep").exists());
+    }
+}
