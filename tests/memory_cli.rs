@@ -252,3 +252,72 @@ fn credentials_exec_command_does_not_get_the_key_variables() {
     let out = repo.cmd().args(["credentials", "exec", "cloudflare", "--keep-key-env", "--", "sh", "-c", script]).output().unwrap();
     assert_eq!(stdout_of(ok(&out)).trim(), "1", "SOPS_AGE_KEY_FILE, kept on request");
 }
+
+/// `secrets key generate` under umask 000 with its own HOME.
+fn generate_with_umask_000(home: &Path, key_file: Option<&Path>) -> Output {
+    let mut cmd = Command::new("sh");
+    clean_env(&mut cmd);
+    cmd.args(["-c", "umask 000 && exec \"$0\" key generate", env!("CARGO_BIN_EXE_secrets")])
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .current_dir(home);
+    if let Some(file) = key_file {
+        cmd.env("SOPS_AGE_KEY_FILE", file);
+    }
+    cmd.output().unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn key_generate_makes_private_folders_whatever_the_umask() {
+    let home = tempfile::tempdir().unwrap();
+    ok(&generate_with_umask_000(home.path(), None));
+    let config = home.path().join(".config");
+    for dir in [config.clone(), config.join("sops"), config.join("sops/age")] {
+        assert_eq!(mode(&dir), 0o700, "{} is private", dir.display());
+    }
+    let key = config.join("sops/age/keys.txt");
+    assert_eq!(mode(&key), 0o600);
+    assert!(fs::read_to_string(&key).unwrap().contains("AGE-SECRET-KEY-1"));
+}
+
+#[test]
+fn key_generate_never_writes_through_a_link() {
+    let home = tempfile::tempdir().unwrap();
+    let exposed = home.path().join("exposed");
+    fs::write(&exposed, "").unwrap();
+    fs::set_permissions(&exposed, fs::Permissions::from_mode(0o666)).unwrap();
+    let key = home.path().join("keys.txt");
+    std::os::unix::fs::symlink(&exposed, &key).unwrap();
+    let out = generate_with_umask_000(home.path(), Some(&key));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("symbolic link") && err.contains("remove the link"), "{err}");
+    assert_eq!(fs::read_to_string(&exposed).unwrap(), "", "nothing was written through the link");
+
+    // A dangling link is refused as well, and nothing is created where it points.
+    let target = home.path().join("created-through-link");
+    let dangling = home.path().join("dangling.txt");
+    std::os::unix::fs::symlink(&target, &dangling).unwrap();
+    let out = generate_with_umask_000(home.path(), Some(&dangling));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(!target.exists());
+}
+
+#[test]
+fn key_generate_refuses_a_key_file_others_can_read() {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("keys.txt");
+    fs::write(&key, "").unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = generate_with_umask_000(home.path(), Some(&key));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains(&format!("chmod 600 {}", key.display())), "{}", stderr_of(&out));
+    assert_eq!(fs::read_to_string(&key).unwrap(), "", "no key was added");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    ok(&generate_with_umask_000(home.path(), Some(&key)));
+    assert!(fs::read_to_string(&key).unwrap().contains("AGE-SECRET-KEY-1"));
+}
