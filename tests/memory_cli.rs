@@ -321,3 +321,78 @@ fn key_generate_refuses_a_key_file_others_can_read() {
     ok(&generate_with_umask_000(home.path(), Some(&key)));
     assert!(fs::read_to_string(&key).unwrap().contains("AGE-SECRET-KEY-1"));
 }
+
+/// The raw X25519 key of the first identity in the vectors' `keys.txt` (its bech32 data).
+const VECTORS_KEY_HEX: &str = "809f44a73ebf396f53dfd6886f49b1b9b4e2b28b3fd55a45d2200ba72e3c38b5";
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+/// How often 8-byte pieces of `needle` occur in `haystack`.
+fn pieces_in(haystack: &[u8], needle: &[u8]) -> usize {
+    needle.chunks_exact(8).map(|piece| haystack.windows(8).filter(|w| w == &piece).count()).sum()
+}
+
+/// Waits until process `pid` has been sleeping for a while: `exec` waiting for its command, done
+/// with handing the values over (the command may start before that is finished).
+fn wait_until_asleep(pid: u32) {
+    let start = Instant::now();
+    let mut asleep = 0;
+    while asleep < 10 {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next()).unwrap_or_default();
+        asleep = if state == Some('S') { asleep + 1 } else { 0 };
+        assert!(start.elapsed() < Duration::from_secs(30), "the run never waited");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_core_of_exec_holds_neither_the_value_nor_the_key() {
+    // Where a crash dump lands depends on the system; only a plain file name can be checked.
+    let pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        eprintln!("skipping: core dumps go to {}", pattern.trim());
+        return;
+    }
+    let repo = Repo::new();
+    let value = "vQ3x-Zr8p-Lm2K-7tYw-Hc5N-Pd4B";
+    ok(&repo.cmd().args(["set", "token"]).env("SOPS_NIX_SECRET", value).output().unwrap());
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("marker");
+    let script = format!("echo $$ > {}; exec sleep 30", marker.display());
+    let mut cmd = Command::new("sh");
+    clean_env(&mut cmd);
+    // Core dumps allowed for this run, so that the dump shows what memory still holds.
+    cmd.args(["-c", "ulimit -c unlimited 2>/dev/null || exit 99; exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_secrets")])
+        .arg("--repo")
+        .arg(repo.path())
+        .args(["exec", "--env", "TOKEN=token", "--file", "F=token", "--", "sh", "-c", &script])
+        .env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"))
+        .env("SECRETS_ALLOW_CORE_DUMPS", "1")
+        .current_dir(scratch.path());
+    let mut run = cmd.spawn().unwrap();
+    let sleeper = wait_for_line(&marker);
+    wait_until_asleep(run.id());
+    send("ABRT", run.id());
+    let status = run.wait().unwrap();
+    send("KILL", sleeper.parse().unwrap());
+    if status.code() == Some(99) {
+        eprintln!("skipping: the core size limit cannot be raised");
+        return;
+    }
+    assert_eq!(status.signal(), Some(6), "{status:?}");
+    let core = fs::read_dir(scratch.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("core"));
+    let Some(core) = core else {
+        eprintln!("skipping: the system wrote no core file");
+        return;
+    };
+    let dump = fs::read(core).unwrap();
+    assert_eq!(pieces_in(&dump, value.as_bytes()), 0, "no piece of the value is left in memory");
+    assert_eq!(pieces_in(&dump, &hex_bytes(VECTORS_KEY_HEX)), 0, "no piece of the private key is left in memory");
+}

@@ -1,6 +1,7 @@
 //! `secrets`: a git-native secrets manager speaking the SOPS format with age keys.
 
-// Calls into the C library live in `signals` alone, where each is explained.
+// `unsafe` lives in `signals` (calls into the C library) and `wipe_alloc` (the allocator) alone,
+// where each use is explained.
 #![deny(unsafe_code)]
 
 mod cli;
@@ -10,8 +11,13 @@ mod editor;
 mod failure;
 mod io;
 mod signals;
+mod wipe_alloc;
 
 use std::process::ExitCode;
+
+/// Freed memory is wiped, so values and keys do not linger in the heap (see `wipe_alloc`).
+#[global_allocator]
+static ALLOCATOR: wipe_alloc::Wiping = wipe_alloc::Wiping;
 
 fn main() -> ExitCode {
     // Before anything is read: no core dump of this process may hold a key or a value.

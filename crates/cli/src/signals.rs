@@ -131,6 +131,7 @@ pub fn run(mut command: Command) -> std::io::Result<Finished> {
             });
         }
     }
+    crate::wipe_alloc::wipe_stack();
     // The helper thread takes the same lock: a signal is either handled before the command
     // exists (clean up and end) or passed on to it, never lost in between.
     let mut child = {
