@@ -306,6 +306,12 @@ fn key_generate_appends_and_never_overwrites() {
     let key_file = home.path().join("age.key");
     let existing = std::fs::read_to_string(vectors().join("keys.txt")).unwrap();
     std::fs::write(&key_file, &existing).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A key file is private; `key generate` refuses to add to one others can read.
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let run = |args: &[&str]| secrets().current_dir(repo.path()).env("SOPS_AGE_KEY_FILE", &key_file).args(args).output().unwrap();
     // A key is already there: nothing is generated, and the user is told how to register it.
     let out = run(&["key", "generate"]);

@@ -230,6 +230,8 @@ Examples:
 
 const EXEC_EXAMPLES: &str = "\
 Values never appear on the command line; files live in a private folder removed afterwards.
+The command does not see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or
+SOPS_AGE_SSH_PRIVATE_KEY_FILE unless --keep-key-env.
 
 Examples:
   secrets exec --env DB_PASSWORD=db-password -- ./migrate
@@ -291,6 +293,9 @@ pub struct ExecArgs {
     /// With --all-env/--all-files: the user's secrets [default: you, found by your key]
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
+    /// Let the command see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD and SOPS_AGE_SSH_PRIVATE_KEY_FILE (removed by default)
+    #[arg(long)]
+    pub keep_key_env: bool,
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -542,6 +547,9 @@ pub enum CredentialsCommand {
         /// Print `export` lines for `eval` instead of running a command
         #[arg(long)]
         export: bool,
+        /// Let the command see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD and SOPS_AGE_SSH_PRIVATE_KEY_FILE (removed by default)
+        #[arg(long)]
+        keep_key_env: bool,
         /// The command and its arguments
         #[arg(last = true)]
         command: Vec<String>,

@@ -1,8 +1,9 @@
-//! Reading inputs and writing outputs: stdin as `-`, atomic replacement of files in place.
+//! Reading inputs and writing outputs: stdin as `-`, atomic replacement of files in place, and
+//! the private folders that hold plaintext while a command runs.
 
 use std::fs;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::failure::{CmdResult, Failure};
 
@@ -35,13 +36,59 @@ pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
     out.write_all(bytes).and_then(|_| out.flush()).map_err(|e| Failure::new(3, format!("cannot write to standard output: {e}")))
 }
 
-/// A new temporary folder only its owner can enter (0700), in memory (`/dev/shm`) when the
-/// system has it, removed when dropped: the one place plaintext may touch a file system.
-pub fn private_tempdir(prefix: &str) -> CmdResult<tempfile::TempDir> {
+/// A private folder (0700) that holds plaintext while a command runs: removed when dropped, and
+/// removed by [`crate::signals`] if a termination signal ends the run first.
+pub struct PrivateDir {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl PrivateDir {
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().map(tempfile::TempDir::path).unwrap_or(Path::new(""))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let path = dir.path().to_path_buf();
+            drop(dir);
+            crate::signals::release(&path);
+        }
+    }
+}
+
+/// The kinds of private folder: `secrets-<kind>-<pid>-<random>`. The pid in the name lets a
+/// later run remove the folder of a process that died without cleaning up (SIGKILL, power loss).
+const SWEPT_KINDS: [&str; 3] = ["edit", "exec", "cred"];
+
+/// A new private folder `secrets-<kind>-<pid>-…`, in memory (`/dev/shm`) when the system has it,
+/// removed when dropped or when a signal ends the run: the one place plaintext may touch a file
+/// system. Stale folders of dead processes are removed first (see [`sweep_stale`]).
+pub fn private_tempdir(kind: &str) -> CmdResult<PrivateDir> {
+    let prefix = format!("secrets-{kind}-{}-", std::process::id());
+    let dir = create_private(&prefix, true)?;
+    crate::signals::protect(dir.path());
+    Ok(PrivateDir { dir: Some(dir) })
+}
+
+/// A private folder meant to outlive the run (the user removes it): not registered, not swept.
+pub fn lasting_private_dir(prefix: &str) -> CmdResult<PathBuf> {
+    Ok(create_private(prefix, false)?.keep())
+}
+
+fn private_bases() -> Vec<PathBuf> {
     let shm = Path::new("/dev/shm");
-    let bases = if shm.is_dir() { vec![shm.to_path_buf(), std::env::temp_dir()] } else { vec![std::env::temp_dir()] };
+    if shm.is_dir() {
+        vec![shm.to_path_buf(), std::env::temp_dir()]
+    } else {
+        vec![std::env::temp_dir()]
+    }
+}
+
+fn create_private(prefix: &str, sweep: bool) -> CmdResult<tempfile::TempDir> {
     let mut last = None;
-    for base in bases {
+    for base in private_bases() {
         let mut builder = tempfile::Builder::new();
         builder.prefix(prefix);
         #[cfg(unix)]
@@ -52,12 +99,55 @@ pub fn private_tempdir(prefix: &str) -> CmdResult<tempfile::TempDir> {
         match builder.tempdir_in(&base) {
             Ok(dir) => {
                 check_private(dir.path())?;
+                if sweep {
+                    sweep_stale(&base);
+                }
                 return Ok(dir);
             }
             Err(e) => last = Some(e),
         }
     }
     Err(Failure::msg(format!("cannot create a private temporary folder: {}", last.map(|e| e.to_string()).unwrap_or_default())))
+}
+
+/// Removes the private folders in `base` left by processes that no longer exist: named
+/// `secrets-<kind>-<pid>-…`, a real folder (not a link), owned by this user and mode 0700, as
+/// this program makes them. Anything else is left alone.
+#[cfg(unix)]
+fn sweep_stale(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let owner = crate::signals::effective_uid();
+    let Ok(entries) = fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(stale_pid) else { continue };
+        if pid == std::process::id() || crate::signals::alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+        if meta.is_dir() && meta.uid() == owner && meta.mode() & 0o7777 == 0o700 {
+            // remove_dir_all does not follow links inside the folder.
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn sweep_stale(_base: &Path) {}
+
+/// The pid in a name `secrets-<kind>-<pid>-<suffix>` of one of [`SWEPT_KINDS`].
+fn stale_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("secrets-")?;
+    let (kind, rest) = rest.split_once('-')?;
+    if !SWEPT_KINDS.contains(&kind) {
+        return None;
+    }
+    let (pid, suffix) = rest.split_once('-')?;
+    if suffix.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 /// Refuses a folder that others could enter (a umask or file system that ignored the mode).
@@ -89,4 +179,46 @@ pub fn write_private(root: &Path, path: &Path, bytes: &[u8], mode: u32) -> CmdRe
     }
     let mut file = options.open(path).map_err(fail)?;
     file.write_all(bytes).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_names_carry_a_pid() {
+        assert_eq!(stale_pid("secrets-edit-123-AbC9xz"), Some(123));
+        assert_eq!(stale_pid("secrets-exec-7-a"), Some(7));
+        assert_eq!(stale_pid("secrets-cred-42-zz"), Some(42));
+        assert_eq!(stale_pid("secrets-edit-123"), None, "no suffix");
+        assert_eq!(stale_pid("secrets-edit-12a-x"), None);
+        assert_eq!(stale_pid("secrets-credentials-x"), None, "kept credential folders are never swept");
+        assert_eq!(stale_pid("secrets-tests-empty-home"), None);
+        assert_eq!(stale_pid("other-edit-1-x"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sweeping_removes_only_private_folders_of_dead_processes() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let private = |name: &str, mode: u32| {
+            let path = base.path().join(name);
+            fs::create_dir(&path).unwrap();
+            fs::write(path.join("secret"), "x").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            path
+        };
+        // A pid above the kernel's maximum (4194304) never names a live process.
+        let dead = private("secrets-edit-999999999-aaaaaa", 0o700);
+        let open = private("secrets-exec-999999998-aaaaaa", 0o755);
+        let alive = private(&format!("secrets-exec-{}-aaaaaa", std::process::id()), 0o700);
+        let target = private("target", 0o700);
+        std::os::unix::fs::symlink(&target, base.path().join("secrets-cred-999999997-aaaaaa")).unwrap();
+        sweep_stale(base.path());
+        assert!(!dead.exists(), "a dead process's folder is removed");
+        assert!(open.exists(), "a folder with another mode is not ours");
+        assert!(alive.exists(), "a live process's folder stays");
+        assert!(target.join("secret").exists(), "a link is not followed");
+    }
 }

@@ -15,7 +15,7 @@ use crate::cli::{CredentialsCommand, ExportCommand};
 use crate::commands::secrets::members_with_caller;
 use crate::context::{store_failure, Context};
 use crate::failure::{CmdResult, Failure};
-use crate::io::{private_tempdir, write_private, write_stdout};
+use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
 
 pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
     match cmd {
@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {secret}"))?;
             Ok(0)
         }
-        CredentialsCommand::Exec { credential, export, command } => {
+        CredentialsCommand::Exec { credential, export, keep_key_env, command } => {
             let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
             let repo = ctx.repo_for_reading()?;
             let credential = load(&repo, ctx, provider, &name)?;
@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             if command.is_empty() {
                 return Err(Failure::new(2, "give the command after `--`").hint("for example: secrets credentials exec aws -- aws s3 ls"));
             }
-            run_with(&credential, &command)
+            run_with(credential, &command, keep_key_env)
         }
     }
 }
@@ -244,17 +244,25 @@ fn materialize(credential: &Credential, dir: &Path) -> CmdResult<Vec<(String, Ze
     Ok(env)
 }
 
-fn run_with(credential: &Credential, command: &[String]) -> CmdResult {
-    let dir = private_tempdir("secrets-cred-")?;
-    let env = materialize(credential, dir.path())?;
+/// Runs the command with the credential; like `secrets exec`, the command does not see the
+/// private-key variables unless `keep_key_env`, and termination signals reach it.
+fn run_with(credential: Credential, command: &[String], keep_key_env: bool) -> CmdResult {
+    let dir = private_tempdir("cred")?;
+    let env = materialize(&credential, dir.path())?;
+    drop(credential);
     let mut child = Command::new(&command[0]);
     child.args(&command[1..]);
+    if !keep_key_env {
+        super::exec::remove_key_env(&mut child);
+    }
     for (var, value) in &env {
         child.env(var, value.as_str());
     }
-    let status = child.status().map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", command[0])))?;
+    drop(env);
+    let finished = crate::signals::run(child);
     drop(dir);
-    Ok(exit_code(status))
+    let finished = finished.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", command[0])))?;
+    Ok(exit_code(finished.status))
 }
 
 /// The child's exit code; 128 + the signal when it was killed.
@@ -277,8 +285,7 @@ fn export_lines(credential: &Credential) -> CmdResult {
     }
     let needs_files = credential.provider.exposures().iter().any(|e| matches!(e, Exposure::File { .. }));
     let dir = if needs_files {
-        let dir = private_tempdir("secrets-cred-")?;
-        let path = dir.keep();
+        let path = lasting_private_dir("secrets-credentials-")?;
         eprintln!("note: the credential files are in {} (mode 0600); remove it when done", path.display());
         path
     } else {

@@ -1,15 +1,20 @@
 //! `secrets exec`: run a command with secrets in its environment or as files in a private
 //! folder that is removed when it exits (like `sops exec-env` and `sops exec-file`). Values are
 //! never put on a command line; the exit code is the command's (128 + the signal if killed).
+//! The command does not inherit the variables that locate private keys (`SOPS_AGE_KEY*`) unless
+//! `--keep-key-env`; the keys themselves are dropped before it starts. Termination signals are
+//! passed on to it and the private folder is removed whatever ends the run (see
+//! [`crate::signals`]).
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use secrets_sops::keys::Identities;
 use secrets_store::deploy::Source;
 use secrets_store::{ops, Repo, SecretRef};
+use zeroize::Zeroizing;
 
 use super::credentials::exit_code;
 use super::install::deploy_failure;
@@ -61,7 +66,8 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
         return Err(Failure::new(2, format!("the variable {} is given twice", pair[0])));
     }
 
-    // Everything is decrypted before anything is written or run.
+    // Everything is decrypted before anything is written or run; the identities are dropped
+    // (their keys zeroized) as soon as they are no longer needed, before the command starts.
     let identities = Identities::from_env();
     let mut values = Vec::with_capacity(wanted.len());
     for w in &wanted {
@@ -69,57 +75,67 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
             store_failure(e).hint("exec decrypts with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519)")
         })?);
     }
+    drop(identities);
 
     let needs_dir = wanted.iter().any(|w| matches!(w.sink, Sink::File { .. }));
-    let dir = if needs_dir { Some(private_tempdir("secrets-exec-")?) } else { None };
-    let mut command_env: Vec<(String, OsString)> = Vec::new();
+    let dir = if needs_dir { Some(private_tempdir("exec")?) } else { None };
+    let mut command_env: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
     let mut file_paths = Vec::new();
-    for (w, value) in wanted.iter().zip(&values) {
+    for (w, value) in wanted.iter().zip(values) {
         match &w.sink {
             Sink::Env(var) => {
                 if value.contains(&0) {
                     return Err(Failure::msg(format!("secret `{}` holds a NUL byte, which an environment variable cannot", w.secret.name))
                         .hint("pass it with --file instead"));
                 }
-                command_env.push((var.clone(), OsString::from_vec(value.to_vec())));
+                command_env.push((var.clone(), value));
             }
             Sink::File { var, name } => {
-                let root = dir.as_ref().expect("created when files are wanted").path();
+                let Some(root) = dir.as_ref().map(|d| d.path()) else { continue };
                 let path = root.join(name);
-                write_private(root, &path, value, 0o400)?;
+                write_private(root, &path, &value, 0o400)?;
+                drop(value);
                 if let Some(var) = var {
-                    command_env.push((var.clone(), path.clone().into_os_string()));
+                    command_env.push((var.clone(), Zeroizing::new(path.as_os_str().as_bytes().to_vec())));
                 }
                 file_paths.push(path);
             }
         }
     }
-    drop(values);
     if args.all_files {
-        let root = dir.as_ref().expect("created for --all-files").path();
-        command_env.push(("SECRETS_DIR".into(), root.as_os_str().to_owned()));
+        if let Some(root) = dir.as_ref().map(|d| d.path()) {
+            command_env.push(("SECRETS_DIR".into(), Zeroizing::new(root.as_os_str().as_bytes().to_vec())));
+        }
     }
 
     let argv = substitute(&args.command, if explicit_files == 1 { file_paths.first() } else { None }, explicit_files)?;
     let mut child = Command::new(&argv[0]);
     child.args(&argv[1..]);
-    for (var, value) in &command_env {
-        child.env(var, value);
+    if !args.keep_key_env {
+        remove_key_env(&mut child);
     }
+    for (var, value) in &command_env {
+        child.env(var, OsStr::from_bytes(value));
+    }
+    // The command holds the values in its environment now; this process keeps none of them
+    // while it waits.
     drop(command_env);
-    signals::install();
-    let spawned = child.spawn();
-    let status = match spawned {
-        Ok(mut process) => {
-            signals::started(process.id());
-            process.wait()
-        }
-        Err(e) => Err(e),
-    };
+    let finished = crate::signals::run(child);
     // The private folder goes before anything else is reported.
     drop(dir);
-    let status = status.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", args.command[0])))?;
-    Ok(exit_code(status))
+    let finished = finished.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", args.command[0])))?;
+    Ok(exit_code(finished.status))
+}
+
+/// The variables that hold or point to private keys (sops' names), which the command does not
+/// get unless asked (`--keep-key-env`): it needs the values, not the keys that open every secret.
+pub const KEY_ENV: [&str; 4] = ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE"];
+
+/// Removes [`KEY_ENV`] from a command's environment.
+pub fn remove_key_env(command: &mut Command) {
+    for var in KEY_ENV {
+        command.env_remove(var);
+    }
 }
 
 impl Wanted {
@@ -204,50 +220,6 @@ fn substitute(command: &[String], only_file: Option<&PathBuf>, explicit_files: u
         }
     }
     Ok(out)
-}
-
-/// While the command runs, this process stays alive to remove the private folder: a
-/// termination request is passed on to the command, and the terminal's interrupt (which the
-/// command receives itself) is not fatal here. Handlers reset to the default in the command.
-mod signals {
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    static CHILD: AtomicI32 = AtomicI32::new(0);
-    static PENDING: AtomicI32 = AtomicI32::new(0);
-
-    extern "C" fn forward(signal: libc::c_int) {
-        let pid = CHILD.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill is async-signal-safe.
-            unsafe { libc::kill(pid, signal) };
-        } else {
-            PENDING.store(signal, Ordering::SeqCst);
-        }
-    }
-
-    extern "C" fn survive(_signal: libc::c_int) {}
-
-    pub fn install() {
-        let forward = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        let survive = survive as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: the handlers only touch atomics and call kill.
-        unsafe {
-            libc::signal(libc::SIGTERM, forward);
-            libc::signal(libc::SIGHUP, forward);
-            libc::signal(libc::SIGINT, survive);
-            libc::signal(libc::SIGQUIT, survive);
-        }
-    }
-
-    pub fn started(pid: u32) {
-        let pid = pid as i32;
-        CHILD.store(pid, Ordering::SeqCst);
-        let pending = PENDING.swap(0, Ordering::SeqCst);
-        if pending != 0 {
-            // SAFETY: plain syscall on our own child.
-            unsafe { libc::kill(pid, pending) };
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! `secrets key generate|show|update`.
 
-use std::io::Write;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 use age::secrecy::ExposeSecret;
 use secrets_store::identity::{self, LocalKey};
@@ -71,21 +74,17 @@ fn generate(ctx: &Context, new: bool) -> CmdResult {
     Ok(0)
 }
 
-/// Appends a key to the identity file (created 0600 in a 0700 folder), never overwriting.
-fn append_key(path: &std::path::Path, public: &str, secret: &str) -> CmdResult<()> {
+/// Appends a key to the identity file, never overwriting. The file is created 0600 (O_EXCL, so
+/// never through a link) and missing folders above it 0700, whatever the umask. An existing file
+/// must be a regular file of ours that only we can read; a link or a file others can read is
+/// refused rather than filled with a private key.
+fn append_key(path: &Path, public: &str, secret: &str) -> CmdResult<()> {
     let fail = |e: std::io::Error| Failure::msg(format!("{}: cannot write the key: {e}", path.display()));
-    if let Some(parent) = path.parent() {
-        if !parent.exists() {
-            std::fs::create_dir_all(parent).map_err(fail)?;
-            set_mode(parent, 0o700).map_err(fail)?;
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dirs(parent).map_err(|e| Failure::msg(format!("{}: cannot create the folder: {e}", parent.display())))?;
     }
-    let needs_newline = std::fs::read(path).map(|b| !b.is_empty() && !b.ends_with(b"\n")).unwrap_or(false);
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(fail)?;
+    let mut file = open_key_file(path)?;
+    let needs_newline = ends_without_newline(&mut file).map_err(fail)?;
     let created = secrets_sops::timefmt::now_last_modified();
     let text = zeroize::Zeroizing::new(format!(
         "{}# created: {created}\n# public key: {public}\n{secret}\n",
@@ -94,14 +93,85 @@ fn append_key(path: &std::path::Path, public: &str, secret: &str) -> CmdResult<(
     file.write_all(text.as_bytes()).and_then(|_| file.sync_all()).map_err(fail)
 }
 
-#[cfg(unix)]
-fn set_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+/// Opens the key file for appending: a new one created 0600, or an existing one that passes
+/// [`check_key_file`]. Links are never followed.
+fn open_key_file(path: &Path) -> CmdResult<File> {
+    let fail = |e: std::io::Error| Failure::msg(format!("{}: cannot write the key: {e}", path.display()));
+    let mut create = OpenOptions::new();
+    create.read(true).append(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    let file = match create.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mut existing = OpenOptions::new();
+            existing.read(true).append(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+            existing.open(path).map_err(|e| if e.raw_os_error() == Some(libc::ELOOP) { link_refused(path) } else { fail(e) })?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    // Checked on the open file, so the file cannot be swapped between the check and the write.
+    let meta = file.metadata().map_err(fail)?;
+    check_key_file(path, &meta)?;
+    Ok(file)
 }
 
-#[cfg(not(unix))]
-fn set_mode(_path: &std::path::Path, _mode: u32) -> std::io::Result<()> {
+fn link_refused(path: &Path) -> Failure {
+    Failure::msg(format!("{}: the key file is a symbolic link; a private key is never written through a link", path.display()))
+        .hint(format!("remove the link (`rm {}`) or point SOPS_AGE_KEY_FILE at the real file", path.display()))
+}
+
+/// A key file must be a regular file owned by this user that nobody else can read or write.
+fn check_key_file(path: &Path, meta: &std::fs::Metadata) -> CmdResult<()> {
+    if !meta.is_file() {
+        return Err(Failure::msg(format!("{}: the key file is not a regular file", path.display()))
+            .hint("point SOPS_AGE_KEY_FILE at a regular file, or remove what is there"));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(Failure::msg(format!(
+            "{}: the key file can be read or written by others (mode {mode:04o}); a private key is never added to it",
+            path.display()
+        ))
+        .hint(format!("make it private with `chmod 600 {}`, then run this again", path.display())));
+    }
+    if meta.uid() != crate::signals::effective_uid() {
+        return Err(Failure::msg(format!("{}: the key file belongs to another user", path.display()))
+            .hint("use a key file of your own (set SOPS_AGE_KEY_FILE)"));
+    }
+    Ok(())
+}
+
+/// Whether the file has content whose last byte is not a newline.
+fn ends_without_newline(file: &mut File) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+/// Creates the missing folders of `dir`, each 0700 whatever the umask (clan's `~/.config/sops/age`
+/// holds private keys; a 0777 `~/.config` would let anyone swap it). Existing folders are left
+/// as they are.
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current {
+        if path.as_os_str().is_empty() || std::fs::symlink_metadata(path).is_ok() {
+            break;
+        }
+        missing.push(path);
+        current = path.parent();
+    }
+    for path in missing.into_iter().rev() {
+        match DirBuilder::new().mode(0o700).create(path) {
+            Ok(()) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 

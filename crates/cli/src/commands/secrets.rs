@@ -51,12 +51,12 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     let repo = ctx.repo()?;
     let secret = repo.secret(name).map_err(store_failure)?;
     let members = members_with_caller(&repo, given)?;
-    let identities = ctx.identities();
     let value = match read_value(edit)? {
         Some(v) => v,
         None => {
+            // The keys are not held while the editor runs: they are loaded again afterwards.
             let current = if repo.exists(Kind::Secret, name) {
-                Some(ops::decrypt_file(&secret.file(), &identities).map_err(store_failure)?)
+                Some(ops::decrypt_file(&secret.file(), &ctx.identities()).map_err(store_failure)?)
             } else {
                 None
             };
@@ -69,6 +69,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
             }
         }
     };
+    let identities = ctx.identities();
     let progress = ctx.progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let _lock = ctx.lock(&repo)?;
