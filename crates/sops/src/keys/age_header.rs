@@ -93,6 +93,12 @@ impl<'a> AgeFile<'a> {
         }
     }
 
+    /// The header bytes the MAC covers: the intro line through the footer's `---`. Because
+    /// parsing is strict, they are exactly what age writes for [`AgeFile::stanzas`].
+    pub fn header_bytes(&self) -> &'a [u8] {
+        self.mac_input
+    }
+
     /// Whether `mac` (HMAC-SHA256 under the key derived from the file key) authenticates the
     /// header, compared in constant time.
     pub fn mac_matches(&self, file_key: &age_core::format::FileKey) -> bool {

@@ -135,11 +135,16 @@ impl std::fmt::Debug for Unwrapped {
 
 /// Decrypts an armored age file with every identity at hand (never chosen by recipient string).
 pub fn unwrap(enc: &str, identities: &Identities) -> Unwrapped {
-    let binary = match dearmor(enc) {
-        Ok(binary) => binary,
-        Err(e) => return Unwrapped::Failed(e.into()),
-    };
-    let file = match AgeFile::parse(&binary) {
+    match dearmor(enc) {
+        Ok(binary) => unwrap_binary(&binary, identities),
+        Err(e) => Unwrapped::Failed(e.into()),
+    }
+}
+
+/// Decrypts a binary age file with every identity at hand: plain identities first, then
+/// plugins and passphrase-protected ones.
+pub fn unwrap_binary(binary: &[u8], identities: &Identities) -> Unwrapped {
+    let file = match AgeFile::parse(binary) {
         Ok(file) => file,
         Err(e) => return Unwrapped::Failed(e.into()),
     };
