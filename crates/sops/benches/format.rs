@@ -1,6 +1,7 @@
 //! In-process costs of the format operations the product relies on: decrypting a small
 //! `secret` (1 and 20 recipients), encrypting for 10 recipients, re-wrapping the data key for
-//! 10 recipients (`updatekeys`), and decrypting a 1 MiB YAML file.
+//! 10 recipients (`updatekeys`), decrypting a 1 MiB YAML file, and parsing an age header of
+//! 1,024 stanzas (the most accepted) and opening it with the identity of its last stanza.
 
 use std::hint::black_box;
 
@@ -76,5 +77,28 @@ fn large_yaml(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, small_secret, encrypt_and_updatekeys, large_yaml);
+fn large_age_header(c: &mut Criterion) {
+    use std::io::Write;
+    let stanzas = secrets_sops::keys::age_header::MAX_STANZAS;
+    // The age crate adds one grease stanza: strangers, then ours, make exactly the limit.
+    let (_, identities) = keys(1);
+    let ours: age::x25519::Recipient = identities.public_keys()[0].parse().expect("our recipient");
+    let strangers: Vec<age::x25519::Recipient> = (0..stanzas - 2).map(|_| age::x25519::Identity::generate().to_public()).collect();
+    let recipients = strangers.iter().chain(std::iter::once(&ours)).map(|r| r as &dyn age::Recipient);
+    let mut binary = Vec::new();
+    let mut writer = age::Encryptor::with_recipients(recipients).expect("recipients").wrap_output(&mut binary).expect("header");
+    writer.write_all(&[7u8; 32]).expect("payload");
+    writer.finish().expect("finish");
+    c.bench_function(&format!("parse an age header of {stanzas} stanzas"), |b| {
+        b.iter(|| black_box(secrets_sops::keys::age_header::AgeFile::parse(black_box(&binary)).expect("parse").stanzas.len()))
+    });
+    c.bench_function(&format!("open an age file of {stanzas} stanzas, ours last"), |b| {
+        b.iter(|| match secrets_sops::keys::age_wrap::unwrap_binary(black_box(&binary), &identities) {
+            secrets_sops::keys::age_wrap::Unwrapped::Opened(payload) => black_box(payload.len()),
+            other => panic!("{other:?}"),
+        })
+    });
+}
+
+criterion_group!(benches, small_secret, encrypt_and_updatekeys, large_yaml, large_age_header);
 criterion_main!(benches);

@@ -12,6 +12,7 @@ use crate::keys::DataKey;
 use crate::mac::MacHasher;
 use crate::selection::Selector;
 use crate::tree::{Document, Map, MapItem, Value};
+use crate::warning::Warning;
 
 /// Remembers the IV of every value a file held, so that re-encrypting an unchanged value with
 /// the same key gives the same ciphertext and diffs stay minimal (spec 2.6). Keys are digests:
@@ -170,12 +171,18 @@ pub(crate) fn encrypt_document(doc: &mut Document, key: &DataKey, settings: &Cry
 }
 
 /// Decrypts every selected leaf of `doc` in place, filling `ivs`, and returns the MAC computed
-/// over the plaintext.
-pub(crate) fn decrypt_document(doc: &mut Document, key: &DataKey, settings: &CryptSettings<'_>, ivs: &mut IvCache) -> Result<String> {
+/// over the plaintext. A comment that should be encrypted but is not adds a warning.
+pub(crate) fn decrypt_document(
+    doc: &mut Document,
+    key: &DataKey,
+    settings: &CryptSettings<'_>,
+    ivs: &mut IvCache,
+    warnings: &mut Vec<Warning>,
+) -> Result<String> {
     let mut mac = MacHasher::new(settings.mac_only_encrypted);
     walk_document(doc, |leaf, value| {
         let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
-        let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs)? } else { value };
+        let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs, warnings)? } else { value };
         if (!settings.mac_only_encrypted || encrypted) && !matches!(plain, Value::Comment(_)) {
             if let Some((bytes, _)) = cipher::canonical_bytes(&plain) {
                 mac.update(&bytes);
@@ -186,15 +193,22 @@ pub(crate) fn decrypt_document(doc: &mut Document, key: &DataKey, settings: &Cry
     Ok(mac.finish())
 }
 
-fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache) -> Result<Value> {
+fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache, warnings: &mut Vec<Warning>) -> Result<Value> {
     let path = || display_path(leaf.path);
     let text = match value {
         Value::Str(ref s) | Value::Comment(ref s) if s.is_empty() => return Ok(value),
         Value::Str(s) => s,
         Value::Comment(c) => {
             // A comment that does not decrypt was added in clear text by hand (or by an old
-            // sops): keep it as it is.
-            return Ok(try_decrypt_comment(&c, leaf.path, key, ivs).unwrap_or(Value::Comment(c)));
+            // sops, or by someone who may change the file but not read it): keep it as it is,
+            // and say so, as sops does.
+            return Ok(match try_decrypt_comment(&c, leaf.path, key, ivs) {
+                Some(plain) => plain,
+                None => {
+                    warnings.push(Warning::UnencryptedComment { path: display_path(leaf.path), comment: c.clone() });
+                    Value::Comment(c)
+                }
+            });
         }
         _ => {
             return Err(Error::BadValue { path: path(), reason: "a value that must be encrypted is stored in clear text".into() });

@@ -26,6 +26,11 @@ pub enum Error {
     #[error("invalid sops metadata: {0}")]
     Metadata(String),
 
+    /// A key given twice in one mapping of the metadata, which sops refuses (its YAML decoder
+    /// reports "mapping key already defined") rather than picking one of the values.
+    #[error("invalid sops metadata: `{path}` is given more than once; remove the extra entry (sops refuses duplicate keys)")]
+    DuplicateMetadataKey { path: String },
+
     #[error("invalid encrypted value at `{path}`: {reason}")]
     BadValue { path: String, reason: String },
 

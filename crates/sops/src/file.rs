@@ -13,6 +13,7 @@ use crate::selection::Selector;
 use crate::stores;
 use crate::timefmt;
 use crate::tree::Document;
+use crate::warning::Warning;
 
 /// Who a new file is encrypted for and which values it encrypts.
 #[derive(Clone, Debug, Default)]
@@ -51,6 +52,7 @@ pub struct PlainFile {
     pub metadata: Metadata,
     key: DataKey,
     ivs: IvCache,
+    warnings: Vec<Warning>,
 }
 
 impl Drop for PlainFile {
@@ -95,7 +97,7 @@ pub fn encrypt(data: Document, format: Format, options: &EncryptOptions) -> Resu
         mac_only_encrypted: options.mac_only_encrypted,
         version: WRITER_VERSION.to_string(),
     };
-    let plain = PlainFile { format, data, metadata, key, ivs: IvCache::default() };
+    let plain = PlainFile { format, data, metadata, key, ivs: IvCache::default(), warnings: Vec::new() };
     plain.encrypt()
 }
 
@@ -138,9 +140,15 @@ impl EncryptedFile {
     pub fn decrypt_with_key(&self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
         let selector = Selector::new(self.metadata.selection.as_ref())?;
         let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
-        let mut plain =
-            PlainFile { format: self.format, data: self.data.clone(), metadata: self.metadata.clone(), key, ivs: IvCache::default() };
-        let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs)?;
+        let mut plain = PlainFile {
+            format: self.format,
+            data: self.data.clone(),
+            metadata: self.metadata.clone(),
+            key,
+            ivs: IvCache::default(),
+            warnings: Vec::new(),
+        };
+        let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs, &mut plain.warnings)?;
         if !options.ignore_mac {
             mac::verify_mac(self.metadata.mac.as_deref(), &computed, &plain.key, &self.metadata.last_modified)?;
         }
@@ -224,6 +232,12 @@ impl PlainFile {
         self.metadata = shell.metadata;
         self.key = key;
         self.encrypt()
+    }
+
+    /// What decryption noticed: comments that were not encrypted, in document order. The
+    /// caller shows them (sops prints them as warnings).
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
     }
 
     /// The data key (for re-keying that keeps it).

@@ -17,6 +17,7 @@ pub mod stores;
 pub mod timefmt;
 pub mod tree;
 pub mod treepath;
+pub mod warning;
 
 #[cfg(test)]
 mod test_support;
@@ -25,6 +26,7 @@ pub use error::{Error, Result};
 pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};
+pub use warning::Warning;
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

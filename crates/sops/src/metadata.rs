@@ -112,6 +112,7 @@ impl Metadata {
     /// Reads the metadata tree of any layout sops 3.7–3.13 writes: fields in any order, unknown
     /// fields ignored, empty or null key lists, flattened scalars given as strings.
     pub fn from_tree(tree: &Map) -> Result<Metadata> {
+        refuse_duplicate_keys(tree, "sops")?;
         let flat_group = parse_group(tree)?;
         let key_groups = if !flat_group.is_empty() {
             // sops: when the flat keys are present, `key_groups` is ignored.
@@ -298,6 +299,31 @@ fn age_list(keys: &[AgeKey]) -> Value {
     )
 }
 
+/// Refuses a mapping anywhere in the metadata that gives one key twice. sops 3.11 decodes its
+/// YAML metadata with go-yaml's duplicate check and fails (exit code 1); a reader that silently
+/// takes the first or the last value could be shown a different recipient list, MAC or
+/// selection rule than another tool reading the same file. JSON metadata is refused the same
+/// way, where sops would take the last value.
+fn refuse_duplicate_keys(map: &Map, path: &str) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in map.entries() {
+        let child = format!("{path}.{key}");
+        if !seen.insert(key) {
+            return Err(Error::DuplicateMetadataKey { path: child });
+        }
+        refuse_duplicates_in(value, &child)?;
+    }
+    Ok(())
+}
+
+fn refuse_duplicates_in(value: &Value, path: &str) -> Result<()> {
+    match value {
+        Value::Map(map) => refuse_duplicate_keys(map, path),
+        Value::List(items) => items.iter().enumerate().try_for_each(|(i, item)| refuse_duplicates_in(item, &format!("{path}[{i}]"))),
+        _ => Ok(()),
+    }
+}
+
 /// sops parses `version` as semver (a leading `v` allowed) and accepts anything starting `1.`.
 fn check_version(version: &str) -> Result<()> {
     if version.starts_with("1.") {
@@ -317,6 +343,7 @@ fn check_version(version: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::MapItem;
 
     fn sample(groups: usize) -> Metadata {
         let group = |i: usize| KeyGroup {
@@ -370,6 +397,35 @@ mod tests {
         tree.push("pgp", Value::Null);
         tree.push("something_new", Value::str("x"));
         assert_eq!(Metadata::from_tree(&tree).unwrap(), sample(1));
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_anywhere_in_the_metadata() {
+        let duplicated = |edit: &dyn Fn(&mut Map)| {
+            let mut tree = sample(3).to_tree(Format::Yaml);
+            edit(&mut tree);
+            match Metadata::from_tree(&tree) {
+                Err(Error::DuplicateMetadataKey { path }) => path,
+                other => panic!("{other:?}"),
+            }
+        };
+        fn first(tree: &mut Map) -> &mut Map {
+            let Some(Value::List(groups)) = tree.get_mut("key_groups") else { panic!() };
+            let Value::Map(group) = &mut groups[0] else { panic!() };
+            group
+        }
+        assert_eq!(duplicated(&|t| t.0.push(MapItem::Entry("version".into(), Value::str("3.11.0")))), "sops.version");
+        assert_eq!(duplicated(&|t| t.0.insert(0, MapItem::Entry("mac".into(), Value::str("ENC[y]")))), "sops.mac");
+        assert_eq!(duplicated(&|t| first(t).0.push(MapItem::Entry("age".into(), Value::List(vec![])))), "sops.key_groups[0].age");
+        let path = duplicated(&|t| {
+            let Some(Value::List(entries)) = first(t).get_mut("age") else { panic!() };
+            let Value::Map(entry) = &mut entries[0] else { panic!() };
+            entry.0.insert(0, MapItem::Entry("recipient".into(), Value::str("age1attacker")));
+        });
+        assert_eq!(path, "sops.key_groups[0].age[0].recipient");
+        let err = Error::DuplicateMetadataKey { path };
+        assert_eq!(err.sops_exit_code(), 1);
+        assert!(err.to_string().contains("sops.key_groups[0].age[0].recipient"), "{err}");
     }
 
     #[test]

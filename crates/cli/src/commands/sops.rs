@@ -5,7 +5,7 @@ use std::path::Path;
 
 use secrets_sops::keys::Identities;
 use secrets_sops::metadata::SelectionRule;
-use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
+use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, PlainFile, Value};
 
 use crate::cli::{DecryptArgs, OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
 use crate::failure::{CmdResult, Failure};
@@ -83,10 +83,20 @@ fn identities() -> Identities {
     Identities::from_env()
 }
 
+/// Decrypts with the identities of the environment and prints what decryption noticed, as sops
+/// logs it: comments that are not encrypted, which nothing authenticates.
+fn open(file: &Path, encrypted: &EncryptedFile, ignore_mac: bool) -> CmdResult<PlainFile> {
+    let plain = encrypted.decrypt(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
+    for warning in plain.warnings() {
+        eprintln!("warning: {}: {warning}", display(file));
+    }
+    Ok(plain)
+}
+
 fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&str>, ignore_mac: bool) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let encrypted = load(file, input_fmt)?;
-    let plain = encrypted.decrypt(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
+    let plain = open(file, &encrypted, ignore_mac)?;
     let bytes = match extract {
         None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
         Some(path) => {
@@ -247,7 +257,7 @@ fn confirm(question: &str) -> bool {
 fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &TypeArgs, output: &OutputArgs) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let encrypted = load(file, input_fmt)?;
-    let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
+    let mut plain = open(file, &encrypted, false)?;
     let mut groups = plain.metadata.recipients();
     if let Some(add) = add {
         if groups.is_empty() {
@@ -280,7 +290,7 @@ fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Optio
     })?;
     let value = treepath::from_json(&json);
     let encrypted = load(file, format)?;
-    let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
+    let mut plain = open(file, &encrypted, false)?;
     let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
     if idempotent && treepath::get(branch, &steps) == Some(&value) {
         return Ok(0);
@@ -295,7 +305,7 @@ fn unset(file: &Path, path: &str, idempotent: bool, input_type: Option<&str>) ->
     let format = input_format(file, input_type, None)?;
     let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
     let encrypted = load(file, format)?;
-    let mut plain = encrypted.decrypt(&identities(), DecryptOptions::default()).map_err(|e| Failure::sops(&display(file), e))?;
+    let mut plain = open(file, &encrypted, false)?;
     let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
     if !treepath::unset(branch, &steps).map_err(|e| Failure::sops(&display(file), e))? {
         if idempotent {

@@ -3,11 +3,13 @@
 //! The payload is a 32-byte data key, or a 33-byte Shamir share. Each recipient gets its own age
 //! file, as sops writes them.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use zeroize::Zeroizing;
 
-use super::armor::{armor, dearmor};
+use super::age_header::{AgeFile, HeaderError};
+use super::age_payload::{self, PayloadError};
+use super::armor::{armor, dearmor, ArmorError};
 use super::identities::{Identities, Tier};
 use crate::error::{Error, Result};
 
@@ -100,7 +102,25 @@ pub enum Unwrapped {
     /// It is well formed but no identity at hand opens it.
     NoIdentity,
     /// It is malformed, or an identity matched but failed; the reason holds no secret.
-    Failed(String),
+    Failed(UnwrapError),
+}
+
+/// Why an age file that reached an identity could not be opened. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnwrapError {
+    #[error(transparent)]
+    Armor(#[from] ArmorError),
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// An identity's own failure (a malformed stanza of its type, a plugin error), as the age
+    /// crate words it.
+    #[error("age decryption failed: {0}")]
+    Identity(String),
+    #[error("the age header MAC does not match: the file was tampered with")]
+    HeaderMac,
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
 }
 
 impl std::fmt::Debug for Unwrapped {
@@ -115,48 +135,53 @@ impl std::fmt::Debug for Unwrapped {
 
 /// Decrypts an armored age file with every identity at hand (never chosen by recipient string).
 pub fn unwrap(enc: &str, identities: &Identities) -> Unwrapped {
-    let binary = match dearmor(enc) {
-        Ok(binary) => binary,
-        Err(e) => return Unwrapped::Failed(e.to_string()),
-    };
-    match unwrap_binary(&binary, identities, Tier::Local) {
-        Unwrapped::Opened(payload) => Unwrapped::Opened(payload),
-        Unwrapped::Failed(reason) => Unwrapped::Failed(reason),
-        Unwrapped::NoIdentity => unwrap_binary(&binary, identities, Tier::Interactive),
+    match dearmor(enc) {
+        Ok(binary) => unwrap_binary(&binary, identities),
+        Err(e) => Unwrapped::Failed(e.into()),
     }
 }
 
-/// One tier of identities against a binary age file. Each identity is tried on its own so that
-/// one identity's error does not hide another identity's success.
-pub(crate) fn unwrap_binary(binary: &[u8], identities: &Identities, tier: Tier) -> Unwrapped {
-    let mut failure: Option<String> = None;
+/// Decrypts a binary age file with every identity at hand: plain identities first, then
+/// plugins and passphrase-protected ones.
+pub fn unwrap_binary(binary: &[u8], identities: &Identities) -> Unwrapped {
+    let file = match AgeFile::parse(binary) {
+        Ok(file) => file,
+        Err(e) => return Unwrapped::Failed(e.into()),
+    };
+    match unwrap_file(&file, identities, Tier::Local) {
+        Unwrapped::NoIdentity => unwrap_file(&file, identities, Tier::Interactive),
+        other => other,
+    }
+}
+
+/// One tier of identities against a parsed age file. Each identity is tried on the stanzas
+/// parsed once, on its own, so that one identity's error does not hide another identity's
+/// success. As in age, the header MAC is checked with the file key an identity found, and only
+/// then is the payload decrypted.
+pub(crate) fn unwrap_file(file: &AgeFile<'_>, identities: &Identities, tier: Tier) -> Unwrapped {
+    let mut failure: Option<UnwrapError> = None;
     let mut outcome = Unwrapped::NoIdentity;
     identities.for_each_identity(tier, &mut |identity| {
-        let decryptor = match age::Decryptor::new_buffered(binary) {
-            Ok(d) => d,
-            Err(e) => {
-                failure = Some(format!("not a valid age file: {e}"));
-                return true;
+        let file_key = match identity.unwrap_stanzas(&file.stanzas) {
+            None => return false,
+            Some(Ok(file_key)) => file_key,
+            Some(Err(e)) => {
+                failure.get_or_insert(UnwrapError::Identity(e.to_string()));
+                return false;
             }
         };
-        match decryptor.decrypt(std::iter::once(identity)) {
-            Ok(mut reader) => {
-                let mut payload = Zeroizing::new(Vec::new());
-                match reader.read_to_end(&mut payload) {
-                    Ok(_) => {
-                        outcome = Unwrapped::Opened(payload);
-                        true
-                    }
-                    Err(e) => {
-                        failure = Some(format!("the age payload is corrupt: {e}"));
-                        true
-                    }
-                }
+        if !file.mac_matches(&file_key) {
+            failure = Some(UnwrapError::HeaderMac);
+            return false;
+        }
+        match age_payload::decrypt(&file_key, file.payload) {
+            Ok(payload) => {
+                outcome = Unwrapped::Opened(payload);
+                true
             }
-            Err(age::DecryptError::NoMatchingKeys) => false,
             Err(e) => {
-                failure.get_or_insert_with(|| format!("age decryption failed: {e}"));
-                false
+                failure = Some(e.into());
+                true
             }
         }
     });
@@ -302,6 +327,67 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn opens_what_go_age_writes_for_every_recipient_type() {
+        let Ok(status) = std::process::Command::new("age").arg("--version").output() else {
+            eprintln!("note: `age` is not on PATH; skipping the interop check");
+            return;
+        };
+        assert!(status.status.success());
+        let rsa_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-rsa");
+        let cases = [
+            ("-r", "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg".to_string(), format!("{VECTORS}/keys.txt")),
+            ("-R", format!("{VECTORS}/ssh/id_ed25519.pub"), format!("{VECTORS}/ssh/id_ed25519")),
+            ("-R", format!("{rsa_dir}/id_rsa.pub"), format!("{rsa_dir}/id_rsa")),
+        ];
+        let key: Vec<u8> = (100u8..132).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("key");
+        std::fs::write(&input, &key).unwrap();
+        for (flag, recipient, identity) in cases {
+            // A second recipient puts a stanza of another type before ours.
+            let out = std::process::Command::new("age")
+                .args(["-e", "-a", "-r", "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p", flag, &recipient])
+                .arg(&input)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let enc = String::from_utf8(out.stdout).unwrap();
+            let mut ids = Identities::empty();
+            if identity.ends_with(".txt") {
+                ids.add_age_key_text(&std::fs::read_to_string(&identity).unwrap(), "keys.txt").unwrap();
+            } else {
+                ids.add_ssh_private_key_file(std::path::Path::new(&identity)).unwrap();
+            }
+            assert_eq!(opened(unwrap(&enc, &ids)), key, "{recipient}");
+            assert!(matches!(unwrap(&enc, &Identities::empty()), Unwrapped::NoIdentity));
+        }
+    }
+
+    #[test]
+    fn a_tampered_header_or_payload_is_refused() {
+        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &[4u8; 32]).unwrap();
+        let binary = dearmor(&enc).unwrap();
+        // The grease stanza is not the identity's, but the MAC covers it.
+        let text = String::from_utf8_lossy(&binary).into_owned();
+        let grease = text.lines().find(|l| l.starts_with("-> ") && l.contains("-grease")).unwrap();
+        let tampered = binary
+            .windows(grease.len())
+            .position(|w| w == grease.as_bytes())
+            .map(|at| {
+                let mut copy = binary.clone();
+                copy[at + 3] = if copy[at + 3] == b'a' { b'b' } else { b'a' };
+                copy
+            })
+            .unwrap();
+        assert!(matches!(unwrap(&armor(&tampered), &alice()), Unwrapped::Failed(UnwrapError::HeaderMac)));
+
+        let mut payload = binary.clone();
+        *payload.last_mut().unwrap() ^= 0x80;
+        assert!(matches!(unwrap(&armor(&payload), &alice()), Unwrapped::Failed(UnwrapError::Payload(_))));
+        assert!(matches!(unwrap(&armor(b"age-encryption.org/v1\n"), &alice()), Unwrapped::Failed(UnwrapError::Header(_))));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use zeroize::Zeroizing;
 
+use super::age_header::AgeFile;
 use super::age_wrap::{self, Unwrapped};
 use super::armor;
 use super::identities::Tier;
@@ -76,7 +77,8 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
         }
     }
 
-    // Decode every armor once; a malformed one is a problem of that key only.
+    // Decode every armor and parse every age header once, whatever the number of identities
+    // and tiers; a malformed one is a problem of that key only.
     let binaries: Vec<Vec<Option<Vec<u8>>>> = groups
         .iter()
         .enumerate()
@@ -86,6 +88,24 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
                 .iter()
                 .map(|key| match armor::dearmor(&key.enc) {
                     Ok(binary) => Some(binary),
+                    Err(e) => {
+                        problems.push(format!("group {}, {}: {e}", index + 1, key.recipient));
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let files: Vec<Vec<Option<AgeFile<'_>>>> = binaries
+        .iter()
+        .zip(groups)
+        .enumerate()
+        .map(|(index, (binaries, group))| {
+            binaries
+                .iter()
+                .zip(&group.age)
+                .map(|(binary, key)| match AgeFile::parse(binary.as_deref()?) {
+                    Ok(file) => Some(file),
                     Err(e) => {
                         problems.push(format!("group {}, {}: {e}", index + 1, key.recipient));
                         None
@@ -112,9 +132,9 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
             // key we hold saves a Diffie-Hellman per other recipient.
             let mut order: Vec<usize> = (0..group.age.len()).collect();
             order.sort_by_key(|&i| !identities.public_keys().contains(&group.age[i].recipient));
-            for (key, binary) in order.iter().map(|&i| (&group.age[i], &binaries[index][i])) {
-                let Some(binary) = binary else { continue };
-                match age_wrap::unwrap_binary(binary, identities, tier) {
+            for (key, file) in order.iter().map(|&i| (&group.age[i], &files[index][i])) {
+                let Some(file) = file else { continue };
+                match age_wrap::unwrap_file(file, identities, tier) {
                     Unwrapped::Opened(payload) if payload.len() == expected_len => {
                         parts[index] = Some(payload);
                         break;

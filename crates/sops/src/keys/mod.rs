@@ -1,6 +1,8 @@
 //! The data key and everything that guards it: age wrapping per recipient, key groups with
 //! Shamir sharing, and the identities that unwrap it.
 
+pub mod age_header;
+mod age_payload;
 pub mod age_wrap;
 pub mod armor;
 mod command_line;

