@@ -14,6 +14,11 @@ use crate::tree::{Map, MapItem, Value};
 /// Guards against alias bombs: no document legitimately copies this many nodes through aliases.
 const MAX_EXPANDED_NODES: usize = 1_000_000;
 
+/// Guards against the other alias bomb: one large anchored scalar referenced many times costs
+/// a few bytes of input per copy but its full size in memory. go-yaml (and so sops) would expand
+/// it; we refuse once the copies made through aliases exceed this many bytes.
+const MAX_EXPANDED_BYTES: usize = 64 << 20;
+
 pub(super) struct Converter<'n> {
     nodes: &'n [Node],
     /// Reproduces the extra checks sops runs on the first document of a plain file (a decode
@@ -21,6 +26,8 @@ pub(super) struct Converter<'n> {
     /// rather than silently becoming null.
     strict: bool,
     expanded: usize,
+    /// Bytes of scalar text copied through aliases so far.
+    expanded_bytes: usize,
     depth: usize,
     /// Aliases being expanded, to refuse an anchor that contains itself.
     active_aliases: Vec<NodeId>,
@@ -51,7 +58,7 @@ fn after_hash(line: &str) -> String {
 
 impl<'n> Converter<'n> {
     pub fn new(nodes: &'n [Node], strict: bool) -> Self {
-        Converter { nodes, strict, expanded: 0, depth: 0, active_aliases: Vec::new() }
+        Converter { nodes, strict, expanded: 0, expanded_bytes: 0, depth: 0, active_aliases: Vec::new() }
     }
 
     /// A document as a top-level mapping (sops `yamlDocumentNodeToTreeBranch`).
@@ -92,8 +99,20 @@ impl<'n> Converter<'n> {
         if self.expanded > MAX_EXPANDED_NODES {
             return Err(error(self.nodes[id].line, "document contains excessive aliasing"));
         }
+        if !self.active_aliases.is_empty() {
+            self.charge_copy(id)?;
+        }
         if self.depth > MAX_DEPTH {
             return Err(error(self.nodes[id].line, "document nesting is too deep"));
+        }
+        Ok(())
+    }
+
+    /// Counts the scalar text of `id` as copied through an alias.
+    fn charge_copy(&mut self, id: NodeId) -> Result<()> {
+        self.expanded_bytes = self.expanded_bytes.saturating_add(self.nodes[id].value.len());
+        if self.expanded_bytes > MAX_EXPANDED_BYTES {
+            return Err(error(self.nodes[id].line, "document contains excessive aliasing (anchored values copied too often)"));
         }
         Ok(())
     }
@@ -205,6 +224,9 @@ impl<'n> Converter<'n> {
     /// A mapping key, which sops requires to decode to a string.
     fn key(&mut self, id: NodeId) -> Result<String> {
         let target = self.resolve_alias(id);
+        if target != id {
+            self.charge_copy(target)?;
+        }
         let n = &self.nodes[target];
         if n.kind == Kind::Scalar {
             if let Value::Str(s) = self.scalar(target)? {
