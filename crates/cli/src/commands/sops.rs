@@ -86,7 +86,7 @@ fn identities() -> Identities {
 fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&str>, ignore_mac: bool) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let encrypted = load(file, input_fmt)?;
-    let plain = encrypted.decrypt(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
+    let plain = encrypted.into_decrypted(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
     let bytes = match extract {
         None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
         Some(path) => {

@@ -4,10 +4,10 @@
 
 use granit_parser::ScalarStyle;
 
-use super::parser::{Event, EventKind};
+use super::parser::{Event, EventKind, Events};
 use super::scalar::{resolve_plain_tag, short_tag, MERGE_TAG, STR_TAG};
 use super::syntax_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub(super) type NodeId = usize;
 
@@ -39,18 +39,20 @@ pub(super) struct Node {
 /// Deeper nesting is refused before recursion could exhaust the stack.
 pub(super) const MAX_DEPTH: usize = 1_000;
 
-pub(super) struct Composer {
+pub(super) struct Composer<'t> {
     depth: usize,
-    events: std::vec::IntoIter<Event>,
+    events: Events<'t>,
     current: Option<Event>,
+    /// The parser's error, once it stopped: it wins over anything the composer would report.
+    parse_error: Option<Error>,
     pub nodes: Vec<Node>,
     anchors: std::collections::HashMap<String, NodeId>,
 }
 
-impl Composer {
-    pub fn new(events: Vec<Event>) -> Self {
+impl<'t> Composer<'t> {
+    pub fn new(events: Events<'t>) -> Self {
         let mut c =
-            Composer { depth: 0, events: events.into_iter(), current: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
+            Composer { depth: 0, events, current: None, parse_error: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -60,9 +62,42 @@ impl Composer {
 
     fn peek(&mut self) -> Option<&EventKind> {
         if self.current.is_none() {
-            self.current = self.events.next();
+            self.current = match self.events.next() {
+                Some(Ok(ev)) => Some(ev),
+                Some(Err(e)) => {
+                    self.parse_error = Some(e);
+                    None
+                }
+                None => None,
+            };
         }
         self.current.as_ref().map(|e| &e.kind)
+    }
+
+    /// The error to report for `err`: a syntax error anywhere in the stream comes first, as it
+    /// did when the whole stream was parsed before composing, so the remaining events are
+    /// parsed (and dropped) to look for one.
+    pub fn first_error(&mut self, err: Error) -> Error {
+        if let Some(e) = self.parse_error.take() {
+            return e;
+        }
+        for ev in self.events.by_ref() {
+            if let Err(e) = ev {
+                return e;
+            }
+        }
+        err
+    }
+
+    /// The next document, or `None` at the end of the stream.
+    pub fn document(&mut self) -> Result<Option<NodeId>> {
+        match self.compose_document() {
+            Ok(doc) => match self.parse_error.take() {
+                Some(e) => Err(e),
+                None => Ok(doc),
+            },
+            Err(e) => Err(self.first_error(e)),
+        }
     }
 
     fn event(&mut self) -> Option<&Event> {
@@ -75,8 +110,7 @@ impl Composer {
         self.current.take()
     }
 
-    /// The next document, or `None` at the end of the stream.
-    pub fn document(&mut self) -> Result<Option<NodeId>> {
+    fn compose_document(&mut self) -> Result<Option<NodeId>> {
         match self.peek() {
             Some(EventKind::DocumentStart) => {}
             _ => return Ok(None),

@@ -17,8 +17,14 @@ use crate::error::Result;
 pub(super) enum TokKind {
     StreamStart,
     StreamEnd,
-    VersionDirective { major: u32, minor: u32 },
-    TagDirective { handle: String, prefix: String },
+    VersionDirective {
+        major: u32,
+        minor: u32,
+    },
+    TagDirective {
+        handle: String,
+        prefix: String,
+    },
     DocumentStart,
     DocumentEnd,
     BlockSequenceStart,
@@ -34,8 +40,16 @@ pub(super) enum TokKind {
     Value,
     Alias(String),
     Anchor(String),
-    Tag { handle: String, suffix: String },
-    Scalar { style: ScalarStyle, value: String },
+    Tag {
+        handle: String,
+        suffix: String,
+    },
+    /// The value is taken out (left empty) when the parser turns the token into an event, so
+    /// that the text is not held twice.
+    Scalar {
+        style: ScalarStyle,
+        value: std::cell::RefCell<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -103,7 +117,7 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
             TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
             TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
             TokenType::Tag(handle, suffix) => (TokKind::Tag { handle: handle.into_owned(), suffix: suffix.into_owned() }, Some(0)),
-            TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned() }, Some(0)),
+            TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned().into() }, Some(0)),
             _ => {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
                 return Err(syntax_error(m.line, m.column, "unsupported token"));

@@ -55,8 +55,7 @@ fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::N
     let src = source::Source::new(text);
     let mut toks = lex::tokenize(&src)?;
     let comments = scan::replay(&src, &mut toks)?;
-    let events = parser::parse_events(&toks, &comments)?;
-    let mut composer = compose::Composer::new(events);
+    let mut composer = compose::Composer::new(parser::Events::new(&toks, &comments));
     let mut docs = Vec::new();
     while let Some(doc) = composer.document()? {
         docs.push(doc);
