@@ -2,6 +2,8 @@
 //! (a key's foot comment goes to the previous key when dedented; a value's foot comment goes
 //! to its key; a block mapping's foot comment goes to its last key).
 
+use std::borrow::Cow;
+
 use granit_parser::ScalarStyle;
 
 use super::parser::{Event, EventKind, Events};
@@ -23,8 +25,9 @@ pub(super) enum Kind {
 #[derive(Clone, Debug)]
 pub(super) struct Node {
     pub kind: Kind,
-    /// Short tag (`!!str`, `!!int`, `!custom`), resolved as go-yaml does.
-    pub tag: String,
+    /// Short tag (`!!str`, `!!int`, `!custom`), resolved as go-yaml does; the standard ones
+    /// are static, so that a node does not allocate for its tag.
+    pub tag: Cow<'static, str>,
     pub value: String,
     /// The scalar was written quoted or as a block scalar.
     pub quoted_or_block: bool,
@@ -116,7 +119,7 @@ impl<'t> Composer<'t> {
             _ => return Ok(None),
         }
         let ev = self.advance().unwrap_or_else(unreachable_event);
-        let doc = self.node(Kind::Document, "", "", String::new(), &ev);
+        let doc = self.node(Kind::Document, "", "", String::new(), ev);
         self.child(doc)?;
         if let Some(EventKind::DocumentEnd) = self.peek() {
             let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
@@ -126,15 +129,21 @@ impl<'t> Composer<'t> {
         Ok(Some(doc))
     }
 
-    fn node(&mut self, kind: Kind, default_tag: &str, tag: &str, value: String, ev: &Event) -> NodeId {
+    /// A new node from its event's position and comments, which move into it.
+    fn node(&mut self, kind: Kind, default_tag: &'static str, tag: &str, value: String, ev: Event) -> NodeId {
         let tag = if !tag.is_empty() && tag != "!" {
-            short_tag(tag)
+            Cow::Owned(short_tag(tag))
         } else if !default_tag.is_empty() {
-            default_tag.to_string()
+            Cow::Borrowed(default_tag)
         } else if kind == Kind::Scalar {
-            resolve_plain_tag(&value).to_string()
+            Cow::Borrowed(resolve_plain_tag(&value))
         } else {
-            String::new()
+            Cow::Borrowed("")
+        };
+        let tag = match tag {
+            // `!!str` written out in full is as common as the implicit one: share the constant.
+            Cow::Owned(t) if t == STR_TAG => Cow::Borrowed(STR_TAG),
+            other => other,
         };
         self.nodes.push(Node {
             kind,
@@ -144,11 +153,16 @@ impl<'t> Composer<'t> {
             alias: None,
             content: Vec::new(),
             line: ev.start.line + 1,
-            head: ev.head.clone(),
-            line_comment: ev.line.clone(),
-            foot: ev.foot.clone(),
+            head: ev.head,
+            line_comment: ev.line,
+            foot: ev.foot,
         });
         self.nodes.len() - 1
+    }
+
+    /// Whether any node carries an anchor, so that an alias may read it again after conversion.
+    pub fn has_anchors(&self) -> bool {
+        !self.anchors.is_empty()
     }
 
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
@@ -165,10 +179,11 @@ impl<'t> Composer<'t> {
     }
 
     fn parse(&mut self) -> Result<NodeId> {
-        let Some(ev) = self.advance() else {
+        let Some(mut ev) = self.advance() else {
             return Err(syntax_error(0, 0, "unexpected end of the event stream"));
         };
-        match ev.kind.clone() {
+        let (start, kind) = (ev.start, std::mem::replace(&mut ev.kind, EventKind::StreamEnd));
+        match kind {
             EventKind::Scalar { anchor, tag, value, style } => {
                 let quoted_or_block = style != ScalarStyle::Plain;
                 let default_tag = if quoted_or_block {
@@ -178,23 +193,24 @@ impl<'t> Composer<'t> {
                 } else {
                     ""
                 };
-                let id = self.node(Kind::Scalar, default_tag, &tag, value, &ev);
+                let id = self.node(Kind::Scalar, default_tag, &tag, value, ev);
                 self.nodes[id].quoted_or_block = quoted_or_block;
                 self.anchor(id, anchor);
                 Ok(id)
             }
             EventKind::Alias { anchor } => {
-                let id = self.node(Kind::Alias, "", "", anchor.clone(), &ev);
-                match self.anchors.get(&anchor) {
-                    Some(&target) => self.nodes[id].alias = Some(target),
+                let target = self.anchors.get(&anchor).copied();
+                let id = self.node(Kind::Alias, "", "", anchor, ev);
+                match target {
+                    Some(target) => self.nodes[id].alias = Some(target),
                     None => {
-                        return Err(syntax_error(ev.start.line, ev.start.column, "unknown anchor referenced"));
+                        return Err(syntax_error(start.line, start.column, "unknown anchor referenced"));
                     }
                 }
                 Ok(id)
             }
             EventKind::SequenceStart { anchor, tag, .. } => {
-                let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), &ev);
+                let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), ev);
                 self.anchor(id, anchor);
                 while !matches!(self.peek(), Some(EventKind::SequenceEnd) | None) {
                     self.child(id)?;
@@ -206,7 +222,7 @@ impl<'t> Composer<'t> {
                 Ok(id)
             }
             EventKind::MappingStart { anchor, tag, flow } => {
-                let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), &ev);
+                let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), ev);
                 self.anchor(id, anchor);
                 while !matches!(self.peek(), Some(EventKind::MappingEnd) | None) {
                     let k = self.child(id)?;
@@ -234,7 +250,7 @@ impl<'t> Composer<'t> {
                 }
                 Ok(id)
             }
-            _ => Err(syntax_error(ev.start.line, ev.start.column, "unexpected event")),
+            _ => Err(syntax_error(start.line, start.column, "unexpected event")),
         }
     }
 
