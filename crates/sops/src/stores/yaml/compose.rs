@@ -34,9 +34,28 @@ pub(super) struct Node {
     pub alias: Option<NodeId>,
     pub content: Vec<NodeId>,
     pub line: i64,
-    pub head: String,
-    pub line_comment: String,
-    pub foot: String,
+    pub head: CommentText,
+    pub line_comment: CommentText,
+    pub foot: CommentText,
+}
+
+/// A node's comment: most nodes have none, so an absent one costs a pointer, not a `String`
+/// (the arena holds one node per key and value of the file).
+#[derive(Clone, Debug, Default)]
+pub(super) struct CommentText(Option<Box<String>>);
+
+impl From<String> for CommentText {
+    fn from(text: String) -> Self {
+        CommentText(if text.is_empty() { None } else { Some(Box::new(text)) })
+    }
+}
+
+impl std::ops::Deref for CommentText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_deref().map_or("", String::as_str)
+    }
 }
 
 /// Deeper nesting is refused before recursion could exhaust the stack.
@@ -123,7 +142,7 @@ impl<'t> Composer<'t> {
         self.child(doc)?;
         if let Some(EventKind::DocumentEnd) = self.peek() {
             let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
-            self.nodes[doc].foot = foot;
+            self.nodes[doc].foot = foot.into();
             self.advance();
         }
         Ok(Some(doc))
@@ -153,9 +172,9 @@ impl<'t> Composer<'t> {
             alias: None,
             content: Vec::new(),
             line: ev.start.line + 1,
-            head: ev.head,
-            line_comment: ev.line,
-            foot: ev.foot,
+            head: ev.head.into(),
+            line_comment: ev.line.into(),
+            foot: ev.foot.into(),
         });
         self.nodes.len() - 1
     }
@@ -216,8 +235,8 @@ impl<'t> Composer<'t> {
                     self.child(id)?;
                 }
                 if let Some(end) = self.advance() {
-                    self.nodes[id].line_comment = end.line;
-                    self.nodes[id].foot = end.foot;
+                    self.nodes[id].line_comment = end.line.into();
+                    self.nodes[id].foot = end.foot.into();
                 }
                 Ok(id)
             }
@@ -240,8 +259,8 @@ impl<'t> Composer<'t> {
                     }
                 }
                 if let Some(end) = self.advance() {
-                    self.nodes[id].line_comment = end.line;
-                    self.nodes[id].foot = end.foot;
+                    self.nodes[id].line_comment = end.line.into();
+                    self.nodes[id].foot = end.foot.into();
                 }
                 let n = self.nodes[id].content.len();
                 if !flow && !self.nodes[id].foot.is_empty() && n > 1 {
