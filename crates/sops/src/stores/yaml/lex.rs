@@ -21,10 +21,9 @@ pub(super) enum TokKind {
         major: u32,
         minor: u32,
     },
-    TagDirective {
-        handle: String,
-        prefix: String,
-    },
+    /// Handle and prefix. Tag tokens are rare, so their text is boxed: every token of the
+    /// file pays for the largest variant.
+    TagDirective(Box<(String, String)>),
     DocumentStart,
     DocumentEnd,
     BlockSequenceStart,
@@ -40,10 +39,8 @@ pub(super) enum TokKind {
     Value,
     Alias(String),
     Anchor(String),
-    Tag {
-        handle: String,
-        suffix: String,
-    },
+    /// Handle and suffix (boxed, like directives).
+    Tag(Box<(String, String)>),
     /// The value is taken out (left empty) when the parser turns the token into an event, so
     /// that the text is not held twice.
     Scalar {
@@ -104,7 +101,7 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
             TokenType::DocumentEnd => (TokKind::DocumentEnd, Some(3)),
             TokenType::VersionDirective(major, minor) => (TokKind::VersionDirective { major, minor }, Some(0)),
             TokenType::TagDirective(handle, prefix) => {
-                (TokKind::TagDirective { handle: handle.into_owned(), prefix: prefix.into_owned() }, Some(0))
+                (TokKind::TagDirective(Box::new((handle.into_owned(), prefix.into_owned()))), Some(0))
             }
             TokenType::ReservedDirective(..) => {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
@@ -116,7 +113,7 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
             }
             TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
             TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
-            TokenType::Tag(handle, suffix) => (TokKind::Tag { handle: handle.into_owned(), suffix: suffix.into_owned() }, Some(0)),
+            TokenType::Tag(handle, suffix) => (TokKind::Tag(Box::new((handle.into_owned(), suffix.into_owned()))), Some(0)),
             TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned().into() }, Some(0)),
             _ => {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));

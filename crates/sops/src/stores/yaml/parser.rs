@@ -203,7 +203,7 @@ impl<'t> Parser<'t> {
                 if matches!(
                     tok.kind,
                     TokKind::VersionDirective { .. }
-                        | TokKind::TagDirective { .. }
+                        | TokKind::TagDirective(_)
                         | TokKind::DocumentStart
                         | TokKind::DocumentEnd
                         | TokKind::StreamEnd
@@ -280,8 +280,7 @@ impl<'t> Parser<'t> {
                 tok = self.peek();
             }
         }
-        let directive_or_start =
-            matches!(tok.kind, TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } | TokKind::DocumentStart);
+        let directive_or_start = matches!(tok.kind, TokKind::VersionDirective { .. } | TokKind::TagDirective(_) | TokKind::DocumentStart);
         if implicit && !directive_or_start && tok.kind != TokKind::StreamEnd {
             self.process_directives()?;
             self.states.push(State::DocumentEnd);
@@ -341,7 +340,8 @@ impl<'t> Parser<'t> {
                     }
                     seen_version = true;
                 }
-                TokKind::TagDirective { handle, prefix } => {
+                TokKind::TagDirective(directive) => {
+                    let (handle, prefix) = &**directive;
                     if self.tag_directives.iter().any(|(h, _)| h == handle) {
                         return Err(self.error(tok, "found duplicate %TAG directive"));
                     }
@@ -377,13 +377,13 @@ impl<'t> Parser<'t> {
             anchor = name.clone();
             self.skip();
             tok = self.peek();
-            if let TokKind::Tag { handle, suffix } = &tok.kind {
-                tag_parts = Some((handle.clone(), suffix.clone(), tok));
+            if let TokKind::Tag(parts) = &tok.kind {
+                tag_parts = Some((parts.0.clone(), parts.1.clone(), tok));
                 self.skip();
                 tok = self.peek();
             }
-        } else if let TokKind::Tag { handle, suffix } = &tok.kind {
-            tag_parts = Some((handle.clone(), suffix.clone(), tok));
+        } else if let TokKind::Tag(parts) = &tok.kind {
+            tag_parts = Some((parts.0.clone(), parts.1.clone(), tok));
             self.skip();
             tok = self.peek();
             if let TokKind::Anchor(name) = &tok.kind {
