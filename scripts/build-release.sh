@@ -18,10 +18,10 @@ case "$host" in
   *-linux-gnu)
     cargo build --release --locked -q --bin secrets --target "$host" \
       --config "target.$host.rustflags = ['-C', 'target-feature=+crt-static']" >&2
-    echo "$PWD/target/$host/release/secrets"
+    echo "${CARGO_TARGET_DIR:-$PWD/target}/$host/release/secrets"
     ;;
   *)
     cargo build --release --locked -q --bin secrets >&2
-    echo "$PWD/target/release/secrets"
+    echo "${CARGO_TARGET_DIR:-$PWD/target}/release/secrets"
     ;;
 esac

@@ -138,19 +138,26 @@ impl EncryptedFile {
 
     /// Decrypts with a known data key.
     pub fn decrypt_with_key(&self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
+        self.clone().into_decrypted_with_key(key, options)
+    }
+
+    /// Decrypts the file, consuming it: values are decrypted in place, without a copy of the
+    /// whole document, which halves the memory a large file needs compared to [`Self::decrypt`].
+    pub fn into_decrypted(self, identities: &Identities, options: DecryptOptions) -> Result<PlainFile> {
+        let key = self.data_key(identities)?;
+        self.into_decrypted_with_key(key, options)
+    }
+
+    /// [`Self::into_decrypted`] with a known data key.
+    pub fn into_decrypted_with_key(self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
         let selector = Selector::new(self.metadata.selection.as_ref())?;
         let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
-        let mut plain = PlainFile {
-            format: self.format,
-            data: self.data.clone(),
-            metadata: self.metadata.clone(),
-            key,
-            ivs: IvCache::default(),
-            warnings: Vec::new(),
-        };
+        // From here on the document holds plaintext: `PlainFile` zeroizes it however this ends.
+        let mut plain =
+            PlainFile { format: self.format, data: self.data, metadata: self.metadata, key, ivs: IvCache::default(), warnings: Vec::new() };
         let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs, &mut plain.warnings)?;
         if !options.ignore_mac {
-            mac::verify_mac(self.metadata.mac.as_deref(), &computed, &plain.key, &self.metadata.last_modified)?;
+            mac::verify_mac(plain.metadata.mac.as_deref(), &computed, &plain.key, &plain.metadata.last_modified)?;
         }
         Ok(plain)
     }

@@ -87,16 +87,21 @@ fn identities() -> Identities {
 /// logs it: comments that are not encrypted, which nothing authenticates.
 fn open(file: &Path, encrypted: &EncryptedFile, ignore_mac: bool) -> CmdResult<PlainFile> {
     let plain = encrypted.decrypt(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
+    print_warnings(file, &plain);
+    Ok(plain)
+}
+
+fn print_warnings(file: &Path, plain: &PlainFile) {
     for warning in plain.warnings() {
         eprintln!("warning: {}: {warning}", display(file));
     }
-    Ok(plain)
 }
 
 fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&str>, ignore_mac: bool) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let encrypted = load(file, input_fmt)?;
-    let plain = open(file, &encrypted, ignore_mac)?;
+    let plain = encrypted.into_decrypted(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
+    print_warnings(file, &plain);
     let bytes = match extract {
         None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
         Some(path) => {

@@ -2,12 +2,14 @@
 //! (a key's foot comment goes to the previous key when dedented; a value's foot comment goes
 //! to its key; a block mapping's foot comment goes to its last key).
 
+use std::borrow::Cow;
+
 use granit_parser::ScalarStyle;
 
-use super::parser::{Event, EventKind};
+use super::parser::{Event, EventKind, Events};
 use super::scalar::{resolve_plain_tag, short_tag, MERGE_TAG, STR_TAG};
 use super::syntax_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub(super) type NodeId = usize;
 
@@ -23,34 +25,58 @@ pub(super) enum Kind {
 #[derive(Clone, Debug)]
 pub(super) struct Node {
     pub kind: Kind,
-    /// Short tag (`!!str`, `!!int`, `!custom`), resolved as go-yaml does.
-    pub tag: String,
+    /// Short tag (`!!str`, `!!int`, `!custom`), resolved as go-yaml does; the standard ones
+    /// are static, so that a node does not allocate for its tag.
+    pub tag: Cow<'static, str>,
     pub value: String,
     /// The scalar was written quoted or as a block scalar.
     pub quoted_or_block: bool,
     pub alias: Option<NodeId>,
     pub content: Vec<NodeId>,
     pub line: i64,
-    pub head: String,
-    pub line_comment: String,
-    pub foot: String,
+    pub head: CommentText,
+    pub line_comment: CommentText,
+    pub foot: CommentText,
+}
+
+/// A node's comment: most nodes have none, so an absent one costs a pointer, not a `String`
+/// (the arena holds one node per key and value of the file).
+/// (A boxed `String` is one pointer wide where a `String` or `Box<str>` takes two or three.)
+#[derive(Clone, Debug, Default)]
+#[allow(clippy::box_collection)]
+pub(super) struct CommentText(Option<Box<String>>);
+
+impl From<String> for CommentText {
+    fn from(text: String) -> Self {
+        CommentText(if text.is_empty() { None } else { Some(Box::new(text)) })
+    }
+}
+
+impl std::ops::Deref for CommentText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_deref().map_or("", String::as_str)
+    }
 }
 
 /// Deeper nesting is refused before recursion could exhaust the stack.
 pub(super) const MAX_DEPTH: usize = 1_000;
 
-pub(super) struct Composer {
+pub(super) struct Composer<'t> {
     depth: usize,
-    events: std::vec::IntoIter<Event>,
+    events: Events<'t>,
     current: Option<Event>,
+    /// The parser's error, once it stopped: it wins over anything the composer would report.
+    parse_error: Option<Error>,
     pub nodes: Vec<Node>,
     anchors: std::collections::HashMap<String, NodeId>,
 }
 
-impl Composer {
-    pub fn new(events: Vec<Event>) -> Self {
+impl<'t> Composer<'t> {
+    pub fn new(events: Events<'t>) -> Self {
         let mut c =
-            Composer { depth: 0, events: events.into_iter(), current: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
+            Composer { depth: 0, events, current: None, parse_error: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -60,9 +86,42 @@ impl Composer {
 
     fn peek(&mut self) -> Option<&EventKind> {
         if self.current.is_none() {
-            self.current = self.events.next();
+            self.current = match self.events.next() {
+                Some(Ok(ev)) => Some(ev),
+                Some(Err(e)) => {
+                    self.parse_error = Some(e);
+                    None
+                }
+                None => None,
+            };
         }
         self.current.as_ref().map(|e| &e.kind)
+    }
+
+    /// The error to report for `err`: a syntax error anywhere in the stream comes first, as it
+    /// did when the whole stream was parsed before composing, so the remaining events are
+    /// parsed (and dropped) to look for one.
+    pub fn first_error(&mut self, err: Error) -> Error {
+        if let Some(e) = self.parse_error.take() {
+            return e;
+        }
+        for ev in self.events.by_ref() {
+            if let Err(e) = ev {
+                return e;
+            }
+        }
+        err
+    }
+
+    /// The next document, or `None` at the end of the stream.
+    pub fn document(&mut self) -> Result<Option<NodeId>> {
+        match self.compose_document() {
+            Ok(doc) => match self.parse_error.take() {
+                Some(e) => Err(e),
+                None => Ok(doc),
+            },
+            Err(e) => Err(self.first_error(e)),
+        }
     }
 
     fn event(&mut self) -> Option<&Event> {
@@ -75,32 +134,37 @@ impl Composer {
         self.current.take()
     }
 
-    /// The next document, or `None` at the end of the stream.
-    pub fn document(&mut self) -> Result<Option<NodeId>> {
+    fn compose_document(&mut self) -> Result<Option<NodeId>> {
         match self.peek() {
             Some(EventKind::DocumentStart) => {}
             _ => return Ok(None),
         }
         let ev = self.advance().unwrap_or_else(unreachable_event);
-        let doc = self.node(Kind::Document, "", "", String::new(), &ev);
+        let doc = self.node(Kind::Document, "", "", String::new(), ev);
         self.child(doc)?;
         if let Some(EventKind::DocumentEnd) = self.peek() {
             let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
-            self.nodes[doc].foot = foot;
+            self.nodes[doc].foot = foot.into();
             self.advance();
         }
         Ok(Some(doc))
     }
 
-    fn node(&mut self, kind: Kind, default_tag: &str, tag: &str, value: String, ev: &Event) -> NodeId {
+    /// A new node from its event's position and comments, which move into it.
+    fn node(&mut self, kind: Kind, default_tag: &'static str, tag: &str, value: String, ev: Event) -> NodeId {
         let tag = if !tag.is_empty() && tag != "!" {
-            short_tag(tag)
+            Cow::Owned(short_tag(tag))
         } else if !default_tag.is_empty() {
-            default_tag.to_string()
+            Cow::Borrowed(default_tag)
         } else if kind == Kind::Scalar {
-            resolve_plain_tag(&value).to_string()
+            Cow::Borrowed(resolve_plain_tag(&value))
         } else {
-            String::new()
+            Cow::Borrowed("")
+        };
+        let tag = match tag {
+            // `!!str` written out in full is as common as the implicit one: share the constant.
+            Cow::Owned(t) if t == STR_TAG => Cow::Borrowed(STR_TAG),
+            other => other,
         };
         self.nodes.push(Node {
             kind,
@@ -110,11 +174,16 @@ impl Composer {
             alias: None,
             content: Vec::new(),
             line: ev.start.line + 1,
-            head: ev.head.clone(),
-            line_comment: ev.line.clone(),
-            foot: ev.foot.clone(),
+            head: ev.head.into(),
+            line_comment: ev.line.into(),
+            foot: ev.foot.into(),
         });
         self.nodes.len() - 1
+    }
+
+    /// Whether any node carries an anchor, so that an alias may read it again after conversion.
+    pub fn has_anchors(&self) -> bool {
+        !self.anchors.is_empty()
     }
 
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
@@ -131,10 +200,11 @@ impl Composer {
     }
 
     fn parse(&mut self) -> Result<NodeId> {
-        let Some(ev) = self.advance() else {
+        let Some(mut ev) = self.advance() else {
             return Err(syntax_error(0, 0, "unexpected end of the event stream"));
         };
-        match ev.kind.clone() {
+        let (start, kind) = (ev.start, std::mem::replace(&mut ev.kind, EventKind::StreamEnd));
+        match kind {
             EventKind::Scalar { anchor, tag, value, style } => {
                 let quoted_or_block = style != ScalarStyle::Plain;
                 let default_tag = if quoted_or_block {
@@ -144,35 +214,36 @@ impl Composer {
                 } else {
                     ""
                 };
-                let id = self.node(Kind::Scalar, default_tag, &tag, value, &ev);
+                let id = self.node(Kind::Scalar, default_tag, &tag, value, ev);
                 self.nodes[id].quoted_or_block = quoted_or_block;
                 self.anchor(id, anchor);
                 Ok(id)
             }
             EventKind::Alias { anchor } => {
-                let id = self.node(Kind::Alias, "", "", anchor.clone(), &ev);
-                match self.anchors.get(&anchor) {
-                    Some(&target) => self.nodes[id].alias = Some(target),
+                let target = self.anchors.get(&anchor).copied();
+                let id = self.node(Kind::Alias, "", "", anchor, ev);
+                match target {
+                    Some(target) => self.nodes[id].alias = Some(target),
                     None => {
-                        return Err(syntax_error(ev.start.line, ev.start.column, "unknown anchor referenced"));
+                        return Err(syntax_error(start.line, start.column, "unknown anchor referenced"));
                     }
                 }
                 Ok(id)
             }
             EventKind::SequenceStart { anchor, tag, .. } => {
-                let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), &ev);
+                let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), ev);
                 self.anchor(id, anchor);
                 while !matches!(self.peek(), Some(EventKind::SequenceEnd) | None) {
                     self.child(id)?;
                 }
                 if let Some(end) = self.advance() {
-                    self.nodes[id].line_comment = end.line;
-                    self.nodes[id].foot = end.foot;
+                    self.nodes[id].line_comment = end.line.into();
+                    self.nodes[id].foot = end.foot.into();
                 }
                 Ok(id)
             }
             EventKind::MappingStart { anchor, tag, flow } => {
-                let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), &ev);
+                let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), ev);
                 self.anchor(id, anchor);
                 while !matches!(self.peek(), Some(EventKind::MappingEnd) | None) {
                     let k = self.child(id)?;
@@ -190,8 +261,8 @@ impl Composer {
                     }
                 }
                 if let Some(end) = self.advance() {
-                    self.nodes[id].line_comment = end.line;
-                    self.nodes[id].foot = end.foot;
+                    self.nodes[id].line_comment = end.line.into();
+                    self.nodes[id].foot = end.foot.into();
                 }
                 let n = self.nodes[id].content.len();
                 if !flow && !self.nodes[id].foot.is_empty() && n > 1 {
@@ -200,7 +271,7 @@ impl Composer {
                 }
                 Ok(id)
             }
-            _ => Err(syntax_error(ev.start.line, ev.start.column, "unexpected event")),
+            _ => Err(syntax_error(start.line, start.column, "unexpected event")),
         }
     }
 

@@ -14,13 +14,23 @@ use crate::tree::{Map, MapItem, Value};
 /// Guards against alias bombs: no document legitimately copies this many nodes through aliases.
 const MAX_EXPANDED_NODES: usize = 1_000_000;
 
+/// Guards against the other alias bomb: one large anchored scalar referenced many times costs
+/// a few bytes of input per copy but its full size in memory. go-yaml (and so sops) would expand
+/// it; we refuse once the copies made through aliases exceed this many bytes.
+const MAX_EXPANDED_BYTES: usize = 64 << 20;
+
 pub(super) struct Converter<'n> {
-    nodes: &'n [Node],
+    nodes: &'n mut [Node],
+    /// Scalar text moves into the tree instead of being copied: set when no alias can read a
+    /// node a second time (the stream has no anchors).
+    take_text: bool,
     /// Reproduces the extra checks sops runs on the first document of a plain file (a decode
     /// into `map[string]interface{}`): duplicate keys, bad tags and bad merges are errors there
     /// rather than silently becoming null.
     strict: bool,
     expanded: usize,
+    /// Bytes of scalar text copied through aliases so far.
+    expanded_bytes: usize,
     depth: usize,
     /// Aliases being expanded, to refuse an anchor that contains itself.
     active_aliases: Vec<NodeId>,
@@ -50,8 +60,8 @@ fn after_hash(line: &str) -> String {
 }
 
 impl<'n> Converter<'n> {
-    pub fn new(nodes: &'n [Node], strict: bool) -> Self {
-        Converter { nodes, strict, expanded: 0, depth: 0, active_aliases: Vec::new() }
+    pub fn new(nodes: &'n mut [Node], strict: bool, take_text: bool) -> Self {
+        Converter { nodes, take_text, strict, expanded: 0, expanded_bytes: 0, depth: 0, active_aliases: Vec::new() }
     }
 
     /// A document as a top-level mapping (sops `yamlDocumentNodeToTreeBranch`).
@@ -92,8 +102,20 @@ impl<'n> Converter<'n> {
         if self.expanded > MAX_EXPANDED_NODES {
             return Err(error(self.nodes[id].line, "document contains excessive aliasing"));
         }
+        if !self.active_aliases.is_empty() {
+            self.charge_copy(id)?;
+        }
         if self.depth > MAX_DEPTH {
             return Err(error(self.nodes[id].line, "document nesting is too deep"));
+        }
+        Ok(())
+    }
+
+    /// Counts the scalar text of `id` as copied through an alias.
+    fn charge_copy(&mut self, id: NodeId) -> Result<()> {
+        self.expanded_bytes = self.expanded_bytes.saturating_add(self.nodes[id].value.len());
+        if self.expanded_bytes > MAX_EXPANDED_BYTES {
+            return Err(error(self.nodes[id].line, "document contains excessive aliasing (anchored values copied too often)"));
         }
         Ok(())
     }
@@ -116,7 +138,9 @@ impl<'n> Converter<'n> {
         }
         match n.kind {
             Kind::Document => {
-                for &item in &n.content {
+                // By index: converting a child may move text out of other nodes.
+                for i in 0..n.content.len() {
+                    let item = self.nodes[id].content[i];
                     branch = self.append_branch(item, branch, false)?;
                 }
             }
@@ -127,9 +151,11 @@ impl<'n> Converter<'n> {
                 if self.strict {
                     self.check_mapping(id)?;
                 }
-                for pair in n.content.chunks(2) {
-                    let [k, v] = pair else { break };
-                    let (key, value) = (&self.nodes[*k], &self.nodes[*v]);
+                branch.0.reserve(n.content.len() / 2);
+                for i in (0..n.content.len() / 2).map(|p| 2 * p) {
+                    let (k, v) = (&self.nodes[id].content[i], &self.nodes[id].content[i + 1]);
+                    let (k, v) = (*k, *v);
+                    let (key, value) = (&self.nodes[k], &self.nodes[v]);
                     push_map_comments(&key.head, &mut branch);
                     push_map_comments(&key.line_comment, &mut branch);
                     let handle_value = matches!(value.kind, Kind::Scalar | Kind::Alias);
@@ -137,13 +163,13 @@ impl<'n> Converter<'n> {
                         push_map_comments(&value.head, &mut branch);
                         push_map_comments(&value.line_comment, &mut branch);
                     }
-                    let key_text = self.key(*k)?;
-                    let tree_value = self.value(*v, handle_value)?;
+                    let key_text = self.key(k)?;
+                    let tree_value = self.value(v, handle_value)?;
                     branch.0.push(MapItem::Entry(key_text, tree_value));
                     if handle_value {
-                        push_map_comments(&self.nodes[*v].foot, &mut branch);
+                        push_map_comments(&self.nodes[v].foot, &mut branch);
                     }
-                    push_map_comments(&self.nodes[*k].foot, &mut branch);
+                    push_map_comments(&self.nodes[k].foot, &mut branch);
                 }
             }
             Kind::Scalar => {
@@ -171,12 +197,13 @@ impl<'n> Converter<'n> {
         let out = match n.kind {
             Kind::Document => return Err(error(n.line, "nested document")),
             Kind::Sequence => {
-                let mut list = Vec::new();
+                let mut list = Vec::with_capacity(n.content.len());
                 if !handled {
                     push_list_comments(&n.head, &mut list);
                     push_list_comments(&n.line_comment, &mut list);
                 }
-                for &item in &n.content {
+                for i in 0..n.content.len() {
+                    let item = self.nodes[id].content[i];
                     let it = &self.nodes[item];
                     push_list_comments(&it.head, &mut list);
                     push_list_comments(&it.line_comment, &mut list);
@@ -205,6 +232,9 @@ impl<'n> Converter<'n> {
     /// A mapping key, which sops requires to decode to a string.
     fn key(&mut self, id: NodeId) -> Result<String> {
         let target = self.resolve_alias(id);
+        if target != id {
+            self.charge_copy(target)?;
+        }
         let n = &self.nodes[target];
         if n.kind == Kind::Scalar {
             if let Value::Str(s) = self.scalar(target)? {
@@ -215,10 +245,10 @@ impl<'n> Converter<'n> {
     }
 
     /// A scalar as go-yaml decodes it into an `interface{}`.
-    fn scalar(&self, id: NodeId) -> Result<Value> {
+    fn scalar(&mut self, id: NodeId) -> Result<Value> {
         let n = &self.nodes[id];
         if n.tag == STR_TAG {
-            return Ok(Value::Str(n.value.clone()));
+            return Ok(Value::Str(self.text(id)));
         }
         if n.tag == BINARY_TAG {
             let cleaned: String = n.value.chars().filter(|&c| c != '\r' && c != '\n').collect();
@@ -227,7 +257,7 @@ impl<'n> Converter<'n> {
                     Ok(s) => Value::Str(s),
                     Err(e) => Value::Bytes(e.into_bytes()),
                 }),
-                Err(_) => self.decode_failure(n, "!!binary value contains invalid base64 data"),
+                Err(_) => self.decode_failure(id, "!!binary value contains invalid base64 data"),
             };
         }
         match resolve(&n.tag, &n.value) {
@@ -236,16 +266,25 @@ impl<'n> Converter<'n> {
             Ok((_, Resolved::Int(i))) => Ok(Value::Int(i)),
             Ok((_, Resolved::Uint(_))) => Err(error(n.line, "integer beyond the signed 64-bit range is not supported")),
             Ok((_, Resolved::Float(f))) => Ok(Value::Float(f)),
-            Ok((_, Resolved::Str(s))) => Ok(Value::Str(s)),
+            Ok((_, Resolved::Str)) => Ok(Value::Str(self.text(id))),
             Ok((_, Resolved::Time(t))) => Ok(Value::Time(t)),
-            Err(()) => self.decode_failure(n, "cannot decode the value with its tag"),
+            Err(()) => self.decode_failure(id, "cannot decode the value with its tag"),
+        }
+    }
+
+    /// A scalar's text for the tree: moved out of the node when nothing reads it again.
+    fn text(&mut self, id: NodeId) -> String {
+        if self.take_text {
+            std::mem::take(&mut self.nodes[id].value)
+        } else {
+            self.nodes[id].value.clone()
         }
     }
 
     /// sops ignores decode errors (the value becomes null) except in the first plain document.
-    fn decode_failure(&self, n: &Node, message: &str) -> Result<Value> {
+    fn decode_failure(&self, id: NodeId, message: &str) -> Result<Value> {
         if self.strict {
-            Err(error(n.line, message))
+            Err(error(self.nodes[id].line, message))
         } else {
             Ok(Value::Null)
         }

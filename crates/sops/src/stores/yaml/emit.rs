@@ -3,6 +3,8 @@
 //! key's foot comment) and hands them to go-yaml's encoder with indent 4. This module builds
 //! those nodes and the encoder's events; [`super::emitter`] writes them.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 
 use super::emitter::{Emitter, Ev};
@@ -13,23 +15,24 @@ use crate::format::Format;
 use crate::tree::{Map, MapItem, Value};
 
 /// A node as sops builds it for go-yaml.
-struct ONode {
-    kind: OKind,
+struct ONode<'a> {
+    kind: OKind<'a>,
     head: String,
     foot: String,
 }
 
-enum OKind {
-    Map(Vec<(ONode, ONode)>),
-    Seq(Vec<ONode>),
-    Scalar { value: String, style: Style, tag: Option<&'static str> },
+/// Scalars borrow their text from the tree being written where they can.
+enum OKind<'a> {
+    Map(Vec<(ONode<'a>, ONode<'a>)>),
+    Seq(Vec<ONode<'a>>),
+    Scalar { value: Cow<'a, str>, style: Style, tag: Option<&'static str> },
 }
 
 fn emit_error(message: &str) -> Error {
     Error::Emit { format: Format::Yaml, message: message.to_string() }
 }
 
-fn add_head(node: &mut ONode, comments: &mut Vec<String>) {
+fn add_head(node: &mut ONode<'_>, comments: &mut Vec<String>) {
     if comments.is_empty() {
         return;
     }
@@ -38,7 +41,7 @@ fn add_head(node: &mut ONode, comments: &mut Vec<String>) {
     comments.clear();
 }
 
-fn add_foot(node: &mut ONode, comments: &mut Vec<String>) {
+fn add_foot(node: &mut ONode<'_>, comments: &mut Vec<String>) {
     if comments.is_empty() {
         return;
     }
@@ -47,12 +50,12 @@ fn add_foot(node: &mut ONode, comments: &mut Vec<String>) {
     comments.clear();
 }
 
-fn node(kind: OKind) -> ONode {
+fn node(kind: OKind<'_>) -> ONode<'_> {
     ONode { kind, head: String::new(), foot: String::new() }
 }
 
 /// sops `appendTreeBranch`.
-fn map_node(map: &Map, extra: Option<(&str, &Map)>) -> Result<ONode> {
+fn map_node<'a>(map: &'a Map, extra: Option<(&'a str, &'a Map)>) -> Result<ONode<'a>> {
     let mut n = node(OKind::Map(Vec::new()));
     let mut pairs = Vec::new();
     let mut comments = Vec::new();
@@ -92,9 +95,9 @@ fn map_node(map: &Map, extra: Option<(&str, &Map)>) -> Result<ONode> {
 }
 
 /// sops `appendSequence`.
-fn list_node(items: &[Value]) -> Result<ONode> {
+fn list_node(items: &[Value]) -> Result<ONode<'_>> {
     let mut n = node(OKind::Seq(Vec::new()));
-    let mut out: Vec<ONode> = Vec::new();
+    let mut out: Vec<ONode<'_>> = Vec::new();
     let mut comments = Vec::new();
     let mut beginning = true;
     for item in items {
@@ -120,7 +123,7 @@ fn list_node(items: &[Value]) -> Result<ONode> {
     Ok(n)
 }
 
-fn string_node(s: &str) -> ONode {
+fn string_node(s: &str) -> ONode<'_> {
     let style = string_style(s);
     // sops builds nodes with `yaml.Node.Encode`, which re-reads go-yaml's own output; a literal
     // block whose first line starts with a tab does not read back, the error is ignored and
@@ -130,11 +133,11 @@ fn string_node(s: &str) -> ONode {
     }
     // go-yaml reads a plain `<<` back as a merge key and then keeps that tag on output.
     let tag = (s == "<<" && style == Style::Plain).then_some("merge");
-    node(OKind::Scalar { value: s.to_string(), style, tag })
+    node(OKind::Scalar { value: Cow::Borrowed(s), style, tag })
 }
 
-fn plain(s: String) -> ONode {
-    node(OKind::Scalar { value: s, style: Style::Plain, tag: None })
+fn plain(s: String) -> ONode<'static> {
+    node(OKind::Scalar { value: Cow::Owned(s), style: Style::Plain, tag: None })
 }
 
 /// go-yaml's base64 for `!!binary`: one line, or 70-column lines each ending in a newline.
@@ -151,7 +154,7 @@ fn binary_text(bytes: &[u8]) -> String {
     out
 }
 
-fn value_node(v: &Value) -> Result<ONode> {
+fn value_node(v: &Value) -> Result<ONode<'_>> {
     Ok(match v {
         Value::Map(m) => map_node(m, None)?,
         Value::List(items) => list_node(items)?,
@@ -161,21 +164,21 @@ fn value_node(v: &Value) -> Result<ONode> {
             Err(_) => {
                 let text = binary_text(b);
                 let style = if text.contains('\n') { Style::Literal } else { Style::Plain };
-                node(OKind::Scalar { value: text, style, tag: Some("binary") })
+                node(OKind::Scalar { value: Cow::Owned(text), style, tag: Some("binary") })
             }
         },
         Value::Null => plain("null".into()),
         Value::Bool(b) => plain(b.to_string()),
         Value::Int(i) => plain(i.to_string()),
         Value::Float(f) => plain(format_float(*f)),
-        Value::Time(t) => plain(t.clone()),
+        Value::Time(t) => node(OKind::Scalar { value: Cow::Borrowed(t), style: Style::Plain, tag: None }),
         Value::Comment(_) => return Err(emit_error("a comment can only stand as a list item")),
     })
 }
 
 /// go-yaml encoder `node()`: a key's foot comment travels as the next key's (or the mapping
 /// end's) tail comment, so it is written once the value before it is complete.
-fn events(n: ONode, tail: String, out: &mut Vec<Ev>) {
+fn events<'a>(n: ONode<'a>, tail: String, out: &mut Vec<Ev<'a>>) {
     match n.kind {
         OKind::Map(pairs) => {
             out.push(Ev::MapStart { head: n.head, tail });

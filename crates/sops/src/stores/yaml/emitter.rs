@@ -12,15 +12,33 @@ fn emit_error(message: &str) -> Error {
 }
 
 /// Emitter input (go-yaml events, reduced to what sops' nodes produce).
-pub(super) enum Ev {
+pub(super) enum Ev<'a> {
     StreamStart,
     DocStart,
     DocEnd,
-    MapStart { head: String, tail: String },
-    MapEnd { tail: String, foot: String },
-    SeqStart { head: String },
-    SeqEnd { foot: String },
-    Scalar { value: String, style: Style, tag: Option<&'static str>, head: String, foot: String, tail: String },
+    MapStart {
+        head: String,
+        tail: String,
+    },
+    MapEnd {
+        tail: String,
+        foot: String,
+    },
+    SeqStart {
+        head: String,
+    },
+    SeqEnd {
+        foot: String,
+    },
+    /// The value borrows from the tree being written where it can: no second copy of every string.
+    Scalar {
+        value: std::borrow::Cow<'a, str>,
+        style: Style,
+        tag: Option<&'static str>,
+        head: String,
+        foot: String,
+        tail: String,
+    },
     StreamEnd,
 }
 
@@ -43,7 +61,7 @@ enum St {
 }
 
 pub(super) struct Emitter<'e> {
-    evs: &'e [Ev],
+    evs: &'e [Ev<'e>],
     pos: usize,
     pub out: String,
     best_indent: i64,
@@ -65,7 +83,7 @@ pub(super) struct Emitter<'e> {
 }
 
 impl<'e> Emitter<'e> {
-    pub fn new(evs: &'e [Ev], indent: usize) -> Self {
+    pub fn new(evs: &'e [Ev<'e>], indent: usize) -> Self {
         // go-yaml accepts indents from 2 to 9 and falls back to 2 otherwise.
         let best_indent = if (2..=9).contains(&indent) { indent as i64 } else { 2 };
         Emitter {
@@ -100,7 +118,7 @@ impl<'e> Emitter<'e> {
         Ok(())
     }
 
-    fn ev(&self) -> &'e Ev {
+    fn ev(&self) -> &'e Ev<'e> {
         &self.evs[self.pos]
     }
 

@@ -17,8 +17,13 @@ use crate::error::Result;
 pub(super) enum TokKind {
     StreamStart,
     StreamEnd,
-    VersionDirective { major: u32, minor: u32 },
-    TagDirective { handle: String, prefix: String },
+    VersionDirective {
+        major: u32,
+        minor: u32,
+    },
+    /// Handle and prefix. Tag tokens are rare, so their text is boxed: every token of the
+    /// file pays for the largest variant.
+    TagDirective(Box<(String, String)>),
     DocumentStart,
     DocumentEnd,
     BlockSequenceStart,
@@ -34,8 +39,14 @@ pub(super) enum TokKind {
     Value,
     Alias(String),
     Anchor(String),
-    Tag { handle: String, suffix: String },
-    Scalar { style: ScalarStyle, value: String },
+    /// Handle and suffix (boxed, like directives).
+    Tag(Box<(String, String)>),
+    /// The value is taken out (left empty) when the parser turns the token into an event, so
+    /// that the text is not held twice.
+    Scalar {
+        style: ScalarStyle,
+        value: std::cell::RefCell<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -48,8 +59,19 @@ pub(super) struct Tok {
     pub synthetic: bool,
 }
 
+/// The most tokens a file may have. Every later stage holds something per token (about 200
+/// bytes in all), and a token can cost as little as two bytes of input (`-` and a line break),
+/// so memory per input byte has no useful bound without this one. Ten million tokens is
+/// several times more than a 50 MB file of short keys has, and far beyond any secrets file
+/// sops itself can process in reasonable time.
+pub(super) const MAX_TOKENS: usize = 10_000_000;
+
 /// Scans the whole input. Scanner errors become parse errors that name a position only.
 pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
+    tokenize_at_most(src, MAX_TOKENS)
+}
+
+fn tokenize_at_most(src: &Source<'_>, max_tokens: usize) -> Result<Vec<Tok>> {
     let mut toks = Vec::new();
     let mut cursor = 0usize;
     // libyaml reads a block scalar ending at EOF without a final line feed, and a byte-order
@@ -58,6 +80,14 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
     options.block_scalar_eof_without_line_feed = true;
     options.bom_inside_document_as_content = true;
     for item in Scanner::with_options(StrInput::new(src.text), options) {
+        if toks.len() >= max_tokens {
+            let m = src.mark_at(cursor);
+            return Err(syntax_error(
+                m.line,
+                m.column,
+                &format!("the document has more than {max_tokens} elements (keys, values, indicators), more than this tool reads"),
+            ));
+        }
         let token = item.map_err(|e| {
             let m = e.marker();
             syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")
@@ -90,7 +120,7 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
             TokenType::DocumentEnd => (TokKind::DocumentEnd, Some(3)),
             TokenType::VersionDirective(major, minor) => (TokKind::VersionDirective { major, minor }, Some(0)),
             TokenType::TagDirective(handle, prefix) => {
-                (TokKind::TagDirective { handle: handle.into_owned(), prefix: prefix.into_owned() }, Some(0))
+                (TokKind::TagDirective(Box::new((handle.into_owned(), prefix.into_owned()))), Some(0))
             }
             TokenType::ReservedDirective(..) => {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
@@ -102,8 +132,8 @@ pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
             }
             TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
             TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
-            TokenType::Tag(handle, suffix) => (TokKind::Tag { handle: handle.into_owned(), suffix: suffix.into_owned() }, Some(0)),
-            TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned() }, Some(0)),
+            TokenType::Tag(handle, suffix) => (TokKind::Tag(Box::new((handle.into_owned(), suffix.into_owned()))), Some(0)),
+            TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned().into() }, Some(0)),
             _ => {
                 let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
                 return Err(syntax_error(m.line, m.column, "unsupported token"));
@@ -149,6 +179,14 @@ mod tests {
         let starts: Vec<(i64, i64)> = toks.iter().map(|t| (t.1, t.2)).collect();
         // k, :, | (the indicator, not the content), l, :, -, a
         assert_eq!(starts, vec![(0, 0), (0, 1), (0, 3), (2, 0), (2, 1), (3, 0), (3, 2)]);
+    }
+
+    #[test]
+    fn the_number_of_tokens_is_bounded() {
+        let src = Source::new("a: 1\nb: 2\nc: 3\n");
+        assert!(tokenize_at_most(&src, 100).is_ok());
+        let err = tokenize_at_most(&src, 8).unwrap_err().to_string();
+        assert!(err.contains("more than 8 elements"), "{err}");
     }
 
     #[test]

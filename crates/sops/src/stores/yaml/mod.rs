@@ -49,19 +49,21 @@ pub(super) fn syntax_error(line: i64, column: i64, problem: &str) -> Error {
 }
 
 /// Every document of the input as a go-yaml node arena plus its document roots.
-fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::NodeId>)> {
+/// Also says whether the stream has anchors (when it has none, conversion may move text out of
+/// the nodes).
+fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::NodeId>, bool)> {
     let text = std::str::from_utf8(input).map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = source::Source::new(text);
     let mut toks = lex::tokenize(&src)?;
     let comments = scan::replay(&src, &mut toks)?;
-    let events = parser::parse_events(&toks, &comments)?;
-    let mut composer = compose::Composer::new(events);
+    let mut composer = compose::Composer::new(parser::Events::new(&toks, &comments));
     let mut docs = Vec::new();
     while let Some(doc) = composer.document()? {
         docs.push(doc);
     }
-    Ok((composer.nodes, docs))
+    let has_anchors = composer.has_anchors();
+    Ok((composer.nodes, docs, has_anchors))
 }
 
 /// Removes comments from a metadata tree: the metadata layer reads fields only.
@@ -101,23 +103,24 @@ impl Store for YamlStore {
         if input.is_empty() {
             return Err(Error::EmptyInput);
         }
-        let (nodes, docs) = compose_documents(input)?;
+        let (mut nodes, docs, has_anchors) = compose_documents(input)?;
         if docs.is_empty() {
             return Err(Error::parse(Format::Yaml, "no YAML document (EOF)"));
         }
         let mut branches = Vec::with_capacity(docs.len());
         for (i, &doc) in docs.iter().enumerate() {
-            branches.push(convert::Converter::new(&nodes, i == 0).document(doc)?);
+            branches.push(convert::Converter::new(&mut nodes, i == 0, !has_anchors).document(doc)?);
         }
         Ok(Document { branches })
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
-        let (nodes, docs) = compose_documents(input)?;
+        let (mut nodes, docs, has_anchors) = compose_documents(input)?;
         let mut branches = Vec::with_capacity(docs.len());
         for &doc in &docs {
-            branches.push(convert::Converter::new(&nodes, false).document(doc)?);
+            branches.push(convert::Converter::new(&mut nodes, false, !has_anchors).document(doc)?);
         }
+        drop(nodes);
         let metadata = match branches.first().and_then(|b| b.get(METADATA_KEY)) {
             Some(Value::Map(m)) => without_comments(m.clone()),
             Some(Value::Null) | None => return Err(Error::MetadataNotFound),

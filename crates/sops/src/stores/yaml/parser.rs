@@ -78,30 +78,45 @@ struct Parser<'t> {
     tag_directives: Vec<(String, String)>,
 }
 
-/// All events of the stream, with their comments.
-pub(super) fn parse_events(toks: &[Tok], comments: &[CommentRec]) -> Result<Vec<Event>> {
-    if toks.is_empty() {
-        return Ok(Vec::new());
+/// The events of the stream, with their comments, one at a time: the composer pulls them, so
+/// that no list of all events is ever held (it would cost more than the input many times over).
+pub(super) struct Events<'t> {
+    parser: Parser<'t>,
+    failed: bool,
+}
+
+impl<'t> Events<'t> {
+    pub fn new(toks: &'t [Tok], comments: &'t [CommentRec]) -> Self {
+        let parser = Parser {
+            toks,
+            head: 0,
+            comments,
+            comments_head: 0,
+            head_comment: String::new(),
+            line_comment: String::new(),
+            foot_comment: String::new(),
+            stem_comment: String::new(),
+            state: State::StreamStart,
+            states: Vec::new(),
+            tag_directives: Vec::new(),
+        };
+        // An empty token stream has no events at all.
+        Events { failed: toks.is_empty(), parser }
     }
-    let mut p = Parser {
-        toks,
-        head: 0,
-        comments,
-        comments_head: 0,
-        head_comment: String::new(),
-        line_comment: String::new(),
-        foot_comment: String::new(),
-        stem_comment: String::new(),
-        state: State::StreamStart,
-        states: Vec::new(),
-        tag_directives: Vec::new(),
-    };
-    let mut events = Vec::new();
-    while p.state != State::End {
-        let ev = p.next_event()?;
-        events.push(ev);
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<Event>;
+
+    /// The next event; after the stream end or an error, nothing.
+    fn next(&mut self) -> Option<Result<Event>> {
+        if self.failed || self.parser.state == State::End {
+            return None;
+        }
+        let ev = self.parser.next_event();
+        self.failed = ev.is_err();
+        Some(ev)
     }
-    Ok(events)
 }
 
 fn append(buf: &mut String, text: &str) {
@@ -188,7 +203,7 @@ impl<'t> Parser<'t> {
                 if matches!(
                     tok.kind,
                     TokKind::VersionDirective { .. }
-                        | TokKind::TagDirective { .. }
+                        | TokKind::TagDirective(_)
                         | TokKind::DocumentStart
                         | TokKind::DocumentEnd
                         | TokKind::StreamEnd
@@ -265,8 +280,7 @@ impl<'t> Parser<'t> {
                 tok = self.peek();
             }
         }
-        let directive_or_start =
-            matches!(tok.kind, TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } | TokKind::DocumentStart);
+        let directive_or_start = matches!(tok.kind, TokKind::VersionDirective { .. } | TokKind::TagDirective(_) | TokKind::DocumentStart);
         if implicit && !directive_or_start && tok.kind != TokKind::StreamEnd {
             self.process_directives()?;
             self.states.push(State::DocumentEnd);
@@ -326,7 +340,8 @@ impl<'t> Parser<'t> {
                     }
                     seen_version = true;
                 }
-                TokKind::TagDirective { handle, prefix } => {
+                TokKind::TagDirective(directive) => {
+                    let (handle, prefix) = &**directive;
                     if self.tag_directives.iter().any(|(h, _)| h == handle) {
                         return Err(self.error(tok, "found duplicate %TAG directive"));
                     }
@@ -362,13 +377,13 @@ impl<'t> Parser<'t> {
             anchor = name.clone();
             self.skip();
             tok = self.peek();
-            if let TokKind::Tag { handle, suffix } = &tok.kind {
-                tag_parts = Some((handle.clone(), suffix.clone(), tok));
+            if let TokKind::Tag(parts) = &tok.kind {
+                tag_parts = Some((parts.0.clone(), parts.1.clone(), tok));
                 self.skip();
                 tok = self.peek();
             }
-        } else if let TokKind::Tag { handle, suffix } = &tok.kind {
-            tag_parts = Some((handle.clone(), suffix.clone(), tok));
+        } else if let TokKind::Tag(parts) = &tok.kind {
+            tag_parts = Some((parts.0.clone(), parts.1.clone(), tok));
             self.skip();
             tok = self.peek();
             if let TokKind::Anchor(name) = &tok.kind {
@@ -397,7 +412,7 @@ impl<'t> Parser<'t> {
         match &tok.kind {
             TokKind::Scalar { style, value } => {
                 self.state = self.pop_state();
-                let ev = self.event(EventKind::Scalar { anchor, tag, value: value.clone(), style: *style }, start);
+                let ev = self.event(EventKind::Scalar { anchor, tag, value: value.take(), style: *style }, start);
                 let ev = self.with_comments(ev);
                 self.skip();
                 Ok(ev)

@@ -25,7 +25,8 @@ pub(super) enum Resolved {
     /// Above `i64::MAX`: go-yaml yields a `uint64`, which sops cannot encrypt.
     Uint(u64),
     Float(f64),
-    Str(String),
+    /// The text itself is the string (the caller already holds it: no copy is made here).
+    Str,
     /// Canonical RFC 3339 text (Go `time.MarshalText`).
     Time(String),
 }
@@ -54,7 +55,7 @@ pub(super) fn resolve_plain_tag(value: &str) -> &'static str {
 pub(super) fn resolve(tag: &str, value: &str) -> Result<(&'static str, Resolved), ()> {
     if !resolvable(tag) {
         // Unknown tags (`!env`, `!!binary`, `!!merge`) keep the text.
-        return Ok((STR_TAG, Resolved::Str(value.to_string())));
+        return Ok((STR_TAG, Resolved::Str));
     }
     let (rtag, out) = resolve_untyped(tag, value);
     if tag.is_empty() || tag == rtag || tag == STR_TAG {
@@ -78,7 +79,7 @@ fn resolve_untyped(tag: &str, value: &str) -> (&'static str, Resolved) {
         Some(_) => 0,
     };
     if hint == 0 || tag == STR_TAG {
-        return (STR_TAG, Resolved::Str(value.to_string()));
+        return (STR_TAG, Resolved::Str);
     }
     match value {
         "true" | "True" | "TRUE" => return (BOOL_TAG, Resolved::Bool(true)),
@@ -135,7 +136,7 @@ fn resolve_untyped(tag: &str, value: &str) -> (&'static str, Resolved) {
         }
         _ => {}
     }
-    (STR_TAG, Resolved::Str(value.to_string()))
+    (STR_TAG, Resolved::Str)
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
@@ -253,7 +254,7 @@ mod tests {
         assert_eq!(r("true"), Resolved::Bool(true));
         assert_eq!(r("False"), Resolved::Bool(false));
         for s in ["yes", "no", "on", "off", "y", "n", "tRue"] {
-            assert_eq!(r(s), Resolved::Str(s.into()), "{s}");
+            assert_eq!(r(s), Resolved::Str, "{s}");
         }
     }
 
@@ -262,7 +263,7 @@ mod tests {
         for s in ["", "~", "null", "Null", "NULL"] {
             assert_eq!(r(s), Resolved::Null, "{s:?}");
         }
-        assert_eq!(r("nULL"), Resolved::Str("nULL".into()));
+        assert_eq!(r("nULL"), Resolved::Str);
     }
 
     #[test]
@@ -298,16 +299,16 @@ mod tests {
         assert_eq!(r("-.Inf"), Resolved::Float(f64::NEG_INFINITY));
         assert!(matches!(r(".NaN"), Resolved::Float(f) if f.is_nan()));
         // Overflow is an error in Go, so the text stays a string.
-        assert_eq!(r("1e400"), Resolved::Str("1e400".into()));
-        assert_eq!(r(".inF"), Resolved::Str(".inF".into()));
-        assert_eq!(r("1.2.3"), Resolved::Str("1.2.3".into()));
-        assert_eq!(r("0x1p3"), Resolved::Str("0x1p3".into()));
+        assert_eq!(r("1e400"), Resolved::Str);
+        assert_eq!(r(".inF"), Resolved::Str);
+        assert_eq!(r("1.2.3"), Resolved::Str);
+        assert_eq!(r("0x1p3"), Resolved::Str);
     }
 
     #[test]
     fn timestamps() {
         assert_eq!(r("2024-01-02"), Resolved::Time("2024-01-02T00:00:00Z".into()));
-        assert_eq!(r("2001-12-14 21:59:43.10 -5"), Resolved::Str("2001-12-14 21:59:43.10 -5".into()));
+        assert_eq!(r("2001-12-14 21:59:43.10 -5"), Resolved::Str);
     }
 
     #[test]
@@ -315,8 +316,8 @@ mod tests {
         assert_eq!(resolve("!!float", "1").unwrap().1, Resolved::Float(1.0));
         assert!(resolve("!!int", "abc").is_err());
         assert!(resolve("!!bool", "yes").is_err());
-        assert_eq!(resolve("!!str", "12").unwrap().1, Resolved::Str("12".into()));
-        assert_eq!(resolve("!env", "12").unwrap().1, Resolved::Str("12".into()));
+        assert_eq!(resolve("!!str", "12").unwrap().1, Resolved::Str);
+        assert_eq!(resolve("!env", "12").unwrap().1, Resolved::Str);
         assert_eq!(resolve("!!timestamp", "2024-01-02").unwrap().1, Resolved::Time("2024-01-02T00:00:00Z".into()));
     }
 

@@ -91,9 +91,7 @@ pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Result<Vec<CommentRe
                 }
                 Some(m)
             }
-            TokKind::DocumentStart | TokKind::DocumentEnd | TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } => {
-                Some(t_start)
-            }
+            TokKind::DocumentStart | TokKind::DocumentEnd | TokKind::VersionDirective { .. } | TokKind::TagDirective(_) => Some(t_start),
             _ => None,
         };
         r.unroll(toks, &ends, t_start.column, scan_mark, second_phase);
@@ -381,7 +379,7 @@ impl Replay<'_, '_> {
                 self.plain_scalar_trailer(t.end, consumed)?;
                 consumed as i64
             }
-            TokKind::VersionDirective { .. } | TokKind::TagDirective { .. } => {
+            TokKind::VersionDirective { .. } | TokKind::TagDirective(_) => {
                 // The rest of a directive line, comment included, is discarded.
                 let mut p = end;
                 while is_blank(self.src.byte(p)) {

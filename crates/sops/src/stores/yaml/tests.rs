@@ -209,6 +209,35 @@ fn anchors_are_expanded_and_merge_keys_kept_literally() {
 }
 
 #[test]
+fn alias_bombs_are_refused() {
+    // Billion laughs: ten levels each referencing the previous one ten times.
+    let mut bomb = String::from("l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*l{}", i - 1); 10].join(", ");
+        bomb.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
+    }
+    let msg = parse(&bomb).unwrap_err().to_string();
+    assert!(msg.contains("excessive aliasing"), "{msg}");
+
+    // One large anchored value referenced many times: a few bytes of input per copy.
+    let big = "x".repeat(1 << 20);
+    let refs = vec!["*big"; 100].join(", ");
+    let input = format!("big: &big {big}\ncopies: [{refs}]\n");
+    let msg = parse(&input).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("excessive aliasing"), "{msg}");
+    // The same through keys, in a later (less strictly checked) document.
+    let keys: String = (0..100).map(|_| "*big : 1\n").collect();
+    let input = format!("a: 1\n---\nbig: &big {big}\nm:\n{}", keys.lines().map(|l| format!("  {l}\n")).collect::<String>());
+    let msg = parse(&input).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("excessive aliasing"), "{msg}");
+
+    // A few copies of a large value are fine.
+    let input = format!("big: &big {big}\ncopies: [*big, *big]\n");
+    let doc = parse(&input).unwrap();
+    assert!(matches!(doc.branches[0].get("copies"), Some(Value::List(l)) if l.len() == 2));
+}
+
+#[test]
 fn multi_document_files_keep_one_branch_per_document() {
     let doc = parse("a: 1\n---\nb: 2\n---\n").unwrap();
     assert_eq!(doc.branches.len(), 3);
