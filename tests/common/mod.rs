@@ -34,10 +34,22 @@ pub fn secrets_process() -> Command {
 const KEY_VARIABLES: [&str; 5] =
     ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD", "SOPS_AGE_SSH_PRIVATE_KEY_FILE", "SOPS_AGE_RECIPIENTS"];
 
-/// Removes [`KEY_VARIABLES`] and points HOME at an empty folder.
+/// Whether a variable of the caller's environment could change what a test sees: git's
+/// identity and settings, sops's keys and configuration, gpg's home, the XDG folders.
+fn is_callers_setting(name: &str) -> bool {
+    ["GIT_", "SOPS_", "XDG_", "SECRETS_"].iter().any(|p| name.starts_with(p)) || matches!(name, "EMAIL" | "GNUPGHOME" | "CLAN_NO_COMMIT")
+}
+
+/// Removes [`KEY_VARIABLES`] and every other caller setting, and points HOME at an empty folder,
+/// so the tests pass the same on any machine.
 pub fn clean_env(cmd: &mut Command) {
     for var in KEY_VARIABLES {
         cmd.env_remove(var);
+    }
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| is_callers_setting(n) && n != "SECRETS_REQUIRE_PEERS") {
+            cmd.env_remove(name);
+        }
     }
     let home = std::env::temp_dir().join("secrets-tests-empty-home");
     std::fs::create_dir_all(&home).unwrap();
