@@ -808,7 +808,7 @@ fn every_command_has_help_with_an_example_and_completions_exist() {
         let script = stdout_of(secrets().args(["completions", shell]).assert().success().get_output());
         assert!(script.contains("secrets") && script.contains("import-sops"), "{shell}");
     }
-    usage(&mut secrets().args(["completions", "tcsh"]), "invalid value 'tcsh'");
+    usage(secrets().args(["completions", "tcsh"]), "invalid value 'tcsh'");
 }
 
 // ---------------------------------------------------------------------------------------------

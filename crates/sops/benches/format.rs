@@ -50,7 +50,7 @@ fn encrypt_and_updatekeys(c: &mut Criterion) {
     c.bench_function("updatekeys to 10 recipients", |b| {
         b.iter(|| {
             let mut parsed = EncryptedFile::parse(black_box(&file), Format::Binary).unwrap();
-            parsed.update_keys(&identities, &[recipients.clone()], 0).unwrap();
+            parsed.update_keys(&identities, std::slice::from_ref(&recipients), 0).unwrap();
             black_box(parsed.to_bytes().unwrap())
         })
     });

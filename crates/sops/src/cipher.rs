@@ -183,7 +183,7 @@ pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizi
     Ok(buffer)
 }
 
-fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8], buffer: &mut Vec<u8>) -> Result<(), AuthError> {
+fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8], buffer: &mut [u8]) -> Result<(), AuthError> {
     let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key.as_bytes()));
     cipher.decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buffer, GenericArray::from_slice(tag)).map_err(|_| AuthError)
 }

@@ -57,8 +57,11 @@ pub struct Lookups {
     /// [`links::canonical_kind_dir`] of each kind, by `Kind as usize`, read on first need.
     kind_dirs: [OnceLock<Option<PathBuf>>; 4],
     groups: Mutex<HashMap<String, Arc<GroupMembers>>>,
-    keys: Mutex<HashMap<(Kind, String), Arc<Vec<PublicKey>>>>,
+    keys: Mutex<HashMap<(Kind, String), MemberKeys>>,
 }
+
+/// The keys of one user or machine, shared by every secret that names it.
+type MemberKeys = Arc<Vec<PublicKey>>;
 
 struct GroupMembers {
     users: Vec<String>,
