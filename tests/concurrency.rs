@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ok, secrets_process, stderr_of, vectors};
+use common::{git, init_git_repo, ok, secrets_process, stderr_of, vectors};
 
 const ADMIN: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const SECRETS: usize = 3;
@@ -40,12 +40,6 @@ fn run(repo: &Path, args: &[&str]) -> Output {
     command(repo, &args).output().unwrap()
 }
 
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
-    out
-}
-
 fn recipients(repo: &Path, secret: usize) -> BTreeSet<String> {
     let file = repo.join(format!("sops/secrets/s{secret}/secret"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
@@ -71,13 +65,7 @@ fn concurrent_membership_commands_never_lose_a_revocation_or_a_key() {
     let keys = scratch.path().join("keys");
     std::fs::create_dir(&keys).unwrap();
     let repo = scratch.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
-    git(&repo, &["config", "user.name", "Test"]);
-    std::fs::write(repo.join("flake.nix"), "{}\n").unwrap();
-    git(&repo, &["add", "flake.nix"]);
-    git(&repo, &["commit", "-q", "-m", "init"]);
+    init_git_repo(&repo);
 
     ok(&run(&repo, &["users", "add", "admin", ADMIN]));
     ok(&run(&repo, &["groups", "add-user", "team", "admin"]));

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ok, secrets_process, stderr_of, stdout_of, vectors};
+use common::{git, init_git_repo, ok, secrets_process, stderr_of, stdout_of, vectors};
 
 const ADMIN: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const SECRETS: usize = 6;
@@ -32,25 +32,13 @@ fn run(repo: &Path, args: &[&str]) -> Output {
     command(repo).args(args).output().unwrap()
 }
 
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
-    out
-}
-
 /// A git repository with admin and mallory, `SECRETS` secrets mallory reads through group
 /// `team`, and one she reads directly.
 fn fixture() -> Fixture {
     use age::secrecy::ExposeSecret;
     let scratch = tempfile::tempdir().unwrap();
     let repo = scratch.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
-    git(&repo, &["config", "user.name", "Test"]);
-    std::fs::write(repo.join("flake.nix"), "{}\n").unwrap();
-    git(&repo, &["add", "flake.nix"]);
-    git(&repo, &["commit", "-q", "-m", "init"]);
+    init_git_repo(&repo);
     let identity = age::x25519::Identity::generate();
     let mallory_key = scratch.path().join("mallory.key");
     std::fs::write(&mallory_key, format!("{}\n", identity.to_string().expose_secret())).unwrap();

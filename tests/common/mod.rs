@@ -135,3 +135,24 @@ pub fn ok(out: &Output) -> &Output {
     assert!(out.status.success(), "command failed ({:?}): {}", out.status.code(), stderr_of(out));
     out
 }
+
+/// Runs git in `dir` with the tests' clean environment; fails the test if git fails.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new("git");
+    clean_env(&mut cmd);
+    let out = cmd.args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
+    out
+}
+
+/// Makes `dir` (created if missing) a git repository with an identity and a first commit of a
+/// `flake.nix`, the way a clan repository starts.
+pub fn init_git_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    git(dir, &["config", "user.name", "Test"]);
+    std::fs::write(dir.join("flake.nix"), "{}\n").unwrap();
+    git(dir, &["add", "flake.nix"]);
+    git(dir, &["commit", "-q", "-m", "init"]);
+}
