@@ -176,6 +176,58 @@ fn extra_links_go_only_into_folders_of_root_or_the_secrets_owner() {
     assert_eq!(fs::read_link(home.join("token")).unwrap(), scene.dir.path().join("their-secrets/group-secret"));
 }
 
+/// A symlink on the way to the target is followed only when root (or the caller) made it in a
+/// folder nobody else controls: the user's link in the shared folder, pointing at a root-only
+/// folder, is refused, where a link root made itself leads on.
+#[test]
+fn a_users_symlink_on_the_way_to_the_target_is_not_followed() {
+    let Some(scene) = Scene::new() else { return };
+    let theirs = scene.shared().join("app");
+    scene.nobody_runs("ln", &["-s".as_ref(), scene.victim().as_os_str(), theirs.as_os_str()]);
+    let out = install(&theirs.join("secrets"));
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{} is not safe to install into", theirs.display())), "{err}");
+    assert!(err.contains(&format!("symlink of uid {NOBODY}")), "{err}");
+    scene.assert_victim_untouched();
+
+    let roots = scene.dir.path().join("roots-link");
+    std::os::unix::fs::symlink(scene.victim(), &roots).unwrap();
+    let out = install(&roots.join("secrets"));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(fs::symlink_metadata(scene.victim().join("secrets")).unwrap().file_type().is_symlink());
+}
+
+/// A folder of the secret's owner is trusted for their extra link only, never as a way to
+/// somewhere else: a symlink they put below it is not followed, so no link of theirs appears in
+/// (or replaces a file of) a root-only folder.
+#[test]
+fn an_extra_link_never_goes_through_a_symlink_of_the_secrets_owner() {
+    let Some(scene) = Scene::new() else { return };
+    let home = scene.shared().join("home");
+    scene.nobody_runs("mkdir", &["-m".as_ref(), "0755".as_ref(), home.as_os_str()]);
+    let cfg = home.join("cfg");
+    scene.nobody_runs("ln", &["-s".as_ref(), scene.victim().as_os_str(), cfg.as_os_str()]);
+    let manifest = scene.dir.path().join("overrides.json");
+    let text = format!(r#"{{"secrets": {{"group-secret": {{"path": "{}", "owner": "{NOBODY}"}}}}}}"#, cfg.join("token").display());
+    fs::write(&manifest, text).unwrap();
+    let out = secrets()
+        .arg("--repo")
+        .arg(common::repo_root().join("fixtures/clan-repo"))
+        .args(["install", "--machine", "web1", "--target"])
+        .arg(scene.dir.path().join("secrets"))
+        .arg("--age-key-file")
+        .arg(vectors().join("keys-b.txt"))
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{} is not safe to install into", cfg.display())), "{err}");
+    scene.assert_victim_untouched();
+}
+
 /// The user keeps planting the generations folders and targets of the coming installs and
 /// swapping every entry they can reach for a symlink to `victim/`, while root installs
 /// [`ROUNDS`] times. Whoever wins each race, root never writes into `victim/`: an install

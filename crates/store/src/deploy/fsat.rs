@@ -72,6 +72,42 @@ fn check_ancestor(path: &Path, stat: &Stat, also: Option<u32>) -> Result<()> {
     Ok(())
 }
 
+/// How many symlinks one walk follows at most (as the kernel's 40).
+const MAX_LINKS: usize = 40;
+
+/// The components of a path as names, `.` and `..` kept (they are resolved while walking, the
+/// way the kernel resolves them: `..` after a symlink leads to the parent of its target).
+fn components_of(path: &Path) -> std::collections::VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_os_string()),
+            Component::CurDir => Some(OsString::from(".")),
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::RootDir | Component::Prefix(_) => None,
+        })
+        .collect()
+}
+
+/// Whether a symlink met while walking to a target may be followed. Only root and the caller
+/// decide where root writes: the link must be theirs, in a folder of theirs that nobody else
+/// can write to (or a sticky one, where nobody else can replace a link they do not own), and
+/// no folder before it may have been trusted only because the secret's owner owns it, since
+/// that user could swap anything below it. The kernel's `protected_symlinks` rule is the same
+/// idea for sticky folders.
+fn trusted_link(path: &Path, link: &Stat, holder: Stat, tainted: bool) -> Result<()> {
+    let me = euid();
+    if tainted {
+        return Err(unsafe_path(path, "it is a symlink in a folder of the secret's owner, which is not followed; give the real path"));
+    }
+    if link.st_uid != 0 && link.st_uid != me {
+        return Err(unsafe_path(
+            path,
+            format!("it is a symlink of uid {}, not of root or uid {me} who installs; it is not followed, give the real path", link.st_uid),
+        ));
+    }
+    check_ancestor(path.parent().unwrap_or(Path::new("/")), &holder, None)
+}
+
 /// A folder the install owns: the caller's, writable by nobody else.
 fn check_owned(path: &Path, stat: &Stat) -> Result<()> {
     let me = euid();
@@ -141,44 +177,81 @@ impl DirFd {
         Ok((DirFd::open_trusted_with(parent, also)?, name))
     }
 
-    /// Opens a folder by walking it from `/` one component at a time without following
-    /// symlinks, creating missing trailing folders (0755). Symlinks in the path as given are
-    /// resolved once first; one appearing during the walk fails it.
+    /// Opens a folder by walking the path as given from `/`, one component at a time, creating
+    /// missing trailing folders (0755). A symlink on the way is followed only when it can be
+    /// trusted: see [`trusted_link`].
     pub fn open_trusted(path: &Path) -> Result<DirFd> {
         DirFd::open_trusted_with(path, None)
     }
 
     fn open_trusted_with(path: &Path, also: Option<u32>) -> Result<DirFd> {
-        let mut existing = path.to_path_buf();
-        let mut missing: Vec<OsString> = Vec::new();
-        let canonical = loop {
-            match std::fs::canonicalize(&existing) {
-                Ok(c) => break c,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    let Some(Component::Normal(name)) = existing.components().next_back() else {
-                        return Err(unsafe_path(path, "a folder to be created must be named without `.` or `..`"));
-                    };
-                    missing.push(name.to_os_string());
-                    existing = existing.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-                }
-                Err(e) => return Err(DeployError::Os { path: existing, source: e }),
-            }
-        };
+        let path = std::path::absolute(path).map_err(|e| DeployError::Os { path: path.to_path_buf(), source: e })?;
         let root = Path::new("/");
-        let mut fd = rfs::openat(CWD, root, DIR_FLAGS, Mode::empty()).map_err(|e| os_error(root, e))?;
-        let mut walked = PathBuf::from("/");
-        check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?, also)?;
-        for component in canonical.components() {
-            let Component::Normal(name) = component else { continue };
-            walked.push(name);
-            fd = open_dir_at(&fd, name, &walked)?;
-            check_ancestor(&walked, &rfs::fstat(&fd).map_err(|e| os_error(&walked, e))?, also)?;
+        let open_root = || -> Result<OwnedFd> {
+            let fd = rfs::openat(CWD, root, DIR_FLAGS, Mode::empty()).map_err(|e| os_error(root, e))?;
+            check_ancestor(root, &rfs::fstat(&fd).map_err(|e| os_error(root, e))?, also)?;
+            Ok(fd)
+        };
+        // The folders walked so far (for `..`), each with whether it was trusted only because
+        // user `also` owns it.
+        let mut stack: Vec<(OwnedFd, PathBuf, bool)> = vec![(open_root()?, PathBuf::from("/"), false)];
+        let mut todo: std::collections::VecDeque<OsString> = components_of(&path);
+        let mut links = 0;
+        while let Some(name) = todo.pop_front() {
+            if name == "." {
+                continue;
+            }
+            if name == ".." {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                continue;
+            }
+            let (fd, walked, tainted) = stack.last().ok_or_else(|| unsafe_path(&path, "the walk lost its folder"))?;
+            let next = walked.join(&name);
+            let stat = match rfs::statat(fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => stat,
+                Err(Errno::NOENT) => {
+                    todo.push_front(name);
+                    break;
+                }
+                Err(e) => return Err(os_error(&next, e)),
+            };
+            if file_type(&stat) == FileType::Symlink {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(unsafe_path(&path, "it goes through too many symlinks"));
+                }
+                trusted_link(&next, &stat, rfs::fstat(fd).map_err(|e| os_error(walked, e))?, *tainted)?;
+                let target = rfs::readlinkat(fd, &name, Vec::new()).map_err(|e| os_error(&next, e))?;
+                let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+                for part in components_of(&target).into_iter().rev() {
+                    todo.push_front(part);
+                }
+                if target.is_absolute() {
+                    stack.truncate(1);
+                }
+                continue;
+            }
+            let opened = open_dir_at(fd, &name, &next)?;
+            let stat = rfs::fstat(&opened).map_err(|e| os_error(&next, e))?;
+            check_ancestor(&next, &stat, also)?;
+            let by_also = stat.st_uid != 0 && stat.st_uid != euid();
+            let tainted = *tainted || by_also;
+            stack.push((opened, next, tainted));
         }
+        let (fd, walked, _) = stack.pop().ok_or_else(|| unsafe_path(&path, "the walk lost its folder"))?;
         let mut dir = DirFd { fd, path: walked };
-        for name in missing.iter().rev() {
-            dir = dir.open_owned(name, 0o755, true)?;
+        for name in todo {
+            if name == "." {
+                continue;
+            }
+            if name == ".." {
+                return Err(unsafe_path(&path, "a folder to be created must be named without `..`"));
+            }
+            dir = dir.open_owned(&name, 0o755, true)?;
         }
-        dir.path = path.to_path_buf();
+        dir.path = path;
         Ok(dir)
     }
 
@@ -520,6 +593,17 @@ mod tests {
         assert!(parent.create_file(OsStr::new("f"), b"y", 0o400, (None, None)).is_err(), "never an existing file");
         assert!(DirFd::open_parent_of(Path::new("/")).is_err());
         assert!(DirFd::open_parent_of(&dir.path().join("a/..")).is_err());
+    }
+
+    #[test]
+    fn the_path_is_walked_as_given_through_the_callers_own_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("real/inner")).unwrap();
+        std::os::unix::fs::symlink("real/inner", dir.path().join("link")).unwrap();
+        let opened = DirFd::open_trusted(&dir.path().join("link/../made")).unwrap();
+        assert_eq!(opened.path(), dir.path().join("link/../made"));
+        assert!(dir.path().join("real/made").is_dir(), "`..` after a link leads to its target's parent");
+        assert!(DirFd::open_trusted(&dir.path().join("missing/../x")).is_err());
     }
 
     #[test]

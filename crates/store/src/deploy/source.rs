@@ -6,7 +6,13 @@
 //! (even a dangling one) or a directory. Links only choose which files to try; decryption with
 //! the machine's own key is what grants access, so a link pointing elsewhere gains nothing.
 //! Folders count only as real directories and `secret` only as a regular file, as
-//! `builtins.readDir` types them. `nix/lib.nix` implements the same rules; a test compares the
+//! `builtins.readDir` types them. Folders are never followed through a symlink: the
+//! repository is what its committers made it, and a symlinked secret, group, `machines/` or
+//! `groups/` folder could make membership depend on folders outside it. Where the Nix module
+//! would silently see no folder, an install refuses such a repository, naming the link
+//! ([`crate::untrusted::UntrustedError::FolderSymlink`]), as sops-nix fails an activation whose
+//! secret it cannot read: a machine must not quietly go without a secret it should have.
+//! `nix/lib.nix` implements the same rules; a test compares the
 //! two on the same repositories.
 
 use std::fs;
@@ -16,8 +22,10 @@ use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
 use super::error::{DeployError, Result};
+use crate::error::StoreError;
 use crate::names::{self, Kind};
 use crate::ops;
+use crate::untrusted;
 
 /// How many machine names an unknown-machine error lists.
 const MACHINES_SHOWN: usize = 20;
@@ -73,7 +81,11 @@ impl Source {
 
     /// The machines of the repository: the folders of `sops/machines/`, sorted.
     pub fn machines(&self) -> Result<Vec<String>> {
-        Ok(entries(&self.sops.join("machines"))?.into_iter().filter(|(_, is_dir)| *is_dir).map(|(name, _)| name).collect())
+        Ok(entries(&self.sops, &self.sops.join("machines"), Links::Skip)?
+            .into_iter()
+            .filter(|(_, is_dir)| *is_dir)
+            .map(|(name, _)| name)
+            .collect())
     }
 
     /// Checks that `machine` is a valid machine name and a machine of this repository (a
@@ -100,8 +112,9 @@ impl Source {
     /// The groups that list the machine in their `machines/` folder, sorted.
     pub fn machine_groups(&self, machine: &str) -> Result<Vec<String>> {
         let mut groups = Vec::new();
-        for (name, is_dir) in entries(&self.sops.join("groups"))? {
-            if is_dir && has_entry(&self.sops.join("groups").join(&name).join("machines"), machine) {
+        let all = self.sops.join("groups");
+        for (name, is_dir) in entries(&self.sops, &all, Links::Refuse)? {
+            if is_dir && has_entry(&all.join(&name).join("machines"), machine)? {
                 groups.push(name);
             }
         }
@@ -117,39 +130,55 @@ impl Source {
         let groups = self.machine_groups(machine)?;
         let mut out = Vec::new();
         let secrets = self.sops.join("secrets");
-        for (name, is_dir) in entries(&secrets)? {
+        for (name, is_dir) in entries(&self.sops, &secrets, Links::Refuse)? {
             if is_dir {
-                self.consider(&secrets.join(&name), name, machine, &groups, &mut out);
+                self.consider(&secrets.join(&name), name, machine, &groups, &mut out)?;
             }
         }
         if let Some(vars) = &self.vars {
             let per_machine = vars.join("per-machine").join(machine);
-            for (generator, file, dir) in two_levels(&per_machine)? {
+            for (generator, file, dir) in two_levels(vars, &per_machine)? {
                 let name = format!("vars/per-machine/{machine}/{generator}/{file}");
-                self.consider(&dir, name, machine, &groups, &mut out);
+                self.consider(&dir, name, machine, &groups, &mut out)?;
             }
-            for (generator, file, dir) in two_levels(&vars.join("shared"))? {
+            for (generator, file, dir) in two_levels(vars, &vars.join("shared"))? {
                 let name = format!("vars/shared/{generator}/{file}");
-                self.consider(&dir, name, machine, &groups, &mut out);
+                self.consider(&dir, name, machine, &groups, &mut out)?;
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    fn consider(&self, dir: &Path, name: String, machine: &str, groups: &[String], out: &mut Vec<MachineSecret>) {
-        let file = dir.join("secret");
-        if !fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
-            return;
+    /// Adds the secret in `dir` if the machine is linked to it. Its `secret` file is looked at
+    /// only then: one that is a symlink, FIFO or device is refused by name; a missing one means
+    /// the secret has no value yet and is left out.
+    fn consider(&self, dir: &Path, name: String, machine: &str, groups: &[String], out: &mut Vec<MachineSecret>) -> Result<()> {
+        // Both folders are checked whatever the machine's groups, so that a symlinked one is
+        // reported the same way on every machine.
+        for folder in ["machines", "groups"] {
+            untrusted::check_folders(dir, &dir.join(folder)).map_err(StoreError::from)?;
         }
-        let via = if has_entry(&dir.join("machines"), machine) {
+        let via = if has_entry(&dir.join("machines"), machine)? {
             Via::Direct
-        } else if let Some(g) = groups.iter().find(|g| has_entry(&dir.join("groups"), g)) {
-            Via::Group(g.clone())
         } else {
-            return;
+            let mut found = None;
+            for g in groups {
+                if has_entry(&dir.join("groups"), g)? {
+                    found = Some(g.clone());
+                    break;
+                }
+            }
+            match found {
+                Some(g) => Via::Group(g),
+                None => return Ok(()),
+            }
         };
-        out.push(MachineSecret { name, file, via });
+        let file = dir.join("secret");
+        if untrusted::is_regular_file(dir, &file).map_err(StoreError::from)? {
+            out.push(MachineSecret { name, file, via });
+        }
+        Ok(())
     }
 
     /// Decrypts one secret to its exact bytes.
@@ -161,9 +190,21 @@ impl Source {
     }
 }
 
-/// The entries of a folder with whether each is a directory, sorted; a missing folder has
-/// none.
-fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
+/// What [`entries`] does with a symlink among the entries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    /// Not a folder: left out (a machine is a real folder; links to it live elsewhere).
+    Skip,
+    /// Only folders belong here: refused, naming it.
+    Refuse,
+}
+
+/// The entries of `dir` with whether each is a directory, sorted; a missing folder has none.
+/// Every folder from `root` (which the caller chose) down to `dir` must be a real one.
+fn entries(root: &Path, dir: &Path, links: Links) -> Result<Vec<(String, bool)>> {
+    if !untrusted::check_folders(root, dir).map_err(StoreError::from)? {
+        return Ok(Vec::new());
+    }
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -174,20 +215,26 @@ fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
         let entry = entry.map_err(|e| DeployError::io(dir, e))?;
         let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
         // Not followed through symlinks, as `builtins.readDir` reports them.
-        out.push((name, entry.file_type().map(|t| t.is_dir()).unwrap_or(false)));
+        let kind = entry.file_type().map_err(|e| DeployError::io(entry.path(), e))?;
+        if kind.is_symlink() && links == Links::Refuse {
+            let path = entry.path();
+            let target = fs::read_link(&path).unwrap_or_default();
+            return Err(StoreError::from(untrusted::UntrustedError::FolderSymlink { path, target }).into());
+        }
+        out.push((name, kind.is_dir()));
     }
     out.sort();
     Ok(out)
 }
 
 /// `(generator, file, folder)` for every `dir/<generator>/<file>/` folder.
-fn two_levels(dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
+fn two_levels(root: &Path, dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
     let mut out = Vec::new();
-    for (generator, is_dir) in entries(dir)? {
+    for (generator, is_dir) in entries(root, dir, Links::Refuse)? {
         if !is_dir {
             continue;
         }
-        for (file, is_dir) in entries(&dir.join(&generator))? {
+        for (file, is_dir) in entries(root, &dir.join(&generator), Links::Refuse)? {
             if is_dir {
                 let path = dir.join(&generator).join(&file);
                 out.push((generator.clone(), file, path));
@@ -197,9 +244,14 @@ fn two_levels(dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
     Ok(out)
 }
 
-/// Whether `dir/name` exists as an entry of any type (a dangling symlink counts).
-fn has_entry(dir: &Path, name: &str) -> bool {
-    fs::symlink_metadata(dir.join(name)).is_ok()
+/// Whether `dir/name` exists as an entry of any type (a dangling symlink counts). `dir` (a
+/// `machines/` or `groups/` folder) must be a real folder: one that is a symlink is refused.
+fn has_entry(dir: &Path, name: &str) -> Result<bool> {
+    let holder = dir.parent().unwrap_or(dir);
+    if !untrusted::check_folders(holder, dir).map_err(StoreError::from)? {
+        return Ok(false);
+    }
+    Ok(fs::symlink_metadata(dir.join(name)).is_ok())
 }
 
 #[cfg(test)]
@@ -239,6 +291,32 @@ mod tests {
         assert_eq!(source.machine_secrets("web1").unwrap().len(), 2, "vars/ beside the copy is used");
         let elsewhere = tempfile::tempdir().unwrap();
         assert!(matches!(Source::open(elsewhere.path()), Err(DeployError::NotARepository { .. })));
+    }
+
+    /// A symlinked folder anywhere membership is read from is reported by name, never
+    /// followed and never silently dropped.
+    #[test]
+    fn symlinked_folders_in_the_repository_are_refused_by_name() {
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(elsewhere.path().join("f/machines/m")).unwrap();
+        let symlink = |at: &Path| std::os::unix::fs::symlink(elsewhere.path().join("f"), at).unwrap();
+        let cases: [(&str, &dyn Fn(&Path) -> PathBuf); 4] = [
+            ("secret folder", &|root| root.join("sops/secrets/linked")),
+            ("machines/ of a secret", &|root| root.join("sops/secrets/a/machines")),
+            ("groups/ of a secret", &|root| root.join("sops/secrets/a/groups")),
+            ("machines/ of a group", &|root| root.join("sops/groups/g/machines")),
+        ];
+        for (what, place) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            fs::create_dir_all(root.join("sops/machines/m")).unwrap();
+            fs::create_dir_all(root.join("sops/secrets/a")).unwrap();
+            fs::create_dir_all(root.join("sops/groups/g")).unwrap();
+            let at = place(root);
+            symlink(&at);
+            let err = Source::open(root).unwrap().machine_secrets("m").unwrap_err().to_string();
+            assert!(err.contains(&at.display().to_string()) && err.contains("symbolic link"), "{what}: {err}");
+        }
     }
 
     #[test]
