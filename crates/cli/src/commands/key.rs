@@ -218,3 +218,21 @@ fn show() -> CmdResult {
     write_stdout(python_json_objects(&objects).as_bytes())?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_anyone_can_write_to_are_unsafe_unless_sticky() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = crate::signals::effective_uid();
+        for (mode, unsafe_) in [(0o700, false), (0o755, false), (0o777, true), (0o1777, false), (0o703, true)] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let meta = std::fs::metadata(dir.path()).unwrap();
+            assert_eq!(unsafe_folder(&meta, uid).is_some(), unsafe_, "mode {mode:o}");
+        }
+        let meta = std::fs::metadata(dir.path()).unwrap();
+        assert!(unsafe_folder(&meta, uid.wrapping_add(1)).is_some() || meta.uid() == 0, "another user's folder");
+    }
+}

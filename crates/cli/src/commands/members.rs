@@ -187,3 +187,17 @@ fn warn_raw_ssh(kind: Kind, name: &str, keys: &[PublicKey]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::looks_private;
+
+    #[test]
+    fn private_keys_are_recognised() {
+        assert!(looks_private("AGE-SECRET-KEY-1QQQQ"));
+        assert!(looks_private(" age-plugin-yubikey-1QQQ"));
+        assert!(looks_private("-----BEGIN OPENSSH PRIVATE KEY-----\nabc"));
+        assert!(!looks_private("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
+        assert!(!looks_private("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"));
+    }
+}
