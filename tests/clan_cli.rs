@@ -323,6 +323,8 @@ fn test_secrets_key_generate_new_appends() {
     let flake = Flake::new();
     let home = tempfile::tempdir().unwrap();
     std::fs::copy(key_file(0), home.path().join("age.key")).unwrap();
+    // A key file others can read is refused (the fixture's mode is whatever the checkout gave it).
+    std::fs::set_permissions(home.path().join("age.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     with_home(&flake, home.path()).args(["key", "generate", "--new"]).assert().success().stderr(contains("Generated new AGE key age1"));
     let text = read(home.path().join("age.key"));
     assert!(text.starts_with(&read(key_file(0))), "k0 is kept as it was: {text}");
