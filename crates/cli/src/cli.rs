@@ -231,7 +231,12 @@ Examples:
 const EXEC_EXAMPLES: &str = "\
 Values never appear on the command line; files live in a private folder removed afterwards.
 The command does not see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or
-SOPS_AGE_SSH_PRIVATE_KEY_FILE unless --keep-key-env.
+SOPS_AGE_SSH_PRIVATE_KEY_FILE unless --keep-key-env; --env naming one of them needs it too.
+--all-env names variables after secrets, which anyone who commits can choose, so it skips (with a
+warning) any variable already set and any that steers how programs run: LD_*, DYLD_*, PATH,
+BASH_ENV, ENV, IFS, HOME, SHELL, TMPDIR, NODE_OPTIONS, PYTHON*, PERL5*, RUBYOPT, GCONV_PATH,
+MALLOC_*, GLIBC_TUNABLES, JAVA_TOOL_OPTIONS, SSH_*, EDITOR, SOPS_*, GIT_*, SECRETS_* and the like.
+Pass such a secret with --env NAME=SECRET, which sets exactly the name you give.
 
 Examples:
   secrets exec --env DB_PASSWORD=db-password -- ./migrate
@@ -281,7 +286,7 @@ pub struct ExecArgs {
     /// Write a secret to a private file and put its path in NAME: NAME=SECRET or SECRET (repeatable); `{}` in the command is the path of the only one
     #[arg(long = "file", value_name = "NAME=SECRET")]
     pub files: Vec<String>,
-    /// Every secret of the machine or user, in the environment under upper-cased names
+    /// Every secret of the machine or user, in the environment under upper-cased names; never replaces a set variable or one like PATH, LD_* (see below)
     #[arg(long, conflicts_with = "all_files")]
     pub all_env: bool,
     /// Every secret of the machine or user as a file in a private folder named by $SECRETS_DIR

@@ -1,5 +1,6 @@
 //! Editing a value in the user's editor: a private 0700 folder holding a 0600 file, removed
-//! afterwards whatever happens, termination signals included (see [`crate::signals`]).
+//! afterwards whatever happens, termination signals included (see [`crate::signals`]). The
+//! editor does not inherit the variables that locate private keys (`SOPS_AGE_KEY*`).
 
 use std::process::Command;
 
@@ -25,6 +26,8 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     let program = words.next().unwrap_or("vi");
     let mut command = Command::new(program);
     command.args(words).arg(&path);
+    // The editor needs the value, not the keys that open every secret (as `secrets exec`).
+    crate::commands::exec::remove_key_env(&mut command);
     let finished = crate::signals::run(command)
         .map_err(|e| Failure::new(201, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor"));
     let finished = match finished {

@@ -252,11 +252,12 @@ fn run_with(credential: Credential, command: &[String], keep_key_env: bool) -> C
     drop(credential);
     let mut child = Command::new(&command[0]);
     child.args(&command[1..]);
-    if !keep_key_env {
-        super::exec::remove_key_env(&mut child);
-    }
     for (var, value) in &env {
         child.env(var, value.as_str());
+    }
+    // Last, as in `secrets exec`, so that nothing added above brings a key variable back.
+    if !keep_key_env {
+        super::exec::remove_key_env(&mut child);
     }
     drop(env);
     let finished = crate::signals::run(child);

@@ -2,7 +2,10 @@
 //! folder that is removed when it exits (like `sops exec-env` and `sops exec-file`). Values are
 //! never put on a command line; the exit code is the command's (128 + the signal if killed).
 //! The command does not inherit the variables that locate private keys (`SOPS_AGE_KEY*`) unless
-//! `--keep-key-env`; the keys themselves are dropped before it starts. Termination signals are
+//! `--keep-key-env` (removed after the secrets are added, so no secret brings one back); the keys
+//! themselves are dropped before it starts. `--all-env` takes variable names from secret names,
+//! which whoever commits chooses: it never replaces a variable already set nor fills one that
+//! steers how programs load and run ([`STEERING_ENV`]); it skips those secrets with a warning. Termination signals are
 //! passed on to it and the private folder is removed whatever ends the run (see
 //! [`crate::signals`]).
 
@@ -47,6 +50,12 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let mut wanted = Vec::new();
     for spec in &args.env {
         let (var, secret) = split_spec(spec)?;
+        // A name the user chose is theirs, but a secret never becomes a key variable behind
+        // --keep-key-env's back: key variables are stripped from the command unless it is given.
+        if !args.keep_key_env && KEY_ENV.contains(&var.as_str()) {
+            return Err(Failure::new(2, format!("`{spec}`: ${var} locates private keys and is removed from the command"))
+                .hint("add --keep-key-env to pass it on purpose"));
+        }
         wanted.push(Wanted { sink: Sink::Env(var), secret: find(&repo, &secret)? });
     }
     let explicit_files = args.files.len();
@@ -56,7 +65,22 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     }
     if args.all_env || args.all_files {
         for secret in owned_secrets(&repo, args.machine.as_deref(), args.user.as_deref())? {
-            let sink = if args.all_env { Sink::Env(env_name(&secret.name)) } else { Sink::File { var: None, name: secret.name.clone() } };
+            let sink = if args.all_env {
+                let var = env_name(&secret.name);
+                // Secret names are chosen by whoever commits to the repository: they may fill
+                // variables but never replace one this run already has or one that steers how
+                // the command (or its loader, shell or tools) runs.
+                if let Some(why) = all_env_refusal(&var, |v| std::env::var_os(v).is_some()) {
+                    eprintln!(
+                        "warning: secret `{}` is not passed as ${var}: {why}; use --env NAME={} to choose a name",
+                        secret.name, secret.name
+                    );
+                    continue;
+                }
+                Sink::Env(var)
+            } else {
+                Sink::File { var: None, name: secret.name.clone() }
+            };
             wanted.push(Wanted { secret, sink });
         }
     }
@@ -111,11 +135,12 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let argv = substitute(&args.command, if explicit_files == 1 { file_paths.first() } else { None }, explicit_files)?;
     let mut child = Command::new(&argv[0]);
     child.args(&argv[1..]);
-    if !args.keep_key_env {
-        remove_key_env(&mut child);
-    }
     for (var, value) in &command_env {
         child.env(var, OsStr::from_bytes(value));
+    }
+    // After the secrets, so that none of them can put a key variable back.
+    if !args.keep_key_env {
+        remove_key_env(&mut child);
     }
     // The command holds the values in its environment now; this process keeps none of them
     // while it waits.
@@ -135,6 +160,65 @@ pub const KEY_ENV: [&str; 4] = ["SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_K
 pub fn remove_key_env(command: &mut Command) {
     for var in KEY_ENV {
         command.env_remove(var);
+    }
+}
+
+/// Variables (or prefixes, ending in `*`) that change how a program is loaded or run, or what
+/// the shell, interpreters and tools it starts do: `--all-env` never fills them from secret names.
+pub const STEERING_ENV: [&str; 38] = [
+    "LD_*",
+    "DYLD_*",
+    "PATH",
+    "BASH_ENV",
+    "ENV",
+    "IFS",
+    "CDPATH",
+    "PS4",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "HOME",
+    "SHELL",
+    "TMPDIR",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHON*",
+    "PERL5*",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RESOLV_HOST_CONF",
+    "MALLOC_*",
+    "GLIBC_TUNABLES",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "LUA_*",
+    "SSL_CERT_*",
+    "CURL_CA_BUNDLE",
+    "SSH_*",
+    "EDITOR",
+    "SOPS_*",
+    "GIT_*",
+    "SECRETS_*",
+];
+
+/// Why `--all-env` does not set `var` from a secret, if it does not: the variable is already set
+/// (`is_set`), or it is one of [`STEERING_ENV`].
+fn all_env_refusal(var: &str, is_set: impl Fn(&str) -> bool) -> Option<&'static str> {
+    let steering = STEERING_ENV.iter().any(|pattern| match pattern.strip_suffix('*') {
+        Some(prefix) => var.starts_with(prefix),
+        None => var == *pattern,
+    });
+    if steering {
+        Some("it would change how the command runs")
+    } else if is_set(var) {
+        Some("it is already set in the environment")
+    } else {
+        None
     }
 }
 
@@ -232,6 +316,29 @@ mod tests {
         assert_eq!(env_name("api.token"), "API_TOKEN");
         assert_eq!(env_name("vars/shared/gen/key"), "VARS_SHARED_GEN_KEY");
         assert_eq!(env_name("1st"), "_1ST");
+    }
+
+    #[test]
+    fn all_env_keeps_off_steering_and_set_variables() {
+        let unset = |_: &str| false;
+        for var in [
+            "LD_PRELOAD",
+            "DYLD_INSERT_LIBRARIES",
+            "PATH",
+            "BASH_ENV",
+            "ENV",
+            "IFS",
+            "PYTHONPATH",
+            "PERL5OPT",
+            "SOPS_AGE_KEY_CMD",
+            "GIT_SSH_COMMAND",
+            "HOME",
+        ] {
+            assert!(all_env_refusal(var, unset).is_some(), "{var}");
+        }
+        assert!(all_env_refusal("DB_PASSWORD", unset).is_none());
+        assert!(all_env_refusal("PATHS", unset).is_none(), "exact names match exactly");
+        assert!(all_env_refusal("DB_PASSWORD", |v| v == "DB_PASSWORD").is_some());
     }
 
     #[test]

@@ -82,6 +82,7 @@ fn append_key(path: &Path, public: &str, secret: &str) -> CmdResult<()> {
     let fail = |e: std::io::Error| Failure::msg(format!("{}: cannot write the key: {e}", path.display()));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_private_dirs(parent).map_err(|e| Failure::msg(format!("{}: cannot create the folder: {e}", parent.display())))?;
+        check_key_folders(parent)?;
     }
     let mut file = open_key_file(path)?;
     let needs_newline = ends_without_newline(&mut file).map_err(fail)?;
@@ -140,6 +141,36 @@ fn check_key_file(path: &Path, meta: &std::fs::Metadata) -> CmdResult<()> {
     Ok(())
 }
 
+/// Every folder on the way to the key file, as written and with links resolved, must belong to
+/// this user or root, and others must not be able to write to it unless it is sticky (`/tmp`):
+/// otherwise another user could rename the key file away, or a link such as
+/// `~/.config/sops/age` could steer the key into a folder anyone can read from.
+fn check_key_folders(dir: &Path) -> CmdResult<()> {
+    let fail = |e: std::io::Error| Failure::msg(format!("{}: cannot check the folder: {e}", dir.display()));
+    let resolved = std::fs::canonicalize(dir).map_err(fail)?;
+    let uid = crate::signals::effective_uid();
+    for folder in dir.ancestors().chain(resolved.ancestors()).filter(|p| !p.as_os_str().is_empty()) {
+        let meta = std::fs::metadata(folder).map_err(fail)?;
+        if let Some(why) = unsafe_folder(&meta, uid) {
+            return Err(Failure::msg(format!("{}: {why}; a private key is never written below it", folder.display()))
+                .hint("use a folder of your own that only you can write to (set SOPS_AGE_KEY_FILE)"));
+        }
+    }
+    Ok(())
+}
+
+/// Why a folder on the way to a private key is unsafe, if it is.
+fn unsafe_folder(meta: &std::fs::Metadata, uid: u32) -> Option<String> {
+    let mode = meta.mode();
+    if meta.uid() != uid && meta.uid() != 0 {
+        Some(format!("the folder belongs to another user (uid {})", meta.uid()))
+    } else if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        Some(format!("anyone can write to the folder (mode {:04o}) and it is not sticky", mode & 0o7777))
+    } else {
+        None
+    }
+}
+
 /// Whether the file has content whose last byte is not a newline.
 fn ends_without_newline(file: &mut File) -> std::io::Result<bool> {
     let len = file.metadata()?.len();
@@ -186,4 +217,22 @@ fn show() -> CmdResult {
         .collect();
     write_stdout(python_json_objects(&objects).as_bytes())?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_anyone_can_write_to_are_unsafe_unless_sticky() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = crate::signals::effective_uid();
+        for (mode, unsafe_) in [(0o700, false), (0o755, false), (0o777, true), (0o1777, false), (0o703, true)] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let meta = std::fs::metadata(dir.path()).unwrap();
+            assert_eq!(unsafe_folder(&meta, uid).is_some(), unsafe_, "mode {mode:o}");
+        }
+        let meta = std::fs::metadata(dir.path()).unwrap();
+        assert!(unsafe_folder(&meta, uid.wrapping_add(1)).is_some() || meta.uid() == 0, "another user's folder");
+    }
 }

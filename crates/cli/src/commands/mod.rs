@@ -3,7 +3,7 @@
 mod access;
 mod check;
 mod credentials;
-mod exec;
+pub(crate) mod exec;
 mod gitdrivers;
 mod groups;
 mod import;
