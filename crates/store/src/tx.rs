@@ -295,3 +295,48 @@ impl Drop for Tx<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A committer plants symlinks under every old-content name they can guess (this process's
+    /// id and a counter): replacing the file next to them must neither write through one nor
+    /// fail.
+    #[cfg(unix)]
+    #[test]
+    fn planted_symlinks_at_guessable_names_are_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        let folder = repo.sops_dir().join("secrets/s");
+        fs::create_dir_all(&folder).unwrap();
+        let secret = folder.join("secret");
+        fs::write(&secret, "old").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        for n in 0..256 {
+            std::os::unix::fs::symlink(&victim, folder.join(format!(".secrets-old-{}-{n}", std::process::id()))).unwrap();
+        }
+        let mut tx = Tx::new(&repo);
+        tx.write_file(&secret, b"new", 0o600).unwrap();
+        tx.finish(&[]).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&secret).unwrap(), b"new");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_copy_is_never_made_through_a_symlink_or_over_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        fs::write(&from, "content").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, &to).unwrap();
+        assert!(copy_exclusive(&from, &to).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        fs::remove_file(&to).unwrap();
+        copy_exclusive(&from, &to).unwrap();
+        assert_eq!(fs::read(&to).unwrap(), b"content");
+    }
+}
