@@ -15,6 +15,13 @@
 //! Each line is written before its step is taken, so a kill leaves at most a step recorded but
 //! not taken; every undo checks what is on disk and is safe to repeat. Paths are relative to the
 //! repository root and must stay inside `sops/` or `vars/`.
+//!
+//! A journal found on disk is untrusted until checked: it is read as an untrusted file (never
+//! through a symlink, never a FIFO or device, bounded by [`MAX_JOURNAL_SIZE`]), it must be the
+//! caller's own and writable by nobody else (see [`crate::lock::owned_by_caller`]), and every
+//! step must be one this code writes: a link put back only with the target `secrets` (and clan)
+//! give that link path, a kept old content only under a `.secrets-old-*` name next to its file,
+//! a folder moved aside only to `.<name>.removing-*` next to it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -24,7 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
 use crate::lock::{self, RepoLock};
+use crate::names::Kind;
 use crate::repo::Repo;
+use crate::untrusted;
 
 /// How to undo one step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +53,10 @@ pub enum Step {
     /// undoing) is finished, not undone, by the next command if this one is killed.
     Final,
 }
+
+/// The largest journal [`recover`] reads: a re-key of every secret of a very large repository
+/// takes a few hundred bytes per secret.
+pub const MAX_JOURNAL_SIZE: u64 = 64 << 20;
 
 /// The journal file of `repo`.
 pub fn path(repo: &Repo) -> PathBuf {
@@ -76,15 +89,28 @@ pub struct Recovered {
 /// never undoes a change that is still running).
 pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
     let file = path(repo);
-    let bytes = match fs::read(&file) {
+    let bytes = match untrusted::read_file(&file, untrusted::Limit::Bytes(MAX_JOURNAL_SIZE)) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io(&file, e)),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
+    let owned = fs::symlink_metadata(&file).is_ok_and(|m| lock::owned_by_caller(&m));
+    if !owned {
+        return Err(StoreError::Other(format!(
+            "{}: the journal of an interrupted change is not yours, or others may write it; nothing was undone. Check who wrote it, then remove it",
+            file.display()
+        )));
+    }
     let mut steps = Vec::new();
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         // A line cut short by a kill describes a step not taken yet.
         let Ok(step) = serde_json::from_slice::<Step>(line) else { continue };
+        step.validate().map_err(|reason| {
+            StoreError::Other(format!(
+                "{}: {reason}; this is not a step secrets records, nothing was undone. Remove the journal",
+                file.display()
+            ))
+        })?;
         steps.push(step);
     }
     let completed = steps.contains(&Step::Final);
@@ -194,12 +220,52 @@ impl Journal {
 }
 
 impl Step {
+    /// Checks that the step is one this code records (see the module docs): what a journal
+    /// written by someone else could ask beyond that is refused before anything is undone.
+    fn validate(&self) -> std::result::Result<(), String> {
+        match self {
+            Step::Created { .. } | Step::DirRenamed { .. } | Step::Final => Ok(()),
+            Step::Replaced { path, backup } => same_folder(path, backup, |name, _| name.starts_with(".secrets-old-"), "kept old content"),
+            Step::DirRemoved { path, backup } => {
+                same_folder(path, backup, |name, of| name.starts_with(&format!(".{of}.removing-")), "folder moved aside")
+            }
+            Step::Link { path, target } => {
+                let link = Path::new(path);
+                let (Some(folder), Some(name)) = (link.parent(), link.file_name()) else {
+                    return Err(format!("{path}: not a member link"));
+                };
+                let kind = [Kind::User, Kind::Machine, Kind::Group]
+                    .into_iter()
+                    .find(|k| folder.file_name().is_some_and(|f| f == k.folder()))
+                    .ok_or_else(|| format!("{path}: not a member link"))?;
+                let expected = crate::links::relative_path(folder, &Path::new("sops").join(kind.folder()).join(name));
+                if Path::new(target) == expected {
+                    Ok(())
+                } else {
+                    Err(format!("{path}: a link to put back with the target {target}, not {}", expected.display()))
+                }
+            }
+        }
+    }
+
     fn main_path(&self) -> Option<&str> {
         match self {
             Step::Created { path } | Step::Replaced { path, .. } | Step::Link { path, .. } | Step::DirRemoved { path, .. } => Some(path),
             Step::DirRenamed { from, .. } => Some(from),
             Step::Final => None,
         }
+    }
+}
+
+/// Whether `backup` is named by `rule` and lies in the folder of `path`.
+fn same_folder(path: &str, backup: &str, rule: impl Fn(&str, &str) -> bool, what: &str) -> std::result::Result<(), String> {
+    let (path, backup) = (Path::new(path), Path::new(backup));
+    let of = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = backup.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if path.parent() == backup.parent() && rule(name, of) {
+        Ok(())
+    } else {
+        Err(format!("{}: not a {what} of {}", backup.display(), path.display()))
     }
 }
 
@@ -476,5 +542,57 @@ mod tests {
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
         assert!(recover(&repo, &lock).is_err());
         assert_eq!(fs::read(outside.join("precious")).unwrap(), b"keep");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_that_is_a_fifo_a_device_link_or_writable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_d, repo) = repo();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        symlink(Path::new("/dev/zero"), &path(&repo)).unwrap();
+        assert!(recover(&repo, &lock).is_err(), "never read through a link (to /dev/zero)");
+        fs::remove_file(path(&repo)).unwrap();
+        let status = std::process::Command::new("mkfifo").arg(path(&repo)).status().unwrap();
+        assert!(status.success());
+        assert!(recover(&repo, &lock).is_err(), "a FIFO is refused without blocking");
+        fs::remove_file(path(&repo)).unwrap();
+        fs::write(path(&repo), "{\"undo\":\"created\",\"path\":\"sops/secrets/s/secret\"}\n").unwrap();
+        fs::write(repo.sops_dir().join("secrets/s/secret"), "keep").unwrap();
+        fs::set_permissions(path(&repo), fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(recover(&repo, &lock).is_err(), "a journal anyone may write is refused");
+        assert_eq!(fs::read(repo.sops_dir().join("secrets/s/secret")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn only_steps_this_code_records_are_undone() {
+        let (_d, repo) = repo();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        let secret = repo.sops_dir().join("secrets/s/secret");
+        for bad in [
+            // A revoked member put back through a link somewhere else.
+            Step::Link { path: "sops/secrets/s/users/mallory".into(), target: "../../../users/alice".into() },
+            Step::Link { path: "sops/secrets/s/users/mallory".into(), target: "/etc/passwd".into() },
+            Step::Link { path: "sops/secrets/s/secret".into(), target: "../../users/mallory".into() },
+            // Content moved in from elsewhere, folders swapped.
+            Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/t/.secrets-old-1".into() },
+            Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/other".into() },
+            Step::DirRemoved { path: "sops/secrets/s".into(), backup: "sops/secrets/t".into() },
+        ] {
+            fs::write(&secret, "keep").unwrap();
+            fs::write(path(&repo), serde_json::to_string(&bad).unwrap() + "\n").unwrap();
+            assert!(recover(&repo, &lock).is_err(), "{bad:?}");
+            assert_eq!(fs::read(&secret).unwrap(), b"keep");
+            assert!(fs::symlink_metadata(repo.sops_dir().join("secrets/s/users/mallory")).is_err());
+            fs::remove_file(path(&repo)).unwrap();
+        }
+        for good in [
+            Step::Link { path: "sops/secrets/s/users/mallory".into(), target: "../../../users/mallory".into() },
+            Step::Link { path: "vars/per-machine/m/g/f/machines/m".into(), target: "../../../../../../sops/machines/m".into() },
+            Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-0123abcd".into() },
+            Step::DirRemoved { path: "sops/secrets/s".into(), backup: "sops/secrets/.s.removing-42".into() },
+        ] {
+            assert_eq!(good.validate(), Ok(()), "{good:?}");
+        }
     }
 }

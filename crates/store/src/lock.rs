@@ -12,6 +12,12 @@
 //! tree when there is one (for a linked work tree, its own directory under `.git/worktrees/`, as
 //! each work tree has its own `sops/`), so it is never committed; otherwise it is
 //! `sops/.secrets.lock`. It is opened without following symlinks and must be a regular file.
+//!
+//! The git directory is found as git finds it (the first `.git` up from the work tree), and like
+//! git's `safe.directory` rule it is trusted only when it is owned by the caller and not
+//! writable by others: otherwise a local user's `/tmp/.git` would hold the journal (replayed by
+//! the next command, see [`crate::journal`]) and the lock of every git-less repository below
+//! `/tmp`. An untrusted git directory is ignored and `sops/` holds both files.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -19,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Result, StoreError};
 use crate::repo::Repo;
+use crate::untrusted;
 
 /// How long a command waits for the lock unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -39,11 +46,15 @@ pub fn lock_path(repo: &Repo) -> PathBuf {
 }
 
 /// The git directory of the work tree holding `root`: `.git` itself, or where a `.git` file
-/// (`gitdir: …`, linked work trees and submodules) points.
+/// (`gitdir: …`, linked work trees and submodules) points. `None` when there is none, or when
+/// the one found is not the caller's ([`owned_by_caller`]).
 fn git_dir(root: &Path) -> Option<PathBuf> {
     for dir in root.ancestors() {
         let dot_git = dir.join(".git");
         let Ok(meta) = fs::symlink_metadata(&dot_git) else { continue };
+        if !owned_by_caller(&meta) {
+            return None;
+        }
         if meta.is_dir() {
             return Some(dot_git);
         }
@@ -51,11 +62,28 @@ fn git_dir(root: &Path) -> Option<PathBuf> {
             let text = fs::read_to_string(&dot_git).ok()?;
             let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
             let target = dir.join(target);
-            return target.is_dir().then_some(target);
+            let target_meta = fs::metadata(&target).ok()?;
+            return (target_meta.is_dir() && owned_by_caller(&target_meta)).then_some(target);
         }
         return None;
     }
     None
+}
+
+/// Whether a file or folder is the caller's own (its owner is the effective user) and nobody
+/// else may write it: what the lock folder, the journal and the git directory must be before
+/// they are trusted.
+#[cfg(unix)]
+pub(crate) fn owned_by_caller(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    meta.uid() == me && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+pub(crate) fn owned_by_caller(_meta: &fs::Metadata) -> bool {
+    true
 }
 
 /// The held lock; dropping it releases it.
@@ -72,7 +100,7 @@ impl RepoLock {
     /// happens).
     pub fn acquire(repo: &Repo, timeout: Duration, on_wait: &dyn Fn(&Path)) -> Result<RepoLock> {
         let path = lock_path(repo);
-        let file = open(&path)?;
+        let file = open(repo, &path)?;
         let start = Instant::now();
         let mut told = false;
         let mut pause = Duration::from_millis(5);
@@ -95,7 +123,7 @@ impl RepoLock {
     /// Takes the lock if it is free; `None` when another command holds it.
     pub fn try_acquire(repo: &Repo) -> Result<Option<RepoLock>> {
         let path = lock_path(repo);
-        let file = open(&path)?;
+        let file = open(repo, &path)?;
         match try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
             true => Ok(Some(RepoLock { _file: file, path })),
             false => Ok(None),
@@ -110,7 +138,11 @@ impl RepoLock {
 /// Opens (creating it if needed) the lock file: never through a symlink, never a FIFO or a
 /// device (opening one could block or touch something else), read-only when the file is not
 /// ours to write (a lock works on any open descriptor).
-fn open(path: &Path) -> Result<File> {
+fn open(repo: &Repo, path: &Path) -> Result<File> {
+    if path.parent() == Some(repo.sops_dir().as_path()) {
+        // `sops/` comes from the untrusted tree: never created or entered through a symlink.
+        untrusted::check_folders(repo.root(), &repo.sops_dir())?;
+    }
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
     }
@@ -198,6 +230,38 @@ mod tests {
         fs::create_dir_all(&linked).unwrap();
         fs::write(linked.join(".git"), "gitdir: ../main/.git/worktrees/feature\n").unwrap();
         assert_eq!(lock_path(&Repo::at(&linked)), linked.join("../main/.git/worktrees/feature/secrets.lock"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_git_dir_others_may_write_or_own_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().join("repo"));
+        fs::create_dir_all(repo.sops_dir()).unwrap();
+        let planted = dir.path().join(".git");
+        fs::create_dir(&planted).unwrap();
+        assert_eq!(state_dir(&repo), planted, "the caller's own git dir is used");
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(state_dir(&repo), repo.sops_dir(), "a git dir anyone may write is ignored");
+        fs::set_permissions(&planted, fs::Permissions::from_mode(0o755)).unwrap();
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+            assert_eq!(state_dir(&repo), repo.sops_dir(), "another user's git dir is ignored");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_is_never_created_through_a_symlinked_sops_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::create_dir_all(dir.path().join("repo")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("repo/sops")).unwrap();
+        let repo = Repo::at(dir.path().join("repo"));
+        assert!(RepoLock::try_acquire(&repo).is_err());
+        assert!(!elsewhere.join(".secrets.lock").exists());
     }
 
     #[cfg(unix)]

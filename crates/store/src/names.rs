@@ -87,12 +87,13 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
 }
 
 /// Whether `name` is a secret name clan accepts but [`validate`] refuses: a leading dot, not
-/// `.` or `..`, and not the leftover of an interrupted command (see [`is_leftover`]).
+/// `.` or `..`. Names that look like leftovers (`.secrets-x`, `.db.removing-7`) are included:
+/// clan accepts them, and a folder with a `secret` file is a secret whatever its name
+/// ([`is_leftover_entry`]).
 pub fn is_hidden_secret(name: &str) -> bool {
     name.starts_with('.')
         && name != "."
         && name != ".."
-        && !is_leftover(name)
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
@@ -106,9 +107,22 @@ pub fn validate_existing(kind: Kind, name: &str) -> Result<(), StoreError> {
 }
 
 /// Names of files and folders an interrupted command leaves (`.secrets-XXXX` temporary files,
-/// `.<name>.removing-<pid>` folders): never members or secrets.
+/// `.<name>.removing-<pid>` folders). A name alone does not make a leftover: clan accepts such
+/// secret names, see [`is_leftover_entry`].
 pub fn is_leftover(name: &str) -> bool {
     name.starts_with(".secrets-") || (name.starts_with('.') && name.contains(".removing-"))
+}
+
+/// Whether the entry `path` is the leftover of an interrupted command: a leftover name, and not
+/// a folder holding a `secret` entry. A folder with a `secret` is a secret (clan lists and
+/// re-keys it), so it is never skipped, removed or left readable by a revoked member.
+pub fn is_leftover_entry(path: &std::path::Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    if !is_leftover(name) {
+        return false;
+    }
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    !(is_dir && std::fs::symlink_metadata(path.join("secret")).is_ok())
 }
 
 #[cfg(test)]
@@ -127,16 +141,32 @@ mod tests {
 
     #[test]
     fn hidden_secret_names_exist_but_are_not_created() {
-        for hidden in [".hidden", ".a.b", "._x-1"] {
+        for hidden in [".hidden", ".a.b", "._x-1", ".secrets-x", ".db.removing-7"] {
             assert!(is_hidden_secret(hidden), "{hidden:?}");
             assert!(validate(Kind::Secret, hidden).is_err(), "{hidden:?}");
             validate_existing(Kind::Secret, hidden).unwrap();
         }
-        for never in [".", "..", "./x", "../x", ".secrets-abc123", ".db.removing-42", ".a b"] {
+        for never in [".", "..", "./x", "../x", ".a b"] {
             assert!(validate_existing(Kind::Secret, never).is_err(), "{never:?}");
         }
         assert!(validate_existing(Kind::User, ".hidden").is_err());
         assert!(validate_existing(Kind::Machine, ".hidden").is_err());
+    }
+
+    #[test]
+    fn a_folder_with_a_secret_is_never_a_leftover() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [".secrets-x", ".db.removing-7"] {
+            let folder = dir.path().join(name);
+            std::fs::create_dir(&folder).unwrap();
+            assert!(is_leftover_entry(&folder), "{name}: empty, a leftover");
+            std::fs::write(folder.join("secret"), "{}").unwrap();
+            assert!(!is_leftover_entry(&folder), "{name}: a secret");
+        }
+        std::fs::write(dir.path().join(".secrets-tmp"), "x").unwrap();
+        assert!(is_leftover_entry(&dir.path().join(".secrets-tmp")));
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        assert!(!is_leftover_entry(&dir.path().join("db")));
     }
 
     #[test]

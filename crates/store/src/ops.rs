@@ -259,9 +259,11 @@ fn remove_leftovers(sops: &std::path::Path) -> Result<()> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if name.starts_with(".secrets-") && !is_dir {
+            // A folder with a `secret` is a secret, whatever its name: never removed here.
+            let leftover = crate::names::is_leftover_entry(&path);
+            if leftover && name.starts_with(".secrets-") && !is_dir {
                 fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-            } else if name.starts_with('.') && name.contains(".removing-") && is_dir {
+            } else if leftover && name.contains(".removing-") && is_dir {
                 fs::remove_dir_all(&path).map_err(|e| StoreError::io(&path, e))?;
             } else if is_dir {
                 stack.push(path);

@@ -158,11 +158,14 @@ mod tests {
     fn hidden_secrets_are_listed_and_leftovers_are_not() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::at(dir.path());
-        for name in ["db", ".hidden", ".db.removing-7", "Bad name"] {
+        for name in ["db", ".hidden", ".db.removing-7", ".secrets-x", "Bad name"] {
             fs::create_dir_all(repo.secret_dir(name)).unwrap();
             fs::write(repo.secret_dir(name).join("secret"), "{}").unwrap();
         }
-        assert_eq!(repo.list(Kind::Secret).unwrap(), [".hidden", "db"]);
+        // Leftovers hold no `secret`; a folder with one is a secret clan lists, whatever its name.
+        fs::create_dir_all(repo.secret_dir(".old.removing-3")).unwrap();
+        fs::write(repo.secret_dir(".secrets-tmp1"), "x").unwrap();
+        assert_eq!(repo.list(Kind::Secret).unwrap(), [".db.removing-7", ".hidden", ".secrets-x", "db"]);
     }
 
     #[test]

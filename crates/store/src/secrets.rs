@@ -142,10 +142,10 @@ impl Repo {
         for entry in entries {
             let entry = entry.map_err(|e| crate::StoreError::io(&folder, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if names::is_leftover(&name) {
+            let dir = entry.path();
+            if names::is_leftover_entry(&dir) {
                 continue;
             }
-            let dir = entry.path();
             // Plain files here are not secrets (check reports them); symlinks are refused below.
             if entry.file_type().is_ok_and(|t| !t.is_dir() && !t.is_symlink()) {
                 continue;

@@ -9,7 +9,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use secrets_sops::keys::Identities;
@@ -31,13 +30,60 @@ pub struct Tx<'r> {
     touched: Vec<PathBuf>,
 }
 
-/// Names of the hard links that keep old contents, unique within this process.
-static BACKUPS: AtomicUsize = AtomicUsize::new(0);
-
+/// A name for the hard link that keeps the old content of `path`, next to it. The name is
+/// unpredictable: the folder comes from an untrusted tree, where a committer may have planted
+/// files or symlinks under any name they can guess.
 fn backup_name(path: &Path) -> PathBuf {
-    let n = BACKUPS.fetch_add(1, Ordering::Relaxed);
-    let name = format!(".secrets-old-{}-{n}", std::process::id());
+    use std::hash::{BuildHasher, Hasher};
+    // `RandomState` is seeded from the operating system's randomness once per process and
+    // differs for each instance: 64 bits no committer can guess, without a new dependency.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let name = format!(".secrets-old-{:016x}", hasher.finish());
     path.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Keeps the old content of `path` under a fresh unpredictable name next to it and returns that
+/// name: a hard link (no space needed to put it back), or on a file system without hard links a
+/// copy into a file that is created, never opened through a symlink or over an existing file.
+/// A name taken meanwhile is never reused: another is drawn.
+fn keep_old_content(path: &Path) -> Result<PathBuf> {
+    let mut last = None;
+    for _ in 0..16 {
+        let backup = backup_name(path);
+        match fs::hard_link(path, &backup) {
+            Ok(()) => return Ok(backup),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((backup, e)),
+            Err(_) => match copy_exclusive(path, &backup) {
+                Ok(()) => return Ok(backup),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((backup, e)),
+                Err(e) => return Err(StoreError::io(&backup, e)),
+            },
+        }
+    }
+    let (backup, e) = last.unwrap_or_else(|| (backup_name(path), std::io::ErrorKind::AlreadyExists.into()));
+    Err(StoreError::io(&backup, e))
+}
+
+/// Copies `from` (never through a final symlink) into a new file `to` (`O_EXCL | O_NOFOLLOW`).
+fn copy_exclusive(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut source = fs::OpenOptions::new();
+    source.read(true);
+    let mut target = fs::OpenOptions::new();
+    target.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        source.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        target.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+    }
+    let mut source = source.open(from)?;
+    if !source.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut target = target.open(to)?;
+    std::io::copy(&mut source, &mut target)?;
+    target.sync_all()
 }
 
 impl<'r> Tx<'r> {
@@ -74,11 +120,14 @@ impl<'r> Tx<'r> {
         journal.record(steps)
     }
 
-    /// The undo step of replacing (or creating) `path`, and the hard link keeping its content.
+    /// The undo step of replacing (or creating) `path`, and the name keeping its old content.
     fn replace_step(journal: &Journal, path: &Path) -> Result<(Step, Option<PathBuf>)> {
         let rel = journal.relative(path)?;
         if fs::symlink_metadata(path).is_ok() {
-            let backup = backup_name(path);
+            // Kept before the step is recorded, under the name actually created: a kill in
+            // between leaves only a `.secrets-old-*` copy of encrypted content, which `key
+            // update` removes.
+            let backup = keep_old_content(path)?;
             Ok((Step::Replaced { path: rel, backup: journal.relative(&backup)? }, Some(backup)))
         } else {
             Ok((Step::Created { path: rel }, None))
@@ -87,13 +136,8 @@ impl<'r> Tx<'r> {
 
     /// Writes a file atomically; undoing puts the old content back.
     pub fn write_file(&mut self, path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
-        let mut backup = None;
-        self.record(|j| {
-            let (step, b) = Self::replace_step(j, path)?;
-            backup = b;
-            Ok(vec![step])
-        })?;
-        replace(path, backup.as_deref(), bytes, new_mode)?;
+        self.record(|j| Ok(vec![Self::replace_step(j, path)?.0]))?;
+        write_atomic(path, bytes, new_mode)?;
         self.touch(path.to_path_buf());
         Ok(())
     }
@@ -191,13 +235,10 @@ impl<'r> Tx<'r> {
             return Ok(());
         }
         // One journal entry for every file, made durable before the first is replaced.
-        let mut backups = Vec::with_capacity(files.len());
         self.record(|j| {
             let mut steps = Vec::with_capacity(files.len() + dangling.len());
             for (item, _) in &files {
-                let (step, backup) = Self::replace_step(j, &item.secret.file())?;
-                steps.push(step);
-                backups.push(backup);
+                steps.push(Self::replace_step(j, &item.secret.file())?.0);
             }
             for link in &dangling {
                 if let Ok(target) = fs::read_link(link) {
@@ -211,10 +252,9 @@ impl<'r> Tx<'r> {
         // dominate a bulk re-key on disk) can run in parallel.
         let written: Vec<Result<PathBuf>> = files
             .par_iter()
-            .zip(backups.par_iter())
-            .map(|((item, bytes), backup)| {
+            .map(|(item, bytes)| {
                 let path = item.secret.file();
-                replace(&path, backup.as_deref(), bytes, 0o600).map(|()| path)
+                write_atomic(&path, bytes, 0o600).map(|()| path)
             })
             .collect();
         for path in written {
@@ -256,14 +296,47 @@ impl Drop for Tx<'_> {
     }
 }
 
-/// Replaces (or creates) `path`, first keeping its old content as the hard link `backup`.
-fn replace(path: &Path, backup: Option<&Path>, bytes: &[u8], new_mode: u32) -> Result<()> {
-    if let Some(backup) = backup {
-        // A hard link costs no space, so putting the old content back cannot fail for lack of
-        // it; a file system without hard links gets a copy.
-        if fs::hard_link(path, backup).is_err() {
-            fs::copy(path, backup).map_err(|e| StoreError::io(backup, e))?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A committer plants symlinks under every old-content name they can guess (this process's
+    /// id and a counter): replacing the file next to them must neither write through one nor
+    /// fail.
+    #[cfg(unix)]
+    #[test]
+    fn planted_symlinks_at_guessable_names_are_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        let folder = repo.sops_dir().join("secrets/s");
+        fs::create_dir_all(&folder).unwrap();
+        let secret = folder.join("secret");
+        fs::write(&secret, "old").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        for n in 0..256 {
+            std::os::unix::fs::symlink(&victim, folder.join(format!(".secrets-old-{}-{n}", std::process::id()))).unwrap();
         }
+        let mut tx = Tx::new(&repo);
+        tx.write_file(&secret, b"new", 0o600).unwrap();
+        tx.finish(&[]).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&secret).unwrap(), b"new");
     }
-    write_atomic(path, bytes, new_mode)
+
+    #[cfg(unix)]
+    #[test]
+    fn a_copy_is_never_made_through_a_symlink_or_over_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        fs::write(&from, "content").unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, &to).unwrap();
+        assert!(copy_exclusive(&from, &to).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        fs::remove_file(&to).unwrap();
+        copy_exclusive(&from, &to).unwrap();
+        assert_eq!(fs::read(&to).unwrap(), b"content");
+    }
 }

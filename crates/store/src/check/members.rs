@@ -41,7 +41,7 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
         }
         for (name, dir) in sorted_entries(&folder) {
             if is_leftover(&name) {
-                sink.warn("leftover", &dir, "left over by an interrupted command; `secrets key update` removes it");
+                super::leftover(sink, &dir);
                 continue;
             }
             if let Err(e) = names::validate(kind, &name) {
@@ -178,7 +178,7 @@ fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'
     }
     for (name, dir) in sorted_entries(&folder) {
         if is_leftover(&name) {
-            sink.warn("leftover", &dir, "left over by an interrupted command");
+            super::leftover(sink, &dir);
             continue;
         }
         if let Err(e) = names::validate(Kind::Group, &name) {

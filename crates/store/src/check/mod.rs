@@ -204,8 +204,8 @@ fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
         let meta = fs::symlink_metadata(&path);
         let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
         let is_link = meta.as_ref().map(|m| m.file_type().is_symlink()).unwrap_or(false);
-        if names::is_leftover(&name) {
-            sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it");
+        if names::is_leftover_entry(&path) {
+            leftover(sink, &path);
             continue;
         }
         if is_link {
@@ -245,6 +245,30 @@ fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
     out
 }
 
+/// Reports the leftover of an interrupted command at `path`: a warning when it is what our code
+/// leaves (a regular `.secrets-*` file, a `.<name>.removing-*` folder), an error otherwise — a
+/// symlink or FIFO under such a name is planted, not left, and writing through it could reach
+/// any file.
+pub(crate) fn leftover(sink: &mut Sink<'_>, path: &Path) {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let meta = fs::symlink_metadata(path);
+    let expected = match &meta {
+        Ok(m) if name.starts_with(".secrets-") => m.is_file(),
+        Ok(m) => m.is_dir(),
+        Err(_) => true,
+    };
+    if expected {
+        sink.warn("leftover", path, "left over by an interrupted command; `secrets key update` removes it");
+    } else {
+        let what = if meta.is_ok_and(|m| m.file_type().is_symlink()) { "a symlink" } else { "not a regular file or folder" };
+        sink.error(
+            "planted-leftover",
+            path,
+            format!("named like the leftover of an interrupted command but {what}: it was not left by secrets; remove it (`git rm`) and review who committed it"),
+        );
+    }
+}
+
 /// The entries of a folder, sorted by name (none when it does not exist).
 pub(crate) fn sorted_entries(dir: &Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
@@ -264,7 +288,7 @@ fn check_secret(
     for (name, path) in sorted_entries(&secret.dir) {
         match name.as_str() {
             "secret" | "users" | "machines" | "groups" => {}
-            _ if names::is_leftover(&name) => sink.warn("leftover", &path, "left over by an interrupted command; `secrets key update` removes it"),
+            _ if names::is_leftover_entry(&path) => leftover(sink, &path),
             _ if secret.name.starts_with("vars/") => {}
             _ => sink.error("unexpected-file", &path, "only `secret` and the users/, machines/, groups/ links belong in a secret folder; if this holds a value, it is in plaintext in git"),
         }

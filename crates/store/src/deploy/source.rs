@@ -300,11 +300,12 @@ mod tests {
         let elsewhere = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(elsewhere.path().join("f/machines/m")).unwrap();
         let symlink = |at: &Path| std::os::unix::fs::symlink(elsewhere.path().join("f"), at).unwrap();
-        let cases: [(&str, &dyn Fn(&Path) -> PathBuf); 4] = [
-            ("secret folder", &|root| root.join("sops/secrets/linked")),
-            ("machines/ of a secret", &|root| root.join("sops/secrets/a/machines")),
-            ("groups/ of a secret", &|root| root.join("sops/secrets/a/groups")),
-            ("machines/ of a group", &|root| root.join("sops/groups/g/machines")),
+        // Where the link is planted, relative to the repository root.
+        let cases = [
+            ("secret folder", "sops/secrets/linked"),
+            ("machines/ of a secret", "sops/secrets/a/machines"),
+            ("groups/ of a secret", "sops/secrets/a/groups"),
+            ("machines/ of a group", "sops/groups/g/machines"),
         ];
         for (what, place) in cases {
             let dir = tempfile::tempdir().unwrap();
@@ -312,7 +313,7 @@ mod tests {
             fs::create_dir_all(root.join("sops/machines/m")).unwrap();
             fs::create_dir_all(root.join("sops/secrets/a")).unwrap();
             fs::create_dir_all(root.join("sops/groups/g")).unwrap();
-            let at = place(root);
+            let at = root.join(place);
             symlink(&at);
             let err = Source::open(root).unwrap().machine_secrets("m").unwrap_err().to_string();
             assert!(err.contains(&at.display().to_string()) && err.contains("symbolic link"), "{what}: {err}");
