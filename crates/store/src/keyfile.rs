@@ -182,3 +182,25 @@ mod tests {
         assert_eq!(parsed, expected);
     }
 }
+
+/// Whether a "public key" of a `key.json` is really a private key committed by mistake: an age
+/// private key, a plugin identity, or an armored private key. `check` reports it (masked) and
+/// `users get` refuses to print it.
+pub fn looks_private(key: &str) -> bool {
+    let upper = key.trim().to_ascii_uppercase();
+    upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-") || upper.contains("PRIVATE KEY")
+}
+
+#[cfg(test)]
+mod private_key_tests {
+    use super::looks_private;
+
+    #[test]
+    fn private_keys_are_recognised() {
+        assert!(looks_private("AGE-SECRET-KEY-1QQQQ"));
+        assert!(looks_private(" age-plugin-yubikey-1QQQ"));
+        assert!(looks_private("-----BEGIN OPENSSH PRIVATE KEY-----\nabc"));
+        assert!(!looks_private("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
+        assert!(!looks_private("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"));
+    }
+}

@@ -129,17 +129,11 @@ pub fn print_names(ctx: &Context, names: &[String]) -> CmdResult<()> {
 /// reports it masked). `get` prints keys verbatim for scripts, so it refuses rather than
 /// repeating the private key on a terminal, in a log or in a CI transcript.
 fn refuse_private_keys(file: &std::path::Path, keys: &[PublicKey]) -> CmdResult<()> {
-    if keys.iter().any(|k| looks_private(&k.key)) {
+    if keys.iter().any(|k| secrets_store::keyfile::looks_private(&k.key)) {
         return Err(Failure::msg(format!("{}: holds a private key where a public key belongs; it is not shown", file.display()))
             .hint("replace it with the public key, treat the private key as leaked (generate a new one) and run `secrets check`"));
     }
     Ok(())
-}
-
-/// Whether a "public key" is an age private key (or a plugin's) or an armored private key.
-fn looks_private(key: &str) -> bool {
-    let upper = key.trim().to_ascii_uppercase();
-    upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-") || upper.contains("PRIVATE KEY")
 }
 
 fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
@@ -185,19 +179,5 @@ fn warn_raw_ssh(kind: Kind, name: &str, keys: &[PublicKey]) {
             "warning: machine `{name}` has a raw ssh key; sops-nix cannot decrypt for it on the machine. \
              Store its age form instead: ssh-keyscan -t ed25519 HOST | secrets machines add -f {name} --ssh-to-age"
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::looks_private;
-
-    #[test]
-    fn private_keys_are_recognised() {
-        assert!(looks_private("AGE-SECRET-KEY-1QQQQ"));
-        assert!(looks_private(" age-plugin-yubikey-1QQQ"));
-        assert!(looks_private("-----BEGIN OPENSSH PRIVATE KEY-----\nabc"));
-        assert!(!looks_private("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
-        assert!(!looks_private("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"));
     }
 }

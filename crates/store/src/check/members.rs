@@ -78,7 +78,7 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
             if keys.is_empty() {
                 sink.error("bad-key-file", &path, "no keys: nobody can decrypt for this member");
             }
-            if keys.iter().any(|k| is_private_key(&k.key)) {
+            if keys.iter().any(|k| crate::keyfile::looks_private(&k.key)) {
                 sink.error(
                     "private-key",
                     &path,
@@ -144,12 +144,6 @@ fn real_folder(repo: &Repo, dir: &Path, sink: &mut Sink<'_>) -> bool {
             false
         }
     }
-}
-
-/// Whether a "public key" is an age private key (or a plugin's), committed by mistake.
-fn is_private_key(key: &str) -> bool {
-    let upper = key.trim().to_ascii_uppercase();
-    upper.starts_with("AGE-SECRET-KEY-") || upper.starts_with("AGE-PLUGIN-")
 }
 
 fn keyfile_owner_key(key: &PublicKey) -> String {
