@@ -2,6 +2,7 @@
 //! them: the whole plaintext for binary, dotenv and ini files and for an empty key, otherwise
 //! the string found by descending the document with the `/`-separated key.
 
+use crate::error::StoreError;
 use std::path::Path;
 
 use secrets_sops::keys::Identities;
@@ -22,7 +23,8 @@ pub const MAX_SOPS_FILE: u64 = 64 << 20;
 /// Reads and parses an encrypted file in the given store. A symlink in its place, a FIFO or a
 /// file over [`MAX_SOPS_FILE`] is refused.
 pub fn parse(path: &Path, format: Format) -> Result<EncryptedFile> {
-    let bytes = super::fsat::read_regular_nofollow(path, MAX_SOPS_FILE).map_err(|e| DeployError::io(path, e))?;
+    // The same reader as every other read of a repository file (never a link, a FIFO or too much).
+    let bytes = crate::untrusted::read_file(path, crate::untrusted::Limit::Bytes(MAX_SOPS_FILE)).map_err(StoreError::from)?;
     EncryptedFile::parse(&bytes, format).map_err(|source| DeployError::Sops { path: path.to_path_buf(), source })
 }
 

@@ -530,18 +530,6 @@ fn too_large(limit: u64) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {limit} bytes"))
 }
 
-/// Reads a regular file of at most `limit` bytes, refusing a symlink as its last component, a
-/// FIFO or device (opened without blocking, then refused), and anything larger. For files of
-/// the repository, which anyone with commit access writes.
-pub fn read_regular_nofollow(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = rfs::openat(CWD, path, flags, Mode::empty()).map_err(|e| match e {
-        Errno::LOOP => std::io::Error::new(std::io::ErrorKind::InvalidInput, "a symlink, which is not followed"),
-        other => other.into(),
-    })?;
-    read_regular(fd, limit)
-}
-
 /// Reads a regular file of at most `limit` bytes, following symlinks: for files the machine's
 /// own configuration names (its key files), which may be links into persistent storage.
 pub fn read_regular_following(path: &Path, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
@@ -554,18 +542,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reading_refuses_symlinks_fifos_and_large_files() {
+    fn key_files_are_read_through_links_but_never_from_fifos_or_past_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, "12345").unwrap();
-        assert_eq!(&read_regular_nofollow(&file, 5).unwrap()[..], b"12345");
-        assert!(read_regular_nofollow(&file, 4).unwrap_err().to_string().contains("larger than 4 bytes"));
+        assert_eq!(&read_regular_following(&file, 5).unwrap()[..], b"12345");
+        assert!(read_regular_following(&file, 4).unwrap_err().to_string().contains("larger than 4 bytes"));
         let link = dir.path().join("l");
         std::os::unix::fs::symlink(&file, &link).unwrap();
-        assert!(read_regular_nofollow(&link, 5).unwrap_err().to_string().contains("symlink"));
+        assert_eq!(&read_regular_following(&link, 5).unwrap()[..], b"12345", "the machine's own configuration may link its keys");
         let fifo = dir.path().join("p");
         rfs::mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
-        assert!(read_regular_nofollow(&fifo, 5).unwrap_err().to_string().contains("not a regular file"), "and it did not block");
+        assert!(read_regular_following(&fifo, 5).unwrap_err().to_string().contains("not a regular file"), "and it did not block");
     }
 
     #[test]
