@@ -411,7 +411,7 @@ fn undo_all(root: &Path, steps: &[Step]) -> Result<()> {
                 if let Some(parent) = path.parent() {
                     fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
                 }
-                symlink(Path::new(target), &path).map_err(|e| StoreError::io(&path, e))?;
+                crate::links::symlink(Path::new(target), &path).map_err(|e| StoreError::io(&path, e))?;
             }
             Step::DirRemoved { path, backup } => {
                 let (path, backup) = (resolve(root, path)?, resolve(root, backup)?);
@@ -431,16 +431,6 @@ fn undo_all(root: &Path, steps: &[Step]) -> Result<()> {
     Ok(())
 }
 
-#[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(not(unix))]
-fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "membership links need symlinks (unix)"))
-}
-
 /// Makes a folder's entries durable (a rename or a removal in it); best effort, as not every
 /// file system can sync a folder.
 pub(crate) fn sync_dir(dir: Option<&Path>) {
@@ -457,6 +447,7 @@ pub(crate) fn sync_dir(dir: Option<&Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::links::symlink;
 
     fn repo() -> (tempfile::TempDir, Repo) {
         let dir = tempfile::tempdir().unwrap();

@@ -71,13 +71,14 @@ pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<Path
     Ok(link)
 }
 
+/// Creates a membership link (also used to put one back when a change is undone).
 #[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
 
 #[cfg(not(unix))]
-fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
+pub(crate) fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "membership links need symlinks (unix)"))
 }
 
