@@ -3,6 +3,8 @@
 //! Reads every file the real `sops` writes with age keys, in all five stores (YAML, JSON,
 //! dotenv, INI, binary), and writes files the real `sops` reads, with the same layout.
 
+#![forbid(unsafe_code)]
+
 pub mod cipher;
 pub mod config;
 mod crypt;
