@@ -1,6 +1,78 @@
 //! The `sops/` repository model of `clan secrets`: users, machines and groups with age public
 //! keys, secrets encrypted for exactly the members their links name, and re-keying when
 //! membership changes. Built on [`secrets_sops`].
+//!
+//! The repository is a folder tree ([`repo`], [`names`], [`links`], [`keyfile`]): every member
+//! has a `key.json`, every secret a `secret` file in the sops binary store and relative symlinks
+//! naming who may read it. All of it is untrusted input, read through [`untrusted`] (no symlink,
+//! FIFO or oversized file is followed or read). The operations in [`ops`] change it as one
+//! transaction each ([`tx`], journaled by [`journal`], under the repository [`lock`]) and
+//! re-key exactly the secrets whose readers changed ([`rekey`]). [`check`] audits a repository,
+//! [`history`] reads its git log, [`credentials`] stores cloud credentials as secrets, and
+//! [`deploy`] is the machine side: which secrets a machine gets, and installing them.
+//!
+//! # A repository from scratch
+//!
+//! The examples use the test keys in `fixtures/sops-vectors/`: `keys.txt` is alice's (a
+//! user), `keys-b.txt` the machine web1's.
+//!
+//! ```
+//! use secrets_sops::keys::Identities;
+//! use secrets_store::lock::{self, RepoLock};
+//! use secrets_store::ops::{self, Ctx, Quiet};
+//! use secrets_store::rekey::RekeyOptions;
+//! use secrets_store::{journal, Kind, PublicKey, Repo};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
+//! let alice = Identities::from_age_key_text(&std::fs::read_to_string(format!("{keys}/keys.txt"))?, "keys.txt")?;
+//! let web1 = Identities::from_age_key_text(&std::fs::read_to_string(format!("{keys}/keys-b.txt"))?, "keys-b.txt")?;
+//! let public = |ids: &Identities| vec![PublicKey::age(ids.public_keys()[0].clone())];
+//!
+//! // Open a repository: the folder that holds (or will hold) `sops/`.
+//! let folder = tempfile::tempdir()?;
+//! let repo = Repo::at(folder.path());
+//!
+//! // Changes take turns: hold the lock from reading the membership to the end of the change,
+//! // and first undo whatever change an interrupted command left behind.
+//! let lock = RepoLock::acquire(&repo, lock::DEFAULT_TIMEOUT, &|_| {})?;
+//! journal::recover(&repo, &lock)?;
+//!
+//! // The caller's keys decrypt what a change must re-key.
+//! let ctx = Ctx { repo: &repo, identities: &alice, options: RekeyOptions::default(), progress: &Quiet };
+//!
+//! // Add a user and a machine (`users add`, `machines add`).
+//! ops::add_member(&ctx, Kind::User, "alice", &public(&alice), false)?;
+//! ops::add_member(&ctx, Kind::Machine, "web1", &public(&web1), false)?;
+//!
+//! // Set a secret for alice and the group `servers` (`set db-password --group servers`);
+//! // a group comes into being with its first member.
+//! ops::group_add(&ctx, "servers", Kind::User, "alice")?;
+//! let members = [(Kind::User, "alice".to_string()), (Kind::Group, "servers".to_string())];
+//! let outcome = ops::set_secret(&ctx, "db-password", b"hunter2", &members)?;
+//! assert!(outcome.paths.contains(&repo.secret_dir("db-password").join("secret")));
+//! assert_eq!(&ops::get_secret(&repo, &alice, "db-password")?[..], b"hunter2");
+//! assert!(ops::get_secret(&repo, &web1, "db-password").is_err());
+//!
+//! // A membership change re-keys exactly the secrets shared with the group: web1 joins
+//! // `servers`, and db-password's data key is wrapped for it too.
+//! let outcome = ops::group_add(&ctx, "servers", Kind::Machine, "web1")?;
+//! assert_eq!(outcome.rekeyed.len(), 1);
+//! assert_eq!(outcome.rekeyed[0].secret, "db-password");
+//! assert_eq!(&ops::get_secret(&repo, &web1, "db-password")?[..], b"hunter2");
+//! drop(lock);
+//!
+//! // On the machine: install its secrets with its own key, as `secrets install` does
+//! // (`target` becomes a symlink to a new generation of files).
+//! use secrets_store::deploy::{install, InstallOptions, Plan, Source};
+//! let target = folder.path().join("run-secrets");
+//! let plan = Plan::for_machine(&Source::open(folder.path())?, "web1", &target)?;
+//! let report = install(&plan, &web1, &InstallOptions::default())?;
+//! assert_eq!(report.installed, ["db-password"]);
+//! assert_eq!(std::fs::read(target.join("db-password"))?, b"hunter2");
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod check;
 pub mod credentials;
