@@ -12,6 +12,7 @@ use secrets_store::ops::{Outcome, Progress};
 use secrets_store::{Repo, StoreError};
 
 use crate::cli::GlobalArgs;
+use crate::exit;
 use crate::failure::Failure;
 
 pub struct Context {
@@ -155,7 +156,7 @@ fn lock_timeout() -> Result<std::time::Duration, Failure> {
         Ok(text) if !text.trim().is_empty() => {
             text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(std::time::Duration::from_secs_f64).ok_or_else(
                 || {
-                    Failure::new(2, format!("SECRETS_LOCK_TIMEOUT={text}: not a number of seconds"))
+                    Failure::new(exit::USAGE, format!("SECRETS_LOCK_TIMEOUT={text}: not a number of seconds"))
                         .hint("for example SECRETS_LOCK_TIMEOUT=120")
                 },
             )
@@ -236,7 +237,7 @@ pub fn store_failure(error: StoreError) -> Failure {
         other => other.io_error().and_then(io_hint),
     };
     // A bad name is a usage error, as clan's argument parser reports it.
-    let code = if matches!(error, StoreError::InvalidName { .. }) { 2 } else { 1 };
+    let code = if matches!(error, StoreError::InvalidName { .. }) { exit::USAGE } else { exit::GENERIC };
     let failure = Failure::new(code, &error);
     match hint {
         Some(h) => failure.hint(h),

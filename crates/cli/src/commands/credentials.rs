@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::cli::{CredentialsCommand, ExportCommand};
 use crate::commands::secrets::members_with_caller;
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
 
@@ -54,7 +55,9 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
                 return export_lines(&credential);
             }
             if command.is_empty() {
-                return Err(Failure::new(2, "give the command after `--`").hint("for example: secrets credentials exec aws -- aws s3 ls"));
+                return Err(
+                    Failure::new(exit::USAGE, "give the command after `--`").hint("for example: secrets credentials exec aws -- aws s3 ls")
+                );
             }
             run_with(credential, &command, keep_key_env)
         }
@@ -76,7 +79,7 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
         if provider == wanted {
             Ok(())
         } else {
-            Err(Failure::new(2, format!("{flag} is for {wanted} credentials")))
+            Err(Failure::new(exit::USAGE, format!("{flag} is for {wanted} credentials")))
         }
     };
     if let Some(profile) = &sources.profile {
@@ -87,8 +90,8 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
     }
     if let Some(path) = &sources.kubeconfig {
         only("--kubeconfig", Provider::Kubernetes)?;
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
         if let Some(context) = text.lines().find_map(|l| l.strip_prefix("current-context:")).map(|c| c.trim().trim_matches('"').to_string())
         {
             if !context.is_empty() {
@@ -99,10 +102,10 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
     }
     if let Some(path) = &sources.service_account_file {
         only("--service-account-file", Provider::Gcp)?;
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the key file: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the key file: {e}", path.display())))?;
         let project = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|_| Failure::new(2, format!("{}: not a JSON service account key", path.display())))?
+            .map_err(|_| Failure::new(exit::USAGE, format!("{}: not a JSON service account key", path.display())))?
             .get("project_id")
             .and_then(|p| p.as_str().map(str::to_string));
         if let Some(project) = project {
@@ -111,12 +114,14 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
         fields.push(("service_account_json".to_string(), text));
     }
     for pair in &sources.set {
-        let (field, value) = pair.split_once('=').ok_or_else(|| Failure::new(2, "--set takes FIELD=VALUE"))?;
+        let (field, value) = pair.split_once('=').ok_or_else(|| Failure::new(exit::USAGE, "--set takes FIELD=VALUE"))?;
         fields.push((field.to_string(), value.to_string()));
     }
     if let Some(field) = &sources.set_stdin {
         let mut value = String::new();
-        std::io::stdin().read_to_string(&mut value).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut value)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
         let trimmed = value.strip_suffix('\n').unwrap_or(&value).to_string();
         value.clear();
         fields.push((field.clone(), trimmed));
@@ -262,7 +267,7 @@ fn run_with(credential: Credential, command: &[String], keep_key_env: bool) -> C
     drop(env);
     let finished = crate::signals::run(child);
     drop(dir);
-    let finished = finished.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", command[0])))?;
+    let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", command[0])))?;
     Ok(exit_code(finished.status))
 }
 

@@ -23,6 +23,7 @@ use super::credentials::exit_code;
 use super::install::deploy_failure;
 use crate::cli::ExecArgs;
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{private_tempdir, write_private};
 
@@ -41,10 +42,10 @@ struct Wanted {
 
 pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     if args.env.is_empty() && args.files.is_empty() && !args.all_env && !args.all_files {
-        return Err(Failure::new(2, "which secrets? pass --env, --file, --all-env or --all-files"));
+        return Err(Failure::new(exit::USAGE, "which secrets? pass --env, --file, --all-env or --all-files"));
     }
     if (args.machine.is_some() || args.user.is_some()) && !(args.all_env || args.all_files) {
-        return Err(Failure::new(2, "--machine and --user choose whose secrets --all-env/--all-files take"));
+        return Err(Failure::new(exit::USAGE, "--machine and --user choose whose secrets --all-env/--all-files take"));
     }
     let repo = ctx.repo_for_reading()?;
     let mut wanted = Vec::new();
@@ -53,7 +54,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
         // A name the user chose is theirs, but a secret never becomes a key variable behind
         // --keep-key-env's back: key variables are stripped from the command unless it is given.
         if !args.keep_key_env && KEY_ENV.contains(&var.as_str()) {
-            return Err(Failure::new(2, format!("`{spec}`: ${var} locates private keys and is removed from the command"))
+            return Err(Failure::new(exit::USAGE, format!("`{spec}`: ${var} locates private keys and is removed from the command"))
                 .hint("add --keep-key-env to pass it on purpose"));
         }
         wanted.push(Wanted { sink: Sink::Env(var), secret: find(&repo, &secret)? });
@@ -87,7 +88,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let mut vars: Vec<&str> = wanted.iter().filter_map(|w| w.var()).collect();
     vars.sort_unstable();
     if let Some(pair) = vars.windows(2).find(|p| p[0] == p[1]) {
-        return Err(Failure::new(2, format!("the variable {} is given twice", pair[0])));
+        return Err(Failure::new(exit::USAGE, format!("the variable {} is given twice", pair[0])));
     }
 
     // Everything is decrypted before anything is written or run; the identities are dropped
@@ -148,7 +149,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let finished = crate::signals::run(child);
     // The private folder goes before anything else is reported.
     drop(dir);
-    let finished = finished.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", args.command[0])))?;
+    let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", args.command[0])))?;
     Ok(exit_code(finished.status))
 }
 
@@ -238,7 +239,7 @@ fn split_spec(spec: &str) -> CmdResult<(String, String)> {
         None => (env_name(spec), spec.to_string()),
     };
     if var.is_empty() || var.contains('\0') || secret.is_empty() {
-        return Err(Failure::new(2, format!("`{spec}`: expected NAME=SECRET or SECRET")));
+        return Err(Failure::new(exit::USAGE, format!("`{spec}`: expected NAME=SECRET or SECRET")));
     }
     Ok((var, secret))
 }
@@ -295,8 +296,11 @@ fn substitute(command: &[String], only_file: Option<&PathBuf>, explicit_files: u
     for (i, arg) in command.iter().enumerate() {
         if i > 0 && arg.contains("{}") {
             let Some(path) = only_file else {
-                return Err(Failure::new(2, format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given"))
-                    .hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given"),
+                )
+                .hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
             };
             out.push(OsString::from(arg.replace("{}", &path.to_string_lossy())));
         } else {

@@ -8,6 +8,7 @@ use secrets_store::deploy::{self, DeployError, InstallOptions, KeySources, Manif
 
 use crate::cli::InstallArgs;
 use crate::context::{plural, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -24,7 +25,9 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         (true, _) | (false, Some("sopsfile")) => CheckMode::SopsFile,
         (false, Some("manifest")) => CheckMode::Manifest,
         (false, None | Some("off")) => CheckMode::Off,
-        (false, Some(other)) => return Err(Failure::new(2, format!("invalid check mode `{other}`")).hint("use off, manifest or sopsfile")),
+        (false, Some(other)) => {
+            return Err(Failure::new(exit::USAGE, format!("invalid check mode `{other}`")).hint("use off, manifest or sopsfile"))
+        }
     };
     let manifest = match &args.manifest {
         Some(path) => Some((Manifest::load(path).map_err(deploy_failure)?, path.clone())),
@@ -36,7 +39,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
     let (mut plan, keys, who) = match manifest {
         Some((Manifest::SopsNix(m), _)) => {
             if args.machine.is_some() {
-                return Err(Failure::new(2, "--machine does not go with a sops-nix manifest, which lists the secrets itself"));
+                return Err(Failure::new(exit::USAGE, "--machine does not go with a sops-nix manifest, which lists the secrets itself"));
             }
             let plan = m.plan(target.as_deref()).map_err(deploy_failure)?;
             let keys = if given_keys.is_empty() { m.key_sources() } else { given_keys };
@@ -44,10 +47,11 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         }
         overrides => {
             let machine = args.machine.as_deref().ok_or_else(|| {
-                Failure::new(2, "which machine? pass --machine NAME")
+                Failure::new(exit::USAGE, "which machine? pass --machine NAME")
                     .hint("or --manifest with a sops-nix manifest, which lists the secrets itself")
             })?;
-            let target = target.ok_or_else(|| Failure::new(2, "pass --target DIR, the folder to install into (e.g. /run/secrets)"))?;
+            let target =
+                target.ok_or_else(|| Failure::new(exit::USAGE, "pass --target DIR, the folder to install into (e.g. /run/secrets)"))?;
             let source = source(ctx)?;
             let mut plan = Plan::for_machine(&source, machine, target).map_err(deploy_failure)?;
             if let Some((Manifest::Overrides(o), path)) = overrides {
@@ -99,7 +103,7 @@ fn source(ctx: &Context) -> CmdResult<Source> {
 }
 
 fn absolute(path: &Path) -> CmdResult<PathBuf> {
-    std::path::absolute(path).map_err(|e| Failure::new(2, format!("{}: {e}", path.display())))
+    std::path::absolute(path).map_err(|e| Failure::new(exit::USAGE, format!("{}: {e}", path.display())))
 }
 
 fn unchanged(plan: &Plan) -> String {

@@ -10,6 +10,7 @@ use secrets_store::{names, Kind, StoreError};
 
 use crate::cli::{KeyArgs, MemberCommand};
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -140,15 +141,19 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
     let mut inputs: Vec<String> = args.key.iter().chain(&args.age_keys).cloned().collect();
     if args.ssh_to_age && inputs.is_empty() {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
         inputs = text.lines().filter(|l| l.contains("ssh-ed25519 ") && !l.trim_start().starts_with('#')).map(str::to_string).collect();
         if inputs.is_empty() {
-            return Err(Failure::new(2, "no ssh-ed25519 public key on standard input").hint("pipe `ssh-keyscan -t ed25519 HOST` into it"));
+            return Err(
+                Failure::new(exit::USAGE, "no ssh-ed25519 public key on standard input").hint("pipe `ssh-keyscan -t ed25519 HOST` into it")
+            );
         }
     }
     if inputs.is_empty() {
         return Err(Failure::new(
-            2,
+            exit::USAGE,
             format!("give the {}'s key: an age key (age1…), an ssh public key, an age private key or a file", kind.noun()),
         )
         .hint("for example: --age-key age1…"));
@@ -161,14 +166,14 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
             let age = secrets_sops::keys::ssh_to_age::ssh_ed25519_public_to_age(&line[at..]).map_err(|e| Failure::msg(e.to_string()))?;
             PublicKey::age(age)
         } else {
-            parse_key_argument(input).map_err(|e| Failure::new(2, e))?
+            parse_key_argument(input).map_err(|e| Failure::new(exit::USAGE, e))?
         };
         if !keys.contains(&key) {
             keys.push(key);
         }
     }
     if kind == Kind::Machine && keys.len() != 1 {
-        return Err(Failure::new(2, format!("a machine has exactly one key; {} were given", keys.len())));
+        return Err(Failure::new(exit::USAGE, format!("a machine has exactly one key; {} were given", keys.len())));
     }
     Ok(keys)
 }

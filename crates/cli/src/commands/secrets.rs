@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 use crate::cli::MemberArgs;
 use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -93,7 +94,9 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
         return Ok(if typed.is_empty() { None } else { Some(Zeroizing::new(typed.as_bytes().to_vec())) });
     }
     let mut buffer = Zeroizing::new(Vec::new());
-    std::io::stdin().read_to_end(&mut buffer).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+    std::io::stdin()
+        .read_to_end(&mut buffer)
+        .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
     Ok(Some(buffer))
 }
 

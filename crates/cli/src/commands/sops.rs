@@ -8,6 +8,7 @@ use secrets_sops::metadata::SelectionRule;
 use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, PlainFile, Value};
 
 use crate::cli::{DecryptArgs, OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{read_input, write_atomic, write_stdout};
 
@@ -29,7 +30,8 @@ pub fn run(cmd: SopsCommand) -> CmdResult {
                 (None, Some(f), _) => read_input(&f)?,
                 (None, None, true) => read_input(Path::new("-"))?,
                 (None, None, false) => {
-                    return Err(Failure::new(7, "set needs a value").hint("give it as a JSON argument, or use --value-file / --value-stdin"))
+                    return Err(Failure::new(exit::INVALID_SET_FORMAT, "set needs a value")
+                        .hint("give it as a JSON argument, or use --value-file / --value-stdin"))
                 }
             };
             set(&file, &path, &json, idempotent, input_type.as_deref())
@@ -45,8 +47,9 @@ fn display(path: &Path) -> String {
 
 fn parse_type(name: Option<&str>) -> CmdResult<Option<Format>> {
     name.map(|n| {
-        Format::from_name(n)
-            .ok_or_else(|| Failure::new(1, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary"))
+        Format::from_name(n).ok_or_else(|| {
+            Failure::new(exit::GENERIC, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary")
+        })
     })
     .transpose()
 }
@@ -69,7 +72,7 @@ fn load(file: &Path, format: Format) -> CmdResult<EncryptedFile> {
 fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
     if output.in_place {
         if file.as_os_str() == "-" {
-            return Err(Failure::new(8, "--in-place needs a file, not standard input"));
+            return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "--in-place needs a file, not standard input"));
         }
         write_atomic(file, bytes)
     } else if let Some(target) = &output.output {
@@ -106,11 +109,14 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
         None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
         Some(path) => {
             let steps = treepath::parse(path).map_err(|e| Failure::sops(&display(file), e))?;
-            let branch =
-                plain.data.branches.first().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+            let branch = plain
+                .data
+                .branches
+                .first()
+                .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
             match treepath::get(branch, &steps) {
                 None => {
-                    return Err(Failure::new(91, format!("{}: nothing at {path}", display(file)))
+                    return Err(Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: nothing at {path}", display(file)))
                         .hint("check the path with `secrets sops decrypt` first"))
                 }
                 Some(Value::Str(s)) => s.as_bytes().to_vec(),
@@ -169,7 +175,7 @@ fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
     let dir = path.parent().unwrap_or(Path::new("."));
     match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(&path), e))? {
         Some(rule) => Ok(Some(rule.options.clone())),
-        None => Err(Failure::new(1, format!("{}: no matching creation rules found in {}", display(file), display(&path)))
+        None => Err(Failure::new(exit::GENERIC, format!("{}: no matching creation rules found in {}", display(file), display(&path)))
             .hint("add a rule whose path_regex matches the file, or pass --age")),
     }
 }
@@ -187,7 +193,7 @@ fn encrypt(
     let mut options = match recipients_from(age) {
         Some(recipients) => EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() },
         None => creation_rule(named)?.ok_or_else(|| {
-            Failure::new(1, format!("{}: no recipients to encrypt for", display(file)))
+            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(file)))
                 .hint("pass --age age1…[,age1…], set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
         })?,
     };
@@ -200,7 +206,10 @@ fn encrypt(
     options.mac_only_encrypted |= selection.mac_only_encrypted;
     let bytes = read_input(file)?;
     if bytes.is_empty() && input_fmt != Format::Binary {
-        return Err(Failure::new(92, format!("{}: the file is empty; sops files cannot be completely empty", display(file))));
+        return Err(Failure::new(
+            exit::NEED_AT_LEAST_ONE_DOCUMENT,
+            format!("{}: the file is empty; sops files cannot be completely empty", display(file)),
+        ));
     }
     let data = secrets_sops::parse_plain(&bytes, input_fmt).map_err(|e| Failure::sops(&display(file), e))?;
     if input_fmt != Format::Binary && data.branches.iter().any(|b| b.get("sops").is_some()) {
@@ -220,8 +229,11 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
         None => match creation_rule(file)? {
             Some(rule) => (rule.key_groups, rule.shamir_threshold),
             None => {
-                return Err(Failure::new(61, format!("{}: no new recipients given and no .sops.yaml found", display(file)))
-                    .hint("pass --age age1…[,age1…] with the complete new recipient list"))
+                return Err(Failure::new(
+                    exit::CONFIG_FILE_NOT_FOUND,
+                    format!("{}: no new recipients given and no .sops.yaml found", display(file)),
+                )
+                .hint("pass --age age1…[,age1…] with the complete new recipient list"))
             }
         },
     };
@@ -288,15 +300,19 @@ fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &Type
 
 fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
-    let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
+    let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
     let json: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
-        Failure::new(7, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()))
+        Failure::new(exit::INVALID_SET_FORMAT, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()))
             .hint("a string needs quotes: '\"value\"'")
     })?;
     let value = treepath::from_json(&json);
     let encrypted = load(file, format)?;
     let mut plain = open(file, &encrypted, false)?;
-    let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+    let branch = plain
+        .data
+        .branches
+        .first_mut()
+        .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
     if idempotent && treepath::get(branch, &steps) == Some(&value) {
         return Ok(0);
     }
@@ -308,15 +324,20 @@ fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Optio
 
 fn unset(file: &Path, path: &str, idempotent: bool, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
-    let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
+    let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
     let encrypted = load(file, format)?;
     let mut plain = open(file, &encrypted, false)?;
-    let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+    let branch = plain
+        .data
+        .branches
+        .first_mut()
+        .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
     if !treepath::unset(branch, &steps).map_err(|e| Failure::sops(&display(file), e))? {
         if idempotent {
             return Ok(0);
         }
-        return Err(Failure::new(1, format!("{}: nothing at {path}", display(file))).hint("pass --idempotent to accept a missing value"));
+        return Err(Failure::new(exit::GENERIC, format!("{}: nothing at {path}", display(file)))
+            .hint("pass --idempotent to accept a missing value"));
     }
     let out = plain.encrypt().and_then(|f| f.to_bytes()).map_err(|e| Failure::sops(&display(file), e))?;
     write_atomic(file, &out)?;
