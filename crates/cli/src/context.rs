@@ -42,7 +42,7 @@ impl Context {
     pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
         let timeout = lock_timeout()?;
         let announce = |path: &std::path::Path| eprintln!("waiting for another secrets command to finish (lock {})…", path.display());
-        let lock = RepoLock::acquire(repo, timeout, &announce).map_err(store_failure)?;
+        let lock = RepoLock::acquire(repo, timeout, &announce)?;
         match journal::recover(repo, &lock) {
             Ok(recovered) => report_recovered(recovered.as_ref()),
             Err(e) => return Err(recovery_failure(repo, e)),
@@ -210,6 +210,14 @@ fn io_hint(error: &std::io::Error) -> Option<String> {
             Some("the file system is read-only: make it writable, then run the command again (a failed change is undone)".to_string())
         }
         _ => None,
+    }
+}
+
+/// `?` on a store result: the error as [`store_failure`] words it. A call that adds context
+/// (another hint, a different code) still maps the error itself.
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        store_failure(error)
     }
 }
 

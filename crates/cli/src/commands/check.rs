@@ -5,7 +5,7 @@ use secrets_store::ops::Ctx;
 use secrets_store::rekey::RekeyOptions;
 
 use crate::cli::CheckArgs;
-use crate::context::{plural, store_failure, Context};
+use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -14,7 +14,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     // `--fix` re-keys from what the check finds: both under the lock.
     let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };
     let identities = ctx.identities();
-    let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(store_failure);
+    let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(Failure::from);
     let mut report = run_check()?;
     if args.fix && !report.drifted.is_empty() {
         let progress = ctx.progress();
@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
             options: RekeyOptions { force: args.force, no_rotate: false },
             progress: &progress,
         };
-        let outcome = check::fix(&op, &report).map_err(store_failure)?;
+        let outcome = check::fix(&op, &report)?;
         ctx.report(&outcome);
         ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
         report = run_check()?;

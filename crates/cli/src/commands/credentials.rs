@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let provider = Provider::from_name(&provider).ok_or_else(|| store_failure(credentials::parse_ref(&provider).unwrap_err()))?;
             let sources = Sources { set, set_stdin, profile, kubeconfig, service_account_file };
             let fields = gather_fields(provider, &sources)?;
-            let credential = Credential::new(provider, &name, fields.to_vec()).map_err(store_failure)?;
+            let credential = Credential::new(provider, &name, fields.to_vec())?;
             let repo = ctx.repo()?;
             let members = members_with_caller(&repo, &members)?;
             let identities = ctx.identities();
@@ -32,23 +32,23 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members).map_err(store_failure)?;
+            let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members)?;
             eprintln!("Stored {provider} credentials `{name}` as secret {secret}");
             ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
             Ok(0)
         }
         CredentialsCommand::List => list(ctx),
         CredentialsCommand::Delete { credential } => {
-            let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
+            let (provider, name) = credentials::parse_ref(&credential)?;
             let repo = ctx.repo()?;
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::remove_secret(&repo, &secret).map_err(store_failure)?;
+            let outcome = ops::remove_secret(&repo, &secret)?;
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {secret}"))?;
             Ok(0)
         }
         CredentialsCommand::Exec { credential, export, keep_key_env, command } => {
-            let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
+            let (provider, name) = credentials::parse_ref(&credential)?;
             let repo = ctx.repo_for_reading()?;
             let credential = load(&repo, ctx, provider, &name)?;
             if export {
@@ -86,7 +86,7 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
         only("--profile", Provider::Aws)?;
         let env = |n: &str| std::env::var(n).ok();
         let (creds, config) = aws_files::files(&env).ok_or_else(|| Failure::msg("cannot find the AWS files: HOME is not set"))?;
-        fields.extend(aws_files::read_profile(&creds, &config, profile).map_err(store_failure)?);
+        fields.extend(aws_files::read_profile(&creds, &config, profile)?);
     }
     if let Some(path) = &sources.kubeconfig {
         only("--kubeconfig", Provider::Kubernetes)?;
@@ -153,22 +153,22 @@ fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult
         return Err(Failure::msg(format!("no {provider} credentials named `{name}` (secret {secret})"))
             .hint(format!("store them with `secrets credentials store {provider} --name {name}`")));
     }
-    let bytes = ops::get_secret(repo, &ctx.identities(), &secret).map_err(store_failure)?;
-    Credential::from_json(provider, name, &bytes).map_err(store_failure)
+    let bytes = ops::get_secret(repo, &ctx.identities(), &secret)?;
+    Ok(Credential::from_json(provider, name, &bytes)?)
 }
 
 fn list(ctx: &Context) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     // Created and updated dates come from git history where there is one.
-    let dates = match secrets_store::history::GitRepo::open(&repo).map_err(store_failure)? {
-        Some(git) => secrets_store::history::log::dates(&git).map_err(store_failure)?,
+    let dates = match secrets_store::history::GitRepo::open(&repo)? {
+        Some(git) => secrets_store::history::log::dates(&git)?,
         None => Default::default(),
     };
     let mut rows = Vec::new();
-    for (provider, name) in credentials::list(&repo).map_err(store_failure)? {
-        let secret = repo.secret(&credentials::secret_name(provider, &name)).map_err(store_failure)?;
-        let access = repo.access(&secret).map_err(store_failure)?;
+    for (provider, name) in credentials::list(&repo)? {
+        let secret = repo.secret(&credentials::secret_name(provider, &name))?;
+        let access = repo.access(&secret)?;
         let readers: Vec<String> =
             access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
         let history = dates.get(&secret.name);
@@ -342,10 +342,10 @@ pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     let mut entries = Vec::new();
     let mut recipients: Vec<String> = Vec::new();
     for secret in &secrets {
-        entries.push((secret.clone(), ops::get_secret(&repo, &identities, secret).map_err(store_failure)?));
+        entries.push((secret.clone(), ops::get_secret(&repo, &identities, secret)?));
         if encrypted && age.is_none() {
-            let reference = repo.secret(secret).map_err(store_failure)?;
-            let keys = repo.recipients(&repo.access(&reference).map_err(store_failure)?).map_err(store_failure)?;
+            let reference = repo.secret(secret)?;
+            let keys = repo.recipients(&repo.access(&reference)?)?;
             for key in keys {
                 if !recipients.contains(&key.key) {
                     recipients.push(key.key);
@@ -358,10 +358,10 @@ pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     }
     let doc = export::k8s_secret(&name, namespace.as_deref(), &entries);
     if encrypted {
-        let bytes = export::render_encrypted(doc, recipients).map_err(store_failure)?;
+        let bytes = export::render_encrypted(doc, recipients)?;
         write_stdout(&bytes)?;
     } else {
-        let bytes = export::render_plain(&doc).map_err(store_failure)?;
+        let bytes = export::render_plain(&doc)?;
         write_stdout(&bytes)?;
     }
     Ok(0)

@@ -6,7 +6,7 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
 use crate::cli::GroupCommand;
-use crate::context::{store_failure, Context};
+use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -36,8 +36,8 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
             format!("secrets: remove machine {machine} from group {group}"),
         ),
         GroupCommand::AddSecret { group, secret } => {
-            names::validate(Kind::Group, &group).map_err(store_failure)?;
-            repo.secret(&secret).map_err(store_failure)?;
+            names::validate(Kind::Group, &group)?;
+            repo.secret(&secret)?;
             if !repo.exists(Kind::Group, &group) {
                 let path = repo.member_dir(Kind::Group, &group);
                 return Err(Failure::msg(StoreError::MemberMissing { secret, kind: Kind::Group, name: group.clone(), path })
@@ -49,7 +49,7 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
             (ops::revoke(&op(force), &secret, Kind::Group, &group), format!("secrets: remove group {group} from secret {secret}"))
         }
     };
-    let outcome = outcome.map_err(store_failure)?;
+    let outcome = outcome?;
     ctx.report(&outcome);
     ctx.commit(&repo, &outcome.paths, &subject)?;
     Ok(0)
@@ -58,10 +58,10 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
 fn list(ctx: &Context, repo: &secrets_store::Repo) -> CmdResult {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
-    for group in repo.list(Kind::Group).map_err(store_failure)? {
+    for group in repo.list(Kind::Group)? {
         let dir = repo.member_dir(Kind::Group, &group);
-        let machines = links::members(repo, &dir, Kind::Machine).map_err(store_failure)?;
-        let users = links::members(repo, &dir, Kind::User).map_err(store_failure)?;
+        let machines = links::members(repo, &dir, Kind::Machine)?;
+        let users = links::members(repo, &dir, Kind::User)?;
         text.push_str(&group);
         text.push('\n');
         for (label, members) in [("machines", &machines), ("users", &users)] {

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::ImportArgs;
 use crate::commands::secrets::members_with_caller;
-use crate::context::{plural, store_failure, Context};
+use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::read_input;
 
@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
             eprintln!("warning: {name} already exists, skipping (use --force to overwrite)");
             continue;
         }
-        let outcome = ops::set_secret(&op, &name, &value, &members).map_err(store_failure)?;
+        let outcome = ops::set_secret(&op, &name, &value, &members)?;
         paths.extend(outcome.paths);
         imported += 1;
     }

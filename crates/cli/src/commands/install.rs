@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         }
     };
     let manifest = match &args.manifest {
-        Some(path) => Some((Manifest::load(path).map_err(deploy_failure)?, path.clone())),
+        Some(path) => Some((Manifest::load(path)?, path.clone())),
         None => None,
     };
     let target = args.target.as_deref().map(absolute).transpose()?;
@@ -41,7 +41,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             if args.machine.is_some() {
                 return Err(Failure::new(exit::USAGE, "--machine does not go with a sops-nix manifest, which lists the secrets itself"));
             }
-            let plan = m.plan(target.as_deref()).map_err(deploy_failure)?;
+            let plan = m.plan(target.as_deref())?;
             let keys = if given_keys.is_empty() { m.key_sources() } else { given_keys };
             (plan, keys, "the manifest".to_string())
         }
@@ -53,9 +53,9 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             let target =
                 target.ok_or_else(|| Failure::new(exit::USAGE, "pass --target DIR, the folder to install into (e.g. /run/secrets)"))?;
             let source = source(ctx)?;
-            let mut plan = Plan::for_machine(&source, machine, target).map_err(deploy_failure)?;
+            let mut plan = Plan::for_machine(&source, machine, target)?;
             if let Some((Manifest::Overrides(o), path)) = overrides {
-                o.apply(&mut plan, &path).map_err(deploy_failure)?;
+                o.apply(&mut plan, &path)?;
             }
             if plan.files.is_empty() {
                 // A known machine without secrets: installing an empty generation is what its
@@ -72,12 +72,12 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
 
     match check {
         CheckMode::Manifest => {
-            plan.validate().map_err(deploy_failure)?;
+            plan.validate()?;
             eprintln!("The manifest is valid ({} for {who})", plural(plan.files.len(), "secret"));
             Ok(0)
         }
         CheckMode::SopsFile => {
-            deploy::check(&plan).map_err(deploy_failure)?;
+            deploy::check(&plan)?;
             print_check(ctx, &plan)?;
             eprintln!("Checked {} for {who}: every file parses and every key exists", plural(plan.files.len(), "secret"));
             Ok(0)
@@ -212,6 +212,13 @@ fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
         writeln!(file, "{line}")?;
     }
     Ok(())
+}
+
+/// `?` on a deploy result: the error as [`deploy_failure`] words it.
+impl From<DeployError> for Failure {
+    fn from(error: DeployError) -> Failure {
+        deploy_failure(error)
+    }
 }
 
 /// A deploy error as a message with a next step.

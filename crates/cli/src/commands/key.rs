@@ -12,7 +12,7 @@ use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 
 use crate::cli::KeyCommand;
-use crate::context::{store_failure, Context};
+use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
             let identities = ctx.identities();
             let progress = ctx.progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
-            let outcome = ops::update_all(&op).map_err(store_failure)?;
+            let outcome = ops::update_all(&op)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, "secrets: update with new keys")?;
             Ok(0)
@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
 }
 
 fn local_keys() -> CmdResult<Vec<LocalKey>> {
-    identity::local_keys(&env).map_err(store_failure)
+    Ok(identity::local_keys(&env)?)
 }
 
 fn generate(ctx: &Context, new: bool) -> CmdResult {

@@ -21,12 +21,12 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
     let progress = ctx.progress();
     let op =
         |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
-    let check = |name: &str| names::validate(kind, name).map_err(store_failure);
+    let check = |name: &str| names::validate(kind, name).map_err(Failure::from);
     // The subcommands that change the repository hold the lock from before the membership is
     // read until after the commit (and not while their arguments or stdin are read).
     match cmd {
         MemberCommand::List => {
-            let names = repo.list(kind).map_err(store_failure)?;
+            let names = repo.list(kind)?;
             print_names(ctx, &names)?;
         }
         MemberCommand::Add { name, keys, force } => {
@@ -34,13 +34,13 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             let keys = collect_keys(&keys, kind)?;
             warn_raw_ssh(kind, &name, &keys);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::add_member(&op(false), kind, &name, &keys, force).map_err(store_failure)?;
+            let outcome = ops::add_member(&op(false), kind, &name, &keys, force)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add {noun} {name}"))?;
         }
         MemberCommand::Get { name } => {
             check(&name)?;
-            let keys = repo.read_keys(kind, &name).map_err(store_failure)?;
+            let keys = repo.read_keys(kind, &name)?;
             refuse_private_keys(&repo.key_file(kind, &name), &keys)?;
             if ctx.global.json || kind == Kind::User {
                 let objects: Vec<Vec<(&str, &str)>> = keys
@@ -76,7 +76,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             let keys = collect_keys(&keys, kind)?;
             warn_raw_ssh(kind, &name, &keys);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[]).map_err(store_failure)?;
+            let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[])?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add key(s) for {noun} {name}"))?;
         }
@@ -84,14 +84,14 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             check(&name)?;
             let keys = collect_keys(&keys, kind)?;
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys).map_err(store_failure)?;
+            let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove key(s) for {noun} {name}"))?;
         }
         MemberCommand::AddSecret { name, secret } => {
             check(&name)?;
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::grant(&op(false), &secret, kind, &name).map_err(store_failure)?;
+            let outcome = ops::grant(&op(false), &secret, kind, &name)?;
             ctx.report(&outcome);
             let subject = match kind {
                 Kind::Machine => format!("vars: add {name} to secret sops/secrets/{secret}"),
@@ -102,7 +102,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
         MemberCommand::RemoveSecret { name, secret, force } => {
             check(&name)?;
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::revoke(&op(force), &secret, kind, &name).map_err(store_failure)?;
+            let outcome = ops::revoke(&op(force), &secret, kind, &name)?;
             ctx.report(&outcome);
             let subject = match kind {
                 Kind::Machine => format!("vars: remove {name} from secret {secret}"),

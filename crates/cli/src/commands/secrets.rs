@@ -31,11 +31,11 @@ pub fn members_with_caller(repo: &Repo, given: &MemberArgs) -> CmdResult<Vec<(Ki
 
 /// The user whose key is on this machine.
 pub fn caller(repo: &Repo) -> CmdResult<String> {
-    let local = identity::local_keys(&|n| std::env::var(n).ok()).map_err(store_failure)?;
+    let local = identity::local_keys(&|n| std::env::var(n).ok())?;
     if local.is_empty() {
         return Err(Failure::msg("No SOPS key found. Please generate one with `secrets key generate`."));
     }
-    match identity::find_user(repo, &local).map_err(store_failure)? {
+    match identity::find_user(repo, &local)? {
         Some((user, _)) => Ok(user),
         None => {
             let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
@@ -50,17 +50,13 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
 
 pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: bool) -> CmdResult {
     let repo = ctx.repo()?;
-    let secret = repo.secret(name).map_err(store_failure)?;
+    let secret = repo.secret(name)?;
     let members = members_with_caller(&repo, given)?;
     let value = match read_value(edit)? {
         Some(v) => v,
         None => {
             // The keys are not held while the editor runs: they are loaded again afterwards.
-            let current = if repo.exists(Kind::Secret, name) {
-                Some(ops::decrypt_file(&secret.file(), &ctx.identities()).map_err(store_failure)?)
-            } else {
-                None
-            };
+            let current = if repo.exists(Kind::Secret, name) { Some(ops::decrypt_file(&secret.file(), &ctx.identities())?) } else { None };
             match crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
                 Some(v) => v,
                 None => {
@@ -74,7 +70,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     let progress = ctx.progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let _lock = ctx.lock(&repo)?;
-    let outcome = ops::set_secret(&op, name, &value, &members).map_err(store_failure)?;
+    let outcome = ops::set_secret(&op, name, &value, &members)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: update {name}"))?;
     Ok(0)
 }
@@ -113,8 +109,7 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
 
 pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
-    let names: Vec<String> =
-        repo.list(Kind::Secret).map_err(store_failure)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    let names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
     if long {
         return crate::commands::log::print_long(ctx, &repo, &names);
     }
@@ -133,7 +128,7 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
 pub fn remove(ctx: &Context, name: &str) -> CmdResult {
     let repo = ctx.repo()?;
     let _lock = ctx.lock(&repo)?;
-    let outcome = ops::remove_secret(&repo, name).map_err(store_failure)?;
+    let outcome = ops::remove_secret(&repo, name)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {name}"))?;
     Ok(0)
 }
@@ -141,7 +136,7 @@ pub fn remove(ctx: &Context, name: &str) -> CmdResult {
 pub fn rename(ctx: &Context, old: &str, new: &str) -> CmdResult {
     let repo = ctx.repo()?;
     let _lock = ctx.lock(&repo)?;
-    let outcome = ops::rename_secret(&repo, old, new).map_err(store_failure)?;
+    let outcome = ops::rename_secret(&repo, old, new)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: rename {old} to {new}"))?;
     Ok(0)
 }
