@@ -5,6 +5,7 @@
 //! for: when the two differ (a re-key that did not happen, a file edited by hand), every view
 //! says so, so that a revocation the file does not enforce is never reported as done.
 
+use clap::Args;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -13,10 +14,25 @@ use secrets_store::history::keyindex::{normalize, KeyIndex};
 use secrets_store::links;
 use secrets_store::{Access, Kind, Lookups, Repo, SecretRef, Via};
 
-use crate::cli::AccessArgs;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// `secrets access`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  secrets access                        # the matrix: secrets x users and machines\n  secrets access db-password            # who can read it, and how\n  secrets access --member bob           # what bob can read, and how\n  secrets access db-password --member bob --explain"
+)]
+pub struct AccessArgs {
+    /// Only this secret
+    pub secret: Option<String>,
+    /// Only this user or machine (`user:NAME` or `machine:NAME` when both exist)
+    #[arg(long, value_name = "NAME")]
+    pub member: Option<String>,
+    /// Show the links that give (or would give) the member access to the secret
+    #[arg(long, requires_all = ["secret", "member"])]
+    pub explain: bool,
+}
 
 pub fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;

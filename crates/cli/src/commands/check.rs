@@ -1,13 +1,27 @@
 //! `secrets check [--fix]`: the repository's health, for people, CI and pre-commit hooks.
 
+use clap::Args;
 use secrets_store::check::{self, Options, Report, Severity};
 use secrets_store::ops::Ctx;
 use secrets_store::rekey::RekeyOptions;
 
-use crate::cli::CheckArgs;
 use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// `secrets check`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exits 1 when it finds an error (warnings do not fail). Without a key nothing is decrypted; with one, the MAC of every secret it opens is verified.\n\nExamples:\n  secrets check\n  secrets check --json\n  secrets check --fix   # re-key secrets whose recipients drifted from their links"
+)]
+pub struct CheckArgs {
+    /// Re-key secrets whose recipients differ from their links (needs a key that can read them)
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: allow leaving a secret that no user can read
+    #[arg(short, long, requires = "fix")]
+    pub force: bool,
+}
 
 pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;

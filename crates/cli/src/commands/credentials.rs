@@ -1,5 +1,6 @@
 //! `secrets credentials …`, `secrets resolve` and `secrets export k8s`.
 
+use clap::{Args, Subcommand};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,12 +12,110 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{export, Kind, Repo};
 use zeroize::Zeroizing;
 
-use crate::cli::{CredentialsCommand, ExportCommand};
-use crate::commands::secrets::members_with_caller;
+use crate::commands::secrets::{members_with_caller, MemberArgs};
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialsCommand {
+    /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
+    #[command(
+        after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials store cloudflare --set account_id=abc --set-stdin api_token < token.txt\n  secrets credentials store kubernetes --kubeconfig ~/.kube/config --machine ci"
+    )]
+    Store {
+        /// aws, gcp, azure, cloudflare or kubernetes
+        provider: String,
+        /// The profile name [default: default]
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// A field's value, FIELD=VALUE (repeatable; prefer --set-stdin for secret values)
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Read this field's value from standard input
+        #[arg(long, value_name = "FIELD")]
+        set_stdin: Option<String>,
+        /// aws: read the keys and region of this profile from ~/.aws/credentials and ~/.aws/config
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
+        /// kubernetes: the kubeconfig file to store
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// gcp: the service account JSON key file (its project_id is used unless --set gives one)
+        #[arg(long, value_name = "PATH")]
+        service_account_file: Option<PathBuf>,
+        #[command(flatten)]
+        members: MemberArgs,
+    },
+    /// List stored credentials with who can read them, dates and masked values
+    List,
+    /// Delete a stored credential
+    Delete {
+        /// <provider> or <provider>/<name>
+        credential: String,
+    },
+    /// Run a command with a provider's standard environment
+    #[command(
+        after_help = "Examples:\n  secrets credentials exec aws/prod -- aws s3 ls\n  eval \"$(secrets credentials exec cloudflare --export)\""
+    )]
+    Exec {
+        /// <provider> or <provider>/<name>
+        credential: String,
+        /// Print `export` lines for `eval` instead of running a command
+        #[arg(long)]
+        export: bool,
+        /// Let the command see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD and SOPS_AGE_SSH_PRIVATE_KEY_FILE (removed by default)
+        #[arg(long)]
+        keep_key_env: bool,
+        /// The command and its arguments
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// A Kubernetes v1/Secret manifest of chosen secrets (for `kubectl apply -f -`)
+    #[command(
+        after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password api-token | kubectl apply -f -\n  secrets export k8s --name app --encrypted --age age1… db-password > app.sops.yaml"
+    )]
+    K8s {
+        /// metadata.name of the Secret
+        #[arg(long)]
+        name: String,
+        /// metadata.namespace of the Secret
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Write it sops-encrypted (only data/stringData), for Flux or ksops
+        #[arg(long)]
+        encrypted: bool,
+        /// Recipients of the encrypted manifest (comma-separated; default: the secrets' own)
+        #[arg(long, value_name = "RECIPIENTS", requires = "encrypted")]
+        age: Option<String>,
+        /// The secrets to include (their names become the data keys)
+        #[arg(required = true)]
+        secrets: Vec<String>,
+    },
+}
+
+/// `secrets resolve`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token"
+)]
+pub struct ResolveArgs {
+    /// The service, e.g. `postgres`
+    pub service: String,
+    /// The purpose, e.g. `admin`
+    pub purpose: String,
+    /// Print only this field (a plain value is the field `credential`)
+    #[arg(long, value_name = "FIELD")]
+    pub field: Option<String>,
+    /// Folder of plain credential files (<dir>/<service>/<purpose>)
+    #[arg(long, value_name = "DIR", env = "SECRETS_CREDENTIALS_DIR")]
+    pub dir: Option<PathBuf>,
+}
 
 pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
     match cmd {

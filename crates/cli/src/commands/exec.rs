@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clap::Args;
 use secrets_sops::keys::Identities;
 use secrets_store::deploy::Source;
 use secrets_store::{ops, Repo, SecretRef};
@@ -21,7 +22,6 @@ use zeroize::Zeroizing;
 
 use super::credentials::exit_code;
 use super::install::deploy_failure;
-use crate::cli::ExecArgs;
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
@@ -38,6 +38,53 @@ enum Sink {
 struct Wanted {
     secret: SecretRef,
     sink: Sink,
+}
+
+const EXEC_EXAMPLES: &str = "\
+Values never appear on the command line; files live in a private folder removed afterwards.
+The command does not see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or
+SOPS_AGE_SSH_PRIVATE_KEY_FILE unless --keep-key-env; --env naming one of them needs it too.
+--all-env names variables after secrets, which anyone who commits can choose, so it skips (with a
+warning) any variable already set and any that steers how programs run: LD_*, DYLD_*, PATH,
+BASH_ENV, ENV, IFS, HOME, SHELL, TMPDIR, NODE_OPTIONS, PYTHON*, PERL5*, RUBYOPT, GCONV_PATH,
+MALLOC_*, GLIBC_TUNABLES, JAVA_TOOL_OPTIONS, SSH_*, EDITOR, SOPS_*, GIT_*, SECRETS_* and the like.
+Pass such a secret with --env NAME=SECRET, which sets exactly the name you give.
+
+Examples:
+  secrets exec --env DB_PASSWORD=db-password -- ./migrate
+  secrets exec --env db-password -- ./migrate                 # as $DB_PASSWORD
+  secrets exec --file TLS_KEY=tls-key -- nginx -c conf        # $TLS_KEY is the file's path
+  secrets exec --file tls-key -- openssl rsa -in {} -noout
+  secrets exec --machine web1 --all-env -- ./server";
+
+/// `secrets exec`.
+#[derive(Args, Debug)]
+#[command(after_help = EXEC_EXAMPLES)]
+pub struct ExecArgs {
+    /// Put a secret in the environment: NAME=SECRET, or SECRET alone for its upper-cased name (repeatable)
+    #[arg(long = "env", value_name = "NAME=SECRET")]
+    pub env: Vec<String>,
+    /// Write a secret to a private file and put its path in NAME: NAME=SECRET or SECRET (repeatable); `{}` in the command is the path of the only one
+    #[arg(long = "file", value_name = "NAME=SECRET")]
+    pub files: Vec<String>,
+    /// Every secret of the machine or user, in the environment under upper-cased names; never replaces a set variable or one like PATH, LD_* (see below)
+    #[arg(long, conflicts_with = "all_files")]
+    pub all_env: bool,
+    /// Every secret of the machine or user as a file in a private folder named by $SECRETS_DIR
+    #[arg(long)]
+    pub all_files: bool,
+    /// With --all-env/--all-files: the machine's secrets (decrypted with your keys or the machine's)
+    #[arg(long, value_name = "MACHINE", conflicts_with = "user")]
+    pub machine: Option<String>,
+    /// With --all-env/--all-files: the user's secrets [default: you, found by your key]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Let the command see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD and SOPS_AGE_SSH_PRIVATE_KEY_FILE (removed by default)
+    #[arg(long)]
+    pub keep_key_env: bool,
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {

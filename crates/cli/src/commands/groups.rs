@@ -1,14 +1,75 @@
 //! `secrets groups …`.
 
+use clap::Subcommand;
 use secrets_store::links;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
-use crate::cli::GroupCommand;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List groups and their members
+    #[command(after_help = "Examples:\n  secrets groups list\n  secrets groups list --json")]
+    List,
+    /// Add a user to a group (created if needed)
+    #[command(after_help = "Examples:\n  secrets groups add-user admins alice")]
+    AddUser {
+        /// The group
+        group: String,
+        /// The user
+        user: String,
+    },
+    /// Remove a user from a group
+    #[command(after_help = "Examples:\n  secrets groups remove-user admins bob")]
+    RemoveUser {
+        /// The group
+        group: String,
+        /// The user
+        user: String,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Add a machine to a group (created if needed)
+    #[command(after_help = "Examples:\n  secrets groups add-machine servers web1")]
+    AddMachine {
+        /// The group
+        group: String,
+        /// The machine
+        machine: String,
+    },
+    /// Remove a machine from a group
+    #[command(after_help = "Examples:\n  secrets groups remove-machine servers web1")]
+    RemoveMachine {
+        /// The group
+        group: String,
+        /// The machine
+        machine: String,
+    },
+    /// Give a group access to a secret
+    #[command(after_help = "Examples:\n  secrets groups add-secret admins db-password")]
+    AddSecret {
+        /// The group
+        group: String,
+        /// The secret
+        secret: String,
+    },
+    /// Take a group's access to a secret away (its data key is rotated)
+    #[command(after_help = "Examples:\n  secrets groups remove-secret admins db-password")]
+    RemoveSecret {
+        /// The group
+        group: String,
+        /// The secret
+        secret: String,
+        /// Allow leaving the secret with no user able to read it
+        #[arg(short, long)]
+        force: bool,
+    },
+}
 
 pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
     let repo = ctx.repo_for_reading()?;

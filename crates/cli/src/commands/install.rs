@@ -1,16 +1,59 @@
 //! `secrets install`: a machine's secrets into a folder, the way sops-install-secrets does it,
 //! from a repository (with an optional overrides manifest) or from a sops-nix manifest.
 
+use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use secrets_store::deploy::{self, DeployError, InstallOptions, KeySources, Manifest, Plan, Report, Source};
 
-use crate::cli::InstallArgs;
 use crate::context::{plural, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+const INSTALL_EXAMPLES: &str = "\
+Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
+that fails to decrypt fails the run and leaves the previous generation in place.
+
+Examples:
+  secrets --repo /var/lib/secrets-repo install --machine web1 --target /run/secrets
+  secrets install --machine web1 --target /run/secrets --manifest overrides.json
+  secrets install --machine web1 --target /run/secrets --check
+  secrets install --manifest /nix/store/…-manifest.json    # a sops-nix manifest";
+
+/// `secrets install`.
+#[derive(Args, Debug)]
+#[command(after_help = INSTALL_EXAMPLES)]
+pub struct InstallArgs {
+    /// The machine whose secrets to install (linked directly or through its groups, plus its vars)
+    #[arg(long, value_name = "MACHINE")]
+    pub machine: Option<String>,
+    /// The folder to install into: a symlink to the newest generation in DIR.d/
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// The machine's age key file [default: /var/lib/sops-nix/key.txt if present]
+    #[arg(long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
+    /// An ssh-ed25519 host key, used as an age key (repeatable) [default: /etc/ssh/ssh_host_ed25519_key if present]
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<PathBuf>,
+    /// Per-secret mode, owner, group, path and units (JSON), or a whole sops-nix manifest
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Generations to keep, the new one included; 0 keeps all [default: 1, or the manifest's]
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Check the manifest and the encrypted files without decrypting or writing anything
+    #[arg(long)]
+    pub check: bool,
+    /// sops-install-secrets' -check-mode: off, manifest or sopsfile
+    #[arg(long, value_name = "MODE", hide = true, conflicts_with = "check")]
+    pub check_mode: Option<String>,
+    /// Own every file by root without looking up users (for secrets needed before users exist)
+    #[arg(long)]
+    pub ignore_passwd: bool,
+}
 
 /// How far `--check`/`--check-mode` goes.
 #[derive(Clone, Copy, PartialEq, Eq)]

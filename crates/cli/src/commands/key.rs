@@ -1,5 +1,6 @@
 //! `secrets key generate|show|update`.
 
+use clap::Subcommand;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -11,10 +12,26 @@ use secrets_store::keyfile::python_json_objects;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 
-use crate::cli::KeyCommand;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Generate an age key in your key file, unless you already have one
+    #[command(after_help = "Examples:\n  secrets key generate\n  secrets key generate --new   # another key, appended to the key file")]
+    Generate {
+        /// Generate a new key even if one exists (it is appended, never overwritten)
+        #[arg(long)]
+        new: bool,
+    },
+    /// Show your public keys and where they come from
+    #[command(after_help = "Examples:\n  secrets key show\n  SOPS_AGE_KEY_FILE=keys.txt secrets key show")]
+    Show,
+    /// Re-encrypt every secret for exactly the members its links name
+    #[command(after_help = "Examples:\n  secrets key update")]
+    Update,
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()

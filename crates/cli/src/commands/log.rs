@@ -1,15 +1,28 @@
 //! `secrets log` and `secrets list --long`: the history of secrets from git.
 
+use clap::Args;
 use std::path::PathBuf;
 
 use secrets_store::history::log::{self, Change, Entry, LogOptions, Recipient, ValueChange};
 use secrets_store::history::{GitRepo, KeyIndex};
 use secrets_store::Repo;
 
-use crate::cli::LogArgs;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// `secrets log`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Without a key, an identical ciphertext proves the value unchanged, and a new one means the value or the data key changed; with a key that reads both versions, values are compared.\n\nExamples:\n  secrets log\n  secrets log db-password -n 5"
+)]
+pub struct LogArgs {
+    /// Only this secret
+    pub secret: Option<String>,
+    /// Show at most this many commits
+    #[arg(short = 'n', long, value_name = "N")]
+    pub max_count: Option<usize>,
+}
 
 fn open_git(repo: &Repo) -> CmdResult<GitRepo> {
     GitRepo::open(repo)?.ok_or_else(|| {

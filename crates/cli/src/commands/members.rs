@@ -1,5 +1,6 @@
 //! `secrets users …` and `secrets machines …`.
 
+use clap::{Args, Subcommand};
 use std::io::Read;
 
 use secrets_store::keyfile::{python_json_objects, PublicKey};
@@ -8,11 +9,100 @@ use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
-use crate::cli::{KeyArgs, MemberCommand};
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// How keys are given to `add`, `add-key` and `remove-key`.
+#[derive(Args, Debug, Clone)]
+pub struct KeyArgs {
+    /// An age key (age1…), ssh public key, age private key, or a file holding one
+    #[arg(conflicts_with = "age_keys")]
+    pub key: Option<String>,
+    /// The same, as an option (repeatable)
+    #[arg(long = "age-key", value_name = "KEY")]
+    pub age_keys: Vec<String>,
+    /// Read ssh-ed25519 public keys (e.g. `ssh-keyscan HOST` output) from stdin, or convert the
+    /// given one, and store the age1 form that sops-nix machines decrypt with their host key
+    #[arg(long)]
+    pub ssh_to_age: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    /// List names
+    #[command(after_help = "Examples:\n  secrets users list\n  secrets machines list --json")]
+    List,
+    /// Add one, with its key(s)
+    #[command(
+        after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age"
+    )]
+    Add {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Replace the keys of an existing one (and re-encrypt its secrets)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Show the keys
+    #[command(after_help = "Examples:\n  secrets users get alice\n  secrets machines get web1")]
+    Get {
+        /// The name
+        name: String,
+    },
+    /// Remove one: it leaves its groups and its secrets get new data keys
+    #[command(after_help = "Examples:\n  secrets users remove bob\n  secrets machines remove web1")]
+    Remove {
+        /// The name
+        name: String,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Add key(s)
+    #[command(
+        after_help = "Examples:\n  secrets users add-key alice --age-key age1…\n  secrets users add-key alice ~/.config/sops/age/keys.txt"
+    )]
+    AddKey {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Remove key(s)
+    #[command(after_help = "Examples:\n  secrets users remove-key alice age1…")]
+    RemoveKey {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Give access to a secret
+    #[command(after_help = "Examples:\n  secrets users add-secret alice db-password\n  secrets machines add-secret web1 db-password")]
+    AddSecret {
+        /// The name
+        name: String,
+        /// The secret
+        secret: String,
+    },
+    /// Take access to a secret away (its data key is rotated)
+    #[command(after_help = "Examples:\n  secrets users remove-secret bob db-password\n  secrets machines remove-secret web1 db-password")]
+    RemoveSecret {
+        /// The name
+        name: String,
+        /// The secret
+        secret: String,
+        /// Allow leaving the secret with no user able to read it
+        #[arg(short, long)]
+        force: bool,
+    },
+}
 
 pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
     let repo = ctx.repo_for_reading()?;

@@ -1,5 +1,6 @@
 //! `secrets set|get|list|remove|rename`: the secrets themselves.
 
+use clap::Args;
 use std::io::{IsTerminal, Read};
 
 use secrets_store::identity;
@@ -8,12 +9,80 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{Kind, Repo, StoreError};
 use zeroize::Zeroizing;
 
-use crate::cli::MemberArgs;
 use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// Who a secret is (also) encrypted for.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MemberArgs {
+    /// Encrypt for this user too (repeatable)
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Encrypt for this machine too (repeatable)
+    #[arg(long = "machine", value_name = "MACHINE")]
+    pub machines: Vec<String>,
+    /// Encrypt for this group too (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+}
+
+/// `secrets set`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  printf %s \"$TOKEN\" | secrets set api-token --machine web1\n  secrets set db-password --group admins   # prompts for the value on a terminal\n  secrets set --edit db-password"
+)]
+pub struct SetArgs {
+    /// The secret's name
+    pub secret: String,
+    #[command(flatten)]
+    pub members: MemberArgs,
+    /// Edit the value in $EDITOR (a private temporary file, removed afterwards)
+    #[arg(short, long)]
+    pub edit: bool,
+    /// Allow a secret that no user can read (machines only)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `secrets get`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets get db-password\n  secrets get tls-key > key.pem")]
+pub struct GetArgs {
+    /// The secret's name
+    pub secret: String,
+}
+
+/// `secrets list`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long")]
+pub struct ListArgs {
+    /// A substring of the names to show
+    pub pattern: Option<String>,
+    /// Also show when each secret was created and last changed (from git history)
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+/// `secrets remove`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets remove db-password")]
+pub struct RemoveArgs {
+    /// The secret's name
+    pub secret: String,
+}
+
+/// `secrets rename`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets rename db-password postgres-password")]
+pub struct RenameArgs {
+    /// The current name
+    pub secret: String,
+    /// The new name
+    pub new_name: String,
+}
 
 /// The members a new or updated secret is linked to: the ones named, plus the caller (clan
 /// always links the user who sets a secret, so its creator can read it).
