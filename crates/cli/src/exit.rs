@@ -37,3 +37,29 @@ pub const INVALID_TREE_PATH_FORMAT: u8 = sops(codes::INVALID_TREE_PATH_FORMAT);
 pub const NEED_AT_LEAST_ONE_DOCUMENT: u8 = sops(codes::NEED_AT_LEAST_ONE_DOCUMENT);
 /// sops: the editor could not be started.
 pub const NO_EDITOR_FOUND: u8 = sops(codes::NO_EDITOR_FOUND);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scripts and the README rely on these numbers; a name may move, its number may not.
+    #[test]
+    fn the_numbers_stay_sops_numbers() {
+        let pinned = [
+            (GENERIC, 1),
+            (USAGE, 2),
+            (COULD_NOT_READ_INPUT_FILE, 2),
+            (COULD_NOT_WRITE_OUTPUT_FILE, 3),
+            (INVALID_SET_FORMAT, 7),
+            (CONFLICTING_PARAMETERS, 8),
+            (CONFIG_FILE_NOT_FOUND, 61),
+            (INVALID_TREE_PATH_FORMAT, 91),
+            (NEED_AT_LEAST_ONE_DOCUMENT, 92),
+            (CANNOT_RUN, 127),
+            (NO_EDITOR_FOUND, 201),
+        ];
+        for (code, number) in pinned {
+            assert_eq!(code, number);
+        }
+    }
+}
