@@ -12,6 +12,7 @@ use secrets_store::ops::{Outcome, Progress};
 use secrets_store::{Repo, StoreError};
 
 use crate::cli::GlobalArgs;
+use crate::exit;
 use crate::failure::Failure;
 
 pub struct Context {
@@ -41,7 +42,7 @@ impl Context {
     pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
         let timeout = lock_timeout()?;
         let announce = |path: &std::path::Path| eprintln!("waiting for another secrets command to finish (lock {})…", path.display());
-        let lock = RepoLock::acquire(repo, timeout, &announce).map_err(store_failure)?;
+        let lock = RepoLock::acquire(repo, timeout, &announce)?;
         match journal::recover(repo, &lock) {
             Ok(recovered) => report_recovered(recovered.as_ref()),
             Err(e) => return Err(recovery_failure(repo, e)),
@@ -155,7 +156,7 @@ fn lock_timeout() -> Result<std::time::Duration, Failure> {
         Ok(text) if !text.trim().is_empty() => {
             text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(std::time::Duration::from_secs_f64).ok_or_else(
                 || {
-                    Failure::new(2, format!("SECRETS_LOCK_TIMEOUT={text}: not a number of seconds"))
+                    Failure::new(exit::USAGE, format!("SECRETS_LOCK_TIMEOUT={text}: not a number of seconds"))
                         .hint("for example SECRETS_LOCK_TIMEOUT=120")
                 },
             )
@@ -212,6 +213,14 @@ fn io_hint(error: &std::io::Error) -> Option<String> {
     }
 }
 
+/// `?` on a store result: the error as [`store_failure`] words it. A call that adds context
+/// (another hint, a different code) still maps the error itself.
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        store_failure(error)
+    }
+}
+
 /// A store error as a message with a next step.
 pub fn store_failure(error: StoreError) -> Failure {
     let hint = match &error {
@@ -236,7 +245,7 @@ pub fn store_failure(error: StoreError) -> Failure {
         other => other.io_error().and_then(io_hint),
     };
     // A bad name is a usage error, as clan's argument parser reports it.
-    let code = if matches!(error, StoreError::InvalidName { .. }) { 2 } else { 1 };
+    let code = if matches!(error, StoreError::InvalidName { .. }) { exit::USAGE } else { exit::GENERIC };
     let failure = Failure::new(code, &error);
     match hint {
         Some(h) => failure.hint(h),

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use zeroize::Zeroizing;
 
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 
 /// Opens `$SOPS_EDITOR`/`$EDITOR` (split on spaces; `vi` if unset) on `current`. Returns the new
@@ -28,8 +29,9 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     command.args(words).arg(&path);
     // The editor needs the value, not the keys that open every secret (as `secrets exec`).
     crate::commands::exec::remove_key_env(&mut command);
-    let finished = crate::signals::run(command)
-        .map_err(|e| Failure::new(201, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor"));
+    let finished = crate::signals::run(command).map_err(|e| {
+        Failure::new(exit::NO_EDITOR_FOUND, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor")
+    });
     let finished = match finished {
         Ok(finished) => finished,
         Err(failure) => {

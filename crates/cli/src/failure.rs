@@ -6,6 +6,8 @@ use std::fmt::Display;
 use secrets_sops::Error as SopsError;
 use secrets_store::credentials::mask::redact;
 
+use crate::exit;
+
 pub struct Failure {
     pub code: u8,
     pub message: String,
@@ -21,7 +23,7 @@ impl Failure {
 
     /// A generic failure (exit 1).
     pub fn msg(message: impl Display) -> Failure {
-        Failure::new(1, message)
+        Failure::new(exit::GENERIC, message)
     }
 
     pub fn hint(mut self, hint: impl Display) -> Failure {
@@ -31,7 +33,7 @@ impl Failure {
 
     /// A library error about `file`, with sops' exit code and advice for the common cases.
     pub fn sops(file: &str, error: SopsError) -> Failure {
-        let code = u8::try_from(error.sops_exit_code()).unwrap_or(1);
+        let code = u8::try_from(error.sops_exit_code()).unwrap_or(exit::GENERIC);
         let hint = match &error {
             SopsError::MacMismatch | SopsError::MacMissing | SopsError::MacDecrypt => {
                 Some("if you edited a value by hand, re-encrypt it with `secrets sops set`; to recover what is readable, pass --ignore-mac")

@@ -5,17 +5,20 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 
 /// Reads a file, or stdin for `-`.
 pub fn read_input(path: &Path) -> CmdResult<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut buffer = Vec::new();
-        std::io::stdin().read_to_end(&mut buffer).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_end(&mut buffer)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
         return Ok(buffer);
     }
     fs::read(path).map_err(|e| {
-        let failure = Failure::new(2, format!("{}: cannot read the file: {e}", path.display()));
+        let failure = Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the file: {e}", path.display()));
         if e.kind() == std::io::ErrorKind::NotFound {
             failure.hint("check the path; `-` reads from standard input")
         } else {
@@ -27,13 +30,16 @@ pub fn read_input(path: &Path) -> CmdResult<Vec<u8>> {
 /// Replaces `path` atomically (the store's `write_atomic`): a crash leaves either the old or
 /// the new file, and the target's permissions are kept (a new file is 0600).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> CmdResult<()> {
-    secrets_store::fsutil::write_atomic(path, bytes, 0o600).map_err(|e| Failure::new(3, format!("cannot write the file: {e}")))
+    secrets_store::fsutil::write_atomic(path, bytes, 0o600)
+        .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot write the file: {e}")))
 }
 
 /// Writes to stdout.
 pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|_| out.flush()).map_err(|e| Failure::new(3, format!("cannot write to standard output: {e}")))
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot write to standard output: {e}")))
 }
 
 /// A private folder (0700) that holds plaintext while a command runs: removed when dropped, and

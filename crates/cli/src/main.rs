@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod context;
 mod editor;
+mod exit;
 mod failure;
 mod io;
 mod signals;

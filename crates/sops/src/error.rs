@@ -3,6 +3,37 @@
 
 use crate::format::Format;
 
+/// The exit statuses of the real `sops` binary, by name (its `cmd/sops/codes` package): scripts
+/// written for sops test these numbers, so `secrets sops` exits with the same ones.
+pub mod codes {
+    pub const ERROR_GENERIC: i32 = 1;
+    pub const COULD_NOT_READ_INPUT_FILE: i32 = 2;
+    pub const COULD_NOT_WRITE_OUTPUT_FILE: i32 = 3;
+    pub const ERROR_DUMPING_TREE: i32 = 4;
+    pub const ERROR_READING_CONFIG: i32 = 5;
+    pub const ERROR_INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT: i32 = 6;
+    pub const ERROR_INVALID_SET_FORMAT: i32 = 7;
+    pub const ERROR_CONFLICTING_PARAMETERS: i32 = 8;
+    pub const ERROR_ENCRYPTING_MAC: i32 = 21;
+    pub const ERROR_ENCRYPTING_TREE: i32 = 23;
+    pub const ERROR_DECRYPTING_MAC: i32 = 24;
+    pub const ERROR_DECRYPTING_TREE: i32 = 25;
+    pub const CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE: i32 = 49;
+    pub const MAC_MISMATCH: i32 = 51;
+    pub const MAC_NOT_FOUND: i32 = 52;
+    pub const CONFIG_FILE_NOT_FOUND: i32 = 61;
+    pub const KEYBOARD_INTERRUPT: i32 = 85;
+    pub const INVALID_TREE_PATH_FORMAT: i32 = 91;
+    pub const NEED_AT_LEAST_ONE_DOCUMENT: i32 = 92;
+    pub const NO_FILE_SPECIFIED: i32 = 100;
+    pub const NO_ENCRYPTION_KEY_FOUND: i32 = 111;
+    pub const COULD_NOT_RETRIEVE_KEY: i32 = 128;
+    pub const FILE_HAS_NOT_BEEN_MODIFIED: i32 = 200;
+    pub const NO_EDITOR_FOUND: i32 = 201;
+    pub const FAILED_TO_COMPARE_VERSIONS: i32 = 202;
+    pub const FILE_ALREADY_ENCRYPTED: i32 = 203;
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,17 +109,17 @@ impl Error {
     /// The exit code the real `sops` uses for the same failure (`cmd/sops/codes`).
     pub fn sops_exit_code(&self) -> i32 {
         match self {
-            Error::Parse { .. } => 2,
-            Error::EmptyInput => 92,
-            Error::Emit { .. } => 4,
-            Error::AlreadyEncrypted => 203,
-            Error::ValueDecrypt { .. } | Error::BadValue { .. } => 25,
-            Error::MacDecrypt | Error::MacMissing | Error::MacMismatch => 51,
-            Error::NoKey(_) => 128,
-            Error::Shamir(_) => 128,
-            Error::TreePath { .. } => 91,
-            Error::Wrap(_) => 23,
-            _ => 1,
+            Error::Parse { .. } => codes::COULD_NOT_READ_INPUT_FILE,
+            Error::EmptyInput => codes::NEED_AT_LEAST_ONE_DOCUMENT,
+            Error::Emit { .. } => codes::ERROR_DUMPING_TREE,
+            Error::AlreadyEncrypted => codes::FILE_ALREADY_ENCRYPTED,
+            Error::ValueDecrypt { .. } | Error::BadValue { .. } => codes::ERROR_DECRYPTING_TREE,
+            Error::MacDecrypt | Error::MacMissing | Error::MacMismatch => codes::MAC_MISMATCH,
+            Error::NoKey(_) => codes::COULD_NOT_RETRIEVE_KEY,
+            Error::Shamir(_) => codes::COULD_NOT_RETRIEVE_KEY,
+            Error::TreePath { .. } => codes::INVALID_TREE_PATH_FORMAT,
+            Error::Wrap(_) => codes::ERROR_ENCRYPTING_TREE,
+            _ => codes::ERROR_GENERIC,
         }
     }
 

@@ -5,6 +5,7 @@
 //! for: when the two differ (a re-key that did not happen, a file edited by hand), every view
 //! says so, so that a revocation the file does not enforce is never reported as done.
 
+use clap::Args;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -13,10 +14,25 @@ use secrets_store::history::keyindex::{normalize, KeyIndex};
 use secrets_store::links;
 use secrets_store::{Access, Kind, Lookups, Repo, SecretRef, Via};
 
-use crate::cli::AccessArgs;
-use crate::context::{store_failure, Context};
+use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// `secrets access`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  secrets access                        # the matrix: secrets x users and machines\n  secrets access db-password            # who can read it, and how\n  secrets access --member bob           # what bob can read, and how\n  secrets access db-password --member bob --explain"
+)]
+pub struct AccessArgs {
+    /// Only this secret
+    pub secret: Option<String>,
+    /// Only this user or machine (`user:NAME` or `machine:NAME` when both exist)
+    #[arg(long, value_name = "NAME")]
+    pub member: Option<String>,
+    /// Show the links that give (or would give) the member access to the secret
+    #[arg(long, requires_all = ["secret", "member"])]
+    pub explain: bool,
+}
 
 pub fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
@@ -56,13 +72,13 @@ fn find_member(repo: &Repo, text: &str) -> CmdResult<Member> {
 
 fn find_secret(repo: &Repo, name: &str) -> CmdResult<SecretRef> {
     if name.starts_with("vars/") {
-        let all = repo.all_secrets().map_err(store_failure)?;
+        let all = repo.all_secrets()?;
         return all
             .into_iter()
             .find(|s| s.name == name.trim_end_matches('/'))
             .ok_or_else(|| Failure::msg(format!("no vars secret `{name}`")));
     }
-    let secret = repo.secret(name).map_err(store_failure)?;
+    let secret = repo.secret(name)?;
     if !repo.exists(Kind::Secret, name) {
         return Err(Failure::msg(format!("secret `{name}` does not exist")).hint("see `secrets list`"));
     }
@@ -172,12 +188,12 @@ fn to_text(json: &serde_json::Value) -> CmdResult<String> {
 }
 
 fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
-    let secrets = repo.all_secrets().map_err(store_failure)?;
-    let users = repo.list(Kind::User).map_err(store_failure)?;
-    let machines = repo.list(Kind::Machine).map_err(store_failure)?;
+    let secrets = repo.all_secrets()?;
+    let users = repo.list(Kind::User)?;
+    let machines = repo.list(Kind::Machine)?;
     let lookups = Lookups::default();
     let rows: Vec<(SecretRef, Access)> =
-        secrets.into_iter().map(|s| repo.access_with(&s, &lookups).map(|a| (s, a))).collect::<Result<_, _>>().map_err(store_failure)?;
+        secrets.into_iter().map(|s| repo.access_with(&s, &lookups).map(|a| (s, a))).collect::<Result<_, _>>()?;
     let drifts: Vec<Drift> = rows.iter().map(|(s, a)| Drift::of(repo, s, a)).collect();
     let index = KeyIndex::from_repo(repo);
     if ctx.global.json {
@@ -268,7 +284,7 @@ fn widen(widths: &mut [usize], min: usize) {
 }
 
 fn one_secret(ctx: &Context, repo: &Repo, secret: &SecretRef, only: Option<&Member>) -> CmdResult<String> {
-    let access = repo.access(secret).map_err(store_failure)?;
+    let access = repo.access(secret)?;
     let drift = Drift::of(repo, secret, &access);
     let index = KeyIndex::from_repo(repo);
     let keep = |kind: Kind, name: &str| only.is_none_or(|m| m.kind == kind && m.name == name);
@@ -318,9 +334,9 @@ fn one_member(ctx: &Context, repo: &Repo, member: &Member) -> CmdResult<String> 
     let mut readable: Vec<(String, Via)> = Vec::new();
     // Secrets the links no longer give the member but whose files are still encrypted for them.
     let mut still_in_file: Vec<String> = Vec::new();
-    let keys: Vec<String> = repo.read_keys(member.kind, &member.name).map_err(store_failure)?.iter().map(|k| normalize(&k.key)).collect();
-    for secret in repo.all_secrets().map_err(store_failure)? {
-        let access = repo.access(&secret).map_err(store_failure)?;
+    let keys: Vec<String> = repo.read_keys(member.kind, &member.name)?.iter().map(|k| normalize(&k.key)).collect();
+    for secret in repo.all_secrets()? {
+        let access = repo.access(&secret)?;
         let map = if member.kind == Kind::User { &access.users } else { &access.machines };
         if let Some(via) = map.get(&member.name) {
             readable.push((secret.name.clone(), via.clone()));
@@ -366,7 +382,7 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
     let rel = |p: &Path| p.strip_prefix(repo.root()).unwrap_or(p).display().to_string();
     let link_line =
         |path: &Path| format!("{} -> {}", rel(path), std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default());
-    let access = repo.access(secret).map_err(store_failure)?;
+    let access = repo.access(secret)?;
     let via = if member.kind == Kind::User { access.users.get(&member.name) } else { access.machines.get(&member.name) };
     let mut paths: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(via) = via {
@@ -384,7 +400,7 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
             ));
         }
     }
-    let keys = repo.read_keys(member.kind, &member.name).map_err(store_failure)?;
+    let keys = repo.read_keys(member.kind, &member.name)?;
     let recipients: BTreeSet<String> = secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
         .ok()
         .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())

@@ -1,20 +1,34 @@
 //! `secrets check [--fix]`: the repository's health, for people, CI and pre-commit hooks.
 
+use clap::Args;
 use secrets_store::check::{self, Options, Report, Severity};
 use secrets_store::ops::Ctx;
 use secrets_store::rekey::RekeyOptions;
 
-use crate::cli::CheckArgs;
-use crate::context::{plural, store_failure, Context};
+use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// `secrets check`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exits 1 when it finds an error (warnings do not fail). Without a key nothing is decrypted; with one, the MAC of every secret it opens is verified.\n\nExamples:\n  secrets check\n  secrets check --json\n  secrets check --fix   # re-key secrets whose recipients drifted from their links"
+)]
+pub struct CheckArgs {
+    /// Re-key secrets whose recipients differ from their links (needs a key that can read them)
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: allow leaving a secret that no user can read
+    #[arg(short, long, requires = "fix")]
+    pub force: bool,
+}
 
 pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
     // `--fix` re-keys from what the check finds: both under the lock.
     let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };
     let identities = ctx.identities();
-    let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(store_failure);
+    let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(Failure::from);
     let mut report = run_check()?;
     if args.fix && !report.drifted.is_empty() {
         let progress = ctx.progress();
@@ -24,7 +38,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
             options: RekeyOptions { force: args.force, no_rotate: false },
             progress: &progress,
         };
-        let outcome = check::fix(&op, &report).map_err(store_failure)?;
+        let outcome = check::fix(&op, &report)?;
         ctx.report(&outcome);
         ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
         report = run_check()?;

@@ -1,5 +1,6 @@
 //! `secrets credentials …`, `secrets resolve` and `secrets export k8s`.
 
+use clap::{Args, Subcommand};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,11 +12,110 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{export, Kind, Repo};
 use zeroize::Zeroizing;
 
-use crate::cli::{CredentialsCommand, ExportCommand};
-use crate::commands::secrets::members_with_caller;
+use crate::commands::secrets::{members_with_caller, MemberArgs};
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialsCommand {
+    /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
+    #[command(
+        after_help = "Examples:\n  secrets credentials store aws --profile prod --name prod --group ops\n  secrets credentials store cloudflare --set account_id=abc --set-stdin api_token < token.txt\n  secrets credentials store kubernetes --kubeconfig ~/.kube/config --machine ci"
+    )]
+    Store {
+        /// aws, gcp, azure, cloudflare or kubernetes
+        provider: String,
+        /// The profile name [default: default]
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// A field's value, FIELD=VALUE (repeatable; prefer --set-stdin for secret values)
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Read this field's value from standard input
+        #[arg(long, value_name = "FIELD")]
+        set_stdin: Option<String>,
+        /// aws: read the keys and region of this profile from ~/.aws/credentials and ~/.aws/config
+        #[arg(long, value_name = "PROFILE")]
+        profile: Option<String>,
+        /// kubernetes: the kubeconfig file to store
+        #[arg(long, value_name = "PATH")]
+        kubeconfig: Option<PathBuf>,
+        /// gcp: the service account JSON key file (its project_id is used unless --set gives one)
+        #[arg(long, value_name = "PATH")]
+        service_account_file: Option<PathBuf>,
+        #[command(flatten)]
+        members: MemberArgs,
+    },
+    /// List stored credentials with who can read them, dates and masked values
+    List,
+    /// Delete a stored credential
+    Delete {
+        /// <provider> or <provider>/<name>
+        credential: String,
+    },
+    /// Run a command with a provider's standard environment
+    #[command(
+        after_help = "Examples:\n  secrets credentials exec aws/prod -- aws s3 ls\n  eval \"$(secrets credentials exec cloudflare --export)\""
+    )]
+    Exec {
+        /// <provider> or <provider>/<name>
+        credential: String,
+        /// Print `export` lines for `eval` instead of running a command
+        #[arg(long)]
+        export: bool,
+        /// Let the command see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD and SOPS_AGE_SSH_PRIVATE_KEY_FILE (removed by default)
+        #[arg(long)]
+        keep_key_env: bool,
+        /// The command and its arguments
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// A Kubernetes v1/Secret manifest of chosen secrets (for `kubectl apply -f -`)
+    #[command(
+        after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password api-token | kubectl apply -f -\n  secrets export k8s --name app --encrypted --age age1… db-password > app.sops.yaml"
+    )]
+    K8s {
+        /// metadata.name of the Secret
+        #[arg(long)]
+        name: String,
+        /// metadata.namespace of the Secret
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Write it sops-encrypted (only data/stringData), for Flux or ksops
+        #[arg(long)]
+        encrypted: bool,
+        /// Recipients of the encrypted manifest (comma-separated; default: the secrets' own)
+        #[arg(long, value_name = "RECIPIENTS", requires = "encrypted")]
+        age: Option<String>,
+        /// The secrets to include (their names become the data keys)
+        #[arg(required = true)]
+        secrets: Vec<String>,
+    },
+}
+
+/// `secrets resolve`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token"
+)]
+pub struct ResolveArgs {
+    /// The service, e.g. `postgres`
+    pub service: String,
+    /// The purpose, e.g. `admin`
+    pub purpose: String,
+    /// Print only this field (a plain value is the field `credential`)
+    #[arg(long, value_name = "FIELD")]
+    pub field: Option<String>,
+    /// Folder of plain credential files (<dir>/<service>/<purpose>)
+    #[arg(long, value_name = "DIR", env = "SECRETS_CREDENTIALS_DIR")]
+    pub dir: Option<PathBuf>,
+}
 
 pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
     match cmd {
@@ -23,7 +123,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let provider = Provider::from_name(&provider).ok_or_else(|| store_failure(credentials::parse_ref(&provider).unwrap_err()))?;
             let sources = Sources { set, set_stdin, profile, kubeconfig, service_account_file };
             let fields = gather_fields(provider, &sources)?;
-            let credential = Credential::new(provider, &name, fields.to_vec()).map_err(store_failure)?;
+            let credential = Credential::new(provider, &name, fields.to_vec())?;
             let repo = ctx.repo()?;
             let members = members_with_caller(&repo, &members)?;
             let identities = ctx.identities();
@@ -31,30 +131,32 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members).map_err(store_failure)?;
+            let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members)?;
             eprintln!("Stored {provider} credentials `{name}` as secret {secret}");
             ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
             Ok(0)
         }
         CredentialsCommand::List => list(ctx),
         CredentialsCommand::Delete { credential } => {
-            let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
+            let (provider, name) = credentials::parse_ref(&credential)?;
             let repo = ctx.repo()?;
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::remove_secret(&repo, &secret).map_err(store_failure)?;
+            let outcome = ops::remove_secret(&repo, &secret)?;
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {secret}"))?;
             Ok(0)
         }
         CredentialsCommand::Exec { credential, export, keep_key_env, command } => {
-            let (provider, name) = credentials::parse_ref(&credential).map_err(store_failure)?;
+            let (provider, name) = credentials::parse_ref(&credential)?;
             let repo = ctx.repo_for_reading()?;
             let credential = load(&repo, ctx, provider, &name)?;
             if export {
                 return export_lines(&credential);
             }
             if command.is_empty() {
-                return Err(Failure::new(2, "give the command after `--`").hint("for example: secrets credentials exec aws -- aws s3 ls"));
+                return Err(
+                    Failure::new(exit::USAGE, "give the command after `--`").hint("for example: secrets credentials exec aws -- aws s3 ls")
+                );
             }
             run_with(credential, &command, keep_key_env)
         }
@@ -76,19 +178,19 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
         if provider == wanted {
             Ok(())
         } else {
-            Err(Failure::new(2, format!("{flag} is for {wanted} credentials")))
+            Err(Failure::new(exit::USAGE, format!("{flag} is for {wanted} credentials")))
         }
     };
     if let Some(profile) = &sources.profile {
         only("--profile", Provider::Aws)?;
         let env = |n: &str| std::env::var(n).ok();
         let (creds, config) = aws_files::files(&env).ok_or_else(|| Failure::msg("cannot find the AWS files: HOME is not set"))?;
-        fields.extend(aws_files::read_profile(&creds, &config, profile).map_err(store_failure)?);
+        fields.extend(aws_files::read_profile(&creds, &config, profile)?);
     }
     if let Some(path) = &sources.kubeconfig {
         only("--kubeconfig", Provider::Kubernetes)?;
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the kubeconfig: {e}", path.display())))?;
         if let Some(context) = text.lines().find_map(|l| l.strip_prefix("current-context:")).map(|c| c.trim().trim_matches('"').to_string())
         {
             if !context.is_empty() {
@@ -99,10 +201,10 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
     }
     if let Some(path) = &sources.service_account_file {
         only("--service-account-file", Provider::Gcp)?;
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Failure::new(2, format!("{}: cannot read the key file: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the key file: {e}", path.display())))?;
         let project = serde_json::from_str::<serde_json::Value>(&text)
-            .map_err(|_| Failure::new(2, format!("{}: not a JSON service account key", path.display())))?
+            .map_err(|_| Failure::new(exit::USAGE, format!("{}: not a JSON service account key", path.display())))?
             .get("project_id")
             .and_then(|p| p.as_str().map(str::to_string));
         if let Some(project) = project {
@@ -111,12 +213,14 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
         fields.push(("service_account_json".to_string(), text));
     }
     for pair in &sources.set {
-        let (field, value) = pair.split_once('=').ok_or_else(|| Failure::new(2, "--set takes FIELD=VALUE"))?;
+        let (field, value) = pair.split_once('=').ok_or_else(|| Failure::new(exit::USAGE, "--set takes FIELD=VALUE"))?;
         fields.push((field.to_string(), value.to_string()));
     }
     if let Some(field) = &sources.set_stdin {
         let mut value = String::new();
-        std::io::stdin().read_to_string(&mut value).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut value)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
         let trimmed = value.strip_suffix('\n').unwrap_or(&value).to_string();
         value.clear();
         fields.push((field.clone(), trimmed));
@@ -148,22 +252,22 @@ fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult
         return Err(Failure::msg(format!("no {provider} credentials named `{name}` (secret {secret})"))
             .hint(format!("store them with `secrets credentials store {provider} --name {name}`")));
     }
-    let bytes = ops::get_secret(repo, &ctx.identities(), &secret).map_err(store_failure)?;
-    Credential::from_json(provider, name, &bytes).map_err(store_failure)
+    let bytes = ops::get_secret(repo, &ctx.identities(), &secret)?;
+    Ok(Credential::from_json(provider, name, &bytes)?)
 }
 
 fn list(ctx: &Context) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
     let identities = ctx.identities();
     // Created and updated dates come from git history where there is one.
-    let dates = match secrets_store::history::GitRepo::open(&repo).map_err(store_failure)? {
-        Some(git) => secrets_store::history::log::dates(&git).map_err(store_failure)?,
+    let dates = match secrets_store::history::GitRepo::open(&repo)? {
+        Some(git) => secrets_store::history::log::dates(&git)?,
         None => Default::default(),
     };
     let mut rows = Vec::new();
-    for (provider, name) in credentials::list(&repo).map_err(store_failure)? {
-        let secret = repo.secret(&credentials::secret_name(provider, &name)).map_err(store_failure)?;
-        let access = repo.access(&secret).map_err(store_failure)?;
+    for (provider, name) in credentials::list(&repo)? {
+        let secret = repo.secret(&credentials::secret_name(provider, &name))?;
+        let access = repo.access(&secret)?;
         let readers: Vec<String> =
             access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
         let history = dates.get(&secret.name);
@@ -262,7 +366,7 @@ fn run_with(credential: Credential, command: &[String], keep_key_env: bool) -> C
     drop(env);
     let finished = crate::signals::run(child);
     drop(dir);
-    let finished = finished.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", command[0])))?;
+    let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", command[0])))?;
     Ok(exit_code(finished.status))
 }
 
@@ -337,10 +441,10 @@ pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     let mut entries = Vec::new();
     let mut recipients: Vec<String> = Vec::new();
     for secret in &secrets {
-        entries.push((secret.clone(), ops::get_secret(&repo, &identities, secret).map_err(store_failure)?));
+        entries.push((secret.clone(), ops::get_secret(&repo, &identities, secret)?));
         if encrypted && age.is_none() {
-            let reference = repo.secret(secret).map_err(store_failure)?;
-            let keys = repo.recipients(&repo.access(&reference).map_err(store_failure)?).map_err(store_failure)?;
+            let reference = repo.secret(secret)?;
+            let keys = repo.recipients(&repo.access(&reference)?)?;
             for key in keys {
                 if !recipients.contains(&key.key) {
                     recipients.push(key.key);
@@ -353,10 +457,10 @@ pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     }
     let doc = export::k8s_secret(&name, namespace.as_deref(), &entries);
     if encrypted {
-        let bytes = export::render_encrypted(doc, recipients).map_err(store_failure)?;
+        let bytes = export::render_encrypted(doc, recipients)?;
         write_stdout(&bytes)?;
     } else {
-        let bytes = export::render_plain(&doc).map_err(store_failure)?;
+        let bytes = export::render_plain(&doc)?;
         write_stdout(&bytes)?;
     }
     Ok(0)

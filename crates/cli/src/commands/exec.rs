@@ -14,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clap::Args;
 use secrets_sops::keys::Identities;
 use secrets_store::deploy::Source;
 use secrets_store::{ops, Repo, SecretRef};
@@ -21,8 +22,8 @@ use zeroize::Zeroizing;
 
 use super::credentials::exit_code;
 use super::install::deploy_failure;
-use crate::cli::ExecArgs;
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{private_tempdir, write_private};
 
@@ -39,12 +40,59 @@ struct Wanted {
     sink: Sink,
 }
 
+const EXEC_EXAMPLES: &str = "\
+Values never appear on the command line; files live in a private folder removed afterwards.
+The command does not see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or
+SOPS_AGE_SSH_PRIVATE_KEY_FILE unless --keep-key-env; --env naming one of them needs it too.
+--all-env names variables after secrets, which anyone who commits can choose, so it skips (with a
+warning) any variable already set and any that steers how programs run: LD_*, DYLD_*, PATH,
+BASH_ENV, ENV, IFS, HOME, SHELL, TMPDIR, NODE_OPTIONS, PYTHON*, PERL5*, RUBYOPT, GCONV_PATH,
+MALLOC_*, GLIBC_TUNABLES, JAVA_TOOL_OPTIONS, SSH_*, EDITOR, SOPS_*, GIT_*, SECRETS_* and the like.
+Pass such a secret with --env NAME=SECRET, which sets exactly the name you give.
+
+Examples:
+  secrets exec --env DB_PASSWORD=db-password -- ./migrate
+  secrets exec --env db-password -- ./migrate                 # as $DB_PASSWORD
+  secrets exec --file TLS_KEY=tls-key -- nginx -c conf        # $TLS_KEY is the file's path
+  secrets exec --file tls-key -- openssl rsa -in {} -noout
+  secrets exec --machine web1 --all-env -- ./server";
+
+/// `secrets exec`.
+#[derive(Args, Debug)]
+#[command(after_help = EXEC_EXAMPLES)]
+pub struct ExecArgs {
+    /// Put a secret in the environment: NAME=SECRET, or SECRET alone for its upper-cased name (repeatable)
+    #[arg(long = "env", value_name = "NAME=SECRET")]
+    pub env: Vec<String>,
+    /// Write a secret to a private file and put its path in NAME: NAME=SECRET or SECRET (repeatable); `{}` in the command is the path of the only one
+    #[arg(long = "file", value_name = "NAME=SECRET")]
+    pub files: Vec<String>,
+    /// Every secret of the machine or user, in the environment under upper-cased names; never replaces a set variable or one like PATH, LD_* (see below)
+    #[arg(long, conflicts_with = "all_files")]
+    pub all_env: bool,
+    /// Every secret of the machine or user as a file in a private folder named by $SECRETS_DIR
+    #[arg(long)]
+    pub all_files: bool,
+    /// With --all-env/--all-files: the machine's secrets (decrypted with your keys or the machine's)
+    #[arg(long, value_name = "MACHINE", conflicts_with = "user")]
+    pub machine: Option<String>,
+    /// With --all-env/--all-files: the user's secrets [default: you, found by your key]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Let the command see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD and SOPS_AGE_SSH_PRIVATE_KEY_FILE (removed by default)
+    #[arg(long)]
+    pub keep_key_env: bool,
+    /// The command and its arguments
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
 pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     if args.env.is_empty() && args.files.is_empty() && !args.all_env && !args.all_files {
-        return Err(Failure::new(2, "which secrets? pass --env, --file, --all-env or --all-files"));
+        return Err(Failure::new(exit::USAGE, "which secrets? pass --env, --file, --all-env or --all-files"));
     }
     if (args.machine.is_some() || args.user.is_some()) && !(args.all_env || args.all_files) {
-        return Err(Failure::new(2, "--machine and --user choose whose secrets --all-env/--all-files take"));
+        return Err(Failure::new(exit::USAGE, "--machine and --user choose whose secrets --all-env/--all-files take"));
     }
     let repo = ctx.repo_for_reading()?;
     let mut wanted = Vec::new();
@@ -53,7 +101,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
         // A name the user chose is theirs, but a secret never becomes a key variable behind
         // --keep-key-env's back: key variables are stripped from the command unless it is given.
         if !args.keep_key_env && KEY_ENV.contains(&var.as_str()) {
-            return Err(Failure::new(2, format!("`{spec}`: ${var} locates private keys and is removed from the command"))
+            return Err(Failure::new(exit::USAGE, format!("`{spec}`: ${var} locates private keys and is removed from the command"))
                 .hint("add --keep-key-env to pass it on purpose"));
         }
         wanted.push(Wanted { sink: Sink::Env(var), secret: find(&repo, &secret)? });
@@ -87,7 +135,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let mut vars: Vec<&str> = wanted.iter().filter_map(|w| w.var()).collect();
     vars.sort_unstable();
     if let Some(pair) = vars.windows(2).find(|p| p[0] == p[1]) {
-        return Err(Failure::new(2, format!("the variable {} is given twice", pair[0])));
+        return Err(Failure::new(exit::USAGE, format!("the variable {} is given twice", pair[0])));
     }
 
     // Everything is decrypted before anything is written or run; the identities are dropped
@@ -148,7 +196,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let finished = crate::signals::run(child);
     // The private folder goes before anything else is reported.
     drop(dir);
-    let finished = finished.map_err(|e| Failure::new(127, format!("cannot run `{}`: {e}", args.command[0])))?;
+    let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", args.command[0])))?;
     Ok(exit_code(finished.status))
 }
 
@@ -238,7 +286,7 @@ fn split_spec(spec: &str) -> CmdResult<(String, String)> {
         None => (env_name(spec), spec.to_string()),
     };
     if var.is_empty() || var.contains('\0') || secret.is_empty() {
-        return Err(Failure::new(2, format!("`{spec}`: expected NAME=SECRET or SECRET")));
+        return Err(Failure::new(exit::USAGE, format!("`{spec}`: expected NAME=SECRET or SECRET")));
     }
     Ok((var, secret))
 }
@@ -295,8 +343,11 @@ fn substitute(command: &[String], only_file: Option<&PathBuf>, explicit_files: u
     for (i, arg) in command.iter().enumerate() {
         if i > 0 && arg.contains("{}") {
             let Some(path) = only_file else {
-                return Err(Failure::new(2, format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given"))
-                    .hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("`{{}}` stands for the file of exactly one --file, and {explicit_files} were given"),
+                )
+                .hint("use the variables instead: --file NAME=SECRET puts the path in $NAME"));
             };
             out.push(OsString::from(arg.replace("{}", &path.to_string_lossy())));
         } else {

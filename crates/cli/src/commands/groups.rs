@@ -1,14 +1,75 @@
 //! `secrets groups …`.
 
+use clap::Subcommand;
 use secrets_store::links;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
-use crate::cli::GroupCommand;
-use crate::context::{store_failure, Context};
+use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List groups and their members
+    #[command(after_help = "Examples:\n  secrets groups list\n  secrets groups list --json")]
+    List,
+    /// Add a user to a group (created if needed)
+    #[command(after_help = "Examples:\n  secrets groups add-user admins alice")]
+    AddUser {
+        /// The group
+        group: String,
+        /// The user
+        user: String,
+    },
+    /// Remove a user from a group
+    #[command(after_help = "Examples:\n  secrets groups remove-user admins bob")]
+    RemoveUser {
+        /// The group
+        group: String,
+        /// The user
+        user: String,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Add a machine to a group (created if needed)
+    #[command(after_help = "Examples:\n  secrets groups add-machine servers web1")]
+    AddMachine {
+        /// The group
+        group: String,
+        /// The machine
+        machine: String,
+    },
+    /// Remove a machine from a group
+    #[command(after_help = "Examples:\n  secrets groups remove-machine servers web1")]
+    RemoveMachine {
+        /// The group
+        group: String,
+        /// The machine
+        machine: String,
+    },
+    /// Give a group access to a secret
+    #[command(after_help = "Examples:\n  secrets groups add-secret admins db-password")]
+    AddSecret {
+        /// The group
+        group: String,
+        /// The secret
+        secret: String,
+    },
+    /// Take a group's access to a secret away (its data key is rotated)
+    #[command(after_help = "Examples:\n  secrets groups remove-secret admins db-password")]
+    RemoveSecret {
+        /// The group
+        group: String,
+        /// The secret
+        secret: String,
+        /// Allow leaving the secret with no user able to read it
+        #[arg(short, long)]
+        force: bool,
+    },
+}
 
 pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
@@ -36,8 +97,8 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
             format!("secrets: remove machine {machine} from group {group}"),
         ),
         GroupCommand::AddSecret { group, secret } => {
-            names::validate(Kind::Group, &group).map_err(store_failure)?;
-            repo.secret(&secret).map_err(store_failure)?;
+            names::validate(Kind::Group, &group)?;
+            repo.secret(&secret)?;
             if !repo.exists(Kind::Group, &group) {
                 let path = repo.member_dir(Kind::Group, &group);
                 return Err(Failure::msg(StoreError::MemberMissing { secret, kind: Kind::Group, name: group.clone(), path })
@@ -49,7 +110,7 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
             (ops::revoke(&op(force), &secret, Kind::Group, &group), format!("secrets: remove group {group} from secret {secret}"))
         }
     };
-    let outcome = outcome.map_err(store_failure)?;
+    let outcome = outcome?;
     ctx.report(&outcome);
     ctx.commit(&repo, &outcome.paths, &subject)?;
     Ok(0)
@@ -58,10 +119,10 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
 fn list(ctx: &Context, repo: &secrets_store::Repo) -> CmdResult {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
-    for group in repo.list(Kind::Group).map_err(store_failure)? {
+    for group in repo.list(Kind::Group)? {
         let dir = repo.member_dir(Kind::Group, &group);
-        let machines = links::members(repo, &dir, Kind::Machine).map_err(store_failure)?;
-        let users = links::members(repo, &dir, Kind::User).map_err(store_failure)?;
+        let machines = links::members(repo, &dir, Kind::Machine)?;
+        let users = links::members(repo, &dir, Kind::User)?;
         text.push_str(&group);
         text.push('\n');
         for (label, members) in [("machines", &machines), ("users", &users)] {

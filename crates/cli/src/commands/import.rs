@@ -1,7 +1,8 @@
 //! `secrets import-sops`: every string value of a sops file (any structured store, or stdin)
 //! becomes a secret; nested keys are joined with `.`.
 
-use std::path::Path;
+use clap::Args;
+use std::path::{Path, PathBuf};
 
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Map, Value};
 use secrets_store::ops::{self, Ctx};
@@ -9,11 +10,31 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind};
 use zeroize::Zeroizing;
 
-use crate::cli::ImportArgs;
-use crate::commands::secrets::members_with_caller;
-use crate::context::{plural, store_failure, Context};
+use crate::commands::secrets::{members_with_caller, MemberArgs};
+use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::read_input;
+
+/// `secrets import-sops`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Nested keys become names joined with `.`: {\"db\": {\"password\": …}} imports db.password.\n\nExamples:\n  secrets import-sops --group admins secrets.yaml\n  cat secrets.json | secrets import-sops --input-type json -"
+)]
+pub struct ImportArgs {
+    /// The sops file (`-` for stdin)
+    pub file: PathBuf,
+    /// Its store: yaml, json, dotenv or ini (default: from the extension)
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Prefix for the secret names
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    #[command(flatten)]
+    pub members: MemberArgs,
+    /// Overwrite secrets that exist already
+    #[arg(short, long)]
+    pub force: bool,
+}
 
 /// The separator of nested key names.
 const SEPARATOR: &str = ".";
@@ -59,7 +80,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
             eprintln!("warning: {name} already exists, skipping (use --force to overwrite)");
             continue;
         }
-        let outcome = ops::set_secret(&op, &name, &value, &members).map_err(store_failure)?;
+        let outcome = ops::set_secret(&op, &name, &value, &members)?;
         paths.extend(outcome.paths);
         imported += 1;
     }

@@ -1,15 +1,59 @@
 //! `secrets install`: a machine's secrets into a folder, the way sops-install-secrets does it,
 //! from a repository (with an optional overrides manifest) or from a sops-nix manifest.
 
+use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use secrets_store::deploy::{self, DeployError, InstallOptions, KeySources, Manifest, Plan, Report, Source};
 
-use crate::cli::InstallArgs;
 use crate::context::{plural, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+const INSTALL_EXAMPLES: &str = "\
+Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
+that fails to decrypt fails the run and leaves the previous generation in place.
+
+Examples:
+  secrets --repo /var/lib/secrets-repo install --machine web1 --target /run/secrets
+  secrets install --machine web1 --target /run/secrets --manifest overrides.json
+  secrets install --machine web1 --target /run/secrets --check
+  secrets install --manifest /nix/store/…-manifest.json    # a sops-nix manifest";
+
+/// `secrets install`.
+#[derive(Args, Debug)]
+#[command(after_help = INSTALL_EXAMPLES)]
+pub struct InstallArgs {
+    /// The machine whose secrets to install (linked directly or through its groups, plus its vars)
+    #[arg(long, value_name = "MACHINE")]
+    pub machine: Option<String>,
+    /// The folder to install into: a symlink to the newest generation in DIR.d/
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// The machine's age key file [default: /var/lib/sops-nix/key.txt if present]
+    #[arg(long, value_name = "FILE")]
+    pub age_key_file: Option<PathBuf>,
+    /// An ssh-ed25519 host key, used as an age key (repeatable) [default: /etc/ssh/ssh_host_ed25519_key if present]
+    #[arg(long = "ssh-key", value_name = "FILE")]
+    pub ssh_keys: Vec<PathBuf>,
+    /// Per-secret mode, owner, group, path and units (JSON), or a whole sops-nix manifest
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Generations to keep, the new one included; 0 keeps all [default: 1, or the manifest's]
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Check the manifest and the encrypted files without decrypting or writing anything
+    #[arg(long)]
+    pub check: bool,
+    /// sops-install-secrets' -check-mode: off, manifest or sopsfile
+    #[arg(long, value_name = "MODE", hide = true, conflicts_with = "check")]
+    pub check_mode: Option<String>,
+    /// Own every file by root without looking up users (for secrets needed before users exist)
+    #[arg(long)]
+    pub ignore_passwd: bool,
+}
 
 /// How far `--check`/`--check-mode` goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -24,10 +68,12 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         (true, _) | (false, Some("sopsfile")) => CheckMode::SopsFile,
         (false, Some("manifest")) => CheckMode::Manifest,
         (false, None | Some("off")) => CheckMode::Off,
-        (false, Some(other)) => return Err(Failure::new(2, format!("invalid check mode `{other}`")).hint("use off, manifest or sopsfile")),
+        (false, Some(other)) => {
+            return Err(Failure::new(exit::USAGE, format!("invalid check mode `{other}`")).hint("use off, manifest or sopsfile"))
+        }
     };
     let manifest = match &args.manifest {
-        Some(path) => Some((Manifest::load(path).map_err(deploy_failure)?, path.clone())),
+        Some(path) => Some((Manifest::load(path)?, path.clone())),
         None => None,
     };
     let target = args.target.as_deref().map(absolute).transpose()?;
@@ -36,22 +82,23 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
     let (mut plan, keys, who) = match manifest {
         Some((Manifest::SopsNix(m), _)) => {
             if args.machine.is_some() {
-                return Err(Failure::new(2, "--machine does not go with a sops-nix manifest, which lists the secrets itself"));
+                return Err(Failure::new(exit::USAGE, "--machine does not go with a sops-nix manifest, which lists the secrets itself"));
             }
-            let plan = m.plan(target.as_deref()).map_err(deploy_failure)?;
+            let plan = m.plan(target.as_deref())?;
             let keys = if given_keys.is_empty() { m.key_sources() } else { given_keys };
             (plan, keys, "the manifest".to_string())
         }
         overrides => {
             let machine = args.machine.as_deref().ok_or_else(|| {
-                Failure::new(2, "which machine? pass --machine NAME")
+                Failure::new(exit::USAGE, "which machine? pass --machine NAME")
                     .hint("or --manifest with a sops-nix manifest, which lists the secrets itself")
             })?;
-            let target = target.ok_or_else(|| Failure::new(2, "pass --target DIR, the folder to install into (e.g. /run/secrets)"))?;
+            let target =
+                target.ok_or_else(|| Failure::new(exit::USAGE, "pass --target DIR, the folder to install into (e.g. /run/secrets)"))?;
             let source = source(ctx)?;
-            let mut plan = Plan::for_machine(&source, machine, target).map_err(deploy_failure)?;
+            let mut plan = Plan::for_machine(&source, machine, target)?;
             if let Some((Manifest::Overrides(o), path)) = overrides {
-                o.apply(&mut plan, &path).map_err(deploy_failure)?;
+                o.apply(&mut plan, &path)?;
             }
             if plan.files.is_empty() {
                 // A known machine without secrets: installing an empty generation is what its
@@ -68,12 +115,12 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
 
     match check {
         CheckMode::Manifest => {
-            plan.validate().map_err(deploy_failure)?;
+            plan.validate()?;
             eprintln!("The manifest is valid ({} for {who})", plural(plan.files.len(), "secret"));
             Ok(0)
         }
         CheckMode::SopsFile => {
-            deploy::check(&plan).map_err(deploy_failure)?;
+            deploy::check(&plan)?;
             print_check(ctx, &plan)?;
             eprintln!("Checked {} for {who}: every file parses and every key exists", plural(plan.files.len(), "secret"));
             Ok(0)
@@ -99,7 +146,7 @@ fn source(ctx: &Context) -> CmdResult<Source> {
 }
 
 fn absolute(path: &Path) -> CmdResult<PathBuf> {
-    std::path::absolute(path).map_err(|e| Failure::new(2, format!("{}: {e}", path.display())))
+    std::path::absolute(path).map_err(|e| Failure::new(exit::USAGE, format!("{}: {e}", path.display())))
 }
 
 fn unchanged(plan: &Plan) -> String {
@@ -208,6 +255,13 @@ fn append_lines(path: &Path, lines: &[String]) -> std::io::Result<()> {
         writeln!(file, "{line}")?;
     }
     Ok(())
+}
+
+/// `?` on a deploy result: the error as [`deploy_failure`] words it.
+impl From<DeployError> for Failure {
+    fn from(error: DeployError) -> Failure {
+        deploy_failure(error)
+    }
 }
 
 /// A deploy error as a message with a next step.

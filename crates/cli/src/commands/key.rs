@@ -1,5 +1,6 @@
 //! `secrets key generate|show|update`.
 
+use clap::Subcommand;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -11,10 +12,26 @@ use secrets_store::keyfile::python_json_objects;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 
-use crate::cli::KeyCommand;
-use crate::context::{store_failure, Context};
+use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Generate an age key in your key file, unless you already have one
+    #[command(after_help = "Examples:\n  secrets key generate\n  secrets key generate --new   # another key, appended to the key file")]
+    Generate {
+        /// Generate a new key even if one exists (it is appended, never overwritten)
+        #[arg(long)]
+        new: bool,
+    },
+    /// Show your public keys and where they come from
+    #[command(after_help = "Examples:\n  secrets key show\n  SOPS_AGE_KEY_FILE=keys.txt secrets key show")]
+    Show,
+    /// Re-encrypt every secret for exactly the members its links name
+    #[command(after_help = "Examples:\n  secrets key update")]
+    Update,
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -30,7 +47,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
             let identities = ctx.identities();
             let progress = ctx.progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
-            let outcome = ops::update_all(&op).map_err(store_failure)?;
+            let outcome = ops::update_all(&op)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, "secrets: update with new keys")?;
             Ok(0)
@@ -39,7 +56,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
 }
 
 fn local_keys() -> CmdResult<Vec<LocalKey>> {
-    identity::local_keys(&env).map_err(store_failure)
+    Ok(identity::local_keys(&env)?)
 }
 
 fn generate(ctx: &Context, new: bool) -> CmdResult {

@@ -1,18 +1,31 @@
 //! `secrets log` and `secrets list --long`: the history of secrets from git.
 
+use clap::Args;
 use std::path::PathBuf;
 
 use secrets_store::history::log::{self, Change, Entry, LogOptions, Recipient, ValueChange};
 use secrets_store::history::{GitRepo, KeyIndex};
 use secrets_store::Repo;
 
-use crate::cli::LogArgs;
-use crate::context::{store_failure, Context};
+use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
+/// `secrets log`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Without a key, an identical ciphertext proves the value unchanged, and a new one means the value or the data key changed; with a key that reads both versions, values are compared.\n\nExamples:\n  secrets log\n  secrets log db-password -n 5"
+)]
+pub struct LogArgs {
+    /// Only this secret
+    pub secret: Option<String>,
+    /// Show at most this many commits
+    #[arg(short = 'n', long, value_name = "N")]
+    pub max_count: Option<usize>,
+}
+
 fn open_git(repo: &Repo) -> CmdResult<GitRepo> {
-    GitRepo::open(repo).map_err(store_failure)?.ok_or_else(|| {
+    GitRepo::open(repo)?.ok_or_else(|| {
         Failure::msg(format!("{} is not in a git repository", repo.root().display()))
             .hint("history comes from git: run this in a git work tree")
     })
@@ -23,7 +36,7 @@ fn secret_dir(repo: &Repo, name: &str) -> CmdResult<PathBuf> {
     if name.starts_with("vars/") {
         return Ok(PathBuf::from(name.trim_end_matches('/')));
     }
-    repo.secret(name).map_err(store_failure)?;
+    repo.secret(name)?;
     Ok(PathBuf::from("sops/secrets").join(name))
 }
 
@@ -39,7 +52,7 @@ pub fn run(ctx: &Context, args: LogArgs) -> CmdResult {
         fallback_names: Some(&fallback),
         max_count: args.max_count,
     };
-    let entries = log::log(&git, &options).map_err(store_failure)?;
+    let entries = log::log(&git, &options)?;
     let text = if ctx.global.json { to_json(&entries)? } else { to_text(&entries) };
     write_stdout(text.as_bytes())?;
     Ok(0)
@@ -141,8 +154,8 @@ fn to_json(entries: &[Entry]) -> CmdResult<String> {
 
 /// `secrets list --long`: names with the day each secret was created and last changed.
 pub fn print_long(ctx: &Context, repo: &Repo, names: &[String]) -> CmdResult {
-    let dates = match GitRepo::open(repo).map_err(store_failure)? {
-        Some(git) => log::dates(&git).map_err(store_failure)?,
+    let dates = match GitRepo::open(repo)? {
+        Some(git) => log::dates(&git)?,
         None => Default::default(),
     };
     if ctx.global.json {

@@ -1,5 +1,6 @@
 //! `secrets users …` and `secrets machines …`.
 
+use clap::{Args, Subcommand};
 use std::io::Read;
 
 use secrets_store::keyfile::{python_json_objects, PublicKey};
@@ -8,10 +9,100 @@ use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
-use crate::cli::{KeyArgs, MemberCommand};
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// How keys are given to `add`, `add-key` and `remove-key`.
+#[derive(Args, Debug, Clone)]
+pub struct KeyArgs {
+    /// An age key (age1…), ssh public key, age private key, or a file holding one
+    #[arg(conflicts_with = "age_keys")]
+    pub key: Option<String>,
+    /// The same, as an option (repeatable)
+    #[arg(long = "age-key", value_name = "KEY")]
+    pub age_keys: Vec<String>,
+    /// Read ssh-ed25519 public keys (e.g. `ssh-keyscan HOST` output) from stdin, or convert the
+    /// given one, and store the age1 form that sops-nix machines decrypt with their host key
+    #[arg(long)]
+    pub ssh_to_age: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    /// List names
+    #[command(after_help = "Examples:\n  secrets users list\n  secrets machines list --json")]
+    List,
+    /// Add one, with its key(s)
+    #[command(
+        after_help = "Examples:\n  secrets users add alice --age-key age1…\n  secrets machines add web1 age1…\n  ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age"
+    )]
+    Add {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Replace the keys of an existing one (and re-encrypt its secrets)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Show the keys
+    #[command(after_help = "Examples:\n  secrets users get alice\n  secrets machines get web1")]
+    Get {
+        /// The name
+        name: String,
+    },
+    /// Remove one: it leaves its groups and its secrets get new data keys
+    #[command(after_help = "Examples:\n  secrets users remove bob\n  secrets machines remove web1")]
+    Remove {
+        /// The name
+        name: String,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Add key(s)
+    #[command(
+        after_help = "Examples:\n  secrets users add-key alice --age-key age1…\n  secrets users add-key alice ~/.config/sops/age/keys.txt"
+    )]
+    AddKey {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Remove key(s)
+    #[command(after_help = "Examples:\n  secrets users remove-key alice age1…")]
+    RemoveKey {
+        /// The name
+        name: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Allow leaving a secret that no user can read
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Give access to a secret
+    #[command(after_help = "Examples:\n  secrets users add-secret alice db-password\n  secrets machines add-secret web1 db-password")]
+    AddSecret {
+        /// The name
+        name: String,
+        /// The secret
+        secret: String,
+    },
+    /// Take access to a secret away (its data key is rotated)
+    #[command(after_help = "Examples:\n  secrets users remove-secret bob db-password\n  secrets machines remove-secret web1 db-password")]
+    RemoveSecret {
+        /// The name
+        name: String,
+        /// The secret
+        secret: String,
+        /// Allow leaving the secret with no user able to read it
+        #[arg(short, long)]
+        force: bool,
+    },
+}
 
 pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
@@ -20,12 +111,12 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
     let progress = ctx.progress();
     let op =
         |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
-    let check = |name: &str| names::validate(kind, name).map_err(store_failure);
+    let check = |name: &str| names::validate(kind, name).map_err(Failure::from);
     // The subcommands that change the repository hold the lock from before the membership is
     // read until after the commit (and not while their arguments or stdin are read).
     match cmd {
         MemberCommand::List => {
-            let names = repo.list(kind).map_err(store_failure)?;
+            let names = repo.list(kind)?;
             print_names(ctx, &names)?;
         }
         MemberCommand::Add { name, keys, force } => {
@@ -33,13 +124,13 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             let keys = collect_keys(&keys, kind)?;
             warn_raw_ssh(kind, &name, &keys);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::add_member(&op(false), kind, &name, &keys, force).map_err(store_failure)?;
+            let outcome = ops::add_member(&op(false), kind, &name, &keys, force)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add {noun} {name}"))?;
         }
         MemberCommand::Get { name } => {
             check(&name)?;
-            let keys = repo.read_keys(kind, &name).map_err(store_failure)?;
+            let keys = repo.read_keys(kind, &name)?;
             refuse_private_keys(&repo.key_file(kind, &name), &keys)?;
             if ctx.global.json || kind == Kind::User {
                 let objects: Vec<Vec<(&str, &str)>> = keys
@@ -75,7 +166,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             let keys = collect_keys(&keys, kind)?;
             warn_raw_ssh(kind, &name, &keys);
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[]).map_err(store_failure)?;
+            let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[])?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add key(s) for {noun} {name}"))?;
         }
@@ -83,14 +174,14 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             check(&name)?;
             let keys = collect_keys(&keys, kind)?;
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys).map_err(store_failure)?;
+            let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys)?;
             ctx.report(&outcome);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove key(s) for {noun} {name}"))?;
         }
         MemberCommand::AddSecret { name, secret } => {
             check(&name)?;
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::grant(&op(false), &secret, kind, &name).map_err(store_failure)?;
+            let outcome = ops::grant(&op(false), &secret, kind, &name)?;
             ctx.report(&outcome);
             let subject = match kind {
                 Kind::Machine => format!("vars: add {name} to secret sops/secrets/{secret}"),
@@ -101,7 +192,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
         MemberCommand::RemoveSecret { name, secret, force } => {
             check(&name)?;
             let _lock = ctx.lock(&repo)?;
-            let outcome = ops::revoke(&op(force), &secret, kind, &name).map_err(store_failure)?;
+            let outcome = ops::revoke(&op(force), &secret, kind, &name)?;
             ctx.report(&outcome);
             let subject = match kind {
                 Kind::Machine => format!("vars: remove {name} from secret {secret}"),
@@ -140,15 +231,19 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
     let mut inputs: Vec<String> = args.key.iter().chain(&args.age_keys).cloned().collect();
     if args.ssh_to_age && inputs.is_empty() {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
         inputs = text.lines().filter(|l| l.contains("ssh-ed25519 ") && !l.trim_start().starts_with('#')).map(str::to_string).collect();
         if inputs.is_empty() {
-            return Err(Failure::new(2, "no ssh-ed25519 public key on standard input").hint("pipe `ssh-keyscan -t ed25519 HOST` into it"));
+            return Err(
+                Failure::new(exit::USAGE, "no ssh-ed25519 public key on standard input").hint("pipe `ssh-keyscan -t ed25519 HOST` into it")
+            );
         }
     }
     if inputs.is_empty() {
         return Err(Failure::new(
-            2,
+            exit::USAGE,
             format!("give the {}'s key: an age key (age1…), an ssh public key, an age private key or a file", kind.noun()),
         )
         .hint("for example: --age-key age1…"));
@@ -161,14 +256,14 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
             let age = secrets_sops::keys::ssh_to_age::ssh_ed25519_public_to_age(&line[at..]).map_err(|e| Failure::msg(e.to_string()))?;
             PublicKey::age(age)
         } else {
-            parse_key_argument(input).map_err(|e| Failure::new(2, e))?
+            parse_key_argument(input).map_err(|e| Failure::new(exit::USAGE, e))?
         };
         if !keys.contains(&key) {
             keys.push(key);
         }
     }
     if kind == Kind::Machine && keys.len() != 1 {
-        return Err(Failure::new(2, format!("a machine has exactly one key; {} were given", keys.len())));
+        return Err(Failure::new(exit::USAGE, format!("a machine has exactly one key; {} were given", keys.len())));
     }
     Ok(keys)
 }

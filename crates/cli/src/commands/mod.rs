@@ -1,20 +1,20 @@
 //! One module per command family; `run` dispatches.
 
-mod access;
-mod check;
-mod credentials;
+pub(crate) mod access;
+pub(crate) mod check;
+pub(crate) mod completions;
+pub(crate) mod credentials;
 pub(crate) mod exec;
-mod gitdrivers;
-mod groups;
-mod import;
-mod install;
-mod key;
-mod log;
-mod members;
-mod secrets;
-mod sops;
+pub(crate) mod gitdrivers;
+pub(crate) mod groups;
+pub(crate) mod import;
+pub(crate) mod install;
+pub(crate) mod key;
+pub(crate) mod log;
+pub(crate) mod members;
+pub(crate) mod secrets;
+pub(crate) mod sops;
 
-use clap::CommandFactory;
 use secrets_store::Kind;
 
 use crate::cli::{Cli, Command};
@@ -28,20 +28,17 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Users(cmd) => members::run(&ctx, Kind::User, cmd),
         Command::Machines(cmd) => members::run(&ctx, Kind::Machine, cmd),
         Command::Groups(cmd) => groups::run(&ctx, cmd),
-        Command::Set { secret, members, edit, force } => secrets::set(&ctx, &secret, &members, edit, force),
-        Command::Get { secret } => secrets::get(&ctx, &secret),
-        Command::List { pattern, long } => secrets::list(&ctx, pattern.as_deref(), long),
-        Command::Remove { secret } => secrets::remove(&ctx, &secret),
-        Command::Rename { secret, new_name } => secrets::rename(&ctx, &secret, &new_name),
+        Command::Set(args) => secrets::set(&ctx, &args.secret, &args.members, args.edit, args.force),
+        Command::Get(args) => secrets::get(&ctx, &args.secret),
+        Command::List(args) => secrets::list(&ctx, args.pattern.as_deref(), args.long),
+        Command::Remove(args) => secrets::remove(&ctx, &args.secret),
+        Command::Rename(args) => secrets::rename(&ctx, &args.secret, &args.new_name),
         Command::ImportSops(args) => import::run(&ctx, args),
         Command::Credentials(cmd) => credentials::run(&ctx, cmd),
-        Command::Resolve { service, purpose, field, dir } => credentials::resolve_cmd(&ctx, &service, &purpose, field.as_deref(), dir),
+        Command::Resolve(args) => credentials::resolve_cmd(&ctx, &args.service, &args.purpose, args.field.as_deref(), args.dir),
         Command::Export(cmd) => credentials::export_cmd(&ctx, cmd),
         Command::Sops(cmd) => sops::run(cmd),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "secrets", &mut std::io::stdout());
-            Ok(0)
-        }
+        Command::Completions(args) => completions::run(args),
         Command::Check(args) => check::run(&ctx, args),
         Command::Access(args) => access::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),

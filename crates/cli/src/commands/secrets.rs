@@ -1,5 +1,6 @@
 //! `secrets set|get|list|remove|rename`: the secrets themselves.
 
+use clap::Args;
 use std::io::{IsTerminal, Read};
 
 use secrets_store::identity;
@@ -8,11 +9,80 @@ use secrets_store::rekey::RekeyOptions;
 use secrets_store::{Kind, Repo, StoreError};
 use zeroize::Zeroizing;
 
-use crate::cli::MemberArgs;
 use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+
+/// Who a secret is (also) encrypted for.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MemberArgs {
+    /// Encrypt for this user too (repeatable)
+    #[arg(long = "user", value_name = "USER")]
+    pub users: Vec<String>,
+    /// Encrypt for this machine too (repeatable)
+    #[arg(long = "machine", value_name = "MACHINE")]
+    pub machines: Vec<String>,
+    /// Encrypt for this group too (repeatable)
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+}
+
+/// `secrets set`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  printf %s \"$TOKEN\" | secrets set api-token --machine web1\n  secrets set db-password --group admins   # prompts for the value on a terminal\n  secrets set --edit db-password"
+)]
+pub struct SetArgs {
+    /// The secret's name
+    pub secret: String,
+    #[command(flatten)]
+    pub members: MemberArgs,
+    /// Edit the value in $EDITOR (a private temporary file, removed afterwards)
+    #[arg(short, long)]
+    pub edit: bool,
+    /// Allow a secret that no user can read (machines only)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `secrets get`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets get db-password\n  secrets get tls-key > key.pem")]
+pub struct GetArgs {
+    /// The secret's name
+    pub secret: String,
+}
+
+/// `secrets list`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long")]
+pub struct ListArgs {
+    /// A substring of the names to show
+    pub pattern: Option<String>,
+    /// Also show when each secret was created and last changed (from git history)
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+/// `secrets remove`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets remove db-password")]
+pub struct RemoveArgs {
+    /// The secret's name
+    pub secret: String,
+}
+
+/// `secrets rename`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  secrets rename db-password postgres-password")]
+pub struct RenameArgs {
+    /// The current name
+    pub secret: String,
+    /// The new name
+    pub new_name: String,
+}
 
 /// The members a new or updated secret is linked to: the ones named, plus the caller (clan
 /// always links the user who sets a secret, so its creator can read it).
@@ -30,11 +100,11 @@ pub fn members_with_caller(repo: &Repo, given: &MemberArgs) -> CmdResult<Vec<(Ki
 
 /// The user whose key is on this machine.
 pub fn caller(repo: &Repo) -> CmdResult<String> {
-    let local = identity::local_keys(&|n| std::env::var(n).ok()).map_err(store_failure)?;
+    let local = identity::local_keys(&|n| std::env::var(n).ok())?;
     if local.is_empty() {
         return Err(Failure::msg("No SOPS key found. Please generate one with `secrets key generate`."));
     }
-    match identity::find_user(repo, &local).map_err(store_failure)? {
+    match identity::find_user(repo, &local)? {
         Some((user, _)) => Ok(user),
         None => {
             let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
@@ -49,17 +119,13 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
 
 pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: bool) -> CmdResult {
     let repo = ctx.repo()?;
-    let secret = repo.secret(name).map_err(store_failure)?;
+    let secret = repo.secret(name)?;
     let members = members_with_caller(&repo, given)?;
     let value = match read_value(edit)? {
         Some(v) => v,
         None => {
             // The keys are not held while the editor runs: they are loaded again afterwards.
-            let current = if repo.exists(Kind::Secret, name) {
-                Some(ops::decrypt_file(&secret.file(), &ctx.identities()).map_err(store_failure)?)
-            } else {
-                None
-            };
+            let current = if repo.exists(Kind::Secret, name) { Some(ops::decrypt_file(&secret.file(), &ctx.identities())?) } else { None };
             match crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
                 Some(v) => v,
                 None => {
@@ -73,7 +139,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     let progress = ctx.progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let _lock = ctx.lock(&repo)?;
-    let outcome = ops::set_secret(&op, name, &value, &members).map_err(store_failure)?;
+    let outcome = ops::set_secret(&op, name, &value, &members)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: update {name}"))?;
     Ok(0)
 }
@@ -93,7 +159,9 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
         return Ok(if typed.is_empty() { None } else { Some(Zeroizing::new(typed.as_bytes().to_vec())) });
     }
     let mut buffer = Zeroizing::new(Vec::new());
-    std::io::stdin().read_to_end(&mut buffer).map_err(|e| Failure::new(2, format!("cannot read standard input: {e}")))?;
+    std::io::stdin()
+        .read_to_end(&mut buffer)
+        .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
     Ok(Some(buffer))
 }
 
@@ -110,8 +178,7 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
 
 pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
-    let names: Vec<String> =
-        repo.list(Kind::Secret).map_err(store_failure)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    let names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
     if long {
         return crate::commands::log::print_long(ctx, &repo, &names);
     }
@@ -130,7 +197,7 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
 pub fn remove(ctx: &Context, name: &str) -> CmdResult {
     let repo = ctx.repo()?;
     let _lock = ctx.lock(&repo)?;
-    let outcome = ops::remove_secret(&repo, name).map_err(store_failure)?;
+    let outcome = ops::remove_secret(&repo, name)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {name}"))?;
     Ok(0)
 }
@@ -138,7 +205,7 @@ pub fn remove(ctx: &Context, name: &str) -> CmdResult {
 pub fn rename(ctx: &Context, old: &str, new: &str) -> CmdResult {
     let repo = ctx.repo()?;
     let _lock = ctx.lock(&repo)?;
-    let outcome = ops::rename_secret(&repo, old, new).map_err(store_failure)?;
+    let outcome = ops::rename_secret(&repo, old, new)?;
     ctx.commit(&repo, &outcome.paths, &format!("secrets: rename {old} to {new}"))?;
     Ok(0)
 }

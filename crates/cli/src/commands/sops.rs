@@ -1,13 +1,15 @@
 //! `secrets sops …`: the real sops's commands on any file, in process.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use clap::{Args, Parser, Subcommand};
 use secrets_sops::keys::Identities;
 use secrets_sops::metadata::SelectionRule;
 use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, PlainFile, Value};
 
-use crate::cli::{DecryptArgs, OutputArgs, SelectionArgs, SopsCommand, TypeArgs};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{read_input, write_atomic, write_stdout};
 
@@ -29,7 +31,8 @@ pub fn run(cmd: SopsCommand) -> CmdResult {
                 (None, Some(f), _) => read_input(&f)?,
                 (None, None, true) => read_input(Path::new("-"))?,
                 (None, None, false) => {
-                    return Err(Failure::new(7, "set needs a value").hint("give it as a JSON argument, or use --value-file / --value-stdin"))
+                    return Err(Failure::new(exit::INVALID_SET_FORMAT, "set needs a value")
+                        .hint("give it as a JSON argument, or use --value-file / --value-stdin"))
                 }
             };
             set(&file, &path, &json, idempotent, input_type.as_deref())
@@ -45,8 +48,9 @@ fn display(path: &Path) -> String {
 
 fn parse_type(name: Option<&str>) -> CmdResult<Option<Format>> {
     name.map(|n| {
-        Format::from_name(n)
-            .ok_or_else(|| Failure::new(1, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary"))
+        Format::from_name(n).ok_or_else(|| {
+            Failure::new(exit::GENERIC, format!("unknown store type `{n}`")).hint("use one of: yaml, json, dotenv, ini, binary")
+        })
     })
     .transpose()
 }
@@ -69,7 +73,7 @@ fn load(file: &Path, format: Format) -> CmdResult<EncryptedFile> {
 fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
     if output.in_place {
         if file.as_os_str() == "-" {
-            return Err(Failure::new(8, "--in-place needs a file, not standard input"));
+            return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "--in-place needs a file, not standard input"));
         }
         write_atomic(file, bytes)
     } else if let Some(target) = &output.output {
@@ -106,11 +110,14 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
         None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
         Some(path) => {
             let steps = treepath::parse(path).map_err(|e| Failure::sops(&display(file), e))?;
-            let branch =
-                plain.data.branches.first().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+            let branch = plain
+                .data
+                .branches
+                .first()
+                .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
             match treepath::get(branch, &steps) {
                 None => {
-                    return Err(Failure::new(91, format!("{}: nothing at {path}", display(file)))
+                    return Err(Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: nothing at {path}", display(file)))
                         .hint("check the path with `secrets sops decrypt` first"))
                 }
                 Some(Value::Str(s)) => s.as_bytes().to_vec(),
@@ -169,7 +176,7 @@ fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
     let dir = path.parent().unwrap_or(Path::new("."));
     match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(&path), e))? {
         Some(rule) => Ok(Some(rule.options.clone())),
-        None => Err(Failure::new(1, format!("{}: no matching creation rules found in {}", display(file), display(&path)))
+        None => Err(Failure::new(exit::GENERIC, format!("{}: no matching creation rules found in {}", display(file), display(&path)))
             .hint("add a rule whose path_regex matches the file, or pass --age")),
     }
 }
@@ -187,7 +194,7 @@ fn encrypt(
     let mut options = match recipients_from(age) {
         Some(recipients) => EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() },
         None => creation_rule(named)?.ok_or_else(|| {
-            Failure::new(1, format!("{}: no recipients to encrypt for", display(file)))
+            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(file)))
                 .hint("pass --age age1…[,age1…], set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
         })?,
     };
@@ -200,7 +207,10 @@ fn encrypt(
     options.mac_only_encrypted |= selection.mac_only_encrypted;
     let bytes = read_input(file)?;
     if bytes.is_empty() && input_fmt != Format::Binary {
-        return Err(Failure::new(92, format!("{}: the file is empty; sops files cannot be completely empty", display(file))));
+        return Err(Failure::new(
+            exit::NEED_AT_LEAST_ONE_DOCUMENT,
+            format!("{}: the file is empty; sops files cannot be completely empty", display(file)),
+        ));
     }
     let data = secrets_sops::parse_plain(&bytes, input_fmt).map_err(|e| Failure::sops(&display(file), e))?;
     if input_fmt != Format::Binary && data.branches.iter().any(|b| b.get("sops").is_some()) {
@@ -220,8 +230,11 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
         None => match creation_rule(file)? {
             Some(rule) => (rule.key_groups, rule.shamir_threshold),
             None => {
-                return Err(Failure::new(61, format!("{}: no new recipients given and no .sops.yaml found", display(file)))
-                    .hint("pass --age age1…[,age1…] with the complete new recipient list"))
+                return Err(Failure::new(
+                    exit::CONFIG_FILE_NOT_FOUND,
+                    format!("{}: no new recipients given and no .sops.yaml found", display(file)),
+                )
+                .hint("pass --age age1…[,age1…] with the complete new recipient list"))
             }
         },
     };
@@ -288,15 +301,19 @@ fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &Type
 
 fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
-    let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
+    let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
     let json: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
-        Failure::new(7, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()))
+        Failure::new(exit::INVALID_SET_FORMAT, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()))
             .hint("a string needs quotes: '\"value\"'")
     })?;
     let value = treepath::from_json(&json);
     let encrypted = load(file, format)?;
     let mut plain = open(file, &encrypted, false)?;
-    let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+    let branch = plain
+        .data
+        .branches
+        .first_mut()
+        .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
     if idempotent && treepath::get(branch, &steps) == Some(&value) {
         return Ok(0);
     }
@@ -308,15 +325,20 @@ fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Optio
 
 fn unset(file: &Path, path: &str, idempotent: bool, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
-    let steps = treepath::parse(path).map_err(|e| Failure::new(7, e.to_string()))?;
+    let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
     let encrypted = load(file, format)?;
     let mut plain = open(file, &encrypted, false)?;
-    let branch = plain.data.branches.first_mut().ok_or_else(|| Failure::new(91, format!("{}: the file has no document", display(file))))?;
+    let branch = plain
+        .data
+        .branches
+        .first_mut()
+        .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
     if !treepath::unset(branch, &steps).map_err(|e| Failure::sops(&display(file), e))? {
         if idempotent {
             return Ok(0);
         }
-        return Err(Failure::new(1, format!("{}: nothing at {path}", display(file))).hint("pass --idempotent to accept a missing value"));
+        return Err(Failure::new(exit::GENERIC, format!("{}: nothing at {path}", display(file)))
+            .hint("pass --idempotent to accept a missing value"));
     }
     let out = plain.encrypt().and_then(|f| f.to_bytes()).map_err(|e| Failure::sops(&display(file), e))?;
     write_atomic(file, &out)?;
@@ -329,4 +351,209 @@ fn filestatus(file: &Path, input_type: Option<&str>) -> CmdResult {
     let encrypted = matches!(EncryptedFile::parse(&bytes, format), Ok(f) if f.metadata.mac.is_some());
     write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())?;
     Ok(0)
+}
+
+pub const SOPS_EXAMPLES: &str = "Examples:\n  secrets sops encrypt --age age1… app.yaml > app.enc.yaml\n  secrets sops decrypt app.enc.yaml\n  secrets sops updatekeys -y --age age1…,age1new… app.enc.yaml";
+
+/// `secrets sops …` alone. Scripts run `secrets sops decrypt` once per file, and building the
+/// whole command tree costs more than decrypting a small file, so these commands get a parser of
+/// their own (same flags, help and errors).
+#[derive(Parser, Debug)]
+#[command(name = "sops", bin_name = "secrets sops", version, about = "Work on any sops file, like the real `sops`", after_help = SOPS_EXAMPLES)]
+struct SopsCli {
+    #[command(subcommand)]
+    command: SopsCommand,
+}
+
+/// `secrets sops decrypt …` alone: the same arguments, help and errors as the subcommand.
+#[derive(Parser, Debug)]
+#[command(name = "decrypt", bin_name = "secrets sops decrypt", about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
+struct SopsDecryptCli {
+    #[command(flatten)]
+    args: DecryptArgs,
+}
+
+/// `secrets sops …` parsed on its own, `args` starting at `sops` (see [`SopsCli`]).
+pub fn parse_alone(args: &[OsString]) -> SopsCommand {
+    // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
+    if args.get(1).is_some_and(|a| a == "decrypt") {
+        return SopsCommand::Decrypt(SopsDecryptCli::parse_from(&args[1..]).args);
+    }
+    SopsCli::parse_from(args).command
+}
+
+const DECRYPT_ABOUT: &str = "Decrypt a file and print it";
+const DECRYPT_EXAMPLES: &str = "Examples:\n  secrets sops decrypt secrets.yaml\n  secrets sops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml\n  SOPS_AGE_KEY_FILE=key.txt secrets sops decrypt sops/secrets/db/secret";
+
+/// The arguments of `secrets sops decrypt`.
+#[derive(Args, Debug, Clone)]
+pub struct DecryptArgs {
+    /// The encrypted file (`-` for stdin)
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub types: TypeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Print only the value at this path, e.g. '["db"]["password"]' (strings raw, without a newline)
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Do not verify the MAC (recovery only)
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+/// Where a file's store comes from.
+#[derive(Args, Debug, Clone)]
+pub struct TypeArgs {
+    /// Store of the input: yaml, json, dotenv, ini or binary (default: from the file extension)
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Store of the output (default: the input's)
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Choose the store as if the file had this name (useful with `-` for stdin)
+    #[arg(long, value_name = "NAME")]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// Where the result goes.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Write the result back to the file (atomically)
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file instead of stdout
+    #[arg(long, value_name = "PATH", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+}
+
+/// Which values a new file encrypts (at most one).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectionArgs {
+    /// Leave values whose key ends with this suffix in clear text [default: _unencrypted]
+    #[arg(long, value_name = "SUFFIX", group = "selection")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values whose key ends with this suffix
+    #[arg(long, value_name = "SUFFIX", group = "selection")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values whose key matches this regex in clear text
+    #[arg(long, value_name = "REGEX", group = "selection")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values whose key matches this regex
+    #[arg(long, value_name = "REGEX", group = "selection")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values after a comment matching this regex in clear text
+    #[arg(long, value_name = "REGEX", group = "selection")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Encrypt only values after a comment matching this regex
+    #[arg(long, value_name = "REGEX", group = "selection")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only, so clear values may be edited by hand
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SopsCommand {
+    #[command(about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
+    Decrypt(DecryptArgs),
+    /// Encrypt a plaintext file for age recipients
+    #[command(
+        after_help = "Examples:\n  secrets sops encrypt --age age1abc…,age1def… secrets.yaml > secrets.enc.yaml\n  secrets sops encrypt --encrypted-regex '^(data|stringData)$' -i k8s-secret.yaml"
+    )]
+    Encrypt {
+        /// The plaintext file (`-` for stdin)
+        file: PathBuf,
+        /// Comma-separated age recipients: age1…, ssh-ed25519 …, ssh-rsa … [env: SOPS_AGE_RECIPIENTS]
+        #[arg(long, value_name = "RECIPIENTS")]
+        age: Option<String>,
+        /// Split the data key between key groups; this many groups must open it
+        #[arg(long, value_name = "N")]
+        shamir_secret_sharing_threshold: Option<usize>,
+        #[command(flatten)]
+        types: TypeArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
+    /// Re-wrap a file's data key for a new set of recipients (values stay as they are)
+    #[command(after_help = "Examples:\n  secrets sops updatekeys --age age1new…,age1old… -y secrets.yaml")]
+    Updatekeys {
+        /// The encrypted file
+        file: PathBuf,
+        /// The new comma-separated recipients (default: the matching .sops.yaml creation rule)
+        #[arg(long, value_name = "RECIPIENTS")]
+        age: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Key groups needed to decrypt
+        #[arg(long, value_name = "N")]
+        shamir_secret_sharing_threshold: Option<usize>,
+        /// Store of the file (default: from the extension)
+        #[arg(long, value_name = "TYPE")]
+        input_type: Option<String>,
+    },
+    /// Generate a new data key and re-encrypt every value with it
+    #[command(after_help = "Examples:\n  secrets sops rotate -i secrets.yaml\n  secrets sops rotate -i --rm-age age1gone… secrets.yaml")]
+    Rotate {
+        /// The encrypted file
+        file: PathBuf,
+        /// Comma-separated recipients to add (to the first key group)
+        #[arg(long, value_name = "RECIPIENTS")]
+        add_age: Option<String>,
+        /// Comma-separated recipients to remove (from every key group)
+        #[arg(long, value_name = "RECIPIENTS")]
+        rm_age: Option<String>,
+        #[command(flatten)]
+        types: TypeArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Set one value in an encrypted file, keeping every other ciphertext
+    #[command(
+        after_help = "Examples:\n  secrets sops set secrets.yaml '[\"db\"][\"password\"]' '\"hunter2\"'\n  printf %s \"$TOKEN\" | secrets sops set --value-stdin secrets.yaml '[\"token\"]'"
+    )]
+    Set {
+        /// The encrypted file (changed in place)
+        file: PathBuf,
+        /// Where to set, e.g. '["db"]["password"]'
+        path: String,
+        /// The value as JSON (a string needs quotes: '"x"'); omit with --value-file or --value-stdin
+        value: Option<String>,
+        /// Read the JSON value from this file
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["value", "value_stdin"])]
+        value_file: Option<PathBuf>,
+        /// Read the JSON value from standard input
+        #[arg(long, conflicts_with = "value")]
+        value_stdin: bool,
+        /// Do nothing when the value is already set to this
+        #[arg(long)]
+        idempotent: bool,
+        /// Store of the file (default: from the extension)
+        #[arg(long, value_name = "TYPE")]
+        input_type: Option<String>,
+    },
+    /// Remove one value from an encrypted file
+    Unset {
+        /// The encrypted file (changed in place)
+        file: PathBuf,
+        /// What to remove, e.g. '["db"]["password"]'
+        path: String,
+        /// Succeed when the value does not exist
+        #[arg(long)]
+        idempotent: bool,
+        /// Store of the file (default: from the extension)
+        #[arg(long, value_name = "TYPE")]
+        input_type: Option<String>,
+    },
+    /// Tell whether a file is encrypted, as JSON
+    Filestatus {
+        /// The file to look at
+        file: PathBuf,
+        /// Store of the file (default: from the extension)
+        #[arg(long, value_name = "TYPE")]
+        input_type: Option<String>,
+    },
 }

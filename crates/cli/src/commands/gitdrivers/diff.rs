@@ -16,6 +16,7 @@ use secrets_store::history::KeyIndex;
 use zeroize::Zeroizing;
 
 use crate::context::Context;
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
 
@@ -39,7 +40,8 @@ impl Settings {
 }
 
 pub fn run(ctx: &Context, file: &Path) -> CmdResult {
-    let bytes = std::fs::read(file).map_err(|e| Failure::new(2, format!("{}: cannot read the file: {e}", file.display())))?;
+    let bytes = std::fs::read(file)
+        .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the file: {e}", file.display())))?;
     if bytes.is_empty() {
         return Ok(0);
     }

@@ -13,7 +13,7 @@ use secrets_store::history::snapshot::recipients_in;
 use secrets_store::history::{GitRepo, Layout, ThreeWay};
 use secrets_store::Repo;
 
-use crate::cli::GitMergeArgs;
+use super::GitMergeArgs;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_atomic;
