@@ -725,6 +725,7 @@ pub enum SopsCommand {
         /// Where to set, e.g. '["db"]["password"]'
         path: String,
         /// The value as JSON (a string needs quotes: '"x"'); omit with --value-file or --value-stdin
+        #[arg(allow_negative_numbers = true)]
         value: Option<String>,
         /// Read the JSON value from this file
         #[arg(long, value_name = "PATH", conflicts_with_all = ["value", "value_stdin"])]
