@@ -132,6 +132,14 @@ const SET_VALUES: [&str; 22] = [
     r#""x" junk"#,
 ];
 
+/// A file the real sops encrypted for alice from `plain`.
+fn encrypted_by_sops(k: &Keys, name: &str, plain: &str) -> PathBuf {
+    let path = k.dir.path().join(name);
+    std::fs::write(&path, plain).unwrap();
+    ok(&sops(&["encrypt", "-i", "--age", &k.alice.1, path.to_str().unwrap()], &[], k.dir.path()));
+    path
+}
+
 #[test]
 fn set_reads_its_value_exactly_as_the_real_sops_does() {
     if !have_peers() {
@@ -140,9 +148,7 @@ fn set_reads_its_value_exactly_as_the_real_sops_does() {
     let k = keys();
     let age_key = [("SOPS_AGE_KEY_FILE", k.alice.0.as_path())];
     for store in ["yaml", "json"] {
-        let original = k.dir.path().join(format!("original.{store}"));
-        std::fs::write(&original, if store == "yaml" { "a: 1\n" } else { "{\"a\": 1}\n" }).unwrap();
-        ok(&sops(&["encrypt", "-i", "--age", &k.alice.1, original.to_str().unwrap()], &[], k.dir.path()));
+        let original = encrypted_by_sops(&k, &format!("original.{store}"), if store == "yaml" { "a: 1\n" } else { "{\"a\": 1}\n" });
         for value in SET_VALUES {
             let theirs = k.dir.path().join(format!("theirs.{store}"));
             let ours = k.dir.path().join(format!("ours.{store}"));
@@ -167,9 +173,7 @@ fn set_reads_a_value_file_with_invalid_utf8_as_the_real_sops_does() {
     let k = keys();
     let value = k.dir.path().join("value.json");
     std::fs::write(&value, b"{\"k\xff\": \"v\xc3\", \"k\xff\": 1}").unwrap();
-    let theirs = k.dir.path().join("theirs.yaml");
-    std::fs::write(&theirs, "a: 1\n").unwrap();
-    ok(&sops(&["encrypt", "-i", "--age", &k.alice.1, theirs.to_str().unwrap()], &[], k.dir.path()));
+    let theirs = encrypted_by_sops(&k, "theirs.yaml", "a: 1\n");
     let ours = k.dir.path().join("ours.yaml");
     std::fs::copy(&theirs, &ours).unwrap();
     let their_set = sops(
