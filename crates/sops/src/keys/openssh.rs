@@ -78,6 +78,7 @@ fn parse_blob(blob: &[u8]) -> Result<OpensshKey, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::ssh_wire::encode_string as string;
 
     use crate::test_support::VECTORS;
     const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
@@ -94,12 +95,6 @@ mod tests {
             }
             _ => panic!("expected an ed25519 key"),
         }
-    }
-
-    fn string(bytes: &[u8]) -> Vec<u8> {
-        let mut out = u32::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
-        out.extend_from_slice(bytes);
-        out
     }
 
     /// An unencrypted openssh-key-v1 blob holding one ed25519 key (seed 1…, public 2…), and the

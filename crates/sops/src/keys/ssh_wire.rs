@@ -50,15 +50,19 @@ impl<'a> WireReader<'a> {
     }
 }
 
+/// `bytes` as a wire `string`, for tests that build blobs.
+#[cfg(test)]
+pub(crate) fn encode_string(bytes: &[u8]) -> Vec<u8> {
+    let mut out = u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn string(bytes: &[u8]) -> Vec<u8> {
-        let mut out = u32::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
-        out.extend_from_slice(bytes);
-        out
-    }
+    use super::encode_string as string;
 
     #[test]
     fn reads_integers_and_strings_in_order() {
