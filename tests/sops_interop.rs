@@ -103,6 +103,96 @@ fn our_set_and_unset_results_decrypt_with_the_real_sops() {
     assert!(!text.contains("negative:"));
 }
 
+/// Values whose reading differs between a generic JSON parser and the one sops uses: Go's floats
+/// (negative zero, integers past 64 bits, exponents), duplicate keys kept in order, Go's string
+/// decoding (lone surrogates become U+FFFD), and what sops refuses (arrays, overflow, trailing
+/// data).
+const SET_VALUES: [&str; 22] = [
+    "1.0",
+    "1e3",
+    "1.5e300",
+    "-0",
+    "-0.0",
+    "5e-324",
+    "1e21",
+    "123456789012345678901234567890",
+    "18446744073709551616",
+    "-18446744073709551616",
+    r#"{"x": 1, "x": 2}"#,
+    r#"{"x": {"y": 1, "y": [2]}, "x": 3}"#,
+    r#"{"b": {"c": [1, {"d": null}]}, "a": true, "e": {}}"#,
+    r#""q\"b\\ \u00e9\ud83d\ude00\n\u2028<>&\u0000""#,
+    r#""\ud800 \udc00\ud800\u0041""#,
+    "null",
+    "[1, 2]",
+    "[1",
+    "1 2",
+    "1e400",
+    "01",
+    r#""x" junk"#,
+];
+
+/// A file the real sops encrypted for alice from `plain`.
+fn encrypted_by_sops(k: &Keys, name: &str, plain: &str) -> PathBuf {
+    let path = k.dir.path().join(name);
+    std::fs::write(&path, plain).unwrap();
+    ok(&sops(&["encrypt", "-i", "--age", &k.alice.1, path.to_str().unwrap()], &[], k.dir.path()));
+    path
+}
+
+#[test]
+fn set_reads_its_value_exactly_as_the_real_sops_does() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    let age_key = [("SOPS_AGE_KEY_FILE", k.alice.0.as_path())];
+    for store in ["yaml", "json"] {
+        let original = encrypted_by_sops(&k, &format!("original.{store}"), if store == "yaml" { "a: 1\n" } else { "{\"a\": 1}\n" });
+        for value in SET_VALUES {
+            let theirs = k.dir.path().join(format!("theirs.{store}"));
+            let ours = k.dir.path().join(format!("ours.{store}"));
+            std::fs::copy(&original, &theirs).unwrap();
+            std::fs::copy(&original, &ours).unwrap();
+            let their_set = sops(&["set", theirs.to_str().unwrap(), r#"["k"]"#, value], &age_key, k.dir.path());
+            let our_set =
+                secrets().env("SOPS_AGE_KEY_FILE", &k.alice.0).args(["sops", "set"]).arg(&ours).args([r#"["k"]"#, value]).output().unwrap();
+            assert_eq!(our_set.status.code(), their_set.status.code(), "{store} {value}: {}", stderr_of(&our_set));
+            let their_text = ok(&real_decrypt(&k.alice.0, &theirs)).stdout.clone();
+            let our_text = ok(&real_decrypt(&k.alice.0, &ours)).stdout.clone();
+            assert_eq!(String::from_utf8_lossy(&our_text), String::from_utf8_lossy(&their_text), "{store} {value}");
+        }
+    }
+}
+
+#[test]
+fn set_reads_a_value_file_with_invalid_utf8_as_the_real_sops_does() {
+    if !have_peers() {
+        return;
+    }
+    let k = keys();
+    let value = k.dir.path().join("value.json");
+    std::fs::write(&value, b"{\"k\xff\": \"v\xc3\", \"k\xff\": 1}").unwrap();
+    let theirs = encrypted_by_sops(&k, "theirs.yaml", "a: 1\n");
+    let ours = k.dir.path().join("ours.yaml");
+    std::fs::copy(&theirs, &ours).unwrap();
+    let their_set = sops(
+        &["set", "--value-file", theirs.to_str().unwrap(), r#"["k"]"#, value.to_str().unwrap()],
+        &[("SOPS_AGE_KEY_FILE", k.alice.0.as_path())],
+        k.dir.path(),
+    );
+    ok(&their_set);
+    ok(&secrets()
+        .env("SOPS_AGE_KEY_FILE", &k.alice.0)
+        .args(["sops", "set", "--value-file"])
+        .arg(&value)
+        .arg(&ours)
+        .arg(r#"["k"]"#)
+        .output()
+        .unwrap());
+    assert_eq!(real_decrypt(&k.alice.0, &ours).stdout, real_decrypt(&k.alice.0, &theirs).stdout);
+}
+
 #[test]
 fn updatekeys_and_rotate_results_open_for_exactly_the_new_recipients() {
     if !have_peers() {

@@ -154,21 +154,6 @@ fn get_mut<'a>(map: &'a mut Map, path: &[Step]) -> Option<&'a mut Value> {
     Some(node)
 }
 
-/// Converts a JSON value (the `sops set` argument) into a tree value: numbers become floats,
-/// as sops parses them, and object key order is kept.
-pub fn from_json(json: &serde_json::Value) -> Value {
-    match json {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        serde_json::Value::String(s) => Value::Str(s.clone()),
-        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
-        serde_json::Value::Object(fields) => {
-            Value::Map(Map(fields.iter().map(|(k, v)| crate::tree::MapItem::Entry(k.clone(), from_json(v))).collect()))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,13 +181,5 @@ mod tests {
         assert!(unset(&mut map, &parse(r#"["a"]["b"]"#).unwrap()).unwrap());
         assert!(!unset(&mut map, &parse(r#"["a"]["b"]"#).unwrap()).unwrap());
         assert!(unset(&mut map, &parse(r#"["l"]"#).unwrap()).unwrap());
-    }
-
-    #[test]
-    fn json_numbers_become_floats() {
-        let v: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[true,null,"s"]}"#).unwrap();
-        let Value::Map(m) = from_json(&v) else { panic!() };
-        assert_eq!(m.get("b"), Some(&Value::Float(1.0)));
-        assert_eq!(m.entries().map(|(k, _)| k).collect::<Vec<_>>(), ["b", "a"]);
     }
 }

@@ -74,6 +74,14 @@ pub enum StoreError {
     #[error("git: {0}")]
     Git(String),
 
+    /// An AWS CLI credentials or config file that the AWS CLI would refuse too.
+    #[error("{}: {source}; the AWS CLI cannot read this file either, fix that line", path.display())]
+    AwsFile {
+        path: PathBuf,
+        #[source]
+        source: crate::credentials::aws_files::AwsIniError,
+    },
+
     #[error("{0}")]
     Other(String),
 }

@@ -302,11 +302,20 @@ fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &Type
 fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
     let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
-    let json: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
-        Failure::new(exit::INVALID_SET_FORMAT, format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()))
-            .hint("a string needs quotes: '\"value\"'")
+    // The format's own JSON reader, so the value reads exactly as sops reads it (duplicate keys
+    // kept, Go's floats and string decoding).
+    let value = secrets_sops::stores::json::parse_value(json).map_err(|e| {
+        let message = match e {
+            secrets_sops::Error::Parse { message, .. } => message,
+            other => other.to_string(),
+        };
+        Failure::new(exit::INVALID_SET_FORMAT, format!("the value is not valid JSON: {message}")).hint("a string needs quotes: '\"value\"'")
     })?;
-    let value = treepath::from_json(&json);
+    if let Value::List(_) = value {
+        // sops refuses a whole array as the value (its exit code 7).
+        return Err(Failure::new(exit::INVALID_SET_FORMAT, "the value is an array, which sops cannot set in one step")
+            .hint("set each element by its index: '[\"list\"][0]', then '[\"list\"][1]'"));
+    }
     let encrypted = load(file, format)?;
     let mut plain = open(file, &encrypted, false)?;
     let branch = plain
@@ -521,6 +530,7 @@ pub enum SopsCommand {
         /// Where to set, e.g. '["db"]["password"]'
         path: String,
         /// The value as JSON (a string needs quotes: '"x"'); omit with --value-file or --value-stdin
+        #[arg(allow_negative_numbers = true)]
         value: Option<String>,
         /// Read the JSON value from this file
         #[arg(long, value_name = "PATH", conflicts_with_all = ["value", "value_stdin"])]

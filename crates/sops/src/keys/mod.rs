@@ -13,6 +13,7 @@ pub mod prompt;
 mod report;
 pub mod shamir;
 pub mod ssh_to_age;
+mod ssh_wire;
 
 use std::fmt;
 

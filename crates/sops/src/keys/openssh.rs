@@ -8,6 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use zeroize::Zeroizing;
 
+use super::ssh_wire::WireReader;
+
 const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const END: &str = "-----END OPENSSH PRIVATE KEY-----";
 const MAGIC: &[u8] = b"openssh-key-v1\0";
@@ -39,30 +41,30 @@ pub(crate) fn parse(file: &[u8]) -> Result<OpensshKey, String> {
 
 fn parse_blob(blob: &[u8]) -> Result<OpensshKey, String> {
     let malformed = || "malformed OpenSSH private key".to_string();
-    let mut input = blob.strip_prefix(MAGIC).ok_or_else(malformed)?;
-    let cipher = take_string(&mut input).ok_or_else(malformed)?;
-    let _kdf = take_string(&mut input).ok_or_else(malformed)?;
-    let _kdf_options = take_string(&mut input).ok_or_else(malformed)?;
+    let mut input = WireReader::new(blob.strip_prefix(MAGIC).ok_or_else(malformed)?);
+    let cipher = input.string().ok_or_else(malformed)?;
+    let _kdf = input.string().ok_or_else(malformed)?;
+    let _kdf_options = input.string().ok_or_else(malformed)?;
     if cipher != b"none" {
         return Ok(OpensshKey::Encrypted);
     }
-    if take_u32(&mut input) != Some(1) {
+    if input.u32() != Some(1) {
         return Err("the OpenSSH file must hold exactly one key".to_string());
     }
-    let _public_blob = take_string(&mut input).ok_or_else(malformed)?;
-    let mut private = take_string(&mut input).ok_or_else(malformed)?;
+    let _public_blob = input.string().ok_or_else(malformed)?;
+    let mut private = WireReader::new(input.string().ok_or_else(malformed)?);
 
-    let check1 = take_u32(&mut private).ok_or_else(malformed)?;
-    let check2 = take_u32(&mut private).ok_or_else(malformed)?;
+    let check1 = private.u32().ok_or_else(malformed)?;
+    let check2 = private.u32().ok_or_else(malformed)?;
     if check1 != check2 {
         return Err(malformed());
     }
-    let kind = take_string(&mut private).ok_or_else(malformed)?;
+    let kind = private.string().ok_or_else(malformed)?;
     if kind != b"ssh-ed25519" {
         return Ok(OpensshKey::Other(String::from_utf8_lossy(kind).into_owned()));
     }
-    let public: [u8; 32] = take_string(&mut private).and_then(|p| p.try_into().ok()).ok_or_else(malformed)?;
-    let keypair = take_string(&mut private).ok_or_else(malformed)?;
+    let public: [u8; 32] = private.fixed_string().ok_or_else(malformed)?;
+    let keypair = private.string().ok_or_else(malformed)?;
     // The private part is seed || public key.
     let (seed_part, public_copy) = keypair.split_at_checked(32).ok_or_else(malformed)?;
     if public_copy != public {
@@ -73,22 +75,10 @@ fn parse_blob(blob: &[u8]) -> Result<OpensshKey, String> {
     Ok(OpensshKey::Ed25519 { seed, public })
 }
 
-fn take_u32(input: &mut &[u8]) -> Option<u32> {
-    let (bytes, rest) = input.split_first_chunk::<4>()?;
-    *input = rest;
-    Some(u32::from_be_bytes(*bytes))
-}
-
-fn take_string<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = usize::try_from(take_u32(input)?).ok()?;
-    let (value, rest) = input.split_at_checked(len)?;
-    *input = rest;
-    Some(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::ssh_wire::encode_string as string;
 
     use crate::test_support::VECTORS;
     const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases/ssh-to-age");
@@ -104,6 +94,65 @@ mod tests {
                 assert_ne!(*seed, [0u8; 32]);
             }
             _ => panic!("expected an ed25519 key"),
+        }
+    }
+
+    /// An unencrypted openssh-key-v1 blob holding one ed25519 key (seed 1…, public 2…), and the
+    /// offsets of the length fields the parser reads.
+    fn blob() -> (Vec<u8>, Vec<usize>) {
+        let mut lengths = Vec::new();
+        let mut out = MAGIC.to_vec();
+        let mut push = |out: &mut Vec<u8>, bytes: &[u8]| {
+            lengths.push(out.len());
+            out.extend(string(bytes));
+        };
+        push(&mut out, b"none");
+        push(&mut out, b"none");
+        push(&mut out, b"");
+        out.extend(1u32.to_be_bytes());
+        push(&mut out, &[string(b"ssh-ed25519"), string(&[2; 32])].concat());
+        let mut keypair = vec![1; 32];
+        keypair.extend([2; 32]);
+        let private = [vec![0, 0, 0, 9, 0, 0, 0, 9], string(b"ssh-ed25519"), string(&[2; 32]), string(&keypair), string(b"c")].concat();
+        let private_at = out.len() + 4;
+        push(&mut out, &private);
+        // The lengths inside the private section that are read: kind, public key, keypair (the
+        // comment and padding after them are not).
+        for inner in [8, 8 + 15, 8 + 15 + 36] {
+            lengths.push(private_at + inner);
+        }
+        (out, lengths)
+    }
+
+    #[test]
+    fn reads_a_built_key() {
+        let (blob, _) = blob();
+        match parse_blob(&blob).unwrap() {
+            OpensshKey::Ed25519 { seed, public } => {
+                assert_eq!(*seed, [1; 32]);
+                assert_eq!(public, [2; 32]);
+            }
+            _ => panic!("expected an ed25519 key"),
+        }
+    }
+
+    #[test]
+    fn truncated_keys_are_refused() {
+        let (blob, _) = blob();
+        for cut in 0..blob.len() - 4 {
+            assert!(parse_blob(&blob[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn oversized_lengths_are_refused() {
+        let (blob, lengths) = blob();
+        for at in lengths {
+            for claimed in [u32::MAX, 0x7fff_ffff, u32::try_from(blob.len()).unwrap()] {
+                let mut bad = blob.clone();
+                bad[at..at + 4].copy_from_slice(&claimed.to_be_bytes());
+                assert!(parse_blob(&bad).is_err(), "length at {at} set to {claimed}");
+            }
         }
     }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha512};
 use zeroize::Zeroizing;
 
 use super::openssh::{self, OpensshKey};
+use super::ssh_wire::WireReader;
 use crate::error::{Error, Result};
 
 const ED25519: &str = "ssh-ed25519";
@@ -52,21 +53,12 @@ pub fn ssh_ed25519_private_to_age(openssh_pem: &[u8]) -> Result<Zeroizing<String
 
 /// The ed25519 public key inside an ssh wire blob: string "ssh-ed25519", string key(32).
 pub(crate) fn ed25519_public_from_blob(blob: &[u8]) -> Option<[u8; 32]> {
-    let (kind, rest) = ssh_string(blob)?;
-    if kind != ED25519.as_bytes() {
+    let mut input = WireReader::new(blob);
+    if input.string()? != ED25519.as_bytes() {
         return None;
     }
-    let (key, rest) = ssh_string(rest)?;
-    if !rest.is_empty() {
-        return None;
-    }
-    key.try_into().ok()
-}
-
-fn ssh_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (len, rest) = input.split_first_chunk::<4>()?;
-    let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
-    (rest.len() >= len).then(|| rest.split_at(len))
+    let key = input.fixed_string()?;
+    input.is_empty().then_some(key)
 }
 
 /// The `age1…` string for an ed25519 public key.
@@ -181,6 +173,27 @@ mod tests {
         assert!(ssh_ed25519_private_to_age(b"not a key").is_err());
         let age_key = std::fs::read(format!("{VECTORS}/keys.txt")).unwrap();
         assert!(ssh_ed25519_private_to_age(&age_key).is_err());
+    }
+
+    #[test]
+    fn public_blobs_with_wrong_lengths_are_refused() {
+        let blob =
+            |kind_len: u32, key_len: u32, key: &[u8]| [&kind_len.to_be_bytes()[..], b"ssh-ed25519", &key_len.to_be_bytes(), key].concat();
+        assert_eq!(ed25519_public_from_blob(&blob(11, 32, &[9; 32])), Some([9; 32]));
+        let whole = blob(11, 32, &[9; 32]);
+        for cut in 0..whole.len() {
+            assert_eq!(ed25519_public_from_blob(&whole[..cut]), None, "cut at {cut}");
+        }
+        for (kind_len, key_len, key) in [
+            (u32::MAX, 32, &[9; 32][..]),
+            (12, 32, &[9; 32]),
+            (11, u32::MAX, &[9; 32]),
+            (11, 33, &[9; 32]),
+            (11, 31, &[9; 31]),
+            (11, 32, &[9; 33]),
+        ] {
+            assert_eq!(ed25519_public_from_blob(&blob(kind_len, key_len, key)), None, "{kind_len} {key_len} {}", key.len());
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use number::go_format_float_json;
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::stores::Store;
-use crate::tree::{Document, Map, Value};
+use crate::tree::{Document, Map, MapItem, Value};
 
 use emit::Indent;
 
@@ -56,6 +56,34 @@ impl Store for JsonStore {
 
     fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>> {
         emit::document(first_branch(doc)?, Some((METADATA_KEY, metadata)), self.indent())
+    }
+}
+
+/// Reads one JSON value of any kind with the semantics of the files' reader: key order and
+/// duplicate keys kept, every number a float64, strings decoded as Go decodes them. Go's
+/// `encoding/json` accepts the same values (sops reads the value of `sops set` with both).
+///
+/// An object is read as a document, so its errors name the exact position. Any other value is
+/// read as the one member of an object around it (the reader takes whole documents); its errors
+/// say only that the input is not one JSON value, as sops's do.
+pub fn parse_value(input: &[u8]) -> Result<Value> {
+    let first = input.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    if first == Some(&b'{') {
+        return parse::parse_object(input, None).map(Value::Map);
+    }
+    let not_one_value =
+        || Error::parse(Format::Json, "expected one JSON value: an object, an array, a string, a number, true, false or null");
+    // The input may be a secret: the copy is wiped when dropped.
+    let mut wrapped = zeroize::Zeroizing::new(Vec::with_capacity(input.len() + 5));
+    wrapped.extend_from_slice(b"{\"\":");
+    wrapped.extend_from_slice(input);
+    wrapped.push(b'}');
+    let mut map = parse::parse_object(&wrapped, None).map_err(|_| not_one_value())?;
+    // Exactly one member means the input was exactly one value: anything else would have added
+    // a member or left data after the closing brace.
+    match (map.0.pop(), map.0.is_empty()) {
+        (Some(MapItem::Entry(_, value)), true) => Ok(value),
+        _ => Err(not_one_value()),
     }
 }
 
@@ -252,6 +280,37 @@ mod tests {
         let out = store.emit_plain(&doc).unwrap();
         let expected = format!("{{\n\"a\": {}\"x\"{}\n}}\n", "[\n".repeat(depth), "\n]".repeat(depth));
         assert_eq!(text(&out), expected);
+    }
+
+    #[test]
+    fn single_values_read_like_documents() {
+        let entry = |k: &str, v: Value| MapItem::Entry(k.to_owned(), v);
+        assert_eq!(parse_value(b" 1.0 ").unwrap(), Value::Float(1.0));
+        assert!(matches!(parse_value(b"-0").unwrap(), Value::Float(z) if z.to_bits() == (-0.0f64).to_bits()));
+        assert_eq!(parse_value(b"123456789012345678901234567890").unwrap(), Value::Float(1.2345678901234568e29));
+        assert_eq!(parse_value(b"null").unwrap(), Value::Null);
+        assert_eq!(parse_value(br#""\ud800x\u00e9""#).unwrap(), Value::str("\u{fffd}x\u{e9}"));
+        assert_eq!(parse_value(b"[1, {}]").unwrap(), Value::List(vec![Value::Float(1.0), Value::Map(Map::new())]));
+        // Objects keep duplicate keys and their order, like the files.
+        assert_eq!(
+            parse_value(br#"{"x": 1, "x": {"y": true}}"#).unwrap(),
+            Value::Map(Map(vec![entry("x", Value::Float(1.0)), entry("x", Value::Map(Map(vec![entry("y", Value::Bool(true))])))]))
+        );
+    }
+
+    #[test]
+    fn anything_but_one_value_is_refused() {
+        for bad in
+            ["", " ", "1 2", "1, \"\": 2", "1} {", "\"x\" junk", "01", "1.", "NaN", "1e400", "[1,]", "{\"a\":1} x", "\u{feff}1", "'x'"]
+        {
+            match parse_value(bad.as_bytes()) {
+                Err(Error::Parse { format: Format::Json, .. }) => {}
+                other => panic!("{bad:?} gave {other:?}"),
+            }
+        }
+        // An object's errors point into the input itself.
+        let err = parse_value(b"{\"a\": 1,}").unwrap_err().to_string();
+        assert!(err.contains("line 1, column 9"), "{err}");
     }
 
     mod properties {
