@@ -95,7 +95,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let identities = Identities::from_env();
     let mut values = Vec::with_capacity(wanted.len());
     for w in &wanted {
-        values.push(ops::decrypt_file(&w.secret.file(), &identities).map_err(|e| {
+        values.push(ops::decrypt_secret(&repo, &w.secret, &identities).map_err(|e| {
             store_failure(e).hint("exec decrypts with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519)")
         })?);
     }

@@ -56,7 +56,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
         None => {
             // The keys are not held while the editor runs: they are loaded again afterwards.
             let current = if repo.exists(Kind::Secret, name) {
-                Some(ops::decrypt_file(&secret.file(), &ctx.identities()).map_err(store_failure)?)
+                Some(ops::decrypt_secret(&repo, &secret, &ctx.identities()).map_err(store_failure)?)
             } else {
                 None
             };

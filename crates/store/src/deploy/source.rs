@@ -181,9 +181,18 @@ impl Source {
         Ok(())
     }
 
-    /// Decrypts one secret to its exact bytes.
+    /// Decrypts one secret to its exact bytes. Its file is read once, from the folder of this
+    /// source that holds it (`sops/` or `vars/`), every folder below that one opened without
+    /// following a link: what was checked when the secret was found may have been swapped
+    /// since, so it is checked again by the read itself.
     pub fn decrypt(&self, secret: &MachineSecret, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
-        ops::decrypt_file(&secret.file, identities).map_err(|e| match e {
+        let Some(root) = [Some(&self.sops), self.vars.as_ref()].into_iter().flatten().find(|root| secret.file.starts_with(root)) else {
+            return Err(DeployError::Secret {
+                name: secret.name.clone(),
+                reason: format!("{} is not in the repository's sops/ or vars/ folder", secret.file.display()),
+            });
+        };
+        ops::decrypt_below(root, &secret.file, identities).map_err(|e| match e {
             crate::StoreError::Sops { path, source } => DeployError::Decrypt { name: secret.name.clone(), path, source },
             other => DeployError::Store(other),
         })
@@ -318,6 +327,46 @@ mod tests {
             let err = Source::open(root).unwrap().machine_secrets("m").unwrap_err().to_string();
             assert!(err.contains(&at.display().to_string()) && err.contains("symbolic link"), "{what}: {err}");
         }
+    }
+
+    fn identities(file: &str) -> Identities {
+        let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors").join(file)).unwrap();
+        Identities::from_age_key_text(&text, file).unwrap()
+    }
+
+    /// A secret is read again when it is decrypted, from the source's own folders: a secret
+    /// folder swapped for a symlink after the listing (simulated by a listing that names one),
+    /// or a file outside the source, is refused by name instead of decrypted.
+    #[test]
+    fn decrypting_reads_the_file_through_the_sources_folders_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::copy(fixture().join("sops/secrets/group-secret/secret"), outside.join("secret")).unwrap();
+        let repo = root.join("repo");
+        fs::create_dir_all(repo.join("sops/machines/web1")).unwrap();
+        fs::create_dir_all(repo.join("sops/secrets/real")).unwrap();
+        fs::copy(fixture().join("sops/secrets/group-secret/secret"), repo.join("sops/secrets/real/secret")).unwrap();
+        std::os::unix::fs::symlink(&outside, repo.join("sops/secrets/swapped")).unwrap();
+        let source = Source::open(&repo).unwrap();
+        let ids = identities("keys-b.txt");
+        let secret = |name: &str, file: PathBuf| MachineSecret { name: name.into(), file, via: Via::Direct };
+
+        let value = source.decrypt(&secret("real", repo.join("sops/secrets/real/secret")), &ids).unwrap();
+        assert_eq!(&value[..], b"group-value");
+
+        let err = source.decrypt(&secret("swapped", repo.join("sops/secrets/swapped/secret")), &ids).unwrap_err().to_string();
+        assert!(err.contains("sops/secrets/swapped") && err.contains("symbolic link"), "{err}");
+        let err = source.decrypt(&secret("outside", outside.join("secret")), &ids).unwrap_err().to_string();
+        assert!(err.contains("not in the repository"), "{err}");
+
+        // A FIFO in place of the file neither blocks nor is read.
+        let fifo = repo.join("sops/secrets/real/fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = source.decrypt(&secret("fifo", fifo), &ids).unwrap_err().to_string();
+        assert!(err.contains("named pipe"), "{err}");
     }
 
     #[test]
