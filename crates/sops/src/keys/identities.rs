@@ -462,7 +462,7 @@ fn user_config_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -
 
 /// The largest key file read: an age identity file or an OpenSSH private key takes a few KiB,
 /// even with many keys.
-const MAX_KEY_FILE: u64 = 1 << 20;
+pub const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// Reads a key file: see [`read_key_file`]; a missing file is an error.
 fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
@@ -475,7 +475,7 @@ fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
 /// [`MAX_KEY_FILE`] bytes: it is opened without blocking, so a FIFO, a device such as
 /// `/dev/zero` or a huge file named by mistake is refused by name instead of hanging or
 /// filling memory (sops would read whatever it is given).
-fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, String> {
+pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, String> {
     let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
