@@ -493,6 +493,65 @@ mod tests {
         assert!(!is_regular_file(&root, &root.join("sops/secrets/x/secret")).unwrap());
     }
 
+    /// A racing committer or local user swaps a secret's folder for a symlink to a folder
+    /// elsewhere, and back, while the store reads: a check of the folders followed by an open by
+    /// path would sometimes read the outside file; reading through open folders never does.
+    #[test]
+    fn a_folder_swapped_for_a_symlink_while_reading_is_never_followed() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let (_d, root) = tree();
+        let outside = root.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret"), b"OUTSIDE").unwrap();
+        let (real, spare) = (root.join("sops/secrets/s"), root.join("spare"));
+        symlink(&outside, &spare).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    rfs::renameat_with(CWD, &real, CWD, &spare, rfs::RenameFlags::EXCHANGE).unwrap();
+                    swaps += 1;
+                }
+                swaps
+            })
+        };
+        let file = root.join("sops/secrets/s/secret");
+        let (mut inside, mut leaked) = (0u64, 0u64);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match read(&root, &file, Limit::Secret) {
+                Ok(bytes) if bytes == b"{}" => inside += 1,
+                Ok(_) => leaked += 1,
+                Err(_) => {}
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert_eq!(leaked, 0, "the outside file was read {leaked} times ({inside} inside, {swaps} swaps)");
+        assert!(inside > 0 && swaps > 0, "the race ran: {inside} reads inside, {swaps} swaps");
+    }
+
+    /// What is read through an open folder is what that folder holds, even after its path
+    /// has been given to a symlink.
+    #[test]
+    fn an_open_folder_keeps_reading_the_folder_it_opened() {
+        let (_d, root) = tree();
+        let outside = root.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret"), b"OUTSIDE").unwrap();
+        let folder = Folder::open(&root, &root.join("sops/secrets/s")).unwrap().unwrap();
+        fs::rename(root.join("sops/secrets/s"), root.join("moved")).unwrap();
+        symlink(&outside, root.join("sops/secrets/s")).unwrap();
+        assert_eq!(folder.read("secret", Limit::Secret).unwrap(), b"{}");
+        assert_eq!(folder.entries().unwrap(), [(OsString::from("secret"), EntryKind::File)]);
+        let err = Folder::open(&root, &root.join("sops/secrets/s")).unwrap_err();
+        assert!(matches!(&err, UntrustedError::FolderSymlink { target, .. } if target == &outside), "{err}");
+    }
+
     #[test]
     fn the_root_itself_may_be_reached_through_a_link() {
         let (_d, root) = tree();
