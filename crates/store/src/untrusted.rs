@@ -431,7 +431,7 @@ mod tests {
             assert_eq!(err.code(), "symlink");
         }
         // Past the lstat too: the open itself refuses a final link.
-        let err = rfs::openat(CWD, &root.join("sops/secrets/l/secret"), FILE_FLAGS, Mode::empty()).unwrap_err();
+        let err = rfs::openat(CWD, root.join("sops/secrets/l/secret"), FILE_FLAGS, Mode::empty()).unwrap_err();
         assert_eq!(err, Errno::LOOP);
     }
 
