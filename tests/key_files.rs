@@ -63,12 +63,7 @@ fn exec_never_decrypts_through_a_symlinked_secret_folder() {
     fs::create_dir_all(&elsewhere).unwrap();
     fs::copy(flake.sops("secrets/db/secret"), elsewhere.join("secret")).unwrap();
     std::os::unix::fs::symlink(&elsewhere, flake.sops("secrets/stolen")).unwrap();
-    let out = flake
-        .as_key(0)
-        .args(["exec", "--env", "X=stolen", "--", "printenv", "X"])
-        .timeout(Duration::from_secs(20))
-        .output()
-        .unwrap();
+    let out = flake.as_key(0).args(["exec", "--env", "X=stolen", "--", "printenv", "X"]).timeout(Duration::from_secs(20)).output().unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(!stdout_of(&out).contains("in-repo value"));
     let stderr = stderr_of(&out);

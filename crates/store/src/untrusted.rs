@@ -6,8 +6,11 @@
 //! is given and clan follows links wherever they point; this module is the one way the store
 //! reads such files instead:
 //!
-//! - every folder from the repository root down to the file must be a real directory (checked
-//!   with `lstat`, so a symlinked folder is refused, not followed);
+//! - every folder from the repository root down to the file must be a real directory: each is
+//!   opened from the root one component at a time with `O_DIRECTORY|O_NOFOLLOW` ([`Folder`]),
+//!   and the next folder, the file and the listings are reached relative to that descriptor, so
+//!   a folder swapped for a symlink after a check is still refused, never followed (the root
+//!   itself is the user's choice and may be reached through a link);
 //! - the file is opened with `O_NOFOLLOW` (a final symlink is refused by the kernel) and
 //!   `O_NONBLOCK` (a FIFO cannot block the open), then `fstat` must say it is a regular file;
 //! - at most the bound plus one byte is read, so a file that is, or grows, too large is refused
