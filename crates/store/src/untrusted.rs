@@ -196,6 +196,8 @@ impl Folder {
                 _ => (Path::new("."), dir),
             },
         };
+        // A repository given as a relative path may have an empty root: the current folder.
+        let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
         let start_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = match rfs::openat(CWD, start, start_flags, Mode::empty()) {
             Ok(fd) => fd,
@@ -553,6 +555,19 @@ mod tests {
         assert_eq!(folder.entries().unwrap(), [(OsString::from("secret"), EntryKind::File)]);
         let err = Folder::open(&root, &root.join("sops/secrets/s")).unwrap_err();
         assert!(matches!(&err, UntrustedError::FolderSymlink { target, .. } if target == &outside), "{err}");
+    }
+
+    #[test]
+    fn an_empty_root_is_the_current_folder() {
+        let (_d, root) = tree();
+        let here = std::env::current_dir().unwrap();
+        let relative = root.strip_prefix(&here).map(Path::to_path_buf);
+        // Only meaningful when the temporary folder is below the current one; the empty root
+        // itself always opens the current folder.
+        assert!(Folder::open(Path::new(""), Path::new("")).unwrap().is_some());
+        if let Ok(relative) = relative {
+            assert_eq!(read(Path::new(""), &relative.join("sops/secrets/s/secret"), Limit::Secret).unwrap(), b"{}");
+        }
     }
 
     #[test]
