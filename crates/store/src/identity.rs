@@ -38,12 +38,16 @@ pub fn key_file_for_generation(env: &dyn Fn(&str) -> Option<String>) -> Option<P
 /// The local public keys, from exactly one source as clan chooses it.
 pub fn local_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LocalKey>> {
     let (text, source) = if let Some(content) = env("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
-        (content, "SOPS_AGE_KEY".to_string())
+        (zeroize::Zeroizing::new(content), "SOPS_AGE_KEY".to_string())
     } else {
         let Some(path) = key_file_for_generation(env) else { return Ok(Vec::new()) };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => (text, path.display().to_string()),
-            Err(_) => return Ok(Vec::new()),
+        // The same reader as decryption's: once, bounded, never blocking on a FIFO.
+        match secrets_sops::keys::identities::read_key_file(&path) {
+            Ok(Some(bytes)) => match std::str::from_utf8(&bytes) {
+                Ok(text) => (zeroize::Zeroizing::new(text.to_string()), path.display().to_string()),
+                Err(_) => return Ok(Vec::new()),
+            },
+            _ => return Ok(Vec::new()),
         }
     };
     let mut keys: Vec<LocalKey> = public_keys_in(&text)?.into_iter().map(|key| LocalKey { key, source: source.clone() }).collect();
@@ -136,5 +140,23 @@ mod tests {
         assert_eq!(local_keys(&env).unwrap()[0].source, file_str);
         let env = |name: &str| if name == "SOPS_AGE_KEY_FILE" { Some("/nonexistent".to_string()) } else { None };
         assert!(local_keys(&env).unwrap().is_empty());
+    }
+
+    /// "Which user am I?" reads the key file as decryption does: a FIFO named by
+    /// `SOPS_AGE_KEY_FILE` does not hang it.
+    #[test]
+    fn a_fifo_key_file_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("keys.txt");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shown = fifo.display().to_string();
+        std::thread::spawn(move || {
+            let env = |name: &str| if name == "SOPS_AGE_KEY_FILE" { Some(shown.clone()) } else { None };
+            tx.send(local_keys(&env).map(|keys| keys.len()).ok()).unwrap();
+        });
+        let found = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("reading a FIFO key file blocked");
+        assert_eq!(found, Some(0));
     }
 }

@@ -3,7 +3,7 @@
 //! parallel), write atomically, and report what changed for the commit.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
@@ -312,13 +312,21 @@ pub fn encrypt_value(secret: &SecretRef, value: &[u8], recipients: Vec<String>) 
 pub fn get_secret(repo: &Repo, identities: &Identities, name: &str) -> Result<Zeroizing<Vec<u8>>> {
     let secret = repo.secret(name)?;
     repo.require(Kind::Secret, name)?;
-    decrypt_file(&secret.file(), identities)
+    decrypt_secret(repo, &secret, identities)
 }
 
-/// Decrypts a `secret` file to its exact bytes.
-pub fn decrypt_file(path: &std::path::Path, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
+/// Decrypts a secret of the repository to its exact bytes (`get`, `exec`, `set --edit`).
+pub fn decrypt_secret(repo: &Repo, secret: &SecretRef, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
+    decrypt_below(repo.root(), &secret.file(), identities)
+}
+
+/// Decrypts the `secret` file `path` below `root` to its exact bytes. The file is read once,
+/// through the store's reader of untrusted files ([`crate::untrusted::read`]: every folder from
+/// `root` down opened without following a link, the file never a symlink, FIFO or device and
+/// bounded in size), and the bytes read are what is parsed and decrypted.
+pub fn decrypt_below(root: &Path, path: &Path, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
     let sops_err = |source| StoreError::Sops { path: path.to_path_buf(), source };
-    let bytes = crate::untrusted::read_file(path, crate::untrusted::Limit::Secret)?;
+    let bytes = crate::untrusted::read(root, path, crate::untrusted::Limit::Secret)?;
     let file = EncryptedFile::parse(&bytes, Format::Binary).map_err(sops_err)?;
     let plain = file.decrypt(identities, DecryptOptions::default()).map_err(sops_err)?;
     let value = match plain.data.branches.first().and_then(|b| b.get("data")) {
@@ -353,4 +361,40 @@ pub fn rename_secret(repo: &Repo, old: &str, new: &str) -> Result<Outcome> {
     let mut tx = Tx::new(repo);
     tx.rename_dir(&from.dir, &to.dir)?;
     tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel)
+    }
+
+    /// `get`, `exec` and `set --edit` read a secret's file once, through its open folders: a
+    /// secret folder that is (or was swapped for, after the secret was found) a symlink to a
+    /// folder elsewhere is refused, never decrypted with the reader's key.
+    #[test]
+    fn a_secret_is_decrypted_only_from_inside_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let elsewhere = root.join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::copy(fixture("clan-repo/sops/secrets/group-secret/secret"), elsewhere.join("secret")).unwrap();
+        let repo = Repo::at(root.join("repo"));
+        fs::create_dir_all(repo.sops_dir().join("secrets/real")).unwrap();
+        fs::copy(fixture("clan-repo/sops/secrets/group-secret/secret"), repo.sops_dir().join("secrets/real/secret")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, repo.sops_dir().join("secrets/linked")).unwrap();
+        let text = fs::read_to_string(fixture("sops-vectors/keys-b.txt")).unwrap();
+        let ids = Identities::from_age_key_text(&text, "keys-b.txt").unwrap();
+
+        let real = SecretRef { name: "real".into(), dir: repo.sops_dir().join("secrets/real") };
+        assert_eq!(&decrypt_secret(&repo, &real, &ids).unwrap()[..], b"group-value");
+        let linked = SecretRef { name: "linked".into(), dir: repo.sops_dir().join("secrets/linked") };
+        let err = decrypt_secret(&repo, &linked, &ids).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Untrusted(crate::untrusted::UntrustedError::FolderSymlink { path, .. }) if path.ends_with("secrets/linked")),
+            "{err}"
+        );
+    }
 }

@@ -1,6 +1,5 @@
 //! The repository: where `sops/` lives, how it is found, and the paths of its parts.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
@@ -92,29 +91,28 @@ impl Repo {
     /// over all of them must not quietly skip one.
     pub fn list(&self, kind: Kind) -> Result<Vec<String>> {
         let dir = self.sops_dir().join(kind.folder());
-        if !untrusted::check_folders(&self.root, &dir)? {
+        // Opened from the root without following a link, and read through that descriptor.
+        let Some(folder) = untrusted::Folder::open(&self.root, &dir)? else {
             return Ok(Vec::new());
-        }
-        let entries = fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        };
         let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+        for (name, entry) in folder.entries()? {
+            let Some(name) = name.to_str().map(str::to_string) else { continue };
             if names::validate_existing(kind, &name).is_err() {
                 continue;
             }
-            let member = entry.path();
-            let file_type = entry.file_type().map_err(|e| StoreError::io(&member, e))?;
-            if file_type.is_symlink() {
-                untrusted::check_folders(&self.root, &member)?;
+            if entry == untrusted::EntryKind::Symlink {
+                let target = folder.read_link(&name);
+                return Err(untrusted::UntrustedError::FolderSymlink { path: dir.join(&name), target }.into());
             }
-            if !file_type.is_dir() {
+            if entry != untrusted::EntryKind::Folder {
                 continue;
             }
+            let Some(member) = folder.open_dir(&name)? else { continue };
             let keep = match kind {
                 Kind::Group => true,
-                Kind::User | Kind::Machine => untrusted::is_regular_file(&self.root, &member.join("key.json"))?,
-                Kind::Secret => untrusted::is_regular_file(&self.root, &member.join("secret"))?,
+                Kind::User | Kind::Machine => member.is_regular_file("key.json")?,
+                Kind::Secret => member.is_regular_file("secret")?,
             };
             if keep {
                 names.push(name);
@@ -128,6 +126,7 @@ impl Repo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn discovery_prefers_clan_markers_over_git() {

@@ -11,7 +11,7 @@ use crate::keyfile::PublicKey;
 use crate::links::{self, Link};
 use crate::names::{self, Kind};
 use crate::repo::Repo;
-use crate::untrusted::{self, UntrustedError};
+use crate::untrusted::{self, EntryKind, Folder, UntrustedError};
 
 /// A secret directory: one `secret` file plus `users/`, `machines/`, `groups/` link folders.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,24 +133,28 @@ impl Repo {
 
     /// The secrets of `sops/secrets/`, each found one or refused by [`untrusted`].
     fn folder_secrets(&self) -> Result<Vec<Result<SecretRef, UntrustedError>>> {
-        let folder = self.sops_dir().join(Kind::Secret.folder());
-        if !untrusted::check_folders(self.root(), &folder)? {
+        let path = self.sops_dir().join(Kind::Secret.folder());
+        // Opened from the root without following a link, and read through that descriptor.
+        let Some(folder) = untrusted::Folder::open(self.root(), &path)? else {
             return Ok(Vec::new());
-        }
-        let entries = fs::read_dir(&folder).map_err(|e| crate::StoreError::io(&folder, e))?;
+        };
         let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| crate::StoreError::io(&folder, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let dir = entry.path();
+        for (entry, kind) in folder.entries()? {
+            let name = entry.to_string_lossy().into_owned();
+            let dir = path.join(&entry);
             if names::is_leftover_entry(&dir) {
                 continue;
             }
-            // Plain files here are not secrets (check reports them); symlinks are refused below.
-            if entry.file_type().is_ok_and(|t| !t.is_dir() && !t.is_symlink()) {
-                continue;
+            // Plain files here are not secrets (check reports them); symlinks are refused.
+            match kind {
+                EntryKind::Folder => {}
+                EntryKind::Symlink => {
+                    out.push(Err(UntrustedError::FolderSymlink { target: folder.read_link(&entry), path: dir }));
+                    continue;
+                }
+                EntryKind::File | EntryKind::Other => continue,
             }
-            match untrusted::is_regular_file(self.root(), &dir.join("secret")) {
+            match folder.open_dir(&entry).and_then(|d| d.map_or(Ok(false), |d| d.is_regular_file("secret"))) {
                 Ok(true) => out.push(Ok(SecretRef { name, dir })),
                 Ok(false) => {}
                 Err(e) => out.push(Err(e)),
@@ -165,9 +169,9 @@ impl Repo {
         let mut out = Vec::new();
         for (base, depth) in [("vars/shared", 2), ("vars/per-machine", 3)] {
             let dir = self.root().join(base);
-            match untrusted::check_folders(self.root(), &dir) {
-                Ok(true) => collect_vars(self.root(), &dir, depth, &mut out),
-                Ok(false) => {}
+            match Folder::open(self.root(), &dir) {
+                Ok(Some(folder)) => collect_vars(self.root(), &folder, depth, &mut out),
+                Ok(None) => {}
                 Err(e) => out.push(Err(e)),
             }
         }
@@ -230,40 +234,37 @@ impl Repo {
     }
 }
 
-fn collect_vars(root: &Path, dir: &Path, depth: usize, out: &mut Vec<Result<SecretRef, UntrustedError>>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-        Err(e) => return out.push(Err(UntrustedError::Io { path: dir.to_path_buf(), source: e })),
+/// The secrets `depth` folders below `dir`, which is open; every folder below it is opened
+/// through its parent's descriptor, never following a link.
+fn collect_vars(root: &Path, dir: &Folder, depth: usize, out: &mut Vec<Result<SecretRef, UntrustedError>>) {
+    let entries = match dir.entries() {
+        Ok(entries) => entries,
+        Err(e) => return out.push(Err(e)),
     };
-    let mut paths = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => paths.push((entry.path(), entry.file_type())),
-            Err(e) => out.push(Err(UntrustedError::Io { path: dir.to_path_buf(), source: e })),
-        }
-    }
-    for (path, file_type) in paths {
-        match file_type {
-            Ok(t) if t.is_symlink() => {
-                // A symlinked folder would lead the walk (and the re-key) anywhere on the disk.
-                if let Err(e) = untrusted::check_folders(root, &path) {
-                    out.push(Err(e));
-                }
+    for (name, kind) in entries {
+        let path = dir.path().join(&name);
+        match kind {
+            // A symlinked folder would lead the walk (and the re-key) anywhere on the disk.
+            EntryKind::Symlink => {
+                out.push(Err(UntrustedError::FolderSymlink { target: dir.read_link(&name), path }));
                 continue;
             }
-            Ok(t) if t.is_dir() => {}
-            Ok(_) => continue,
+            EntryKind::Folder => {}
+            EntryKind::File | EntryKind::Other => continue,
+        }
+        let sub = match dir.open_dir(&name) {
+            Ok(Some(sub)) => sub,
+            Ok(None) => continue,
             Err(e) => {
-                out.push(Err(UntrustedError::Io { path, source: e }));
+                out.push(Err(e));
                 continue;
             }
-        }
+        };
         if depth > 1 {
-            collect_vars(root, &path, depth - 1, out);
+            collect_vars(root, &sub, depth - 1, out);
             continue;
         }
-        match untrusted::is_regular_file(root, &path.join("secret")) {
+        match sub.is_regular_file("secret") {
             Ok(true) => {
                 let name = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
                 out.push(Ok(SecretRef { name, dir: path }));

@@ -6,8 +6,11 @@
 //! is given and clan follows links wherever they point; this module is the one way the store
 //! reads such files instead:
 //!
-//! - every folder from the repository root down to the file must be a real directory (checked
-//!   with `lstat`, so a symlinked folder is refused, not followed);
+//! - every folder from the repository root down to the file must be a real directory: each is
+//!   opened from the root one component at a time with `O_DIRECTORY|O_NOFOLLOW` ([`Folder`]),
+//!   and the next folder, the file and the listings are reached relative to that descriptor, so
+//!   a folder swapped for a symlink after a check is still refused, never followed (the root
+//!   itself is the user's choice and may be reached through a link);
 //! - the file is opened with `O_NOFOLLOW` (a final symlink is refused by the kernel) and
 //!   `O_NONBLOCK` (a FIFO cannot block the open), then `fstat` must say it is a regular file;
 //! - at most the bound plus one byte is read, so a file that is, or grows, too large is refused
@@ -18,9 +21,15 @@
 //! them, refusing any that leave `sops/<kind>/`; it calls [`check_folders`] for the folders that
 //! hold them.
 
-use std::fs::{self, File, Metadata};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::io::Errno;
 
 /// The variable that replaces the size bounds, in bytes.
 pub const MAX_SIZE_VARIABLE: &str = "SECRETS_MAX_FILE_SIZE";
@@ -137,41 +146,217 @@ impl UntrustedError {
 /// is a real directory. Returns `false` when one of them does not exist (nothing beyond it can
 /// be read; creating it makes a real folder). A `dir` outside `root` is checked alone.
 pub fn check_folders(root: &Path, dir: &Path) -> Result<bool, UntrustedError> {
-    let Ok(relative) = dir.strip_prefix(root) else {
-        return check_folder(dir);
-    };
-    let mut here = root.to_path_buf();
-    for part in relative.components() {
-        here.push(part);
-        if !check_folder(&here)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    Ok(Folder::open(root, dir)?.is_some())
 }
 
-/// Checks one folder with `lstat`: `false` when it does not exist.
-fn check_folder(dir: &Path) -> Result<bool, UntrustedError> {
-    match fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(true),
-        Ok(meta) if meta.file_type().is_symlink() => {
-            Err(UntrustedError::FolderSymlink { path: dir.to_path_buf(), target: fs::read_link(dir).unwrap_or_default() })
+/// An open repository folder, reached from the root the user chose one component at a time
+/// with `O_DIRECTORY|O_NOFOLLOW`. What is read through it is looked up relative to its
+/// descriptor, so swapping a folder on the way for a symlink after it was opened (a racing
+/// `git pull`, a local user with write access to the checkout) changes nothing about what is
+/// read. The path is kept for messages only; it is never used to reach the folder again.
+#[derive(Debug)]
+pub struct Folder {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// The kind of an entry of a [`Folder`], as `lstat` sees it (a symlink is not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Folder,
+    File,
+    Symlink,
+    /// A FIFO, device, socket or anything else.
+    Other,
+}
+
+impl EntryKind {
+    fn of(kind: FileType) -> EntryKind {
+        match kind {
+            FileType::Directory => EntryKind::Folder,
+            FileType::RegularFile => EntryKind::File,
+            FileType::Symlink => EntryKind::Symlink,
+            _ => EntryKind::Other,
         }
-        Ok(meta) => Err(UntrustedError::NotAFolder { path: dir.to_path_buf(), what: describe(&meta) }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(UntrustedError::io(dir, e)),
     }
 }
 
-/// Reads the repository file `path` (under `root`): its folders checked, itself opened
-/// without following a link or blocking, refused unless regular and within `limit`.
+const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+const FILE_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NOFOLLOW).union(OFlags::NONBLOCK).union(OFlags::CLOEXEC);
+
+impl Folder {
+    /// Opens `dir`: `root` as given (the user chose it; it may be reached through a link), then
+    /// every component from `root` down to `dir` without following a symlink. `None` when one
+    /// of them does not exist. A `dir` outside `root` has only its own last component checked.
+    pub fn open(root: &Path, dir: &Path) -> Result<Option<Folder>, UntrustedError> {
+        let (start, relative) = match dir.strip_prefix(root) {
+            Ok(relative) => (root, relative),
+            Err(_) => match (dir.parent(), dir.file_name()) {
+                (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => (parent, Path::new(name)),
+                _ => (Path::new("."), dir),
+            },
+        };
+        // A repository given as a relative path may have an empty root: the current folder.
+        let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
+        let start_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = match rfs::openat(CWD, start, start_flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(UntrustedError::io(start, e.into())),
+        };
+        let mut folder = Folder { fd, path: start.to_path_buf() };
+        for part in relative.components() {
+            let name = match part {
+                Component::Normal(name) => name,
+                Component::CurDir => continue,
+                _ => {
+                    let invalid = io::Error::new(io::ErrorKind::InvalidInput, "a repository path goes down only");
+                    return Err(UntrustedError::io(dir, invalid));
+                }
+            };
+            match folder.open_dir(name)? {
+                Some(next) => folder = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(folder))
+    }
+
+    /// The path this folder was reached by (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the folder `name` of this one without following a symlink: `None` if it does not
+    /// exist; a symlink or anything else in its place is refused, naming it.
+    pub fn open_dir(&self, name: impl AsRef<OsStr>) -> Result<Option<Folder>, UntrustedError> {
+        let name = name.as_ref();
+        let path = self.path.join(name);
+        match rfs::openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(Some(Folder { fd, path })),
+            Err(Errno::NOENT) => Ok(None),
+            Err(Errno::LOOP | Errno::NOTDIR) => match self.kind(name)? {
+                Some((EntryKind::Symlink, _)) => Err(UntrustedError::FolderSymlink { target: self.read_link(name), path }),
+                Some((_, what)) => Err(UntrustedError::NotAFolder { path, what }),
+                None => Ok(None),
+            },
+            Err(e) => Err(UntrustedError::io(&path, e.into())),
+        }
+    }
+
+    /// What `name` is in this folder (not following a symlink), with its description for
+    /// messages; `None` if it does not exist.
+    pub fn kind(&self, name: impl AsRef<OsStr>) -> Result<Option<(EntryKind, &'static str)>, UntrustedError> {
+        let name = name.as_ref();
+        match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => {
+                let kind = FileType::from_raw_mode(stat.st_mode as _);
+                Ok(Some((EntryKind::of(kind), describe(kind))))
+            }
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(UntrustedError::io(&self.path.join(name), e.into())),
+        }
+    }
+
+    /// Whether `name` is a regular file: `false` when absent, an error naming it when
+    /// something else (a symlink, a FIFO, a folder) is there.
+    pub fn is_regular_file(&self, name: impl AsRef<OsStr>) -> Result<bool, UntrustedError> {
+        let name = name.as_ref();
+        match self.kind(name)? {
+            None => Ok(false),
+            Some((EntryKind::File, _)) => Ok(true),
+            Some((EntryKind::Symlink, _)) => Err(UntrustedError::Symlink { path: self.path.join(name), target: self.read_link(name) }),
+            Some((_, what)) => Err(UntrustedError::NotRegularFile { path: self.path.join(name), what }),
+        }
+    }
+
+    /// The target of the symlink `name` (for messages; empty if it cannot be read).
+    pub fn read_link(&self, name: impl AsRef<OsStr>) -> PathBuf {
+        rfs::readlinkat(&self.fd, name.as_ref(), Vec::new())
+            .map(|target| PathBuf::from(OsStr::from_bytes(target.as_bytes())))
+            .unwrap_or_default()
+    }
+
+    /// The entries of this folder with their kinds (symlinks not followed), without `.` and
+    /// `..`, sorted by name.
+    pub fn entries(&self) -> Result<Vec<(OsString, EntryKind)>, UntrustedError> {
+        let fail = |e: Errno| UntrustedError::io(&self.path, e.into());
+        let mut dir = rfs::Dir::read_from(&self.fd).map_err(fail)?;
+        let mut out = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(fail)?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = OsStr::from_bytes(name).to_os_string();
+            let kind = match entry.file_type() {
+                // Some file systems do not say: ask (a vanished entry is left out).
+                FileType::Unknown => match self.kind(&name)? {
+                    Some((kind, _)) => kind,
+                    None => continue,
+                },
+                kind => EntryKind::of(kind),
+            };
+            out.push((name, kind));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Reads the file `name` of this folder: never through a symlink, never blocking, only a
+    /// regular file, at most `limit` bytes.
+    pub fn read(&self, name: impl AsRef<OsStr>, limit: Limit) -> Result<Vec<u8>, UntrustedError> {
+        let max = limit.bytes()?;
+        let name = name.as_ref();
+        let path = self.path.join(name);
+        // lstat first, so that a device or FIFO is not even opened when it can be told apart.
+        if !self.is_regular_file(name)? {
+            return Err(UntrustedError::io(&path, io::ErrorKind::NotFound.into()));
+        }
+        let fd = rfs::openat(&self.fd, name, FILE_FLAGS, Mode::empty()).map_err(|e| match e {
+            Errno::LOOP => UntrustedError::Symlink { path: path.clone(), target: self.read_link(name) },
+            other => UntrustedError::io(&path, other.into()),
+        })?;
+        let mut bytes = Vec::new();
+        read_opened(fd, &path, max, &mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Reads an open file into `out`: refused unless it is a regular file of at most `limit` bytes
+/// (what counts is what was opened, whatever was checked before). One byte past the limit is
+/// read, so a file that grows after the check is refused too. The caller chooses `out`, so
+/// that key material can be read straight into zeroized memory.
+pub(crate) fn read_opened(fd: OwnedFd, path: &Path, limit: u64, out: &mut Vec<u8>) -> Result<(), UntrustedError> {
+    let stat = rfs::fstat(&fd).map_err(|e| UntrustedError::io(path, e.into()))?;
+    let kind = FileType::from_raw_mode(stat.st_mode as _);
+    if kind != FileType::RegularFile {
+        return Err(UntrustedError::NotRegularFile { path: path.to_path_buf(), what: describe(kind) });
+    }
+    let size = u64::try_from(stat.st_size).unwrap_or(0);
+    if size > limit {
+        return Err(UntrustedError::TooLarge { path: path.to_path_buf(), limit });
+    }
+    out.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    File::from(fd).take(limit.saturating_add(1)).read_to_end(out).map_err(|e| UntrustedError::io(path, e))?;
+    if out.len() as u64 > limit {
+        return Err(UntrustedError::TooLarge { path: path.to_path_buf(), limit });
+    }
+    Ok(())
+}
+
+/// Reads the repository file `path` (under `root`) through its open folder ([`Folder`]):
+/// its folders never followed through a link, itself opened without following a link or
+/// blocking, refused unless regular and within `limit`.
 pub fn read(root: &Path, path: &Path, limit: Limit) -> Result<Vec<u8>, UntrustedError> {
-    if let Some(parent) = path.parent() {
-        if !check_folders(root, parent)? {
-            return Err(UntrustedError::io(path, io::ErrorKind::NotFound.into()));
-        }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(UntrustedError::io(path, io::Error::new(io::ErrorKind::InvalidInput, "not a file name")));
+    };
+    match Folder::open(root, parent)? {
+        Some(folder) => folder.read(name, limit),
+        None => Err(UntrustedError::io(path, io::ErrorKind::NotFound.into())),
     }
-    read_file(path, limit)
 }
 
 /// As [`read`], for text (a `key.json`).
@@ -180,101 +365,45 @@ pub fn read_to_string(root: &Path, path: &Path, limit: Limit) -> Result<String, 
     String::from_utf8(bytes).map_err(|_| UntrustedError::io(path, io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")))
 }
 
-/// Reads one file whose folders the caller has checked: never through a final symlink, never
-/// blocking, only a regular file, at most `limit` bytes.
+/// Reads one file that is not below a repository root (a journal, a file a manifest names):
+/// its folder is opened as given, then the file as [`Folder::read`] reads it.
 pub fn read_file(path: &Path, limit: Limit) -> Result<Vec<u8>, UntrustedError> {
-    let max = limit.bytes()?;
-    // lstat first, so that a device or FIFO is not even opened when it can be told apart.
-    let meta = fs::symlink_metadata(path).map_err(|e| UntrustedError::io(path, e))?;
-    refuse_unless_regular(path, &meta)?;
-    let file = open_no_follow(path)?;
-    // The entry may have changed since the lstat: what counts is what was opened.
-    let meta = file.metadata().map_err(|e| UntrustedError::io(path, e))?;
-    refuse_unless_regular(path, &meta)?;
-    if meta.len() > max {
-        return Err(UntrustedError::TooLarge { path: path.to_path_buf(), limit: max });
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| UntrustedError::io(path, e))?;
-    if bytes.len() as u64 > max {
-        return Err(UntrustedError::TooLarge { path: path.to_path_buf(), limit: max });
-    }
-    Ok(bytes)
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(UntrustedError::io(path, io::Error::new(io::ErrorKind::InvalidInput, "not a file name")));
+    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let fd = rfs::openat(CWD, parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| UntrustedError::io(path, e.into()))?;
+    Folder { fd, path: parent.to_path_buf() }.read(name, limit)
 }
 
 /// Whether `path` is a regular file, by `lstat` (a symlink is not), and within its folders:
 /// `Ok(false)` when absent, an error when something else is there.
 pub fn is_regular_file(root: &Path, path: &Path) -> Result<bool, UntrustedError> {
-    if let Some(parent) = path.parent() {
-        if !check_folders(root, parent)? {
-            return Ok(false);
-        }
-    }
-    match fs::symlink_metadata(path) {
-        Ok(meta) => refuse_unless_regular(path, &meta).map(|()| true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(UntrustedError::io(path, e)),
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return Ok(false) };
+    match Folder::open(root, parent)? {
+        Some(folder) => folder.is_regular_file(name),
+        None => Ok(false),
     }
 }
 
-fn refuse_unless_regular(path: &Path, meta: &Metadata) -> Result<(), UntrustedError> {
-    if meta.file_type().is_symlink() {
-        return Err(UntrustedError::Symlink { path: path.to_path_buf(), target: fs::read_link(path).unwrap_or_default() });
+/// What kind of entry this is, for messages.
+fn describe(kind: FileType) -> &'static str {
+    match kind {
+        FileType::Symlink => "a symbolic link",
+        FileType::Directory => "a folder",
+        FileType::RegularFile => "a regular file",
+        FileType::Fifo => "a named pipe (FIFO)",
+        FileType::CharacterDevice | FileType::BlockDevice => "a device",
+        FileType::Socket => "a socket",
+        _ => "a special file",
     }
-    if !meta.is_file() {
-        return Err(UntrustedError::NotRegularFile { path: path.to_path_buf(), what: describe(meta) });
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn open_no_follow(path: &Path) -> Result<File, UntrustedError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            UntrustedError::Symlink { path: path.to_path_buf(), target: fs::read_link(path).unwrap_or_default() }
-        } else {
-            UntrustedError::io(path, e)
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> Result<File, UntrustedError> {
-    File::open(path).map_err(|e| UntrustedError::io(path, e))
-}
-
-/// What kind of entry `meta` describes, for messages.
-fn describe(meta: &Metadata) -> &'static str {
-    let kind = meta.file_type();
-    if kind.is_symlink() {
-        return "a symbolic link";
-    }
-    if kind.is_dir() {
-        return "a folder";
-    }
-    if kind.is_file() {
-        return "a regular file";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a named pipe (FIFO)";
-        }
-        if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    "a special file"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::symlink;
 
     fn tree() -> (tempfile::TempDir, PathBuf) {
@@ -307,8 +436,8 @@ mod tests {
             assert_eq!(err.code(), "symlink");
         }
         // Past the lstat too: the open itself refuses a final link.
-        let err = open_no_follow(&root.join("sops/secrets/l/secret")).unwrap_err();
-        assert!(matches!(err, UntrustedError::Symlink { .. }), "{err}");
+        let err = rfs::openat(CWD, root.join("sops/secrets/l/secret"), FILE_FLAGS, Mode::empty()).unwrap_err();
+        assert_eq!(err, Errno::LOOP);
     }
 
     #[test]
@@ -320,8 +449,9 @@ mod tests {
         let err = read(&root, &fifo, Limit::Secret).unwrap_err();
         assert!(matches!(err, UntrustedError::NotRegularFile { what: "a named pipe (FIFO)", .. }), "{err}");
         // Opened directly (as after a swap behind the lstat), it does not block either.
-        let file = open_no_follow(&fifo).unwrap();
-        assert!(!file.metadata().unwrap().is_file());
+        let fd = rfs::openat(CWD, &fifo, FILE_FLAGS, Mode::empty()).unwrap();
+        let err = read_opened(fd, &fifo, 10, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, UntrustedError::NotRegularFile { what: "a named pipe (FIFO)", .. }), "{err}");
     }
 
     #[test]
@@ -366,6 +496,78 @@ mod tests {
         assert!(!check_folders(&root, &root.join("sops/machines/m")).unwrap());
         assert!(is_regular_file(&root, &root.join("sops/secrets/s/secret")).unwrap());
         assert!(!is_regular_file(&root, &root.join("sops/secrets/x/secret")).unwrap());
+    }
+
+    /// A racing committer or local user swaps a secret's folder for a symlink to a folder
+    /// elsewhere, and back, while the store reads: a check of the folders followed by an open by
+    /// path would sometimes read the outside file; reading through open folders never does.
+    #[test]
+    fn a_folder_swapped_for_a_symlink_while_reading_is_never_followed() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let (_d, root) = tree();
+        let outside = root.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret"), b"OUTSIDE").unwrap();
+        let (real, spare) = (root.join("sops/secrets/s"), root.join("spare"));
+        symlink(&outside, &spare).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    rfs::renameat_with(CWD, &real, CWD, &spare, rfs::RenameFlags::EXCHANGE).unwrap();
+                    swaps += 1;
+                }
+                swaps
+            })
+        };
+        let file = root.join("sops/secrets/s/secret");
+        let (mut inside, mut leaked) = (0u64, 0u64);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match read(&root, &file, Limit::Secret) {
+                Ok(bytes) if bytes == b"{}" => inside += 1,
+                Ok(_) => leaked += 1,
+                Err(_) => {}
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert_eq!(leaked, 0, "the outside file was read {leaked} times ({inside} inside, {swaps} swaps)");
+        assert!(inside > 0 && swaps > 0, "the race ran: {inside} reads inside, {swaps} swaps");
+    }
+
+    /// What is read through an open folder is what that folder holds, even after its path
+    /// has been given to a symlink.
+    #[test]
+    fn an_open_folder_keeps_reading_the_folder_it_opened() {
+        let (_d, root) = tree();
+        let outside = root.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("secret"), b"OUTSIDE").unwrap();
+        let folder = Folder::open(&root, &root.join("sops/secrets/s")).unwrap().unwrap();
+        fs::rename(root.join("sops/secrets/s"), root.join("moved")).unwrap();
+        symlink(&outside, root.join("sops/secrets/s")).unwrap();
+        assert_eq!(folder.read("secret", Limit::Secret).unwrap(), b"{}");
+        assert_eq!(folder.entries().unwrap(), [(OsString::from("secret"), EntryKind::File)]);
+        let err = Folder::open(&root, &root.join("sops/secrets/s")).unwrap_err();
+        assert!(matches!(&err, UntrustedError::FolderSymlink { target, .. } if target == &outside), "{err}");
+    }
+
+    #[test]
+    fn an_empty_root_is_the_current_folder() {
+        let (_d, root) = tree();
+        let here = std::env::current_dir().unwrap();
+        let relative = root.strip_prefix(&here).map(Path::to_path_buf);
+        // Only meaningful when the temporary folder is below the current one; the empty root
+        // itself always opens the current folder.
+        assert!(Folder::open(Path::new(""), Path::new("")).unwrap().is_some());
+        if let Ok(relative) = relative {
+            assert_eq!(read(Path::new(""), &relative.join("sops/secrets/s/secret"), Limit::Secret).unwrap(), b"{}");
+        }
     }
 
     #[test]

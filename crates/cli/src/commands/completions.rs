@@ -4,6 +4,7 @@ use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
 use crate::failure::CmdResult;
+use crate::io::write_stdout;
 
 /// `secrets completions`.
 #[derive(Args, Debug)]
@@ -16,6 +17,10 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: CompletionsArgs) -> CmdResult {
-    clap_complete::generate(args.shell, &mut Cli::command(), "secrets", &mut std::io::stdout());
+    // Written in one piece through the CLI's stdout writer: clap_complete's own writer panics
+    // when the reader goes away (`secrets completions zsh | head`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "secrets", &mut script);
+    write_stdout(&script)?;
     Ok(0)
 }

@@ -21,7 +21,6 @@ use secrets_store::{ops, Repo, SecretRef};
 use zeroize::Zeroizing;
 
 use super::credentials::exit_code;
-use super::install::deploy_failure;
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
@@ -143,7 +142,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     let identities = Identities::from_env();
     let mut values = Vec::with_capacity(wanted.len());
     for w in &wanted {
-        values.push(ops::decrypt_file(&w.secret.file(), &identities).map_err(|e| {
+        values.push(ops::decrypt_secret(&repo, &w.secret, &identities).map_err(|e| {
             store_failure(e).hint("exec decrypts with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ~/.ssh/id_ed25519)")
         })?);
     }
@@ -308,7 +307,7 @@ fn find(repo: &Repo, name: &str) -> CmdResult<SecretRef> {
             return Ok(secret);
         }
     }
-    let all = repo.all_secrets().map_err(store_failure)?;
+    let all = repo.all_secrets()?;
     all.into_iter()
         .find(|s| s.name == name)
         .ok_or_else(|| Failure::msg(format!("no secret `{name}` in {}", repo.root().display())).hint("see `secrets list`"))
@@ -317,8 +316,8 @@ fn find(repo: &Repo, name: &str) -> CmdResult<SecretRef> {
 /// The secrets a machine gets, or those linked to a user (directly or through groups).
 fn owned_secrets(repo: &Repo, machine: Option<&str>, user: Option<&str>) -> CmdResult<Vec<SecretRef>> {
     if let Some(machine) = machine {
-        let source = Source::open(repo.root()).map_err(deploy_failure)?;
-        let secrets = source.machine_secrets(machine).map_err(deploy_failure)?;
+        let source = Source::open(repo.root())?;
+        let secrets = source.machine_secrets(machine)?;
         return Ok(secrets
             .into_iter()
             .map(|s| SecretRef { name: s.name, dir: s.file.parent().map(Path::to_path_buf).unwrap_or_default() })
@@ -329,8 +328,8 @@ fn owned_secrets(repo: &Repo, machine: Option<&str>, user: Option<&str>) -> CmdR
         None => super::secrets::caller(repo)?,
     };
     let mut out = Vec::new();
-    for secret in repo.all_secrets().map_err(store_failure)? {
-        if repo.access(&secret).map_err(store_failure)?.users.contains_key(&user) {
+    for secret in repo.all_secrets()? {
+        if repo.access(&secret)?.users.contains_key(&user) {
             out.push(secret);
         }
     }

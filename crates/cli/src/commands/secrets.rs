@@ -125,7 +125,8 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
         Some(v) => v,
         None => {
             // The keys are not held while the editor runs: they are loaded again afterwards.
-            let current = if repo.exists(Kind::Secret, name) { Some(ops::decrypt_file(&secret.file(), &ctx.identities())?) } else { None };
+            let current =
+                if repo.exists(Kind::Secret, name) { Some(ops::decrypt_secret(&repo, &secret, &ctx.identities())?) } else { None };
             match crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
                 Some(v) => v,
                 None => {

@@ -176,11 +176,14 @@ impl Identities {
                 for name in ["id_ed25519", "id_rsa"] {
                     let path = home.join(".ssh").join(name);
                     let shown = path.display().to_string();
-                    if path.exists() {
-                        let loaded = read_file(&path).and_then(|bytes| load_ssh(&bytes, &shown));
-                        ids.absorb(shown, loaded);
-                    } else {
-                        ids.note(&shown, "not found");
+                    // Opened once: a missing key is noted, one that is there is read as opened.
+                    match read_key_file(&path) {
+                        Ok(None) => ids.note(&shown, "not found"),
+                        Ok(Some(bytes)) => {
+                            let loaded = load_ssh(&bytes, &shown);
+                            ids.absorb(shown, loaded);
+                        }
+                        Err(reason) => ids.absorb(shown, Err(reason)),
                     }
                 }
             }
@@ -215,12 +218,13 @@ impl Identities {
             Ok(dir) => {
                 let path = dir.join("sops").join("age").join("keys.txt");
                 let shown = path.display().to_string();
-                match std::fs::metadata(&path) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => ids.note(&shown, "not found"),
-                    _ => {
-                        let loaded = read_file(&path).and_then(|bytes| parse_age_keys(&bytes, false));
+                match read_key_file(&path) {
+                    Ok(None) => ids.note(&shown, "not found"),
+                    Ok(Some(bytes)) => {
+                        let loaded = parse_age_keys(&bytes, false);
                         ids.absorb(shown, loaded);
                     }
+                    Err(reason) => ids.absorb(shown, Err(reason)),
                 }
             }
             Err(reason) => ids.note("default keys.txt", &reason),
@@ -456,11 +460,53 @@ fn user_config_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -
     }
 }
 
+/// The largest key file read: an age identity file or an OpenSSH private key takes a few KiB,
+/// even with many keys.
+pub const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// Reads a key file: see [`read_key_file`]; a missing file is an error.
 fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    std::fs::read(path).map(Zeroizing::new).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("file not found: {}", path.display()),
-        _ => format!("cannot read {}: {e}", path.display()),
-    })
+    read_key_file(path)?.ok_or_else(|| format!("file not found: {}", path.display()))
+}
+
+/// Reads a key file once, into memory that is zeroized when dropped; `None` when it does not
+/// exist. A symlink is followed (the path is the user's own choice, and home-manager or the nix
+/// store link key files), but what is opened must be a regular file of at most
+/// [`MAX_KEY_FILE`] bytes: it is opened without blocking, so a FIFO, a device such as
+/// `/dev/zero` or a huge file named by mistake is refused by name instead of hanging or
+/// filling memory (sops would read whatever it is given).
+pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, String> {
+    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e)),
+    };
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a folder" } else { "a FIFO, device or socket" };
+        return Err(format!("{} is {what}, not a key file; give the path of the key file itself", path.display()));
+    }
+    let too_large = || {
+        format!("{} is larger than {MAX_KEY_FILE} bytes, more than a key file holds; give the path of the key file itself", path.display())
+    };
+    if meta.len() > MAX_KEY_FILE {
+        return Err(too_large());
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    // One byte past the bound, so that a file growing after the check is refused too.
+    file.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).map_err(fail)?;
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(too_large());
+    }
+    Ok(Some(bytes))
 }
 
 /// Runs `SOPS_AGE_KEY_CMD` without a shell and returns its stdout.
@@ -896,6 +942,57 @@ mod tests {
         let mut ids = Identities::empty();
         let err = ids.add_ssh_private_key_file(Path::new(&format!("{VECTORS}/keys.txt"))).unwrap_err();
         assert!(err.to_string().contains("not a supported ssh private key"), "{err}");
+    }
+
+    /// Key files are the user's own: a link to one is followed (home-manager and the nix store
+    /// link them), but a FIFO named as a key neither blocks nor is read, and a file larger than
+    /// any key file is refused by name without reading it whole.
+    #[test]
+    #[cfg(unix)]
+    fn key_files_follow_links_but_never_block_or_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let link = root.join("id_link");
+        std::os::unix::fs::symlink(format!("{VECTORS}/ssh/id_ed25519"), &link).unwrap();
+        let mut ids = Identities::empty();
+        ids.add_ssh_private_key_file(&link).unwrap();
+        assert_eq!(ids.len(), 2, "the link was followed");
+
+        // The library forbids unsafe code, tests included: the coreutils tool makes the pipe.
+        let mkfifo = |path: &Path| assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
+        let fifo = root.join("fifo");
+        mkfifo(&fifo);
+        std::fs::create_dir_all(root.join("home/.ssh")).unwrap();
+        mkfifo(&root.join("home/.ssh/id_ed25519"));
+        let big = root.join("big.txt");
+        std::fs::write(&big, "#\n".repeat(MAX_KEY_FILE as usize)).unwrap();
+        std::fs::create_dir_all(root.join("config/sops/age")).unwrap();
+        std::os::unix::fs::symlink(&big, root.join("config/sops/age/keys.txt")).unwrap();
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (fifo_shown, big_shown) = (fifo.display().to_string(), big.display().to_string());
+        std::thread::spawn(move || {
+            let ssh = Identities::empty().add_ssh_private_key_file(&fifo).unwrap_err().to_string();
+            let age = Identities::empty().add_age_key_file(&fifo).unwrap_err().to_string();
+            let large = Identities::empty().add_age_key_file(&big).unwrap_err().to_string();
+            let env = env_of(&[
+                (SSH_KEY_FILE_VAR, fifo.display().to_string()),
+                (KEY_FILE_VAR, big.display().to_string()),
+                ("XDG_CONFIG_HOME", root.join("config").display().to_string()),
+            ]);
+            let reports = Identities::discover(&env, Some(&root.join("home"))).reports();
+            let outcomes: Vec<String> = reports.into_iter().map(|r| format!("{}: {}", r.source, r.outcome)).collect();
+            tx.send((ssh, age, large, outcomes)).unwrap();
+        });
+        let (ssh, age, large, outcomes) =
+            rx.recv_timeout(std::time::Duration::from_secs(20)).expect("reading a FIFO named as a key file blocked");
+        for err in [&ssh, &age] {
+            assert!(err.contains(&fifo_shown) && err.contains("FIFO"), "{err}");
+        }
+        assert!(large.contains(&big_shown) && large.contains("larger than 1048576 bytes"), "{large}");
+        let outcomes = outcomes.join("\n");
+        assert_eq!(outcomes.matches("FIFO").count(), 2, "the variable's and ~/.ssh/id_ed25519: {outcomes}");
+        assert_eq!(outcomes.matches("larger than").count(), 2, "SOPS_AGE_KEY_FILE's and keys.txt: {outcomes}");
     }
 
     #[test]

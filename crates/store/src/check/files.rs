@@ -1,6 +1,8 @@
 //! The `secret` files: well-formed sops binary-store files with encrypted data, a MAC and age
 //! recipients; with keys at hand, decrypted to verify the MAC.
 
+use std::path::Path;
+
 use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Value};
 
@@ -16,10 +18,11 @@ pub(crate) struct FileState {
     pub verification: Verification,
 }
 
-pub(crate) fn check_file(secret: &SecretRef, identities: Option<&Identities>, sink: &mut Sink<'_>) -> Option<FileState> {
+pub(crate) fn check_file(root: &Path, secret: &SecretRef, identities: Option<&Identities>, sink: &mut Sink<'_>) -> Option<FileState> {
     let path = secret.file();
-    // Its folders were checked when the secret was found; the file itself is still untrusted.
-    let bytes = match untrusted::read_file(&path, Limit::Secret) {
+    // Read once through its open folders from the root: its folders were checked when the
+    // secret was found, but one may have been swapped for a symlink since.
+    let bytes = match untrusted::read(root, &path, Limit::Secret) {
         Ok(bytes) => bytes,
         Err(e) => {
             sink.refused(&e, &path);

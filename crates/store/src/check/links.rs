@@ -22,6 +22,11 @@ pub(crate) struct Env {
 }
 
 impl Env {
+    /// The repository root, from which files are read ([`crate::untrusted`]).
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     pub fn new(repo: &Repo) -> Env {
         let sops = fs::canonicalize(repo.sops_dir()).ok();
         let kind_dirs = [Kind::User, Kind::Machine, Kind::Group]

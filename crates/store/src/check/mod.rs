@@ -296,7 +296,7 @@ fn check_secret(
     let users = links::inspect(env, members, &secret.dir, Kind::User, sink);
     let machines = links::inspect(env, members, &secret.dir, Kind::Machine, sink);
     let groups = links::inspect(env, members, &secret.dir, Kind::Group, sink);
-    let file = files::check_file(secret, identities, sink);
+    let file = files::check_file(env.root(), secret, identities, sink);
 
     let mut readers: BTreeSet<(Kind, String)> = BTreeSet::new();
     readers.extend(users.members.iter().map(|u| (Kind::User, u.clone())));

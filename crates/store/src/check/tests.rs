@@ -297,3 +297,21 @@ fn a_symlinked_kind_folder_is_reported_once_and_not_read() {
     );
     assert!(report.drifted.is_empty(), "nothing is fixed through it");
 }
+
+/// `check` reads each `secret` file once, through its open folders: a secret whose folder was
+/// swapped for a symlink after the walk found it (a reference naming one) is refused by name,
+/// its file neither read nor decrypted.
+#[test]
+fn a_secret_file_is_read_only_through_its_folders() {
+    let f = Fixture::new();
+    let root = f.repo.root();
+    let elsewhere = root.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::copy(f.repo.secret_dir("db").join("secret"), elsewhere.join("secret")).unwrap();
+    symlink(&elsewhere, f.repo.secret_dir("swapped")).unwrap();
+    let secret = SecretRef { name: "swapped".into(), dir: f.repo.secret_dir("swapped") };
+    let mut sink = Sink::new(root);
+    assert!(files::check_file(root, &secret, Some(&alice_identities()), &mut sink).is_none());
+    let codes: Vec<_> = sink.findings.iter().map(|finding| (finding.code, finding.path.clone())).collect();
+    assert_eq!(codes, [("folder-symlink", PathBuf::from("sops/secrets/swapped"))]);
+}

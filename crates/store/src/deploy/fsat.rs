@@ -19,7 +19,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -507,23 +507,18 @@ fn show_id(id: Option<u32>) -> String {
     id.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
 }
 
-/// Reads an open file that must be a regular file of at most `limit` bytes.
+/// Reads an open file that must be a regular file of at most `limit` bytes, with the store's
+/// one reader of open files ([`crate::untrusted`]); its refusals become the plain reasons that
+/// key errors show.
 fn read_regular(fd: OwnedFd, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    let stat = rfs::fstat(&fd)?;
-    if file_type(&stat) != FileType::RegularFile {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    use crate::untrusted::UntrustedError;
+    let mut bytes = Zeroizing::new(Vec::new());
+    match crate::untrusted::read_opened(fd, Path::new(""), limit, &mut bytes) {
+        Ok(()) => Ok(bytes),
+        Err(UntrustedError::TooLarge { .. }) => Err(too_large(limit)),
+        Err(UntrustedError::Io { source, .. }) => Err(source),
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")),
     }
-    let size = u64::try_from(stat.st_size).unwrap_or(0);
-    if size > limit {
-        return Err(too_large(limit));
-    }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(size as usize));
-    // The file may grow after the check: read one byte past the limit to notice.
-    File::from(fd).take(limit + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(limit));
-    }
-    Ok(bytes)
 }
 
 fn too_large(limit: u64) -> std::io::Error {

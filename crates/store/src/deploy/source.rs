@@ -25,7 +25,7 @@ use super::error::{DeployError, Result};
 use crate::error::StoreError;
 use crate::names::{self, Kind};
 use crate::ops;
-use crate::untrusted;
+use crate::untrusted::{EntryKind, Folder, UntrustedError};
 
 /// How many machine names an unknown-machine error lists.
 const MACHINES_SHOWN: usize = 20;
@@ -114,7 +114,7 @@ impl Source {
         let mut groups = Vec::new();
         let all = self.sops.join("groups");
         for (name, is_dir) in entries(&self.sops, &all, Links::Refuse)? {
-            if is_dir && has_entry(&all.join(&name).join("machines"), machine)? {
+            if is_dir && has_entry(&self.sops, &all.join(&name).join("machines"), machine)? {
                 groups.push(name);
             }
         }
@@ -132,39 +132,55 @@ impl Source {
         let secrets = self.sops.join("secrets");
         for (name, is_dir) in entries(&self.sops, &secrets, Links::Refuse)? {
             if is_dir {
-                self.consider(&secrets.join(&name), name, machine, &groups, &mut out)?;
+                self.consider(&self.sops, &secrets.join(&name), name, machine, &groups, &mut out)?;
             }
         }
         if let Some(vars) = &self.vars {
             let per_machine = vars.join("per-machine").join(machine);
             for (generator, file, dir) in two_levels(vars, &per_machine)? {
                 let name = format!("vars/per-machine/{machine}/{generator}/{file}");
-                self.consider(&dir, name, machine, &groups, &mut out)?;
+                self.consider(vars, &dir, name, machine, &groups, &mut out)?;
             }
             for (generator, file, dir) in two_levels(vars, &vars.join("shared"))? {
                 let name = format!("vars/shared/{generator}/{file}");
-                self.consider(&dir, name, machine, &groups, &mut out)?;
+                self.consider(vars, &dir, name, machine, &groups, &mut out)?;
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    /// Adds the secret in `dir` if the machine is linked to it. Its `secret` file is looked at
-    /// only then: one that is a symlink, FIFO or device is refused by name; a missing one means
-    /// the secret has no value yet and is left out.
-    fn consider(&self, dir: &Path, name: String, machine: &str, groups: &[String], out: &mut Vec<MachineSecret>) -> Result<()> {
-        // Both folders are checked whatever the machine's groups, so that a symlinked one is
+    /// Adds the secret in `dir` (below `root`, the source's `sops/` or `vars/`) if the machine
+    /// is linked to it. The folder is opened once from `root` without following a link, and
+    /// its links and `secret` file are looked at through it. The file is looked at only when
+    /// the machine is linked: one that is a symlink, FIFO or device is refused by name; a
+    /// missing one means the secret has no value yet and is left out.
+    fn consider(
+        &self,
+        root: &Path,
+        dir: &Path,
+        name: String,
+        machine: &str,
+        groups: &[String],
+        out: &mut Vec<MachineSecret>,
+    ) -> Result<()> {
+        let Some(folder) = Folder::open(root, dir).map_err(StoreError::from)? else { return Ok(()) };
+        // Both folders are opened whatever the machine's groups, so that a symlinked one is
         // reported the same way on every machine.
-        for folder in ["machines", "groups"] {
-            untrusted::check_folders(dir, &dir.join(folder)).map_err(StoreError::from)?;
-        }
-        let via = if has_entry(&dir.join("machines"), machine)? {
+        let machines = folder.open_dir("machines").map_err(StoreError::from)?;
+        let linked_groups = folder.open_dir("groups").map_err(StoreError::from)?;
+        let has = |folder: &Option<Folder>, name: &str| -> Result<bool> {
+            match folder {
+                Some(folder) => Ok(folder.kind(name).map_err(StoreError::from)?.is_some()),
+                None => Ok(false),
+            }
+        };
+        let via = if has(&machines, machine)? {
             Via::Direct
         } else {
             let mut found = None;
             for g in groups {
-                if has_entry(&dir.join("groups"), g)? {
+                if has(&linked_groups, g)? {
                     found = Some(g.clone());
                     break;
                 }
@@ -174,16 +190,24 @@ impl Source {
                 None => return Ok(()),
             }
         };
-        let file = dir.join("secret");
-        if untrusted::is_regular_file(dir, &file).map_err(StoreError::from)? {
-            out.push(MachineSecret { name, file, via });
+        if folder.is_regular_file("secret").map_err(StoreError::from)? {
+            out.push(MachineSecret { name, file: dir.join("secret"), via });
         }
         Ok(())
     }
 
-    /// Decrypts one secret to its exact bytes.
+    /// Decrypts one secret to its exact bytes. Its file is read once, from the folder of this
+    /// source that holds it (`sops/` or `vars/`), every folder below that one opened without
+    /// following a link: what was checked when the secret was found may have been swapped
+    /// since, so it is checked again by the read itself.
     pub fn decrypt(&self, secret: &MachineSecret, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
-        ops::decrypt_file(&secret.file, identities).map_err(|e| match e {
+        let Some(root) = [Some(&self.sops), self.vars.as_ref()].into_iter().flatten().find(|root| secret.file.starts_with(root)) else {
+            return Err(DeployError::Secret {
+                name: secret.name.clone(),
+                reason: format!("{} is not in the repository's sops/ or vars/ folder", secret.file.display()),
+            });
+        };
+        ops::decrypt_below(root, &secret.file, identities).map_err(|e| match e {
             crate::StoreError::Sops { path, source } => DeployError::Decrypt { name: secret.name.clone(), path, source },
             other => DeployError::Store(other),
         })
@@ -200,30 +224,22 @@ enum Links {
 }
 
 /// The entries of `dir` with whether each is a directory, sorted; a missing folder has none.
-/// Every folder from `root` (which the caller chose) down to `dir` must be a real one.
+/// `dir` is opened from `root` (which the caller chose) without following a link on the way
+/// ([`Folder`]), and listed through that descriptor.
 fn entries(root: &Path, dir: &Path, links: Links) -> Result<Vec<(String, bool)>> {
-    if !untrusted::check_folders(root, dir).map_err(StoreError::from)? {
+    let Some(folder) = Folder::open(root, dir).map_err(StoreError::from)? else {
         return Ok(Vec::new());
-    }
-    let read = match fs::read_dir(dir) {
-        Ok(r) => r,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(DeployError::io(dir, e)),
     };
     let mut out = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|e| DeployError::io(dir, e))?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+    for (name, kind) in folder.entries().map_err(StoreError::from)? {
+        let Some(name) = name.to_str().map(str::to_string) else { continue };
         // Not followed through symlinks, as `builtins.readDir` reports them.
-        let kind = entry.file_type().map_err(|e| DeployError::io(entry.path(), e))?;
-        if kind.is_symlink() && links == Links::Refuse {
-            let path = entry.path();
-            let target = fs::read_link(&path).unwrap_or_default();
-            return Err(StoreError::from(untrusted::UntrustedError::FolderSymlink { path, target }).into());
+        if kind == EntryKind::Symlink && links == Links::Refuse {
+            let target = folder.read_link(&name);
+            return Err(StoreError::from(UntrustedError::FolderSymlink { path: dir.join(&name), target }).into());
         }
-        out.push((name, kind.is_dir()));
+        out.push((name, kind == EntryKind::Folder));
     }
-    out.sort();
     Ok(out)
 }
 
@@ -245,13 +261,13 @@ fn two_levels(root: &Path, dir: &Path) -> Result<Vec<(String, String, PathBuf)>>
 }
 
 /// Whether `dir/name` exists as an entry of any type (a dangling symlink counts). `dir` (a
-/// `machines/` or `groups/` folder) must be a real folder: one that is a symlink is refused.
-fn has_entry(dir: &Path, name: &str) -> Result<bool> {
-    let holder = dir.parent().unwrap_or(dir);
-    if !untrusted::check_folders(holder, dir).map_err(StoreError::from)? {
-        return Ok(false);
+/// `machines/` or `groups/` folder) is opened from `root` without following a link: one that is
+/// a symlink is refused.
+fn has_entry(root: &Path, dir: &Path, name: &str) -> Result<bool> {
+    match Folder::open(root, dir).map_err(StoreError::from)? {
+        Some(folder) => Ok(folder.kind(name).map_err(StoreError::from)?.is_some()),
+        None => Ok(false),
     }
-    Ok(fs::symlink_metadata(dir.join(name)).is_ok())
 }
 
 #[cfg(test)]
@@ -318,6 +334,46 @@ mod tests {
             let err = Source::open(root).unwrap().machine_secrets("m").unwrap_err().to_string();
             assert!(err.contains(&at.display().to_string()) && err.contains("symbolic link"), "{what}: {err}");
         }
+    }
+
+    fn identities(file: &str) -> Identities {
+        let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors").join(file)).unwrap();
+        Identities::from_age_key_text(&text, file).unwrap()
+    }
+
+    /// A secret is read again when it is decrypted, from the source's own folders: a secret
+    /// folder swapped for a symlink after the listing (simulated by a listing that names one),
+    /// or a file outside the source, is refused by name instead of decrypted.
+    #[test]
+    fn decrypting_reads_the_file_through_the_sources_folders_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outside = root.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::copy(fixture().join("sops/secrets/group-secret/secret"), outside.join("secret")).unwrap();
+        let repo = root.join("repo");
+        fs::create_dir_all(repo.join("sops/machines/web1")).unwrap();
+        fs::create_dir_all(repo.join("sops/secrets/real")).unwrap();
+        fs::copy(fixture().join("sops/secrets/group-secret/secret"), repo.join("sops/secrets/real/secret")).unwrap();
+        std::os::unix::fs::symlink(&outside, repo.join("sops/secrets/swapped")).unwrap();
+        let source = Source::open(&repo).unwrap();
+        let ids = identities("keys-b.txt");
+        let secret = |name: &str, file: PathBuf| MachineSecret { name: name.into(), file, via: Via::Direct };
+
+        let value = source.decrypt(&secret("real", repo.join("sops/secrets/real/secret")), &ids).unwrap();
+        assert_eq!(&value[..], b"group-value");
+
+        let err = source.decrypt(&secret("swapped", repo.join("sops/secrets/swapped/secret")), &ids).unwrap_err().to_string();
+        assert!(err.contains("sops/secrets/swapped") && err.contains("symbolic link"), "{err}");
+        let err = source.decrypt(&secret("outside", outside.join("secret")), &ids).unwrap_err().to_string();
+        assert!(err.contains("not in the repository"), "{err}");
+
+        // A FIFO in place of the file neither blocks nor is read.
+        let fifo = repo.join("sops/secrets/real/fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = source.decrypt(&secret("fifo", fifo), &ids).unwrap_err().to_string();
+        assert!(err.contains("named pipe"), "{err}");
     }
 
     #[test]
