@@ -1,7 +1,7 @@
 # Which secrets a machine gets from a clan-style repository, and the sops-nix manifest that
 # installs them. Builtins only, so that it evaluates (and is tested) without nixpkgs.
 #
-# The rules are those of `secrets install` (crates/store/src/deploy/source.rs), which a test
+# The rules are those of `secrets install` (crates/deploy/src/source.rs), which a test
 # checks against this file:
 # - the machine's groups: folders of sops/groups/ with an entry machines/<machine>;
 # - its secrets: folders of sops/secrets/, vars/per-machine/<machine>/*/* and vars/shared/*/*

@@ -8,8 +8,10 @@
 //! FIFO or oversized file is followed or read). The operations in [`ops`] change it as one
 //! transaction each ([`tx`], journaled by [`journal`], under the repository [`lock`]) and
 //! re-key exactly the secrets whose readers changed ([`rekey`]). [`check`] audits a repository,
-//! [`history`] reads its git log, [`credentials`] stores cloud credentials as secrets, and
-//! [`deploy`] is the machine side: which secrets a machine gets, and installing them.
+//! [`history`] reads its git log, and [`credentials`] stores cloud credentials as secrets. The
+//! machine side (which secrets a machine gets, and installing them) is the `secrets-deploy`
+//! crate, built on this one's read side only: [`untrusted`], [`names`] and
+//! [`ops::decrypt_below`].
 //!
 //! # A repository from scratch
 //!
@@ -61,22 +63,12 @@
 //! assert_eq!(outcome.rekeyed[0].secret, "db-password");
 //! assert_eq!(&ops::get_secret(&repo, &web1, "db-password")?[..], b"hunter2");
 //! drop(lock);
-//!
-//! // On the machine: install its secrets with its own key, as `secrets install` does
-//! // (`target` becomes a symlink to a new generation of files).
-//! use secrets_store::deploy::{install, InstallOptions, Plan, Source};
-//! let target = folder.path().join("run-secrets");
-//! let plan = Plan::for_machine(&Source::open(folder.path())?, "web1", &target)?;
-//! let report = install(&plan, &web1, &InstallOptions::default())?;
-//! assert_eq!(report.installed, ["db-password"]);
-//! assert_eq!(std::fs::read(target.join("db-password"))?, b"hunter2");
 //! # Ok(())
 //! # }
 //! ```
 
 pub mod check;
 pub mod credentials;
-pub mod deploy;
 pub mod error;
 pub mod export;
 pub mod fsutil;

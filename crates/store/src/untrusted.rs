@@ -327,8 +327,9 @@ impl Folder {
 /// Reads an open file into `out`: refused unless it is a regular file of at most `limit` bytes
 /// (what counts is what was opened, whatever was checked before). One byte past the limit is
 /// read, so a file that grows after the check is refused too. The caller chooses `out`, so
-/// that key material can be read straight into zeroized memory.
-pub(crate) fn read_opened(fd: OwnedFd, path: &Path, limit: u64, out: &mut Vec<u8>) -> Result<(), UntrustedError> {
+/// that key material can be read straight into zeroized memory. Public for the machine side
+/// (`secrets-deploy`), which reads the key files it opened itself with this same check.
+pub fn read_opened(fd: OwnedFd, path: &Path, limit: u64, out: &mut Vec<u8>) -> Result<(), UntrustedError> {
     let stat = rfs::fstat(&fd).map_err(|e| UntrustedError::io(path, e.into()))?;
     let kind = FileType::from_raw_mode(stat.st_mode as _);
     if kind != FileType::RegularFile {

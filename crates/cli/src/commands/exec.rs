@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::Args;
+use secrets_deploy::Source;
 use secrets_sops::keys::Identities;
-use secrets_store::deploy::Source;
 use secrets_store::{ops, Repo, SecretRef};
 use zeroize::Zeroizing;
 

@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use secrets_store::deploy::{self, DeployError, InstallOptions, KeySources, Manifest, Plan, Report, Source};
+use secrets_deploy::{DeployError, InstallOptions, KeySources, Manifest, Plan, Report, Source};
 
 use crate::context::{plural, Context};
 use crate::exit;
@@ -120,7 +120,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             Ok(0)
         }
         CheckMode::SopsFile => {
-            deploy::check(&plan)?;
+            secrets_deploy::check(&plan)?;
             print_check(ctx, &plan)?;
             eprintln!("Checked {} for {who}: every file parses and every key exists", plural(plan.files.len(), "secret"));
             Ok(0)
@@ -128,7 +128,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         CheckMode::Off => {
             let identities = keys.load().map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
             let options = InstallOptions { ignore_passwd: args.ignore_passwd, accounts_root: None };
-            let report = deploy::install(&plan, &identities, &options).map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
+            let report = secrets_deploy::install(&plan, &identities, &options).map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
             print_report(ctx, &plan, &report, &who)?;
             restart_units(&report)
         }

@@ -2,14 +2,14 @@
 //! them: the whole plaintext for binary, dotenv and ini files and for an empty key, otherwise
 //! the string found by descending the document with the `/`-separated key.
 
-use crate::error::StoreError;
+use secrets_store::StoreError;
 use std::path::Path;
 
 use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Map, PlainFile, Value};
 use zeroize::Zeroizing;
 
-use super::error::{DeployError, Result};
+use crate::error::{DeployError, Result};
 
 /// Whether a secret of this format takes one value by key (yaml and json) or the whole file.
 pub fn uses_key(format: Format, key: &str) -> bool {
@@ -24,7 +24,8 @@ pub const MAX_SOPS_FILE: u64 = 64 << 20;
 /// file over [`MAX_SOPS_FILE`] is refused.
 pub fn parse(path: &Path, format: Format) -> Result<EncryptedFile> {
     // The same reader as every other read of a repository file (never a link, a FIFO or too much).
-    let bytes = crate::untrusted::read_file(path, crate::untrusted::Limit::Bytes(MAX_SOPS_FILE)).map_err(StoreError::from)?;
+    let bytes =
+        secrets_store::untrusted::read_file(path, secrets_store::untrusted::Limit::Bytes(MAX_SOPS_FILE)).map_err(StoreError::from)?;
     EncryptedFile::parse(&bytes, format).map_err(|source| DeployError::Sops { path: path.to_path_buf(), source })
 }
 

@@ -6,9 +6,9 @@ use std::path::{Component, Path, PathBuf};
 
 use secrets_sops::Format;
 
-use super::accounts::Account;
-use super::error::{DeployError, Result};
-use super::source::{MachineSecret, Source};
+use crate::accounts::Account;
+use crate::error::{DeployError, Result};
+use crate::source::{MachineSecret, Source};
 
 /// sops-nix's default mode for secret files.
 pub const DEFAULT_MODE: u32 = 0o400;

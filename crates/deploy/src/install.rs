@@ -4,7 +4,7 @@
 //!
 //! It runs as root, on paths a local user may share (`/tmp`) and on repository content
 //! anyone with commit access wrote, so everything on disk is reached through checked, open
-//! folders ([`super::fsat`]): the target's folder and the generations folder are opened once
+//! folders ([`crate::fsat`]): the target's folder and the generations folder are opened once
 //! (refused when another user could control them), and the generation is written, switched
 //! and pruned through their descriptors.
 
@@ -17,12 +17,12 @@ use secrets_sops::keys::Identities;
 use secrets_sops::{Format, PlainFile};
 use zeroize::Zeroizing;
 
-use super::accounts::{Account, Accounts};
-use super::error::{DeployError, Result};
-use super::extract;
-use super::fsat::{self, DirFd};
-use super::generations::{Generations, Staging, DIR_MODE};
-use super::plan::{Attrs, Plan, RENDERED_DIR};
+use crate::accounts::{Account, Accounts};
+use crate::error::{DeployError, Result};
+use crate::extract;
+use crate::fsat::{self, DirFd};
+use crate::generations::{Generations, Staging, DIR_MODE};
+use crate::plan::{Attrs, Plan, RENDERED_DIR};
 
 /// How to install.
 #[derive(Clone, Debug, Default)]

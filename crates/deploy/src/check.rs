@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use secrets_sops::{EncryptedFile, Format};
 
-use super::error::{DeployError, Result};
-use super::extract;
-use super::plan::Plan;
+use crate::error::{DeployError, Result};
+use crate::extract;
+use crate::plan::Plan;
 
 /// Checks a plan against its files.
 pub fn check(plan: &Plan) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::StoreError;
+use secrets_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use secrets_sops::Format;
 use serde::Deserialize;
 
-use super::accounts::Account;
-use super::error::{DeployError, Result};
-use super::keys::KeySources;
-use super::plan::{parse_mode, Attrs, Plan, PlannedFile, PlannedTemplate};
+use crate::accounts::Account;
+use crate::error::{DeployError, Result};
+use crate::keys::KeySources;
+use crate::plan::{parse_mode, Attrs, Plan, PlannedFile, PlannedTemplate};
 
 /// A manifest file, either kind.
 #[derive(Clone, Debug)]
@@ -245,7 +245,7 @@ impl SopsNixManifest {
                 file.attrs.path = None;
             }
         }
-        let rendered = plan.target.join(super::plan::RENDERED_DIR);
+        let rendered = plan.target.join(crate::plan::RENDERED_DIR);
         for template in &mut plan.templates {
             if template.attrs.path.as_deref() == Some(rendered.join(&template.name).as_path()) {
                 template.attrs.path = None;

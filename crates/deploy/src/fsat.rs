@@ -28,7 +28,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RenameFlags, Stat
 use rustix::io::Errno;
 use zeroize::Zeroizing;
 
-use super::error::{DeployError, Result};
+use crate::error::{DeployError, Result};
 
 /// How deep a generation's folders may nest (names are checked to go down only; this bounds
 /// recursion over what is found on disk).
@@ -508,12 +508,12 @@ fn show_id(id: Option<u32>) -> String {
 }
 
 /// Reads an open file that must be a regular file of at most `limit` bytes, with the store's
-/// one reader of open files ([`crate::untrusted`]); its refusals become the plain reasons that
+/// one reader of open files ([`secrets_store::untrusted`]); its refusals become the plain reasons that
 /// key errors show.
 fn read_regular(fd: OwnedFd, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
-    use crate::untrusted::UntrustedError;
+    use secrets_store::untrusted::UntrustedError;
     let mut bytes = Zeroizing::new(Vec::new());
-    match crate::untrusted::read_opened(fd, Path::new(""), limit, &mut bytes) {
+    match secrets_store::untrusted::read_opened(fd, Path::new(""), limit, &mut bytes) {
         Ok(()) => Ok(bytes),
         Err(UntrustedError::TooLarge { .. }) => Err(too_large(limit)),
         Err(UntrustedError::Io { source, .. }) => Err(source),

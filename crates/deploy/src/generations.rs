@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::FileType;
 
-use super::error::{DeployError, Result};
-use super::fsat::{self, DirFd};
+use crate::error::{DeployError, Result};
+use crate::fsat::{self, DirFd};
 
 /// Mode of generation folders: others may pass through to files meant for them, not list.
 pub const DIR_MODE: u32 = 0o751;

@@ -10,7 +10,7 @@
 //! repository is what its committers made it, and a symlinked secret, group, `machines/` or
 //! `groups/` folder could make membership depend on folders outside it. Where the Nix module
 //! would silently see no folder, an install refuses such a repository, naming the link
-//! ([`crate::untrusted::UntrustedError::FolderSymlink`]), as sops-nix fails an activation whose
+//! ([`secrets_store::untrusted::UntrustedError::FolderSymlink`]), as sops-nix fails an activation whose
 //! secret it cannot read: a machine must not quietly go without a secret it should have.
 //! `nix/lib.nix` implements the same rules; a test compares the
 //! two on the same repositories.
@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
-use super::error::{DeployError, Result};
-use crate::error::StoreError;
-use crate::names::{self, Kind};
-use crate::ops;
-use crate::untrusted::{EntryKind, Folder, UntrustedError};
+use crate::error::{DeployError, Result};
+use secrets_store::names::{self, Kind};
+use secrets_store::ops;
+use secrets_store::untrusted::{EntryKind, Folder, UntrustedError};
+use secrets_store::StoreError;
 
 /// How many machine names an unknown-machine error lists.
 const MACHINES_SHOWN: usize = 20;
@@ -208,7 +208,7 @@ impl Source {
             });
         };
         ops::decrypt_below(root, &secret.file, identities).map_err(|e| match e {
-            crate::StoreError::Sops { path, source } => DeployError::Decrypt { name: secret.name.clone(), path, source },
+            secrets_store::StoreError::Sops { path, source } => DeployError::Decrypt { name: secret.name.clone(), path, source },
             other => DeployError::Store(other),
         })
     }
@@ -294,7 +294,7 @@ mod tests {
         source.check_machine("web1").unwrap();
         for bad in ["..", ".", "", "/etc/passwd", "web1/..", "a_b"] {
             let err = source.check_machine(bad).unwrap_err();
-            assert!(matches!(err, DeployError::Store(crate::StoreError::InvalidName { .. })), "{bad:?}: {err}");
+            assert!(matches!(err, DeployError::Store(secrets_store::StoreError::InvalidName { .. })), "{bad:?}: {err}");
             assert!(source.machine_secrets(bad).is_err(), "{bad:?}");
         }
         let err = source.check_machine("webl").unwrap_err().to_string();
@@ -370,8 +370,7 @@ mod tests {
 
         // A FIFO in place of the file neither blocks nor is read.
         let fifo = repo.join("sops/secrets/real/fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
         let err = source.decrypt(&secret("fifo", fifo), &ids).unwrap_err().to_string();
         assert!(err.contains("named pipe"), "{err}");
     }

@@ -9,8 +9,8 @@ use secrets_sops::keys::ssh_to_age::ssh_ed25519_private_to_age;
 use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
-use super::error::{DeployError, Result};
-use super::fsat::read_regular_following;
+use crate::error::{DeployError, Result};
+use crate::fsat::read_regular_following;
 
 /// The largest key file read (an age key file with many keys is a few KiB).
 pub const MAX_KEY_FILE: u64 = 1 << 20;

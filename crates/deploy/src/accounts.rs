@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::error::{DeployError, Result};
+use crate::error::{DeployError, Result};
 
 /// Who should own an installed file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
