@@ -13,7 +13,9 @@ pub enum Account {
     /// Whoever runs the install (no chown).
     #[default]
     Unchanged,
+    /// A uid or gid, used as given (not looked up).
     Id(u32),
+    /// A user or group name, looked up in the account databases.
     Name(String),
 }
 
@@ -74,6 +76,7 @@ impl Accounts {
         })
     }
 
+    /// A group's gid (`None` for [`Account::Unchanged`]); an unknown name is an error.
     pub fn group(&self, account: &Account) -> Result<Option<u32>> {
         Ok(match account {
             Account::Unchanged => None,

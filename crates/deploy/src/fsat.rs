@@ -149,6 +149,7 @@ pub struct DirFd {
 }
 
 impl DirFd {
+    /// The path the folder was reached by, for messages.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -179,7 +180,9 @@ impl DirFd {
 
     /// Opens a folder by walking the path as given from `/`, one component at a time, creating
     /// missing trailing folders (0755). A symlink on the way is followed only when it can be
-    /// trusted: see [`trusted_link`].
+    /// trusted: it belongs to root or the caller, in a folder of theirs that nobody else can
+    /// write to (or a sticky one), with no folder before it trusted only because the secret's
+    /// owner owns it.
     pub fn open_trusted(path: &Path) -> Result<DirFd> {
         DirFd::open_trusted_with(path, None)
     }
@@ -315,10 +318,12 @@ impl DirFd {
         Ok(dir)
     }
 
+    /// Sets the folder's permission bits through its descriptor.
     pub fn chmod(&self, mode: u32) -> Result<()> {
         rfs::fchmod(&self.fd, Mode::from_raw_mode(mode as _)).map_err(|e| os_error(&self.path, e))
     }
 
+    /// Sets the folder's owner and group through its descriptor (`None` leaves either as is).
     pub fn chown(&self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
         rfs::fchown(&self.fd, uid.map(rustix::fs::Uid::from_raw_unchecked), gid.map(rustix::fs::Gid::from_raw_unchecked))
             .map_err(|e| os_error(&self.path, e))
@@ -358,6 +363,7 @@ impl DirFd {
         }
     }
 
+    /// Where the symlink `name` in this folder points; `None` when it is not a readable symlink.
     pub fn read_link(&self, name: &OsStr) -> Option<PathBuf> {
         let bytes = rfs::readlinkat(&self.fd, name, Vec::new()).ok()?;
         Some(PathBuf::from(OsStr::from_bytes(bytes.as_bytes())))

@@ -24,7 +24,9 @@ const STALE_STAGING: Duration = Duration::from_secs(600);
 /// used through their descriptors only.
 #[derive(Debug)]
 pub struct Generations {
+    /// The symlink to the current generation (`/run/secrets`).
     pub target: PathBuf,
+    /// The folder of numbered generations (`/run/secrets.d`).
     pub dir: PathBuf,
     target_parent: DirFd,
     target_name: OsString,

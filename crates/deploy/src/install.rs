@@ -37,16 +37,23 @@ pub struct InstallOptions {
 /// What an install did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// The number of the generation written, now the current one.
     pub generation: u64,
+    /// Its folder, which the target symlink now points to.
     pub path: PathBuf,
     /// Every file written, relative to the target (templates under `rendered/`).
     pub installed: Vec<String>,
+    /// Files not in the previous generation (every file on a first install).
     pub added: Vec<String>,
+    /// Files whose content differs from the previous generation's.
     pub modified: Vec<String>,
+    /// Files of the previous generation that this one no longer has, sorted.
     pub removed: Vec<String>,
     /// Units of added or changed files, sorted and de-duplicated.
     pub restart_units: Vec<String>,
+    /// Units to reload for added or changed files, sorted and de-duplicated.
     pub reload_units: Vec<String>,
+    /// The old generations removed (by number).
     pub pruned: Vec<u64>,
 }
 

@@ -23,7 +23,9 @@ pub const DEFAULT_SSH_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
 /// Where a machine's keys are.
 #[derive(Clone, Debug, Default)]
 pub struct KeySources {
+    /// age key files (`AGE-SECRET-KEY-…` lines, as `age-keygen` writes them).
     pub age_key_files: Vec<PathBuf>,
+    /// OpenSSH ed25519 private keys, used as age identities the ssh-to-age way.
     pub ssh_keys: Vec<PathBuf>,
 }
 
@@ -42,6 +44,7 @@ impl KeySources {
         }
     }
 
+    /// No key file named at all.
     pub fn is_empty(&self) -> bool {
         self.age_key_files.is_empty() && self.ssh_keys.is_empty()
     }

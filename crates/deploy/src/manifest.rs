@@ -24,11 +24,14 @@ use crate::plan::{parse_mode, Attrs, Plan, PlannedFile, PlannedTemplate};
 /// A manifest file, either kind.
 #[derive(Clone, Debug)]
 pub enum Manifest {
+    /// sops-nix's manifest: the whole install described.
     SopsNix(Box<SopsNixManifest>),
+    /// Settings for a machine's secrets from a repository.
     Overrides(Overrides),
 }
 
 impl Manifest {
+    /// Reads and parses the manifest file `path`.
     pub fn load(path: &Path) -> Result<Manifest> {
         let bytes = std::fs::read(path).map_err(|e| DeployError::io(path, e))?;
         Manifest::parse(&bytes, path)
@@ -59,26 +62,38 @@ where
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SopsNixSecret {
+    /// The file name inside the generation (may contain `/`).
     #[serde(deserialize_with = "nullable")]
     pub name: String,
+    /// The value to take from the sops file, nested keys joined with `/`; empty for the whole file.
     #[serde(deserialize_with = "nullable")]
     pub key: String,
+    /// Where the file is also reachable (a symlink); empty or `<symlinkPath>/<name>` for none.
     #[serde(deserialize_with = "nullable")]
     pub path: String,
+    /// The owner by name; `uid` when absent.
     pub owner: Option<String>,
+    /// The owner by uid, when `owner` is absent (0: root).
     #[serde(deserialize_with = "nullable")]
     pub uid: u32,
+    /// The group by name; `gid` when absent.
     pub group: Option<String>,
+    /// The group by gid, when `group` is absent (0: root).
     #[serde(deserialize_with = "nullable")]
     pub gid: u32,
+    /// The encrypted sops file holding the value.
     #[serde(deserialize_with = "nullable")]
     pub sops_file: String,
+    /// Its format (`yaml`, `json`, `binary`, `dotenv`, `ini`); empty for YAML.
     #[serde(deserialize_with = "nullable")]
     pub format: String,
+    /// Permission bits in octal text (`"0400"`).
     #[serde(deserialize_with = "nullable")]
     pub mode: String,
+    /// systemd units to restart when the file is added or changes.
     #[serde(deserialize_with = "nullable")]
     pub restart_units: Vec<String>,
+    /// systemd units to reload when the file is added or changes.
     #[serde(deserialize_with = "nullable")]
     pub reload_units: Vec<String>,
 }
@@ -87,24 +102,35 @@ pub struct SopsNixSecret {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SopsNixTemplate {
+    /// The file name under `rendered/` (may contain `/`).
     #[serde(deserialize_with = "nullable")]
     pub name: String,
+    /// The text with placeholders; when empty, `file` is read instead.
     #[serde(deserialize_with = "nullable")]
     pub content: String,
+    /// Where the file is also reachable (a symlink); empty or `<symlinkPath>/rendered/<name>` for none.
     #[serde(deserialize_with = "nullable")]
     pub path: String,
+    /// Permission bits in octal text (`"0400"`).
     #[serde(deserialize_with = "nullable")]
     pub mode: String,
+    /// The owner by name; `uid` when absent.
     pub owner: Option<String>,
+    /// The owner by uid, when `owner` is absent (0: root).
     #[serde(deserialize_with = "nullable")]
     pub uid: u32,
+    /// The group by name; `gid` when absent.
     pub group: Option<String>,
+    /// The group by gid, when `group` is absent (0: root).
     #[serde(deserialize_with = "nullable")]
     pub gid: u32,
+    /// A file holding the text, read when `content` is empty.
     #[serde(deserialize_with = "nullable")]
     pub file: String,
+    /// systemd units to restart when the file is added or changes.
     #[serde(deserialize_with = "nullable")]
     pub restart_units: Vec<String>,
+    /// systemd units to reload when the file is added or changes.
     #[serde(deserialize_with = "nullable")]
     pub reload_units: Vec<String>,
 }
@@ -113,7 +139,9 @@ pub struct SopsNixTemplate {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Logging {
+    /// sops-nix logs each key it imports; read, not acted on (an install reports in its [`crate::Report`]).
     pub key_import: bool,
+    /// sops-nix logs the secrets added, changed and removed; read, not acted on (they are in the [`crate::Report`]).
     pub secret_changes: bool,
 }
 
@@ -121,27 +149,39 @@ pub struct Logging {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SopsNixManifest {
+    /// The secret files to install.
     #[serde(deserialize_with = "nullable")]
     pub secrets: Vec<SopsNixSecret>,
+    /// The templates to render under `rendered/`.
     #[serde(deserialize_with = "nullable")]
     pub templates: Vec<SopsNixTemplate>,
+    /// The placeholder text of each secret, replaced by its value in templates.
     #[serde(deserialize_with = "nullable")]
     pub placeholder_by_secret_name: BTreeMap<String, String>,
+    /// Where generations live (`/run/secrets.d`).
     #[serde(deserialize_with = "nullable")]
     pub secrets_mount_point: String,
+    /// The symlink to the current generation (`/run/secrets`).
     #[serde(deserialize_with = "nullable")]
     pub symlink_path: String,
+    /// Generations kept, the current one included; 0 keeps all.
     #[serde(deserialize_with = "nullable")]
     pub keep_generations: usize,
     /// RSA host keys imported as PGP keys; age-only here, so they are ignored.
     #[serde(deserialize_with = "nullable")]
     pub ssh_key_paths: Vec<String>,
+    /// A GnuPG home for PGP keys; read, not used (age keys only).
     pub gnupg_home: Option<String>,
+    /// The machine's age key file.
     pub age_key_file: Option<String>,
+    /// ssh-ed25519 private keys used as age identities.
     #[serde(deserialize_with = "nullable")]
     pub age_ssh_key_paths: Vec<String>,
+    /// Whether sops-nix mounts a tmpfs at `secretsMountPoint`; read, not acted on (no mount is made here).
     pub use_tmpfs: bool,
+    /// home-manager's user mode: no owner changes, and `%r` in paths is `$XDG_RUNTIME_DIR`.
     pub user_mode: bool,
+    /// What sops-nix logs.
     pub logging: Logging,
     #[serde(skip)]
     path: PathBuf,
@@ -280,6 +320,7 @@ impl SopsNixManifest {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
+    /// The settings of each secret, by secret name.
     pub secrets: BTreeMap<String, Override>,
 }
 
@@ -290,15 +331,21 @@ pub struct Overrides {
 pub struct Override {
     /// The file name inside the target folder.
     pub name: Option<String>,
+    /// Permission bits in octal text (`"0440"`).
     pub mode: Option<String>,
     /// A user name or uid.
     pub owner: Option<String>,
+    /// The owner by uid, when `owner` is absent.
     pub uid: Option<u32>,
     /// A group name or gid (default: the owner's primary group).
     pub group: Option<String>,
+    /// The group by gid, when `group` is absent.
     pub gid: Option<u32>,
+    /// Where the file is also reachable (a symlink through the target).
     pub path: Option<PathBuf>,
+    /// systemd units to restart when the file is added or changes.
     pub restart_units: Vec<String>,
+    /// systemd units to reload when the file is added or changes.
     pub reload_units: Vec<String>,
 }
 

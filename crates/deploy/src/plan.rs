@@ -20,13 +20,17 @@ pub const RENDERED_DIR: &str = "rendered";
 /// How an installed file looks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attrs {
+    /// Permission bits of the file (default 0400).
     pub mode: u32,
+    /// Its owner.
     pub owner: Account,
     /// `Unchanged` with a named owner means the owner's primary group.
     pub group: Account,
     /// Also reachable at this path (a symlink through the target).
     pub path: Option<PathBuf>,
+    /// systemd units to restart when the file is added or changes.
     pub restart_units: Vec<String>,
+    /// systemd units to reload when the file is added or changes.
     pub reload_units: Vec<String>,
 }
 
@@ -50,9 +54,11 @@ pub struct PlannedFile {
     pub name: String,
     /// The encrypted sops file.
     pub source: PathBuf,
+    /// The sops store the source is read with.
     pub format: Format,
     /// The value to take, nested keys joined with `/`; empty for the whole file.
     pub key: String,
+    /// Its mode, owner, extra path and units.
     pub attrs: Attrs,
     /// The string templates use for this secret's value.
     pub placeholder: Option<String>,
@@ -61,8 +67,11 @@ pub struct PlannedFile {
 /// A file rendered from secrets (sops-nix templates), written to `rendered/<name>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedTemplate {
+    /// Its path under `rendered/` (may contain `/`).
     pub name: String,
+    /// The text, with the placeholders of secrets replaced by their values when rendered.
     pub content: String,
+    /// Its mode, owner, extra path and units.
     pub attrs: Attrs,
 }
 
@@ -75,7 +84,9 @@ pub struct Plan {
     pub generations: PathBuf,
     /// Generations kept, the current one included; 0 keeps all.
     pub keep: usize,
+    /// The secret files.
     pub files: Vec<PlannedFile>,
+    /// The rendered templates.
     pub templates: Vec<PlannedTemplate>,
     /// Never change owners (sops-nix's user mode).
     pub user_mode: bool,

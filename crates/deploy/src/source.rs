@@ -55,6 +55,7 @@ pub struct MachineSecret {
     pub name: String,
     /// The encrypted `secret` file (sops binary store).
     pub file: PathBuf,
+    /// How the machine is given access to it.
     pub via: Via,
 }
 
@@ -75,6 +76,7 @@ impl Source {
         Err(DeployError::NotARepository { path: path.to_path_buf() })
     }
 
+    /// The `sops/` folder read.
     pub fn sops_dir(&self) -> &Path {
         &self.sops
     }
