@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    access, check, completions, credentials, exec, gitdrivers, groups, import, install, key, log, members, secrets, sops,
+    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, members, secrets, sops,
 };
 
 const EXAMPLES: &str = "\
@@ -124,7 +124,7 @@ pub enum Command {
     Resolve(credentials::ResolveArgs),
     /// Export secrets for other systems
     #[command(subcommand, after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password | kubectl apply -f -")]
-    Export(credentials::ExportCommand),
+    Export(export::ExportCommand),
     /// Work on any sops file, like the real `sops` (same flags, environment and exit codes)
     #[command(subcommand, after_help = sops::SOPS_EXAMPLES)]
     Sops(sops::SopsCommand),

@@ -1,4 +1,4 @@
-//! `secrets credentials …`, `secrets resolve` and `secrets export k8s`.
+//! `secrets credentials …` and `secrets resolve`.
 
 use clap::{Args, Subcommand};
 use std::io::{IsTerminal, Read};
@@ -9,7 +9,7 @@ use secrets_sops::{EncryptedFile, Format};
 use secrets_store::credentials::{self, aws_files, mask, resolve, Credential, Exposure, Provider};
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
-use secrets_store::{export, Kind, Repo};
+use secrets_store::{Kind, Repo};
 use zeroize::Zeroizing;
 
 use crate::commands::secrets::{members_with_caller, MemberArgs};
@@ -71,31 +71,6 @@ pub enum CredentialsCommand {
         /// The command and its arguments
         #[arg(last = true)]
         command: Vec<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum ExportCommand {
-    /// A Kubernetes v1/Secret manifest of chosen secrets (for `kubectl apply -f -`)
-    #[command(
-        after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password api-token | kubectl apply -f -\n  secrets export k8s --name app --encrypted --age age1… db-password > app.sops.yaml"
-    )]
-    K8s {
-        /// metadata.name of the Secret
-        #[arg(long)]
-        name: String,
-        /// metadata.namespace of the Secret
-        #[arg(long)]
-        namespace: Option<String>,
-        /// Write it sops-encrypted (only data/stringData), for Flux or ksops
-        #[arg(long)]
-        encrypted: bool,
-        /// Recipients of the encrypted manifest (comma-separated; default: the secrets' own)
-        #[arg(long, value_name = "RECIPIENTS", requires = "encrypted")]
-        age: Option<String>,
-        /// The secrets to include (their names become the data keys)
-        #[arg(required = true)]
-        secrets: Vec<String>,
     },
 }
 
@@ -430,38 +405,6 @@ pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&s
             let text = Zeroizing::new(format!("{}\n", serde_json::Value::Object(object)));
             write_stdout(text.as_bytes())?;
         }
-    }
-    Ok(0)
-}
-
-pub fn export_cmd(ctx: &Context, cmd: ExportCommand) -> CmdResult {
-    let ExportCommand::K8s { name, namespace, encrypted, age, secrets } = cmd;
-    let repo = ctx.repo_for_reading()?;
-    let identities = ctx.identities();
-    let mut entries = Vec::new();
-    let mut recipients: Vec<String> = Vec::new();
-    for secret in &secrets {
-        entries.push((secret.clone(), ops::get_secret(&repo, &identities, secret)?));
-        if encrypted && age.is_none() {
-            let reference = repo.secret(secret)?;
-            let keys = repo.recipients(&repo.access(&reference)?)?;
-            for key in keys {
-                if !recipients.contains(&key.key) {
-                    recipients.push(key.key);
-                }
-            }
-        }
-    }
-    if let Some(list) = &age {
-        recipients = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
-    }
-    let doc = export::k8s_secret(&name, namespace.as_deref(), &entries);
-    if encrypted {
-        let bytes = export::render_encrypted(doc, recipients)?;
-        write_stdout(&bytes)?;
-    } else {
-        let bytes = export::render_plain(&doc)?;
-        write_stdout(&bytes)?;
     }
     Ok(0)
 }

@@ -5,6 +5,7 @@ pub(crate) mod check;
 pub(crate) mod completions;
 pub(crate) mod credentials;
 pub(crate) mod exec;
+pub(crate) mod export;
 pub(crate) mod gitdrivers;
 pub(crate) mod groups;
 pub(crate) mod import;
@@ -36,7 +37,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::ImportSops(args) => import::run(&ctx, args),
         Command::Credentials(cmd) => credentials::run(&ctx, cmd),
         Command::Resolve(args) => credentials::resolve_cmd(&ctx, &args.service, &args.purpose, args.field.as_deref(), args.dir),
-        Command::Export(cmd) => credentials::export_cmd(&ctx, cmd),
+        Command::Export(cmd) => export::run(&ctx, cmd),
         Command::Sops(cmd) => sops::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Check(args) => check::run(&ctx, args),
