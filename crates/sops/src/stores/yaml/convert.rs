@@ -290,16 +290,34 @@ impl<'n> Converter<'n> {
         }
     }
 
-    /// Duplicate keys and malformed merges, as go-yaml's decoder reports them.
-    fn check_mapping(&self, id: NodeId) -> Result<()> {
-        let content = &self.nodes[id].content;
+    /// The top-level keys of an encrypted file's first document are unique. sops reads its
+    /// metadata by decoding that document into a structure, and go-yaml refuses a mapping it
+    /// decodes when a key repeats: a second `sops` key (or any other repeated top-level key)
+    /// is an error there, not a choice between two metadata blocks.
+    pub fn check_unique_top_level_keys(&self, doc: NodeId) -> Result<()> {
+        let Some(&root) = self.nodes[doc].content.first() else { return Ok(()) };
+        if self.nodes[root].kind == Kind::Mapping {
+            self.check_unique_keys(root)?;
+        }
+        Ok(())
+    }
+
+    /// go-yaml's duplicate check: two keys of the same kind with the same text.
+    fn check_unique_keys(&self, id: NodeId) -> Result<()> {
         let mut seen: std::collections::HashMap<(Kind, &str), i64> = std::collections::HashMap::new();
-        for &k in content.iter().step_by(2) {
+        for &k in self.nodes[id].content.iter().step_by(2) {
             let key = &self.nodes[k];
             if let Some(first) = seen.insert((key.kind, key.value.as_str()), key.line) {
                 return Err(error(key.line, &format!("mapping key already defined at line {first}")));
             }
         }
+        Ok(())
+    }
+
+    /// Duplicate keys and malformed merges, as go-yaml's decoder reports them.
+    fn check_mapping(&self, id: NodeId) -> Result<()> {
+        self.check_unique_keys(id)?;
+        let content = &self.nodes[id].content;
         for pair in content.chunks(2) {
             let [k, v] = pair else { break };
             let key = &self.nodes[*k];

@@ -116,6 +116,9 @@ impl Store for YamlStore {
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
         let (mut nodes, docs, has_anchors) = compose_documents(input)?;
+        if let Some(&first) = docs.first() {
+            convert::Converter::new(&mut nodes, false, false).check_unique_top_level_keys(first)?;
+        }
         let mut branches = Vec::with_capacity(docs.len());
         for &doc in &docs {
             branches.push(convert::Converter::new(&mut nodes, false, !has_anchors).document(doc)?);
