@@ -63,9 +63,9 @@ impl std::ops::Deref for CommentText {
 /// Deeper nesting is refused before recursion could exhaust the stack.
 pub(super) const MAX_DEPTH: usize = 1_000;
 
-pub(super) struct Composer<'t> {
+pub(super) struct Composer<'s, 'a> {
     depth: usize,
-    events: Events<'t>,
+    events: Events<'s, 'a>,
     current: Option<Event>,
     /// The parser's error, once it stopped: it wins over anything the composer would report.
     parse_error: Option<Error>,
@@ -73,8 +73,8 @@ pub(super) struct Composer<'t> {
     anchors: std::collections::HashMap<String, NodeId>,
 }
 
-impl<'t> Composer<'t> {
-    pub fn new(events: Events<'t>) -> Self {
+impl<'s, 'a> Composer<'s, 'a> {
+    pub fn new(events: Events<'s, 'a>) -> Self {
         let mut c =
             Composer { depth: 0, events, current: None, parse_error: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
