@@ -162,10 +162,24 @@ pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind
 /// Decrypts with whatever IV length the value carries, as sops does (`NewGCMWithNonceSize`).
 pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, AuthError> {
     let mut buffer = Zeroizing::new(value.data.clone());
+    open_in_place(key, &value.iv, &value.tag, aad, &mut buffer)?;
+    Ok(buffer)
+}
+
+/// [`open`], consuming the value: its ciphertext buffer becomes the plaintext, so that a large
+/// value is held once while it is decrypted rather than twice.
+pub fn open_owned(key: &DataKey, value: EncryptedValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, AuthError> {
+    let EncryptedValue { data, iv, tag, .. } = value;
+    let mut buffer = Zeroizing::new(data);
+    open_in_place(key, &iv, &tag, aad, &mut buffer)?;
+    Ok(buffer)
+}
+
+fn open_in_place(key: &DataKey, iv: &[u8], tag: &[u8], aad: &[u8], buffer: &mut [u8]) -> Result<(), AuthError> {
     macro_rules! by_nonce_len {
         ($($n:literal => $size:ty),* $(,)?) => {
-            match value.iv.len() {
-                $($n => open_with::<$size>(key, &value.iv, aad, &value.tag, &mut buffer),)*
+            match iv.len() {
+                $($n => open_with::<$size>(key, iv, aad, tag, buffer),)*
                 _ => Err(AuthError),
             }
         };
@@ -179,8 +193,7 @@ pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizi
         43 => U43, 44 => U44, 45 => U45, 46 => U46, 47 => U47, 48 => U48, 49 => U49, 50 => U50,
         51 => U51, 52 => U52, 53 => U53, 54 => U54, 55 => U55, 56 => U56, 57 => U57, 58 => U58,
         59 => U59, 60 => U60, 61 => U61, 62 => U62, 63 => U63, 64 => U64,
-    )?;
-    Ok(buffer)
+    )
 }
 
 fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8], buffer: &mut [u8]) -> Result<(), AuthError> {
@@ -229,6 +242,18 @@ pub fn format_float(f: f64) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the plaintext is not a valid {0}")]
 pub struct TypeError(&'static str);
+
+/// [`typed_value`], consuming the decrypted buffer: a string (the large case) takes it over
+/// without a copy; what is left of the buffer is zeroized when it is dropped.
+pub fn typed_value_owned(mut bytes: Zeroizing<Vec<u8>>, kind: ValueType) -> Result<Value, TypeError> {
+    match kind {
+        ValueType::Str | ValueType::Bytes => Ok(match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(s) => Value::Str(s),
+            Err(e) => Value::Bytes(e.into_bytes()),
+        }),
+        _ => typed_value(&bytes, kind),
+    }
+}
 
 /// Turns decrypted bytes back into a typed value (Go `strconv` parsing rules).
 pub fn typed_value(bytes: &[u8], kind: ValueType) -> Result<Value, TypeError> {

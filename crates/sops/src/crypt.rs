@@ -215,18 +215,24 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache,
         }
     };
     let parsed = EncryptedValue::parse(&text).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })?;
+    // The encrypted text, the ciphertext and the plaintext of a large value are each about its
+    // size: hold at most two of them at a time (the text goes once decoded, the ciphertext
+    // buffer is decrypted in place and becomes the string).
+    drop(text);
     let aad = aad_of(leaf.path);
-    let bytes = cipher::open(key, &parsed, aad.as_bytes()).map_err(|_| Error::ValueDecrypt { path: path() })?;
-    ivs.remember(&aad, parsed.kind, &bytes, &parsed.iv);
-    cipher::typed_value(&bytes, parsed.kind).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })
+    let (kind, iv) = (parsed.kind, parsed.iv.clone());
+    let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).map_err(|_| Error::ValueDecrypt { path: path() })?;
+    ivs.remember(&aad, kind, &bytes, &iv);
+    cipher::typed_value_owned(bytes, kind).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })
 }
 
 fn try_decrypt_comment(text: &str, path: &[String], key: &DataKey, ivs: &mut IvCache) -> Option<Value> {
     let parsed = EncryptedValue::parse(text).ok()?;
     let aad = aad_of(path);
-    let bytes = cipher::open(key, &parsed, aad.as_bytes()).ok()?;
-    ivs.remember(&aad, parsed.kind, &bytes, &parsed.iv);
-    cipher::typed_value(&bytes, parsed.kind).ok()
+    let (kind, iv) = (parsed.kind, parsed.iv.clone());
+    let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).ok()?;
+    ivs.remember(&aad, kind, &bytes, &iv);
+    cipher::typed_value_owned(bytes, kind).ok()
 }
 
 /// A path for messages: `a.b.c`, or `(top level)`.

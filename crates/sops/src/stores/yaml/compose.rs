@@ -2,8 +2,6 @@
 //! (a key's foot comment goes to the previous key when dedented; a value's foot comment goes
 //! to its key; a block mapping's foot comment goes to its last key).
 
-use std::borrow::Cow;
-
 use granit_parser::ScalarStyle;
 
 use super::parser::{Event, EventKind, Events};
@@ -22,50 +20,91 @@ pub(super) enum Kind {
     Alias,
 }
 
+/// One node of the arena, kept small: a file of short keys holds one per key and per value.
 #[derive(Clone, Debug)]
 pub(super) struct Node {
     pub kind: Kind,
-    /// Short tag (`!!str`, `!!int`, `!custom`), resolved as go-yaml does; the standard ones
-    /// are static, so that a node does not allocate for its tag.
-    pub tag: Cow<'static, str>,
-    pub value: String,
     /// The scalar was written quoted or as a block scalar.
     pub quoted_or_block: bool,
-    pub alias: Option<NodeId>,
+    /// 1-based line.
+    line: u32,
+    /// Short tag (`!!str`, `!!int`), resolved as go-yaml does; a tag of the file's own
+    /// (`!custom`) is in `extra`.
+    tag: &'static str,
+    pub value: String,
+    /// Children; an alias node's one entry is the node it refers to.
     pub content: Vec<NodeId>,
-    pub line: i64,
-    pub head: CommentText,
-    pub line_comment: CommentText,
-    pub foot: CommentText,
+    /// What most nodes lack, behind one pointer.
+    extra: Option<Box<Extra>>,
 }
 
-/// A node's comment: most nodes have none, so an absent one costs a pointer, not a `String`
-/// (the arena holds one node per key and value of the file).
-/// (A boxed `String` is one pointer wide where a `String` or `Box<str>` takes two or three.)
 #[derive(Clone, Debug, Default)]
-#[allow(clippy::box_collection)]
-pub(super) struct CommentText(Option<Box<String>>);
-
-impl From<String> for CommentText {
-    fn from(text: String) -> Self {
-        CommentText(if text.is_empty() { None } else { Some(Box::new(text)) })
-    }
+struct Extra {
+    head: String,
+    line_comment: String,
+    foot: String,
+    tag: String,
 }
 
-impl std::ops::Deref for CommentText {
-    type Target = str;
+impl Node {
+    pub fn line(&self) -> i64 {
+        i64::from(self.line)
+    }
 
-    fn deref(&self) -> &str {
-        self.0.as_deref().map_or("", String::as_str)
+    pub fn tag(&self) -> &str {
+        match &self.extra {
+            Some(extra) if !extra.tag.is_empty() => &extra.tag,
+            _ => self.tag,
+        }
+    }
+
+    /// The node an alias refers to.
+    pub fn alias(&self) -> Option<NodeId> {
+        match self.kind {
+            Kind::Alias => self.content.first().copied(),
+            _ => None,
+        }
+    }
+
+    pub fn head(&self) -> &str {
+        self.extra.as_ref().map_or("", |e| &e.head)
+    }
+
+    pub fn line_comment(&self) -> &str {
+        self.extra.as_ref().map_or("", |e| &e.line_comment)
+    }
+
+    pub fn foot(&self) -> &str {
+        self.extra.as_ref().map_or("", |e| &e.foot)
+    }
+
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn set_line_comment(&mut self, text: String) {
+        if !text.is_empty() || self.extra.is_some() {
+            self.extra().line_comment = text;
+        }
+    }
+
+    fn set_foot(&mut self, text: String) {
+        if !text.is_empty() || self.extra.is_some() {
+            self.extra().foot = text;
+        }
+    }
+
+    fn take_foot(&mut self) -> String {
+        self.extra.as_mut().map(|e| std::mem::take(&mut e.foot)).unwrap_or_default()
     }
 }
 
 /// Deeper nesting is refused before recursion could exhaust the stack.
 pub(super) const MAX_DEPTH: usize = 1_000;
 
-pub(super) struct Composer<'t> {
+pub(super) struct Composer<'s, 'a> {
     depth: usize,
-    events: Events<'t>,
+    events: Events<'s, 'a>,
     current: Option<Event>,
     /// The parser's error, once it stopped: it wins over anything the composer would report.
     parse_error: Option<Error>,
@@ -73,8 +112,8 @@ pub(super) struct Composer<'t> {
     anchors: std::collections::HashMap<String, NodeId>,
 }
 
-impl<'t> Composer<'t> {
-    pub fn new(events: Events<'t>) -> Self {
+impl<'s, 'a> Composer<'s, 'a> {
+    pub fn new(events: Events<'s, 'a>) -> Self {
         let mut c =
             Composer { depth: 0, events, current: None, parse_error: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
@@ -144,7 +183,7 @@ impl<'t> Composer<'t> {
         self.child(doc)?;
         if let Some(EventKind::DocumentEnd) = self.peek() {
             let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
-            self.nodes[doc].foot = foot.into();
+            self.nodes[doc].set_foot(foot);
             self.advance();
         }
         Ok(Some(doc))
@@ -152,32 +191,26 @@ impl<'t> Composer<'t> {
 
     /// A new node from its event's position and comments, which move into it.
     fn node(&mut self, kind: Kind, default_tag: &'static str, tag: &str, value: String, ev: Event) -> NodeId {
-        let tag = if !tag.is_empty() && tag != "!" {
-            Cow::Owned(short_tag(tag))
+        let (tag, custom): (&'static str, String) = if !tag.is_empty() && tag != "!" {
+            match short_tag(tag) {
+                // `!!str` written out in full is as common as the implicit one: share the constant.
+                t if t == STR_TAG => (STR_TAG, String::new()),
+                t => ("", t),
+            }
         } else if !default_tag.is_empty() {
-            Cow::Borrowed(default_tag)
+            (default_tag, String::new())
         } else if kind == Kind::Scalar {
-            Cow::Borrowed(resolve_plain_tag(&value))
+            (resolve_plain_tag(&value), String::new())
         } else {
-            Cow::Borrowed("")
+            ("", String::new())
         };
-        let tag = match tag {
-            // `!!str` written out in full is as common as the implicit one: share the constant.
-            Cow::Owned(t) if t == STR_TAG => Cow::Borrowed(STR_TAG),
-            other => other,
+        let extra = if ev.head.is_empty() && ev.line.is_empty() && ev.foot.is_empty() && custom.is_empty() {
+            None
+        } else {
+            Some(Box::new(Extra { head: ev.head, line_comment: ev.line, foot: ev.foot, tag: custom }))
         };
-        self.nodes.push(Node {
-            kind,
-            tag,
-            value,
-            quoted_or_block: false,
-            alias: None,
-            content: Vec::new(),
-            line: ev.start.line + 1,
-            head: ev.head.into(),
-            line_comment: ev.line.into(),
-            foot: ev.foot.into(),
-        });
+        let line = u32::try_from((ev.start.line + 1).max(0)).unwrap_or(u32::MAX);
+        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra });
         self.nodes.len() - 1
     }
 
@@ -189,7 +222,7 @@ impl<'t> Composer<'t> {
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            let line = self.nodes[parent].line;
+            let line = self.nodes[parent].line();
             return Err(syntax_error(line - 1, 0, "document nesting is too deep"));
         }
         let id = self.parse();
@@ -223,7 +256,7 @@ impl<'t> Composer<'t> {
                 let target = self.anchors.get(&anchor).copied();
                 let id = self.node(Kind::Alias, "", "", anchor, ev);
                 match target {
-                    Some(target) => self.nodes[id].alias = Some(target),
+                    Some(target) => self.nodes[id].content.push(target),
                     None => {
                         return Err(syntax_error(start.line, start.column, "unknown anchor referenced"));
                     }
@@ -237,8 +270,8 @@ impl<'t> Composer<'t> {
                     self.child(id)?;
                 }
                 if let Some(end) = self.advance() {
-                    self.nodes[id].line_comment = end.line.into();
-                    self.nodes[id].foot = end.foot.into();
+                    self.nodes[id].set_line_comment(end.line);
+                    self.nodes[id].set_foot(end.foot);
                 }
                 Ok(id)
             }
@@ -247,27 +280,30 @@ impl<'t> Composer<'t> {
                 self.anchor(id, anchor);
                 while !matches!(self.peek(), Some(EventKind::MappingEnd) | None) {
                     let k = self.child(id)?;
-                    if !flow && !self.nodes[k].foot.is_empty() {
+                    if !flow && !self.nodes[k].foot().is_empty() {
                         // A key's foot comment is the previous value's when dedented.
                         let n = self.nodes[id].content.len();
                         if n > 2 {
                             let prev_key = self.nodes[id].content[n - 3];
-                            self.nodes[prev_key].foot = std::mem::take(&mut self.nodes[k].foot);
+                            let foot = self.nodes[k].take_foot();
+                            self.nodes[prev_key].set_foot(foot);
                         }
                     }
                     let v = self.child(id)?;
-                    if self.nodes[k].foot.is_empty() && !self.nodes[v].foot.is_empty() {
-                        self.nodes[k].foot = std::mem::take(&mut self.nodes[v].foot);
+                    if self.nodes[k].foot().is_empty() && !self.nodes[v].foot().is_empty() {
+                        let foot = self.nodes[v].take_foot();
+                        self.nodes[k].set_foot(foot);
                     }
                 }
                 if let Some(end) = self.advance() {
-                    self.nodes[id].line_comment = end.line.into();
-                    self.nodes[id].foot = end.foot.into();
+                    self.nodes[id].set_line_comment(end.line);
+                    self.nodes[id].set_foot(end.foot);
                 }
                 let n = self.nodes[id].content.len();
-                if !flow && !self.nodes[id].foot.is_empty() && n > 1 {
+                if !flow && !self.nodes[id].foot().is_empty() && n > 1 {
                     let last_key = self.nodes[id].content[n - 2];
-                    self.nodes[last_key].foot = std::mem::take(&mut self.nodes[id].foot);
+                    let foot = self.nodes[id].take_foot();
+                    self.nodes[last_key].set_foot(foot);
                 }
                 Ok(id)
             }

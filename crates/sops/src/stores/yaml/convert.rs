@@ -78,15 +78,15 @@ impl<'n> Converter<'n> {
         let n = &self.nodes[target];
         match n.kind {
             Kind::Mapping => Ok(()),
-            Kind::Scalar if n.tag == NULL_TAG => Ok(()),
-            Kind::Sequence => Err(error(n.line, "cannot unmarshal a sequence into the top-level mapping")),
-            _ => Err(error(n.line, "cannot unmarshal a scalar into the top-level mapping")),
+            Kind::Scalar if n.tag() == NULL_TAG => Ok(()),
+            Kind::Sequence => Err(error(n.line(), "cannot unmarshal a sequence into the top-level mapping")),
+            _ => Err(error(n.line(), "cannot unmarshal a scalar into the top-level mapping")),
         }
     }
 
     fn resolve_alias(&self, mut id: NodeId) -> NodeId {
         for _ in 0..self.nodes.len() {
-            match self.nodes[id].alias {
+            match self.nodes[id].alias() {
                 Some(t) if self.nodes[id].kind == Kind::Alias => id = t,
                 _ => break,
             }
@@ -100,13 +100,13 @@ impl<'n> Converter<'n> {
         }
         self.depth += 1;
         if self.expanded > MAX_EXPANDED_NODES {
-            return Err(error(self.nodes[id].line, "document contains excessive aliasing"));
+            return Err(error(self.nodes[id].line(), "document contains excessive aliasing"));
         }
         if !self.active_aliases.is_empty() {
             self.charge_copy(id)?;
         }
         if self.depth > MAX_DEPTH {
-            return Err(error(self.nodes[id].line, "document nesting is too deep"));
+            return Err(error(self.nodes[id].line(), "document nesting is too deep"));
         }
         Ok(())
     }
@@ -115,15 +115,15 @@ impl<'n> Converter<'n> {
     fn charge_copy(&mut self, id: NodeId) -> Result<()> {
         self.expanded_bytes = self.expanded_bytes.saturating_add(self.nodes[id].value.len());
         if self.expanded_bytes > MAX_EXPANDED_BYTES {
-            return Err(error(self.nodes[id].line, "document contains excessive aliasing (anchored values copied too often)"));
+            return Err(error(self.nodes[id].line(), "document contains excessive aliasing (anchored values copied too often)"));
         }
         Ok(())
     }
 
     fn enter_alias(&mut self, id: NodeId) -> Result<NodeId> {
-        let target = self.nodes[id].alias.ok_or_else(|| error(self.nodes[id].line, "unknown anchor referenced"))?;
+        let target = self.nodes[id].alias().ok_or_else(|| error(self.nodes[id].line(), "unknown anchor referenced"))?;
         if self.active_aliases.contains(&id) || self.active_aliases.len() > MAX_DEPTH {
-            return Err(error(self.nodes[id].line, "anchor value contains itself"));
+            return Err(error(self.nodes[id].line(), "anchor value contains itself"));
         }
         self.active_aliases.push(id);
         Ok(target)
@@ -133,8 +133,8 @@ impl<'n> Converter<'n> {
         self.enter(id)?;
         let n = &self.nodes[id];
         if !handled {
-            push_map_comments(&n.head, &mut branch);
-            push_map_comments(&n.line_comment, &mut branch);
+            push_map_comments(n.head(), &mut branch);
+            push_map_comments(n.line_comment(), &mut branch);
         }
         match n.kind {
             Kind::Document => {
@@ -145,7 +145,7 @@ impl<'n> Converter<'n> {
                 }
             }
             Kind::Sequence => {
-                return Err(error(n.line, "YAML documents that are sequences are not supported"));
+                return Err(error(n.line(), "YAML documents that are sequences are not supported"));
             }
             Kind::Mapping => {
                 if self.strict {
@@ -156,29 +156,29 @@ impl<'n> Converter<'n> {
                     let (k, v) = (&self.nodes[id].content[i], &self.nodes[id].content[i + 1]);
                     let (k, v) = (*k, *v);
                     let (key, value) = (&self.nodes[k], &self.nodes[v]);
-                    push_map_comments(&key.head, &mut branch);
-                    push_map_comments(&key.line_comment, &mut branch);
+                    push_map_comments(key.head(), &mut branch);
+                    push_map_comments(key.line_comment(), &mut branch);
                     let handle_value = matches!(value.kind, Kind::Scalar | Kind::Alias);
                     if handle_value {
-                        push_map_comments(&value.head, &mut branch);
-                        push_map_comments(&value.line_comment, &mut branch);
+                        push_map_comments(value.head(), &mut branch);
+                        push_map_comments(value.line_comment(), &mut branch);
                     }
                     let key_text = self.key(k)?;
                     let tree_value = self.value(v, handle_value)?;
                     branch.0.push(MapItem::Entry(key_text, tree_value));
                     if handle_value {
-                        push_map_comments(&self.nodes[v].foot, &mut branch);
+                        push_map_comments(self.nodes[v].foot(), &mut branch);
                     }
-                    push_map_comments(&self.nodes[k].foot, &mut branch);
+                    push_map_comments(self.nodes[k].foot(), &mut branch);
                 }
             }
             Kind::Scalar => {
                 // An empty document (`---` alone) holds a null: an empty mapping.
-                if n.tag == NULL_TAG {
+                if n.tag() == NULL_TAG {
                     self.depth -= 1;
                     return Ok(branch);
                 }
-                return Err(error(n.line, "YAML documents that are values are not supported"));
+                return Err(error(n.line(), "YAML documents that are values are not supported"));
             }
             Kind::Alias => {
                 let target = self.enter_alias(id)?;
@@ -186,7 +186,7 @@ impl<'n> Converter<'n> {
                 self.active_aliases.pop();
             }
         }
-        push_map_comments(&self.nodes[id].foot, &mut branch);
+        push_map_comments(self.nodes[id].foot(), &mut branch);
         self.depth -= 1;
         Ok(branch)
     }
@@ -195,24 +195,24 @@ impl<'n> Converter<'n> {
         self.enter(id)?;
         let n = &self.nodes[id];
         let out = match n.kind {
-            Kind::Document => return Err(error(n.line, "nested document")),
+            Kind::Document => return Err(error(n.line(), "nested document")),
             Kind::Sequence => {
                 let mut list = Vec::with_capacity(n.content.len());
                 if !handled {
-                    push_list_comments(&n.head, &mut list);
-                    push_list_comments(&n.line_comment, &mut list);
+                    push_list_comments(n.head(), &mut list);
+                    push_list_comments(n.line_comment(), &mut list);
                 }
                 for i in 0..n.content.len() {
                     let item = self.nodes[id].content[i];
                     let it = &self.nodes[item];
-                    push_list_comments(&it.head, &mut list);
-                    push_list_comments(&it.line_comment, &mut list);
+                    push_list_comments(it.head(), &mut list);
+                    push_list_comments(it.line_comment(), &mut list);
                     let v = self.value(item, true)?;
                     list.push(v);
-                    push_list_comments(&self.nodes[item].foot, &mut list);
+                    push_list_comments(self.nodes[item].foot(), &mut list);
                 }
                 if !handled {
-                    push_list_comments(&self.nodes[id].foot, &mut list);
+                    push_list_comments(self.nodes[id].foot(), &mut list);
                 }
                 Value::List(list)
             }
@@ -241,16 +241,16 @@ impl<'n> Converter<'n> {
                 return Ok(s);
             }
         }
-        Err(error(self.nodes[id].line, "non-string key: only string keys are supported"))
+        Err(error(self.nodes[id].line(), "non-string key: only string keys are supported"))
     }
 
     /// A scalar as go-yaml decodes it into an `interface{}`.
     fn scalar(&mut self, id: NodeId) -> Result<Value> {
         let n = &self.nodes[id];
-        if n.tag == STR_TAG {
+        if n.tag() == STR_TAG {
             return Ok(Value::Str(self.text(id)));
         }
-        if n.tag == BINARY_TAG {
+        if n.tag() == BINARY_TAG {
             let cleaned: String = n.value.chars().filter(|&c| c != '\r' && c != '\n').collect();
             return match base64::engine::general_purpose::STANDARD.decode(cleaned) {
                 Ok(bytes) => Ok(match String::from_utf8(bytes) {
@@ -260,11 +260,11 @@ impl<'n> Converter<'n> {
                 Err(_) => self.decode_failure(id, "!!binary value contains invalid base64 data"),
             };
         }
-        match resolve(&n.tag, &n.value) {
+        match resolve(n.tag(), &n.value) {
             Ok((_, Resolved::Null)) => Ok(Value::Null),
             Ok((_, Resolved::Bool(b))) => Ok(Value::Bool(b)),
             Ok((_, Resolved::Int(i))) => Ok(Value::Int(i)),
-            Ok((_, Resolved::Uint(_))) => Err(error(n.line, "integer beyond the signed 64-bit range is not supported")),
+            Ok((_, Resolved::Uint(_))) => Err(error(n.line(), "integer beyond the signed 64-bit range is not supported")),
             Ok((_, Resolved::Float(f))) => Ok(Value::Float(f)),
             Ok((_, Resolved::Str)) => Ok(Value::Str(self.text(id))),
             Ok((_, Resolved::Time(t))) => Ok(Value::Time(t)),
@@ -284,26 +284,44 @@ impl<'n> Converter<'n> {
     /// sops ignores decode errors (the value becomes null) except in the first plain document.
     fn decode_failure(&self, id: NodeId, message: &str) -> Result<Value> {
         if self.strict {
-            Err(error(self.nodes[id].line, message))
+            Err(error(self.nodes[id].line(), message))
         } else {
             Ok(Value::Null)
         }
     }
 
-    /// Duplicate keys and malformed merges, as go-yaml's decoder reports them.
-    fn check_mapping(&self, id: NodeId) -> Result<()> {
-        let content = &self.nodes[id].content;
+    /// The top-level keys of an encrypted file's first document are unique. sops reads its
+    /// metadata by decoding that document into a structure, and go-yaml refuses a mapping it
+    /// decodes when a key repeats: a second `sops` key (or any other repeated top-level key)
+    /// is an error there, not a choice between two metadata blocks.
+    pub fn check_unique_top_level_keys(&self, doc: NodeId) -> Result<()> {
+        let Some(&root) = self.nodes[doc].content.first() else { return Ok(()) };
+        if self.nodes[root].kind == Kind::Mapping {
+            self.check_unique_keys(root)?;
+        }
+        Ok(())
+    }
+
+    /// go-yaml's duplicate check: two keys of the same kind with the same text.
+    fn check_unique_keys(&self, id: NodeId) -> Result<()> {
         let mut seen: std::collections::HashMap<(Kind, &str), i64> = std::collections::HashMap::new();
-        for &k in content.iter().step_by(2) {
+        for &k in self.nodes[id].content.iter().step_by(2) {
             let key = &self.nodes[k];
-            if let Some(first) = seen.insert((key.kind, key.value.as_str()), key.line) {
-                return Err(error(key.line, &format!("mapping key already defined at line {first}")));
+            if let Some(first) = seen.insert((key.kind, key.value.as_str()), key.line()) {
+                return Err(error(key.line(), &format!("mapping key already defined at line {first}")));
             }
         }
+        Ok(())
+    }
+
+    /// Duplicate keys and malformed merges, as go-yaml's decoder reports them.
+    fn check_mapping(&self, id: NodeId) -> Result<()> {
+        self.check_unique_keys(id)?;
+        let content = &self.nodes[id].content;
         for pair in content.chunks(2) {
             let [k, v] = pair else { break };
             let key = &self.nodes[*k];
-            let is_merge = key.kind == Kind::Scalar && key.value == "<<" && (key.tag == MERGE_TAG);
+            let is_merge = key.kind == Kind::Scalar && key.value == "<<" && (key.tag() == MERGE_TAG);
             if !is_merge {
                 continue;
             }
@@ -312,7 +330,7 @@ impl<'n> Converter<'n> {
                 let n = &self.nodes[id];
                 match n.kind {
                     Kind::Mapping => true,
-                    Kind::Alias => n.alias.is_some_and(|t| self.nodes[t].kind == Kind::Mapping),
+                    Kind::Alias => n.alias().is_some_and(|t| self.nodes[t].kind == Kind::Mapping),
                     _ => false,
                 }
             };
@@ -322,7 +340,7 @@ impl<'n> Converter<'n> {
                 _ => false,
             };
             if !ok {
-                return Err(error(value.line, "map merge requires map or sequence of maps as the value"));
+                return Err(error(value.line(), "map merge requires map or sequence of maps as the value"));
             }
         }
         Ok(())

@@ -1,9 +1,10 @@
 //! Writes trees the way sops does: it builds `yaml.Node`s (comments before an entry become the
 //! key's head comment, or the mapping's when they come first; trailing comments become the last
-//! key's foot comment) and hands them to go-yaml's encoder with indent 4. This module builds
-//! those nodes and the encoder's events; [`super::emitter`] writes them.
+//! key's foot comment) and hands them to go-yaml's encoder with indent 4. This module derives
+//! the encoder's events for those nodes while walking the tree; [`super::emitter`] writes them.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use base64::Engine;
 
@@ -14,116 +15,34 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::tree::{Map, MapItem, Value};
 
-/// A node as sops builds it for go-yaml.
-struct ONode<'a> {
-    kind: OKind<'a>,
-    head: String,
-    foot: String,
-}
-
-/// Scalars borrow their text from the tree being written where they can.
-enum OKind<'a> {
-    Map(Vec<(ONode<'a>, ONode<'a>)>),
-    Seq(Vec<ONode<'a>>),
-    Scalar { value: Cow<'a, str>, style: Style, tag: Option<&'static str> },
-}
-
 fn emit_error(message: &str) -> Error {
     Error::Emit { format: Format::Yaml, message: message.to_string() }
 }
 
-fn add_head(node: &mut ONode<'_>, comments: &mut Vec<String>) {
+/// Comment lines as go-yaml holds them in a node: `#` before each, one per line.
+fn comment_block(comments: &[&str]) -> String {
     if comments.is_empty() {
-        return;
+        String::new()
+    } else {
+        format!("#{}", comments.join("\n#"))
     }
-    let c = format!("#{}", comments.join("\n#"));
-    node.head = if node.head.is_empty() { c } else { format!("{c}\n{}", node.head) };
-    comments.clear();
 }
 
-fn add_foot(node: &mut ONode<'_>, comments: &mut Vec<String>) {
-    if comments.is_empty() {
-        return;
+/// sops `addHead` onto a node that may have a head comment of its own: the new lines go first.
+fn prepend(before: String, head: String) -> String {
+    match (before.is_empty(), head.is_empty()) {
+        (true, _) => head,
+        (false, true) => before,
+        (false, false) => format!("{before}\n{head}"),
     }
-    let c = format!("#{}", comments.join("\n#"));
-    node.foot = if node.foot.is_empty() { c } else { format!("{}\n{c}", node.foot) };
-    comments.clear();
 }
 
-fn node(kind: OKind<'_>) -> ONode<'_> {
-    ONode { kind, head: String::new(), foot: String::new() }
+/// A scalar event without comments.
+fn scalar<'a>(value: Cow<'a, str>, style: Style, tag: Option<&'static str>) -> Ev<'a> {
+    Ev::Scalar { value, style, tag, head: String::new(), foot: String::new(), tail: String::new() }
 }
 
-/// sops `appendTreeBranch`.
-fn map_node<'a>(map: &'a Map, extra: Option<(&'a str, &'a Map)>) -> Result<ONode<'a>> {
-    let mut n = node(OKind::Map(Vec::new()));
-    let mut pairs = Vec::new();
-    let mut comments = Vec::new();
-    let mut beginning = true;
-    let entries = map.0.iter().map(|i| match i {
-        MapItem::Entry(k, v) => (Some((k.as_str(), Some(v), None)), None),
-        MapItem::Comment(c) => (None, Some(c.as_str())),
-    });
-    let extra = extra.map(|(k, m)| (Some((k, None, Some(m))), None));
-    for (entry, comment) in entries.chain(extra) {
-        if let Some(c) = comment {
-            comments.push(c.to_string());
-            continue;
-        }
-        let Some((key, value, sub)) = entry else { continue };
-        if beginning {
-            add_head(&mut n, &mut comments);
-            beginning = false;
-        }
-        let mut key_node = string_node(key);
-        add_head(&mut key_node, &mut comments);
-        let value_node = match (value, sub) {
-            (Some(v), _) => value_node(v)?,
-            (None, Some(m)) => map_node(m, None)?,
-            (None, None) => return Err(emit_error("entry without a value")),
-        };
-        pairs.push((key_node, value_node));
-    }
-    if !comments.is_empty() {
-        match pairs.last_mut() {
-            Some((k, _)) => add_foot(k, &mut comments),
-            None => add_head(&mut n, &mut comments),
-        }
-    }
-    n.kind = OKind::Map(pairs);
-    Ok(n)
-}
-
-/// sops `appendSequence`.
-fn list_node(items: &[Value]) -> Result<ONode<'_>> {
-    let mut n = node(OKind::Seq(Vec::new()));
-    let mut out: Vec<ONode<'_>> = Vec::new();
-    let mut comments = Vec::new();
-    let mut beginning = true;
-    for item in items {
-        if let Value::Comment(c) = item {
-            comments.push(c.clone());
-            continue;
-        }
-        if beginning {
-            add_head(&mut n, &mut comments);
-            beginning = false;
-        }
-        let mut item_node = value_node(item)?;
-        add_head(&mut item_node, &mut comments);
-        out.push(item_node);
-    }
-    if !comments.is_empty() {
-        match out.last_mut() {
-            Some(last) => add_foot(last, &mut comments),
-            None => add_head(&mut n, &mut comments),
-        }
-    }
-    n.kind = OKind::Seq(out);
-    Ok(n)
-}
-
-fn string_node(s: &str) -> ONode<'_> {
+fn string_scalar(s: &str) -> Ev<'_> {
     let style = string_style(s);
     // sops builds nodes with `yaml.Node.Encode`, which re-reads go-yaml's own output; a literal
     // block whose first line starts with a tab does not read back, the error is ignored and
@@ -133,11 +52,11 @@ fn string_node(s: &str) -> ONode<'_> {
     }
     // go-yaml reads a plain `<<` back as a merge key and then keeps that tag on output.
     let tag = (s == "<<" && style == Style::Plain).then_some("merge");
-    node(OKind::Scalar { value: Cow::Borrowed(s), style, tag })
+    scalar(Cow::Borrowed(s), style, tag)
 }
 
-fn plain(s: String) -> ONode<'static> {
-    node(OKind::Scalar { value: Cow::Owned(s), style: Style::Plain, tag: None })
+fn plain(s: String) -> Ev<'static> {
+    scalar(Cow::Owned(s), Style::Plain, None)
 }
 
 /// go-yaml's base64 for `!!binary`: one line, or 70-column lines each ending in a newline.
@@ -154,67 +73,217 @@ fn binary_text(bytes: &[u8]) -> String {
     out
 }
 
-fn value_node(v: &Value) -> Result<ONode<'_>> {
+/// The event of a scalar leaf (sops' node for it).
+fn leaf_event(v: &Value) -> Result<Ev<'_>> {
     Ok(match v {
-        Value::Map(m) => map_node(m, None)?,
-        Value::List(items) => list_node(items)?,
-        Value::Str(s) => string_node(s),
+        Value::Str(s) => string_scalar(s),
         Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => string_node(s),
+            Ok(s) => string_scalar(s),
             Err(_) => {
                 let text = binary_text(b);
                 let style = if text.contains('\n') { Style::Literal } else { Style::Plain };
-                node(OKind::Scalar { value: Cow::Owned(text), style, tag: Some("binary") })
+                scalar(Cow::Owned(text), style, Some("binary"))
             }
         },
         Value::Null => plain("null".into()),
         Value::Bool(b) => plain(b.to_string()),
         Value::Int(i) => plain(i.to_string()),
         Value::Float(f) => plain(format_float(*f)),
-        Value::Time(t) => node(OKind::Scalar { value: Cow::Borrowed(t), style: Style::Plain, tag: None }),
+        Value::Time(t) => scalar(Cow::Borrowed(t), Style::Plain, None),
         Value::Comment(_) => return Err(emit_error("a comment can only stand as a list item")),
+        Value::Map(_) | Value::List(_) => return Err(emit_error("a collection is not a scalar")),
     })
 }
 
-/// go-yaml encoder `node()`: a key's foot comment travels as the next key's (or the mapping
-/// end's) tail comment, so it is written once the value before it is complete.
-fn events<'a>(n: ONode<'a>, tail: String, out: &mut Vec<Ev<'a>>) {
-    match n.kind {
-        OKind::Map(pairs) => {
-            out.push(Ev::MapStart { head: n.head, tail });
-            let mut tail = String::new();
-            for (mut k, v) in pairs {
-                let foot = std::mem::take(&mut k.foot);
-                events(k, tail, out);
-                tail = foot;
-                events(v, String::new(), out);
+/// A collection being written: where its walk stands, and the foot comment its end carries.
+enum Frame<'a> {
+    /// sops `appendTreeBranch`; `extra` is an entry written after the others (the metadata).
+    Map { items: &'a [MapItem], pos: usize, extra: Option<(&'a str, &'a Map)>, comments: Vec<&'a str>, foot: String },
+    /// sops `appendSequence`.
+    Seq { items: &'a [Value], pos: usize, foot: String },
+    /// A document whose root mapping is being written.
+    Doc,
+}
+
+/// The encoder's events for sops' nodes, produced one at a time while the emitter writes them.
+///
+/// sops builds a `yaml.Node` tree first: comments before an entry become the key's head comment
+/// (the mapping's when they come before the first entry, or when there is no entry), comments
+/// after the last entry the last key's foot comment, which go-yaml's encoder writes as the
+/// mapping end's tail; in a list, comments before an item become its head, comments after the
+/// last one its foot. Those placements depend only on the comments next to each item, so the
+/// events are derived while walking the tree, without building that node tree or a list of all
+/// events (each would cost several times a file of many small entries).
+struct Events<'a> {
+    branches: std::slice::Iter<'a, Map>,
+    metadata: Option<&'a Map>,
+    stack: Vec<Frame<'a>>,
+    ready: VecDeque<Ev<'a>>,
+    started: bool,
+    done: bool,
+}
+
+impl<'a> Events<'a> {
+    fn new(branches: &'a [Map], metadata: Option<&'a Map>) -> Self {
+        Events { branches: branches.iter(), metadata, stack: Vec::new(), ready: VecDeque::new(), started: false, done: false }
+    }
+
+    /// Starts the node of `value`, with `head` comments before its own and `foot` comments
+    /// after it.
+    fn open(&mut self, value: &'a Value, head: String, foot: String) -> Result<()> {
+        match value {
+            Value::Map(m) => self.open_map(m, None, head, foot),
+            Value::List(items) => {
+                let first = items.iter().position(|i| !matches!(i, Value::Comment(_))).unwrap_or(items.len());
+                let own: Vec<&str> = items[..first].iter().filter_map(comment_text).collect();
+                self.ready.push_back(Ev::SeqStart { head: prepend(head, comment_block(&own)) });
+                self.stack.push(Frame::Seq { items, pos: first, foot });
             }
-            out.push(Ev::MapEnd { tail, foot: n.foot });
-        }
-        OKind::Seq(items) => {
-            out.push(Ev::SeqStart { head: n.head });
-            for item in items {
-                events(item, String::new(), out);
+            leaf => {
+                let mut ev = leaf_event(leaf)?;
+                if let Ev::Scalar { head: h, foot: f, .. } = &mut ev {
+                    *h = head;
+                    *f = foot;
+                }
+                self.ready.push_back(ev);
             }
-            out.push(Ev::SeqEnd { foot: n.foot });
         }
-        OKind::Scalar { value, style, tag } => {
-            out.push(Ev::Scalar { value, style, tag, head: n.head, foot: n.foot, tail });
+        Ok(())
+    }
+
+    fn open_map(&mut self, map: &'a Map, extra: Option<(&'a str, &'a Map)>, head: String, foot: String) {
+        let items = map.0.as_slice();
+        let first = items.iter().position(|i| matches!(i, MapItem::Entry(..))).unwrap_or(items.len());
+        let own: Vec<&str> = items[..first].iter().filter_map(map_comment_text).collect();
+        self.ready.push_back(Ev::MapStart { head: prepend(head, comment_block(&own)), tail: String::new() });
+        self.stack.push(Frame::Map { items, pos: first, extra, comments: Vec::new(), foot });
+    }
+
+    /// Adds the next events to `ready`.
+    fn step(&mut self) -> Result<()> {
+        if !self.started {
+            self.started = true;
+            self.ready.push_back(Ev::StreamStart);
+            return Ok(());
         }
+        let Some(top) = self.stack.last_mut() else {
+            match self.branches.next() {
+                Some(branch) => {
+                    self.ready.push_back(Ev::DocStart);
+                    self.stack.push(Frame::Doc);
+                    self.open_map(branch, self.metadata.map(|m| ("sops", m)), String::new(), String::new());
+                }
+                None => {
+                    self.ready.push_back(Ev::StreamEnd);
+                    self.done = true;
+                }
+            }
+            return Ok(());
+        };
+        match top {
+            Frame::Doc => {
+                self.stack.pop();
+                self.ready.push_back(Ev::DocEnd);
+            }
+            Frame::Map { items, pos, extra, comments, foot } => {
+                while let Some(MapItem::Comment(c)) = items.get(*pos) {
+                    comments.push(c);
+                    *pos += 1;
+                }
+                let entry = match items.get(*pos) {
+                    Some(MapItem::Entry(k, v)) => {
+                        *pos += 1;
+                        Some((k.as_str(), Some(v), None))
+                    }
+                    _ => extra.take().map(|(k, m)| (k, None, Some(m))),
+                };
+                match entry {
+                    Some((key, value, sub)) => {
+                        let mut key_ev = string_scalar(key);
+                        if let Ev::Scalar { head, .. } = &mut key_ev {
+                            *head = comment_block(comments);
+                        }
+                        comments.clear();
+                        self.ready.push_back(key_ev);
+                        match (value, sub) {
+                            (Some(v), _) => self.open(v, String::new(), String::new())?,
+                            (None, Some(m)) => self.open_map(m, None, String::new(), String::new()),
+                            (None, None) => return Err(emit_error("entry without a value")),
+                        }
+                    }
+                    None => {
+                        let end = Ev::MapEnd { tail: comment_block(comments), foot: std::mem::take(foot) };
+                        self.stack.pop();
+                        self.ready.push_back(end);
+                    }
+                }
+            }
+            Frame::Seq { items, pos, foot } => {
+                let mut before = Vec::new();
+                while let Some(Value::Comment(c)) = items.get(*pos) {
+                    before.push(c.as_str());
+                    *pos += 1;
+                }
+                match items.get(*pos) {
+                    Some(item) => {
+                        *pos += 1;
+                        // Comments after the last item are its foot.
+                        let rest = &items[*pos..];
+                        let item_foot = if rest.iter().all(|i| matches!(i, Value::Comment(_))) {
+                            *pos = items.len();
+                            comment_block(&rest.iter().filter_map(comment_text).collect::<Vec<_>>())
+                        } else {
+                            String::new()
+                        };
+                        let head = comment_block(&before);
+                        self.open(item, head, item_foot)?;
+                    }
+                    None => {
+                        let end = Ev::SeqEnd { foot: std::mem::take(foot) };
+                        self.stack.pop();
+                        self.ready.push_back(end);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn comment_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::Comment(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn map_comment_text(i: &MapItem) -> Option<&str> {
+    match i {
+        MapItem::Comment(c) => Some(c),
+        MapItem::Entry(..) => None,
+    }
+}
+
+impl<'a> Iterator for Events<'a> {
+    type Item = Result<Ev<'a>>;
+
+    fn next(&mut self) -> Option<Result<Ev<'a>>> {
+        while self.ready.is_empty() {
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.step() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        self.ready.pop_front().map(Ok)
     }
 }
 
 /// Writes documents; `metadata` is appended to each as a last `sops` key.
 pub(super) fn emit(branches: &[Map], metadata: Option<&Map>, indent: usize) -> Result<Vec<u8>> {
-    let mut evs = vec![Ev::StreamStart];
-    for branch in branches {
-        evs.push(Ev::DocStart);
-        let root = map_node(branch, metadata.map(|m| ("sops", m)))?;
-        events(root, String::new(), &mut evs);
-        evs.push(Ev::DocEnd);
-    }
-    evs.push(Ev::StreamEnd);
-    let mut e = Emitter::new(&evs, indent);
+    let mut e = Emitter::new(Events::new(branches, metadata), indent);
     e.run()?;
     Ok(e.out.into_bytes())
 }

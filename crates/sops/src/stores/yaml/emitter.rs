@@ -60,9 +60,14 @@ enum St {
     End,
 }
 
-pub(super) struct Emitter<'e> {
-    evs: &'e [Ev<'e>],
-    pos: usize,
+/// The emitter pulls its events one at a time and looks one event ahead (as libyaml does for
+/// empty collections), so that no list of all events is ever held: for a file of many small
+/// entries it would cost several times the file's size.
+pub(super) struct Emitter<'e, I> {
+    events: I,
+    /// The event being emitted and the one after it.
+    current: Ev<'e>,
+    next: Option<Ev<'e>>,
     pub out: String,
     best_indent: i64,
     state: St,
@@ -82,13 +87,14 @@ pub(super) struct Emitter<'e> {
     analysis: Analysis,
 }
 
-impl<'e> Emitter<'e> {
-    pub fn new(evs: &'e [Ev<'e>], indent: usize) -> Self {
+impl<'e, I: Iterator<Item = Result<Ev<'e>>>> Emitter<'e, I> {
+    pub fn new(events: I, indent: usize) -> Self {
         // go-yaml accepts indents from 2 to 9 and falls back to 2 otherwise.
         let best_indent = if (2..=9).contains(&indent) { indent as i64 } else { 2 };
         Emitter {
-            evs,
-            pos: 0,
+            events,
+            current: Ev::StreamStart,
+            next: None,
             out: String::new(),
             best_indent,
             state: St::StreamStart,
@@ -110,38 +116,46 @@ impl<'e> Emitter<'e> {
     }
 
     pub fn run(&mut self) -> Result<()> {
-        while self.pos < self.evs.len() {
+        let Some(first) = self.events.next() else { return Ok(()) };
+        self.current = first?;
+        loop {
+            self.next = self.events.next().transpose()?;
             self.analyze_event();
             self.step()?;
-            self.pos += 1;
+            match self.next.take() {
+                Some(ev) => self.current = ev,
+                None => return Ok(()),
+            }
         }
-        Ok(())
     }
 
-    fn ev(&self) -> &'e Ev<'e> {
-        &self.evs[self.pos]
+    fn ev(&self) -> &Ev<'e> {
+        &self.current
     }
 
+    /// Moves the event's comments into the pending buffers (nothing reads them from the event
+    /// afterwards).
     fn analyze_event(&mut self) {
-        let (head, foot, tail) = match self.ev() {
-            Ev::MapStart { head, tail } => (head.as_str(), "", tail.as_str()),
-            Ev::MapEnd { tail, foot } => ("", foot.as_str(), tail.as_str()),
-            Ev::SeqStart { head } => (head.as_str(), "", ""),
-            Ev::SeqEnd { foot } => ("", foot.as_str(), ""),
+        let empty = &mut String::new();
+        let (head, foot, tail) = match &mut self.current {
+            Ev::MapStart { head, tail } => (head, empty, tail),
+            Ev::MapEnd { tail, foot } => (&mut String::new(), foot, tail),
+            Ev::SeqStart { head } => (head, empty, &mut String::new()),
+            Ev::SeqEnd { foot } => (&mut String::new(), foot, empty),
             Ev::Scalar { head, foot, tail, value, .. } => {
                 self.analysis = analyze(value);
-                (head.as_str(), foot.as_str(), tail.as_str())
+                (head, foot, tail)
             }
-            _ => ("", "", ""),
+            _ => return,
         };
         if !head.is_empty() {
-            self.head_comment = head.to_string();
+            self.head_comment = std::mem::take(head);
         }
         if !foot.is_empty() {
-            self.foot_comment = foot.to_string();
+            self.foot_comment = std::mem::take(foot);
         }
         if !tail.is_empty() {
-            self.tail_comment = tail.to_string();
+            self.tail_comment = std::mem::take(tail);
         }
     }
 
@@ -288,7 +302,7 @@ impl<'e> Emitter<'e> {
 
     fn next_is_end(&self) -> bool {
         matches!(
-            (self.ev(), self.evs.get(self.pos + 1)),
+            (self.ev(), self.next.as_ref()),
             (Ev::MapStart { .. }, Some(Ev::MapEnd { .. })) | (Ev::SeqStart { .. }, Some(Ev::SeqEnd { .. }))
         )
     }
@@ -296,8 +310,11 @@ impl<'e> Emitter<'e> {
     fn emit_node(&mut self, simple_key: bool) -> Result<()> {
         self.simple_key_context = simple_key;
         match self.ev() {
-            Ev::Scalar { value, style, tag, .. } => {
-                let style = self.select_style(*style, tag.is_some());
+            Ev::Scalar { style, tag, .. } => {
+                let (style, tag) = (self.select_style(*style, tag.is_some()), *tag);
+                // Out of the emitter while it is written, back afterwards.
+                let current = std::mem::replace(&mut self.current, Ev::StreamEnd);
+                let Ev::Scalar { value, .. } = &current else { return Err(emit_error("expected a scalar")) };
                 if let Some(t) = tag {
                     self.write_tag(t);
                 }
@@ -308,6 +325,7 @@ impl<'e> Emitter<'e> {
                     Style::Double => self.write_double_quoted(value),
                     Style::Literal => self.write_literal(value),
                 }
+                self.current = current;
                 self.pop_indent();
                 self.state = self.pop_state();
                 Ok(())

@@ -67,91 +67,141 @@ pub(super) struct Tok {
 pub(super) const MAX_TOKENS: usize = 10_000_000;
 
 /// Scans the whole input. Scanner errors become parse errors that name a position only.
+#[cfg(test)]
 pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
     tokenize_at_most(src, MAX_TOKENS)
 }
 
+#[cfg(test)]
 fn tokenize_at_most(src: &Source<'_>, max_tokens: usize) -> Result<Vec<Tok>> {
-    let mut toks = Vec::new();
-    let mut cursor = 0usize;
-    // libyaml reads a block scalar ending at EOF without a final line feed, and a byte-order
-    // mark inside a document as content.
-    let mut options = Options::default();
-    options.block_scalar_eof_without_line_feed = true;
-    options.bom_inside_document_as_content = true;
-    for item in Scanner::with_options(StrInput::new(src.text), options) {
-        if toks.len() >= max_tokens {
-            let m = src.mark_at(cursor);
-            return Err(syntax_error(
-                m.line,
-                m.column,
-                &format!("the document has more than {max_tokens} elements (keys, values, indicators), more than this tool reads"),
-            ));
+    Lexer::with_limit(src, max_tokens).collect()
+}
+
+/// The tokens of the input, one at a time, so that later stages never hold all of them (a
+/// token costs many times the input bytes it stands for). Stops after the first error.
+pub(super) struct Lexer<'s, 'a> {
+    src: &'s Source<'a>,
+    scanner: Scanner<'a, StrInput<'a>>,
+    cursor: usize,
+    count: usize,
+    max_tokens: usize,
+    done: bool,
+}
+
+impl<'s, 'a> Lexer<'s, 'a> {
+    pub fn new(src: &'s Source<'a>) -> Self {
+        Self::with_limit(src, MAX_TOKENS)
+    }
+
+    fn with_limit(src: &'s Source<'a>, max_tokens: usize) -> Self {
+        // libyaml reads a block scalar ending at EOF without a final line feed, and a byte-order
+        // mark inside a document as content.
+        let mut options = Options::default();
+        options.block_scalar_eof_without_line_feed = true;
+        options.bom_inside_document_as_content = true;
+        let scanner = Scanner::with_options(StrInput::new(src.text), options);
+        Lexer { src, scanner, cursor: 0, count: 0, max_tokens, done: false }
+    }
+}
+
+impl Iterator for Lexer<'_, '_> {
+    type Item = Result<Tok>;
+
+    fn next(&mut self) -> Option<Result<Tok>> {
+        if self.done {
+            return None;
         }
-        let token = item.map_err(|e| {
-            let m = e.marker();
-            syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")
-        })?;
-        let (span, token_type) = token.into_parts();
-        let granit_end = span.end.byte_offset().unwrap_or(cursor);
-        let (kind, width): (TokKind, Option<usize>) = match token_type {
-            TokenType::Comment(_) => continue,
-            TokenType::StreamStart => {
-                toks.push(Tok { kind: TokKind::StreamStart, start: Mark::default(), end: 0, synthetic: true });
-                continue;
+        let next = self.next_token();
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
+        }
+        next
+    }
+}
+
+impl Lexer<'_, '_> {
+    fn next_token(&mut self) -> Option<Result<Tok>> {
+        let src = self.src;
+        loop {
+            let item = self.scanner.next()?;
+            if self.count >= self.max_tokens {
+                let m = src.lexer_mark_at(self.cursor);
+                let max_tokens = self.max_tokens;
+                return Some(Err(syntax_error(
+                    m.line,
+                    m.column,
+                    &format!("the document has more than {max_tokens} elements (keys, values, indicators), more than this tool reads"),
+                )));
             }
-            TokenType::StreamEnd => {
-                toks.push(Tok { kind: TokKind::StreamEnd, start: Mark::default(), end: src.len(), synthetic: true });
-                continue;
-            }
-            TokenType::BlockSequenceStart => (TokKind::BlockSequenceStart, None),
-            TokenType::BlockMappingStart => (TokKind::BlockMappingStart, None),
-            TokenType::BlockEnd => (TokKind::BlockEnd, None),
-            TokenType::Key if span.start == span.end => (TokKind::Key, None),
-            TokenType::Key => (TokKind::Key, Some(1)),
-            TokenType::Value => (TokKind::Value, Some(1)),
-            TokenType::BlockEntry => (TokKind::BlockEntry, Some(1)),
-            TokenType::FlowEntry => (TokKind::FlowEntry, Some(1)),
-            TokenType::FlowSequenceStart => (TokKind::FlowSequenceStart, Some(1)),
-            TokenType::FlowSequenceEnd => (TokKind::FlowSequenceEnd, Some(1)),
-            TokenType::FlowMappingStart => (TokKind::FlowMappingStart, Some(1)),
-            TokenType::FlowMappingEnd => (TokKind::FlowMappingEnd, Some(1)),
-            TokenType::DocumentStart => (TokKind::DocumentStart, Some(3)),
-            TokenType::DocumentEnd => (TokKind::DocumentEnd, Some(3)),
-            TokenType::VersionDirective(major, minor) => (TokKind::VersionDirective { major, minor }, Some(0)),
-            TokenType::TagDirective(handle, prefix) => {
-                (TokKind::TagDirective(Box::new((handle.into_owned(), prefix.into_owned()))), Some(0))
-            }
-            TokenType::ReservedDirective(..) => {
-                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
-                return Err(syntax_error(m.line, m.column, "found unknown directive name"));
-            }
-            TokenType::Alias(name) | TokenType::Anchor(name) if !is_go_yaml_anchor(&name) => {
-                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
-                return Err(syntax_error(m.line, m.column, "did not find expected alphabetic or numeric character"));
-            }
-            TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
-            TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
-            TokenType::Tag(handle, suffix) => (TokKind::Tag(Box::new((handle.into_owned(), suffix.into_owned()))), Some(0)),
-            TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned().into() }, Some(0)),
-            _ => {
-                let m = src.mark_at(span.start.byte_offset().unwrap_or(cursor));
-                return Err(syntax_error(m.line, m.column, "unsupported token"));
-            }
-        };
-        match width {
-            None => toks.push(Tok { kind, start: Mark::default(), end: 0, synthetic: true }),
-            Some(w) => {
-                let start = src.skip_insignificant(cursor);
-                // Fixed-width indicators end `w` characters later; text tokens end where the
-                // scanner says, never before they start.
-                let end = if w > 0 { start + w } else { granit_end.max(start + 1) };
-                cursor = end.min(src.len()).max(cursor);
-                toks.push(Tok { kind, start: src.mark_at(start), end: cursor, synthetic: false });
-            }
+            let token = match item {
+                Ok(t) => t,
+                Err(e) => {
+                    let m = e.marker();
+                    return Some(Err(syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")));
+                }
+            };
+            let cursor = self.cursor;
+            let (span, token_type) = token.into_parts();
+            let granit_end = span.end.byte_offset().unwrap_or(cursor);
+            let (kind, width): (TokKind, Option<usize>) = match token_type {
+                TokenType::Comment(_) => continue,
+                TokenType::StreamStart => {
+                    self.count += 1;
+                    return Some(Ok(Tok { kind: TokKind::StreamStart, start: Mark::default(), end: 0, synthetic: true }));
+                }
+                TokenType::StreamEnd => {
+                    self.count += 1;
+                    return Some(Ok(Tok { kind: TokKind::StreamEnd, start: Mark::default(), end: src.len(), synthetic: true }));
+                }
+                TokenType::BlockSequenceStart => (TokKind::BlockSequenceStart, None),
+                TokenType::BlockMappingStart => (TokKind::BlockMappingStart, None),
+                TokenType::BlockEnd => (TokKind::BlockEnd, None),
+                TokenType::Key if span.start == span.end => (TokKind::Key, None),
+                TokenType::Key => (TokKind::Key, Some(1)),
+                TokenType::Value => (TokKind::Value, Some(1)),
+                TokenType::BlockEntry => (TokKind::BlockEntry, Some(1)),
+                TokenType::FlowEntry => (TokKind::FlowEntry, Some(1)),
+                TokenType::FlowSequenceStart => (TokKind::FlowSequenceStart, Some(1)),
+                TokenType::FlowSequenceEnd => (TokKind::FlowSequenceEnd, Some(1)),
+                TokenType::FlowMappingStart => (TokKind::FlowMappingStart, Some(1)),
+                TokenType::FlowMappingEnd => (TokKind::FlowMappingEnd, Some(1)),
+                TokenType::DocumentStart => (TokKind::DocumentStart, Some(3)),
+                TokenType::DocumentEnd => (TokKind::DocumentEnd, Some(3)),
+                TokenType::VersionDirective(major, minor) => (TokKind::VersionDirective { major, minor }, Some(0)),
+                TokenType::TagDirective(handle, prefix) => {
+                    (TokKind::TagDirective(Box::new((handle.into_owned(), prefix.into_owned()))), Some(0))
+                }
+                TokenType::ReservedDirective(..) => {
+                    let m = src.lexer_mark_at(span.start.byte_offset().unwrap_or(cursor));
+                    return Some(Err(syntax_error(m.line, m.column, "found unknown directive name")));
+                }
+                TokenType::Alias(name) | TokenType::Anchor(name) if !is_go_yaml_anchor(&name) => {
+                    let m = src.lexer_mark_at(span.start.byte_offset().unwrap_or(cursor));
+                    return Some(Err(syntax_error(m.line, m.column, "did not find expected alphabetic or numeric character")));
+                }
+                TokenType::Alias(name) => (TokKind::Alias(name.into_owned()), Some(0)),
+                TokenType::Anchor(name) => (TokKind::Anchor(name.into_owned()), Some(0)),
+                TokenType::Tag(handle, suffix) => (TokKind::Tag(Box::new((handle.into_owned(), suffix.into_owned()))), Some(0)),
+                TokenType::Scalar(style, value) => (TokKind::Scalar { style, value: value.into_owned().into() }, Some(0)),
+                _ => {
+                    let m = src.lexer_mark_at(span.start.byte_offset().unwrap_or(cursor));
+                    return Some(Err(syntax_error(m.line, m.column, "unsupported token")));
+                }
+            };
+            self.count += 1;
+            return Some(Ok(match width {
+                None => Tok { kind, start: Mark::default(), end: 0, synthetic: true },
+                Some(w) => {
+                    let start = src.skip_insignificant(cursor);
+                    // Fixed-width indicators end `w` characters later; text tokens end where the
+                    // scanner says, never before they start.
+                    let end = if w > 0 { start + w } else { granit_end.max(start + 1) };
+                    self.cursor = end.min(src.len()).max(cursor);
+                    Tok { kind, start: src.lexer_mark_at(start), end: self.cursor, synthetic: false }
+                }
+            }));
         }
     }
-    Ok(toks)
 }
 
 /// go-yaml accepts only ASCII letters, digits, `_` and `-` in anchor and alias names.

@@ -4,6 +4,8 @@
 //! and scalar typing are byproducts of go-yaml internals:
 //! [`lex`] (tokens, via granit-parser) → [`scan`] (go-yaml's comment capture) → [`parser`]
 //! (events carrying comments) → [`compose`] (`yaml.Node` trees) → [`convert`] (sops trees).
+//! The first stages stream: the parser pulls tokens through the comment replay, which runs a
+//! few tokens ahead of it, so that only a handful of tokens is held at any time.
 //! Emitting mirrors sops' node building and go-yaml's emitter ([`emit`], [`emitter`], [`quote`],
 //! [`float`]).
 
@@ -55,9 +57,7 @@ fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::N
     let text = std::str::from_utf8(input).map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = source::Source::new(text);
-    let mut toks = lex::tokenize(&src)?;
-    let comments = scan::replay(&src, &mut toks)?;
-    let mut composer = compose::Composer::new(parser::Events::new(&toks, &comments));
+    let mut composer = compose::Composer::new(parser::Events::new(scan::Tokens::new(&src)));
     let mut docs = Vec::new();
     while let Some(doc) = composer.document()? {
         docs.push(doc);
@@ -116,6 +116,9 @@ impl Store for YamlStore {
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
         let (mut nodes, docs, has_anchors) = compose_documents(input)?;
+        if let Some(&first) = docs.first() {
+            convert::Converter::new(&mut nodes, false, false).check_unique_top_level_keys(first)?;
+        }
         let mut branches = Vec::with_capacity(docs.len());
         for &doc in &docs {
             branches.push(convert::Converter::new(&mut nodes, false, !has_anchors).document(doc)?);

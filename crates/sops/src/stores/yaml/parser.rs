@@ -9,8 +9,10 @@
 
 use granit_parser::ScalarStyle;
 
+use std::rc::Rc;
+
 use super::lex::{Tok, TokKind};
-use super::scan::{CommentKind, CommentRec};
+use super::scan::{CommentKind, Tokens};
 use super::source::Mark;
 use super::syntax_error;
 use crate::error::Result;
@@ -64,11 +66,9 @@ enum State {
     End,
 }
 
-struct Parser<'t> {
-    toks: &'t [Tok],
+struct Parser<'s, 'a> {
+    tokens: Tokens<'s, 'a>,
     head: usize,
-    comments: &'t [CommentRec],
-    comments_head: usize,
     head_comment: String,
     line_comment: String,
     foot_comment: String,
@@ -80,18 +80,16 @@ struct Parser<'t> {
 
 /// The events of the stream, with their comments, one at a time: the composer pulls them, so
 /// that no list of all events is ever held (it would cost more than the input many times over).
-pub(super) struct Events<'t> {
-    parser: Parser<'t>,
+pub(super) struct Events<'s, 'a> {
+    parser: Parser<'s, 'a>,
     failed: bool,
 }
 
-impl<'t> Events<'t> {
-    pub fn new(toks: &'t [Tok], comments: &'t [CommentRec]) -> Self {
+impl<'s, 'a> Events<'s, 'a> {
+    pub fn new(tokens: Tokens<'s, 'a>) -> Self {
         let parser = Parser {
-            toks,
+            tokens,
             head: 0,
-            comments,
-            comments_head: 0,
             head_comment: String::new(),
             line_comment: String::new(),
             foot_comment: String::new(),
@@ -100,12 +98,11 @@ impl<'t> Events<'t> {
             states: Vec::new(),
             tag_directives: Vec::new(),
         };
-        // An empty token stream has no events at all.
-        Events { failed: toks.is_empty(), parser }
+        Events { failed: false, parser }
     }
 }
 
-impl Iterator for Events<'_> {
+impl Iterator for Events<'_, '_> {
     type Item = Result<Event>;
 
     /// The next event; after the stream end or an error, nothing.
@@ -113,9 +110,13 @@ impl Iterator for Events<'_> {
         if self.failed || self.parser.state == State::End {
             return None;
         }
-        let ev = self.parser.next_event();
-        self.failed = ev.is_err();
-        Some(ev)
+        match self.parser.next_event() {
+            Ok(ev) => Some(Ok(ev)),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(self.parser.tokens.first_error(e)))
+            }
+        }
     }
 }
 
@@ -126,16 +127,15 @@ fn append(buf: &mut String, text: &str) {
     buf.push_str(text);
 }
 
-impl<'t> Parser<'t> {
-    fn token(&self) -> &'t Tok {
-        let i = self.head.min(self.toks.len().saturating_sub(1));
-        &self.toks[i]
+impl Parser<'_, '_> {
+    fn token(&mut self) -> Result<Rc<Tok>> {
+        self.tokens.get(self.head)
     }
 
     /// Looks at the current token, absorbing the comments that precede it.
-    fn peek(&mut self) -> &'t Tok {
-        let tok = self.token();
-        while let Some(c) = self.comments.get(self.comments_head) {
+    fn peek(&mut self) -> Result<Rc<Tok>> {
+        let tok = self.token()?;
+        while let Some(c) = self.tokens.comment() {
             if tok.start.index < c.token_mark.index {
                 break;
             }
@@ -149,14 +149,16 @@ impl<'t> Parser<'t> {
                 CommentKind::Foot => append(&mut self.foot_comment, &c.text),
                 CommentKind::Line => append(&mut self.line_comment, &c.text),
             }
-            self.comments_head += 1;
+            self.tokens.take_comment();
         }
-        tok
+        Ok(tok)
     }
 
+    /// Moves past the current token; the stream end is never passed.
     fn skip(&mut self) {
-        if self.head + 1 < self.toks.len() {
+        if self.tokens.get(self.head).is_ok_and(|t| t.kind != TokKind::StreamEnd) {
             self.head += 1;
+            self.tokens.release_before(self.head);
         }
     }
 
@@ -187,9 +189,9 @@ impl<'t> Parser<'t> {
     fn next_event(&mut self) -> Result<Event> {
         match self.state {
             State::StreamStart => {
-                let tok = self.peek();
+                let tok = self.peek()?;
                 if tok.kind != TokKind::StreamStart {
-                    return Err(self.error(tok, "did not find expected <stream-start>"));
+                    return Err(self.error(&tok, "did not find expected <stream-start>"));
                 }
                 self.state = State::ImplicitDocumentStart;
                 let ev = self.event(EventKind::StreamStart, tok.start);
@@ -199,7 +201,7 @@ impl<'t> Parser<'t> {
             State::ImplicitDocumentStart => self.document_start(true),
             State::DocumentStart => self.document_start(false),
             State::DocumentContent => {
-                let tok = self.peek();
+                let tok = self.peek()?;
                 if matches!(
                     tok.kind,
                     TokKind::VersionDirective { .. }
@@ -214,7 +216,7 @@ impl<'t> Parser<'t> {
                 self.node(true, false)
             }
             State::DocumentEnd => {
-                let tok = self.peek();
+                let tok = self.peek()?;
                 let start = tok.start;
                 if tok.kind == TokKind::DocumentEnd {
                     self.skip();
@@ -237,7 +239,7 @@ impl<'t> Parser<'t> {
             State::FlowSequenceFirstEntry => self.flow_sequence_entry(true),
             State::FlowSequenceEntry => self.flow_sequence_entry(false),
             State::FlowSequenceEntryMappingKey => {
-                let tok = self.peek();
+                let tok = self.peek()?;
                 if !matches!(tok.kind, TokKind::Value | TokKind::FlowEntry | TokKind::FlowSequenceEnd) {
                     self.states.push(State::FlowSequenceEntryMappingValue);
                     return self.node(false, false);
@@ -247,10 +249,10 @@ impl<'t> Parser<'t> {
                 Ok(self.empty_scalar(tok.start))
             }
             State::FlowSequenceEntryMappingValue => {
-                let mut tok = self.peek();
+                let mut tok = self.peek()?;
                 if tok.kind == TokKind::Value {
                     self.skip();
-                    tok = self.peek();
+                    tok = self.peek()?;
                     if !matches!(tok.kind, TokKind::FlowEntry | TokKind::FlowSequenceEnd) {
                         self.states.push(State::FlowSequenceEntryMappingEnd);
                         return self.node(false, false);
@@ -260,7 +262,7 @@ impl<'t> Parser<'t> {
                 Ok(self.empty_scalar(tok.start))
             }
             State::FlowSequenceEntryMappingEnd => {
-                let tok = self.peek();
+                let tok = self.peek()?;
                 self.state = State::FlowSequenceEntry;
                 Ok(self.event(EventKind::MappingEnd, tok.start))
             }
@@ -268,16 +270,19 @@ impl<'t> Parser<'t> {
             State::FlowMappingKey => self.flow_mapping_key(false),
             State::FlowMappingValue => self.flow_mapping_value(false),
             State::FlowMappingEmptyValue => self.flow_mapping_value(true),
-            State::End => Ok(self.event(EventKind::StreamEnd, self.token().start)),
+            State::End => {
+                let start = self.token()?.start;
+                Ok(self.event(EventKind::StreamEnd, start))
+            }
         }
     }
 
     fn document_start(&mut self, implicit: bool) -> Result<Event> {
-        let mut tok = self.peek();
+        let mut tok = self.peek()?;
         if !implicit {
             while tok.kind == TokKind::DocumentEnd {
                 self.skip();
-                tok = self.peek();
+                tok = self.peek()?;
             }
         }
         let directive_or_start = matches!(tok.kind, TokKind::VersionDirective { .. } | TokKind::TagDirective(_) | TokKind::DocumentStart);
@@ -310,9 +315,9 @@ impl<'t> Parser<'t> {
         if tok.kind != TokKind::StreamEnd {
             let start = tok.start;
             self.process_directives()?;
-            let tok = self.peek();
+            let tok = self.peek()?;
             if tok.kind != TokKind::DocumentStart {
-                return Err(self.error(tok, "did not find expected <document start>"));
+                return Err(self.error(&tok, "did not find expected <document start>"));
             }
             self.states.push(State::DocumentEnd);
             self.state = State::DocumentContent;
@@ -328,29 +333,29 @@ impl<'t> Parser<'t> {
 
     fn process_directives(&mut self) -> Result<()> {
         let mut seen_version = false;
-        let mut tok = self.peek();
+        let mut tok = self.peek()?;
         loop {
             match &tok.kind {
                 TokKind::VersionDirective { major, minor } => {
                     if seen_version {
-                        return Err(self.error(tok, "found duplicate %YAML directive"));
+                        return Err(self.error(&tok, "found duplicate %YAML directive"));
                     }
                     if *major != 1 || *minor != 1 {
-                        return Err(self.error(tok, "found incompatible YAML document"));
+                        return Err(self.error(&tok, "found incompatible YAML document"));
                     }
                     seen_version = true;
                 }
                 TokKind::TagDirective(directive) => {
                     let (handle, prefix) = &**directive;
                     if self.tag_directives.iter().any(|(h, _)| h == handle) {
-                        return Err(self.error(tok, "found duplicate %TAG directive"));
+                        return Err(self.error(&tok, "found duplicate %TAG directive"));
                     }
                     self.tag_directives.push((handle.clone(), prefix.clone()));
                 }
                 _ => break,
             }
             self.skip();
-            tok = self.peek();
+            tok = self.peek()?;
         }
         for (h, p) in [("!", "!"), ("!!", "tag:yaml.org,2002:")] {
             if !self.tag_directives.iter().any(|(dh, _)| dh == h) {
@@ -361,7 +366,7 @@ impl<'t> Parser<'t> {
     }
 
     fn node(&mut self, block: bool, indentless_sequence: bool) -> Result<Event> {
-        let mut tok = self.peek();
+        let mut tok = self.peek()?;
         if let TokKind::Alias(name) = &tok.kind {
             self.state = self.pop_state();
             let ev = self.event(EventKind::Alias { anchor: name.clone() }, tok.start);
@@ -372,24 +377,24 @@ impl<'t> Parser<'t> {
 
         let start = tok.start;
         let mut anchor = String::new();
-        let mut tag_parts: Option<(String, String, &Tok)> = None;
+        let mut tag_parts: Option<(String, String, Rc<Tok>)> = None;
         if let TokKind::Anchor(name) = &tok.kind {
             anchor = name.clone();
             self.skip();
-            tok = self.peek();
+            tok = self.peek()?;
             if let TokKind::Tag(parts) = &tok.kind {
                 tag_parts = Some((parts.0.clone(), parts.1.clone(), tok));
                 self.skip();
-                tok = self.peek();
+                tok = self.peek()?;
             }
         } else if let TokKind::Tag(parts) = &tok.kind {
             tag_parts = Some((parts.0.clone(), parts.1.clone(), tok));
             self.skip();
-            tok = self.peek();
+            tok = self.peek()?;
             if let TokKind::Anchor(name) = &tok.kind {
                 anchor = name.clone();
                 self.skip();
-                tok = self.peek();
+                tok = self.peek()?;
             }
         }
 
@@ -400,7 +405,7 @@ impl<'t> Parser<'t> {
             } else {
                 match self.tag_directives.iter().find(|(h, _)| *h == handle) {
                     Some((_, prefix)) => tag = format!("{prefix}{suffix}"),
-                    None => return Err(self.error(tag_tok, "found undefined tag handle")),
+                    None => return Err(self.error(&tag_tok, "found undefined tag handle")),
                 }
             }
         }
@@ -444,37 +449,38 @@ impl<'t> Parser<'t> {
                 let style = ScalarStyle::Plain;
                 Ok(self.event(EventKind::Scalar { anchor, tag, value: String::new(), style }, start))
             }
-            _ => Err(self.error(tok, "did not find expected node content")),
+            _ => Err(self.error(&tok, "did not find expected node content")),
         }
     }
 
     /// Moves the head comment gathered before a sequence entry aside when the entry holds a
     /// block collection: it then belongs to the collection, not to its first item.
-    fn split_stem_comment(&mut self, stem_len: usize) {
+    fn split_stem_comment(&mut self, stem_len: usize) -> Result<()> {
         if stem_len == 0 {
-            return;
+            return Ok(());
         }
-        let tok = self.peek();
+        let tok = self.peek()?;
         if !matches!(tok.kind, TokKind::BlockSequenceStart | TokKind::BlockMappingStart) {
-            return;
+            return Ok(());
         }
         let head = std::mem::take(&mut self.head_comment);
         self.stem_comment = head.get(..stem_len).unwrap_or(&head).to_string();
         self.head_comment = head.get(stem_len + 1..).unwrap_or("").to_string();
+        Ok(())
     }
 
     fn block_sequence_entry(&mut self, first: bool) -> Result<Event> {
         if first {
-            self.peek();
+            self.peek()?;
             self.skip();
         }
-        let tok = self.peek();
+        let tok = self.peek()?;
         match tok.kind {
             TokKind::BlockEntry => {
                 let prior_head_len = self.head_comment.len();
                 self.skip();
-                self.split_stem_comment(prior_head_len);
-                let next = self.peek();
+                self.split_stem_comment(prior_head_len)?;
+                let next = self.peek()?;
                 if !matches!(next.kind, TokKind::BlockEntry | TokKind::BlockEnd) {
                     self.states.push(State::BlockSequenceEntry);
                     self.node(true, false)
@@ -489,17 +495,17 @@ impl<'t> Parser<'t> {
                 self.skip();
                 Ok(ev)
             }
-            _ => Err(self.error(tok, "did not find expected '-' indicator")),
+            _ => Err(self.error(&tok, "did not find expected '-' indicator")),
         }
     }
 
     fn indentless_sequence_entry(&mut self) -> Result<Event> {
-        let tok = self.peek();
+        let tok = self.peek()?;
         if tok.kind == TokKind::BlockEntry {
             let prior_head_len = self.head_comment.len();
             self.skip();
-            self.split_stem_comment(prior_head_len);
-            let next = self.peek();
+            self.split_stem_comment(prior_head_len)?;
+            let next = self.peek()?;
             if !matches!(next.kind, TokKind::BlockEntry | TokKind::Key | TokKind::Value | TokKind::BlockEnd) {
                 self.states.push(State::IndentlessSequenceEntry);
                 return self.node(true, false);
@@ -513,14 +519,14 @@ impl<'t> Parser<'t> {
 
     fn block_mapping_key(&mut self, first: bool) -> Result<Event> {
         if first {
-            self.peek();
+            self.peek()?;
             self.skip();
         }
-        let tok = self.peek();
+        let tok = self.peek()?;
         match tok.kind {
             TokKind::Key => {
                 self.skip();
-                let next = self.peek();
+                let next = self.peek()?;
                 if !matches!(next.kind, TokKind::Key | TokKind::Value | TokKind::BlockEnd) {
                     self.states.push(State::BlockMappingValue);
                     self.node(true, true)
@@ -536,15 +542,15 @@ impl<'t> Parser<'t> {
                 self.skip();
                 Ok(ev)
             }
-            _ => Err(self.error(tok, "did not find expected key")),
+            _ => Err(self.error(&tok, "did not find expected key")),
         }
     }
 
     fn block_mapping_value(&mut self) -> Result<Event> {
-        let tok = self.peek();
+        let tok = self.peek()?;
         if tok.kind == TokKind::Value {
             self.skip();
-            let next = self.peek();
+            let next = self.peek()?;
             if !matches!(next.kind, TokKind::Key | TokKind::Value | TokKind::BlockEnd) {
                 self.states.push(State::BlockMappingKey);
                 return self.node(true, true);
@@ -558,17 +564,17 @@ impl<'t> Parser<'t> {
 
     fn flow_sequence_entry(&mut self, first: bool) -> Result<Event> {
         if first {
-            self.peek();
+            self.peek()?;
             self.skip();
         }
-        let mut tok = self.peek();
+        let mut tok = self.peek()?;
         if tok.kind != TokKind::FlowSequenceEnd {
             if !first {
                 if tok.kind == TokKind::FlowEntry {
                     self.skip();
-                    tok = self.peek();
+                    tok = self.peek()?;
                 } else {
-                    return Err(self.error(tok, "did not find expected ',' or ']'"));
+                    return Err(self.error(&tok, "did not find expected ',' or ']'"));
                 }
             }
             if tok.kind == TokKind::Key {
@@ -590,22 +596,22 @@ impl<'t> Parser<'t> {
 
     fn flow_mapping_key(&mut self, first: bool) -> Result<Event> {
         if first {
-            self.peek();
+            self.peek()?;
             self.skip();
         }
-        let mut tok = self.peek();
+        let mut tok = self.peek()?;
         if tok.kind != TokKind::FlowMappingEnd {
             if !first {
                 if tok.kind == TokKind::FlowEntry {
                     self.skip();
-                    tok = self.peek();
+                    tok = self.peek()?;
                 } else {
-                    return Err(self.error(tok, "did not find expected ',' or '}'"));
+                    return Err(self.error(&tok, "did not find expected ',' or '}'"));
                 }
             }
             if tok.kind == TokKind::Key {
                 self.skip();
-                let next = self.peek();
+                let next = self.peek()?;
                 if !matches!(next.kind, TokKind::Value | TokKind::FlowEntry | TokKind::FlowMappingEnd) {
                     self.states.push(State::FlowMappingValue);
                     return self.node(false, false);
@@ -625,14 +631,14 @@ impl<'t> Parser<'t> {
     }
 
     fn flow_mapping_value(&mut self, empty: bool) -> Result<Event> {
-        let mut tok = self.peek();
+        let mut tok = self.peek()?;
         if empty {
             self.state = State::FlowMappingKey;
             return Ok(self.empty_scalar(tok.start));
         }
         if tok.kind == TokKind::Value {
             self.skip();
-            tok = self.peek();
+            tok = self.peek()?;
             if !matches!(tok.kind, TokKind::FlowEntry | TokKind::FlowMappingEnd) {
                 self.states.push(State::FlowMappingKey);
                 return self.node(false, false);

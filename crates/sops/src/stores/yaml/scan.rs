@@ -13,12 +13,15 @@
 //! itself mirrors go-yaml's `yaml_parser_scan_comments`, `yaml_parser_scan_line_comment` and
 //! `yaml_parser_unroll_indent`, including their arithmetic quirks.
 
+use std::collections::VecDeque;
+use std::rc::Rc;
+
 use granit_parser::ScalarStyle;
 
-use super::lex::{Tok, TokKind};
+use super::lex::{Lexer, Tok, TokKind};
 use super::source::{is_blank, is_break, is_breakz, Mark, Source};
 use super::syntax_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum CommentKind {
@@ -44,7 +47,8 @@ const PEEK_LIMIT: i64 = 512;
 
 struct Replay<'s, 'a> {
     src: &'s Source<'a>,
-    comments: Vec<CommentRec>,
+    /// Comments found and not yet handed to the parser, in scan order.
+    comments: VecDeque<CommentRec>,
     indent: i64,
     indents: Vec<i64>,
     flow_level: i64,
@@ -54,71 +58,272 @@ struct Replay<'s, 'a> {
     pending_simple_keys: Vec<i64>,
 }
 
-/// Assigns marks to the synthesized tokens and returns every comment in scan order.
-pub(super) fn replay(src: &Source<'_>, toks: &mut [Tok]) -> Result<Vec<CommentRec>> {
-    let mut r = Replay {
-        src,
-        comments: Vec::new(),
-        indent: -1,
-        indents: Vec::new(),
-        flow_level: 0,
-        simple_key_allowed: true,
-        pending_simple_keys: Vec::new(),
-    };
-    let eof = src.mark_at(src.len());
-    // Where the previous fetch left the scanner (go-yaml `parser.mark` between fetches).
-    let mut scan_mark = Mark::default();
-    let mut last_real = 0usize;
-    let mut pending: Vec<usize> = Vec::new();
-    for i in 1..toks.len() {
-        let is_end = matches!(toks[i].kind, TokKind::StreamEnd);
-        if toks[i].synthetic && !is_end {
-            pending.push(i);
-            continue;
+/// The tokens a replay still looks at and the parser has not yet read, by their index in the
+/// whole stream. Tokens are shared with the parser (which keeps one while it builds an event).
+pub(super) struct Window {
+    toks: VecDeque<Rc<Tok>>,
+    /// Stream index of `toks[0]`.
+    base: usize,
+    /// Stands in for a token outside the window (never asked for: the window keeps what the
+    /// replay and the parser need).
+    fallback: Rc<Tok>,
+}
+
+impl Window {
+    fn new() -> Self {
+        let fallback = Rc::new(Tok { kind: TokKind::StreamEnd, start: Mark::default(), end: 0, synthetic: true });
+        Window { toks: VecDeque::new(), base: 0, fallback }
+    }
+
+    /// The stream index after the last token held.
+    fn end(&self) -> usize {
+        self.base + self.toks.len()
+    }
+
+    fn get(&self, i: usize) -> &Rc<Tok> {
+        i.checked_sub(self.base).and_then(|at| self.toks.get(at)).unwrap_or(&self.fallback)
+    }
+
+    /// Drops the tokens before stream index `i`.
+    fn release_before(&mut self, i: usize) {
+        while self.base < i && !self.toks.is_empty() {
+            self.toks.pop_front();
+            self.base += 1;
         }
-        let t_start = if is_end { eof } else { toks[i].start };
+    }
+}
 
-        r.scan_to_next_token(scan_mark, t_start.index, toks, last_real)?;
+impl std::ops::Index<usize> for Window {
+    type Output = Tok;
 
-        // Block ends produced by this fetch; stream end and document markers unroll twice.
-        let ends: Vec<usize> = pending.iter().copied().filter(|&p| toks[p].kind == TokKind::BlockEnd).collect();
-        let second_phase = match toks[i].kind {
-            TokKind::StreamEnd => {
-                let mut m = eof;
-                if m.column != 0 {
-                    m.column = 0;
-                    m.line += 1;
-                }
-                Some(m)
-            }
-            TokKind::DocumentStart | TokKind::DocumentEnd | TokKind::VersionDirective { .. } | TokKind::TagDirective(_) => Some(t_start),
-            _ => None,
+    fn index(&self, i: usize) -> &Tok {
+        self.get(i)
+    }
+}
+
+impl std::ops::IndexMut<usize> for Window {
+    /// Only tokens the parser has not been given yet are changed, so this does not copy.
+    fn index_mut(&mut self, i: usize) -> &mut Tok {
+        let slot = match i.checked_sub(self.base).and_then(|at| self.toks.get_mut(at)) {
+            Some(slot) => slot,
+            None => &mut self.fallback,
         };
-        r.unroll(toks, &ends, t_start.column, scan_mark, second_phase);
-        if let Some(m) = second_phase.filter(|_| is_end) {
-            toks[i].start = m;
+        Rc::make_mut(slot)
+    }
+}
+
+/// How many real tokens the replay runs ahead of the token the parser reads. A comment found
+/// while replaying a token is attached to a mark no earlier than the real token two before
+/// it, and the parser takes comments whose mark is at or before the token it reads: with this
+/// lead, every comment it would take has been found.
+const LEAD: usize = 4;
+
+/// Why the token stream stopped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stopped {
+    Lexer,
+    Replay,
+}
+
+/// The token stream with its marks and comments, produced as the parser reads it: lexer →
+/// comment replay → parser, holding a few tokens at a time instead of all of them.
+pub(super) struct Tokens<'s, 'a> {
+    lexer: Lexer<'s, 'a>,
+    r: Replay<'s, 'a>,
+    window: Window,
+    /// Stream index of the next token to replay.
+    next: usize,
+    /// Where the previous fetch left the scanner (go-yaml `parser.mark` between fetches).
+    scan_mark: Mark,
+    last_real: usize,
+    pending: Vec<usize>,
+    /// Stream indices of the last [`LEAD`] real tokens replayed.
+    recent: VecDeque<usize>,
+    eof: Mark,
+    /// The stream end has been replayed: every token and comment is known.
+    finished: bool,
+    stopped: Option<Stopped>,
+}
+
+impl<'s, 'a> Tokens<'s, 'a> {
+    pub fn new(src: &'s Source<'a>) -> Self {
+        let r = Replay {
+            src,
+            comments: VecDeque::new(),
+            indent: -1,
+            indents: Vec::new(),
+            flow_level: 0,
+            simple_key_allowed: true,
+            pending_simple_keys: Vec::new(),
+        };
+        Tokens {
+            lexer: Lexer::new(src),
+            r,
+            window: Window::new(),
+            next: 0,
+            scan_mark: Mark::default(),
+            last_real: 0,
+            pending: Vec::new(),
+            recent: VecDeque::new(),
+            eof: src.mark_at(src.len()),
+            finished: false,
+            stopped: None,
         }
-        for &p in &pending {
-            if toks[p].kind == TokKind::BlockEnd {
+    }
+
+    /// Token `i` of the stream, once its marks and the comments before it are final; past the
+    /// stream end, the stream end.
+    pub fn get(&mut self, i: usize) -> Result<Rc<Tok>> {
+        while !self.is_final(i) {
+            self.step()?;
+        }
+        if i >= self.window.end() {
+            return Ok(self.window.get(self.window.end().saturating_sub(1)).clone());
+        }
+        Ok(self.window.get(i).clone())
+    }
+
+    /// Whether token `i` and the comments before it are complete: the stream is replayed to
+    /// its end, or [`LEAD`] real tokens after it.
+    fn is_final(&self, i: usize) -> bool {
+        self.finished || (self.recent.len() == LEAD && self.recent.front().is_some_and(|&r| r > i))
+    }
+
+    /// The parser will not ask for tokens before `i` again.
+    pub fn release_before(&mut self, i: usize) {
+        self.window.release_before(i.min(self.last_real.saturating_sub(1)).min(self.next));
+    }
+
+    /// The next comment not yet handed out.
+    pub fn comment(&self) -> Option<&CommentRec> {
+        self.r.comments.front()
+    }
+
+    pub fn take_comment(&mut self) {
+        self.r.comments.pop_front();
+    }
+
+    /// The error to report when parsing stopped with `err`: as when the whole stream was
+    /// scanned and replayed before parsing, a scanner error anywhere comes first, then a replay
+    /// error, then `err`.
+    pub fn first_error(&mut self, err: Error) -> Error {
+        if self.stopped == Some(Stopped::Lexer) {
+            return err;
+        }
+        let mut best = err;
+        while self.stopped.is_none() && !self.finished {
+            if let Err(e) = self.step() {
+                if self.stopped == Some(Stopped::Lexer) {
+                    return e;
+                }
+                best = e;
+            }
+            self.window.release_before(self.last_real.saturating_sub(1).min(self.next));
+            self.r.comments.clear();
+        }
+        if self.stopped == Some(Stopped::Replay) {
+            for tok in self.lexer.by_ref() {
+                if let Err(e) = tok {
+                    return e;
+                }
+            }
+        }
+        best
+    }
+
+    /// Replays up to and including the next real token (or the stream end).
+    fn step(&mut self) -> Result<()> {
+        match self.step_inner() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.stopped.get_or_insert(Stopped::Replay);
+                Err(e)
+            }
+        }
+    }
+
+    fn step_inner(&mut self) -> Result<()> {
+        if self.stopped.is_some() {
+            return Err(syntax_error(0, 0, "the token stream stopped"));
+        }
+        loop {
+            let i = self.next;
+            if i >= self.window.end() {
+                match self.lexer.next() {
+                    Some(Ok(t)) => self.window.toks.push_back(Rc::new(t)),
+                    Some(Err(e)) => {
+                        self.stopped = Some(Stopped::Lexer);
+                        return Err(e);
+                    }
+                    None => {
+                        self.finished = true;
+                        return Ok(());
+                    }
+                }
                 continue;
             }
-            toks[p].start = t_start;
-            if toks[p].kind == TokKind::Key {
-                r.pending_simple_keys.push(r.flow_level);
+            self.next += 1;
+            if i == 0 {
+                continue;
             }
-            if matches!(toks[p].kind, TokKind::BlockMappingStart | TokKind::BlockSequenceStart) {
-                r.indents.push(r.indent);
-                r.indent = t_start.column;
+            let toks = &mut self.window;
+            let r = &mut self.r;
+            let is_end = matches!(toks[i].kind, TokKind::StreamEnd);
+            if toks[i].synthetic && !is_end {
+                self.pending.push(i);
+                continue;
             }
+            let t_start = if is_end { self.eof } else { toks[i].start };
+
+            r.scan_to_next_token(self.scan_mark, t_start.index, toks, self.last_real)?;
+
+            // Block ends produced by this fetch; stream end and document markers unroll twice.
+            let ends: Vec<usize> = self.pending.iter().copied().filter(|&p| toks[p].kind == TokKind::BlockEnd).collect();
+            let second_phase = match toks[i].kind {
+                TokKind::StreamEnd => {
+                    let mut m = self.eof;
+                    if m.column != 0 {
+                        m.column = 0;
+                        m.line += 1;
+                    }
+                    Some(m)
+                }
+                TokKind::DocumentStart | TokKind::DocumentEnd | TokKind::VersionDirective { .. } | TokKind::TagDirective(_) => {
+                    Some(t_start)
+                }
+                _ => None,
+            };
+            r.unroll(toks, &ends, t_start.column, self.scan_mark, second_phase);
+            if let Some(m) = second_phase.filter(|_| is_end) {
+                toks[i].start = m;
+            }
+            for &p in &self.pending {
+                if toks[p].kind == TokKind::BlockEnd {
+                    continue;
+                }
+                toks[p].start = t_start;
+                if toks[p].kind == TokKind::Key {
+                    r.pending_simple_keys.push(r.flow_level);
+                }
+                if matches!(toks[p].kind, TokKind::BlockMappingStart | TokKind::BlockSequenceStart) {
+                    r.indents.push(r.indent);
+                    r.indent = t_start.column;
+                }
+            }
+            self.pending.clear();
+            if self.recent.len() == LEAD {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(i);
+            if is_end {
+                self.finished = true;
+                return Ok(());
+            }
+            self.scan_mark = r.finish_token(toks, i)?;
+            self.last_real = i;
+            return Ok(());
         }
-        pending.clear();
-        if is_end {
-            break;
-        }
-        scan_mark = r.finish_token(toks, i)?;
-        last_real = i;
     }
-    Ok(r.comments)
 }
 
 /// go-yaml's error for a tab where it expects indentation or a token.
@@ -128,7 +333,7 @@ fn tab_error(m: Mark) -> crate::error::Error {
 
 impl Replay<'_, '_> {
     /// go-yaml `yaml_parser_scan_to_next_token`, limited to what concerns comments.
-    fn scan_to_next_token(&mut self, scan_mark: Mark, token_start: i64, toks: &[Tok], last: usize) -> Result<()> {
+    fn scan_to_next_token(&mut self, scan_mark: Mark, token_start: i64, toks: &Window, last: usize) -> Result<()> {
         let mut pos = scan_mark.index;
         let mut newlines = self.src.newlines_before(pos.max(0) as usize);
         while pos < token_start {
@@ -158,7 +363,7 @@ impl Replay<'_, '_> {
     /// go-yaml `yaml_parser_scan_comments`: splits the comment lines starting at `at` into
     /// foot comments of the previous token and a head comment of the next one. Returns the
     /// position after the last consumed comment line.
-    fn scan_comments(&mut self, at: i64, scan_mark: Mark, newlines: i64, toks: &[Tok], last: usize) -> i64 {
+    fn scan_comments(&mut self, at: i64, scan_mark: Mark, newlines: i64, toks: &Window, last: usize) -> i64 {
         let mut token = &toks[last];
         if token.kind == TokKind::FlowEntry && last > 0 {
             token = &toks[last - 1];
@@ -278,7 +483,14 @@ impl Replay<'_, '_> {
     }
 
     fn push(&mut self, kind: CommentKind, text: &mut String, token_mark: Mark, start: Mark, end: Mark, scan: Mark) {
-        self.comments.push(CommentRec { kind, text: std::mem::take(text), token_mark, start_mark: start, end_mark: end, scan_mark: scan });
+        self.comments.push_back(CommentRec {
+            kind,
+            text: std::mem::take(text),
+            token_mark,
+            start_mark: start,
+            end_mark: end,
+            scan_mark: scan,
+        });
     }
 
     /// go-yaml `yaml_parser_scan_line_comment`: a comment on the same line after a token.
@@ -301,7 +513,7 @@ impl Replay<'_, '_> {
                     end += self.src.char_len(end);
                 }
                 let text = self.src.text.get(start..end).unwrap_or("").to_string();
-                self.comments.push(CommentRec {
+                self.comments.push_back(CommentRec {
                     kind: CommentKind::Line,
                     text,
                     token_mark,
@@ -318,7 +530,7 @@ impl Replay<'_, '_> {
 
     /// go-yaml `yaml_parser_unroll_indent`: gives each closing block-end token its mark, moving
     /// it onto a following comment that sits at the closing block's indentation.
-    fn unroll(&mut self, toks: &mut [Tok], ends: &[usize], column: i64, scan_mark: Mark, second: Option<Mark>) {
+    fn unroll(&mut self, toks: &mut Window, ends: &[usize], column: i64, scan_mark: Mark, second: Option<Mark>) {
         if self.flow_level > 0 {
             return;
         }
@@ -349,7 +561,7 @@ impl Replay<'_, '_> {
     }
 
     /// Where the scanner stands after fetching token `i`, capturing its same-line comment.
-    fn finish_token(&mut self, toks: &[Tok], i: usize) -> Result<Mark> {
+    fn finish_token(&mut self, toks: &Window, i: usize) -> Result<Mark> {
         let t = &toks[i];
         let end = t.end as i64;
         self.simple_key_allowed = match &t.kind {

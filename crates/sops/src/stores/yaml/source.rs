@@ -18,8 +18,10 @@ pub(super) struct Source<'a> {
     bytes: &'a [u8],
     /// Byte offset of the first character of every line.
     line_starts: Vec<usize>,
-    /// The last mark computed, so that walking forward along a long line stays linear.
+    /// The last mark computed, so that walking forward along a long line stays linear: one
+    /// for the comment replay and the lexer each, which walk the same lines at once.
     last: std::cell::Cell<Mark>,
+    last_lexed: std::cell::Cell<Mark>,
 }
 
 impl<'a> Source<'a> {
@@ -40,7 +42,7 @@ impl<'a> Source<'a> {
                 _ => i += 1,
             }
         }
-        Source { text, bytes, line_starts, last: std::cell::Cell::new(Mark::default()) }
+        Source { text, bytes, line_starts, last: Default::default(), last_lexed: Default::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -56,13 +58,22 @@ impl<'a> Source<'a> {
     }
 
     pub fn mark_at(&self, offset: usize) -> Mark {
+        self.mark_with(offset, &self.last)
+    }
+
+    /// [`Self::mark_at`] for the lexer.
+    pub fn lexer_mark_at(&self, offset: usize) -> Mark {
+        self.mark_with(offset, &self.last_lexed)
+    }
+
+    fn mark_with(&self, offset: usize, cache: &std::cell::Cell<Mark>) -> Mark {
         let offset = offset.min(self.bytes.len());
         let line = match self.line_starts.binary_search(&offset) {
             Ok(l) => l,
             Err(l) => l.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let last = self.last.get();
+        let last = cache.get();
         let (from, base) = if last.line == line as i64 && last.index as usize >= start && last.index as usize <= offset {
             (last.index as usize, last.column)
         } else {
@@ -70,7 +81,7 @@ impl<'a> Source<'a> {
         };
         let column = base + self.text.get(from..offset).map_or(offset - from, |s| s.chars().count()) as i64;
         let mark = Mark { index: offset as i64, line: line as i64, column };
-        self.last.set(mark);
+        cache.set(mark);
         mark
     }
 

@@ -445,3 +445,15 @@ fn parse_encrypted_files_in_dir() {
         }
     }
 }
+
+#[test]
+fn a_scanner_error_later_in_the_file_wins_over_an_earlier_parse_error() {
+    // The stages stream, but errors are reported as if the whole file had been scanned first.
+    let store = YamlStore::default();
+    let parse_only = store.parse_plain(b"- a\nb: c\n").unwrap_err().to_string();
+    let both = store.parse_plain(b"- a\nb: c\nd: \"open\n").unwrap_err().to_string();
+    assert!(!parse_only.contains("invalid YAML syntax"), "{parse_only}");
+    assert!(both.contains("invalid YAML syntax"), "{both}");
+    let lex_only = store.parse_plain(b"d: \"open\n").unwrap_err().to_string();
+    assert!(lex_only.contains("invalid YAML syntax"), "{lex_only}");
+}
