@@ -1,8 +1,6 @@
 //! Shared helpers for the end-to-end tests: the built `secrets` binary, the real peers (`sops`,
 //! `age`, `age-keygen`, `ssh-keygen`), fresh keys and the golden vectors.
 
-#![allow(dead_code)]
-
 pub mod clan;
 
 use std::path::{Path, PathBuf};
@@ -51,7 +49,16 @@ pub fn clean_env(cmd: &mut Command) {
             cmd.env_remove(name);
         }
     }
-    let home = std::env::temp_dir().join("secrets-tests-empty-home");
+    empty_home(cmd);
+}
+
+/// The empty HOME the tests run with (no key, no configuration).
+fn home() -> PathBuf {
+    std::env::temp_dir().join("secrets-tests-empty-home")
+}
+
+fn empty_home(cmd: &mut Command) {
+    let home = home();
     std::fs::create_dir_all(&home).unwrap();
     cmd.env("HOME", &home).env("XDG_CONFIG_HOME", home.join(".config"));
 }
