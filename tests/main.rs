@@ -17,15 +17,22 @@
 //! process-wide (`std::env::set_var`, the current directory, the umask, signal handlers,
 //! resource limits): a test gives such state to the child it starts instead (`Command::env`,
 //! `Command::current_dir`, or `sh -c 'umask 000 && exec …'`).
+//!
+//! Transcripts of the CLI are data: `cli_help` and `error_catalogue` compare help texts and
+//! error messages with the snapshots in `tests/snapshots/` (the `insta` crate). A changed
+//! wording fails them with a diff; after reviewing it, accept it with `cargo insta review`
+//! or by renaming the `.snap.new` files the failed run left next to the snapshots.
 
 mod common;
 
 mod clan_cli;
 mod clan_messages;
+mod cli_help;
 mod concurrency;
 mod crash_safety;
 mod credentials_cli;
 mod deploy_cli;
+mod error_catalogue;
 mod exec_env;
 mod git_cli;
 mod hostile_repo;
@@ -72,12 +79,8 @@ fn every_test_file_is_an_area() {
             files.insert(path.file_stem().unwrap().to_string_lossy().into_owned());
         }
     }
-    let forgotten: Vec<&String> = files.difference(&declared).collect();
-    assert!(
-        forgotten.is_empty(),
-        "tests/{{{}}}.rs never run: declare each as `mod <area>;` in tests/main.rs",
-        forgotten.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
-    );
+    let forgotten: Vec<String> = files.difference(&declared).map(|name| format!("tests/{name}.rs")).collect();
+    assert!(forgotten.is_empty(), "{} never run: declare each as `mod <area>;` in tests/main.rs", forgotten.join(", "));
 
     let manifest = fs::read_to_string(common::repo_root().join("crates/cli/Cargo.toml")).unwrap();
     let targets: Vec<String> = test_targets(&manifest).into_iter().filter(|t| t.starts_with("../../tests/")).collect();
