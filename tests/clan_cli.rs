@@ -2,12 +2,10 @@
 //! one with the six fixed keys k0…k5, then every command and flag, the `--json` forms, and the
 //! extra cases of spec §10.4. The message catalogue is in `clan_messages.rs`.
 
-mod common;
-
 use std::path::Path;
 
-use common::clan::{clan_key_json, clan_keys, fails, key_file, keys, no_panic, private_key, usage, Flake, K};
-use common::{secrets, stderr_of, stdout_of, vectors};
+use crate::common::clan::{clan_key_json, clan_keys, fails, key_file, keys, no_panic, private_key, usage, Flake, K};
+use crate::common::{secrets, stderr_of, stdout_of, vectors};
 use predicates::prelude::*;
 use predicates::str::contains;
 

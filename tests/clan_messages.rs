@@ -2,10 +2,8 @@
 //! (clan's wording, or its stable part), its exit code (1 for errors, 2 for usage errors), one or
 //! two lines and never a panic. Where `secrets` diverges on purpose (spec §12.2), the test says so.
 
-mod common;
-
-use common::clan::{fails, key_file, keys, no_panic, private_key, usage, Flake, K};
-use common::stderr_of;
+use crate::common::clan::{fails, key_file, keys, no_panic, private_key, usage, Flake, K};
+use crate::common::stderr_of;
 use predicates::str::contains;
 
 const SECRET_CHARS: &str = "Invalid character in secret name. Allowed characters are a-z, A-Z, 0-9, ., -, and _";
@@ -335,7 +333,7 @@ fn links_pointing_outside_sops_or_at_the_wrong_kind_are_refused() {
     flake.ok(0, &["groups", "add-user", "g", "bob"]);
     let outside = flake.path().join("elsewhere/users/eve");
     std::fs::create_dir_all(&outside).unwrap();
-    std::fs::write(outside.join("key.json"), common::clan::clan_key_json(&[K[2]])).unwrap();
+    std::fs::write(outside.join("key.json"), crate::common::clan::clan_key_json(&[K[2]])).unwrap();
     std::os::unix::fs::symlink(&outside, flake.sops("groups/g/users/eve")).unwrap();
     let refused = "the link points outside sops/ or at the wrong kind of member";
     let err = fails(flake.as_key(0).args(["set", "--group", "g", "x"]).env("SOPS_NIX_SECRET", "v"), 1, refused);
@@ -420,7 +418,7 @@ fn import_sops_reports_what_it_cannot_import() {
     );
     fails(flake.as_key(0).args(["import-sops", "--input-type", "toml"]).arg(&binary), 1, "unknown store type `toml`");
     // A file this key cannot open: sops' exit code, and the report of what was tried.
-    let yaml = common::clan::clan_keys().join("secrets.yaml");
+    let yaml = crate::common::clan::clan_keys().join("secrets.yaml");
     let err = stderr_of(flake.as_key(0).arg("import-sops").arg(&yaml).assert().code(128).get_output());
     assert!(err.starts_with(&format!("error: {}: cannot decrypt the data key: no identity at hand opens it.\n", yaml.display())), "{err}");
     no_panic(&err);

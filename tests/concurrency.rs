@@ -3,13 +3,11 @@
 //! member put back into the files), no key added under a name is silently lost, and every
 //! command either succeeds and commits or fails saying so.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{git, init_git_repo, ok, secrets_process, stderr_of, vectors};
+use crate::common::{git, init_git_repo, ok, secrets_process, stderr_of, vectors};
 
 const ADMIN: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const SECRETS: usize = 3;

@@ -3,13 +3,11 @@
 //! The next command, whichever it is, undoes the interrupted change first, so that the links and
 //! the files agree again (no half-done revocation) and running the command again completes it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ok, secrets_process, stderr_of, vectors};
+use crate::common::{ok, secrets_process, stderr_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";

@@ -3,12 +3,10 @@
 //! order, Kubernetes manifests (the encrypted one read back by the real sops), and no secret in
 //! any output that is not meant to show it.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{ok, secrets, sops, sops_bin, stderr_of, stdout_of, vectors};
+use crate::common::{ok, secrets, sops, sops_bin, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";

@@ -2,19 +2,17 @@
 //! atomic switch, pruning, modes, owners, failures, sops-nix manifests, ssh host keys), checked
 //! against the real `sops decrypt`; and `secrets exec`.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ok, peer, secrets, secrets_process, sops_bin, stderr_of, stdout_of, vectors};
+use crate::common::{ok, peer, secrets, secrets_process, sops_bin, stderr_of, stdout_of, vectors};
 
 const CAROL: &str = "age1xzzypxvu5n8fvvakra4m8nwszzgzumwpfu03l2wsynhvlvygj9kq5793e2";
 
 fn fixture_repo() -> PathBuf {
-    common::repo_root().join("fixtures/clan-repo")
+    crate::common::repo_root().join("fixtures/clan-repo")
 }
 
 /// A writable copy of the fixture repository (links kept as links).
@@ -82,7 +80,7 @@ fn add_secret(repo: &Path, name: &str, value: &[u8], recipient: &str, machine: &
 /// What the real `sops decrypt` prints for a file, with the given key file.
 fn sops_decrypt(file: &Path, key: &Path, extra: &[&str]) -> Vec<u8> {
     let mut cmd = Command::new(sops_bin().unwrap());
-    common::clean_env(&mut cmd);
+    crate::common::clean_env(&mut cmd);
     let out = cmd.arg("decrypt").args(extra).arg(file).env("SOPS_AGE_KEY_FILE", key).output().unwrap();
     assert!(out.status.success(), "sops decrypt {}: {}", file.display(), stderr_of(&out));
     out.stdout
@@ -424,7 +422,7 @@ fn sops_nix_manifests_match_the_real_sops_byte_for_byte() {
 fn sops_nix_manifest_nested_keys_templates_and_check() {
     let (Some(_), Some(_)) = (sops_bin(), peer("age-keygen")) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (key, recipient) = common::age_keygen(dir.path(), "machine");
+    let (key, recipient) = crate::common::age_keygen(dir.path(), "machine");
     let encrypt = |name: &str, content: &str| -> PathBuf {
         let plain = dir.path().join(name);
         fs::write(&plain, content).unwrap();
@@ -662,7 +660,7 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
     let ours: Vec<String> = stdout_of(ok(&ours)).lines().map(String::from).collect();
     assert_eq!(ours, ["a", "b", "h", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
 
-    let lib = common::repo_root().join("nix/lib.nix");
+    let lib = crate::common::repo_root().join("nix/lib.nix");
     let expr = format!("(import {}).machineSecretNames {{ repo = /. + \"{}\"; machine = \"m\"; }}", lib.display(), repo.display());
     let out = Command::new(nix).args(["--store", "dummy://", "--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
     assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
@@ -675,7 +673,7 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
 fn the_sops_install_secrets_wrapper_passes_its_flags_on() {
     let Some(bash) = peer("bash") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let script = fs::read_to_string(common::repo_root().join("nix/sops-install-secrets.sh")).unwrap();
+    let script = fs::read_to_string(crate::common::repo_root().join("nix/sops-install-secrets.sh")).unwrap();
     let wrapper = dir.path().join("sops-install-secrets");
     fs::write(&wrapper, script.replace("@secrets@", env!("CARGO_BIN_EXE_secrets"))).unwrap();
     let manifest = dir.path().join("manifest.json");
@@ -693,7 +691,7 @@ fn the_sops_install_secrets_wrapper_passes_its_flags_on() {
     .unwrap();
     let run = |args: &[&str]| {
         let mut cmd = Command::new(&bash);
-        common::clean_env(&mut cmd);
+        crate::common::clean_env(&mut cmd);
         cmd.arg(&wrapper).args(args).arg(&manifest).output().unwrap()
     };
     ok(&run(&["-check-mode=sopsfile"]));

@@ -4,14 +4,12 @@
 //! `key generate` refuses folders others can write to; `users get` does not print a private
 //! key committed by mistake.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{clean_env, ok, secrets, stderr_of, stdout_of, vectors};
+use crate::common::{clean_env, ok, secrets, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 

@@ -3,14 +3,12 @@
 //! `--fix`), `access`, the diff driver through `git diff` and `git log -p`, the merge driver
 //! through `git merge`, `git setup` and its hooks, `log` and `list --long`.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{clean_env, ok, secrets, sops_bin, stderr_of, stdout_of, vectors};
+use crate::common::{clean_env, ok, secrets, sops_bin, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
@@ -205,7 +203,7 @@ fn check_finds_drift_made_by_the_real_sops_and_fix_repairs_it() {
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join(".sops.yaml");
     fs::write(&config, format!("creation_rules:\n  - path_regex: .*\n    age: {ALICE},{BOB}\n")).unwrap();
-    let out = common::sops(
+    let out = crate::common::sops(
         &["--config", config.to_str().unwrap(), "updatekeys", "-y", "--input-type", "binary", "sops/secrets/db/secret"],
         &[("SOPS_AGE_KEY_FILE", &vectors().join("keys.txt"))],
         repo.path(),
@@ -452,7 +450,7 @@ fn merging_different_keys_of_a_yaml_file() {
         "still for bob too"
     );
     if sops_bin().is_some() {
-        let real = common::sops(&["decrypt", "app.enc.yaml"], &[("SOPS_AGE_KEY_FILE", &vectors().join("keys.txt"))], repo.path());
+        let real = crate::common::sops(&["decrypt", "app.enc.yaml"], &[("SOPS_AGE_KEY_FILE", &vectors().join("keys.txt"))], repo.path());
         assert_eq!(stdout_of(&real), decrypted, "the real sops reads the merge: {}", stderr_of(&real));
     }
 

@@ -4,15 +4,13 @@
 //! write outside the repository through them, `check` must name each one quickly, and no
 //! secret clan would re-key may be skipped.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::clan::{key_file, Flake, K};
-use common::{stderr_of, stdout_of};
+use crate::common::clan::{key_file, Flake, K};
+use crate::common::{stderr_of, stdout_of};
 
 /// alice (k0) is the victim who runs the commands; eve (k1) is the committer.
 fn team() -> Flake {
@@ -200,11 +198,14 @@ fn hostile_key_files_are_refused() {
     let flake = team();
     let outside = tempfile::tempdir().unwrap();
     let real = outside.path().join("key.json");
-    fs::write(&real, common::clan::clan_key_json(&[K[2]])).unwrap();
+    fs::write(&real, crate::common::clan::clan_key_json(&[K[2]])).unwrap();
     for (user, make) in [
         ("linked", Box::new(|p: &Path| std::os::unix::fs::symlink(&real, p).unwrap()) as Box<dyn Fn(&Path)>),
         ("fifo", Box::new(|p: &Path| mkfifo(p))),
-        ("huge", Box::new(|p: &Path| fs::write(p, format!("{}{}", common::clan::clan_key_json(&[K[3]]), " ".repeat(2 << 20))).unwrap())),
+        (
+            "huge",
+            Box::new(|p: &Path| fs::write(p, format!("{}{}", crate::common::clan::clan_key_json(&[K[3]]), " ".repeat(2 << 20))).unwrap()),
+        ),
     ] {
         fs::create_dir_all(flake.sops("users").join(user)).unwrap();
         make(&flake.sops("users").join(user).join("key.json"));
@@ -226,7 +227,7 @@ fn hostile_key_files_are_refused() {
 #[test]
 fn check_never_prints_a_private_key() {
     let flake = team();
-    let private = common::clan::private_key(2);
+    let private = crate::common::clan::private_key(2);
     fs::create_dir_all(flake.sops("users/leaky")).unwrap();
     fs::write(flake.sops("users/leaky/key.json"), format!(r#"[{{"publickey": "{private}", "type": "age"}}]"#)).unwrap();
     fs::create_dir_all(flake.sops("machines/leaky2")).unwrap();
@@ -300,7 +301,7 @@ fn key_update_and_grants_reach_hidden_secrets() {
     flake.sops_reads(".hidden", 1, "h-value");
     flake.ok(0, &["users", "remove-secret", "bob", ".hidden"]);
     flake.sops_cannot_read(".hidden", 1);
-    if let Some(age) = common::peer("age") {
+    if let Some(age) = crate::common::peer("age") {
         // The real age agrees: bob's identity opens none of the recipients' stanzas.
         let json: serde_json::Value = serde_json::from_slice(&fs::read(flake.sops("secrets/.hidden/secret")).unwrap()).unwrap();
         let opens = |key: usize, stanza: &serde_json::Value| {

@@ -2,18 +2,16 @@
 //! keys, comments added in clear text, age headers with thousands of stanzas. `secrets sops
 //! decrypt` must refuse or warn exactly where the real sops does, with its exit codes.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{sops, sops_bin, stderr_of, stdout_of, vectors};
+use crate::common::{sops, sops_bin, stderr_of, stdout_of, vectors};
 
 const SENTENCE: &str = "Found possibly unencrypted comment in file. This is to be expected if the file being decrypted was created with an older version of SOPS.";
 
 fn ours(file: &Path) -> std::process::Output {
-    common::secrets().env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt")).args(["sops", "decrypt"]).arg(file).output().unwrap()
+    crate::common::secrets().env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt")).args(["sops", "decrypt"]).arg(file).output().unwrap()
 }
 
 /// The real sops's output for the same file, or `None` when it is not installed.

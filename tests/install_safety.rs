@@ -6,15 +6,13 @@
 //!
 //! The attacks need root and `setpriv`; without them each test says so and passes.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{peer, secrets, stderr_of, vectors};
+use crate::common::{peer, secrets, stderr_of, vectors};
 
 const NOBODY: &str = "65534";
 /// Installs in the race test; each is a new target the racing user attacks.
@@ -78,7 +76,7 @@ impl Scene {
 fn install(target: &Path) -> Output {
     secrets()
         .arg("--repo")
-        .arg(common::repo_root().join("fixtures/clan-repo"))
+        .arg(crate::common::repo_root().join("fixtures/clan-repo"))
         .args(["install", "--machine", "web1", "--target"])
         .arg(target)
         .arg("--age-key-file")
@@ -149,7 +147,7 @@ fn extra_links_go_only_into_folders_of_root_or_the_secrets_owner() {
     let run = |name: &str| {
         secrets()
             .arg("--repo")
-            .arg(common::repo_root().join("fixtures/clan-repo"))
+            .arg(crate::common::repo_root().join("fixtures/clan-repo"))
             .args(["install", "--machine", "web1", "--target"])
             .arg(scene.dir.path().join(name))
             .arg("--age-key-file")
@@ -213,7 +211,7 @@ fn an_extra_link_never_goes_through_a_symlink_of_the_secrets_owner() {
     fs::write(&manifest, text).unwrap();
     let out = secrets()
         .arg("--repo")
-        .arg(common::repo_root().join("fixtures/clan-repo"))
+        .arg(crate::common::repo_root().join("fixtures/clan-repo"))
         .args(["install", "--machine", "web1", "--target"])
         .arg(scene.dir.path().join("secrets"))
         .arg("--age-key-file")
@@ -236,12 +234,17 @@ fn an_extra_link_never_goes_through_a_symlink_of_the_secrets_owner() {
 fn a_racing_user_never_steers_where_root_writes() {
     let Some(scene) = Scene::new() else { return };
     // The racer is this test binary again, run as the user (copied where they can run it).
+    // Copied by `cp`, not by this process: a file open for writing here would be inherited by
+    // what the other test threads start meanwhile, and running it would fail ("text file busy").
     let racer = scene.dir.path().join("racer");
-    fs::copy(std::env::current_exe().unwrap(), &racer).unwrap();
+    assert!(Command::new("cp").arg(std::env::current_exe().unwrap()).arg(&racer).status().unwrap().success());
     fs::set_permissions(&racer, fs::Permissions::from_mode(0o755)).unwrap();
+    // The test's full name in the binary of all areas: `<area>::racing_user`.
+    let area = module_path!().split_once("::").map_or(module_path!(), |(_, area)| area);
     let child = scene
         .as_nobody(&racer)
-        .args(["racing_user", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .arg(format!("{area}::racing_user"))
+        .args(["--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("RACE_SHARED", scene.shared())
         .env("RACE_VICTIM", scene.victim())
         .stdout(Stdio::null())

@@ -2,15 +2,14 @@
 //! `SOPS_AGE_KEY_FILE`, `keys.txt`) are read once, without blocking and bounded in size, and a
 //! secret is decrypted only from bytes read through the repository's own folders.
 
-mod common;
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::clan::{Flake, K};
-use common::{stderr_of, stdout_of};
+use crate::common::clan::{Flake, K};
+use crate::common::{stderr_of, stdout_of};
 
 fn mkfifo(path: &Path) {
     assert!(Command::new("mkfifo").arg(path).status().unwrap().success());

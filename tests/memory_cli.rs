@@ -4,8 +4,6 @@
 //! variables to its command; `key generate` never writes a key through a link, into a file
 //! others can read, or into folders others can enter.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -13,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{clean_env, ok, secrets, secrets_process, stderr_of, stdout_of, vectors};
+use crate::common::{clean_env, ok, secrets, secrets_process, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 

@@ -3,15 +3,13 @@
 //! under `sops/`, and a local user may own a `.git` above a git-less repository. None of it may
 //! make a command undo into a revoked member's favour, delete a secret, hang or exhaust memory.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::clan::{Flake, K};
-use common::{peer, stderr_of, stdout_of};
+use crate::common::clan::{Flake, K};
+use crate::common::{peer, stderr_of, stdout_of};
 
 /// alice (k0) runs the commands; eve (k1) is the committer and the member being revoked.
 fn team() -> Flake {
@@ -92,16 +90,16 @@ fn a_journal_that_is_a_device_link_or_a_fifo_neither_exhausts_memory_nor_hangs()
     let journal = repo.join("sops/.secrets.journal");
     std::os::unix::fs::symlink("/dev/zero", &journal).unwrap();
     for args in [&["get", "db"][..], &["check"][..]] {
-        let mut cmd = common::secrets_process();
-        cmd.env("SOPS_AGE_KEY", common::clan::private_key(0)).arg("--repo").arg(&repo).args(args);
+        let mut cmd = crate::common::secrets_process();
+        cmd.env("SOPS_AGE_KEY", crate::common::clan::private_key(0)).arg("--repo").arg(&repo).args(args);
         // Refused, so never read: a reading command warns and goes on.
         let out = bounded(cmd, Duration::from_secs(20)).expect("finishes");
         assert!(stderr_of(&out).contains(".secrets.journal") || stdout_of(&out).contains(".secrets.journal"), "{args:?}");
     }
     fs::remove_file(&journal).unwrap();
     assert!(Command::new("mkfifo").arg(&journal).status().unwrap().success());
-    let mut cmd = common::secrets_process();
-    cmd.env("SOPS_AGE_KEY", common::clan::private_key(0)).arg("--repo").arg(&repo).args(["get", "db"]);
+    let mut cmd = crate::common::secrets_process();
+    cmd.env("SOPS_AGE_KEY", crate::common::clan::private_key(0)).arg("--repo").arg(&repo).args(["get", "db"]);
     let out = bounded(cmd, Duration::from_secs(10)).expect("a FIFO journal must not hang `get`");
     assert!(stderr_of(&out).contains(".secrets.journal"), "{}", stderr_of(&out));
 }
@@ -140,8 +138,8 @@ fn a_git_dir_of_another_user_above_the_repository_is_not_trusted() {
         assert!(status.success(), "{script}");
     };
     as_nobody(&format!("mkdir .git && printf '%s\\n' '{line}' > .git/secrets.journal"));
-    let mut cmd = common::secrets_process();
-    cmd.env("SOPS_AGE_KEY", common::clan::private_key(0)).arg("--repo").arg(&repo).args(["get", "db"]);
+    let mut cmd = crate::common::secrets_process();
+    cmd.env("SOPS_AGE_KEY", crate::common::clan::private_key(0)).arg("--repo").arg(&repo).args(["get", "db"]);
     let out = bounded(cmd, Duration::from_secs(30)).expect("finishes");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(fs::symlink_metadata(repo.join("sops/secrets/db/users/eve")).is_err(), "the revoked member's link was put back");

@@ -1,11 +1,9 @@
 //! `secrets sops …` end to end: the built binary on the golden vectors and on files it writes,
 //! with sops' exit codes and messages that never show a secret.
 
-mod common;
-
 use std::path::Path;
 
-use common::{ok, secrets, stderr_of, stdout_of, vectors};
+use crate::common::{ok, secrets, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";

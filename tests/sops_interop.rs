@@ -2,11 +2,9 @@
 //! data keys with the real `age`), files the real `sops` writes decrypt with `secrets`, and
 //! re-keyed files open for exactly the new recipients. Keys are fresh for every run.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{age_keygen, ok, peer, secrets, sops, sops_bin, stderr_of, vectors};
+use crate::common::{age_keygen, ok, peer, secrets, sops, sops_bin, stderr_of, vectors};
 
 /// The stores and the vector that exercises each.
 const CASES: [&str; 7] = ["basic.yaml", "multidoc.yaml", "basic.json", "basic.env", "basic.ini", "binary.bin", "secret"];
@@ -303,7 +301,7 @@ mod random_documents {
     use proptest::prelude::*;
     use secrets_sops::{Document, EncryptOptions, Format, Map, MapItem, Value};
 
-    use super::common::{sops, sops_bin, stderr_of, vectors};
+    use crate::common::{sops, sops_bin, stderr_of, vectors};
 
     const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 

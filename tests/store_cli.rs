@@ -1,12 +1,10 @@
 //! The clan-compatible repository commands end to end: layout, links, re-keying, guards,
 //! commits and messages, following clan's own test scenarios.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{ok, secrets, stderr_of, stdout_of, vectors};
+use crate::common::{ok, secrets, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
@@ -289,7 +287,7 @@ fn import_sops_imports_every_string_leaf() {
 #[test]
 fn a_repository_written_by_clan_is_read_and_extended() {
     let repo = Repo::new();
-    let fixture = common::repo_root().join("fixtures/clan-repo");
+    let fixture = crate::common::repo_root().join("fixtures/clan-repo");
     let out = Command::new("cp").arg("-a").arg(fixture.join("sops")).arg(repo.path()).output().unwrap();
     assert!(out.status.success());
     assert_eq!(stdout_of(ok(&repo.run_as("keys.txt", &["users", "list"]))), "admin\n");

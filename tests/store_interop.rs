@@ -2,12 +2,10 @@
 //! scenario, each secret decrypts with the real `sops` for every intended reader's key and
 //! fails for everyone else, so sops-nix and plain sops read exactly what the links say.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{ok, secrets, sops, sops_bin, stderr_of, vectors};
+use crate::common::{ok, secrets, sops, sops_bin, stderr_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";

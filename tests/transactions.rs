@@ -4,13 +4,11 @@
 //! completes it. Failures are injected exactly with `SECRETS_FAIL_WRITE`, and for real with a
 //! tiny tmpfs in a private mount namespace (root only).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{git, init_git_repo, ok, secrets_process, stderr_of, stdout_of, vectors};
+use crate::common::{git, init_git_repo, ok, secrets_process, stderr_of, stdout_of, vectors};
 
 const ADMIN: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const SECRETS: usize = 6;

@@ -1,8 +1,6 @@
 //! Shared helpers for the end-to-end tests: the built `secrets` binary, the real peers (`sops`,
 //! `age`, `age-keygen`, `ssh-keygen`), fresh keys and the golden vectors.
 
-#![allow(dead_code)]
-
 pub mod clan;
 
 use std::path::{Path, PathBuf};
@@ -51,9 +49,51 @@ pub fn clean_env(cmd: &mut Command) {
             cmd.env_remove(name);
         }
     }
-    let home = std::env::temp_dir().join("secrets-tests-empty-home");
+    empty_home(cmd);
+}
+
+/// The empty HOME the tests run with (no key, no configuration).
+fn home() -> PathBuf {
+    std::env::temp_dir().join("secrets-tests-empty-home")
+}
+
+fn empty_home(cmd: &mut Command) {
+    let home = home();
     std::fs::create_dir_all(&home).unwrap();
     cmd.env("HOME", &home).env("XDG_CONFIG_HOME", home.join(".config"));
+}
+
+/// The `secrets` binary with nothing of the caller's environment but `PATH` (and the empty
+/// HOME), for transcripts compared byte for byte: clap wraps help to `COLUMNS`, and `USER`,
+/// `EDITOR` or a `LANG` must not show in a snapshot either.
+pub fn secrets_bare() -> assert_cmd::Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_secrets"));
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    empty_home(&mut cmd);
+    assert_cmd::Command::from_std(cmd)
+}
+
+/// `text` with what differs between machines and runs replaced by placeholders, longest first:
+/// the given folders (`(path, "[FLAKE]")`), this checkout (`[REPO]`), the empty HOME (`[HOME]`),
+/// the temporary folder (`[TMP]`) and the version of `secrets` (`[VERSION]`).
+pub fn normalize(text: &str, folders: &[(&Path, &str)]) -> String {
+    let mut known: Vec<(String, &str)> = folders.iter().map(|(p, name)| (p.display().to_string(), *name)).collect();
+    known.push((repo_root().display().to_string(), "[REPO]"));
+    known.push((home().display().to_string(), "[HOME]"));
+    let tmp = std::env::temp_dir();
+    known.push((tmp.display().to_string().trim_end_matches('/').to_string(), "[TMP]"));
+    if let Ok(canonical) = tmp.canonicalize() {
+        known.push((canonical.display().to_string(), "[TMP]"));
+    }
+    known.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    let mut text = text.to_string();
+    for (path, name) in known {
+        text = text.replace(&path, name);
+    }
+    text.replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
 }
 
 fn require_peers() -> bool {
