@@ -2,7 +2,6 @@
 //! `SOPS_AGE_KEY_FILE`, `keys.txt`) are read once, without blocking and bounded in size, and a
 //! secret is decrypted only from bytes read through the repository's own folders.
 
-
 use std::fs;
 use std::path::Path;
 use std::process::Command;
