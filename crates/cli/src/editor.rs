@@ -29,7 +29,7 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     command.args(words).arg(&path);
     // The editor needs the value, not the keys that open every secret (as `secrets exec`).
     crate::commands::exec::remove_key_env(&mut command);
-    let finished = crate::signals::run(command).map_err(|e| {
+    let finished = crate::sys::signals::run(command).map_err(|e| {
         Failure::new(exit::NO_EDITOR_FOUND, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor")
     });
     let finished = match finished {
@@ -42,7 +42,7 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     if let Some(signal) = finished.signal {
         wipe(&path);
         drop(dir);
-        crate::signals::die(signal);
+        crate::sys::signals::die(signal);
     }
     if !finished.status.success() {
         wipe(&path);

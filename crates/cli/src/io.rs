@@ -59,7 +59,7 @@ impl Drop for PrivateDir {
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             drop(dir);
-            crate::signals::release(&path);
+            crate::sys::signals::release(&path);
         }
     }
 }
@@ -74,7 +74,7 @@ const SWEPT_KINDS: [&str; 3] = ["edit", "exec", "cred"];
 pub fn private_tempdir(kind: &str) -> CmdResult<PrivateDir> {
     let prefix = format!("secrets-{kind}-{}-", std::process::id());
     let dir = create_private(&prefix, true)?;
-    crate::signals::protect(dir.path());
+    crate::sys::signals::protect(dir.path());
     Ok(PrivateDir { dir: Some(dir) })
 }
 
@@ -122,12 +122,12 @@ fn create_private(prefix: &str, sweep: bool) -> CmdResult<tempfile::TempDir> {
 #[cfg(unix)]
 fn sweep_stale(base: &Path) {
     use std::os::unix::fs::MetadataExt;
-    let owner = crate::signals::effective_uid();
+    let owner = crate::sys::signals::effective_uid();
     let Ok(entries) = fs::read_dir(base) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(stale_pid) else { continue };
-        if pid == std::process::id() || crate::signals::alive(pid) {
+        if pid == std::process::id() || crate::sys::signals::alive(pid) {
             continue;
         }
         let path = entry.path();

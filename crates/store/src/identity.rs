@@ -148,8 +148,7 @@ mod tests {
     fn a_fifo_key_file_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("keys.txt");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let shown = fifo.display().to_string();
         std::thread::spawn(move || {

@@ -74,8 +74,14 @@
 //! # }
 //! ```
 
+// No `unsafe`: system calls go through rustix's safe API. `deny` rather than `forbid` until the
+// machine side moves to its own crate: a test in `deploy` still makes a FIFO through libc.
+#![deny(unsafe_code)]
+
 pub mod check;
 pub mod credentials;
+// docs pending: being rewritten (moved into its own crate), as is its last `unsafe` test helper.
+#[allow(missing_docs, unsafe_code)]
 pub mod deploy;
 pub mod error;
 pub mod export;

@@ -364,7 +364,7 @@ fn run_with(credential: Credential, command: &[String], keep_key_env: bool) -> C
         super::exec::remove_key_env(&mut child);
     }
     drop(env);
-    let finished = crate::signals::run(child);
+    let finished = crate::sys::signals::run(child);
     drop(dir);
     let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", command[0])))?;
     Ok(exit_code(finished.status))

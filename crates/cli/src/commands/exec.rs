@@ -192,7 +192,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     // The command holds the values in its environment now; this process keeps none of them
     // while it waits.
     drop(command_env);
-    let finished = crate::signals::run(child);
+    let finished = crate::sys::signals::run(child);
     // The private folder goes before anything else is reported.
     drop(dir);
     let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", args.command[0])))?;

@@ -151,7 +151,7 @@ fn check_key_file(path: &Path, meta: &std::fs::Metadata) -> CmdResult<()> {
         ))
         .hint(format!("make it private with `chmod 600 {}`, then run this again", path.display())));
     }
-    if meta.uid() != crate::signals::effective_uid() {
+    if meta.uid() != crate::sys::signals::effective_uid() {
         return Err(Failure::msg(format!("{}: the key file belongs to another user", path.display()))
             .hint("use a key file of your own (set SOPS_AGE_KEY_FILE)"));
     }
@@ -165,7 +165,7 @@ fn check_key_file(path: &Path, meta: &std::fs::Metadata) -> CmdResult<()> {
 fn check_key_folders(dir: &Path) -> CmdResult<()> {
     let fail = |e: std::io::Error| Failure::msg(format!("{}: cannot check the folder: {e}", dir.display()));
     let resolved = std::fs::canonicalize(dir).map_err(fail)?;
-    let uid = crate::signals::effective_uid();
+    let uid = crate::sys::signals::effective_uid();
     for folder in dir.ancestors().chain(resolved.ancestors()).filter(|p| !p.as_os_str().is_empty()) {
         let meta = std::fs::metadata(folder).map_err(fail)?;
         if let Some(why) = unsafe_folder(&meta, uid) {
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn folders_anyone_can_write_to_are_unsafe_unless_sticky() {
         let dir = tempfile::tempdir().unwrap();
-        let uid = crate::signals::effective_uid();
+        let uid = crate::sys::signals::effective_uid();
         for (mode, unsafe_) in [(0o700, false), (0o755, false), (0o777, true), (0o1777, false), (0o703, true)] {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
             let meta = std::fs::metadata(dir.path()).unwrap();

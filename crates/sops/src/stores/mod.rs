@@ -7,6 +7,8 @@ pub mod dotenv;
 pub mod flat;
 pub mod ini;
 pub mod json;
+// docs pending: being rewritten.
+#[allow(missing_docs)]
 pub mod yaml;
 
 use crate::error::Result;

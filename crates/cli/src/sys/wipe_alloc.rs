@@ -9,10 +9,8 @@
 //! of the value before this). Wiping every freed block closes that whole class at the cost of a
 //! memset per free, small next to decryption.
 //!
-//! Besides `signals`, the only module of the CLI with `unsafe`: an allocator cannot be written
-//! without it.
-
-#![allow(unsafe_code)]
+//! Next to `signals`, in the one module of the CLI that allows `unsafe` (`sys`): an allocator
+//! cannot be written without it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

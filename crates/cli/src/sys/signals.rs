@@ -23,8 +23,6 @@
 //! rest with ordinary code (the self-pipe pattern), so nothing that allocates or locks runs
 //! inside a handler.
 
-#![allow(unsafe_code)]
-
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -131,7 +129,7 @@ pub fn run(mut command: Command) -> std::io::Result<Finished> {
             });
         }
     }
-    crate::wipe_alloc::wipe_stack();
+    crate::sys::wipe_alloc::wipe_stack();
     // The helper thread takes the same lock: a signal is either handled before the command
     // exists (clean up and end) or passed on to it, never lost in between.
     let mut child = {
