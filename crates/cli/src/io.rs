@@ -38,7 +38,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> CmdResult<()> {
 pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
-        .and_then(|_| out.flush())
+        .and_then(|()| out.flush())
         .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot write to standard output: {e}")))
 }
 
@@ -50,7 +50,7 @@ pub struct PrivateDir {
 
 impl PrivateDir {
     pub fn path(&self) -> &Path {
-        self.dir.as_ref().map(tempfile::TempDir::path).unwrap_or(Path::new(""))
+        self.dir.as_ref().map_or(Path::new(""), tempfile::TempDir::path)
     }
 }
 
@@ -161,7 +161,7 @@ fn check_private(dir: &Path) -> CmdResult<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(dir).map_or(0, |m| m.permissions().mode() & 0o777);
         if mode != 0o700 {
             return Err(Failure::msg(format!("{}: the temporary folder is not private", dir.display())));
         }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+#[allow(clippy::wildcard_imports, reason = "the type-level numbers U1 to U32 of `nonce_len_type`")]
 use aes_gcm::aead::consts::*;
 use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
 use aes_gcm::aead::{AeadInPlace, KeyInit};

@@ -164,7 +164,7 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = r#"
+    const SAMPLE: &str = r"
 keys:
   - &alice age1alice
 creation_rules:
@@ -181,7 +181,7 @@ creation_rules:
 stores:
   yaml:
     indent: 2
-"#;
+";
 
     #[test]
     fn parses_rules_and_picks_the_first_match() {

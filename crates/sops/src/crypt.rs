@@ -57,7 +57,7 @@ where
     F: FnMut(Leaf<'_>, Value) -> Result<Value>,
 {
     comments.push(Vec::new());
-    for item in map.0.iter_mut() {
+    for item in &mut map.0 {
         match item {
             MapItem::Comment(text) => {
                 if let Some(frame) = comments.last_mut() {

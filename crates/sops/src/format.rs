@@ -19,6 +19,7 @@ impl Format {
         Format::from_file_name(&name)
     }
 
+    #[allow(clippy::case_sensitive_file_extension_comparisons, reason = "sops matches extensions case-sensitively")]
     pub fn from_file_name(name: &str) -> Format {
         if name.ends_with(".yaml") || name.ends_with(".yml") {
             Format::Yaml

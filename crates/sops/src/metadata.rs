@@ -114,10 +114,7 @@ impl Metadata {
     pub fn from_tree(tree: &Map) -> Result<Metadata> {
         refuse_duplicate_keys(tree, "sops")?;
         let flat_group = parse_group(tree)?;
-        let key_groups = if !flat_group.is_empty() {
-            // sops: when the flat keys are present, `key_groups` is ignored.
-            vec![flat_group]
-        } else {
+        let key_groups = if flat_group.is_empty() {
             match tree.get("key_groups") {
                 Some(Value::List(groups)) => groups
                     .iter()
@@ -130,6 +127,9 @@ impl Metadata {
                 None | Some(Value::Null) => Vec::new(),
                 Some(_) => return Err(Error::metadata("key_groups is not a list")),
             }
+        } else {
+            // sops: when the flat keys are present, `key_groups` is ignored.
+            vec![flat_group]
         };
 
         let shamir_threshold = match tree.get("shamir_threshold") {
@@ -140,7 +140,7 @@ impl Metadata {
         };
 
         let last_modified = match tree.get("lastmodified") {
-            Some(Value::Str(s)) | Some(Value::Time(s)) => s.clone(),
+            Some(Value::Str(s) | Value::Time(s)) => s.clone(),
             None => return Err(Error::metadata("lastmodified is missing")),
             Some(_) => return Err(Error::metadata("lastmodified is not a string")),
         };
@@ -150,7 +150,7 @@ impl Metadata {
 
         let mac = match tree.get("mac") {
             Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
-            None | Some(Value::Null) | Some(Value::Str(_)) => None,
+            None | Some(Value::Null | Value::Str(_)) => None,
             Some(_) => return Err(Error::metadata("mac is not a string")),
         };
 
@@ -167,7 +167,7 @@ impl Metadata {
                     }
                     selection = SelectionRule::from_field(field, s.clone());
                 }
-                None | Some(Value::Null) | Some(Value::Str(_)) => {}
+                None | Some(Value::Null | Value::Str(_)) => {}
                 Some(_) => return Err(Error::metadata(format!("{field} is not a string"))),
             }
         }
@@ -181,7 +181,7 @@ impl Metadata {
 
         let version = match tree.get("version") {
             Some(Value::Str(s)) if !s.is_empty() => s.clone(),
-            None | Some(Value::Null) | Some(Value::Str(_)) => {
+            None | Some(Value::Null | Value::Str(_)) => {
                 return Err(Error::metadata("the version string is empty; the file was not written by sops"))
             }
             Some(_) => {
@@ -401,6 +401,11 @@ mod tests {
 
     #[test]
     fn refuses_duplicate_keys_anywhere_in_the_metadata() {
+        fn first(tree: &mut Map) -> &mut Map {
+            let Some(Value::List(groups)) = tree.get_mut("key_groups") else { panic!() };
+            let Value::Map(group) = &mut groups[0] else { panic!() };
+            group
+        }
         let duplicated = |edit: &dyn Fn(&mut Map)| {
             let mut tree = sample(3).to_tree(Format::Yaml);
             edit(&mut tree);
@@ -409,11 +414,6 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        fn first(tree: &mut Map) -> &mut Map {
-            let Some(Value::List(groups)) = tree.get_mut("key_groups") else { panic!() };
-            let Value::Map(group) = &mut groups[0] else { panic!() };
-            group
-        }
         assert_eq!(duplicated(&|t| t.0.push(MapItem::Entry("version".into(), Value::str("3.11.0")))), "sops.version");
         assert_eq!(duplicated(&|t| t.0.insert(0, MapItem::Entry("mac".into(), Value::str("ENC[y]")))), "sops.mac");
         assert_eq!(duplicated(&|t| first(t).0.push(MapItem::Entry("age".into(), Value::List(vec![])))), "sops.key_groups[0].age");

@@ -139,7 +139,7 @@ fn ciphertexts(doc: &secrets_sops::Document) -> Vec<String> {
             match item {
                 secrets_sops::MapItem::Entry(_, v) => walk(v, out),
                 secrets_sops::MapItem::Comment(c) if c.starts_with("ENC[") => out.push(c.clone()),
-                _ => {}
+                secrets_sops::MapItem::Comment(_) => {}
             }
         }
     }

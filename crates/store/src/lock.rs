@@ -123,9 +123,10 @@ impl RepoLock {
     pub fn try_acquire(repo: &Repo) -> Result<Option<RepoLock>> {
         let path = lock_path(repo);
         let file = open(repo, &path)?;
-        match try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
-            true => Ok(Some(RepoLock { _file: file, path })),
-            false => Ok(None),
+        if try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
+            Ok(Some(RepoLock { _file: file, path }))
+        } else {
+            Ok(None)
         }
     }
 

@@ -137,8 +137,8 @@ fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: R
             dangling,
         }));
     }
-    let added: Vec<String> = wanted_set.difference(&current_set).map(|s| s.to_string()).collect();
-    let removed: Vec<String> = current_set.difference(&wanted_set).map(|s| s.to_string()).collect();
+    let added: Vec<String> = wanted_set.difference(&current_set).copied().cloned().collect();
+    let removed: Vec<String> = current_set.difference(&wanted_set).copied().cloned().collect();
     let rotate = !removed.is_empty() && !options.no_rotate;
     let groups = vec![wanted];
     let new_file = if rotate {

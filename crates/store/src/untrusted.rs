@@ -396,7 +396,7 @@ fn describe(kind: FileType) -> &'static str {
         FileType::Fifo => "a named pipe (FIFO)",
         FileType::CharacterDevice | FileType::BlockDevice => "a device",
         FileType::Socket => "a socket",
-        _ => "a special file",
+        FileType::Unknown => "a special file",
     }
 }
 

@@ -262,7 +262,7 @@ fn list(ctx: &Context) -> CmdResult {
     // Created and updated dates come from git history where there is one.
     let dates = match secrets_store::history::GitRepo::open(&repo)? {
         Some(git) => secrets_store::history::log::dates(&git)?,
-        None => Default::default(),
+        None => std::collections::HashMap::default(),
     };
     let mut rows = Vec::new();
     for (provider, name) in credentials::list(&repo)? {
@@ -271,14 +271,17 @@ fn list(ctx: &Context) -> CmdResult {
         let readers: Vec<String> =
             access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
         let history = dates.get(&secret.name);
-        let created = history.and_then(|d| d.created.as_ref()).map(|c| c.date());
-        let updated = history.and_then(|d| d.updated.as_ref()).map(|c| c.date()).unwrap_or_else(|| {
-            secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
-                .ok()
-                .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
-                .map(|f| f.metadata.last_modified)
-                .unwrap_or_default()
-        });
+        let created = history.and_then(|d| d.created.as_ref()).map(secrets_store::history::log::CommitInfo::date);
+        let updated = history.and_then(|d| d.updated.as_ref()).map_or_else(
+            || {
+                secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
+                    .ok()
+                    .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
+                    .map(|f| f.metadata.last_modified)
+                    .unwrap_or_default()
+            },
+            secrets_store::history::log::CommitInfo::date,
+        );
         let values: serde_json::Map<String, serde_json::Value> = match ops::get_secret(&repo, &identities, &secret.name)
             .ok()
             .and_then(|bytes| Credential::from_json(provider, &name, &bytes).ok())
@@ -379,7 +382,7 @@ pub fn exit_code(status: std::process::ExitStatus) -> u8 {
             return (128 + signal).min(255) as u8;
         }
     }
-    status.code().map(|c| c as u8).unwrap_or(1)
+    status.code().map_or(1, |c| c as u8)
 }
 
 fn export_lines(credential: &Credential) -> CmdResult {

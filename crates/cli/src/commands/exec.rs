@@ -133,8 +133,8 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     }
     let mut vars: Vec<&str> = wanted.iter().filter_map(|w| w.var()).collect();
     vars.sort_unstable();
-    if let Some(pair) = vars.windows(2).find(|p| p[0] == p[1]) {
-        return Err(Failure::new(exit::USAGE, format!("the variable {} is given twice", pair[0])));
+    if let Some([twice, _]) = vars.windows(2).find(|p| p[0] == p[1]) {
+        return Err(Failure::new(exit::USAGE, format!("the variable {twice} is given twice")));
     }
 
     // Everything is decrypted before anything is written or run; the identities are dropped
@@ -162,7 +162,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
                 command_env.push((var.clone(), value));
             }
             Sink::File { var, name } => {
-                let Some(root) = dir.as_ref().map(|d| d.path()) else { continue };
+                let Some(root) = dir.as_ref().map(super::super::io::PrivateDir::path) else { continue };
                 let path = root.join(name);
                 write_private(root, &path, &value, 0o400)?;
                 drop(value);
@@ -174,7 +174,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
         }
     }
     if args.all_files {
-        if let Some(root) = dir.as_ref().map(|d| d.path()) {
+        if let Some(root) = dir.as_ref().map(super::super::io::PrivateDir::path) {
             command_env.push(("SECRETS_DIR".into(), Zeroizing::new(root.as_os_str().as_bytes().to_vec())));
         }
     }

@@ -108,7 +108,7 @@ fn append_key(path: &Path, public: &str, secret: &str) -> CmdResult<()> {
         "{}# created: {created}\n# public key: {public}\n{secret}\n",
         if needs_newline { "\n" } else { "" }
     ));
-    file.write_all(text.as_bytes()).and_then(|_| file.sync_all()).map_err(fail)
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(fail)
 }
 
 /// Opens the key file for appending: a new one created 0600, or an existing one that passes

@@ -154,7 +154,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
                 // clan's wording for removing someone unknown.
                 StoreError::NotFound { path, .. } => {
                     Failure::msg(format!("{name} not found in {}", path.parent().unwrap_or(&path).display()))
-                        .hint(format!("see `secrets {}s list`", noun))
+                        .hint(format!("see `secrets {noun}s list`"))
                 }
                 other => store_failure(other),
             })?;

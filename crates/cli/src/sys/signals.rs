@@ -64,7 +64,7 @@ struct State {
 static STATE: Mutex<State> = Mutex::new(State { folders: Vec::new(), child: None, received: None });
 
 fn state() -> MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Turns core dumps off for this process unless [`ALLOW_CORE_DUMPS`] is `1`. Called first thing
@@ -207,6 +207,7 @@ pub fn effective_uid() -> u32 {
 
 /// Installs the handlers and starts the helper thread, once.
 fn install() {
+    use std::os::fd::IntoRawFd;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let Ok((reader, writer)) = UnixStream::pair() else { return };
@@ -219,7 +220,6 @@ fn install() {
         if spawned.is_err() {
             return;
         }
-        use std::os::fd::IntoRawFd;
         WAKE_FD.store(writer.into_raw_fd(), Ordering::SeqCst);
         for signal in SIGNALS {
             // SAFETY: the handler only touches atomics and calls write(2), both async-signal-safe;

@@ -74,6 +74,7 @@ unsafe impl GlobalAlloc for Wiping {
 #[inline(never)]
 pub fn wipe_stack() {
     // 64 KiB: far deeper than the cipher's frames, far below the main thread's 8 MiB stack.
+    #[allow(clippy::large_stack_arrays, reason = "the point is to overwrite this much of the stack")]
     let mut area = [0u8; 64 * 1024];
     std::hint::black_box(&mut area);
 }

@@ -310,7 +310,7 @@ mod tests {
         for (recipient, expected) in cases {
             match wrap(recipient, &[0u8; 32]) {
                 Err(Error::Recipient { reason, .. }) => {
-                    assert!(reason.contains(expected), "{recipient}: {reason}")
+                    assert!(reason.contains(expected), "{recipient}: {reason}");
                 }
                 other => panic!("{recipient}: {other:?}"),
             }
@@ -323,7 +323,7 @@ mod tests {
         let recipient = bech32::encode::<bech32::Bech32>(bech32::Hrp::parse("age1zzznotinstalled").unwrap(), &[1u8, 2, 3]).unwrap();
         match wrap(&recipient, &[0u8; 32]) {
             Err(Error::Recipient { reason, .. }) => {
-                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}")
+                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
@@ -356,7 +356,7 @@ mod tests {
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let enc = String::from_utf8(out.stdout).unwrap();
             let mut ids = Identities::empty();
-            if identity.ends_with(".txt") {
+            if std::path::Path::new(&identity).extension().is_some_and(|e| e == "txt") {
                 ids.add_age_key_text(&std::fs::read_to_string(&identity).unwrap(), "keys.txt").unwrap();
             } else {
                 ids.add_ssh_private_key_file(std::path::Path::new(&identity)).unwrap();

@@ -55,7 +55,7 @@ pub fn dearmor(text: &str) -> Result<Vec<u8>, ArmorError> {
     loop {
         match lines.next() {
             None => return Err(err("no BEGIN line")),
-            Some(line) if line.trim().is_empty() => continue,
+            Some(line) if line.trim().is_empty() => {}
             Some(line) if line == BEGIN => break,
             Some(_) => return Err(err("the first non-blank line is not the BEGIN line")),
         }

@@ -20,7 +20,7 @@ pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> R
     if groups.is_empty() {
         return Err(Error::Config("no recipients: at least one age recipient is needed".to_string()));
     }
-    if let Some(empty) = groups.iter().position(|g| g.is_empty()) {
+    if let Some(empty) = groups.iter().position(std::vec::Vec::is_empty) {
         return Err(Error::Config(format!("key group {} has no recipients", empty + 1)));
     }
 

@@ -128,7 +128,8 @@ impl fmt::Debug for Identities {
             .field("plugins", &self.plugins.len())
             .field("locked", &self.locked.len())
             .field("reports", &self.reports())
-            .finish()
+            // The remaining fields hold key material or wrap-time state: never printed.
+            .finish_non_exhaustive()
     }
 }
 
@@ -340,7 +341,7 @@ impl Identities {
             }
             Tier::Interactive => {
                 let callbacks = Callbacks::new(self.prompter.clone());
-                let mut names: Vec<&str> = self.plugins.iter().map(|p| p.plugin()).collect();
+                let mut names: Vec<&str> = self.plugins.iter().map(age::plugin::Identity::plugin).collect();
                 names.sort_unstable();
                 names.dedup();
                 for name in names {
@@ -551,7 +552,7 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         } else {
             content.to_vec()
         };
-        let scrypt = age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
+        let scrypt = age::Decryptor::new_buffered(&binary[..]).is_ok_and(|d| d.is_scrypt());
         if !scrypt {
             return Err("an age-encrypted file that is not protected by a passphrase".to_string());
         }
@@ -624,7 +625,7 @@ fn explain_bad_line(item: &str) -> &'static str {
 }
 
 fn describe_plugins(plugins: &[age::plugin::Identity]) -> String {
-    let mut names: Vec<&str> = plugins.iter().map(|p| p.plugin()).collect();
+    let mut names: Vec<&str> = plugins.iter().map(age::plugin::Identity::plugin).collect();
     names.sort_unstable();
     names.dedup();
     let described: Vec<String> = names
@@ -688,7 +689,7 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
 
 /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` for an ssh identity.
 fn ssh_public_line(identity: &age::ssh::Identity) -> String {
-    age::ssh::Recipient::try_from(identity.clone()).map(|r| r.to_string()).unwrap_or_else(|_| "ssh key".to_string())
+    age::ssh::Recipient::try_from(identity.clone()).map_or_else(|_| "ssh key".to_string(), |r| r.to_string())
 }
 
 /// RSA public keys are hundreds of characters; show the type and the first few.

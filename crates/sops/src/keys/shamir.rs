@@ -39,7 +39,7 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
     for (index, &byte) in secret.iter().enumerate() {
         coefficients[0] = byte;
         rand::rngs::OsRng.fill_bytes(&mut coefficients[1..]);
-        for share in shares.iter_mut() {
+        for share in &mut shares {
             let x = share[secret.len()];
             share[index] = evaluate(&coefficients, x);
         }

@@ -237,7 +237,7 @@ fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
         match untrusted::is_regular_file(repo.root(), &path.join("secret")) {
             Ok(true) => out.push(SecretRef { name, dir: path }),
             Ok(false) => {
-                sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)")
+                sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)");
             }
             Err(e) => sink.refused(&e, &path),
         }

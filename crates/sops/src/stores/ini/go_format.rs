@@ -96,21 +96,7 @@ fn format_g(f: f64, exp_char: u8) -> String {
     let (digits, point) = shortest_digits(f.abs());
     let exp = point - 1;
     let mut out = String::from(sign);
-    if !(-4..6).contains(&exp) {
-        let (first, rest) = digits.split_at(1);
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push(exp_char as char);
-        out.push(if exp < 0 { '-' } else { '+' });
-        let magnitude = exp.unsigned_abs();
-        if magnitude < 10 {
-            out.push('0');
-        }
-        out.push_str(&magnitude.to_string());
-    } else {
+    if (-4..6).contains(&exp) {
         // Positional form with exactly as many fraction digits as the shortest digits need.
         let nd = digits.len() as i32;
         if point > 0 {
@@ -129,6 +115,20 @@ fn format_g(f: f64, exp_char: u8) -> String {
                 out.push(d.map_or('0', |d| d as char));
             }
         }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push(exp_char as char);
+        out.push(if exp < 0 { '-' } else { '+' });
+        let magnitude = exp.unsigned_abs();
+        if magnitude < 10 {
+            out.push('0');
+        }
+        out.push_str(&magnitude.to_string());
     }
     out
 }

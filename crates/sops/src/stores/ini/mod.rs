@@ -102,7 +102,7 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
     let mut section = Section { name: name.to_string(), comment: String::new(), keys: Vec::new() };
     let mut items = map.0.iter().peekable();
     if let Some(MapItem::Comment(text)) = items.peek() {
-        section.comment = text.clone();
+        section.comment.clone_from(text);
         items.next();
     }
     let mut last_key: Option<usize> = None;
@@ -110,7 +110,7 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
         match item {
             MapItem::Comment(text) => {
                 if let Some(key) = last_key.and_then(|i| section.keys.get_mut(i)) {
-                    key.comment = text.clone();
+                    key.comment.clone_from(text);
                 }
             }
             MapItem::Entry(key, value) => {

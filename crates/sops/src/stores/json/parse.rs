@@ -76,7 +76,7 @@ enum State {
     After,
 }
 
-impl<'a> Parser<'a> {
+impl Parser<'_> {
     fn document(mut self) -> Result<Map> {
         self.skip_ws();
         match self.peek() {
@@ -360,6 +360,8 @@ impl<'a> Parser<'a> {
 
     fn error_at(&self, at: usize, message: impl Into<String>) -> Error {
         let before = self.src.get(..at).unwrap_or(self.src);
+        // Once per error, over one document: a counting crate is not worth its dependency.
+        #[allow(clippy::naive_bytecount)]
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
@@ -524,13 +526,13 @@ mod tests {
             r#"{"a":.5}"#,
             r#"{"a":NaN}"#,
             r#"{"a":Infinity}"#,
-            r#"{'a':1}"#,
+            r"{'a':1}",
             r#"{"a":"\x"}"#,
             r#"{"a":"\u12"}"#,
             r#"{"a":tru}"#,
             r#"{"a" 1}"#,
             r#"{"a":1 "b":2}"#,
-            r#"{a:1}"#,
+            r"{a:1}",
             r#"{"a":[1,]}"#,
             r#"{"a":[1 2]}"#,
             r#"{"a":[1}"#,
@@ -539,7 +541,7 @@ mod tests {
             r#"{"a":"#,
             r#"{"a""#,
             r#"{"a"#,
-            r#"{"#,
+            r"{",
             "{\"a\":\"b\tc\"}",
             "{\"a\":\"b\u{1}c\"}",
             "{\"a\":/*c*/1}",
