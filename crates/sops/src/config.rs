@@ -14,6 +14,7 @@ use crate::tree::{Map, Value};
 /// The parsed configuration.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The `creation_rules`, in file order: the first whose regex matches applies.
     pub creation_rules: Vec<CreationRule>,
     /// `stores.yaml.indent`.
     pub yaml_indent: Option<usize>,
@@ -24,7 +25,9 @@ pub struct Config {
 /// One creation rule.
 #[derive(Debug, Clone)]
 pub struct CreationRule {
+    /// The `path_regex` the file's path must match; `None` matches every file.
     pub path_regex: Option<String>,
+    /// The recipients, key groups, threshold and selection rule the rule gives a new file.
     pub options: EncryptOptions,
 }
 

@@ -26,6 +26,8 @@ pub struct EncryptOptions {
     /// The selection rule; `None` writes sops' default (`unencrypted_suffix: _unencrypted`, or
     /// nothing for the binary store).
     pub selection: Option<SelectionRule>,
+    /// Compute the MAC over the encrypted values only (sops' `--mac-only-encrypted`), so that
+    /// editing a plain value does not invalidate it.
     pub mac_only_encrypted: bool,
 }
 
@@ -39,16 +41,22 @@ pub struct DecryptOptions {
 /// A sops file as stored: encrypted data plus metadata.
 #[derive(Clone, Debug)]
 pub struct EncryptedFile {
+    /// The store the file was read from and is written back to.
     pub format: Format,
+    /// The tree with its values still `ENC[…]` (and those the selection rule leaves plain).
     pub data: Document,
+    /// The `sops` section: recipients, wrapped data keys, MAC, selection rule.
     pub metadata: Metadata,
 }
 
 /// A decrypted file. Holds the data key and the IVs of the values it was decrypted from, so
 /// that writing it back changes only what changed. Plaintext is zeroized on drop.
 pub struct PlainFile {
+    /// The store the file was read from and is written back to.
     pub format: Format,
+    /// The decrypted tree; edit it, then [`PlainFile::encrypt`].
     pub data: Document,
+    /// The `sops` section the file was decrypted with; encrypting refreshes its MAC and date.
     pub metadata: Metadata,
     key: DataKey,
     ivs: IvCache,

@@ -21,6 +21,7 @@ pub struct AgeKey {
 /// does not drop them, even though this library cannot use them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KeyGroup {
+    /// The age recipients of the group, each with the data key (or its share) wrapped for it.
     pub age: Vec<AgeKey>,
     /// Other master key lists by their metadata name (`pgp`, `kms`, `gcp_kms`, `azure_kv`,
     /// `hc_vault`, `hckms`), as parsed.
@@ -30,15 +31,22 @@ pub struct KeyGroup {
 /// Which values are encrypted (sops' six mutually exclusive options).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SelectionRule {
+    /// Values whose key ends with this suffix stay plain; all others are encrypted.
     UnencryptedSuffix(String),
+    /// Only values whose key ends with this suffix are encrypted.
     EncryptedSuffix(String),
+    /// Values whose key matches this regex stay plain.
     UnencryptedRegex(String),
+    /// Only values whose key matches this regex are encrypted.
     EncryptedRegex(String),
+    /// Values under a comment matching this regex stay plain.
     UnencryptedCommentRegex(String),
+    /// Only values under a comment matching this regex are encrypted.
     EncryptedCommentRegex(String),
 }
 
 impl SelectionRule {
+    /// The metadata field names of the six rules, in the order sops checks them.
     pub const FIELDS: [&'static str; 6] = [
         "unencrypted_suffix",
         "encrypted_suffix",
@@ -48,6 +56,7 @@ impl SelectionRule {
         "encrypted_comment_regex",
     ];
 
+    /// The metadata field this rule is written as.
     pub fn field(&self) -> &'static str {
         match self {
             SelectionRule::UnencryptedSuffix(_) => "unencrypted_suffix",
@@ -59,6 +68,7 @@ impl SelectionRule {
         }
     }
 
+    /// The suffix or regex the rule holds.
     pub fn value(&self) -> &str {
         match self {
             SelectionRule::UnencryptedSuffix(s)
@@ -70,6 +80,7 @@ impl SelectionRule {
         }
     }
 
+    /// The rule a metadata field names; `None` when `field` is not one of [`Self::FIELDS`].
     pub fn from_field(field: &str, value: String) -> Option<SelectionRule> {
         Some(match field {
             "unencrypted_suffix" => SelectionRule::UnencryptedSuffix(value),
@@ -91,6 +102,7 @@ impl SelectionRule {
 /// The logical metadata of a sops file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metadata {
+    /// The key groups; with more than one, each holds a Shamir share of the data key.
     pub key_groups: Vec<KeyGroup>,
     /// 0 when unset.
     pub shamir_threshold: usize,
@@ -101,7 +113,9 @@ pub struct Metadata {
     /// The rule written in the file; `None` means none was written (sops then assumes
     /// `unencrypted_suffix: _unencrypted`).
     pub selection: Option<SelectionRule>,
+    /// Whether the MAC covers only the encrypted values (`mac_only_encrypted: true`).
     pub mac_only_encrypted: bool,
+    /// The sops version that wrote the file (we write the one we are compatible with).
     pub version: String,
 }
 

@@ -6,7 +6,9 @@ use crate::tree::{Map, Value};
 /// One step of a tree path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// `["key"]`: the entry of a mapping with this key.
     Key(String),
+    /// `[3]`: the item of a list at this position.
     Index(usize),
 }
 

@@ -109,16 +109,20 @@ pub enum Unwrapped {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnwrapError {
+    /// The ASCII-armored data key is not valid armor.
     #[error(transparent)]
     Armor(#[from] ArmorError),
+    /// The age header is malformed or too large.
     #[error(transparent)]
     Header(#[from] HeaderError),
     /// An identity's own failure (a malformed stanza of its type, a plugin error), as the age
     /// crate words it.
     #[error("age decryption failed: {0}")]
     Identity(String),
+    /// A stanza opened, but the header's MAC does not match under the file key it gave.
     #[error("the age header MAC does not match: the file was tampered with")]
     HeaderMac,
+    /// The header is sound but the encrypted payload (the data key) does not decrypt.
     #[error(transparent)]
     Payload(#[from] PayloadError),
 }

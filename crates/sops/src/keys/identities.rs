@@ -71,7 +71,9 @@ enum ReportPart {
 /// What one key source held (for the report when nothing decrypts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
+    /// Where the keys were looked for: a variable's name or a file's path.
     pub source: String,
+    /// What came of it: how many keys were found, or why none was.
     pub outcome: String,
 }
 

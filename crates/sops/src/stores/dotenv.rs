@@ -11,6 +11,7 @@ use crate::tree::{Document, Map, MapItem, Value};
 
 const METADATA_PREFIX: &str = "sops_";
 
+/// The dotenv store: `KEY=value` lines and `#` comments, metadata as flattened `sops_…` keys.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DotenvStore;
 

@@ -19,6 +19,7 @@ use parse::{Key, Section};
 
 const METADATA_SECTION: &str = "sops";
 
+/// The INI store: sections of `key = value` lines, metadata in a `[sops]` section.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IniStore;
 
