@@ -13,6 +13,7 @@ use crate::repo::Repo;
 /// A local public key and where it was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalKey {
+    /// The public key of a private key found locally.
     pub key: PublicKey,
     /// `SOPS_AGE_KEY`, or the path of the key file.
     pub source: String,

@@ -77,6 +77,7 @@
 // No `unsafe`: system calls go through rustix's safe API. `deny` rather than `forbid` until the
 // machine side moves to its own crate: a test in `deploy` still makes a FIFO through libc.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod check;
 pub mod credentials;

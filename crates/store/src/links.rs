@@ -18,7 +18,10 @@ pub enum Link {
     /// A member that exists: its name.
     Member(String),
     /// A link whose target is gone (a removed member); re-keying drops it.
-    Dangling { link: PathBuf },
+    Dangling {
+        /// The symlink.
+        link: PathBuf,
+    },
 }
 
 /// The relative path from the folder `from` to `to`, both relative to the repository root.

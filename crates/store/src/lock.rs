@@ -130,6 +130,7 @@ impl RepoLock {
         }
     }
 
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -20,8 +20,11 @@ use crate::tx::Tx;
 
 /// Reports progress of a re-key over many secrets.
 pub trait Progress: Sync {
+    /// The re-key begins, over `_total` secrets.
     fn start(&self, _total: usize) {}
+    /// One more secret is done (called from worker threads).
     fn tick(&self) {}
+    /// The re-key is over.
     fn finish(&self) {}
 }
 
@@ -31,9 +34,13 @@ impl Progress for Quiet {}
 
 /// What an operation needs besides its arguments.
 pub struct Ctx<'a> {
+    /// The repository to change.
     pub repo: &'a Repo,
+    /// The private keys to decrypt secrets with when re-keying.
     pub identities: &'a Identities,
+    /// How to re-key.
     pub options: RekeyOptions,
+    /// Where re-key progress is reported.
     pub progress: &'a dyn Progress,
 }
 
@@ -49,9 +56,13 @@ pub struct Outcome {
 /// One re-keyed secret, for the report.
 #[derive(Debug, Clone)]
 pub struct RekeySummary {
+    /// The secret's name.
     pub secret: String,
+    /// Recipients added.
     pub added: Vec<String>,
+    /// Recipients removed.
     pub removed: Vec<String>,
+    /// Whether the data key was replaced.
     pub rotated: bool,
 }
 

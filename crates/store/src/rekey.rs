@@ -26,8 +26,11 @@ pub struct RekeyOptions {
 /// The new state of one secret, computed but not yet written.
 #[derive(Debug)]
 pub struct Rekeyed {
+    /// The secret.
     pub secret: SecretRef,
+    /// Recipients its file gains.
     pub added: Vec<String>,
+    /// Recipients its file loses.
     pub removed: Vec<String>,
     /// Whether the data key was replaced (because a recipient was removed).
     pub rotated: bool,

@@ -87,10 +87,12 @@ fn copy_exclusive(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 impl<'r> Tx<'r> {
+    /// A change of `repo` that has changed nothing yet (the journal is created at the first step).
     pub fn new(repo: &'r Repo) -> Tx<'r> {
         Tx { repo, journal: None, touched: Vec::new() }
     }
 
+    /// The repository being changed.
     pub fn repo(&self) -> &Repo {
         self.repo
     }
@@ -100,6 +102,8 @@ impl<'r> Tx<'r> {
         &self.touched
     }
 
+    /// Records a path as changed, for the commit, without journaling it (the caller undoes it
+    /// some other way, or it needs no undoing).
     pub fn touch(&mut self, path: PathBuf) {
         if !self.touched.contains(&path) {
             self.touched.push(path);

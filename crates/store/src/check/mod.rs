@@ -30,11 +30,14 @@ pub use fix::fix;
 /// How bad a finding is: errors fail the check, warnings do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Worth a look; the repository still works as intended.
     Warning,
+    /// The repository does not do what its links say (or cannot be read): the check fails.
     Error,
 }
 
 impl Severity {
+    /// The word for it in the report and in the JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
@@ -46,6 +49,7 @@ impl Severity {
 /// One problem found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// Whether it fails the check.
     pub severity: Severity,
     /// A stable identifier of the kind of problem (`drift`, `dangling-link`, …).
     pub code: &'static str,
@@ -74,14 +78,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// How many findings are errors.
     pub fn errors(&self) -> usize {
         self.findings.iter().filter(|f| f.severity == Severity::Error).count()
     }
 
+    /// How many findings are warnings.
     pub fn warnings(&self) -> usize {
         self.findings.iter().filter(|f| f.severity == Severity::Warning).count()
     }
 
+    /// Whether the check passed: no error (warnings allowed).
     pub fn is_ok(&self) -> bool {
         self.errors() == 0
     }

@@ -22,7 +22,10 @@ pub const DEFAULT_NAME: &str = "default";
 /// One provider's credential: its fields in the provider's order. Zeroized on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// Whose credential it is (which fields it has).
     pub provider: Provider,
+    /// The name it is stored under (`default` unless given), the part after the provider in the
+    /// secret's name.
     pub name: String,
     fields: Vec<(String, String)>,
 }
@@ -69,10 +72,12 @@ impl Credential {
         Ok(Credential { provider, name: name.to_string(), fields })
     }
 
+    /// The value of one field, if set.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.iter().find(|(n, _)| n == field).map(|(_, v)| v.as_str())
     }
 
+    /// The set fields and their values, in the provider's order.
     pub fn fields(&self) -> &[(String, String)] {
         &self.fields
     }
