@@ -1,5 +1,5 @@
 //! Editing a value in the user's editor: a private 0700 folder holding a 0600 file, removed
-//! afterwards whatever happens, termination signals included (see [`crate::signals`]). The
+//! afterwards whatever happens, termination signals included (see [`crate::sys::signals`]). The
 //! editor does not inherit the variables that locate private keys (`SOPS_AGE_KEY*`).
 
 use std::process::Command;

@@ -43,7 +43,7 @@ pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
 }
 
 /// A private folder (0700) that holds plaintext while a command runs: removed when dropped, and
-/// removed by [`crate::signals`] if a termination signal ends the run first.
+/// removed by [`crate::sys::signals`] if a termination signal ends the run first.
 pub struct PrivateDir {
     dir: Option<tempfile::TempDir>,
 }

@@ -18,7 +18,7 @@
 //!
 //! A journal found on disk is untrusted until checked: it is read as an untrusted file (never
 //! through a symlink, never a FIFO or device, bounded by [`MAX_JOURNAL_SIZE`]), it must be the
-//! caller's own and writable by nobody else (see [`crate::lock::owned_by_caller`]), and every
+//! caller's own and writable by nobody else (see `owned_by_caller` in [`crate::lock`]), and every
 //! step must be one this code writes: a link put back only with the target `secrets` (and clan)
 //! give that link path, a kept old content only under a `.secrets-old-*` name next to its file,
 //! a folder moved aside only to `.<name>.removing-*` next to it.

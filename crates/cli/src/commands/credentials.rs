@@ -18,6 +18,7 @@ use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
 
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
 pub enum CredentialsCommand {
     /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
@@ -104,6 +105,7 @@ pub enum ExportCommand {
 #[command(
     after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token"
 )]
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 pub struct ResolveArgs {
     /// The service, e.g. `postgres`
     pub service: String,

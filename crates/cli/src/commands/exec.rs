@@ -7,7 +7,7 @@
 //! which whoever commits chooses: it never replaces a variable already set nor fills one that
 //! steers how programs load and run ([`STEERING_ENV`]); it skips those secrets with a warning. Termination signals are
 //! passed on to it and the private folder is removed whatever ends the run (see
-//! [`crate::signals`]).
+//! [`crate::sys::signals`]).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

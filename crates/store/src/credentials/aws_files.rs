@@ -3,7 +3,7 @@
 //!
 //! The files are read the way the AWS CLI reads them: botocore hands them to Python's
 //! `configparser` with its defaults (`RawConfigParser`), then takes `[profile NAME]` and
-//! `[default]` sections of the config file as profiles. [`AwsCliIni`] mirrors that reading.
+//! `[default]` sections of the config file as profiles. `AwsCliIni` mirrors that reading.
 //!
 //! It is deliberately not the sops INI store's reader (`secrets_sops::stores::ini`), which
 //! mirrors Go's go-ini because go-ini's quirks decide which bytes become a sops value. The two
