@@ -100,12 +100,11 @@ pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
                 let Value::List(items) = node else { unreachable!() };
                 let positions: Vec<usize> =
                     items.iter().enumerate().filter(|(_, v)| !matches!(v, Value::Comment(_))).map(|(p, _)| p).collect();
-                match positions.get(*i) {
-                    Some(&p) => &mut items[p],
-                    None => {
-                        items.push(Value::Map(Map::new()));
-                        items.last_mut().expect("pushed above")
-                    }
+                if let Some(&p) = positions.get(*i) {
+                    &mut items[p]
+                } else {
+                    items.push(Value::Map(Map::new()));
+                    items.last_mut().expect("pushed above")
                 }
             }
         };

@@ -128,7 +128,7 @@ impl Repo {
 }
 
 fn is_link(path: &std::path::Path) -> bool {
-    fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// `users add` / `machines add`: writes the member's `key.json` and re-keys its secrets.
@@ -269,7 +269,7 @@ fn remove_leftovers(sops: &std::path::Path) -> Result<()> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             // A folder with a `secret` is a secret, whatever its name: never removed here.
             let leftover = crate::names::is_leftover_entry(&path);
             if leftover && name.starts_with(".secrets-") && !is_dir {

@@ -40,7 +40,7 @@ fn backup_name(path: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());
     let name = format!(".secrets-old-{:016x}", hasher.finish());
-    path.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
+    path.parent().map_or_else(|| PathBuf::from(&name), |p| p.join(&name))
 }
 
 /// Keeps the old content of `path` under a fresh unpredictable name next to it and returns that
@@ -234,7 +234,7 @@ impl<'r> Tx<'r> {
 
     fn write_plan(&mut self, plan: &[Rekeyed]) -> Result<()> {
         let files: Vec<(&Rekeyed, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item, b))).collect();
-        let dangling: Vec<&PathBuf> = plan.iter().flat_map(|item| item.dangling()).collect();
+        let dangling: Vec<&PathBuf> = plan.iter().flat_map(super::rekey::Rekeyed::dangling).collect();
         if files.is_empty() && dangling.is_empty() {
             return Ok(());
         }

@@ -421,20 +421,17 @@ pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&s
     let resolver = resolve::Resolver { env: &env, dir, store: repo.as_ref().map(|r| (r, &identities)) };
     let found =
         resolver.resolve(service, purpose).map_err(|e| Failure::msg(e).hint("set the variable, add the file, or store the secret"))?;
-    match field {
-        Some(field) => {
-            let value = found.field(field).ok_or_else(|| {
-                let names: Vec<&str> = found.fields.iter().map(|(n, _)| n.as_str()).collect();
-                Failure::msg(format!("{service}/{purpose} (from {}) has no field `{field}`; it has: {}", found.source, names.join(", ")))
-            })?;
-            write_stdout(value.as_bytes())?;
-        }
-        None => {
-            let object: serde_json::Map<String, serde_json::Value> =
-                found.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
-            let text = Zeroizing::new(format!("{}\n", serde_json::Value::Object(object)));
-            write_stdout(text.as_bytes())?;
-        }
+    if let Some(field) = field {
+        let value = found.field(field).ok_or_else(|| {
+            let names: Vec<&str> = found.fields.iter().map(|(n, _)| n.as_str()).collect();
+            Failure::msg(format!("{service}/{purpose} (from {}) has no field `{field}`; it has: {}", found.source, names.join(", ")))
+        })?;
+        write_stdout(value.as_bytes())?;
+    } else {
+        let object: serde_json::Map<String, serde_json::Value> =
+            found.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
+        let text = Zeroizing::new(format!("{}\n", serde_json::Value::Object(object)));
+        write_stdout(text.as_bytes())?;
     }
     Ok(0)
 }

@@ -66,13 +66,12 @@ fn generate(ctx: &Context, new: bool) -> CmdResult {
         let repo = ctx.repo().ok();
         for key in &existing {
             let owner = repo.as_ref().and_then(|r| identity::find_user(r, std::slice::from_ref(key)).ok().flatten());
-            match owner {
-                Some((name, _)) => eprintln!("AGE key {} is already set and registered as user '{name}'", key.key),
-                None => {
-                    eprintln!("AGE key {} is already set", key.key);
-                    eprintln!("Add your age public key to the repository with:");
-                    eprintln!("secrets users add {user} --age-key {}", key.key);
-                }
+            if let Some((name, _)) = owner {
+                eprintln!("AGE key {} is already set and registered as user '{name}'", key.key);
+            } else {
+                eprintln!("AGE key {} is already set", key.key);
+                eprintln!("Add your age public key to the repository with:");
+                eprintln!("secrets users add {user} --age-key {}", key.key);
             }
         }
         return Ok(0);

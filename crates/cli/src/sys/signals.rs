@@ -287,21 +287,18 @@ fn watch(mut wake: UnixStream) {
                 continue;
             }
             let mut state = state();
-            match state.child {
-                Some(pid) => {
-                    if origin == FROM_PROCESS {
-                        // SAFETY: kill on our own unreaped child (see `run`).
-                        unsafe { libc::kill(pid, signal) };
-                    }
-                    state.received.get_or_insert(signal);
+            if let Some(pid) = state.child {
+                if origin == FROM_PROCESS {
+                    // SAFETY: kill on our own unreaped child (see `run`).
+                    unsafe { libc::kill(pid, signal) };
                 }
-                None => {
-                    // The lock stays held: nothing registers a new folder before the end.
-                    for folder in &state.folders {
-                        let _ = std::fs::remove_dir_all(folder);
-                    }
-                    die(signal);
+                state.received.get_or_insert(signal);
+            } else {
+                // The lock stays held: nothing registers a new folder before the end.
+                for folder in &state.folders {
+                    let _ = std::fs::remove_dir_all(folder);
                 }
+                die(signal);
             }
         }
     }

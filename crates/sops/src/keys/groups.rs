@@ -430,12 +430,11 @@ mod tests {
             .env_remove("SOPS_AGE_KEY_CMD")
             .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
             .output();
-        match output {
-            Ok(output) => Some(output),
-            Err(_) => {
-                eprintln!("note: `sops` is not on PATH; skipping the interop check");
-                None
-            }
+        if let Ok(output) = output {
+            Some(output)
+        } else {
+            eprintln!("note: `sops` is not on PATH; skipping the interop check");
+            None
         }
     }
 

@@ -662,20 +662,17 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
                         .and_then(|secret| secret.parse::<age::x25519::Identity>().ok()),
                     _ => None,
                 };
-                match converted {
-                    Some(converted) => {
-                        let converted_public = converted.to_public().to_string();
-                        loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public} (also as {converted_public})")));
-                        loaded.public_keys.push(PublicKey::Known(public));
-                        loaded.public_keys.push(PublicKey::Known(converted_public));
-                        loaded.local.push(Box::new(parsed));
-                        loaded.local.push(Box::new(converted));
-                    }
-                    None => {
-                        loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public}")));
-                        loaded.public_keys.push(PublicKey::Known(public));
-                        loaded.local.push(Box::new(parsed));
-                    }
+                if let Some(converted) = converted {
+                    let converted_public = converted.to_public().to_string();
+                    loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public} (also as {converted_public})")));
+                    loaded.public_keys.push(PublicKey::Known(public));
+                    loaded.public_keys.push(PublicKey::Known(converted_public));
+                    loaded.local.push(Box::new(parsed));
+                    loaded.local.push(Box::new(converted));
+                } else {
+                    loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public}")));
+                    loaded.public_keys.push(PublicKey::Known(public));
+                    loaded.local.push(Box::new(parsed));
                 }
             } else {
                 loaded.summary.push(ReportPart::Text(format!("ssh key {}", short_ssh(&public))));

@@ -209,8 +209,8 @@ fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
     }
     for (name, path) in sorted_entries(&folder) {
         let meta = fs::symlink_metadata(&path);
-        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-        let is_link = meta.as_ref().map(|m| m.file_type().is_symlink()).unwrap_or(false);
+        let is_dir = meta.as_ref().is_ok_and(std::fs::Metadata::is_dir);
+        let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
         if names::is_leftover_entry(&path) {
             leftover(sink, &path);
             continue;

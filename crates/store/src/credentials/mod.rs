@@ -96,7 +96,7 @@ impl Credential {
         let serde_json::Value::Object(object) = value else {
             return Err(StoreError::Other(format!("{}: the stored credential is not a JSON object", secret_name(provider, name))));
         };
-        let fields = object.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect();
+        let fields = object.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
         Credential::new(provider, name, fields)
     }
 }

@@ -100,7 +100,7 @@ impl Resolver<'_> {
 fn parse(source: String, bytes: Zeroizing<Vec<u8>>) -> Resolved {
     if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         let fields =
-            object.into_iter().map(|(k, v)| (k, Zeroizing::new(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))).collect();
+            object.into_iter().map(|(k, v)| (k, Zeroizing::new(v.as_str().map_or_else(|| v.to_string(), str::to_string)))).collect();
         return Resolved { source, fields };
     }
     let mut text = String::from_utf8_lossy(&bytes).into_owned();

@@ -187,7 +187,7 @@ fn walk(git: &GitRepo, only: Option<&Path>, visit: &mut dyn FnMut(&Commit<'_>, V
         let commit = repo.find_commit(oid.map_err(git_err)?).map_err(git_err)?;
         let tree = commit.tree().map_err(git_err)?;
         let parents: Vec<Commit<'_>> = commit.parents().collect();
-        let parent_tree = parents.first().map(|p| p.tree()).transpose().map_err(git_err)?;
+        let parent_tree = parents.first().map(git2::Commit::tree).transpose().map_err(git_err)?;
         let mut options = DiffOptions::new();
         for spec in &specs {
             options.pathspec(spec);

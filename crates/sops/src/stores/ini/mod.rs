@@ -121,17 +121,14 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
                 let text = String::from_utf8(go_format::val_to_string(value))
                     .map_err(|_| emit_error(format!("the value of `{name}.{key}` is not UTF-8 text")))?;
                 // A repeated key keeps its first position and takes the later value.
-                match section.keys.iter().position(|k| k.name == *key) {
-                    Some(i) => {
-                        if let Some(existing) = section.keys.get_mut(i) {
-                            existing.value = text;
-                        }
-                        last_key = Some(i);
+                if let Some(i) = section.keys.iter().position(|k| k.name == *key) {
+                    if let Some(existing) = section.keys.get_mut(i) {
+                        existing.value = text;
                     }
-                    None => {
-                        section.keys.push(Key { name: key.clone(), value: text, comment: String::new() });
-                        last_key = Some(section.keys.len() - 1);
-                    }
+                    last_key = Some(i);
+                } else {
+                    section.keys.push(Key { name: key.clone(), value: text, comment: String::new() });
+                    last_key = Some(section.keys.len() - 1);
                 }
             }
         }

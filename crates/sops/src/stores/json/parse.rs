@@ -168,22 +168,19 @@ impl Parser<'_> {
         let Some(done) = stack.pop() else {
             return Err(self.error_here("internal parser state lost"));
         };
-        match stack.last_mut() {
-            Some(parent) => {
-                parent.node.attach(done.node.into_value());
-                Ok(None)
+        if let Some(parent) = stack.last_mut() {
+            parent.node.attach(done.node.into_value());
+            Ok(None)
+        } else {
+            // sops's own plaintext reader stops at the end of the object and silently drops
+            // anything after it; we refuse instead of losing data.
+            self.skip_ws();
+            if self.pos < self.src.len() {
+                return Err(self.error_here("unexpected data after the top-level object"));
             }
-            None => {
-                // sops's own plaintext reader stops at the end of the object and silently drops
-                // anything after it; we refuse instead of losing data.
-                self.skip_ws();
-                if self.pos < self.src.len() {
-                    return Err(self.error_here("unexpected data after the top-level object"));
-                }
-                match done.node {
-                    Node::Object { map, .. } => Ok(Some(map)),
-                    Node::Array(_) => Err(self.error_here("the top level must be an object")),
-                }
+            match done.node {
+                Node::Object { map, .. } => Ok(Some(map)),
+                Node::Array(_) => Err(self.error_here("the top level must be an object")),
             }
         }
     }
