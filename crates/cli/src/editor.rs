@@ -69,7 +69,7 @@ fn wipe(path: &std::path::Path) {
     let zeros = [0u8; 8192];
     let mut left = meta.len();
     while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
+        let n = usize::try_from(left).unwrap_or(usize::MAX).min(zeros.len());
         if file.write_all(&zeros[..n]).is_err() {
             return;
         }

@@ -95,7 +95,7 @@ impl Config {
 fn indent_of(stores: &Map, name: &str) -> Option<usize> {
     match stores.get(name)? {
         Value::Map(m) => match m.get("indent")? {
-            Value::Int(n) if *n >= 0 => Some(*n as usize),
+            Value::Int(n) => usize::try_from(*n).ok(),
             _ => None,
         },
         _ => None,

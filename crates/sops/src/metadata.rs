@@ -146,9 +146,10 @@ impl Metadata {
             vec![flat_group]
         };
 
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a whole float in 0..256 is exact")]
         let shamir_threshold = match tree.get("shamir_threshold") {
             None | Some(Value::Null) => 0,
-            Some(Value::Int(n)) if *n >= 0 => *n as usize,
+            Some(Value::Int(n)) if *n >= 0 => usize::try_from(*n).unwrap_or(usize::MAX),
             Some(Value::Float(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 256.0 => *f as usize,
             Some(_) => return Err(Error::metadata("shamir_threshold is not a whole number")),
         };
@@ -215,7 +216,7 @@ impl Metadata {
     pub fn to_tree(&self, format: Format) -> Map {
         let mut out = Map::new();
         if self.shamir_threshold > 0 {
-            out.push("shamir_threshold", Value::Int(self.shamir_threshold as i64));
+            out.push("shamir_threshold", Value::Int(i64::try_from(self.shamir_threshold).unwrap_or(i64::MAX)));
         }
         let flat = self.key_groups.len() < 2;
         if !flat {

@@ -155,7 +155,10 @@ fn blob_of(repo: &Repository, workdir: &Path, rel: &Path) -> Result<StagedFile> 
     };
     let id = repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?;
     let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
-    Ok(StagedFile { path, mode, size: content.len() as u32, id })
+    // git's index keeps the size modulo 2^32, as git itself does.
+    #[allow(clippy::cast_possible_truncation)]
+    let size = content.len() as u32;
+    Ok(StagedFile { path, mode, size, id })
 }
 
 #[cfg(unix)]

@@ -381,10 +381,11 @@ pub fn exit_code(status: std::process::ExitStatus) -> u8 {
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
-            return (128 + signal).min(255) as u8;
+            return u8::try_from(128 + signal).unwrap_or(u8::MAX);
         }
     }
-    status.code().map_or(1, |c| c as u8)
+    // On Unix a code is the low byte of the status, 0 to 255.
+    status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)
 }
 
 fn export_lines(credential: &Credential) -> CmdResult {

@@ -160,6 +160,7 @@ fn wait_without_reaping(pid: libc::pid_t) {
         // for std's wait.
         let result = unsafe {
             let mut info: libc::siginfo_t = std::mem::zeroed();
+            #[allow(clippy::cast_sign_loss, reason = "a child's pid is positive")]
             libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
         };
         if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {

@@ -91,16 +91,16 @@ mod tests {
             let ptr = Wiping.alloc(layout);
             assert!(!ptr.is_null());
             for i in 0..16 {
-                *ptr.add(i) = i as u8 + 1;
+                *ptr.add(i) = u8::try_from(i).unwrap() + 1;
             }
             let grown = Wiping.realloc(ptr, layout, 64);
             assert!(!grown.is_null());
             for i in 0..16 {
-                assert_eq!(*grown.add(i), i as u8 + 1);
+                assert_eq!(*grown.add(i), u8::try_from(i).unwrap() + 1);
             }
             let shrunk = Wiping.realloc(grown, Layout::from_size_align(64, 8).unwrap(), 8);
             for i in 0..8 {
-                assert_eq!(*shrunk.add(i), i as u8 + 1);
+                assert_eq!(*shrunk.add(i), u8::try_from(i).unwrap() + 1);
             }
             Wiping.dealloc(shrunk, Layout::from_size_align(8, 8).unwrap());
         }

@@ -232,7 +232,7 @@ pub(crate) mod tests {
     pub(crate) fn crafted(stanzas: usize) -> Vec<u8> {
         let mut out = INTRO.to_vec();
         for i in 0..stanzas {
-            out.extend_from_slice(format!("-> X25519 {}\n", STANDARD_NO_PAD.encode([i as u8; 32])).as_bytes());
+            out.extend_from_slice(format!("-> X25519 {}\n", STANDARD_NO_PAD.encode([i.to_le_bytes()[0]; 32])).as_bytes());
             out.extend_from_slice(STANDARD_NO_PAD.encode([7u8; 32]).as_bytes());
             out.push(b'\n');
         }

@@ -232,7 +232,7 @@ mod tests {
             .iter()
             .map(|g| KeyGroup { age: age_keys(&g["age"]), other: Vec::new() })
             .collect();
-        metadata(groups, json["sops"]["shamir_threshold"].as_u64().unwrap() as usize)
+        metadata(groups, usize::try_from(json["sops"]["shamir_threshold"].as_u64().unwrap()).unwrap())
     }
 
     /// The one age key of a YAML file, by simple text extraction of the `enc: |` block.

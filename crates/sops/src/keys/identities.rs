@@ -503,7 +503,7 @@ pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8
     if meta.len() > MAX_KEY_FILE {
         return Err(too_large());
     }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).map_or(0, |n| n + 1)));
     // One byte past the bound, so that a file growing after the check is refused too.
     file.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > MAX_KEY_FILE {
@@ -965,7 +965,7 @@ mod tests {
         std::fs::create_dir_all(root.join("home/.ssh")).unwrap();
         mkfifo(&root.join("home/.ssh/id_ed25519"));
         let big = root.join("big.txt");
-        std::fs::write(&big, "#\n".repeat(MAX_KEY_FILE as usize)).unwrap();
+        std::fs::write(&big, "#\n".repeat(usize::try_from(MAX_KEY_FILE).unwrap())).unwrap();
         std::fs::create_dir_all(root.join("config/sops/age")).unwrap();
         std::os::unix::fs::symlink(&big, root.join("config/sops/age/keys.txt")).unwrap();
 

@@ -98,10 +98,10 @@ fn format_g(f: f64, exp_char: u8) -> String {
     let mut out = String::from(sign);
     if (-4..6).contains(&exp) {
         // Positional form with exactly as many fraction digits as the shortest digits need.
-        let nd = digits.len() as i32;
+        let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
         if point > 0 {
             for i in 0..point {
-                out.push(digits.as_bytes().get(i as usize).map_or('0', |d| *d as char));
+                out.push(usize::try_from(i).ok().and_then(|i| digits.as_bytes().get(i)).map_or('0', |d| *d as char));
             }
         } else {
             out.push('0');
@@ -111,7 +111,7 @@ fn format_g(f: f64, exp_char: u8) -> String {
             out.push('.');
             for i in 0..frac {
                 let j = point + i;
-                let d = if j >= 0 { digits.as_bytes().get(j as usize).copied() } else { None };
+                let d = usize::try_from(j).ok().and_then(|j| digits.as_bytes().get(j).copied());
                 out.push(d.map_or('0', |d| d as char));
             }
         }
