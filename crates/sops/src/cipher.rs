@@ -167,6 +167,10 @@ impl fmt::Display for EncryptedValue {
 pub struct AuthError;
 
 /// Encrypts `plaintext` under `key` with the given IV and AAD.
+///
+/// # Panics
+///
+/// Never in practice: AES-GCM refuses only messages longer than 64 GiB, far beyond any value.
 pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind: ValueType) -> EncryptedValue {
     let mut buffer = plaintext.to_vec();
     let cipher = AesGcm::<Aes256, U32>::new(GenericArray::from_slice(key.as_bytes()));

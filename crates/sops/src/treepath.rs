@@ -71,6 +71,10 @@ pub fn get<'a>(map: &'a Map, path: &[Step]) -> Option<&'a Value> {
 }
 
 /// Sets the value at `path`, creating missing mappings; an index past the end appends.
+///
+/// # Panics
+///
+/// Never: the `expect`s name entries this function has just inserted or pushed.
 pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
     let display = || format!("{path:?}");
     let (first, rest) = path.split_first().ok_or_else(|| Error::TreePath { path: display(), reason: "empty path".into() })?;
