@@ -125,7 +125,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     } else {
         // The keys are not held while the editor runs: they are loaded again afterwards.
         let current = if repo.exists(Kind::Secret, name) { Some(ops::decrypt_secret(&repo, &secret, &ctx.identities())?) } else { None };
-        if let Some(v) = crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
+        if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
             v
         } else {
             eprintln!("{name}: unchanged");

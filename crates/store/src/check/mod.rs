@@ -330,7 +330,7 @@ fn check_secret(
     }
     let mut wanted: BTreeSet<String> = BTreeSet::new();
     for (kind, name) in &readers {
-        for key in members.keys.get(&(*kind, name.clone())).map(Vec::as_slice).unwrap_or(&[]) {
+        for key in members.keys.get(&(*kind, name.clone())).map_or(&[][..], Vec::as_slice) {
             if key.kind == KeyType::Pgp {
                 sink.error(
                     "pgp-key",

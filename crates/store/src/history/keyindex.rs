@@ -88,7 +88,7 @@ impl KeyIndex {
 
     /// Who has this recipient key (several members may share one); empty when nobody does.
     pub fn owners(&self, recipient: &str) -> &[Owner] {
-        self.owners.get(&normalize(recipient)).map(Vec::as_slice).unwrap_or(&[])
+        self.owners.get(&normalize(recipient)).map_or(&[], Vec::as_slice)
     }
 
     /// `alice (user)`, `alice (user), ci (machine)` when a key is shared, or the key itself
