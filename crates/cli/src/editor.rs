@@ -1,5 +1,5 @@
 //! Editing a value in the user's editor: a private 0700 folder holding a 0600 file, removed
-//! afterwards whatever happens, termination signals included (see [`crate::signals`]). The
+//! afterwards whatever happens, termination signals included (see [`crate::sys::signals`]). The
 //! editor does not inherit the variables that locate private keys (`SOPS_AGE_KEY*`).
 
 use std::process::Command;
@@ -29,7 +29,7 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     command.args(words).arg(&path);
     // The editor needs the value, not the keys that open every secret (as `secrets exec`).
     crate::commands::exec::remove_key_env(&mut command);
-    let finished = crate::signals::run(command).map_err(|e| {
+    let finished = crate::sys::signals::run(command).map_err(|e| {
         Failure::new(exit::NO_EDITOR_FOUND, format!("cannot run the editor `{program}`: {e}")).hint("set EDITOR to your editor")
     });
     let finished = match finished {
@@ -42,7 +42,7 @@ pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     if let Some(signal) = finished.signal {
         wipe(&path);
         drop(dir);
-        crate::signals::die(signal);
+        crate::sys::signals::die(signal);
     }
     if !finished.status.success() {
         wipe(&path);
@@ -69,7 +69,7 @@ fn wipe(path: &std::path::Path) {
     let zeros = [0u8; 8192];
     let mut left = meta.len();
     while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
+        let n = usize::try_from(left).unwrap_or(usize::MAX).min(zeros.len());
         if file.write_all(&zeros[..n]).is_err() {
             return;
         }

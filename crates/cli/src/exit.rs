@@ -9,6 +9,7 @@
 use secrets_sops::error::codes;
 
 /// A sops code as a process exit status; a code out of range fails the build, not the run.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "the assert makes the cast exact")]
 const fn sops(code: i32) -> u8 {
     assert!(code >= 0 && code <= u8::MAX as i32, "an exit status is 0 to 255");
     code as u8

@@ -38,19 +38,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> CmdResult<()> {
 pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
-        .and_then(|_| out.flush())
+        .and_then(|()| out.flush())
         .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot write to standard output: {e}")))
 }
 
 /// A private folder (0700) that holds plaintext while a command runs: removed when dropped, and
-/// removed by [`crate::signals`] if a termination signal ends the run first.
+/// removed by [`crate::sys::signals`] if a termination signal ends the run first.
 pub struct PrivateDir {
     dir: Option<tempfile::TempDir>,
 }
 
 impl PrivateDir {
     pub fn path(&self) -> &Path {
-        self.dir.as_ref().map(tempfile::TempDir::path).unwrap_or(Path::new(""))
+        self.dir.as_ref().map_or(Path::new(""), tempfile::TempDir::path)
     }
 }
 
@@ -59,7 +59,7 @@ impl Drop for PrivateDir {
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             drop(dir);
-            crate::signals::release(&path);
+            crate::sys::signals::release(&path);
         }
     }
 }
@@ -74,7 +74,7 @@ const SWEPT_KINDS: [&str; 3] = ["edit", "exec", "cred"];
 pub fn private_tempdir(kind: &str) -> CmdResult<PrivateDir> {
     let prefix = format!("secrets-{kind}-{}-", std::process::id());
     let dir = create_private(&prefix, true)?;
-    crate::signals::protect(dir.path());
+    crate::sys::signals::protect(dir.path());
     Ok(PrivateDir { dir: Some(dir) })
 }
 
@@ -122,12 +122,12 @@ fn create_private(prefix: &str, sweep: bool) -> CmdResult<tempfile::TempDir> {
 #[cfg(unix)]
 fn sweep_stale(base: &Path) {
     use std::os::unix::fs::MetadataExt;
-    let owner = crate::signals::effective_uid();
+    let owner = crate::sys::signals::effective_uid();
     let Ok(entries) = fs::read_dir(base) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(stale_pid) else { continue };
-        if pid == std::process::id() || crate::signals::alive(pid) {
+        if pid == std::process::id() || crate::sys::signals::alive(pid) {
             continue;
         }
         let path = entry.path();
@@ -161,7 +161,7 @@ fn check_private(dir: &Path) -> CmdResult<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = fs::metadata(dir).map_or(0, |m| m.permissions().mode() & 0o777);
         if mode != 0o700 {
             return Err(Failure::msg(format!("{}: the temporary folder is not private", dir.display())));
         }

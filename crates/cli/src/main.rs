@@ -1,7 +1,7 @@
 //! `secrets`: a git-native secrets manager speaking the SOPS format with age keys.
 
-// `unsafe` lives in `signals` (calls into the C library) and `wipe_alloc` (the allocator) alone,
-// where each use is explained.
+// `unsafe` is allowed in one place only, the `sys` module (calls into the C library, the
+// allocator), where each use is explained.
 #![deny(unsafe_code)]
 
 mod cli;
@@ -11,18 +11,17 @@ mod editor;
 mod exit;
 mod failure;
 mod io;
-mod signals;
-mod wipe_alloc;
+mod sys;
 
 use std::process::ExitCode;
 
 /// Freed memory is wiped, so values and keys do not linger in the heap (see `wipe_alloc`).
 #[global_allocator]
-static ALLOCATOR: wipe_alloc::Wiping = wipe_alloc::Wiping;
+static ALLOCATOR: sys::wipe_alloc::Wiping = sys::wipe_alloc::Wiping;
 
 fn main() -> ExitCode {
     // Before anything is read: no core dump of this process may hold a key or a value.
-    signals::harden();
+    sys::signals::harden();
     let cli = cli::Cli::from_args();
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -288,7 +288,7 @@ impl DirFd {
                     dir.chmod(0o700)?;
                     return Ok((dir, name));
                 }
-                Err(Errno::EXIST) => continue,
+                Err(Errno::EXIST) => {}
                 Err(e) => return Err(os_error(&self.path, e)),
             }
         }
@@ -406,7 +406,7 @@ impl DirFd {
                         os_error(&path, e)
                     });
                 }
-                Err(Errno::EXIST) => continue,
+                Err(Errno::EXIST) => {}
                 Err(e) => return Err(os_error(&path, e)),
             }
         }

@@ -30,7 +30,7 @@ pub struct Generations {
     pub dir: PathBuf,
     target_parent: DirFd,
     target_name: OsString,
-    generations: DirFd,
+    numbered: DirFd,
 }
 
 /// A generation being written: a private (0700) folder in the generations folder, removed
@@ -52,7 +52,7 @@ impl Staging<'_> {
 impl Drop for Staging<'_> {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = self.gens.generations.remove_tree(&self.name);
+            let _ = self.gens.numbered.remove_tree(&self.name);
         }
     }
 }
@@ -91,7 +91,7 @@ impl Generations {
         }
         let (dir_parent, dir_name) = DirFd::open_parent_of(&dir)?;
         let generations = dir_parent.open_owned(&dir_name, DIR_MODE, true)?;
-        Ok(Generations { target, dir, target_parent, target_name, generations })
+        Ok(Generations { target, dir, target_parent, target_name, numbered: generations })
     }
 
     /// The generation the target points at, if it points into the generations folder.
@@ -106,7 +106,7 @@ impl Generations {
     /// The numbered generations present (folders only), sorted.
     pub fn list(&self) -> Result<Vec<u64>> {
         let mut out: Vec<u64> = self
-            .generations
+            .numbered
             .entries()?
             .into_iter()
             .filter(|(_, kind)| *kind == FileType::Directory)
@@ -118,12 +118,12 @@ impl Generations {
 
     /// A generation, opened for reading (not through a symlink).
     pub fn open_generation(&self, number: u64) -> Result<DirFd> {
-        self.generations.open_dir(OsStr::new(&number.to_string()))
+        self.numbered.open_dir(OsStr::new(&number.to_string()))
     }
 
     /// A new private (0700) folder to write a generation into; removed if dropped.
     pub fn stage(&self) -> Result<Staging<'_>> {
-        let (dir, name) = self.generations.create_private(STAGING_PREFIX)?;
+        let (dir, name) = self.numbered.create_private(STAGING_PREFIX)?;
         Ok(Staging { gens: self, dir, name, committed: false })
     }
 
@@ -140,7 +140,7 @@ impl Generations {
         if let Some(gid) = group {
             staging.dir.chown(Some(0), Some(gid))?;
         }
-        self.generations.rename_no_replace(&staging.name, OsStr::new(&number.to_string()))?;
+        self.numbered.rename_no_replace(&staging.name, OsStr::new(&number.to_string()))?;
         staging.committed = true;
         Ok((number, path))
     }
@@ -159,20 +159,20 @@ impl Generations {
             for number in self.list()? {
                 // Saturating: a huge number planted beside ours is never counted as old.
                 if number != current && number.saturating_add(keep as u64) <= current {
-                    self.generations.remove_tree(OsStr::new(&number.to_string()))?;
+                    self.numbered.remove_tree(OsStr::new(&number.to_string()))?;
                     removed.push(number);
                 }
             }
         }
-        for (name, kind) in self.generations.entries()? {
+        for (name, kind) in self.numbered.entries()? {
             let is_staging = name.to_str().is_some_and(|n| n.starts_with(STAGING_PREFIX)) && kind == FileType::Directory;
             let stale = is_staging
-                && self.generations.stat_entry(&name)?.is_some_and(|stat| {
+                && self.numbered.stat_entry(&name)?.is_some_and(|stat| {
                     let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(stat.st_mtime).unwrap_or(0));
                     SystemTime::now().duration_since(modified).unwrap_or_default() > STALE_STAGING
                 });
             if stale {
-                let _ = self.generations.remove_tree(&name);
+                let _ = self.numbered.remove_tree(&name);
             }
         }
         Ok(removed)

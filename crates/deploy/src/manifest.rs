@@ -219,16 +219,15 @@ impl SopsNixManifest {
     /// `<target>.d`), and secret paths under the old `symlinkPath` move along with it.
     pub fn plan(&self, target: Option<&Path>) -> Result<Plan> {
         let symlink_path = PathBuf::from(self.runtime(&self.symlink_path));
-        let mut plan = match target {
-            Some(t) => Plan::new(t),
-            None => {
-                if self.symlink_path.is_empty() || self.secrets_mount_point.is_empty() {
-                    return Err(self.error("symlinkPath and secretsMountPoint are required (or pass --target)"));
-                }
-                let mut plan = Plan::new(&symlink_path);
-                plan.generations = PathBuf::from(self.runtime(&self.secrets_mount_point));
-                plan
+        let mut plan = if let Some(t) = target {
+            Plan::new(t)
+        } else {
+            if self.symlink_path.is_empty() || self.secrets_mount_point.is_empty() {
+                return Err(self.error("symlinkPath and secretsMountPoint are required (or pass --target)"));
             }
+            let mut plan = Plan::new(&symlink_path);
+            plan.generations = PathBuf::from(self.runtime(&self.secrets_mount_point));
+            plan
         };
         plan.keep = self.keep_generations;
         plan.user_mode = self.user_mode;
@@ -256,8 +255,17 @@ impl SopsNixManifest {
                     .ok_or_else(|| self.error(format!("placeholder for {} not found in manifest", s.name)))?;
                 Some(p.clone())
             };
-            let attrs =
-                self.attrs(&s.name, &s.mode, &s.owner, s.uid, &s.group, s.gid, relocate(&s.path), &s.restart_units, &s.reload_units)?;
+            let attrs = self.attrs(
+                &s.name,
+                &s.mode,
+                s.owner.as_ref(),
+                s.uid,
+                s.group.as_ref(),
+                s.gid,
+                relocate(&s.path),
+                &s.restart_units,
+                &s.reload_units,
+            )?;
             plan.files.push(PlannedFile {
                 name: s.name.clone(),
                 source: PathBuf::from(&s.sops_file),
@@ -275,8 +283,17 @@ impl SopsNixManifest {
             } else {
                 return Err(self.error(format!("neither content nor file was specified for template {}", t.name)));
             };
-            let attrs =
-                self.attrs(&t.name, &t.mode, &t.owner, t.uid, &t.group, t.gid, relocate(&t.path), &t.restart_units, &t.reload_units)?;
+            let attrs = self.attrs(
+                &t.name,
+                &t.mode,
+                t.owner.as_ref(),
+                t.uid,
+                t.group.as_ref(),
+                t.gid,
+                relocate(&t.path),
+                &t.restart_units,
+                &t.reload_units,
+            )?;
             plan.templates.push(PlannedTemplate { name: t.name.clone(), content, attrs });
         }
         // The default path of a secret is `<symlinkPath>/<name>`: no extra link for it.
@@ -300,9 +317,9 @@ impl SopsNixManifest {
         &self,
         name: &str,
         mode: &str,
-        owner: &Option<String>,
+        owner: Option<&String>,
         uid: u32,
-        group: &Option<String>,
+        group: Option<&String>,
         gid: u32,
         path: Option<PathBuf>,
         restart: &[String],
@@ -310,8 +327,8 @@ impl SopsNixManifest {
     ) -> Result<Attrs> {
         let mode = parse_mode(mode).ok_or_else(|| self.error(format!("invalid number in mode: {mode:?} (secret {name})")))?;
         // sops-nix sets owner and group on every file, root's by default.
-        let owner = owner.as_ref().map(|o| Account::Name(o.clone())).unwrap_or(Account::Id(uid));
-        let group = group.as_ref().map(|g| Account::Name(g.clone())).unwrap_or(Account::Id(gid));
+        let owner = owner.map_or(Account::Id(uid), |o| Account::Name(o.clone()));
+        let group = group.map_or(Account::Id(gid), |g| Account::Name(g.clone()));
         Ok(Attrs { mode, owner, group, path, restart_units: restart.to_vec(), reload_units: reload.to_vec() })
     }
 }
@@ -373,11 +390,11 @@ impl Overrides {
                 (None, Some(gid)) => Account::Id(gid),
                 (None, None) => Account::Unchanged,
             };
-            file.attrs.path = o.path.clone();
-            file.attrs.restart_units = o.restart_units.clone();
-            file.attrs.reload_units = o.reload_units.clone();
+            file.attrs.path.clone_from(&o.path);
+            file.attrs.restart_units.clone_from(&o.restart_units);
+            file.attrs.reload_units.clone_from(&o.reload_units);
             if let Some(new_name) = &o.name {
-                file.name = new_name.clone();
+                file.name.clone_from(new_name);
             }
         }
         plan.validate()

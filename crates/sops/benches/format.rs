@@ -36,7 +36,7 @@ fn small_secret(c: &mut Criterion) {
                 let parsed = EncryptedFile::parse(black_box(&file), Format::Binary).unwrap();
                 let plain = parsed.decrypt(&identities, DecryptOptions::default()).unwrap();
                 black_box(plain.to_plain_bytes(Format::Binary).unwrap())
-            })
+            });
         });
     }
 }
@@ -44,7 +44,7 @@ fn small_secret(c: &mut Criterion) {
 fn encrypt_and_updatekeys(c: &mut Criterion) {
     let (recipients, identities) = keys(10);
     c.bench_function("encrypt small secret for 10 recipients", |b| {
-        b.iter(|| black_box(encrypted(b"correct horse battery staple", Format::Binary, &recipients)))
+        b.iter(|| black_box(encrypted(b"correct horse battery staple", Format::Binary, &recipients)));
     });
     let file = encrypted(b"value", Format::Binary, &recipients[9..]);
     c.bench_function("updatekeys to 10 recipients", |b| {
@@ -52,7 +52,7 @@ fn encrypt_and_updatekeys(c: &mut Criterion) {
             let mut parsed = EncryptedFile::parse(black_box(&file), Format::Binary).unwrap();
             parsed.update_keys(&identities, std::slice::from_ref(&recipients), 0).unwrap();
             black_box(parsed.to_bytes().unwrap())
-        })
+        });
     });
 }
 
@@ -72,7 +72,7 @@ fn large_yaml(c: &mut Criterion) {
             let parsed = EncryptedFile::parse(black_box(&file), Format::Yaml).unwrap();
             let plain = parsed.decrypt(&identities, DecryptOptions::default()).unwrap();
             black_box(plain.to_plain_bytes(Format::Yaml).unwrap())
-        })
+        });
     });
     group.finish();
 }
@@ -90,13 +90,13 @@ fn large_age_header(c: &mut Criterion) {
     writer.write_all(&[7u8; 32]).expect("payload");
     writer.finish().expect("finish");
     c.bench_function(&format!("parse an age header of {stanzas} stanzas"), |b| {
-        b.iter(|| black_box(secrets_sops::keys::age_header::AgeFile::parse(black_box(&binary)).expect("parse").stanzas.len()))
+        b.iter(|| black_box(secrets_sops::keys::age_header::AgeFile::parse(black_box(&binary)).expect("parse").stanzas.len()));
     });
     c.bench_function(&format!("open an age file of {stanzas} stanzas, ours last"), |b| {
         b.iter(|| match secrets_sops::keys::age_wrap::unwrap_binary(black_box(&binary), &identities) {
             secrets_sops::keys::age_wrap::Unwrapped::Opened(payload) => black_box(payload.len()),
             other => panic!("{other:?}"),
-        })
+        });
     });
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+#[allow(clippy::wildcard_imports, reason = "the type-level numbers U1 to U32 of `nonce_len_type`")]
 use aes_gcm::aead::consts::*;
 use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
 use aes_gcm::aead::{AeadInPlace, KeyInit};
@@ -22,17 +23,24 @@ const TAG_LEN: usize = 16;
 /// The `type:` tag of an encrypted value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValueType {
+    /// A string, including the whole content of a binary-store file.
     Str,
+    /// A 64-bit integer, written in decimal.
     Int,
+    /// A float, written as Go's `strconv.FormatFloat(f, 'f', -1, 64)` does.
     Float,
+    /// `true` or `false`.
     Bool,
+    /// A YAML timestamp, kept as its text.
     Time,
+    /// A comment line of YAML or an INI/dotenv file, encrypted unless `unencrypted_comment_regex` matches.
     Comment,
     /// Written by the Python-era sops only; read as raw bytes.
     Bytes,
 }
 
 impl ValueType {
+    /// The tag as written after `type:`.
     pub fn name(self) -> &'static str {
         match self {
             ValueType::Str => "str",
@@ -62,9 +70,13 @@ impl ValueType {
 /// A parsed `ENC[…]` string.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncryptedValue {
+    /// The ciphertext, as long as the plaintext.
     pub data: Vec<u8>,
+    /// The nonce: 32 random bytes when we write, 1 to 64 accepted when we read.
     pub iv: Vec<u8>,
+    /// The 16-byte GCM authentication tag.
     pub tag: Vec<u8>,
+    /// How the plaintext bytes turn back into a value.
     pub kind: ValueType,
 }
 
@@ -77,14 +89,19 @@ impl fmt::Debug for EncryptedValue {
 /// Why an `ENC[…]` string could not be parsed. Carries no part of the input.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SyntaxError {
+    /// The text does not have the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` shape.
     #[error("not an ENC[AES256_GCM,…] value")]
     NotEncrypted,
+    /// The named field (`data`, `iv` or `tag`) is not standard base64.
     #[error("the {0} field is not valid base64")]
     Base64(&'static str),
+    /// The `type:` field names no [`ValueType`].
     #[error("unknown value type `{0}`")]
     UnknownType(String),
+    /// The nonce is empty or longer than 64 bytes.
     #[error("the IV must be 1 to 64 bytes long")]
     IvLength,
+    /// The tag is not exactly 16 bytes.
     #[error("the tag must be 16 bytes long")]
     TagLength,
 }
@@ -150,6 +167,10 @@ impl fmt::Display for EncryptedValue {
 pub struct AuthError;
 
 /// Encrypts `plaintext` under `key` with the given IV and AAD.
+///
+/// # Panics
+///
+/// Never in practice: AES-GCM refuses only messages longer than 64 GiB, far beyond any value.
 pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind: ValueType) -> EncryptedValue {
     let mut buffer = plaintext.to_vec();
     let cipher = AesGcm::<Aes256, U32>::new(GenericArray::from_slice(key.as_bytes()));

@@ -14,6 +14,7 @@ use crate::tree::{Map, Value};
 /// The parsed configuration.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The `creation_rules`, in file order: the first whose regex matches applies.
     pub creation_rules: Vec<CreationRule>,
     /// `stores.yaml.indent`.
     pub yaml_indent: Option<usize>,
@@ -24,7 +25,9 @@ pub struct Config {
 /// One creation rule.
 #[derive(Debug, Clone)]
 pub struct CreationRule {
+    /// The `path_regex` the file's path must match; `None` matches every file.
     pub path_regex: Option<String>,
+    /// The recipients, key groups, threshold and selection rule the rule gives a new file.
     pub options: EncryptOptions,
 }
 
@@ -92,7 +95,7 @@ impl Config {
 fn indent_of(stores: &Map, name: &str) -> Option<usize> {
     match stores.get(name)? {
         Value::Map(m) => match m.get("indent")? {
-            Value::Int(n) if *n >= 0 => Some(*n as usize),
+            Value::Int(n) => usize::try_from(*n).ok(),
             _ => None,
         },
         _ => None,
@@ -164,7 +167,7 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = r#"
+    const SAMPLE: &str = r"
 keys:
   - &alice age1alice
 creation_rules:
@@ -181,7 +184,7 @@ creation_rules:
 stores:
   yaml:
     indent: 2
-"#;
+";
 
     #[test]
     fn parses_rules_and_picks_the_first_match() {

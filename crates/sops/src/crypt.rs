@@ -57,7 +57,7 @@ where
     F: FnMut(Leaf<'_>, Value) -> Result<Value>,
 {
     comments.push(Vec::new());
-    for item in map.0.iter_mut() {
+    for item in &mut map.0 {
         match item {
             MapItem::Comment(text) => {
                 if let Some(frame) = comments.last_mut() {
@@ -202,12 +202,11 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache,
             // A comment that does not decrypt was added in clear text by hand (or by an old
             // sops, or by someone who may change the file but not read it): keep it as it is,
             // and say so, as sops does.
-            return Ok(match try_decrypt_comment(&c, leaf.path, key, ivs) {
-                Some(plain) => plain,
-                None => {
-                    warnings.push(Warning::UnencryptedComment { path: display_path(leaf.path), comment: c.clone() });
-                    Value::Comment(c)
-                }
+            return Ok(if let Some(plain) = try_decrypt_comment(&c, leaf.path, key, ivs) {
+                plain
+            } else {
+                warnings.push(Warning::UnencryptedComment { path: display_path(leaf.path), comment: c.clone() });
+                Value::Comment(c)
             });
         }
         _ => {

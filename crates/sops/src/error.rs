@@ -6,101 +6,193 @@ use crate::format::Format;
 /// The exit statuses of the real `sops` binary, by name (its `cmd/sops/codes` package): scripts
 /// written for sops test these numbers, so `secrets sops` exits with the same ones.
 pub mod codes {
+    /// Any failure without a more specific status.
     pub const ERROR_GENERIC: i32 = 1;
+    /// The input file is missing, unreadable or does not parse in its format.
     pub const COULD_NOT_READ_INPUT_FILE: i32 = 2;
+    /// The output file cannot be written.
     pub const COULD_NOT_WRITE_OUTPUT_FILE: i32 = 3;
+    /// The document cannot be written back in the output format.
     pub const ERROR_DUMPING_TREE: i32 = 4;
+    /// The `.sops.yaml` found is unreadable or invalid.
     pub const ERROR_READING_CONFIG: i32 = 5;
+    /// A KMS encryption context is malformed (sops' number; KMS is not supported here).
     pub const ERROR_INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT: i32 = 6;
+    /// The value given to `set` is not valid JSON.
     pub const ERROR_INVALID_SET_FORMAT: i32 = 7;
+    /// Options that exclude each other were given together.
     pub const ERROR_CONFLICTING_PARAMETERS: i32 = 8;
+    /// The MAC cannot be encrypted.
     pub const ERROR_ENCRYPTING_MAC: i32 = 21;
+    /// A value or the data key cannot be encrypted.
     pub const ERROR_ENCRYPTING_TREE: i32 = 23;
+    /// The MAC cannot be decrypted.
     pub const ERROR_DECRYPTING_MAC: i32 = 24;
+    /// A value does not decrypt (tampered with, moved, or under another data key).
     pub const ERROR_DECRYPTING_TREE: i32 = 25;
+    /// `updatekeys` or `rotate` was given a file that does not exist.
     pub const CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE: i32 = 49;
+    /// The file's MAC does not match its content.
     pub const MAC_MISMATCH: i32 = 51;
+    /// The file has no MAC.
     pub const MAC_NOT_FOUND: i32 = 52;
+    /// No `.sops.yaml` was found where one is required.
     pub const CONFIG_FILE_NOT_FOUND: i32 = 61;
+    /// The user interrupted the command.
     pub const KEYBOARD_INTERRUPT: i32 = 85;
+    /// A `--extract` or `set` path such as `["a"][0]` does not parse or does not match.
     pub const INVALID_TREE_PATH_FORMAT: i32 = 91;
+    /// The input holds no document at all.
     pub const NEED_AT_LEAST_ONE_DOCUMENT: i32 = 92;
+    /// No file name was given.
     pub const NO_FILE_SPECIFIED: i32 = 100;
+    /// Encrypting a new file without any recipient.
     pub const NO_ENCRYPTION_KEY_FOUND: i32 = 111;
+    /// No identity at hand unwraps the file's data key.
     pub const COULD_NOT_RETRIEVE_KEY: i32 = 128;
+    /// The editor closed without changing the file.
     pub const FILE_HAS_NOT_BEEN_MODIFIED: i32 = 200;
+    /// No editor could be started.
     pub const NO_EDITOR_FOUND: i32 = 201;
+    /// The file's sops version cannot be compared with ours.
     pub const FAILED_TO_COMPARE_VERSIONS: i32 = 202;
+    /// Encrypting a file that already has sops metadata.
     pub const FILE_ALREADY_ENCRYPTED: i32 = 203;
 }
 
+/// The result of every fallible function of the format library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why reading, decrypting, encrypting or writing a sops file failed. [`Error::sops_exit_code`]
+/// maps each to the status the real sops exits with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The input is not valid text of its store (bad YAML, JSON, INI or dotenv syntax).
     #[error("cannot parse the input as {format}: {message}")]
-    Parse { format: Format, message: String },
+    Parse {
+        /// The store the input was read as.
+        format: Format,
+        /// What is wrong and where (line and column), never a value.
+        message: String,
+    },
 
+    /// The input holds no document (an empty file), which sops refuses to encrypt or read.
     #[error("the input is empty; sops files cannot be completely empty")]
     EmptyInput,
 
+    /// The tree cannot be written in the requested store (for example nested data as dotenv).
     #[error("cannot write the document as {format}: {message}")]
-    Emit { format: Format, message: String },
+    Emit {
+        /// The store the document was to be written as.
+        format: Format,
+        /// Which part of the tree that store cannot hold.
+        message: String,
+    },
 
+    /// Decrypting a file that has no `sops` section.
     #[error("sops metadata not found: the file is not encrypted with sops")]
     MetadataNotFound,
 
+    /// Encrypting a file that already has a `sops` section.
     #[error("the file already has sops metadata: it is already encrypted")]
     AlreadyEncrypted,
 
+    /// The `sops` section is there but malformed: a missing or mistyped field; the text says which.
     #[error("invalid sops metadata: {0}")]
     Metadata(String),
 
     /// A key given twice in one mapping of the metadata, which sops refuses (its YAML decoder
     /// reports "mapping key already defined") rather than picking one of the values.
     #[error("invalid sops metadata: `{path}` is given more than once; remove the extra entry (sops refuses duplicate keys)")]
-    DuplicateMetadataKey { path: String },
+    DuplicateMetadataKey {
+        /// The dotted path of the repeated key, as `sops.key_groups[0].age`.
+        path: String,
+    },
 
+    /// A value is not a well-formed `ENC[AES256_GCM,…]` string, or decrypts to bytes that do
+    /// not fit its declared type.
     #[error("invalid encrypted value at `{path}`: {reason}")]
-    BadValue { path: String, reason: String },
+    BadValue {
+        /// Where the value is, as a path of mapping keys.
+        path: String,
+        /// What is malformed about it.
+        reason: String,
+    },
 
+    /// A value fails AES-GCM authentication with the file's data key.
     #[error("the value at `{path}` failed to decrypt: it was tampered with, moved to another key, or encrypted with another data key")]
-    ValueDecrypt { path: String },
+    ValueDecrypt {
+        /// Where the value is, as a path of mapping keys.
+        path: String,
+    },
 
+    /// The encrypted MAC does not open with the data key and `lastmodified` as its associated data.
     #[error("cannot decrypt the MAC: the file was tampered with or its lastmodified changed")]
     MacDecrypt,
 
+    /// The file has no `mac` field, and the caller did not ask to ignore the MAC.
     #[error("MAC mismatch: the file has no MAC")]
     MacMissing,
 
+    /// The MAC recomputed over the decrypted values differs from the stored one.
     #[error("MAC mismatch: the file's content does not match its MAC (a value was edited outside sops, or the file was tampered with)")]
     MacMismatch,
 
+    /// No identity at hand unwraps the data key; the report lists what was tried for each
+    /// recipient.
     #[error("{0}")]
     NoKey(Box<crate::keys::DecryptFailure>),
 
+    /// A recipient given for encryption is not an age, ssh-ed25519, ssh-rsa or plugin recipient.
     #[error("invalid age recipient `{recipient}`: {reason}")]
-    Recipient { recipient: String, reason: String },
+    Recipient {
+        /// The recipient as given.
+        recipient: String,
+        /// Why it is refused.
+        reason: String,
+    },
 
+    /// A private key (age key file, `SOPS_AGE_KEY`, an SSH key) cannot be read or parsed.
     #[error("invalid identity in {source_name}: {reason}")]
-    Identity { source_name: String, reason: String },
+    Identity {
+        /// Where the key came from: a file name or the variable's name, never the key.
+        source_name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
+    /// age failed to wrap the data key for the recipients.
     #[error("age encryption failed: {0}")]
     Wrap(String),
 
+    /// The key groups' shares are too few or inconsistent to recombine the data key.
     #[error("the data key cannot be recombined from its Shamir shares: {0}")]
     Shamir(String),
 
+    /// A tree path (`["a"][0]`) does not parse, or does not lead to a value of the document.
     #[error("invalid path {path}: {reason}")]
-    TreePath { path: String, reason: String },
+    TreePath {
+        /// The path as given.
+        path: String,
+        /// Why it does not parse or where it stops matching.
+        reason: String,
+    },
 
+    /// `.sops.yaml` is unreadable, invalid, or has no creation rule for the file.
     #[error("{0}")]
     Config(String),
 
+    /// A path regex of `.sops.yaml` or an encryption selection rule does not compile.
     #[error("invalid regular expression `{regex}`: {reason}")]
-    Regex { regex: String, reason: String },
+    Regex {
+        /// The expression as written.
+        regex: String,
+        /// The regex engine's complaint.
+        reason: String,
+    },
 
+    /// A sops feature this implementation does not have (KMS, PGP, Vault keys and the like).
     #[error("unsupported: {0}")]
     Unsupported(String),
 }
@@ -115,8 +207,7 @@ impl Error {
             Error::AlreadyEncrypted => codes::FILE_ALREADY_ENCRYPTED,
             Error::ValueDecrypt { .. } | Error::BadValue { .. } => codes::ERROR_DECRYPTING_TREE,
             Error::MacDecrypt | Error::MacMissing | Error::MacMismatch => codes::MAC_MISMATCH,
-            Error::NoKey(_) => codes::COULD_NOT_RETRIEVE_KEY,
-            Error::Shamir(_) => codes::COULD_NOT_RETRIEVE_KEY,
+            Error::NoKey(_) | Error::Shamir(_) => codes::COULD_NOT_RETRIEVE_KEY,
             Error::TreePath { .. } => codes::INVALID_TREE_PATH_FORMAT,
             Error::Wrap(_) => codes::ERROR_ENCRYPTING_TREE,
             _ => codes::ERROR_GENERIC,

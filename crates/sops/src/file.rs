@@ -26,6 +26,8 @@ pub struct EncryptOptions {
     /// The selection rule; `None` writes sops' default (`unencrypted_suffix: _unencrypted`, or
     /// nothing for the binary store).
     pub selection: Option<SelectionRule>,
+    /// Compute the MAC over the encrypted values only (sops' `--mac-only-encrypted`), so that
+    /// editing a plain value does not invalidate it.
     pub mac_only_encrypted: bool,
 }
 
@@ -39,16 +41,22 @@ pub struct DecryptOptions {
 /// A sops file as stored: encrypted data plus metadata.
 #[derive(Clone, Debug)]
 pub struct EncryptedFile {
+    /// The store the file was read from and is written back to.
     pub format: Format,
+    /// The tree with its values still `ENC[…]` (and those the selection rule leaves plain).
     pub data: Document,
+    /// The `sops` section: recipients, wrapped data keys, MAC, selection rule.
     pub metadata: Metadata,
 }
 
 /// A decrypted file. Holds the data key and the IVs of the values it was decrypted from, so
 /// that writing it back changes only what changed. Plaintext is zeroized on drop.
 pub struct PlainFile {
+    /// The store the file was read from and is written back to.
     pub format: Format,
+    /// The decrypted tree; edit it, then [`PlainFile::encrypt`].
     pub data: Document,
+    /// The `sops` section the file was decrypted with; encrypting refreshes its MAC and date.
     pub metadata: Metadata,
     key: DataKey,
     ivs: IvCache,
@@ -77,7 +85,7 @@ pub fn parse_plain(input: &[u8], format: Format) -> Result<Document> {
 
 /// Encrypts a plaintext document into a new sops file with a fresh data key.
 pub fn encrypt(data: Document, format: Format, options: &EncryptOptions) -> Result<EncryptedFile> {
-    if options.key_groups.iter().all(|g| g.is_empty()) {
+    if options.key_groups.iter().all(std::vec::Vec::is_empty) {
         return Err(Error::Config("no recipients: give at least one age recipient".into()));
     }
     let selection = match (&options.selection, format) {
@@ -178,13 +186,13 @@ impl EncryptedFile {
 
     /// Re-wraps a known data key for new recipients.
     pub fn rewrap(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
-        if key_groups.iter().all(|g| g.is_empty()) {
+        if key_groups.iter().all(std::vec::Vec::is_empty) {
             return Err(Error::Config("no recipients: give at least one age recipient".into()));
         }
         let mut groups = keys::wrap_data_key(key, key_groups, shamir_threshold)?;
         // Keep master keys of other types (pgp, kms, …) where the group still exists.
         for (new, old) in groups.iter_mut().zip(&self.metadata.key_groups) {
-            new.other = old.other.clone();
+            new.other.clone_from(&old.other);
         }
         self.metadata.key_groups = groups;
         self.metadata.shamir_threshold = stored_threshold(key_groups.len(), shamir_threshold);
@@ -231,7 +239,7 @@ impl PlainFile {
     /// Replaces the data key with a fresh one and re-wraps it for `key_groups` (or the current
     /// recipients when `None`): `sops rotate`.
     pub fn rotate(&mut self, key_groups: Option<&[Vec<String>]>, shamir_threshold: usize) -> Result<EncryptedFile> {
-        let groups = key_groups.map(|g| g.to_vec()).unwrap_or_else(|| self.metadata.recipients());
+        let groups = key_groups.map_or_else(|| self.metadata.recipients(), <[std::vec::Vec<std::string::String>]>::to_vec);
         let threshold = if shamir_threshold > 0 { shamir_threshold } else { self.metadata.shamir_threshold };
         let key = DataKey::generate();
         let mut shell = EncryptedFile { format: self.format, data: Document::default(), metadata: self.metadata.clone() };

@@ -3,12 +3,18 @@
 use std::fmt;
 use std::path::Path;
 
+/// A sops store: the text layout of a file and of its `sops` metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// YAML, for `.yaml` and `.yml` files; the metadata is a `sops:` mapping.
     Yaml,
+    /// JSON, for `.json` files; the metadata is a `"sops"` object.
     Json,
+    /// `KEY=value` lines, for `.env` files; the metadata is flattened into `sops_…` keys.
     Dotenv,
+    /// INI sections, for `.ini` files; the metadata is a `[sops]` section.
     Ini,
+    /// Any other file: its bytes become one `data` string in a JSON document.
     Binary,
 }
 
@@ -19,6 +25,8 @@ impl Format {
         Format::from_file_name(&name)
     }
 
+    /// [`Format::from_path`] for a bare file name.
+    #[allow(clippy::case_sensitive_file_extension_comparisons, reason = "sops matches extensions case-sensitively")]
     pub fn from_file_name(name: &str) -> Format {
         if name.ends_with(".yaml") || name.ends_with(".yml") {
             Format::Yaml
@@ -45,6 +53,7 @@ impl Format {
         })
     }
 
+    /// The name sops' `--input-type` and `--output-type` take.
     pub fn name(self) -> &'static str {
         match self {
             Format::Yaml => "yaml",

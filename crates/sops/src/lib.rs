@@ -114,6 +114,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cipher;
 pub mod config;

@@ -21,6 +21,7 @@ pub struct AgeKey {
 /// does not drop them, even though this library cannot use them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KeyGroup {
+    /// The age recipients of the group, each with the data key (or its share) wrapped for it.
     pub age: Vec<AgeKey>,
     /// Other master key lists by their metadata name (`pgp`, `kms`, `gcp_kms`, `azure_kv`,
     /// `hc_vault`, `hckms`), as parsed.
@@ -30,15 +31,22 @@ pub struct KeyGroup {
 /// Which values are encrypted (sops' six mutually exclusive options).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SelectionRule {
+    /// Values whose key ends with this suffix stay plain; all others are encrypted.
     UnencryptedSuffix(String),
+    /// Only values whose key ends with this suffix are encrypted.
     EncryptedSuffix(String),
+    /// Values whose key matches this regex stay plain.
     UnencryptedRegex(String),
+    /// Only values whose key matches this regex are encrypted.
     EncryptedRegex(String),
+    /// Values under a comment matching this regex stay plain.
     UnencryptedCommentRegex(String),
+    /// Only values under a comment matching this regex are encrypted.
     EncryptedCommentRegex(String),
 }
 
 impl SelectionRule {
+    /// The metadata field names of the six rules, in the order sops checks them.
     pub const FIELDS: [&'static str; 6] = [
         "unencrypted_suffix",
         "encrypted_suffix",
@@ -48,6 +56,7 @@ impl SelectionRule {
         "encrypted_comment_regex",
     ];
 
+    /// The metadata field this rule is written as.
     pub fn field(&self) -> &'static str {
         match self {
             SelectionRule::UnencryptedSuffix(_) => "unencrypted_suffix",
@@ -59,6 +68,7 @@ impl SelectionRule {
         }
     }
 
+    /// The suffix or regex the rule holds.
     pub fn value(&self) -> &str {
         match self {
             SelectionRule::UnencryptedSuffix(s)
@@ -70,6 +80,7 @@ impl SelectionRule {
         }
     }
 
+    /// The rule a metadata field names; `None` when `field` is not one of [`Self::FIELDS`].
     pub fn from_field(field: &str, value: String) -> Option<SelectionRule> {
         Some(match field {
             "unencrypted_suffix" => SelectionRule::UnencryptedSuffix(value),
@@ -91,6 +102,7 @@ impl SelectionRule {
 /// The logical metadata of a sops file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metadata {
+    /// The key groups; with more than one, each holds a Shamir share of the data key.
     pub key_groups: Vec<KeyGroup>,
     /// 0 when unset.
     pub shamir_threshold: usize,
@@ -101,7 +113,9 @@ pub struct Metadata {
     /// The rule written in the file; `None` means none was written (sops then assumes
     /// `unencrypted_suffix: _unencrypted`).
     pub selection: Option<SelectionRule>,
+    /// Whether the MAC covers only the encrypted values (`mac_only_encrypted: true`).
     pub mac_only_encrypted: bool,
+    /// The sops version that wrote the file (we write the one we are compatible with).
     pub version: String,
 }
 
@@ -114,10 +128,7 @@ impl Metadata {
     pub fn from_tree(tree: &Map) -> Result<Metadata> {
         refuse_duplicate_keys(tree, "sops")?;
         let flat_group = parse_group(tree)?;
-        let key_groups = if !flat_group.is_empty() {
-            // sops: when the flat keys are present, `key_groups` is ignored.
-            vec![flat_group]
-        } else {
+        let key_groups = if flat_group.is_empty() {
             match tree.get("key_groups") {
                 Some(Value::List(groups)) => groups
                     .iter()
@@ -130,17 +141,21 @@ impl Metadata {
                 None | Some(Value::Null) => Vec::new(),
                 Some(_) => return Err(Error::metadata("key_groups is not a list")),
             }
+        } else {
+            // sops: when the flat keys are present, `key_groups` is ignored.
+            vec![flat_group]
         };
 
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a whole float in 0..256 is exact")]
         let shamir_threshold = match tree.get("shamir_threshold") {
             None | Some(Value::Null) => 0,
-            Some(Value::Int(n)) if *n >= 0 => *n as usize,
+            Some(Value::Int(n)) if *n >= 0 => usize::try_from(*n).unwrap_or(usize::MAX),
             Some(Value::Float(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 256.0 => *f as usize,
             Some(_) => return Err(Error::metadata("shamir_threshold is not a whole number")),
         };
 
         let last_modified = match tree.get("lastmodified") {
-            Some(Value::Str(s)) | Some(Value::Time(s)) => s.clone(),
+            Some(Value::Str(s) | Value::Time(s)) => s.clone(),
             None => return Err(Error::metadata("lastmodified is missing")),
             Some(_) => return Err(Error::metadata("lastmodified is not a string")),
         };
@@ -150,7 +165,7 @@ impl Metadata {
 
         let mac = match tree.get("mac") {
             Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
-            None | Some(Value::Null) | Some(Value::Str(_)) => None,
+            None | Some(Value::Null | Value::Str(_)) => None,
             Some(_) => return Err(Error::metadata("mac is not a string")),
         };
 
@@ -167,7 +182,7 @@ impl Metadata {
                     }
                     selection = SelectionRule::from_field(field, s.clone());
                 }
-                None | Some(Value::Null) | Some(Value::Str(_)) => {}
+                None | Some(Value::Null | Value::Str(_)) => {}
                 Some(_) => return Err(Error::metadata(format!("{field} is not a string"))),
             }
         }
@@ -181,7 +196,7 @@ impl Metadata {
 
         let version = match tree.get("version") {
             Some(Value::Str(s)) if !s.is_empty() => s.clone(),
-            None | Some(Value::Null) | Some(Value::Str(_)) => {
+            None | Some(Value::Null | Value::Str(_)) => {
                 return Err(Error::metadata("the version string is empty; the file was not written by sops"))
             }
             Some(_) => {
@@ -201,7 +216,7 @@ impl Metadata {
     pub fn to_tree(&self, format: Format) -> Map {
         let mut out = Map::new();
         if self.shamir_threshold > 0 {
-            out.push("shamir_threshold", Value::Int(self.shamir_threshold as i64));
+            out.push("shamir_threshold", Value::Int(i64::try_from(self.shamir_threshold).unwrap_or(i64::MAX)));
         }
         let flat = self.key_groups.len() < 2;
         if !flat {
@@ -401,6 +416,11 @@ mod tests {
 
     #[test]
     fn refuses_duplicate_keys_anywhere_in_the_metadata() {
+        fn first(tree: &mut Map) -> &mut Map {
+            let Some(Value::List(groups)) = tree.get_mut("key_groups") else { panic!() };
+            let Value::Map(group) = &mut groups[0] else { panic!() };
+            group
+        }
         let duplicated = |edit: &dyn Fn(&mut Map)| {
             let mut tree = sample(3).to_tree(Format::Yaml);
             edit(&mut tree);
@@ -409,11 +429,6 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        fn first(tree: &mut Map) -> &mut Map {
-            let Some(Value::List(groups)) = tree.get_mut("key_groups") else { panic!() };
-            let Value::Map(group) = &mut groups[0] else { panic!() };
-            group
-        }
         assert_eq!(duplicated(&|t| t.0.push(MapItem::Entry("version".into(), Value::str("3.11.0")))), "sops.version");
         assert_eq!(duplicated(&|t| t.0.insert(0, MapItem::Entry("mac".into(), Value::str("ENC[y]")))), "sops.mac");
         assert_eq!(duplicated(&|t| first(t).0.push(MapItem::Entry("age".into(), Value::List(vec![])))), "sops.key_groups[0].age");

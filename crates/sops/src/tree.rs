@@ -9,9 +9,13 @@ use zeroize::Zeroize;
 /// One node of a document.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// YAML's `null` or `~`, JSON's `null`: never encrypted.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// An integer that fits 64 bits.
     Int(i64),
+    /// Any other number.
     Float(f64),
     /// A UTF-8 string.
     Str(String),
@@ -20,7 +24,9 @@ pub enum Value {
     /// A YAML timestamp, held in its canonical text form (Go `time.MarshalText`, RFC 3339 with
     /// trimmed nanoseconds), because that text is what sops encrypts and hashes.
     Time(String),
+    /// A nested mapping.
     Map(Map),
+    /// A sequence.
     List(Vec<Value>),
     /// A comment that stands as a list item (mapping comments are [`MapItem::Comment`]).
     Comment(String),
@@ -30,13 +36,17 @@ pub enum Value {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Map(pub Vec<MapItem>);
 
+/// One item of a [`Map`], in file order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MapItem {
+    /// A key and its value.
     Entry(String, Value),
+    /// A comment line between entries, kept so that writing the file back keeps it.
     Comment(String),
 }
 
 impl Map {
+    /// An empty mapping.
     pub fn new() -> Self {
         Map(Vec::new())
     }
@@ -49,6 +59,7 @@ impl Map {
         })
     }
 
+    /// The value of the first entry with this key, to change it in place.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.0.iter_mut().find_map(|item| match item {
             MapItem::Entry(k, v) if k == key => Some(v),
@@ -83,6 +94,7 @@ impl Map {
         removed
     }
 
+    /// The entries in order, skipping comments.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0.iter().filter_map(|item| match item {
             MapItem::Entry(k, v) => Some((k.as_str(), v)),
@@ -90,20 +102,24 @@ impl Map {
         })
     }
 
+    /// Appends an entry, even if the key is already there (as JSON and dotenv files may).
     pub fn push(&mut self, key: impl Into<String>, value: Value) {
         self.0.push(MapItem::Entry(key.into(), value));
     }
 
+    /// Whether the mapping has no entry and no comment.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
 
 impl Value {
+    /// A string value.
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(s.into())
     }
 
+    /// The string, if this is a [`Value::Str`].
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -111,6 +127,7 @@ impl Value {
         }
     }
 
+    /// The mapping, if this is a [`Value::Map`].
     pub fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
@@ -127,6 +144,7 @@ impl Value {
 /// A parsed file: one branch per document (only YAML has more than one) plus its raw metadata.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Document {
+    /// The documents of the file, in order; every store but YAML has exactly one.
     pub branches: Vec<Map>,
 }
 

@@ -6,7 +6,9 @@ use crate::tree::{Map, Value};
 /// One step of a tree path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// `["key"]`: the entry of a mapping with this key.
     Key(String),
+    /// `[3]`: the item of a list at this position.
     Index(usize),
 }
 
@@ -69,6 +71,10 @@ pub fn get<'a>(map: &'a Map, path: &[Step]) -> Option<&'a Value> {
 }
 
 /// Sets the value at `path`, creating missing mappings; an index past the end appends.
+///
+/// # Panics
+///
+/// Never: the `expect`s name entries this function has just inserted or pushed.
 pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
     let display = || format!("{path:?}");
     let (first, rest) = path.split_first().ok_or_else(|| Error::TreePath { path: display(), reason: "empty path".into() })?;
@@ -98,12 +104,11 @@ pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
                 let Value::List(items) = node else { unreachable!() };
                 let positions: Vec<usize> =
                     items.iter().enumerate().filter(|(_, v)| !matches!(v, Value::Comment(_))).map(|(p, _)| p).collect();
-                match positions.get(*i) {
-                    Some(&p) => &mut items[p],
-                    None => {
-                        items.push(Value::Map(Map::new()));
-                        items.last_mut().expect("pushed above")
-                    }
+                if let Some(&p) = positions.get(*i) {
+                    &mut items[p]
+                } else {
+                    items.push(Value::Map(Map::new()));
+                    items.last_mut().expect("pushed above")
                 }
             }
         };

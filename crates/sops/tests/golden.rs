@@ -105,7 +105,7 @@ fn every_rejected_vector_fails_with_the_sops_exit_code() {
     let mut checked = 0;
     for entry in manifest().iter().filter(|e| e["expect"] == "error") {
         let file = entry["file"].as_str().unwrap();
-        let code = entry["sops_exit_code"].as_i64().unwrap() as i32;
+        let code = i32::try_from(entry["sops_exit_code"].as_i64().unwrap()).unwrap();
         let bytes = std::fs::read(vectors().join(file)).unwrap();
         let err = EncryptedFile::parse(&bytes, format_of(entry))
             .and_then(|f| f.decrypt_with_key(data_key(entry), DecryptOptions::default()))
@@ -139,7 +139,7 @@ fn ciphertexts(doc: &secrets_sops::Document) -> Vec<String> {
             match item {
                 secrets_sops::MapItem::Entry(_, v) => walk(v, out),
                 secrets_sops::MapItem::Comment(c) if c.starts_with("ENC[") => out.push(c.clone()),
-                _ => {}
+                secrets_sops::MapItem::Comment(_) => {}
             }
         }
     }

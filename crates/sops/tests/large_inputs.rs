@@ -15,6 +15,9 @@
 //! shape. Memory per element of the file (token, node, tree item) shows up most in files of
 //! many small elements, so the shapes are the same as in `bench/large-files.sh`.
 
+// Sizes and ratios are measurements: an f64 holds them closely enough.
+#![allow(clippy::cast_precision_loss)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

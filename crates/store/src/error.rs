@@ -5,34 +5,86 @@ use std::path::{Path, PathBuf};
 
 use crate::names::Kind;
 
+/// Why an operation on the `sops/` repository failed. The CLI turns each into a message and an
+/// exit status (`failure.rs`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A user, machine, group or secret name that is empty, hidden, or would escape its folder.
     #[error("invalid {} name `{name}`: {reason}", kind.noun())]
-    InvalidName { kind: Kind, name: String, reason: String },
+    InvalidName {
+        /// Whether it is a user, machine, group or secret.
+        kind: Kind,
+        /// The name as given.
+        name: String,
+        /// Which rule of names it breaks.
+        reason: String,
+    },
 
-    /// `path` is the member's (or secret's) directory.
+    /// The named member or secret does not exist.
     #[error("{}", not_found(*kind, name, path))]
-    NotFound { kind: Kind, name: String, path: PathBuf },
+    NotFound {
+        /// Whether it is a user, machine, group or secret.
+        kind: Kind,
+        /// Its name.
+        name: String,
+        /// The member's (or secret's) directory that was looked for.
+        path: PathBuf,
+    },
 
+    /// Adding a member or secret under a name that is taken, without `--force`.
     #[error("{}", already_exists(*kind, name, path))]
-    AlreadyExists { kind: Kind, name: String, path: PathBuf },
+    AlreadyExists {
+        /// Whether it is a user, machine, group or secret.
+        kind: Kind,
+        /// Its name.
+        name: String,
+        /// The existing directory.
+        path: PathBuf,
+    },
 
     /// A member to encrypt a secret for does not exist; `path` is the member's directory.
     #[error("Cannot encrypt {secret} for '{name}'. '{name}' does not exist in {}", parent(path))]
-    MemberMissing { secret: String, kind: Kind, name: String, path: PathBuf },
+    MemberMissing {
+        /// The secret being written.
+        secret: String,
+        /// Whether it is a user, machine, group or secret.
+        kind: Kind,
+        /// The missing member's name.
+        name: String,
+        /// The directory the member would have.
+        path: PathBuf,
+    },
 
+    /// A member's `key.json` that does not parse or holds no usable public key.
     #[error("{path}: {reason}")]
-    KeyFile { path: PathBuf, reason: String },
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     #[error(
         "{path}: the link points outside sops/ or at the wrong kind of member ({target}); remove it or point it at sops/{expected}/<name>"
     )]
-    UnsafeLink { path: PathBuf, target: PathBuf, expected: &'static str },
+    /// A membership symlink pointing outside `sops/` or at another kind of member: followed, it
+    /// would encrypt a secret for whoever planted it.
+    UnsafeLink {
+        /// The symlink.
+        path: PathBuf,
+        /// Where it points, as written.
+        target: PathBuf,
+        /// The folder of `sops/` it should point into (`users`, `machines`, `groups`).
+        expected: &'static str,
+    },
 
+    /// A file system operation on `path` failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder operated on.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -42,46 +94,80 @@ pub enum StoreError {
         "another secrets command has held the repository lock {} for {} s; wait for it to finish (or set SECRETS_LOCK_TIMEOUT to wait longer), or find what holds it with `fuser {}`",
         path.display(), waited.as_secs(), path.display()
     )]
-    LockTimeout { path: PathBuf, waited: std::time::Duration },
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long the command waited.
+        waited: std::time::Duration,
+    },
 
     /// A repository file or folder refused by [`crate::untrusted`]: a symlink, not a regular
     /// file, too large, or a symlinked folder on the way.
     #[error(transparent)]
     Untrusted(#[from] crate::untrusted::UntrustedError),
 
+    /// A secret file that does not parse, decrypt or encrypt as a sops file.
     #[error("{path}: {source}")]
-    Sops { path: PathBuf, source: secrets_sops::Error },
+    Sops {
+        /// The secret file.
+        path: PathBuf,
+        /// What the format library reported.
+        source: secrets_sops::Error,
+    },
 
     #[error("refusing to leave {secret} with no user able to read it; add another user or group first, or pass --force")]
-    LockOut { secret: String },
+    /// A removal that would leave the secret with no user who can decrypt it (machines only),
+    /// refused unless forced.
+    LockOut {
+        /// The secret that would be locked out.
+        secret: String,
+    },
 
     #[error("Cannot remove the last recipient of {secret}. No keys left. Use 'secrets remove {secret}' to remove the secret.")]
-    NoRecipients { secret: String },
+    /// Removing the last member a secret is encrypted for.
+    NoRecipients {
+        /// The secret that would be left without recipients.
+        secret: String,
+    },
 
+    /// A public key argument that is not an age, ssh-ed25519 or ssh-rsa public key (or looks
+    /// like a private key, which is refused without echoing it).
     #[error("{reason}: '{input}'")]
-    InvalidKey { input: String, reason: String },
+    InvalidKey {
+        /// The argument, redacted if it looked private.
+        input: String,
+        /// Why it is refused.
+        reason: String,
+    },
 
     /// A change failed and could not be undone completely; the journal stays and the next
     /// command finishes undoing it.
     #[error("{source}; undoing the change failed too ({undo}): the next secrets command finishes undoing it (journal {})", journal.display())]
     Unfinished {
+        /// The journal the next command replays.
         journal: PathBuf,
+        /// Why the change failed.
         #[source]
         source: Box<StoreError>,
+        /// Why undoing it failed.
         undo: Box<StoreError>,
     },
 
+    /// A git operation (staging, committing, reading history) failed.
     #[error("git: {0}")]
     Git(String),
 
     /// An AWS CLI credentials or config file that the AWS CLI would refuse too.
     #[error("{}: {source}; the AWS CLI cannot read this file either, fix that line", path.display())]
     AwsFile {
+        /// The credentials or config file.
         path: PathBuf,
+        /// The line and what is wrong with it.
         #[source]
         source: crate::credentials::aws_files::AwsIniError,
     },
 
+    /// Any other failure, worded for the user (what is wrong and what to do).
     #[error("{0}")]
     Other(String),
 }
@@ -120,4 +206,5 @@ impl StoreError {
     }
 }
 
+/// The result of every fallible function of the repository model.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -42,7 +42,7 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
     let workdir = repo.workdir().ok_or_else(|| StoreError::Git("the repository has no work tree".into()))?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
     let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let head_tree = head_commit.as_ref().map(|c| c.tree()).transpose().map_err(git_err)?;
+    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
 
     let mut staged = Index::new().map_err(git_err)?;
     if let Some(tree) = &head_tree {
@@ -53,7 +53,7 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
         paths.iter().map(|p| relative_to(&workdir, p).and_then(|rel| collect(&repo, &workdir, rel))).collect::<Result<_>>()?;
     apply(&mut staged, &changes)?;
     let tree_id = staged.write_tree_to(&repo).map_err(git_err)?;
-    if head_tree.as_ref().map(|t| t.id()) == Some(tree_id) {
+    if head_tree.as_ref().map(git2::Tree::id) == Some(tree_id) {
         return Ok(false);
     }
     let tree = repo.find_tree(tree_id).map_err(git_err)?;
@@ -69,11 +69,8 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
 }
 
 fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
-    };
+    let absolute =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path)) };
     // Canonicalize the parent only: the path itself may be a symlink or deleted.
     let parent = absolute.parent().map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
     let normalized = match (parent, absolute.file_name()) {
@@ -158,7 +155,10 @@ fn blob_of(repo: &Repository, workdir: &Path, rel: &Path) -> Result<StagedFile> 
     };
     let id = repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?;
     let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
-    Ok(StagedFile { path, mode, size: content.len() as u32, id })
+    // git's index keeps the size modulo 2^32, as git itself does.
+    #[allow(clippy::cast_possible_truncation)]
+    let size = content.len() as u32;
+    Ok(StagedFile { path, mode, size, id })
 }
 
 #[cfg(unix)]
@@ -214,7 +214,7 @@ mod tests {
         let error = git_error(silent, full, Path::new("/repo/.git"));
         let text = error.to_string();
         assert!(text.contains("/repo/.git") && text.contains("No space left on device"), "{text}");
-        assert_eq!(error.io_error().map(|e| e.kind()), Some(std::io::ErrorKind::StorageFull));
+        assert_eq!(error.io_error().map(std::io::Error::kind), Some(std::io::ErrorKind::StorageFull));
         let silent = git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::None, "no error");
         let none = std::io::Error::from_raw_os_error(0);
         assert!(!git_error(silent, none, Path::new("/repo/.git")).to_string().contains("no error"));

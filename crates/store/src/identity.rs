@@ -13,6 +13,7 @@ use crate::repo::Repo;
 /// A local public key and where it was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalKey {
+    /// The public key of a private key found locally.
     pub key: PublicKey,
     /// `SOPS_AGE_KEY`, or the path of the key file.
     pub source: String,
@@ -148,8 +149,7 @@ mod tests {
     fn a_fifo_key_file_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("keys.txt");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let shown = fifo.display().to_string();
         std::thread::spawn(move || {

@@ -18,7 +18,7 @@
 //!
 //! A journal found on disk is untrusted until checked: it is read as an untrusted file (never
 //! through a symlink, never a FIFO or device, bounded by [`MAX_JOURNAL_SIZE`]), it must be the
-//! caller's own and writable by nobody else (see [`crate::lock::owned_by_caller`]), and every
+//! caller's own and writable by nobody else (see `owned_by_caller` in [`crate::lock`]), and every
 //! step must be one this code writes: a link put back only with the target `secrets` (and clan)
 //! give that link path, a kept old content only under a `.secrets-old-*` name next to its file,
 //! a folder moved aside only to `.<name>.removing-*` next to it.
@@ -40,15 +40,38 @@ use crate::untrusted;
 #[serde(tag = "undo", rename_all = "kebab-case")]
 pub enum Step {
     /// A file or link that did not exist before: removed.
-    Created { path: String },
+    Created {
+        /// The path, relative to the repository root.
+        path: String,
+    },
     /// A file replaced; its old content is the hard link `backup` until the change is final.
-    Replaced { path: String, backup: String },
+    Replaced {
+        /// The path, relative to the repository root.
+        path: String,
+        /// The backup's path, relative to the repository root.
+        backup: String,
+    },
     /// A link removed or retargeted: put back with its old target.
-    Link { path: String, target: String },
+    Link {
+        /// The path, relative to the repository root.
+        path: String,
+        /// The link's old target, as written.
+        target: String,
+    },
     /// A directory moved aside to `backup`, deleted when the change is final.
-    DirRemoved { path: String, backup: String },
+    DirRemoved {
+        /// The path, relative to the repository root.
+        path: String,
+        /// The backup's path, relative to the repository root.
+        backup: String,
+    },
     /// A directory renamed.
-    DirRenamed { from: String, to: String },
+    DirRenamed {
+        /// The old path, relative to the repository root.
+        from: String,
+        /// The new path, relative to the repository root.
+        to: String,
+    },
     /// Not a step: the change is complete. What follows (deleting the old contents kept for
     /// undoing) is finished, not undone, by the next command if this one is killed.
     Final,
@@ -182,6 +205,7 @@ impl Journal {
         Ok(())
     }
 
+    /// Flushes the recorded steps to disk, so that they survive a crash.
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| StoreError::io(&self.path, e))
     }
@@ -214,6 +238,7 @@ impl Journal {
         Ok(())
     }
 
+    /// The journal file.
     pub fn path(&self) -> &Path {
         &self.path
     }

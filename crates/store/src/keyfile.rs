@@ -12,11 +12,14 @@ use crate::error::StoreError;
 /// The type of a public key, as stored in `key.json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyType {
+    /// An age recipient, native or SSH.
     Age,
+    /// A PGP fingerprint: kept in `key.json` as clan writes it, never used to encrypt.
     Pgp,
 }
 
 impl KeyType {
+    /// The `type` value of `key.json`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyType::Age => "age",
@@ -28,11 +31,14 @@ impl KeyType {
 /// A public key: an age recipient (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) or a PGP fingerprint.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PublicKey {
+    /// The key as written in `key.json`.
     pub key: String,
+    /// What kind of key it is.
     pub kind: KeyType,
 }
 
 impl PublicKey {
+    /// An age public key (not checked).
     pub fn age(key: impl Into<String>) -> PublicKey {
         PublicKey { key: key.into(), kind: KeyType::Age }
     }

@@ -10,6 +10,10 @@ use crate::error::{Result, StoreError};
 use crate::keyfile::PublicKey;
 
 /// Parses one key argument into exactly one public key.
+///
+/// # Panics
+///
+/// Never: the `expect` takes the only key of a list just checked to hold exactly one.
 pub fn parse_key_argument(input: &str) -> Result<PublicKey> {
     let trimmed = input.trim();
     if trimmed.starts_with("AGE-PLUGIN-") {

@@ -67,6 +67,10 @@
 //! # }
 //! ```
 
+// No `unsafe`: system calls go through rustix's safe API.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod credentials;
 pub mod error;

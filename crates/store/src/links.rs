@@ -18,7 +18,10 @@ pub enum Link {
     /// A member that exists: its name.
     Member(String),
     /// A link whose target is gone (a removed member); re-keying drops it.
-    Dangling { link: PathBuf },
+    Dangling {
+        /// The symlink.
+        link: PathBuf,
+    },
 }
 
 /// The relative path from the folder `from` to `to`, both relative to the repository root.
@@ -127,7 +130,7 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
         let link = entry.path();
-        let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
         if !is_link {
             continue;
         }
@@ -139,22 +142,19 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
         let raw = fs::read_link(&link).map_err(|e| StoreError::io(&link, e))?;
         let lexical = normalize(&folder.join(&raw));
         let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
-        match fs::canonicalize(&link) {
-            Ok(resolved) => {
-                let parent_ok = canonical_kind_dir.is_some_and(|d| resolved.parent() == Some(d));
-                if !parent_ok {
-                    return Err(unsafe_link());
-                }
-                let name = resolved.file_name().and_then(|n| n.to_str()).ok_or_else(unsafe_link)?.to_string();
-                links.push(Link::Member(name));
+        if let Ok(resolved) = fs::canonicalize(&link) {
+            let parent_ok = canonical_kind_dir.is_some_and(|d| resolved.parent() == Some(d));
+            if !parent_ok {
+                return Err(unsafe_link());
             }
-            Err(_) => {
-                // A dangling link is harmless only if it would point into sops/<kind>/.
-                if lexical.parent() != Some(normalize(&kind_dir).as_path()) {
-                    return Err(unsafe_link());
-                }
-                links.push(Link::Dangling { link });
+            let name = resolved.file_name().and_then(|n| n.to_str()).ok_or_else(unsafe_link)?.to_string();
+            links.push(Link::Member(name));
+        } else {
+            // A dangling link is harmless only if it would point into sops/<kind>/.
+            if lexical.parent() != Some(normalize(&kind_dir).as_path()) {
+                return Err(unsafe_link());
             }
+            links.push(Link::Dangling { link });
         }
     }
     links.sort_by(|a, b| match (a, b) {

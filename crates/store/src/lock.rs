@@ -76,8 +76,7 @@ fn git_dir(root: &Path) -> Option<PathBuf> {
 #[cfg(unix)]
 pub(crate) fn owned_by_caller(meta: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = rustix::process::geteuid().as_raw();
     meta.uid() == me && meta.mode() & 0o022 == 0
 }
 
@@ -124,12 +123,14 @@ impl RepoLock {
     pub fn try_acquire(repo: &Repo) -> Result<Option<RepoLock>> {
         let path = lock_path(repo);
         let file = open(repo, &path)?;
-        match try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
-            true => Ok(Some(RepoLock { _file: file, path })),
-            false => Ok(None),
+        if try_flock(&file).map_err(|e| StoreError::io(&path, e))? {
+            Ok(Some(RepoLock { _file: file, path }))
+        } else {
+            Ok(None)
         }
     }
 
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -181,17 +182,14 @@ fn no_follow(_options: &mut OpenOptions) {}
 /// One non-blocking attempt at the exclusive lock: `Ok(false)` when someone else holds it.
 #[cfg(unix)]
 fn try_flock(file: &File) -> std::io::Result<bool> {
-    use std::os::unix::io::AsRawFd;
+    use rustix::fs::{flock, FlockOperation};
+    use rustix::io::Errno;
     loop {
-        // SAFETY: flock on a descriptor we own; no memory is passed.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(true);
-        }
-        let error = std::io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::EWOULDBLOCK) => return Ok(false),
-            Some(libc::EINTR) => continue,
-            _ => return Err(error),
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(true),
+            Err(Errno::WOULDBLOCK) => return Ok(false),
+            Err(Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
 }
@@ -245,7 +243,7 @@ mod tests {
         fs::set_permissions(&planted, fs::Permissions::from_mode(0o1777)).unwrap();
         assert_eq!(state_dir(&repo), repo.sops_dir(), "a git dir anyone may write is ignored");
         fs::set_permissions(&planted, fs::Permissions::from_mode(0o755)).unwrap();
-        if unsafe { libc::geteuid() } == 0 {
+        if rustix::process::geteuid().is_root() {
             std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
             assert_eq!(state_dir(&repo), repo.sops_dir(), "another user's git dir is ignored");
         }

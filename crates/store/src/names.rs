@@ -13,9 +13,13 @@ use crate::error::StoreError;
 /// What a name names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
+    /// A person, with a key in `sops/users/<name>/key.json`.
     User,
+    /// A host, with a key in `sops/machines/<name>/key.json`.
     Machine,
+    /// A named set of users and machines, `sops/groups/<name>/`.
     Group,
+    /// A secret, `sops/secrets/<name>/secret`.
     Secret,
 }
 
@@ -30,6 +34,7 @@ impl Kind {
         }
     }
 
+    /// The word for one of this kind, for messages.
     pub fn noun(self) -> &'static str {
         match self {
             Kind::User => "user",

@@ -20,8 +20,11 @@ use crate::tx::Tx;
 
 /// Reports progress of a re-key over many secrets.
 pub trait Progress: Sync {
+    /// The re-key begins, over `_total` secrets.
     fn start(&self, _total: usize) {}
+    /// One more secret is done (called from worker threads).
     fn tick(&self) {}
+    /// The re-key is over.
     fn finish(&self) {}
 }
 
@@ -31,9 +34,13 @@ impl Progress for Quiet {}
 
 /// What an operation needs besides its arguments.
 pub struct Ctx<'a> {
+    /// The repository to change.
     pub repo: &'a Repo,
+    /// The private keys to decrypt secrets with when re-keying.
     pub identities: &'a Identities,
+    /// How to re-key.
     pub options: RekeyOptions,
+    /// Where re-key progress is reported.
     pub progress: &'a dyn Progress,
 }
 
@@ -49,9 +56,13 @@ pub struct Outcome {
 /// One re-keyed secret, for the report.
 #[derive(Debug, Clone)]
 pub struct RekeySummary {
+    /// The secret's name.
     pub secret: String,
+    /// Recipients added.
     pub added: Vec<String>,
+    /// Recipients removed.
     pub removed: Vec<String>,
+    /// Whether the data key was replaced.
     pub rotated: bool,
 }
 
@@ -117,7 +128,7 @@ impl Repo {
 }
 
 fn is_link(path: &std::path::Path) -> bool {
-    fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// `users add` / `machines add`: writes the member's `key.json` and re-keys its secrets.
@@ -258,7 +269,7 @@ fn remove_leftovers(sops: &std::path::Path) -> Result<()> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
             // A folder with a `secret` is a secret, whatever its name: never removed here.
             let leftover = crate::names::is_leftover_entry(&path);
             if leftover && name.starts_with(".secrets-") && !is_dir {

@@ -26,8 +26,11 @@ pub struct RekeyOptions {
 /// The new state of one secret, computed but not yet written.
 #[derive(Debug)]
 pub struct Rekeyed {
+    /// The secret.
     pub secret: SecretRef,
+    /// Recipients its file gains.
     pub added: Vec<String>,
+    /// Recipients its file loses.
     pub removed: Vec<String>,
     /// Whether the data key was replaced (because a recipient was removed).
     pub rotated: bool,
@@ -137,8 +140,8 @@ fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: R
             dangling,
         }));
     }
-    let added: Vec<String> = wanted_set.difference(&current_set).map(|s| s.to_string()).collect();
-    let removed: Vec<String> = current_set.difference(&wanted_set).map(|s| s.to_string()).collect();
+    let added: Vec<String> = wanted_set.difference(&current_set).copied().cloned().collect();
+    let removed: Vec<String> = current_set.difference(&wanted_set).copied().cloned().collect();
     let rotate = !removed.is_empty() && !options.no_rotate;
     let groups = vec![wanted];
     let new_file = if rotate {

@@ -37,10 +37,12 @@ impl Repo {
         None
     }
 
+    /// The repository's root, the folder that holds `sops/`.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// `<root>/sops`.
     pub fn sops_dir(&self) -> PathBuf {
         self.root.join("sops")
     }
@@ -50,6 +52,7 @@ impl Repo {
         self.sops_dir().join(kind.folder()).join(name)
     }
 
+    /// The `key.json` of a user or machine.
     pub fn key_file(&self, kind: Kind, name: &str) -> PathBuf {
         self.member_dir(kind, name).join("key.json")
     }

@@ -24,6 +24,7 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
+    /// The encrypted file, `<dir>/secret`.
     pub fn file(&self) -> PathBuf {
         self.dir.join("secret")
     }
@@ -32,6 +33,7 @@ impl SecretRef {
 /// How a member reaches a secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Via {
+    /// Whether the secret links the member itself.
     pub direct: bool,
     /// Groups through which the member is linked, sorted.
     pub groups: Vec<String>,
@@ -40,7 +42,9 @@ pub struct Via {
 /// Who can read a secret according to its links.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Access {
+    /// The users that can read it, by name, and how.
     pub users: BTreeMap<String, Via>,
+    /// The machines that can read it, by name, and how.
     pub machines: BTreeMap<String, Via>,
     /// Groups linked from the secret (existing ones).
     pub groups: Vec<String>,

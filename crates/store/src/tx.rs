@@ -40,7 +40,7 @@ fn backup_name(path: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());
     let name = format!(".secrets-old-{:016x}", hasher.finish());
-    path.parent().map(|p| p.join(&name)).unwrap_or_else(|| PathBuf::from(name))
+    path.parent().map_or_else(|| PathBuf::from(&name), |p| p.join(&name))
 }
 
 /// Keeps the old content of `path` under a fresh unpredictable name next to it and returns that
@@ -87,10 +87,12 @@ fn copy_exclusive(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 impl<'r> Tx<'r> {
+    /// A change of `repo` that has changed nothing yet (the journal is created at the first step).
     pub fn new(repo: &'r Repo) -> Tx<'r> {
         Tx { repo, journal: None, touched: Vec::new() }
     }
 
+    /// The repository being changed.
     pub fn repo(&self) -> &Repo {
         self.repo
     }
@@ -100,6 +102,8 @@ impl<'r> Tx<'r> {
         &self.touched
     }
 
+    /// Records a path as changed, for the commit, without journaling it (the caller undoes it
+    /// some other way, or it needs no undoing).
     pub fn touch(&mut self, path: PathBuf) {
         if !self.touched.contains(&path) {
             self.touched.push(path);
@@ -230,7 +234,7 @@ impl<'r> Tx<'r> {
 
     fn write_plan(&mut self, plan: &[Rekeyed]) -> Result<()> {
         let files: Vec<(&Rekeyed, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item, b))).collect();
-        let dangling: Vec<&PathBuf> = plan.iter().flat_map(|item| item.dangling()).collect();
+        let dangling: Vec<&PathBuf> = plan.iter().flat_map(super::rekey::Rekeyed::dangling).collect();
         if files.is_empty() && dangling.is_empty() {
             return Ok(());
         }

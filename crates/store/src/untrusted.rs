@@ -68,41 +68,82 @@ impl Limit {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UntrustedError {
+    /// A file of the repository is a symbolic link: following it could make this tool read (and
+    /// decrypt with the caller's key) a file outside the repository.
     #[error(
         "{}: is a symbolic link (to {}), not a file; it could make this tool read a file outside the repository with your key. Nothing was read; remove it (`git rm`) or replace it with the file itself",
         path.display(),
         target.display()
     )]
-    Symlink { path: PathBuf, target: PathBuf },
+    Symlink {
+        /// The entry, as the repository names it.
+        path: PathBuf,
+        /// Where the link points, as written.
+        target: PathBuf,
+    },
 
+    /// A file of the repository is a FIFO, a device or a socket: reading it could block or touch
+    /// hardware.
     #[error("{}: is {what}, not a regular file. Nothing was read; remove it (`git rm`)", path.display())]
-    NotRegularFile { path: PathBuf, what: &'static str },
+    NotRegularFile {
+        /// The entry, as the repository names it.
+        path: PathBuf,
+        /// What it is instead (`a named pipe (FIFO)`, `a device`, …).
+        what: &'static str,
+    },
 
+    /// A file is larger than any file of its kind needs to be ([`Limit`]): refused before it is read.
     #[error(
         "{}: larger than {limit} bytes, more than a file of this kind holds. Nothing was read; remove it, or if it is genuine set {MAX_SIZE_VARIABLE} to a larger number of bytes",
         path.display()
     )]
-    TooLarge { path: PathBuf, limit: u64 },
+    TooLarge {
+        /// The entry, as the repository names it.
+        path: PathBuf,
+        /// The size limit that applied, in bytes.
+        limit: u64,
+    },
 
+    /// A folder on the way is a symbolic link, which could lead reads and writes outside the
+    /// repository.
     #[error(
         "{}: the folder is a symbolic link (to {}); it could lead reads and writes outside the repository. Nothing was read or written through it; remove it (`git rm`) or replace it with a real folder",
         path.display(),
         target.display()
     )]
-    FolderSymlink { path: PathBuf, target: PathBuf },
+    FolderSymlink {
+        /// The folder, as the repository names it.
+        path: PathBuf,
+        /// Where the link points, as written.
+        target: PathBuf,
+    },
 
+    /// Something other than a folder where the layout has a folder.
     #[error("{}: is {what} where a folder belongs. Remove it (`git rm`)", path.display())]
-    NotAFolder { path: PathBuf, what: &'static str },
+    NotAFolder {
+        /// The entry, as the repository names it.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
 
+    /// Opening or reading the entry failed (including: it does not exist, see
+    /// [`UntrustedError::is_not_found`]).
     #[error("{}: {source}", path.display())]
     Io {
+        /// The entry, as the repository names it.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
 
+    /// The size-limit variable is set to something that is not a number of bytes.
     #[error("{MAX_SIZE_VARIABLE}={value:?} is not a number of bytes; unset it or give a number such as 33554432")]
-    BadLimit { value: String },
+    BadLimit {
+        /// The variable's value as set.
+        value: String,
+    },
 }
 
 impl UntrustedError {
@@ -163,8 +204,11 @@ pub struct Folder {
 /// The kind of an entry of a [`Folder`], as `lstat` sees it (a symlink is not followed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A directory.
     Folder,
+    /// A regular file.
     File,
+    /// A symbolic link (never followed).
     Symlink,
     /// A FIFO, device, socket or anything else.
     Other,
@@ -397,7 +441,7 @@ fn describe(kind: FileType) -> &'static str {
         FileType::Fifo => "a named pipe (FIFO)",
         FileType::CharacterDevice | FileType::BlockDevice => "a device",
         FileType::Socket => "a socket",
-        _ => "a special file",
+        FileType::Unknown => "a special file",
     }
 }
 
@@ -445,8 +489,7 @@ mod tests {
     fn a_fifo_neither_blocks_nor_is_read() {
         let (_d, root) = tree();
         let fifo = root.join("sops/secrets/s/fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
         let err = read(&root, &fifo, Limit::Secret).unwrap_err();
         assert!(matches!(err, UntrustedError::NotRegularFile { what: "a named pipe (FIFO)", .. }), "{err}");
         // Opened directly (as after a swap behind the lstat), it does not block either.

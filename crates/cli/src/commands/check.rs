@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     } else {
         print_human(&report, args.fix)?;
     }
-    Ok(if report.is_ok() { 0 } else { 1 })
+    Ok(u8::from(!report.is_ok()))
 }
 
 fn print_human(report: &Report, fixed: bool) -> CmdResult<()> {

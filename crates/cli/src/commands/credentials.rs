@@ -18,6 +18,7 @@ use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
 
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
 pub enum CredentialsCommand {
     /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
@@ -79,6 +80,7 @@ pub enum CredentialsCommand {
 #[command(
     after_help = "Examples:\n  secrets resolve postgres admin --field password\n  SECRETS_CREDENTIALS_DIR=/run/creds secrets resolve api token"
 )]
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 pub struct ResolveArgs {
     /// The service, e.g. `postgres`
     pub service: String,
@@ -237,7 +239,7 @@ fn list(ctx: &Context) -> CmdResult {
     // Created and updated dates come from git history where there is one.
     let dates = match secrets_store::history::GitRepo::open(&repo)? {
         Some(git) => secrets_store::history::log::dates(&git)?,
-        None => Default::default(),
+        None => std::collections::HashMap::default(),
     };
     let mut rows = Vec::new();
     for (provider, name) in credentials::list(&repo)? {
@@ -246,14 +248,17 @@ fn list(ctx: &Context) -> CmdResult {
         let readers: Vec<String> =
             access.users.keys().map(|u| format!("user:{u}")).chain(access.machines.keys().map(|m| format!("machine:{m}"))).collect();
         let history = dates.get(&secret.name);
-        let created = history.and_then(|d| d.created.as_ref()).map(|c| c.date());
-        let updated = history.and_then(|d| d.updated.as_ref()).map(|c| c.date()).unwrap_or_else(|| {
-            secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
-                .ok()
-                .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
-                .map(|f| f.metadata.last_modified)
-                .unwrap_or_default()
-        });
+        let created = history.and_then(|d| d.created.as_ref()).map(secrets_store::history::log::CommitInfo::date);
+        let updated = history.and_then(|d| d.updated.as_ref()).map_or_else(
+            || {
+                secrets_store::untrusted::read(repo.root(), &secret.file(), secrets_store::untrusted::Limit::Secret)
+                    .ok()
+                    .and_then(|b| EncryptedFile::parse(&b, Format::Binary).ok())
+                    .map(|f| f.metadata.last_modified)
+                    .unwrap_or_default()
+            },
+            secrets_store::history::log::CommitInfo::date,
+        );
         let values: serde_json::Map<String, serde_json::Value> = match ops::get_secret(&repo, &identities, &secret.name)
             .ok()
             .and_then(|bytes| Credential::from_json(provider, &name, &bytes).ok())
@@ -339,7 +344,7 @@ fn run_with(credential: Credential, command: &[String], keep_key_env: bool) -> C
         super::exec::remove_key_env(&mut child);
     }
     drop(env);
-    let finished = crate::signals::run(child);
+    let finished = crate::sys::signals::run(child);
     drop(dir);
     let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", command[0])))?;
     Ok(exit_code(finished.status))
@@ -351,10 +356,11 @@ pub fn exit_code(status: std::process::ExitStatus) -> u8 {
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(signal) = status.signal() {
-            return (128 + signal).min(255) as u8;
+            return u8::try_from(128 + signal).unwrap_or(u8::MAX);
         }
     }
-    status.code().map(|c| c as u8).unwrap_or(1)
+    // On Unix a code is the low byte of the status, 0 to 255.
+    status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)
 }
 
 fn export_lines(credential: &Credential) -> CmdResult {
@@ -391,20 +397,17 @@ pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&s
     let resolver = resolve::Resolver { env: &env, dir, store: repo.as_ref().map(|r| (r, &identities)) };
     let found =
         resolver.resolve(service, purpose).map_err(|e| Failure::msg(e).hint("set the variable, add the file, or store the secret"))?;
-    match field {
-        Some(field) => {
-            let value = found.field(field).ok_or_else(|| {
-                let names: Vec<&str> = found.fields.iter().map(|(n, _)| n.as_str()).collect();
-                Failure::msg(format!("{service}/{purpose} (from {}) has no field `{field}`; it has: {}", found.source, names.join(", ")))
-            })?;
-            write_stdout(value.as_bytes())?;
-        }
-        None => {
-            let object: serde_json::Map<String, serde_json::Value> =
-                found.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
-            let text = Zeroizing::new(format!("{}\n", serde_json::Value::Object(object)));
-            write_stdout(text.as_bytes())?;
-        }
+    if let Some(field) = field {
+        let value = found.field(field).ok_or_else(|| {
+            let names: Vec<&str> = found.fields.iter().map(|(n, _)| n.as_str()).collect();
+            Failure::msg(format!("{service}/{purpose} (from {}) has no field `{field}`; it has: {}", found.source, names.join(", ")))
+        })?;
+        write_stdout(value.as_bytes())?;
+    } else {
+        let object: serde_json::Map<String, serde_json::Value> =
+            found.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string()))).collect();
+        let text = Zeroizing::new(format!("{}\n", serde_json::Value::Object(object)));
+        write_stdout(text.as_bytes())?;
     }
     Ok(0)
 }

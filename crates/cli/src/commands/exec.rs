@@ -7,7 +7,7 @@
 //! which whoever commits chooses: it never replaces a variable already set nor fills one that
 //! steers how programs load and run ([`STEERING_ENV`]); it skips those secrets with a warning. Termination signals are
 //! passed on to it and the private folder is removed whatever ends the run (see
-//! [`crate::signals`]).
+//! [`crate::sys::signals`]).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -133,8 +133,8 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     }
     let mut vars: Vec<&str> = wanted.iter().filter_map(|w| w.var()).collect();
     vars.sort_unstable();
-    if let Some(pair) = vars.windows(2).find(|p| p[0] == p[1]) {
-        return Err(Failure::new(exit::USAGE, format!("the variable {} is given twice", pair[0])));
+    if let Some([twice, _]) = vars.windows(2).find(|p| p[0] == p[1]) {
+        return Err(Failure::new(exit::USAGE, format!("the variable {twice} is given twice")));
     }
 
     // Everything is decrypted before anything is written or run; the identities are dropped
@@ -162,7 +162,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
                 command_env.push((var.clone(), value));
             }
             Sink::File { var, name } => {
-                let Some(root) = dir.as_ref().map(|d| d.path()) else { continue };
+                let Some(root) = dir.as_ref().map(super::super::io::PrivateDir::path) else { continue };
                 let path = root.join(name);
                 write_private(root, &path, &value, 0o400)?;
                 drop(value);
@@ -174,7 +174,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
         }
     }
     if args.all_files {
-        if let Some(root) = dir.as_ref().map(|d| d.path()) {
+        if let Some(root) = dir.as_ref().map(super::super::io::PrivateDir::path) {
             command_env.push(("SECRETS_DIR".into(), Zeroizing::new(root.as_os_str().as_bytes().to_vec())));
         }
     }
@@ -192,7 +192,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
     // The command holds the values in its environment now; this process keeps none of them
     // while it waits.
     drop(command_env);
-    let finished = crate::signals::run(child);
+    let finished = crate::sys::signals::run(child);
     // The private folder goes before anything else is reported.
     drop(dir);
     let finished = finished.map_err(|e| Failure::new(exit::CANNOT_RUN, format!("cannot run `{}`: {e}", args.command[0])))?;

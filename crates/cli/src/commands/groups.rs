@@ -129,7 +129,7 @@ fn list(ctx: &Context, repo: &secrets_store::Repo) -> CmdResult {
             if !members.is_empty() {
                 text.push_str(label);
                 text.push_str(":\n");
-                for m in members.iter() {
+                for m in members {
                     text.push_str("  ");
                     text.push_str(m);
                     text.push('\n');

@@ -85,7 +85,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
         imported += 1;
     }
     eprintln!("Imported {} from {file}", plural(imported, "secret"));
-    let source = Path::new(&file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into());
+    let source = Path::new(&file).file_name().map_or_else(|| "stdin".into(), |n| n.to_string_lossy().into_owned());
     ctx.commit(&repo, &paths, &format!("secrets: import {} from {source}", plural(imported, "secret")))?;
     Ok(0)
 }

@@ -66,13 +66,12 @@ fn generate(ctx: &Context, new: bool) -> CmdResult {
         let repo = ctx.repo().ok();
         for key in &existing {
             let owner = repo.as_ref().and_then(|r| identity::find_user(r, std::slice::from_ref(key)).ok().flatten());
-            match owner {
-                Some((name, _)) => eprintln!("AGE key {} is already set and registered as user '{name}'", key.key),
-                None => {
-                    eprintln!("AGE key {} is already set", key.key);
-                    eprintln!("Add your age public key to the repository with:");
-                    eprintln!("secrets users add {user} --age-key {}", key.key);
-                }
+            if let Some((name, _)) = owner {
+                eprintln!("AGE key {} is already set and registered as user '{name}'", key.key);
+            } else {
+                eprintln!("AGE key {} is already set", key.key);
+                eprintln!("Add your age public key to the repository with:");
+                eprintln!("secrets users add {user} --age-key {}", key.key);
             }
         }
         return Ok(0);
@@ -108,7 +107,7 @@ fn append_key(path: &Path, public: &str, secret: &str) -> CmdResult<()> {
         "{}# created: {created}\n# public key: {public}\n{secret}\n",
         if needs_newline { "\n" } else { "" }
     ));
-    file.write_all(text.as_bytes()).and_then(|_| file.sync_all()).map_err(fail)
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(fail)
 }
 
 /// Opens the key file for appending: a new one created 0600, or an existing one that passes
@@ -151,7 +150,7 @@ fn check_key_file(path: &Path, meta: &std::fs::Metadata) -> CmdResult<()> {
         ))
         .hint(format!("make it private with `chmod 600 {}`, then run this again", path.display())));
     }
-    if meta.uid() != crate::signals::effective_uid() {
+    if meta.uid() != crate::sys::signals::effective_uid() {
         return Err(Failure::msg(format!("{}: the key file belongs to another user", path.display()))
             .hint("use a key file of your own (set SOPS_AGE_KEY_FILE)"));
     }
@@ -165,7 +164,7 @@ fn check_key_file(path: &Path, meta: &std::fs::Metadata) -> CmdResult<()> {
 fn check_key_folders(dir: &Path) -> CmdResult<()> {
     let fail = |e: std::io::Error| Failure::msg(format!("{}: cannot check the folder: {e}", dir.display()));
     let resolved = std::fs::canonicalize(dir).map_err(fail)?;
-    let uid = crate::signals::effective_uid();
+    let uid = crate::sys::signals::effective_uid();
     for folder in dir.ancestors().chain(resolved.ancestors()).filter(|p| !p.as_os_str().is_empty()) {
         let meta = std::fs::metadata(folder).map_err(fail)?;
         if let Some(why) = unsafe_folder(&meta, uid) {
@@ -243,7 +242,7 @@ mod tests {
     #[test]
     fn folders_anyone_can_write_to_are_unsafe_unless_sticky() {
         let dir = tempfile::tempdir().unwrap();
-        let uid = crate::signals::effective_uid();
+        let uid = crate::sys::signals::effective_uid();
         for (mode, unsafe_) in [(0o700, false), (0o755, false), (0o777, true), (0o1777, false), (0o703, true)] {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
             let meta = std::fs::metadata(dir.path()).unwrap();

@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: LogArgs) -> CmdResult {
 fn who(recipient: &Recipient) -> String {
     match recipient.owners.as_slice() {
         [] => format!("{} (unknown key)", secrets_store::history::keyindex::short_key(&recipient.key)),
-        owners => owners.iter().map(|o| o.label()).collect::<Vec<_>>().join(", "),
+        owners => owners.iter().map(secrets_store::history::Owner::label).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -156,7 +156,7 @@ fn to_json(entries: &[Entry]) -> CmdResult<String> {
 pub fn print_long(ctx: &Context, repo: &Repo, names: &[String]) -> CmdResult {
     let dates = match GitRepo::open(repo)? {
         Some(git) => log::dates(&git)?,
-        None => Default::default(),
+        None => std::collections::HashMap::default(),
     };
     if ctx.global.json {
         let list: Vec<serde_json::Value> = names
@@ -167,8 +167,8 @@ pub fn print_long(ctx: &Context, repo: &Repo, names: &[String]) -> CmdResult {
                 let updated = d.and_then(|d| d.updated.as_ref());
                 serde_json::json!({
                     "name": n,
-                    "created": created.map(|c| c.date()),
-                    "updated": updated.map(|c| c.date()),
+                    "created": created.map(log::CommitInfo::date),
+                    "updated": updated.map(log::CommitInfo::date),
                     "updated_by": updated.map(|c| c.author.clone()),
                 })
             })
@@ -184,10 +184,10 @@ pub fn print_long(ctx: &Context, repo: &Repo, names: &[String]) -> CmdResult {
     }
     for name in names {
         let d = dates.get(name);
-        let day = |c: Option<&log::CommitInfo>| c.map(|c| c.day()).unwrap_or_else(|| "-".into());
+        let day = |c: Option<&log::CommitInfo>| c.map_or_else(|| "-".into(), log::CommitInfo::day);
         let created = d.and_then(|d| d.created.as_ref());
         let updated = d.and_then(|d| d.updated.as_ref());
-        let by = updated.map(|c| c.author.as_str()).unwrap_or(if d.is_none() { "(not committed)" } else { "" });
+        let by = updated.map_or(if d.is_none() { "(not committed)" } else { "" }, |c| c.author.as_str());
         out.push_str(format!("{name:width$}  {:10}  {:10}  {by}", day(created), day(updated)).trim_end());
         out.push('\n');
     }

@@ -154,7 +154,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
                 // clan's wording for removing someone unknown.
                 StoreError::NotFound { path, .. } => {
                     Failure::msg(format!("{name} not found in {}", path.parent().unwrap_or(&path).display()))
-                        .hint(format!("see `secrets {}s list`", noun))
+                        .hint(format!("see `secrets {noun}s list`"))
                 }
                 other => store_failure(other),
             })?;
@@ -210,7 +210,7 @@ pub fn print_names(ctx: &Context, names: &[String]) -> CmdResult<()> {
         let json = serde_json::to_string(names).map_err(|e| Failure::msg(e.to_string()))?;
         write_stdout(format!("{json}\n").as_bytes())
     } else {
-        let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+        let text: String = names.iter().flat_map(|n| [n.as_str(), "\n"]).collect();
         write_stdout(text.as_bytes())
     }
 }

@@ -104,16 +104,15 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
     if local.is_empty() {
         return Err(Failure::msg("No SOPS key found. Please generate one with `secrets key generate`."));
     }
-    match identity::find_user(repo, &local)? {
-        Some((user, _)) => Ok(user),
-        None => {
-            let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
-            Err(Failure::msg(format!(
-                "We could not figure out which Clan secrets user you are with the SOPS keys we found:\n{}",
-                keys.join("\n")
-            ))
-            .hint("add yourself with `secrets users add NAME --age-key <your public key>`"))
-        }
+    if let Some((user, _)) = identity::find_user(repo, &local)? {
+        Ok(user)
+    } else {
+        let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
+        Err(Failure::msg(format!(
+            "We could not figure out which Clan secrets user you are with the SOPS keys we found:\n{}",
+            keys.join("\n")
+        ))
+        .hint("add yourself with `secrets users add NAME --age-key <your public key>`"))
     }
 }
 
@@ -121,19 +120,16 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     let repo = ctx.repo()?;
     let secret = repo.secret(name)?;
     let members = members_with_caller(&repo, given)?;
-    let value = match read_value(edit)? {
-        Some(v) => v,
-        None => {
-            // The keys are not held while the editor runs: they are loaded again afterwards.
-            let current =
-                if repo.exists(Kind::Secret, name) { Some(ops::decrypt_secret(&repo, &secret, &ctx.identities())?) } else { None };
-            match crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
-                Some(v) => v,
-                None => {
-                    eprintln!("{name}: unchanged");
-                    return Ok(0);
-                }
-            }
+    let value = if let Some(v) = read_value(edit)? {
+        v
+    } else {
+        // The keys are not held while the editor runs: they are loaded again afterwards.
+        let current = if repo.exists(Kind::Secret, name) { Some(ops::decrypt_secret(&repo, &secret, &ctx.identities())?) } else { None };
+        if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
+            v
+        } else {
+            eprintln!("{name}: unchanged");
+            return Ok(0);
         }
     };
     let identities = ctx.identities();

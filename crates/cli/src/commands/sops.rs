@@ -394,6 +394,7 @@ pub fn parse_alone(args: &[OsString]) -> SopsCommand {
 const DECRYPT_ABOUT: &str = "Decrypt a file and print it";
 const DECRYPT_EXAMPLES: &str = "Examples:\n  secrets sops decrypt secrets.yaml\n  secrets sops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml\n  SOPS_AGE_KEY_FILE=key.txt secrets sops decrypt sops/secrets/db/secret";
 
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 /// The arguments of `secrets sops decrypt`.
 #[derive(Args, Debug, Clone)]
 pub struct DecryptArgs {
@@ -462,6 +463,7 @@ pub struct SelectionArgs {
     pub mac_only_encrypted: bool,
 }
 
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
 pub enum SopsCommand {
     #[command(about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]

@@ -43,22 +43,52 @@ pub const MAX_STANZA_LINE: usize = 8 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HeaderError {
+    /// The file does not start with age's version line.
     #[error("not an age v1 file (the first line is not `age-encryption.org/v1`)")]
     NotAgeV1,
+    /// The input ends inside the header.
     #[error("the age header ends early, before its `---` line")]
     Truncated,
     #[error("stanza {stanza} of the age header is malformed (expected `-> type arguments`)")]
-    MalformedStanza { stanza: usize },
+    /// A stanza's first line is not `-> type arguments…`.
+    MalformedStanza {
+        /// Which stanza, counting from 0.
+        stanza: usize,
+    },
     #[error("line {line} of the body of stanza {stanza} of the age header is malformed (expected unpadded base64 of at most 64 columns)")]
-    MalformedBody { stanza: usize, line: usize },
+    /// A body line of a stanza is not unpadded base64 of at most 64 columns.
+    MalformedBody {
+        /// Which stanza, counting from 0.
+        stanza: usize,
+        /// Which line of the stanza's body, counting from 0.
+        line: usize,
+    },
+    /// The footer is not `--- ` followed by a 32-byte MAC in base64.
     #[error("the `---` line of the age header is malformed (expected `--- ` and a 32-byte MAC in base64)")]
     MalformedFooter,
     #[error("the age header has more than {limit} stanzas; no sops file needs that many (sops writes one or two per recipient)")]
-    TooManyStanzas { limit: usize },
+    /// More stanzas than [`MAX_STANZAS`]: refused before any is tried, so a file with
+    /// thousands of recipients cannot make decryption slow.
+    TooManyStanzas {
+        /// The limit that was passed.
+        limit: usize,
+    },
     #[error("the first line of stanza {stanza} of the age header is longer than {limit} bytes")]
-    StanzaLineTooLong { stanza: usize, limit: usize },
+    /// A stanza's first line is longer than [`MAX_STANZA_LINE`].
+    StanzaLineTooLong {
+        /// Which stanza, counting from 0.
+        stanza: usize,
+        /// The limit that was passed.
+        limit: usize,
+    },
     #[error("the body of stanza {stanza} of the age header has more than {limit} lines")]
-    BodyTooLong { stanza: usize, limit: usize },
+    /// A stanza's body has more lines than a sane stanza needs.
+    BodyTooLong {
+        /// Which stanza, counting from 0.
+        stanza: usize,
+        /// The limit that was passed.
+        limit: usize,
+    },
 }
 
 /// A parsed binary age file: the recipient stanzas, the MAC and where the payload starts.
@@ -154,7 +184,7 @@ fn parse_stanza(cursor: &mut Cursor<'_>, number: usize) -> Result<age_core::form
         return Err(malformed);
     }
     let tag = words[0].to_string();
-    let args = words[1..].iter().map(|w| w.to_string()).collect();
+    let args = words[1..].iter().map(std::string::ToString::to_string).collect();
 
     let mut body = Vec::new();
     for line_number in 1..=MAX_BODY_LINES {
@@ -202,7 +232,7 @@ pub(crate) mod tests {
     pub(crate) fn crafted(stanzas: usize) -> Vec<u8> {
         let mut out = INTRO.to_vec();
         for i in 0..stanzas {
-            out.extend_from_slice(format!("-> X25519 {}\n", STANDARD_NO_PAD.encode([i as u8; 32])).as_bytes());
+            out.extend_from_slice(format!("-> X25519 {}\n", STANDARD_NO_PAD.encode([i.to_le_bytes()[0]; 32])).as_bytes());
             out.extend_from_slice(STANDARD_NO_PAD.encode([7u8; 32]).as_bytes());
             out.push(b'\n');
         }

@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn decrypts_what_the_age_crate_writes_at_chunk_edges() {
         for len in [0, 1, 32, 33, CHUNK_LEN - 1, CHUNK_LEN, CHUNK_LEN + 1, 2 * CHUNK_LEN] {
-            let plaintext: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let plaintext: Vec<u8> = (0..=u8::MAX).cycle().take(len).collect();
             let (binary, identity) = encrypted(&plaintext);
             assert_eq!(&open(&binary, &identity).unwrap()[..], &plaintext[..], "{len}");
         }

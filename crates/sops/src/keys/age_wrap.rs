@@ -109,16 +109,20 @@ pub enum Unwrapped {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnwrapError {
+    /// The ASCII-armored data key is not valid armor.
     #[error(transparent)]
     Armor(#[from] ArmorError),
+    /// The age header is malformed or too large.
     #[error(transparent)]
     Header(#[from] HeaderError),
     /// An identity's own failure (a malformed stanza of its type, a plugin error), as the age
     /// crate words it.
     #[error("age decryption failed: {0}")]
     Identity(String),
+    /// A stanza opened, but the header's MAC does not match under the file key it gave.
     #[error("the age header MAC does not match: the file was tampered with")]
     HeaderMac,
+    /// The header is sound but the encrypted payload (the data key) does not decrypt.
     #[error(transparent)]
     Payload(#[from] PayloadError),
 }
@@ -310,7 +314,7 @@ mod tests {
         for (recipient, expected) in cases {
             match wrap(recipient, &[0u8; 32]) {
                 Err(Error::Recipient { reason, .. }) => {
-                    assert!(reason.contains(expected), "{recipient}: {reason}")
+                    assert!(reason.contains(expected), "{recipient}: {reason}");
                 }
                 other => panic!("{recipient}: {other:?}"),
             }
@@ -323,7 +327,7 @@ mod tests {
         let recipient = bech32::encode::<bech32::Bech32>(bech32::Hrp::parse("age1zzznotinstalled").unwrap(), &[1u8, 2, 3]).unwrap();
         match wrap(&recipient, &[0u8; 32]) {
             Err(Error::Recipient { reason, .. }) => {
-                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}")
+                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
@@ -356,7 +360,7 @@ mod tests {
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let enc = String::from_utf8(out.stdout).unwrap();
             let mut ids = Identities::empty();
-            if identity.ends_with(".txt") {
+            if std::path::Path::new(&identity).extension().is_some_and(|e| e == "txt") {
                 ids.add_age_key_text(&std::fs::read_to_string(&identity).unwrap(), "keys.txt").unwrap();
             } else {
                 ids.add_ssh_private_key_file(std::path::Path::new(&identity)).unwrap();

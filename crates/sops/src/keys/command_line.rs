@@ -64,13 +64,14 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
                 word.push(c);
                 State::DoubleQuoted
             }
-            State::SingleQuoted => match c {
-                '\'' => State::Word,
-                _ => {
+            State::SingleQuoted => {
+                if c == '\'' {
+                    State::Word
+                } else {
                     word.push(c);
                     State::SingleQuoted
                 }
-            },
+            }
             State::Comment => {
                 if c == '\n' {
                     State::Between

@@ -20,7 +20,7 @@ pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> R
     if groups.is_empty() {
         return Err(Error::Config("no recipients: at least one age recipient is needed".to_string()));
     }
-    if let Some(empty) = groups.iter().position(|g| g.is_empty()) {
+    if let Some(empty) = groups.iter().position(std::vec::Vec::is_empty) {
         return Err(Error::Config(format!("key group {} has no recipients", empty + 1)));
     }
 
@@ -232,7 +232,7 @@ mod tests {
             .iter()
             .map(|g| KeyGroup { age: age_keys(&g["age"]), other: Vec::new() })
             .collect();
-        metadata(groups, json["sops"]["shamir_threshold"].as_u64().unwrap() as usize)
+        metadata(groups, usize::try_from(json["sops"]["shamir_threshold"].as_u64().unwrap()).unwrap())
     }
 
     /// The one age key of a YAML file, by simple text extraction of the `enc: |` block.
@@ -430,12 +430,11 @@ mod tests {
             .env_remove("SOPS_AGE_KEY_CMD")
             .env_remove("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
             .output();
-        match output {
-            Ok(output) => Some(output),
-            Err(_) => {
-                eprintln!("note: `sops` is not on PATH; skipping the interop check");
-                None
-            }
+        if let Ok(output) = output {
+            Some(output)
+        } else {
+            eprintln!("note: `sops` is not on PATH; skipping the interop check");
+            None
         }
     }
 

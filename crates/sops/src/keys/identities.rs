@@ -71,7 +71,9 @@ enum ReportPart {
 /// What one key source held (for the report when nothing decrypts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
+    /// Where the keys were looked for: a variable's name or a file's path.
     pub source: String,
+    /// What came of it: how many keys were found, or why none was.
     pub outcome: String,
 }
 
@@ -128,7 +130,8 @@ impl fmt::Debug for Identities {
             .field("plugins", &self.plugins.len())
             .field("locked", &self.locked.len())
             .field("reports", &self.reports())
-            .finish()
+            // The remaining fields hold key material or wrap-time state: never printed.
+            .finish_non_exhaustive()
     }
 }
 
@@ -340,7 +343,7 @@ impl Identities {
             }
             Tier::Interactive => {
                 let callbacks = Callbacks::new(self.prompter.clone());
-                let mut names: Vec<&str> = self.plugins.iter().map(|p| p.plugin()).collect();
+                let mut names: Vec<&str> = self.plugins.iter().map(age::plugin::Identity::plugin).collect();
                 names.sort_unstable();
                 names.dedup();
                 for name in names {
@@ -500,7 +503,7 @@ pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8
     if meta.len() > MAX_KEY_FILE {
         return Err(too_large());
     }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    let mut bytes = Zeroizing::new(Vec::with_capacity(usize::try_from(meta.len()).map_or(0, |n| n + 1)));
     // One byte past the bound, so that a file growing after the check is refused too.
     file.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > MAX_KEY_FILE {
@@ -551,7 +554,7 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
         } else {
             content.to_vec()
         };
-        let scrypt = age::Decryptor::new_buffered(&binary[..]).map(|d| d.is_scrypt()).unwrap_or(false);
+        let scrypt = age::Decryptor::new_buffered(&binary[..]).is_ok_and(|d| d.is_scrypt());
         if !scrypt {
             return Err("an age-encrypted file that is not protected by a passphrase".to_string());
         }
@@ -624,7 +627,7 @@ fn explain_bad_line(item: &str) -> &'static str {
 }
 
 fn describe_plugins(plugins: &[age::plugin::Identity]) -> String {
-    let mut names: Vec<&str> = plugins.iter().map(|p| p.plugin()).collect();
+    let mut names: Vec<&str> = plugins.iter().map(age::plugin::Identity::plugin).collect();
     names.sort_unstable();
     names.dedup();
     let described: Vec<String> = names
@@ -659,20 +662,17 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
                         .and_then(|secret| secret.parse::<age::x25519::Identity>().ok()),
                     _ => None,
                 };
-                match converted {
-                    Some(converted) => {
-                        let converted_public = converted.to_public().to_string();
-                        loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public} (also as {converted_public})")));
-                        loaded.public_keys.push(PublicKey::Known(public));
-                        loaded.public_keys.push(PublicKey::Known(converted_public));
-                        loaded.local.push(Box::new(parsed));
-                        loaded.local.push(Box::new(converted));
-                    }
-                    None => {
-                        loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public}")));
-                        loaded.public_keys.push(PublicKey::Known(public));
-                        loaded.local.push(Box::new(parsed));
-                    }
+                if let Some(converted) = converted {
+                    let converted_public = converted.to_public().to_string();
+                    loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public} (also as {converted_public})")));
+                    loaded.public_keys.push(PublicKey::Known(public));
+                    loaded.public_keys.push(PublicKey::Known(converted_public));
+                    loaded.local.push(Box::new(parsed));
+                    loaded.local.push(Box::new(converted));
+                } else {
+                    loaded.summary.push(ReportPart::Text(format!("ssh-ed25519 key {public}")));
+                    loaded.public_keys.push(PublicKey::Known(public));
+                    loaded.local.push(Box::new(parsed));
                 }
             } else {
                 loaded.summary.push(ReportPart::Text(format!("ssh key {}", short_ssh(&public))));
@@ -688,7 +688,7 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
 
 /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` for an ssh identity.
 fn ssh_public_line(identity: &age::ssh::Identity) -> String {
-    age::ssh::Recipient::try_from(identity.clone()).map(|r| r.to_string()).unwrap_or_else(|_| "ssh key".to_string())
+    age::ssh::Recipient::try_from(identity.clone()).map_or_else(|_| "ssh key".to_string(), |r| r.to_string())
 }
 
 /// RSA public keys are hundreds of characters; show the type and the first few.
@@ -965,7 +965,7 @@ mod tests {
         std::fs::create_dir_all(root.join("home/.ssh")).unwrap();
         mkfifo(&root.join("home/.ssh/id_ed25519"));
         let big = root.join("big.txt");
-        std::fs::write(&big, "#\n".repeat(MAX_KEY_FILE as usize)).unwrap();
+        std::fs::write(&big, "#\n".repeat(usize::try_from(MAX_KEY_FILE).unwrap())).unwrap();
         std::fs::create_dir_all(root.join("config/sops/age")).unwrap();
         std::os::unix::fs::symlink(&big, root.join("config/sops/age/keys.txt")).unwrap();
 

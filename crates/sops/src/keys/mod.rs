@@ -30,6 +30,7 @@ pub use prompt::Prompter;
 pub struct DataKey(Zeroizing<[u8; 32]>);
 
 impl DataKey {
+    /// A fresh random key, for a new file or a rotation.
     pub fn generate() -> DataKey {
         use rand::RngCore;
         let mut key = Zeroizing::new([0u8; 32]);
@@ -37,10 +38,12 @@ impl DataKey {
         DataKey(key)
     }
 
+    /// The key an age stanza or the Shamir shares yielded.
     pub fn from_bytes(bytes: [u8; 32]) -> DataKey {
         DataKey(Zeroizing::new(bytes))
     }
 
+    /// The raw key, for the cipher and for wrapping it to recipients.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -30,7 +30,7 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
             let mut share = Zeroizing::new(Vec::with_capacity(secret.len() + 1));
             share.resize(secret.len(), 0);
             // `parts <= 255`, so every x fits in a byte and none is 0.
-            share.push(x as u8);
+            share.push(u8::try_from(x).unwrap_or(u8::MAX));
             share
         })
         .collect();
@@ -39,7 +39,7 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
     for (index, &byte) in secret.iter().enumerate() {
         coefficients[0] = byte;
         rand::rngs::OsRng.fill_bytes(&mut coefficients[1..]);
-        for share in shares.iter_mut() {
+        for share in &mut shares {
             let x = share[secret.len()];
             share[index] = evaluate(&coefficients, x);
         }
@@ -225,7 +225,7 @@ mod tests {
             let mut order: Vec<usize> = (0..parts).collect();
             let mut seed = pick_seed;
             for i in (1..order.len()).rev() {
-                let j = (seed % (i as u64 + 1)) as usize;
+                let j = usize::try_from(seed % (u64::try_from(i).unwrap() + 1)).unwrap();
                 order.swap(i, j);
                 seed = seed.rotate_left(7) ^ 0x9E37_79B9_7F4A_7C15;
             }

@@ -202,7 +202,7 @@ mod tests {
         let Ok(private) = std::fs::read(&path) else { panic!("missing {path}") };
         match ssh_ed25519_private_to_age(&private) {
             Err(Error::Identity { reason, .. }) => {
-                assert!(reason.contains("passphrase"), "{reason}")
+                assert!(reason.contains("passphrase"), "{reason}");
             }
             other => panic!("{:?}", other.map(|_| "converted")),
         }

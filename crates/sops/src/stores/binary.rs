@@ -10,8 +10,10 @@ use crate::tree::{Document, Map, MapItem, Value};
 /// The one key of a binary document.
 const DATA_KEY: &str = "data";
 
+/// The binary store: any bytes, held as one `data` string in a JSON document.
 #[derive(Clone, Debug, Default)]
 pub struct BinaryStore {
+    /// The JSON store the encrypted document is written with (its indent setting applies).
     pub json: super::json::JsonStore,
 }
 

@@ -11,6 +11,7 @@ use crate::tree::{Document, Map, MapItem, Value};
 
 const METADATA_PREFIX: &str = "sops_";
 
+/// The dotenv store: `KEY=value` lines and `#` comments, metadata as flattened `sops_…` keys.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DotenvStore;
 
@@ -37,7 +38,7 @@ impl Store for DotenvStore {
                     }
                     None => data.0.push(MapItem::Entry(key, value)),
                 },
-                comment => data.0.push(comment),
+                comment @ MapItem::Comment(_) => data.0.push(comment),
             }
         }
         if pairs.is_empty() {
@@ -225,8 +226,8 @@ mod tests {
             MapItem::Entry("Q".into(), Value::str("\"a b\"")),
             MapItem::Entry("E".into(), Value::str("")),
             MapItem::Entry("ML".into(), Value::str("a\nb\\\n")),
-            MapItem::Entry("".into(), Value::str("novalue")),
-            MapItem::Comment("".into()),
+            MapItem::Entry(String::new(), Value::str("novalue")),
+            MapItem::Comment(String::new()),
             MapItem::Entry("last".into(), Value::str("x")),
         ]);
         assert_eq!(doc.branches, vec![expected]);

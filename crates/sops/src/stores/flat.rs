@@ -141,6 +141,7 @@ fn leaf_value(name: &str, raw: String) -> Result<Value> {
 }
 
 /// A decimal integer, or (as older sops versions wrote it) a float with no fractional part.
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, reason = "2^63 is exact as a float; f is whole and in range")]
 fn parse_threshold(text: &str) -> Result<i64> {
     if let Ok(n) = text.parse::<i64>() {
         return Ok(n);

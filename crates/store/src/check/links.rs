@@ -93,59 +93,56 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
             );
         }
         let kind_dir = env.kind_dirs.get(&kind).cloned().flatten();
-        match fs::canonicalize(&link) {
-            Ok(resolved) => {
-                let member = resolved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                if kind_dir.is_some() && resolved.parent() == kind_dir.as_deref() {
-                    if member != name {
-                        sink.error("misnamed-link", &link, format!("named `{name}` but points at {noun} `{member}` ({shown}): it grants access to someone other than its name says"));
-                    }
-                    if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !resolved.join("key.json").is_file() {
-                        sink.error(
-                            "member-without-key",
-                            &link,
-                            format!("{noun} `{member}` has no key.json, so this secret cannot be encrypted for it"),
-                        );
-                        out.unsafe_links = true;
-                        continue;
-                    }
-                    out.members.push(member);
-                } else if env.sops.as_deref().is_some_and(|s| resolved.starts_with(s)) {
-                    let rel = resolved.strip_prefix(env.sops.as_deref().unwrap_or(Path::new(""))).unwrap_or(&resolved);
-                    sink.error(
-                        "wrong-kind-link",
-                        &link,
-                        format!("points at sops/{} ({shown}), not at a {noun} in sops/{}/", rel.display(), kind.folder()),
-                    );
-                    out.unsafe_links = true;
-                } else {
-                    sink.error(
-                        "escaping-link",
-                        &link,
-                        format!("points outside sops/ ({shown}): remove it; links must point at sops/{}/<name>", kind.folder()),
-                    );
-                    out.unsafe_links = true;
+        if let Ok(resolved) = fs::canonicalize(&link) {
+            let member = resolved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if kind_dir.is_some() && resolved.parent() == kind_dir.as_deref() {
+                if member != name {
+                    sink.error("misnamed-link", &link, format!("named `{name}` but points at {noun} `{member}` ({shown}): it grants access to someone other than its name says"));
                 }
+                if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !resolved.join("key.json").is_file() {
+                    sink.error(
+                        "member-without-key",
+                        &link,
+                        format!("{noun} `{member}` has no key.json, so this secret cannot be encrypted for it"),
+                    );
+                    out.unsafe_links = true;
+                    continue;
+                }
+                out.members.push(member);
+            } else if env.sops.as_deref().is_some_and(|s| resolved.starts_with(s)) {
+                let rel = resolved.strip_prefix(env.sops.as_deref().unwrap_or(Path::new(""))).unwrap_or(&resolved);
+                sink.error(
+                    "wrong-kind-link",
+                    &link,
+                    format!("points at sops/{} ({shown}), not at a {noun} in sops/{}/", rel.display(), kind.folder()),
+                );
+                out.unsafe_links = true;
+            } else {
+                sink.error(
+                    "escaping-link",
+                    &link,
+                    format!("points outside sops/ ({shown}): remove it; links must point at sops/{}/<name>", kind.folder()),
+                );
+                out.unsafe_links = true;
             }
-            Err(_) => {
-                let lexical = normalize(&folder.join(&raw));
-                let expected = env.root.join("sops").join(kind.folder());
-                if lexical.parent() == Some(expected.as_path()) {
-                    let member = lexical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    sink.fixable(
-                        "dangling-link",
-                        &link,
-                        format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"),
-                    );
-                    out.dangling = true;
-                } else {
-                    sink.error(
-                        "escaping-link",
-                        &link,
-                        format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()),
-                    );
-                    out.unsafe_links = true;
-                }
+        } else {
+            let lexical = normalize(&folder.join(&raw));
+            let expected = env.root.join("sops").join(kind.folder());
+            if lexical.parent() == Some(expected.as_path()) {
+                let member = lexical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                sink.fixable(
+                    "dangling-link",
+                    &link,
+                    format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"),
+                );
+                out.dangling = true;
+            } else {
+                sink.error(
+                    "escaping-link",
+                    &link,
+                    format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()),
+                );
+                out.unsafe_links = true;
             }
         }
     }

@@ -30,11 +30,14 @@ pub use fix::fix;
 /// How bad a finding is: errors fail the check, warnings do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Worth a look; the repository still works as intended.
     Warning,
+    /// The repository does not do what its links say (or cannot be read): the check fails.
     Error,
 }
 
 impl Severity {
+    /// The word for it in the report and in the JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
@@ -46,6 +49,7 @@ impl Severity {
 /// One problem found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// Whether it fails the check.
     pub severity: Severity,
     /// A stable identifier of the kind of problem (`drift`, `dangling-link`, …).
     pub code: &'static str,
@@ -74,14 +78,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// How many findings are errors.
     pub fn errors(&self) -> usize {
         self.findings.iter().filter(|f| f.severity == Severity::Error).count()
     }
 
+    /// How many findings are warnings.
     pub fn warnings(&self) -> usize {
         self.findings.iter().filter(|f| f.severity == Severity::Warning).count()
     }
 
+    /// Whether the check passed: no error (warnings allowed).
     pub fn is_ok(&self) -> bool {
         self.errors() == 0
     }
@@ -202,8 +209,8 @@ fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
     }
     for (name, path) in sorted_entries(&folder) {
         let meta = fs::symlink_metadata(&path);
-        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-        let is_link = meta.as_ref().map(|m| m.file_type().is_symlink()).unwrap_or(false);
+        let is_dir = meta.as_ref().is_ok_and(std::fs::Metadata::is_dir);
+        let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
         if names::is_leftover_entry(&path) {
             leftover(sink, &path);
             continue;
@@ -237,7 +244,7 @@ fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
         match untrusted::is_regular_file(repo.root(), &path.join("secret")) {
             Ok(true) => out.push(SecretRef { name, dir: path }),
             Ok(false) => {
-                sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)")
+                sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)");
             }
             Err(e) => sink.refused(&e, &path),
         }
@@ -323,7 +330,7 @@ fn check_secret(
     }
     let mut wanted: BTreeSet<String> = BTreeSet::new();
     for (kind, name) in &readers {
-        for key in members.keys.get(&(*kind, name.clone())).map(Vec::as_slice).unwrap_or(&[]) {
+        for key in members.keys.get(&(*kind, name.clone())).map_or(&[][..], Vec::as_slice) {
             if key.kind == KeyType::Pgp {
                 sink.error(
                     "pgp-key",

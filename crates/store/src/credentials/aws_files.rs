@@ -3,7 +3,7 @@
 //!
 //! The files are read the way the AWS CLI reads them: botocore hands them to Python's
 //! `configparser` with its defaults (`RawConfigParser`), then takes `[profile NAME]` and
-//! `[default]` sections of the config file as profiles. [`AwsCliIni`] mirrors that reading.
+//! `[default]` sections of the config file as profiles. `AwsCliIni` mirrors that reading.
 //!
 //! It is deliberately not the sops INI store's reader (`secrets_sops::stores::ini`), which
 //! mirrors Go's go-ini because go-ini's quirks decide which bytes become a sops value. The two
@@ -88,14 +88,36 @@ fn config_profile_name(section: &str) -> Option<String> {
 /// Why an AWS CLI file cannot be read. Only line numbers and names are given, never a value.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsIniError {
+    /// A `name = value` line before any `[section]` header.
     #[error("line {line}: a setting comes before the first [section] header")]
-    NoSection { line: usize },
+    NoSection {
+        /// The line, counting from 1.
+        line: usize,
+    },
+    /// A line that is neither a header, a setting, a comment nor blank.
     #[error("line {line}: the line is neither a [section] header, a `name = value` setting nor a comment")]
-    NotASetting { line: usize },
+    NotASetting {
+        /// The line, counting from 1.
+        line: usize,
+    },
+    /// A `[section]` header given twice in one file.
     #[error("line {line}: the section [{section}] is given a second time")]
-    DuplicateSection { line: usize, section: String },
+    DuplicateSection {
+        /// The line, counting from 1.
+        line: usize,
+        /// The section's name.
+        section: String,
+    },
+    /// A setting given twice in one section.
     #[error("line {line}: `{key}` is given a second time in [{section}]")]
-    DuplicateKey { line: usize, section: String, key: String },
+    DuplicateKey {
+        /// The line, counting from 1.
+        line: usize,
+        /// The section's name.
+        section: String,
+        /// The setting's name.
+        key: String,
+    },
 }
 
 /// An AWS CLI credentials or config file as Python's `configparser` reads it with its defaults:

@@ -22,7 +22,10 @@ pub const DEFAULT_NAME: &str = "default";
 /// One provider's credential: its fields in the provider's order. Zeroized on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// Whose credential it is (which fields it has).
     pub provider: Provider,
+    /// The name it is stored under (`default` unless given), the part after the provider in the
+    /// secret's name.
     pub name: String,
     fields: Vec<(String, String)>,
 }
@@ -69,10 +72,12 @@ impl Credential {
         Ok(Credential { provider, name: name.to_string(), fields })
     }
 
+    /// The value of one field, if set.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.iter().find(|(n, _)| n == field).map(|(_, v)| v.as_str())
     }
 
+    /// The set fields and their values, in the provider's order.
     pub fn fields(&self) -> &[(String, String)] {
         &self.fields
     }
@@ -91,7 +96,7 @@ impl Credential {
         let serde_json::Value::Object(object) = value else {
             return Err(StoreError::Other(format!("{}: the stored credential is not a JSON object", secret_name(provider, name))));
         };
-        let fields = object.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect();
+        let fields = object.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
         Credential::new(provider, name, fields)
     }
 }

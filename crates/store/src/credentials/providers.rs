@@ -6,17 +6,24 @@ use std::fmt;
 /// A supported provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
+    /// Amazon Web Services: access key, secret key, region, optional session token.
     Aws,
+    /// Google Cloud: project and service account JSON key.
     Gcp,
+    /// Microsoft Azure: a service principal (subscription, tenant, client id and secret).
     Azure,
+    /// Cloudflare: an API token, account and optional zone.
     Cloudflare,
+    /// Kubernetes: a kubeconfig and an optional context.
     Kubernetes,
 }
 
 /// One field of a provider's credential object.
 #[derive(Clone, Copy, Debug)]
 pub struct Field {
+    /// The field's name in the credential's JSON object.
     pub name: &'static str,
+    /// Whether a credential of the provider must have it.
     pub required: bool,
     /// Whether the value is secret (masked when listed) rather than an identifier.
     pub secret: bool,
@@ -27,8 +34,10 @@ const fn field(name: &'static str, required: bool, secret: bool) -> Field {
 }
 
 impl Provider {
+    /// Every provider, in the order they are listed.
     pub const ALL: [Provider; 5] = [Provider::Aws, Provider::Gcp, Provider::Azure, Provider::Cloudflare, Provider::Kubernetes];
 
+    /// The provider's name on the command line and in secret names.
     pub fn name(self) -> &'static str {
         match self {
             Provider::Aws => "aws",
@@ -39,10 +48,12 @@ impl Provider {
         }
     }
 
+    /// The provider of that name, if any.
     pub fn from_name(name: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// The provider's fields, in the order they are stored and shown.
     pub fn fields(self) -> &'static [Field] {
         const AWS: [Field; 4] = [
             field("access_key_id", true, true),
@@ -68,6 +79,7 @@ impl Provider {
         }
     }
 
+    /// The provider's field of that name, if it has one.
     pub fn field(self, name: &str) -> Option<Field> {
         self.fields().iter().copied().find(|f| f.name == name)
     }
@@ -83,9 +95,21 @@ impl fmt::Display for Provider {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exposure {
     /// An environment variable holding a field's value.
-    Env { var: &'static str, field: &'static str },
+    Env {
+        /// The variable's name.
+        var: &'static str,
+        /// The field whose value it holds.
+        field: &'static str,
+    },
     /// A private file holding a field's value, its path in an environment variable.
-    File { var: &'static str, field: &'static str, file_name: &'static str },
+    File {
+        /// The variable that holds the file's path.
+        var: &'static str,
+        /// The field whose value the file holds.
+        field: &'static str,
+        /// The file's name in the private folder.
+        file_name: &'static str,
+    },
 }
 
 impl Provider {

@@ -24,11 +24,14 @@ pub struct Resolver<'a> {
 
 /// A found credential: its fields (`credential` alone for a value that is not a JSON object).
 pub struct Resolved {
+    /// Where it was found: the variable, the file or the secret, for messages.
     pub source: String,
+    /// The fields and their values.
     pub fields: Vec<(String, Zeroizing<String>)>,
 }
 
 impl Resolved {
+    /// The value of one field, if present.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
@@ -45,8 +48,11 @@ impl fmt::Debug for Resolved {
 #[derive(Debug, thiserror::Error)]
 #[error("no credential for {service}/{purpose}; tried:\n{}", tried.iter().map(|(s, o)| format!("  - {s}: {o}")).collect::<Vec<_>>().join("\n"))]
 pub struct NotResolved {
+    /// The service asked for.
     pub service: String,
+    /// The purpose asked for.
     pub purpose: String,
+    /// Each source tried, and why it did not have the credential.
     pub tried: Vec<(String, String)>,
 }
 
@@ -56,6 +62,9 @@ pub fn env_var_name(service: &str, purpose: &str) -> String {
 }
 
 impl Resolver<'_> {
+    /// Looks for the credential of `service` and `purpose`: the variable
+    /// [`env_var_name`], then the file `<dir>/<service>/<purpose>`, then the repository's secret
+    /// `<service>.<purpose>`; the first found wins.
     pub fn resolve(&self, service: &str, purpose: &str) -> Result<Resolved, NotResolved> {
         let mut tried = Vec::new();
         let var = env_var_name(service, purpose);
@@ -91,7 +100,7 @@ impl Resolver<'_> {
 fn parse(source: String, bytes: Zeroizing<Vec<u8>>) -> Resolved {
     if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         let fields =
-            object.into_iter().map(|(k, v)| (k, Zeroizing::new(v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))).collect();
+            object.into_iter().map(|(k, v)| (k, Zeroizing::new(v.as_str().map_or_else(|| v.to_string(), str::to_string)))).collect();
         return Resolved { source, fields };
     }
     let mut text = String::from_utf8_lossy(&bytes).into_owned();

@@ -10,7 +10,9 @@ use crate::repo::Repo;
 /// A user or machine.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Owner {
+    /// Whether it is a user or a machine.
     pub kind: Kind,
+    /// Its name in `sops/users/` or `sops/machines/`.
     pub name: String,
 }
 
@@ -38,6 +40,7 @@ pub fn normalize(recipient: &str) -> String {
 }
 
 impl KeyIndex {
+    /// Records that the member `name` has the public key `key`.
     pub fn insert(&mut self, kind: Kind, name: &str, key: &str) {
         let owners = self.owners.entry(normalize(key)).or_default();
         let owner = Owner { kind, name: name.to_string() };
@@ -47,6 +50,7 @@ impl KeyIndex {
         }
     }
 
+    /// Records every key of one member.
     pub fn insert_keys(&mut self, kind: Kind, name: &str, keys: &[PublicKey]) {
         for key in keys {
             self.insert(kind, name, &key.key);
@@ -82,8 +86,9 @@ impl KeyIndex {
         }
     }
 
+    /// Who has this recipient key (several members may share one); empty when nobody does.
     pub fn owners(&self, recipient: &str) -> &[Owner] {
-        self.owners.get(&normalize(recipient)).map(Vec::as_slice).unwrap_or(&[])
+        self.owners.get(&normalize(recipient)).map_or(&[], Vec::as_slice)
     }
 
     /// `alice (user)`, `alice (user), ci (machine)` when a key is shared, or the key itself
@@ -95,6 +100,7 @@ impl KeyIndex {
         }
     }
 
+    /// Whether no key was recorded.
     pub fn is_empty(&self) -> bool {
         self.owners.is_empty()
     }

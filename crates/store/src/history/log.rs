@@ -23,13 +23,17 @@ use super::snapshot::{git_err, GitRepo, Snapshot};
 /// Who made a commit, and when.
 #[derive(Clone, Debug)]
 pub struct CommitInfo {
+    /// The full commit id, in hex.
     pub id: String,
+    /// The author's name.
     pub author: String,
+    /// The author's email address.
     pub email: String,
     /// Seconds since the epoch.
     pub time: i64,
     /// The author's UTC offset, in minutes.
     pub offset_minutes: i32,
+    /// The first line of the commit message.
     pub subject: String,
 }
 
@@ -66,6 +70,7 @@ impl CommitInfo {
         format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
     }
 
+    /// The commit id shortened to nine digits, as `git log --oneline` shows it.
     pub fn short_id(&self) -> &str {
         &self.id[..self.id.len().min(9)]
     }
@@ -90,6 +95,7 @@ pub enum ValueChange {
 }
 
 impl ValueChange {
+    /// The word for it in the log and in the JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
             ValueChange::Created => "created",
@@ -105,7 +111,9 @@ impl ValueChange {
 /// A recipient added or removed, with who has that key.
 #[derive(Clone, Debug)]
 pub struct Recipient {
+    /// The recipient key as written in the file.
     pub key: String,
+    /// The members that have that key in the same commit; empty for an unknown key.
     pub owners: Vec<Owner>,
 }
 
@@ -114,15 +122,20 @@ pub struct Recipient {
 pub struct Change {
     /// The secret's name (`db-password`, or `vars/…` for vars secrets).
     pub secret: String,
+    /// What happened to the value.
     pub value: ValueChange,
+    /// Recipients the commit added.
     pub added: Vec<Recipient>,
+    /// Recipients the commit removed.
     pub removed: Vec<Recipient>,
 }
 
 /// A commit and the secrets it changed.
 #[derive(Clone, Debug)]
 pub struct Entry {
+    /// The commit.
     pub commit: CommitInfo,
+    /// The secrets it changed, by name.
     pub changes: Vec<Change>,
 }
 
@@ -174,7 +187,7 @@ fn walk(git: &GitRepo, only: Option<&Path>, visit: &mut dyn FnMut(&Commit<'_>, V
         let commit = repo.find_commit(oid.map_err(git_err)?).map_err(git_err)?;
         let tree = commit.tree().map_err(git_err)?;
         let parents: Vec<Commit<'_>> = commit.parents().collect();
-        let parent_tree = parents.first().map(|p| p.tree()).transpose().map_err(git_err)?;
+        let parent_tree = parents.first().map(git2::Commit::tree).transpose().map_err(git_err)?;
         let mut options = DiffOptions::new();
         for spec in &specs {
             options.pathspec(spec);
@@ -303,6 +316,7 @@ pub fn compare_values(old: &EncryptedFile, new: &EncryptedFile, identities: Opti
 /// When a secret was created and when its value was last changed, from history.
 #[derive(Clone, Debug, Default)]
 pub struct Dates {
+    /// The first commit that has the secret.
     pub created: Option<CommitInfo>,
     /// The last commit that created the secret or changed its ciphertext (without a key, a new
     /// data key counts as a change).

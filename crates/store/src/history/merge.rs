@@ -13,7 +13,9 @@ use zeroize::Zeroizing;
 pub struct Sides<'a> {
     /// The common ancestor; empty when the file did not exist there.
     pub base: &'a [u8],
+    /// The version of the branch being merged into.
     pub ours: &'a [u8],
+    /// The version of the branch being merged.
     pub theirs: &'a [u8],
 }
 
@@ -36,10 +38,17 @@ pub enum Merged {
     Conflict(Vec<String>),
 }
 
+/// Why a three-way merge of a secret could not even be attempted.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
+    /// One side is not a readable sops file, or the merged file cannot be encrypted.
     #[error("{side}: {source}")]
-    Sops { side: &'static str, source: secrets_sops::Error },
+    Sops {
+        /// Which version: `base`, `ours`, `theirs` or the merged file.
+        side: &'static str,
+        /// What the format library reported.
+        source: secrets_sops::Error,
+    },
 }
 
 fn sops(side: &'static str) -> impl Fn(secrets_sops::Error) -> MergeError {
@@ -248,7 +257,10 @@ mod tests {
 
     fn binary(value: &[u8], recipients: &[&str]) -> EncryptedFile {
         let doc = secrets_sops::parse_plain(value, Format::Binary).unwrap();
-        let options = EncryptOptions { key_groups: vec![recipients.iter().map(|s| s.to_string()).collect()], ..EncryptOptions::default() };
+        let options = EncryptOptions {
+            key_groups: vec![recipients.iter().map(std::string::ToString::to_string).collect()],
+            ..EncryptOptions::default()
+        };
         secrets_sops::encrypt(doc, Format::Binary, &options).unwrap()
     }
 

@@ -39,6 +39,7 @@ impl GitRepo {
         Ok(Some(GitRepo { git, prefix }))
     }
 
+    /// The underlying git repository.
     pub fn git(&self) -> &Repository {
         &self.git
     }
@@ -198,8 +199,11 @@ impl Layout for Snapshot<'_> {
 /// set-wise merge of the three link folders keeps it, and a `key.json` is the side that changed
 /// it (ours when both did: git reports that conflict itself).
 pub struct ThreeWay<'a> {
+    /// The common ancestor, if there is one.
     pub base: Option<&'a dyn Layout>,
+    /// The branch being merged into.
     pub ours: &'a dyn Layout,
+    /// The branch being merged.
     pub theirs: &'a dyn Layout,
 }
 

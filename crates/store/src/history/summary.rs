@@ -22,19 +22,24 @@ pub enum ValueView {
 /// The keyless view of a sops file.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// The store the file is in.
     pub format: Format,
+    /// The sops version that wrote it.
     pub version: String,
+    /// Its `lastmodified` time, as written.
     pub last_modified: String,
     /// Age recipients per key group, in file order.
     pub recipients: Vec<Vec<String>>,
     /// Master keys of other types in the file (`pgp`, `kms`, …), by type.
     pub other_keys: Vec<String>,
+    /// Whether the file has a MAC.
     pub has_mac: bool,
     /// Every leaf by its path (`["db"]["password"]`; `data` for the binary store).
     pub values: Vec<(String, ValueView)>,
 }
 
 impl Summary {
+    /// Reads what can be seen of `file` without a key.
     pub fn of(file: &EncryptedFile) -> Summary {
         let mut values = Vec::new();
         for (i, branch) in file.data.branches.iter().enumerate() {

@@ -125,22 +125,19 @@ fn render(ctx: &Context, bytes: &[u8], format: Format, names: &KeyIndex, setting
 /// Text line by line; anything else (binary, control characters) as hex.
 fn show_bytes(out: &mut String, bytes: &[u8]) {
     let text = std::str::from_utf8(bytes).ok().filter(|t| !t.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
-    match text {
-        Some(text) => {
-            for line in text.split_inclusive('\n') {
-                out.push_str("  | ");
-                out.push_str(line.trim_end_matches('\n'));
-                out.push('\n');
-            }
-            if !text.is_empty() && !text.ends_with('\n') {
-                out.push_str("  (no newline at the end)\n");
-            }
+    if let Some(text) = text {
+        for line in text.split_inclusive('\n') {
+            out.push_str("  | ");
+            out.push_str(line.trim_end_matches('\n'));
+            out.push('\n');
         }
-        None => {
-            out.push_str(&format!("  ({} bytes, not text; hex)\n", bytes.len()));
-            for (i, chunk) in bytes.chunks(32).enumerate() {
-                out.push_str(&format!("  {:06x}: {}\n", i * 32, hex::encode(chunk)));
-            }
+        if !text.is_empty() && !text.ends_with('\n') {
+            out.push_str("  (no newline at the end)\n");
+        }
+    } else {
+        out.push_str(&format!("  ({} bytes, not text; hex)\n", bytes.len()));
+        for (i, chunk) in bytes.chunks(32).enumerate() {
+            out.push_str(&format!("  {:06x}: {}\n", i * 32, hex::encode(chunk)));
         }
     }
 }

@@ -96,7 +96,26 @@ fn format_g(f: f64, exp_char: u8) -> String {
     let (digits, point) = shortest_digits(f.abs());
     let exp = point - 1;
     let mut out = String::from(sign);
-    if !(-4..6).contains(&exp) {
+    if (-4..6).contains(&exp) {
+        // Positional form with exactly as many fraction digits as the shortest digits need.
+        let nd = i32::try_from(digits.len()).unwrap_or(i32::MAX);
+        if point > 0 {
+            for i in 0..point {
+                out.push(usize::try_from(i).ok().and_then(|i| digits.as_bytes().get(i)).map_or('0', |d| *d as char));
+            }
+        } else {
+            out.push('0');
+        }
+        let frac = (nd - point).max(0);
+        if frac > 0 {
+            out.push('.');
+            for i in 0..frac {
+                let j = point + i;
+                let d = usize::try_from(j).ok().and_then(|j| digits.as_bytes().get(j).copied());
+                out.push(d.map_or('0', |d| d as char));
+            }
+        }
+    } else {
         let (first, rest) = digits.split_at(1);
         out.push_str(first);
         if !rest.is_empty() {
@@ -110,25 +129,6 @@ fn format_g(f: f64, exp_char: u8) -> String {
             out.push('0');
         }
         out.push_str(&magnitude.to_string());
-    } else {
-        // Positional form with exactly as many fraction digits as the shortest digits need.
-        let nd = digits.len() as i32;
-        if point > 0 {
-            for i in 0..point {
-                out.push(digits.as_bytes().get(i as usize).map_or('0', |d| *d as char));
-            }
-        } else {
-            out.push('0');
-        }
-        let frac = (nd - point).max(0);
-        if frac > 0 {
-            out.push('.');
-            for i in 0..frac {
-                let j = point + i;
-                let d = if j >= 0 { digits.as_bytes().get(j as usize).copied() } else { None };
-                out.push(d.map_or('0', |d| d as char));
-            }
-        }
     }
     out
 }

@@ -19,6 +19,7 @@ use parse::{Key, Section};
 
 const METADATA_SECTION: &str = "sops";
 
+/// The INI store: sections of `key = value` lines, metadata in a `[sops]` section.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IniStore;
 
@@ -102,7 +103,7 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
     let mut section = Section { name: name.to_string(), comment: String::new(), keys: Vec::new() };
     let mut items = map.0.iter().peekable();
     if let Some(MapItem::Comment(text)) = items.peek() {
-        section.comment = text.clone();
+        section.comment.clone_from(text);
         items.next();
     }
     let mut last_key: Option<usize> = None;
@@ -110,7 +111,7 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
         match item {
             MapItem::Comment(text) => {
                 if let Some(key) = last_key.and_then(|i| section.keys.get_mut(i)) {
-                    key.comment = text.clone();
+                    key.comment.clone_from(text);
                 }
             }
             MapItem::Entry(key, value) => {
@@ -120,17 +121,14 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
                 let text = String::from_utf8(go_format::val_to_string(value))
                     .map_err(|_| emit_error(format!("the value of `{name}.{key}` is not UTF-8 text")))?;
                 // A repeated key keeps its first position and takes the later value.
-                match section.keys.iter().position(|k| k.name == *key) {
-                    Some(i) => {
-                        if let Some(existing) = section.keys.get_mut(i) {
-                            existing.value = text;
-                        }
-                        last_key = Some(i);
+                if let Some(i) = section.keys.iter().position(|k| k.name == *key) {
+                    if let Some(existing) = section.keys.get_mut(i) {
+                        existing.value = text;
                     }
-                    None => {
-                        section.keys.push(Key { name: key.clone(), value: text, comment: String::new() });
-                        last_key = Some(section.keys.len() - 1);
-                    }
+                    last_key = Some(i);
+                } else {
+                    section.keys.push(Key { name: key.clone(), value: text, comment: String::new() });
+                    last_key = Some(section.keys.len() - 1);
                 }
             }
         }

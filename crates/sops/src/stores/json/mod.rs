@@ -24,6 +24,7 @@ use emit::Indent;
 /// The top-level key that holds the metadata.
 const METADATA_KEY: &str = "sops";
 
+/// The JSON store: one object, written with sops' indentation, metadata under `"sops"`.
 #[derive(Clone, Debug, Default)]
 pub struct JsonStore {
     /// Spaces per level; `None` means a tab (sops default).

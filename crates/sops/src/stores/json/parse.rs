@@ -76,7 +76,7 @@ enum State {
     After,
 }
 
-impl<'a> Parser<'a> {
+impl Parser<'_> {
     fn document(mut self) -> Result<Map> {
         self.skip_ws();
         match self.peek() {
@@ -168,22 +168,19 @@ impl<'a> Parser<'a> {
         let Some(done) = stack.pop() else {
             return Err(self.error_here("internal parser state lost"));
         };
-        match stack.last_mut() {
-            Some(parent) => {
-                parent.node.attach(done.node.into_value());
-                Ok(None)
+        if let Some(parent) = stack.last_mut() {
+            parent.node.attach(done.node.into_value());
+            Ok(None)
+        } else {
+            // sops's own plaintext reader stops at the end of the object and silently drops
+            // anything after it; we refuse instead of losing data.
+            self.skip_ws();
+            if self.pos < self.src.len() {
+                return Err(self.error_here("unexpected data after the top-level object"));
             }
-            None => {
-                // sops's own plaintext reader stops at the end of the object and silently drops
-                // anything after it; we refuse instead of losing data.
-                self.skip_ws();
-                if self.pos < self.src.len() {
-                    return Err(self.error_here("unexpected data after the top-level object"));
-                }
-                match done.node {
-                    Node::Object { map, .. } => Ok(Some(map)),
-                    Node::Array(_) => Err(self.error_here("the top level must be an object")),
-                }
+            match done.node {
+                Node::Object { map, .. } => Ok(Some(map)),
+                Node::Array(_) => Err(self.error_here("the top level must be an object")),
             }
         }
     }
@@ -360,6 +357,8 @@ impl<'a> Parser<'a> {
 
     fn error_at(&self, at: usize, message: impl Into<String>) -> Error {
         let before = self.src.get(..at).unwrap_or(self.src);
+        // Once per error, over one document: a counting crate is not worth its dependency.
+        #[allow(clippy::naive_bytecount)]
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
@@ -524,13 +523,13 @@ mod tests {
             r#"{"a":.5}"#,
             r#"{"a":NaN}"#,
             r#"{"a":Infinity}"#,
-            r#"{'a':1}"#,
+            r"{'a':1}",
             r#"{"a":"\x"}"#,
             r#"{"a":"\u12"}"#,
             r#"{"a":tru}"#,
             r#"{"a" 1}"#,
             r#"{"a":1 "b":2}"#,
-            r#"{a:1}"#,
+            r"{a:1}",
             r#"{"a":[1,]}"#,
             r#"{"a":[1 2]}"#,
             r#"{"a":[1}"#,
@@ -539,7 +538,7 @@ mod tests {
             r#"{"a":"#,
             r#"{"a""#,
             r#"{"a"#,
-            r#"{"#,
+            r"{",
             "{\"a\":\"b\tc\"}",
             "{\"a\":\"b\u{1}c\"}",
             "{\"a\":/*c*/1}",

@@ -23,8 +23,6 @@
 //! rest with ordinary code (the self-pipe pattern), so nothing that allocates or locks runs
 //! inside a handler.
 
-#![allow(unsafe_code)]
-
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -66,7 +64,7 @@ struct State {
 static STATE: Mutex<State> = Mutex::new(State { folders: Vec::new(), child: None, received: None });
 
 fn state() -> MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    STATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Turns core dumps off for this process unless [`ALLOW_CORE_DUMPS`] is `1`. Called first thing
@@ -131,7 +129,7 @@ pub fn run(mut command: Command) -> std::io::Result<Finished> {
             });
         }
     }
-    crate::wipe_alloc::wipe_stack();
+    crate::sys::wipe_alloc::wipe_stack();
     // The helper thread takes the same lock: a signal is either handled before the command
     // exists (clean up and end) or passed on to it, never lost in between.
     let mut child = {
@@ -162,6 +160,7 @@ fn wait_without_reaping(pid: libc::pid_t) {
         // for std's wait.
         let result = unsafe {
             let mut info: libc::siginfo_t = std::mem::zeroed();
+            #[allow(clippy::cast_sign_loss, reason = "a child's pid is positive")]
             libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
         };
         if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
@@ -209,6 +208,7 @@ pub fn effective_uid() -> u32 {
 
 /// Installs the handlers and starts the helper thread, once.
 fn install() {
+    use std::os::fd::IntoRawFd;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let Ok((reader, writer)) = UnixStream::pair() else { return };
@@ -221,7 +221,6 @@ fn install() {
         if spawned.is_err() {
             return;
         }
-        use std::os::fd::IntoRawFd;
         WAKE_FD.store(writer.into_raw_fd(), Ordering::SeqCst);
         for signal in SIGNALS {
             // SAFETY: the handler only touches atomics and calls write(2), both async-signal-safe;
@@ -289,21 +288,18 @@ fn watch(mut wake: UnixStream) {
                 continue;
             }
             let mut state = state();
-            match state.child {
-                Some(pid) => {
-                    if origin == FROM_PROCESS {
-                        // SAFETY: kill on our own unreaped child (see `run`).
-                        unsafe { libc::kill(pid, signal) };
-                    }
-                    state.received.get_or_insert(signal);
+            if let Some(pid) = state.child {
+                if origin == FROM_PROCESS {
+                    // SAFETY: kill on our own unreaped child (see `run`).
+                    unsafe { libc::kill(pid, signal) };
                 }
-                None => {
-                    // The lock stays held: nothing registers a new folder before the end.
-                    for folder in &state.folders {
-                        let _ = std::fs::remove_dir_all(folder);
-                    }
-                    die(signal);
+                state.received.get_or_insert(signal);
+            } else {
+                // The lock stays held: nothing registers a new folder before the end.
+                for folder in &state.folders {
+                    let _ = std::fs::remove_dir_all(folder);
                 }
+                die(signal);
             }
         }
     }

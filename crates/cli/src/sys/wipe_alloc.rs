@@ -9,10 +9,8 @@
 //! of the value before this). Wiping every freed block closes that whole class at the cost of a
 //! memset per free, small next to decryption.
 //!
-//! Besides `signals`, the only module of the CLI with `unsafe`: an allocator cannot be written
-//! without it.
-
-#![allow(unsafe_code)]
+//! Next to `signals`, in the one module of the CLI that allows `unsafe` (`sys`): an allocator
+//! cannot be written without it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -76,6 +74,7 @@ unsafe impl GlobalAlloc for Wiping {
 #[inline(never)]
 pub fn wipe_stack() {
     // 64 KiB: far deeper than the cipher's frames, far below the main thread's 8 MiB stack.
+    #[allow(clippy::large_stack_arrays, reason = "the point is to overwrite this much of the stack")]
     let mut area = [0u8; 64 * 1024];
     std::hint::black_box(&mut area);
 }
@@ -92,16 +91,16 @@ mod tests {
             let ptr = Wiping.alloc(layout);
             assert!(!ptr.is_null());
             for i in 0..16 {
-                *ptr.add(i) = i as u8 + 1;
+                *ptr.add(i) = u8::try_from(i).unwrap() + 1;
             }
             let grown = Wiping.realloc(ptr, layout, 64);
             assert!(!grown.is_null());
             for i in 0..16 {
-                assert_eq!(*grown.add(i), i as u8 + 1);
+                assert_eq!(*grown.add(i), u8::try_from(i).unwrap() + 1);
             }
             let shrunk = Wiping.realloc(grown, Layout::from_size_align(64, 8).unwrap(), 8);
             for i in 0..8 {
-                assert_eq!(*shrunk.add(i), i as u8 + 1);
+                assert_eq!(*shrunk.add(i), u8::try_from(i).unwrap() + 1);
             }
             Wiping.dealloc(shrunk, Layout::from_size_align(8, 8).unwrap());
         }
