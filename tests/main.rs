@@ -35,6 +35,7 @@ mod deploy_cli;
 mod error_catalogue;
 mod exec_env;
 mod git_cli;
+mod hostile_links;
 mod hostile_repo;
 mod hostile_sops;
 mod install_safety;

@@ -1,5 +1,12 @@
 //! Membership links: relative symlinks from a secret or group to a member's directory, with
 //! exactly clan's targets, read safely (a link that resolves outside `sops/<kind>/` is refused).
+//! A link is one thing: its name is its member. Clan creates every link under its member's
+//! name but, when encrypting, follows the target whatever the name; removing a member finds its
+//! links by name. A link named `zz` that leads to `bob` would so make bob a reader that no
+//! removal of bob finds. Here a link grants only when it resolves to the member it is named
+//! after ([`member_of`], the one rule for every reader); anything else is [`Link::Misnamed`],
+//! not a member, and re-keying drops it. So finding a member's links by name
+//! ([`link_path`]) finds every link that gives it access.
 //! The folders that hold them (the secret or group folder, its `users/`, `machines/`,
 //! `groups/`) must be real directories: a symlinked one would make a read list someone else's
 //! links and a write or delete land outside the repository ([`untrusted::check_folders`]).
@@ -22,6 +29,43 @@ pub enum Link {
         /// The symlink.
         link: PathBuf,
     },
+    /// A link that leads to another member than it is named after (`users/zz ->
+    /// ../../../users/bob`): it grants nothing, since a removal of `bob` would not find it, and
+    /// re-keying drops it.
+    Misnamed {
+        /// The symlink.
+        link: PathBuf,
+        /// The member it leads to (not the one it is named after).
+        target: String,
+    },
+}
+
+impl Link {
+    /// The path of a link to drop ([`Link::Dangling`], [`Link::Misnamed`]); none for a member.
+    pub fn to_drop(&self) -> Option<&Path> {
+        match self {
+            Link::Member(_) => None,
+            Link::Dangling { link } | Link::Misnamed { link, .. } => Some(link),
+        }
+    }
+}
+
+/// What a link that resolves to `resolved` (symlinks followed) grants: `Ok(name)` of the
+/// member when `resolved` is the folder `name` in `sops/<kind>/` (`canonical_kind_dir`) and
+/// `name` is the link's own name; `Err(Some(target))` when it leads to another member of that
+/// kind than its name says; `Err(None)` when it leads anywhere else. The one rule by which
+/// every reader (re-key, `check`, `access`, `set`) counts members, so that a removal, which
+/// finds a member's links by name, finds every link that grants it access.
+pub(crate) fn member_of(link: &Path, resolved: &Path, canonical_kind_dir: Option<&Path>) -> std::result::Result<String, Option<String>> {
+    if canonical_kind_dir.is_none() || resolved.parent() != canonical_kind_dir {
+        return Err(None);
+    }
+    let target = resolved.file_name().and_then(|n| n.to_str()).ok_or(None)?;
+    if link.file_name() == Some(target.as_ref()) {
+        Ok(target.to_string())
+    } else {
+        Err(Some(target.to_string()))
+    }
 }
 
 /// The relative path from the folder `from` to `to`, both relative to the repository root.
@@ -130,7 +174,7 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
         let link = entry.path();
-        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
         if !is_link {
             continue;
         }
@@ -143,12 +187,11 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
         let lexical = normalize(&folder.join(&raw));
         let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
         if let Ok(resolved) = fs::canonicalize(&link) {
-            let parent_ok = canonical_kind_dir.is_some_and(|d| resolved.parent() == Some(d));
-            if !parent_ok {
-                return Err(unsafe_link());
+            match member_of(&link, &resolved, canonical_kind_dir) {
+                Ok(name) => links.push(Link::Member(name)),
+                Err(Some(target)) => links.push(Link::Misnamed { link, target }),
+                Err(None) => return Err(unsafe_link()),
             }
-            let name = resolved.file_name().and_then(|n| n.to_str()).ok_or_else(unsafe_link)?.to_string();
-            links.push(Link::Member(name));
         } else {
             // A dangling link is harmless only if it would point into sops/<kind>/.
             if lexical.parent() != Some(normalize(&kind_dir).as_path()) {
@@ -157,11 +200,12 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
             links.push(Link::Dangling { link });
         }
     }
+    // Members first by name, then the links to drop by path.
     links.sort_by(|a, b| match (a, b) {
         (Link::Member(x), Link::Member(y)) => x.cmp(y),
         (Link::Member(_), _) => std::cmp::Ordering::Less,
         (_, Link::Member(_)) => std::cmp::Ordering::Greater,
-        (Link::Dangling { link: x }, Link::Dangling { link: y }) => x.cmp(y),
+        _ => a.to_drop().cmp(&b.to_drop()),
     });
     Ok(links)
 }
@@ -176,7 +220,7 @@ pub(crate) fn only_members(links: Vec<Link>) -> Vec<String> {
         .into_iter()
         .filter_map(|l| match l {
             Link::Member(name) => Some(name),
-            Link::Dangling { .. } => None,
+            Link::Dangling { .. } | Link::Misnamed { .. } => None,
         })
         .collect()
 }
@@ -270,6 +314,20 @@ mod tests {
         symlink(&outside.join("users"), &secret.join("users")).unwrap();
         assert!(refused(read(&repo, &secret, Kind::User).map(|_| ())));
         assert!(refused(add(&repo, &secret, Kind::User, "alice").map(|_| ())));
+    }
+
+    #[test]
+    fn a_link_grants_only_the_member_it_is_named_after() {
+        let (_d, repo) = repo_with_user("bob");
+        let secret = repo.secret_dir("s");
+        let users = secret.join("users");
+        fs::create_dir_all(&users).unwrap();
+        symlink(Path::new("../../../users/bob"), &users.join("zz")).unwrap();
+        assert_eq!(read(&repo, &secret, Kind::User).unwrap(), vec![Link::Misnamed { link: users.join("zz"), target: "bob".into() }]);
+        assert!(members(&repo, &secret, Kind::User).unwrap().is_empty());
+        // The same target under its own name is a member.
+        symlink(Path::new("../../../users/./bob"), &users.join("bob")).unwrap();
+        assert_eq!(members(&repo, &secret, Kind::User).unwrap(), vec!["bob".to_string()]);
     }
 
     #[test]

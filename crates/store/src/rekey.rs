@@ -34,7 +34,7 @@ pub struct Rekeyed {
     pub removed: Vec<String>,
     /// Whether the data key was replaced (because a recipient was removed).
     pub rotated: bool,
-    /// The new file, or `None` when only dangling links need dropping.
+    /// The new file, or `None` when only dangling or misnamed links need dropping.
     bytes: Option<Vec<u8>>,
     dangling: Vec<PathBuf>,
 }
@@ -45,7 +45,8 @@ impl Rekeyed {
         self.bytes.as_deref()
     }
 
-    /// Links to members that are gone, to drop.
+    /// Links to drop: those to members that are gone, and those named after another member
+    /// than they lead to (which grant nothing, [`crate::links::member_of`]).
     pub fn dangling(&self) -> &[PathBuf] {
         &self.dangling
     }
@@ -68,7 +69,8 @@ pub fn age_recipients(secret: &SecretRef, keys: &[PublicKey]) -> Result<Vec<Stri
     Ok(out)
 }
 
-/// The recipients a secret's links call for, with the lock-out guard applied.
+/// The recipients a secret's links call for, with the lock-out guard applied, and the links
+/// re-keying drops (dangling and misnamed ones).
 pub fn desired_recipients(repo: &Repo, secret: &SecretRef, options: RekeyOptions) -> Result<(Vec<String>, Vec<PathBuf>)> {
     desired_recipients_with(repo, secret, options, &Lookups::default())
 }
@@ -88,7 +90,9 @@ fn desired_recipients_with(
     if access.users.is_empty() && !options.force {
         return Err(StoreError::LockOut { secret: secret.name.clone() });
     }
-    Ok((recipients, access.dangling))
+    let mut drop = access.dangling;
+    drop.extend(access.misnamed);
+    Ok((recipients, drop))
 }
 
 /// Computes the new file of every secret whose recipients differ from what its links say.

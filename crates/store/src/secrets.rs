@@ -50,6 +50,9 @@ pub struct Access {
     pub groups: Vec<String>,
     /// Links whose member is gone; re-keying removes them.
     pub dangling: Vec<PathBuf>,
+    /// Links of the secret named after another member than they lead to: they grant nothing
+    /// ([`links::member_of`]), and re-keying removes them.
+    pub misnamed: Vec<PathBuf>,
 }
 
 /// What one operation over many secrets has read already. The secrets of a group all resolve
@@ -195,6 +198,7 @@ impl Repo {
                 match link {
                     Link::Member(name) => map.entry(name).or_default().direct = true,
                     Link::Dangling { link } => access.dangling.push(link),
+                    Link::Misnamed { link, .. } => access.misnamed.push(link),
                 }
             }
         }
@@ -203,6 +207,10 @@ impl Repo {
                 Link::Member(name) => name,
                 Link::Dangling { link } => {
                     access.dangling.push(link);
+                    continue;
+                }
+                Link::Misnamed { link, .. } => {
+                    access.misnamed.push(link);
                     continue;
                 }
             };

@@ -1,5 +1,5 @@
 //! `secrets check --fix`: re-keys the secrets whose recipients drifted from their links (and
-//! drops their dangling links), as one transaction. Needs a key that can read them.
+//! drops their dangling and misnamed links), as one transaction. Needs a key that can read them.
 
 use crate::error::Result;
 use crate::ops::{Ctx, Outcome, RekeySummary};

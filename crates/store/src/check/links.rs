@@ -1,6 +1,7 @@
 //! Membership links, each inspected on its own so that every bad link is reported (the store's
 //! reader stops at the first): links that dangle, escape `sops/`, point at the wrong kind of
-//! member, are named after someone else than they grant, are absolute, or are not links.
+//! member, are named after another member than they lead to (which grant nothing, by the
+//! store's rule [`crate::links::member_of`]), are absolute, or are not links.
 
 use std::collections::HashMap;
 use std::fs;
@@ -44,6 +45,8 @@ pub(crate) struct Inspected {
     pub members: Vec<String>,
     /// A link to a member that does not exist (re-keying drops it).
     pub dangling: bool,
+    /// A link named after another member than it leads to: not a member (re-keying drops it).
+    pub misnamed: bool,
     /// A link the store refuses to follow (outside sops/, wrong kind).
     pub unsafe_links: bool,
 }
@@ -94,11 +97,18 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
         }
         let kind_dir = env.kind_dirs.get(&kind).cloned().flatten();
         if let Ok(resolved) = fs::canonicalize(&link) {
-            let member = resolved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if kind_dir.is_some() && resolved.parent() == kind_dir.as_deref() {
-                if member != name {
-                    sink.error("misnamed-link", &link, format!("named `{name}` but points at {noun} `{member}` ({shown}): it grants access to someone other than its name says"));
+            // The store's own rule decides what a link grants.
+            let granted = crate::links::member_of(&link, &resolved, kind_dir.as_deref());
+            if let Err(Some(target)) = &granted {
+                // Not a member: a removal of `target` would not find it, so it grants nothing.
+                let message = format!("named `{name}` but points at {noun} `{target}` ({shown}): it grants nothing, since removing `{target}` would not find it; add `{target}` under its own name if it is meant to read");
+                if container.parent() == Some(env.root.join("sops").join(Kind::Group.folder()).as_path()) {
+                    sink.error("misnamed-link", &link, format!("{message}, and remove this link (`git rm`)"));
+                } else {
+                    sink.fixable("misnamed-link", &link, format!("{message}; `secrets check --fix` removes this link"));
+                    out.misnamed = true;
                 }
+            } else if let Ok(member) = granted {
                 if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !resolved.join("key.json").is_file() {
                     sink.error(
                         "member-without-key",

@@ -73,7 +73,7 @@ pub struct Report {
     /// Secrets the keys at hand could not open (not an error).
     pub unreadable: usize,
     /// Secrets that [`fix`] would re-key: their recipients differ from their links, or they
-    /// have dangling links.
+    /// have dangling or misnamed links.
     pub drifted: Vec<SecretRef>,
 }
 
@@ -322,7 +322,8 @@ fn check_secret(
     }
 
     let links_unsafe = users.unsafe_links || machines.unsafe_links || groups.unsafe_links;
-    let dangling = users.dangling || machines.dangling || groups.dangling;
+    // Links re-keying drops: dangling ones and misnamed ones (which grant nothing).
+    let dangling = users.dangling || machines.dangling || groups.dangling || users.misnamed || machines.misnamed || groups.misnamed;
     let Some(file) = file else { return (false, Verification::NotTried) };
     if links_unsafe {
         // The store refuses to re-key through such links; the link errors say what to do.
