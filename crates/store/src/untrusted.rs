@@ -31,6 +31,8 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
+mod write;
+
 /// The variable that replaces the size bounds, in bytes.
 pub const MAX_SIZE_VARIABLE: &str = "SECRETS_MAX_FILE_SIZE";
 /// The default bound of a `secret` file (a sops file holding one value).
