@@ -14,7 +14,11 @@
 //! The journal is one JSON object per line next to the repository lock (see [`crate::lock`]).
 //! Each line is written before its step is taken, so a kill leaves at most a step recorded but
 //! not taken; every undo checks what is on disk and is safe to repeat. Paths are relative to the
-//! repository root and must stay inside `sops/` or `vars/`.
+//! repository root and must stay inside `sops/` or `vars/`, and undoing reaches them through
+//! open folders ([`crate::untrusted::Folder`]), never through a symlink. A step whose folder is
+//! a symlink now (swapped after the step was taken) is refused alone, naming the symlink; the
+//! other steps are undone and the journal stays, so the next command refuses to run until the
+//! symlink is removed and then finishes the undo: a revocation is never silently dropped.
 //!
 //! A journal found on disk is untrusted until checked: it is read as an untrusted file (never
 //! through a symlink, never a FIFO or device, bounded by [`MAX_JOURNAL_SIZE`]), it must be the

@@ -5,6 +5,10 @@
 //! every step, and a crash leaves a journal the next command undoes. New secret files are
 //! computed in memory before any is written. A transaction dropped unfinished is undone.
 //!
+//! Every write goes through the open folders of [`crate::untrusted::Folder`], never by path,
+//! and every folder a step goes through is opened (a symlink on the way refused) before the
+//! step is journaled: a step refused for its folder leaves nothing to undo.
+//!
 //! Callers hold the repository lock ([`crate::lock`]) for the whole transaction.
 
 use std::ffi::OsStr;
@@ -159,6 +163,14 @@ impl<'r> Tx<'r> {
         Ok(true)
     }
 
+    /// Removes the folder `dir` if it is empty, through its open parent (a symlink on the way
+    /// is refused); returns whether it was removed. Not journaled: undoing a link put back in
+    /// it creates the folder again.
+    pub fn remove_empty_dir(&self, dir: &Path) -> bool {
+        let Ok((parent, name)) = split(dir) else { return false };
+        matches!(self.existing_folder(parent), Ok(Some(parent)) if parent.remove_dir(name).is_ok())
+    }
+
     /// Removes a directory (a user, machine, group or secret), reversibly until `finish`.
     pub fn remove_dir(&mut self, dir: &Path) -> Result<()> {
         let (parent_path, name) = split(dir)?;
@@ -243,19 +255,21 @@ impl<'r> Tx<'r> {
         for (path, _) in &files {
             self.existing_folder(split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
         }
-        // One journal entry for every file, made durable before the first is replaced.
+        // One journal entry for every file, made durable before the first is replaced. Each
+        // line is written as soon as its old content is kept, so that a kill leaves at most one
+        // kept old content the journal does not name.
         let root = self.repo.root().to_path_buf();
+        for (path, _) in &files {
+            let folder = Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
+            let journal = self.journal()?;
+            let step = Self::replace_step(journal, &folder, path)?;
+            journal.record(vec![step])?;
+        }
         self.record(|j| {
-            let mut steps = Vec::with_capacity(files.len() + links.len());
-            for (path, _) in &files {
-                let folder =
-                    Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
-                steps.push(Self::replace_step(j, &folder, path)?);
-            }
-            for (link, target) in &links {
-                steps.push(Step::Link { path: j.relative(link)?, target: target.to_string_lossy().into_owned() });
-            }
-            Ok(steps)
+            links
+                .iter()
+                .map(|(link, target)| Ok(Step::Link { path: j.relative(link)?, target: target.to_string_lossy().into_owned() }))
+                .collect()
         })?;
         self.journal()?.sync()?;
         // Each file is replaced atomically on its own, so the writes (and their fsyncs, which
