@@ -144,6 +144,7 @@ impl<'r> Tx<'r> {
             folder.remove_file(name).map_err(|e| StoreError::io(&path, e))?;
         }
         folder.symlink(&target, name).map_err(|e| StoreError::io(&path, e))?;
+        folder.sync();
         self.touch(path);
         Ok(())
     }
@@ -157,8 +158,11 @@ impl<'r> Tx<'r> {
         let Some(target) = folder.link_target(name) else { return Ok(false) };
         self.record(|j| Ok(vec![Step::Link { path: j.relative(&path)?, target: target.to_string_lossy().into_owned() }]))?;
         folder.remove_file(name).map_err(|e| StoreError::io(&path, e))?;
+        folder.sync();
         // An error just means the folder is not empty.
-        let _ = parent.remove_dir(kind.folder());
+        if parent.remove_dir(kind.folder()).is_ok() {
+            parent.sync();
+        }
         self.touch(path);
         Ok(true)
     }
