@@ -38,6 +38,7 @@ mod git_cli;
 mod hostile_links;
 mod hostile_repo;
 mod hostile_sops;
+mod hostile_writes;
 mod install_safety;
 mod key_files;
 mod memory_cli;

@@ -2,8 +2,11 @@
 //! the new content, once written, survives a power cut (the file and then its folder are synced,
 //! as a rename is only durable once the folder is).
 //!
+//! Repository content is written through open folders instead
+//! ([`crate::untrusted::Folder::write_atomic`]); this path-based form is for files the user names.
+//!
 //! Testing aid: when the environment variable `SECRETS_FAIL_WRITE` is a number N, the Nth call
-//! of [`write_atomic`] in the process (counting from 1) fails with "No space left on device"
+//! of [`write_atomic`] or [`crate::untrusted::Folder::write_atomic`] in the process (counting from 1) fails with "No space left on device"
 //! without writing anything, so that tests can fail exactly the first, a middle or the last write
 //! of a change. It is read once, and has no effect when unset.
 
@@ -36,7 +39,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
 }
 
 /// The failure `SECRETS_FAIL_WRITE` asks for, at the write it names.
-fn injected_failure() -> std::io::Result<()> {
+pub(crate) fn injected_failure() -> std::io::Result<()> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
     static FAIL_AT: OnceLock<Option<usize>> = OnceLock::new();

@@ -14,7 +14,11 @@
 //! The journal is one JSON object per line next to the repository lock (see [`crate::lock`]).
 //! Each line is written before its step is taken, so a kill leaves at most a step recorded but
 //! not taken; every undo checks what is on disk and is safe to repeat. Paths are relative to the
-//! repository root and must stay inside `sops/` or `vars/`.
+//! repository root and must stay inside `sops/` or `vars/`, and undoing reaches them through
+//! open folders ([`crate::untrusted::Folder`]), never through a symlink. A step whose folder is
+//! a symlink now (swapped after the step was taken) is refused alone, naming the symlink; the
+//! other steps are undone and the journal stays, so the next command refuses to run until the
+//! symlink is removed and then finishes the undo: a revocation is never silently dropped.
 //!
 //! A journal found on disk is untrusted until checked: it is read as an untrusted file (never
 //! through a symlink, never a FIFO or device, bounded by [`MAX_JOURNAL_SIZE`]), it must be the
@@ -23,6 +27,7 @@
 //! give that link path, a kept old content only under a `.secrets-old-*` name next to its file,
 //! a folder moved aside only to `.<name>.removing-*` next to it.
 
+use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -33,7 +38,7 @@ use crate::error::{Result, StoreError};
 use crate::lock::{self, RepoLock};
 use crate::names::Kind;
 use crate::repo::Repo;
-use crate::untrusted;
+use crate::untrusted::{self, EntryKind, Folder};
 
 /// How to undo one step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,21 +302,21 @@ fn same_folder(path: &str, backup: &str, rule: impl Fn(&str, &str) -> bool, what
 /// Removes the temporary files (`.secrets-…`, encrypted content only) in the folders of the
 /// files `steps` wrote. Under the lock, nothing else is writing there.
 fn remove_temporary_files(root: &Path, steps: &[Step]) {
-    let mut folders: Vec<PathBuf> = steps
+    let mut folders: Vec<&Path> = steps
         .iter()
         .filter_map(|s| match s {
-            Step::Created { path } | Step::Replaced { path, .. } => resolve(root, path).ok()?.parent().map(Path::to_path_buf),
+            Step::Created { path } | Step::Replaced { path, .. } => Path::new(path).parent(),
             _ => None,
         })
         .collect();
     folders.sort();
     folders.dedup();
     for folder in folders {
-        let Ok(entries) = fs::read_dir(&folder) else { continue };
-        for entry in entries.flatten() {
-            let temporary = entry.file_name().to_str().is_some_and(|n| n.starts_with(".secrets-"));
-            if temporary && entry.file_type().is_ok_and(|t| t.is_file()) {
-                let _ = fs::remove_file(entry.path());
+        let Ok(Some(folder)) = open_folder(root, folder) else { continue };
+        let Ok(entries) = folder.entries() else { continue };
+        for (name, kind) in entries {
+            if kind == EntryKind::File && name.to_str().is_some_and(|n| n.starts_with(".secrets-")) {
+                let _ = folder.remove_file(&name);
             }
         }
     }
@@ -323,15 +328,13 @@ fn clean_up(root: &Path, steps: &[Step]) {
     for step in steps {
         match step {
             Step::Replaced { backup, .. } => {
-                if let Ok(backup) = resolve(root, backup) {
-                    let _ = fs::remove_file(backup);
+                if let Ok(Some((folder, name))) = open_parent(root, backup) {
+                    let _ = folder.remove_file(name);
                 }
             }
             Step::DirRemoved { backup, .. } => {
-                if let Ok(backup) = resolve(root, backup) {
-                    if fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir()) {
-                        let _ = fs::remove_dir_all(backup);
-                    }
+                if let Ok(Some((folder, name))) = open_parent(root, backup) {
+                    let _ = folder.remove_dir_all(name);
                 }
             }
             _ => {}
@@ -354,104 +357,118 @@ fn check_relative(rel: &Path) -> Result<()> {
     }
 }
 
-/// The absolute path of a journal entry. Every folder on the way must be a real folder, not a
-/// symlink: the journal may come from an untrusted tree (`sops/.secrets.journal` outside git),
-/// and undoing must not remove or rename anything outside it.
-fn resolve(root: &Path, rel: &str) -> Result<PathBuf> {
+/// Opens the folder `rel` (relative to the repository root) through descriptors: every folder
+/// on the way must be a real folder, not a symlink, as the journal may come from an untrusted
+/// tree (`sops/.secrets.journal` outside git) and undoing must not remove, rename or write
+/// anything outside it. `None` when the folder does not exist (nothing in it is to be undone).
+fn open_folder(root: &Path, rel: &Path) -> Result<Option<Folder>> {
+    check_relative(rel)?;
+    Ok(Folder::open(root, &root.join(rel))?)
+}
+
+/// The open folder of a journal entry, and the entry's name in it.
+fn open_parent<'a>(root: &Path, rel: &'a str) -> Result<Option<(Folder, &'a OsStr)>> {
     let rel = Path::new(rel);
     check_relative(rel)?;
-    let mut here = root.to_path_buf();
-    let parts: Vec<Component> = rel.components().collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        here.push(part.as_os_str());
-        if fs::symlink_metadata(&here).is_ok_and(|m| !m.is_dir()) {
-            return Err(StoreError::Other(format!(
-                "{}: the journal names a path through something that is not a folder (a symlink?); nothing was undone",
-                here.display()
-            )));
-        }
-    }
-    Ok(root.join(rel))
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else { return Err(outside(rel)) };
+    Ok(open_folder(root, parent)?.map(|folder| (folder, name)))
 }
 
-#[cfg(unix)]
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(_a: &Path, _b: &Path) -> bool {
-    false
-}
-
-fn exists(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok()
+/// As [`open_parent`], creating the missing folders (to put a link back where its folder was
+/// removed).
+fn create_parent<'a>(root: &Path, rel: &'a str) -> Result<(Folder, &'a OsStr)> {
+    let rel = Path::new(rel);
+    check_relative(rel)?;
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else { return Err(outside(rel)) };
+    Ok((Folder::open_or_create(root, &root.join(parent))?, name))
 }
 
 /// Undoes `steps` newest first. Each undo looks at what is on disk, so that repeating it (after
-/// a kill during an undo) is harmless. Stops at the first failure.
+/// a kill during an undo) is harmless. A step that cannot be undone (a folder on its way is now
+/// a symlink, an I/O error) does not stop the others: they are undone, and the first failure is
+/// returned, so the journal stays and the next command repeats the undo once the cause (named
+/// in the error) is removed.
 fn undo_all(root: &Path, steps: &[Step]) -> Result<()> {
+    let mut first_failure = None;
     for step in steps.iter().rev() {
-        match step {
-            Step::Created { path } => {
-                let path = resolve(root, path)?;
-                match fs::symlink_metadata(&path) {
-                    Ok(meta) if meta.is_dir() => {}
-                    Ok(_) => fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?,
-                    Err(_) => {}
-                }
-                // The link folder, then the secret or group folder the change created.
-                for folder in path.ancestors().skip(1).take(2) {
-                    let _ = fs::remove_dir(folder);
-                }
-            }
-            Step::Replaced { path, backup } => {
-                let (path, backup) = (resolve(root, path)?, resolve(root, backup)?);
-                if exists(&backup) {
-                    // When the write never happened, both names are one file, and a rename
-                    // between two names of one file does nothing: drop the extra name instead.
-                    if same_file(&backup, &path) {
-                        fs::remove_file(&backup).map_err(|e| StoreError::io(&backup, e))?;
-                    } else {
-                        fs::rename(&backup, &path).map_err(|e| StoreError::io(&path, e))?;
-                    }
-                    sync_dir(path.parent());
-                }
-            }
-            Step::Link { path, target } => {
-                let path = resolve(root, path)?;
-                if let Ok(meta) = fs::symlink_metadata(&path) {
-                    if fs::read_link(&path).ok().as_deref() == Some(Path::new(target)) {
-                        continue;
-                    }
-                    if meta.is_dir() {
-                        return Err(StoreError::Other(format!("{}: a folder is where a link must be put back", path.display())));
-                    }
-                    fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-                }
-                if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-                }
-                crate::links::symlink(Path::new(target), &path).map_err(|e| StoreError::io(&path, e))?;
-            }
-            Step::DirRemoved { path, backup } => {
-                let (path, backup) = (resolve(root, path)?, resolve(root, backup)?);
-                if exists(&backup) && !exists(&path) {
-                    fs::rename(&backup, &path).map_err(|e| StoreError::io(&path, e))?;
-                }
-            }
-            Step::DirRenamed { from, to } => {
-                let (from, to) = (resolve(root, from)?, resolve(root, to)?);
-                if exists(&to) && !exists(&from) {
-                    fs::rename(&to, &from).map_err(|e| StoreError::io(&from, e))?;
-                }
-            }
-            Step::Final => {}
+        if let Err(e) = undo(root, step) {
+            first_failure.get_or_insert(e);
         }
+    }
+    first_failure.map_or(Ok(()), Err)
+}
+
+/// Undoes one step, through the open folders of its paths.
+fn undo(root: &Path, step: &Step) -> Result<()> {
+    let io = |folder: &Folder, name: &OsStr| {
+        let path = folder.path().join(name);
+        move |e| StoreError::io(path, e)
+    };
+    match step {
+        Step::Created { path } => {
+            let Some((folder, name)) = open_parent(root, path)? else { return Ok(()) };
+            match folder.kind(name)? {
+                Some((EntryKind::Folder, _)) | None => {}
+                Some(_) => folder.remove_file(name).map_err(io(&folder, name))?,
+            }
+            // The link folder, then the secret or group folder the change created, if empty.
+            for created in Path::new(path).ancestors().skip(1).take(2) {
+                let (Some(parent), Some(name)) = (created.parent(), created.file_name()) else { break };
+                if let Ok(Some(parent)) = open_folder(root, parent) {
+                    let _ = parent.remove_dir(name);
+                }
+            }
+        }
+        Step::Replaced { path, backup } => {
+            let Some((folder, name)) = open_parent(root, path)? else { return Ok(()) };
+            let Some(backup) = Path::new(backup).file_name() else { return Err(outside(Path::new(path))) };
+            if let Some(kept) = folder.identity(backup) {
+                // When the write never happened, both names are one file, and a rename
+                // between two names of one file does nothing: drop the extra name instead.
+                if folder.identity(name) == Some(kept) {
+                    folder.remove_file(backup).map_err(io(&folder, backup))?;
+                } else {
+                    folder.rename(backup, &folder, name).map_err(io(&folder, name))?;
+                }
+                folder.sync();
+            }
+        }
+        Step::Link { path, target } => {
+            let (folder, name) = create_parent(root, path)?;
+            match folder.kind(name)? {
+                None => {}
+                Some(_) if folder.link_target(name).as_deref() == Some(Path::new(target)) => return Ok(()),
+                Some((EntryKind::Folder, _)) => {
+                    return Err(StoreError::Other(format!(
+                        "{}: a folder is where a link must be put back; move it away and run the command again",
+                        folder.path().join(name).display()
+                    )))
+                }
+                Some(_) => folder.remove_file(name).map_err(io(&folder, name))?,
+            }
+            folder.symlink(Path::new(target), name).map_err(io(&folder, name))?;
+        }
+        Step::DirRemoved { path, backup } => {
+            let Some((folder, name)) = open_parent(root, path)? else { return Ok(()) };
+            let Some(backup) = Path::new(backup).file_name() else { return Err(outside(Path::new(path))) };
+            if folder.kind(backup)?.is_some() && folder.kind(name)?.is_none() {
+                folder.rename(backup, &folder, name).map_err(io(&folder, name))?;
+                folder.sync();
+            }
+        }
+        Step::DirRenamed { from, to } => {
+            let Some((target, to_name)) = open_parent(root, to)? else { return Ok(()) };
+            if target.kind(to_name)?.is_none() {
+                return Ok(());
+            }
+            let (source, from_name) = create_parent(root, from)?;
+            if source.kind(from_name)?.is_none() {
+                target.rename(to_name, &source, from_name).map_err(io(&source, from_name))?;
+                source.sync();
+                target.sync();
+            }
+        }
+        Step::Final => {}
     }
     Ok(())
 }
@@ -558,6 +575,45 @@ mod tests {
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
         assert!(recover(&repo, &lock).is_err());
         assert_eq!(fs::read(outside.join("precious")).unwrap(), b"keep");
+    }
+
+    /// A folder swapped for a symlink after its step was taken: that one step is refused (the
+    /// error names the symlink), every other step is undone, and the journal stays, so that
+    /// the next command refuses to run until the symlink is removed and then finishes undoing.
+    #[cfg(unix)]
+    #[test]
+    fn a_step_behind_a_swapped_folder_is_refused_alone_and_finished_once_it_is_removed() {
+        let (dir, repo) = repo();
+        fs::create_dir_all(repo.sops_dir().join("secrets/t")).unwrap();
+        let (s, t) = (repo.sops_dir().join("secrets/s/secret"), repo.sops_dir().join("secrets/t/secret"));
+        for (file, backup) in [(&s, "sops/secrets/s/.secrets-old-1"), (&t, "sops/secrets/t/.secrets-old-2")] {
+            fs::write(file, "new").unwrap();
+            fs::write(repo.root().join(backup), "old").unwrap();
+        }
+        let steps = [
+            Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-1".into() },
+            Step::Replaced { path: "sops/secrets/t/secret".into(), backup: "sops/secrets/t/.secrets-old-2".into() },
+        ];
+        fs::write(path(&repo), steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect::<String>()).unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::rename(repo.sops_dir().join("secrets/s"), dir.path().join("moved")).unwrap();
+        symlink(&outside, &repo.sops_dir().join("secrets/s")).unwrap();
+
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        let refused = recover(&repo, &lock).unwrap_err().to_string();
+        assert!(refused.contains("secrets/s") && refused.contains("symbolic link"), "{refused}");
+        assert_eq!(fs::read(&t).unwrap(), b"old", "the other step is undone");
+        assert!(fs::read_dir(&outside).unwrap().next().is_none(), "nothing written through the symlink");
+        assert!(pending(&repo), "the journal stays: the next command refuses to run");
+        assert!(Journal::begin(&repo).is_err());
+
+        fs::remove_file(repo.sops_dir().join("secrets/s")).unwrap();
+        fs::rename(dir.path().join("moved"), repo.sops_dir().join("secrets/s")).unwrap();
+        recover(&repo, &lock).unwrap().unwrap();
+        assert_eq!(fs::read(&s).unwrap(), b"old");
+        assert_eq!(fs::read(&t).unwrap(), b"old");
+        assert!(!pending(&repo));
     }
 
     #[cfg(unix)]

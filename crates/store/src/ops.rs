@@ -189,9 +189,9 @@ pub fn remove_member(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Outcome> {
 
 fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
     for folder in ["users", "machines"] {
-        links::remove_if_empty(&group_dir.join(folder));
+        tx.remove_empty_dir(&group_dir.join(folder));
     }
-    if fs::remove_dir(group_dir).is_ok() {
+    if tx.remove_empty_dir(group_dir) {
         tx.touch(group_dir.to_path_buf());
     }
 }

@@ -5,22 +5,26 @@
 //! every step, and a crash leaves a journal the next command undoes. New secret files are
 //! computed in memory before any is written. A transaction dropped unfinished is undone.
 //!
+//! Every write goes through the open folders of [`crate::untrusted::Folder`], never by path,
+//! and every folder a step goes through is opened (a symlink on the way refused) before the
+//! step is journaled: a step refused for its folder leaves nothing to undo.
+//!
 //! Callers hold the repository lock ([`crate::lock`]) for the whole transaction.
 
-use std::fs;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use secrets_sops::keys::Identities;
 
 use crate::error::{Result, StoreError};
-use crate::fsutil::write_atomic;
 use crate::journal::{Journal, Step};
 use crate::links;
 use crate::names::Kind;
 use crate::rekey::{self, RekeyOptions, Rekeyed};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
+use crate::untrusted::{EntryKind, Folder};
 
 /// The change in progress.
 pub struct Tx<'r> {
@@ -30,61 +34,18 @@ pub struct Tx<'r> {
     touched: Vec<PathBuf>,
 }
 
-/// A name for the hard link that keeps the old content of `path`, next to it. The name is
-/// unpredictable: the folder comes from an untrusted tree, where a committer may have planted
-/// files or symlinks under any name they can guess.
-fn backup_name(path: &Path) -> PathBuf {
-    use std::hash::{BuildHasher, Hasher};
-    // `RandomState` is seeded from the operating system's randomness once per process and
-    // differs for each instance: 64 bits no committer can guess, without a new dependency.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    let name = format!(".secrets-old-{:016x}", hasher.finish());
-    path.parent().map_or_else(|| PathBuf::from(&name), |p| p.join(&name))
+/// The folder and the name of a repository path.
+fn split(path: &Path) -> Result<(&Path, &OsStr)> {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => Ok((parent, name)),
+        _ => Err(StoreError::Other(format!("{}: not a path inside the repository", path.display()))),
+    }
 }
 
-/// Keeps the old content of `path` under a fresh unpredictable name next to it and returns that
-/// name: a hard link (no space needed to put it back), or on a file system without hard links a
-/// copy into a file that is created, never opened through a symlink or over an existing file.
-/// A name taken meanwhile is never reused: another is drawn.
-fn keep_old_content(path: &Path) -> Result<PathBuf> {
-    let mut last = None;
-    for _ in 0..16 {
-        let backup = backup_name(path);
-        match fs::hard_link(path, &backup) {
-            Ok(()) => return Ok(backup),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((backup, e)),
-            Err(_) => match copy_exclusive(path, &backup) {
-                Ok(()) => return Ok(backup),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((backup, e)),
-                Err(e) => return Err(StoreError::io(&backup, e)),
-            },
-        }
-    }
-    let (backup, e) = last.unwrap_or_else(|| (backup_name(path), std::io::ErrorKind::AlreadyExists.into()));
-    Err(StoreError::io(&backup, e))
-}
-
-/// Copies `from` (never through a final symlink) into a new file `to` (`O_EXCL | O_NOFOLLOW`).
-fn copy_exclusive(from: &Path, to: &Path) -> std::io::Result<()> {
-    let mut source = fs::OpenOptions::new();
-    source.read(true);
-    let mut target = fs::OpenOptions::new();
-    target.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        source.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-        target.custom_flags(libc::O_NOFOLLOW).mode(0o600);
-    }
-    let mut source = source.open(from)?;
-    if !source.metadata()?.is_file() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let mut target = target.open(to)?;
-    std::io::copy(&mut source, &mut target)?;
-    target.sync_all()
-}
+/// The prefix of the unpredictable name that keeps a replaced file's old content next to it:
+/// the folder comes from an untrusted tree, where a committer may have planted files or
+/// symlinks under any name they can guess.
+const OLD_CONTENT_PREFIX: &str = ".secrets-old-";
 
 impl<'r> Tx<'r> {
     /// A change of `repo` that has changed nothing yet (the journal is created at the first step).
@@ -124,24 +85,38 @@ impl<'r> Tx<'r> {
         journal.record(steps)
     }
 
-    /// The undo step of replacing (or creating) `path`, and the name keeping its old content.
-    fn replace_step(journal: &Journal, path: &Path) -> Result<(Step, Option<PathBuf>)> {
+    /// Opens the folder of `path` for writing, creating what is missing; a symlink on the way
+    /// is refused here, before anything is journaled.
+    fn folder_for(&self, dir: &Path) -> Result<Folder> {
+        Ok(Folder::open_or_create(self.repo.root(), dir)?)
+    }
+
+    /// Opens the existing folder `dir`; a symlink on the way is refused, `None` when missing.
+    fn existing_folder(&self, dir: &Path) -> Result<Option<Folder>> {
+        Ok(Folder::open(self.repo.root(), dir)?)
+    }
+
+    /// The undo step of replacing (or creating) the file `name` of `folder` (at `path`). The old
+    /// content is kept before the step is recorded, under the name actually created: a kill in
+    /// between leaves only a `.secrets-old-*` copy of encrypted content, which `key update`
+    /// removes.
+    fn replace_step(journal: &Journal, folder: &Folder, path: &Path) -> Result<Step> {
+        let (dir, name) = split(path)?;
         let rel = journal.relative(path)?;
-        if fs::symlink_metadata(path).is_ok() {
-            // Kept before the step is recorded, under the name actually created: a kill in
-            // between leaves only a `.secrets-old-*` copy of encrypted content, which `key
-            // update` removes.
-            let backup = keep_old_content(path)?;
-            Ok((Step::Replaced { path: rel, backup: journal.relative(&backup)? }, Some(backup)))
+        if folder.kind(name)?.is_some() {
+            let backup = folder.keep_old_content(name, OLD_CONTENT_PREFIX).map_err(|e| StoreError::io(path, e))?;
+            Ok(Step::Replaced { path: rel, backup: journal.relative(&dir.join(backup))? })
         } else {
-            Ok((Step::Created { path: rel }, None))
+            Ok(Step::Created { path: rel })
         }
     }
 
     /// Writes a file atomically; undoing puts the old content back.
     pub fn write_file(&mut self, path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
-        self.record(|j| Ok(vec![Self::replace_step(j, path)?.0]))?;
-        write_atomic(path, bytes, new_mode)?;
+        let (dir, name) = split(path)?;
+        let folder = self.folder_for(dir)?;
+        self.record(|j| Ok(vec![Self::replace_step(j, &folder, path)?]))?;
+        folder.write_atomic(name, bytes, new_mode).map_err(|e| StoreError::io(path, e))?;
         self.touch(path.to_path_buf());
         Ok(())
     }
@@ -149,12 +124,19 @@ impl<'r> Tx<'r> {
     /// Links a member from a secret or group directory.
     pub fn add_link(&mut self, container: &Path, kind: Kind, name: &str) -> Result<()> {
         let path = links::link_path(container, kind, name);
-        if fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_symlink()) {
-            // Not a link: `links::add` refuses it, and nothing is to be undone.
+        let dir = container.join(kind.folder());
+        let folder = self.folder_for(&dir)?;
+        if matches!(folder.kind(name)?, Some((entry, _)) if entry != EntryKind::Symlink) {
+            // Not a link: `links::add` refuses it (and says what to do), nothing is to be undone.
             links::add(self.repo, container, kind, name)?;
             return Ok(());
         }
-        let previous = fs::read_link(&path).ok();
+        let relative_dir = dir.strip_prefix(self.repo.root()).unwrap_or(&dir);
+        let target = links::relative_path(relative_dir, &Path::new("sops").join(kind.folder()).join(name));
+        let previous = folder.link_target(name);
+        if previous.as_deref() == Some(target.as_path()) {
+            return Ok(());
+        }
         self.record(|j| {
             let rel = j.relative(&path)?;
             Ok(vec![match &previous {
@@ -162,38 +144,67 @@ impl<'r> Tx<'r> {
                 None => Step::Created { path: rel },
             }])
         })?;
-        let link = links::add(self.repo, container, kind, name)?;
-        if previous.as_deref() != fs::read_link(&link).ok().as_deref() {
-            self.touch(link);
+        if previous.is_some() {
+            folder.remove_file(name).map_err(|e| StoreError::io(&path, e))?;
         }
+        folder.symlink(&target, name).map_err(|e| StoreError::io(&path, e))?;
+        folder.sync();
+        self.touch(path);
         Ok(())
     }
 
-    /// Removes a member link; returns whether it existed.
+    /// Removes a member link (then its folder, if that became empty); returns whether it
+    /// existed.
     pub fn remove_link(&mut self, container: &Path, kind: Kind, name: &str) -> Result<bool> {
         let path = links::link_path(container, kind, name);
-        let Ok(target) = fs::read_link(&path) else { return Ok(false) };
+        let Some(parent) = self.existing_folder(container)? else { return Ok(false) };
+        let Some(folder) = parent.open_dir(kind.folder())? else { return Ok(false) };
+        let Some(target) = folder.link_target(name) else { return Ok(false) };
         self.record(|j| Ok(vec![Step::Link { path: j.relative(&path)?, target: target.to_string_lossy().into_owned() }]))?;
-        links::remove(self.repo, container, kind, name)?;
+        folder.remove_file(name).map_err(|e| StoreError::io(&path, e))?;
+        folder.sync();
+        // An error just means the folder is not empty.
+        if parent.remove_dir(kind.folder()).is_ok() {
+            parent.sync();
+        }
         self.touch(path);
         Ok(true)
     }
 
+    /// Removes the folder `dir` if it is empty, through its open parent (a symlink on the way
+    /// is refused); returns whether it was removed. Not journaled: undoing a link put back in
+    /// it creates the folder again.
+    pub fn remove_empty_dir(&self, dir: &Path) -> bool {
+        let Ok((parent, name)) = split(dir) else { return false };
+        matches!(self.existing_folder(parent), Ok(Some(parent)) if parent.remove_dir(name).is_ok())
+    }
+
     /// Removes a directory (a user, machine, group or secret), reversibly until `finish`.
     pub fn remove_dir(&mut self, dir: &Path) -> Result<()> {
-        let parent = dir.parent().ok_or_else(|| StoreError::Other(format!("cannot remove {}", dir.display())))?;
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let backup = parent.join(format!(".{name}.removing-{}", std::process::id()));
-        self.record(|j| Ok(vec![Step::DirRemoved { path: j.relative(dir)?, backup: j.relative(&backup)? }]))?;
-        fs::rename(dir, &backup).map_err(|e| StoreError::io(dir, e))?;
+        let (parent_path, name) = split(dir)?;
+        let missing = || StoreError::io(dir, std::io::ErrorKind::NotFound.into());
+        let parent = self.existing_folder(parent_path)?.ok_or_else(missing)?;
+        // The folder itself must be a real folder too (a symlink is refused, naming it).
+        parent.open_dir(name)?.ok_or_else(missing)?;
+        let backup = format!(".{}.removing-{}", name.to_string_lossy(), std::process::id());
+        self.record(|j| Ok(vec![Step::DirRemoved { path: j.relative(dir)?, backup: j.relative(&parent_path.join(&backup))? }]))?;
+        parent.rename(name, &parent, &backup).map_err(|e| StoreError::io(dir, e))?;
+        parent.sync();
         self.touch(dir.to_path_buf());
         Ok(())
     }
 
     /// Renames a directory.
     pub fn rename_dir(&mut self, from: &Path, to: &Path) -> Result<()> {
+        let ((from_dir, from_name), (to_dir, to_name)) = (split(from)?, split(to)?);
+        let missing = || StoreError::io(from, std::io::ErrorKind::NotFound.into());
+        let source = self.existing_folder(from_dir)?.ok_or_else(missing)?;
+        source.open_dir(from_name)?.ok_or_else(missing)?;
+        let target = self.folder_for(to_dir)?;
         self.record(|j| Ok(vec![Step::DirRenamed { from: j.relative(from)?, to: j.relative(to)? }]))?;
-        fs::rename(from, to).map_err(|e| StoreError::io(from, e))?;
+        source.rename(from_name, &target, to_name).map_err(|e| StoreError::io(from, e))?;
+        source.sync();
+        target.sync();
         self.touch(from.to_path_buf());
         self.touch(to.to_path_buf());
         Ok(())
@@ -233,39 +244,61 @@ impl<'r> Tx<'r> {
     }
 
     fn write_plan(&mut self, plan: &[Rekeyed]) -> Result<()> {
-        let files: Vec<(&Rekeyed, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item, b))).collect();
-        let dangling: Vec<&PathBuf> = plan.iter().flat_map(super::rekey::Rekeyed::dangling).collect();
+        let files: Vec<(PathBuf, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item.secret.file(), b))).collect();
+        let dangling: Vec<&PathBuf> = plan.iter().flat_map(|item| item.dangling()).collect();
         if files.is_empty() && dangling.is_empty() {
             return Ok(());
         }
-        // One journal entry for every file, made durable before the first is replaced.
+        // Every folder is opened (a symlink on the way refused) before anything is journaled.
+        // The folders are opened again to write: holding one descriptor per secret open for a
+        // bulk re-key could exceed the limit of open files. A folder swapped for a symlink in
+        // between is refused then, never followed, and the change is undone.
+        let mut links = Vec::with_capacity(dangling.len());
+        for link in &dangling {
+            let (dir, name) = split(link)?;
+            if let Some(target) = self.existing_folder(dir)?.and_then(|folder| folder.link_target(name)) {
+                links.push((*link, target));
+            }
+        }
+        for (path, _) in &files {
+            self.existing_folder(split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
+        }
+        // One journal entry for every file, made durable before the first is replaced. Each
+        // line is written as soon as its old content is kept, so that a kill leaves at most one
+        // kept old content the journal does not name.
+        let root = self.repo.root().to_path_buf();
+        for (path, _) in &files {
+            let folder = Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
+            let journal = self.journal()?;
+            let step = Self::replace_step(journal, &folder, path)?;
+            journal.record(vec![step])?;
+        }
         self.record(|j| {
-            let mut steps = Vec::with_capacity(files.len() + dangling.len());
-            for (item, _) in &files {
-                steps.push(Self::replace_step(j, &item.secret.file())?.0);
-            }
-            for link in &dangling {
-                if let Ok(target) = fs::read_link(link) {
-                    steps.push(Step::Link { path: j.relative(link)?, target: target.to_string_lossy().into_owned() });
-                }
-            }
-            Ok(steps)
+            links
+                .iter()
+                .map(|(link, target)| Ok(Step::Link { path: j.relative(link)?, target: target.to_string_lossy().into_owned() }))
+                .collect()
         })?;
         self.journal()?.sync()?;
         // Each file is replaced atomically on its own, so the writes (and their fsyncs, which
         // dominate a bulk re-key on disk) can run in parallel.
         let written: Vec<Result<PathBuf>> = files
             .par_iter()
-            .map(|(item, bytes)| {
-                let path = item.secret.file();
-                write_atomic(&path, bytes, 0o600).map(|()| path)
+            .map(|(path, bytes)| {
+                let (dir, name) = split(path)?;
+                let folder = Folder::open(&root, dir)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
+                folder.write_atomic(name, bytes, 0o600).map_err(|e| StoreError::io(path, e))?;
+                Ok(path.clone())
             })
             .collect();
         for path in written {
             self.touch(path?);
         }
-        for link in dangling {
-            fs::remove_file(link).map_err(|e| StoreError::io(link, e))?;
+        for (link, _) in links {
+            let (dir, name) = split(link)?;
+            let folder = self.existing_folder(dir)?.ok_or_else(|| StoreError::io(link, std::io::ErrorKind::NotFound.into()))?;
+            folder.remove_file(name).map_err(|e| StoreError::io(link, e))?;
+            folder.sync();
             self.touch(link.clone());
         }
         Ok(())
@@ -303,6 +336,7 @@ impl Drop for Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     /// A committer plants symlinks under every old-content name they can guess (this process's
     /// id and a counter): replacing the file next to them must neither write through one nor
@@ -326,21 +360,5 @@ mod tests {
         tx.finish(&[]).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
         assert_eq!(fs::read(&secret).unwrap(), b"new");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_copy_is_never_made_through_a_symlink_or_over_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
-        fs::write(&from, "content").unwrap();
-        let victim = dir.path().join("victim");
-        fs::write(&victim, "precious").unwrap();
-        std::os::unix::fs::symlink(&victim, &to).unwrap();
-        assert!(copy_exclusive(&from, &to).is_err());
-        assert_eq!(fs::read(&victim).unwrap(), b"precious");
-        fs::remove_file(&to).unwrap();
-        copy_exclusive(&from, &to).unwrap();
-        assert_eq!(fs::read(&to).unwrap(), b"content");
     }
 }

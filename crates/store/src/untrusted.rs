@@ -17,6 +17,10 @@
 //!   without reading it whole. The bounds (16 MiB for a `secret`, 1 MiB for a `key.json`) can be
 //!   replaced by one number of bytes in `SECRETS_MAX_FILE_SIZE`.
 //!
+//! Writes go through the same open folders (the `write` module: [`Folder::open_or_create`],
+//! [`Folder::write_atomic`], links, removals and renames relative to the descriptor), so a
+//! folder swapped for a symlink is never written through either.
+//!
 //! Membership links are not read here: they are symlinks by design and [`crate::links`] resolves
 //! them, refusing any that leave `sops/<kind>/`; it calls [`check_folders`] for the folders that
 //! hold them.
@@ -30,6 +34,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
+
+mod write;
 
 /// The variable that replaces the size bounds, in bytes.
 pub const MAX_SIZE_VARIABLE: &str = "SECRETS_MAX_FILE_SIZE";

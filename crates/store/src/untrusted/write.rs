@@ -1,0 +1,266 @@
+//! Writing into repository folders through their open descriptors. Reads go through a
+//! [`Folder`] so that a folder swapped for a symlink is never followed; writes must too, or a
+//! committed `sops/users -> elsewhere`, or a local user racing a command, makes it create,
+//! replace, rename or delete files outside the repository. Every write here is relative to an
+//! open folder: missing folders are made with `mkdirat` and then opened with `O_NOFOLLOW`
+//! ([`Folder::open_or_create`]); a file is replaced by a temporary file created with
+//! `O_CREAT|O_EXCL|O_NOFOLLOW`, synced, and renamed over it with `renameat`; old contents are
+//! kept with `linkat`, links made with `symlinkat`, entries removed with `unlinkat` and folders
+//! moved with `renameat`, all relative to the folder's descriptor.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+use super::{EntryKind, Folder, UntrustedError};
+
+const NEW_FILE_FLAGS: OFlags = OFlags::WRONLY.union(OFlags::CREATE).union(OFlags::EXCL).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
+/// A fresh name `<prefix><16 hex digits>` no committer can guess: `RandomState` is seeded from
+/// the operating system's randomness and differs for each instance.
+pub(crate) fn fresh_name(prefix: &str) -> OsString {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    OsString::from(format!("{prefix}{:016x}", hasher.finish()))
+}
+
+impl Folder {
+    /// Opens `dir`, which must lie below `root`, as [`Folder::open`] does, creating the folders
+    /// that are missing: each is made with `mkdirat` in its open parent, then opened without
+    /// following a link, so a symlink put in its place meanwhile is refused too.
+    pub fn open_or_create(root: &Path, dir: &Path) -> Result<Folder, UntrustedError> {
+        let relative = dir
+            .strip_prefix(root)
+            .map_err(|_| UntrustedError::io(dir, io::Error::new(io::ErrorKind::InvalidInput, "not a path inside the repository")))?;
+        let start = if root.as_os_str().is_empty() { Path::new(".") } else { root };
+        let fd = rfs::openat(CWD, start, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| UntrustedError::io(start, e.into()))?;
+        let mut folder = Folder { fd, path: start.to_path_buf() };
+        for part in relative.components() {
+            let name = match part {
+                Component::Normal(name) => name,
+                Component::CurDir => continue,
+                _ => {
+                    let invalid = io::Error::new(io::ErrorKind::InvalidInput, "a repository path goes down only");
+                    return Err(UntrustedError::io(dir, invalid));
+                }
+            };
+            folder = if let Some(next) = folder.open_dir(name)? {
+                next
+            } else {
+                match rfs::mkdirat(&folder.fd, name, Mode::from_raw_mode(0o777)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(UntrustedError::io(&folder.path.join(name), e.into())),
+                }
+                folder.open_dir(name)?.ok_or_else(|| UntrustedError::io(&folder.path.join(name), io::ErrorKind::NotFound.into()))?
+            };
+        }
+        Ok(folder)
+    }
+
+    /// The target of the symlink `name`; `None` when it is absent or not a symlink.
+    pub fn link_target(&self, name: impl AsRef<OsStr>) -> Option<PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let target = rfs::readlinkat(&self.fd, name.as_ref(), Vec::new()).ok()?;
+        Some(PathBuf::from(OsStr::from_bytes(target.as_bytes())))
+    }
+
+    /// The device and inode of the entry `name` (not following a symlink).
+    // `st_dev` and `st_ino` are not 64 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn identity(&self, name: impl AsRef<OsStr>) -> Option<(u64, u64)> {
+        let stat = rfs::statat(&self.fd, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        Some((stat.st_dev as u64, stat.st_ino as u64))
+    }
+
+    /// Replaces (or creates) the file `name` atomically: a temporary file created in this
+    /// folder (never through a link, never over an existing file), synced, then renamed over
+    /// `name`, and the folder synced. A replaced regular file keeps its permissions; a new one
+    /// gets `new_mode`. Counts as a write for `SECRETS_FAIL_WRITE` (see [`crate::fsutil`]).
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn write_atomic(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+        crate::fsutil::injected_failure()?;
+        let name = name.as_ref();
+        let mode = match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile => stat.st_mode as u32 & 0o7777,
+            _ => new_mode,
+        };
+        let (temp, file) = self.create_new(".secrets-", 0o600)?;
+        let written = (|| -> io::Result<()> {
+            rfs::fchmod(&file, Mode::from_raw_mode(mode as _))?;
+            let mut file = File::from(file);
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            rfs::renameat(&self.fd, &temp, &self.fd, name)?;
+            Ok(())
+        })();
+        if written.is_err() {
+            let _ = rfs::unlinkat(&self.fd, &temp, AtFlags::empty());
+        }
+        written?;
+        self.sync();
+        Ok(())
+    }
+
+    /// Creates a new file under a fresh `<prefix>…` name (`O_EXCL|O_NOFOLLOW`); a name taken
+    /// meanwhile is never reused: another is drawn.
+    fn create_new(&self, prefix: &str, mode: u32) -> io::Result<(OsString, std::os::fd::OwnedFd)> {
+        let mut last = Errno::EXIST;
+        for _ in 0..16 {
+            let name = fresh_name(prefix);
+            match rfs::openat(&self.fd, &name, NEW_FILE_FLAGS, Mode::from_raw_mode(mode as _)) {
+                Ok(fd) => return Ok((name, fd)),
+                Err(Errno::EXIST) => last = Errno::EXIST,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.into())
+    }
+
+    /// Keeps the content of `name` under a fresh unpredictable `<prefix>…` name in this folder
+    /// and returns that name: a hard link (no space needed to put it back), or on a file system
+    /// without hard links a copy into a new file. Only a regular file (or a symlink, linked as
+    /// itself) is kept.
+    pub fn keep_old_content(&self, name: impl AsRef<OsStr>, prefix: &str) -> io::Result<OsString> {
+        let name = name.as_ref();
+        for _ in 0..16 {
+            let backup = fresh_name(prefix);
+            match rfs::linkat(&self.fd, name, &self.fd, &backup, AtFlags::empty()) {
+                Ok(()) => return Ok(backup),
+                Err(Errno::EXIST) => {}
+                Err(_) => return self.copy_new(name, prefix),
+            }
+        }
+        Err(Errno::EXIST.into())
+    }
+
+    /// Copies the regular file `from` (never through a link, never blocking) into a new file.
+    fn copy_new(&self, from: &OsStr, prefix: &str) -> io::Result<OsString> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let source = rfs::openat(&self.fd, from, flags, Mode::empty())?;
+        if FileType::from_raw_mode(rfs::fstat(&source)?.st_mode as _) != FileType::RegularFile {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        let (backup, target) = self.create_new(prefix, 0o600)?;
+        let copied = (|| -> io::Result<()> {
+            let mut target = File::from(target);
+            io::copy(&mut File::from(source), &mut target)?;
+            target.sync_all()
+        })();
+        if let Err(e) = copied {
+            let _ = rfs::unlinkat(&self.fd, &backup, AtFlags::empty());
+            return Err(e);
+        }
+        Ok(backup)
+    }
+
+    /// Creates the symlink `name` to `target` (`symlinkat`).
+    pub fn symlink(&self, target: &Path, name: impl AsRef<OsStr>) -> io::Result<()> {
+        Ok(rfs::symlinkat(target, &self.fd, name.as_ref())?)
+    }
+
+    /// Removes the file or link `name` (`unlinkat`; a link is removed, not followed).
+    pub fn remove_file(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
+        Ok(rfs::unlinkat(&self.fd, name.as_ref(), AtFlags::empty())?)
+    }
+
+    /// Removes the empty folder `name`.
+    pub fn remove_dir(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
+        Ok(rfs::unlinkat(&self.fd, name.as_ref(), AtFlags::REMOVEDIR)?)
+    }
+
+    /// Removes the folder `name` and everything in it, each folder reached through its
+    /// descriptor (a symlink inside is removed, never followed).
+    pub fn remove_dir_all(&self, name: impl AsRef<OsStr>) -> Result<(), UntrustedError> {
+        let name = name.as_ref();
+        let Some(inner) = self.open_dir(name)? else { return Ok(()) };
+        for (entry, kind) in inner.entries()? {
+            let removed = match kind {
+                EntryKind::Folder => inner.remove_dir_all(&entry),
+                _ => inner.remove_file(&entry).map_err(|e| UntrustedError::io(&inner.path.join(&entry), e)),
+            };
+            removed?;
+        }
+        self.remove_dir(name).map_err(|e| UntrustedError::io(&self.path.join(name), e))
+    }
+
+    /// Renames the entry `from` of this folder to `to` in the folder `into` (`renameat`).
+    pub fn rename(&self, from: impl AsRef<OsStr>, into: &Folder, to: impl AsRef<OsStr>) -> io::Result<()> {
+        Ok(rfs::renameat(&self.fd, from.as_ref(), &into.fd, to.as_ref())?)
+    }
+
+    /// Makes this folder's entries durable (after a rename or a removal in it); best effort,
+    /// as not every file system can sync a folder.
+    pub fn sync(&self) {
+        let _ = rfs::fsync(&self.fd);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn folders_are_created_but_never_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(root.join("sops")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        let made = Folder::open_or_create(&root, &root.join("sops/users/carol")).unwrap();
+        made.write_atomic("key.json", b"[]", 0o644).unwrap();
+        assert_eq!(fs::read(root.join("sops/users/carol/key.json")).unwrap(), b"[]");
+        symlink(&outside, root.join("sops/secrets")).unwrap();
+        let refused = Folder::open_or_create(&root, &root.join("sops/secrets/s/users")).unwrap_err();
+        assert_eq!(refused.code(), "folder-symlink");
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(Folder::open_or_create(&root, &dir.path().join("elsewhere")).is_err());
+    }
+
+    #[test]
+    fn a_write_goes_to_the_folder_opened_even_when_its_path_is_swapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(root.join("sops/secrets/s")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(root.join("sops/secrets/s/secret"), "old").unwrap();
+        let folder = Folder::open(&root, &root.join("sops/secrets/s")).unwrap().unwrap();
+        fs::rename(root.join("sops/secrets/s"), dir.path().join("moved")).unwrap();
+        symlink(&outside, root.join("sops/secrets/s")).unwrap();
+        let kept = folder.keep_old_content("secret", ".secrets-old-").unwrap();
+        folder.write_atomic("secret", b"new", 0o600).unwrap();
+        folder.symlink(Path::new("../../../users/alice"), "alice").unwrap();
+        folder.remove_file("alice").unwrap();
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the symlink");
+        assert_eq!(fs::read(dir.path().join("moved/secret")).unwrap(), b"new");
+        assert_eq!(fs::read(dir.path().join("moved").join(kept)).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_no_temporary_file_is_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = Folder::open_or_create(dir.path(), dir.path()).unwrap();
+        folder.write_atomic("f", b"one", 0o600).unwrap();
+        assert_eq!(fs::metadata(dir.path().join("f")).unwrap().permissions().mode() & 0o777, 0o600);
+        fs::set_permissions(dir.path().join("f"), fs::Permissions::from_mode(0o640)).unwrap();
+        folder.write_atomic("f", b"two", 0o600).unwrap();
+        assert_eq!(fs::metadata(dir.path().join("f")).unwrap().permissions().mode() & 0o777, 0o640);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        fs::create_dir_all(dir.path().join("d/e")).unwrap();
+        fs::write(dir.path().join("d/e/x"), "x").unwrap();
+        symlink(dir.path().join("f"), dir.path().join("d/l")).unwrap();
+        folder.remove_dir_all("d").unwrap();
+        assert!(!dir.path().join("d").exists());
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"two");
+    }
+}
