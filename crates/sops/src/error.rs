@@ -95,6 +95,11 @@ pub enum Error {
     #[error("invalid path {path}: {reason}")]
     TreePath { path: String, reason: String },
 
+    /// `set` would nest the document deeper than the format's reader accepts (the file could not
+    /// be read back).
+    #[error("the value and its path nest {depth} levels deep; a {format} file may nest at most {limit} (its reader refuses deeper files)")]
+    TooDeep { format: Format, depth: usize, limit: usize },
+
     #[error("{0}")]
     Config(String),
 
@@ -118,6 +123,7 @@ impl Error {
             Error::NoKey(_) => codes::COULD_NOT_RETRIEVE_KEY,
             Error::Shamir(_) => codes::COULD_NOT_RETRIEVE_KEY,
             Error::TreePath { .. } => codes::INVALID_TREE_PATH_FORMAT,
+            Error::TooDeep { .. } => codes::ERROR_INVALID_SET_FORMAT,
             Error::Wrap(_) => codes::ERROR_ENCRYPTING_TREE,
             _ => codes::ERROR_GENERIC,
         }
