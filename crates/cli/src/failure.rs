@@ -5,6 +5,7 @@ use std::fmt::Display;
 
 use secrets_sops::Error as SopsError;
 use secrets_store::credentials::mask::redact;
+use secrets_store::names::shown;
 
 use crate::exit;
 
@@ -52,18 +53,19 @@ impl Failure {
 
     /// Prints the failure as a warning (the command goes on).
     pub fn print_as_warning(&self) {
-        eprintln!("warning: {}", redact(&self.message));
+        eprintln!("warning: {}", shown(&redact(&self.message)));
         for hint in &self.hints {
-            eprintln!("hint: {}", redact(hint));
+            eprintln!("hint: {}", shown(&redact(hint)));
         }
     }
 
     /// Prints the failure, with anything that looks like a credential masked: a message may
-    /// quote a path or a name, never a secret.
+    /// quote a path or a name, never a secret. A message holding a line break or an escape
+    /// sequence (from a committer-chosen name) is shown escaped, so it stays one line.
     pub fn print(&self) {
-        eprintln!("error: {}", redact(&self.message));
+        eprintln!("error: {}", shown(&redact(&self.message)));
         for hint in &self.hints {
-            eprintln!("hint: {}", redact(hint));
+            eprintln!("hint: {}", shown(&redact(hint)));
         }
     }
 }

@@ -130,7 +130,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
             match crate::editor::edit(current.as_ref().map(|v| v.as_slice()).unwrap_or(b""))? {
                 Some(v) => v,
                 None => {
-                    eprintln!("{name}: unchanged");
+                    eprintln!("{}: unchanged", secrets_store::names::shown(name));
                     return Ok(0);
                 }
             }
