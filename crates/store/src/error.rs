@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::names::Kind;
+use crate::names::{shown, shown_path, Kind};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("invalid {} name `{name}`: {reason}", kind.noun())]
+    #[error("invalid {} name `{}`: {reason}", kind.noun(), shown(name))]
     InvalidName { kind: Kind, name: String, reason: String },
 
     /// `path` is the member's (or secret's) directory.
@@ -19,18 +19,20 @@ pub enum StoreError {
     AlreadyExists { kind: Kind, name: String, path: PathBuf },
 
     /// A member to encrypt a secret for does not exist; `path` is the member's directory.
-    #[error("Cannot encrypt {secret} for '{name}'. '{name}' does not exist in {}", parent(path))]
+    #[error("Cannot encrypt {} for '{}'. '{}' does not exist in {}", shown(secret), shown(name), shown(name), parent(path))]
     MemberMissing { secret: String, kind: Kind, name: String, path: PathBuf },
 
-    #[error("{path}: {reason}")]
+    #[error("{}: {reason}", shown_path(path))]
     KeyFile { path: PathBuf, reason: String },
 
     #[error(
-        "{path}: the link points outside sops/ or at the wrong kind of member ({target}); remove it or point it at sops/{expected}/<name>"
+        "{}: the link points outside sops/ or at the wrong kind of member ({}); remove it or point it at sops/{expected}/<name>",
+        shown_path(path),
+        shown_path(target)
     )]
     UnsafeLink { path: PathBuf, target: PathBuf, expected: &'static str },
 
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
@@ -49,13 +51,17 @@ pub enum StoreError {
     #[error(transparent)]
     Untrusted(#[from] crate::untrusted::UntrustedError),
 
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown_path(path))]
     Sops { path: PathBuf, source: secrets_sops::Error },
 
-    #[error("refusing to leave {secret} with no user able to read it; add another user or group first, or pass --force")]
+    #[error("refusing to leave {} with no user able to read it; add another user or group first, or pass --force", shown(secret))]
     LockOut { secret: String },
 
-    #[error("Cannot remove the last recipient of {secret}. No keys left. Use 'secrets remove {secret}' to remove the secret.")]
+    #[error(
+        "Cannot remove the last recipient of {}. No keys left. Use 'secrets remove {}' to remove the secret.",
+        shown(secret),
+        shown(secret)
+    )]
     NoRecipients { secret: String },
 
     #[error("{reason}: '{input}'")]
@@ -89,20 +95,20 @@ pub enum StoreError {
 // clan's wording for these (a port's messages must match `clan secrets`).
 fn not_found(kind: Kind, name: &str, path: &Path) -> String {
     match kind {
-        Kind::Secret => format!("Secret '{name}' does not exist"),
-        _ => format!("{name} does not exist in {}", parent(path)),
+        Kind::Secret => format!("Secret '{}' does not exist", shown(name)),
+        _ => format!("{} does not exist in {}", shown(name), parent(path)),
     }
 }
 
 fn already_exists(kind: Kind, name: &str, path: &Path) -> String {
     match kind {
-        Kind::Secret => format!("Secret '{name}' already exists"),
-        _ => format!("{name} already exists in {}. Use --force to overwrite.", path.display()),
+        Kind::Secret => format!("Secret '{}' already exists", shown(name)),
+        _ => format!("{} already exists in {}. Use --force to overwrite.", shown(name), shown_path(path)),
     }
 }
 
-fn parent(path: &Path) -> std::path::Display<'_> {
-    path.parent().unwrap_or(path).display()
+fn parent(path: &Path) -> std::borrow::Cow<'_, str> {
+    shown_path(path.parent().unwrap_or(path))
 }
 
 impl StoreError {
