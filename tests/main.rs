@@ -36,6 +36,7 @@ mod error_catalogue;
 mod exec_env;
 mod git_cli;
 mod hostile_links;
+mod hostile_output;
 mod hostile_repo;
 mod hostile_sops;
 mod hostile_writes;

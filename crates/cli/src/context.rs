@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use secrets_sops::keys::Identities;
 use secrets_store::journal::{self, Recovered};
 use secrets_store::lock::{self, RepoLock};
+use secrets_store::names::{shown, shown_path};
 use secrets_store::ops::{Outcome, Progress};
 use secrets_store::{Repo, StoreError};
 
@@ -106,8 +107,8 @@ impl Context {
             if !r.removed.is_empty() {
                 eprintln!(
                     "{}: re-encrypted with a new data key; it was readable by {} — change its value if they may have kept a copy",
-                    r.secret,
-                    r.removed.join(", ")
+                    shown(&r.secret),
+                    r.removed.iter().map(|m| shown(m)).collect::<Vec<_>>().join(", ")
                 );
             }
         }
@@ -134,7 +135,7 @@ fn report_recovered(recovered: Option<&Recovered>) {
             eprintln!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
             return;
         }
-        let paths: Vec<String> = r.paths.iter().take(5).map(|p| p.display().to_string()).collect();
+        let paths: Vec<String> = r.paths.iter().take(5).map(|p| shown_path(p).into_owned()).collect();
         let more = if r.paths.len() > 5 { format!(" and {} more", r.paths.len() - 5) } else { String::new() };
         eprintln!(
             "warning: a secrets command was interrupted in the middle of a change; it has been undone ({}{more} put back as they were). Run that command again.",

@@ -5,6 +5,7 @@ use std::fmt::Display;
 
 use secrets_sops::Error as SopsError;
 use secrets_store::credentials::mask::redact;
+use secrets_store::names::shown;
 
 use crate::exit;
 
@@ -52,18 +53,26 @@ impl Failure {
 
     /// Prints the failure as a warning (the command goes on).
     pub fn print_as_warning(&self) {
-        eprintln!("warning: {}", redact(&self.message));
+        eprintln!("warning: {}", printable(&self.message));
         for hint in &self.hints {
-            eprintln!("hint: {}", redact(hint));
+            eprintln!("hint: {}", printable(hint));
         }
     }
 
     /// Prints the failure, with anything that looks like a credential masked: a message may
     /// quote a path or a name, never a secret.
     pub fn print(&self) {
-        eprintln!("error: {}", redact(&self.message));
+        eprintln!("error: {}", printable(&self.message));
         for hint in &self.hints {
-            eprintln!("hint: {}", redact(hint));
+            eprintln!("hint: {}", printable(hint));
         }
     }
+}
+
+/// A message as it may be printed: credentials masked, and each line holding a control character
+/// (an escape sequence or carriage return from a committer-chosen name that an error quotes)
+/// shown escaped. Names are escaped where messages quote them ([`shown`]); this catches what
+/// slips through, while the line breaks of a multi-line report stay.
+fn printable(message: &str) -> String {
+    redact(message).split('\n').map(shown).collect::<Vec<_>>().join("\n")
 }

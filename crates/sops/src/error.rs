@@ -179,6 +179,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// `set` would nest the document deeper than the format's reader accepts (the file could not
+    /// be read back).
+    #[error("the value and its path nest {depth} levels deep; a {format} file may nest at most {limit} (its reader refuses deeper files)")]
+    TooDeep {
+        /// The format of the file.
+        format: Format,
+        /// How deep the value and its path would nest.
+        depth: usize,
+        /// The most its reader accepts.
+        limit: usize,
+    },
+
     /// `.sops.yaml` is unreadable, invalid, or has no creation rule for the file.
     #[error("{0}")]
     Config(String),
@@ -209,6 +221,7 @@ impl Error {
             Error::MacDecrypt | Error::MacMissing | Error::MacMismatch => codes::MAC_MISMATCH,
             Error::NoKey(_) | Error::Shamir(_) => codes::COULD_NOT_RETRIEVE_KEY,
             Error::TreePath { .. } => codes::INVALID_TREE_PATH_FORMAT,
+            Error::TooDeep { .. } => codes::ERROR_INVALID_SET_FORMAT,
             Error::Wrap(_) => codes::ERROR_ENCRYPTING_TREE,
             _ => codes::ERROR_GENERIC,
         }

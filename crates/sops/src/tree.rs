@@ -135,6 +135,24 @@ impl Value {
         }
     }
 
+    /// How many mappings and lists are nested in this node, itself included: 0 for a scalar, 1
+    /// for a flat mapping. Walks with its own stack, so any depth a reader produced is measured
+    /// without recursion.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(self, 0usize)];
+        while let Some((node, above)) = stack.pop() {
+            let children: Box<dyn Iterator<Item = &Value>> = match node {
+                Value::Map(map) => Box::new(map.entries().map(|(_, v)| v)),
+                Value::List(items) => Box::new(items.iter()),
+                _ => continue,
+            };
+            deepest = deepest.max(above + 1);
+            stack.extend(children.map(|child| (child, above + 1)));
+        }
+        deepest
+    }
+
     /// Whether this node is a scalar leaf that sops encrypts and hashes (not null, not a container).
     pub fn is_leaf(&self) -> bool {
         !matches!(self, Value::Null | Value::Map(_) | Value::List(_))

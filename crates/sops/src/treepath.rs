@@ -1,7 +1,34 @@
 //! sops' tree path syntax for `set`, `unset` and `--extract`: `["a"]["b"][0]`.
 
 use crate::error::{Error, Result};
+use crate::format::Format;
+use crate::stores::{json, yaml};
 use crate::tree::{Map, Value};
+
+/// The deepest document `set` writes in any format, the top-level mapping included. Encrypting
+/// and decrypting walk the tree recursively, one stack frame pair per level; this bound keeps
+/// that walk far from the end of a thread's stack even where the format's reader would accept
+/// more (JSON's 10,000 levels).
+pub const MAX_SET_DEPTH: usize = 1_000;
+
+/// The deepest document `set` may leave in a file of `format`: what the format's reader accepts
+/// (a file we wrote must stay readable by us), at most [`MAX_SET_DEPTH`]. The flat stores hold
+/// no nesting at all and refuse it when writing.
+pub fn max_depth(format: Format) -> usize {
+    let reader = match format {
+        Format::Yaml => yaml::max_depth(),
+        Format::Json | Format::Binary => json::MAX_DEPTH,
+        Format::Dotenv | Format::Ini => MAX_SET_DEPTH,
+    };
+    reader.min(MAX_SET_DEPTH)
+}
+
+/// How deep a document is after [`set`] puts `value` at `path`: the top-level mapping, one
+/// container for each step before the last, then the value's own nesting. Nothing else in the
+/// document changes depth.
+pub fn depth_after_set(path: &[Step], value: &Value) -> usize {
+    path.len().max(1) + value.depth()
+}
 
 /// One step of a tree path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +144,16 @@ pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
     Ok(())
 }
 
+/// Checks, before anything is decrypted or written, that setting `value` at `path` leaves a
+/// document the reader of `format` accepts (see [`max_depth`]).
+pub fn check_set_depth(format: Format, path: &[Step], value: &Value) -> Result<()> {
+    let (depth, limit) = (depth_after_set(path, value), max_depth(format));
+    if depth > limit {
+        return Err(Error::TooDeep { format, depth, limit });
+    }
+    Ok(())
+}
+
 /// Removes the value at `path`. Returns whether something was removed.
 pub fn unset(map: &mut Map, path: &[Step]) -> Result<bool> {
     let Some((last, parents)) = path.split_last() else {
@@ -162,6 +199,51 @@ fn get_mut<'a>(map: &'a mut Map, path: &[Step]) -> Option<&'a mut Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stores::Store;
+
+    /// `{"a": {"a": … 1}}`, `maps` mappings deep.
+    fn nested_maps(maps: usize) -> Value {
+        let mut value = Value::Int(1);
+        for _ in 0..maps {
+            let mut map = Map::new();
+            map.push("a", value);
+            value = Value::Map(map);
+        }
+        value
+    }
+
+    #[test]
+    fn depth_counts_the_top_mapping_the_path_and_the_value() {
+        let key = |k: &str| Step::Key(k.into());
+        assert_eq!(nested_maps(0).depth(), 0);
+        assert_eq!(nested_maps(3).depth(), 3);
+        assert_eq!(Value::List(vec![Value::Null, nested_maps(2)]).depth(), 3);
+        assert_eq!(depth_after_set(&[key("a")], &Value::Int(1)), 1);
+        assert_eq!(depth_after_set(&[key("a"), Step::Index(0), key("b")], &nested_maps(2)), 5);
+    }
+
+    /// The limit is the reader's own: a YAML document exactly that deep reads, one level more
+    /// does not, and `set` refuses what would cross it.
+    #[test]
+    fn set_stays_within_what_the_reader_accepts() {
+        let limit = max_depth(Format::Yaml);
+        assert!(limit <= MAX_SET_DEPTH && limit > 32, "{limit}");
+        let store = crate::stores::yaml::YamlStore::default();
+        let path = [Step::Key("a".into())];
+        for (maps, readable) in [(limit - 1, true), (limit, false)] {
+            let mut doc = Map::new();
+            set(&mut doc, &path, nested_maps(maps)).unwrap();
+            let text = store.emit_plain(&crate::tree::Document { branches: vec![doc] }).unwrap();
+            assert_eq!(store.parse_plain(&text).is_ok(), readable, "{maps} nested maps under the top one");
+            assert_eq!(check_set_depth(Format::Yaml, &path, &nested_maps(maps)).is_ok(), readable);
+        }
+        let err = check_set_depth(Format::Yaml, &path, &nested_maps(limit)).unwrap_err();
+        assert_eq!(err.sops_exit_code(), crate::error::codes::ERROR_INVALID_SET_FORMAT);
+        assert!(err.to_string().contains(&format!("at most {limit}")), "{err}");
+        assert_eq!(max_depth(Format::Json), MAX_SET_DEPTH);
+        assert!(check_set_depth(Format::Json, &path, &nested_maps(MAX_SET_DEPTH - 1)).is_ok());
+        assert!(check_set_depth(Format::Json, &path, &nested_maps(MAX_SET_DEPTH)).is_err());
+    }
 
     #[test]
     fn parses_keys_and_indices() {

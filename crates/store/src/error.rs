@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::names::Kind;
+use crate::names::{shown, shown_path, Kind};
 
 /// Why an operation on the `sops/` repository failed. The CLI turns each into a message and an
 /// exit status (`failure.rs`).
@@ -11,7 +11,7 @@ use crate::names::Kind;
 #[non_exhaustive]
 pub enum StoreError {
     /// A user, machine, group or secret name that is empty, hidden, or would escape its folder.
-    #[error("invalid {} name `{name}`: {reason}", kind.noun())]
+    #[error("invalid {} name `{}`: {reason}", kind.noun(), shown(name))]
     InvalidName {
         /// Whether it is a user, machine, group or secret.
         kind: Kind,
@@ -44,7 +44,7 @@ pub enum StoreError {
     },
 
     /// A member to encrypt a secret for does not exist; `path` is the member's directory.
-    #[error("Cannot encrypt {secret} for '{name}'. '{name}' does not exist in {}", parent(path))]
+    #[error("Cannot encrypt {} for '{}'. '{}' does not exist in {}", shown(secret), shown(name), shown(name), parent(path))]
     MemberMissing {
         /// The secret being written.
         secret: String,
@@ -57,7 +57,8 @@ pub enum StoreError {
     },
 
     /// A member's `key.json` that does not parse or holds no usable public key.
-    #[error("{path}: {reason}")]
+
+    #[error("{}: {reason}", shown_path(path))]
     KeyFile {
         /// The key file.
         path: PathBuf,
@@ -66,7 +67,9 @@ pub enum StoreError {
     },
 
     #[error(
-        "{path}: the link points outside sops/ or at the wrong kind of member ({target}); remove it or point it at sops/{expected}/<name>"
+        "{}: the link points outside sops/ or at the wrong kind of member ({}); remove it or point it at sops/{expected}/<name>",
+        shown_path(path),
+        shown_path(target)
     )]
     /// A membership symlink pointing outside `sops/` or at another kind of member: followed, it
     /// would encrypt a secret for whoever planted it.
@@ -80,7 +83,7 @@ pub enum StoreError {
     },
 
     /// A file system operation on `path` failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown_path(path))]
     Io {
         /// The file or folder operated on.
         path: PathBuf,
@@ -107,7 +110,7 @@ pub enum StoreError {
     Untrusted(#[from] crate::untrusted::UntrustedError),
 
     /// A secret file that does not parse, decrypt or encrypt as a sops file.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", shown_path(path))]
     Sops {
         /// The secret file.
         path: PathBuf,
@@ -115,7 +118,7 @@ pub enum StoreError {
         source: secrets_sops::Error,
     },
 
-    #[error("refusing to leave {secret} with no user able to read it; add another user or group first, or pass --force")]
+    #[error("refusing to leave {} with no user able to read it; add another user or group first, or pass --force", shown(secret))]
     /// A removal that would leave the secret with no user who can decrypt it (machines only),
     /// refused unless forced.
     LockOut {
@@ -123,7 +126,11 @@ pub enum StoreError {
         secret: String,
     },
 
-    #[error("Cannot remove the last recipient of {secret}. No keys left. Use 'secrets remove {secret}' to remove the secret.")]
+    #[error(
+        "Cannot remove the last recipient of {}. No keys left. Use 'secrets remove {}' to remove the secret.",
+        shown(secret),
+        shown(secret)
+    )]
     /// Removing the last member a secret is encrypted for.
     NoRecipients {
         /// The secret that would be left without recipients.
@@ -175,20 +182,20 @@ pub enum StoreError {
 // clan's wording for these (a port's messages must match `clan secrets`).
 fn not_found(kind: Kind, name: &str, path: &Path) -> String {
     match kind {
-        Kind::Secret => format!("Secret '{name}' does not exist"),
-        _ => format!("{name} does not exist in {}", parent(path)),
+        Kind::Secret => format!("Secret '{}' does not exist", shown(name)),
+        _ => format!("{} does not exist in {}", shown(name), parent(path)),
     }
 }
 
 fn already_exists(kind: Kind, name: &str, path: &Path) -> String {
     match kind {
-        Kind::Secret => format!("Secret '{name}' already exists"),
-        _ => format!("{name} already exists in {}. Use --force to overwrite.", path.display()),
+        Kind::Secret => format!("Secret '{}' already exists", shown(name)),
+        _ => format!("{} already exists in {}. Use --force to overwrite.", shown(name), shown_path(path)),
     }
 }
 
-fn parent(path: &Path) -> std::path::Display<'_> {
-    path.parent().unwrap_or(path).display()
+fn parent(path: &Path) -> std::borrow::Cow<'_, str> {
+    shown_path(path.parent().unwrap_or(path))
 }
 
 impl StoreError {

@@ -8,7 +8,31 @@
 //! member would leave it readable by them: [`validate_existing`] accepts those names for secrets
 //! that exist, while [`validate`] still refuses to create them.
 
+use std::borrow::Cow;
+
 use crate::error::StoreError;
+
+/// A name (or a path, or a line of text holding names) from the repository, as it may be
+/// printed. A committer can create a file named with line breaks or terminal escape sequences
+/// that would forge lines in a CI log or rewrite the terminal; such text is shown in double
+/// quotes with Rust's `escape_debug` escapes (`"evil\n\u{1b}[2K"`), the way git quotes unusual
+/// paths. Text without control or invisible formatting characters, which includes every name
+/// clan accepts, is shown byte for byte.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    let unusual = |c: char| c.is_control() || (c.escape_debug().nth(1).is_some() && !matches!(c, '"' | '\'' | '\\'));
+    if !text.chars().any(unusual) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("\"{}\"", text.escape_debug()))
+}
+
+/// A repository path as it may be printed: [`shown`] of its text.
+pub fn shown_path(path: &std::path::Path) -> Cow<'_, str> {
+    match path.to_string_lossy() {
+        Cow::Borrowed(text) => shown(text),
+        Cow::Owned(text) => Cow::Owned(shown(&text).into_owned()),
+    }
+}
 
 /// What a name names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,6 +157,16 @@ pub fn is_leftover_entry(path: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unusual_names_are_shown_escaped_and_ordinary_ones_as_they_are() {
+        for plain in ["db-password", ".hidden", "a b", "é", "quote\"s", "back\\slash", "sops/secrets/db"] {
+            assert_eq!(shown(plain), plain);
+        }
+        assert_eq!(shown("evil\n::error::x\r\u{1b}[2K"), "\"evil\\n::error::x\\r\\u{1b}[2K\"");
+        assert_eq!(shown("a\u{202e}b"), "\"a\\u{202e}b\"", "bidirectional overrides are escaped");
+        assert_eq!(shown_path(std::path::Path::new("sops/secrets/a\tb")), "\"sops/secrets/a\\tb\"");
+    }
 
     #[test]
     fn secret_names() {

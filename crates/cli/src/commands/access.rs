@@ -17,6 +17,7 @@ use secrets_store::{Access, Kind, Lookups, Repo, SecretRef, Via};
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_stdout;
+use secrets_store::names::shown;
 
 /// `secrets access`.
 #[derive(Args, Debug)]
@@ -92,8 +93,8 @@ fn via_text(via: &Via) -> String {
     }
     match via.groups.as_slice() {
         [] => {}
-        [group] => parts.push(format!("through group {group}")),
-        groups => parts.push(format!("through groups {}", groups.join(", "))),
+        [group] => parts.push(format!("through group {}", shown(group))),
+        groups => parts.push(format!("through groups {}", groups.iter().map(|g| shown(g)).collect::<Vec<_>>().join(", "))),
     }
     parts.join(", ")
 }
@@ -229,8 +230,8 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
             None => "-",
         }
     };
-    let first = rows.iter().map(|(s, _)| s.name.len()).max().unwrap_or(0).max("SECRET".len());
-    let mut widths: Vec<usize> = users.iter().chain(&machines).map(|n| n.len().max(1)).collect();
+    let first = rows.iter().map(|(s, _)| shown(&s.name).len()).max().unwrap_or(0).max("SECRET".len());
+    let mut widths: Vec<usize> = users.iter().chain(&machines).map(|n| shown(n).len().max(1)).collect();
     // A first header line says which columns are users and which machines; each block is made
     // at least as wide as its label.
     let (user_widths, machine_widths) = widths.split_at_mut(users.len());
@@ -249,12 +250,12 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     out.push('\n');
     let mut header = format!("{:first$}", "SECRET");
     for (name, w) in users.iter().chain(&machines).zip(&widths) {
-        header.push_str(&format!("  {name:w$}"));
+        header.push_str(&format!("  {:w$}", shown(name)));
     }
     out.push_str(header.trim_end());
     out.push('\n');
     for ((secret, access), drift) in rows.iter().zip(&drifts) {
-        let mut line = format!("{:first$}", secret.name);
+        let mut line = format!("{:first$}", shown(&secret.name));
         let cells = users.iter().map(|u| access.users.get(u)).chain(machines.iter().map(|m| access.machines.get(m)));
         for ((via, keys), w) in cells.zip(&member_keys).zip(&widths) {
             line.push_str(&format!("  {:w$}", cell(via, keys, drift)));
@@ -266,7 +267,7 @@ fn matrix(ctx: &Context, repo: &Repo) -> CmdResult<String> {
     if drifts.iter().any(Drift::any) {
         out.push_str("!: no access by the links, but the file is STILL encrypted for them; ?: access by the links, but the file is not encrypted for them yet\n");
         for ((secret, _), drift) in rows.iter().zip(&drifts) {
-            for line in drift.lines(&secret.name, &index) {
+            for line in drift.lines(&shown(&secret.name), &index) {
                 out.push_str(&line);
                 out.push('\n');
             }
@@ -306,14 +307,14 @@ fn one_secret(ctx: &Context, repo: &Repo, secret: &SecretRef, only: Option<&Memb
     for (kind, map) in [(Kind::User, &access.users), (Kind::Machine, &access.machines)] {
         for (name, via) in map {
             if keep(kind, name) {
-                rows.push((name.clone(), kind.noun(), via_text(via)));
+                rows.push((shown(name).into_owned(), kind.noun(), via_text(via)));
             }
         }
     }
-    let mut out = format!("{}\n", secret.name);
+    let mut out = format!("{}\n", shown(&secret.name));
     if rows.is_empty() {
         match only {
-            Some(m) => out.push_str(&format!("  {} ({}) cannot read it; `--explain` shows why\n", m.name, m.kind.noun())),
+            Some(m) => out.push_str(&format!("  {} ({}) cannot read it; `--explain` shows why\n", shown(&m.name), m.kind.noun())),
             None => out.push_str("  nobody is linked to it\n"),
         }
     }
@@ -324,7 +325,7 @@ fn one_secret(ctx: &Context, repo: &Repo, secret: &SecretRef, only: Option<&Memb
     if !access.dangling.is_empty() {
         out.push_str(&format!("  ({} dangling links: `secrets check --fix` removes them)\n", access.dangling.len()));
     }
-    for line in drift.lines(&secret.name, &index) {
+    for line in drift.lines(&shown(&secret.name), &index) {
         out.push_str(&format!("  {line}\n"));
     }
     Ok(out)
@@ -356,7 +357,7 @@ fn one_member(ctx: &Context, repo: &Repo, member: &Member) -> CmdResult<String> 
     }
     let mut out = format!(
         "{} ({}) can read {}\n",
-        member.name,
+        shown(&member.name),
         member.kind.noun(),
         match (readable.is_empty(), still_in_file.is_empty()) {
             (false, _) => "these secrets:",
@@ -364,14 +365,15 @@ fn one_member(ctx: &Context, repo: &Repo, member: &Member) -> CmdResult<String> 
             (true, false) => "no secret by its links:",
         }
     );
-    let width = readable.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let width = readable.iter().map(|r| shown(&r.0).len()).max().unwrap_or(0);
     for (name, via) in &readable {
-        out.push_str(&format!("  {name:width$}  {}\n", via_text(via)));
+        out.push_str(&format!("  {:width$}  {}\n", shown(name), via_text(via)));
     }
     for name in &still_in_file {
         out.push_str(&format!(
-            "  ! {name}: no link, but its file is STILL encrypted for {}: `secrets check --fix` re-keys it\n",
-            member.name
+            "  ! {}: no link, but its file is STILL encrypted for {}: `secrets check --fix` re-keys it\n",
+            shown(name),
+            shown(&member.name)
         ));
     }
     Ok(out)
@@ -419,10 +421,10 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
         });
         return to_text(&json);
     }
-    let who = format!("{} ({})", member.name, member.kind.noun());
+    let who = format!("{} ({})", shown(&member.name), member.kind.noun());
     let mut out = String::new();
     if paths.is_empty() {
-        out.push_str(&format!("{who} cannot read {} by its links:\n", secret.name));
+        out.push_str(&format!("{who} cannot read {} by its links:\n", shown(&secret.name)));
         out.push_str(&format!("  no link {}\n", rel(&links::link_path(&secret.dir, member.kind, &member.name))));
         if access.groups.is_empty() {
             out.push_str("  and the secret is shared with no group\n");

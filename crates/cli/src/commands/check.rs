@@ -2,6 +2,7 @@
 
 use clap::Args;
 use secrets_store::check::{self, Options, Report, Severity};
+use secrets_store::names::{shown, shown_path};
 use secrets_store::ops::Ctx;
 use secrets_store::rekey::RekeyOptions;
 
@@ -57,7 +58,7 @@ fn print_human(report: &Report, fixed: bool) -> CmdResult<()> {
     }
     let mut out = String::new();
     for f in &report.findings {
-        out.push_str(&format!("{}[{}]: {}: {}\n", f.severity.as_str(), f.code, f.path.display(), f.message));
+        out.push_str(&format!("{}[{}]: {}: {}\n", f.severity.as_str(), f.code, shown_path(&f.path), shown(&f.message)));
     }
     out.push_str(&format!(
         "{}, {} in {}\n",

@@ -128,7 +128,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
         if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
             v
         } else {
-            eprintln!("{name}: unchanged");
+            eprintln!("{}: unchanged", secrets_store::names::shown(name));
             return Ok(0);
         }
     };

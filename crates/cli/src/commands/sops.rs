@@ -316,6 +316,9 @@ fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Optio
         return Err(Failure::new(exit::INVALID_SET_FORMAT, "the value is an array, which sops cannot set in one step")
             .hint("set each element by its index: '[\"list\"][0]', then '[\"list\"][1]'"));
     }
+    // Refused before decrypting or writing: a file nested deeper than its reader accepts could
+    // not be read back (sops's Go readers accept more, ours stop there).
+    treepath::check_set_depth(format, &steps, &value).map_err(|e| Failure::sops(&display(file), e))?;
     let encrypted = load(file, format)?;
     let mut plain = open(file, &encrypted, false)?;
     let branch = plain

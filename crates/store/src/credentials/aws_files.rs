@@ -17,8 +17,17 @@
 //! - configparser lowercases key names, refuses a section or key given twice and a key before
 //!   any section, and lets `[DEFAULT]` fill in every section; go-ini keeps the last duplicate
 //!   and files keys before the first header under `DEFAULT`.
+//!
+//! Both files hold keys and are read like key files (the AWS CLI reads whatever it is given):
+//! once, without blocking, only when regular and at most
+//! [`MAX_KEY_FILE`](secrets_sops::keys::identities::MAX_KEY_FILE) bytes, so a FIFO or
+//! `/dev/zero` named by `AWS_SHARED_CREDENTIALS_FILE` is refused instead of hanging the command
+//! or filling memory.
 
 use std::path::{Path, PathBuf};
+
+use secrets_sops::keys::identities::read_key_file;
+use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
 
@@ -35,7 +44,7 @@ pub fn files(env: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, PathBuf)>
 /// there or else from the config file (section `[profile NAME]`, or `[default]`). A config file
 /// that cannot be read is skipped, as the AWS CLI skips a missing one.
 pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(credentials).map_err(|e| StoreError::io(credentials, e))?;
+    let text = read_text(credentials)?.ok_or_else(|| StoreError::io(credentials, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
     let file = AwsCliIni::parse(&text).map_err(|source| StoreError::AwsFile { path: credentials.to_path_buf(), source })?;
     let section = file
         .sections
@@ -54,7 +63,7 @@ pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<
         }
     }
     if !fields.iter().any(|(k, _)| k == "region") {
-        if let Ok(text) = std::fs::read_to_string(config) {
+        if let Ok(Some(text)) = read_text(config) {
             let file = AwsCliIni::parse(&text).map_err(|source| StoreError::AwsFile { path: config.to_path_buf(), source })?;
             // Like botocore, a later section for the same profile replaces an earlier one.
             let section = file.sections.iter().rposition(|s| config_profile_name(&s.name).as_deref() == Some(profile));
@@ -64,6 +73,13 @@ pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<
         }
     }
     Ok(fields)
+}
+
+/// The text of an AWS CLI file, read by the key file reader; `None` when it does not exist.
+fn read_text(path: &Path) -> Result<Option<Zeroizing<String>>> {
+    let Some(bytes) = read_key_file(path).map_err(StoreError::Other)? else { return Ok(None) };
+    let text = std::str::from_utf8(&bytes).map_err(|e| StoreError::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    Ok(Some(Zeroizing::new(text.to_string())))
 }
 
 /// The profile a config file section defines: `[default]` and `[profile NAME]` (botocore splits
@@ -311,6 +327,28 @@ mod tests {
         for none in ["prod", "profile", "profileprod", "profile a b", "sso-session x", "services s"] {
             assert_eq!(config_profile_name(none), None, "{none}");
         }
+    }
+
+    fn mkfifo(path: &Path) {
+        rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
+    }
+
+    /// A FIFO or a device is refused (credentials) or skipped (config) without blocking on it.
+    #[test]
+    fn a_fifo_or_device_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("credentials");
+        mkfifo(&fifo);
+        let err = read_profile(&fifo, &dir.path().join("none"), "prod").unwrap_err().to_string();
+        assert!(err.contains("FIFO") && err.contains("credentials"), "{err}");
+        let err = read_profile(Path::new("/dev/zero"), &dir.path().join("none"), "prod").unwrap_err().to_string();
+        assert!(err.contains("/dev/zero"), "{err}");
+        let creds = write(dir.path(), "creds", "[prod]\naws_access_key_id = AKIAPROD\n");
+        let config = dir.path().join("config");
+        mkfifo(&config);
+        assert_eq!(field(&read_profile(&creds, &config, "prod").unwrap(), "region"), None);
+        let missing = read_profile(&dir.path().join("none"), &config, "prod").unwrap_err();
+        assert!(missing.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound), "{missing}");
     }
 
     #[test]

@@ -21,6 +21,10 @@ use crate::tree::{Document, Map, MapItem, Value};
 
 use emit::Indent;
 
+/// The deepest nesting of objects and arrays the reader accepts, the top-level object included
+/// (Go's `encoding/json` limit).
+pub const MAX_DEPTH: usize = parse::MAX_DEPTH;
+
 /// The top-level key that holds the metadata.
 const METADATA_KEY: &str = "sops";
 

@@ -45,6 +45,14 @@ impl Default for YamlStore {
     }
 }
 
+/// The deepest nesting of mappings and lists the reader accepts, the top-level mapping included:
+/// the scanner's nesting limits (granit-parser's defaults, which [`lex`] keeps; go-yaml allows
+/// more), which stop a file before the composer's own guard would.
+pub fn max_depth() -> usize {
+    let scanner = granit_parser::Options::default();
+    scanner.block_nesting_limit.min(scanner.flow_nesting_limit).min(compose::MAX_DEPTH)
+}
+
 /// A parse error that names a position only, never content.
 pub(super) fn syntax_error(line: i64, column: i64, problem: &str) -> Error {
     Error::parse(Format::Yaml, format!("line {}, column {}: {problem}", line + 1, column + 1))
