@@ -478,7 +478,7 @@ fn nul_and_control_bytes_in_comments_do_not_stall_the_comment_replay() {
         b"uer: &EC[r:\n    #\x01@\0\0\0\x01uer:\n    #\x01@\0\0\0\0\0@[\te:\n    #\x01@\0\t#\x01@\0\0\t\t\0@[\te\n\t \t0\t\t\t";
     assert_eq!(fuzzed.len(), 75);
     let err = parse_within_bound(fuzzed).unwrap_err();
-    assert!(matches!(err, Error::Parse { .. }), "{err}");
+    assert!(err.to_string().contains("line 2, column 6: invalid YAML syntax"), "{err}");
     for input in [
         &b"a: 1\n#\0#\nb: 2\n"[..],
         b"a: 1\n# c\0 # d\nb: 2\n",
