@@ -445,17 +445,21 @@ impl Replay<'_, '_> {
             }
             recent_empty = false;
 
-            // Consume up to the comment, then the comment itself up to its line break.
+            // Consume up to the comment, then the comment itself up to its line break. go-yaml
+            // meets a NUL only at the end of its buffer (its reader refuses one inside the
+            // stream), so it never stands between here and `seen`; the lexer lets one through
+            // inside a comment, and stopping on it there would find the same `#` again forever.
+            // Before `seen` a NUL is skipped like any other character; after it, it ends the
+            // comment as the end of the input does.
             let seen = pmark.index + peek;
             loop {
                 let b = self.src.byte(pmark.index);
-                if is_breakz(b) {
-                    if pmark.index >= seen || b == 0 {
-                        break;
-                    }
+                if is_break(b) && pmark.index < seen {
                     pmark.index += if b == b'\r' && self.src.byte(pmark.index + 1) == b'\n' { 2 } else { 1 };
                     pmark.line += 1;
                     pmark.column = 0;
+                } else if is_breakz(b) && pmark.index >= seen {
+                    break;
                 } else {
                     let len = self.src.char_len(pmark.index as usize) as i64;
                     if pmark.index >= seen {

@@ -457,3 +457,40 @@ fn a_scanner_error_later_in_the_file_wins_over_an_earlier_parse_error() {
     let lex_only = store.parse_plain(b"d: \"open\n").unwrap_err().to_string();
     assert!(lex_only.contains("invalid YAML syntax"), "{lex_only}");
 }
+
+/// Parses `input` on another thread and gives up after a few seconds, so that a parser that
+/// stops making progress fails the test instead of hanging it.
+fn parse_within_bound(input: &'static [u8]) -> Result<Document> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(YamlStore::default().parse_plain(input));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("parsing {:?} did not finish", String::from_utf8_lossy(input)))
+}
+
+#[test]
+fn nul_and_control_bytes_in_comments_do_not_stall_the_comment_replay() {
+    // Found by fuzzing: a NUL inside a comment followed by a second `#` on the same line made
+    // the comment replay consume up to the NUL only and find the same `#` again, forever,
+    // growing the comment text each time.
+    let fuzzed: &[u8] =
+        b"uer: &EC[r:\n    #\x01@\0\0\0\x01uer:\n    #\x01@\0\0\0\0\0@[\te:\n    #\x01@\0\t#\x01@\0\0\t\t\0@[\te\n\t \t0\t\t\t";
+    assert_eq!(fuzzed.len(), 75);
+    let err = parse_within_bound(fuzzed).unwrap_err();
+    assert!(err.to_string().contains("line 2, column 6: invalid YAML syntax"), "{err}");
+    for input in [
+        &b"a: 1\n#\0#\nb: 2\n"[..],
+        b"a: 1\n# c\0 # d\nb: 2\n",
+        b"a: 1 # c\0#\nb: 2\n",
+        b"a: 1\n# c\0\n# d\nb: 2\n",
+        b"a: 1\n# c\x01 # d\x7f#\nb: 2\n",
+        b"a:\n  b: 1\n  # c\0\t# d\nc: 2\n",
+        b"a: [1, # c\0 # d\n  2]\n",
+        b"a: {b: 1, # c\0#\n  c: 2}\n",
+        b"a: 1\n#\0",
+        b"#\0#\na: 1\n",
+    ] {
+        let _ = parse_within_bound(input);
+    }
+}
