@@ -46,7 +46,7 @@ impl Rekeyed {
     }
 
     /// Links to drop: those to members that are gone, and those named after another member
-    /// than they lead to (which grant nothing, [`crate::links::member_of`]).
+    /// than they lead to (which grant nothing, `links::member_of`).
     pub fn dangling(&self) -> &[PathBuf] {
         &self.dangling
     }

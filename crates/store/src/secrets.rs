@@ -51,7 +51,7 @@ pub struct Access {
     /// Links whose member is gone; re-keying removes them.
     pub dangling: Vec<PathBuf>,
     /// Links of the secret named after another member than they lead to: they grant nothing
-    /// ([`links::member_of`]), and re-keying removes them.
+    /// (`links::member_of`), and re-keying removes them.
     pub misnamed: Vec<PathBuf>,
 }
 
