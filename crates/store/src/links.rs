@@ -4,7 +4,7 @@
 //! name but, when encrypting, follows the target whatever the name; removing a member finds its
 //! links by name. A link named `zz` that leads to `bob` would so make bob a reader that no
 //! removal of bob finds. Here a link grants only when it resolves to the member it is named
-//! after ([`member_of`], the one rule for every reader); anything else is [`Link::Misnamed`],
+//! after (`member_of`, the one rule for every reader); anything else is [`Link::Misnamed`],
 //! not a member, and re-keying drops it. So finding a member's links by name
 //! ([`link_path`]) finds every link that gives it access.
 //! The folders that hold them (the secret or group folder, its `users/`, `machines/`,

@@ -90,7 +90,7 @@ impl Repo {
     /// Secrets whose links name this member, directly or through a group (dangling links count,
     /// so a removed member's secrets are found too). A link is found by its name
     /// ([`links::link_path`]): a link grants only the member it is named after
-    /// ([`links::member_of`]), so this finds every secret the member can read by its links,
+    /// (`links::member_of`), so this finds every secret the member can read by its links,
     /// and a removal re-keys each of them.
     pub fn secrets_referencing(&self, kind: Kind, name: &str) -> Result<Vec<SecretRef>> {
         let groups: Vec<String> = match kind {

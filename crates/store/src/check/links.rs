@@ -1,7 +1,7 @@
 //! Membership links, each inspected on its own so that every bad link is reported (the store's
 //! reader stops at the first): links that dangle, escape `sops/`, point at the wrong kind of
 //! member, are named after another member than they lead to (which grant nothing, by the
-//! store's rule [`crate::links::member_of`]), are absolute, or are not links.
+//! store's rule `links::member_of`), are absolute, or are not links.
 
 use std::collections::HashMap;
 use std::fs;
