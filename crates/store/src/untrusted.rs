@@ -256,14 +256,7 @@ impl Folder {
         };
         let mut folder = Folder { fd, path: start.to_path_buf() };
         for part in relative.components() {
-            let name = match part {
-                Component::Normal(name) => name,
-                Component::CurDir => continue,
-                _ => {
-                    let invalid = io::Error::new(io::ErrorKind::InvalidInput, "a repository path goes down only");
-                    return Err(UntrustedError::io(dir, invalid));
-                }
-            };
+            let Some(name) = downward(part, dir)? else { continue };
             match folder.open_dir(name)? {
                 Some(next) => folder = next,
                 None => return Ok(None),
@@ -448,6 +441,16 @@ fn describe(kind: FileType) -> &'static str {
         FileType::CharacterDevice | FileType::BlockDevice => "a device",
         FileType::Socket => "a socket",
         FileType::Unknown => "a special file",
+    }
+}
+
+/// The folder name a component of a repository path goes down into: `None` for `.`, an error
+/// for `..`, a root or a prefix (a repository path only goes down).
+pub(crate) fn downward<'p>(part: Component<'p>, dir: &Path) -> Result<Option<&'p std::ffi::OsStr>, UntrustedError> {
+    match part {
+        Component::Normal(name) => Ok(Some(name)),
+        Component::CurDir => Ok(None),
+        _ => Err(UntrustedError::io(dir, io::Error::new(io::ErrorKind::InvalidInput, "a repository path goes down only"))),
     }
 }
 

@@ -11,7 +11,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
@@ -42,14 +42,7 @@ impl Folder {
             .map_err(|e| UntrustedError::io(start, e.into()))?;
         let mut folder = Folder { fd, path: start.to_path_buf() };
         for part in relative.components() {
-            let name = match part {
-                Component::Normal(name) => name,
-                Component::CurDir => continue,
-                _ => {
-                    let invalid = io::Error::new(io::ErrorKind::InvalidInput, "a repository path goes down only");
-                    return Err(UntrustedError::io(dir, invalid));
-                }
-            };
+            let Some(name) = super::downward(part, dir)? else { continue };
             folder = if let Some(next) = folder.open_dir(name)? {
                 next
             } else {
