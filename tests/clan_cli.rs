@@ -160,7 +160,7 @@ fn test_groups() {
     assert_eq!(flake.recipients("foo"), keys(&[0, 2]), "deleting a user removes it from its groups");
     flake.commits(2, &["groups", "remove-machine", "group1", "machine1"], "secrets: remove machine machine1 from group group1");
     assert_eq!(flake.recipients("foo"), keys(&[2]));
-    assert!(std::fs::read_dir(flake.sops("groups")).map(|d| d.count() == 0).unwrap_or(true), "the empty group is gone");
+    assert!(std::fs::read_dir(flake.sops("groups")).map_or(true, |d| d.count() == 0), "the empty group is gone");
     assert!(!flake.has_link("secrets/foo/groups/group1"));
     assert_eq!(flake.ok(2, &["groups", "list"]), "");
 }
@@ -855,7 +855,7 @@ fn json_forms_have_clan_shapes_and_are_sorted() {
         format!("  {{\n    \"publickey\": \"{k}\",\n    \"source\": \"key_file\",\n    \"type\": \"age\",\n    \"username\": \"amy\"\n  }}")
     };
     let mut amy = [K[1], K[2]];
-    amy.sort();
+    amy.sort_unstable();
     assert_eq!(text, format!("[\n{},\n{}\n]", object(amy[0]), object(amy[1])));
     assert_eq!(json(&["--json", "users", "get", "amy"]).1, value);
     for _ in 0..3 {

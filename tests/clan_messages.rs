@@ -36,14 +36,14 @@ fn member_commands(what: &'static str, singular: &str) -> Vec<Vec<String>> {
         &["groups", &format!("add-{singular}"), "g", "NAME"],
         &["groups", &format!("remove-{singular}"), "g", "NAME"],
     ];
-    commands.iter().map(|c| c.iter().map(|a| a.to_string()).collect()).collect()
+    commands.iter().map(|c| c.iter().map(ToString::to_string).collect()).collect()
 }
 
 /// Runs each command (with `NAME` replaced by `name`) as k0 and asserts a usage error with `text`.
 #[track_caller]
 fn bad_name<C: AsRef<[S]>, S: AsRef<str>>(flake: &Flake, commands: &[C], name: &str, text: &str) {
     for args in commands {
-        let args: Vec<&str> = args.as_ref().iter().map(|a| a.as_ref()).collect();
+        let args: Vec<&str> = args.as_ref().iter().map(AsRef::as_ref).collect();
         let args: Vec<&str> = args.iter().map(|a| if *a == "NAME" { name } else { a }).collect();
         let err = fails(flake.as_key(0).args(&args), 2, text);
         assert!(err.contains(&format!("name `{name}`")), "{args:?}: {err}");
@@ -392,7 +392,7 @@ fn crypto_errors_are_reported_without_changing_anything() {
     let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let data = file["data"].as_str().unwrap().to_string();
     let at = data.find("data:").unwrap() + 5;
-    let flipped = if &data[at..at + 1] == "A" { "B" } else { "A" };
+    let flipped = if &data[at..=at] == "A" { "B" } else { "A" };
     file["data"] = format!("{}{flipped}{}", &data[..at], &data[at + 1..]).into();
     std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
     fails(flake.as_key(0).args(["get", "s"]), 1, "the value at `data` failed to decrypt: it was tampered with");

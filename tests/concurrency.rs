@@ -34,7 +34,7 @@ fn command(repo: &Path, args: &[String]) -> Command {
 }
 
 fn run(repo: &Path, args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
     command(repo, &args).output().unwrap()
 }
 
@@ -54,7 +54,7 @@ fn all_at_once(repo: &Path, commands: &[Vec<String>]) -> Vec<Output> {
 }
 
 fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|a| a.to_string()).collect()
+    list.iter().map(ToString::to_string).collect()
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn walk_names(dir: &Path) -> Vec<String> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             out.push(entry.file_name().to_string_lossy().into_owned());
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 out.extend(walk_names(&entry.path()));
             }
         }

@@ -148,7 +148,7 @@ fn kubeconfig_is_a_private_file_removed_afterwards() {
     std::fs::write(&kube, "apiVersion: v1\ncurrent-context: staging\nusers:\n- name: u\n  user:\n    token: kube-secret-token\n").unwrap();
     ok(&repo.run(&["credentials", "store", "kubernetes", "--kubeconfig", kube.to_str().unwrap()]));
     let out = repo.run(&["credentials", "exec", "kubernetes", "--", "sh", "-c", "stat -c %a \"$KUBECONFIG\"; stat -c %a \"$(dirname \"$KUBECONFIG\")\"; echo \"$KUBECONFIG\"; grep -c kube-secret-token \"$KUBECONFIG\""]);
-    let text = stdout_of(ok(&out)).to_string();
+    let text = stdout_of(ok(&out)).clone();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "600");
     assert_eq!(lines[1], "700");
@@ -185,11 +185,11 @@ fn kubernetes_export_in_clear_and_encrypted_for_the_real_sops() {
     let repo = Repo::new();
     ok(&repo.run_stdin(&["set", "db-password"], "hunter2"));
     let out = repo.run(&["export", "k8s", "--name", "app", "--namespace", "prod", "db-password"]);
-    let text = stdout_of(ok(&out)).to_string();
+    let text = stdout_of(ok(&out)).clone();
     assert!(text.contains("kind: Secret") && text.contains("namespace: prod"), "{text}");
     assert!(text.contains("db-password: aHVudGVyMg=="), "{text}");
     let out = repo.run(&["export", "k8s", "--name", "app", "--encrypted", "db-password"]);
-    let encrypted = stdout_of(ok(&out)).to_string();
+    let encrypted = stdout_of(ok(&out)).clone();
     assert!(encrypted.contains("kind: Secret") && !encrypted.contains("aHVudGVyMg=="), "{encrypted}");
     assert!(encrypted.contains("encrypted_regex: ^(data|stringData)$"));
     if sops_bin().is_some() {
@@ -228,6 +228,7 @@ fn created_and_updated_dates_come_from_git() {
 
 #[test]
 fn the_clear_manifest_parses_back_as_yaml() {
+    use base64::Engine;
     use secrets_sops::{stores::store, Format, Value};
     let repo = Repo::new();
     ok(&repo.run_stdin(&["set", "db-password"], "hunter2"));
@@ -238,7 +239,6 @@ fn the_clear_manifest_parses_back_as_yaml() {
     assert_eq!(root.get("kind"), Some(&Value::str("Secret")));
     let Some(Value::Map(data)) = root.get("data") else { panic!("no data") };
     let Some(Value::Str(encoded)) = data.get("db-password") else { panic!("no key") };
-    use base64::Engine;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), b"hunter2");
 }
 

@@ -569,7 +569,7 @@ fn exec_passes_termination_on_and_still_cleans_up() {
     let script = format!("echo \"$F\" > {}; exec sleep 30", marker.display());
     let mut child = exec_process(&["--file", "F=legacy-secret", "--", "sh", "-c", &script]).spawn().unwrap();
     let start = std::time::Instant::now();
-    while fs::read_to_string(&marker).map(|s| s.is_empty()).unwrap_or(true) {
+    while fs::read_to_string(&marker).map_or(true, |s| s.is_empty()) {
         assert!(start.elapsed().as_secs() < 20, "the command did not start");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -119,7 +119,7 @@ impl Repo {
 }
 
 fn sorted(keys: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = keys.iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = keys.iter().map(ToString::to_string).collect();
     v.sort();
     v
 }
@@ -246,7 +246,7 @@ fn check_verifies_macs_with_a_key() {
 
 /// Not a timed test: prints how long `check` takes over 1,000 secrets (run with --ignored).
 #[test]
-#[ignore]
+#[ignore = "a measurement, run by hand: it prints how long `check` takes"]
 fn check_over_a_thousand_secrets() {
     let repo = Repo::team();
     let template = repo.path().join("sops/secrets/api");

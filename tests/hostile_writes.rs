@@ -94,11 +94,9 @@ fn a_link_refused_for_its_symlinked_folder_leaves_no_journal() {
 /// Swaps `a` and `b` in one step (`renameat2(RENAME_EXCHANGE)`), so that neither path is ever
 /// missing.
 fn exchange(a: &Path, b: &Path) {
-    use std::os::unix::ffi::OsStrExt;
-    let (a, b) = (std::ffi::CString::new(a.as_os_str().as_bytes()).unwrap(), std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap());
-    // SAFETY: both arguments are valid NUL-terminated strings that outlive the call, which
-    // only renames.
-    unsafe { libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    // The attack races the command: a swap that fails this time is simply tried again.
+    let _ = renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE);
 }
 
 /// A local user who can write to the checkout swaps secret folders for symlinks to a folder of

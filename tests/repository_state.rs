@@ -109,8 +109,8 @@ fn a_journal_that_is_a_device_link_or_a_fifo_neither_exhausts_memory_nor_hangs()
 #[cfg(unix)]
 #[test]
 fn a_git_dir_of_another_user_above_the_repository_is_not_trusted() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix::process::geteuid().is_root() {
         eprintln!("skipped: needs root to act as another local user");
         return;
     }
@@ -118,7 +118,6 @@ fn a_git_dir_of_another_user_above_the_repository_is_not_trusted() {
         eprintln!("skipped: needs setpriv");
         return;
     };
-    use std::os::unix::fs::PermissionsExt;
     let flake = team();
     flake.set(0, &["db", "--user", "alice", "--user", "eve"], "v1");
     flake.ok(0, &["users", "remove-secret", "eve", "db"]);

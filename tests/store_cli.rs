@@ -72,7 +72,7 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 fn sorted(keys: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = keys.iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = keys.iter().map(ToString::to_string).collect();
     v.sort();
     v
 }
@@ -123,7 +123,7 @@ fn machines_and_groups_re_key_as_clan_does() {
     ok(&repo.run_as("keys.txt", &["users", "add", "user1", CAROL]));
     ok(&repo.run_as("keys.txt", &["groups", "add-machine", "group1", "machine1"]));
     ok(&repo.run_as("keys.txt", &["groups", "add-user", "group1", "user1"]));
-    let listing = stdout_of(ok(&repo.run_as("keys.txt", &["groups", "list"]))).to_string();
+    let listing = stdout_of(ok(&repo.run_as("keys.txt", &["groups", "list"]))).clone();
     assert_eq!(listing, "group1\nmachines:\n  machine1\nusers:\n  user1\n\n");
     ok(&repo.set("keys.txt", &["--group", "group1", "foo"], "bar"));
     assert_eq!(repo.recipients("foo"), sorted(&[ALICE, BOB, CAROL]));

@@ -14,7 +14,7 @@ const ADMIN: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxe
 const SECRETS: usize = 6;
 
 struct Fixture {
-    _scratch: tempfile::TempDir,
+    scratch: tempfile::TempDir,
     repo: PathBuf,
     mallory_key: PathBuf,
     mallory: String,
@@ -49,7 +49,7 @@ fn fixture() -> Fixture {
         let out = command(&repo).args(["set", "--group", "team", &format!("s{s}")]).env("SOPS_NIX_SECRET", format!("v{s}")).output();
         ok(&out.unwrap());
     }
-    Fixture { _scratch: scratch, repo, mallory_key, mallory }
+    Fixture { scratch, repo, mallory_key, mallory }
 }
 
 fn recipients(repo: &Path, secret: usize) -> BTreeSet<String> {
@@ -99,7 +99,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             out.push(entry.path());
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 out.extend(walk(&entry.path()));
             }
         }
@@ -160,8 +160,7 @@ fn a_change_killed_half_way_is_undone_by_the_next_command_even_a_reading_one() {
 
 /// Runs `script` as root in a private mount namespace (so that its tmpfs vanishes with it).
 fn in_private_namespace(script: &str, envs: &[(&str, &Path)]) -> Option<Output> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         eprintln!("skipping: a real full disk needs root (a tmpfs in a private mount namespace)");
         return None;
     }
@@ -179,7 +178,7 @@ fn a_real_full_disk_during_a_revocation_is_undone_and_the_retry_completes_it() {
     // written), and a few (it fails at some secret or at the git commit).
     for pages in [0, 1, 2, 3, 5, 8, 12] {
         let f = fixture();
-        let mount = f._scratch.path().join("mnt");
+        let mount = f.scratch.path().join("mnt");
         std::fs::create_dir(&mount).unwrap();
         let script = r#"
             set -u
@@ -192,7 +191,7 @@ fn a_real_full_disk_during_a_revocation_is_undone_and_the_retry_completes_it() {
             rm -f "$MNT/fill"
             rm -rf "$REPO" && cp -a "$MNT/repo" "$REPO"
         "#;
-        let out_prefix = f._scratch.path().join("out");
+        let out_prefix = f.scratch.path().join("out");
         let pages_text = pages.to_string();
         let Some(out) = in_private_namespace(
             script,

@@ -42,7 +42,7 @@ pub fn keys(indices: &[usize]) -> BTreeSet<String> {
 /// `key.json` exactly as clan writes it for these public keys (sorted, indent 2, no newline).
 pub fn clan_key_json(publickeys: &[&str]) -> String {
     let mut sorted = publickeys.to_vec();
-    sorted.sort();
+    sorted.sort_unstable();
     let objects: Vec<String> = sorted.iter().map(|k| format!("  {{\n    \"publickey\": \"{k}\",\n    \"type\": \"age\"\n  }}")).collect();
     format!("[\n{}\n]", objects.join(",\n"))
 }

@@ -136,7 +136,7 @@ fn open_dir_at(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<OwnedFd> {
 fn random_name(prefix: &str) -> OsString {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     OsString::from(format!("{prefix}{:016x}", hasher.finish()))
 }
 
@@ -381,7 +381,7 @@ impl DirFd {
             }
             let name = OsStr::from_bytes(name).to_os_string();
             let kind = match entry.file_type() {
-                FileType::Unknown => self.stat_entry(&name)?.map(|s| file_type(&s)).unwrap_or(FileType::Unknown),
+                FileType::Unknown => self.stat_entry(&name)?.map_or(FileType::Unknown, |s| file_type(&s)),
                 kind => kind,
             };
             out.push((name, kind));
@@ -476,11 +476,11 @@ impl DirFd {
         let (last, folders) = parts.split_last()?;
         let mut dir: Option<OwnedFd> = None;
         for part in folders {
-            let next = rfs::openat(dir.as_ref().map(|d| d.as_fd()).unwrap_or(self.fd.as_fd()), *part, DIR_FLAGS, Mode::empty()).ok()?;
+            let next = rfs::openat(dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd()), *part, DIR_FLAGS, Mode::empty()).ok()?;
             dir = Some(next);
         }
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = rfs::openat(dir.as_ref().map(|d| d.as_fd()).unwrap_or(self.fd.as_fd()), *last, flags, Mode::empty()).ok()?;
+        let fd = rfs::openat(dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd()), *last, flags, Mode::empty()).ok()?;
         read_regular(fd, limit).ok()
     }
 
@@ -510,7 +510,7 @@ impl DirFd {
 }
 
 fn show_id(id: Option<u32>) -> String {
-    id.map(|i| i.to_string()).unwrap_or_else(|| "-".into())
+    id.map_or_else(|| "-".into(), |i| i.to_string())
 }
 
 /// Reads an open file that must be a regular file of at most `limit` bytes, with the store's

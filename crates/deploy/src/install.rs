@@ -97,7 +97,7 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
         ready.push(Ready::new(file.name.clone(), bytes, &file.attrs, &owners)?);
     }
     drop(plain);
-    placeholders.sort();
+    placeholders.sort_unstable();
     let mut rendered = Vec::new();
     for template in &plan.templates {
         let mut bytes = Zeroizing::new(template.content.as_bytes().to_vec());
@@ -227,7 +227,7 @@ fn changes(gens: &Generations, ready: &[Ready]) -> Result<Report> {
     };
     // A current generation that cannot be opened (removed by hand) counts as empty.
     let old = gens.open_generation(current).ok();
-    let old_files: BTreeSet<String> = old.as_ref().map(|o| o.files()).transpose()?.unwrap_or_default().into_iter().collect();
+    let old_files: BTreeSet<String> = old.as_ref().map(DirFd::files).transpose()?.unwrap_or_default().into_iter().collect();
     let mut restart = BTreeSet::new();
     let mut reload = BTreeSet::new();
     for file in ready {

@@ -57,7 +57,7 @@ mod tests {
     use super::*;
 
     fn path(keys: &[&str]) -> Vec<String> {
-        keys.iter().map(std::string::ToString::to_string).collect()
+        keys.iter().map(ToString::to_string).collect()
     }
 
     #[test]

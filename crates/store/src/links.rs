@@ -174,7 +174,7 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
         let link = entry.path();
-        let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
         if !is_link {
             continue;
         }

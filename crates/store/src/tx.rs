@@ -245,7 +245,7 @@ impl<'r> Tx<'r> {
 
     fn write_plan(&mut self, plan: &[Rekeyed]) -> Result<()> {
         let files: Vec<(PathBuf, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item.secret.file(), b))).collect();
-        let dangling: Vec<&PathBuf> = plan.iter().flat_map(|item| item.dangling()).collect();
+        let dangling: Vec<&PathBuf> = plan.iter().flat_map(Rekeyed::dangling).collect();
         if files.is_empty() && dangling.is_empty() {
             return Ok(());
         }

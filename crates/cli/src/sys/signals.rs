@@ -77,11 +77,11 @@ pub fn harden() {
     // SAFETY: getrlimit writes into the rlimit we own; setrlimit reads it. Only the soft limit
     // is lowered, so it can be raised again in children.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+        if libc::getrlimit(libc::RLIMIT_CORE, &raw mut limit) == 0 {
             CORE_SOFT.store(limit.rlim_cur, Ordering::SeqCst);
             CORE_HARD.store(limit.rlim_max, Ordering::SeqCst);
             let lowered = libc::rlimit { rlim_cur: 0, rlim_max: limit.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_CORE, &lowered) == 0 {
+            if libc::setrlimit(libc::RLIMIT_CORE, &raw const lowered) == 0 {
                 CORE_LIMIT_LOWERED.store(true, Ordering::SeqCst);
             }
         }
@@ -124,7 +124,7 @@ pub fn run(mut command: Command) -> std::io::Result<Finished> {
         unsafe {
             command.pre_exec(move || {
                 let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
-                libc::setrlimit(libc::RLIMIT_CORE, &limit);
+                libc::setrlimit(libc::RLIMIT_CORE, &raw const limit);
                 Ok(())
             });
         }
@@ -161,7 +161,7 @@ fn wait_without_reaping(pid: libc::pid_t) {
         let result = unsafe {
             let mut info: libc::siginfo_t = std::mem::zeroed();
             #[allow(clippy::cast_sign_loss, reason = "a child's pid is positive")]
-            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+            libc::waitid(libc::P_PID, pid as libc::id_t, &raw mut info, libc::WEXITED | libc::WNOWAIT)
         };
         if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             return;
@@ -177,12 +177,12 @@ pub fn die(signal: libc::c_int) -> ! {
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = libc::SIG_DFL;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(signal, &action, std::ptr::null_mut());
+        libc::sigemptyset(&raw mut action.sa_mask);
+        libc::sigaction(signal, &raw const action, std::ptr::null_mut());
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, signal);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::sigemptyset(&raw mut set);
+        libc::sigaddset(&raw mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &raw const set, std::ptr::null_mut());
         libc::raise(signal);
     }
     // Not reached for the signals handled here (their default action ends the process).
@@ -229,8 +229,8 @@ fn install() {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = on_signal as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-                libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(signal, &action, std::ptr::null_mut());
+                libc::sigemptyset(&raw mut action.sa_mask);
+                libc::sigaction(signal, &raw const action, std::ptr::null_mut());
             }
         }
     });
@@ -317,7 +317,7 @@ mod tests {
         harden();
         let mut limit = libc::rlimit { rlim_cur: 1, rlim_max: 0 };
         // SAFETY: getrlimit writes into the rlimit we own; PR_GET_DUMPABLE only returns a value.
-        let (got, dumpable) = unsafe { (libc::getrlimit(libc::RLIMIT_CORE, &mut limit), libc::prctl(libc::PR_GET_DUMPABLE)) };
+        let (got, dumpable) = unsafe { (libc::getrlimit(libc::RLIMIT_CORE, &raw mut limit), libc::prctl(libc::PR_GET_DUMPABLE)) };
         assert_eq!(got, 0);
         assert_eq!(limit.rlim_cur, 0, "no core file");
         assert_eq!(dumpable, 0, "not dumpable, not traceable by the same user");

@@ -184,7 +184,7 @@ fn parse_stanza(cursor: &mut Cursor<'_>, number: usize) -> Result<age_core::form
         return Err(malformed);
     }
     let tag = words[0].to_string();
-    let args = words[1..].iter().map(std::string::ToString::to_string).collect();
+    let args = words[1..].iter().map(ToString::to_string).collect();
 
     let mut body = Vec::new();
     for line_number in 1..=MAX_BODY_LINES {

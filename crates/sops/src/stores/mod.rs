@@ -20,6 +20,8 @@ pub mod json;
     clippy::checked_conversions,
     clippy::default_trait_access,
     clippy::if_not_else,
+    clippy::ignore_without_reason,
+    clippy::manual_is_multiple_of,
     clippy::single_match_else,
     clippy::trivially_copy_pass_by_ref
 )]

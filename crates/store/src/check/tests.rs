@@ -51,7 +51,7 @@ impl Fixture {
         for (kind, member) in members {
             links::add(&self.repo, &secret.dir, *kind, member).unwrap();
         }
-        let bytes = ops::encrypt_value(&secret, b"value", recipients.iter().map(std::string::ToString::to_string).collect()).unwrap();
+        let bytes = ops::encrypt_value(&secret, b"value", recipients.iter().map(ToString::to_string).collect()).unwrap();
         fs::write(secret.file(), bytes).unwrap();
     }
 

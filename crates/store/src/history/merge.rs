@@ -257,10 +257,8 @@ mod tests {
 
     fn binary(value: &[u8], recipients: &[&str]) -> EncryptedFile {
         let doc = secrets_sops::parse_plain(value, Format::Binary).unwrap();
-        let options = EncryptOptions {
-            key_groups: vec![recipients.iter().map(std::string::ToString::to_string).collect()],
-            ..EncryptOptions::default()
-        };
+        let options =
+            EncryptOptions { key_groups: vec![recipients.iter().map(ToString::to_string).collect()], ..EncryptOptions::default() };
         secrets_sops::encrypt(doc, Format::Binary, &options).unwrap()
     }
 
