@@ -174,9 +174,165 @@ pub enum StoreError {
         source: crate::credentials::aws_files::AwsIniError,
     },
 
-    /// Any other failure, worded for the user (what is wrong and what to do).
-    #[error("{0}")]
-    Other(String),
+    /// A credential given, or read back from its secret, that does not fit its provider.
+    #[error(transparent)]
+    Credential(#[from] crate::credentials::CredentialError),
+
+    /// A key file refused by the key file reader that decryption uses too (an AWS CLI file is
+    /// read by it): not a regular file, larger than a key file, or unreadable.
+    // The reader (secrets-sops' `read_key_file`) words its refusals as text naming the path and
+    // the system's error; there is no typed source to keep here.
+    #[error("{message}")]
+    KeyFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The reader's refusal, naming the file.
+        message: String,
+    },
+
+    /// A member's `key.json` holds a PGP key: secrets encrypts for age keys only.
+    #[error("{}: {name} has a PGP key; secrets encrypts for age keys only", path.display())]
+    PgpMember {
+        /// The member's key file.
+        path: PathBuf,
+        /// The member's name.
+        name: String,
+    },
+
+    /// A secret's recipients include a PGP key: secrets encrypts for age keys only.
+    #[error("{secret}: a member has a PGP key ({key}); secrets encrypts for age keys only: replace it with an age key")]
+    PgpRecipient {
+        /// The secret being encrypted.
+        secret: String,
+        /// The PGP key (its fingerprint, public).
+        key: String,
+    },
+
+    /// The repository lock file is there but not a regular file.
+    #[error("{}: the lock file is not a regular file; remove it (no secrets command may be running) and try again", path.display())]
+    LockNotAFile {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// The journal of an interrupted change belongs to another user or is writable by others,
+    /// so it is not replayed.
+    #[error("{}: the journal of an interrupted change is not yours, or others may write it; nothing was undone. Check who wrote it, then remove it", journal.display())]
+    JournalNotTrusted {
+        /// The journal.
+        journal: PathBuf,
+    },
+
+    /// A journal line that is not a step secrets records (a path outside its folder, a link to
+    /// somewhere else): the journal is not replayed.
+    // No error lies underneath: the text is the check's own finding, naming the step's paths.
+    #[error("{}: {step}; this is not a step secrets records, nothing was undone. Remove the journal", journal.display())]
+    ForeignJournalStep {
+        /// The journal.
+        journal: PathBuf,
+        /// What is wrong with the step, naming its paths.
+        step: String,
+    },
+
+    /// An interrupted change is still to be undone before this command can run.
+    #[error("{}: an interrupted change is still to be undone; run the command again (it undoes it first)", journal.display())]
+    Interrupted {
+        /// The journal of the interrupted change.
+        journal: PathBuf,
+    },
+
+    /// A step of a change could not be written as a line of its journal.
+    #[error("cannot record a step: {source}")]
+    JournalStep {
+        /// Why it could not be serialized.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A path given to a change (or found in its journal) that is not inside the repository.
+    #[error("{}: not a path inside {within}", path.display())]
+    OutsideRepository {
+        /// The path.
+        path: PathBuf,
+        /// Where it had to be (`the repository`, `sops/ or vars/ of the repository`).
+        within: &'static str,
+    },
+
+    /// Undoing a change would put a link back where a folder now is.
+    #[error("{}: a folder is where a link must be put back; move it away and run the command again", path.display())]
+    FolderInTheWay {
+        /// The folder.
+        path: PathBuf,
+    },
+
+    /// A membership link cannot be added: something that is not a symlink has its name.
+    #[error("Cannot add {} {name}. {} exists but is not a symlink; move it away first", kind.noun(), path.display())]
+    NotASymlink {
+        /// Whether the member is a user, machine or group.
+        kind: Kind,
+        /// The member's name.
+        name: String,
+        /// The entry in the way.
+        path: PathBuf,
+    },
+
+    /// Adding a user or machine without any key.
+    #[error("{} `{name}` needs at least one key", kind.noun())]
+    NoKeysGiven {
+        /// Whether it is a user or a machine.
+        kind: Kind,
+        /// Its name.
+        name: String,
+    },
+
+    /// Removing a member's keys would leave it with none.
+    #[error("No keys would remain in {}. At least one key is required. Aborting.", path.display())]
+    NoKeysLeft {
+        /// The member's directory.
+        path: PathBuf,
+    },
+
+    /// Removing a member from a secret or group it is not in.
+    #[error("{name} does not exist in group in {}", path.display())]
+    NotAMember {
+        /// Whether it is a user, machine or group.
+        kind: Kind,
+        /// The member's name.
+        name: String,
+        /// The folder of such members the link was looked for in.
+        path: PathBuf,
+    },
+
+    /// A secret file that decrypts but holds no `data` value.
+    #[error("{}: the file has no `data` value", path.display())]
+    NoData {
+        /// The secret file.
+        path: PathBuf,
+    },
+
+    /// A line of an identity file that starts like an age private key but does not parse.
+    #[error("line {line} of the identity file is a malformed age private key")]
+    MalformedIdentity {
+        /// The line's number, from 1.
+        line: usize,
+    },
+
+    /// A plugin identity without the `# recipient:` line that names its public key.
+    #[error("line {line} holds a plugin identity: precede it with its `# recipient: age1…` line")]
+    PluginIdentityWithoutRecipient {
+        /// The line's number, from 1.
+        line: usize,
+    },
+
+    /// An exported manifest cannot be written or encrypted.
+    #[error("cannot {action} the manifest: {source}")]
+    Manifest {
+        /// `write` or `encrypt`.
+        action: &'static str,
+        /// What the format library reported.
+        #[source]
+        source: secrets_sops::Error,
+    },
 }
 
 // clan's wording for these (a port's messages must match `clan secrets`).

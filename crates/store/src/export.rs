@@ -35,7 +35,7 @@ pub fn render_plain(doc: &Document) -> Result<Zeroizing<Vec<u8>>> {
     secrets_sops::stores::store(Format::Yaml)
         .emit_plain(doc)
         .map(Zeroizing::new)
-        .map_err(|e| StoreError::Other(format!("cannot write the manifest: {e}")))
+        .map_err(|source| StoreError::Manifest { action: "write", source })
 }
 
 /// The manifest sops-encrypted for `recipients`, with only `data` and `stringData` encrypted.
@@ -47,5 +47,5 @@ pub fn render_encrypted(doc: Document, recipients: Vec<String>) -> Result<Vec<u8
     };
     secrets_sops::encrypt(doc, Format::Yaml, &options)
         .and_then(|f| f.to_bytes())
-        .map_err(|e| StoreError::Other(format!("cannot encrypt the manifest: {e}")))
+        .map_err(|source| StoreError::Manifest { action: "encrypt", source })
 }

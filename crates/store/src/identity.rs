@@ -70,14 +70,10 @@ fn public_keys_in(text: &str) -> Result<Vec<PublicKey>> {
             continue;
         }
         if line.starts_with("AGE-SECRET-KEY-") {
-            let identity = age::x25519::Identity::from_str(line)
-                .map_err(|_| StoreError::Other(format!("line {} of the identity file is a malformed age private key", number + 1)))?;
+            let identity = age::x25519::Identity::from_str(line).map_err(|_| StoreError::MalformedIdentity { line: number + 1 })?;
             keys.push(PublicKey::age(identity.to_public().to_string()));
         } else if line.starts_with("AGE-PLUGIN-") && !previous_recipient {
-            return Err(StoreError::Other(format!(
-                "line {} holds a plugin identity: precede it with its `# recipient: age1…` line",
-                number + 1
-            )));
+            return Err(StoreError::PluginIdentityWithoutRecipient { line: number + 1 });
         }
         previous_recipient = false;
     }

@@ -124,21 +124,13 @@ pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
     };
     let owned = fs::symlink_metadata(&file).is_ok_and(|m| lock::owned_by_caller(&m));
     if !owned {
-        return Err(StoreError::Other(format!(
-            "{}: the journal of an interrupted change is not yours, or others may write it; nothing was undone. Check who wrote it, then remove it",
-            file.display()
-        )));
+        return Err(StoreError::JournalNotTrusted { journal: file });
     }
     let mut steps = Vec::new();
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         // A line cut short by a kill describes a step not taken yet.
         let Ok(step) = serde_json::from_slice::<Step>(line) else { continue };
-        step.validate().map_err(|reason| {
-            StoreError::Other(format!(
-                "{}: {reason}; this is not a step secrets records, nothing was undone. Remove the journal",
-                file.display()
-            ))
-        })?;
+        step.validate().map_err(|step| StoreError::ForeignJournalStep { journal: file.clone(), step })?;
         steps.push(step);
     }
     let completed = steps.contains(&Step::Final);
@@ -178,10 +170,7 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => StoreError::Other(format!(
-                "{}: an interrupted change is still to be undone; run the command again (it undoes it first)",
-                path.display()
-            )),
+            std::io::ErrorKind::AlreadyExists => StoreError::Interrupted { journal: path.clone() },
             _ => StoreError::io(&path, e),
         })?;
         file.sync_all().map_err(|e| StoreError::io(&path, e))?;
@@ -201,7 +190,7 @@ impl Journal {
     pub fn record(&mut self, steps: Vec<Step>) -> Result<()> {
         let mut text = String::new();
         for step in &steps {
-            let line = serde_json::to_string(step).map_err(|e| StoreError::Other(format!("cannot record a step: {e}")))?;
+            let line = serde_json::to_string(step).map_err(|source| StoreError::JournalStep { source })?;
             text.push_str(&line);
             text.push('\n');
         }
@@ -343,7 +332,7 @@ fn clean_up(root: &Path, steps: &[Step]) {
 }
 
 fn outside(path: &Path) -> StoreError {
-    StoreError::Other(format!("{}: not a path inside sops/ or vars/ of the repository", path.display()))
+    StoreError::OutsideRepository { path: path.to_path_buf(), within: "sops/ or vars/ of the repository" }
 }
 
 /// A journal path must name something inside `sops/` or `vars/`, with no `..`.
@@ -438,12 +427,7 @@ fn undo(root: &Path, step: &Step) -> Result<()> {
             match folder.kind(name)? {
                 None => {}
                 Some(_) if folder.link_target(name).as_deref() == Some(Path::new(target)) => return Ok(()),
-                Some((EntryKind::Folder, _)) => {
-                    return Err(StoreError::Other(format!(
-                        "{}: a folder is where a link must be put back; move it away and run the command again",
-                        folder.path().join(name).display()
-                    )))
-                }
+                Some((EntryKind::Folder, _)) => return Err(StoreError::FolderInTheWay { path: folder.path().join(name) }),
                 Some(_) => folder.remove_file(name).map_err(io(&folder, name))?,
             }
             folder.symlink(Path::new(target), name).map_err(io(&folder, name))?;

@@ -105,13 +105,7 @@ pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<Path
             }
             fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
         }
-        Ok(_) => {
-            return Err(StoreError::Other(format!(
-                "Cannot add {} {name}. {} exists but is not a symlink; move it away first",
-                kind.noun(),
-                link.display()
-            )))
-        }
+        Ok(_) => return Err(StoreError::NotASymlink { kind, name: name.to_string(), path: link }),
         Err(_) => {}
     }
     symlink(&target, &link).map_err(|e| StoreError::io(&link, e))?;

@@ -162,10 +162,7 @@ fn open(repo: &Repo, path: &Path) -> Result<File> {
     .map_err(|e| StoreError::io(path, e))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
     if !meta.is_file() {
-        return Err(StoreError::Other(format!(
-            "{}: the lock file is not a regular file; remove it (no secrets command may be running) and try again",
-            path.display()
-        )));
+        return Err(StoreError::LockNotAFile { path: path.to_path_buf() });
     }
     Ok(file)
 }

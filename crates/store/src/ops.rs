@@ -138,7 +138,7 @@ fn is_link(path: &std::path::Path) -> bool {
 pub fn add_member(ctx: &Ctx<'_>, kind: Kind, name: &str, keys: &[PublicKey], force: bool) -> Result<Outcome> {
     names::validate(kind, name)?;
     if keys.is_empty() {
-        return Err(StoreError::Other(format!("{} `{name}` needs at least one key", kind.noun())));
+        return Err(StoreError::NoKeysGiven { kind, name: name.to_string() });
     }
     let path = ctx.repo.key_file(kind, name);
     if path.exists() && !force {
@@ -159,8 +159,7 @@ pub fn change_keys(ctx: &Ctx<'_>, kind: Kind, name: &str, add: &[PublicKey], rem
     keys.sort();
     keys.dedup();
     if keys.is_empty() {
-        let dir = ctx.repo.member_dir(kind, name);
-        return Err(StoreError::Other(format!("No keys would remain in {}. At least one key is required. Aborting.", dir.display())));
+        return Err(StoreError::NoKeysLeft { path: ctx.repo.member_dir(kind, name) });
     }
     let affected = ctx.repo.secrets_referencing(kind, name)?;
     let mut tx = Tx::new(ctx.repo);
@@ -221,7 +220,7 @@ pub fn revoke(ctx: &Ctx<'_>, secret: &str, kind: Kind, name: &str) -> Result<Out
 
 /// clan's message for removing a link that is not there.
 fn not_a_member(container: &std::path::Path, kind: Kind, name: &str) -> StoreError {
-    StoreError::Other(format!("{name} does not exist in group in {}", container.join(kind.folder()).display()))
+    StoreError::NotAMember { kind, name: name.to_string(), path: container.join(kind.folder()) }
 }
 
 /// `groups add-user|add-machine`: adds a member to a group (creating it) and re-keys the
@@ -255,10 +254,7 @@ pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Resul
 pub fn update_all(ctx: &Ctx<'_>) -> Result<Outcome> {
     // The old contents an interrupted change kept look like leftovers: undo it first.
     if crate::journal::pending(ctx.repo) {
-        return Err(StoreError::Other(format!(
-            "{}: an interrupted change is still to be undone; run the command again (it undoes it first)",
-            crate::journal::path(ctx.repo).display()
-        )));
+        return Err(StoreError::Interrupted { journal: crate::journal::path(ctx.repo) });
     }
     remove_leftovers(&ctx.repo.sops_dir())?;
     let all = ctx.repo.all_secrets()?;
@@ -346,7 +342,7 @@ pub fn decrypt_below(root: &Path, path: &Path, identities: &Identities) -> Resul
     let value = match plain.data.branches.first().and_then(|b| b.get("data")) {
         Some(Value::Str(s)) => s.as_bytes().to_vec(),
         Some(Value::Bytes(b)) => b.clone(),
-        _ => return Err(StoreError::Other(format!("{}: the file has no `data` value", path.display()))),
+        _ => return Err(StoreError::NoData { path: path.to_path_buf() }),
     };
     Ok(Zeroizing::new(value))
 }

@@ -58,12 +58,7 @@ pub fn age_recipients(secret: &SecretRef, keys: &[PublicKey]) -> Result<Vec<Stri
     for key in keys {
         match key.kind {
             KeyType::Age => out.push(key.key.clone()),
-            KeyType::Pgp => {
-                return Err(StoreError::Other(format!(
-                    "{}: a member has a PGP key ({}); secrets encrypts for age keys only: replace it with an age key",
-                    secret.name, key.key
-                )))
-            }
+            KeyType::Pgp => return Err(StoreError::PgpRecipient { secret: secret.name.clone(), key: key.key.clone() }),
         }
     }
     Ok(out)

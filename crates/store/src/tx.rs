@@ -38,7 +38,7 @@ pub struct Tx<'r> {
 fn split(path: &Path) -> Result<(&Path, &OsStr)> {
     match (path.parent(), path.file_name()) {
         (Some(parent), Some(name)) => Ok((parent, name)),
-        _ => Err(StoreError::Other(format!("{}: not a path inside the repository", path.display()))),
+        _ => Err(StoreError::OutsideRepository { path: path.to_path_buf(), within: "the repository" }),
     }
 }
 
@@ -72,10 +72,11 @@ impl<'r> Tx<'r> {
     }
 
     fn journal(&mut self) -> Result<&mut Journal> {
-        if self.journal.is_none() {
-            self.journal = Some(Journal::begin(self.repo)?);
-        }
-        self.journal.as_mut().ok_or_else(|| StoreError::Other("the journal is not open".into()))
+        let journal = match self.journal.take() {
+            Some(journal) => journal,
+            None => Journal::begin(self.repo)?,
+        };
+        Ok(self.journal.insert(journal))
     }
 
     /// Records how to undo the steps about to be taken.

@@ -50,7 +50,7 @@ pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<
         .sections
         .iter()
         .position(|s| s.name == profile)
-        .ok_or_else(|| StoreError::Other(format!("{}: no profile `{profile}`", credentials.display())))?;
+        .ok_or_else(|| super::CredentialError::NoProfile { path: credentials.to_path_buf(), profile: profile.to_string() })?;
     let mut fields = Vec::new();
     for (aws, ours) in [
         ("aws_access_key_id", "access_key_id"),
@@ -77,7 +77,9 @@ pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<
 
 /// The text of an AWS CLI file, read by the key file reader; `None` when it does not exist.
 fn read_text(path: &Path) -> Result<Option<Zeroizing<String>>> {
-    let Some(bytes) = read_key_file(path).map_err(StoreError::Other)? else { return Ok(None) };
+    let Some(bytes) = read_key_file(path).map_err(|message| StoreError::KeyFileUnreadable { path: path.to_path_buf(), message })? else {
+        return Ok(None);
+    };
     let text = std::str::from_utf8(&bytes).map_err(|e| StoreError::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
     Ok(Some(Zeroizing::new(text.to_string())))
 }

@@ -11,10 +11,70 @@ use std::fmt;
 
 use zeroize::Zeroize;
 
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::names::{self, Kind};
 use crate::repo::Repo;
 pub use providers::{Exposure, Field, Provider};
+
+/// Why a credential given, or read back, does not fit its provider (or names none).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// A credential name with a dot, which would make `<provider>.<name>` ambiguous.
+    #[error("credential name `{name}` must not contain a dot")]
+    DottedName {
+        /// The name as given.
+        name: String,
+    },
+
+    /// A field the provider does not have.
+    #[error("{provider} has no field `{field}`; its fields are: {}", known.join(", "))]
+    UnknownField {
+        /// The provider.
+        provider: Provider,
+        /// The field as given.
+        field: String,
+        /// The provider's fields.
+        known: Vec<&'static str>,
+    },
+
+    /// A required field missing or empty.
+    #[error("{provider} credentials need `{field}`")]
+    MissingField {
+        /// The provider.
+        provider: Provider,
+        /// The field.
+        field: &'static str,
+    },
+
+    /// A stored credential that is not a JSON object (its content is not shown).
+    #[error("{secret}: the stored credential is not a JSON object")]
+    NotAnObject {
+        /// The secret's name, `<provider>.<name>`.
+        secret: String,
+        /// The JSON parser's error, when it is not JSON at all.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
+
+    /// A provider name that is not known.
+    #[error("unknown provider `{provider}`; use one of: {}", known.join(", "))]
+    UnknownProvider {
+        /// The name as given.
+        provider: String,
+        /// The known providers.
+        known: Vec<&'static str>,
+    },
+
+    /// An AWS CLI credentials file without the profile asked for.
+    #[error("{}: no profile `{profile}`", path.display())]
+    NoProfile {
+        /// The credentials file.
+        path: std::path::PathBuf,
+        /// The profile asked for.
+        profile: String,
+    },
+}
 
 /// The profile name used when none is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -50,12 +110,12 @@ impl Credential {
     pub fn new(provider: Provider, name: &str, given: Vec<(String, String)>) -> Result<Credential> {
         names::validate(Kind::Secret, &secret_name(provider, name))?;
         if name.contains('.') {
-            return Err(StoreError::Other(format!("credential name `{name}` must not contain a dot")));
+            return Err(CredentialError::DottedName { name: name.to_string() }.into());
         }
         for (field, _) in &given {
             if provider.field(field).is_none() {
-                let known: Vec<&str> = provider.fields().iter().map(|f| f.name).collect();
-                return Err(StoreError::Other(format!("{provider} has no field `{field}`; its fields are: {}", known.join(", "))));
+                let known = provider.fields().iter().map(|f| f.name).collect();
+                return Err(CredentialError::UnknownField { provider, field: field.clone(), known }.into());
             }
         }
         let mut fields = Vec::new();
@@ -64,7 +124,7 @@ impl Credential {
             match value {
                 Some(v) if !v.is_empty() => fields.push((field.name.to_string(), v)),
                 _ if field.required => {
-                    return Err(StoreError::Other(format!("{provider} credentials need `{}`", field.name)));
+                    return Err(CredentialError::MissingField { provider, field: field.name }.into());
                 }
                 _ => {}
             }
@@ -91,10 +151,10 @@ impl Credential {
 
     /// Reads a stored credential back.
     pub fn from_json(provider: Provider, name: &str, bytes: &[u8]) -> Result<Credential> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|_| StoreError::Other(format!("{}: the stored credential is not a JSON object", secret_name(provider, name))))?;
+        let not_an_object = |source| CredentialError::NotAnObject { secret: secret_name(provider, name), source };
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| not_an_object(Some(e)))?;
         let serde_json::Value::Object(object) = value else {
-            return Err(StoreError::Other(format!("{}: the stored credential is not a JSON object", secret_name(provider, name))));
+            return Err(not_an_object(None).into());
         };
         let fields = object.into_iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect();
         Credential::new(provider, name, fields)
@@ -110,8 +170,8 @@ pub fn secret_name(provider: Provider, name: &str) -> String {
 pub fn parse_ref(text: &str) -> Result<(Provider, String)> {
     let (provider, name) = text.split_once('/').unwrap_or((text, DEFAULT_NAME));
     let provider = Provider::from_name(provider).ok_or_else(|| {
-        let known: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
-        StoreError::Other(format!("unknown provider `{provider}`; use one of: {}", known.join(", ")))
+        let known = Provider::ALL.iter().map(|p| p.name()).collect();
+        CredentialError::UnknownProvider { provider: provider.to_string(), known }
     })?;
     Ok((provider, name.to_string()))
 }

@@ -105,7 +105,7 @@ pub fn recipients_in(layout: &dyn Layout, container: &Path) -> Result<Vec<String
         let text = String::from_utf8(bytes).map_err(|_| StoreError::KeyFile { path: path.clone(), reason: "not UTF-8".into() })?;
         for key in keyfile::parse(&text, &path)? {
             if key.kind == KeyType::Pgp {
-                return Err(StoreError::Other(format!("{}: {name} has a PGP key; secrets encrypts for age keys only", path.display())));
+                return Err(StoreError::PgpMember { path, name });
             }
             out.push(key.key);
         }
