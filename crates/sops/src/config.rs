@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::file::EncryptOptions;
 use crate::format::Format;
 use crate::metadata::SelectionRule;
@@ -49,20 +49,20 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 impl Config {
     /// Parses `.sops.yaml` text.
     pub fn parse(input: &[u8]) -> Result<Config> {
-        let doc = crate::stores::store(Format::Yaml).parse_plain(input).map_err(|e| Error::Config(format!(".sops.yaml: {e}")))?;
+        let doc = crate::stores::store(Format::Yaml).parse_plain(input).map_err(|e| ConfigError::Parse(Box::new(e)))?;
         let Some(root) = doc.branches.first() else { return Ok(Config::default()) };
         let mut config = Config::default();
         match root.get("creation_rules") {
             Some(Value::List(rules)) => {
                 for (i, rule) in rules.iter().enumerate() {
                     let Value::Map(rule) = rule else {
-                        return Err(Error::Config(format!(".sops.yaml: creation_rules[{i}] is not a mapping")));
+                        return Err(ConfigError::RuleNotAMapping { index: i }.into());
                     };
                     config.creation_rules.push(parse_rule(rule, i)?);
                 }
             }
             None | Some(Value::Null) => {}
-            Some(_) => return Err(Error::Config(".sops.yaml: creation_rules is not a list".into())),
+            Some(_) => return Err(ConfigError::RulesNotAList.into()),
         }
         if let Some(Value::Map(stores)) = root.get("stores") {
             config.yaml_indent = indent_of(stores, "yaml");
@@ -112,13 +112,13 @@ fn recipient_list(value: &Value, what: &str) -> Result<Vec<String>> {
                 match item {
                     Value::Str(s) => out.extend(split(s)),
                     Value::Comment(_) => {}
-                    _ => return Err(Error::Config(format!(".sops.yaml: {what} must be strings"))),
+                    _ => return Err(ConfigError::FieldType { field: what.to_string(), expected: "strings" }.into()),
                 }
             }
             Ok(out)
         }
         Value::Null => Ok(Vec::new()),
-        _ => Err(Error::Config(format!(".sops.yaml: {what} must be a string or a list"))),
+        _ => Err(ConfigError::FieldType { field: what.to_string(), expected: "a string or a list" }.into()),
     }
 }
 
@@ -127,7 +127,7 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
     let path_regex = match rule.get("path_regex") {
         Some(Value::Str(s)) => Some(s.clone()),
         None | Some(Value::Null) => None,
-        Some(_) => return Err(Error::Config(format!(".sops.yaml: {} must be a string", what("path_regex")))),
+        Some(_) => return Err(ConfigError::FieldType { field: what("path_regex"), expected: "a string" }.into()),
     };
     let mut options = EncryptOptions::default();
     match rule.get("key_groups") {
@@ -151,10 +151,7 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
     for field in SelectionRule::FIELDS {
         if let Some(Value::Str(s)) = rule.get(field) {
             if options.selection.is_some() {
-                return Err(Error::Config(format!(
-                    ".sops.yaml: creation_rules[{index}] sets more than one of {}",
-                    SelectionRule::FIELDS.join(", ")
-                )));
+                return Err(ConfigError::SeveralSelectionRules { index }.into());
             }
             options.selection = SelectionRule::from_field(field, s.clone());
         }
@@ -207,5 +204,24 @@ stores:
         let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors/.sops.yaml")).unwrap();
         let config = Config::parse(&text).unwrap();
         assert!(!config.creation_rules.is_empty());
+    }
+
+    #[test]
+    fn malformed_configs_name_the_field_and_keep_the_parse_error() {
+        let message = |text: &str| Config::parse(text.as_bytes()).unwrap_err().to_string();
+        assert_eq!(message("creation_rules: 3\n"), ".sops.yaml: creation_rules is not a list");
+        assert_eq!(message("creation_rules:\n  - 3\n"), ".sops.yaml: creation_rules[0] is not a mapping");
+        assert_eq!(message("creation_rules:\n  - path_regex: [a]\n"), ".sops.yaml: creation_rules[0].path_regex must be a string");
+        assert_eq!(message("creation_rules:\n  - age: {a: b}\n"), ".sops.yaml: creation_rules[0].age must be a string or a list");
+        assert_eq!(message("creation_rules:\n  - age: [[a]]\n"), ".sops.yaml: creation_rules[0].age must be strings");
+        assert_eq!(
+            message("creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n"),
+            format!(".sops.yaml: creation_rules[0] sets more than one of {}", SelectionRule::FIELDS.join(", "))
+        );
+        let error = Config::parse(b"creation_rules: [\n").unwrap_err();
+        assert!(error.to_string().starts_with(".sops.yaml: cannot parse the input as yaml"), "{error}");
+        assert!(std::error::Error::source(&error).and_then(std::error::Error::source).is_some(), "the YAML error is kept as the source");
+        let Error::Config { problem: ConfigError::Parse(inner) } = error else { panic!("{error:?}") };
+        assert!(matches!(*inner, Error::Parse { .. }), "{inner:?}");
     }
 }

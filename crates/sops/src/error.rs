@@ -191,9 +191,33 @@ pub enum Error {
         limit: usize,
     },
 
-    /// `.sops.yaml` is unreadable, invalid, or has no creation rule for the file.
-    #[error("{0}")]
-    Config(String),
+    /// `.sops.yaml` does not parse, or one of its creation rules is malformed.
+    #[error(".sops.yaml: {problem}")]
+    Config {
+        /// What is wrong, and where in the file.
+        #[source]
+        problem: ConfigError,
+    },
+
+    /// Encrypting for no recipient at all.
+    #[error("no recipients: give at least one age recipient")]
+    NoRecipients,
+
+    /// One of several key groups has no recipient (each group must be able to give its share).
+    #[error("key group {group} has no recipients")]
+    EmptyKeyGroup {
+        /// The group's number, from 1.
+        group: usize,
+    },
+
+    /// A Shamir threshold that the key groups cannot meet, or that splits nothing.
+    #[error("shamir_threshold {threshold} is invalid for {groups} key groups: it must be at least 2 and at most the number of groups")]
+    InvalidThreshold {
+        /// The threshold asked for.
+        threshold: usize,
+        /// How many key groups there are.
+        groups: usize,
+    },
 
     /// A path regex of `.sops.yaml` or an encryption selection rule does not compile.
     #[error("invalid regular expression `{regex}`: {reason}")]
@@ -207,6 +231,48 @@ pub enum Error {
     /// A sops feature this implementation does not have (KMS, PGP, Vault keys and the like).
     #[error("unsupported: {0}")]
     Unsupported(String),
+}
+
+/// What is wrong with a `.sops.yaml` file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file is not valid YAML.
+    #[error("{0}")]
+    Parse(#[source] Box<Error>),
+
+    /// `creation_rules` is there but not a list.
+    #[error("creation_rules is not a list")]
+    RulesNotAList,
+
+    /// A creation rule that is not a mapping.
+    #[error("creation_rules[{index}] is not a mapping")]
+    RuleNotAMapping {
+        /// The rule's index in the list, from 0.
+        index: usize,
+    },
+
+    /// A field of a creation rule with a value of the wrong type.
+    #[error("{field} must be {expected}")]
+    FieldType {
+        /// The field, as `creation_rules[0].age`.
+        field: String,
+        /// What it must be (`a string`, `strings`, `a string or a list`).
+        expected: &'static str,
+    },
+
+    /// A creation rule with more than one rule for what to encrypt.
+    #[error("creation_rules[{index}] sets more than one of {}", crate::metadata::SelectionRule::FIELDS.join(", "))]
+    SeveralSelectionRules {
+        /// The rule's index in the list, from 0.
+        index: usize,
+    },
+}
+
+impl From<ConfigError> for Error {
+    fn from(problem: ConfigError) -> Error {
+        Error::Config { problem }
+    }
 }
 
 impl Error {

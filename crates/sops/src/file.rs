@@ -86,7 +86,7 @@ pub fn parse_plain(input: &[u8], format: Format) -> Result<Document> {
 /// Encrypts a plaintext document into a new sops file with a fresh data key.
 pub fn encrypt(data: Document, format: Format, options: &EncryptOptions) -> Result<EncryptedFile> {
     if options.key_groups.iter().all(std::vec::Vec::is_empty) {
-        return Err(Error::Config("no recipients: give at least one age recipient".into()));
+        return Err(Error::NoRecipients);
     }
     let selection = match (&options.selection, format) {
         (Some(rule), _) => Some(rule.clone()),
@@ -187,7 +187,7 @@ impl EncryptedFile {
     /// Re-wraps a known data key for new recipients.
     pub fn rewrap(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
         if key_groups.iter().all(std::vec::Vec::is_empty) {
-            return Err(Error::Config("no recipients: give at least one age recipient".into()));
+            return Err(Error::NoRecipients);
         }
         let mut groups = keys::wrap_data_key(key, key_groups, shamir_threshold)?;
         // Keep master keys of other types (pgp, kms, …) where the group still exists.

@@ -18,10 +18,10 @@ const SHARE_LEN: usize = KEY_LEN + 1;
 
 pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() {
-        return Err(Error::Config("no recipients: at least one age recipient is needed".to_string()));
+        return Err(Error::NoRecipients);
     }
     if let Some(empty) = groups.iter().position(std::vec::Vec::is_empty) {
-        return Err(Error::Config(format!("key group {} has no recipients", empty + 1)));
+        return Err(Error::EmptyKeyGroup { group: empty + 1 });
     }
 
     let payloads: Vec<Zeroizing<Vec<u8>>> = if groups.len() == 1 {
@@ -29,11 +29,7 @@ pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> R
     } else {
         let threshold = if threshold == 0 { groups.len() } else { threshold };
         if !(2..=255).contains(&threshold) || threshold > groups.len() {
-            return Err(Error::Config(format!(
-                "shamir_threshold {threshold} is invalid for {} key groups: it must be at least 2 \
-                 and at most the number of groups",
-                groups.len()
-            )));
+            return Err(Error::InvalidThreshold { threshold, groups: groups.len() });
         }
         shamir::split(key.as_bytes(), groups.len(), threshold)?
     };
@@ -375,10 +371,10 @@ mod tests {
     fn wrap_rejects_bad_group_settings() {
         let key = DataKey::generate();
         let one = vec![ALICE.to_string()];
-        assert!(matches!(wrap(&key, &[], 0), Err(Error::Config(_))));
-        assert!(matches!(wrap(&key, &[one.clone(), vec![]], 0), Err(Error::Config(_))));
-        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 1), Err(Error::Config(_))));
-        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 3), Err(Error::Config(_))));
+        assert!(matches!(wrap(&key, &[], 0), Err(Error::NoRecipients)));
+        assert!(matches!(wrap(&key, &[one.clone(), vec![]], 0), Err(Error::EmptyKeyGroup { group: 2 })));
+        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 1), Err(Error::InvalidThreshold { threshold: 1, groups: 2 })));
+        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 3), Err(Error::InvalidThreshold { threshold: 3, groups: 2 })));
         assert!(matches!(wrap(&key, &[vec!["bogus".to_string()]], 0), Err(Error::Recipient { .. })));
         // A threshold with a single group is ignored, as sops does.
         assert!(wrap(&key, &[one], 2).is_ok());
