@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use secrets_sops::{EncryptedFile, Format};
 
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Result, SecretProblem};
 use crate::extract;
 use crate::plan::Plan;
 
@@ -20,7 +20,12 @@ pub fn check(plan: &Plan) -> Result<()> {
             if *format != file.format {
                 return Err(DeployError::secret(
                     &file.name,
-                    format!("defines the format of {} as {}, but {first} gave {format} before", file.source.display(), file.format),
+                    SecretProblem::FormatClash {
+                        file: file.source.clone(),
+                        format: file.format,
+                        first: (*first).to_string(),
+                        earlier: *format,
+                    },
                 ));
             }
         } else {

@@ -9,7 +9,7 @@ use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Map, PlainFile, Value};
 use zeroize::Zeroizing;
 
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Result, SecretProblem};
 
 /// Whether a secret of this format takes one value by key (yaml and json) or the whole file.
 pub fn uses_key(format: Format, key: &str) -> bool {
@@ -50,10 +50,10 @@ pub fn value(name: &str, path: &Path, plain: &PlainFile, key: &str) -> Result<Ze
         })?;
         return Ok(Zeroizing::new(bytes));
     }
-    let root = plain.data.branches.first().ok_or_else(|| DeployError::secret(name, "the file holds no document"))?;
-    match lookup(root, key).map_err(|reason| DeployError::secret(name, reason))? {
+    let root = plain.data.branches.first().ok_or_else(|| DeployError::secret(name, SecretProblem::NoDocument))?;
+    match lookup(root, key).map_err(|problem| DeployError::secret(name, problem))? {
         Value::Str(s) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
-        _ => Err(DeployError::secret(name, format!("the value of key '{key}' is not a string"))),
+        _ => Err(DeployError::secret(name, SecretProblem::NotAString { key: key.to_string() })),
     }
 }
 
@@ -63,9 +63,9 @@ pub fn check_key(name: &str, file: &EncryptedFile, key: &str) -> Result<()> {
     if !uses_key(file.format, key) {
         return Ok(());
     }
-    let root = file.data.branches.first().ok_or_else(|| DeployError::secret(name, "the file holds no document"))?;
-    let not_string = || DeployError::secret(name, format!("the value of key '{key}' is not a string"));
-    match lookup(root, key).map_err(|reason| DeployError::secret(name, reason))? {
+    let root = file.data.branches.first().ok_or_else(|| DeployError::secret(name, SecretProblem::NoDocument))?;
+    let not_string = || DeployError::secret(name, SecretProblem::NotAString { key: key.to_string() });
+    match lookup(root, key).map_err(|problem| DeployError::secret(name, problem))? {
         Value::Str(s) if s.starts_with("ENC[") => {
             if s.contains(",type:str]") {
                 Ok(())
@@ -79,7 +79,7 @@ pub fn check_key(name: &str, file: &EncryptedFile, key: &str) -> Result<()> {
 }
 
 /// Descends a document along `a/b/c`, with sops-nix's messages.
-fn lookup<'a>(root: &'a Map, key: &str) -> std::result::Result<&'a Value, String> {
+fn lookup<'a>(root: &'a Map, key: &str) -> std::result::Result<&'a Value, SecretProblem> {
     let mut map = root;
     let mut so_far = String::new();
     let mut parts = key.split('/').peekable();
@@ -88,13 +88,13 @@ fn lookup<'a>(root: &'a Map, key: &str) -> std::result::Result<&'a Value, String
             so_far.push('/');
         }
         so_far.push_str(part);
-        let value = map.get(part).ok_or_else(|| format!("the key '{so_far}' cannot be found"))?;
+        let value = map.get(part).ok_or_else(|| SecretProblem::KeyNotFound { key: so_far.clone() })?;
         if parts.peek().is_none() {
             return Ok(value);
         }
-        map = value.as_map().ok_or_else(|| format!("key '{so_far}' does not refer to a dictionary"))?;
+        map = value.as_map().ok_or_else(|| SecretProblem::NotADictionary { key: so_far.clone() })?;
     }
-    Err(format!("the key '{key}' cannot be found"))
+    Err(SecretProblem::KeyNotFound { key: key.to_string() })
 }
 
 #[cfg(test)]
@@ -114,9 +114,9 @@ mod tests {
         let root = map(&[("db", Value::Map(map(&[("password", Value::str("pw")), ("port", Value::Int(5432))]))), ("top", Value::str("t"))]);
         assert_eq!(lookup(&root, "top").unwrap(), &Value::str("t"));
         assert_eq!(lookup(&root, "db/password").unwrap(), &Value::str("pw"));
-        assert_eq!(lookup(&root, "db/nope").unwrap_err(), "the key 'db/nope' cannot be found");
-        assert_eq!(lookup(&root, "top/x").unwrap_err(), "key 'top' does not refer to a dictionary");
-        assert_eq!(lookup(&root, "nope/x").unwrap_err(), "the key 'nope' cannot be found");
+        assert_eq!(lookup(&root, "db/nope").unwrap_err().to_string(), "the key 'db/nope' cannot be found");
+        assert_eq!(lookup(&root, "top/x").unwrap_err().to_string(), "key 'top' does not refer to a dictionary");
+        assert_eq!(lookup(&root, "nope/x").unwrap_err().to_string(), "the key 'nope' cannot be found");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, RenameFlags, Stat
 use rustix::io::Errno;
 use zeroize::Zeroizing;
 
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Exposure, Result};
 
 /// How deep a generation's folders may nest (names are checked to go down only; this bounds
 /// recursion over what is found on disk).
@@ -45,8 +45,8 @@ fn os_error(path: &Path, errno: Errno) -> DeployError {
     DeployError::Os { path: path.to_path_buf(), source: errno.into() }
 }
 
-fn unsafe_path(path: &Path, reason: impl Into<String>) -> DeployError {
-    DeployError::Unsafe { path: path.to_path_buf(), reason: reason.into() }
+fn unsafe_path(path: &Path, exposure: Exposure) -> DeployError {
+    DeployError::Unsafe { path: path.to_path_buf(), exposure }
 }
 
 const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
@@ -60,14 +60,11 @@ fn file_type(stat: &Stat) -> FileType {
 fn check_ancestor(path: &Path, stat: &Stat, also: Option<u32>) -> Result<()> {
     let me = euid();
     if stat.st_uid != 0 && stat.st_uid != me && Some(stat.st_uid) != also {
-        return Err(unsafe_path(path, format!("it belongs to uid {}, not to root or uid {me} who installs", stat.st_uid)));
+        return Err(unsafe_path(path, Exposure::ForeignFolder { uid: stat.st_uid, me }));
     }
     let sticky = stat.st_mode & 0o1000 != 0;
     if stat.st_mode & 0o022 != 0 && !sticky {
-        return Err(unsafe_path(
-            path,
-            format!("others can write to it (mode {:04o}); remove group and other write access", stat.st_mode & 0o7777),
-        ));
+        return Err(unsafe_path(path, Exposure::WritableFolder { mode: stat.st_mode & 0o7777 }));
     }
     Ok(())
 }
@@ -97,13 +94,10 @@ fn components_of(path: &Path) -> std::collections::VecDeque<OsString> {
 fn trusted_link(path: &Path, link: &Stat, holder: Stat, tainted: bool) -> Result<()> {
     let me = euid();
     if tainted {
-        return Err(unsafe_path(path, "it is a symlink in a folder of the secret's owner, which is not followed; give the real path"));
+        return Err(unsafe_path(path, Exposure::LinkInOwnersFolder));
     }
     if link.st_uid != 0 && link.st_uid != me {
-        return Err(unsafe_path(
-            path,
-            format!("it is a symlink of uid {}, not of root or uid {me} who installs; it is not followed, give the real path", link.st_uid),
-        ));
+        return Err(unsafe_path(path, Exposure::ForeignLink { uid: link.st_uid, me }));
     }
     check_ancestor(path.parent().unwrap_or(Path::new("/")), &holder, None)
 }
@@ -112,13 +106,10 @@ fn trusted_link(path: &Path, link: &Stat, holder: Stat, tainted: bool) -> Result
 fn check_owned(path: &Path, stat: &Stat) -> Result<()> {
     let me = euid();
     if stat.st_uid != me {
-        return Err(unsafe_path(
-            path,
-            format!("it belongs to uid {}, not to uid {me} who installs; someone else may have planted it", stat.st_uid),
-        ));
+        return Err(unsafe_path(path, Exposure::ForeignOwned { uid: stat.st_uid, me }));
     }
     if stat.st_mode & 0o022 != 0 {
-        return Err(unsafe_path(path, format!("others can write to it (mode {:04o})", stat.st_mode & 0o7777)));
+        return Err(unsafe_path(path, Exposure::WritableOwned { mode: stat.st_mode & 0o7777 }));
     }
     Ok(())
 }
@@ -127,7 +118,7 @@ fn check_owned(path: &Path, stat: &Stat) -> Result<()> {
 /// place is refused.
 fn open_dir_at(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<OwnedFd> {
     rfs::openat(dir, name, DIR_FLAGS, Mode::empty()).map_err(|e| match e {
-        Errno::LOOP | Errno::NOTDIR => unsafe_path(path, "it is a symlink or not a folder; remove it"),
+        Errno::LOOP | Errno::NOTDIR => unsafe_path(path, Exposure::NotAFolder),
         other => os_error(path, other),
     })
 }
@@ -172,7 +163,7 @@ impl DirFd {
         let path = std::path::absolute(path).map_err(|e| DeployError::Os { path: path.to_path_buf(), source: e })?;
         let name = match path.components().next_back() {
             Some(Component::Normal(name)) => name.to_os_string(),
-            _ => return Err(unsafe_path(&path, "it must end in a file name, not `/`, `.` or `..`")),
+            _ => return Err(unsafe_path(&path, Exposure::NoFileName)),
         };
         let parent = path.parent().unwrap_or(Path::new("/"));
         Ok((DirFd::open_trusted_with(parent, also)?, name))
@@ -210,7 +201,7 @@ impl DirFd {
                 }
                 continue;
             }
-            let (fd, walked, tainted) = stack.last().ok_or_else(|| unsafe_path(&path, "the walk lost its folder"))?;
+            let (fd, walked, tainted) = stack.last().ok_or_else(|| unsafe_path(&path, Exposure::WalkLost))?;
             let next = walked.join(&name);
             let stat = match rfs::statat(fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(stat) => stat,
@@ -223,7 +214,7 @@ impl DirFd {
             if file_type(&stat) == FileType::Symlink {
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(unsafe_path(&path, "it goes through too many symlinks"));
+                    return Err(unsafe_path(&path, Exposure::TooManyLinks));
                 }
                 trusted_link(&next, &stat, rfs::fstat(fd).map_err(|e| os_error(walked, e))?, *tainted)?;
                 let target = rfs::readlinkat(fd, &name, Vec::new()).map_err(|e| os_error(&next, e))?;
@@ -243,14 +234,14 @@ impl DirFd {
             let tainted = *tainted || by_also;
             stack.push((opened, next, tainted));
         }
-        let (fd, walked, _) = stack.pop().ok_or_else(|| unsafe_path(&path, "the walk lost its folder"))?;
+        let (fd, walked, _) = stack.pop().ok_or_else(|| unsafe_path(&path, Exposure::WalkLost))?;
         let mut dir = DirFd { fd, path: walked };
         for name in todo {
             if name == "." {
                 continue;
             }
             if name == ".." {
-                return Err(unsafe_path(&path, "a folder to be created must be named without `..`"));
+                return Err(unsafe_path(&path, Exposure::DotDotToCreate));
             }
             dir = dir.open_owned(&name, 0o755, true)?;
         }
@@ -270,7 +261,7 @@ impl DirFd {
                 }
                 open_dir_at(&self.fd, name, &path)?
             }
-            Err(Errno::LOOP | Errno::NOTDIR) => return Err(unsafe_path(&path, "it is a symlink or not a folder; remove it")),
+            Err(Errno::LOOP | Errno::NOTDIR) => return Err(unsafe_path(&path, Exposure::NotAFolder)),
             Err(e) => return Err(os_error(&path, e)),
             Ok(fd) => fd,
         };
@@ -292,7 +283,7 @@ impl DirFd {
                 Err(e) => return Err(os_error(&self.path, e)),
             }
         }
-        Err(unsafe_path(&self.path, "no fresh name could be created in it"))
+        Err(unsafe_path(&self.path, Exposure::NoFreshName))
     }
 
     /// Opens the folders of a relative path below this one, creating missing ones with `mode`
@@ -342,14 +333,10 @@ impl DirFd {
         let (uid, gid) = owner;
         if uid.is_some() || gid.is_some() {
             if uid == Some(u32::MAX) || gid == Some(u32::MAX) {
-                return Err(DeployError::Io { path, reason: "4294967295 is not a valid uid or gid".into() });
+                return Err(DeployError::InvalidId { path });
             }
-            rfs::fchown(&file, uid.map(rustix::fs::Uid::from_raw_unchecked), gid.map(rustix::fs::Gid::from_raw_unchecked)).map_err(
-                |e| DeployError::Io {
-                    path: path.clone(),
-                    reason: format!("cannot change the owner to {}:{}: {}", show_id(uid), show_id(gid), std::io::Error::from(e)),
-                },
-            )?;
+            rfs::fchown(&file, uid.map(rustix::fs::Uid::from_raw_unchecked), gid.map(rustix::fs::Gid::from_raw_unchecked))
+                .map_err(|e| DeployError::Chown { path: path.clone(), uid, gid, source: e.into() })?;
         }
         file.sync_all().map_err(fail)
     }
@@ -410,7 +397,7 @@ impl DirFd {
                 Err(e) => return Err(os_error(&path, e)),
             }
         }
-        Err(unsafe_path(&self.path, "no fresh name could be created in it"))
+        Err(unsafe_path(&self.path, Exposure::NoFreshName))
     }
 
     /// Changes the owner of a symlink in this folder (not of what it points at).
@@ -454,7 +441,7 @@ impl DirFd {
             return rfs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(|e| os_error(&path, e));
         }
         if depth > MAX_DEPTH {
-            return Err(unsafe_path(&path, "it nests too deep to be removed"));
+            return Err(unsafe_path(&path, Exposure::TooDeepToRemove));
         }
         let dir = DirFd { fd: open_dir_at(&self.fd, name, &path)?, path: path.clone() };
         for (child, _) in dir.entries()? {
@@ -494,7 +481,7 @@ impl DirFd {
 
     fn collect_files(&self, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result<()> {
         if depth > MAX_DEPTH {
-            return Err(unsafe_path(&self.path, "it nests too deep"));
+            return Err(unsafe_path(&self.path, Exposure::TooDeep));
         }
         for (name, kind) in self.entries()? {
             let Some(name) = name.to_str() else { continue };
@@ -509,13 +496,9 @@ impl DirFd {
     }
 }
 
-fn show_id(id: Option<u32>) -> String {
-    id.map_or_else(|| "-".into(), |i| i.to_string())
-}
-
 /// Reads an open file that must be a regular file of at most `limit` bytes, with the store's
-/// one reader of open files ([`secrets_store::untrusted`]); its refusals become the plain reasons that
-/// key errors show.
+/// one reader of open files ([`secrets_store::untrusted`]); its refusals become the system errors
+/// that key errors keep as their source.
 fn read_regular(fd: OwnedFd, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
     use secrets_store::untrusted::UntrustedError;
     let mut bytes = Zeroizing::new(Vec::new());

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::FileType;
 
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Exposure, Result};
 use crate::fsat::{self, DirFd};
 
 /// Mode of generation folders: others may pass through to files meant for them, not list.
@@ -81,10 +81,7 @@ impl Generations {
             Some(stat) if FileType::from_raw_mode(stat.st_mode as _) == FileType::Symlink => {
                 let me = fsat::euid();
                 if stat.st_uid != 0 && stat.st_uid != me {
-                    return Err(DeployError::Unsafe {
-                        path: target.clone(),
-                        reason: format!("the symlink belongs to uid {}, not to root or uid {me} who installs; remove it", stat.st_uid),
-                    });
+                    return Err(DeployError::Unsafe { path: target.clone(), exposure: Exposure::ForeignTarget { uid: stat.st_uid, me } });
                 }
             }
             Some(_) => return Err(DeployError::TargetNotSymlink { path: target }),

@@ -18,7 +18,7 @@ use secrets_sops::{Format, PlainFile};
 use zeroize::Zeroizing;
 
 use crate::accounts::{Account, Accounts};
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Result, SecretProblem};
 use crate::extract;
 use crate::fsat::{self, DirFd};
 use crate::generations::{Generations, Staging, DIR_MODE};
@@ -121,7 +121,7 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
     gens.switch(&path)?;
     for file in &ready {
         if let Some(extra) = &file.path {
-            let slot = slots.get(extra.as_path()).ok_or_else(|| DeployError::secret(&file.name, "its extra path was not opened"))?;
+            let slot = slots.get(extra.as_path()).ok_or_else(|| DeployError::secret(&file.name, SecretProblem::ExtraPathNotOpened))?;
             slot.link(&plan.target.join(&file.name), file.owner)?;
         }
     }
@@ -188,8 +188,9 @@ impl Owners {
             let set = |a: &Account| (*a != Account::Unchanged).then_some(0);
             return Ok((set(&attrs.owner), set(&attrs.group)));
         };
-        let user = accounts.user(&attrs.owner).map_err(|e| DeployError::secret(name, e.to_string()))?;
-        let group = accounts.group(&attrs.group).map_err(|e| DeployError::secret(name, e.to_string()))?;
+        let account = |e| DeployError::SecretAccount { name: name.to_string(), source: Box::new(e) };
+        let user = accounts.user(&attrs.owner).map_err(account)?;
+        let group = accounts.group(&attrs.group).map_err(account)?;
         Ok((user.map(|(uid, _)| uid), group.or(user.and_then(|(_, primary)| primary))))
     }
 
@@ -267,10 +268,7 @@ impl LinkSlot {
         let (folder, name) = DirFd::open_parent_trusting(path, owner)?;
         if let Some(stat) = folder.stat_entry(&name)? {
             if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
-                return Err(DeployError::Io {
-                    path: path.to_path_buf(),
-                    reason: "exists and is not a symlink; move it away so that it can link to the secret".into(),
-                });
+                return Err(DeployError::ExtraPathTaken { path: path.to_path_buf(), appeared: false });
             }
         }
         Ok(LinkSlot { folder, name, path: path.to_path_buf() })
@@ -281,7 +279,7 @@ impl LinkSlot {
     fn link(&self, through_target: &Path, owner: (Option<u32>, Option<u32>)) -> Result<()> {
         if let Some(stat) = self.folder.stat_entry(&self.name)? {
             if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
-                return Err(DeployError::Io { path: self.path.clone(), reason: "appeared during the install and is not a symlink".into() });
+                return Err(DeployError::ExtraPathTaken { path: self.path.clone(), appeared: true });
             }
         }
         self.folder.replace_with_symlink(&self.name, through_target)?;

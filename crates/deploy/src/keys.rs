@@ -9,7 +9,7 @@ use secrets_sops::keys::ssh_to_age::ssh_ed25519_private_to_age;
 use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, KeyProblem, Result};
 use crate::fsat::read_regular_following;
 
 /// The largest key file read (an age key file with many keys is a few KiB).
@@ -66,17 +66,17 @@ impl KeySources {
         for path in &self.age_key_files {
             let text = read_secret_text(path)?;
             let before = ids.len();
-            ids.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, e.to_string()))?;
+            ids.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
             if ids.len() == before {
-                return Err(key_error(path, "holds no age identity"));
+                return Err(key_error(path, KeyProblem::NoAgeIdentity));
             }
         }
         for path in &self.ssh_keys {
             let pem = read_key(path)?;
-            let age_key =
-                ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, format!("{e} (only ed25519 host keys can be used)")))?;
-            ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, e.to_string()))?;
-            ids.add_ssh_private_key_file(path).map_err(|e| key_error(path, e.to_string()))?;
+            let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, KeyProblem::NotEd25519(e)))?;
+            ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display()))
+                .map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
+            ids.add_ssh_private_key_file(path).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
         }
         Ok(ids)
     }
@@ -86,17 +86,17 @@ impl KeySources {
 /// most [`MAX_KEY_FILE`] bytes. Unlike repository files it may be a symlink: its path comes
 /// from the machine's own configuration, and persistence setups link host keys.
 fn read_key(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-    read_regular_following(path, MAX_KEY_FILE).map_err(|e| key_error(path, e.to_string()))
+    read_regular_following(path, MAX_KEY_FILE).map_err(|e| key_error(path, KeyProblem::Unreadable(e)))
 }
 
 fn read_secret_text(path: &Path) -> Result<Zeroizing<String>> {
     let bytes = read_key(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| key_error(path, "is not text"))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| key_error(path, KeyProblem::NotText))?;
     Ok(Zeroizing::new(text.to_string()))
 }
 
-fn key_error(path: &Path, reason: impl Into<String>) -> DeployError {
-    DeployError::Key { path: path.to_path_buf(), reason: reason.into() }
+fn key_error(path: &Path, problem: KeyProblem) -> DeployError {
+    DeployError::Key { path: path.to_path_buf(), problem }
 }
 
 #[cfg(test)]

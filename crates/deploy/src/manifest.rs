@@ -17,7 +17,7 @@ use secrets_sops::Format;
 use serde::Deserialize;
 
 use crate::accounts::Account;
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, ManifestProblem, Result};
 use crate::keys::KeySources;
 use crate::plan::{parse_mode, Attrs, Plan, PlannedFile, PlannedTemplate};
 
@@ -39,13 +39,13 @@ impl Manifest {
 
     /// Parses a manifest's bytes (`path` only names it in errors).
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Manifest> {
-        let bad = |reason: String| DeployError::Manifest { path: path.to_path_buf(), reason };
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let bad = |problem| DeployError::Manifest { path: path.to_path_buf(), problem };
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(ManifestProblem::Json(e)))?;
         let parsed = match value.get("secrets") {
             Some(serde_json::Value::Object(_)) => serde_json::from_value(value).map(Manifest::Overrides),
             _ => serde_json::from_value(value).map(|m: SopsNixManifest| Manifest::SopsNix(Box::new(m.with_path(path)))),
         };
-        parsed.map_err(|e| bad(e.to_string()))
+        parsed.map_err(|e| bad(ManifestProblem::Shape(e)))
     }
 }
 
@@ -193,8 +193,8 @@ impl SopsNixManifest {
         self
     }
 
-    fn error(&self, reason: impl Into<String>) -> DeployError {
-        DeployError::Manifest { path: self.path.clone(), reason: reason.into() }
+    fn error(&self, problem: ManifestProblem) -> DeployError {
+        DeployError::Manifest { path: self.path.clone(), problem }
     }
 
     /// The keys it names (none means: none configured).
@@ -223,7 +223,7 @@ impl SopsNixManifest {
             Plan::new(t)
         } else {
             if self.symlink_path.is_empty() || self.secrets_mount_point.is_empty() {
-                return Err(self.error("symlinkPath and secretsMountPoint are required (or pass --target)"));
+                return Err(self.error(ManifestProblem::NoTarget));
             }
             let mut plan = Plan::new(&symlink_path);
             plan.generations = PathBuf::from(self.runtime(&self.secrets_mount_point));
@@ -244,7 +244,8 @@ impl SopsNixManifest {
         for s in &self.secrets {
             let format = match s.format.as_str() {
                 "" => Format::Yaml,
-                name => Format::from_name(name).ok_or_else(|| self.error(format!("unsupported format {name} for secret {}", s.name)))?,
+                name => Format::from_name(name)
+                    .ok_or_else(|| self.error(ManifestProblem::UnsupportedFormat { format: name.to_string(), secret: s.name.clone() }))?,
             };
             let placeholder = if self.templates.is_empty() {
                 None
@@ -252,7 +253,7 @@ impl SopsNixManifest {
                 let p = self
                     .placeholder_by_secret_name
                     .get(&s.name)
-                    .ok_or_else(|| self.error(format!("placeholder for {} not found in manifest", s.name)))?;
+                    .ok_or_else(|| self.error(ManifestProblem::NoPlaceholder { secret: s.name.clone() }))?;
                 Some(p.clone())
             };
             let attrs = self.attrs(
@@ -279,9 +280,10 @@ impl SopsNixManifest {
             let content = if !t.content.is_empty() {
                 t.content.clone()
             } else if !t.file.is_empty() {
-                std::fs::read_to_string(&t.file).map_err(|e| self.error(format!("cannot read {}: {e}", t.file)))?
+                std::fs::read_to_string(&t.file)
+                    .map_err(|source| self.error(ManifestProblem::TemplateUnreadable { file: t.file.clone(), source }))?
             } else {
-                return Err(self.error(format!("neither content nor file was specified for template {}", t.name)));
+                return Err(self.error(ManifestProblem::EmptyTemplate { template: t.name.clone() }));
             };
             let attrs = self.attrs(
                 &t.name,
@@ -325,7 +327,8 @@ impl SopsNixManifest {
         restart: &[String],
         reload: &[String],
     ) -> Result<Attrs> {
-        let mode = parse_mode(mode).ok_or_else(|| self.error(format!("invalid number in mode: {mode:?} (secret {name})")))?;
+        let mode = parse_mode(mode)
+            .ok_or_else(|| self.error(ManifestProblem::InvalidMode { mode: mode.to_string(), secret: name.to_string() }))?;
         // sops-nix sets owner and group on every file, root's by default.
         let owner = owner.map_or(Account::Id(uid), |o| Account::Name(o.clone()));
         let group = group.map_or(Account::Id(gid), |g| Account::Name(g.clone()));
@@ -370,15 +373,16 @@ impl Overrides {
     /// Applies the settings to a machine's plan. Naming a secret the machine does not get is an
     /// error, so that a typo does not silently leave a service without its file.
     pub fn apply(&self, plan: &mut Plan, manifest: &Path) -> Result<()> {
-        let bad = |reason: String| DeployError::Manifest { path: manifest.to_path_buf(), reason };
+        let bad = |problem| DeployError::Manifest { path: manifest.to_path_buf(), problem };
         for (name, o) in &self.secrets {
             let file = plan
                 .files
                 .iter_mut()
                 .find(|f| &f.name == name)
-                .ok_or_else(|| bad(format!("`{name}` is not one of the machine's secrets (see `secrets install --check`)")))?;
+                .ok_or_else(|| bad(ManifestProblem::UnknownSecret { name: name.clone() }))?;
             if let Some(mode) = &o.mode {
-                file.attrs.mode = parse_mode(mode).ok_or_else(|| bad(format!("`{name}`: invalid mode {mode:?} (octal, e.g. \"0440\")")))?;
+                file.attrs.mode =
+                    parse_mode(mode).ok_or_else(|| bad(ManifestProblem::InvalidOverrideMode { name: name.clone(), mode: mode.clone() }))?;
             }
             file.attrs.owner = match (&o.owner, o.uid) {
                 (Some(owner), _) => Account::parse(owner),

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use secrets_sops::Format;
 
 use crate::accounts::Account;
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Result, SecretProblem};
 use crate::source::{MachineSecret, Source};
 
 /// sops-nix's default mode for secret files.
@@ -125,7 +125,7 @@ impl Plan {
         for file in &self.files {
             check_name(&file.name)?;
             if !seen.insert(file.name.as_str()) {
-                return Err(DeployError::secret(&file.name, "is listed twice"));
+                return Err(DeployError::secret(&file.name, SecretProblem::ListedTwice));
             }
             check_attrs(&file.name, &file.attrs)?;
         }
@@ -133,7 +133,7 @@ impl Plan {
         for template in &self.templates {
             check_name(&template.name)?;
             if !seen.insert(template.name.as_str()) {
-                return Err(DeployError::secret(&template.name, "template is listed twice"));
+                return Err(DeployError::secret(&template.name, SecretProblem::TemplateListedTwice));
             }
             check_attrs(&template.name, &template.attrs)?;
         }
@@ -165,7 +165,7 @@ fn check_name(name: &str) -> Result<()> {
     let path = Path::new(name);
     let downward = !name.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
     if !downward || name.ends_with('/') {
-        return Err(DeployError::secret(name, "the name must be a relative path without `..` (it is a file inside the target folder)"));
+        return Err(DeployError::secret(name, SecretProblem::NameNotDownward));
     }
     Ok(())
 }
@@ -173,7 +173,7 @@ fn check_name(name: &str) -> Result<()> {
 fn check_attrs(name: &str, attrs: &Attrs) -> Result<()> {
     if let Some(path) = &attrs.path {
         if !path.is_absolute() {
-            return Err(DeployError::secret(name, format!("path {} must be absolute", path.display())));
+            return Err(DeployError::secret(name, SecretProblem::PathNotAbsolute { path: path.clone() }));
         }
     }
     Ok(())

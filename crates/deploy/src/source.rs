@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use secrets_sops::keys::Identities;
 use zeroize::Zeroizing;
 
-use crate::error::{DeployError, Result};
+use crate::error::{DeployError, Result, SecretProblem};
 use secrets_store::names::{self, Kind};
 use secrets_store::ops;
 use secrets_store::untrusted::{EntryKind, Folder, UntrustedError};
@@ -204,10 +204,7 @@ impl Source {
     /// since, so it is checked again by the read itself.
     pub fn decrypt(&self, secret: &MachineSecret, identities: &Identities) -> Result<Zeroizing<Vec<u8>>> {
         let Some(root) = [Some(&self.sops), self.vars.as_ref()].into_iter().flatten().find(|root| secret.file.starts_with(root)) else {
-            return Err(DeployError::Secret {
-                name: secret.name.clone(),
-                reason: format!("{} is not in the repository's sops/ or vars/ folder", secret.file.display()),
-            });
+            return Err(DeployError::secret(&secret.name, SecretProblem::OutsideRepository { file: secret.file.clone() }));
         };
         ops::decrypt_below(root, &secret.file, identities).map_err(|e| match e {
             secrets_store::StoreError::Sops { path, source } => DeployError::Decrypt { name: secret.name.clone(), path, source },
