@@ -132,7 +132,9 @@ mod tests {
         let fifo = KeySources { age_key_files: vec![fifo], ssh_keys: vec![] };
         assert!(fifo.load().unwrap_err().to_string().contains("not a regular file"), "refused without blocking");
         let missing = KeySources { age_key_files: vec![], ssh_keys: vec![dir.path().join("nope")] };
-        assert!(matches!(missing.load(), Err(DeployError::Key { .. })));
+        let err = missing.load().unwrap_err();
+        let DeployError::Key { problem: KeyProblem::Unreadable(source), .. } = &err else { panic!("{err:?}") };
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "the system's error is kept");
         let age = KeySources { age_key_files: vec![vectors().join("keys-b.txt")], ssh_keys: vec![] };
         assert_eq!(age.load().unwrap().len(), 1);
     }

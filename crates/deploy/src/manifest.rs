@@ -429,6 +429,16 @@ mod tests {
     }"#;
 
     #[test]
+    fn a_manifest_that_is_not_json_keeps_the_parser_error() {
+        let err = Manifest::parse(b"{\"secrets\": [", Path::new("m.json")).unwrap_err();
+        assert!(err.to_string().starts_with("manifest m.json: not valid JSON: "), "{err}");
+        let DeployError::Manifest { problem: ManifestProblem::Json(source), .. } = &err else { panic!("{err:?}") };
+        assert!(source.is_eof(), "{source}");
+        let err = Manifest::parse(b"{\"secrets\": 3}", Path::new("m.json")).unwrap_err();
+        assert!(matches!(err, DeployError::Manifest { problem: ManifestProblem::Shape(_), .. }), "{err:?}");
+    }
+
+    #[test]
     fn reads_what_the_sops_nix_module_writes() {
         let Manifest::SopsNix(m) = Manifest::parse(SOPS_NIX.as_bytes(), Path::new("m.json")).unwrap() else { panic!("kind") };
         let keys = m.key_sources();

@@ -191,6 +191,7 @@ pub fn list(repo: &Repo) -> Result<Vec<(Provider, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StoreError;
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -221,10 +222,24 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_credential_that_is_not_json_keeps_the_parser_error() {
+        let err = Credential::from_json(Provider::Aws, "prod", b"{\"access_key_id\": ").unwrap_err();
+        assert_eq!(err.to_string(), "aws.prod: the stored credential is not a JSON object");
+        // The credential error is transparent: its source is the store error's.
+        let source = std::error::Error::source(&err).expect("the parser's error");
+        assert!(source.is::<serde_json::Error>(), "{err:?}");
+        // JSON, but not an object: nothing underneath to keep.
+        let err = Credential::from_json(Provider::Aws, "prod", b"[1]").unwrap_err();
+        assert!(matches!(err, StoreError::Credential(CredentialError::NotAnObject { source: None, .. })), "{err:?}");
+    }
+
+    #[test]
     fn references() {
         assert_eq!(parse_ref("aws").unwrap(), (Provider::Aws, "default".to_string()));
         assert_eq!(parse_ref("gcp/prod").unwrap(), (Provider::Gcp, "prod".to_string()));
-        assert!(parse_ref("heroku").is_err());
+        let unknown = parse_ref("heroku").unwrap_err();
+        assert!(matches!(&unknown, StoreError::Credential(CredentialError::UnknownProvider { provider, .. }) if provider == "heroku"));
+        assert!(unknown.to_string().starts_with("unknown provider `heroku`; use one of: aws, "), "{unknown}");
         assert_eq!(secret_name(Provider::Kubernetes, "staging"), "kubernetes.staging");
     }
 }
