@@ -81,7 +81,7 @@ impl Config {
             match &rule.path_regex {
                 None => return Ok(Some(rule)),
                 Some(regex) => {
-                    let compiled = Regex::new(regex).map_err(|e| Error::Regex { regex: regex.clone(), reason: e.to_string() })?;
+                    let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.clone(), source })?;
                     if compiled.is_match(&relative) {
                         return Ok(Some(rule));
                     }

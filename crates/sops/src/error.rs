@@ -220,12 +220,13 @@ pub enum Error {
     },
 
     /// A path regex of `.sops.yaml` or an encryption selection rule does not compile.
-    #[error("invalid regular expression `{regex}`: {reason}")]
+    #[error("invalid regular expression `{regex}`: {source}")]
     Regex {
         /// The expression as written.
         regex: String,
         /// The regex engine's complaint.
-        reason: String,
+        #[source]
+        source: regex::Error,
     },
 
     /// A sops feature this implementation does not have (KMS, PGP, Vault keys and the like).

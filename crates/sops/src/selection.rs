@@ -18,7 +18,7 @@ pub(crate) enum Selector {
 impl Selector {
     /// Compiles the file's rule; a file without one behaves as `unencrypted_suffix: _unencrypted`.
     pub(crate) fn new(rule: Option<&SelectionRule>) -> Result<Selector> {
-        let compile = |regex: &str| Regex::new(regex).map_err(|e| Error::Regex { regex: regex.to_string(), reason: e.to_string() });
+        let compile = |regex: &str| Regex::new(regex).map_err(|source| Error::Regex { regex: regex.to_string(), source });
         Ok(match rule.cloned().unwrap_or_else(SelectionRule::default_rule) {
             SelectionRule::UnencryptedSuffix(s) => Selector::UnencryptedSuffix(s),
             SelectionRule::EncryptedSuffix(s) => Selector::EncryptedSuffix(s),
