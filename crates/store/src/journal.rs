@@ -489,7 +489,7 @@ pub(crate) fn sync_dir(dir: Option<&Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::links::symlink;
+    use std::os::unix::fs::symlink;
 
     fn repo() -> (tempfile::TempDir, Repo) {
         let dir = tempfile::tempdir().unwrap();
@@ -570,7 +570,7 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::create_dir_all(&outside).unwrap();
         fs::write(outside.join("precious"), "keep").unwrap();
-        symlink(&outside, &repo.sops_dir().join("secrets/evil")).unwrap();
+        symlink(&outside, repo.sops_dir().join("secrets/evil")).unwrap();
         fs::write(path(&repo), "{\"undo\":\"created\",\"path\":\"sops/secrets/evil/precious\"}\n").unwrap();
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
         assert!(recover(&repo, &lock).is_err());
@@ -598,7 +598,7 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::create_dir_all(&outside).unwrap();
         fs::rename(repo.sops_dir().join("secrets/s"), dir.path().join("moved")).unwrap();
-        symlink(&outside, &repo.sops_dir().join("secrets/s")).unwrap();
+        symlink(&outside, repo.sops_dir().join("secrets/s")).unwrap();
 
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
         let refused = recover(&repo, &lock).unwrap_err().to_string();
@@ -622,7 +622,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (_d, repo) = repo();
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
-        symlink(Path::new("/dev/zero"), &path(&repo)).unwrap();
+        symlink(Path::new("/dev/zero"), path(&repo)).unwrap();
         assert!(recover(&repo, &lock).is_err(), "never read through a link (to /dev/zero)");
         fs::remove_file(path(&repo)).unwrap();
         let status = std::process::Command::new("mkfifo").arg(path(&repo)).status().unwrap();
