@@ -145,6 +145,10 @@ fn report_recovered(recovered: Option<&Recovered>) {
 }
 
 fn recovery_failure(repo: &Repo, error: StoreError) -> Failure {
+    // A journal that is not a regular file was never read: its message says what to do.
+    if matches!(error, StoreError::StateFile { .. }) {
+        return store_failure(error);
+    }
     store_failure(error).hint(format!(
         "an interrupted change could not be undone; once the cause is fixed, any secrets command undoes it (journal {})",
         journal::path(repo).display()

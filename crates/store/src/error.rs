@@ -160,6 +160,21 @@ pub enum StoreError {
         undo: Box<StoreError>,
     },
 
+    /// The repository's lock file or journal is a symbolic link, a FIFO, a folder or a
+    /// device: it is neither followed nor opened.
+    #[error(
+        "{}: the {file} is {what}, not a regular file; nothing was read or written through it. No secrets command may be running: remove it, then run the command again",
+        shown_path(path)
+    )]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// Which file: `lock file` or `journal`.
+        file: &'static str,
+        /// What it is instead (`a symbolic link`, `a named pipe (FIFO)`, …).
+        what: &'static str,
+    },
+
     /// A git operation (staging, committing, reading history) failed.
     #[error("git: {0}")]
     Git(String),
