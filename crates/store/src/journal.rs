@@ -149,8 +149,11 @@ pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
     }
     let completed = steps.contains(&Step::Final);
     steps.retain(|s| *s != Step::Final);
-    let paths = steps.iter().filter_map(|s| s.main_path().map(PathBuf::from)).collect();
+    let paths: Vec<PathBuf> = steps.iter().filter_map(|s| s.main_path().map(PathBuf::from)).collect();
     if completed {
+        // Final but perhaps not committed: the next command commits it (see
+        // [`crate::uncommitted`]); a failure to record that only loses the reminder.
+        let _ = crate::uncommitted::record(repo, &paths);
         clean_up(repo.root(), &steps);
     } else {
         undo_all(repo.root(), &steps)?;
@@ -363,7 +366,7 @@ fn outside(path: &Path) -> StoreError {
 }
 
 /// A journal path must name something inside `sops/` or `vars/`, with no `..`.
-fn check_relative(rel: &Path) -> Result<()> {
+pub(crate) fn check_relative(rel: &Path) -> Result<()> {
     let mut parts = rel.components();
     let first_ok = matches!(parts.next(), Some(Component::Normal(first)) if first == "sops" || first == "vars");
     if first_ok && parts.all(|c| matches!(c, Component::Normal(_))) {
@@ -565,6 +568,20 @@ mod tests {
         assert_eq!(fs::read(&secret).unwrap(), b"new", "kept, not undone");
         assert!(!backup.exists(), "the old content is gone");
         assert!(!pending(&repo));
+    }
+
+    /// Killed after the change was marked final, before the record of what is uncommitted was
+    /// written: finishing the clean-up writes it, so the next command still commits the change.
+    #[test]
+    fn a_complete_change_finished_by_the_next_command_is_recorded_as_uncommitted() {
+        let (_d, repo) = repo();
+        fs::create_dir_all(repo.root().join(".git")).unwrap();
+        fs::write(repo.sops_dir().join("secrets/s/secret"), "new").unwrap();
+        let steps = [Step::Created { path: "sops/secrets/s/secret".into() }, Step::Final];
+        fs::write(path(&repo), steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect::<String>()).unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        assert!(recover(&repo, &lock).unwrap().unwrap().completed);
+        assert_eq!(crate::uncommitted::pending(&repo).unwrap().unwrap(), [repo.sops_dir().join("secrets/s/secret")]);
     }
 
     #[test]

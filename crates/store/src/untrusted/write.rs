@@ -79,6 +79,14 @@ impl Folder {
     #[allow(clippy::unnecessary_cast)]
     pub fn write_atomic(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         crate::fsutil::injected_failure()?;
+        self.replace(name, bytes, new_mode)
+    }
+
+    /// As [`Folder::write_atomic`], for the tool's own bookkeeping files (not counted as a
+    /// write for `SECRETS_FAIL_WRITE`).
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn replace(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         let name = name.as_ref();
         let mode = match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile => stat.st_mode as u32 & 0o7777,
