@@ -52,6 +52,21 @@ pub struct Outcome {
     pub paths: Vec<PathBuf>,
     /// The secrets whose files were re-keyed.
     pub rekeyed: Vec<RekeySummary>,
+    /// After a removal: keys of the removed member that another user or machine also holds,
+    /// so that they stay recipients of what that holder reads (the removal does not revoke
+    /// them). Empty for every other operation.
+    pub shared_keys: Vec<SharedKey>,
+}
+
+/// A public key of a removed member that another member holds too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKey {
+    /// The public key.
+    pub key: String,
+    /// The kind of the other holder.
+    pub kind: Kind,
+    /// The other holder's name (from the repository: print it escaped).
+    pub holder: String,
 }
 
 /// One re-keyed secret, for the report.
@@ -83,7 +98,7 @@ impl Ctx<'_> {
         let (tx, plan) = planned?;
         let rekeyed = plan.iter().map(RekeySummary::from).collect();
         let paths = tx.finish(&plan)?;
-        Ok(Outcome { paths, rekeyed })
+        Ok(Outcome { paths, rekeyed, shared_keys: Vec::new() })
     }
 }
 
@@ -173,6 +188,7 @@ pub fn change_keys(ctx: &Ctx<'_>, kind: Kind, name: &str, add: &[PublicKey], rem
 /// it, and re-keys (rotating the data key) every secret it could read.
 pub fn remove_member(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Outcome> {
     ctx.repo.require(kind, name)?;
+    let shared_keys = shared_keys(ctx.repo, kind, name);
     let affected = ctx.repo.secrets_referencing(kind, name)?;
     let mut tx = Tx::new(ctx.repo);
     for group in ctx.repo.list(Kind::Group)? {
@@ -185,7 +201,29 @@ pub fn remove_member(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Outcome> {
         tx.remove_link(&secret.dir, kind, name)?;
     }
     tx.remove_dir(&ctx.repo.member_dir(kind, name))?;
-    ctx.rekey_and_finish(tx, &affected)
+    let mut outcome = ctx.rekey_and_finish(tx, &affected)?;
+    outcome.shared_keys = shared_keys;
+    Ok(outcome)
+}
+
+/// The keys of member `name` that another user or machine holds too: a removal drops the
+/// member's links, but every secret the other holder reads stays encrypted for the key. A
+/// member whose `key.json` cannot be read is left out (`check` reports it).
+fn shared_keys(repo: &Repo, kind: Kind, name: &str) -> Vec<SharedKey> {
+    let Ok(own) = repo.read_keys(kind, name) else { return Vec::new() };
+    let mut shared = Vec::new();
+    for other_kind in [Kind::User, Kind::Machine] {
+        for other in repo.list(other_kind).unwrap_or_default() {
+            if other_kind == kind && other == name {
+                continue;
+            }
+            let Ok(keys) = repo.read_keys(other_kind, &other) else { continue };
+            for key in own.iter().filter(|k| keys.contains(k)) {
+                shared.push(SharedKey { key: key.key.clone(), kind: other_kind, holder: other.clone() });
+            }
+        }
+    }
+    shared
 }
 
 fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
@@ -315,7 +353,7 @@ pub fn set_secret(ctx: &Ctx<'_>, name: &str, value: &[u8], members: &[(Kind, Str
     match encrypted {
         Ok(bytes) => {
             tx.write_file(&secret.file(), &bytes, 0o600)?;
-            tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+            tx.finish(&[]).map(|paths| Outcome { paths, ..Outcome::default() })
         }
         Err(e) => {
             tx.rollback();
@@ -369,7 +407,7 @@ pub fn remove_secret(repo: &Repo, name: &str) -> Result<Outcome> {
     }
     let mut tx = Tx::new(repo);
     tx.remove_dir(&secret.dir)?;
-    tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+    tx.finish(&[]).map(|paths| Outcome { paths, ..Outcome::default() })
 }
 
 /// `rename`: renames a secret (both names are checked).
@@ -384,7 +422,7 @@ pub fn rename_secret(repo: &Repo, old: &str, new: &str) -> Result<Outcome> {
     }
     let mut tx = Tx::new(repo);
     tx.rename_dir(&from.dir, &to.dir)?;
-    tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+    tx.finish(&[]).map(|paths| Outcome { paths, ..Outcome::default() })
 }
 
 #[cfg(test)]
