@@ -71,6 +71,13 @@ impl Folder {
         Some((stat.st_dev as u64, stat.st_ino as u64))
     }
 
+    /// Whether the entry `name` (not followed if a symlink) has an execute bit set.
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn is_executable(&self, name: impl AsRef<OsStr>) -> bool {
+        rfs::statat(&self.fd, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|stat| stat.st_mode as u32 & 0o111 != 0)
+    }
+
     /// Replaces (or creates) the file `name` atomically: a temporary file created in this
     /// folder (never through a link, never over an existing file), synced, then renamed over
     /// `name`, and the folder synced. A replaced regular file keeps its permissions; a new one
