@@ -180,6 +180,10 @@ fn a_revocation_killed_before_its_commit_is_committed_by_the_next_command() {
         assert!(!killed.status.success(), "{context}: the command was not killed: {}", stderr_of(&killed));
         assert!(!git(&f.repo, &["status", "--porcelain"]).stdout.is_empty(), "{context}: the change is on disk, uncommitted");
         assert!(committed(&f.repo, "sops/groups/team/users/mallory").is_some());
+        // Run by git itself (a pre-commit hook running `check`), it only says so.
+        let hook = command(&f.repo).args(["list"]).env("GIT_INDEX_FILE", f.repo.join(".git/index")).output().unwrap();
+        assert!(stderr_of(ok(&hook)).contains("the next secrets command run outside git commits it"), "{context}: {}", stderr_of(&hook));
+        assert!(committed(&f.repo, "sops/groups/team/users/mallory").is_some(), "{context}: committed from inside git");
 
         let out = run(&f.repo, next);
         ok(&out);

@@ -158,6 +158,14 @@ impl Context {
         let shown: Vec<String> = paths.iter().take(5).map(|p| shown_path(p.strip_prefix(repo.root()).unwrap_or(p)).into_owned()).collect();
         let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
         let listed = format!("{}{more}", shown.join(", "));
+        if std::env::var_os("GIT_INDEX_FILE").is_some() {
+            // Run by git itself (a hook during `git commit`): committing now would race the
+            // commit in progress. The record stays for the next command run outside git.
+            eprintln!(
+                "warning: an interrupted secrets command left its change on disk but not committed ({listed}); the next secrets command run outside git commits it"
+            );
+            return;
+        }
         if !self.commits() {
             eprintln!(
                 "warning: an interrupted secrets command left its change on disk but not committed ({listed}); commit it: git add sops && git commit"
