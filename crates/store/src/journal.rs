@@ -111,7 +111,7 @@ pub struct Recovered {
     /// The paths put back, or changed by the complete change, relative to the repository root.
     pub paths: Vec<PathBuf>,
     /// The change was complete and only its clean-up was left: it was finished, not undone (its
-    /// commit may be missing).
+    /// commit may be missing: its paths are recorded in [`crate::uncommitted`]).
     pub completed: bool,
 }
 
