@@ -155,3 +155,36 @@ fn a_folder_swapped_during_a_rekey_is_never_written_through() {
         assert!(written.is_empty(), "round {round}: written outside the repository: {written:?} ({})", crate::common::stderr_of(&out));
     }
 }
+
+/// The journal and the lock are opened relative to their folder, never through a symlink, and
+/// never a FIFO: one planted in their place (by a local user with write access to `.git`, or a
+/// committer when there is no git directory) is refused, naming the file and what to do, and
+/// the command runs again once it is removed.
+#[test]
+fn a_planted_journal_or_lock_file_is_refused_by_name_and_nothing_is_written_through_it() {
+    let flake = alice_and_bob();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    symlink(&victim, journal(&flake)).unwrap();
+    let out = flake.as_key(0).args(["users", "add", "carol", K[2]]).output().unwrap();
+    assert!(!out.status.success());
+    let err = crate::common::stderr_of(&out);
+    assert!(err.contains("secrets.journal: the journal is a symbolic link") && err.contains("remove it"), "{err}");
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert!(!flake.sops("users/carol").exists());
+    fs::remove_file(journal(&flake)).unwrap();
+
+    let lock = flake.path().join(".git/secrets.lock");
+    let _ = fs::remove_file(&lock);
+    assert!(std::process::Command::new("mkfifo").arg(&lock).status().unwrap().success());
+    let out = flake.as_key(0).args(["users", "add", "carol", K[2]]).output().unwrap();
+    assert!(!out.status.success());
+    let err = crate::common::stderr_of(&out);
+    assert!(err.contains("secrets.lock: the lock file is a named pipe (FIFO)") && err.contains("remove it"), "{err}");
+    fs::remove_file(&lock).unwrap();
+
+    crate::common::ok(&flake.as_key(0).args(["users", "add", "carol", K[2]]).output().unwrap());
+    assert!(flake.sops("users/carol/key.json").exists());
+    assert!(!journal(&flake).exists());
+}

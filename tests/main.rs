@@ -44,6 +44,7 @@ mod install_safety;
 mod key_files;
 mod memory_cli;
 mod repository_state;
+mod shared_keys;
 mod sops_cli;
 mod sops_interop;
 mod store_cli;

@@ -158,6 +158,59 @@ fn a_change_killed_half_way_is_undone_by_the_next_command_even_a_reading_one() {
     }
 }
 
+/// What HEAD holds at `path`, or `None` when it holds nothing there.
+fn committed(repo: &Path, path: &str) -> Option<String> {
+    let out = Command::new("git").current_dir(repo).args(["show", &format!("HEAD:{path}")]).output().unwrap();
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A revocation killed (`kill -9`) after its change was final on disk but before its commit:
+/// the next command, whichever it is, commits the change first, so that the revocation is in
+/// git (and reaches the machines) rather than silently uncommitted; one told not to commit says
+/// the change is uncommitted and how to commit it.
+#[test]
+fn a_revocation_killed_before_its_commit_is_committed_by_the_next_command() {
+    let next_commands: [&[&str]; 3] =
+        [&["list"], &["users", "add", "carol", "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p"], &["--no-commit", "list"]];
+    for next in next_commands {
+        let f = fixture();
+        let context = format!("then {next:?}");
+        let killed =
+            command(&f.repo).args(["groups", "remove-user", "team", "mallory"]).env("SECRETS_KILL_BEFORE_COMMIT", "1").output().unwrap();
+        assert!(!killed.status.success(), "{context}: the command was not killed: {}", stderr_of(&killed));
+        assert!(!git(&f.repo, &["status", "--porcelain"]).stdout.is_empty(), "{context}: the change is on disk, uncommitted");
+        assert!(committed(&f.repo, "sops/groups/team/users/mallory").is_some());
+        // Run by git itself (a pre-commit hook running `check`), it only says so.
+        let hook = command(&f.repo).args(["list"]).env("GIT_INDEX_FILE", f.repo.join(".git/index")).output().unwrap();
+        assert!(stderr_of(ok(&hook)).contains("the next secrets command run outside git commits it"), "{context}: {}", stderr_of(&hook));
+        assert!(committed(&f.repo, "sops/groups/team/users/mallory").is_some(), "{context}: committed from inside git");
+
+        let out = run(&f.repo, next);
+        ok(&out);
+        let err = stderr_of(&out);
+        assert!(err.contains("interrupted secrets command") && err.contains("sops/groups/team/users/mallory"), "{context}: {err}");
+        if next[0] == "--no-commit" {
+            assert!(err.contains("not committed") && err.contains("git commit"), "{context}: {err}");
+            // Said once: the next command has nothing more to say.
+            let again = stderr_of(ok(&run(&f.repo, &["list"])));
+            assert!(!again.contains("interrupted"), "{context}: {again}");
+            continue;
+        }
+        // The revocation is committed: the link is gone from HEAD and every committed file
+        // is encrypted without mallory.
+        assert!(committed(&f.repo, "sops/groups/team/users/mallory").is_none(), "{context}: the link is still committed");
+        for s in 0..SECRETS {
+            let file = committed(&f.repo, &format!("sops/secrets/s{s}/secret")).unwrap();
+            assert!(!file.contains(&f.mallory), "{context}: the committed s{s} is still encrypted for mallory");
+        }
+        let subjects = String::from_utf8_lossy(&git(&f.repo, &["log", "--format=%s", "-3"]).stdout).into_owned();
+        assert!(subjects.contains("secrets: commit the change of an interrupted secrets command"), "{context}: {subjects}");
+        assert!(git(&f.repo, &["status", "--porcelain"]).stdout.is_empty(), "{context}: everything is committed");
+        assert!(!f.repo.join(".git/secrets.uncommitted").exists(), "{context}");
+        mallory_reads_nothing(&f, &context);
+    }
+}
+
 /// Runs `script` as root in a private mount namespace (so that its tmpfs vanishes with it).
 fn in_private_namespace(script: &str, envs: &[(&str, &Path)]) -> Option<Output> {
     if !rustix::process::geteuid().is_root() {

@@ -10,6 +10,7 @@ use secrets_store::journal::{self, Recovered};
 use secrets_store::lock::{self, RepoLock};
 use secrets_store::names::{shown, shown_path};
 use secrets_store::ops::{Outcome, Progress};
+use secrets_store::uncommitted;
 use secrets_store::{Repo, StoreError};
 
 use crate::cli::GlobalArgs;
@@ -48,6 +49,7 @@ impl Context {
             Ok(recovered) => report_recovered(recovered.as_ref()),
             Err(e) => return Err(recovery_failure(repo, e)),
         }
+        self.finish_uncommitted(repo);
         Ok(lock)
     }
 
@@ -56,13 +58,18 @@ impl Context {
     /// the one changing it); a failure to undo it is a warning.
     pub fn repo_for_reading(&self) -> Result<Repo, Failure> {
         let repo = self.repo()?;
-        if journal::pending(&repo) {
+        let left_uncommitted = uncommitted::path(&repo).is_some_and(|p| p.symlink_metadata().is_ok());
+        if journal::pending(&repo) || left_uncommitted {
             let settled = RepoLock::try_acquire(&repo).and_then(|lock| match lock {
-                Some(lock) => journal::recover(&repo, &lock),
+                Some(lock) => journal::recover(&repo, &lock).map(|recovered| Some((lock, recovered))),
                 None => Ok(None),
             });
             match settled {
-                Ok(recovered) => report_recovered(recovered.as_ref()),
+                Ok(Some((_lock, recovered))) => {
+                    report_recovered(recovered.as_ref());
+                    self.finish_uncommitted(&repo);
+                }
+                Ok(None) => {}
                 Err(e) => recovery_failure(&repo, e).print_as_warning(),
             }
         }
@@ -77,12 +84,20 @@ impl Context {
         !self.global.no_commit && std::env::var_os("CLAN_NO_COMMIT").is_none_or(|v| v.is_empty())
     }
 
-    /// Commits what an operation changed, when the repository is a git work tree.
+    /// Commits what an operation changed, when the repository is a git work tree; then drops
+    /// the store's record that the change is uncommitted (also when told not to commit). A
+    /// failed commit keeps the record, so the next command commits the change.
     pub fn commit(&self, repo: &Repo, paths: &[PathBuf], subject: &str) -> Result<(), Failure> {
         if !self.commits() || paths.is_empty() {
+            let _ = uncommitted::clear(repo);
             return Ok(());
         }
-        match secrets_store::git::commit_paths(repo.root(), paths, subject) {
+        kill_before_commit_if_asked();
+        let committed = secrets_store::git::commit_paths(repo.root(), paths, subject);
+        if committed.is_ok() {
+            let _ = uncommitted::clear(repo);
+        }
+        match committed {
             Ok(true) => {
                 eprintln!("Committed {} to git: {subject}", plural(paths.len(), "path"));
                 Ok(())
@@ -123,12 +138,70 @@ impl Context {
     }
 }
 
+/// The subject of the commit of a change an interrupted command left uncommitted.
+const UNCOMMITTED_SUBJECT: &str = "secrets: commit the change of an interrupted secrets command";
+
+impl Context {
+    /// Commits the change a command killed between making it final and committing it left
+    /// behind ([`uncommitted`]), before anything else happens; told not to commit, says so and
+    /// how to commit it. Never fails the command: a failure is a warning, and the record stays
+    /// for the next command.
+    fn finish_uncommitted(&self, repo: &Repo) {
+        let paths = match uncommitted::pending(repo) {
+            Ok(Some(paths)) if !paths.is_empty() => paths,
+            Ok(_) => return,
+            Err(e) => {
+                let hint = "commit the changes under sops/ by hand if any (git status sops), then remove the record";
+                return store_failure(e).hint(hint).print_as_warning();
+            }
+        };
+        let shown: Vec<String> = paths.iter().take(5).map(|p| shown_path(p.strip_prefix(repo.root()).unwrap_or(p)).into_owned()).collect();
+        let more = if paths.len() > 5 { format!(" and {} more", paths.len() - 5) } else { String::new() };
+        let listed = format!("{}{more}", shown.join(", "));
+        if std::env::var_os("GIT_INDEX_FILE").is_some() {
+            // Run by git itself (a hook during `git commit`): committing now would race the
+            // commit in progress. The record stays for the next command run outside git.
+            eprintln!(
+                "warning: an interrupted secrets command left its change on disk but not committed ({listed}); the next secrets command run outside git commits it"
+            );
+            return;
+        }
+        if !self.commits() {
+            eprintln!(
+                "warning: an interrupted secrets command left its change on disk but not committed ({listed}); commit it: git add sops && git commit"
+            );
+            let _ = uncommitted::clear(repo);
+            return;
+        }
+        match secrets_store::git::commit_paths(repo.root(), &paths, UNCOMMITTED_SUBJECT) {
+            Ok(committed) => {
+                if committed {
+                    eprintln!("warning: an interrupted secrets command left its change uncommitted ({listed}); committed it now: {UNCOMMITTED_SUBJECT}");
+                }
+                let _ = uncommitted::clear(repo);
+            }
+            Err(e) => store_failure(e)
+                .hint(format!(
+                    "an interrupted secrets command left its change uncommitted ({listed}); commit it by hand: git add sops && git commit"
+                ))
+                .print_as_warning(),
+        }
+    }
+}
+
+/// Testing aid: with `SECRETS_KILL_BEFORE_COMMIT=1` the process ends by `SIGKILL` right before
+/// it commits a change, as a `kill -9` or a power cut there would end it, so that tests can
+/// check that the next command commits the change.
+fn kill_before_commit_if_asked() {
+    if std::env::var_os("SECRETS_KILL_BEFORE_COMMIT").is_some_and(|v| v == "1") {
+        crate::sys::signals::die(libc::SIGKILL);
+    }
+}
+
 fn report_recovered(recovered: Option<&Recovered>) {
     if let Some(r) = recovered {
         if r.completed {
-            eprintln!(
-                "warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished, but its commit may be missing: see `git status sops/`"
-            );
+            eprintln!("warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished");
             return;
         }
         if r.paths.is_empty() {
@@ -145,6 +218,10 @@ fn report_recovered(recovered: Option<&Recovered>) {
 }
 
 fn recovery_failure(repo: &Repo, error: StoreError) -> Failure {
+    // A journal that is not a regular file was never read: its message says what to do.
+    if matches!(error, StoreError::StateFile { .. }) {
+        return store_failure(error);
+    }
     store_failure(error).hint(format!(
         "an interrupted change could not be undone; once the cause is fixed, any secrets command undoes it (journal {})",
         journal::path(repo).display()

@@ -160,6 +160,21 @@ pub enum StoreError {
         undo: Box<StoreError>,
     },
 
+    /// The repository's lock file or journal is a symbolic link, a FIFO, a folder or a
+    /// device: it is neither followed nor opened.
+    #[error(
+        "{}: the {file} is {what}, not a regular file; nothing was read or written through it. No secrets command may be running: remove it, then run the command again",
+        shown_path(path)
+    )]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// Which file: `lock file` or `journal`.
+        file: &'static str,
+        /// What it is instead (`a symbolic link`, `a named pipe (FIFO)`, …).
+        what: &'static str,
+    },
+
     /// A git operation (staging, committing, reading history) failed.
     #[error("git: {0}")]
     Git(String),
@@ -208,11 +223,22 @@ pub enum StoreError {
         key: String,
     },
 
-    /// The repository lock file is there but not a regular file.
-    #[error("{}: the lock file is not a regular file; remove it (no secrets command may be running) and try again", path.display())]
-    LockNotAFile {
-        /// The lock file.
+    /// The record of uncommitted changes could not be written.
+    #[error("cannot record the uncommitted paths: {source}")]
+    RecordUncommitted {
+        /// Why the record could not be serialized.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A record of uncommitted changes that is not one `secrets` writes (not the caller's,
+    /// writable by others, unreadable, or naming a path outside `sops/` and `vars/`).
+    #[error("{}: {reason}; this is not a record secrets writes. Commit the changes under sops/ by hand if any (git status sops), then remove it", path.display())]
+    ForeignUncommittedRecord {
+        /// The record file.
         path: PathBuf,
+        /// What is wrong with it (the parser's message or the path it names; no secret).
+        reason: String,
     },
 
     /// The journal of an interrupted change belongs to another user or is writable by others,

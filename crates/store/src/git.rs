@@ -1,13 +1,16 @@
 //! Committing the files a command changed, as clan does (`git commit -- <paths>` with its
 //! subjects), through libgit2: only the given paths are committed, other staged work stays
-//! staged, and nothing happens outside a git work tree.
+//! staged, and nothing happens outside a git work tree. The files committed are read through
+//! open folders, never through a folder swapped for a symlink (see `collect`).
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use git2::{Index, IndexEntry, IndexTime, Repository, Signature};
 
 use crate::error::{Result, StoreError};
+use crate::untrusted::{EntryKind, Folder, Limit};
 
 fn git_err(e: git2::Error) -> StoreError {
     git_error(e, std::io::Error::last_os_error(), Path::new(".git"))
@@ -96,24 +99,60 @@ struct StagedFile {
     id: git2::Oid,
 }
 
-/// Writes the blobs of `rel` (recursively for directories) and records their entries.
+/// Writes the blobs of `rel` (recursively for directories) and records their entries. What is
+/// committed is read through open folders ([`Folder`]): every folder from the work tree down
+/// to `rel` must be a real folder and is never followed through a symlink, so a folder swapped
+/// for a symlink while the command runs can never put files from elsewhere on this disk into a
+/// commit (and so into every clone). A symlink is committed as a symlink, never followed.
 fn collect(repo: &Repository, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
-    let absolute = workdir.join(&rel);
     let mut files = Vec::new();
-    if let Ok(meta) = fs::symlink_metadata(&absolute) {
-        if meta.is_dir() {
-            for entry in walkdir::WalkDir::new(&absolute).min_depth(1).sort_by_file_name() {
-                let entry = entry.map_err(|e| StoreError::Git(e.to_string()))?;
-                if !entry.file_type().is_dir() {
-                    let child = entry.path().strip_prefix(workdir).map_err(|e| StoreError::Git(e.to_string()))?;
-                    files.push(blob_of(repo, workdir, child)?);
-                }
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Err(StoreError::Git(format!("{}: not a path to commit", rel.display())));
+    };
+    if let Some(folder) = Folder::open(workdir, &workdir.join(parent))? {
+        if let Some((EntryKind::Folder, _)) = folder.kind(name)? {
+            if let Some(inner) = folder.open_dir(name)? {
+                collect_folder(repo, &inner, &rel, &mut files)?;
             }
-        } else {
-            files.push(blob_of(repo, workdir, &rel)?);
+        } else if folder.kind(name)?.is_some() {
+            files.push(blob_of(repo, &folder, name, &rel)?);
         }
     }
     Ok(StagedPath { rel, files })
+}
+
+/// The blobs of every file and link below the open folder `folder` (at `rel`).
+fn collect_folder(repo: &Repository, folder: &Folder, rel: &Path, files: &mut Vec<StagedFile>) -> Result<()> {
+    for (name, kind) in folder.entries()? {
+        let child = rel.join(&name);
+        if kind == EntryKind::Folder {
+            if let Some(inner) = folder.open_dir(&name)? {
+                collect_folder(repo, &inner, &child, files)?;
+            }
+        } else {
+            files.push(blob_of(repo, folder, &name, &child)?);
+        }
+    }
+    Ok(())
+}
+
+/// The blob of the entry `name` of `folder` (at `rel`): a link's target, or a regular file's
+/// content (bounded; a FIFO or device is refused, never opened).
+fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path) -> Result<StagedFile> {
+    let (content, mode) = if let Some((EntryKind::Symlink, _)) = folder.kind(name)? {
+        let missing = || StoreError::io(folder.path().join(name), std::io::ErrorKind::NotFound.into());
+        let target = folder.link_target(name).ok_or_else(missing)?;
+        (target.to_string_lossy().into_owned().into_bytes(), 0o120000)
+    } else {
+        let bytes = folder.read(name, Limit::Secret)?;
+        (bytes, if folder.is_executable(name) { 0o100755 } else { 0o100644 })
+    };
+    let id = repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?;
+    let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
+    // git's index keeps the size modulo 2^32, as git itself does.
+    #[allow(clippy::cast_possible_truncation)]
+    let size = content.len() as u32;
+    Ok(StagedFile { path, mode, size, id })
 }
 
 /// Puts the recorded state into `index`: whatever was under each path before goes, so
@@ -141,35 +180,6 @@ fn apply(index: &mut Index, changes: &[StagedPath]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn blob_of(repo: &Repository, workdir: &Path, rel: &Path) -> Result<StagedFile> {
-    let absolute = workdir.join(rel);
-    let meta = fs::symlink_metadata(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
-    let (content, mode) = if meta.file_type().is_symlink() {
-        let target = fs::read_link(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
-        (target.to_string_lossy().into_owned().into_bytes(), 0o120000)
-    } else {
-        let bytes = fs::read(&absolute).map_err(|e| StoreError::io(&absolute, e))?;
-        (bytes, if is_executable(&meta) { 0o100755 } else { 0o100644 })
-    };
-    let id = repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?;
-    let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
-    // git's index keeps the size modulo 2^32, as git itself does.
-    #[allow(clippy::cast_possible_truncation)]
-    let size = content.len() as u32;
-    Ok(StagedFile { path, mode, size, id })
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_meta: &fs::Metadata) -> bool {
-    false
 }
 
 #[cfg(test)]
@@ -204,6 +214,64 @@ mod tests {
         assert!(commit_paths(&root, &[root.join("sops/users/alice")], "secrets: remove user alice").unwrap());
         let tree = repo.head().unwrap().peel_to_tree().unwrap();
         assert!(tree.get_path(Path::new("sops/users/alice/key.json")).is_err());
+    }
+
+    /// A local user swaps a secret folder for a symlink to a folder elsewhere, and back, while
+    /// the command commits: reading the files to commit by path would sometimes commit the
+    /// file over there (into every clone); reading through open folders never does.
+    #[cfg(unix)]
+    #[test]
+    fn nothing_outside_the_repository_is_committed_through_a_folder_swapped_meanwhile() {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap().join("repo");
+        Repository::init(&root).unwrap();
+        let outside = dir.path().canonicalize().unwrap().join("outside");
+        fs::create_dir_all(outside.join("d")).unwrap();
+        fs::write(outside.join("secret"), "OUTSIDE").unwrap();
+        fs::write(outside.join("d/f"), "OUTSIDE").unwrap();
+        let real = root.join("sops/secrets/s");
+        fs::create_dir_all(real.join("d")).unwrap();
+        fs::write(real.join("secret"), "inside").unwrap();
+        fs::write(real.join("d/f"), "inside").unwrap();
+        let spare = root.join("spare");
+        std::os::unix::fs::symlink(&outside, &spare).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (stop, real) = (stop.clone(), real.clone());
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
+                }
+                swaps
+            })
+        };
+        let (mut commits, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
+        while Instant::now() < deadline {
+            for path in [real.join("secret"), real.join("d")] {
+                commits += u64::from(commit_paths(&root, &[path], "c").is_ok());
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(commits > 0 && swaps > 0, "the race ran: {commits} commits, {swaps} swaps");
+        let repo = Repository::open(&root).unwrap();
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_head().unwrap();
+        for id in walk {
+            let tree = repo.find_commit(id.unwrap()).unwrap().tree().unwrap();
+            tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
+                if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+                    assert_ne!(blob.content(), b"OUTSIDE", "{folder}{:?} committed from outside", entry.name());
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .unwrap();
+        }
     }
 
     #[cfg(target_os = "linux")]

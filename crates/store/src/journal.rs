@@ -20,15 +20,17 @@
 //! other steps are undone and the journal stays, so the next command refuses to run until the
 //! symlink is removed and then finishes the undo: a revocation is never silently dropped.
 //!
-//! A journal found on disk is untrusted until checked: it is read as an untrusted file (never
-//! through a symlink, never a FIFO or device, bounded by [`MAX_JOURNAL_SIZE`]), it must be the
+//! The journal is created (`O_EXCL|O_NOFOLLOW`), read and removed relative to its open folder
+//! (see [`crate::lock`]), never by path. A journal found on disk is untrusted until checked: it
+//! is read as an untrusted file (never through a symlink, never a FIFO or device, bounded by
+//! [`MAX_JOURNAL_SIZE`]), it must be the
 //! caller's own and writable by nobody else (see `owned_by_caller` in [`crate::lock`]), and every
 //! step must be one this code writes: a link put back only with the target `secrets` (and clan)
 //! give that link path, a kept old content only under a `.secrets-old-*` name next to its file,
 //! a folder moved aside only to `.<name>.removing-*` next to it.
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
@@ -109,7 +111,7 @@ pub struct Recovered {
     /// The paths put back, or changed by the complete change, relative to the repository root.
     pub paths: Vec<PathBuf>,
     /// The change was complete and only its clean-up was left: it was finished, not undone (its
-    /// commit may be missing).
+    /// commit may be missing: its paths are recorded in [`crate::uncommitted`]).
     pub completed: bool,
 }
 
@@ -117,13 +119,17 @@ pub struct Recovered {
 /// never undoes a change that is still running).
 pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
     let file = path(repo);
-    let bytes = match untrusted::read_file(&file, untrusted::Limit::Bytes(MAX_JOURNAL_SIZE)) {
+    if !pending(repo) {
+        return Ok(None);
+    }
+    let folder = lock::state_folder(repo)?;
+    let name = file_name(&file)?;
+    let bytes = match folder.read(name, untrusted::Limit::Bytes(MAX_JOURNAL_SIZE)) {
         Ok(b) => b,
         Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(lock::not_a_state_file(&folder, name, &file, "journal").unwrap_or(e.into())),
     };
-    let owned = fs::symlink_metadata(&file).is_ok_and(|m| lock::owned_by_caller(&m));
-    if !owned {
+    if !folder.is_callers_own(name) {
         return Err(StoreError::JournalNotTrusted { journal: file });
     }
     let mut steps = Vec::new();
@@ -135,8 +141,11 @@ pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
     }
     let completed = steps.contains(&Step::Final);
     steps.retain(|s| *s != Step::Final);
-    let paths = steps.iter().filter_map(|s| s.main_path().map(PathBuf::from)).collect();
+    let paths: Vec<PathBuf> = steps.iter().filter_map(|s| s.main_path().map(PathBuf::from)).collect();
     if completed {
+        // Final but perhaps not committed: the next command commits it (see
+        // [`crate::uncommitted`]); a failure to record that only loses the reminder.
+        let _ = crate::uncommitted::record(repo, &paths);
         clean_up(repo.root(), &steps);
     } else {
         undo_all(repo.root(), &steps)?;
@@ -144,14 +153,16 @@ pub fn recover(repo: &Repo, _lock: &RepoLock) -> Result<Option<Recovered>> {
     // A write cut short by the kill leaves its temporary file next to its target.
     remove_temporary_files(repo.root(), &steps);
     let recovered = Recovered { steps: if completed { 0 } else { steps.len() }, paths, completed };
-    fs::remove_file(&file).map_err(|e| StoreError::io(&file, e))?;
-    sync_dir(file.parent());
+    folder.remove_file(name).map_err(|e| StoreError::io(&file, e))?;
+    folder.sync();
     Ok(Some(recovered))
 }
 
 /// The journal of the change in progress.
 pub struct Journal {
     file: File,
+    /// The folder that holds the journal, which is created, written and removed through it.
+    folder: Folder,
     path: PathBuf,
     root: PathBuf,
     steps: Vec<Step>,
@@ -162,20 +173,17 @@ impl Journal {
     /// or when an interrupted change is still to be undone.
     pub fn begin(repo: &Repo) -> Result<Journal> {
         let path = path(repo);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-        }
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => StoreError::Interrupted { journal: path.clone() },
+        let folder = lock::state_folder(repo)?;
+        let name = file_name(&path)?;
+        let file = folder.create_new_file(name, 0o600).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                lock::not_a_state_file(&folder, name, &path, "journal").unwrap_or_else(|| StoreError::Interrupted { journal: path.clone() })
+            }
             _ => StoreError::io(&path, e),
         })?;
         file.sync_all().map_err(|e| StoreError::io(&path, e))?;
-        sync_dir(path.parent());
-        Ok(Journal { file, path, root: repo.root().to_path_buf(), steps: Vec::new() })
+        folder.sync();
+        Ok(Journal { file, folder, path, root: repo.root().to_path_buf(), steps: Vec::new() })
     }
 
     /// The path of a file or folder, relative to the repository root, for the journal.
@@ -218,8 +226,8 @@ impl Journal {
     /// After the change was marked final: deletes the old contents, then the journal.
     pub(crate) fn clean_up_and_close(self) {
         clean_up(&self.root, &self.steps);
-        if fs::remove_file(&self.path).is_ok() {
-            sync_dir(self.path.parent());
+        if self.remove().is_ok() {
+            self.folder.sync();
         }
     }
 
@@ -227,8 +235,8 @@ impl Journal {
     /// stays for the next command, and the error says so.
     pub fn roll_back(self) -> Result<()> {
         undo_all(&self.root, &self.steps)?;
-        fs::remove_file(&self.path).map_err(|e| StoreError::io(&self.path, e))?;
-        sync_dir(self.path.parent());
+        self.remove()?;
+        self.folder.sync();
         Ok(())
     }
 
@@ -236,6 +244,17 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Removes the journal file, through its open folder.
+    fn remove(&self) -> Result<()> {
+        let name = file_name(&self.path)?;
+        self.folder.remove_file(name).map_err(|e| StoreError::io(&self.path, e))
+    }
+}
+
+/// The name of the journal (or lock) file in its folder.
+fn file_name(path: &Path) -> Result<&OsStr> {
+    path.file_name().ok_or_else(|| StoreError::io(path, std::io::ErrorKind::InvalidInput.into()))
 }
 
 impl Step {
@@ -336,7 +355,7 @@ fn outside(path: &Path) -> StoreError {
 }
 
 /// A journal path must name something inside `sops/` or `vars/`, with no `..`.
-fn check_relative(rel: &Path) -> Result<()> {
+pub(crate) fn check_relative(rel: &Path) -> Result<()> {
     let mut parts = rel.components();
     let first_ok = matches!(parts.next(), Some(Component::Normal(first)) if first == "sops" || first == "vars");
     if first_ok && parts.all(|c| matches!(c, Component::Normal(_))) {
@@ -473,7 +492,7 @@ pub(crate) fn sync_dir(dir: Option<&Path>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::links::symlink;
+    use std::os::unix::fs::symlink;
 
     fn repo() -> (tempfile::TempDir, Repo) {
         let dir = tempfile::tempdir().unwrap();
@@ -502,7 +521,7 @@ mod tests {
         fs::rename(repo.sops_dir().join("secrets/s/tmp"), &secret).unwrap();
         // A kill: the journal is left as it is, with a half-written last line.
         std::mem::forget(journal);
-        let mut f = OpenOptions::new().append(true).open(path(&repo)).unwrap();
+        let mut f = fs::OpenOptions::new().append(true).open(path(&repo)).unwrap();
         f.write_all(b"{\"undo\":\"crea").unwrap();
 
         assert!(pending(&repo));
@@ -535,6 +554,20 @@ mod tests {
         assert!(!pending(&repo));
     }
 
+    /// Killed after the change was marked final, before the record of what is uncommitted was
+    /// written: finishing the clean-up writes it, so the next command still commits the change.
+    #[test]
+    fn a_complete_change_finished_by_the_next_command_is_recorded_as_uncommitted() {
+        let (_d, repo) = repo();
+        fs::create_dir_all(repo.root().join(".git")).unwrap();
+        fs::write(repo.sops_dir().join("secrets/s/secret"), "new").unwrap();
+        let steps = [Step::Created { path: "sops/secrets/s/secret".into() }, Step::Final];
+        fs::write(path(&repo), steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect::<String>()).unwrap();
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        assert!(recover(&repo, &lock).unwrap().unwrap().completed);
+        assert_eq!(crate::uncommitted::pending(&repo).unwrap().unwrap(), [repo.sops_dir().join("secrets/s/secret")]);
+    }
+
     #[test]
     fn paths_outside_sops_and_vars_are_refused() {
         let (_d, repo) = repo();
@@ -554,7 +587,7 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::create_dir_all(&outside).unwrap();
         fs::write(outside.join("precious"), "keep").unwrap();
-        symlink(&outside, &repo.sops_dir().join("secrets/evil")).unwrap();
+        symlink(&outside, repo.sops_dir().join("secrets/evil")).unwrap();
         fs::write(path(&repo), "{\"undo\":\"created\",\"path\":\"sops/secrets/evil/precious\"}\n").unwrap();
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
         assert!(recover(&repo, &lock).is_err());
@@ -582,7 +615,7 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::create_dir_all(&outside).unwrap();
         fs::rename(repo.sops_dir().join("secrets/s"), dir.path().join("moved")).unwrap();
-        symlink(&outside, &repo.sops_dir().join("secrets/s")).unwrap();
+        symlink(&outside, repo.sops_dir().join("secrets/s")).unwrap();
 
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
         let refused = recover(&repo, &lock).unwrap_err().to_string();
@@ -606,7 +639,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (_d, repo) = repo();
         let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
-        symlink(Path::new("/dev/zero"), &path(&repo)).unwrap();
+        symlink(Path::new("/dev/zero"), path(&repo)).unwrap();
         assert!(recover(&repo, &lock).is_err(), "never read through a link (to /dev/zero)");
         fs::remove_file(path(&repo)).unwrap();
         let status = std::process::Command::new("mkfifo").arg(path(&repo)).status().unwrap();
@@ -618,6 +651,71 @@ mod tests {
         fs::set_permissions(path(&repo), fs::Permissions::from_mode(0o666)).unwrap();
         assert!(recover(&repo, &lock).is_err(), "a journal anyone may write is refused");
         assert_eq!(fs::read(repo.sops_dir().join("secrets/s/secret")).unwrap(), b"keep");
+    }
+
+    /// Swaps `real` and `spare` (a symlink to a folder elsewhere) over and over until the
+    /// returned flag is set; the thread returns how many swaps it made.
+    #[cfg(unix)]
+    fn swapping(real: PathBuf, spare: PathBuf) -> (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<u64>) {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
+            }
+            swaps
+        });
+        (stop, thread)
+    }
+
+    /// Without a git directory the journal lives in `sops/`, which a local user may swap for a
+    /// symlink to a folder elsewhere, and back, while changes start and are undone: the journal
+    /// is never created, nor removed, over there.
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_never_written_through_a_sops_folder_swapped_meanwhile() {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("keep"), "keep").unwrap();
+        let repo = Repo::at(dir.path().join("repo"));
+        fs::create_dir_all(repo.sops_dir()).unwrap();
+        assert_eq!(lock::state_dir(&repo), repo.sops_dir(), "no git directory above the temporary folder");
+        let spare = dir.path().join("spare");
+        symlink(&outside, &spare).unwrap();
+        let (stop, swapper) = swapping(repo.sops_dir(), spare);
+        let (mut begun, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
+        while Instant::now() < deadline {
+            if let Ok(journal) = Journal::begin(&repo) {
+                begun += 1;
+                let _ = journal.roll_back();
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(begun > 0 && swaps > 0, "the race ran: {begun} journals, {swaps} swaps");
+        let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["keep"], "nothing created outside");
+    }
+
+    /// A journal that is a symlink (to anything) is refused by name: neither followed nor taken
+    /// for an interrupted change that running the command again would undo.
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_that_is_a_symlink_is_refused_by_name() {
+        let (dir, repo) = repo();
+        let victim = dir.path().join("victim");
+        symlink(&victim, path(&repo)).unwrap();
+        let err = Journal::begin(&repo).err().unwrap();
+        assert!(matches!(&err, StoreError::StateFile { file: "journal", what: "a symbolic link", .. }), "{err}");
+        let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+        let err = recover(&repo, &lock).unwrap_err();
+        assert!(err.to_string().contains("journal is a symbolic link"), "{err}");
+        assert!(!victim.exists());
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub mod rekey;
 pub mod repo;
 pub mod secrets;
 pub mod tx;
+pub mod uncommitted;
 pub mod untrusted;
 
 pub use error::{Result, StoreError};

@@ -9,7 +9,11 @@
 //! ([`link_path`]) finds every link that gives it access.
 //! The folders that hold them (the secret or group folder, its `users/`, `machines/`,
 //! `groups/`) must be real directories: a symlinked one would make a read list someone else's
-//! links and a write or delete land outside the repository ([`untrusted::check_folders`]).
+//! links and a write or delete land outside the repository. They are opened once, without
+//! following a link ([`untrusted::Folder`]), and listed, written and deleted through that
+//! descriptor, so a folder swapped for a symlink after the check is never followed. Only the
+//! resolution of a link's target (`canonicalize`, which reads no content) goes by path; its
+//! result must lie in `sops/<kind>/`, wherever the path led.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -17,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Result, StoreError};
 use crate::names::Kind;
 use crate::repo::Repo;
-use crate::untrusted;
+use crate::untrusted::{self, EntryKind, Folder};
 
 /// What a link in a membership folder points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,57 +94,47 @@ pub fn link_path(container: &Path, kind: Kind, name: &str) -> PathBuf {
 
 /// Creates (or replaces) the link from `container` to a member. Returns the link's path.
 /// Refused when a folder on the way is a symlink (missing ones are created as real folders).
+/// Every step goes through the open folder ([`untrusted::Folder::open_or_create`]): a folder
+/// swapped for a symlink after it was checked is never written through.
 pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<PathBuf> {
-    let folder = container.join(kind.folder());
-    untrusted::check_folders(repo.root(), &folder)?;
-    fs::create_dir_all(&folder).map_err(|e| StoreError::io(&folder, e))?;
-    let link = folder.join(name);
-    let relative_folder = folder.strip_prefix(repo.root()).unwrap_or(&folder);
+    let folder_path = container.join(kind.folder());
+    let folder = Folder::open_or_create(repo.root(), &folder_path)?;
+    let link = folder_path.join(name);
+    let relative_folder = folder_path.strip_prefix(repo.root()).unwrap_or(&folder_path);
     let target_rel = Path::new("sops").join(kind.folder()).join(name);
     let target = relative_path(relative_folder, &target_rel);
-    match fs::symlink_metadata(&link) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            if fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
+    match folder.kind(name)? {
+        Some((EntryKind::Symlink, _)) => {
+            if folder.link_target(name).as_deref() == Some(target.as_path()) {
                 return Ok(link);
             }
-            fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
+            folder.remove_file(name).map_err(|e| StoreError::io(&link, e))?;
         }
-        Ok(_) => return Err(StoreError::NotASymlink { kind, name: name.to_string(), path: link }),
-        Err(_) => {}
+        Some(_) => return Err(StoreError::NotASymlink { kind, name: name.to_string(), path: link }),
+        None => {}
     }
-    symlink(&target, &link).map_err(|e| StoreError::io(&link, e))?;
+    folder.symlink(&target, name).map_err(|e| StoreError::io(&link, e))?;
+    folder.sync();
     Ok(link)
 }
 
-/// Creates a membership link (also used to put one back when a change is undone).
-#[cfg(unix)]
-pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(not(unix))]
-pub(crate) fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "membership links need symlinks (unix)"))
-}
-
 /// Removes the link to a member; then the folder if it became empty. Returns whether a link was
-/// there. Refused when a folder on the way is a symlink.
+/// there. Refused when a folder on the way is a symlink; the link is removed through its open
+/// folder, so a folder swapped for a symlink meanwhile is never deleted through.
 pub fn remove(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<bool> {
     let link = link_path(container, kind, name);
-    untrusted::check_folders(repo.root(), &container.join(kind.folder()))?;
-    match fs::symlink_metadata(&link) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            fs::remove_file(&link).map_err(|e| StoreError::io(&link, e))?;
-            remove_if_empty(&container.join(kind.folder()));
-            Ok(true)
-        }
-        _ => Ok(false),
+    let Some(parent) = Folder::open(repo.root(), container)? else { return Ok(false) };
+    let Some(folder) = parent.open_dir(kind.folder())? else { return Ok(false) };
+    if !matches!(folder.kind(name)?, Some((EntryKind::Symlink, _))) {
+        return Ok(false);
     }
-}
-
-/// Removes a directory if it is empty (an error just means it is not).
-pub fn remove_if_empty(dir: &Path) {
-    let _ = fs::remove_dir(dir);
+    folder.remove_file(name).map_err(|e| StoreError::io(&link, e))?;
+    folder.sync();
+    // An error just means the folder is not empty.
+    if parent.remove_dir(kind.folder()).is_ok() {
+        parent.sync();
+    }
+    Ok(true)
 }
 
 /// Reads the links of one kind in `container`, sorted by name. Entries that are not symlinks
@@ -158,26 +152,23 @@ pub(crate) fn canonical_kind_dir(repo: &Repo, kind: Kind) -> Option<PathBuf> {
 /// As [`read`], given [`canonical_kind_dir`] (for callers reading many containers).
 pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical_kind_dir: Option<&Path>) -> Result<Vec<Link>> {
     let folder = container.join(kind.folder());
-    if !untrusted::check_folders(repo.root(), &folder)? {
-        return Ok(Vec::new());
-    }
-    let entries = fs::read_dir(&folder).map_err(|e| StoreError::io(&folder, e))?;
+    // The listing and the link targets are read through the open folder: a folder swapped for
+    // a symlink after it was checked is never listed.
+    let Some(open) = Folder::open(repo.root(), &folder)? else { return Ok(Vec::new()) };
     let kind_dir = repo.sops_dir().join(kind.folder());
     let mut kind_dir_checked = false;
     let mut links = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| StoreError::io(&folder, e))?;
-        let link = entry.path();
-        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
-        if !is_link {
+    for (entry, entry_kind) in open.entries()? {
+        if entry_kind != EntryKind::Symlink {
             continue;
         }
+        let link = folder.join(&entry);
         if !kind_dir_checked {
             // Links lead into sops/<kind>/, whose own folders must be real too.
             untrusted::check_folders(repo.root(), &kind_dir)?;
             kind_dir_checked = true;
         }
-        let raw = fs::read_link(&link).map_err(|e| StoreError::io(&link, e))?;
+        let Some(raw) = open.link_target(&entry) else { continue };
         let lexical = normalize(&folder.join(&raw));
         let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
         if let Ok(resolved) = fs::canonicalize(&link) {
@@ -237,6 +228,7 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
 
     #[test]
     fn relative_targets_match_clan() {
@@ -277,12 +269,12 @@ mod tests {
         let secret = repo.secret_dir("s");
         let users = secret.join("users");
         fs::create_dir_all(&users).unwrap();
-        symlink(Path::new("../../../users/gone"), &users.join("gone")).unwrap();
+        symlink(Path::new("../../../users/gone"), users.join("gone")).unwrap();
         assert!(matches!(read(&repo, &secret, Kind::User).unwrap()[0], Link::Dangling { .. }));
 
         let outside = repo.root().join("elsewhere/users/eve");
         fs::create_dir_all(&outside).unwrap();
-        symlink(&outside, &users.join("eve")).unwrap();
+        symlink(&outside, users.join("eve")).unwrap();
         assert!(matches!(read(&repo, &secret, Kind::User), Err(StoreError::UnsafeLink { .. })));
     }
 
@@ -291,7 +283,7 @@ mod tests {
         let (_d, repo) = repo_with_user("alice");
         let outside = repo.root().join("outside");
         fs::create_dir_all(outside.join("users")).unwrap();
-        symlink(Path::new("../../../users/gone"), &outside.join("users/gone")).unwrap();
+        symlink(Path::new("../../../users/gone"), outside.join("users/gone")).unwrap();
         fs::create_dir_all(repo.sops_dir().join("groups")).unwrap();
         let group = repo.member_dir(Kind::Group, "g");
         symlink(&outside, &group).unwrap();
@@ -305,9 +297,55 @@ mod tests {
         // The same one level down: a secret's users/ folder.
         let secret = repo.secret_dir("s");
         fs::create_dir_all(&secret).unwrap();
-        symlink(&outside.join("users"), &secret.join("users")).unwrap();
+        symlink(outside.join("users"), secret.join("users")).unwrap();
         assert!(refused(read(&repo, &secret, Kind::User).map(|_| ())));
         assert!(refused(add(&repo, &secret, Kind::User, "alice").map(|_| ())));
+    }
+
+    /// A local user (or a racing checkout) swaps a secret's `users/` folder for a symlink to a
+    /// folder elsewhere, and back, while links are added and removed: a check of the folders
+    /// followed by a write by path would sometimes create or delete a link over there; writing
+    /// through the open folder never does.
+    #[cfg(unix)]
+    #[test]
+    fn links_are_never_added_or_removed_through_a_folder_swapped_meanwhile() {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let (_d, repo) = repo_with_user("alice");
+        let outside = repo.root().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        symlink(Path::new("keep"), outside.join("alice")).unwrap();
+        let secret = repo.secret_dir("s");
+        let real = secret.join("users");
+        fs::create_dir_all(&real).unwrap();
+        // Never empty, so that removing the last link never removes the folder being swapped.
+        fs::write(real.join("README"), "").unwrap();
+        let spare = repo.root().join("spare");
+        symlink(&outside, &spare).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
+                }
+                swaps
+            })
+        };
+        let (mut done, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
+        while Instant::now() < deadline {
+            done += u64::from(add(&repo, &secret, Kind::User, "alice").is_ok());
+            done += u64::from(remove(&repo, &secret, Kind::User, "alice").is_ok());
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(done > 0 && swaps > 0, "the race ran: {done} changes, {swaps} swaps");
+        let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["alice"], "nothing created outside");
+        assert_eq!(fs::read_link(outside.join("alice")).unwrap(), Path::new("keep"), "nothing replaced or deleted outside");
     }
 
     #[test]
@@ -316,11 +354,11 @@ mod tests {
         let secret = repo.secret_dir("s");
         let users = secret.join("users");
         fs::create_dir_all(&users).unwrap();
-        symlink(Path::new("../../../users/bob"), &users.join("zz")).unwrap();
+        symlink(Path::new("../../../users/bob"), users.join("zz")).unwrap();
         assert_eq!(read(&repo, &secret, Kind::User).unwrap(), vec![Link::Misnamed { link: users.join("zz"), target: "bob".into() }]);
         assert!(members(&repo, &secret, Kind::User).unwrap().is_empty());
         // The same target under its own name is a member.
-        symlink(Path::new("../../../users/./bob"), &users.join("bob")).unwrap();
+        symlink(Path::new("../../../users/./bob"), users.join("bob")).unwrap();
         assert_eq!(members(&repo, &secret, Kind::User).unwrap(), vec!["bob".to_string()]);
     }
 
@@ -329,7 +367,7 @@ mod tests {
         let (_d, repo) = repo_with_user("alice");
         let secret = repo.secret_dir("s");
         fs::create_dir_all(secret.join("machines")).unwrap();
-        symlink(Path::new("../../../users/alice"), &secret.join("machines/alice")).unwrap();
+        symlink(Path::new("../../../users/alice"), secret.join("machines/alice")).unwrap();
         assert!(matches!(read(&repo, &secret, Kind::Machine), Err(StoreError::UnsafeLink { .. })));
     }
 }

@@ -11,7 +11,10 @@
 //! The lock file (and the transaction journal next to it) lives in the git directory of the work
 //! tree when there is one (for a linked work tree, its own directory under `.git/worktrees/`, as
 //! each work tree has its own `sops/`), so it is never committed; otherwise it is
-//! `sops/.secrets.lock`. It is opened without following symlinks and must be a regular file.
+//! `sops/.secrets.lock`. Both files are opened, read, written and removed relative to their
+//! open folder (`state_folder`: `sops/` is reached without following a link), never by path; a
+//! symlink, FIFO, folder or device in the place of either is refused, naming it
+//! ([`StoreError::StateFile`]).
 //!
 //! The git directory is found as git finds it (the first `.git` up from the work tree), and like
 //! git's `safe.directory` rule it is trusted only when it is owned by the caller and not
@@ -19,13 +22,14 @@
 //! the next command, see [`crate::journal`]) and the lock of every git-less repository below
 //! `/tmp`. An untrusted git directory is ignored and `sops/` holds both files.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Result, StoreError};
 use crate::repo::Repo;
-use crate::untrusted;
+use crate::untrusted::{EntryKind, Folder};
 
 /// How long a command waits for the lock unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -136,45 +140,42 @@ impl RepoLock {
     }
 }
 
-/// Opens (creating it if needed) the lock file: never through a symlink, never a FIFO or a
-/// device (opening one could block or touch something else), read-only when the file is not
-/// ours to write (a lock works on any open descriptor).
+/// Opens the folder that holds the lock and the journal ([`state_dir`]), for opening, reading,
+/// writing and removing them relative to it: `sops/` is reached from the repository root
+/// without following a link (and created as a real folder if missing), as it comes from the
+/// untrusted tree; the git directory is the caller's own ([`owned_by_caller`]) and is opened as
+/// found.
+pub(crate) fn state_folder(repo: &Repo) -> Result<Folder> {
+    let dir = state_dir(repo);
+    if dir == repo.sops_dir() {
+        return Ok(Folder::open_or_create(repo.root(), &dir)?);
+    }
+    Folder::open(&dir, &dir)?.ok_or_else(|| StoreError::io(&dir, std::io::ErrorKind::NotFound.into()))
+}
+
+/// The refusal of the state file `name` of `folder` (at `path`): `Some` when something other
+/// than a regular file (a symlink, a FIFO, a folder, a device) has its name.
+pub(crate) fn not_a_state_file(folder: &Folder, name: &OsStr, path: &Path, file: &'static str) -> Option<StoreError> {
+    match folder.kind(name) {
+        Ok(Some((kind, what))) if kind != EntryKind::File => Some(StoreError::StateFile { path: path.to_path_buf(), file, what }),
+        _ => None,
+    }
+}
+
+/// Opens (creating it if needed) the lock file, relative to its open folder
+/// ([`state_folder`]): never through a symlink, never a FIFO or a device (opening one could
+/// block or touch something else), read-only when the file is not ours to write.
 fn open(repo: &Repo, path: &Path) -> Result<File> {
-    if path.parent() == Some(repo.sops_dir().as_path()) {
-        // `sops/` comes from the untrusted tree: never created or entered through a symlink.
-        untrusted::check_folders(repo.root(), &repo.sops_dir())?;
-    }
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
-    }
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true);
-    no_follow(&mut options);
-    let file = match options.open(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            let mut read_only = OpenOptions::new();
-            read_only.read(true);
-            no_follow(&mut read_only);
-            read_only.open(path)
-        }
-        other => other,
-    }
-    .map_err(|e| StoreError::io(path, e))?;
+    let folder = state_folder(repo)?;
+    let name = path.file_name().ok_or_else(|| StoreError::io(path, std::io::ErrorKind::InvalidInput.into()))?;
+    let refused = || not_a_state_file(&folder, name, path, "lock file");
+    let file = folder.open_or_create_file(name, 0o644).map_err(|e| refused().unwrap_or_else(|| StoreError::io(path, e)))?;
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
     if !meta.is_file() {
-        return Err(StoreError::LockNotAFile { path: path.to_path_buf() });
+        return Err(refused().unwrap_or(StoreError::StateFile { path: path.to_path_buf(), file: "lock file", what: "not a regular file" }));
     }
     Ok(file)
 }
-
-#[cfg(unix)]
-fn no_follow(options: &mut OpenOptions) {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).mode(0o644);
-}
-
-#[cfg(not(unix))]
-fn no_follow(_options: &mut OpenOptions) {}
 
 /// One non-blocking attempt at the exclusive lock: `Ok(false)` when someone else holds it.
 #[cfg(unix)]
@@ -257,6 +258,65 @@ mod tests {
         let repo = Repo::at(dir.path().join("repo"));
         assert!(RepoLock::try_acquire(&repo).is_err());
         assert!(!elsewhere.join(".secrets.lock").exists());
+    }
+
+    /// Swaps `real` and `spare` (a symlink to a folder elsewhere) over and over until the
+    /// returned flag is set; the thread returns how many swaps it made.
+    #[cfg(unix)]
+    fn swapping(real: PathBuf, spare: PathBuf) -> (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<u64>) {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
+            }
+            swaps
+        });
+        (stop, thread)
+    }
+
+    /// Without a git directory the lock lives in `sops/`, which a local user may swap for a
+    /// symlink to a folder elsewhere, and back, while commands start: the lock file is never
+    /// created over there.
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_is_never_created_through_a_sops_folder_swapped_meanwhile() {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        let repo = Repo::at(dir.path().join("repo"));
+        fs::create_dir_all(repo.sops_dir()).unwrap();
+        assert_eq!(state_dir(&repo), repo.sops_dir(), "no git directory above the temporary folder");
+        let spare = dir.path().join("spare");
+        std::os::unix::fs::symlink(&outside, &spare).unwrap();
+        let (stop, swapper) = swapping(repo.sops_dir(), spare);
+        let (mut taken, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
+        while Instant::now() < deadline {
+            taken += u64::from(matches!(RepoLock::try_acquire(&repo), Ok(Some(_))));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(taken > 0 && swaps > 0, "the race ran: {taken} locks, {swaps} swaps");
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "nothing created outside");
+    }
+
+    /// A lock file that is a symlink or a FIFO is refused with an error naming it and saying
+    /// what to do.
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_file_that_is_not_a_regular_file_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path());
+        fs::create_dir_all(repo.sops_dir()).unwrap();
+        std::os::unix::fs::symlink("/dev/null", lock_path(&repo)).unwrap();
+        let err = RepoLock::try_acquire(&repo).unwrap_err();
+        assert!(matches!(&err, StoreError::StateFile { what: "a symbolic link", .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(".secrets.lock") && text.contains("lock file") && text.contains("remove it"), "{text}");
     }
 
     #[cfg(unix)]

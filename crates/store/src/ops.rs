@@ -17,6 +17,7 @@ use crate::rekey::{self, RekeyOptions, Rekeyed};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
 use crate::tx::Tx;
+use crate::untrusted::{EntryKind, Folder};
 
 /// Reports progress of a re-key over many secrets.
 pub trait Progress: Sync {
@@ -51,6 +52,21 @@ pub struct Outcome {
     pub paths: Vec<PathBuf>,
     /// The secrets whose files were re-keyed.
     pub rekeyed: Vec<RekeySummary>,
+    /// After a removal: keys of the removed member that another user or machine also holds,
+    /// so that they stay recipients of what that holder reads (the removal does not revoke
+    /// them). Empty for every other operation.
+    pub shared_keys: Vec<SharedKey>,
+}
+
+/// A public key of a removed member that another member holds too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKey {
+    /// The public key.
+    pub key: String,
+    /// The kind of the other holder.
+    pub kind: Kind,
+    /// The other holder's name (from the repository: print it escaped).
+    pub holder: String,
 }
 
 /// One re-keyed secret, for the report.
@@ -82,7 +98,7 @@ impl Ctx<'_> {
         let (tx, plan) = planned?;
         let rekeyed = plan.iter().map(RekeySummary::from).collect();
         let paths = tx.finish(&plan)?;
-        Ok(Outcome { paths, rekeyed })
+        Ok(Outcome { paths, rekeyed, shared_keys: Vec::new() })
     }
 }
 
@@ -171,6 +187,7 @@ pub fn change_keys(ctx: &Ctx<'_>, kind: Kind, name: &str, add: &[PublicKey], rem
 /// it, and re-keys (rotating the data key) every secret it could read.
 pub fn remove_member(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Outcome> {
     ctx.repo.require(kind, name)?;
+    let shared_keys = shared_keys(ctx.repo, kind, name);
     let affected = ctx.repo.secrets_referencing(kind, name)?;
     let mut tx = Tx::new(ctx.repo);
     for group in ctx.repo.list(Kind::Group)? {
@@ -183,7 +200,29 @@ pub fn remove_member(ctx: &Ctx<'_>, kind: Kind, name: &str) -> Result<Outcome> {
         tx.remove_link(&secret.dir, kind, name)?;
     }
     tx.remove_dir(&ctx.repo.member_dir(kind, name))?;
-    ctx.rekey_and_finish(tx, &affected)
+    let mut outcome = ctx.rekey_and_finish(tx, &affected)?;
+    outcome.shared_keys = shared_keys;
+    Ok(outcome)
+}
+
+/// The keys of member `name` that another user or machine holds too: a removal drops the
+/// member's links, but every secret the other holder reads stays encrypted for the key. A
+/// member whose `key.json` cannot be read is left out (`check` reports it).
+fn shared_keys(repo: &Repo, kind: Kind, name: &str) -> Vec<SharedKey> {
+    let Ok(own) = repo.read_keys(kind, name) else { return Vec::new() };
+    let mut shared = Vec::new();
+    for other_kind in [Kind::User, Kind::Machine] {
+        for other in repo.list(other_kind).unwrap_or_default() {
+            if other_kind == kind && other == name {
+                continue;
+            }
+            let Ok(keys) = repo.read_keys(other_kind, &other) else { continue };
+            for key in own.iter().filter(|k| keys.contains(k)) {
+                shared.push(SharedKey { key: key.key.clone(), kind: other_kind, holder: other.clone() });
+            }
+        }
+    }
+    shared
 }
 
 fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
@@ -256,29 +295,38 @@ pub fn update_all(ctx: &Ctx<'_>) -> Result<Outcome> {
     if crate::journal::pending(ctx.repo) {
         return Err(StoreError::Interrupted { journal: crate::journal::path(ctx.repo) });
     }
-    remove_leftovers(&ctx.repo.sops_dir())?;
+    remove_leftovers(ctx.repo)?;
     let all = ctx.repo.all_secrets()?;
     ctx.rekey_and_finish(Tx::new(ctx.repo), &all)
 }
 
-fn remove_leftovers(sops: &std::path::Path) -> Result<()> {
-    let mut stack = vec![sops.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            // A folder with a `secret` is a secret, whatever its name: never removed here.
-            let leftover = crate::names::is_leftover_entry(&path);
-            if leftover && name.starts_with(".secrets-") && !is_dir {
-                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-            } else if leftover && name.contains(".removing-") && is_dir {
-                fs::remove_dir_all(&path).map_err(|e| StoreError::io(&path, e))?;
-            } else if is_dir {
-                stack.push(path);
+/// Removes what interrupted runs left in `sops/`: `.secrets-*` files and `.<name>.removing-*`
+/// folders that hold no `secret` ([`names::is_leftover_entry`]). The walk goes down through
+/// open folders and removes relative to them ([`Folder::remove_file`],
+/// [`Folder::remove_dir_all`]): a folder swapped for a symlink during the walk is never entered
+/// or deleted through, and a symlink found on the way is left alone (`check` reports it).
+fn remove_leftovers(repo: &Repo) -> Result<()> {
+    let Some(sops) = Folder::open(repo.root(), &repo.sops_dir())? else { return Ok(()) };
+    let mut stack = vec![sops];
+    while let Some(folder) = stack.pop() {
+        for (name, kind) in folder.entries()? {
+            let path = folder.path().join(&name);
+            let text = name.to_string_lossy();
+            let leftover = names::is_leftover(&text);
+            if leftover && kind != EntryKind::Folder && text.starts_with(".secrets-") {
+                folder.remove_file(&name).map_err(|e| StoreError::io(&path, e))?;
+            } else if kind == EntryKind::Folder {
+                let Some(inner) = folder.open_dir(&name)? else { continue };
+                // A folder with a `secret` is a secret, whatever its name: never removed here.
+                let holds_secret = inner.kind("secret")?.is_some();
+                if leftover && text.contains(".removing-") && !holds_secret {
+                    folder.remove_dir_all(&name)?;
+                } else {
+                    stack.push(inner);
+                }
             }
         }
+        folder.sync();
     }
     Ok(())
 }
@@ -301,7 +349,7 @@ pub fn set_secret(ctx: &Ctx<'_>, name: &str, value: &[u8], members: &[(Kind, Str
     match encrypted {
         Ok(bytes) => {
             tx.write_file(&secret.file(), &bytes, 0o600)?;
-            tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+            tx.finish(&[]).map(|paths| Outcome { paths, ..Outcome::default() })
         }
         Err(e) => {
             tx.rollback();
@@ -355,7 +403,7 @@ pub fn remove_secret(repo: &Repo, name: &str) -> Result<Outcome> {
     }
     let mut tx = Tx::new(repo);
     tx.remove_dir(&secret.dir)?;
-    tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+    tx.finish(&[]).map(|paths| Outcome { paths, ..Outcome::default() })
 }
 
 /// `rename`: renames a secret (both names are checked).
@@ -370,7 +418,7 @@ pub fn rename_secret(repo: &Repo, old: &str, new: &str) -> Result<Outcome> {
     }
     let mut tx = Tx::new(repo);
     tx.rename_dir(&from.dir, &to.dir)?;
-    tx.finish(&[]).map(|paths| Outcome { paths, rekeyed: Vec::new() })
+    tx.finish(&[]).map(|paths| Outcome { paths, ..Outcome::default() })
 }
 
 #[cfg(test)]
@@ -379,6 +427,61 @@ mod tests {
 
     fn fixture(rel: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(rel)
+    }
+
+    /// `key update` clears leftovers while a local user swaps a secret folder for a symlink to
+    /// a folder elsewhere, and back: listing a folder by path, then deleting by path, would
+    /// sometimes delete over there (a `.secrets-*` file, a whole `.x.removing-*` tree);
+    /// walking and deleting through open folders never does.
+    #[cfg(unix)]
+    #[test]
+    fn leftovers_are_never_removed_through_a_folder_swapped_meanwhile() {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::at(dir.path().canonicalize().unwrap());
+        let outside = repo.root().join("outside");
+        fs::create_dir_all(outside.join(".x.removing-1/deep")).unwrap();
+        fs::write(outside.join(".x.removing-1/deep/precious"), "keep").unwrap();
+        fs::write(outside.join(".secrets-precious"), "keep").unwrap();
+        let real = repo.secret_dir("s");
+        fs::create_dir_all(real.join("users")).unwrap();
+        let spare = repo.root().join("spare");
+        std::os::unix::fs::symlink(&outside, &spare).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let stop = stop.clone();
+            let real = real.clone();
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
+                }
+                swaps
+            })
+        };
+        let (mut runs, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
+        while Instant::now() < deadline {
+            runs += u64::from(remove_leftovers(&repo).is_ok());
+        }
+        stop.store(true, Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        assert!(runs > 0 && swaps > 0, "the race ran: {runs} runs, {swaps} swaps");
+        assert_eq!(fs::read(outside.join(".secrets-precious")).unwrap(), b"keep", "nothing deleted outside");
+        assert_eq!(fs::read(outside.join(".x.removing-1/deep/precious")).unwrap(), b"keep", "nothing deleted outside");
+        // Without the race, the leftovers inside are removed and the secret is kept.
+        let inside = repo.secret_dir("t");
+        fs::create_dir_all(inside.join(".old.removing-7/users")).unwrap();
+        fs::write(inside.join(".secrets-tmp"), "x").unwrap();
+        fs::write(inside.join("secret"), "{}").unwrap();
+        fs::create_dir_all(repo.secret_dir(".kept.removing-3")).unwrap();
+        fs::write(repo.secret_dir(".kept.removing-3").join("secret"), "{}").unwrap();
+        remove_leftovers(&repo).unwrap();
+        let names: Vec<_> = fs::read_dir(&inside).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["secret"]);
+        assert!(repo.secret_dir(".kept.removing-3").join("secret").exists(), "a folder with a secret is a secret");
     }
 
     /// `get`, `exec` and `set --edit` read a secret's file once, through its open folders: a

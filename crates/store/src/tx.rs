@@ -239,6 +239,10 @@ impl<'r> Tx<'r> {
             }
         }
         if let Some(journal) = self.journal.take() {
+            // Final on disk, not committed yet: recorded before the journal goes, so that a
+            // kill before the commit leaves a record the next command commits (see
+            // [`crate::uncommitted`]). A failure to record only loses that reminder.
+            let _ = crate::uncommitted::record(self.repo, &self.touched);
             journal.clean_up_and_close();
         }
         Ok(std::mem::take(&mut self.touched))

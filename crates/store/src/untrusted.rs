@@ -22,8 +22,8 @@
 //! folder swapped for a symlink is never written through either.
 //!
 //! Membership links are not read here: they are symlinks by design and [`crate::links`] resolves
-//! them, refusing any that leave `sops/<kind>/`; it calls [`check_folders`] for the folders that
-//! hold them.
+//! them, refusing any that leave `sops/<kind>/`; it lists, adds and removes them through the
+//! [`Folder`] that holds them.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;

@@ -159,6 +159,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
                 other => store_failure(other),
             })?;
             ctx.report(&outcome);
+            warn_shared_keys(kind, &name, &outcome.shared_keys);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {noun} {name}"))?;
         }
         MemberCommand::AddKey { name, keys } => {
@@ -273,6 +274,22 @@ fn warn_raw_ssh(kind: Kind, name: &str, keys: &[PublicKey]) {
         eprintln!(
             "warning: machine `{name}` has a raw ssh key; sops-nix cannot decrypt for it on the machine. \
              Store its age form instead: ssh-keyscan -t ed25519 HOST | secrets machines add -f {name} --ssh-to-age"
+        );
+    }
+}
+
+/// After a removal: a key the removed member shares with another user or machine is still a
+/// recipient of everything that holder reads, so the removal did not revoke it there.
+fn warn_shared_keys(kind: Kind, name: &str, shared: &[ops::SharedKey]) {
+    for entry in shared {
+        let (holder, key) = (names::shown(&entry.holder), names::shown(&entry.key));
+        eprintln!(
+            "warning: the key {key} of removed {} {} is also the key of {} {holder}: it still decrypts every secret {holder} can read. If {} must lose access, give {holder} a key of its own (`secrets {}s add-key`, then `remove-key`)",
+            kind.noun(),
+            names::shown(name),
+            entry.kind.noun(),
+            names::shown(name),
+            entry.kind.noun(),
         );
     }
 }

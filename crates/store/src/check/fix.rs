@@ -19,5 +19,5 @@ pub fn fix(ctx: &Ctx<'_>, report: &Report) -> Result<Outcome> {
     let (tx, plan) = planned?;
     let rekeyed = plan.iter().map(RekeySummary::from).collect();
     let paths = tx.finish(&plan)?;
-    Ok(Outcome { paths, rekeyed })
+    Ok(Outcome { paths, rekeyed, ..Outcome::default() })
 }

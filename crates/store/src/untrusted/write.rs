@@ -71,6 +71,13 @@ impl Folder {
         Some((stat.st_dev as u64, stat.st_ino as u64))
     }
 
+    /// Whether the entry `name` (not followed if a symlink) has an execute bit set.
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn is_executable(&self, name: impl AsRef<OsStr>) -> bool {
+        rfs::statat(&self.fd, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|stat| stat.st_mode as u32 & 0o111 != 0)
+    }
+
     /// Replaces (or creates) the file `name` atomically: a temporary file created in this
     /// folder (never through a link, never over an existing file), synced, then renamed over
     /// `name`, and the folder synced. A replaced regular file keeps its permissions; a new one
@@ -79,6 +86,14 @@ impl Folder {
     #[allow(clippy::unnecessary_cast)]
     pub fn write_atomic(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         crate::fsutil::injected_failure()?;
+        self.replace(name, bytes, new_mode)
+    }
+
+    /// As [`Folder::write_atomic`], for the tool's own bookkeeping files (not counted as a
+    /// write for `SECRETS_FAIL_WRITE`).
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn replace(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         let name = name.as_ref();
         let mode = match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile => stat.st_mode as u32 & 0o7777,
@@ -151,6 +166,38 @@ impl Folder {
             return Err(e);
         }
         Ok(backup)
+    }
+
+    /// Opens (creating it if needed) the file `name` of this folder to hold a lock on it:
+    /// never through a symlink (`O_NOFOLLOW`), never blocking on a FIFO (`O_NONBLOCK`), for
+    /// reading and writing, or for reading only when the file is not ours to write (a lock
+    /// works on any open descriptor). The caller checks that what was opened is a regular file.
+    pub fn open_or_create_file(&self, name: impl AsRef<OsStr>, new_mode: u32) -> io::Result<File> {
+        let name = name.as_ref();
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        match rfs::openat(&self.fd, name, flags, Mode::from_raw_mode(new_mode as _)) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(Errno::ACCESS) => {
+                let read_only = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                Ok(File::from(rfs::openat(&self.fd, name, read_only, Mode::empty())?))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the new file `name` for writing (`O_CREAT|O_EXCL|O_NOFOLLOW`): fails when
+    /// anything, a symlink included, already has that name.
+    pub fn create_new_file(&self, name: impl AsRef<OsStr>, mode: u32) -> io::Result<File> {
+        Ok(File::from(rfs::openat(&self.fd, name.as_ref(), NEW_FILE_FLAGS, Mode::from_raw_mode(mode as _))?))
+    }
+
+    /// Whether the entry `name` (not followed if a symlink) belongs to the caller and nobody
+    /// else may write it: what a journal must be before it is trusted.
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn is_callers_own(&self, name: impl AsRef<OsStr>) -> bool {
+        rfs::statat(&self.fd, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|stat| stat.st_uid == rustix::process::geteuid().as_raw() && stat.st_mode as u32 & 0o022 == 0)
     }
 
     /// Creates the symlink `name` to `target` (`symlinkat`).
