@@ -1,7 +1,6 @@
 //! What the repository commands share: finding the repository, the identities, committing,
 //! progress on long re-keys, and turning store errors into messages with a next step.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +14,7 @@ use secrets_store::{Repo, StoreError};
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::failure::Failure;
+use crate::output::say;
 
 pub struct Context {
     pub global: GlobalArgs,
@@ -42,7 +42,7 @@ impl Context {
     /// `SECRETS_LOCK_TIMEOUT` seconds (60 by default).
     pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
         let timeout = lock_timeout()?;
-        let announce = |path: &std::path::Path| eprintln!("waiting for another secrets command to finish (lock {})…", path.display());
+        let announce = |path: &std::path::Path| say!("waiting for another secrets command to finish (lock {})…", path.display());
         let lock = RepoLock::acquire(repo, timeout, &announce)?;
         match journal::recover(repo, &lock) {
             Ok(recovered) => report_recovered(recovered.as_ref()),
@@ -84,7 +84,7 @@ impl Context {
         }
         match secrets_store::git::commit_paths(repo.root(), paths, subject) {
             Ok(true) => {
-                eprintln!("Committed {} to git: {subject}", plural(paths.len(), "path"));
+                say!("Committed {} to git: {subject}", plural(paths.len(), "path"));
                 Ok(())
             }
             Ok(false) => Ok(()),
@@ -105,7 +105,7 @@ impl Context {
     pub fn report(&self, outcome: &Outcome) {
         for r in &outcome.rekeyed {
             if !r.removed.is_empty() {
-                eprintln!(
+                say!(
                     "{}: re-encrypted with a new data key; it was readable by {} — change its value if they may have kept a copy",
                     shown(&r.secret),
                     r.removed.iter().map(|m| shown(m)).collect::<Vec<_>>().join(", ")
@@ -114,7 +114,7 @@ impl Context {
         }
         let count = outcome.rekeyed.len();
         if count > 0 {
-            eprintln!("Re-encrypted {}", plural(count, "secret"));
+            say!("Re-encrypted {}", plural(count, "secret"));
         }
     }
 
@@ -126,18 +126,18 @@ impl Context {
 fn report_recovered(recovered: Option<&Recovered>) {
     if let Some(r) = recovered {
         if r.completed {
-            eprintln!(
+            say!(
                 "warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished, but its commit may be missing: see `git status sops/`"
             );
             return;
         }
         if r.paths.is_empty() {
-            eprintln!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
+            say!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
             return;
         }
         let paths: Vec<String> = r.paths.iter().take(5).map(|p| shown_path(p).into_owned()).collect();
         let more = if r.paths.len() > 5 { format!(" and {} more", r.paths.len() - 5) } else { String::new() };
-        eprintln!(
+        say!(
             "warning: a secrets command was interrupted in the middle of a change; it has been undone ({}{more} put back as they were). Run that command again.",
             paths.join(", ")
         );
@@ -179,7 +179,7 @@ pub struct Bar(std::sync::OnceLock<ProgressBar>);
 
 impl Progress for Bar {
     fn start(&self, total: usize) {
-        if total > 8 && std::io::stderr().is_terminal() {
+        if total > 8 && crate::output::stderr_is_terminal() {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) = ProgressStyle::with_template("re-encrypting {bar:30} {pos}/{len} secrets") {
                 bar.set_style(style);
