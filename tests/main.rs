@@ -32,6 +32,7 @@ mod common;
 mod clan_cli;
 mod clan_messages;
 mod cli_help;
+mod closed_streams;
 mod concurrency;
 mod crash_safety;
 mod credentials_cli;
