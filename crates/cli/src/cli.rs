@@ -53,7 +53,7 @@ impl Cli {
             // the whole command tree costs more than decrypting a small file.
             return Cli { global: GlobalArgs::default(), command: Command::Sops(sops::parse_alone(&args[1..])) };
         }
-        Cli::parse()
+        Cli::try_parse().unwrap_or_else(|e| crate::output::clap_exit(&e))
     }
 }
 

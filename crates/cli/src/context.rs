@@ -1,7 +1,6 @@
 //! What the repository commands share: finding the repository, the identities, committing,
 //! progress on long re-keys, and turning store errors into messages with a next step.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,6 +15,7 @@ use secrets_store::{Repo, StoreError};
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::failure::Failure;
+use crate::output::say;
 
 pub struct Context {
     pub global: GlobalArgs,
@@ -43,7 +43,7 @@ impl Context {
     /// `SECRETS_LOCK_TIMEOUT` seconds (60 by default).
     pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
         let timeout = lock_timeout()?;
-        let announce = |path: &std::path::Path| eprintln!("waiting for another secrets command to finish (lock {})…", path.display());
+        let announce = |path: &std::path::Path| say!("waiting for another secrets command to finish (lock {})…", path.display());
         let lock = RepoLock::acquire(repo, timeout, &announce)?;
         match journal::recover(repo, &lock) {
             Ok(recovered) => report_recovered(recovered.as_ref()),
@@ -99,7 +99,7 @@ impl Context {
         }
         match committed {
             Ok(true) => {
-                eprintln!("Committed {} to git: {subject}", plural(paths.len(), "path"));
+                say!("Committed {} to git: {subject}", plural(paths.len(), "path"));
                 Ok(())
             }
             Ok(false) => Ok(()),
@@ -120,7 +120,7 @@ impl Context {
     pub fn report(&self, outcome: &Outcome) {
         for r in &outcome.rekeyed {
             if !r.removed.is_empty() {
-                eprintln!(
+                say!(
                     "{}: re-encrypted with a new data key; it was readable by {} — change its value if they may have kept a copy",
                     shown(&r.secret),
                     r.removed.iter().map(|m| shown(m)).collect::<Vec<_>>().join(", ")
@@ -129,7 +129,7 @@ impl Context {
         }
         let count = outcome.rekeyed.len();
         if count > 0 {
-            eprintln!("Re-encrypted {}", plural(count, "secret"));
+            say!("Re-encrypted {}", plural(count, "secret"));
         }
     }
 
@@ -161,13 +161,13 @@ impl Context {
         if std::env::var_os("GIT_INDEX_FILE").is_some() {
             // Run by git itself (a hook during `git commit`): committing now would race the
             // commit in progress. The record stays for the next command run outside git.
-            eprintln!(
+            say!(
                 "warning: an interrupted secrets command left its change on disk but not committed ({listed}); the next secrets command run outside git commits it"
             );
             return;
         }
         if !self.commits() {
-            eprintln!(
+            say!(
                 "warning: an interrupted secrets command left its change on disk but not committed ({listed}); commit it: git add sops && git commit"
             );
             let _ = uncommitted::clear(repo);
@@ -176,7 +176,7 @@ impl Context {
         match secrets_store::git::commit_paths(repo.root(), &paths, UNCOMMITTED_SUBJECT) {
             Ok(committed) => {
                 if committed {
-                    eprintln!("warning: an interrupted secrets command left its change uncommitted ({listed}); committed it now: {UNCOMMITTED_SUBJECT}");
+                    say!("warning: an interrupted secrets command left its change uncommitted ({listed}); committed it now: {UNCOMMITTED_SUBJECT}");
                 }
                 let _ = uncommitted::clear(repo);
             }
@@ -201,16 +201,16 @@ fn kill_before_commit_if_asked() {
 fn report_recovered(recovered: Option<&Recovered>) {
     if let Some(r) = recovered {
         if r.completed {
-            eprintln!("warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished");
+            say!("warning: a secrets command was interrupted just after its change was complete; its clean-up is now finished");
             return;
         }
         if r.paths.is_empty() {
-            eprintln!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
+            say!("warning: a secrets command was interrupted before it changed anything; run it again if it did not finish");
             return;
         }
         let paths: Vec<String> = r.paths.iter().take(5).map(|p| shown_path(p).into_owned()).collect();
         let more = if r.paths.len() > 5 { format!(" and {} more", r.paths.len() - 5) } else { String::new() };
-        eprintln!(
+        say!(
             "warning: a secrets command was interrupted in the middle of a change; it has been undone ({}{more} put back as they were). Run that command again.",
             paths.join(", ")
         );
@@ -256,7 +256,7 @@ pub struct Bar(std::sync::OnceLock<ProgressBar>);
 
 impl Progress for Bar {
     fn start(&self, total: usize) {
-        if total > 8 && std::io::stderr().is_terminal() {
+        if total > 8 && crate::output::stderr_is_terminal() {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) = ProgressStyle::with_template("re-encrypting {bar:30} {pos}/{len} secrets") {
                 bar.set_style(style);

@@ -5,21 +5,33 @@ use std::fmt::Display;
 
 use secrets_sops::Error as SopsError;
 use secrets_store::credentials::mask::redact;
-use secrets_store::names::shown;
 
 use crate::exit;
+use crate::output::{printable, say};
 
 pub struct Failure {
     pub code: u8,
     pub message: String,
     pub hints: Vec<String>,
+    /// Standard output's reader went away: the command stops quietly (see `crate::output`).
+    broken_pipe: bool,
 }
 
 pub type CmdResult<T = u8> = Result<T, Failure>;
 
 impl Failure {
     pub fn new(code: u8, message: impl Display) -> Failure {
-        Failure { code, message: message.to_string(), hints: Vec::new() }
+        Failure { code, message: message.to_string(), hints: Vec::new(), broken_pipe: false }
+    }
+
+    /// Standard output's reader went away (`secrets list | head -1`): nothing is printed, and
+    /// the process ends by `SIGPIPE` once the command has cleaned up.
+    pub fn broken_pipe() -> Failure {
+        Failure { broken_pipe: true, ..Failure::new(exit::GENERIC, "standard output was closed by its reader") }
+    }
+
+    pub fn is_broken_pipe(&self) -> bool {
+        self.broken_pipe
     }
 
     /// A generic failure (exit 1).
@@ -53,26 +65,21 @@ impl Failure {
 
     /// Prints the failure as a warning (the command goes on).
     pub fn print_as_warning(&self) {
-        eprintln!("warning: {}", printable(&self.message));
+        say!("warning: {}", printable(&redact(&self.message)));
         for hint in &self.hints {
-            eprintln!("hint: {}", printable(hint));
+            say!("hint: {}", printable(&redact(hint)));
         }
     }
 
     /// Prints the failure, with anything that looks like a credential masked: a message may
-    /// quote a path or a name, never a secret.
+    /// quote a path or a name, never a secret. Each line holding a control character (an
+    /// escape sequence or carriage return from a committer-chosen name that an error quotes) is
+    /// shown escaped, after its prefix: names are escaped where messages quote them
+    /// (`names::shown`); this catches what slips through.
     pub fn print(&self) {
-        eprintln!("error: {}", printable(&self.message));
+        say!("error: {}", printable(&redact(&self.message)));
         for hint in &self.hints {
-            eprintln!("hint: {}", printable(hint));
+            say!("hint: {}", printable(&redact(hint)));
         }
     }
-}
-
-/// A message as it may be printed: credentials masked, and each line holding a control character
-/// (an escape sequence or carriage return from a committer-chosen name that an error quotes)
-/// shown escaped. Names are escaped where messages quote them ([`shown`]); this catches what
-/// slips through, while the line breaks of a multi-line report stay.
-fn printable(message: &str) -> String {
-    redact(message).split('\n').map(shown).collect::<Vec<_>>().join("\n")
 }

@@ -1,5 +1,6 @@
-//! Reading inputs and writing outputs: stdin as `-`, atomic replacement of files in place, and
-//! the private folders that hold plaintext while a command runs.
+//! Reading inputs and writing files: stdin as `-`, atomic replacement of files in place, and
+//! the private folders that hold plaintext while a command runs. Standard output and standard
+//! error are written by `crate::output`.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -32,14 +33,6 @@ pub fn read_input(path: &Path) -> CmdResult<Vec<u8>> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> CmdResult<()> {
     secrets_store::fsutil::write_atomic(path, bytes, 0o600)
         .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot write the file: {e}")))
-}
-
-/// Writes to stdout.
-pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot write to standard output: {e}")))
 }
 
 /// A private folder (0700) that holds plaintext while a command runs: removed when dropped, and

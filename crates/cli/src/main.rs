@@ -10,6 +10,7 @@ mod editor;
 mod exit;
 mod failure;
 mod io;
+mod output;
 mod sys;
 
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ fn main() -> ExitCode {
     let cli = cli::Cli::from_args();
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
+        // The command's clean-up has run as its error returned; the process ends as a program
+        // with the default SIGPIPE action would have (see `output`).
+        Err(failure) if failure.is_broken_pipe() => output::die_of_broken_pipe(),
         Err(failure) => {
             failure.print();
             ExitCode::from(failure.code)

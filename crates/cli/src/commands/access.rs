@@ -16,7 +16,7 @@ use secrets_store::{Access, Kind, Lookups, Repo, SecretRef, Via};
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::write_text;
 use secrets_store::names::shown;
 
 /// `secrets access`.
@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
         (None, Some(member)) => one_member(ctx, &repo, &member)?,
         (None, None) => matrix(ctx, &repo)?,
     };
-    write_stdout(text.as_bytes())?;
+    write_text(&text)?;
     Ok(0)
 }
 
@@ -152,11 +152,14 @@ impl Drift {
         for key in &self.file_only {
             out.push(format!(
                 "! {secret}: the file is STILL encrypted for {}, which its links no longer name: `secrets check --fix` re-keys it",
-                index.describe(key)
+                shown(&index.describe(key))
             ));
         }
         for key in &self.links_only {
-            out.push(format!("! {secret}: the file is not yet encrypted for {}: `secrets check --fix` re-keys it", index.describe(key)));
+            out.push(format!(
+                "! {secret}: the file is not yet encrypted for {}: `secrets check --fix` re-keys it",
+                shown(&index.describe(key))
+            ));
         }
         out
     }
@@ -425,22 +428,24 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
     let mut out = String::new();
     if paths.is_empty() {
         out.push_str(&format!("{who} cannot read {} by its links:\n", shown(&secret.name)));
-        out.push_str(&format!("  no link {}\n", rel(&links::link_path(&secret.dir, member.kind, &member.name))));
+        out.push_str(&format!("  no link {}\n", shown(&rel(&links::link_path(&secret.dir, member.kind, &member.name)))));
         if access.groups.is_empty() {
             out.push_str("  and the secret is shared with no group\n");
         } else {
-            out.push_str(&format!("  and none of its groups ({}) has {}\n", access.groups.join(", "), member.name));
+            let groups = access.groups.iter().map(|g| shown(g)).collect::<Vec<_>>().join(", ");
+            out.push_str(&format!("  and none of its groups ({groups}) has {}\n", shown(&member.name)));
         }
     } else {
-        out.push_str(&format!("{who} can read {}:\n", secret.name));
+        out.push_str(&format!("{who} can read {}:\n", shown(&secret.name)));
+        // The JSON keeps the names and link targets as they are; the text shows them escaped.
         for (how, links) in &paths {
-            out.push_str(&format!("  {how}:\n"));
+            out.push_str(&format!("  {}:\n", shown(how)));
             for link in links {
-                out.push_str(&format!("    {link}\n"));
+                out.push_str(&format!("    {}\n", shown(link)));
             }
         }
     }
-    out.push_str(&format!("  keys ({}):\n", rel(&repo.key_file(member.kind, &member.name))));
+    out.push_str(&format!("  keys ({}):\n", shown(&rel(&repo.key_file(member.kind, &member.name)))));
     for (key, inside) in &key_rows {
         let state = match (inside, via.is_some()) {
             (true, true) => "the file is encrypted for it",
@@ -448,7 +453,7 @@ fn explain(ctx: &Context, repo: &Repo, secret: &SecretRef, member: &Member) -> C
             (false, true) => "the file is NOT encrypted for it yet: `secrets check --fix` re-keys it",
             (true, false) => "the file is STILL encrypted for it: `secrets check --fix` re-keys it",
         };
-        out.push_str(&format!("    {key}: {state}\n"));
+        out.push_str(&format!("    {}: {state}\n", shown(key)));
     }
     Ok(out)
 }

@@ -8,7 +8,7 @@ use secrets_store::rekey::RekeyOptions;
 
 use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::{write_stdout, write_text};
 
 /// `secrets check`.
 #[derive(Args, Debug)]
@@ -73,7 +73,7 @@ fn print_human(report: &Report, fixed: bool) -> CmdResult<()> {
             plural(report.drifted.len(), "secret")
         ));
     }
-    write_stdout(out.as_bytes())
+    write_text(&out)
 }
 
 fn print_json(report: &Report) -> CmdResult<()> {

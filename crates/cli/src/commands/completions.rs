@@ -4,7 +4,7 @@ use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
 use crate::failure::CmdResult;
-use crate::io::write_stdout;
+use crate::output::write_stdout;
 
 /// `secrets completions`.
 #[derive(Args, Debug)]

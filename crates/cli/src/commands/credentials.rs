@@ -16,7 +16,8 @@ use crate::commands::secrets::{members_with_caller, MemberArgs};
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::io::{lasting_private_dir, private_tempdir, write_private, write_stdout};
+use crate::io::{lasting_private_dir, private_tempdir, write_private};
+use crate::output::{say, write_stdout, write_text};
 
 #[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
@@ -109,7 +110,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members)?;
-            eprintln!("Stored {provider} credentials `{name}` as secret {secret}");
+            say!("Stored {provider} credentials `{name}` as secret {secret}");
             ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
             Ok(0)
         }
@@ -217,7 +218,7 @@ fn gather_fields(provider: Provider, sources: &Sources) -> CmdResult<Zeroizing<V
 }
 
 fn prompt_line(prompt: &str) -> std::io::Result<String> {
-    eprint!("{prompt}");
+    crate::output::prompt(prompt);
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
@@ -302,7 +303,7 @@ fn list(ctx: &Context) -> CmdResult {
             _ => text.push_str("    (values hidden: no key here can read it)\n"),
         }
     }
-    write_stdout(text.as_bytes())?;
+    write_text(&text)?;
     Ok(0)
 }
 
@@ -364,15 +365,13 @@ pub fn exit_code(status: std::process::ExitStatus) -> u8 {
 }
 
 fn export_lines(credential: &Credential) -> CmdResult {
-    if std::io::stdout().is_terminal() {
-        eprintln!(
-            "warning: these lines hold secrets; use them with eval \"$(secrets credentials exec … --export)\" rather than printing them"
-        );
+    if crate::output::stdout_is_terminal() {
+        say!("warning: these lines hold secrets; use them with eval \"$(secrets credentials exec … --export)\" rather than printing them");
     }
     let needs_files = credential.provider.exposures().iter().any(|e| matches!(e, Exposure::File { .. }));
     let dir = if needs_files {
         let path = lasting_private_dir("secrets-credentials-")?;
-        eprintln!("note: the credential files are in {} (mode 0600); remove it when done", path.display());
+        say!("note: the credential files are in {} (mode 0600); remove it when done", path.display());
         path
     } else {
         std::env::temp_dir()

@@ -25,6 +25,7 @@ use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{private_tempdir, write_private};
+use crate::output::say;
 
 /// Where a value goes.
 enum Sink {
@@ -118,9 +119,10 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
                 // variables but never replace one this run already has or one that steers how
                 // the command (or its loader, shell or tools) runs.
                 if let Some(why) = all_env_refusal(&var, |v| std::env::var_os(v).is_some()) {
-                    eprintln!(
+                    say!(
                         "warning: secret `{}` is not passed as ${var}: {why}; use --env NAME={} to choose a name",
-                        secret.name, secret.name
+                        secret.name,
+                        secret.name
                     );
                     continue;
                 }

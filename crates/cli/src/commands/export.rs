@@ -10,7 +10,7 @@ use secrets_store::ops;
 
 use crate::context::Context;
 use crate::failure::CmdResult;
-use crate::io::write_stdout;
+use crate::output::write_stdout;
 
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {

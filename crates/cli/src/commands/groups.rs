@@ -8,7 +8,7 @@ use secrets_store::{names, Kind, StoreError};
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::write_text;
 
 #[derive(Subcommand, Debug)]
 pub enum GroupCommand {
@@ -142,6 +142,6 @@ fn list(ctx: &Context, repo: &secrets_store::Repo) -> CmdResult {
     if ctx.global.json {
         text = format!("{}\n", serde_json::Value::Object(json));
     }
-    write_stdout(text.as_bytes())?;
+    write_text(&text)?;
     Ok(0)
 }

@@ -14,6 +14,7 @@ use crate::commands::secrets::{members_with_caller, MemberArgs};
 use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::read_input;
+use crate::output::say;
 
 /// `secrets import-sops`.
 #[derive(Args, Debug)]
@@ -69,22 +70,22 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
     let mut imported = 0;
     for (name, value) in values {
         let Some(value) = value else {
-            eprintln!("warning: {name} is not a string, skipping");
+            say!("warning: {name} is not a string, skipping");
             continue;
         };
         if let Err(e) = names::validate(Kind::Secret, &name) {
-            eprintln!("warning: {e}, skipping");
+            say!("warning: {e}, skipping");
             continue;
         }
         if repo.exists(Kind::Secret, &name) && !args.force {
-            eprintln!("warning: {name} already exists, skipping (use --force to overwrite)");
+            say!("warning: {name} already exists, skipping (use --force to overwrite)");
             continue;
         }
         let outcome = ops::set_secret(&op, &name, &value, &members)?;
         paths.extend(outcome.paths);
         imported += 1;
     }
-    eprintln!("Imported {} from {file}", plural(imported, "secret"));
+    say!("Imported {} from {file}", plural(imported, "secret"));
     let source = Path::new(&file).file_name().map_or_else(|| "stdin".into(), |n| n.to_string_lossy().into_owned());
     ctx.commit(&repo, &paths, &format!("secrets: import {} from {source}", plural(imported, "secret")))?;
     Ok(0)

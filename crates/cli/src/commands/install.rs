@@ -10,7 +10,7 @@ use secrets_deploy::{DeployError, InstallOptions, KeySources, Manifest, Plan, Re
 use crate::context::{plural, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::{say, write_stdout, write_text};
 
 const INSTALL_EXAMPLES: &str = "\
 Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
@@ -103,7 +103,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             if plan.files.is_empty() {
                 // A known machine without secrets: installing an empty generation is what its
                 // configuration asks for (an unknown one was refused above).
-                eprintln!("warning: machine `{machine}` has no secrets in {}", source.sops_dir().display());
+                say!("warning: machine `{machine}` has no secrets in {}", source.sops_dir().display());
             }
             let keys = if given_keys.is_empty() { KeySources::defaults() } else { given_keys };
             (plan, keys, format!("machine `{machine}`"))
@@ -116,21 +116,25 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
     match check {
         CheckMode::Manifest => {
             plan.validate()?;
-            eprintln!("The manifest is valid ({} for {who})", plural(plan.files.len(), "secret"));
+            say!("The manifest is valid ({} for {who})", plural(plan.files.len(), "secret"));
             Ok(0)
         }
         CheckMode::SopsFile => {
             secrets_deploy::check(&plan)?;
             print_check(ctx, &plan)?;
-            eprintln!("Checked {} for {who}: every file parses and every key exists", plural(plan.files.len(), "secret"));
+            say!("Checked {} for {who}: every file parses and every key exists", plural(plan.files.len(), "secret"));
             Ok(0)
         }
         CheckMode::Off => {
             let identities = keys.load().map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
             let options = InstallOptions { ignore_passwd: args.ignore_passwd, accounts_root: None };
             let report = secrets_deploy::install(&plan, &identities, &options).map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
-            print_report(ctx, &plan, &report, &who)?;
-            restart_units(&report)
+            // The units are restarted even when the report cannot be printed (its reader went
+            // away): the secrets are installed, and the services must see them.
+            let printed = print_report(ctx, &plan, &report, &who);
+            let code = restart_units(&report)?;
+            printed?;
+            Ok(code)
         }
     }
 }
@@ -168,7 +172,7 @@ fn print_check(ctx: &Context, plan: &Plan) -> CmdResult<()> {
         out.push_str(&file.name);
         out.push('\n');
     }
-    write_stdout(out.as_bytes())
+    write_text(&out)
 }
 
 fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str) -> CmdResult<()> {
@@ -191,10 +195,10 @@ fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str) -> CmdRe
     for (verb, names) in [("adding", &report.added), ("modifying", &report.modified), ("removing", &report.removed)] {
         if !names.is_empty() {
             let noun = if names.len() == 1 { "secret" } else { "secrets" };
-            eprintln!("{verb} {noun}: {}", names.join(", "));
+            say!("{verb} {noun}: {}", names.join(", "));
         }
     }
-    eprintln!(
+    say!(
         "Installed {} for {who} in {} (generation {})",
         plural(report.installed.len(), "secret"),
         plan.target.display(),
@@ -234,10 +238,10 @@ fn restart_units(report: &Report) -> CmdResult {
         return Ok(0);
     }
     if !report.restart_units.is_empty() {
-        eprintln!("restart these units to use the new secrets: {}", report.restart_units.join(" "));
+        say!("restart these units to use the new secrets: {}", report.restart_units.join(" "));
     }
     if !report.reload_units.is_empty() {
-        eprintln!("reload these units to use the new secrets: {}", report.reload_units.join(" "));
+        say!("reload these units to use the new secrets: {}", report.reload_units.join(" "));
     }
     Ok(0)
 }

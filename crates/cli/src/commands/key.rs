@@ -14,7 +14,7 @@ use secrets_store::rekey::RekeyOptions;
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::{say, write_stdout};
 
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
@@ -67,11 +67,11 @@ fn generate(ctx: &Context, new: bool) -> CmdResult {
         for key in &existing {
             let owner = repo.as_ref().and_then(|r| identity::find_user(r, std::slice::from_ref(key)).ok().flatten());
             if let Some((name, _)) = owner {
-                eprintln!("AGE key {} is already set and registered as user '{name}'", key.key);
+                say!("AGE key {} is already set and registered as user '{name}'", key.key);
             } else {
-                eprintln!("AGE key {} is already set", key.key);
-                eprintln!("Add your age public key to the repository with:");
-                eprintln!("secrets users add {user} --age-key {}", key.key);
+                say!("AGE key {} is already set", key.key);
+                say!("Add your age public key to the repository with:");
+                say!("secrets users add {user} --age-key {}", key.key);
             }
         }
         return Ok(0);
@@ -82,11 +82,11 @@ fn generate(ctx: &Context, new: bool) -> CmdResult {
     let public = identity.to_public().to_string();
     let secret = identity.to_string();
     append_key(&path, &public, secret.expose_secret())?;
-    eprintln!("Generated age private key at '{}' for your user.", path.display());
-    eprintln!("Please back it up on a secure location or you will lose access to your secrets.");
-    eprintln!("Generated new AGE key {public}");
-    eprintln!("Add your age public key to the repository with:");
-    eprintln!("secrets users add {user} --age-key {public}");
+    say!("Generated age private key at '{}' for your user.", path.display());
+    say!("Please back it up on a secure location or you will lose access to your secrets.");
+    say!("Generated new AGE key {public}");
+    say!("Add your age public key to the repository with:");
+    say!("secrets users add {user} --age-key {public}");
     Ok(0)
 }
 

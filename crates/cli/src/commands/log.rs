@@ -9,7 +9,7 @@ use secrets_store::Repo;
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::{write_stdout, write_text};
 
 /// `secrets log`.
 #[derive(Args, Debug)]
@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, args: LogArgs) -> CmdResult {
     };
     let entries = log::log(&git, &options)?;
     let text = if ctx.global.json { to_json(&entries)? } else { to_text(&entries) };
-    write_stdout(text.as_bytes())?;
+    write_text(&text)?;
     Ok(0)
 }
 
@@ -191,6 +191,6 @@ pub fn print_long(ctx: &Context, repo: &Repo, names: &[String]) -> CmdResult {
         out.push_str(format!("{name:width$}  {:10}  {:10}  {by}", day(created), day(updated)).trim_end());
         out.push('\n');
     }
-    write_stdout(out.as_bytes())?;
+    write_text(&out)?;
     Ok(0)
 }

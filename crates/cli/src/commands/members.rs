@@ -12,7 +12,7 @@ use secrets_store::{names, Kind, StoreError};
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::{say, write_stdout, write_text};
 
 /// How keys are given to `add`, `add-key` and `remove-key`.
 #[derive(Args, Debug, Clone)]
@@ -142,7 +142,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
                 write_stdout(python_json_objects(&objects).as_bytes())?;
             } else {
                 match keys.as_slice() {
-                    [key] => write_stdout(format!("{}\n", key.key).as_bytes())?,
+                    [key] => write_stdout(format!("{}\n", names::shown(&key.key)).as_bytes())?,
                     _ => return Err(Failure::msg(format!("Expected exactly one key but {} were found", keys.len()))),
                 }
             }
@@ -212,7 +212,7 @@ pub fn print_names(ctx: &Context, names: &[String]) -> CmdResult<()> {
         write_stdout(format!("{json}\n").as_bytes())
     } else {
         let text: String = names.iter().flat_map(|n| [n.as_str(), "\n"]).collect();
-        write_stdout(text.as_bytes())
+        write_text(&text)
     }
 }
 
@@ -271,7 +271,7 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
 
 fn warn_raw_ssh(kind: Kind, name: &str, keys: &[PublicKey]) {
     if kind == Kind::Machine && keys.iter().any(PublicKey::is_ssh) {
-        eprintln!(
+        say!(
             "warning: machine `{name}` has a raw ssh key; sops-nix cannot decrypt for it on the machine. \
              Store its age form instead: ssh-keyscan -t ed25519 HOST | secrets machines add -f {name} --ssh-to-age"
         );
@@ -283,7 +283,7 @@ fn warn_raw_ssh(kind: Kind, name: &str, keys: &[PublicKey]) {
 fn warn_shared_keys(kind: Kind, name: &str, shared: &[ops::SharedKey]) {
     for entry in shared {
         let (holder, key) = (names::shown(&entry.holder), names::shown(&entry.key));
-        eprintln!(
+        say!(
             "warning: the key {key} of removed {} {} is also the key of {} {holder}: it still decrypts every secret {holder} can read. If {} must lose access, give {holder} a key of its own (`secrets {}s add-key`, then `remove-key`)",
             kind.noun(),
             names::shown(name),

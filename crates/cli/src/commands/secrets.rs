@@ -13,7 +13,7 @@ use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::{say, write_stdout};
 
 /// Who a secret is (also) encrypted for.
 #[derive(Args, Debug, Clone, Default)]
@@ -128,7 +128,7 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
         if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
             v
         } else {
-            eprintln!("{}: unchanged", secrets_store::names::shown(name));
+            say!("{}: unchanged", secrets_store::names::shown(name));
             return Ok(0);
         }
     };
@@ -149,7 +149,7 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     if let Some(value) = std::env::var_os("SOPS_NIX_SECRET").filter(|v| !v.is_empty()) {
         return Ok(Some(Zeroizing::new(value.into_encoded_bytes())));
     }
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+    if std::io::stdin().is_terminal() && crate::output::stdout_is_terminal() {
         let typed = Zeroizing::new(
             rpassword::prompt_password("Paste your secret: ").map_err(|e| Failure::msg(format!("cannot read the secret: {e}")))?,
         );
@@ -183,7 +183,7 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
     // clan creates such names (`clan secrets rename x .hidden`) and re-keys them; so do we, but
     // a name that hides in `ls` deserves a word.
     for name in names.iter().filter(|n| secrets_store::names::is_hidden_secret(n)) {
-        eprintln!(
+        say!(
             "note: secret `{name}` starts with a dot: it is listed and re-keyed like the others, but secrets does not create such names; `secrets rename {name} {}` gives it a visible one",
             name.trim_start_matches('.')
         );

@@ -11,7 +11,8 @@ use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFi
 
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::io::{read_input, write_atomic, write_stdout};
+use crate::io::{read_input, write_atomic};
+use crate::output::{say, write_stdout};
 
 pub fn run(cmd: SopsCommand) -> CmdResult {
     match cmd {
@@ -97,7 +98,7 @@ fn open(file: &Path, encrypted: &EncryptedFile, ignore_mac: bool) -> CmdResult<P
 
 fn print_warnings(file: &Path, plain: &PlainFile) {
     for warning in plain.warnings() {
-        eprintln!("warning: {}: {warning}", display(file));
+        say!("warning: {}: {warning}", display(file));
     }
 }
 
@@ -241,19 +242,19 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
     let threshold = if threshold > 0 { threshold } else { rule_threshold };
     let old = encrypted.metadata.recipients();
     if old == new_groups {
-        eprintln!("{}: already up to date", display(file));
+        say!("{}: already up to date", display(file));
         return Ok(0);
     }
     let flat_old: Vec<&String> = old.iter().flatten().collect();
     let flat_new: Vec<&String> = new_groups.iter().flatten().collect();
     for r in &flat_new {
         if !flat_old.contains(r) {
-            eprintln!("+++ {r}");
+            say!("+++ {r}");
         }
     }
     for r in &flat_old {
         if !flat_new.contains(r) {
-            eprintln!("--- {r}");
+            say!("--- {r}");
         }
     }
     if !yes && std::io::stdin().is_terminal() && !confirm("Is this okay? (y/n) ") {
@@ -262,12 +263,12 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
     encrypted.update_keys(&identities(), &new_groups, threshold).map_err(|e| Failure::sops(&display(file), e))?;
     let out = encrypted.to_bytes().map_err(|e| Failure::sops(&display(file), e))?;
     write_atomic(file, &out)?;
-    eprintln!("{}: keys updated", display(file));
+    say!("{}: keys updated", display(file));
     Ok(0)
 }
 
 fn confirm(question: &str) -> bool {
-    eprint!("{question}");
+    crate::output::prompt(question);
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
 }

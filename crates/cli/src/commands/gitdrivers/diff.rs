@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::context::Context;
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::io::write_stdout;
+use crate::output::write_stdout;
 
 /// What this clone allows the diff to show.
 struct Settings {

@@ -17,6 +17,7 @@ use super::GitMergeArgs;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::io::write_atomic;
+use crate::output::say;
 
 pub fn run(ctx: &Context, args: &GitMergeArgs) -> CmdResult {
     let read = |p: &Path, required: bool| match std::fs::read(p) {
@@ -41,20 +42,20 @@ pub fn run(ctx: &Context, args: &GitMergeArgs) -> CmdResult {
     match merge::merge(format, &sides, &identities, wanted) {
         Ok(Merged::Clean(bytes)) => {
             write_atomic(&args.ours, &bytes)?;
-            eprintln!("secrets: merged {shown}");
+            say!("secrets: merged {shown}");
             Ok(0)
         }
         Ok(Merged::Conflict(lines)) => {
-            eprintln!("secrets: {shown}: cannot merge:");
+            say!("secrets: {shown}: cannot merge:");
             for line in lines {
-                eprintln!("  {line}");
+                say!("  {line}");
             }
-            eprintln!("hint: the file is left as ours; set the merged value (`secrets set --no-commit NAME`, or `secrets sops set FILE PATH VALUE` for other sops files), then `git add` it and commit");
+            say!("hint: the file is left as ours; set the merged value (`secrets set --no-commit NAME`, or `secrets sops set FILE PATH VALUE` for other sops files), then `git add` it and commit");
             Ok(1)
         }
         Err(e) => {
-            eprintln!("secrets: {shown}: cannot merge: {e}");
-            eprintln!(
+            say!("secrets: {shown}: cannot merge: {e}");
+            say!(
                 "hint: merging encrypted files needs a key that can read all three versions (SOPS_AGE_KEY_FILE); the file is left as ours"
             );
             Ok(1)

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
+use crate::output::say;
 
 const ATTRIBUTES_HEADER: &str = "# sops files: readable diffs and merges of encrypted values (`secrets git setup`)";
 const HOOK_MARKER: &str = "# installed by `secrets git setup --pre-commit`";
@@ -64,16 +65,16 @@ pub fn run(ctx: &Context, pre_commit: bool, patterns: &[String], command: Option
             match install_hook(&hooks.join(name), &program)? {
                 Hook::Installed => changes.push(format!("installed the {name} hook (runs `secrets check`)")),
                 Hook::Current => {}
-                Hook::Foreign => eprintln!("warning: {} exists and is not ours; add `{program} check` to it", hooks.join(name).display()),
+                Hook::Foreign => say!("warning: {} exists and is not ours; add `{program} check` to it", hooks.join(name).display()),
             }
         }
     }
 
     if changes.is_empty() {
-        eprintln!("git is already set up for secrets");
+        say!("git is already set up for secrets");
     }
     for change in changes {
-        eprintln!("{change}");
+        say!("{change}");
     }
     Ok(0)
 }
