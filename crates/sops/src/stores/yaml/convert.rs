@@ -237,8 +237,8 @@ impl<'n> Converter<'n> {
         }
         let n = &self.nodes[target];
         if n.kind == Kind::Scalar {
-            if let Value::Str(s) = self.scalar(target)? {
-                return Ok(s);
+            if let Value::Str(s) = &mut self.scalar(target)? {
+                return Ok(std::mem::take(s));
             }
         }
         Err(error(self.nodes[id].line(), "non-string key: only string keys are supported"))

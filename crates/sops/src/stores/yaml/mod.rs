@@ -74,26 +74,26 @@ fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::N
     Ok((composer.nodes, docs, has_anchors))
 }
 
-/// Removes comments from a metadata tree: the metadata layer reads fields only.
-fn without_comments(map: Map) -> Map {
-    Map(map
-        .0
-        .into_iter()
-        .filter_map(|item| match item {
-            MapItem::Entry(k, v) => Some(MapItem::Entry(k, value_without_comments(v))),
-            MapItem::Comment(_) => None,
-        })
-        .collect())
-}
-
-fn value_without_comments(v: Value) -> Value {
-    match v {
-        Value::Map(m) => Value::Map(without_comments(m)),
-        Value::List(items) => {
-            Value::List(items.into_iter().filter(|i| !matches!(i, Value::Comment(_))).map(value_without_comments).collect())
+/// Removes comments from a metadata tree: the metadata layer reads fields only. Nested
+/// containers are visited from a stack of their own, not by recursion.
+fn without_comments(mut map: Map) -> Map {
+    map.0.retain(|item| matches!(item, MapItem::Entry(..)));
+    let mut pending: Vec<&mut Value> =
+        map.0.iter_mut().filter_map(|item| if let MapItem::Entry(_, v) = item { Some(v) } else { None }).collect();
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Map(m) => {
+                m.0.retain(|item| matches!(item, MapItem::Entry(..)));
+                pending.extend(m.0.iter_mut().filter_map(|item| if let MapItem::Entry(_, v) = item { Some(v) } else { None }));
+            }
+            Value::List(items) => {
+                items.retain(|i| !matches!(i, Value::Comment(_)));
+                pending.extend(items.iter_mut());
+            }
+            _ => {}
         }
-        other => other,
     }
+    map
 }
 
 impl YamlStore {
