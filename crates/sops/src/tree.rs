@@ -84,22 +84,14 @@ impl Map {
         }
     }
 
-    /// Removes every entry with this key; returns the first removed value.
+    /// Removes every entry with this key; returns the first removed value. Works in place: a
+    /// large mapping is not copied.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let mut removed = None;
-        let mut kept = Vec::with_capacity(self.0.len());
-        for item in self.0.drain(..) {
-            match item {
-                MapItem::Entry(k, v) if k == key => {
-                    if removed.is_none() {
-                        removed = Some(v);
-                    }
-                }
-                other => kept.push(other),
-            }
-        }
-        self.0 = kept;
-        removed
+        let has_key = |item: &MapItem| matches!(item, MapItem::Entry(k, _) if k == key);
+        let first = self.0.iter().position(has_key)?;
+        let MapItem::Entry(_, removed) = self.0.remove(first) else { unreachable!("found as an entry above") };
+        self.0.retain(|item| !has_key(item));
+        Some(removed)
     }
 
     /// The entries in order, skipping comments.

@@ -161,14 +161,13 @@ fn encrypted_file(format: Format, head: &str, ratio: f64, line: impl Fn(usize) -
 }
 
 /// The most bytes held at once while `input` is parsed, decrypted and written out as
-/// plaintext, the way `sops decrypt` does it (the input is dropped once parsed), as a multiple
-/// of the input's size.
+/// plaintext, the way `sops decrypt` does it (the input is handed to the parser, which may free
+/// it once read), as a multiple of the input's size.
 fn decrypt_peak(input: Vec<u8>, format: Format, identities: &Identities) -> f64 {
     let size = input.len();
     let before = LIVE.load(Ordering::Relaxed) - size;
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
-    let file = EncryptedFile::parse(&input, format).expect("the generated file parses");
-    drop(input);
+    let file = EncryptedFile::parse_owned(input, format).expect("the generated file parses");
     let plain = file.into_decrypted(identities, DecryptOptions::default()).expect("the generated file decrypts");
     let out = plain.to_plain_bytes(format).expect("the decrypted file is written");
     drop(plain);

@@ -11,6 +11,53 @@ use crate::error::{Error, Result};
 
 pub(super) type NodeId = usize;
 
+/// Nodes in fixed-size chunks. A `Vec` of nodes would double its buffer as it grows, holding up
+/// to twice the nodes' size and, while it moves, three times: the arena is the largest part of
+/// a file of short keys in memory, so it grows one chunk at a time instead.
+#[derive(Default)]
+pub(super) struct Arena {
+    chunks: Vec<Vec<Node>>,
+    len: usize,
+}
+
+/// Nodes per chunk: large enough that the list of chunks stays small, small enough that the
+/// last chunk's unused room is a trifle.
+const CHUNK: usize = 4096;
+
+impl Arena {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn push(&mut self, node: Node) -> NodeId {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(node),
+            _ => {
+                // The first chunk grows as needed, so that a small file takes little room.
+                let mut chunk = if self.chunks.is_empty() { Vec::new() } else { Vec::with_capacity(CHUNK) };
+                chunk.push(node);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+        self.len - 1
+    }
+}
+
+impl std::ops::Index<NodeId> for Arena {
+    type Output = Node;
+
+    fn index(&self, id: NodeId) -> &Node {
+        &self.chunks[id / CHUNK][id % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<NodeId> for Arena {
+    fn index_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.chunks[id / CHUNK][id % CHUNK]
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Kind {
     Document,
@@ -108,14 +155,20 @@ pub(super) struct Composer<'s, 'a> {
     current: Option<Event>,
     /// The parser's error, once it stopped: it wins over anything the composer would report.
     parse_error: Option<Error>,
-    pub nodes: Vec<Node>,
+    pub nodes: Arena,
     anchors: std::collections::HashMap<String, NodeId>,
 }
 
 impl<'s, 'a> Composer<'s, 'a> {
     pub fn new(events: Events<'s, 'a>) -> Self {
-        let mut c =
-            Composer { depth: 0, events, current: None, parse_error: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
+        let mut c = Composer {
+            depth: 0,
+            events,
+            current: None,
+            parse_error: None,
+            nodes: Arena::default(),
+            anchors: std::collections::HashMap::new(),
+        };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -210,8 +263,7 @@ impl<'s, 'a> Composer<'s, 'a> {
             Some(Box::new(Extra { head: ev.head, line_comment: ev.line, foot: ev.foot, tag: custom }))
         };
         let line = u32::try_from((ev.start.line + 1).max(0)).unwrap_or(u32::MAX);
-        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra });
-        self.nodes.len() - 1
+        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra })
     }
 
     /// Whether any node carries an anchor, so that an alias may read it again after conversion.
