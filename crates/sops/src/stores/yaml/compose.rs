@@ -14,10 +14,15 @@ pub(super) type NodeId = usize;
 /// Nodes in fixed-size chunks. A `Vec` of nodes would double its buffer as it grows, holding up
 /// to twice the nodes' size and, while it moves, three times: the arena is the largest part of
 /// a file of short keys in memory, so it grows one chunk at a time instead.
+///
+/// Chunks can also be freed while the tree is built from them ([`Arena::free_before`]), so that
+/// the nodes and the tree are not both held whole.
 #[derive(Default)]
 pub(super) struct Arena {
     chunks: Vec<Vec<Node>>,
     len: usize,
+    /// The first chunk not yet freed by [`Arena::free_before`] (the first chunk never is).
+    unfreed: usize,
 }
 
 /// Nodes per chunk: large enough that the list of chunks stays small, small enough that the
@@ -27,6 +32,17 @@ const CHUNK: usize = 4096;
 impl Arena {
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Frees every chunk whose nodes all come before `next` and after the chunk of `keep`, as a
+    /// caller that will never look at those nodes again may ask. Looking at a freed node panics.
+    pub fn free_before(&mut self, next: NodeId, keep: NodeId) {
+        let start = self.unfreed.max(keep / CHUNK + 1);
+        let end = next / CHUNK;
+        for chunk in self.chunks.iter_mut().take(end).skip(start) {
+            *chunk = Vec::new();
+        }
+        self.unfreed = self.unfreed.max(end);
     }
 
     pub fn push(&mut self, node: Node) -> NodeId {

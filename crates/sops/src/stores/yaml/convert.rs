@@ -170,6 +170,14 @@ impl<'n> Converter<'n> {
                         push_map_comments(self.nodes[v].foot(), &mut branch);
                     }
                     push_map_comments(self.nodes[k].foot(), &mut branch);
+                    // Without aliases nothing refers back: the nodes of the entries converted so
+                    // far can go (their text has moved into the tree already). Only the top-level
+                    // mapping does this, whose node and document come before all its entries.
+                    if self.take_text && self.depth == 2 {
+                        if let Some(&next) = self.nodes[id].content.get(i + 2) {
+                            self.nodes.free_before(next, id);
+                        }
+                    }
                 }
             }
             Kind::Scalar => {
