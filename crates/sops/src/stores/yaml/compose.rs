@@ -5,7 +5,7 @@
 use granit_parser::ScalarStyle;
 
 use super::parser::{Event, EventKind, Events};
-use super::scalar::{resolve_plain_tag, short_tag, MERGE_TAG, STR_TAG};
+use super::scalar::{resolve_plain_tag, short_tag, BINARY_TAG, BOOL_TAG, FLOAT_TAG, INT_TAG, MERGE_TAG, NULL_TAG, STR_TAG, TIMESTAMP_TAG};
 use super::syntax_error;
 use crate::error::{Error, Result};
 
@@ -91,15 +91,20 @@ pub(super) struct Node {
     pub quoted_or_block: bool,
     /// 1-based line.
     line: u32,
-    /// Short tag (`!!str`, `!!int`), resolved as go-yaml does; a tag of the file's own
-    /// (`!custom`) is in `extra`.
-    tag: &'static str,
+    /// Short tag (`!!str`, `!!int`), resolved as go-yaml does, as its place in [`TAGS`]; a tag
+    /// of the file's own (`!custom`) is in `extra`.
+    tag: u8,
     pub value: String,
     /// Children; an alias node's one entry is the node it refers to.
     pub content: Vec<NodeId>,
     /// What most nodes lack, behind one pointer.
     extra: Option<Box<Extra>>,
 }
+
+/// The tags a node may have without one of the file's own. A node keeps the place of its tag
+/// in this list: one byte where a string reference takes sixteen, in a node of which a file of
+/// short keys holds two per key.
+const TAGS: [&str; 11] = ["", NULL_TAG, BOOL_TAG, STR_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG, BINARY_TAG, MERGE_TAG, "!!seq", "!!map"];
 
 #[derive(Clone, Debug, Default)]
 struct Extra {
@@ -117,7 +122,7 @@ impl Node {
     pub fn tag(&self) -> &str {
         match &self.extra {
             Some(extra) if !extra.tag.is_empty() => &extra.tag,
-            _ => self.tag,
+            _ => TAGS.get(usize::from(self.tag)).copied().unwrap_or_default(),
         }
     }
 
@@ -272,6 +277,11 @@ impl<'s, 'a> Composer<'s, 'a> {
             (resolve_plain_tag(&value), String::new())
         } else {
             ("", String::new())
+        };
+        // A tag outside the list (none is, today) is kept as the file's own would be.
+        let (tag, custom) = match TAGS.iter().position(|t| *t == tag).and_then(|i| u8::try_from(i).ok()) {
+            Some(index) => (index, custom),
+            None => (0, if custom.is_empty() { tag.to_owned() } else { custom }),
         };
         let extra = if ev.head.is_empty() && ev.line.is_empty() && ev.foot.is_empty() && custom.is_empty() {
             None

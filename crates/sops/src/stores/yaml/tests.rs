@@ -530,3 +530,9 @@ fn freeing_nodes_while_converting_changes_nothing() {
         }
     }
 }
+
+/// Files of short keys hold two nodes per key until the tree is built: a node stays small.
+#[test]
+fn a_node_takes_64_bytes() {
+    assert!(std::mem::size_of::<compose::Node>() <= 64, "{}", std::mem::size_of::<compose::Node>());
+}
