@@ -133,3 +133,69 @@ fn an_age_header_of_ten_thousand_stanzas_is_refused_in_bounded_time() {
     assert!(stderr_of(&out).contains("more than 1024 stanzas"), "{}", stderr_of(&out));
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
+
+/// `{"d": {"k2": "v", "d": [1, {"k4": "v", "d": [1, …]}]}}`, `levels` deep with the top-level
+/// object: mappings and lists in turn, a value beside each container.
+fn deep_json(levels: usize) -> String {
+    let mut text = String::from("{\"d\":");
+    let mut closers = vec!['}'];
+    for level in 2..levels {
+        if level % 2 == 0 {
+            text.push_str(&format!("{{\"k{level}\":\"v\",\"d\":"));
+            closers.push('}');
+        } else {
+            text.push_str("[1,");
+            closers.push(']');
+        }
+    }
+    text.push_str("{\"k\":\"v\",\"d\":\"bottom\"}");
+    text.extend(closers.into_iter().rev());
+    text
+}
+
+/// The `--extract` path of the innermost value of [`deep_json`].
+fn deepest_path(levels: usize) -> String {
+    let mut path = String::from("[\"d\"]");
+    for level in 2..levels {
+        path.push_str(if level % 2 == 0 { "[\"d\"]" } else { "[1]" });
+    }
+    path.push_str("[\"d\"]");
+    path
+}
+
+/// A file as deep as sops's JSON reader allows (Go's limit of 10,000 levels), written by the real
+/// sops: decrypting it walks every level (values, MAC, output), and must neither overflow a
+/// stack nor differ from sops's output by a byte. The file is written without indentation
+/// (`stores.json.indent: 0`), and read back as INI, which prints the nesting on one line as Go's
+/// `%v` does, and as the one innermost value: indented JSON or YAML would add a column per level
+/// and grow with the square of the depth (150 MB here).
+#[test]
+fn the_deepest_json_file_sops_writes_decrypts_like_sops() {
+    if sops_bin().is_none() {
+        return;
+    }
+    const LEVELS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let recipient = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+    std::fs::write(dir.path().join(".sops.yaml"), format!("stores:\n  json:\n    indent: 0\ncreation_rules:\n  - age: {recipient}\n"))
+        .unwrap();
+    std::fs::write(dir.path().join("deep.json"), deep_json(LEVELS)).unwrap();
+    let encrypted = sops(&["encrypt", "deep.json"], &[], dir.path());
+    assert!(encrypted.status.success(), "{}", stderr_of(&encrypted));
+    let file = dir.path().join("deep.enc.json");
+    std::fs::write(&file, &encrypted.stdout).unwrap();
+    assert!(encrypted.stdout.len() < 2 << 20, "{} bytes", encrypted.stdout.len());
+
+    let key = vectors().join("keys.txt");
+    let path = deepest_path(LEVELS);
+    for args in [vec!["decrypt", "--output-type", "ini"], vec!["decrypt", "--extract", &path]] {
+        let mut with_file = args.clone();
+        with_file.push(file.to_str().unwrap());
+        let theirs = sops(&with_file, &[("SOPS_AGE_KEY_FILE", &key)], dir.path());
+        assert!(theirs.status.success(), "{}", stderr_of(&theirs));
+        let ours =
+            crate::common::secrets().current_dir(dir.path()).env("SOPS_AGE_KEY_FILE", &key).arg("sops").args(&with_file).output().unwrap();
+        assert!(ours.status.success(), "{}", stderr_of(&ours));
+        assert!(ours.stdout == theirs.stdout, "{}: the outputs differ ({} and {} bytes)", args[1], ours.stdout.len(), theirs.stdout.len());
+    }
+}

@@ -49,77 +49,97 @@ struct Leaf<'a> {
     is_comment: bool,
 }
 
+/// A container the walk is inside of, with what is left of it.
+enum Open<'a> {
+    Map(std::slice::IterMut<'a, MapItem>),
+    List(std::slice::IterMut<'a, Value>),
+}
+
 /// Walks every leaf of a branch in document order, as sops' `walkBranch`/`walkSlice` do:
 /// nulls are not visited, comments are visited with the path of their container, and a frame of
 /// active comments per container is kept for the comment-regex rules.
-fn walk_map<F>(map: &mut Map, path: &mut Vec<String>, comments: &mut Vec<Vec<String>>, f: &mut F) -> Result<()>
+///
+/// sops recurses once per level; this walk keeps its own stack of open containers instead, so
+/// that any depth a reader accepts (JSON's 10,000 levels) is walked on any thread.
+fn walk_map<F>(branch: &mut Map, f: &mut F) -> Result<()>
 where
     F: FnMut(Leaf<'_>, Value) -> Result<Value>,
 {
-    comments.push(Vec::new());
-    for item in &mut map.0 {
-        match item {
-            MapItem::Comment(text) => {
-                if let Some(frame) = comments.last_mut() {
-                    frame.push(text.clone());
+    let mut path: Vec<String> = Vec::new();
+    // One frame of comments per open container, pushed and popped with `stack`.
+    let mut comments: Vec<Vec<String>> = vec![Vec::new()];
+    let mut stack = vec![Open::Map(branch.0.iter_mut())];
+    while let Some(top) = stack.last_mut() {
+        // The next child of the innermost open container; `None` when it has no more.
+        let child = match top {
+            Open::Map(items) => match items.next() {
+                Some(MapItem::Comment(text)) => {
+                    if let Some(frame) = comments.last_mut() {
+                        frame.push(text.clone());
+                    }
+                    let leaf = Leaf { path: &path, comments: &comments, is_comment: true };
+                    *text = match &mut f(leaf, Value::Comment(std::mem::take(text)))? {
+                        Value::Comment(t) | Value::Str(t) => std::mem::take(t),
+                        _ => return Err(Error::Unsupported("a comment walked to a non-comment value".into())),
+                    };
+                    continue;
                 }
-                let leaf = Leaf { path, comments, is_comment: true };
-                let result = f(leaf, Value::Comment(std::mem::take(text)))?;
-                *text = match result {
-                    Value::Comment(t) | Value::Str(t) => t,
-                    _ => return Err(Error::Unsupported("a comment walked to a non-comment value".into())),
-                };
+                Some(MapItem::Entry(key, value)) => {
+                    path.push(key.clone());
+                    Some(value)
+                }
+                None => None,
+            },
+            Open::List(items) => match items.next() {
+                Some(item) => {
+                    if let (Value::Comment(text), Some(frame)) = (&*item, comments.last_mut()) {
+                        frame.push(text.clone());
+                    }
+                    Some(item)
+                }
+                None => None,
+            },
+        };
+        match child {
+            Some(Value::Map(map)) => {
+                stack.push(Open::Map(map.0.iter_mut()));
+                comments.push(Vec::new());
             }
-            MapItem::Entry(key, value) => {
-                path.push(key.clone());
-                let walked = walk_value(value, path, comments, f);
-                path.pop();
-                walked?;
-                if let Some(frame) = comments.last_mut() {
-                    frame.clear();
+            Some(Value::List(items)) => {
+                stack.push(Open::List(items.iter_mut()));
+                comments.push(Vec::new());
+            }
+            Some(value) => {
+                let is_comment = matches!(value, Value::Comment(_));
+                if !matches!(value, Value::Null) {
+                    let taken = std::mem::take(value);
+                    *value = f(Leaf { path: &path, comments: &comments, is_comment }, taken)?;
                 }
+                child_done(&stack, &mut path, &mut comments, is_comment);
+            }
+            None => {
+                stack.pop();
+                comments.pop();
+                child_done(&stack, &mut path, &mut comments, false);
             }
         }
     }
-    comments.pop();
     Ok(())
 }
 
-fn walk_list<F>(items: &mut [Value], path: &mut Vec<String>, comments: &mut Vec<Vec<String>>, f: &mut F) -> Result<()>
-where
-    F: FnMut(Leaf<'_>, Value) -> Result<Value>,
-{
-    comments.push(Vec::new());
-    for item in items.iter_mut() {
-        let is_comment = matches!(item, Value::Comment(_));
-        if let (Value::Comment(text), Some(frame)) = (&*item, comments.last_mut()) {
-            frame.push(text.clone());
+/// After a child of the innermost open container was walked: a mapping entry leaves the path,
+/// and anything but a list comment ends the comments that stood before it.
+fn child_done(stack: &[Open<'_>], path: &mut Vec<String>, comments: &mut [Vec<String>], is_comment: bool) {
+    match stack.last() {
+        Some(Open::Map(_)) => {
+            path.pop();
         }
-        walk_value(item, path, comments, f)?;
-        if !is_comment {
-            if let Some(frame) = comments.last_mut() {
-                frame.clear();
-            }
-        }
+        Some(Open::List(_)) if is_comment => return,
+        Some(Open::List(_)) => {}
+        None => return,
     }
-    comments.pop();
-    Ok(())
-}
-
-fn walk_value<F>(value: &mut Value, path: &mut Vec<String>, comments: &mut Vec<Vec<String>>, f: &mut F) -> Result<()>
-where
-    F: FnMut(Leaf<'_>, Value) -> Result<Value>,
-{
-    match value {
-        Value::Null => Ok(()),
-        Value::Map(map) => walk_map(map, path, comments, f),
-        Value::List(items) => walk_list(items, path, comments, f),
-        leaf => {
-            let is_comment = matches!(leaf, Value::Comment(_));
-            let taken = std::mem::replace(leaf, Value::Null);
-            *leaf = f(Leaf { path, comments, is_comment }, taken)?;
-            Ok(())
-        }
+    if let Some(frame) = comments.last_mut() {
+        frame.clear();
     }
 }
 
@@ -128,7 +148,7 @@ where
     F: FnMut(Leaf<'_>, Value) -> Result<Value>,
 {
     for branch in &mut doc.branches {
-        walk_map(branch, &mut Vec::new(), &mut Vec::new(), &mut f)?;
+        walk_map(branch, &mut f)?;
     }
     Ok(())
 }
@@ -195,10 +215,12 @@ pub(crate) fn decrypt_document(
 
 fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache, warnings: &mut Vec<Warning>) -> Result<Value> {
     let path = || display_path(leaf.path);
-    let text = match value {
-        Value::Str(ref s) | Value::Comment(ref s) if s.is_empty() => return Ok(value),
-        Value::Str(s) => s,
+    let mut value = value;
+    let text = match &mut value {
+        Value::Str(s) | Value::Comment(s) if s.is_empty() => return Ok(value),
+        Value::Str(s) => std::mem::take(s),
         Value::Comment(c) => {
+            let c = std::mem::take(c);
             // A comment that does not decrypt was added in clear text by hand (or by an old
             // sops, or by someone who may change the file but not read it): keep it as it is,
             // and say so, as sops does.

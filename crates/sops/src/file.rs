@@ -120,6 +120,17 @@ impl EncryptedFile {
         Ok(EncryptedFile { format, data, metadata })
     }
 
+    /// [`Self::parse`], taking the bytes: the YAML store frees them as soon as they are read,
+    /// before it builds the tree, so that a large file and its tree are never held together.
+    pub fn parse_owned(input: Vec<u8>, format: Format) -> Result<EncryptedFile> {
+        if input.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        let (data, tree) = stores::store(format).parse_encrypted_owned(input)?;
+        let metadata = Metadata::from_tree(&tree)?;
+        Ok(EncryptedFile { format, data, metadata })
+    }
+
     /// The file's bytes, in its store's layout.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.to_bytes_as(self.format)

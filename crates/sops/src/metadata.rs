@@ -320,22 +320,44 @@ fn age_list(keys: &[AgeKey]) -> Value {
 /// selection rule than another tool reading the same file. JSON metadata is refused the same
 /// way, where sops would take the last value.
 fn refuse_duplicate_keys(map: &Map, path: &str) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    for (key, value) in map.entries() {
-        let child = format!("{path}.{key}");
-        if !seen.insert(key) {
-            return Err(Error::DuplicateMetadataKey { path: child });
+    // Depth first, in document order, from a stack of open containers rather than by recursion:
+    // a hostile file's metadata may be nested as deeply as its reader allows.
+    let mut stack = vec![Checking::of_map(map, path.to_owned())];
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Checking::Map { items, seen, path } => match items.next() {
+                Some((key, value)) => {
+                    let child = format!("{path}.{key}");
+                    if !seen.insert(key) {
+                        return Err(Error::DuplicateMetadataKey { path: child });
+                    }
+                    Some((value, child))
+                }
+                None => None,
+            },
+            Checking::List { items, path } => items.next().map(|(i, item)| (item, format!("{path}[{i}]"))),
+        };
+        match next {
+            Some((Value::Map(map), path)) => stack.push(Checking::of_map(map, path)),
+            Some((Value::List(items), path)) => stack.push(Checking::List { items: items.iter().enumerate(), path }),
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
         }
-        refuse_duplicates_in(value, &child)?;
     }
     Ok(())
 }
 
-fn refuse_duplicates_in(value: &Value, path: &str) -> Result<()> {
-    match value {
-        Value::Map(map) => refuse_duplicate_keys(map, path),
-        Value::List(items) => items.iter().enumerate().try_for_each(|(i, item)| refuse_duplicates_in(item, &format!("{path}[{i}]"))),
-        _ => Ok(()),
+/// A container of the metadata whose keys are being checked, with its path.
+enum Checking<'a> {
+    Map { items: Box<dyn Iterator<Item = (&'a str, &'a Value)> + 'a>, seen: std::collections::HashSet<&'a str>, path: String },
+    List { items: std::iter::Enumerate<std::slice::Iter<'a, Value>>, path: String },
+}
+
+impl<'a> Checking<'a> {
+    fn of_map(map: &'a Map, path: String) -> Self {
+        Checking::Map { items: Box::new(map.entries()), seen: std::collections::HashSet::new(), path }
     }
 }
 

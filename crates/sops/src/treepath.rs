@@ -5,11 +5,10 @@ use crate::format::Format;
 use crate::stores::{json, yaml};
 use crate::tree::{Map, Value};
 
-/// The deepest document `set` writes in any format, the top-level mapping included. Encrypting
-/// and decrypting walk the tree recursively, one stack frame pair per level; this bound keeps
-/// that walk far from the end of a thread's stack even where the format's reader would accept
-/// more (JSON's 10,000 levels).
-pub const MAX_SET_DEPTH: usize = 1_000;
+/// The deepest document `set` writes in any format, the top-level mapping included: the deepest
+/// any reader accepts (JSON's 10,000 levels, Go's limit). Every walk over a tree keeps its own
+/// stack, so such a document is safe on any thread.
+pub const MAX_SET_DEPTH: usize = json::MAX_DEPTH;
 
 /// The deepest document `set` may leave in a file of `format`: what the format's reader accepts
 /// (a file we wrote must stay readable by us), at most [`MAX_SET_DEPTH`]. The flat stores hold

@@ -68,7 +68,8 @@ fn formats(file: &Path, types: &TypeArgs) -> CmdResult<(Format, Format)> {
 
 fn load(file: &Path, format: Format) -> CmdResult<EncryptedFile> {
     let bytes = read_input(file)?;
-    EncryptedFile::parse(&bytes, format).map_err(|e| Failure::sops(&display(file), e))
+    // Handed over so that the store frees the bytes once read, before the tree is built.
+    EncryptedFile::parse_owned(bytes, format).map_err(|e| Failure::sops(&display(file), e))
 }
 
 fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {

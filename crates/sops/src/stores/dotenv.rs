@@ -31,10 +31,11 @@ impl Store for DotenvStore {
             match item {
                 MapItem::Entry(key, value) => match key.strip_prefix(METADATA_PREFIX) {
                     Some(name) => {
-                        let Value::Str(text) = value else {
+                        let mut value = value;
+                        let Value::Str(text) = &mut value else {
                             return Err(Error::metadata(format!("the value of `{key}` is not UTF-8 text")));
                         };
-                        pairs.push((name.to_string(), text));
+                        pairs.push((name.to_string(), std::mem::take(text)));
                     }
                     None => data.0.push(MapItem::Entry(key, value)),
                 },

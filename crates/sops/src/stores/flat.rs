@@ -21,8 +21,23 @@ const MAX_DEPTH: usize = 32;
 /// order sops writes dotenv metadata in. Nulls and empty containers leave no pair.
 pub fn flatten(metadata: &Map) -> Result<Vec<(String, String)>> {
     let mut pairs = Vec::new();
-    for (key, value) in metadata.entries() {
-        flatten_into(key.to_string(), value, &mut pairs)?;
+    // Names and values still to flatten, the next one last: a stack rather than recursion,
+    // because the metadata of a hostile file (its other key types) may be nested deeply.
+    let mut pending: Vec<(String, &Value)> = metadata.entries().rev().map(|(key, value)| (key.to_string(), value)).collect();
+    while let Some((name, value)) = pending.pop() {
+        match value {
+            Value::Map(map) => {
+                pending.extend(map.entries().rev().map(|(key, child)| (format!("{name}{MAP_SEPARATOR}{key}"), child)));
+            }
+            Value::List(items) => {
+                pending.extend(items.iter().enumerate().rev().map(|(index, child)| (format!("{name}{LIST_SEPARATOR}{index}"), child)));
+            }
+            leaf => {
+                if let Some(text) = leaf_text(&name, leaf)? {
+                    pairs.push((name, text));
+                }
+            }
+        }
     }
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     // A later duplicate wins, as it would in sops' intermediate Go map.
@@ -32,21 +47,10 @@ pub fn flatten(metadata: &Map) -> Result<Vec<(String, String)>> {
     Ok(pairs)
 }
 
-fn flatten_into(name: String, value: &Value, pairs: &mut Vec<(String, String)>) -> Result<()> {
-    let text = match value {
-        Value::Null => return Ok(()),
-        Value::Map(map) => {
-            for (key, child) in map.entries() {
-                flatten_into(format!("{name}{MAP_SEPARATOR}{key}"), child, pairs)?;
-            }
-            return Ok(());
-        }
-        Value::List(items) => {
-            for (index, child) in items.iter().enumerate() {
-                flatten_into(format!("{name}{LIST_SEPARATOR}{index}"), child, pairs)?;
-            }
-            return Ok(());
-        }
+/// The text of a scalar named `name`; none for a null.
+fn leaf_text(name: &str, value: &Value) -> Result<Option<String>> {
+    Ok(Some(match value {
+        Value::Null | Value::Map(_) | Value::List(_) => return Ok(None),
         Value::Str(s) => s.replace('\n', "\\n"),
         Value::Int(i) => i.to_string(),
         Value::Bool(b) => b.to_string(),
@@ -56,9 +60,7 @@ fn flatten_into(name: String, value: &Value, pairs: &mut Vec<(String, String)>) 
         Value::Time(_) | Value::Bytes(_) | Value::Comment(_) => {
             return Err(Error::metadata(format!("`{name}` holds a value that is not text")));
         }
-    };
-    pairs.push((name, text));
-    Ok(())
+    }))
 }
 
 /// Rebuilds the logical metadata tree from flattened pairs (in any order; a repeated name keeps

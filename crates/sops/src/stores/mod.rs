@@ -41,6 +41,13 @@ pub trait Store {
     /// tree in its logical, unflattened shape (the `sops` mapping of YAML and JSON).
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)>;
 
+    /// [`Store::parse_encrypted`], taking the input so that a store may free it as soon as it
+    /// has been read, before it builds the tree: the input and the whole tree are then never
+    /// held at the same time.
+    fn parse_encrypted_owned(&self, input: Vec<u8>) -> Result<(Document, Map)> {
+        self.parse_encrypted(&input)
+    }
+
     /// Writes decrypted data the way `sops decrypt` prints it.
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>>;
 

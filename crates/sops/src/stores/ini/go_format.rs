@@ -4,7 +4,7 @@
 //! nested inside an INI key is printed with Go's `%v` verb. Both are reproduced here because they
 //! decide the bytes of converted output (`sops decrypt --output-type ini|dotenv`).
 
-use crate::tree::{Map, MapItem, Value};
+use crate::tree::{MapItem, Value};
 
 /// A scalar the way sops' `ValToString` prints it: floats as `strconv.FormatFloat(f, 'G', -1)`
 /// with `.0` added when the text would read as an integer, bools `true`/`false`, times as
@@ -29,58 +29,76 @@ pub(crate) fn val_to_string(value: &Value) -> Vec<u8> {
     }
 }
 
-/// Appends Go's `%v` rendering of a value. sops' tree types print as Go structs and slices:
-/// a mapping is `[{key value} …]`, a comment item `{{text} <nil>}`, a list `[a b]`.
-pub(crate) fn fmt_v(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Null => out.extend_from_slice(b"<nil>"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::Float(f) => out.extend_from_slice(format_g(*f, b'e').as_bytes()),
-        Value::Str(s) => out.extend_from_slice(s.as_bytes()),
-        Value::Bytes(b) => out.extend_from_slice(b),
-        Value::Time(t) => out.extend_from_slice(time_string(t).as_bytes()),
-        Value::Comment(c) => {
-            out.push(b'{');
-            out.extend_from_slice(c.as_bytes());
-            out.push(b'}');
-        }
-        Value::List(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                fmt_v(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Map(map) => fmt_map(map, out),
-    }
+/// A piece of [`fmt_v`]'s output still to write.
+enum Piece<'a> {
+    Value(&'a Value),
+    Text(&'a [u8]),
 }
 
-fn fmt_map(map: &Map, out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, item) in map.0.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        match item {
-            MapItem::Entry(key, value) => {
+/// Appends Go's `%v` rendering of a value. sops' tree types print as Go structs and slices:
+/// a mapping is `[{key value} …]`, a comment item `{{text} <nil>}`, a list `[a b]`.
+///
+/// Go prints nesting of any depth; so does this, from a stack of pieces still to write rather
+/// than by recursion.
+pub(crate) fn fmt_v(value: &Value, out: &mut Vec<u8>) {
+    let mut pending = vec![Piece::Value(value)];
+    while let Some(piece) = pending.pop() {
+        let value = match piece {
+            Piece::Text(text) => {
+                out.extend_from_slice(text);
+                continue;
+            }
+            Piece::Value(value) => value,
+        };
+        match value {
+            Value::Null => out.extend_from_slice(b"<nil>"),
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            Value::Float(f) => out.extend_from_slice(format_g(*f, b'e').as_bytes()),
+            Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+            Value::Bytes(b) => out.extend_from_slice(b),
+            Value::Time(t) => out.extend_from_slice(time_string(t).as_bytes()),
+            Value::Comment(c) => {
                 out.push(b'{');
-                out.extend_from_slice(key.as_bytes());
-                out.push(b' ');
-                fmt_v(value, out);
+                out.extend_from_slice(c.as_bytes());
                 out.push(b'}');
             }
-            MapItem::Comment(text) => {
-                out.extend_from_slice(b"{{");
-                out.extend_from_slice(text.as_bytes());
-                out.extend_from_slice(b"} <nil>}");
+            // Containers open here and push their members, last first, so that they pop in order.
+            Value::List(items) => {
+                out.push(b'[');
+                pending.push(Piece::Text(b"]"));
+                for (i, item) in items.iter().enumerate().rev() {
+                    pending.push(Piece::Value(item));
+                    if i > 0 {
+                        pending.push(Piece::Text(b" "));
+                    }
+                }
+            }
+            Value::Map(map) => {
+                out.push(b'[');
+                pending.push(Piece::Text(b"]"));
+                for (i, item) in map.0.iter().enumerate().rev() {
+                    match item {
+                        MapItem::Entry(key, value) => {
+                            pending.extend([
+                                Piece::Text(b"}"),
+                                Piece::Value(value),
+                                Piece::Text(b" "),
+                                Piece::Text(key.as_bytes()),
+                                Piece::Text(b"{"),
+                            ]);
+                        }
+                        MapItem::Comment(text) => {
+                            pending.extend([Piece::Text(b"} <nil>}"), Piece::Text(text.as_bytes()), Piece::Text(b"{{")]);
+                        }
+                    }
+                    if i > 0 {
+                        pending.push(Piece::Text(b" "));
+                    }
+                }
             }
         }
     }
-    out.push(b']');
 }
 
 /// `strconv.FormatFloat(f, 'g' or 'G', -1, 64)`: the shortest round-trip digits, in exponent
@@ -187,6 +205,7 @@ fn time_string(t: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::Map;
 
     fn top(v: Value) -> String {
         String::from_utf8(val_to_string(&v)).unwrap()

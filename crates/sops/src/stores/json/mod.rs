@@ -108,9 +108,9 @@ fn take_metadata(branch: &mut Map) -> Result<Map> {
         // crashes, depending on their positions); neither is worth imitating.
         return Err(Error::metadata("the file has more than one top-level `sops` key"));
     }
-    match branch.remove(METADATA_KEY) {
+    match &mut branch.remove(METADATA_KEY) {
         None | Some(Value::Null) => Err(Error::MetadataNotFound),
-        Some(Value::Map(metadata)) => Ok(metadata),
+        Some(Value::Map(metadata)) => Ok(std::mem::take(metadata)),
         Some(_) => Err(Error::metadata("the top-level `sops` value is not an object")),
     }
 }

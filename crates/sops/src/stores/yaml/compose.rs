@@ -5,11 +5,74 @@
 use granit_parser::ScalarStyle;
 
 use super::parser::{Event, EventKind, Events};
-use super::scalar::{resolve_plain_tag, short_tag, MERGE_TAG, STR_TAG};
+use super::scalar::{resolve_plain_tag, short_tag, BINARY_TAG, BOOL_TAG, FLOAT_TAG, INT_TAG, MERGE_TAG, NULL_TAG, STR_TAG, TIMESTAMP_TAG};
 use super::syntax_error;
 use crate::error::{Error, Result};
 
 pub(super) type NodeId = usize;
+
+/// Nodes in fixed-size chunks. A `Vec` of nodes would double its buffer as it grows, holding up
+/// to twice the nodes' size and, while it moves, three times: the arena is the largest part of
+/// a file of short keys in memory, so it grows one chunk at a time instead.
+///
+/// Chunks can also be freed while the tree is built from them ([`Arena::free_before`]), so that
+/// the nodes and the tree are not both held whole.
+#[derive(Default)]
+pub(super) struct Arena {
+    chunks: Vec<Vec<Node>>,
+    len: usize,
+    /// The first chunk not yet freed by [`Arena::free_before`] (the first chunk never is).
+    unfreed: usize,
+}
+
+/// Nodes per chunk: large enough that the list of chunks stays small, small enough that the
+/// last chunk's unused room is a trifle.
+const CHUNK: usize = 4096;
+
+impl Arena {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Frees every chunk whose nodes all come before `next` and after the chunk of `keep`, as a
+    /// caller that will never look at those nodes again may ask. Looking at a freed node panics.
+    pub fn free_before(&mut self, next: NodeId, keep: NodeId) {
+        let start = self.unfreed.max(keep / CHUNK + 1);
+        let end = next / CHUNK;
+        for chunk in self.chunks.iter_mut().take(end).skip(start) {
+            *chunk = Vec::new();
+        }
+        self.unfreed = self.unfreed.max(end);
+    }
+
+    pub fn push(&mut self, node: Node) -> NodeId {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(node),
+            _ => {
+                // The first chunk grows as needed, so that a small file takes little room.
+                let mut chunk = if self.chunks.is_empty() { Vec::new() } else { Vec::with_capacity(CHUNK) };
+                chunk.push(node);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+        self.len - 1
+    }
+}
+
+impl std::ops::Index<NodeId> for Arena {
+    type Output = Node;
+
+    fn index(&self, id: NodeId) -> &Node {
+        &self.chunks[id / CHUNK][id % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<NodeId> for Arena {
+    fn index_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.chunks[id / CHUNK][id % CHUNK]
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Kind {
@@ -28,15 +91,20 @@ pub(super) struct Node {
     pub quoted_or_block: bool,
     /// 1-based line.
     line: u32,
-    /// Short tag (`!!str`, `!!int`), resolved as go-yaml does; a tag of the file's own
-    /// (`!custom`) is in `extra`.
-    tag: &'static str,
+    /// Short tag (`!!str`, `!!int`), resolved as go-yaml does, as its place in [`TAGS`]; a tag
+    /// of the file's own (`!custom`) is in `extra`.
+    tag: u8,
     pub value: String,
     /// Children; an alias node's one entry is the node it refers to.
     pub content: Vec<NodeId>,
     /// What most nodes lack, behind one pointer.
     extra: Option<Box<Extra>>,
 }
+
+/// The tags a node may have without one of the file's own. A node keeps the place of its tag
+/// in this list: one byte where a string reference takes sixteen, in a node of which a file of
+/// short keys holds two per key.
+const TAGS: [&str; 11] = ["", NULL_TAG, BOOL_TAG, STR_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG, BINARY_TAG, MERGE_TAG, "!!seq", "!!map"];
 
 #[derive(Clone, Debug, Default)]
 struct Extra {
@@ -54,7 +122,7 @@ impl Node {
     pub fn tag(&self) -> &str {
         match &self.extra {
             Some(extra) if !extra.tag.is_empty() => &extra.tag,
-            _ => self.tag,
+            _ => TAGS.get(usize::from(self.tag)).copied().unwrap_or_default(),
         }
     }
 
@@ -108,14 +176,20 @@ pub(super) struct Composer<'s, 'a> {
     current: Option<Event>,
     /// The parser's error, once it stopped: it wins over anything the composer would report.
     parse_error: Option<Error>,
-    pub nodes: Vec<Node>,
+    pub nodes: Arena,
     anchors: std::collections::HashMap<String, NodeId>,
 }
 
 impl<'s, 'a> Composer<'s, 'a> {
     pub fn new(events: Events<'s, 'a>) -> Self {
-        let mut c =
-            Composer { depth: 0, events, current: None, parse_error: None, nodes: Vec::new(), anchors: std::collections::HashMap::new() };
+        let mut c = Composer {
+            depth: 0,
+            events,
+            current: None,
+            parse_error: None,
+            nodes: Arena::default(),
+            anchors: std::collections::HashMap::new(),
+        };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -204,14 +278,18 @@ impl<'s, 'a> Composer<'s, 'a> {
         } else {
             ("", String::new())
         };
+        // A tag outside the list (none is, today) is kept as the file's own would be.
+        let (tag, custom) = match TAGS.iter().position(|t| *t == tag).and_then(|i| u8::try_from(i).ok()) {
+            Some(index) => (index, custom),
+            None => (0, if custom.is_empty() { tag.to_owned() } else { custom }),
+        };
         let extra = if ev.head.is_empty() && ev.line.is_empty() && ev.foot.is_empty() && custom.is_empty() {
             None
         } else {
             Some(Box::new(Extra { head: ev.head, line_comment: ev.line, foot: ev.foot, tag: custom }))
         };
         let line = u32::try_from((ev.start.line + 1).max(0)).unwrap_or(u32::MAX);
-        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra });
-        self.nodes.len() - 1
+        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra })
     }
 
     /// Whether any node carries an anchor, so that an alias may read it again after conversion.

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 
-use super::compose::{Kind, Node, NodeId, MAX_DEPTH};
+use super::compose::{Arena, Kind, NodeId, MAX_DEPTH};
 use super::scalar::{resolve, Resolved, BINARY_TAG, MERGE_TAG, NULL_TAG, STR_TAG};
 use crate::error::{Error, Result};
 use crate::format::Format;
@@ -20,7 +20,7 @@ const MAX_EXPANDED_NODES: usize = 1_000_000;
 const MAX_EXPANDED_BYTES: usize = 64 << 20;
 
 pub(super) struct Converter<'n> {
-    nodes: &'n mut [Node],
+    nodes: &'n mut Arena,
     /// Scalar text moves into the tree instead of being copied: set when no alias can read a
     /// node a second time (the stream has no anchors).
     take_text: bool,
@@ -60,7 +60,7 @@ fn after_hash(line: &str) -> String {
 }
 
 impl<'n> Converter<'n> {
-    pub fn new(nodes: &'n mut [Node], strict: bool, take_text: bool) -> Self {
+    pub fn new(nodes: &'n mut Arena, strict: bool, take_text: bool) -> Self {
         Converter { nodes, take_text, strict, expanded: 0, expanded_bytes: 0, depth: 0, active_aliases: Vec::new() }
     }
 
@@ -170,6 +170,14 @@ impl<'n> Converter<'n> {
                         push_map_comments(self.nodes[v].foot(), &mut branch);
                     }
                     push_map_comments(self.nodes[k].foot(), &mut branch);
+                    // Without aliases nothing refers back: the nodes of the entries converted so
+                    // far can go (their text has moved into the tree already). Only the top-level
+                    // mapping does this, whose node and document come before all its entries.
+                    if self.take_text && self.depth == 2 {
+                        if let Some(&next) = self.nodes[id].content.get(i + 2) {
+                            self.nodes.free_before(next, id);
+                        }
+                    }
                 }
             }
             Kind::Scalar => {
@@ -237,8 +245,8 @@ impl<'n> Converter<'n> {
         }
         let n = &self.nodes[target];
         if n.kind == Kind::Scalar {
-            if let Value::Str(s) = self.scalar(target)? {
-                return Ok(s);
+            if let Value::Str(s) = &mut self.scalar(target)? {
+                return Ok(std::mem::take(s));
             }
         }
         Err(error(self.nodes[id].line(), "non-string key: only string keys are supported"))

@@ -61,7 +61,7 @@ pub(super) fn syntax_error(line: i64, column: i64, problem: &str) -> Error {
 /// Every document of the input as a go-yaml node arena plus its document roots.
 /// Also says whether the stream has anchors (when it has none, conversion may move text out of
 /// the nodes).
-fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::NodeId>, bool)> {
+fn compose_documents(input: &[u8]) -> Result<(compose::Arena, Vec<compose::NodeId>, bool)> {
     let text = std::str::from_utf8(input).map_err(|e| Error::parse(Format::Yaml, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let src = source::Source::new(text);
@@ -74,26 +74,48 @@ fn compose_documents(input: &[u8]) -> Result<(Vec<compose::Node>, Vec<compose::N
     Ok((composer.nodes, docs, has_anchors))
 }
 
-/// Removes comments from a metadata tree: the metadata layer reads fields only.
-fn without_comments(map: Map) -> Map {
-    Map(map
-        .0
-        .into_iter()
-        .filter_map(|item| match item {
-            MapItem::Entry(k, v) => Some(MapItem::Entry(k, value_without_comments(v))),
-            MapItem::Comment(_) => None,
-        })
-        .collect())
+/// Removes comments from a metadata tree: the metadata layer reads fields only. Nested
+/// containers are visited from a stack of their own, not by recursion.
+fn without_comments(mut map: Map) -> Map {
+    map.0.retain(|item| matches!(item, MapItem::Entry(..)));
+    let mut pending: Vec<&mut Value> =
+        map.0.iter_mut().filter_map(|item| if let MapItem::Entry(_, v) = item { Some(v) } else { None }).collect();
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Map(m) => {
+                m.0.retain(|item| matches!(item, MapItem::Entry(..)));
+                pending.extend(m.0.iter_mut().filter_map(|item| if let MapItem::Entry(_, v) = item { Some(v) } else { None }));
+            }
+            Value::List(items) => {
+                items.retain(|i| !matches!(i, Value::Comment(_)));
+                pending.extend(items.iter_mut());
+            }
+            _ => {}
+        }
+    }
+    map
 }
 
-fn value_without_comments(v: Value) -> Value {
-    match v {
-        Value::Map(m) => Value::Map(without_comments(m)),
-        Value::List(items) => {
-            Value::List(items.into_iter().filter(|i| !matches!(i, Value::Comment(_))).map(value_without_comments).collect())
-        }
-        other => other,
+/// The data and metadata of an encrypted file from its composed nodes: top-level keys checked
+/// for duplicates, the `sops` mapping taken out of the data.
+fn encrypted_from_nodes((mut nodes, docs, has_anchors): (compose::Arena, Vec<compose::NodeId>, bool)) -> Result<(Document, Map)> {
+    if let Some(&first) = docs.first() {
+        convert::Converter::new(&mut nodes, false, false).check_unique_top_level_keys(first)?;
     }
+    let mut branches = Vec::with_capacity(docs.len());
+    for &doc in &docs {
+        branches.push(convert::Converter::new(&mut nodes, false, !has_anchors).document(doc)?);
+    }
+    drop(nodes);
+    let metadata = match branches.first().and_then(|b| b.get(METADATA_KEY)) {
+        Some(Value::Map(m)) => without_comments(m.clone()),
+        Some(Value::Null) | None => return Err(Error::MetadataNotFound),
+        Some(_) => return Err(Error::metadata("the `sops` key does not hold a mapping")),
+    };
+    for branch in &mut branches {
+        branch.remove(METADATA_KEY);
+    }
+    Ok((Document { branches }, metadata))
 }
 
 impl YamlStore {
@@ -123,24 +145,14 @@ impl Store for YamlStore {
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
-        let (mut nodes, docs, has_anchors) = compose_documents(input)?;
-        if let Some(&first) = docs.first() {
-            convert::Converter::new(&mut nodes, false, false).check_unique_top_level_keys(first)?;
-        }
-        let mut branches = Vec::with_capacity(docs.len());
-        for &doc in &docs {
-            branches.push(convert::Converter::new(&mut nodes, false, !has_anchors).document(doc)?);
-        }
-        drop(nodes);
-        let metadata = match branches.first().and_then(|b| b.get(METADATA_KEY)) {
-            Some(Value::Map(m)) => without_comments(m.clone()),
-            Some(Value::Null) | None => return Err(Error::MetadataNotFound),
-            Some(_) => return Err(Error::metadata("the `sops` key does not hold a mapping")),
-        };
-        for branch in &mut branches {
-            branch.remove(METADATA_KEY);
-        }
-        Ok((Document { branches }, metadata))
+        encrypted_from_nodes(compose_documents(input)?)
+    }
+
+    /// The nodes own their text, so the input goes as soon as it is composed.
+    fn parse_encrypted_owned(&self, input: Vec<u8>) -> Result<(Document, Map)> {
+        let composed = compose_documents(&input)?;
+        drop(input);
+        encrypted_from_nodes(composed)
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {

@@ -494,3 +494,45 @@ fn nul_and_control_bytes_in_comments_do_not_stall_the_comment_replay() {
         let _ = parse_within_bound(input);
     }
 }
+
+/// The node arena frees its chunks while the top-level mapping is converted: documents of many
+/// nodes (several chunks each, nested values and comments included) convert exactly as a file
+/// with an anchor, whose nodes are all kept, does.
+#[test]
+fn freeing_nodes_while_converting_changes_nothing() {
+    let document = |n: usize, anchored: bool| {
+        let mut text = String::from("# head\n");
+        if anchored {
+            text.push_str("anchor: &a x\n");
+        }
+        for i in 0..n {
+            text.push_str(&format!("k{i}:\n    # note {i}\n    v: {i}\n    l:\n        - a\n        # in list\n        - {{b: c}}\n"));
+        }
+        text.push_str("# foot\n");
+        text
+    };
+    let store = YamlStore::default();
+    for docs in [1, 3] {
+        let text: Vec<String> = (0..docs).map(|d| document(2_000 + d * 700, false)).collect();
+        let text = text.join("---\n");
+        let anchored: Vec<String> = (0..docs).map(|d| document(2_000 + d * 700, true)).collect();
+        let anchored = anchored.join("---\n");
+        let freed = store.parse_plain(text.as_bytes()).unwrap();
+        let mut kept = store.parse_plain(anchored.as_bytes()).unwrap();
+        for branch in &mut kept.branches {
+            branch.remove("anchor");
+        }
+        assert!(freed == kept, "{docs} documents");
+        assert!(store.emit_plain(&freed).unwrap() == store.emit_plain(&kept).unwrap(), "{docs} documents");
+        if docs == 1 {
+            let (encrypted, metadata) = store.parse_encrypted(format!("{text}sops:\n    version: 3.11.0\n").as_bytes()).unwrap();
+            assert!(encrypted.branches[0] == freed.branches[0] && metadata.get("version").is_some());
+        }
+    }
+}
+
+/// Files of short keys hold two nodes per key until the tree is built: a node stays small.
+#[test]
+fn a_node_takes_64_bytes() {
+    assert!(std::mem::size_of::<compose::Node>() <= 64, "{}", std::mem::size_of::<compose::Node>());
+}
