@@ -171,10 +171,10 @@ fn deepest_path(levels: usize) -> String {
 /// and grow with the square of the depth (150 MB here).
 #[test]
 fn the_deepest_json_file_sops_writes_decrypts_like_sops() {
+    const LEVELS: usize = 10_000;
     if sops_bin().is_none() {
         return;
     }
-    const LEVELS: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     let recipient = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
     std::fs::write(dir.path().join(".sops.yaml"), format!("stores:\n  json:\n    indent: 0\ncreation_rules:\n  - age: {recipient}\n"))

@@ -357,7 +357,8 @@ mod tests {
             fn float_text_round_trips(f in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
                 let text = go_format_float_json(f);
                 let parsed = JsonStore::default().parse_plain(format!("{{\"x\": {text}}}").as_bytes()).unwrap();
-                prop_assert_eq!(parsed.branches[0].get("x"), Some(&Value::Float(f)));
+                let expected = Value::Float(f);
+                prop_assert_eq!(parsed.branches[0].get("x"), Some(&expected));
                 prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), f.to_bits());
             }
 
