@@ -222,9 +222,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn nothing_outside_the_repository_is_committed_through_a_folder_swapped_meanwhile() {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
         use std::time::{Duration, Instant};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap().join("repo");
@@ -239,17 +237,7 @@ mod tests {
         fs::write(real.join("d/f"), "inside").unwrap();
         let spare = root.join("spare");
         std::os::unix::fs::symlink(&outside, &spare).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let swapper = {
-            let (stop, real) = (stop.clone(), real.clone());
-            std::thread::spawn(move || {
-                let mut swaps = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
-                }
-                swaps
-            })
-        };
+        let (stop, swapper) = crate::swap_race::swapping(real.clone(), spare.clone());
         let (mut commits, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
         while Instant::now() < deadline {
             for path in [real.join("secret"), real.join("d")] {

@@ -653,24 +653,6 @@ mod tests {
         assert_eq!(fs::read(repo.sops_dir().join("secrets/s/secret")).unwrap(), b"keep");
     }
 
-    /// Swaps `real` and `spare` (a symlink to a folder elsewhere) over and over until the
-    /// returned flag is set; the thread returns how many swaps it made.
-    #[cfg(unix)]
-    fn swapping(real: PathBuf, spare: PathBuf) -> (std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<u64>) {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut swaps = 0u64;
-            while !flag.load(Ordering::Relaxed) {
-                swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
-            }
-            swaps
-        });
-        (stop, thread)
-    }
-
     /// Without a git directory the journal lives in `sops/`, which a local user may swap for a
     /// symlink to a folder elsewhere, and back, while changes start and are undone: the journal
     /// is never created, nor removed, over there.
@@ -687,7 +669,7 @@ mod tests {
         assert_eq!(lock::state_dir(&repo), repo.sops_dir(), "no git directory above the temporary folder");
         let spare = dir.path().join("spare");
         symlink(&outside, &spare).unwrap();
-        let (stop, swapper) = swapping(repo.sops_dir(), spare);
+        let (stop, swapper) = crate::swap_race::swapping(repo.sops_dir(), spare);
         let (mut begun, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
         while Instant::now() < deadline {
             if let Ok(journal) = Journal::begin(&repo) {

@@ -89,6 +89,8 @@ pub mod ops;
 pub mod rekey;
 pub mod repo;
 pub mod secrets;
+#[cfg(all(test, unix))]
+mod swap_race;
 pub mod tx;
 pub mod uncommitted;
 pub mod untrusted;

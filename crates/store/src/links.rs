@@ -309,9 +309,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn links_are_never_added_or_removed_through_a_folder_swapped_meanwhile() {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
         use std::time::{Duration, Instant};
         let (_d, repo) = repo_with_user("alice");
         let outside = repo.root().join("outside");
@@ -324,17 +322,7 @@ mod tests {
         fs::write(real.join("README"), "").unwrap();
         let spare = repo.root().join("spare");
         symlink(&outside, &spare).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let swapper = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut swaps = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
-                }
-                swaps
-            })
-        };
+        let (stop, swapper) = crate::swap_race::swapping(real.clone(), spare.clone());
         let (mut done, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
         while Instant::now() < deadline {
             done += u64::from(add(&repo, &secret, Kind::User, "alice").is_ok());

@@ -436,9 +436,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn leftovers_are_never_removed_through_a_folder_swapped_meanwhile() {
-        use rustix::fs::{renameat_with, RenameFlags, CWD};
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
         use std::time::{Duration, Instant};
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::at(dir.path().canonicalize().unwrap());
@@ -450,18 +448,7 @@ mod tests {
         fs::create_dir_all(real.join("users")).unwrap();
         let spare = repo.root().join("spare");
         std::os::unix::fs::symlink(&outside, &spare).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let swapper = {
-            let stop = stop.clone();
-            let real = real.clone();
-            std::thread::spawn(move || {
-                let mut swaps = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    swaps += u64::from(renameat_with(CWD, &real, CWD, &spare, RenameFlags::EXCHANGE).is_ok());
-                }
-                swaps
-            })
-        };
+        let (stop, swapper) = crate::swap_race::swapping(real.clone(), spare.clone());
         let (mut runs, deadline) = (0u64, Instant::now() + Duration::from_millis(1500));
         while Instant::now() < deadline {
             runs += u64::from(remove_leftovers(&repo).is_ok());
