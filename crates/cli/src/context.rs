@@ -58,8 +58,7 @@ impl Context {
     /// the one changing it); a failure to undo it is a warning.
     pub fn repo_for_reading(&self) -> Result<Repo, Failure> {
         let repo = self.repo()?;
-        let left_uncommitted = uncommitted::path(&repo).is_some_and(|p| p.symlink_metadata().is_ok());
-        if journal::pending(&repo) || left_uncommitted {
+        if journal::pending(&repo) || uncommitted::exists(&repo) {
             let settled = RepoLock::try_acquire(&repo).and_then(|lock| match lock {
                 Some(lock) => journal::recover(&repo, &lock).map(|recovered| Some((lock, recovered))),
                 None => Ok(None),

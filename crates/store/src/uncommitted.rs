@@ -64,6 +64,13 @@ pub(crate) fn record(repo: &Repo, paths: &[PathBuf]) -> Result<()> {
     folder.replace(FILE_NAME, &bytes, 0o600).map_err(|e| StoreError::io(&file, e))
 }
 
+/// Whether a record of uncommitted changes is there (of any kind: [`pending`] reads and checks
+/// it under the lock). A cheap test for commands that do not otherwise take the lock, as
+/// [`journal::pending`] is for the journal.
+pub fn exists(repo: &Repo) -> bool {
+    path(repo).is_some_and(|p| p.symlink_metadata().is_ok())
+}
+
 /// The paths (absolute) a final change left uncommitted, if any. Call with the repository lock
 /// held. Refused when the record is not a regular file, not the caller's own, or names a path
 /// outside `sops/` and `vars/`.
