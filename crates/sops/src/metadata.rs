@@ -145,6 +145,11 @@ impl Metadata {
             // sops: when the flat keys are present, `key_groups` is ignored.
             vec![flat_group]
         };
+        // sops refuses metadata with neither flat keys nor a key group ("No keys found in
+        // file"); reading it as zero groups would let a written file read back differently.
+        if key_groups.is_empty() {
+            return Err(Error::metadata("No keys found in file"));
+        }
 
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a whole float in 0..256 is exact")]
         let shamir_threshold = match tree.get("shamir_threshold") {
@@ -251,7 +256,10 @@ impl Metadata {
 }
 
 impl KeyGroup {
-    fn is_empty(&self) -> bool {
+    /// Whether the group names no master key at all (sops writes such a lone group as no keys,
+    /// which neither sops nor this library reads back).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
         self.age.is_empty() && self.other.is_empty()
     }
 }
@@ -403,6 +411,19 @@ mod tests {
 
     fn keys(map: &Map) -> Vec<&str> {
         map.entries().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn metadata_without_keys_is_refused_like_sops() {
+        let mut tree = sample(1).to_tree(Format::Json);
+        tree.remove("age");
+        assert!(Metadata::from_tree(&tree).unwrap_err().to_string().contains("No keys found in file"));
+        // A lone group naming no key type we know reads as one empty group, and is written as
+        // no keys at all (as sops does): it does not read back, in sops or here.
+        tree.push("key_groups", Value::List(vec![Value::Map(Map::new())]));
+        let metadata = Metadata::from_tree(&tree).unwrap();
+        assert!(matches!(metadata.key_groups.as_slice(), [group] if group.is_empty()));
+        assert!(Metadata::from_tree(&metadata.to_tree(Format::Json)).is_err());
     }
 
     #[test]
