@@ -35,6 +35,14 @@ fn assert_readers(dir: &Path, expected: &[(&str, &[&str], &str)]) {
     }
 }
 
+/// The `(recipient, enc)` pairs of a secret's age entries.
+fn age_entries(dir: &Path, secret: &str) -> Vec<(String, String)> {
+    let text = std::fs::read(dir.join("sops/secrets").join(secret).join("secret")).unwrap();
+    let file: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let entries = file["sops"]["age"].as_array().unwrap();
+    entries.iter().map(|e| (e["recipient"].as_str().unwrap().to_string(), e["enc"].as_str().unwrap().to_string())).collect()
+}
+
 #[test]
 fn every_step_of_a_team_scenario_is_what_the_real_sops_reads() {
     if sops_bin().is_none() {
@@ -70,8 +78,16 @@ fn every_step_of_a_team_scenario_is_what_the_real_sops_reads() {
     run(dir, &["groups", "add-secret", "ops", "db"]);
     assert_readers(dir, &[("db", &["alice", "bob"], "db-value")]);
 
+    // Adding a reader wraps the data key for the newcomer only: the entries of those who
+    // already read the secret stay byte for byte (and the real sops reads all of them).
+    let before = age_entries(dir, "db");
     run(dir, &["groups", "add-machine", "ops", "web1"]);
     assert_readers(dir, &[("db", &["alice", "bob", "carol"], "db-value"), ("api", &["alice", "carol"], "api-value")]);
+    let after = age_entries(dir, "db");
+    assert_eq!(after.len(), 3, "{after:?}");
+    for entry in &before {
+        assert!(after.contains(entry), "kept entry {entry:?} in {after:?}");
+    }
 
     run(dir, &["groups", "remove-user", "ops", "bob"]);
     assert_readers(dir, &[("db", &["alice", "carol"], "db-value")]);

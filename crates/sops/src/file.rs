@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::keys::{self, DataKey, Identities};
 use crate::mac;
-use crate::metadata::{Metadata, SelectionRule, WRITER_VERSION};
+use crate::metadata::{KeyGroup, Metadata, SelectionRule, WRITER_VERSION};
 use crate::selection::Selector;
 use crate::stores;
 use crate::timefmt;
@@ -191,8 +191,43 @@ impl EncryptedFile {
             return Ok(false);
         }
         let key = self.data_key(identities)?;
-        self.rewrap(&key, key_groups, threshold)?;
+        self.rewrap_same_key(&key, key_groups, threshold)?;
         Ok(true)
+    }
+
+    /// Gives the file's own data key to a new set of recipients in one group (a membership
+    /// change that removes no one): every recipient that already holds the key keeps its entry
+    /// byte for byte, and only the newcomers get one. The data key is opened with `identities`,
+    /// so the entries kept are known to wrap the key the file is encrypted with.
+    pub fn add_recipients(&mut self, identities: &Identities, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
+        let key = self.data_key(identities)?;
+        self.rewrap_same_key(&key, key_groups, shamir_threshold)
+    }
+
+    /// `rewrap` for a `key` that is this file's data key: with one group before and after, an
+    /// existing recipient's entry still wraps `key`, so it is kept and only the new recipients
+    /// cost an X25519 wrap each. Shamir groups split the key afresh, so they are all re-wrapped.
+    fn rewrap_same_key(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
+        let ([wanted], [existing]) = (key_groups, self.metadata.key_groups.as_slice()) else {
+            return self.rewrap(key, key_groups, shamir_threshold);
+        };
+        if wanted.is_empty() {
+            return self.rewrap(key, key_groups, shamir_threshold);
+        }
+        let newcomers: Vec<String> = wanted.iter().filter(|r| !existing.age.iter().any(|k| k.recipient == r.trim())).cloned().collect();
+        let mut wrapped =
+            if newcomers.is_empty() { Vec::new() } else { keys::wrap_data_key(key, std::slice::from_ref(&newcomers), 0)?.remove(0).age }
+                .into_iter();
+        let age = wanted
+            .iter()
+            .filter_map(|r| match existing.age.iter().find(|k| k.recipient == r.trim()) {
+                Some(kept) => Some(kept.clone()),
+                None => wrapped.next(),
+            })
+            .collect();
+        self.metadata.key_groups = vec![KeyGroup { age, other: existing.other.clone() }];
+        self.metadata.shamir_threshold = stored_threshold(1, shamir_threshold);
+        Ok(())
     }
 
     /// Re-wraps a known data key for new recipients.

@@ -147,8 +147,7 @@ fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: R
         let mut plain = file.decrypt(identities, DecryptOptions::default()).map_err(sops_err)?;
         plain.rotate(Some(&groups), 0).map_err(sops_err)?
     } else {
-        let key = file.data_key(identities).map_err(sops_err)?;
-        file.rewrap(&key, &groups, 0).map_err(sops_err)?;
+        file.add_recipients(identities, &groups, 0).map_err(sops_err)?;
         file
     };
     let bytes = new_file.to_bytes().map_err(sops_err)?;
