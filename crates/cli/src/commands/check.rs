@@ -7,6 +7,7 @@ use secrets_store::ops::Ctx;
 use secrets_store::rekey::RekeyOptions;
 
 use crate::context::{plural, Context};
+use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::output::{write_stdout, write_text};
 
@@ -22,10 +23,19 @@ pub struct CheckArgs {
     /// With --fix: allow leaving a secret that no user can read
     #[arg(short, long, requires = "fix")]
     pub force: bool,
+    /// Pass when the repository has no sops/ folder yet (otherwise that is an error: a CI job
+    /// run in the wrong folder must not pass)
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
+    let sops_dir = repo.sops_dir();
+    if !args.allow_empty && std::fs::symlink_metadata(&sops_dir).is_err() {
+        return Err(Failure::new(exit::GENERIC, format!("{}: no such folder: nothing to check", shown_path(&sops_dir)))
+            .hint("run it in the repository (or pass --repo PATH); `secrets check --allow-empty` passes a repository without secrets yet"));
+    }
     // `--fix` re-keys from what the check finds: both under the lock.
     let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };
     let identities = ctx.identities();
