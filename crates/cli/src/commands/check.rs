@@ -23,8 +23,7 @@ pub struct CheckArgs {
     /// With --fix: allow leaving a secret that no user can read
     #[arg(short, long, requires = "fix")]
     pub force: bool,
-    /// Pass when the repository has no sops/ folder yet (otherwise that is an error: a CI job
-    /// run in the wrong folder must not pass)
+    /// Pass when there is no sops/ folder yet (otherwise an error, so CI in the wrong folder fails)
     #[arg(long)]
     pub allow_empty: bool,
 }
