@@ -166,6 +166,18 @@ pub enum Error {
     #[error("age encryption failed: {0}")]
     Wrap(String),
 
+    /// The data key would change (a rotation, or new Shamir shares) while master keys this
+    /// library cannot encrypt to (pgp, kms, …) hold the old one: they would silently lose
+    /// access, so the change is refused (sops, too, fails when it cannot reach a master key).
+    #[error(
+        "cannot give a new data key to the file's {} master keys: this tool cannot encrypt to them, and they would keep the old key and lose access; remove them from the file first, or use sops",
+        .kinds.join(", ")
+    )]
+    ForeignMasterKeys {
+        /// The metadata names of those keys (`pgp`, `kms`, …), once each.
+        kinds: Vec<String>,
+    },
+
     /// The key groups' shares are too few or inconsistent to recombine the data key.
     #[error("the data key cannot be recombined from its Shamir shares: {0}")]
     Shamir(String),
