@@ -143,8 +143,9 @@ impl EncryptedFile {
 
     /// Opens the data key with the given identities.
     pub fn data_key(&self, identities: &Identities) -> Result<DataKey> {
-        if self.metadata.key_groups.iter().all(|g| g.age.is_empty()) {
-            return Err(Error::metadata("no age keys found in the file (only other key types, or none at all)"));
+        let usable = |g: &crate::metadata::KeyGroup| !g.age.is_empty() || g.other.iter().any(|(name, _)| name == "pgp");
+        if !self.metadata.key_groups.iter().any(usable) {
+            return Err(Error::metadata("no age or pgp keys found in the file (only other key types, or none at all)"));
         }
         keys::unwrap_data_key(&self.metadata, identities)
     }

@@ -32,8 +32,9 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
     let sops_dir = repo.sops_dir();
     if !args.allow_empty && std::fs::symlink_metadata(&sops_dir).is_err() {
-        return Err(Failure::new(exit::GENERIC, format!("{}: no such folder: nothing to check", shown_path(&sops_dir)))
-            .hint("run it in the repository (or pass --repo PATH); `secrets check --allow-empty` passes a repository without secrets yet"));
+        return Err(Failure::new(exit::GENERIC, format!("{}: no such folder: nothing to check", shown_path(&sops_dir))).hint(
+            "run it in the repository (or pass --repo PATH); `secrets check --allow-empty` passes a repository without secrets yet",
+        ));
     }
     // `--fix` re-keys from what the check finds: both under the lock.
     let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };

@@ -7,6 +7,7 @@ use super::age_header::AgeFile;
 use super::age_wrap::{self, Unwrapped};
 use super::armor;
 use super::identities::Tier;
+use super::pgp;
 use super::{shamir, DataKey, DecryptFailure, Identities};
 use crate::error::{Error, Result};
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
@@ -65,8 +66,9 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     let mut problems = Vec::new();
     for (index, group) in groups.iter().enumerate() {
         for (name, value) in &group.other {
-            // Older layouts write empty lists or nulls for unused key types.
-            if matches!(value, Value::Null) || matches!(value, Value::List(l) if l.is_empty()) {
+            // Older layouts write empty lists or nulls for unused key types; PGP keys are
+            // tried through GnuPG below.
+            if name == "pgp" || matches!(value, Value::Null) || matches!(value, Value::List(l) if l.is_empty()) {
                 continue;
             }
             problems.push(format!("group {}: {name} keys cannot be used by this tool", index + 1));
@@ -144,6 +146,34 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
                     Unwrapped::Failed(reason) => problems.push(format!("group {}, {}: {reason}", index + 1, key.recipient)),
                     Unwrapped::NoIdentity => {}
                 }
+            }
+        }
+    }
+
+    // PGP keys last, as sops's default decryption order has them, and only for groups still
+    // missing: each try runs GnuPG.
+    for (index, group) in groups.iter().enumerate() {
+        let opened = parts.iter().filter(|p| p.is_some()).count();
+        let enough = if several && metadata.shamir_threshold == 0 { opened == groups.len() } else { opened >= required };
+        if enough {
+            break;
+        }
+        if parts[index].is_some() {
+            continue;
+        }
+        for key in pgp::keys_of(group).iter().take(pgp::MAX_TRIED) {
+            match pgp::decrypt(key, identities.gnupg()) {
+                Ok(payload) if payload.len() == expected_len => {
+                    parts[index] = Some(payload);
+                    break;
+                }
+                Ok(payload) => problems.push(format!(
+                    "group {}, pgp {}: opened, but holds {} bytes instead of {expected_len}",
+                    index + 1,
+                    key.fingerprint,
+                    payload.len()
+                )),
+                Err(reason) => problems.push(format!("group {}, pgp {}: {reason}", index + 1, key.fingerprint)),
             }
         }
     }
@@ -388,7 +418,7 @@ mod tests {
             vec![KeyGroup {
                 age: vec![broken, good],
                 other: vec![
-                    ("pgp".to_string(), Value::List(vec![Value::Str("fingerprint".to_string())])),
+                    ("gcp_kms".to_string(), Value::List(vec![Value::Str("resource".to_string())])),
                     ("kms".to_string(), Value::List(Vec::new())),
                     ("hc_vault".to_string(), Value::Null),
                 ],
@@ -400,7 +430,7 @@ mod tests {
         assert_eq!(failure.problems.len(), 2, "{:?}", failure.problems);
         let text = failure.to_string();
         assert!(text.contains("invalid age armor"), "{text}");
-        assert!(text.contains("pgp keys cannot be used"), "{text}");
+        assert!(text.contains("gcp_kms keys cannot be used"), "{text}");
     }
 
     #[test]

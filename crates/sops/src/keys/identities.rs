@@ -37,6 +37,8 @@ pub struct Identities {
     locked: Vec<Locked>,
     prompter: Option<Arc<dyn Prompter>>,
     reports: Vec<PendingReport>,
+    /// How to run GnuPG for PGP master keys.
+    gnupg: super::pgp::GnuPg,
 }
 
 /// A public key as it is shown. An X25519 identity's is derived only when it is shown: that
@@ -146,7 +148,18 @@ impl Identities {
             locked: Vec::new(),
             prompter: None,
             reports: Vec::new(),
+            gnupg: super::pgp::GnuPg::default(),
         }
+    }
+
+    /// Runs `program` (instead of `gpg`) with `home` as GnuPG's home (instead of its default)
+    /// for PGP master keys: what `SOPS_GPG_EXEC` and `GNUPGHOME` say in [`Identities::discover`].
+    pub fn set_gnupg(&mut self, program: Option<std::ffi::OsString>, home: Option<std::path::PathBuf>) {
+        self.gnupg = super::pgp::GnuPg { program: program.unwrap_or_else(|| "gpg".into()), home };
+    }
+
+    pub(crate) fn gnupg(&self) -> &super::pgp::GnuPg {
+        &self.gnupg
     }
 
     /// Loads identities from every place sops looks, using the process environment.
@@ -165,6 +178,10 @@ impl Identities {
     /// 5. `<config dir>/sops/age/keys.txt` whenever it exists.
     pub fn discover(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> Identities {
         let mut ids = Identities::empty();
+        ids.set_gnupg(
+            env("SOPS_GPG_EXEC").filter(|p| !p.is_empty()).map(Into::into),
+            env("GNUPGHOME").filter(|h| !h.is_empty()).map(Into::into),
+        );
 
         match env(SSH_KEY_FILE_VAR) {
             Some(path) => {

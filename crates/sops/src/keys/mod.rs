@@ -9,6 +9,7 @@ mod command_line;
 mod groups;
 pub mod identities;
 mod openssh;
+mod pgp;
 pub mod prompt;
 mod report;
 pub mod shamir;

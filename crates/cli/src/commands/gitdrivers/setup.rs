@@ -146,8 +146,9 @@ enum Hook {
 }
 
 fn install_hook(path: &Path, program: &str) -> CmdResult<Hook> {
-    let script =
-        format!("#!/bin/sh\n{HOOK_MARKER}: refuse commits that leave the secrets repository inconsistent.\nexec {program} check --allow-empty\n");
+    let script = format!(
+        "#!/bin/sh\n{HOOK_MARKER}: refuse commits that leave the secrets repository inconsistent.\nexec {program} check --allow-empty\n"
+    );
     match std::fs::read_to_string(path) {
         Ok(existing) if existing == script => return Ok(Hook::Current),
         Ok(existing) if !existing.contains(HOOK_MARKER) => return Ok(Hook::Foreign),
