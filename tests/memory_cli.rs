@@ -121,6 +121,14 @@ fn sigint_during_edit_removes_the_file_and_saves_nothing() {
     signal_during_edit("INT", 2);
 }
 
+/// Not only the usual four: every signal whose default action ends the process cleans up.
+#[test]
+fn other_terminating_signals_during_edit_remove_the_file_too() {
+    for (signal, number) in [("USR1", libc::SIGUSR1), ("XCPU", libc::SIGXCPU), ("ALRM", libc::SIGALRM)] {
+        signal_during_edit(signal, number);
+    }
+}
+
 /// Where private folders go: in memory when the system has `/dev/shm`.
 fn private_base() -> PathBuf {
     let shm = Path::new("/dev/shm");
@@ -156,7 +164,8 @@ fn folders_of_a_killed_run_are_swept_by_the_next() {
     let not_ours = leftover(&format!("secrets-edit-{dead}-t3sTac"), 0o755);
     let running = leftover(&format!("secrets-edit-{}-t3sTad", std::process::id()), 0o700);
 
-    ok(&repo.cmd().args(["set", "--edit", "note"]).env("EDITOR", "true").output().unwrap());
+    // Any command sweeps, not only the next editor or `exec`.
+    ok(&repo.cmd().args(["list"]).output().unwrap());
     assert!(!stale_edit.exists(), "the folder of a dead `set --edit` is removed");
     assert!(!stale_exec.exists(), "the folder of a dead `exec` is removed");
     assert!(not_ours.exists(), "a folder this program would not have made is left alone");

@@ -71,6 +71,15 @@ pub fn private_tempdir(kind: &str) -> CmdResult<PrivateDir> {
     Ok(PrivateDir { dir: Some(dir) })
 }
 
+/// Removes the private folders that runs killed outright (SIGKILL, a power cut) left behind, in
+/// every place [`private_tempdir`] makes them: every command but the `sops` fast path calls it,
+/// so plaintext left by a killed `set --edit` does not wait for the next editor or `exec`.
+pub fn sweep_leftovers() {
+    for base in private_bases() {
+        sweep_stale(&base);
+    }
+}
+
 /// A private folder meant to outlive the run (the user removes it): not registered, not swept.
 pub fn lasting_private_dir(prefix: &str) -> CmdResult<PathBuf> {
     Ok(create_private(prefix, false)?.keep())

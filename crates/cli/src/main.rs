@@ -23,6 +23,9 @@ fn main() -> ExitCode {
     // Before anything is read: no core dump of this process may hold a key or a value.
     sys::signals::harden();
     let cli = cli::Cli::from_args();
+    if !matches!(cli.command, cli::Command::Sops(_)) {
+        io::sweep_leftovers();
+    }
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         // The command's clean-up has run as its error returned; the process ends as a program

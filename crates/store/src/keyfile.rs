@@ -75,10 +75,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<PublicKey>, StoreError> {
             Some(Json::String(s)) if !s.is_empty() => s.clone(),
             _ => return Err(bad("an entry does not contain a public key".into())),
         };
-        let kind = match fields.get("type").and_then(Json::as_str).map(str::to_ascii_lowercase).as_deref() {
+        let given = fields.get("type").and_then(Json::as_str);
+        let kind = match given.map(str::to_ascii_lowercase).as_deref() {
             Some("age") => KeyType::Age,
             Some("pgp") => KeyType::Pgp,
-            other => return Err(bad(format!("invalid key type {other:?} (expected age or pgp)"))),
+            // The text as written (never a debug form of it), so that masking sees it as it is.
+            Some(_) => return Err(bad(format!("invalid key type `{}` (expected age or pgp)", given.unwrap_or_default()))),
+            None => return Err(bad("an entry has no key type (expected age or pgp)".into())),
         };
         keys.push(PublicKey { key, kind });
     }

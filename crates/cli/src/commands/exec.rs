@@ -45,9 +45,9 @@ Values never appear on the command line; files live in a private folder removed 
 The command does not see SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD or
 SOPS_AGE_SSH_PRIVATE_KEY_FILE unless --keep-key-env; --env naming one of them needs it too.
 --all-env names variables after secrets, which anyone who commits can choose, so it skips (with a
-warning) any variable already set and any that steers how programs run: LD_*, DYLD_*, PATH,
-BASH_ENV, ENV, IFS, HOME, SHELL, TMPDIR, NODE_OPTIONS, PYTHON*, PERL5*, RUBYOPT, GCONV_PATH,
-MALLOC_*, GLIBC_TUNABLES, JAVA_TOOL_OPTIONS, SSH_*, EDITOR, SOPS_*, GIT_*, SECRETS_* and the like.
+warning) any variable already set and any that steers how programs run: LD_*, PATH, BASH_ENV,
+ENV, IFS, HOME, SHELL, TMPDIR, XDG_*, PAGER, LESS*, EDITOR, *_PROXY, OPENSSL_*, SSL_*, LC_*,
+TZ*, TERMINFO*, NODE_*, PYTHON*, PERL5*, GCONV_PATH, MALLOC_*, SSH_*, SOPS_*, GIT_* and more.
 Pass such a secret with --env NAME=SECRET, which sets exactly the name you give.
 
 Examples:
@@ -212,44 +212,97 @@ pub fn remove_key_env(command: &mut Command) {
     }
 }
 
-/// Variables (or prefixes, ending in `*`) that change how a program is loaded or run, or what
-/// the shell, interpreters and tools it starts do: `--all-env` never fills them from secret names.
-pub const STEERING_ENV: [&str; 38] = [
+/// Variables (or prefixes ending in `*`, or suffixes starting with `*`) that change how a
+/// program is loaded or run, or what the shell, interpreters, pagers and tools it starts read
+/// and run: `--all-env` never fills them from secret names, which anyone who commits chooses.
+pub const STEERING_ENV: &[&str] = &[
+    // The loader and the C library.
     "LD_*",
     "DYLD_*",
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "MALLOC_*",
+    "GLIBC_TUNABLES",
+    "HOSTALIASES",
+    "RESOLV_HOST_CONF",
+    "TZ*",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TERM",
+    "TERMINFO*",
+    "TERMCAP",
+    // Shells and the programs a shell session starts.
     "PATH",
     "BASH_ENV",
+    "BASH_FUNC_*",
     "ENV",
     "IFS",
     "CDPATH",
+    "PS1",
+    "PS2",
+    "PS3",
     "PS4",
+    "PROMPT_COMMAND",
     "SHELLOPTS",
     "BASHOPTS",
+    "ZDOTDIR",
+    "HISTFILE",
+    "INPUTRC",
     "HOME",
     "SHELL",
     "TMPDIR",
-    "NODE_OPTIONS",
-    "NODE_PATH",
+    "XDG_*",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "MANPAGER",
+    "MANOPT",
+    "MANPATH",
+    "LESS*",
+    "BROWSER",
+    // Interpreters and build tools.
+    "NODE_*",
+    "NPM_CONFIG_*",
     "PYTHON*",
+    "PIP_*",
     "PERL5*",
     "PERLLIB",
     "RUBYOPT",
     "RUBYLIB",
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "HOSTALIASES",
-    "RESOLV_HOST_CONF",
-    "MALLOC_*",
-    "GLIBC_TUNABLES",
+    "GEM_*",
+    "LUA_*",
     "JAVA_TOOL_OPTIONS",
     "_JAVA_OPTIONS",
     "JDK_JAVA_OPTIONS",
-    "LUA_*",
-    "SSL_CERT_*",
+    "CLASSPATH",
+    "CARGO_*",
+    "RUSTC*",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "GOFLAGS",
+    "GOPATH",
+    "GOROOT",
+    "GOBIN",
+    "GOENV",
+    "GOTOOLCHAIN",
+    "GOPROXY",
+    "PSQLRC",
+    "MYSQL_HOME",
+    "KUBECONFIG",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CERT_PATH",
+    // Where tools find certificates, proxies and credentials' keys.
+    "OPENSSL_*",
+    "SSL_*",
     "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "*_PROXY",
+    "GNUPGHOME",
+    "GPG_*",
     "SSH_*",
-    "EDITOR",
     "SOPS_*",
     "GIT_*",
     "SECRETS_*",
@@ -258,9 +311,14 @@ pub const STEERING_ENV: [&str; 38] = [
 /// Why `--all-env` does not set `var` from a secret, if it does not: the variable is already set
 /// (`is_set`), or it is one of [`STEERING_ENV`].
 fn all_env_refusal(var: &str, is_set: impl Fn(&str) -> bool) -> Option<&'static str> {
-    let steering = STEERING_ENV.iter().any(|pattern| match pattern.strip_suffix('*') {
-        Some(prefix) => var.starts_with(prefix),
-        None => var == *pattern,
+    let steering = STEERING_ENV.iter().any(|pattern| {
+        if let Some(prefix) = pattern.strip_suffix('*') {
+            var.starts_with(prefix)
+        } else if let Some(suffix) = pattern.strip_prefix('*') {
+            var.ends_with(suffix)
+        } else {
+            var == *pattern
+        }
     });
     if steering {
         Some("it would change how the command runs")
@@ -385,10 +443,21 @@ mod tests {
             "SOPS_AGE_KEY_CMD",
             "GIT_SSH_COMMAND",
             "HOME",
+            "XDG_CONFIG_HOME",
+            "LESSOPEN",
+            "HTTPS_PROXY",
+            "PAGER",
+            "OPENSSL_CONF",
+            "PROMPT_COMMAND",
+            "TERMINFO_DIRS",
+            "TZDIR",
+            "ZDOTDIR",
         ] {
             assert!(all_env_refusal(var, unset).is_some(), "{var}");
         }
         assert!(all_env_refusal("DB_PASSWORD", unset).is_none());
+        assert!(all_env_refusal("GOOGLE_API_KEY", unset).is_none());
+        assert!(all_env_refusal("AWS_SECRET_ACCESS_KEY", unset).is_none());
         assert!(all_env_refusal("PATHS", unset).is_none(), "exact names match exactly");
         assert!(all_env_refusal("DB_PASSWORD", |v| v == "DB_PASSWORD").is_some());
     }

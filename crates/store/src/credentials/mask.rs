@@ -23,9 +23,10 @@ fn patterns() -> &'static [Regex] {
         [
             // Private keys of any kind, armored.
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
-            // age private keys.
-            r"AGE-SECRET-KEY-1[0-9A-Z]+",
-            r"AGE-PLUGIN-[0-9A-Z-]+1[0-9A-Z]+",
+            // age private keys, in any case: Bech32 is case-insensitive, so a lower-cased key
+            // is the same key.
+            r"(?i)AGE-SECRET-KEY-1[0-9A-Z]+",
+            r"(?i)AGE-PLUGIN-[0-9A-Z-]+1[0-9A-Z]+",
             // AWS access key ids.
             r"\b(AKIA|ASIA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b",
             // Common token shapes: GitHub, Slack, GitLab, JWTs, Google API keys.
@@ -77,6 +78,8 @@ mod tests {
         assert!(!out.contains("AKIAIOSFODNN7EXAMPLE"));
         assert!(!out.contains("abcd1234efgh"));
         assert!(!out.contains("AGE-SECRET-KEY-1QQQ"));
+        let lower = redact("invalid age recipient `age-secret-key-1qqqqqqqqqqqqqqq`, type `Age-Secret-Key-1QqQq`");
+        assert!(!lower.to_ascii_uppercase().contains("AGE-SECRET-KEY-1Q"), "{lower}");
         assert!(out.contains("token=***"));
         let pem = "x -----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY----- y";
         assert_eq!(redact(pem), "x *** y");
