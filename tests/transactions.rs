@@ -133,6 +133,26 @@ fn a_full_disk_at_any_write_of_a_revocation_undoes_it_and_the_retry_completes_it
     }
 }
 
+/// The journal itself meets the full disk, right after a file's old content was kept for
+/// undoing: that copy, which no journal names, must not stay behind (the removed member could
+/// still read it, and a `git add -A` would commit it).
+#[test]
+fn a_full_disk_at_a_journal_record_leaves_no_copy_of_the_old_content() {
+    // Records: the link removal, then one per secret file; fail the first, a middle and the last.
+    for fail_at in [1, 2, SECRETS / 2 + 1, SECRETS + 1] {
+        let f = fixture();
+        let context = format!("journal record {fail_at} failing");
+        let out = command(&f.repo).args(["users", "remove", "mallory"]).env("SECRETS_FAIL_JOURNAL", fail_at.to_string()).output().unwrap();
+        assert!(!out.status.success(), "{context}: succeeded");
+        assert!(stderr_of(&out).contains("No space left on device"), "{context}: {}", stderr_of(&out));
+        assert!(links_agree_with_files(&f, &context), "{context}: undone");
+        assert!(leftovers(&f.repo.join("sops")).is_empty(), "{context}: {:?}", leftovers(&f.repo.join("sops")));
+        assert!(git(&f.repo, &["status", "--porcelain", "--untracked-files=all"]).stdout.is_empty(), "{context}");
+        ok(&run(&f.repo, &["users", "remove", "mallory"]));
+        mallory_reads_nothing(&f, &context);
+    }
+}
+
 #[test]
 fn a_change_killed_half_way_is_undone_by_the_next_command_even_a_reading_one() {
     let f = fixture();
@@ -229,7 +249,7 @@ fn in_private_namespace(script: &str, envs: &[(&str, &Path)]) -> Option<Output> 
 fn a_real_full_disk_during_a_revocation_is_undone_and_the_retry_completes_it() {
     // Free pages left on the tmpfs when the revocation starts: none (the journal cannot be
     // written), and a few (it fails at some secret or at the git commit).
-    for pages in [0, 1, 2, 3, 5, 8, 12] {
+    for pages in [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12] {
         let f = fixture();
         let mount = f.scratch.path().join("mnt");
         std::fs::create_dir(&mount).unwrap();

@@ -8,11 +8,14 @@
 //! Testing aid: when the environment variable `SECRETS_FAIL_WRITE` is a number N, the Nth call
 //! of [`write_atomic`] or [`crate::untrusted::Folder::write_atomic`] in the process (counting from 1) fails with "No space left on device"
 //! without writing anything, so that tests can fail exactly the first, a middle or the last write
-//! of a change. It is read once, and has no effect when unset.
+//! of a change. `SECRETS_FAIL_JOURNAL` does the same for the Nth record of undo steps. Each is
+//! read once, and has no effect when unset.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use crate::error::{Result, StoreError};
 
@@ -40,14 +43,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
 
 /// The failure `SECRETS_FAIL_WRITE` asks for, at the write it names.
 pub(crate) fn injected_failure() -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::OnceLock;
     static FAIL_AT: OnceLock<Option<usize>> = OnceLock::new();
-    static WRITES: AtomicUsize = AtomicUsize::new(0);
-    let Some(at) = *FAIL_AT.get_or_init(|| std::env::var("SECRETS_FAIL_WRITE").ok().and_then(|v| v.trim().parse().ok())) else {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    nth_call_fails("SECRETS_FAIL_WRITE", &FAIL_AT, &CALLS)
+}
+
+/// The failure `SECRETS_FAIL_JOURNAL` asks for: the Nth record of undo steps in the process
+/// fails with "No space left on device", as a journal meeting a full disk does.
+pub(crate) fn injected_journal_failure() -> std::io::Result<()> {
+    static FAIL_AT: OnceLock<Option<usize>> = OnceLock::new();
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    nth_call_fails("SECRETS_FAIL_JOURNAL", &FAIL_AT, &CALLS)
+}
+
+fn nth_call_fails(var: &str, fail_at: &OnceLock<Option<usize>>, calls: &AtomicUsize) -> std::io::Result<()> {
+    let Some(at) = *fail_at.get_or_init(|| std::env::var(var).ok().and_then(|v| v.trim().parse().ok())) else {
         return Ok(());
     };
-    if WRITES.fetch_add(1, Ordering::SeqCst) + 1 == at {
+    if calls.fetch_add(1, Ordering::SeqCst) + 1 == at {
         return Err(std::io::Error::from_raw_os_error(libc_enospc()));
     }
     Ok(())

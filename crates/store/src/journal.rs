@@ -202,6 +202,7 @@ impl Journal {
             text.push_str(&line);
             text.push('\n');
         }
+        crate::fsutil::injected_journal_failure().map_err(|e| StoreError::io(&self.path, e))?;
         self.file.write_all(text.as_bytes()).map_err(|e| StoreError::io(&self.path, e))?;
         self.steps.extend(steps);
         Ok(())

@@ -112,11 +112,28 @@ impl<'r> Tx<'r> {
         }
     }
 
+    /// Keeps the old content of `path` and records the step. When the record cannot be written
+    /// (a full disk), the kept copy is removed again: no journal names it, so nothing else
+    /// would, and it still opens for everyone who could read the old content.
+    fn record_replace(&mut self, folder: &Folder, path: &Path) -> Result<()> {
+        let journal = self.journal()?;
+        let step = Self::replace_step(journal, folder, path)?;
+        let backup = match &step {
+            Step::Replaced { backup, .. } => Path::new(backup).file_name().map(std::ffi::OsStr::to_os_string),
+            _ => None,
+        };
+        journal.record(vec![step]).inspect_err(|_| {
+            if let Some(name) = backup {
+                let _ = folder.remove_file(name);
+            }
+        })
+    }
+
     /// Writes a file atomically; undoing puts the old content back.
     pub fn write_file(&mut self, path: &Path, bytes: &[u8], new_mode: u32) -> Result<()> {
         let (dir, name) = split(path)?;
         let folder = self.folder_for(dir)?;
-        self.record(|j| Ok(vec![Self::replace_step(j, &folder, path)?]))?;
+        self.record_replace(&folder, path)?;
         folder.write_atomic(name, bytes, new_mode).map_err(|e| StoreError::io(path, e))?;
         self.touch(path.to_path_buf());
         Ok(())
@@ -274,9 +291,7 @@ impl<'r> Tx<'r> {
         let root = self.repo.root().to_path_buf();
         for (path, _) in &files {
             let folder = Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
-            let journal = self.journal()?;
-            let step = Self::replace_step(journal, &folder, path)?;
-            journal.record(vec![step])?;
+            self.record_replace(&folder, path)?;
         }
         self.record(|j| {
             links
