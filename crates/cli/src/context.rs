@@ -105,8 +105,7 @@ impl Context {
             Err(e) => {
                 // The change itself is final: running the command again would find nothing to
                 // do, so the only next step is the commit.
-                let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
-                    || matches!(&e, StoreError::Git(message) if message.contains("No space left on device"));
+                let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull);
                 let mut failure = store_failure(e);
                 failure.hints.clear();
                 let first = if full { "free some space on the disk, then " } else { "" };

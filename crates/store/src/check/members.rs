@@ -65,8 +65,8 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
             };
             let keys = match keyfile::parse(&text, &path) {
                 Ok(keys) => keys,
-                Err(crate::StoreError::KeyFile { reason, .. }) => {
-                    sink.error("bad-key-file", &path, reason);
+                Err(crate::StoreError::KeyFile { problem, .. }) => {
+                    sink.error("bad-key-file", &path, problem.to_string());
                     continue;
                 }
                 Err(e) => {
