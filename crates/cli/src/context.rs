@@ -75,7 +75,8 @@ impl Context {
         Ok(repo)
     }
 
-    pub fn identities(&self) -> Identities {
+    /// The identities at hand (the environment's, as sops finds them).
+    pub fn identities() -> Identities {
         Identities::from_env()
     }
 
@@ -115,7 +116,7 @@ impl Context {
     }
 
     /// Reports a finished operation: re-keyed secrets, and the reminder after a revocation.
-    pub fn report(&self, outcome: &Outcome) {
+    pub fn report(outcome: &Outcome) {
         for r in &outcome.rekeyed {
             if !r.removed.is_empty() {
                 say!(
@@ -131,7 +132,8 @@ impl Context {
         }
     }
 
-    pub fn progress(&self) -> Bar {
+    /// The progress bar of a re-key (shown on a terminal only).
+    pub fn progress() -> Bar {
         Bar(std::sync::OnceLock::new())
     }
 }
