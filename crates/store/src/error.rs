@@ -178,11 +178,13 @@ pub enum StoreError {
     },
 
     /// A git operation (staging, committing, reading history) failed in libgit2.
-    #[error("git: {}", git_message(source))]
+    #[error("git: {}", git_message(source, git_dir.as_deref()))]
     Git {
         /// libgit2's error.
         #[source]
         source: git2::Error,
+        /// The git folder, when known (named when libgit2 gives no message).
+        git_dir: Option<PathBuf>,
         /// The operating system's error libgit2 reported (`class` [`git2::ErrorClass::Os`]: a
         /// full disk, a read-only file system), read right after the failing call; see
         /// [`StoreError::io_error`].
@@ -405,11 +407,12 @@ fn already_exists(kind: Kind, name: &str, path: &Path) -> String {
 }
 
 /// libgit2's message, without the class and code `git2::Error` adds to it; when it has none
-/// (some failed writes say "no error"), its class and code.
-fn git_message(error: &git2::Error) -> String {
+/// (some failed writes say "no error"), its class and code, and the git folder if known.
+fn git_message(error: &git2::Error, git_dir: Option<&Path>) -> String {
     let message = error.message().trim();
     if message.is_empty() || message.eq_ignore_ascii_case("no error") {
-        format!("libgit2 failed without saying why ({:?}, {:?})", error.class(), error.code())
+        let within = git_dir.map(|dir| format!(" in {}", dir.display())).unwrap_or_default();
+        format!("libgit2 failed without saying why ({:?}, {:?}){within}", error.class(), error.code())
     } else {
         message.to_string()
     }

@@ -27,8 +27,8 @@ fn git_error(e: git2::Error, os: std::io::Error, git_dir: &Path) -> StoreError {
     let os = os.raw_os_error().is_some_and(|code| code != 0).then_some(os);
     match os {
         Some(os) if silent => StoreError::io(git_dir, os),
-        Some(os) if e.class() == git2::ErrorClass::Os => StoreError::Git { source: e, os: Some(os) },
-        _ => StoreError::Git { source: e, os: None },
+        Some(os) if e.class() == git2::ErrorClass::Os => StoreError::Git { source: e, os: Some(os), git_dir: Some(git_dir.to_path_buf()) },
+        _ => StoreError::Git { source: e, os: None, git_dir: Some(git_dir.to_path_buf()) },
     }
 }
 
@@ -274,7 +274,8 @@ mod tests {
         assert_eq!(error.io_error().map(std::io::Error::kind), Some(std::io::ErrorKind::StorageFull));
         let silent = git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::None, "no error");
         let none = std::io::Error::from_raw_os_error(0);
-        assert!(!git_error(silent, none, Path::new("/repo/.git")).to_string().contains("no error"));
+        let text = git_error(silent, none, Path::new("/repo/.git")).to_string();
+        assert!(!text.contains("no error") && text.contains("without saying why") && text.contains("/repo/.git"), "{text}");
     }
 
     /// libgit2 words a failed write itself ("failed to write …: No space left on device"):

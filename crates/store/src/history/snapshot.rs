@@ -14,7 +14,7 @@ use crate::repo::Repo;
 use super::keyindex::KeyIndex;
 
 pub(crate) fn git_err(e: git2::Error) -> StoreError {
-    StoreError::Git { source: e, os: None }
+    StoreError::Git { source: e, os: None, git_dir: None }
 }
 
 /// The git repository holding a secrets repository, and where `sops/` sits inside it.
