@@ -36,10 +36,10 @@ impl Catalogue {
         assert!(!out.status.success() && !err.is_empty(), "{title}: secrets {args:?} should fail with a message");
         assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{title}: {err}");
         let folders: Vec<(&Path, &str)> = self.folders.iter().map(|(p, n)| (p.as_path(), *n)).collect();
-        let shown_env: String = env
-            .iter()
-            .map(|(name, value)| format!("{name}={} ", if name.contains("KEY") && !value.starts_with('/') { "…" } else { value }))
-            .collect();
+        let mut shown_env = String::new();
+        for (name, value) in env {
+            let _ = write!(shown_env, "{name}={} ", if name.contains("KEY") && !value.starts_with('/') { "…" } else { value });
+        }
         let line = normalize(&format!("$ {shown_env}secrets {}", args.join(" ")), &folders);
         let code = out.status.code().map_or("signal".to_string(), |c| c.to_string());
         let _ = write!(self.text, "## {title}\n{line}\nexit {code}\n{}\n", normalize(&err, &folders));

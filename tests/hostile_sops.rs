@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use crate::common::{sops, sops_bin, stderr_of, stdout_of, vectors};
 
+// The same deep document as the format layer's hostile-input tests.
+#[path = "../crates/sops/tests/common/deep.rs"]
+mod deep;
+use deep::deep_json;
+
 const SENTENCE: &str = "Found possibly unencrypted comment in file. This is to be expected if the file being decrypted was created with an older version of SOPS.";
 
 fn ours(file: &Path) -> std::process::Output {
@@ -132,25 +137,6 @@ fn an_age_header_of_ten_thousand_stanzas_is_refused_in_bounded_time() {
     assert_eq!(out.status.code(), Some(128), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("more than 1024 stanzas"), "{}", stderr_of(&out));
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
-}
-
-/// `{"d": {"k2": "v", "d": [1, {"k4": "v", "d": [1, …]}]}}`, `levels` deep with the top-level
-/// object: mappings and lists in turn, a value beside each container.
-fn deep_json(levels: usize) -> String {
-    let mut text = String::from("{\"d\":");
-    let mut closers = vec!['}'];
-    for level in 2..levels {
-        if level % 2 == 0 {
-            text.push_str(&format!("{{\"k{level}\":\"v\",\"d\":"));
-            closers.push('}');
-        } else {
-            text.push_str("[1,");
-            closers.push(']');
-        }
-    }
-    text.push_str("{\"k\":\"v\",\"d\":\"bottom\"}");
-    text.extend(closers.into_iter().rev());
-    text
 }
 
 /// The `--extract` path of the innermost value of [`deep_json`].

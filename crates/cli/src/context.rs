@@ -75,7 +75,8 @@ impl Context {
         Ok(repo)
     }
 
-    pub fn identities(&self) -> Identities {
+    /// The identities at hand (the environment's, as sops finds them).
+    pub fn identities() -> Identities {
         Identities::from_env()
     }
 
@@ -105,8 +106,7 @@ impl Context {
             Err(e) => {
                 // The change itself is final: running the command again would find nothing to
                 // do, so the only next step is the commit.
-                let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
-                    || matches!(&e, StoreError::Git(message) if message.contains("No space left on device"));
+                let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull);
                 let mut failure = store_failure(e);
                 failure.hints.clear();
                 let first = if full { "free some space on the disk, then " } else { "" };
@@ -116,7 +116,7 @@ impl Context {
     }
 
     /// Reports a finished operation: re-keyed secrets, and the reminder after a revocation.
-    pub fn report(&self, outcome: &Outcome) {
+    pub fn report(outcome: &Outcome) {
         for r in &outcome.rekeyed {
             if !r.removed.is_empty() {
                 say!(
@@ -132,7 +132,8 @@ impl Context {
         }
     }
 
-    pub fn progress(&self) -> Bar {
+    /// The progress bar of a re-key (shown on a terminal only).
+    pub fn progress() -> Bar {
         Bar(std::sync::OnceLock::new())
     }
 }

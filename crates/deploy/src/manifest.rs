@@ -58,19 +58,19 @@ where
     Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }
 
-/// One secret of a sops-nix manifest.
+/// What sops-nix says of every file it installs, secret or template: who owns it, its mode,
+/// where it is also reachable and which units it concerns (the fields its Go `secret` and
+/// `template` structs share).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct SopsNixSecret {
-    /// The file name inside the generation (may contain `/`).
-    #[serde(deserialize_with = "nullable")]
-    pub name: String,
-    /// The value to take from the sops file, nested keys joined with `/`; empty for the whole file.
-    #[serde(deserialize_with = "nullable")]
-    pub key: String,
-    /// Where the file is also reachable (a symlink); empty or `<symlinkPath>/<name>` for none.
+pub struct FileAttributes {
+    /// Where the file is also reachable (a symlink); empty (or its default place, `<symlinkPath>/<name>` or
+    /// `<symlinkPath>/rendered/<name>`) for none.
     #[serde(deserialize_with = "nullable")]
     pub path: String,
+    /// Permission bits in octal text (`"0400"`).
+    #[serde(deserialize_with = "nullable")]
+    pub mode: String,
     /// The owner by name; `uid` when absent.
     pub owner: Option<String>,
     /// The owner by uid, when `owner` is absent (0: root).
@@ -81,21 +81,33 @@ pub struct SopsNixSecret {
     /// The group by gid, when `group` is absent (0: root).
     #[serde(deserialize_with = "nullable")]
     pub gid: u32,
-    /// The encrypted sops file holding the value.
-    #[serde(deserialize_with = "nullable")]
-    pub sops_file: String,
-    /// Its format (`yaml`, `json`, `binary`, `dotenv`, `ini`); empty for YAML.
-    #[serde(deserialize_with = "nullable")]
-    pub format: String,
-    /// Permission bits in octal text (`"0400"`).
-    #[serde(deserialize_with = "nullable")]
-    pub mode: String,
     /// systemd units to restart when the file is added or changes.
     #[serde(deserialize_with = "nullable")]
     pub restart_units: Vec<String>,
     /// systemd units to reload when the file is added or changes.
     #[serde(deserialize_with = "nullable")]
     pub reload_units: Vec<String>,
+}
+
+/// One secret of a sops-nix manifest.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SopsNixSecret {
+    /// The file name inside the generation (may contain `/`).
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    /// The value to take from the sops file, nested keys joined with `/`; empty for the whole file.
+    #[serde(deserialize_with = "nullable")]
+    pub key: String,
+    /// The encrypted sops file holding the value.
+    #[serde(deserialize_with = "nullable")]
+    pub sops_file: String,
+    /// Its format (`yaml`, `json`, `binary`, `dotenv`, `ini`); empty for YAML.
+    #[serde(deserialize_with = "nullable")]
+    pub format: String,
+    /// Its owner, mode, link and units.
+    #[serde(flatten)]
+    pub attributes: FileAttributes,
 }
 
 /// One template of a sops-nix manifest: `content` (or the file `file`) with placeholders.
@@ -108,31 +120,12 @@ pub struct SopsNixTemplate {
     /// The text with placeholders; when empty, `file` is read instead.
     #[serde(deserialize_with = "nullable")]
     pub content: String,
-    /// Where the file is also reachable (a symlink); empty or `<symlinkPath>/rendered/<name>` for none.
-    #[serde(deserialize_with = "nullable")]
-    pub path: String,
-    /// Permission bits in octal text (`"0400"`).
-    #[serde(deserialize_with = "nullable")]
-    pub mode: String,
-    /// The owner by name; `uid` when absent.
-    pub owner: Option<String>,
-    /// The owner by uid, when `owner` is absent (0: root).
-    #[serde(deserialize_with = "nullable")]
-    pub uid: u32,
-    /// The group by name; `gid` when absent.
-    pub group: Option<String>,
-    /// The group by gid, when `group` is absent (0: root).
-    #[serde(deserialize_with = "nullable")]
-    pub gid: u32,
     /// A file holding the text, read when `content` is empty.
     #[serde(deserialize_with = "nullable")]
     pub file: String,
-    /// systemd units to restart when the file is added or changes.
-    #[serde(deserialize_with = "nullable")]
-    pub restart_units: Vec<String>,
-    /// systemd units to reload when the file is added or changes.
-    #[serde(deserialize_with = "nullable")]
-    pub reload_units: Vec<String>,
+    /// Its owner, mode, link and units.
+    #[serde(flatten)]
+    pub attributes: FileAttributes,
 }
 
 /// sops-nix's `logging` settings.
@@ -256,17 +249,7 @@ impl SopsNixManifest {
                     .ok_or_else(|| self.error(ManifestProblem::NoPlaceholder { secret: s.name.clone() }))?;
                 Some(p.clone())
             };
-            let attrs = self.attrs(
-                &s.name,
-                &s.mode,
-                s.owner.as_ref(),
-                s.uid,
-                s.group.as_ref(),
-                s.gid,
-                relocate(&s.path),
-                &s.restart_units,
-                &s.reload_units,
-            )?;
+            let attrs = self.attrs(&s.name, &s.attributes, relocate(&s.attributes.path))?;
             plan.files.push(PlannedFile {
                 name: s.name.clone(),
                 source: PathBuf::from(&s.sops_file),
@@ -285,17 +268,7 @@ impl SopsNixManifest {
             } else {
                 return Err(self.error(ManifestProblem::EmptyTemplate { template: t.name.clone() }));
             };
-            let attrs = self.attrs(
-                &t.name,
-                &t.mode,
-                t.owner.as_ref(),
-                t.uid,
-                t.group.as_ref(),
-                t.gid,
-                relocate(&t.path),
-                &t.restart_units,
-                &t.reload_units,
-            )?;
+            let attrs = self.attrs(&t.name, &t.attributes, relocate(&t.attributes.path))?;
             plan.templates.push(PlannedTemplate { name: t.name.clone(), content, attrs });
         }
         // The default path of a secret is `<symlinkPath>/<name>`: no extra link for it.
@@ -314,25 +287,14 @@ impl SopsNixManifest {
         Ok(plan)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn attrs(
-        &self,
-        name: &str,
-        mode: &str,
-        owner: Option<&String>,
-        uid: u32,
-        group: Option<&String>,
-        gid: u32,
-        path: Option<PathBuf>,
-        restart: &[String],
-        reload: &[String],
-    ) -> Result<Attrs> {
-        let mode = parse_mode(mode)
-            .ok_or_else(|| self.error(ManifestProblem::InvalidMode { mode: mode.to_string(), secret: name.to_string() }))?;
+    /// The install attributes of the file `name`, its link at `path` (already relocated).
+    fn attrs(&self, name: &str, given: &FileAttributes, path: Option<PathBuf>) -> Result<Attrs> {
+        let mode = parse_mode(&given.mode)
+            .ok_or_else(|| self.error(ManifestProblem::InvalidMode { mode: given.mode.clone(), secret: name.to_string() }))?;
         // sops-nix sets owner and group on every file, root's by default.
-        let owner = owner.map_or(Account::Id(uid), |o| Account::Name(o.clone()));
-        let group = group.map_or(Account::Id(gid), |g| Account::Name(g.clone()));
-        Ok(Attrs { mode, owner, group, path, restart_units: restart.to_vec(), reload_units: reload.to_vec() })
+        let owner = given.owner.as_ref().map_or(Account::Id(given.uid), |o| Account::Name(o.clone()));
+        let group = given.group.as_ref().map_or(Account::Id(given.gid), |g| Account::Name(g.clone()));
+        Ok(Attrs { mode, owner, group, path, restart_units: given.restart_units.clone(), reload_units: given.reload_units.clone() })
     }
 }
 
@@ -496,5 +458,25 @@ mod tests {
         let Manifest::Overrides(o) = Manifest::parse(typo.as_bytes(), Path::new("o.json")).unwrap() else { panic!() };
         assert!(o.apply(&mut plan, Path::new("o.json")).is_err());
         assert!(Manifest::parse(br#"{"secrets": {"a": {"moed": "0400"}}}"#, Path::new("o.json")).is_err(), "unknown fields are refused");
+    }
+
+    /// The attributes a secret and a template share read the same way for both, `null` as
+    /// Go's zero value and absent fields as defaults.
+    #[test]
+    fn secrets_and_templates_share_their_file_attributes() {
+        let text = r#"{"symlinkPath": "/run/secrets", "secretsMountPoint": "/run/secrets.d",
+          "secrets": [{"name": "a", "sopsFile": "/s", "format": "binary", "mode": "0440", "uid": null, "gid": 7,
+                       "owner": null, "restartUnits": null, "reloadUnits": ["r.service"]}],
+          "templates": [{"name": "t", "content": "x", "mode": "0400", "owner": "nginx", "path": "/etc/t"}],
+          "placeholderBySecretName": {"a": "<A>"}}"#;
+        let Manifest::SopsNix(m) = Manifest::parse(text.as_bytes(), Path::new("m.json")).unwrap() else { panic!() };
+        let plan = m.plan(None).unwrap();
+        let file = &plan.files[0].attrs;
+        assert_eq!((file.mode, &file.owner, &file.group), (0o440, &Account::Id(0), &Account::Id(7)));
+        assert!(file.restart_units.is_empty());
+        assert_eq!(file.reload_units, ["r.service"]);
+        let template = &plan.templates[0].attrs;
+        assert_eq!((template.mode, &template.owner, &template.group), (0o400, &Account::Name("nginx".into()), &Account::Id(0)));
+        assert_eq!(template.path.as_deref(), Some(Path::new("/etc/t")));
     }
 }

@@ -134,18 +134,18 @@ impl Source {
         let secrets = self.sops.join("secrets");
         for (name, is_dir) in entries(&self.sops, &secrets, Links::Refuse)? {
             if is_dir {
-                self.consider(&self.sops, &secrets.join(&name), name, machine, &groups, &mut out)?;
+                Self::consider(&self.sops, &secrets.join(&name), name, machine, &groups, &mut out)?;
             }
         }
         if let Some(vars) = &self.vars {
             let per_machine = vars.join("per-machine").join(machine);
             for (generator, file, dir) in two_levels(vars, &per_machine)? {
                 let name = format!("vars/per-machine/{machine}/{generator}/{file}");
-                self.consider(vars, &dir, name, machine, &groups, &mut out)?;
+                Self::consider(vars, &dir, name, machine, &groups, &mut out)?;
             }
             for (generator, file, dir) in two_levels(vars, &vars.join("shared"))? {
                 let name = format!("vars/shared/{generator}/{file}");
-                self.consider(vars, &dir, name, machine, &groups, &mut out)?;
+                Self::consider(vars, &dir, name, machine, &groups, &mut out)?;
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -157,15 +157,7 @@ impl Source {
     /// its links and `secret` file are looked at through it. The file is looked at only when
     /// the machine is linked: one that is a symlink, FIFO or device is refused by name; a
     /// missing one means the secret has no value yet and is left out.
-    fn consider(
-        &self,
-        root: &Path,
-        dir: &Path,
-        name: String,
-        machine: &str,
-        groups: &[String],
-        out: &mut Vec<MachineSecret>,
-    ) -> Result<()> {
+    fn consider(root: &Path, dir: &Path, name: String, machine: &str, groups: &[String], out: &mut Vec<MachineSecret>) -> Result<()> {
         let Some(folder) = Folder::open(root, dir).map_err(StoreError::from)? else { return Ok(()) };
         // Both folders are opened whatever the machine's groups, so that a symlinked one is
         // reported the same way on every machine.

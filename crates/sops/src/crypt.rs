@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use crate::cipher::{self, EncryptedValue, ValueType, IV_LEN};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ValueProblem};
 use crate::keys::DataKey;
 use crate::mac::MacHasher;
 use crate::selection::Selector;
@@ -232,10 +232,10 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache,
             });
         }
         _ => {
-            return Err(Error::BadValue { path: path(), reason: "a value that must be encrypted is stored in clear text".into() });
+            return Err(Error::BadValue { path: path(), problem: ValueProblem::Cleartext });
         }
     };
-    let parsed = EncryptedValue::parse(&text).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })?;
+    let parsed = EncryptedValue::parse(&text).map_err(|e| Error::BadValue { path: path(), problem: e.into() })?;
     // The encrypted text, the ciphertext and the plaintext of a large value are each about its
     // size: hold at most two of them at a time (the text goes once decoded, the ciphertext
     // buffer is decrypted in place and becomes the string).
@@ -244,7 +244,7 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache,
     let (kind, iv) = (parsed.kind, parsed.iv.clone());
     let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).map_err(|_| Error::ValueDecrypt { path: path() })?;
     ivs.remember(&aad, kind, &bytes, &iv);
-    cipher::typed_value_owned(bytes, kind).map_err(|e| Error::BadValue { path: path(), reason: e.to_string() })
+    cipher::typed_value_owned(bytes, kind).map_err(|e| Error::BadValue { path: path(), problem: e.into() })
 }
 
 fn try_decrypt_comment(text: &str, path: &[String], key: &DataKey, ivs: &mut IvCache) -> Option<Value> {

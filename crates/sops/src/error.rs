@@ -112,12 +112,13 @@ pub enum Error {
 
     /// A value is not a well-formed `ENC[AES256_GCM,…]` string, or decrypts to bytes that do
     /// not fit its declared type.
-    #[error("invalid encrypted value at `{path}`: {reason}")]
+    #[error("invalid encrypted value at `{path}`: {problem}")]
     BadValue {
         /// Where the value is, as a path of mapping keys.
         path: String,
         /// What is malformed about it.
-        reason: String,
+        #[source]
+        problem: ValueProblem,
     },
 
     /// A value fails AES-GCM authentication with the file's data key.
@@ -313,4 +314,19 @@ impl Error {
     pub(crate) fn metadata(message: impl Into<String>) -> Error {
         Error::Metadata(message.into())
     }
+}
+
+/// What is wrong with an encrypted value ([`Error::BadValue`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueProblem {
+    /// A value that must be encrypted is stored as plain text.
+    #[error("a value that must be encrypted is stored in clear text")]
+    Cleartext,
+    /// The `ENC[…]` string does not parse.
+    #[error(transparent)]
+    Syntax(#[from] crate::cipher::SyntaxError),
+    /// It decrypts to bytes that do not fit its declared type.
+    #[error(transparent)]
+    Type(#[from] crate::cipher::TypeError),
 }

@@ -135,7 +135,7 @@ pub mod warning;
 #[cfg(test)]
 mod test_support;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, ValueProblem};
 pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};

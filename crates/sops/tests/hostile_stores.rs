@@ -5,6 +5,9 @@ use std::path::Path;
 
 use secrets_sops::{EncryptedFile, Error, Format};
 
+#[path = "common/deep.rs"]
+mod deep;
+
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
 
 fn basic_yaml() -> String {
@@ -67,6 +70,7 @@ mod depth {
     use secrets_sops::keys::Identities;
     use secrets_sops::{stores, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, Value};
 
+    use super::deep::deep_json;
     use super::VECTORS;
 
     /// The recipient of the vectors' `keys.txt`.
@@ -76,26 +80,6 @@ mod depth {
     /// library user's thread may have.
     fn on_small_stack(f: impl FnOnce() + Send + 'static) {
         std::thread::Builder::new().stack_size(2 << 20).spawn(f).unwrap().join().unwrap();
-    }
-
-    /// A JSON object `levels` deep (the top-level object included): one section-like entry at
-    /// the top (so that an INI file can hold it), then mappings and lists in turn, with a value
-    /// beside each container and one at the bottom.
-    fn deep_json(levels: usize) -> String {
-        let mut text = String::from("{\"d\":");
-        let mut closers = vec!['}'];
-        for level in 2..levels {
-            if level % 2 == 0 {
-                text.push_str(&format!("{{\"k{level}\":\"v\",\"d\":"));
-                closers.push('}');
-            } else {
-                text.push_str("[1,");
-                closers.push(']');
-            }
-        }
-        text.push_str("{\"k\":\"v\",\"d\":\"bottom\"}");
-        text.extend(closers.into_iter().rev());
-        text
     }
 
     /// The same shape as [`deep_json`] in block YAML, with a comment at every level.

@@ -19,6 +19,7 @@
 #![allow(clippy::cast_precision_loss)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -108,12 +109,12 @@ fn assert_linear(shape: &str, format: Format, make: fn(usize) -> String) {
 #[test]
 fn parsing_and_writing_take_linear_time() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    assert_linear("many keys", Format::Yaml, |n| (0..n).map(|i| format!("key{i}: value{i}\n")).collect());
-    assert_linear("many comments", Format::Yaml, |n| (0..n).map(|i| format!("# note {i}\nk{i}: v\n")).collect());
+    assert_linear("many keys", Format::Yaml, |n| lines(0..n, |out, i| writeln!(out, "key{i}: value{i}")));
+    assert_linear("many comments", Format::Yaml, |n| lines(0..n, |out, i| writeln!(out, "# note {i}\nk{i}: v")));
     assert_linear("nesting", Format::Yaml, |n| {
         (0..n / 8)
             .map(|i| {
-                let mut block: String = (0..8).map(|d| format!("{}n{i}_{d}:\n", "    ".repeat(d))).collect();
+                let mut block = lines(0..8, |out, d| writeln!(out, "{}n{i}_{d}:", "    ".repeat(d)));
                 block.push_str(&format!("{}leaf: {i}\n", "    ".repeat(8)));
                 block
             })
@@ -203,7 +204,7 @@ fn decrypting_takes_memory_in_proportion_to_the_file() {
                 "",
                 1.8,
                 |i| {
-                    let mut block: String = (0..8).map(|d| format!("{}n{i}_{d}:\n", "    ".repeat(d))).collect();
+                    let mut block = lines(0..8, |out, d| writeln!(out, "{}n{i}_{d}:", "    ".repeat(d)));
                     block.push_str(&format!("{0}leaf: value{i}\n{0}other: {i}\n", "    ".repeat(8)));
                     block
                 },
@@ -225,4 +226,13 @@ fn decrypting_takes_memory_in_proportion_to_the_file() {
     }
     println!("{report}");
     assert!(!failed, "decrypting took more memory than allowed:\n{report}");
+}
+
+/// The text `line` writes for each number of `range`, one after the other.
+fn lines(range: std::ops::Range<usize>, line: impl Fn(&mut String, usize) -> std::fmt::Result) -> String {
+    let mut out = String::new();
+    for i in range {
+        line(&mut out, i).expect("writing to a String cannot fail");
+    }
+    out
 }

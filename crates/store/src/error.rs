@@ -11,14 +11,15 @@ use crate::names::{shown, shown_path, Kind};
 #[non_exhaustive]
 pub enum StoreError {
     /// A user, machine, group or secret name that is empty, hidden, or would escape its folder.
-    #[error("invalid {} name `{}`: {reason}", kind.noun(), shown(name))]
+    #[error("invalid {} name `{}`: {rule}", kind.noun(), shown(name))]
     InvalidName {
         /// Whether it is a user, machine, group or secret.
         kind: Kind,
         /// The name as given.
         name: String,
         /// Which rule of names it breaks.
-        reason: String,
+        #[source]
+        rule: crate::names::NameRule,
     },
 
     /// The named member or secret does not exist.
@@ -57,13 +58,13 @@ pub enum StoreError {
     },
 
     /// A member's `key.json` that does not parse or holds no usable public key.
-
-    #[error("{}: {reason}", shown_path(path))]
+    #[error("{}: {problem}", shown_path(path))]
     KeyFile {
         /// The key file.
         path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        problem: crate::keyfile::KeyFileProblem,
     },
 
     #[error(
@@ -139,12 +140,13 @@ pub enum StoreError {
 
     /// A public key argument that is not an age, ssh-ed25519 or ssh-rsa public key (or looks
     /// like a private key, which is refused without echoing it).
-    #[error("{reason}: '{input}'")]
+    #[error("{problem}: '{input}'")]
     InvalidKey {
         /// The argument, redacted if it looked private.
         input: String,
         /// Why it is refused.
-        reason: String,
+        #[source]
+        problem: crate::keyinput::KeyProblem,
     },
 
     /// A change failed and could not be undone completely; the journal stays and the next
@@ -175,9 +177,42 @@ pub enum StoreError {
         what: &'static str,
     },
 
-    /// A git operation (staging, committing, reading history) failed.
-    #[error("git: {0}")]
-    Git(String),
+    /// A git operation (staging, committing, reading history) failed in libgit2.
+    #[error("git: {}", git_message(source, git_dir.as_deref()))]
+    Git {
+        /// libgit2's error.
+        #[source]
+        source: git2::Error,
+        /// The git folder, when known (named when libgit2 gives no message).
+        git_dir: Option<PathBuf>,
+        /// The operating system's error libgit2 reported (`class` [`git2::ErrorClass::Os`]: a
+        /// full disk, a read-only file system), read right after the failing call; see
+        /// [`StoreError::io_error`].
+        os: Option<std::io::Error>,
+    },
+
+    /// The git repository around the secrets repository is bare: there is nothing to commit.
+    #[error("git: {}: the repository has no work tree", git_dir.display())]
+    NoWorkTree {
+        /// The git folder.
+        git_dir: PathBuf,
+    },
+
+    /// A path to commit that is not inside the git work tree.
+    #[error("git: {} is not in the git repository {}", path.display(), workdir.display())]
+    NotInWorkTree {
+        /// The path.
+        path: PathBuf,
+        /// The git work tree.
+        workdir: PathBuf,
+    },
+
+    /// A path to commit that names no file (the work tree itself, `..`).
+    #[error("git: {}: not a path to commit", path.display())]
+    NotAPathToCommit {
+        /// The path, relative to the work tree.
+        path: PathBuf,
+    },
 
     /// An AWS CLI credentials or config file that the AWS CLI would refuse too.
     #[error("{}: {source}; the AWS CLI cannot read this file either, fix that line", path.display())]
@@ -194,16 +229,10 @@ pub enum StoreError {
     Credential(#[from] crate::credentials::CredentialError),
 
     /// A key file refused by the key file reader that decryption uses too (an AWS CLI file is
-    /// read by it): not a regular file, larger than a key file, or unreadable.
-    // The reader (secrets-sops' `read_key_file`) words its refusals as text naming the path and
-    // the system's error; there is no typed source to keep here.
-    #[error("{message}")]
-    KeyFileUnreadable {
-        /// The file.
-        path: PathBuf,
-        /// The reader's refusal, naming the file.
-        message: String,
-    },
+    /// read by it): not a regular file, larger than a key file, or unreadable. The reader's
+    /// error names the file.
+    #[error(transparent)]
+    KeyFileUnreadable(#[from] secrets_sops::keys::identities::KeyFileError),
 
     /// A member's `key.json` holds a PGP key: secrets encrypts for age keys only.
     #[error("{}: {name} has a PGP key; secrets encrypts for age keys only", path.display())]
@@ -233,12 +262,13 @@ pub enum StoreError {
 
     /// A record of uncommitted changes that is not one `secrets` writes (not the caller's,
     /// writable by others, unreadable, or naming a path outside `sops/` and `vars/`).
-    #[error("{}: {reason}; this is not a record secrets writes. Commit the changes under sops/ by hand if any (git status sops), then remove it", path.display())]
+    #[error("{}: {problem}; this is not a record secrets writes. Commit the changes under sops/ by hand if any (git status sops), then remove it", path.display())]
     ForeignUncommittedRecord {
         /// The record file.
         path: PathBuf,
-        /// What is wrong with it (the parser's message or the path it names; no secret).
-        reason: String,
+        /// What is wrong with it (no secret).
+        #[source]
+        problem: crate::uncommitted::ForeignRecord,
     },
 
     /// The journal of an interrupted change belongs to another user or is writable by others,
@@ -251,13 +281,13 @@ pub enum StoreError {
 
     /// A journal line that is not a step secrets records (a path outside its folder, a link to
     /// somewhere else): the journal is not replayed.
-    // No error lies underneath: the text is the check's own finding, naming the step's paths.
     #[error("{}: {step}; this is not a step secrets records, nothing was undone. Remove the journal", journal.display())]
     ForeignJournalStep {
         /// The journal.
         journal: PathBuf,
         /// What is wrong with the step, naming its paths.
-        step: String,
+        #[source]
+        step: crate::journal::ForeignStep,
     },
 
     /// An interrupted change is still to be undone before this command can run.
@@ -376,6 +406,18 @@ fn already_exists(kind: Kind, name: &str, path: &Path) -> String {
     }
 }
 
+/// libgit2's message, without the class and code `git2::Error` adds to it; when it has none
+/// (some failed writes say "no error"), its class and code, and the git folder if known.
+fn git_message(error: &git2::Error, git_dir: Option<&Path>) -> String {
+    let message = error.message().trim();
+    if message.is_empty() || message.eq_ignore_ascii_case("no error") {
+        let within = git_dir.map(|dir| format!(" in {}", dir.display())).unwrap_or_default();
+        format!("libgit2 failed without saying why ({:?}, {:?}){within}", error.class(), error.code())
+    } else {
+        message.to_string()
+    }
+}
+
 fn parent(path: &Path) -> std::borrow::Cow<'_, str> {
     shown_path(path.parent().unwrap_or(path))
 }
@@ -386,10 +428,11 @@ impl StoreError {
     }
 
     /// The operating system's error behind this one, if any (to tell a full disk or a
-    /// read-only file system from other failures).
+    /// read-only file system from other failures), including one libgit2 reported.
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
             StoreError::Io { source, .. } => Some(source),
+            StoreError::Git { os, .. } => os.as_ref(),
             _ => None,
         }
     }

@@ -18,17 +18,18 @@ fn git_err(e: git2::Error) -> StoreError {
 
 /// A libgit2 error as a store error. libgit2 reports some failed writes (a full disk) without a
 /// message of its own ("no error"): the operating system's error, read right after the failing
-/// call, is then the cause, and is kept as the source with the git folder as the path.
+/// call, is then the cause, and is kept as the source with the git folder as the path. An error
+/// of class `Os` is libgit2 saying that a system call failed: the operating system's error is
+/// kept beside it, so that a full disk is told by its kind, not by libgit2's wording.
 fn git_error(e: git2::Error, os: std::io::Error, git_dir: &Path) -> StoreError {
     let message = e.message().trim();
     let silent = message.is_empty() || message.eq_ignore_ascii_case("no error");
-    if silent && os.raw_os_error().is_some_and(|code| code != 0) {
-        return StoreError::io(git_dir, os);
+    let os = os.raw_os_error().is_some_and(|code| code != 0).then_some(os);
+    match os {
+        Some(os) if silent => StoreError::io(git_dir, os),
+        Some(os) if e.class() == git2::ErrorClass::Os => StoreError::Git { source: e, os: Some(os), git_dir: Some(git_dir.to_path_buf()) },
+        _ => StoreError::Git { source: e, os: None, git_dir: Some(git_dir.to_path_buf()) },
     }
-    if silent {
-        return StoreError::Git(format!("libgit2 failed without saying why ({:?}, {:?}) in {}", e.class(), e.code(), git_dir.display()));
-    }
-    StoreError::Git(message.to_string())
 }
 
 /// From this many paths on (a bulk re-key), the new objects are written as one pack instead of
@@ -50,7 +51,7 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
     let git_dir = repo.path().to_path_buf();
     // Failures from here on name the git folder.
     let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), &git_dir);
-    let workdir = repo.workdir().ok_or_else(|| StoreError::Git("the repository has no work tree".into()))?.to_path_buf();
+    let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: git_dir.clone() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
     let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
@@ -237,7 +238,7 @@ fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
     normalized
         .strip_prefix(workdir)
         .map(Path::to_path_buf)
-        .map_err(|_| StoreError::Git(format!("{} is not in the git repository {}", path.display(), workdir.display())))
+        .map_err(|_| StoreError::NotInWorkTree { path: path.to_path_buf(), workdir: workdir.to_path_buf() })
 }
 
 /// A committed path's work-tree state: the files under it (none when it was deleted).
@@ -261,7 +262,7 @@ struct StagedFile {
 fn collect(repo: &Repository, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
     let mut files = Vec::new();
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
-        return Err(StoreError::Git(format!("{}: not a path to commit", rel.display())));
+        return Err(StoreError::NotAPathToCommit { path: rel });
     };
     if let Some(folder) = Folder::open(workdir, &workdir.join(parent))? {
         if let Some((EntryKind::Folder, _)) = folder.kind(name)? {
@@ -498,7 +499,27 @@ mod tests {
         assert_eq!(error.io_error().map(std::io::Error::kind), Some(std::io::ErrorKind::StorageFull));
         let silent = git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::None, "no error");
         let none = std::io::Error::from_raw_os_error(0);
-        assert!(!git_error(silent, none, Path::new("/repo/.git")).to_string().contains("no error"));
+        let text = git_error(silent, none, Path::new("/repo/.git")).to_string();
+        assert!(!text.contains("no error") && text.contains("without saying why") && text.contains("/repo/.git"), "{text}");
+    }
+
+    /// libgit2 words a failed write itself ("failed to write …: No space left on device"):
+    /// the full disk is told by the kind of the system error kept beside it, not by the text,
+    /// and only when libgit2 says a system call failed.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_reported_by_libgit2_is_told_by_its_kind() {
+        let enospc = || std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let os =
+            git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::Os, "failed to write 'objects/ab': No space left on device");
+        let error = git_error(os, enospc(), Path::new("/repo/.git"));
+        assert!(matches!(error, StoreError::Git { .. }), "{error:?}");
+        assert_eq!(error.to_string(), "git: failed to write 'objects/ab': No space left on device");
+        assert_eq!(error.io_error().map(std::io::Error::kind), Some(std::io::ErrorKind::StorageFull));
+        assert!(std::error::Error::source(&error).is_some(), "libgit2's error is kept as the source");
+        // Another class: the system error left over is not its cause.
+        let index = git2::Error::new(git2::ErrorCode::GenericError, git2::ErrorClass::Index, "invalid entry");
+        assert!(git_error(index, enospc(), Path::new("/repo/.git")).io_error().is_none());
     }
 
     #[test]

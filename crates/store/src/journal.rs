@@ -261,7 +261,7 @@ fn file_name(path: &Path) -> Result<&OsStr> {
 impl Step {
     /// Checks that the step is one this code records (see the module docs): what a journal
     /// written by someone else could ask beyond that is refused before anything is undone.
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> std::result::Result<(), ForeignStep> {
         match self {
             Step::Created { .. } | Step::DirRenamed { .. } | Step::Final => Ok(()),
             Step::Replaced { path, backup } => same_folder(path, backup, |name, _| name.starts_with(".secrets-old-"), "kept old content"),
@@ -271,17 +271,17 @@ impl Step {
             Step::Link { path, target } => {
                 let link = Path::new(path);
                 let (Some(folder), Some(name)) = (link.parent(), link.file_name()) else {
-                    return Err(format!("{path}: not a member link"));
+                    return Err(ForeignStep::NotAMemberLink { path: path.clone() });
                 };
                 let kind = [Kind::User, Kind::Machine, Kind::Group]
                     .into_iter()
                     .find(|k| folder.file_name().is_some_and(|f| f == k.folder()))
-                    .ok_or_else(|| format!("{path}: not a member link"))?;
+                    .ok_or_else(|| ForeignStep::NotAMemberLink { path: path.clone() })?;
                 let expected = crate::links::relative_path(folder, &Path::new("sops").join(kind.folder()).join(name));
                 if Path::new(target) == expected {
                     Ok(())
                 } else {
-                    Err(format!("{path}: a link to put back with the target {target}, not {}", expected.display()))
+                    Err(ForeignStep::LinkTarget { path: path.clone(), target: target.clone(), expected })
                 }
             }
         }
@@ -297,15 +297,48 @@ impl Step {
 }
 
 /// Whether `backup` is named by `rule` and lies in the folder of `path`.
-fn same_folder(path: &str, backup: &str, rule: impl Fn(&str, &str) -> bool, what: &str) -> std::result::Result<(), String> {
+fn same_folder(path: &str, backup: &str, rule: impl Fn(&str, &str) -> bool, what: &'static str) -> std::result::Result<(), ForeignStep> {
     let (path, backup) = (Path::new(path), Path::new(backup));
     let of = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let name = backup.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if path.parent() == backup.parent() && rule(name, of) {
         Ok(())
     } else {
-        Err(format!("{}: not a {what} of {}", backup.display(), path.display()))
+        Err(ForeignStep::NotABackup { backup: backup.to_path_buf(), of: path.to_path_buf(), what })
     }
+}
+
+/// Why a journal step is not one this code records; each names the step's paths (relative to
+/// the repository, never content).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForeignStep {
+    /// A link to put back that is not in a `users/`, `machines/` or `groups/` folder.
+    #[error("{path}: not a member link")]
+    NotAMemberLink {
+        /// The link, as the journal names it.
+        path: String,
+    },
+    /// A member link to put back with another target than the one its name implies.
+    #[error("{path}: a link to put back with the target {target}, not {}", expected.display())]
+    LinkTarget {
+        /// The link, as the journal names it.
+        path: String,
+        /// The target the journal gives.
+        target: String,
+        /// The target a link of that name has.
+        expected: PathBuf,
+    },
+    /// A backup that is not named as ours, or not in the folder of the file it backs up.
+    #[error("{}: not a {what} of {}", backup.display(), of.display())]
+    NotABackup {
+        /// The backup, as the journal names it.
+        backup: PathBuf,
+        /// The file or folder it would restore.
+        of: PathBuf,
+        /// `kept old content` or `folder moved aside`.
+        what: &'static str,
+    },
 }
 
 /// Removes the temporary files (`.secrets-…`, encrypted content only) in the folders of the

@@ -59,29 +59,67 @@ impl fmt::Display for PublicKey {
 /// Parses the text of a `key.json`: an array of `{publickey, type}` objects, or one such object
 /// (the form clan wrote until 2025).
 pub fn parse(text: &str, path: &Path) -> Result<Vec<PublicKey>, StoreError> {
-    let bad = |reason: String| StoreError::KeyFile { path: path.to_path_buf(), reason };
-    let json: Json = serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
+    parse_keys(text).map_err(|problem| StoreError::KeyFile { path: path.to_path_buf(), problem })
+}
+
+/// What is wrong with the text of a `key.json`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileProblem {
+    /// It is not JSON.
+    #[error("invalid JSON ({0})")]
+    Json(#[source] serde_json::Error),
+    /// It is not UTF-8 text.
+    #[error("not UTF-8")]
+    NotText(#[source] std::string::FromUtf8Error),
+    /// The top level is neither an object nor an array.
+    #[error("expected an object or an array, found {found}")]
+    NotObjectOrArray {
+        /// What it is (`a string`, `null`, …).
+        found: &'static str,
+    },
+    /// An element of the array is not an object.
+    #[error("expected objects in the array, found {found}")]
+    NotAnObject {
+        /// What it is.
+        found: &'static str,
+    },
+    /// An entry without a non-empty `publickey` string.
+    #[error("an entry does not contain a public key")]
+    NoPublicKey,
+    /// An entry whose `type` is neither `age` nor `pgp` (as written; `None` when absent).
+    #[error("{}", match found {
+        Some(found) => format!("invalid key type `{found}` (expected age or pgp)"),
+        None => "an entry has no key type (expected age or pgp)".to_string(),
+    })]
+    KeyType {
+        /// The type as written.
+        found: Option<String>,
+    },
+}
+
+fn parse_keys(text: &str) -> Result<Vec<PublicKey>, KeyFileProblem> {
+    let json: Json = serde_json::from_str(text).map_err(KeyFileProblem::Json)?;
     let entries = match json {
         Json::Array(items) => items,
         object @ Json::Object(_) => vec![object],
-        other => return Err(bad(format!("expected an object or an array, found {}", json_kind(&other)))),
+        other => return Err(KeyFileProblem::NotObjectOrArray { found: json_kind(&other) }),
     };
     let mut keys = Vec::with_capacity(entries.len());
     for entry in entries {
         let Json::Object(fields) = &entry else {
-            return Err(bad(format!("expected objects in the array, found {}", json_kind(&entry))));
+            return Err(KeyFileProblem::NotAnObject { found: json_kind(&entry) });
         };
         let key = match fields.get("publickey") {
             Some(Json::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(bad("an entry does not contain a public key".into())),
+            _ => return Err(KeyFileProblem::NoPublicKey),
         };
         let given = fields.get("type").and_then(Json::as_str);
         let kind = match given.map(str::to_ascii_lowercase).as_deref() {
             Some("age") => KeyType::Age,
             Some("pgp") => KeyType::Pgp,
             // The text as written (never a debug form of it), so that masking sees it as it is.
-            Some(_) => return Err(bad(format!("invalid key type `{}` (expected age or pgp)", given.unwrap_or_default()))),
-            None => return Err(bad("an entry has no key type (expected age or pgp)".into())),
+            _ => return Err(KeyFileProblem::KeyType { found: given.map(str::to_string) }),
         };
         keys.push(PublicKey { key, kind });
     }

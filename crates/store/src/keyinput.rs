@@ -17,10 +17,7 @@ use crate::keyfile::PublicKey;
 pub fn parse_key_argument(input: &str) -> Result<PublicKey> {
     let trimmed = input.trim();
     if trimmed.starts_with("AGE-PLUGIN-") {
-        return Err(invalid(
-            input,
-            "AGE-PLUGIN keys cannot be used directly as they are plugin identifiers, not recipient keys. Please provide the corresponding age1 public key instead. Got",
-        ));
+        return Err(invalid(input, KeyProblem::PluginIdentity));
     }
     if let Some(key) = single_key(trimmed)? {
         return Ok(key);
@@ -32,16 +29,45 @@ pub fn parse_key_argument(input: &str) -> Result<PublicKey> {
         let keys = keys_in_text(&text)?;
         return match keys.len() {
             1 => Ok(keys.into_iter().next().expect("one key")),
-            0 => Err(invalid(input, NO_KEY)),
-            n => Err(invalid(input, &format!("{n} age keys were provided, please provide only 1"))),
+            0 => Err(invalid(input, KeyProblem::NoKey)),
+            n => Err(invalid(input, KeyProblem::SeveralKeys { count: n })),
         };
     }
-    Err(invalid(input, NO_KEY))
+    Err(invalid(input, KeyProblem::NoKey))
 }
 
-/// clan's message for a value holding no key (a public key, ssh key, private key or key file).
-const NO_KEY: &str =
-    "Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got";
+/// Why a key argument is refused (clan's wording where clan has one; each message is followed
+/// by the argument, redacted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// An `AGE-PLUGIN-…` identity where a recipient belongs.
+    #[error(
+        "AGE-PLUGIN keys cannot be used directly as they are plugin identifiers, not recipient keys. Please provide the corresponding age1 public key instead. Got"
+    )]
+    PluginIdentity,
+    /// Neither a key nor a file holding one.
+    #[error("Please provide an age public key starting with age1 or an age private key starting with AGE-SECRET-KEY- or AGE-PLUGIN-, got")]
+    NoKey,
+    /// A key file holding more than one key.
+    #[error("{count} age keys were provided, please provide only 1")]
+    SeveralKeys {
+        /// How many keys it holds.
+        count: usize,
+    },
+    /// Starts like an age recipient but is not one.
+    #[error("not a valid age recipient")]
+    BadAgeRecipient,
+    /// An ssh key type without its base64 body.
+    #[error("an ssh public key needs its type and base64 body")]
+    SshWithoutBody,
+    /// Starts like an ssh public key but does not parse.
+    #[error("not a valid ssh public key")]
+    BadSshKey,
+    /// Starts like an age private key but does not parse.
+    #[error("not a valid age private key")]
+    BadAgePrivateKey,
+}
 
 /// A key written on one line, or `None` when the text is not a key.
 fn single_key(line: &str) -> Result<Option<PublicKey>> {
@@ -51,21 +77,21 @@ fn single_key(line: &str) -> Result<Option<PublicKey>> {
         let valid =
             age::x25519::Recipient::from_str(line).is_ok() || age::plugin::Recipient::from_str(line).is_ok() || line.starts_with("age1pq1");
         if !valid {
-            return Err(invalid(line, "not a valid age recipient"));
+            return Err(invalid(line, KeyProblem::BadAgeRecipient));
         }
         return Ok(Some(PublicKey::age(line)));
     }
     if line.starts_with("ssh-ed25519 ") || line.starts_with("ssh-rsa ") {
         let mut parts = line.split_whitespace();
         let (Some(kind), Some(body)) = (parts.next(), parts.next()) else {
-            return Err(invalid(line, "an ssh public key needs its type and base64 body"));
+            return Err(invalid(line, KeyProblem::SshWithoutBody));
         };
         let bare = format!("{kind} {body}");
-        age::ssh::Recipient::from_str(&bare).map_err(|_| invalid(line, "not a valid ssh public key"))?;
+        age::ssh::Recipient::from_str(&bare).map_err(|_| invalid(line, KeyProblem::BadSshKey))?;
         return Ok(Some(PublicKey::age(bare)));
     }
     if line.starts_with("AGE-SECRET-KEY-1") {
-        let identity = age::x25519::Identity::from_str(line).map_err(|_| invalid(line, "not a valid age private key"))?;
+        let identity = age::x25519::Identity::from_str(line).map_err(|_| invalid(line, KeyProblem::BadAgePrivateKey))?;
         return Ok(Some(PublicKey::age(identity.to_public().to_string())));
     }
     Ok(None)
@@ -87,8 +113,8 @@ fn keys_in_text(text: &str) -> Result<Vec<PublicKey>> {
     Ok(keys)
 }
 
-fn invalid(input: &str, reason: &str) -> StoreError {
-    StoreError::InvalidKey { input: redact(input), reason: reason.to_string() }
+fn invalid(input: &str, problem: KeyProblem) -> StoreError {
+    StoreError::InvalidKey { input: redact(input), problem }
 }
 
 /// What an error may show of a key argument: never private key material.

@@ -69,16 +69,50 @@ impl Kind {
     }
 }
 
+/// Which rule of names a name breaks (clan's wording, which a port's messages must match).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameRule {
+    /// A secret name holds a character outside `a-zA-Z0-9._-`, or is empty.
+    #[error("Invalid character in secret name. Allowed characters are a-z, A-Z, 0-9, ., -, and _")]
+    SecretCharacters,
+    /// A secret name starts with a dot (we never create one; `.` and `..` would escape).
+    #[error("a secret name must not start with a dot (`.` and `..` would escape sops/secrets)")]
+    SecretLeadingDot,
+    /// A user or group name holds a character outside `a-z0-9_-` or starts with a digit or dash.
+    #[error("Invalid character in {} name. Allowed characters are a-z, 0-9, -, and _. Must start with a letter or _", kind.noun())]
+    MemberCharacters {
+        /// User or group.
+        kind: Kind,
+    },
+    /// A user or group name longer than 32 bytes.
+    #[error("{} name must be less than 32 characters long", if *kind == Kind::User { "User" } else { "Group" })]
+    MemberLength {
+        /// User or group.
+        kind: Kind,
+    },
+    /// A machine name holds a character outside `a-zA-Z0-9-`, is empty, or starts or ends with a dash.
+    #[error("Invalid character in machine name. Allowed characters are a-z, 0-9, and -. Must not start or end with a dash")]
+    MachineCharacters,
+    /// A machine name longer than 63 bytes.
+    #[error("Machine name must be less than 63 characters long")]
+    MachineLength,
+}
+
 /// Checks a name against its kind's rule.
 pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
-    let invalid = |reason: String| StoreError::InvalidName { kind, name: name.to_string(), reason };
+    rule_broken(kind, name).map_or(Ok(()), |rule| Err(StoreError::InvalidName { kind, name: name.to_string(), rule }))
+}
+
+/// The rule of its kind that `name` breaks, if any.
+fn rule_broken(kind: Kind, name: &str) -> Option<NameRule> {
     match kind {
         Kind::Secret => {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
-                return Err(invalid("Invalid character in secret name. Allowed characters are a-z, A-Z, 0-9, ., -, and _".into()));
+                return Some(NameRule::SecretCharacters);
             }
             if name.starts_with('.') {
-                return Err(invalid("a secret name must not start with a dot (`.` and `..` would escape sops/secrets)".into()));
+                return Some(NameRule::SecretLeadingDot);
             }
         }
         Kind::User | Kind::Group => {
@@ -86,14 +120,10 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
             let first_ok = matches!(bytes.first(), Some(b'a'..=b'z' | b'_'));
             let rest_ok = bytes.iter().skip(1).all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
             if !first_ok || !rest_ok {
-                return Err(invalid(format!(
-                    "Invalid character in {} name. Allowed characters are a-z, 0-9, -, and _. Must start with a letter or _",
-                    kind.noun()
-                )));
+                return Some(NameRule::MemberCharacters { kind });
             }
             if bytes.len() > 32 {
-                let noun = if kind == Kind::User { "User" } else { "Group" };
-                return Err(invalid(format!("{noun} name must be less than 32 characters long")));
+                return Some(NameRule::MemberLength { kind });
             }
         }
         Kind::Machine => {
@@ -103,16 +133,14 @@ pub fn validate(kind: Kind, name: &str) -> Result<(), StoreError> {
                 && bytes.first() != Some(&b'-')
                 && bytes.last() != Some(&b'-');
             if !ok {
-                return Err(invalid(
-                    "Invalid character in machine name. Allowed characters are a-z, 0-9, and -. Must not start or end with a dash".into(),
-                ));
+                return Some(NameRule::MachineCharacters);
             }
             if bytes.len() > 63 {
-                return Err(invalid("Machine name must be less than 63 characters long".into()));
+                return Some(NameRule::MachineLength);
             }
         }
     }
-    Ok(())
+    None
 }
 
 /// Whether `name` is a secret name clan accepts but [`validate`] refuses: a leading dot, not

@@ -108,15 +108,33 @@ fn read(repo: &Repo, file: &Path) -> Result<Option<Record>> {
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(lock::not_a_state_file(&folder, name, file, "record of uncommitted changes").unwrap_or(e.into())),
     };
-    let invalid = |reason: String| StoreError::ForeignUncommittedRecord { path: file.to_path_buf(), reason };
+    let invalid = |problem: ForeignRecord| StoreError::ForeignUncommittedRecord { path: file.to_path_buf(), problem };
     if !folder.is_callers_own(name) {
-        return Err(invalid("not yours, or others may write it".into()));
+        return Err(invalid(ForeignRecord::NotYours));
     }
-    let record: Record = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let record: Record = serde_json::from_slice(&bytes).map_err(|e| invalid(ForeignRecord::Json(e)))?;
     for p in &record.paths {
-        journal::check_relative(Path::new(p)).map_err(|_| invalid(format!("{p} is not a path inside sops/ or vars/")))?;
+        journal::check_relative(Path::new(p)).map_err(|_| invalid(ForeignRecord::Outside { path: p.clone() }))?;
     }
     Ok(Some(record))
+}
+
+/// Why a record of uncommitted changes is not one this code writes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForeignRecord {
+    /// It belongs to another user, or others may write it.
+    #[error("not yours, or others may write it")]
+    NotYours,
+    /// It is not the JSON this code writes.
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// It names a path outside `sops/` and `vars/`.
+    #[error("{path} is not a path inside sops/ or vars/")]
+    Outside {
+        /// The path, as the record names it.
+        path: String,
+    },
 }
 
 #[cfg(test)]

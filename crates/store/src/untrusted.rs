@@ -231,6 +231,9 @@ impl EntryKind {
     }
 }
 
+/// How many times a folder that keeps changing kind is opened before giving up.
+const OPEN_ATTEMPTS: usize = 8;
+
 const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 const FILE_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::NOFOLLOW).union(OFlags::NONBLOCK).union(OFlags::CLOEXEC);
 
@@ -275,16 +278,23 @@ impl Folder {
     pub fn open_dir(&self, name: impl AsRef<OsStr>) -> Result<Option<Folder>, UntrustedError> {
         let name = name.as_ref();
         let path = self.path.join(name);
-        match rfs::openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => Ok(Some(Folder { fd, path })),
-            Err(Errno::NOENT) => Ok(None),
-            Err(Errno::LOOP | Errno::NOTDIR) => match self.kind(name)? {
-                Some((EntryKind::Symlink, _)) => Err(UntrustedError::FolderSymlink { target: self.read_link(name), path }),
-                Some((_, what)) => Err(UntrustedError::NotAFolder { path, what }),
-                None => Ok(None),
-            },
-            Err(e) => Err(UntrustedError::io(&path, e.into())),
+        // The entry may change between the open and the `lstat` that says why the open failed
+        // (a racing swap of a folder and a symlink): a folder seen there is opened again, a few
+        // times, rather than refused as "a folder where a folder belongs".
+        for _ in 0..OPEN_ATTEMPTS {
+            match rfs::openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
+                Ok(fd) => return Ok(Some(Folder { fd, path })),
+                Err(Errno::NOENT) => return Ok(None),
+                Err(Errno::LOOP | Errno::NOTDIR) => match self.kind(name)? {
+                    Some((EntryKind::Folder, _)) => {} // changed meanwhile: open it again
+                    Some((EntryKind::Symlink, _)) => return Err(UntrustedError::FolderSymlink { target: self.read_link(name), path }),
+                    Some((_, what)) => return Err(UntrustedError::NotAFolder { path, what }),
+                    None => return Ok(None),
+                },
+                Err(e) => return Err(UntrustedError::io(&path, e.into())),
+            }
         }
+        Err(UntrustedError::io(&path, io::Error::other("the folder kept being replaced while it was opened")))
     }
 
     /// What `name` is in this folder (not following a symlink), with its description for
@@ -365,6 +375,18 @@ impl Folder {
         read_opened(fd, &path, max, &mut bytes)?;
         Ok(bytes)
     }
+
+    /// As [`Folder::read`], for text (a `key.json`).
+    pub fn read_text(&self, name: impl AsRef<OsStr>, limit: Limit) -> Result<String, UntrustedError> {
+        let name = name.as_ref();
+        let bytes = self.read(name, limit)?;
+        String::from_utf8(bytes).map_err(|_| UntrustedError::io(&self.path.join(name), not_text()))
+    }
+}
+
+/// The error of a file that should hold text and does not.
+fn not_text() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")
 }
 
 /// Reads an open file into `out`: refused unless it is a regular file of at most `limit` bytes
@@ -406,7 +428,7 @@ pub fn read(root: &Path, path: &Path, limit: Limit) -> Result<Vec<u8>, Untrusted
 /// As [`read`], for text (a `key.json`).
 pub fn read_to_string(root: &Path, path: &Path, limit: Limit) -> Result<String, UntrustedError> {
     let bytes = read(root, path, limit)?;
-    String::from_utf8(bytes).map_err(|_| UntrustedError::io(path, io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")))
+    String::from_utf8(bytes).map_err(|_| UntrustedError::io(path, not_text()))
 }
 
 /// Reads one file that is not below a repository root (a journal, a file a manifest names):

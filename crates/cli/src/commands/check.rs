@@ -38,11 +38,11 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     }
     // `--fix` re-keys from what the check finds: both under the lock.
     let _lock = if args.fix { Some(ctx.lock(&repo)?) } else { None };
-    let identities = ctx.identities();
+    let identities = Context::identities();
     let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(Failure::from);
     let mut report = run_check()?;
     if args.fix && !report.drifted.is_empty() {
-        let progress = ctx.progress();
+        let progress = Context::progress();
         let op = Ctx {
             repo: &repo,
             identities: &identities,
@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
             progress: &progress,
         };
         let outcome = check::fix(&op, &report)?;
-        ctx.report(&outcome);
+        Context::report(&outcome);
         ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
         report = run_check()?;
     }

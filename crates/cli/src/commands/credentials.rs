@@ -104,8 +104,8 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let credential = Credential::new(provider, &name, fields.to_vec())?;
             let repo = ctx.repo()?;
             let members = members_with_caller(&repo, &members)?;
-            let identities = ctx.identities();
-            let progress = ctx.progress();
+            let identities = Context::identities();
+            let progress = Context::progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
@@ -127,7 +127,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
         CredentialsCommand::Exec { credential, export, keep_key_env, command } => {
             let (provider, name) = credentials::parse_ref(&credential)?;
             let repo = ctx.repo_for_reading()?;
-            let credential = load(&repo, ctx, provider, &name)?;
+            let credential = load(&repo, provider, &name)?;
             if export {
                 return export_lines(&credential);
             }
@@ -224,19 +224,19 @@ fn prompt_line(prompt: &str) -> std::io::Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-fn load(repo: &Repo, ctx: &Context, provider: Provider, name: &str) -> CmdResult<Credential> {
+fn load(repo: &Repo, provider: Provider, name: &str) -> CmdResult<Credential> {
     let secret = credentials::secret_name(provider, name);
     if !repo.exists(Kind::Secret, &secret) {
         return Err(Failure::msg(format!("no {provider} credentials named `{name}` (secret {secret})"))
             .hint(format!("store them with `secrets credentials store {provider} --name {name}`")));
     }
-    let bytes = ops::get_secret(repo, &ctx.identities(), &secret)?;
+    let bytes = ops::get_secret(repo, &Context::identities(), &secret)?;
     Ok(Credential::from_json(provider, name, &bytes)?)
 }
 
 fn list(ctx: &Context) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
-    let identities = ctx.identities();
+    let identities = Context::identities();
     // Created and updated dates come from git history where there is one.
     let dates = match secrets_store::history::GitRepo::open(&repo)? {
         Some(git) => secrets_store::history::log::dates(&git)?,
@@ -391,7 +391,7 @@ fn shell_quote(value: &str) -> String {
 
 pub fn resolve_cmd(ctx: &Context, service: &str, purpose: &str, field: Option<&str>, dir: Option<PathBuf>) -> CmdResult {
     let repo = ctx.repo().ok();
-    let identities = ctx.identities();
+    let identities = Context::identities();
     let env = |n: &str| std::env::var(n).ok();
     let resolver = resolve::Resolver { env: &env, dir, store: repo.as_ref().map(|r| (r, &identities)) };
     let found =

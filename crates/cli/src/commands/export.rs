@@ -40,7 +40,7 @@ pub enum ExportCommand {
 pub fn run(ctx: &Context, cmd: ExportCommand) -> CmdResult {
     let ExportCommand::K8s { name, namespace, encrypted, age, secrets } = cmd;
     let repo = ctx.repo_for_reading()?;
-    let identities = ctx.identities();
+    let identities = Context::identities();
     let mut entries = Vec::new();
     let mut recipients: Vec<String> = Vec::new();
     for secret in &secrets {

@@ -73,8 +73,8 @@ pub enum GroupCommand {
 
 pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
-    let identities = ctx.identities();
-    let progress = ctx.progress();
+    let identities = Context::identities();
+    let progress = Context::progress();
     let op =
         |force: bool| Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     if let GroupCommand::List = cmd {
@@ -111,7 +111,7 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
         }
     };
     let outcome = outcome?;
-    ctx.report(&outcome);
+    Context::report(&outcome);
     ctx.commit(&repo, &outcome.paths, &subject)?;
     Ok(0)
 }

@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
             .hint("pass --input-type if the extension does not say which; use `secrets set` for a single binary value"));
     }
     let members = members_with_caller(&repo, &args.members)?;
-    let identities = ctx.identities();
+    let identities = Context::identities();
     let bytes = read_input(&args.file)?;
     let encrypted = EncryptedFile::parse(&bytes, format).map_err(|e| Failure::sops(&file, e))?;
     let plain = encrypted.decrypt(&identities, DecryptOptions::default()).map_err(|e| Failure::sops(&file, e))?;
@@ -63,7 +63,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
     if let Some(branch) = plain.data.branches.first() {
         flatten(branch, &args.prefix, &mut values);
     }
-    let progress = ctx.progress();
+    let progress = Context::progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
     let _lock = ctx.lock(&repo)?;
     let mut paths = Vec::new();

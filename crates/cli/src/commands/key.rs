@@ -44,11 +44,11 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
         KeyCommand::Update => {
             let repo = ctx.repo()?;
             let _lock = ctx.lock(&repo)?;
-            let identities = ctx.identities();
-            let progress = ctx.progress();
+            let identities = Context::identities();
+            let progress = Context::progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let outcome = ops::update_all(&op)?;
-            ctx.report(&outcome);
+            Context::report(&outcome);
             ctx.commit(&repo, &outcome.paths, "secrets: update with new keys")?;
             Ok(0)
         }

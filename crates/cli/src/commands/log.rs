@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: LogArgs) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
     let git = open_git(&repo)?;
     let only = args.secret.as_deref().map(|s| secret_dir(&repo, s)).transpose()?;
-    let identities = ctx.identities();
+    let identities = Context::identities();
     let fallback = KeyIndex::from_repo(&repo);
     let options = LogOptions {
         only: only.as_deref(),

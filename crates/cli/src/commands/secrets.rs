@@ -124,7 +124,8 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
         v
     } else {
         // The keys are not held while the editor runs: they are loaded again afterwards.
-        let current = if repo.exists(Kind::Secret, name) { Some(ops::decrypt_secret(&repo, &secret, &ctx.identities())?) } else { None };
+        let current =
+            if repo.exists(Kind::Secret, name) { Some(ops::decrypt_secret(&repo, &secret, &Context::identities())?) } else { None };
         if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
             v
         } else {
@@ -132,8 +133,8 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
             return Ok(0);
         }
     };
-    let identities = ctx.identities();
-    let progress = ctx.progress();
+    let identities = Context::identities();
+    let progress = Context::progress();
     let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions { force, no_rotate: false }, progress: &progress };
     let _lock = ctx.lock(&repo)?;
     let outcome = ops::set_secret(&op, name, &value, &members)?;
@@ -164,7 +165,7 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
 
 pub fn get(ctx: &Context, name: &str) -> CmdResult {
     let repo = ctx.repo_for_reading()?;
-    let value = ops::get_secret(&repo, &ctx.identities(), name).map_err(|e| match e {
+    let value = ops::get_secret(&repo, &Context::identities(), name).map_err(|e| match e {
         // clan names the missing secret by its path here.
         StoreError::NotFound { path, .. } => Failure::msg(format!("Secret '{}' does not exist", path.display())).hint("see `secrets list`"),
         other => store_failure(other),

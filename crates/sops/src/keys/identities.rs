@@ -203,7 +203,7 @@ impl Identities {
                             let loaded = load_ssh(&bytes, &shown);
                             ids.absorb(shown, loaded);
                         }
-                        Err(reason) => ids.absorb(shown, Err(reason)),
+                        Err(refused) => ids.absorb(shown, Err(refused.to_string())),
                     }
                 }
             }
@@ -244,7 +244,7 @@ impl Identities {
                         let loaded = parse_age_keys(&bytes, false);
                         ids.absorb(shown, loaded);
                     }
-                    Err(reason) => ids.absorb(shown, Err(reason)),
+                    Err(refused) => ids.absorb(shown, Err(refused.to_string())),
                 }
             }
             Err(reason) => ids.note("default keys.txt", &reason),
@@ -486,7 +486,36 @@ pub const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// Reads a key file: see [`read_key_file`]; a missing file is an error.
 fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    read_key_file(path)?.ok_or_else(|| format!("file not found: {}", path.display()))
+    read_key_file(path).map_err(|e| e.to_string())?.ok_or_else(|| format!("file not found: {}", path.display()))
+}
+
+/// Why [`read_key_file`] refused a key file. Each names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// Opening or reading it failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// It is a folder, a FIFO, a device or a socket.
+    #[error("{} is {what}, not a key file; give the path of the key file itself", path.display())]
+    NotAFile {
+        /// The key file.
+        path: PathBuf,
+        /// What it is instead (`a folder`, `a FIFO, device or socket`).
+        what: &'static str,
+    },
+    /// It is larger than [`MAX_KEY_FILE`].
+    #[error("{} is larger than {MAX_KEY_FILE} bytes, more than a key file holds; give the path of the key file itself", path.display())]
+    TooLarge {
+        /// The key file.
+        path: PathBuf,
+    },
 }
 
 /// Reads a key file once, into memory that is zeroized when dropped; `None` when it does not
@@ -495,8 +524,8 @@ fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
 /// [`MAX_KEY_FILE`] bytes: it is opened without blocking, so a FIFO, a device such as
 /// `/dev/zero` or a huge file named by mistake is refused by name instead of hanging or
 /// filling memory (sops would read whatever it is given).
-pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, String> {
-    let fail = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8>>>, KeyFileError> {
+    let fail = |source: std::io::Error| KeyFileError::Io { path: path.to_path_buf(), source };
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -512,11 +541,9 @@ pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8
     let meta = file.metadata().map_err(fail)?;
     if !meta.is_file() {
         let what = if meta.is_dir() { "a folder" } else { "a FIFO, device or socket" };
-        return Err(format!("{} is {what}, not a key file; give the path of the key file itself", path.display()));
+        return Err(KeyFileError::NotAFile { path: path.to_path_buf(), what });
     }
-    let too_large = || {
-        format!("{} is larger than {MAX_KEY_FILE} bytes, more than a key file holds; give the path of the key file itself", path.display())
-    };
+    let too_large = || KeyFileError::TooLarge { path: path.to_path_buf() };
     if meta.len() > MAX_KEY_FILE {
         return Err(too_large());
     }

@@ -19,11 +19,13 @@ pub mod json;
     clippy::cast_sign_loss,
     clippy::checked_conversions,
     clippy::default_trait_access,
+    clippy::format_collect,
     clippy::if_not_else,
     clippy::ignore_without_reason,
     clippy::manual_is_multiple_of,
     clippy::single_match_else,
-    clippy::trivially_copy_pass_by_ref
+    clippy::trivially_copy_pass_by_ref,
+    clippy::unused_self
 )]
 pub mod yaml;
 

@@ -1,13 +1,11 @@
 //! The `secret` files: well-formed sops binary-store files with encrypted data, a MAC and age
 //! recipients; with keys at hand, decrypted to verify the MAC.
 
-use std::path::Path;
-
 use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Value};
 
 use crate::secrets::SecretRef;
-use crate::untrusted::{self, Limit};
+use crate::untrusted::{Folder, Limit};
 
 use super::{Sink, Verification};
 
@@ -18,11 +16,11 @@ pub(crate) struct FileState {
     pub verification: Verification,
 }
 
-pub(crate) fn check_file(root: &Path, secret: &SecretRef, identities: Option<&Identities>, sink: &mut Sink<'_>) -> Option<FileState> {
+/// Checks the `secret` file of `secret`, whose folder is open: it is read once, through that
+/// descriptor, so a folder swapped for a symlink since it was opened is not followed.
+pub(crate) fn check_file(folder: &Folder, secret: &SecretRef, identities: Option<&Identities>, sink: &mut Sink<'_>) -> Option<FileState> {
     let path = secret.file();
-    // Read once through its open folders from the root: its folders were checked when the
-    // secret was found, but one may have been swapped for a symlink since.
-    let bytes = match untrusted::read(root, &path, Limit::Secret) {
+    let bytes = match folder.read("secret", Limit::Secret) {
         Ok(bytes) => bytes,
         Err(e) => {
             sink.refused(&e, &path);

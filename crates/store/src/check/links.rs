@@ -5,15 +5,15 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::links::normalize;
 use crate::names::Kind;
 use crate::repo::Repo;
-use crate::untrusted;
+use crate::untrusted::{self, EntryKind, Folder};
 
 use super::members::Members;
-use super::{sorted_entries, Sink};
+use super::{listing, Sink};
 
 /// Canonical paths the links are compared with, computed once.
 pub(crate) struct Env {
@@ -51,68 +51,84 @@ pub(crate) struct Inspected {
     pub unsafe_links: bool,
 }
 
-/// Inspects `container/<kind>/`.
-pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind, sink: &mut Sink<'_>) -> Inspected {
-    let folder = container.join(kind.folder());
+/// Inspects `container/<kind>/`, `container` being open: the link folder is opened through it
+/// without following a link, listed through its descriptor, and each link's text read through
+/// it. Only the resolution of a target goes by path, as the store's reader does
+/// ([`crate::links`]): it reads no content, and its result must lie in `sops/<kind>/`.
+pub(crate) fn inspect(env: &Env, members: &Members, container: &Folder, kind: Kind, sink: &mut Sink<'_>) -> Inspected {
+    let folder_path = container.path().join(kind.folder());
     let mut out = Inspected::default();
     let noun = kind.noun();
-    if let Err(e) = untrusted::check_folders(&env.root, &folder) {
-        // Its entries could be anyone's links, and a fix would delete through it.
-        sink.refused(&e, &folder);
-        out.unsafe_links = true;
-        return out;
-    }
-    let entries = sorted_entries(&folder);
+    let folder = match container.open_dir(kind.folder()) {
+        Ok(Some(folder)) => folder,
+        Ok(None) => return out,
+        Err(e) => {
+            // Its entries could be anyone's links, and a fix would delete through it.
+            sink.refused(&e, &folder_path);
+            out.unsafe_links = true;
+            return out;
+        }
+    };
+    let entries = listing(&folder, sink);
     if !entries.is_empty() {
         // The links lead into sops/<kind>/; through a symlinked one they would grant whoever
         // the folder elsewhere names.
         if let Err(e) = untrusted::check_folders(&env.root, &env.root.join("sops").join(kind.folder())) {
-            sink.refused(&e, &folder);
+            sink.refused(&e, &folder_path);
             out.unsafe_links = true;
             return out;
         }
     }
-    for (name, link) in entries {
-        let Ok(meta) = fs::symlink_metadata(&link) else { continue };
-        if !meta.file_type().is_symlink() {
-            if meta.is_dir() {
-                sink.error("not-a-link", &link, format!("a folder where a link to a {noun} belongs"));
-            } else {
+    for entry in entries {
+        let (name, link) = (&entry.name, &entry.path);
+        match entry.kind {
+            EntryKind::Symlink => {}
+            EntryKind::Folder => {
+                sink.error("not-a-link", link, format!("a folder where a link to a {noun} belongs"));
+                continue;
+            }
+            EntryKind::File | EntryKind::Other => {
                 sink.error(
                     "not-a-link",
-                    &link,
+                    link,
                     format!("a regular file where a link to a {noun} belongs; if it holds a value, that value is in plaintext in git"),
                 );
+                continue;
             }
-            continue;
         }
-        let Ok(raw) = fs::read_link(&link) else { continue };
+        let Some(raw) = folder.link_target(name) else { continue };
         let shown = raw.display();
         if raw.is_absolute() {
             sink.warn(
                 "absolute-link",
-                &link,
+                link,
                 format!("an absolute link ({shown}) works only on this machine; recreate it relative (remove it and add the {noun} again)"),
             );
         }
         let kind_dir = env.kind_dirs.get(&kind).cloned().flatten();
-        if let Ok(resolved) = fs::canonicalize(&link) {
+        let lexical = normalize(&folder_path.join(&raw));
+        // A target that only climbs, then goes down (clan's `../../../users/alice`) means what
+        // it says from the folder opened: resolved from its text, the `..` never go through a
+        // folder swapped meanwhile, only the way down is resolved by path (reading no content).
+        // Any other target is resolved as the kernel would, the store's way.
+        let resolved = if climbs_then_descends(&raw) { fs::canonicalize(&lexical) } else { fs::canonicalize(link) };
+        if let Ok(resolved) = resolved {
             // The store's own rule decides what a link grants.
-            let granted = crate::links::member_of(&link, &resolved, kind_dir.as_deref());
+            let granted = crate::links::member_of(link, &resolved, kind_dir.as_deref());
             if let Err(Some(target)) = &granted {
                 // Not a member: a removal of `target` would not find it, so it grants nothing.
                 let message = format!("named `{name}` but points at {noun} `{target}` ({shown}): it grants nothing, since removing `{target}` would not find it; add `{target}` under its own name if it is meant to read");
-                if container.parent() == Some(env.root.join("sops").join(Kind::Group.folder()).as_path()) {
-                    sink.error("misnamed-link", &link, format!("{message}, and remove this link (`git rm`)"));
+                if container.path().parent() == Some(env.root.join("sops").join(Kind::Group.folder()).as_path()) {
+                    sink.error("misnamed-link", link, format!("{message}, and remove this link (`git rm`)"));
                 } else {
-                    sink.fixable("misnamed-link", &link, format!("{message}; `secrets check --fix` removes this link"));
+                    sink.fixable("misnamed-link", link, format!("{message}; `secrets check --fix` removes this link"));
                     out.misnamed = true;
                 }
             } else if let Ok(member) = granted {
-                if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !resolved.join("key.json").is_file() {
+                if kind != Kind::Group && !members.keys.contains_key(&(kind, member.clone())) && !has_key_file(env, kind, &member) {
                     sink.error(
                         "member-without-key",
-                        &link,
+                        link,
                         format!("{noun} `{member}` has no key.json, so this secret cannot be encrypted for it"),
                     );
                     out.unsafe_links = true;
@@ -123,35 +139,30 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
                 let rel = resolved.strip_prefix(env.sops.as_deref().unwrap_or(Path::new(""))).unwrap_or(&resolved);
                 sink.error(
                     "wrong-kind-link",
-                    &link,
+                    link,
                     format!("points at sops/{} ({shown}), not at a {noun} in sops/{}/", rel.display(), kind.folder()),
                 );
                 out.unsafe_links = true;
             } else {
                 sink.error(
                     "escaping-link",
-                    &link,
+                    link,
                     format!("points outside sops/ ({shown}): remove it; links must point at sops/{}/<name>", kind.folder()),
                 );
                 out.unsafe_links = true;
             }
         } else {
-            let lexical = normalize(&folder.join(&raw));
             let expected = env.root.join("sops").join(kind.folder());
             if lexical.parent() == Some(expected.as_path()) {
                 let member = lexical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 sink.fixable(
                     "dangling-link",
-                    &link,
+                    link,
                     format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"),
                 );
                 out.dangling = true;
             } else {
-                sink.error(
-                    "escaping-link",
-                    &link,
-                    format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()),
-                );
+                sink.error("escaping-link", link, format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()));
                 out.unsafe_links = true;
             }
         }
@@ -159,4 +170,25 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Path, kind: Kind
     out.members.sort();
     out.members.dedup();
     out
+}
+
+/// Whether member `name` of `kind` has a `key.json` of any kind (one that is not a regular file
+/// is reported with the member), looked up through its folders without following a link.
+fn has_key_file(env: &Env, kind: Kind, name: &str) -> bool {
+    let dir = env.root.join("sops").join(kind.folder()).join(name);
+    matches!(Folder::open(&env.root, &dir), Ok(Some(folder)) if matches!(folder.kind("key.json"), Ok(Some(_))))
+}
+
+/// Whether a link target's `..` all come first: then resolving it from the link's folder by its
+/// text means what the kernel would make of it, since every folder it climbs out of is real.
+fn climbs_then_descends(raw: &Path) -> bool {
+    let mut descending = false;
+    for part in raw.components() {
+        match part {
+            Component::ParentDir if descending => return false,
+            Component::ParentDir | Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) | Component::Normal(_) => descending = true,
+        }
+    }
+    true
 }

@@ -2,17 +2,16 @@
 //! and group links. What is found is kept for the secrets' checks.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::str::FromStr;
 
 use crate::history::KeyIndex;
 use crate::keyfile::{self, KeyType, PublicKey};
 use crate::names::{self, Kind};
 use crate::repo::Repo;
-use crate::untrusted::{self, Limit, UntrustedError};
+use crate::untrusted::{Folder, Limit, UntrustedError};
 
 use super::links::{self, Env};
-use super::{sorted_entries, Sink};
+use super::{listing, Entry, Sink};
 
 /// A group's members.
 #[derive(Default)]
@@ -35,28 +34,28 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
     let mut members = Members::default();
     let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for kind in [Kind::User, Kind::Machine] {
-        let folder = repo.sops_dir().join(kind.folder());
-        if untrusted::check_folders(repo.root(), &folder).is_err() {
-            continue; // reported once by `check`; nothing is read through it
-        }
-        for (name, dir) in sorted_entries(&folder) {
+        let Ok(Some(folder)) = Folder::open(repo.root(), &repo.sops_dir().join(kind.folder())) else {
+            continue; // refused ones are reported once by `check`; nothing is read through them
+        };
+        for entry in listing(&folder, sink) {
+            let (name, dir) = (entry.name.clone(), &entry.path);
             if is_leftover(&name) {
-                super::leftover(sink, &dir);
+                super::leftover(sink, &entry);
                 continue;
             }
             if let Err(e) = names::validate(kind, &name) {
-                sink.error("invalid-name", &dir, format!("{e}; clan ignores it"));
+                sink.error("invalid-name", dir, format!("{e}; clan ignores it"));
                 continue;
             }
-            if !real_folder(repo, &dir, sink) {
-                sink.error("unexpected-file", &dir, format!("sops/{}/ holds one folder per {}", kind.folder(), kind.noun()));
+            let Some(member) = real_folder(&folder, &entry, sink) else {
+                sink.error("unexpected-file", dir, format!("sops/{}/ holds one folder per {}", kind.folder(), kind.noun()));
                 continue;
-            }
+            };
             let path = dir.join("key.json");
-            let text = match untrusted::read_to_string(repo.root(), &path, Limit::KeyFile) {
+            let text = match member.read_text("key.json", Limit::KeyFile) {
                 Ok(text) => text,
                 Err(e) if e.is_not_found() => {
-                    sink.warn("missing-key-file", &dir, format!("no key.json: not a {} (a leftover folder?)", kind.noun()));
+                    sink.warn("missing-key-file", dir, format!("no key.json: not a {} (a leftover folder?)", kind.noun()));
                     continue;
                 }
                 Err(e) => {
@@ -66,8 +65,8 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
             };
             let keys = match keyfile::parse(&text, &path) {
                 Ok(keys) => keys,
-                Err(crate::StoreError::KeyFile { reason, .. }) => {
-                    sink.error("bad-key-file", &path, reason);
+                Err(crate::StoreError::KeyFile { problem, .. }) => {
+                    sink.error("bad-key-file", &path, problem.to_string());
                     continue;
                 }
                 Err(e) => {
@@ -133,15 +132,16 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
     members
 }
 
-/// Whether `dir` is a real folder. A symlink is reported (as [`untrusted`] refuses it) and is
-/// not one; a file is not one either (the caller reports it).
-fn real_folder(repo: &Repo, dir: &Path, sink: &mut Sink<'_>) -> bool {
-    match untrusted::check_folders(repo.root(), dir) {
+/// The folder `entry` of `parent`, opened through it without following a link: `None` when it
+/// is not a real folder. A symlink is reported (as [`crate::untrusted`] refuses it); a file is not
+/// reported here (the caller does).
+fn real_folder(parent: &Folder, entry: &Entry, sink: &mut Sink<'_>) -> Option<Folder> {
+    match parent.open_dir(&entry.name) {
         Ok(found) => found,
-        Err(UntrustedError::NotAFolder { .. }) => false,
+        Err(UntrustedError::NotAFolder { .. }) => None,
         Err(e) => {
-            sink.refused(&e, dir);
-            false
+            sink.refused(&e, &entry.path);
+            None
         }
     }
 }
@@ -166,32 +166,32 @@ fn validate_key(key: &PublicKey) -> Result<(), String> {
 }
 
 fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'_>) {
-    let folder = repo.sops_dir().join(Kind::Group.folder());
-    if untrusted::check_folders(repo.root(), &folder).is_err() {
-        return; // reported once by `check`; nothing is read through it
-    }
-    for (name, dir) in sorted_entries(&folder) {
+    let Ok(Some(folder)) = Folder::open(repo.root(), &repo.sops_dir().join(Kind::Group.folder())) else {
+        return; // refused ones are reported once by `check`; nothing is read through them
+    };
+    for entry in listing(&folder, sink) {
+        let (name, dir) = (entry.name.clone(), &entry.path);
         if is_leftover(&name) {
-            super::leftover(sink, &dir);
+            super::leftover(sink, &entry);
             continue;
         }
         if let Err(e) = names::validate(Kind::Group, &name) {
-            sink.error("invalid-name", &dir, format!("{e}; clan ignores it"));
+            sink.error("invalid-name", dir, format!("{e}; clan ignores it"));
             continue;
         }
-        if !real_folder(repo, &dir, sink) {
-            sink.error("unexpected-file", &dir, "sops/groups/ holds one folder per group");
+        let Some(group) = real_folder(&folder, &entry, sink) else {
+            sink.error("unexpected-file", dir, "sops/groups/ holds one folder per group");
             continue;
-        }
-        for (entry, path) in sorted_entries(&dir) {
-            if entry != "users" && entry != "machines" {
-                sink.warn("unexpected-file", &path, "a group folder holds only users/ and machines/ links");
+        };
+        for inner in listing(&group, sink) {
+            if inner.name != "users" && inner.name != "machines" {
+                sink.warn("unexpected-file", &inner.path, "a group folder holds only users/ and machines/ links");
             }
         }
-        let users = links::inspect(env, members, &dir, Kind::User, sink);
-        let machines = links::inspect(env, members, &dir, Kind::Machine, sink);
+        let users = links::inspect(env, members, &group, Kind::User, sink);
+        let machines = links::inspect(env, members, &group, Kind::Machine, sink);
         if users.members.is_empty() && machines.members.is_empty() && !users.dangling && !machines.dangling {
-            sink.warn("empty-group", &dir, "a group without members");
+            sink.warn("empty-group", dir, "a group without members");
         }
         members.groups.insert(name, super::members::Group { users: users.members, machines: machines.members });
     }

@@ -3,6 +3,13 @@
 //! (a file encrypted for other recipients than its links say) are checked; plaintext where only
 //! ciphertext belongs is flagged. With keys at hand, the MAC of every secret they open is
 //! verified. [`fix`] re-keys what drifted.
+//!
+//! The repository is hostile input, and a check runs in CI on whatever was pushed: every folder
+//! is opened from the root without following a link and listed, and every file and link text
+//! read, through its descriptor ([`crate::untrusted::Folder`]), as the rest of the store does. A
+//! folder swapped for a symlink while the check runs is refused, never followed; a FIFO or a
+//! link to `/dev/zero` is reported, never opened; and `--fix` goes through the store's own
+//! transaction, which writes and deletes through the same descriptors.
 
 mod files;
 mod fix;
@@ -10,7 +17,6 @@ mod links;
 mod members;
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -23,7 +29,7 @@ use crate::keyfile::KeyType;
 use crate::names::{self, Kind};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
-use crate::untrusted::{self, UntrustedError};
+use crate::untrusted::{self, EntryKind, Folder, UntrustedError};
 
 pub use fix::fix;
 
@@ -200,88 +206,109 @@ pub(crate) enum Verification {
 /// Looks at every entry of `sops/secrets/`: valid names, a `secret` file in each directory,
 /// nothing else that could hold a value in plaintext, no symlink where a folder or file
 /// belongs. Returns the secrets to check: every folder with a `secret` file, as the re-key
-/// walks them.
+/// walks them. The folder is listed through its descriptor ([`Folder`]), and each entry is
+/// looked at through it, never by path.
 fn scan_secrets_folder(repo: &Repo, sink: &mut Sink<'_>) -> Vec<SecretRef> {
-    let folder = repo.sops_dir().join("secrets");
     let mut out = Vec::new();
-    if untrusted::check_folders(repo.root(), &folder).is_err() {
-        return out; // reported by `check`
-    }
-    for (name, path) in sorted_entries(&folder) {
-        let meta = fs::symlink_metadata(&path);
-        let is_dir = meta.as_ref().is_ok_and(std::fs::Metadata::is_dir);
-        let is_link = meta.as_ref().is_ok_and(|m| m.file_type().is_symlink());
-        if names::is_leftover_entry(&path) {
-            leftover(sink, &path);
+    let Ok(Some(folder)) = Folder::open(repo.root(), &repo.sops_dir().join(Kind::Secret.folder())) else {
+        return out; // refused ones are reported by `check`
+    };
+    for entry in listing(&folder, sink) {
+        let path = &entry.path;
+        if is_leftover_entry(&folder, &entry) {
+            leftover(sink, &entry);
             continue;
         }
-        if is_link {
-            if let Err(e) = untrusted::check_folders(repo.root(), &path) {
-                sink.refused(&e, &path);
+        match entry.kind {
+            EntryKind::Folder => {}
+            EntryKind::Symlink => {
+                sink.refused(&UntrustedError::FolderSymlink { path: path.clone(), target: folder.read_link(&entry.name) }, path);
+                continue;
             }
-            continue;
+            EntryKind::File | EntryKind::Other => {
+                sink.error("plaintext", path, "a file directly in sops/secrets/: secrets live in sops/secrets/<name>/secret, encrypted; if this holds a value, it is in plaintext in git");
+                continue;
+            }
         }
-        if !is_dir {
-            sink.error("plaintext", &path, "a file directly in sops/secrets/: secrets live in sops/secrets/<name>/secret, encrypted; if this holds a value, it is in plaintext in git");
-            continue;
-        }
-        if names::is_hidden_secret(&name) {
+        let name = &entry.name;
+        if names::is_hidden_secret(name) {
             sink.warn(
                 "hidden-name",
-                &path,
+                path,
                 format!(
                     "a secret name starting with a dot: clan lists and re-keys it and so does secrets, but secrets does not create such names; consider `secrets rename {name} {}`",
                     name.trim_start_matches('.')
                 ),
             );
-        } else if let Err(e) = names::validate(Kind::Secret, &name) {
+        } else if let Err(e) = names::validate(Kind::Secret, name) {
             sink.error(
                 "invalid-name",
-                &path,
+                path,
                 format!("{e}; `clan secrets` and `secrets` re-key it but cannot name it in a command: rename the folder"),
             );
         }
-        match untrusted::is_regular_file(repo.root(), &path.join("secret")) {
-            Ok(true) => out.push(SecretRef { name, dir: path }),
+        match folder.open_dir(name).and_then(|dir| dir.map_or(Ok(false), |dir| dir.is_regular_file("secret"))) {
+            Ok(true) => out.push(SecretRef { name: name.clone(), dir: path.clone() }),
             Ok(false) => {
-                sink.warn("missing-secret-file", &path, "a secret folder without a `secret` file (ignored by every command; a leftover?)");
+                sink.warn("missing-secret-file", path, "a secret folder without a `secret` file (ignored by every command; a leftover?)");
             }
-            Err(e) => sink.refused(&e, &path),
+            Err(e) => sink.refused(&e, path),
         }
     }
     out
 }
 
-/// Reports the leftover of an interrupted command at `path`: a warning when it is what our code
-/// leaves (a regular `.secrets-*` file, a `.<name>.removing-*` folder), an error otherwise — a
-/// symlink or FIFO under such a name is planted, not left, and writing through it could reach
-/// any file.
-pub(crate) fn leftover(sink: &mut Sink<'_>, path: &Path) {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let meta = fs::symlink_metadata(path);
-    let expected = match &meta {
-        Ok(m) if name.starts_with(".secrets-") => m.is_file(),
-        Ok(m) => m.is_dir(),
-        Err(_) => true,
-    };
-    if expected {
-        sink.warn("leftover", path, "left over by an interrupted command; `secrets key update` removes it");
+/// Whether `entry` of `folder` is the leftover of an interrupted command: a leftover name, and
+/// not a folder holding a `secret` entry (that is a secret, as [`names::is_leftover_entry`]
+/// says), looked at through the open folder.
+pub(crate) fn is_leftover_entry(folder: &Folder, entry: &Entry) -> bool {
+    if !names::is_leftover(&entry.name) {
+        return false;
+    }
+    let holds_secret = entry.kind == EntryKind::Folder
+        && matches!(folder.open_dir(&entry.name), Ok(Some(dir)) if matches!(dir.kind("secret"), Ok(Some(_))));
+    !holds_secret
+}
+
+/// Reports the leftover of an interrupted command: a warning when it is what our code leaves (a
+/// regular `.secrets-*` file, a `.<name>.removing-*` folder), an error otherwise — a symlink or
+/// FIFO under such a name is planted, not left, and writing through it could reach any file.
+pub(crate) fn leftover(sink: &mut Sink<'_>, entry: &Entry) {
+    let expected = if entry.name.starts_with(".secrets-") { EntryKind::File } else { EntryKind::Folder };
+    if entry.kind == expected {
+        sink.warn("leftover", &entry.path, "left over by an interrupted command; `secrets key update` removes it");
     } else {
-        let what = if meta.is_ok_and(|m| m.file_type().is_symlink()) { "a symlink" } else { "not a regular file or folder" };
+        let what = if entry.kind == EntryKind::Symlink { "a symlink" } else { "not a regular file or folder" };
         sink.error(
             "planted-leftover",
-            path,
+            &entry.path,
             format!("named like the leftover of an interrupted command but {what}: it was not left by secrets; remove it (`git rm`) and review who committed it"),
         );
     }
 }
 
-/// The entries of a folder, sorted by name (none when it does not exist).
-pub(crate) fn sorted_entries(dir: &Path) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let mut out: Vec<(String, PathBuf)> = entries.flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())).collect();
-    out.sort();
-    out
+/// One entry of an open folder, as its listing shows it (a symlink not followed).
+pub(crate) struct Entry {
+    /// Its name (lossily converted for messages and member names).
+    pub name: String,
+    /// Its path, for findings only: it is never used to reach the entry.
+    pub path: PathBuf,
+    /// What it is.
+    pub kind: EntryKind,
+}
+
+/// The entries of an open folder, sorted by name. A listing that fails is reported and empty.
+pub(crate) fn listing(folder: &Folder, sink: &mut Sink<'_>) -> Vec<Entry> {
+    match folder.entries() {
+        Ok(entries) => entries
+            .into_iter()
+            .map(|(name, kind)| Entry { path: folder.path().join(&name), name: name.to_string_lossy().into_owned(), kind })
+            .collect(),
+        Err(e) => {
+            sink.refused(&e, folder.path());
+            Vec::new()
+        }
+    }
 }
 
 /// Everything about one secret. Returns whether it needs re-keying, and its MAC verification.
@@ -292,18 +319,33 @@ fn check_secret(
     identities: Option<&Identities>,
     sink: &mut Sink<'_>,
 ) -> (bool, Verification) {
-    for (name, path) in sorted_entries(&secret.dir) {
-        match name.as_str() {
+    // Opened again from the root without following a link (the walk found it, but one of its
+    // folders may have been swapped for a symlink since), and everything below is read
+    // through this descriptor.
+    let folder = match Folder::open(env.root(), &secret.dir) {
+        Ok(Some(folder)) => folder,
+        Ok(None) => {
+            let gone = UntrustedError::Io { path: secret.dir.clone(), source: std::io::ErrorKind::NotFound.into() };
+            sink.refused(&gone, &secret.dir);
+            return (false, Verification::NotTried);
+        }
+        Err(e) => {
+            sink.refused(&e, &secret.dir);
+            return (false, Verification::NotTried);
+        }
+    };
+    for entry in listing(&folder, sink) {
+        match entry.name.as_str() {
             "secret" | "users" | "machines" | "groups" => {}
-            _ if names::is_leftover_entry(&path) => leftover(sink, &path),
+            _ if is_leftover_entry(&folder, &entry) => leftover(sink, &entry),
             _ if secret.name.starts_with("vars/") => {}
-            _ => sink.error("unexpected-file", &path, "only `secret` and the users/, machines/, groups/ links belong in a secret folder; if this holds a value, it is in plaintext in git"),
+            _ => sink.error("unexpected-file", &entry.path, "only `secret` and the users/, machines/, groups/ links belong in a secret folder; if this holds a value, it is in plaintext in git"),
         }
     }
-    let users = links::inspect(env, members, &secret.dir, Kind::User, sink);
-    let machines = links::inspect(env, members, &secret.dir, Kind::Machine, sink);
-    let groups = links::inspect(env, members, &secret.dir, Kind::Group, sink);
-    let file = files::check_file(env.root(), secret, identities, sink);
+    let users = links::inspect(env, members, &folder, Kind::User, sink);
+    let machines = links::inspect(env, members, &folder, Kind::Machine, sink);
+    let groups = links::inspect(env, members, &folder, Kind::Group, sink);
+    let file = files::check_file(&folder, secret, identities, sink);
 
     let mut readers: BTreeSet<(Kind, String)> = BTreeSet::new();
     readers.extend(users.members.iter().map(|u| (Kind::User, u.clone())));
@@ -316,7 +358,7 @@ fn check_secret(
     }
     let file_path = secret.file();
     if readers.is_empty() {
-        sink.error("no-recipients", &secret.dir, "no user or machine is linked to this secret: nobody is meant to read it");
+        sink.error("no-recipients", &secret.dir, "no user or machine is linked to this secret, so nobody is meant to read it");
     } else if !readers.iter().any(|(k, _)| *k == Kind::User) {
         sink.warn("no-user", &secret.dir, "no user can read this secret (only machines): nobody can change or re-key it");
     }

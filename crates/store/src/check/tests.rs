@@ -192,6 +192,13 @@ fn readers_are_checked() {
     let finding = report.findings.iter().find(|x| x.code == "no-user").expect("no-user");
     assert_eq!(finding.severity, Severity::Warning);
     assert!(report.is_ok());
+
+    // The message is not taken for a `secret: value` assignment and masked.
+    fs::create_dir_all(f.repo.secret_dir("orphan")).unwrap();
+    f.secret("orphan", &[], &[ALICE]);
+    let report = f.check();
+    let finding = report.findings.iter().find(|x| x.code == "no-recipients").expect("no-recipients");
+    assert!(finding.message.contains("nobody is meant to read it"), "{}", finding.message);
 }
 
 #[test]
@@ -311,7 +318,196 @@ fn a_secret_file_is_read_only_through_its_folders() {
     symlink(&elsewhere, f.repo.secret_dir("swapped")).unwrap();
     let secret = SecretRef { name: "swapped".into(), dir: f.repo.secret_dir("swapped") };
     let mut sink = Sink::new(root);
-    assert!(files::check_file(root, &secret, Some(&alice_identities()), &mut sink).is_none());
+    let env = super::links::Env::new(&f.repo);
+    let members = members::check(&f.repo, &env, &mut Sink::new(root));
+    let (drifted, verification) = check_secret(&env, &members, &secret, Some(&alice_identities()), &mut sink);
+    assert_eq!((drifted, verification), (false, Verification::NotTried));
     let codes: Vec<_> = sink.findings.iter().map(|finding| (finding.code, finding.path.clone())).collect();
     assert_eq!(codes, [("folder-symlink", PathBuf::from("sops/secrets/swapped"))]);
+}
+
+/// Runs `check` on another thread, failing (instead of hanging the suite) when it does not
+/// finish within `limit`: a FIFO opened for reading, or `/dev/zero` read to its end, would.
+fn check_within(repo: &Repo, limit: std::time::Duration) -> Report {
+    let repo = repo.clone();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(check(&repo, &Options::default()).unwrap()));
+    receiver.recv_timeout(limit).expect("check finished in time: nothing blocked and nothing endless was read")
+}
+
+fn fifo(path: &Path) {
+    rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0).unwrap();
+}
+
+/// A FIFO wherever the layout has a file, folder or link: check reports each by kind and
+/// neither blocks on one nor offers it to `--fix`.
+#[test]
+fn fifos_are_reported_and_never_opened() {
+    let f = Fixture::new();
+    let piped = f.repo.secret_dir("piped");
+    fs::create_dir_all(&piped).unwrap();
+    fifo(&piped.join("secret"));
+    links::add(&f.repo, &piped, Kind::User, "alice").unwrap();
+    fs::create_dir_all(f.repo.member_dir(Kind::User, "pipe")).unwrap();
+    fifo(&f.repo.key_file(Kind::User, "pipe"));
+    fifo(&f.repo.secret_dir("db").join("users/fifo"));
+    fifo(&f.repo.secret_dir("loose"));
+    fifo(&f.repo.member_dir(Kind::Group, "ops").join("extra"));
+    fifo(&f.repo.secret_dir("db").join(".secrets-tmp"));
+
+    let report = check_within(&f.repo, std::time::Duration::from_secs(20));
+    let codes: Vec<(&str, String)> = report.findings.iter().map(|x| (x.code, x.path.display().to_string())).collect();
+    for (code, path) in [
+        ("not-a-regular-file", "sops/secrets/piped/secret"),
+        ("not-a-regular-file", "sops/users/pipe/key.json"),
+        ("not-a-link", "sops/secrets/db/users/fifo"),
+        ("plaintext", "sops/secrets/loose"),
+        ("unexpected-file", "sops/groups/ops/extra"),
+        ("planted-leftover", "sops/secrets/db/.secrets-tmp"),
+    ] {
+        assert!(codes.contains(&(code, path.to_string())), "{code} {path}: {codes:?}");
+    }
+    assert!(report.drifted.is_empty(), "{:?}", report.drifted);
+}
+
+/// `/dev/zero` behind every kind of link a committer can plant: as a `secret`, a `key.json`, a
+/// membership link, a leftover and a vars secret. Check reads none of it (it would read
+/// gigabytes) and says what each is.
+#[test]
+fn dev_zero_links_are_reported_and_never_read() {
+    let f = Fixture::new();
+    let zero = Path::new("/dev/zero");
+    let secret = f.repo.secret_dir("zero");
+    fs::create_dir_all(&secret).unwrap();
+    symlink(zero, secret.join("secret")).unwrap();
+    links::add(&f.repo, &secret, Kind::User, "alice").unwrap();
+    fs::create_dir_all(f.repo.member_dir(Kind::Machine, "zm")).unwrap();
+    symlink(zero, f.repo.key_file(Kind::Machine, "zm")).unwrap();
+    symlink(zero, f.repo.secret_dir("db").join("users/zero")).unwrap();
+    symlink(zero, f.repo.secret_dir("db").join(".secrets-zero")).unwrap();
+    symlink(zero, f.repo.secret_dir("zdir")).unwrap();
+    let var = f.repo.root().join("vars/shared/gen/zero");
+    fs::create_dir_all(&var).unwrap();
+    symlink(zero, var.join("secret")).unwrap();
+
+    let started = std::time::Instant::now();
+    let report = check_within(&f.repo, std::time::Duration::from_secs(20));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "nothing large was read: {:?}", started.elapsed());
+    let codes: Vec<(&str, String)> = report.findings.iter().map(|x| (x.code, x.path.display().to_string())).collect();
+    for (code, path) in [
+        ("symlink", "sops/secrets/zero/secret"),
+        ("symlink", "sops/machines/zm/key.json"),
+        ("escaping-link", "sops/secrets/db/users/zero"),
+        ("planted-leftover", "sops/secrets/db/.secrets-zero"),
+        ("folder-symlink", "sops/secrets/zdir"),
+        ("symlink", "vars/shared/gen/zero/secret"),
+    ] {
+        assert!(codes.contains(&(code, path.to_string())), "{code} {path}: {codes:?}");
+    }
+    assert!(report.drifted.is_empty(), "nothing refused is offered to --fix: {:?}", report.drifted);
+}
+
+/// A local user (or a racing checkout) swaps a secret's folder for a symlink to a folder
+/// elsewhere, and back, while `check` runs. Listing or reading by path would sometimes report
+/// what the folder over there holds (its plaintext `secret`, its stray file, its link to
+/// `/etc`); through the folders check opened, it reports either the real folder or the
+/// refusal of the symlink, never anything from over there.
+#[test]
+fn a_secret_folder_swapped_while_checking_is_never_followed() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let f = Fixture::new();
+    let root = f.repo.root();
+    let outside = root.join("outside");
+    fs::create_dir_all(outside.join("users")).unwrap();
+    fs::write(outside.join("secret"), "OUTSIDE").unwrap();
+    fs::write(outside.join("stray"), "OUTSIDE").unwrap();
+    symlink("/etc", outside.join("users/etc")).unwrap();
+    let spare = root.join("spare");
+    symlink(&outside, &spare).unwrap();
+
+    let (stop, swapper) = crate::swap_race::swapping(f.repo.secret_dir("db"), spare.clone());
+    let (mut clean, mut refused, deadline) = (0u64, 0u64, Instant::now() + Duration::from_secs(2));
+    while Instant::now() < deadline {
+        let report = check_within(&f.repo, Duration::from_secs(20));
+        let at_db: Vec<&Finding> = report.findings.iter().filter(|x| x.path.starts_with("sops/secrets/db")).collect();
+        assert!(
+            at_db.iter().all(|x| x.path == Path::new("sops/secrets/db") && ["folder-symlink", "unreadable"].contains(&x.code)),
+            "only a refusal of the swapped folder is reported: {at_db:#?}"
+        );
+        assert!(report.findings.iter().all(|x| !x.message.contains("/etc")), "{:#?}", report.findings);
+        if at_db.is_empty() {
+            clean += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 0 && clean > 0, "the race ran: {swaps} swaps, {clean} clean checks, {refused} refusals");
+}
+
+/// The same race on the `users/` folder of a secret that `check --fix` repairs (a dangling link
+/// to drop): the fix removes links only through the folder it opened, so the folder over there,
+/// holding a dangling link of the same name, is never deleted from, whatever the timing.
+#[test]
+fn check_fix_never_deletes_through_a_folder_swapped_meanwhile() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let f = Fixture::new();
+    let root = f.repo.root();
+    let outside = root.join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let gone = Path::new("../../../users/gone");
+    symlink(gone, outside.join("gone")).unwrap();
+    let spare = root.join("spare");
+    symlink(&outside, &spare).unwrap();
+    let users = f.repo.secret_dir("db").join("users");
+    // Opened before the race, so that the dangling link is always put back into the real one.
+    let real = crate::untrusted::Folder::open(root, &users).unwrap().unwrap();
+
+    let ids = alice_identities();
+    let ctx = Ctx { repo: &f.repo, identities: &ids, options: RekeyOptions::default(), progress: &Quiet };
+    let (stop, swapper) = crate::swap_race::swapping(users.clone(), spare.clone());
+    let (mut attempts, deadline) = (0u64, Instant::now() + Duration::from_millis(2500));
+    while Instant::now() < deadline {
+        if real.kind("gone").unwrap().is_none() {
+            real.symlink(gone, "gone").unwrap();
+        }
+        let report = check_within(&f.repo, Duration::from_secs(20));
+        attempts += u64::from(!report.drifted.is_empty());
+        // Refused or done, both are fine; what matters is where it deleted. A fix refused
+        // half-way leaves a journal, which the next command undoes (through the same folders).
+        if fix(&ctx, &report).is_err() {
+            recover(&f.repo);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 0 && attempts > 0, "the race ran: {swaps} swaps, {attempts} fixes attempted");
+    let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["gone"], "nothing created or deleted outside");
+    assert_eq!(fs::read_link(outside.join("gone")).unwrap(), gone);
+
+    // Once the folder is back in place, the same fix drops the link from the real folder.
+    if fs::symlink_metadata(&users).unwrap().file_type().is_symlink() {
+        rustix::fs::renameat_with(rustix::fs::CWD, &users, rustix::fs::CWD, &spare, rustix::fs::RenameFlags::EXCHANGE).unwrap();
+    }
+    recover(&f.repo);
+    assert!(!crate::journal::pending(&f.repo));
+    if real.kind("gone").unwrap().is_none() {
+        real.symlink(gone, "gone").unwrap();
+    }
+    fix(&ctx, &f.check()).unwrap();
+    assert!(real.kind("gone").unwrap().is_none(), "the fix works on the real folder");
+    assert!(fs::symlink_metadata(outside.join("gone")).is_ok());
+}
+
+/// Undoes what an interrupted fix left, as the next command would (a refusal is left for the
+/// next try).
+fn recover(repo: &Repo) {
+    if crate::journal::pending(repo) {
+        let lock = crate::lock::RepoLock::try_acquire(repo).unwrap().expect("nobody else holds the lock");
+        let _ = crate::journal::recover(repo, &lock);
+    }
 }

@@ -77,7 +77,7 @@ pub fn read_profile(credentials: &Path, config: &Path, profile: &str) -> Result<
 
 /// The text of an AWS CLI file, read by the key file reader; `None` when it does not exist.
 fn read_text(path: &Path) -> Result<Option<Zeroizing<String>>> {
-    let Some(bytes) = read_key_file(path).map_err(|message| StoreError::KeyFileUnreadable { path: path.to_path_buf(), message })? else {
+    let Some(bytes) = read_key_file(path)? else {
         return Ok(None);
     };
     let text = std::str::from_utf8(&bytes).map_err(|e| StoreError::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;

@@ -14,7 +14,7 @@ use crate::repo::Repo;
 use super::keyindex::KeyIndex;
 
 pub(crate) fn git_err(e: git2::Error) -> StoreError {
-    StoreError::Git(e.message().to_string())
+    StoreError::Git { source: e, os: None, git_dir: None }
 }
 
 /// The git repository holding a secrets repository, and where `sops/` sits inside it.
@@ -102,7 +102,8 @@ pub fn recipients_in(layout: &dyn Layout, container: &Path) -> Result<Vec<String
     for (kind, name) in members {
         let Some(bytes) = layout.key_file(kind, &name) else { continue };
         let path = Path::new("sops").join(kind.folder()).join(&name).join("key.json");
-        let text = String::from_utf8(bytes).map_err(|_| StoreError::KeyFile { path: path.clone(), reason: "not UTF-8".into() })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StoreError::KeyFile { path: path.clone(), problem: keyfile::KeyFileProblem::NotText(e) })?;
         for key in keyfile::parse(&text, &path)? {
             if key.kind == KeyType::Pgp {
                 return Err(StoreError::PgpMember { path, name });

@@ -48,12 +48,12 @@ pub fn run(ctx: &Context, file: &Path) -> CmdResult {
     let settings = Settings::load(ctx);
     let names = ctx.repo().map(|r| KeyIndex::from_repo(&r)).unwrap_or_default();
     let format = Format::from_path(file);
-    let text = render(ctx, &bytes, format, &names, &settings);
+    let text = render(&bytes, format, &names, &settings);
     write_stdout(text.as_bytes())?;
     Ok(0)
 }
 
-fn render(ctx: &Context, bytes: &[u8], format: Format, names: &KeyIndex, settings: &Settings) -> Zeroizing<String> {
+fn render(bytes: &[u8], format: Format, names: &KeyIndex, settings: &Settings) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::new());
     let file = match EncryptedFile::parse(bytes, format) {
         Ok(file) => file,
@@ -94,7 +94,7 @@ fn render(ctx: &Context, bytes: &[u8], format: Format, names: &KeyIndex, setting
     if settings.salt.is_none() && !settings.show_values {
         return out;
     }
-    let identities = ctx.identities();
+    let identities = Context::identities();
     if identities.is_empty() {
         return out;
     }

@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: &GitMergeArgs) -> CmdResult {
         Some(recipients) => Wanted::Exactly(recipients),
         None => Wanted::MergeOfSides,
     };
-    let identities = ctx.identities();
+    let identities = Context::identities();
     match merge::merge(format, &sides, &identities, wanted) {
         Ok(Merged::Clean(bytes)) => {
             write_atomic(&args.ours, &bytes)?;
