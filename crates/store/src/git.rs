@@ -24,12 +24,38 @@ fn git_err(e: git2::Error) -> StoreError {
 fn git_error(e: git2::Error, os: std::io::Error, git_dir: &Path) -> StoreError {
     let message = e.message().trim();
     let silent = message.is_empty() || message.eq_ignore_ascii_case("no error");
-    let os = os.raw_os_error().is_some_and(|code| code != 0).then_some(os);
+    let mut os = os.raw_os_error().is_some_and(|code| code != 0).then_some(os);
+    // libgit2 cleans up after a failed write (closing and removing its lock file), which may
+    // leave another error in errno: the disk itself then says whether it is full.
+    if writes_storage(&e) && !os.as_ref().is_some_and(storage_error) && disk_full(git_dir) {
+        os = Some(std::io::Error::from_raw_os_error(libc::ENOSPC));
+    }
     match os {
         Some(os) if silent => StoreError::io(git_dir, os),
-        Some(os) if e.class() == git2::ErrorClass::Os => StoreError::Git { source: e, os: Some(os), git_dir: Some(git_dir.to_path_buf()) },
+        Some(os) if e.class() == git2::ErrorClass::Os || writes_storage(&e) && storage_error(&os) => {
+            StoreError::Git { source: e, os: Some(os), git_dir: Some(git_dir.to_path_buf()) }
+        }
         _ => StoreError::Git { source: e, os: None, git_dir: Some(git_dir.to_path_buf()) },
     }
+}
+
+/// libgit2 reports a failed write of an object, a pack or the index with its own words and a
+/// class of its own ("failed to write out file", class `Filesystem`, `Odb` or `Index`).
+fn writes_storage(e: &git2::Error) -> bool {
+    matches!(e.class(), git2::ErrorClass::Os | git2::ErrorClass::Filesystem | git2::ErrorClass::Odb | git2::ErrorClass::Index)
+}
+
+/// Whether the file system holding `dir` has no room left for an ordinary user: fewer free
+/// blocks than a small git object needs.
+fn disk_full(dir: &Path) -> bool {
+    rustix::fs::statvfs(dir).is_ok_and(|fs| fs.f_bavail.saturating_mul(fs.f_frsize) < 64 * 1024)
+}
+
+/// An operating system error that means the disk refused the write: full, over quota,
+/// read-only, or failing.
+fn storage_error(os: &std::io::Error) -> bool {
+    matches!(os.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded | std::io::ErrorKind::ReadOnlyFilesystem)
+        || os.raw_os_error() == Some(libc::EIO)
 }
 
 /// From this many paths on (a bulk re-key), the new objects are written as one pack instead of
