@@ -49,37 +49,91 @@ impl KeySources {
         self.age_key_files.is_empty() && self.ssh_keys.is_empty()
     }
 
-    /// Loads every key. A key that cannot be read or used fails the load: a machine whose key
-    /// went missing should not silently install fewer secrets.
+    /// Loads every key. A key that cannot be read or used fails the load: for keys given by
+    /// hand, where a missing one is a mistake to report.
     ///
     /// An ssh-ed25519 key is added twice: converted to an age X25519 identity (what sops-nix
     /// does, for machines registered with the `age1…` form of their host key) and as an ssh
     /// identity (for machines registered with the raw `ssh-ed25519 …` key, which
     /// sops-install-secrets cannot open).
     pub fn load(&self) -> Result<Identities> {
+        self.no_key_named()?;
         let mut ids = Identities::empty();
+        for path in &self.age_key_files {
+            add_age_key_file(&mut ids, path)?;
+        }
+        for path in &self.ssh_keys {
+            add_ssh_key(&mut ids, path)?;
+        }
+        Ok(ids)
+    }
+
+    fn no_key_named(&self) -> Result<()> {
         if self.is_empty() {
             return Err(DeployError::NoIdentity {
                 tried: format!("{DEFAULT_AGE_KEY_FILE} and {DEFAULT_SSH_KEY} do not exist; pass --age-key-file or --ssh-key"),
             });
         }
+        Ok(())
+    }
+
+    /// Loads the keys that can be read, as sops-install-secrets does on a machine: a key path
+    /// that is missing, unreadable or of the wrong kind (an RSA host key among the ssh keys, a
+    /// file without an age identity) is skipped and returned in [`Loaded::skipped`], so that a
+    /// configuration listing a key that does not exist yet (clan's generated host key, at first
+    /// boot) still installs with the others. Only when no key at all can be used does the load
+    /// fail ([`DeployError::NoIdentity`], naming each path and why).
+    pub fn load_available(&self) -> Result<Loaded> {
+        self.no_key_named()?;
+        let mut ids = Identities::empty();
+        let mut skipped = Vec::new();
         for path in &self.age_key_files {
-            let text = read_secret_text(path)?;
-            let before = ids.len();
-            ids.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
-            if ids.len() == before {
-                return Err(key_error(path, KeyProblem::NoAgeIdentity));
+            if let Err(e) = add_age_key_file(&mut ids, path) {
+                skipped.push(e);
             }
         }
         for path in &self.ssh_keys {
-            let pem = read_key(path)?;
-            let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, KeyProblem::NotEd25519(e)))?;
-            ids.add_age_key_text(&age_key, &format!("{} (as age key)", path.display()))
-                .map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
-            ids.add_ssh_private_key_file(path).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
+            if let Err(e) = add_ssh_key(&mut ids, path) {
+                skipped.push(e);
+            }
         }
-        Ok(ids)
+        if ids.is_empty() {
+            let tried = skipped.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            return Err(DeployError::NoIdentity { tried });
+        }
+        Ok(Loaded { identities: ids, skipped })
     }
+}
+
+/// The identities of [`KeySources::load_available`], and the key paths it had to skip.
+pub struct Loaded {
+    /// Every identity read.
+    pub identities: Identities,
+    /// Why each skipped key path could not be used ([`DeployError::Key`]).
+    pub skipped: Vec<DeployError>,
+}
+
+/// Adds the identities of an age key file, all or none.
+fn add_age_key_file(ids: &mut Identities, path: &Path) -> Result<()> {
+    let text = read_secret_text(path)?;
+    let mut found = Identities::empty();
+    found.add_age_key_text(&text, &path.display().to_string()).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
+    if found.is_empty() {
+        return Err(key_error(path, KeyProblem::NoAgeIdentity));
+    }
+    ids.extend(found);
+    Ok(())
+}
+
+/// Adds an ssh-ed25519 host key in both of its forms, or nothing.
+fn add_ssh_key(ids: &mut Identities, path: &Path) -> Result<()> {
+    let pem = read_key(path)?;
+    let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, KeyProblem::NotEd25519(e)))?;
+    let mut found = Identities::empty();
+    found.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
+    found.add_ssh_private_key_file(path).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
+    ids.extend(found);
+    Ok(())
 }
 
 /// A key file: a regular file (a FIFO or device in its place is refused, not waited on) of at
@@ -137,5 +191,25 @@ mod tests {
         assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "the system's error is kept");
         let age = KeySources { age_key_files: vec![vectors().join("keys-b.txt")], ssh_keys: vec![] };
         assert_eq!(age.load().unwrap().len(), 1);
+    }
+
+    /// On a machine, a missing or wrong-kind key path is skipped with its reason; the load fails
+    /// only when nothing at all can be used, naming every path tried.
+    #[test]
+    fn unusable_key_paths_are_skipped_unless_none_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let rsa = dir.path().join("ssh_host_rsa_key");
+        std::fs::write(&rsa, "-----BEGIN OPENSSH PRIVATE KEY-----\nnot ed25519\n-----END OPENSSH PRIVATE KEY-----\n").unwrap();
+        let missing = dir.path().join("ssh.id_ed25519");
+        let sources = KeySources { age_key_files: vec![vectors().join("keys-b.txt")], ssh_keys: vec![missing.clone(), rsa.clone()] };
+        let loaded = sources.load_available().unwrap();
+        assert_eq!(loaded.identities.len(), 1);
+        let reasons: Vec<String> = loaded.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("ssh.id_ed25519"), "{reasons:?}");
+        assert!(sources.load().is_err(), "given by hand, every key must work");
+        let none = KeySources { age_key_files: vec![], ssh_keys: vec![missing, rsa] };
+        let Err(DeployError::NoIdentity { tried }) = none.load_available() else { panic!("no key at all must fail") };
+        assert!(tried.contains("ssh.id_ed25519") && tried.contains("ssh_host_rsa_key"), "{tried}");
     }
 }
