@@ -219,7 +219,3 @@ pub fn in_private_mounts(program: impl AsRef<std::ffi::OsStr>) -> Option<Command
     Some(cmd)
 }
 
-/// [`in_private_mounts`] for the `secrets` binary.
-pub fn secrets_private_mounts() -> Option<Command> {
-    in_private_mounts(env!("CARGO_BIN_EXE_secrets"))
-}
