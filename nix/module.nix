@@ -211,7 +211,7 @@ in
             ${pkgs.util-linux}/bin/mount -t ramfs -o nodev,nosuid,noexec,mode=0751 none ${generations}
           fi
         ''}
-        ${cfg.package}/bin/secrets install --manifest ${manifestFile}
+        ${cfg.package}/bin/secrets install --manifest ${manifestFile}${lib.optionalString (!cfg.ramfs) " --no-mount"}
       '';
     };
   };

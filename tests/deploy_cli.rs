@@ -693,7 +693,7 @@ fn the_sops_install_secrets_wrapper_passes_its_flags_on() {
     // As root the wrapper mounts a ramfs at secrets.d: each run is in a private mount
     // namespace, and reads the installed file there before the mount goes away with it.
     let run = |args: &[&str]| {
-        let Some(mut cmd) = crate::common::in_private_mounts(&bash) else { return None };
+        let mut cmd = crate::common::in_private_mounts(&bash)?;
         let script = format!("{} \"$0\" \"$@\" && if [ -e {1} ]; then cat {1}/group-secret; fi", bash.display(), target.display());
         Some(cmd.arg("-c").arg(script).arg(&wrapper).args(args).arg(&manifest).output().unwrap())
     };

@@ -302,7 +302,10 @@ fn the_mount_point_gets_a_ramfs_and_what_stands_in_the_way_is_replaced() {
         ok(&out);
         let group = if fs::read_to_string("/etc/group").unwrap().lines().any(|l| l.starts_with("keys:")) { "keys" } else { "nogroup" };
         let got = lines(&out);
-        assert_eq!(got[..5], [kind.to_string(), format!("751 {group}"), "1".to_string(), "group-value".to_string(), "another_key".to_string()]);
+        assert_eq!(
+            got[..5],
+            [kind.to_string(), format!("751 {group}"), "1".to_string(), "group-value".to_string(), "another_key".to_string()]
+        );
         assert!(!got.contains(&"leftover".to_string()), "{got:?}");
         assert!(fs::symlink_metadata(&target).unwrap().file_type().is_symlink(), "the old folder was replaced by the link");
         assert!(fs::symlink_metadata(&elsewhere).unwrap().file_type().is_symlink(), "the old file was replaced by the link");

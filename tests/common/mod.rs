@@ -218,4 +218,3 @@ pub fn in_private_mounts(program: impl AsRef<std::ffi::OsStr>) -> Option<Command
     clean_env(&mut cmd);
     Some(cmd)
 }
-

@@ -311,6 +311,7 @@ impl DirFd {
 
     /// The file system type of the folder (`statfs`'s `f_type`) and whether the folder is the
     /// root of a mount (its device differs from its parent's).
+    #[allow(clippy::useless_conversion, reason = "f_type is an i64 on x86_64, a narrower integer on other targets")]
     pub fn mount_state(&self) -> Result<(i64, bool)> {
         let kind = rfs::fstatfs(&self.fd).map_err(|e| os_error(&self.path, e))?.f_type;
         let own = rfs::fstat(&self.fd).map_err(|e| os_error(&self.path, e))?.st_dev;

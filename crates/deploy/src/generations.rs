@@ -156,7 +156,10 @@ impl Generations {
     /// the target, renamed over it.
     pub fn switch(&self, generation: &Path) -> Result<()> {
         if self.replace_target {
-            let in_the_way = self.target_parent.stat_entry(&self.target_name)?.is_some_and(|s| FileType::from_raw_mode(s.st_mode as _) != FileType::Symlink);
+            let in_the_way = self
+                .target_parent
+                .stat_entry(&self.target_name)?
+                .is_some_and(|s| FileType::from_raw_mode(s.st_mode as _) != FileType::Symlink);
             if in_the_way {
                 self.target_parent.remove_tree(&self.target_name)?;
             }

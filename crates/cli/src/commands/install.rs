@@ -61,6 +61,9 @@ pub struct InstallArgs {
     /// Decrypt and say what would change (`would add secret: NAME`), changing nothing
     #[arg(long, conflicts_with_all = ["check", "check_mode"])]
     pub dry_run: bool,
+    /// With a sops-nix manifest: no ramfs at its secretsMountPoint (leave the folder's file system)
+    #[arg(long)]
+    pub no_mount: bool,
 }
 
 /// How far `--check`/`--check-mode` goes.
@@ -100,7 +103,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             // The manifest's own mount point gets sops-nix's file system; a --target given
             // instead is the caller's folder, left as it is.
             let fs = if m.use_tmpfs { SecretFs::Tmpfs } else { SecretFs::Ramfs };
-            let mount = target.is_none().then_some(fs);
+            let mount = (target.is_none() && !args.no_mount).then_some(fs);
             style = Style { changes: m.logging.secret_changes, key_import: m.logging.key_import, sops_nix: true, mount };
             (plan, keys, "the manifest".to_string())
         }
@@ -273,9 +276,11 @@ fn change_lines(report: &Report) -> String {
     let mut out = String::new();
     for rendered in [false, true] {
         let noun = if rendered { "rendered secret" } else { "secret" };
-        for (verb, dry_verb, names) in
-            [("adding", "would add", &report.added), ("modifying", "would modify", &report.modified), ("removing", "would remove", &report.removed)]
-        {
+        for (verb, dry_verb, names) in [
+            ("adding", "would add", &report.added),
+            ("modifying", "would modify", &report.modified),
+            ("removing", "would remove", &report.removed),
+        ] {
             let mut names: Vec<&str> = names
                 .iter()
                 .filter_map(|n| if rendered { n.strip_prefix(&prefix) } else { (!n.starts_with(&prefix)).then_some(n.as_str()) })
