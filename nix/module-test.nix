@@ -16,6 +16,7 @@ let
     mapAttrs = builtins.mapAttrs;
     optionalAttrs = cond: attrs: if cond then attrs else { };
     optionalString = cond: s: if cond then s else "";
+    optional = cond: x: if cond then [ x ] else [ ];
     types = {
       str = "str";
       bool = "bool";
@@ -25,7 +26,12 @@ let
       nullOr = id;
       listOf = id;
       attrsOf = id;
-      submodule = f: f { name = "example"; };
+      submodule =
+        f:
+        f {
+          name = "example";
+          config.name = "example";
+        };
     };
   };
   pkgs = {
@@ -69,7 +75,9 @@ let
       };
     };
   };
-  module = import ./module.nix { self = { }; } { inherit config lib pkgs; };
+  evaluate = config: import ./module.nix { self = { }; } { inherit config lib pkgs; };
+  module = evaluate config;
+  typo = evaluate (config // { services = config.services // { secrets = config.services.secrets // { machine = "webl"; }; }; });
   script = module.config.system.activationScripts.installSecrets;
   manifest = builtins.fromJSON (
     builtins.unsafeDiscardStringContext module.config.system.build.secretsManifest.env.manifest
@@ -107,4 +115,13 @@ builtins.all id [
   (expect "the owner's primary group is used" (first.owner == "nginx" && first.group == "www"))
   (expect "units and generations" (first.restartUnits == [ "nginx.service" ] && manifest.keepGenerations == 2))
   (expect "keys" (manifest.ageKeyFile == "/var/lib/sops-nix/key.txt" && manifest.symlinkPath == "/run/secrets"))
+  (expect "a secret's path reads back as where it is" (
+    module.options.services.secrets.secrets.type.options.path.default == "/run/secrets/example"
+  ))
+  (expect "one identity when imported twice" (module.key == "secrets/nix/module.nix" && module ? _file))
+  (expect "no warning for a machine of the repository" (module.config.warnings == [ ]))
+  (expect "a warning naming the machines for one that is not" (
+    contains "`webl` is not a machine" (builtins.head typo.config.warnings)
+    && contains "machines there: web1" (builtins.head typo.config.warnings)
+  ))
 ]
