@@ -171,10 +171,15 @@ in
       type = types.listOf types.str;
       default =
         if config.services.openssh.enable then
-          map (k: k.path) (builtins.filter (k: k.type == "ed25519") config.services.openssh.hostKeys)
+          # A host key installed from these secrets cannot open them (sops-nix leaves those out too).
+          map (k: k.path) (
+            builtins.filter (
+              k: k.type == "ed25519" && !(lib.hasPrefix "${cfg.target}/" k.path)
+            ) config.services.openssh.hostKeys
+          )
         else
           [ ];
-      defaultText = lib.literalMD "the ed25519 keys of {option}`services.openssh.hostKeys`";
+      defaultText = lib.literalMD "the ed25519 keys of {option}`services.openssh.hostKeys`, but those under the target";
       description = "ssh-ed25519 host keys used as age keys.";
     };
 

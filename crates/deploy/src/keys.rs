@@ -44,6 +44,17 @@ impl KeySources {
         }
     }
 
+    /// These key sources without the paths below any of `folders` (lexically, as given), and
+    /// the paths left out. A key installed from the secrets it should open (clan's sshd key
+    /// under `/run/secrets`) cannot open them at boot; sops-nix leaves such host keys out.
+    pub fn outside(&self, folders: &[&Path]) -> (KeySources, Vec<PathBuf>) {
+        let inside = |p: &PathBuf| folders.iter().any(|f| p.starts_with(f));
+        let mut left_out: Vec<PathBuf> = self.age_key_files.iter().chain(&self.ssh_keys).filter(|p| inside(p)).cloned().collect();
+        left_out.dedup();
+        let keep = |paths: &[PathBuf]| paths.iter().filter(|p| !inside(p)).cloned().collect();
+        (KeySources { age_key_files: keep(&self.age_key_files), ssh_keys: keep(&self.ssh_keys) }, left_out)
+    }
+
     /// No key file named at all.
     pub fn is_empty(&self) -> bool {
         self.age_key_files.is_empty() && self.ssh_keys.is_empty()
@@ -208,6 +219,10 @@ mod tests {
         assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons[0].contains("ssh.id_ed25519"), "{reasons:?}");
         assert!(sources.load().is_err(), "given by hand, every key must work");
+        let (outside, left_out) = sources.outside(&[dir.path()]);
+        assert_eq!(left_out, [missing.clone(), rsa.clone()]);
+        assert_eq!(outside.age_key_files, sources.age_key_files);
+        assert!(outside.ssh_keys.is_empty());
         let none = KeySources { age_key_files: vec![], ssh_keys: vec![missing, rsa] };
         let Err(DeployError::NoIdentity { tried }) = none.load_available() else { panic!("no key at all must fail") };
         assert!(tried.contains("ssh.id_ed25519") && tried.contains("ssh_host_rsa_key"), "{tried}");

@@ -199,7 +199,8 @@ impl SopsNixManifest {
 
     /// The keys it names (none means: none configured).
     pub fn key_sources(&self) -> KeySources {
-        let runtime = |p: &str| PathBuf::from(self.runtime(p, ""));
+        let rundir = std::env::var("XDG_RUNTIME_DIR").unwrap_or_default();
+        let runtime = |p: &str| PathBuf::from(self.runtime(p, &rundir));
         KeySources {
             age_key_files: self.age_key_file.iter().filter(|p| !p.is_empty()).map(|p| runtime(p)).collect(),
             ssh_keys: self.age_ssh_key_paths.iter().map(|p| runtime(p)).collect(),

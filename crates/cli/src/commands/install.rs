@@ -147,6 +147,16 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
         CheckMode::Off => {
             // Run as sops-nix's `sops.package`, `nixos-rebuild dry-activate` sets NIXOS_ACTION.
             let dry_run = args.dry_run || (style.sops_nix && std::env::var("NIXOS_ACTION").is_ok_and(|a| a == "dry-activate"));
+            // A key under the folders being installed came from these secrets: at boot it is
+            // not there yet, and it must not be what opens them.
+            let (keys, inside) = keys.outside(&[&plan.target, &plan.generations]);
+            for path in &inside {
+                say!("warning: skipping key {}: it is installed from these secrets, under {}", path.display(), plan.target.display());
+            }
+            if keys.is_empty() && !inside.is_empty() {
+                return Err(Failure::msg("no key to decrypt with: every key given is installed from these secrets")
+                    .hint("give the machine's own key: --age-key-file FILE or --ssh-key /etc/ssh/ssh_host_ed25519_key"));
+            }
             let loaded = keys.load_available().map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
             for skipped in &loaded.skipped {
                 say!("warning: skipping {skipped}");
