@@ -332,3 +332,23 @@ fn the_mount_point_gets_a_ramfs_and_what_stands_in_the_way_is_replaced() {
         assert_eq!(fs::read_dir(&secrets_d).unwrap().count(), 0, "the generations were on the mount, gone with its namespace");
     }
 }
+
+/// `logging.keyImport` names each ssh host key used and the age recipient it became; without
+/// it nothing is said about keys.
+#[test]
+fn key_import_logging_follows_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_key = vectors().join("ssh/id_ed25519");
+    for key_import in [true, false] {
+        let path = manifest(
+            dir.path(),
+            true,
+            serde_json::json!({"ageSshKeyPaths": [host_key], "userMode": !is_root(),
+                               "logging": {"keyImport": key_import, "secretChanges": true}}),
+        );
+        let out = install(dir.path(), &path, &[]);
+        ok(&out);
+        let said = stderr_of(&out).contains(&format!("using ssh key {} as age key age1", host_key.display()));
+        assert_eq!(said, key_import, "{}", stderr_of(&out));
+    }
+}

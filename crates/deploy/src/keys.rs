@@ -103,16 +103,18 @@ impl KeySources {
                 skipped.push(e);
             }
         }
+        let mut imported = Vec::new();
         for path in &self.ssh_keys {
-            if let Err(e) = add_ssh_key(&mut ids, path) {
-                skipped.push(e);
+            match add_ssh_key(&mut ids, path) {
+                Ok(recipient) => imported.push((path.clone(), recipient)),
+                Err(e) => skipped.push(e),
             }
         }
         if ids.is_empty() {
             let tried = skipped.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             return Err(DeployError::NoIdentity { tried });
         }
-        Ok(Loaded { identities: ids, skipped })
+        Ok(Loaded { identities: ids, skipped, imported })
     }
 }
 
@@ -122,6 +124,9 @@ pub struct Loaded {
     pub identities: Identities,
     /// Why each skipped key path could not be used ([`DeployError::Key`]).
     pub skipped: Vec<DeployError>,
+    /// Each ssh host key used, with the `age1…` recipient it was converted to (what
+    /// sops-install-secrets logs under `logging.keyImport`).
+    pub imported: Vec<(PathBuf, String)>,
 }
 
 /// Adds the identities of an age key file, all or none.
@@ -136,15 +141,17 @@ fn add_age_key_file(ids: &mut Identities, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Adds an ssh-ed25519 host key in both of its forms, or nothing.
-fn add_ssh_key(ids: &mut Identities, path: &Path) -> Result<()> {
+/// Adds an ssh-ed25519 host key in both of its forms, or nothing; returns the `age1…`
+/// recipient of its converted form.
+fn add_ssh_key(ids: &mut Identities, path: &Path) -> Result<String> {
     let pem = read_key(path)?;
     let age_key = ssh_ed25519_private_to_age(&pem).map_err(|e| key_error(path, KeyProblem::NotEd25519(e)))?;
     let mut found = Identities::empty();
     found.add_age_key_text(&age_key, &format!("{} (as age key)", path.display())).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
+    let recipient = found.public_keys().first().cloned().unwrap_or_default();
     found.add_ssh_private_key_file(path).map_err(|e| key_error(path, KeyProblem::Unusable(e)))?;
     ids.extend(found);
-    Ok(())
+    Ok(recipient)
 }
 
 /// A key file: a regular file (a FIFO or device in its place is refused, not waited on) of at
@@ -182,6 +189,9 @@ mod tests {
         assert_eq!(found.ssh_keys, [root.path().join("etc/ssh/ssh_host_ed25519_key")]);
         assert!(found.age_key_files.is_empty());
         assert!(found.load().unwrap().len() >= 2, "converted X25519 plus native ssh identity");
+        let imported = found.load_available().unwrap().imported;
+        assert_eq!(imported.len(), 1);
+        assert!(imported[0].1.starts_with("age1"), "{imported:?}");
     }
 
     #[test]

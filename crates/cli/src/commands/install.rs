@@ -162,10 +162,8 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
                 say!("warning: skipping {skipped}");
             }
             if style.key_import {
-                for path in &keys.ssh_keys {
-                    if !loaded.skipped.iter().any(|e| matches!(e, DeployError::Key { path: p, .. } if p == path)) {
-                        say!("imported {} as an age key", path.display());
-                    }
+                for (path, recipient) in &loaded.imported {
+                    say!("using ssh key {} as age key {recipient}", path.display());
                 }
             }
             let options = InstallOptions {
