@@ -28,6 +28,15 @@ let
       subdirs (repo + "/sops/groups")
     );
 
+  # The machines of a repository: folders of sops/machines/, and of vars/per-machine/ for a
+  # machine with vars only (as `secrets install --machine` accepts them).
+  machines =
+    repo:
+    let
+      withKeys = subdirs (repo + "/sops/machines");
+    in
+    withKeys ++ builtins.filter (m: !(builtins.elem m withKeys)) (subdirs (repo + "/vars/per-machine"));
+
   # One candidate folder: its name as installed and where it is.
   candidate = name: dir: { inherit name dir; };
 
@@ -143,6 +152,7 @@ in
 {
   inherit
     machineGroups
+    machines
     machineSecrets
     manifest
     storeName

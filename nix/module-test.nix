@@ -16,6 +16,8 @@ let
     mapAttrs = builtins.mapAttrs;
     optionalAttrs = cond: attrs: if cond then attrs else { };
     optionalString = cond: s: if cond then s else "";
+    optional = cond: x: if cond then [ x ] else [ ];
+    hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
     types = {
       str = "str";
       bool = "bool";
@@ -25,7 +27,12 @@ let
       nullOr = id;
       listOf = id;
       attrsOf = id;
-      submodule = f: f { name = "example"; };
+      submodule =
+        f:
+        f {
+          name = "example";
+          config.name = "example";
+        };
     };
   };
   pkgs = {
@@ -69,7 +76,24 @@ let
       };
     };
   };
-  module = import ./module.nix { self = { }; } { inherit config lib pkgs; };
+  evaluate = config: import ./module.nix { self = { }; } { inherit config lib pkgs; };
+  module = evaluate config;
+  withSsh = evaluate (
+    config
+    // {
+      services = config.services // {
+        openssh = {
+          enable = true;
+          hostKeys = [
+            { type = "ed25519"; path = "/etc/ssh/ssh_host_ed25519_key"; }
+            { type = "rsa"; path = "/etc/ssh/ssh_host_rsa_key"; }
+            { type = "ed25519"; path = "/run/secrets/vars/per-machine/web1/openssh/ssh.id_ed25519"; }
+          ];
+        };
+      };
+    }
+  );
+  typo = evaluate (config // { services = config.services // { secrets = config.services.secrets // { machine = "webl"; }; }; });
   script = module.config.system.activationScripts.installSecrets;
   manifest = builtins.fromJSON (
     builtins.unsafeDiscardStringContext module.config.system.build.secretsManifest.env.manifest
@@ -107,4 +131,16 @@ builtins.all id [
   (expect "the owner's primary group is used" (first.owner == "nginx" && first.group == "www"))
   (expect "units and generations" (first.restartUnits == [ "nginx.service" ] && manifest.keepGenerations == 2))
   (expect "keys" (manifest.ageKeyFile == "/var/lib/sops-nix/key.txt" && manifest.symlinkPath == "/run/secrets"))
+  (expect "a secret's path reads back as where it is" (
+    module.options.services.secrets.secrets.type.options.path.default == "/run/secrets/example"
+  ))
+  (expect "ed25519 host keys but those installed from the secrets" (
+    withSsh.options.services.secrets.age.sshKeyPaths.default == [ "/etc/ssh/ssh_host_ed25519_key" ]
+  ))
+  (expect "one identity when imported twice" (module.key == "secrets/nix/module.nix" && module ? _file))
+  (expect "no warning for a machine of the repository" (module.config.warnings == [ ]))
+  (expect "a warning naming the machines for one that is not" (
+    contains "`webl` is not a machine" (builtins.head typo.config.warnings)
+    && contains "machines there: web1" (builtins.head typo.config.warnings)
+  ))
 ]

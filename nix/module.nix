@@ -22,7 +22,7 @@ let
   secretsLib = import ./lib.nix;
 
   settingType = types.submodule (
-    { name, ... }:
+    { name, config, ... }:
     {
       options = {
         name = mkOption {
@@ -47,8 +47,9 @@ let
         };
         path = mkOption {
           type = types.nullOr types.str;
-          default = null;
-          description = "Also reachable at this path (a symlink that follows each generation).";
+          default = "${cfg.target}/${config.name}";
+          defaultText = lib.literalExpression ''"''${config.services.secrets.target}/''${name}"'';
+          description = "Where the secret is read; another path is a symlink that follows each generation.";
         };
         restartUnits = mkOption {
           type = types.listOf types.str;
@@ -108,8 +109,16 @@ let
       '';
 
   generations = "${cfg.target}.d";
+
+  # The machines of the repository, as `secrets install` knows them.
+  machines = secretsLib.machines cfg.repository;
 in
 {
+  # One identity however often the module is imported (directly and through clan, say), so
+  # the module system takes it once instead of declaring its options twice.
+  _file = ./module.nix;
+  key = "secrets/nix/module.nix";
+
   options.services.secrets = {
     enable = mkEnableOption "installing this machine's secrets from a clan-style repository";
 
@@ -162,10 +171,15 @@ in
       type = types.listOf types.str;
       default =
         if config.services.openssh.enable then
-          map (k: k.path) (builtins.filter (k: k.type == "ed25519") config.services.openssh.hostKeys)
+          # A host key installed from these secrets cannot open them (sops-nix leaves those out too).
+          map (k: k.path) (
+            builtins.filter (
+              k: k.type == "ed25519" && !(lib.hasPrefix "${cfg.target}/" k.path)
+            ) config.services.openssh.hostKeys
+          )
         else
           [ ];
-      defaultText = lib.literalMD "the ed25519 keys of {option}`services.openssh.hostKeys`";
+      defaultText = lib.literalMD "the ed25519 keys of {option}`services.openssh.hostKeys`, but those under the target";
       description = "ssh-ed25519 host keys used as age keys.";
     };
 
@@ -194,6 +208,12 @@ in
       }
     ];
 
+    # A typo in the machine's name would install no secret at all: say so at build time.
+    warnings = lib.optional (!(builtins.elem cfg.machine machines)) (
+      "services.secrets.machine: `${cfg.machine}` is not a machine of ${toString cfg.repository} "
+      + "(machines there: ${if machines == [ ] then "none" else builtins.concatStringsSep ", " machines}); no secret will be installed"
+    );
+
     environment.systemPackages = [ cfg.package ];
 
     system.build.secretsManifest = manifestFile;
@@ -211,7 +231,7 @@ in
             ${pkgs.util-linux}/bin/mount -t ramfs -o nodev,nosuid,noexec,mode=0751 none ${generations}
           fi
         ''}
-        ${cfg.package}/bin/secrets install --manifest ${manifestFile}
+        ${cfg.package}/bin/secrets install --manifest ${manifestFile}${lib.optionalString (!cfg.ramfs) " --no-mount"}
       '';
     };
   };

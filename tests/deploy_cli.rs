@@ -409,7 +409,8 @@ fn sops_nix_manifests_match_the_real_sops_byte_for_byte() {
     });
     let path = dir.path().join("manifest.json");
     fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-    let out = secrets().args(["install", "--manifest"]).arg(&path).output().unwrap();
+    // --target (the manifest's own folders): no ramfs is mounted, so the files stay readable here.
+    let out = secrets().args(["install", "--manifest"]).arg(&path).arg("--target").arg(dir.path().join("secrets")).output().unwrap();
     ok(&out);
     for (name, file, format, _) in cases {
         let ours = fs::read(dir.path().join("secrets").join(name)).unwrap();
@@ -464,7 +465,7 @@ fn sops_nix_manifest_nested_keys_templates_and_check() {
     )
     .unwrap();
     ok(&secrets().args(["install", "--check", "--manifest"]).arg(&path).output().unwrap());
-    ok(&secrets().args(["install", "--manifest"]).arg(&path).output().unwrap());
+    ok(&secrets().args(["install", "--manifest"]).arg(&path).arg("--target").arg(&target).output().unwrap());
     assert_eq!(fs::read(target.join("db/password")).unwrap(), b"yaml-pw");
     assert_eq!(fs::read(target.join("api-token")).unwrap(), b"json-token");
     assert_eq!(
@@ -689,15 +690,23 @@ fn the_sops_install_secrets_wrapper_passes_its_flags_on() {
         .unwrap(),
     )
     .unwrap();
+    // As root the wrapper mounts a ramfs at secrets.d: each run is in a private mount
+    // namespace, and reads the installed file there before the mount goes away with it.
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(&bash);
-        crate::common::clean_env(&mut cmd);
-        cmd.arg(&wrapper).args(args).arg(&manifest).output().unwrap()
+        let mut cmd = crate::common::in_private_mounts(&bash)?;
+        let script = format!("{} \"$0\" \"$@\" && if [ -e {1} ]; then cat {1}/group-secret; fi", bash.display(), target.display());
+        Some(cmd.arg("-c").arg(script).arg(&wrapper).args(args).arg(&manifest).output().unwrap())
     };
-    ok(&run(&["-check-mode=sopsfile"]));
+    let Some(out) = run(&["-check-mode=sopsfile"]) else { return };
+    ok(&out);
     assert!(!target.exists());
-    ok(&run(&["-check-mode", "manifest"]));
-    ok(&run(&[]));
-    assert_eq!(fs::read(target.join("group-secret")).unwrap(), b"group-value");
-    assert_eq!(run(&["-bogus"]).status.code(), Some(2));
+    ok(&run(&["-check-mode", "manifest"]).unwrap());
+    assert_eq!(ok(&run(&[]).unwrap()).stdout, b"group-value");
+    assert_eq!(run(&["-bogus"]).unwrap().status.code(), Some(2));
+    // sops-install-secrets' -h prints its usage and succeeds.
+    let mut help = Command::new(&bash);
+    crate::common::clean_env(&mut help);
+    let out = help.arg(&wrapper).arg("-h").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("usage: sops-install-secrets"), "{}", stderr_of(&out));
 }

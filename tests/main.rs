@@ -45,6 +45,7 @@ mod hostile_output;
 mod hostile_repo;
 mod hostile_sops;
 mod hostile_writes;
+mod install_as_sops_nix;
 mod install_safety;
 mod key_files;
 mod memory_cli;

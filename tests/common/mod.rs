@@ -196,3 +196,25 @@ pub fn init_git_repo(dir: &Path) {
     git(dir, &["add", "flake.nix"]);
     git(dir, &["commit", "-q", "-m", "init"]);
 }
+
+/// A command that runs `program` as root in a private mount namespace (`unshare -m`), so that
+/// what it mounts (the ramfs of a sops-nix install) goes away with it and never reaches the
+/// test machine's own mounts. Run as another user, the program runs as is: it mounts nothing.
+/// `None` (after saying why) for root without `unshare`: the test is skipped.
+pub fn in_private_mounts(program: impl AsRef<std::ffi::OsStr>) -> Option<Command> {
+    use std::os::unix::fs::MetadataExt;
+    let root = tempfile::tempfile().ok()?.metadata().ok()?.uid() == 0;
+    let mut cmd = if root {
+        let Some(unshare) = peer("unshare") else {
+            eprintln!("skipping: as root, a sops-nix install mounts a ramfs, and `unshare` is missing to keep it private");
+            return None;
+        };
+        let mut cmd = Command::new(unshare);
+        cmd.args(["-m", "--propagation", "private"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    };
+    clean_env(&mut cmd);
+    Some(cmd)
+}

@@ -171,6 +171,18 @@ pub enum DeployError {
         known: String,
     },
 
+    /// The file system for secrets cannot be mounted (it needs root in the mount namespace).
+    #[error("{path}: cannot mount a {fs} for the secrets ({source})")]
+    Mount {
+        /// The generations folder.
+        path: PathBuf,
+        /// `ramfs` or `tmpfs`.
+        fs: &'static str,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The generations folder holds a number that cannot be counted past.
     #[error("{path}: generation numbers are exhausted; remove it (it was not written by an install)")]
     GenerationsExhausted {
@@ -222,6 +234,10 @@ pub enum ManifestProblem {
     /// It is JSON, but not of either manifest's shape.
     #[error("{0}")]
     Shape(#[source] serde_json::Error),
+
+    /// A user-mode manifest installing without `$XDG_RUNTIME_DIR`, which `%r` stands for.
+    #[error("cannot figure out the runtime directory: $XDG_RUNTIME_DIR is not set (user mode)")]
+    NoRuntimeDir,
 
     /// A sops-nix manifest without the folders to install into.
     #[error("symlinkPath and secretsMountPoint are required (or pass --target)")]

@@ -309,6 +309,16 @@ impl DirFd {
         Ok(dir)
     }
 
+    /// The file system type of the folder (`statfs`'s `f_type`) and whether the folder is the
+    /// root of a mount (its device differs from its parent's).
+    #[allow(clippy::useless_conversion, reason = "f_type is an i64 on x86_64, a narrower integer on other targets")]
+    pub fn mount_state(&self) -> Result<(i64, bool)> {
+        let kind = rfs::fstatfs(&self.fd).map_err(|e| os_error(&self.path, e))?.f_type;
+        let own = rfs::fstat(&self.fd).map_err(|e| os_error(&self.path, e))?.st_dev;
+        let parent = rfs::statat(&self.fd, "..", AtFlags::empty()).map_err(|e| os_error(&self.path, e))?.st_dev;
+        Ok((i64::from(kind), own != parent))
+    }
+
     /// Sets the folder's permission bits through its descriptor.
     pub fn chmod(&self, mode: u32) -> Result<()> {
         rfs::fchmod(&self.fd, Mode::from_raw_mode(mode as _)).map_err(|e| os_error(&self.path, e))

@@ -31,6 +31,8 @@ pub struct Generations {
     target_parent: DirFd,
     target_name: OsString,
     numbered: DirFd,
+    /// A folder or file at the target is removed when a generation is switched in.
+    replace_target: bool,
 }
 
 /// A generation being written: a private (0700) folder in the generations folder, removed
@@ -74,6 +76,13 @@ impl Generations {
     /// (unless sticky, as `/tmp`), a generations folder that is not the caller's or is a
     /// symlink, a target symlink that belongs to someone else.
     pub fn open(target: impl Into<PathBuf>, dir: impl Into<PathBuf>) -> Result<Generations> {
+        Generations::open_replacing(target, dir, false)
+    }
+
+    /// [`Generations::open`]; with `replace_target`, a folder or file at the target is accepted
+    /// and removed when the first generation is switched in (sops-install-secrets replaces an
+    /// old `/run/secrets` folder that way), not before: a failed install leaves it in place.
+    pub fn open_replacing(target: impl Into<PathBuf>, dir: impl Into<PathBuf>, replace_target: bool) -> Result<Generations> {
         let (target, dir) = (target.into(), dir.into());
         let (target_parent, target_name) = DirFd::open_parent_of(&target)?;
         match target_parent.stat_entry(&target_name)? {
@@ -84,11 +93,12 @@ impl Generations {
                     return Err(DeployError::Unsafe { path: target.clone(), exposure: Exposure::ForeignTarget { uid: stat.st_uid, me } });
                 }
             }
+            Some(_) if replace_target => {}
             Some(_) => return Err(DeployError::TargetNotSymlink { path: target }),
         }
         let (dir_parent, dir_name) = DirFd::open_parent_of(&dir)?;
         let generations = dir_parent.open_owned(&dir_name, DIR_MODE, true)?;
-        Ok(Generations { target, dir, target_parent, target_name, numbered: generations })
+        Ok(Generations { target, dir, target_parent, target_name, numbered: generations, replace_target })
     }
 
     /// The generation the target points at, if it points into the generations folder.
@@ -145,6 +155,15 @@ impl Generations {
     /// Points the target at a generation in one step: a symlink under a temporary name beside
     /// the target, renamed over it.
     pub fn switch(&self, generation: &Path) -> Result<()> {
+        if self.replace_target {
+            let in_the_way = self
+                .target_parent
+                .stat_entry(&self.target_name)?
+                .is_some_and(|s| FileType::from_raw_mode(s.st_mode as _) != FileType::Symlink);
+            if in_the_way {
+                self.target_parent.remove_tree(&self.target_name)?;
+            }
+        }
         self.target_parent.replace_with_symlink(&self.target_name, generation).map(|_| ())
     }
 
@@ -254,6 +273,13 @@ mod tests {
         let (dir, gens) = setup();
         fs::create_dir_all(&gens.target).unwrap();
         assert!(matches!(Generations::open(&gens.target, &gens.dir), Err(DeployError::TargetNotSymlink { .. })));
+        fs::write(gens.target.join("old"), "x").unwrap();
+        let replacing = Generations::open_replacing(&gens.target, &gens.dir, true).unwrap();
+        assert!(gens.target.join("old").exists(), "kept until a generation is switched in");
+        let staging = replacing.stage().unwrap();
+        let (_, path) = replacing.commit(staging, None).unwrap();
+        replacing.switch(&path).unwrap();
+        assert_eq!(fs::read_link(&gens.target).unwrap(), path);
         drop(dir);
     }
 

@@ -22,6 +22,7 @@ use crate::error::{DeployError, Result, SecretProblem};
 use crate::extract;
 use crate::fsat::{self, DirFd};
 use crate::generations::{Generations, Staging, DIR_MODE};
+use crate::mount::{mount_secret_fs, SecretFs};
 use crate::plan::{Attrs, Plan, RENDERED_DIR};
 
 /// How to install.
@@ -32,11 +33,28 @@ pub struct InstallOptions {
     pub ignore_passwd: bool,
     /// Where `etc/passwd` and `etc/group` are looked up (default `/`).
     pub accounts_root: Option<PathBuf>,
+    /// Decrypt and compare with the current generation, and change nothing: no folder, no
+    /// generation, no switch, no link, no pruning (`nixos-rebuild dry-activate`). Owners are not
+    /// looked up, as sops-install-secrets does not during a dry activation.
+    pub dry_run: bool,
+    /// Replace what stands in the way, as sops-install-secrets does: a folder or file at the
+    /// target (removed when the new generation is switched in) and a regular file at a
+    /// secret's extra path. Without it both are refused, since replacing them loses them.
+    pub replace_in_the_way: bool,
+    /// Mount this file system at the generations folder first, unless it is there already
+    /// (sops-install-secrets' ramfs; see [`crate::mount`]). Not in user mode nor in a dry run.
+    pub mount: Option<SecretFs>,
 }
 
 /// What an install did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// The generation current before the install (`None`: a first install, or a target that
+    /// points elsewhere). sops-install-secrets reports changes and restarts units only when
+    /// there was one: at first boot the services start with their secrets anyway.
+    pub previous: Option<u64>,
+    /// Whether this was a dry run: nothing was written, `generation` and `path` are unset.
+    pub dry_run: bool,
     /// The number of the generation written, now the current one.
     pub generation: u64,
     /// Its folder, which the target symlink now points to.
@@ -72,8 +90,15 @@ struct Ready {
 /// Installs a plan with the machine's identities.
 pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -> Result<Report> {
     plan.validate()?;
-    let gens = Generations::open(&plan.target, &plan.generations)?;
+    if options.dry_run {
+        return dry_run(plan, identities, options);
+    }
     let owners = Owners::new(plan, options)?;
+    if let (Some(fs), false) = (options.mount, plan.user_mode) {
+        let group = if options.ignore_passwd { Some(0) } else { owners.keys_group() };
+        mount_secret_fs(&plan.generations, fs, group)?;
+    }
+    let gens = Generations::open_replacing(&plan.target, &plan.generations, options.replace_in_the_way)?;
     // Extra paths are opened (and refused) before anything is written, and used only through
     // the folders opened here.
     let mut slots: HashMap<&Path, LinkSlot> = HashMap::new();
@@ -81,33 +106,11 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
     for (name, attrs) in named {
         if let Some(path) = &attrs.path {
             let (uid, _) = owners.resolve(name, attrs)?;
-            slots.insert(path, LinkSlot::open(path, uid)?);
+            slots.insert(path, LinkSlot::open(path, uid, options.replace_in_the_way)?);
         }
     }
 
-    let plain = decrypt_sources(plan, identities)?;
-    let mut ready = Vec::with_capacity(plan.files.len() + plan.templates.len());
-    let mut placeholders: Vec<(&str, usize)> = Vec::new();
-    for file in &plan.files {
-        let decrypted = &plain[&(file.source.clone(), file.format)];
-        let bytes = extract::value(&file.name, &file.source, decrypted, &file.key)?;
-        if let Some(p) = &file.placeholder {
-            placeholders.push((p, ready.len()));
-        }
-        ready.push(Ready::new(file.name.clone(), bytes, &file.attrs, &owners)?);
-    }
-    drop(plain);
-    placeholders.sort_unstable();
-    let mut rendered = Vec::new();
-    for template in &plan.templates {
-        let mut bytes = Zeroizing::new(template.content.as_bytes().to_vec());
-        for (placeholder, index) in &placeholders {
-            bytes = replace(&bytes, placeholder.as_bytes(), &ready[*index].bytes);
-        }
-        rendered.push(Ready::new(format!("{RENDERED_DIR}/{}", template.name), bytes, &template.attrs, &owners)?);
-    }
-    ready.extend(rendered);
-
+    let ready = prepare(plan, identities, &owners)?;
     let staging = gens.stage()?;
     let running_as_root = fsat::euid() == 0;
     let dir_group = if running_as_root && !plan.user_mode { owners.keys_group() } else { None };
@@ -130,6 +133,50 @@ pub fn install(plan: &Plan, identities: &Identities, options: &InstallOptions) -
     report.path = path;
     report.installed = ready.iter().map(|r| r.name.clone()).collect();
     Ok(report)
+}
+
+/// What an install would change, without changing anything: the secrets are decrypted and
+/// compared with the current generation, read through the same checked folders. A target or
+/// generations folder that does not exist yet is not created: everything would be added.
+fn dry_run(plan: &Plan, identities: &Identities, options: &InstallOptions) -> Result<Report> {
+    let owners = Owners::new(plan, &InstallOptions { ignore_passwd: true, ..options.clone() })?;
+    let ready = prepare(plan, identities, &owners)?;
+    let exists = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+    let mut report = if exists(&plan.target) && exists(&plan.generations) {
+        changes(&Generations::open_replacing(&plan.target, &plan.generations, options.replace_in_the_way)?, &ready)?
+    } else {
+        Report { added: ready.iter().map(|r| r.name.clone()).collect(), ..Report::default() }
+    };
+    report.dry_run = true;
+    report.installed = ready.iter().map(|r| r.name.clone()).collect();
+    Ok(report)
+}
+
+/// Every file of the plan decrypted, rendered and given its owner, in memory.
+fn prepare(plan: &Plan, identities: &Identities, owners: &Owners) -> Result<Vec<Ready>> {
+    let plain = decrypt_sources(plan, identities)?;
+    let mut ready = Vec::with_capacity(plan.files.len() + plan.templates.len());
+    let mut placeholders: Vec<(&str, usize)> = Vec::new();
+    for file in &plan.files {
+        let decrypted = &plain[&(file.source.clone(), file.format)];
+        let bytes = extract::value(&file.name, &file.source, decrypted, &file.key)?;
+        if let Some(p) = &file.placeholder {
+            placeholders.push((p, ready.len()));
+        }
+        ready.push(Ready::new(file.name.clone(), bytes, &file.attrs, owners)?);
+    }
+    drop(plain);
+    placeholders.sort_unstable();
+    let mut rendered = Vec::new();
+    for template in &plan.templates {
+        let mut bytes = Zeroizing::new(template.content.as_bytes().to_vec());
+        for (placeholder, index) in &placeholders {
+            bytes = replace(&bytes, placeholder.as_bytes(), &ready[*index].bytes);
+        }
+        rendered.push(Ready::new(format!("{RENDERED_DIR}/{}", template.name), bytes, &template.attrs, owners)?);
+    }
+    ready.extend(rendered);
+    Ok(ready)
 }
 
 /// Decrypts each distinct file once, in parallel. The first failure (in plan order) wins.
@@ -194,9 +241,11 @@ impl Owners {
         Ok((user.map(|(uid, _)| uid), group.or(user.and_then(|(_, primary)| primary))))
     }
 
-    /// sops-nix's `keys` group, which owns the generation folders when it exists.
+    /// sops-nix's `keys` group, which owns the generation folders, or `nogroup` on a system
+    /// without it (as sops-install-secrets falls back); neither: left as created.
     fn keys_group(&self) -> Option<u32> {
-        self.accounts.as_ref()?.group_id("keys")
+        let accounts = self.accounts.as_ref()?;
+        accounts.group_id("keys").or_else(|| accounts.group_id("nogroup"))
     }
 }
 
@@ -221,8 +270,8 @@ fn write_file(staging: &Staging<'_>, file: &Ready, dir_group: Option<u32>) -> Re
 /// Which files are new, changed or gone compared with the current generation, and the units
 /// to restart or reload for them.
 fn changes(gens: &Generations, ready: &[Ready]) -> Result<Report> {
-    let mut report = Report::default();
-    let Some(current) = gens.current() else {
+    let mut report = Report { previous: gens.current(), ..Report::default() };
+    let Some(current) = report.previous else {
         report.added = ready.iter().map(|r| r.name.clone()).collect();
         return Ok(report);
     };
@@ -259,28 +308,40 @@ struct LinkSlot {
     folder: DirFd,
     name: OsString,
     path: PathBuf,
+    /// A regular file there may be replaced by the link.
+    replace_file: bool,
 }
 
 impl LinkSlot {
-    /// Opens the folder of an extra path. The path may be missing or a symlink (replaced);
-    /// anything else there is refused, since replacing it would lose it.
-    fn open(path: &Path, owner: Option<u32>) -> Result<LinkSlot> {
+    /// Opens the folder of an extra path. The path may be missing or a symlink (replaced), or
+    /// with `replace_file` a regular file (replaced, as sops-install-secrets does); anything
+    /// else there is refused, since replacing it would lose it.
+    fn open(path: &Path, owner: Option<u32>, replace_file: bool) -> Result<LinkSlot> {
         let (folder, name) = DirFd::open_parent_trusting(path, owner)?;
-        if let Some(stat) = folder.stat_entry(&name)? {
-            if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
-                return Err(DeployError::ExtraPathTaken { path: path.to_path_buf(), appeared: false });
-            }
+        let slot = LinkSlot { folder, name, path: path.to_path_buf(), replace_file };
+        if !slot.replaceable()? {
+            return Err(DeployError::ExtraPathTaken { path: path.to_path_buf(), appeared: false });
         }
-        Ok(LinkSlot { folder, name, path: path.to_path_buf() })
+        Ok(slot)
+    }
+
+    /// Whether what is at the path now may be replaced by the link.
+    fn replaceable(&self) -> Result<bool> {
+        use rustix::fs::FileType;
+        Ok(match self.folder.stat_entry(&self.name)? {
+            None => true,
+            Some(stat) => {
+                let kind = FileType::from_raw_mode(stat.st_mode as _);
+                kind == FileType::Symlink || (self.replace_file && kind == FileType::RegularFile)
+            }
+        })
     }
 
     /// Links the extra path to the file through the target, so that it follows every switch,
     /// and gives the link the file's owner.
     fn link(&self, through_target: &Path, owner: (Option<u32>, Option<u32>)) -> Result<()> {
-        if let Some(stat) = self.folder.stat_entry(&self.name)? {
-            if rustix::fs::FileType::from_raw_mode(stat.st_mode as _) != rustix::fs::FileType::Symlink {
-                return Err(DeployError::ExtraPathTaken { path: self.path.clone(), appeared: true });
-            }
+        if !self.replaceable()? {
+            return Err(DeployError::ExtraPathTaken { path: self.path.clone(), appeared: true });
         }
         self.folder.replace_with_symlink(&self.name, through_target)?;
         let (uid, gid) = owner;

@@ -66,6 +66,7 @@ pub mod generations;
 pub mod install;
 pub mod keys;
 pub mod manifest;
+pub mod mount;
 pub mod plan;
 pub mod source;
 
@@ -74,7 +75,8 @@ pub use check::check;
 pub use error::DeployError;
 pub use generations::Generations;
 pub use install::{install, InstallOptions, Report};
-pub use keys::KeySources;
+pub use keys::{KeySources, Loaded};
 pub use manifest::{Manifest, Overrides, SopsNixManifest};
+pub use mount::{mount_secret_fs, SecretFs};
 pub use plan::{Attrs, Plan, PlannedFile, PlannedTemplate};
 pub use source::{MachineSecret, Source, Via};

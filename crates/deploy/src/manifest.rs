@@ -132,9 +132,9 @@ pub struct SopsNixTemplate {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Logging {
-    /// sops-nix logs each key it imports; read, not acted on (an install reports in its [`crate::Report`]).
+    /// Say which ssh host key was imported as which age key.
     pub key_import: bool,
-    /// sops-nix logs the secrets added, changed and removed; read, not acted on (they are in the [`crate::Report`]).
+    /// Say which secrets were added, changed and removed.
     pub secret_changes: bool,
 }
 
@@ -170,7 +170,7 @@ pub struct SopsNixManifest {
     /// ssh-ed25519 private keys used as age identities.
     #[serde(deserialize_with = "nullable")]
     pub age_ssh_key_paths: Vec<String>,
-    /// Whether sops-nix mounts a tmpfs at `secretsMountPoint`; read, not acted on (no mount is made here).
+    /// A tmpfs at `secretsMountPoint` instead of a ramfs (which never reaches swap).
     pub use_tmpfs: bool,
     /// home-manager's user mode: no owner changes, and `%r` in paths is `$XDG_RUNTIME_DIR`.
     pub user_mode: bool,
@@ -192,7 +192,8 @@ impl SopsNixManifest {
 
     /// The keys it names (none means: none configured).
     pub fn key_sources(&self) -> KeySources {
-        let runtime = |p: &str| PathBuf::from(self.runtime(p));
+        let rundir = std::env::var("XDG_RUNTIME_DIR").unwrap_or_default();
+        let runtime = |p: &str| PathBuf::from(self.runtime(p, &rundir));
         KeySources {
             age_key_files: self.age_key_file.iter().filter(|p| !p.is_empty()).map(|p| runtime(p)).collect(),
             ssh_keys: self.age_ssh_key_paths.iter().map(|p| runtime(p)).collect(),
@@ -200,18 +201,36 @@ impl SopsNixManifest {
     }
 
     /// `%r` is the runtime folder in user mode (home-manager), `%%` a percent sign.
-    fn runtime(&self, path: &str) -> String {
+    fn runtime(&self, path: &str, rundir: &str) -> String {
         if !self.user_mode {
             return path.to_string();
         }
-        let rundir = std::env::var("XDG_RUNTIME_DIR").unwrap_or_default();
-        path.split("%%").map(|part| part.replace("%r", &rundir)).collect::<Vec<_>>().join("%")
+        path.split("%%").map(|part| part.replace("%r", rundir)).collect::<Vec<_>>().join("%")
     }
 
     /// The install it describes. `target` replaces `symlinkPath` (generations then go to
     /// `<target>.d`), and secret paths under the old `symlinkPath` move along with it.
+    ///
+    /// In user mode the runtime folder is `$XDG_RUNTIME_DIR`; without it the install is
+    /// refused ([`ManifestProblem::NoRuntimeDir`]) rather than made at the root of the file
+    /// system, as sops-install-secrets refuses it.
     pub fn plan(&self, target: Option<&Path>) -> Result<Plan> {
-        let symlink_path = PathBuf::from(self.runtime(&self.symlink_path));
+        let rundir = match std::env::var("XDG_RUNTIME_DIR") {
+            Ok(dir) if !dir.is_empty() => dir,
+            _ if self.user_mode => return Err(self.error(ManifestProblem::NoRuntimeDir)),
+            _ => String::new(),
+        };
+        self.plan_in(target, &rundir)
+    }
+
+    /// The plan for a check (`-check-mode`), which installs nothing: in user mode `%r` stands
+    /// for `$XDG_RUNTIME_DIR` when set and for nothing otherwise, as a build sandbox has none.
+    pub fn plan_for_check(&self, target: Option<&Path>) -> Result<Plan> {
+        self.plan_in(target, &std::env::var("XDG_RUNTIME_DIR").unwrap_or_default())
+    }
+
+    fn plan_in(&self, target: Option<&Path>, rundir: &str) -> Result<Plan> {
+        let symlink_path = PathBuf::from(self.runtime(&self.symlink_path, rundir));
         let mut plan = if let Some(t) = target {
             Plan::new(t)
         } else {
@@ -219,7 +238,7 @@ impl SopsNixManifest {
                 return Err(self.error(ManifestProblem::NoTarget));
             }
             let mut plan = Plan::new(&symlink_path);
-            plan.generations = PathBuf::from(self.runtime(&self.secrets_mount_point));
+            plan.generations = PathBuf::from(self.runtime(&self.secrets_mount_point, rundir));
             plan
         };
         plan.keep = self.keep_generations;
@@ -228,7 +247,7 @@ impl SopsNixManifest {
             if path.is_empty() {
                 return None;
             }
-            let path = PathBuf::from(self.runtime(path));
+            let path = PathBuf::from(self.runtime(path, rundir));
             match (target, path.strip_prefix(&symlink_path)) {
                 (Some(t), Ok(rest)) if !self.symlink_path.is_empty() => Some(t.join(rest)),
                 _ => Some(path),

@@ -118,11 +118,20 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Checks what can be checked without files or keys: names stay inside a generation and
-    /// are unique, extra paths are absolute.
+    /// Checks what can be checked without files or keys (sops-install-secrets'
+    /// `-check-mode=manifest`): names stay inside a generation and are unique, extra paths are
+    /// absolute, and secrets of one encrypted file agree on its format.
     pub fn validate(&self) -> Result<()> {
         let mut seen = std::collections::BTreeSet::new();
+        let mut formats: std::collections::BTreeMap<&Path, (&str, Format)> = std::collections::BTreeMap::new();
         for file in &self.files {
+            let (first, earlier) = *formats.entry(&file.source).or_insert((&file.name, file.format));
+            if earlier != file.format {
+                return Err(DeployError::secret(
+                    &file.name,
+                    SecretProblem::FormatClash { file: file.source.clone(), format: file.format, first: first.to_string(), earlier },
+                ));
+            }
             check_name(&file.name)?;
             if !seen.insert(file.name.as_str()) {
                 return Err(DeployError::secret(&file.name, SecretProblem::ListedTwice));
@@ -217,5 +226,10 @@ mod tests {
         }
         plan.files = vec![file("a"), file("a")];
         assert!(plan.validate().is_err());
+        let mut yaml = file("b");
+        yaml.format = Format::Yaml;
+        plan.files = vec![file("a"), yaml];
+        let err = plan.validate().unwrap_err().to_string();
+        assert!(err.contains("but a gave binary before"), "one file, two formats: {err}");
     }
 }

@@ -5,7 +5,8 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use secrets_deploy::{DeployError, InstallOptions, KeySources, Manifest, Plan, Report, Source};
+use secrets_deploy::plan::RENDERED_DIR;
+use secrets_deploy::{DeployError, InstallOptions, KeySources, Manifest, Plan, Report, SecretFs, Source};
 
 use crate::context::{plural, Context};
 use crate::exit;
@@ -14,12 +15,16 @@ use crate::output::{say, write_stdout, write_text};
 
 const INSTALL_EXAMPLES: &str = "\
 Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
-that fails to decrypt fails the run and leaves the previous generation in place.
+that fails to decrypt fails the run and leaves the previous generation in place. A key path that is
+missing or not a usable key is skipped with a warning; the run fails only when no key is left.
+Changed secrets are listed on stdout (`adding secret: NAME`, as sops-install-secrets does).
+With a sops-nix manifest, NIXOS_ACTION=dry-activate means --dry-run.
 
 Examples:
   secrets --repo /var/lib/secrets-repo install --machine web1 --target /run/secrets
   secrets install --machine web1 --target /run/secrets --manifest overrides.json
   secrets install --machine web1 --target /run/secrets --check
+  secrets install --machine web1 --target /run/secrets --dry-run   # what would change
   secrets install --manifest /nix/store/…-manifest.json    # a sops-nix manifest";
 
 /// `secrets install`.
@@ -53,6 +58,12 @@ pub struct InstallArgs {
     /// Own every file by root without looking up users (for secrets needed before users exist)
     #[arg(long)]
     pub ignore_passwd: bool,
+    /// Decrypt and say what would change (`would add secret: NAME`), changing nothing
+    #[arg(long, conflicts_with_all = ["check", "check_mode"])]
+    pub dry_run: bool,
+    /// With a sops-nix manifest: no ramfs at its secretsMountPoint (leave the folder's file system)
+    #[arg(long)]
+    pub no_mount: bool,
 }
 
 /// How far `--check`/`--check-mode` goes.
@@ -79,13 +90,21 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
     let target = args.target.as_deref().map(absolute).transpose()?;
     let given_keys = KeySources { age_key_files: args.age_key_file.iter().cloned().collect(), ssh_keys: args.ssh_keys.clone() };
 
+    // What sops-install-secrets' manifest settings ask of the output; a machine's install
+    // from a repository reports its changes.
+    let mut style = Style { changes: true, key_import: false, sops_nix: false, mount: None };
     let (mut plan, keys, who) = match manifest {
         Some((Manifest::SopsNix(m), _)) => {
             if args.machine.is_some() {
                 return Err(Failure::new(exit::USAGE, "--machine does not go with a sops-nix manifest, which lists the secrets itself"));
             }
-            let plan = m.plan(target.as_deref())?;
+            let plan = if check == CheckMode::Off { m.plan(target.as_deref())? } else { m.plan_for_check(target.as_deref())? };
             let keys = if given_keys.is_empty() { m.key_sources() } else { given_keys };
+            // The manifest's own mount point gets sops-nix's file system; a --target given
+            // instead is the caller's folder, left as it is.
+            let fs = if m.use_tmpfs { SecretFs::Tmpfs } else { SecretFs::Ramfs };
+            let mount = (target.is_none() && !args.no_mount).then_some(fs);
+            style = Style { changes: m.logging.secret_changes, key_import: m.logging.key_import, sops_nix: true, mount };
             (plan, keys, "the manifest".to_string())
         }
         overrides => {
@@ -126,13 +145,42 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             Ok(0)
         }
         CheckMode::Off => {
-            let identities = keys.load().map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
-            let options = InstallOptions { ignore_passwd: args.ignore_passwd, accounts_root: None };
-            let report = secrets_deploy::install(&plan, &identities, &options).map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
+            // Run as sops-nix's `sops.package`, `nixos-rebuild dry-activate` sets NIXOS_ACTION.
+            let dry_run = args.dry_run || (style.sops_nix && std::env::var("NIXOS_ACTION").is_ok_and(|a| a == "dry-activate"));
+            // A key under the folders being installed came from these secrets: at boot it is
+            // not there yet, and it must not be what opens them.
+            let (keys, inside) = keys.outside(&[&plan.target, &plan.generations]);
+            for path in &inside {
+                say!("warning: skipping key {}: it is installed from these secrets, under {}", path.display(), plan.target.display());
+            }
+            if keys.is_empty() && !inside.is_empty() {
+                return Err(Failure::msg("no key to decrypt with: every key given is installed from these secrets")
+                    .hint("give the machine's own key: --age-key-file FILE or --ssh-key /etc/ssh/ssh_host_ed25519_key"));
+            }
+            let loaded = keys.load_available().map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
+            for skipped in &loaded.skipped {
+                say!("warning: skipping {skipped}");
+            }
+            if style.key_import {
+                for (path, recipient) in &loaded.imported {
+                    say!("using ssh key {} as age key {recipient}", path.display());
+                }
+            }
+            let options = InstallOptions {
+                ignore_passwd: args.ignore_passwd,
+                accounts_root: None,
+                dry_run,
+                // sops-install-secrets replaces a folder at /run/secrets and a file at a
+                // secret's path; from a repository, what stands there is refused instead.
+                replace_in_the_way: style.sops_nix,
+                mount: style.mount.filter(|_| !dry_run),
+            };
+            let report =
+                secrets_deploy::install(&plan, &loaded.identities, &options).map_err(|e| deploy_failure(e).hint(unchanged(&plan)))?;
             // The units are restarted even when the report cannot be printed (its reader went
             // away): the secrets are installed, and the services must see them.
-            let printed = print_report(ctx, &plan, &report, &who);
-            let code = restart_units(&report)?;
+            let printed = print_report(ctx, &plan, &report, &who, style);
+            let code = if plan.user_mode { 0 } else { restart_units(&report)? };
             printed?;
             Ok(code)
         }
@@ -151,6 +199,19 @@ fn source(ctx: &Context) -> CmdResult<Source> {
 
 fn absolute(path: &Path) -> CmdResult<PathBuf> {
     std::path::absolute(path).map_err(|e| Failure::new(exit::USAGE, format!("{}: {e}", path.display())))
+}
+
+/// What the output of an install says besides its summary.
+#[derive(Clone, Copy)]
+struct Style {
+    /// The secrets added, changed and removed (sops-nix's `logging.secretChanges`).
+    changes: bool,
+    /// The ssh host keys used as age keys (sops-nix's `logging.keyImport`).
+    key_import: bool,
+    /// Installing a sops-nix manifest, as sops-install-secrets.
+    sops_nix: bool,
+    /// The file system to mount at the generations folder.
+    mount: Option<SecretFs>,
 }
 
 fn unchanged(plan: &Plan) -> String {
@@ -175,10 +236,11 @@ fn print_check(ctx: &Context, plan: &Plan) -> CmdResult<()> {
     write_text(&out)
 }
 
-fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str) -> CmdResult<()> {
+fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str, style: Style) -> CmdResult<()> {
     if ctx.global.json {
         let json = serde_json::json!({
             "target": plan.target,
+            "dryRun": report.dry_run,
             "generation": report.generation,
             "path": report.path,
             "installed": report.installed,
@@ -192,19 +254,55 @@ fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str) -> CmdRe
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();
         return write_stdout(format!("{text}\n").as_bytes());
     }
-    for (verb, names) in [("adding", &report.added), ("modifying", &report.modified), ("removing", &report.removed)] {
-        if !names.is_empty() {
-            let noun = if names.len() == 1 { "secret" } else { "secrets" };
-            say!("{verb} {noun}: {}", names.join(", "));
+    // As sops-install-secrets: only over a previous generation (at first boot there is
+    // nothing to compare with), never in user mode, and only the lists that are not empty.
+    if style.changes && report.previous.is_some() && !plan.user_mode {
+        write_text(&change_lines(report))?;
+    }
+    if report.dry_run {
+        say!(
+            "Would install {} for {who} in {}; nothing was changed (dry run)",
+            plural(report.installed.len(), "secret"),
+            plan.target.display()
+        );
+    } else {
+        say!(
+            "Installed {} for {who} in {} (generation {})",
+            plural(report.installed.len(), "secret"),
+            plan.target.display(),
+            report.generation
+        );
+    }
+    Ok(())
+}
+
+/// sops-install-secrets' change lines: `adding secret: a` or `adding secrets: a, b` (then
+/// `modifying`, `removing`), the same for templates as `rendered secret`, each list sorted;
+/// `would add`, `would modify`, `would remove` in a dry run.
+fn change_lines(report: &Report) -> String {
+    let prefix = format!("{RENDERED_DIR}/");
+    let mut out = String::new();
+    for rendered in [false, true] {
+        let noun = if rendered { "rendered secret" } else { "secret" };
+        for (verb, dry_verb, names) in [
+            ("adding", "would add", &report.added),
+            ("modifying", "would modify", &report.modified),
+            ("removing", "would remove", &report.removed),
+        ] {
+            let mut names: Vec<&str> = names
+                .iter()
+                .filter_map(|n| if rendered { n.strip_prefix(&prefix) } else { (!n.starts_with(&prefix)).then_some(n.as_str()) })
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            names.sort_unstable();
+            let verb = if report.dry_run { dry_verb } else { verb };
+            let s = if names.len() == 1 { "" } else { "s" };
+            out.push_str(&format!("{verb} {noun}{s}: {}\n", names.join(", ")));
         }
     }
-    say!(
-        "Installed {} for {who} in {} (generation {})",
-        plural(report.installed.len(), "secret"),
-        plan.target.display(),
-        report.generation
-    );
-    Ok(())
+    out
 }
 
 /// Restarts or reloads the units of changed secrets: through systemctl when asked to (as
@@ -215,10 +313,21 @@ fn restart_units(report: &Report) -> CmdResult {
         return Ok(0);
     }
     let via_systemctl = std::env::var("SOPS_RESTART_UNITS_VIA_SYSTEMCTL").is_ok_and(|v| v == "1");
+    if report.dry_run && (via_systemctl || !Path::new("/run/nixos").is_dir()) {
+        for unit in &report.restart_units {
+            say!("would restart {unit}");
+        }
+        for unit in &report.reload_units {
+            say!("would reload {unit}");
+        }
+        return Ok(0);
+    }
     if !via_systemctl && Path::new("/run/nixos").is_dir() {
-        for (units, file) in
-            [(&report.restart_units, "/run/nixos/activation-restart-list"), (&report.reload_units, "/run/nixos/activation-reload-list")]
-        {
+        // A dry activation collects its units in lists of their own, which
+        // switch-to-configuration prints and does not act on.
+        let list = if report.dry_run { "dry-activation" } else { "activation" };
+        let (restart, reload) = (format!("/run/nixos/{list}-restart-list"), format!("/run/nixos/{list}-reload-list"));
+        for (units, file) in [(&report.restart_units, restart.as_str()), (&report.reload_units, reload.as_str())] {
             append_lines(Path::new(file), units)
                 .map_err(|e| Failure::msg(format!("{file}: {e}")).hint("the secrets are installed; restart the units by hand"))?;
         }
