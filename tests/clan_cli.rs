@@ -762,11 +762,12 @@ fn no_commit_flag_and_clan_no_commit_leave_changes_uncommitted() {
     flake.ok(0, &["users", "add", "admin", K[0]]);
     flake.as_key(0).args(["--no-commit", "users", "add", "bob", K[1]]).assert().success();
     assert_eq!(flake.last_commit(), "secrets: add user admin");
-    assert_eq!(flake.uncommitted(), "?? sops/users/bob/key.json\n");
+    // New files are marked intent-to-add, as clan marks them (a flake sees them), nothing staged.
+    assert_eq!(flake.uncommitted(), " A sops/users/bob/key.json\n");
     flake.as_key(0).args(["set", "s", "--no-commit"]).env("SOPS_NIX_SECRET", "v").assert().success();
     flake.as_key(0).args(["users", "add", "carol", K[2]]).env("CLAN_NO_COMMIT", "1").assert().success();
     assert_eq!(flake.last_commit(), "secrets: add user admin");
-    assert!(flake.uncommitted().contains("?? sops/users/carol/key.json\n"));
+    assert!(flake.uncommitted().contains(" A sops/users/carol/key.json\n"));
     // An empty CLAN_NO_COMMIT is unset, as in clan.
     flake.as_key(0).args(["users", "add", "dave", K[3]]).env("CLAN_NO_COMMIT", "").assert().success();
     assert_eq!(flake.last_commit(), "secrets: add user dave");

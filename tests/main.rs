@@ -40,6 +40,7 @@ mod deploy_cli;
 mod error_catalogue;
 mod exec_env;
 mod git_cli;
+mod git_commits;
 mod hostile_links;
 mod hostile_output;
 mod hostile_repo;

@@ -24,11 +24,32 @@ pub struct Context {
 impl Context {
     /// The repository: `--repo`/`SECRETS_REPO`, else found from the working directory.
     pub fn repo(&self) -> Result<Repo, Failure> {
+        let repo = self.find_repo()?;
+        if self.global.debug {
+            say!("debug: repository {}", repo.root().display());
+            if !self.global.option.is_empty() {
+                say!("debug: --option is a nix option; secrets evaluates no nix, so it is ignored");
+            }
+        }
+        Ok(repo)
+    }
+
+    /// `--repo`/`SECRETS_REPO`, else `CLAN_DIR` (clan's default for `--flake`; empty means
+    /// unset, as in clan), else found from the working directory.
+    fn find_repo(&self) -> Result<Repo, Failure> {
         if let Some(path) = &self.global.repo {
             if !path.is_dir() {
                 return Err(Failure::msg(format!("{}: no such directory", path.display())).hint("--repo takes the folder that holds sops/"));
             }
             return Ok(Repo::at(path.canonicalize().unwrap_or_else(|_| path.clone())));
+        }
+        if let Some(dir) = std::env::var_os("CLAN_DIR").filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(dir);
+            if !path.is_dir() {
+                return Err(Failure::msg(format!("CLAN_DIR={}: no such directory", path.display()))
+                    .hint("CLAN_DIR names the folder that holds sops/ (a local folder; secrets reads no remote flake)"));
+            }
+            return Ok(Repo::at(path.canonicalize().unwrap_or(path)));
         }
         let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
         Repo::discover(&cwd).ok_or_else(|| {
@@ -87,11 +108,29 @@ impl Context {
     /// the store's record that the change is uncommitted (also when told not to commit). A
     /// failed commit keeps the record, so the next command commits the change.
     pub fn commit(&self, repo: &Repo, paths: &[PathBuf], subject: &str) -> Result<(), Failure> {
-        if !self.commits() || paths.is_empty() {
+        if paths.is_empty() {
             let _ = uncommitted::clear(repo);
             return Ok(());
         }
+        if !self.commits() {
+            let _ = uncommitted::clear(repo);
+            // As clan: new files join git's tracked set (a flake sees them), nothing is staged.
+            match secrets_store::git::intent_to_add(repo.root(), paths) {
+                Ok(marked) if self.global.debug => say!("debug: not committing; {} marked intent-to-add", plural(marked, "new file")),
+                Ok(_) => {}
+                Err(e) => {
+                    store_failure(e).hint("the change is on disk; add it to git by hand: git add --intent-to-add sops").print_as_warning();
+                }
+            }
+            return Ok(());
+        }
         kill_before_commit_if_asked();
+        if self.global.debug {
+            match secrets_store::git::commit_by_git(repo.root()) {
+                Some(reason) => say!("debug: committing with `git commit` ({reason})"),
+                None => say!("debug: committing in process, with the identity git commit would use"),
+            }
+        }
         let committed = secrets_store::git::commit_paths(repo.root(), paths, subject);
         if committed.is_ok() {
             let _ = uncommitted::clear(repo);
@@ -107,8 +146,15 @@ impl Context {
                 // do, so the only next step is the commit.
                 let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
                     || matches!(&e, StoreError::Git(message) if message.contains("No space left on device"));
+                let refused = matches!(e, StoreError::GitCommitRefused { .. });
                 let mut failure = store_failure(e);
                 failure.hints.clear();
+                if refused {
+                    return Err(failure.hint(format!(
+                        "the change is written and staged but not committed; fix what git said, then commit it: git commit -m {}",
+                        shell_quoted(subject)
+                    )));
+                }
                 let first = if full { "free some space on the disk, then " } else { "" };
                 Err(failure.hint(format!("the change is on disk but not committed; {first}commit it by hand (git add sops && git commit)")))
             }
@@ -240,6 +286,11 @@ fn lock_timeout() -> Result<std::time::Duration, Failure> {
         }
         _ => Ok(lock::DEFAULT_TIMEOUT),
     }
+}
+
+/// `text` quoted for a POSIX shell, for a command the user is told to run.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 pub fn plural(n: usize, noun: &str) -> String {

@@ -179,6 +179,29 @@ pub enum StoreError {
     #[error("git: {0}")]
     Git(String),
 
+    /// `git commit` (run when signing, hooks or git's own identity rules apply) could not be
+    /// started or given its paths.
+    #[error("cannot run `git commit` ({reason}): {source}")]
+    GitCommand {
+        /// Why the commit was left to git.
+        reason: crate::git::ByGitReason,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `git commit` refused the commit: a hook failed, signing failed, or git knows no
+    /// identity. The files are written and staged.
+    #[error("`git commit` failed ({reason}; {status}): {said}")]
+    GitCommitRefused {
+        /// Why the commit was left to git.
+        reason: crate::git::ByGitReason,
+        /// git's exit status.
+        status: String,
+        /// What git (and its hooks) printed.
+        said: String,
+    },
+
     /// An AWS CLI credentials or config file that the AWS CLI would refuse too.
     #[error("{}: {source}; the AWS CLI cannot read this file either, fix that line", path.display())]
     AwsFile {
