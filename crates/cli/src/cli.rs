@@ -109,6 +109,8 @@ pub enum Command {
     Groups(groups::GroupCommand),
     /// Set a secret's value (from stdin, a hidden prompt, or --edit) and who can read it
     Set(secrets::SetArgs),
+    /// Edit a secret's value in $SOPS_EDITOR or $EDITOR (a private in-memory file)
+    Edit(secrets::EditArgs),
     /// Print a secret's exact bytes
     Get(secrets::GetArgs),
     /// List secrets, optionally those whose name contains PATTERN

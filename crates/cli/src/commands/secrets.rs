@@ -45,6 +45,19 @@ pub struct SetArgs {
     /// Allow a secret that no user can read (machines only)
     #[arg(short, long)]
     pub force: bool,
+    /// Accept an empty value from standard input (refused otherwise: an unset variable piped in)
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// `secrets edit`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The value is decrypted into a private in-memory file for $SOPS_EDITOR, else $EDITOR, else vi; it is encrypted again only when it changed, for the same readers.\n\nExamples:\n  secrets edit db-password\n  EDITOR=nano secrets edit api-token"
+)]
+pub struct EditArgs {
+    /// The secret's name
+    pub secret: String,
 }
 
 /// `secrets get`.
@@ -116,11 +129,12 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
     }
 }
 
-pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: bool) -> CmdResult {
+pub fn set(ctx: &Context, args: &SetArgs) -> CmdResult {
+    let (name, given, edit, force) = (args.secret.as_str(), &args.members, args.edit, args.force);
     let repo = ctx.repo()?;
     let secret = repo.secret(name)?;
     let members = members_with_caller(&repo, given)?;
-    let value = if let Some(v) = read_value(edit)? {
+    let value = if let Some(v) = read_value(edit, args.allow_empty)? {
         v
     } else {
         // The keys are not held while the editor runs: they are loaded again afterwards.
@@ -141,8 +155,33 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     Ok(0)
 }
 
+/// `secrets edit`: the value of an existing secret in the editor, as `sops edit` opens a file;
+/// encrypted again, for the readers its links name now, only when it changed.
+pub fn edit(ctx: &Context, name: &str) -> CmdResult {
+    let repo = ctx.repo()?;
+    let secret = repo.secret(name)?;
+    if !repo.exists(Kind::Secret, name) {
+        return Err(Failure::msg(format!("Secret '{}' does not exist", secrets_store::names::shown(name)))
+            .hint(format!("create it with `secrets set {}`", secrets_store::names::shown(name))));
+    }
+    let current = ops::decrypt_secret(&repo, &secret, &ctx.identities())?;
+    // The keys are not held while the editor runs: they are loaded again afterwards.
+    let Some(value) = crate::editor::edit(&current)? else {
+        say!("{}: unchanged", secrets_store::names::shown(name));
+        return Ok(0);
+    };
+    drop(current);
+    let identities = ctx.identities();
+    let progress = ctx.progress();
+    let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
+    let _lock = ctx.lock(&repo)?;
+    let outcome = ops::set_secret(&op, name, &value, &[])?;
+    ctx.commit(&repo, &outcome.paths, &format!("secrets: update {name}"))?;
+    Ok(0)
+}
+
 /// The value to set: `None` means "open the editor".
-fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
+fn read_value(edit: bool, allow_empty: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     if edit {
         return Ok(None);
     }
@@ -159,6 +198,11 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     std::io::stdin()
         .read_to_end(&mut buffer)
         .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
+    if buffer.is_empty() && !allow_empty {
+        // `printf %s "$UNSET" | secrets set x` would store nothing, silently.
+        return Err(Failure::msg("the value read from standard input is empty; nothing was changed")
+            .hint("pipe the value in, or pass --allow-empty to store an empty secret"));
+    }
     Ok(Some(buffer))
 }
 
