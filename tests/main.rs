@@ -50,6 +50,7 @@ mod install_safety;
 mod key_files;
 mod memory_cli;
 mod repository_state;
+mod revocation_report;
 mod secrets_edit;
 mod shared_keys;
 mod sops_cli;

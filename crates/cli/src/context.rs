@@ -10,7 +10,7 @@ use secrets_store::lock::{self, RepoLock};
 use secrets_store::names::{shown, shown_path};
 use secrets_store::ops::{Outcome, Progress};
 use secrets_store::uncommitted;
-use secrets_store::{Repo, StoreError};
+use secrets_store::{Kind, Repo, StoreError};
 
 use crate::cli::GlobalArgs;
 use crate::exit;
@@ -161,18 +161,28 @@ impl Context {
         }
     }
 
-    /// Reports a finished operation: re-keyed secrets, and the reminder after a revocation.
-    pub fn report(&self, outcome: &Outcome) {
-        for r in &outcome.rekeyed {
-            if !r.removed.is_empty() {
-                say!(
-                    "{}: re-encrypted with a new data key; it was readable by {} — change its value if they may have kept a copy",
-                    shown(&r.secret),
-                    r.removed.iter().map(|m| shown(m)).collect::<Vec<_>>().join(", ")
-                );
-            }
+    /// Reports a finished operation: one line naming who lost access to which secrets (the
+    /// reminder to change their values), and how many secret files were encrypted again (only
+    /// files that changed count).
+    pub fn report(&self, repo: &Repo, outcome: &Outcome, lost: Lost<'_>) {
+        let revoked: Vec<&str> =
+            outcome.rekeyed.iter().filter(|r| r.file_changed && !r.removed.is_empty()).map(|r| r.secret.as_str()).collect();
+        if !revoked.is_empty() {
+            let who = match lost {
+                Lost::Member { kind, name } | Lost::ThroughGroup { kind, name, .. } => format!("{} ({})", shown(name), kind.noun()),
+                Lost::KeysOf { kind, name } => format!("the removed key(s) of {} ({})", shown(name), kind.noun()),
+                Lost::Unknown => {
+                    let index = secrets_store::history::KeyIndex::from_repo(repo);
+                    let mut holders: Vec<String> =
+                        outcome.rekeyed.iter().flat_map(|r| r.removed.iter()).map(|k| shown(&index.describe(k)).into_owned()).collect();
+                    holders.sort();
+                    holders.dedup();
+                    holders.join(", ")
+                }
+            };
+            say!("{}", revocation_line(&who, &revoked, lost, self.commits()));
         }
-        let count = outcome.rekeyed.len();
+        let count = outcome.rekeyed.iter().filter(|r| r.file_changed).count();
         if count > 0 {
             say!("Re-encrypted {}", plural(count, "secret"));
         }
@@ -180,6 +190,59 @@ impl Context {
 
     pub fn progress(&self) -> Bar {
         Bar(std::sync::OnceLock::new())
+    }
+}
+
+/// Who lost access in a change, for its report ([`Context::report`]).
+#[derive(Clone, Copy)]
+pub enum Lost<'a> {
+    /// Nobody in particular (a re-key): removed keys are named by their holders, if known.
+    Unknown,
+    /// A user or machine, removed or unlinked from secrets.
+    Member {
+        /// User or machine.
+        kind: Kind,
+        /// Its name.
+        name: &'a str,
+    },
+    /// A user or machine removed from a group.
+    ThroughGroup {
+        /// User or machine.
+        kind: Kind,
+        /// Its name.
+        name: &'a str,
+        /// The group.
+        group: &'a str,
+    },
+    /// Keys removed from a user or machine that stays.
+    KeysOf {
+        /// User or machine.
+        kind: Kind,
+        /// Its name.
+        name: &'a str,
+    },
+}
+
+/// Secrets named in a revocation line; more are summed up with a command that lists them.
+const NAMED_SECRETS: usize = 10;
+
+/// `bob (user) lost access to db, api; change their values …`: up to [`NAMED_SECRETS`] by
+/// name, else their number and where to find them all.
+fn revocation_line(who: &str, revoked: &[&str], lost: Lost<'_>, committed: bool) -> String {
+    let advice = "change their values if the removed reader may have kept a copy";
+    if revoked.len() <= NAMED_SECRETS {
+        let listed: Vec<String> = revoked.iter().map(|s| shown(s).into_owned()).collect();
+        return format!("{who} lost access to {}; {advice}", listed.join(", "));
+    }
+    let count = plural(revoked.len(), "secret");
+    match lost {
+        Lost::ThroughGroup { group, .. } => {
+            format!("{who} lost access to {count}; {advice}: secrets list --readable-by group:{}", shown(group))
+        }
+        _ if committed => {
+            format!("{who} lost access to {count}; {advice}: they are the secrets of the commit, git show --name-only HEAD -- sops/secrets")
+        }
+        _ => format!("{who} lost access to {count}; {advice}: they are the changed secrets, git status sops"),
     }
 }
 
@@ -370,6 +433,10 @@ pub fn store_failure(error: StoreError) -> Failure {
             Some("fix the cause, then run any secrets command: it first undoes the rest of the interrupted change".to_string())
         }
         StoreError::LockTimeout { .. } => Some("nothing was changed".to_string()),
+        StoreError::LastGroupMember { group, .. } => Some(format!(
+            "nothing was changed; add another member first (secrets groups add-user {} USER), or pass --force to remove the group with its last member (git keeps no empty folder)",
+            shown(group)
+        )),
         other => other.io_error().and_then(io_hint),
     };
     // A bad name is a usage error, as clan's argument parser reports it.

@@ -352,6 +352,25 @@ pub enum StoreError {
         path: PathBuf,
     },
 
+    /// Removing the last member of a group that grants access to secrets, without `force`:
+    /// the group would go (git keeps no empty folder) and its access with it.
+    #[error(
+        "{} `{}` is the last member of group `{}`: removing it removes the group and its access to {secrets} secret(s)",
+        kind.noun(),
+        shown(name),
+        shown(group)
+    )]
+    LastGroupMember {
+        /// The group.
+        group: String,
+        /// Whether the member is a user or a machine.
+        kind: Kind,
+        /// The member's name.
+        name: String,
+        /// How many secrets the group grants access to.
+        secrets: usize,
+    },
+
     /// A secret file that decrypts but holds no `data` value.
     #[error("{}: the file has no `data` value", path.display())]
     NoData {

@@ -80,11 +80,19 @@ pub struct RekeySummary {
     pub removed: Vec<String>,
     /// Whether the data key was replaced.
     pub rotated: bool,
+    /// Whether the secret's file changed (not only its dangling links).
+    pub file_changed: bool,
 }
 
 impl From<&Rekeyed> for RekeySummary {
     fn from(r: &Rekeyed) -> Self {
-        RekeySummary { secret: r.secret.name.clone(), added: r.added.clone(), removed: r.removed.clone(), rotated: r.rotated }
+        RekeySummary {
+            secret: r.secret.name.clone(),
+            added: r.added.clone(),
+            removed: r.removed.clone(),
+            rotated: r.rotated,
+            file_changed: r.bytes().is_some(),
+        }
     }
 }
 
@@ -274,12 +282,25 @@ pub fn group_add(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Result<O
 }
 
 /// `groups remove-user|remove-machine`: removes a member from a group (deleting the group when
-/// it empties) and re-keys the group's secrets.
+/// it empties, as clan does) and re-keys the group's secrets. Removing the last member of a
+/// group that grants access to a secret needs `force` ([`StoreError::LastGroupMember`]): git
+/// keeps no empty folder, so the group cannot stay without members, and its grants go with it.
 pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Result<Outcome> {
     names::validate(Kind::Group, group)?;
     names::validate(kind, name)?;
     let affected = ctx.repo.secrets_referencing(Kind::Group, group)?;
     let group_dir = ctx.repo.member_dir(Kind::Group, group);
+    if !ctx.options.force && !affected.is_empty() {
+        let users = links::members(ctx.repo, &group_dir, Kind::User)?;
+        let machines = links::members(ctx.repo, &group_dir, Kind::Machine)?;
+        let member = match kind {
+            Kind::Machine => &machines,
+            _ => &users,
+        };
+        if users.len() + machines.len() == 1 && member.iter().any(|m| m == name) {
+            return Err(StoreError::LastGroupMember { group: group.to_string(), kind, name: name.to_string(), secrets: affected.len() });
+        }
+    }
     let mut tx = Tx::new(ctx.repo);
     if !tx.remove_link(&group_dir, kind, name)? {
         return Err(not_a_member(&group_dir, kind, name));

@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Set(args) => secrets::set(&ctx, &args),
         Command::Edit(args) => secrets::edit(&ctx, &args.secret),
         Command::Get(args) => secrets::get(&ctx, &args.secret),
-        Command::List(args) => secrets::list(&ctx, args.pattern.as_deref(), args.long),
+        Command::List(args) => secrets::list(&ctx, &args),
         Command::Remove(args) => secrets::remove(&ctx, &args.secret),
         Command::Rename(args) => secrets::rename(&ctx, &args.secret, &args.new_name),
         Command::ImportSops(args) => import::run(&ctx, args),

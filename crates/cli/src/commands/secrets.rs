@@ -70,13 +70,19 @@ pub struct GetArgs {
 
 /// `secrets list`.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long")]
+#[command(
+    after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long\n  secrets list --readable-by group:admins"
+)]
 pub struct ListArgs {
     /// A substring of the names to show
     pub pattern: Option<String>,
     /// Also show when each secret was created and last changed (from git history)
     #[arg(short, long)]
     pub long: bool,
+    /// Only the secrets this member can read, directly or through a group: NAME, or
+    /// user:NAME, machine:NAME, group:NAME when the name is not unique
+    #[arg(long, value_name = "MEMBER")]
+    pub readable_by: Option<String>,
 }
 
 /// `secrets remove`.
@@ -217,9 +223,15 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
     Ok(0)
 }
 
-pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
+pub fn list(ctx: &Context, args: &ListArgs) -> CmdResult {
+    let (pattern, long) = (args.pattern.as_deref(), args.long);
     let repo = ctx.repo_for_reading()?;
-    let names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    let mut names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    if let Some(member) = &args.readable_by {
+        let (kind, name) = member_named(&repo, member)?;
+        let readable: Vec<String> = repo.secrets_referencing(kind, &name)?.into_iter().map(|s| s.name).collect();
+        names.retain(|n| readable.contains(n));
+    }
     if long {
         return crate::commands::log::print_long(ctx, &repo, &names);
     }
@@ -233,6 +245,33 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
         );
     }
     Ok(0)
+}
+
+/// The member `--readable-by` names: `user:NAME`, `machine:NAME`, `group:NAME`, or a NAME
+/// that exactly one kind of member has.
+fn member_named(repo: &Repo, text: &str) -> CmdResult<(Kind, String)> {
+    let kinds = [Kind::User, Kind::Machine, Kind::Group];
+    if let Some((prefix, name)) = text.split_once(':') {
+        if let Some(kind) = kinds.into_iter().find(|k| k.noun() == prefix) {
+            secrets_store::names::validate(kind, name)?;
+            if !repo.exists(kind, name) {
+                return Err(store_failure(StoreError::NotFound { kind, name: name.to_string(), path: repo.member_dir(kind, name) }));
+            }
+            return Ok((kind, name.to_string()));
+        }
+    }
+    let found: Vec<Kind> =
+        kinds.into_iter().filter(|k| secrets_store::names::validate(*k, text).is_ok() && repo.exists(*k, text)).collect();
+    match found.as_slice() {
+        [kind] => Ok((*kind, text.to_string())),
+        [] => Err(Failure::msg(format!("no user, machine or group named `{}`", secrets_store::names::shown(text)))
+            .hint("see `secrets users list`, `secrets machines list` and `secrets groups list`")),
+        several => {
+            let choices: Vec<String> = several.iter().map(|k| format!("{}:{}", k.noun(), secrets_store::names::shown(text))).collect();
+            Err(Failure::new(exit::USAGE, format!("`{}` names more than one member", secrets_store::names::shown(text)))
+                .hint(format!("say which: {}", choices.join(", "))))
+        }
+    }
 }
 
 pub fn remove(ctx: &Context, name: &str) -> CmdResult {
