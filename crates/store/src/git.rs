@@ -280,8 +280,8 @@ fn changed_paths(
     Ok(paths)
 }
 
-/// Runs `git commit -m SUBJECT -- PATHS` in `workdir` (paths given on standard input, as
-/// literal paths): git signs the commit and runs the hooks as it would for a commit by hand.
+/// Runs `git commit -m SUBJECT -- PATHS` in `workdir` (paths given on standard input, each
+/// as a literal path): git signs the commit and runs the hooks as it would for a commit by hand.
 /// The paths are staged already; a refusal (a hook that fails, a signing key that is missing)
 /// leaves them staged and written, and the error carries what git said.
 fn run_git_commit(workdir: &Path, paths: &[PathBuf], subject: &str, reason: ByGitReason) -> Result<()> {
@@ -289,6 +289,9 @@ fn run_git_commit(workdir: &Path, paths: &[PathBuf], subject: &str, reason: ByGi
     use std::process::{Command, Stdio};
     let mut list = Vec::new();
     for path in paths {
+        // Literal paths (no glob), said in the pathspec itself: a variable such as
+        // `GIT_LITERAL_PATHSPECS` would reach the hooks too.
+        list.extend_from_slice(b":(literal)");
         list.extend_from_slice(path.as_os_str().as_encoded_bytes());
         list.push(0);
     }
@@ -296,7 +299,6 @@ fn run_git_commit(workdir: &Path, paths: &[PathBuf], subject: &str, reason: ByGi
         .arg("-C")
         .arg(workdir)
         .args(["commit", "--quiet", "--no-edit", "--message", subject, "--pathspec-from-file=-", "--pathspec-file-nul"])
-        .env("GIT_LITERAL_PATHSPECS", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -99,11 +99,21 @@ impl From<&Rekeyed> for RekeySummary {
 impl Ctx<'_> {
     /// Re-keys `secrets` after the changes recorded in `tx`, then makes them final.
     fn rekey_and_finish(&self, tx: Tx<'_>, secrets: &[SecretRef]) -> Result<Outcome> {
+        self.rekey_check_and_finish(tx, secrets, || Ok(()))
+    }
+
+    /// [`Ctx::rekey_and_finish`], with one more check once the re-key is computed (and its own
+    /// refusals, such as the lock-out guard, have had their say): its error undoes the change.
+    fn rekey_check_and_finish(&self, tx: Tx<'_>, secrets: &[SecretRef], check: impl FnOnce() -> Result<()>) -> Result<Outcome> {
         self.progress.start(secrets.len());
         let tick = || self.progress.tick();
         let planned = tx.plan_rekey(secrets, self.identities, self.options, &tick);
         self.progress.finish();
         let (tx, plan) = planned?;
+        if let Err(e) = check() {
+            tx.rollback();
+            return Err(e);
+        }
         let rekeyed = plan.iter().map(RekeySummary::from).collect();
         let paths = tx.finish(&plan)?;
         Ok(Outcome { paths, rekeyed, shared_keys: Vec::new() })
@@ -290,23 +300,22 @@ pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Resul
     names::validate(kind, name)?;
     let affected = ctx.repo.secrets_referencing(Kind::Group, group)?;
     let group_dir = ctx.repo.member_dir(Kind::Group, group);
-    if !ctx.options.force && !affected.is_empty() {
-        let users = links::members(ctx.repo, &group_dir, Kind::User)?;
-        let machines = links::members(ctx.repo, &group_dir, Kind::Machine)?;
-        let member = match kind {
-            Kind::Machine => &machines,
-            _ => &users,
-        };
-        if users.len() + machines.len() == 1 && member.iter().any(|m| m == name) {
+    let users = links::members(ctx.repo, &group_dir, Kind::User)?;
+    let machines = links::members(ctx.repo, &group_dir, Kind::Machine)?;
+    let member = if kind == Kind::Machine { &machines } else { &users };
+    let last = users.len() + machines.len() == 1 && member.iter().any(|m| m == name);
+    let refuse_last = || {
+        if last && !ctx.options.force && !affected.is_empty() {
             return Err(StoreError::LastGroupMember { group: group.to_string(), kind, name: name.to_string(), secrets: affected.len() });
         }
-    }
+        Ok(())
+    };
     let mut tx = Tx::new(ctx.repo);
     if !tx.remove_link(&group_dir, kind, name)? {
         return Err(not_a_member(&group_dir, kind, name));
     }
     remove_group_if_empty(&mut tx, &group_dir);
-    ctx.rekey_and_finish(tx, &affected)
+    ctx.rekey_check_and_finish(tx, &affected, refuse_last)
 }
 
 /// `key update`: re-keys every secret whose recipients differ from its links, and clears what
