@@ -198,9 +198,9 @@ impl Context {
 pub enum Lost<'a> {
     /// Nobody in particular (a re-key): removed keys are named by their holders, if known.
     Unknown,
-    /// A user or machine, removed or unlinked from secrets.
+    /// A user, machine or group, removed or unlinked from secrets.
     Member {
-        /// User or machine.
+        /// User, machine or group.
         kind: Kind,
         /// Its name.
         name: &'a str,
