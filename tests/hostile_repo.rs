@@ -285,7 +285,7 @@ fn users_remove_revokes_hidden_secrets() {
 #[test]
 fn groups_remove_user_revokes_hidden_secrets() {
     let flake = hidden_secrets();
-    flake.ok(0, &["groups", "remove-user", "team", "bob"]);
+    flake.ok(0, &["groups", "remove-user", "--force", "team", "bob"]);
     flake.sops_cannot_read(".grp", 1);
     flake.sops_reads(".grp", 0, "g-value");
 }

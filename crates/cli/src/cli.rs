@@ -33,15 +33,21 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
-    /// The repository holding sops/ (default: found from the current directory like clan does)
+    /// The repository holding sops/ (default: $CLAN_DIR, else found from the current directory like clan does)
     #[arg(long, global = true, value_name = "PATH", alias = "flake", env = "SECRETS_REPO")]
     pub repo: Option<PathBuf>,
-    /// Do not commit changes to git (also: CLAN_NO_COMMIT=1)
+    /// Do not commit changes; new files are marked intent-to-add, as clan does (also: CLAN_NO_COMMIT=1)
     #[arg(long, global = true)]
     pub no_commit: bool,
     /// Print machine-readable JSON
     #[arg(long, global = true)]
     pub json: bool,
+    /// Say on stderr what is done and why (which repository, how the commit is made), as clan's --debug
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Accepted as clan accepts it (a nix option); secrets evaluates no nix, so it changes nothing
+    #[arg(long, global = true, num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    pub option: Vec<String>,
 }
 
 impl Cli {
@@ -103,6 +109,8 @@ pub enum Command {
     Groups(groups::GroupCommand),
     /// Set a secret's value (from stdin, a hidden prompt, or --edit) and who can read it
     Set(secrets::SetArgs),
+    /// Edit a secret's value in $SOPS_EDITOR or $EDITOR (a private in-memory file)
+    Edit(secrets::EditArgs),
     /// Print a secret's exact bytes
     Get(secrets::GetArgs),
     /// List secrets, optionally those whose name contains PATTERN
@@ -163,7 +171,7 @@ mod tests {
     fn the_global_flags_come_from_their_definition() {
         let mut flags = global_flags::<GlobalArgs>();
         flags.sort();
-        assert_eq!(flags, ["--flake", "--json", "--no-commit", "--repo"]);
+        assert_eq!(flags, ["--debug", "--flake", "--json", "--no-commit", "--option", "--repo"]);
     }
 
     /// A flag added next to the global ones is seen without touching the fast path.

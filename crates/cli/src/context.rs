@@ -10,7 +10,7 @@ use secrets_store::lock::{self, RepoLock};
 use secrets_store::names::{shown, shown_path};
 use secrets_store::ops::{Outcome, Progress};
 use secrets_store::uncommitted;
-use secrets_store::{Repo, StoreError};
+use secrets_store::{Kind, Repo, StoreError};
 
 use crate::cli::GlobalArgs;
 use crate::exit;
@@ -24,11 +24,32 @@ pub struct Context {
 impl Context {
     /// The repository: `--repo`/`SECRETS_REPO`, else found from the working directory.
     pub fn repo(&self) -> Result<Repo, Failure> {
+        let repo = self.find_repo()?;
+        if self.global.debug {
+            say!("debug: repository {}", repo.root().display());
+            if !self.global.option.is_empty() {
+                say!("debug: --option is a nix option; secrets evaluates no nix, so it is ignored");
+            }
+        }
+        Ok(repo)
+    }
+
+    /// `--repo`/`SECRETS_REPO`, else `CLAN_DIR` (clan's default for `--flake`; empty means
+    /// unset, as in clan), else found from the working directory.
+    fn find_repo(&self) -> Result<Repo, Failure> {
         if let Some(path) = &self.global.repo {
             if !path.is_dir() {
                 return Err(Failure::msg(format!("{}: no such directory", path.display())).hint("--repo takes the folder that holds sops/"));
             }
             return Ok(Repo::at(path.canonicalize().unwrap_or_else(|_| path.clone())));
+        }
+        if let Some(dir) = std::env::var_os("CLAN_DIR").filter(|v| !v.is_empty()) {
+            let path = PathBuf::from(dir);
+            if !path.is_dir() {
+                return Err(Failure::msg(format!("CLAN_DIR={}: no such directory", path.display()))
+                    .hint("CLAN_DIR names the folder that holds sops/ (a local folder; secrets reads no remote flake)"));
+            }
+            return Ok(Repo::at(path.canonicalize().unwrap_or(path)));
         }
         let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
         Repo::discover(&cwd).ok_or_else(|| {
@@ -88,11 +109,29 @@ impl Context {
     /// the store's record that the change is uncommitted (also when told not to commit). A
     /// failed commit keeps the record, so the next command commits the change.
     pub fn commit(&self, repo: &Repo, paths: &[PathBuf], subject: &str) -> Result<(), Failure> {
-        if !self.commits() || paths.is_empty() {
+        if paths.is_empty() {
             let _ = uncommitted::clear(repo);
             return Ok(());
         }
+        if !self.commits() {
+            let _ = uncommitted::clear(repo);
+            // As clan: new files join git's tracked set (a flake sees them), nothing is staged.
+            match secrets_store::git::intent_to_add(repo.root(), paths) {
+                Ok(marked) if self.global.debug => say!("debug: not committing; {} marked intent-to-add", plural(marked, "new file")),
+                Ok(_) => {}
+                Err(e) => {
+                    store_failure(e).hint("the change is on disk; add it to git by hand: git add --intent-to-add sops").print_as_warning();
+                }
+            }
+            return Ok(());
+        }
         kill_before_commit_if_asked();
+        if self.global.debug {
+            match secrets_store::git::commit_by_git(repo.root()) {
+                Some(reason) => say!("debug: committing with `git commit` ({reason})"),
+                None => say!("debug: committing in process, with the identity git commit would use"),
+            }
+        }
         let committed = secrets_store::git::commit_paths(repo.root(), paths, subject);
         if committed.is_ok() {
             let _ = uncommitted::clear(repo);
@@ -107,26 +146,43 @@ impl Context {
                 // The change itself is final: running the command again would find nothing to
                 // do, so the only next step is the commit.
                 let full = e.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull);
+                let refused = matches!(e, StoreError::GitCommitRefused { .. });
                 let mut failure = store_failure(e);
                 failure.hints.clear();
+                if refused {
+                    return Err(failure.hint(format!(
+                        "the change is written and staged but not committed; fix what git said, then commit it: git commit -m {}",
+                        shell_quoted(subject)
+                    )));
+                }
                 let first = if full { "free some space on the disk, then " } else { "" };
                 Err(failure.hint(format!("the change is on disk but not committed; {first}commit it by hand (git add sops && git commit)")))
             }
         }
     }
 
-    /// Reports a finished operation: re-keyed secrets, and the reminder after a revocation.
-    pub fn report(outcome: &Outcome) {
-        for r in &outcome.rekeyed {
-            if !r.removed.is_empty() {
-                say!(
-                    "{}: re-encrypted with a new data key; it was readable by {} — change its value if they may have kept a copy",
-                    shown(&r.secret),
-                    r.removed.iter().map(|m| shown(m)).collect::<Vec<_>>().join(", ")
-                );
-            }
+    /// Reports a finished operation: one line naming who lost access to which secrets (the
+    /// reminder to change their values), and how many secret files were encrypted again (only
+    /// files that changed count).
+    pub fn report(&self, repo: &Repo, outcome: &Outcome, lost: Lost<'_>) {
+        let revoked: Vec<&str> =
+            outcome.rekeyed.iter().filter(|r| r.file_changed && !r.removed.is_empty()).map(|r| r.secret.as_str()).collect();
+        if !revoked.is_empty() {
+            let who = match lost {
+                Lost::Member { kind, name } | Lost::ThroughGroup { kind, name, .. } => format!("{} ({})", shown(name), kind.noun()),
+                Lost::KeysOf { kind, name } => format!("the removed key(s) of {} ({})", shown(name), kind.noun()),
+                Lost::Unknown => {
+                    let index = secrets_store::history::KeyIndex::from_repo(repo);
+                    let mut holders: Vec<String> =
+                        outcome.rekeyed.iter().flat_map(|r| r.removed.iter()).map(|k| shown(&index.describe(k)).into_owned()).collect();
+                    holders.sort();
+                    holders.dedup();
+                    holders.join(", ")
+                }
+            };
+            say!("{}", revocation_line(&who, &revoked, lost, self.commits()));
         }
-        let count = outcome.rekeyed.len();
+        let count = outcome.rekeyed.iter().filter(|r| r.file_changed).count();
         if count > 0 {
             say!("Re-encrypted {}", plural(count, "secret"));
         }
@@ -135,6 +191,59 @@ impl Context {
     /// The progress bar of a re-key (shown on a terminal only).
     pub fn progress() -> Bar {
         Bar(std::sync::OnceLock::new())
+    }
+}
+
+/// Who lost access in a change, for its report ([`Context::report`]).
+#[derive(Clone, Copy)]
+pub enum Lost<'a> {
+    /// Nobody in particular (a re-key): removed keys are named by their holders, if known.
+    Unknown,
+    /// A user, machine or group, removed or unlinked from secrets.
+    Member {
+        /// User, machine or group.
+        kind: Kind,
+        /// Its name.
+        name: &'a str,
+    },
+    /// A user or machine removed from a group.
+    ThroughGroup {
+        /// User or machine.
+        kind: Kind,
+        /// Its name.
+        name: &'a str,
+        /// The group.
+        group: &'a str,
+    },
+    /// Keys removed from a user or machine that stays.
+    KeysOf {
+        /// User or machine.
+        kind: Kind,
+        /// Its name.
+        name: &'a str,
+    },
+}
+
+/// Secrets named in a revocation line; more are summed up with a command that lists them.
+const NAMED_SECRETS: usize = 10;
+
+/// `bob (user) lost access to db, api; change their values …`: up to [`NAMED_SECRETS`] by
+/// name, else their number and where to find them all.
+fn revocation_line(who: &str, revoked: &[&str], lost: Lost<'_>, committed: bool) -> String {
+    let advice = "change their values if the removed reader may have kept a copy";
+    if revoked.len() <= NAMED_SECRETS {
+        let listed: Vec<String> = revoked.iter().map(|s| shown(s).into_owned()).collect();
+        return format!("{who} lost access to {}; {advice}", listed.join(", "));
+    }
+    let count = plural(revoked.len(), "secret");
+    match lost {
+        Lost::ThroughGroup { group, .. } => {
+            format!("{who} lost access to {count}; {advice}: secrets list --readable-by group:{}", shown(group))
+        }
+        _ if committed => {
+            format!("{who} lost access to {count}; {advice}: they are the secrets of the commit, git show --name-only HEAD -- sops/secrets")
+        }
+        _ => format!("{who} lost access to {count}; {advice}: they are the changed secrets, git status sops"),
     }
 }
 
@@ -243,6 +352,11 @@ fn lock_timeout() -> Result<std::time::Duration, Failure> {
     }
 }
 
+/// `text` quoted for a POSIX shell, for a command the user is told to run.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
@@ -320,6 +434,10 @@ pub fn store_failure(error: StoreError) -> Failure {
             Some("fix the cause, then run any secrets command: it first undoes the rest of the interrupted change".to_string())
         }
         StoreError::LockTimeout { .. } => Some("nothing was changed".to_string()),
+        StoreError::LastGroupMember { group, .. } => Some(format!(
+            "nothing was changed; add another member first (secrets groups add-user {} USER), or pass --force to remove the group with its last member (git keeps no empty folder)",
+            shown(group)
+        )),
         other => other.io_error().and_then(io_hint),
     };
     // A bad name is a usage error, as clan's argument parser reports it.

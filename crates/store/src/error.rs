@@ -214,6 +214,29 @@ pub enum StoreError {
         path: PathBuf,
     },
 
+    /// `git commit` (run when signing, hooks or git's own identity rules apply) could not be
+    /// started or given its paths.
+    #[error("cannot run `git commit` ({reason}): {source}")]
+    GitCommand {
+        /// Why the commit was left to git.
+        reason: crate::git::ByGitReason,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `git commit` refused the commit: a hook failed, signing failed, or git knows no
+    /// identity. The files are written and staged.
+    #[error("`git commit` failed ({reason}; {status}): {said}")]
+    GitCommitRefused {
+        /// Why the commit was left to git.
+        reason: crate::git::ByGitReason,
+        /// git's exit status.
+        status: String,
+        /// What git (and its hooks) printed.
+        said: String,
+    },
+
     /// An AWS CLI credentials or config file that the AWS CLI would refuse too.
     #[error("{}: {source}; the AWS CLI cannot read this file either, fix that line", path.display())]
     AwsFile {
@@ -357,6 +380,25 @@ pub enum StoreError {
         name: String,
         /// The folder of such members the link was looked for in.
         path: PathBuf,
+    },
+
+    /// Removing the last member of a group that grants access to secrets, without `force`:
+    /// the group would go (git keeps no empty folder) and its access with it.
+    #[error(
+        "{} `{}` is the last member of group `{}`: removing it removes the group and its access to {secrets} secret(s)",
+        kind.noun(),
+        shown(name),
+        shown(group)
+    )]
+    LastGroupMember {
+        /// The group.
+        group: String,
+        /// Whether the member is a user or a machine.
+        kind: Kind,
+        /// The member's name.
+        name: String,
+        /// How many secrets the group grants access to.
+        secrets: usize,
     },
 
     /// A secret file that decrypts but holds no `data` value.

@@ -3,7 +3,7 @@
 //! staged, and nothing happens outside a git work tree. The files committed are read through
 //! open folders, never through a folder swapped for a symlink (see `collect`).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -70,10 +70,14 @@ const PACK_FROM_PATHS: usize = 64;
 /// does): the new tree is HEAD's tree with only the changed entries replaced, and the index is
 /// updated only at the changed paths.
 pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<bool> {
-    if !root.join(".git").exists() {
+    commit_paths_with(root, paths, subject, &|name| std::env::var_os(name))
+}
+
+/// [`commit_paths`], reading the environment through `env` (git's identity variables).
+fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn(&str) -> Option<OsString>) -> Result<bool> {
+    let Some(repo) = work_tree(root)? else {
         return Ok(false);
-    }
-    let repo = Repository::open(root).map_err(git_err)?;
+    };
     let git_dir = repo.path().to_path_buf();
     // Failures from here on name the git folder.
     let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), &git_dir);
@@ -123,15 +127,223 @@ pub fn commit_paths(root: &Path, paths: &[PathBuf], subject: &str) -> Result<boo
         writer.commit().map_err(git_err)?;
     }
     let tree = repo.find_tree(tree_id).map_err(git_err)?;
-    let signature = repo.signature().or_else(|_| Signature::now("secrets", "secrets@localhost")).map_err(git_err)?;
-    let parents: Vec<&git2::Commit> = head_commit.iter().collect();
-    repo.commit(Some("HEAD"), &signature, &signature, subject, &tree, &parents).map_err(git_err)?;
-
-    // Bring the real index in line for the committed paths, so `git status` shows them clean.
+    let config = repo.config().map_err(git_err)?;
+    let how = how_to_commit(&repo, &config, env);
+    // Bring the real index in line for the committed paths, so `git status` shows them clean
+    // (and, when git itself commits, so that it finds the new paths, as after `git add`).
     let mut index = repo.index().map_err(git_err)?;
     apply(&mut index, &changes)?;
-    index.write().map_err(git_err)?;
+    match how {
+        How::InProcess { author, committer } => {
+            let parents: Vec<&git2::Commit> = head_commit.iter().collect();
+            repo.commit(Some("HEAD"), &author, &committer, subject, &tree, &parents).map_err(git_err)?;
+            index.write().map_err(git_err)?;
+        }
+        How::ByGit(reason) => {
+            index.write().map_err(git_err)?;
+            let changed = changed_paths(&repo, head_tree.as_ref(), &tree).map_err(git_err)?;
+            run_git_commit(&workdir, &changed, subject, reason)?;
+        }
+    }
     Ok(true)
+}
+
+/// The git work tree `root` belongs to: `root` itself or a folder above it (a repository whose
+/// `sops/` sits in a subfolder of a larger work tree commits into that work tree, as `git
+/// commit` run there would). `None` outside any work tree, or in a bare repository.
+fn work_tree(root: &Path) -> Result<Option<Repository>> {
+    match Repository::discover(root) {
+        Ok(repo) if repo.workdir().is_some() => Ok(Some(repo)),
+        Ok(_) => Ok(None),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(git_err(e)),
+    }
+}
+
+/// How the commit is made.
+enum How {
+    /// Through libgit2, with the identity git would use.
+    InProcess {
+        /// The author, as `git commit` reads it.
+        author: Signature<'static>,
+        /// The committer, as `git commit` reads it.
+        committer: Signature<'static>,
+    },
+    /// By running `git commit`, for the reason given: what git does then (signing, hooks, its
+    /// own identity rules) cannot be reproduced faithfully here.
+    ByGit(ByGitReason),
+}
+
+/// Why a commit is left to `git commit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByGitReason {
+    /// `commit.gpgsign` is set: git signs the commit.
+    Signing,
+    /// `core.hooksPath` is set, or an executable commit hook exists: git runs it.
+    Hooks,
+    /// No name or e-mail in git's variables or configuration (git then works them out from
+    /// the system, or refuses, with its own message), or a date in a format only git reads.
+    Identity,
+}
+
+impl std::fmt::Display for ByGitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ByGitReason::Signing => "commit.gpgsign is set",
+            ByGitReason::Hooks => "commit hooks are set up",
+            ByGitReason::Identity => "git works out the identity",
+        })
+    }
+}
+
+/// The commit hooks `git commit` runs.
+const COMMIT_HOOKS: [&str; 4] = ["pre-commit", "prepare-commit-msg", "commit-msg", "post-commit"];
+
+fn how_to_commit(repo: &Repository, config: &git2::Config, env: &dyn Fn(&str) -> Option<OsString>) -> How {
+    if config.get_bool("commit.gpgsign").unwrap_or(false) {
+        return How::ByGit(ByGitReason::Signing);
+    }
+    if config.get_path("core.hooksPath").is_ok() || COMMIT_HOOKS.iter().any(|h| is_executable(&repo.commondir().join("hooks").join(h))) {
+        return How::ByGit(ByGitReason::Hooks);
+    }
+    let author = signature(config, env, Role::Author);
+    let committer = signature(config, env, Role::Committer);
+    match (author, committer) {
+        (Some(author), Some(committer)) => How::InProcess { author, committer },
+        _ => How::ByGit(ByGitReason::Identity),
+    }
+}
+
+/// Why the commit of `root` would be made by `git commit` rather than in process, if it would.
+pub fn commit_by_git(root: &Path) -> Option<ByGitReason> {
+    let repo = work_tree(root).ok()??;
+    let config = repo.config().ok()?;
+    match how_to_commit(&repo, &config, &|name| std::env::var_os(name)) {
+        How::ByGit(reason) => Some(reason),
+        How::InProcess { .. } => None,
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Author,
+    Committer,
+}
+
+/// The author or committer as `git commit` reads them: `GIT_<ROLE>_NAME`, `<role>.name`,
+/// `user.name`; `GIT_<ROLE>_EMAIL`, `<role>.email`, `user.email`, `EMAIL`; `GIT_<ROLE>_DATE`
+/// or now. `None` when git would have to work a part out from the system (or refuse), or the
+/// date is in a format other than git's own (`<seconds> <+hhmm>`, optionally after `@`).
+fn signature(config: &git2::Config, env: &dyn Fn(&str) -> Option<OsString>, role: Role) -> Option<Signature<'static>> {
+    let (upper, lower) = match role {
+        Role::Author => ("AUTHOR", "author"),
+        Role::Committer => ("COMMITTER", "committer"),
+    };
+    let from_env = |name: &str| env(name).map(|v| v.into_string().ok());
+    let from_config = |name: &str| config.get_string(name).ok();
+    // A variable that is set wins even when empty; git then refuses the empty name, and so
+    // does the fallback to `git commit`.
+    let name = match from_env(&format!("GIT_{upper}_NAME")) {
+        Some(value) => value?,
+        None => from_config(&format!("{lower}.name")).or_else(|| from_config("user.name"))?,
+    };
+    let email = match from_env(&format!("GIT_{upper}_EMAIL")) {
+        Some(value) => value?,
+        None => from_config(&format!("{lower}.email")).or_else(|| from_config("user.email")).or_else(|| from_env("EMAIL").flatten())?,
+    };
+    if name.trim().is_empty() || email.trim().is_empty() {
+        return None;
+    }
+    match from_env(&format!("GIT_{upper}_DATE")) {
+        Some(date) => {
+            let time = parse_git_date(&date?)?;
+            Signature::new(&name, &email, &time).ok()
+        }
+        None => Signature::now(&name, &email).ok(),
+    }
+}
+
+/// git's internal date format, `<seconds since the epoch> <+hhmm|-hhmm>` (with an optional
+/// `@` before the seconds). Other formats git reads (RFC 2822, ISO 8601, …) are left to git.
+fn parse_git_date(text: &str) -> Option<git2::Time> {
+    let (seconds, zone) = text.trim().split_once(' ')?;
+    let seconds: i64 = seconds.strip_prefix('@').unwrap_or(seconds).parse().ok()?;
+    let zone = zone.trim();
+    let (sign, digits) = match zone.as_bytes().first()? {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    Some(git2::Time::new(seconds, sign * (hours * 60 + minutes)))
+}
+
+/// The paths of the files that differ between HEAD's tree and `tree`.
+fn changed_paths(
+    repo: &Repository,
+    head: Option<&git2::Tree<'_>>,
+    tree: &git2::Tree<'_>,
+) -> std::result::Result<Vec<PathBuf>, git2::Error> {
+    let diff = repo.diff_tree_to_tree(head, Some(tree), None)?;
+    let mut paths = Vec::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(path) = file.path() {
+                if !paths.iter().any(|p: &PathBuf| p == path) {
+                    paths.push(path.to_path_buf());
+                }
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// Runs `git commit -m SUBJECT -- PATHS` in `workdir` (paths given on standard input, each
+/// as a literal path): git signs the commit and runs the hooks as it would for a commit by hand.
+/// The paths are staged already; a refusal (a hook that fails, a signing key that is missing)
+/// leaves them staged and written, and the error carries what git said.
+fn run_git_commit(workdir: &Path, paths: &[PathBuf], subject: &str, reason: ByGitReason) -> Result<()> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut list = Vec::new();
+    for path in paths {
+        // Literal paths (no glob), said in the pathspec itself: a variable such as
+        // `GIT_LITERAL_PATHSPECS` would reach the hooks too.
+        list.extend_from_slice(b":(literal)");
+        list.extend_from_slice(path.as_os_str().as_encoded_bytes());
+        list.push(0);
+    }
+    let spawned = Command::new("git")
+        .arg("-C")
+        .arg(workdir)
+        .args(["commit", "--quiet", "--no-edit", "--message", subject, "--pathspec-from-file=-", "--pathspec-file-nul"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = spawned.map_err(|source| StoreError::GitCommand { reason, source })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(&list).map_err(|source| StoreError::GitCommand { reason, source })?;
+    }
+    let output = child.wait_with_output().map_err(|source| StoreError::GitCommand { reason, source })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    let out = String::from_utf8_lossy(&output.stdout);
+    if !out.trim().is_empty() {
+        said = format!("{}\n{said}", out.trim()).trim().to_string();
+    }
+    Err(StoreError::GitCommitRefused { reason, status: output.status.to_string(), said })
 }
 
 /// A second handle on the repository for a bulk change, whose pack builder does no delta
@@ -244,6 +456,59 @@ fn new_objects(repo: &Repository, root: &git2::Tree<'_>, changes: &[StagedPath])
     Ok(ids.into_iter().collect())
 }
 
+/// git's index flag for an intent-to-add entry (`git add --intent-to-add`), in the extended
+/// flags of an index entry.
+const INTENT_TO_ADD: u16 = 1 << 13;
+
+/// Marks the new files under `paths` intent-to-add, as `git add --intent-to-add -- <paths>`
+/// does (clan does so when told not to commit): the files join git's tracked set, so a flake
+/// evaluated from the work tree sees them, but nothing of their content is staged. Files git
+/// already tracks, and ignored files, are left alone. Returns how many files were marked
+/// (none outside a git work tree).
+pub fn intent_to_add(root: &Path, paths: &[PathBuf]) -> Result<usize> {
+    let Some(repo) = work_tree(root)? else {
+        return Ok(0);
+    };
+    let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: repo.path().to_path_buf() })?.to_path_buf();
+    let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
+    let mut index = repo.index().map_err(git_err)?;
+    // libgit2 adds an entry only when its object exists: the empty blob (what git records for
+    // an intent-to-add entry) is stored once.
+    repo.blob(b"").map_err(git_err)?;
+    let mut marked = 0;
+    for path in paths {
+        let rel = relative_to(&workdir, path)?;
+        for file in collect_as(&repo, &workdir, rel, false)?.files {
+            let as_path = Path::new(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&file.path));
+            // Any stage: a file in conflict is git's to resolve, and stays as it is.
+            let known = (0..=3).any(|stage| index.get_path(as_path, stage).is_some());
+            if known || repo.is_path_ignored(as_path).unwrap_or(false) {
+                continue;
+            }
+            let entry = IndexEntry {
+                ctime: IndexTime::new(0, 0),
+                mtime: IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: file.mode,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id: file.id,
+                flags: 0,
+                flags_extended: INTENT_TO_ADD,
+                path: file.path,
+            };
+            index.add(&entry).map_err(git_err)?;
+            marked += 1;
+        }
+    }
+    if marked > 0 {
+        index.write().map_err(git_err)?;
+    }
+    Ok(marked)
+}
+
 fn file_mode(mode: u32) -> git2::FileMode {
     match mode {
         0o120000 => git2::FileMode::Link,
@@ -286,6 +551,12 @@ struct StagedFile {
 /// for a symlink while the command runs can never put files from elsewhere on this disk into a
 /// commit (and so into every clone). A symlink is committed as a symlink, never followed.
 fn collect(repo: &Repository, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
+    collect_as(repo, workdir, rel, true)
+}
+
+/// [`collect`]; with `store` false, no blob is written and every id is the empty blob's (what
+/// an intent-to-add entry records).
+fn collect_as(repo: &Repository, workdir: &Path, rel: PathBuf, store: bool) -> Result<StagedPath> {
     let mut files = Vec::new();
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
         return Err(StoreError::NotAPathToCommit { path: rel });
@@ -293,25 +564,25 @@ fn collect(repo: &Repository, workdir: &Path, rel: PathBuf) -> Result<StagedPath
     if let Some(folder) = Folder::open(workdir, &workdir.join(parent))? {
         if let Some((EntryKind::Folder, _)) = folder.kind(name)? {
             if let Some(inner) = folder.open_dir(name)? {
-                collect_folder(repo, &inner, &rel, &mut files)?;
+                collect_folder(repo, &inner, &rel, &mut files, store)?;
             }
         } else if folder.kind(name)?.is_some() {
-            files.push(blob_of(repo, &folder, name, &rel)?);
+            files.push(blob_of(repo, &folder, name, &rel, store)?);
         }
     }
     Ok(StagedPath { rel, files })
 }
 
 /// The blobs of every file and link below the open folder `folder` (at `rel`).
-fn collect_folder(repo: &Repository, folder: &Folder, rel: &Path, files: &mut Vec<StagedFile>) -> Result<()> {
+fn collect_folder(repo: &Repository, folder: &Folder, rel: &Path, files: &mut Vec<StagedFile>, store: bool) -> Result<()> {
     for (name, kind) in folder.entries()? {
         let child = rel.join(&name);
         if kind == EntryKind::Folder {
             if let Some(inner) = folder.open_dir(&name)? {
-                collect_folder(repo, &inner, &child, files)?;
+                collect_folder(repo, &inner, &child, files, store)?;
             }
         } else {
-            files.push(blob_of(repo, folder, &name, &child)?);
+            files.push(blob_of(repo, folder, &name, &child, store)?);
         }
     }
     Ok(())
@@ -319,7 +590,7 @@ fn collect_folder(repo: &Repository, folder: &Folder, rel: &Path, files: &mut Ve
 
 /// The blob of the entry `name` of `folder` (at `rel`): a link's target, or a regular file's
 /// content (bounded; a FIFO or device is refused, never opened).
-fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path) -> Result<StagedFile> {
+fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: bool) -> Result<StagedFile> {
     let (content, mode) = if let Some((EntryKind::Symlink, _)) = folder.kind(name)? {
         let missing = || StoreError::io(folder.path().join(name), std::io::ErrorKind::NotFound.into());
         let target = folder.link_target(name).ok_or_else(missing)?;
@@ -328,7 +599,11 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path) -> Resu
         let bytes = folder.read(name, Limit::Secret)?;
         (bytes, if folder.is_executable(name) { 0o100755 } else { 0o100644 })
     };
-    let id = repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?;
+    let id = if store {
+        repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?
+    } else {
+        git2::Oid::hash_object(git2::ObjectType::Blob, b"").map_err(git_err)?
+    };
     let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
     // git's index keeps the size modulo 2^32, as git itself does.
     #[allow(clippy::cast_possible_truncation)]
@@ -367,6 +642,15 @@ fn apply(index: &mut Index, changes: &[StagedPath]) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A new repository with an identity in its configuration.
+    fn init(root: &Path) -> Repository {
+        let repo = Repository::init(root).unwrap();
+        let mut config = repo.config().unwrap();
+        config.set_str("user.name", "Test").unwrap();
+        config.set_str("user.email", "test@example.com").unwrap();
+        repo
+    }
+
     fn head_message(root: &Path) -> Option<String> {
         let repo = Repository::open(root).ok()?;
         let commit = repo.head().ok()?.peel_to_commit().ok()?;
@@ -377,7 +661,7 @@ mod tests {
     fn commits_only_the_given_paths_and_records_deletions() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        Repository::init(&root).unwrap();
+        init(&root);
         fs::create_dir_all(root.join("sops/users/alice")).unwrap();
         fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
         fs::write(root.join("unrelated"), "x").unwrap();
@@ -407,7 +691,7 @@ mod tests {
         use std::time::{Duration, Instant};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap().join("repo");
-        Repository::init(&root).unwrap();
+        init(&root);
         let outside = dir.path().canonicalize().unwrap().join("outside");
         fs::create_dir_all(outside.join("d")).unwrap();
         fs::write(outside.join("secret"), "OUTSIDE").unwrap();
@@ -462,7 +746,7 @@ mod tests {
     fn a_bulk_change_is_one_pack_and_the_tree_is_what_git_would_commit() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        Repository::init(&root).unwrap();
+        init(&root);
         let names: Vec<String> = (0..100).map(|i| format!("s{i:03}")).collect();
         for name in &names {
             fs::create_dir_all(root.join("sops/secrets").join(name).join("users")).unwrap();
@@ -503,7 +787,7 @@ mod tests {
     fn a_file_that_becomes_a_folder_is_committed_too() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
-        Repository::init(&root).unwrap();
+        init(&root);
         fs::create_dir_all(root.join("sops/users")).unwrap();
         fs::write(root.join("sops/users/alice"), "file").unwrap();
         assert!(commit_paths(&root, &[root.join("sops/users/alice")], "a file").unwrap());
@@ -553,5 +837,101 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("f"), "x").unwrap();
         assert!(!commit_paths(dir.path(), &[dir.path().join("f")], "x").unwrap());
+    }
+
+    fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn the_identity_comes_from_the_sources_git_commit_reads_in_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = init(dir.path());
+        let mut config = repo.config().unwrap().open_level(git2::ConfigLevel::Local).unwrap();
+        config.set_str("author.name", "Config Author").unwrap();
+        let config = repo.config().unwrap();
+        let who = |env: &dyn Fn(&str) -> Option<OsString>, role| {
+            let s = signature(&config, env, role).unwrap();
+            (s.name().unwrap().to_string(), s.email().unwrap().to_string(), s.when().seconds(), s.when().offset_minutes())
+        };
+        // Configuration: author.* before user.*.
+        let none = env_of(&[]);
+        assert_eq!(who(&none, Role::Author).0, "Config Author");
+        assert_eq!(who(&none, Role::Committer).0, "Test");
+        assert_eq!(who(&none, Role::Committer).1, "test@example.com");
+        // The environment before the configuration, each role its own.
+        let env = env_of(&[
+            ("GIT_AUTHOR_NAME", "Env Author"),
+            ("GIT_AUTHOR_EMAIL", "author@example.com"),
+            ("GIT_AUTHOR_DATE", "@1700000000 +0130"),
+            ("GIT_COMMITTER_NAME", "Env Committer"),
+            ("GIT_COMMITTER_DATE", "1600000000 -0500"),
+        ]);
+        assert_eq!(who(&env, Role::Author), ("Env Author".into(), "author@example.com".into(), 1_700_000_000, 90));
+        assert_eq!(who(&env, Role::Committer), ("Env Committer".into(), "test@example.com".into(), 1_600_000_000, -300));
+        // EMAIL comes after every configured address.
+        assert_eq!(who(&env_of(&[("EMAIL", "e@example.com")]), Role::Author).1, "test@example.com");
+        // A date only git reads, or an empty name: left to `git commit`.
+        assert!(signature(&config, &env_of(&[("GIT_AUTHOR_DATE", "yesterday")]), Role::Author).is_none());
+        assert!(signature(&config, &env_of(&[("GIT_COMMITTER_NAME", "")]), Role::Committer).is_none());
+    }
+
+    #[test]
+    fn without_an_identity_email_is_read_last_and_then_git_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let mut local = repo.config().unwrap().open_level(git2::ConfigLevel::Local).unwrap();
+        local.set_str("user.name", "Only Name").unwrap();
+        let config = repo.config().unwrap().open_level(git2::ConfigLevel::Local).unwrap();
+        let s = signature(&config, &env_of(&[("EMAIL", "e@example.com")]), Role::Author).unwrap();
+        assert_eq!(s.email().unwrap(), "e@example.com");
+        assert!(signature(&config, &env_of(&[]), Role::Author).is_none());
+        assert!(matches!(how_to_commit(&repo, &config, &env_of(&[])), How::ByGit(ByGitReason::Identity)));
+    }
+
+    #[test]
+    fn signing_and_hooks_are_left_to_git() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let repo = init(dir.path());
+        let config = || repo.config().unwrap();
+        assert!(matches!(how_to_commit(&repo, &config(), &env_of(&[])), How::InProcess { .. }));
+        let hook = dir.path().join(".git/hooks/commit-msg");
+        fs::write(&hook, "#!/bin/sh\n").unwrap();
+        assert!(matches!(how_to_commit(&repo, &config(), &env_of(&[])), How::InProcess { .. }), "not executable: git skips it");
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(how_to_commit(&repo, &config(), &env_of(&[])), How::ByGit(ByGitReason::Hooks)));
+        fs::remove_file(&hook).unwrap();
+        config().set_bool("commit.gpgsign", true).unwrap();
+        assert!(matches!(how_to_commit(&repo, &config(), &env_of(&[])), How::ByGit(ByGitReason::Signing)));
+    }
+
+    #[test]
+    fn git_dates_in_its_own_format_only() {
+        assert_eq!(parse_git_date("@0 +0000").map(|t| (t.seconds(), t.offset_minutes())), Some((0, 0)));
+        assert_eq!(parse_git_date("12 -0230").map(|t| (t.seconds(), t.offset_minutes())), Some((12, -150)));
+        for other in ["2024-01-01T00:00:00Z", "12", "12 0100", "12 +01", "Mon, 1 Jan 2024 00:00:00 +0000"] {
+            assert!(parse_git_date(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn new_files_are_marked_intent_to_add_and_tracked_ones_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        fs::create_dir_all(root.join("sops/users/alice")).unwrap();
+        fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
+        assert!(commit_paths(&root, &[root.join("sops/users/alice")], "alice").unwrap());
+        fs::write(root.join("sops/users/alice/key.json"), "[1]").unwrap();
+        fs::create_dir_all(root.join("sops/users/bob")).unwrap();
+        fs::write(root.join("sops/users/bob/key.json"), "[2]").unwrap();
+        assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 1);
+        let index = Repository::open(&root).unwrap().index().unwrap();
+        let bob = index.get_path(Path::new("sops/users/bob/key.json"), 0).unwrap();
+        assert_eq!(bob.flags_extended & INTENT_TO_ADD, INTENT_TO_ADD);
+        let alice = index.get_path(Path::new("sops/users/alice/key.json"), 0).unwrap();
+        assert_eq!(alice.flags_extended & INTENT_TO_ADD, 0, "a tracked file is not re-marked");
+        assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 0, "marking twice changes nothing");
     }
 }

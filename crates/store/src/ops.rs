@@ -80,22 +80,40 @@ pub struct RekeySummary {
     pub removed: Vec<String>,
     /// Whether the data key was replaced.
     pub rotated: bool,
+    /// Whether the secret's file changed (not only its dangling links).
+    pub file_changed: bool,
 }
 
 impl From<&Rekeyed> for RekeySummary {
     fn from(r: &Rekeyed) -> Self {
-        RekeySummary { secret: r.secret.name.clone(), added: r.added.clone(), removed: r.removed.clone(), rotated: r.rotated }
+        RekeySummary {
+            secret: r.secret.name.clone(),
+            added: r.added.clone(),
+            removed: r.removed.clone(),
+            rotated: r.rotated,
+            file_changed: r.bytes().is_some(),
+        }
     }
 }
 
 impl Ctx<'_> {
     /// Re-keys `secrets` after the changes recorded in `tx`, then makes them final.
     fn rekey_and_finish(&self, tx: Tx<'_>, secrets: &[SecretRef]) -> Result<Outcome> {
+        self.rekey_check_and_finish(tx, secrets, || Ok(()))
+    }
+
+    /// [`Ctx::rekey_and_finish`], with one more check once the re-key is computed (and its own
+    /// refusals, such as the lock-out guard, have had their say): its error undoes the change.
+    fn rekey_check_and_finish(&self, tx: Tx<'_>, secrets: &[SecretRef], check: impl FnOnce() -> Result<()>) -> Result<Outcome> {
         self.progress.start(secrets.len());
         let tick = || self.progress.tick();
         let planned = tx.plan_rekey(secrets, self.identities, self.options, &tick);
         self.progress.finish();
         let (tx, plan) = planned?;
+        if let Err(e) = check() {
+            tx.rollback();
+            return Err(e);
+        }
         let rekeyed = plan.iter().map(RekeySummary::from).collect();
         let paths = tx.finish(&plan)?;
         Ok(Outcome { paths, rekeyed, shared_keys: Vec::new() })
@@ -274,18 +292,30 @@ pub fn group_add(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Result<O
 }
 
 /// `groups remove-user|remove-machine`: removes a member from a group (deleting the group when
-/// it empties) and re-keys the group's secrets.
+/// it empties, as clan does) and re-keys the group's secrets. Removing the last member of a
+/// group that grants access to a secret needs `force` ([`StoreError::LastGroupMember`]): git
+/// keeps no empty folder, so the group cannot stay without members, and its grants go with it.
 pub fn group_remove(ctx: &Ctx<'_>, group: &str, kind: Kind, name: &str) -> Result<Outcome> {
     names::validate(Kind::Group, group)?;
     names::validate(kind, name)?;
     let affected = ctx.repo.secrets_referencing(Kind::Group, group)?;
     let group_dir = ctx.repo.member_dir(Kind::Group, group);
+    let users = links::members(ctx.repo, &group_dir, Kind::User)?;
+    let machines = links::members(ctx.repo, &group_dir, Kind::Machine)?;
+    let member = if kind == Kind::Machine { &machines } else { &users };
+    let last = users.len() + machines.len() == 1 && member.iter().any(|m| m == name);
+    let refuse_last = || {
+        if last && !ctx.options.force && !affected.is_empty() {
+            return Err(StoreError::LastGroupMember { group: group.to_string(), kind, name: name.to_string(), secrets: affected.len() });
+        }
+        Ok(())
+    };
     let mut tx = Tx::new(ctx.repo);
     if !tx.remove_link(&group_dir, kind, name)? {
         return Err(not_a_member(&group_dir, kind, name));
     }
     remove_group_if_empty(&mut tx, &group_dir);
-    ctx.rekey_and_finish(tx, &affected)
+    ctx.rekey_check_and_finish(tx, &affected, refuse_last)
 }
 
 /// `key update`: re-keys every secret whose recipients differ from its links, and clears what

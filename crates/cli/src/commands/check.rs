@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
             progress: &progress,
         };
         let outcome = check::fix(&op, &report)?;
-        Context::report(&outcome);
+        ctx.report(&repo, &outcome, crate::context::Lost::Unknown);
         ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
         report = run_check()?;
     }

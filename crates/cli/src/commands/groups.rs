@@ -6,9 +6,9 @@ use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
-use crate::context::Context;
+use crate::context::{Context, Lost};
 use crate::failure::{CmdResult, Failure};
-use crate::output::write_text;
+use crate::output::{say, write_text};
 
 #[derive(Subcommand, Debug)]
 pub enum GroupCommand {
@@ -30,7 +30,7 @@ pub enum GroupCommand {
         group: String,
         /// The user
         user: String,
-        /// Allow leaving a secret that no user can read
+        /// Allow leaving a secret that no user can read, or removing the group's last member
         #[arg(short, long)]
         force: bool,
     },
@@ -49,6 +49,9 @@ pub enum GroupCommand {
         group: String,
         /// The machine
         machine: String,
+        /// Allow removing the group's last member (the group and its access go with it)
+        #[arg(short, long)]
+        force: bool,
     },
     /// Give a group access to a secret
     #[command(after_help = "Examples:\n  secrets groups add-secret admins db-password")]
@@ -81,20 +84,23 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
         return list(ctx, &repo);
     }
     let _lock = ctx.lock(&repo)?;
-    let (outcome, subject) = match cmd {
+    let (outcome, subject, lost) = match cmd {
         GroupCommand::List => return list(ctx, &repo),
         GroupCommand::AddUser { group, user } => {
-            (ops::group_add(&op(false), &group, Kind::User, &user), format!("secrets: add user {user} to group {group}"))
+            (ops::group_add(&op(false), &group, Kind::User, &user), format!("secrets: add user {user} to group {group}"), None)
         }
-        GroupCommand::RemoveUser { group, user, force } => {
-            (ops::group_remove(&op(force), &group, Kind::User, &user), format!("secrets: remove user {user} from group {group}"))
-        }
+        GroupCommand::RemoveUser { group, user, force } => (
+            ops::group_remove(&op(force), &group, Kind::User, &user),
+            format!("secrets: remove user {user} from group {group}"),
+            Some((Kind::User, user, group)),
+        ),
         GroupCommand::AddMachine { group, machine } => {
-            (ops::group_add(&op(false), &group, Kind::Machine, &machine), format!("secrets: add machine {machine} to group {group}"))
+            (ops::group_add(&op(false), &group, Kind::Machine, &machine), format!("secrets: add machine {machine} to group {group}"), None)
         }
-        GroupCommand::RemoveMachine { group, machine } => (
-            ops::group_remove(&op(false), &group, Kind::Machine, &machine),
+        GroupCommand::RemoveMachine { group, machine, force } => (
+            ops::group_remove(&op(force), &group, Kind::Machine, &machine),
             format!("secrets: remove machine {machine} from group {group}"),
+            Some((Kind::Machine, machine, group)),
         ),
         GroupCommand::AddSecret { group, secret } => {
             names::validate(Kind::Group, &group)?;
@@ -104,14 +110,26 @@ pub fn run(ctx: &Context, cmd: GroupCommand) -> CmdResult {
                 return Err(Failure::msg(StoreError::MemberMissing { secret, kind: Kind::Group, name: group.clone(), path })
                     .hint(format!("create it by adding a member: secrets groups add-user {group} USER")));
             }
-            (ops::grant(&op(false), &secret, Kind::Group, &group), format!("secrets: add group {group} to secret {secret}"))
+            (ops::grant(&op(false), &secret, Kind::Group, &group), format!("secrets: add group {group} to secret {secret}"), None)
         }
-        GroupCommand::RemoveSecret { group, secret, force } => {
-            (ops::revoke(&op(force), &secret, Kind::Group, &group), format!("secrets: remove group {group} from secret {secret}"))
-        }
+        GroupCommand::RemoveSecret { group, secret, force } => (
+            ops::revoke(&op(force), &secret, Kind::Group, &group),
+            format!("secrets: remove group {group} from secret {secret}"),
+            Some((Kind::Group, group, String::new())),
+        ),
     };
     let outcome = outcome?;
-    Context::report(&outcome);
+    let lost = match &lost {
+        Some((Kind::Group, group, _)) => Lost::Member { kind: Kind::Group, name: group },
+        Some((kind, name, group)) => Lost::ThroughGroup { kind: *kind, name, group },
+        None => Lost::Unknown,
+    };
+    ctx.report(&repo, &outcome, lost);
+    if let Lost::ThroughGroup { group, .. } = lost {
+        if !repo.exists(Kind::Group, group) {
+            say!("group {} had no member left and was removed (git keeps no empty folder)", names::shown(group));
+        }
+    }
     ctx.commit(&repo, &outcome.paths, &subject)?;
     Ok(0)
 }

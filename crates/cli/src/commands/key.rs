@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
             let progress = Context::progress();
             let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
             let outcome = ops::update_all(&op)?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, crate::context::Lost::Unknown);
             ctx.commit(&repo, &outcome.paths, "secrets: update with new keys")?;
             Ok(0)
         }

@@ -9,7 +9,7 @@ use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
 use secrets_store::{names, Kind, StoreError};
 
-use crate::context::{store_failure, Context};
+use crate::context::{store_failure, Context, Lost};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::output::{say, write_stdout, write_text};
@@ -125,7 +125,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             warn_raw_ssh(kind, &name, &keys);
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::add_member(&op(false), kind, &name, &keys, force)?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, Lost::KeysOf { kind, name: &name });
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add {noun} {name}"))?;
         }
         MemberCommand::Get { name } => {
@@ -158,7 +158,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
                 }
                 other => store_failure(other),
             })?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, Lost::Member { kind, name: &name });
             warn_shared_keys(kind, &name, &outcome.shared_keys);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove {noun} {name}"))?;
         }
@@ -168,7 +168,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             warn_raw_ssh(kind, &name, &keys);
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::change_keys(&op(false), kind, &name, &keys, &[])?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, Lost::Unknown);
             ctx.commit(&repo, &outcome.paths, &format!("secrets: add key(s) for {noun} {name}"))?;
         }
         MemberCommand::RemoveKey { name, keys, force } => {
@@ -176,14 +176,14 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             let keys = collect_keys(&keys, kind)?;
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::change_keys(&op(force), kind, &name, &[], &keys)?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, Lost::KeysOf { kind, name: &name });
             ctx.commit(&repo, &outcome.paths, &format!("secrets: remove key(s) for {noun} {name}"))?;
         }
         MemberCommand::AddSecret { name, secret } => {
             check(&name)?;
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::grant(&op(false), &secret, kind, &name)?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, Lost::Unknown);
             let subject = match kind {
                 Kind::Machine => format!("vars: add {name} to secret sops/secrets/{secret}"),
                 _ => format!("secrets: add {noun} {name} to {secret}"),
@@ -194,7 +194,7 @@ pub fn run(ctx: &Context, kind: Kind, cmd: MemberCommand) -> CmdResult {
             check(&name)?;
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::revoke(&op(force), &secret, kind, &name)?;
-            Context::report(&outcome);
+            ctx.report(&repo, &outcome, Lost::Member { kind, name: &name });
             let subject = match kind {
                 Kind::Machine => format!("vars: remove {name} from secret {secret}"),
                 _ => format!("secrets: remove {noun} {name} from {secret}"),

@@ -45,6 +45,19 @@ pub struct SetArgs {
     /// Allow a secret that no user can read (machines only)
     #[arg(short, long)]
     pub force: bool,
+    /// Accept an empty value from standard input (refused otherwise: an unset variable piped in)
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// `secrets edit`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The value is decrypted into a private in-memory file for $SOPS_EDITOR, else $EDITOR, else vi; it is encrypted again only when it changed, for the same readers.\n\nExamples:\n  secrets edit db-password\n  EDITOR=nano secrets edit api-token"
+)]
+pub struct EditArgs {
+    /// The secret's name
+    pub secret: String,
 }
 
 /// `secrets get`.
@@ -57,13 +70,19 @@ pub struct GetArgs {
 
 /// `secrets list`.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long")]
+#[command(
+    after_help = "Examples:\n  secrets list\n  secrets list db   # the names containing `db`\n  secrets list --long\n  secrets list --readable-by group:admins"
+)]
 pub struct ListArgs {
     /// A substring of the names to show
     pub pattern: Option<String>,
     /// Also show when each secret was created and last changed (from git history)
     #[arg(short, long)]
     pub long: bool,
+    /// Only the secrets this member can read, directly or through a group: NAME, or
+    /// user:NAME, machine:NAME, group:NAME when the name is not unique
+    #[arg(long, value_name = "MEMBER")]
+    pub readable_by: Option<String>,
 }
 
 /// `secrets remove`.
@@ -116,11 +135,12 @@ pub fn caller(repo: &Repo) -> CmdResult<String> {
     }
 }
 
-pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: bool) -> CmdResult {
+pub fn set(ctx: &Context, args: &SetArgs) -> CmdResult {
+    let (name, given, edit, force) = (args.secret.as_str(), &args.members, args.edit, args.force);
     let repo = ctx.repo()?;
     let secret = repo.secret(name)?;
     let members = members_with_caller(&repo, given)?;
-    let value = if let Some(v) = read_value(edit)? {
+    let value = if let Some(v) = read_value(edit, args.allow_empty)? {
         v
     } else {
         // The keys are not held while the editor runs: they are loaded again afterwards.
@@ -142,8 +162,33 @@ pub fn set(ctx: &Context, name: &str, given: &MemberArgs, edit: bool, force: boo
     Ok(0)
 }
 
+/// `secrets edit`: the value of an existing secret in the editor, as `sops edit` opens a file;
+/// encrypted again, for the readers its links name now, only when it changed.
+pub fn edit(ctx: &Context, name: &str) -> CmdResult {
+    let repo = ctx.repo()?;
+    let secret = repo.secret(name)?;
+    if !repo.exists(Kind::Secret, name) {
+        return Err(Failure::msg(format!("Secret '{}' does not exist", secrets_store::names::shown(name)))
+            .hint(format!("create it with `secrets set {}`", secrets_store::names::shown(name))));
+    }
+    let current = ops::decrypt_secret(&repo, &secret, &Context::identities())?;
+    // The keys are not held while the editor runs: they are loaded again afterwards.
+    let Some(value) = crate::editor::edit(&current)? else {
+        say!("{}: unchanged", secrets_store::names::shown(name));
+        return Ok(0);
+    };
+    drop(current);
+    let identities = Context::identities();
+    let progress = Context::progress();
+    let op = Ctx { repo: &repo, identities: &identities, options: RekeyOptions::default(), progress: &progress };
+    let _lock = ctx.lock(&repo)?;
+    let outcome = ops::set_secret(&op, name, &value, &[])?;
+    ctx.commit(&repo, &outcome.paths, &format!("secrets: update {name}"))?;
+    Ok(0)
+}
+
 /// The value to set: `None` means "open the editor".
-fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
+fn read_value(edit: bool, allow_empty: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     if edit {
         return Ok(None);
     }
@@ -160,6 +205,11 @@ fn read_value(edit: bool) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     std::io::stdin()
         .read_to_end(&mut buffer)
         .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("cannot read standard input: {e}")))?;
+    if buffer.is_empty() && !allow_empty {
+        // `printf %s "$UNSET" | secrets set x` would store nothing, silently.
+        return Err(Failure::msg("the value read from standard input is empty; nothing was changed")
+            .hint("pipe the value in, or pass --allow-empty to store an empty secret"));
+    }
     Ok(Some(buffer))
 }
 
@@ -174,9 +224,15 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
     Ok(0)
 }
 
-pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
+pub fn list(ctx: &Context, args: &ListArgs) -> CmdResult {
+    let (pattern, long) = (args.pattern.as_deref(), args.long);
     let repo = ctx.repo_for_reading()?;
-    let names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    let mut names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    if let Some(member) = &args.readable_by {
+        let (kind, name) = member_named(&repo, member)?;
+        let readable: Vec<String> = repo.secrets_referencing(kind, &name)?.into_iter().map(|s| s.name).collect();
+        names.retain(|n| readable.contains(n));
+    }
     if long {
         return crate::commands::log::print_long(ctx, &repo, &names);
     }
@@ -190,6 +246,33 @@ pub fn list(ctx: &Context, pattern: Option<&str>, long: bool) -> CmdResult {
         );
     }
     Ok(0)
+}
+
+/// The member `--readable-by` names: `user:NAME`, `machine:NAME`, `group:NAME`, or a NAME
+/// that exactly one kind of member has.
+fn member_named(repo: &Repo, text: &str) -> CmdResult<(Kind, String)> {
+    let kinds = [Kind::User, Kind::Machine, Kind::Group];
+    if let Some((prefix, name)) = text.split_once(':') {
+        if let Some(kind) = kinds.into_iter().find(|k| k.noun() == prefix) {
+            secrets_store::names::validate(kind, name)?;
+            if !repo.exists(kind, name) {
+                return Err(store_failure(StoreError::NotFound { kind, name: name.to_string(), path: repo.member_dir(kind, name) }));
+            }
+            return Ok((kind, name.to_string()));
+        }
+    }
+    let found: Vec<Kind> =
+        kinds.into_iter().filter(|k| secrets_store::names::validate(*k, text).is_ok() && repo.exists(*k, text)).collect();
+    match found.as_slice() {
+        [kind] => Ok((*kind, text.to_string())),
+        [] => Err(Failure::msg(format!("no user, machine or group named `{}`", secrets_store::names::shown(text)))
+            .hint("see `secrets users list`, `secrets machines list` and `secrets groups list`")),
+        several => {
+            let choices: Vec<String> = several.iter().map(|k| format!("{}:{}", k.noun(), secrets_store::names::shown(text))).collect();
+            Err(Failure::new(exit::USAGE, format!("`{}` names more than one member", secrets_store::names::shown(text)))
+                .hint(format!("say which: {}", choices.join(", "))))
+        }
+    }
 }
 
 pub fn remove(ctx: &Context, name: &str) -> CmdResult {
