@@ -140,8 +140,12 @@ impl Generations {
     /// is refused, not wrapped.
     pub fn commit(&self, mut staging: Staging<'_>, group: Option<u32>) -> Result<(u64, PathBuf)> {
         let highest = self.current().into_iter().chain(self.list()?).max().unwrap_or(0);
-        let number =
-            highest.checked_add(1).ok_or_else(|| DeployError::GenerationsExhausted { path: self.dir.join(highest.to_string()) })?;
+        // The last number is never used: a generation there could never be followed, and the
+        // live one would then be the one the error asks to remove.
+        let number = highest
+            .checked_add(1)
+            .filter(|&n| n < u64::MAX)
+            .ok_or_else(|| DeployError::GenerationsExhausted { path: self.dir.join(highest.to_string()) })?;
         let path = self.dir.join(number.to_string());
         staging.dir.chmod(DIR_MODE)?;
         if let Some(gid) = group {
@@ -311,6 +315,16 @@ mod tests {
         assert_eq!(gens.prune(1, 1).unwrap(), Vec::<u64>::new(), "never counted as old");
         assert_eq!(gens.list().unwrap(), [1, u64::MAX]);
         assert_eq!(fs::read_dir(&gens.dir).unwrap().count(), 2, "the staging folder is gone");
+    }
+
+    #[test]
+    fn the_highest_number_is_never_created() {
+        let (_d, gens) = setup();
+        install(&gens, "one");
+        fs::create_dir(gens.dir.join((u64::MAX - 1).to_string())).unwrap();
+        let err = gens.commit(gens.stage().unwrap(), None).unwrap_err();
+        assert!(matches!(err, DeployError::GenerationsExhausted { ref path } if path.ends_with((u64::MAX - 1).to_string())), "{err}");
+        assert_eq!(gens.current(), Some(1), "the live generation is still the one installed");
     }
 
     #[test]

@@ -24,19 +24,20 @@ fn git_err(e: git2::Error) -> StoreError {
 fn git_error(e: git2::Error, os: std::io::Error, git_dir: &Path) -> StoreError {
     let message = e.message().trim();
     let silent = message.is_empty() || message.eq_ignore_ascii_case("no error");
-    let mut os = os.raw_os_error().is_some_and(|code| code != 0).then_some(os);
-    // libgit2 cleans up after a failed write (closing and removing its lock file), which may
-    // leave another error in errno: the disk itself then says whether it is full.
-    if writes_storage(&e) && !os.as_ref().is_some_and(storage_error) && disk_full(git_dir) {
-        os = Some(std::io::Error::from_raw_os_error(libc::ENOSPC));
-    }
-    match os {
-        Some(os) if silent => StoreError::io(git_dir, os),
-        Some(os) if e.class() == git2::ErrorClass::Os || writes_storage(&e) && storage_error(&os) => {
-            StoreError::Git { source: e, os: Some(os), git_dir: Some(git_dir.to_path_buf()) }
+    let os = os.raw_os_error().is_some_and(|code| code != 0).then_some(os);
+    if silent {
+        if let Some(os) = os {
+            return StoreError::io(git_dir, os);
         }
-        _ => StoreError::Git { source: e, os: None, git_dir: Some(git_dir.to_path_buf()) },
     }
+    // An error of class `Os` is libgit2 saying a system call failed: errno is its cause. For
+    // the other classes of a failed write errno may be left over from anything; and libgit2's
+    // clean-up after a failed write may have replaced it. There, the disk itself is asked.
+    let mut cause = os.filter(|_| e.class() == git2::ErrorClass::Os);
+    if writes_storage(&e) && !cause.as_ref().is_some_and(storage_error) && disk_full(git_dir) {
+        cause = Some(std::io::Error::from_raw_os_error(libc::ENOSPC));
+    }
+    StoreError::Git { source: e, os: cause, git_dir: Some(git_dir.to_path_buf()) }
 }
 
 /// libgit2 reports a failed write of an object, a pack or the index with its own words and a
