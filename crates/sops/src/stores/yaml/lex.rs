@@ -66,6 +66,10 @@ pub(super) struct Tok {
 /// sops itself can process in reasonable time.
 pub(super) const MAX_TOKENS: usize = 10_000_000;
 
+/// go-yaml's scanner refuses more block indentation levels than this, and as many flow levels
+/// (`exceeded max depth of 10000`).
+pub(super) const MAX_NESTING: usize = 10_000;
+
 /// Scans the whole input. Scanner errors become parse errors that name a position only.
 #[cfg(test)]
 pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
@@ -99,6 +103,9 @@ impl<'s, 'a> Lexer<'s, 'a> {
         let mut options = Options::default();
         options.block_scalar_eof_without_line_feed = true;
         options.bom_inside_document_as_content = true;
+        // go-yaml's limits: 10,000 indentation levels and 10,000 flow levels.
+        options.block_nesting_limit = MAX_NESTING;
+        options.flow_nesting_limit = MAX_NESTING;
         let scanner = Scanner::with_options(StrInput::new(src.text), options);
         Lexer { src, scanner, cursor: 0, count: 0, max_tokens, done: false }
     }
