@@ -248,6 +248,8 @@ fn yaml_as_deep_as_go_yaml_reads_goes_through_like_sops() {
         assert_eq!(theirs.status.success(), readable, "sops on {name}: {}", stderr_of(&theirs));
         assert_eq!(ours.status.success(), readable, "{name}: {}", stderr_of(&ours));
         if !readable {
+            assert!(stderr_of(&theirs).contains("exceeded max depth of 10000"), "{}", stderr_of(&theirs));
+            assert!(stderr_of(&ours).contains("exceeded max depth of 10000"), "{}", stderr_of(&ours));
             continue;
         }
         for (who, encrypted) in [("sops", &theirs.stdout), ("ours", &ours.stdout)] {

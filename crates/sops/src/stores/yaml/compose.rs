@@ -178,13 +178,8 @@ pub(super) struct Composer<'s, 'a> {
 
 impl<'s, 'a> Composer<'s, 'a> {
     pub fn new(events: Events<'s, 'a>) -> Self {
-        let mut c = Composer {
-            events,
-            current: None,
-            parse_error: None,
-            nodes: Arena::default(),
-            anchors: std::collections::HashMap::new(),
-        };
+        let mut c =
+            Composer { events, current: None, parse_error: None, nodes: Arena::default(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -300,8 +295,8 @@ impl<'s, 'a> Composer<'s, 'a> {
         loop {
             let (id, collection) = self.start_node()?;
             let mut done = match collection {
-                Some(flow) => {
-                    open.push(Open { id, flow });
+                Some(style) => {
+                    open.push(Open { id, style });
                     None
                 }
                 None => Some(id),
@@ -315,10 +310,10 @@ impl<'s, 'a> Composer<'s, 'a> {
                             self.nodes[parent].content.push(finished);
                             return Ok(finished);
                         }
-                        Some(&Open { id: parent, flow }) => self.attach(parent, flow, finished),
+                        Some(&Open { id: parent, style }) => self.attach(parent, style, finished),
                     }
                 }
-                let Some(&Open { id, flow }) = open.last() else { break };
+                let Some(&Open { id, style }) = open.last() else { break };
                 let (kind, before_key) = (self.nodes[id].kind, self.nodes[id].content.len() % 2 == 0);
                 let at_end = match (kind, self.peek()) {
                     (_, None) | (Kind::Sequence, Some(EventKind::SequenceEnd)) => true,
@@ -331,19 +326,21 @@ impl<'s, 'a> Composer<'s, 'a> {
                     break;
                 }
                 open.pop();
-                self.close(id, flow);
+                self.close(id, style);
                 done = Some(id);
             }
         }
     }
 
     /// Adds `child` to the open collection `parent`, with the composer's comment moves.
-    fn attach(&mut self, parent: NodeId, flow: Option<bool>, child: NodeId) {
+    fn attach(&mut self, parent: NodeId, style: Style, child: NodeId) {
         self.nodes[parent].content.push(child);
-        let Some(flow) = flow else { return };
+        if style == Style::Sequence {
+            return;
+        }
         let n = self.nodes[parent].content.len();
         if n % 2 == 1 {
-            if !flow && !self.nodes[child].foot().is_empty() && n > 2 {
+            if style == Style::BlockMapping && !self.nodes[child].foot().is_empty() && n > 2 {
                 // A key's foot comment is the previous value's when dedented.
                 let prev_key = self.nodes[parent].content[n - 3];
                 let foot = self.nodes[child].take_foot();
@@ -359,13 +356,13 @@ impl<'s, 'a> Composer<'s, 'a> {
     }
 
     /// Takes the end event of the open collection `id` and its comments.
-    fn close(&mut self, id: NodeId, flow: Option<bool>) {
+    fn close(&mut self, id: NodeId, style: Style) {
         if let Some(end) = self.advance() {
             self.nodes[id].set_line_comment(end.line);
             self.nodes[id].set_foot(end.foot);
         }
         let n = self.nodes[id].content.len();
-        if flow == Some(false) && !self.nodes[id].foot().is_empty() && n > 1 {
+        if style == Style::BlockMapping && !self.nodes[id].foot().is_empty() && n > 1 {
             // A block mapping's foot comment goes to its last key.
             let last_key = self.nodes[id].content[n - 2];
             let foot = self.nodes[id].take_foot();
@@ -373,9 +370,8 @@ impl<'s, 'a> Composer<'s, 'a> {
         }
     }
 
-    /// The node the next event starts. A collection comes back open, with `Some` of its
-    /// mapping style (`Some(flow)` for a mapping, `None` for a sequence).
-    fn start_node(&mut self) -> Result<(NodeId, Option<Option<bool>>)> {
+    /// The node the next event starts. A collection comes back open, with its style.
+    fn start_node(&mut self) -> Result<(NodeId, Option<Style>)> {
         let Some(mut ev) = self.advance() else {
             return Err(syntax_error(0, 0, "unexpected end of the event stream"));
         };
@@ -409,12 +405,12 @@ impl<'s, 'a> Composer<'s, 'a> {
             EventKind::SequenceStart { anchor, tag, .. } => {
                 let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), ev);
                 self.anchor(id, anchor);
-                Ok((id, Some(None)))
+                Ok((id, Some(Style::Sequence)))
             }
             EventKind::MappingStart { anchor, tag, flow } => {
                 let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), ev);
                 self.anchor(id, anchor);
-                Ok((id, Some(Some(flow))))
+                Ok((id, Some(if flow { Style::FlowMapping } else { Style::BlockMapping })))
             }
             _ => Err(syntax_error(start.line, start.column, "unexpected event")),
         }
@@ -427,11 +423,19 @@ impl<'s, 'a> Composer<'s, 'a> {
     }
 }
 
-/// A collection being composed: its node, and for a mapping whether it is a flow mapping.
+/// A collection being composed.
 #[derive(Clone, Copy)]
 struct Open {
     id: NodeId,
-    flow: Option<bool>,
+    style: Style,
+}
+
+/// What kind of collection a node is, as far as the comment moves care.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Sequence,
+    BlockMapping,
+    FlowMapping,
 }
 
 fn unreachable_event() -> Event {

@@ -7,7 +7,7 @@
 //! synthesizes (mapping/sequence starts, simple keys, block ends) get their marks later, when
 //! the scanner is replayed in [`super::scan`].
 
-use granit_parser::{Options, ScalarStyle, Scanner, StrInput, TokenType};
+use granit_parser::{ErrorKind, Options, ScalarStyle, Scanner, StrInput, TokenType};
 
 use super::source::{Mark, Source};
 use super::syntax_error;
@@ -144,7 +144,13 @@ impl Lexer<'_, '_> {
                 Ok(t) => t,
                 Err(e) => {
                     let m = e.marker();
-                    return Some(Err(syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")));
+                    // go-yaml's words for its nesting limits, which are the scanner's here.
+                    let problem = if matches!(e.kind(), ErrorKind::RecursionLimitExceeded) {
+                        format!("exceeded max depth of {MAX_NESTING}")
+                    } else {
+                        "invalid YAML syntax".to_owned()
+                    };
+                    return Some(Err(syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, &problem)));
                 }
             };
             let cursor = self.cursor;
