@@ -185,3 +185,76 @@ fn the_deepest_json_file_sops_writes_decrypts_like_sops() {
         assert!(ours.stdout == theirs.stdout, "{}: the outputs differ ({} and {} bytes)", args[1], ours.stdout.len(), theirs.stdout.len());
     }
 }
+
+/// A block YAML document `levels` deep as go-yaml counts them (the top-level mapping included):
+/// a mapping, lists nested in compact form (`- - - …`, one level each) and a mapping at the
+/// bottom, so that the text grows linearly with the depth.
+fn deep_yaml(levels: usize) -> String {
+    let mut text = String::from("top:\n    - ");
+    let mut column = 6;
+    for _ in 3..levels {
+        text.push_str("- ");
+        column += 2;
+    }
+    text.push_str(&format!("k: v\n{}d: bottom\n", " ".repeat(column)));
+    text
+}
+
+/// `top: {d: {d: … v}}`, `levels` deep: go-yaml counts flow levels apart from the block ones,
+/// so the flow mappings may go one level further below the top-level block mapping.
+fn deep_flow_yaml(levels: usize) -> String {
+    format!("top: {}v{}\n", "{d: ".repeat(levels - 1), "}".repeat(levels - 1))
+}
+
+/// go-yaml reads 10,000 levels of block indentation and as many flow levels: files that deep
+/// encrypt and decrypt like sops (byte for byte, sops's own encrypted file included), and one
+/// level more is refused by both.
+#[test]
+fn yaml_as_deep_as_go_yaml_reads_goes_through_like_sops() {
+    const LEVELS: usize = 10_000;
+    if sops_bin().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = vectors().join("keys.txt");
+    let recipient = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+    let ours_in = |args: &[&str]| {
+        crate::common::secrets().current_dir(dir.path()).env("SOPS_AGE_KEY_FILE", &key).arg("sops").args(args).output().unwrap()
+    };
+    let cases = [
+        ("block.yaml", deep_yaml(LEVELS), true),
+        ("block-past.yaml", deep_yaml(LEVELS + 1), false),
+        ("flow.yaml", deep_flow_yaml(LEVELS + 1), true),
+        ("flow-past.yaml", deep_flow_yaml(LEVELS + 2), false),
+    ];
+    for (name, text, readable) in cases {
+        std::fs::write(dir.path().join(name), &text).unwrap();
+        let theirs = sops(&["encrypt", "--age", recipient, name], &[], dir.path());
+        let ours = ours_in(&["encrypt", "--age", recipient, name]);
+        assert_eq!(theirs.status.success(), readable, "sops on {name}: {}", stderr_of(&theirs));
+        assert_eq!(ours.status.success(), readable, "{name}: {}", stderr_of(&ours));
+        if !readable {
+            assert!(stderr_of(&theirs).contains("exceeded max depth of 10000"), "{}", stderr_of(&theirs));
+            assert!(stderr_of(&ours).contains("exceeded max depth of 10000"), "{}", stderr_of(&ours));
+            continue;
+        }
+        for (who, encrypted) in [("sops", &theirs.stdout), ("ours", &ours.stdout)] {
+            let file = dir.path().join(format!("{who}-{name}"));
+            std::fs::write(&file, encrypted).unwrap();
+            let file = file.to_str().unwrap();
+            let by_sops = sops(&["decrypt", file], &[("SOPS_AGE_KEY_FILE", &key)], dir.path());
+            let by_us = ours_in(&["decrypt", file]);
+            // Both write deep flow mappings back in block style, one level deeper than either
+            // reader goes: sops cannot read its own file there, and neither can we.
+            if name.starts_with("flow") {
+                assert!(!by_sops.status.success(), "sops reads {who}-{name}");
+                assert!(!by_us.status.success(), "we read {who}-{name}");
+                continue;
+            }
+            assert!(by_us.status.success(), "{who}-{name}: {}", stderr_of(&by_us));
+            assert!(by_sops.status.success(), "sops on {who}-{name}: {}", stderr_of(&by_sops));
+            assert!(by_us.stdout == by_sops.stdout, "{who}-{name}: the outputs differ");
+            assert_eq!(stdout_of(&by_us), text, "{who}-{name}");
+        }
+    }
+}

@@ -82,19 +82,26 @@ mod depth {
         std::thread::Builder::new().stack_size(2 << 20).spawn(f).unwrap().join().unwrap();
     }
 
-    /// The same shape as [`deep_json`] in block YAML, with a comment at every level.
+    /// A block YAML document `levels` deep (the top-level mapping included), as go-yaml counts
+    /// its levels of indentation: two mappings with comments, lists nested in compact form
+    /// (`- - - …`, one level each) with a value before each nested list every other level, and
+    /// a mapping at the bottom. Compact lists keep the text (and what the writer makes of it)
+    /// linear in the depth, where nested mappings would add a column per level.
     fn deep_yaml(levels: usize) -> String {
-        let mut text = String::from("# note\nd:\n");
-        for level in 2..levels {
-            let indent = " ".repeat((level - 1) * 2);
-            if level % 2 == 0 {
-                text.push_str(&format!("{indent}k{level}: v\n{indent}# note {level}\n{indent}d:\n"));
+        let mut text = String::from("# note\nd:\n  k2: v\n  # note 2\n  d:\n    - ");
+        // The list opened above is level 3.
+        let mut column = 6;
+        for level in 4..levels {
+            if level % 1000 == 0 {
+                // A value beside the nested list, now and then: an item of its own.
+                text.push_str(&format!("- {level}\n{}- ", " ".repeat(column)));
+                column += 2;
             } else {
-                text.push_str(&format!("{indent}- 1\n{indent}# note {level}\n{indent}-\n"));
+                text.push_str("- ");
+                column += 2;
             }
         }
-        let indent = " ".repeat((levels - 1) * 2);
-        text.push_str(&format!("{indent}k: v\n{indent}d: bottom\n"));
+        text.push_str(&format!("k: v\n{}d: bottom\n", " ".repeat(column)));
         text
     }
 
@@ -170,6 +177,7 @@ mod depth {
     #[test]
     fn the_deepest_yaml_document_goes_through_every_walk() {
         let levels = stores::yaml::max_depth();
+        assert_eq!(levels, 10_000, "go-yaml's limit");
         let text = deep_yaml(levels);
         let store = stores::store(Format::Yaml);
         assert!(store.parse_plain(text.as_bytes()).is_ok(), "{levels} levels read");

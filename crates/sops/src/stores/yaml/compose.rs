@@ -167,11 +167,7 @@ impl Node {
     }
 }
 
-/// Deeper nesting is refused before recursion could exhaust the stack.
-pub(super) const MAX_DEPTH: usize = 1_000;
-
 pub(super) struct Composer<'s, 'a> {
-    depth: usize,
     events: Events<'s, 'a>,
     current: Option<Event>,
     /// The parser's error, once it stopped: it wins over anything the composer would report.
@@ -182,14 +178,8 @@ pub(super) struct Composer<'s, 'a> {
 
 impl<'s, 'a> Composer<'s, 'a> {
     pub fn new(events: Events<'s, 'a>) -> Self {
-        let mut c = Composer {
-            depth: 0,
-            events,
-            current: None,
-            parse_error: None,
-            nodes: Arena::default(),
-            anchors: std::collections::HashMap::new(),
-        };
+        let mut c =
+            Composer { events, current: None, parse_error: None, nodes: Arena::default(), anchors: std::collections::HashMap::new() };
         // The stream start carries nothing.
         if matches!(c.peek(), Some(EventKind::StreamStart)) {
             c.advance();
@@ -297,20 +287,91 @@ impl<'s, 'a> Composer<'s, 'a> {
         !self.anchors.is_empty()
     }
 
+    /// Composes the node that comes next as the last child of `parent`, with everything nested
+    /// in it. Open collections wait on a stack of their own rather than on the call stack, so
+    /// any nesting the scanner accepts (go-yaml's 10,000 levels) composes on a small thread.
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            let line = self.nodes[parent].line();
-            return Err(syntax_error(line - 1, 0, "document nesting is too deep"));
+        let mut open: Vec<Open> = Vec::new();
+        loop {
+            let (id, collection) = self.start_node()?;
+            let mut done = match collection {
+                Some(style) => {
+                    open.push(Open { id, style });
+                    None
+                }
+                None => Some(id),
+            };
+            // Hands finished nodes to their parents and closes the collections that end here,
+            // until one needs another child.
+            loop {
+                if let Some(finished) = done.take() {
+                    match open.last() {
+                        None => {
+                            self.nodes[parent].content.push(finished);
+                            return Ok(finished);
+                        }
+                        Some(&Open { id: parent, style }) => self.attach(parent, style, finished),
+                    }
+                }
+                let Some(&Open { id, style }) = open.last() else { break };
+                let (kind, before_key) = (self.nodes[id].kind, self.nodes[id].content.len() % 2 == 0);
+                let at_end = match (kind, self.peek()) {
+                    (_, None) | (Kind::Sequence, Some(EventKind::SequenceEnd)) => true,
+                    // A mapping may end before a key only: an end in place of a value is an
+                    // unexpected event, reported when the value is composed.
+                    (Kind::Mapping, Some(EventKind::MappingEnd)) => before_key,
+                    _ => false,
+                };
+                if !at_end {
+                    break;
+                }
+                open.pop();
+                self.close(id, style);
+                done = Some(id);
+            }
         }
-        let id = self.parse();
-        self.depth -= 1;
-        let id = id?;
-        self.nodes[parent].content.push(id);
-        Ok(id)
     }
 
-    fn parse(&mut self) -> Result<NodeId> {
+    /// Adds `child` to the open collection `parent`, with the composer's comment moves.
+    fn attach(&mut self, parent: NodeId, style: Style, child: NodeId) {
+        self.nodes[parent].content.push(child);
+        if style == Style::Sequence {
+            return;
+        }
+        let n = self.nodes[parent].content.len();
+        if n % 2 == 1 {
+            if style == Style::BlockMapping && !self.nodes[child].foot().is_empty() && n > 2 {
+                // A key's foot comment is the previous value's when dedented.
+                let prev_key = self.nodes[parent].content[n - 3];
+                let foot = self.nodes[child].take_foot();
+                self.nodes[prev_key].set_foot(foot);
+            }
+        } else {
+            let k = self.nodes[parent].content[n - 2];
+            if self.nodes[k].foot().is_empty() && !self.nodes[child].foot().is_empty() {
+                let foot = self.nodes[child].take_foot();
+                self.nodes[k].set_foot(foot);
+            }
+        }
+    }
+
+    /// Takes the end event of the open collection `id` and its comments.
+    fn close(&mut self, id: NodeId, style: Style) {
+        if let Some(end) = self.advance() {
+            self.nodes[id].set_line_comment(end.line);
+            self.nodes[id].set_foot(end.foot);
+        }
+        let n = self.nodes[id].content.len();
+        if style == Style::BlockMapping && !self.nodes[id].foot().is_empty() && n > 1 {
+            // A block mapping's foot comment goes to its last key.
+            let last_key = self.nodes[id].content[n - 2];
+            let foot = self.nodes[id].take_foot();
+            self.nodes[last_key].set_foot(foot);
+        }
+    }
+
+    /// The node the next event starts. A collection comes back open, with its style.
+    fn start_node(&mut self) -> Result<(NodeId, Option<Style>)> {
         let Some(mut ev) = self.advance() else {
             return Err(syntax_error(0, 0, "unexpected end of the event stream"));
         };
@@ -328,7 +389,7 @@ impl<'s, 'a> Composer<'s, 'a> {
                 let id = self.node(Kind::Scalar, default_tag, &tag, value, ev);
                 self.nodes[id].quoted_or_block = quoted_or_block;
                 self.anchor(id, anchor);
-                Ok(id)
+                Ok((id, None))
             }
             EventKind::Alias { anchor } => {
                 let target = self.anchors.get(&anchor).copied();
@@ -339,51 +400,17 @@ impl<'s, 'a> Composer<'s, 'a> {
                         return Err(syntax_error(start.line, start.column, "unknown anchor referenced"));
                     }
                 }
-                Ok(id)
+                Ok((id, None))
             }
             EventKind::SequenceStart { anchor, tag, .. } => {
                 let id = self.node(Kind::Sequence, "!!seq", &tag, String::new(), ev);
                 self.anchor(id, anchor);
-                while !matches!(self.peek(), Some(EventKind::SequenceEnd) | None) {
-                    self.child(id)?;
-                }
-                if let Some(end) = self.advance() {
-                    self.nodes[id].set_line_comment(end.line);
-                    self.nodes[id].set_foot(end.foot);
-                }
-                Ok(id)
+                Ok((id, Some(Style::Sequence)))
             }
             EventKind::MappingStart { anchor, tag, flow } => {
                 let id = self.node(Kind::Mapping, "!!map", &tag, String::new(), ev);
                 self.anchor(id, anchor);
-                while !matches!(self.peek(), Some(EventKind::MappingEnd) | None) {
-                    let k = self.child(id)?;
-                    if !flow && !self.nodes[k].foot().is_empty() {
-                        // A key's foot comment is the previous value's when dedented.
-                        let n = self.nodes[id].content.len();
-                        if n > 2 {
-                            let prev_key = self.nodes[id].content[n - 3];
-                            let foot = self.nodes[k].take_foot();
-                            self.nodes[prev_key].set_foot(foot);
-                        }
-                    }
-                    let v = self.child(id)?;
-                    if self.nodes[k].foot().is_empty() && !self.nodes[v].foot().is_empty() {
-                        let foot = self.nodes[v].take_foot();
-                        self.nodes[k].set_foot(foot);
-                    }
-                }
-                if let Some(end) = self.advance() {
-                    self.nodes[id].set_line_comment(end.line);
-                    self.nodes[id].set_foot(end.foot);
-                }
-                let n = self.nodes[id].content.len();
-                if !flow && !self.nodes[id].foot().is_empty() && n > 1 {
-                    let last_key = self.nodes[id].content[n - 2];
-                    let foot = self.nodes[id].take_foot();
-                    self.nodes[last_key].set_foot(foot);
-                }
-                Ok(id)
+                Ok((id, Some(if flow { Style::FlowMapping } else { Style::BlockMapping })))
             }
             _ => Err(syntax_error(start.line, start.column, "unexpected event")),
         }
@@ -394,6 +421,21 @@ impl<'s, 'a> Composer<'s, 'a> {
             self.anchors.insert(anchor, id);
         }
     }
+}
+
+/// A collection being composed.
+#[derive(Clone, Copy)]
+struct Open {
+    id: NodeId,
+    style: Style,
+}
+
+/// What kind of collection a node is, as far as the comment moves care.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Sequence,
+    BlockMapping,
+    FlowMapping,
 }
 
 fn unreachable_event() -> Event {

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 
-use super::compose::{Arena, Kind, NodeId, MAX_DEPTH};
+use super::compose::{Arena, Kind, NodeId};
 use super::scalar::{resolve, Resolved, BINARY_TAG, MERGE_TAG, NULL_TAG, STR_TAG};
 use crate::error::{Error, Result};
 use crate::format::Format;
@@ -31,9 +31,66 @@ pub(super) struct Converter<'n> {
     expanded: usize,
     /// Bytes of scalar text copied through aliases so far.
     expanded_bytes: usize,
+    /// How many nodes are being converted (each mapping met as a value twice, as a value and as
+    /// a branch): the top-level mapping is at 2.
     depth: usize,
     /// Aliases being expanded, to refuse an anchor that contains itself.
     active_aliases: Vec<NodeId>,
+}
+
+/// What [`Converter::start`] is asked to convert.
+enum Start {
+    /// A document or mapping whose entries go into `branch`; `handled` when its own head and
+    /// line comments were placed already; `as_value` when it ends as a [`Value::Map`].
+    Branch { id: NodeId, branch: Map, handled: bool, as_value: bool },
+    /// A node met as a value.
+    Value { id: NodeId, handled: bool },
+}
+
+/// What a finished node gives its parent.
+enum Done {
+    Branch(Map),
+    Value(Value),
+}
+
+impl Done {
+    fn into_value(self) -> Value {
+        match self {
+            Done::Value(v) => v,
+            Done::Branch(m) => Value::Map(m),
+        }
+    }
+
+    fn into_branch(self) -> Map {
+        match self {
+            Done::Branch(m) => m,
+            Done::Value(mut v) => match &mut v {
+                Value::Map(m) => std::mem::take(m),
+                // A document's child is converted as a branch, which always gives one back.
+                _ => Map::new(),
+            },
+        }
+    }
+}
+
+/// A node being converted, on the converter's own stack.
+enum Frame {
+    /// A document or mapping, its entries going into `branch`; `next` is the place in its
+    /// content of the next child; `pending` the entry whose value is being converted.
+    Branch { id: NodeId, branch: Map, next: usize, pending: Option<Pending>, as_value: bool },
+    /// A sequence; `item` is the item being converted.
+    List { id: NodeId, list: Vec<Value>, next: usize, item: Option<NodeId>, handled: bool },
+    /// An alias whose target is being converted; in a branch, the alias node's foot comment
+    /// follows the target's entries.
+    Alias { foot_of: Option<NodeId> },
+}
+
+/// A mapping entry waiting for its value.
+struct Pending {
+    key: String,
+    k: NodeId,
+    v: NodeId,
+    handle_value: bool,
 }
 
 fn error(line: i64, message: &str) -> Error {
@@ -69,7 +126,7 @@ impl<'n> Converter<'n> {
         if self.strict {
             self.check_top_level(doc)?;
         }
-        self.append_branch(doc, Map::new(), false)
+        Ok(self.run(Start::Branch { id: doc, branch: Map::new(), handled: false, as_value: false })?.into_branch())
     }
 
     fn check_top_level(&self, doc: NodeId) -> Result<()> {
@@ -105,9 +162,6 @@ impl<'n> Converter<'n> {
         if !self.active_aliases.is_empty() {
             self.charge_copy(id)?;
         }
-        if self.depth > MAX_DEPTH {
-            return Err(error(self.nodes[id].line(), "document nesting is too deep"));
-        }
         Ok(())
     }
 
@@ -122,119 +176,219 @@ impl<'n> Converter<'n> {
 
     fn enter_alias(&mut self, id: NodeId) -> Result<NodeId> {
         let target = self.nodes[id].alias().ok_or_else(|| error(self.nodes[id].line(), "unknown anchor referenced"))?;
-        if self.active_aliases.contains(&id) || self.active_aliases.len() > MAX_DEPTH {
+        if self.active_aliases.contains(&id) {
             return Err(error(self.nodes[id].line(), "anchor value contains itself"));
         }
         self.active_aliases.push(id);
         Ok(target)
     }
 
-    fn append_branch(&mut self, id: NodeId, mut branch: Map, handled: bool) -> Result<Map> {
-        self.enter(id)?;
-        let n = &self.nodes[id];
-        if !handled {
-            push_map_comments(n.head(), &mut branch);
-            push_map_comments(n.line_comment(), &mut branch);
-        }
-        match n.kind {
-            Kind::Document => {
-                // By index: converting a child may move text out of other nodes.
-                for i in 0..n.content.len() {
-                    let item = self.nodes[id].content[i];
-                    branch = self.append_branch(item, branch, false)?;
-                }
-            }
-            Kind::Sequence => {
-                return Err(error(n.line(), "YAML documents that are sequences are not supported"));
-            }
-            Kind::Mapping => {
-                if self.strict {
-                    self.check_mapping(id)?;
-                }
-                branch.0.reserve(n.content.len() / 2);
-                for i in (0..n.content.len() / 2).map(|p| 2 * p) {
-                    let (k, v) = (&self.nodes[id].content[i], &self.nodes[id].content[i + 1]);
-                    let (k, v) = (*k, *v);
-                    let (key, value) = (&self.nodes[k], &self.nodes[v]);
-                    push_map_comments(key.head(), &mut branch);
-                    push_map_comments(key.line_comment(), &mut branch);
-                    let handle_value = matches!(value.kind, Kind::Scalar | Kind::Alias);
-                    if handle_value {
-                        push_map_comments(value.head(), &mut branch);
-                        push_map_comments(value.line_comment(), &mut branch);
+    /// Converts what `start` describes with everything nested in it. The nodes being converted
+    /// wait on a stack of their own, not on the call stack, so that any depth the reader
+    /// accepts converts on a small thread. The steps mirror sops' walk: a document or mapping
+    /// appends its entries (and the comments around them) to a branch, a sequence collects its
+    /// items, an alias converts its target in its place.
+    fn run(&mut self, start: Start) -> Result<Done> {
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut done = self.start(&mut stack, start)?;
+        loop {
+            if let Some(finished) = done.take() {
+                let Some(top) = stack.last_mut() else { return Ok(finished) };
+                match top {
+                    Frame::Alias { foot_of } => {
+                        let foot_of = *foot_of;
+                        stack.pop();
+                        self.active_aliases.pop();
+                        let mut finished = finished;
+                        if let (Some(id), Done::Branch(branch) | Done::Value(Value::Map(branch))) = (foot_of, &mut finished) {
+                            push_map_comments(self.nodes[id].foot(), branch);
+                        }
+                        self.depth -= 1;
+                        done = Some(finished);
+                        continue;
                     }
-                    let key_text = self.key(k)?;
-                    let tree_value = self.value(v, handle_value)?;
-                    branch.0.push(MapItem::Entry(key_text, tree_value));
-                    if handle_value {
-                        push_map_comments(self.nodes[v].foot(), &mut branch);
+                    Frame::Branch { id, branch, next, pending, .. } => {
+                        let id = *id;
+                        match pending.take() {
+                            // A document's child appended to the branch it was handed.
+                            None => *branch = finished.into_branch(),
+                            Some(Pending { key, k, v, handle_value }) => {
+                                branch.0.push(MapItem::Entry(key, finished.into_value()));
+                                if handle_value {
+                                    push_map_comments(self.nodes[v].foot(), branch);
+                                }
+                                push_map_comments(self.nodes[k].foot(), branch);
+                                // Without aliases nothing refers back: the nodes of the entries
+                                // converted so far can go (their text has moved into the tree
+                                // already). Only the top-level mapping does this, whose node and
+                                // document come before all its entries.
+                                if self.take_text && self.depth == 2 {
+                                    if let Some(&following) = self.nodes[id].content.get(*next) {
+                                        self.nodes.free_before(following, id);
+                                    }
+                                }
+                            }
+                        }
                     }
-                    push_map_comments(self.nodes[k].foot(), &mut branch);
-                    // Without aliases nothing refers back: the nodes of the entries converted so
-                    // far can go (their text has moved into the tree already). Only the top-level
-                    // mapping does this, whose node and document come before all its entries.
-                    if self.take_text && self.depth == 2 {
-                        if let Some(&next) = self.nodes[id].content.get(i + 2) {
-                            self.nodes.free_before(next, id);
+                    Frame::List { list, item, .. } => {
+                        list.push(finished.into_value());
+                        if let Some(item) = item.take() {
+                            push_list_comments(self.nodes[item].foot(), list);
                         }
                     }
                 }
             }
-            Kind::Scalar => {
-                // An empty document (`---` alone) holds a null: an empty mapping.
-                if n.tag() == NULL_TAG {
-                    self.depth -= 1;
-                    return Ok(branch);
+            let Some(top) = stack.last_mut() else {
+                return Err(error(0, "nothing to convert"));
+            };
+            let next_start = match top {
+                Frame::Alias { .. } => return Err(error(0, "an alias frame without its target")),
+                Frame::Branch { id, branch, next, pending, .. } => {
+                    let (id, i) = (*id, *next);
+                    let n = &self.nodes[id];
+                    if n.kind == Kind::Document {
+                        match n.content.get(i) {
+                            Some(&item) => {
+                                *next += 1;
+                                Some(Start::Branch { id: item, branch: std::mem::take(branch), handled: false, as_value: false })
+                            }
+                            None => None,
+                        }
+                    } else if i + 1 < n.content.len() {
+                        let (k, v) = (n.content[i], n.content[i + 1]);
+                        *next += 2;
+                        let (key, value) = (&self.nodes[k], &self.nodes[v]);
+                        push_map_comments(key.head(), branch);
+                        push_map_comments(key.line_comment(), branch);
+                        let handle_value = matches!(value.kind, Kind::Scalar | Kind::Alias);
+                        if handle_value {
+                            push_map_comments(value.head(), branch);
+                            push_map_comments(value.line_comment(), branch);
+                        }
+                        let key = self.key(k)?;
+                        *pending = Some(Pending { key, k, v, handle_value });
+                        Some(Start::Value { id: v, handled: handle_value })
+                    } else {
+                        None
+                    }
                 }
-                return Err(error(n.line(), "YAML documents that are values are not supported"));
+                Frame::List { id, list, next, item, .. } => {
+                    let n = &self.nodes[*id];
+                    match n.content.get(*next) {
+                        Some(&child) => {
+                            *next += 1;
+                            let it = &self.nodes[child];
+                            push_list_comments(it.head(), list);
+                            push_list_comments(it.line_comment(), list);
+                            *item = Some(child);
+                            Some(Start::Value { id: child, handled: true })
+                        }
+                        None => None,
+                    }
+                }
+            };
+            if let Some(next_start) = next_start {
+                done = self.start(&mut stack, next_start)?;
+                continue;
             }
-            Kind::Alias => {
-                let target = self.enter_alias(id)?;
-                branch = self.append_branch(target, branch, false)?;
-                self.active_aliases.pop();
-            }
+            // The top frame has no child left: it is finished.
+            done = match stack.pop() {
+                Some(Frame::Branch { id, mut branch, as_value, .. }) => {
+                    push_map_comments(self.nodes[id].foot(), &mut branch);
+                    self.depth -= 1;
+                    if as_value {
+                        // Left as a value too.
+                        self.depth -= 1;
+                        Some(Done::Value(Value::Map(branch)))
+                    } else {
+                        Some(Done::Branch(branch))
+                    }
+                }
+                Some(Frame::List { id, mut list, handled, .. }) => {
+                    if !handled {
+                        push_list_comments(self.nodes[id].foot(), &mut list);
+                    }
+                    self.depth -= 1;
+                    Some(Done::Value(Value::List(list)))
+                }
+                Some(Frame::Alias { .. }) | None => return Err(error(0, "an alias frame without its target")),
+            };
         }
-        push_map_comments(self.nodes[id].foot(), &mut branch);
-        self.depth -= 1;
-        Ok(branch)
     }
 
-    fn value(&mut self, id: NodeId, handled: bool) -> Result<Value> {
-        self.enter(id)?;
-        let n = &self.nodes[id];
-        let out = match n.kind {
-            Kind::Document => return Err(error(n.line(), "nested document")),
-            Kind::Sequence => {
-                let mut list = Vec::with_capacity(n.content.len());
-                if !handled {
-                    push_list_comments(n.head(), &mut list);
-                    push_list_comments(n.line_comment(), &mut list);
+    /// Enters the node `start` names: a scalar (or an empty document) is converted at once and
+    /// returned; a collection is pushed on `stack` to be converted item by item; an alias
+    /// pushes a frame of its own and starts its target.
+    fn start(&mut self, stack: &mut Vec<Frame>, mut start: Start) -> Result<Option<Done>> {
+        loop {
+            match start {
+                Start::Branch { id, mut branch, handled, as_value } => {
+                    self.enter(id)?;
+                    let n = &self.nodes[id];
+                    if !handled {
+                        push_map_comments(n.head(), &mut branch);
+                        push_map_comments(n.line_comment(), &mut branch);
+                    }
+                    match n.kind {
+                        Kind::Document => {
+                            stack.push(Frame::Branch { id, branch, next: 0, pending: None, as_value });
+                            return Ok(None);
+                        }
+                        Kind::Sequence => {
+                            return Err(error(n.line(), "YAML documents that are sequences are not supported"));
+                        }
+                        Kind::Mapping => {
+                            if self.strict {
+                                self.check_mapping(id)?;
+                            }
+                            branch.0.reserve(self.nodes[id].content.len() / 2);
+                            stack.push(Frame::Branch { id, branch, next: 0, pending: None, as_value });
+                            return Ok(None);
+                        }
+                        Kind::Scalar => {
+                            // An empty document (`---` alone) holds a null: an empty mapping.
+                            if n.tag() == NULL_TAG {
+                                self.depth -= 1;
+                                return Ok(Some(Done::Branch(branch)));
+                            }
+                            return Err(error(n.line(), "YAML documents that are values are not supported"));
+                        }
+                        Kind::Alias => {
+                            let target = self.enter_alias(id)?;
+                            stack.push(Frame::Alias { foot_of: Some(id) });
+                            start = Start::Branch { id: target, branch, handled: false, as_value };
+                        }
+                    }
                 }
-                for i in 0..n.content.len() {
-                    let item = self.nodes[id].content[i];
-                    let it = &self.nodes[item];
-                    push_list_comments(it.head(), &mut list);
-                    push_list_comments(it.line_comment(), &mut list);
-                    let v = self.value(item, true)?;
-                    list.push(v);
-                    push_list_comments(self.nodes[item].foot(), &mut list);
+                Start::Value { id, handled } => {
+                    self.enter(id)?;
+                    let n = &self.nodes[id];
+                    match n.kind {
+                        Kind::Document => return Err(error(n.line(), "nested document")),
+                        Kind::Sequence => {
+                            let mut list = Vec::with_capacity(n.content.len());
+                            if !handled {
+                                push_list_comments(n.head(), &mut list);
+                                push_list_comments(n.line_comment(), &mut list);
+                            }
+                            stack.push(Frame::List { id, list, next: 0, item: None, handled });
+                            return Ok(None);
+                        }
+                        Kind::Mapping => start = Start::Branch { id, branch: Map::new(), handled, as_value: true },
+                        Kind::Scalar => {
+                            let value = self.scalar(id)?;
+                            self.depth -= 1;
+                            return Ok(Some(Done::Value(value)));
+                        }
+                        Kind::Alias => {
+                            let target = self.enter_alias(id)?;
+                            stack.push(Frame::Alias { foot_of: None });
+                            start = Start::Value { id: target, handled: false };
+                        }
+                    }
                 }
-                if !handled {
-                    push_list_comments(self.nodes[id].foot(), &mut list);
-                }
-                Value::List(list)
             }
-            Kind::Mapping => Value::Map(self.append_branch(id, Map::new(), handled)?),
-            Kind::Scalar => self.scalar(id)?,
-            Kind::Alias => {
-                let target = self.enter_alias(id)?;
-                let v = self.value(target, false)?;
-                self.active_aliases.pop();
-                v
-            }
-        };
-        self.depth -= 1;
-        Ok(out)
+        }
     }
 
     /// A mapping key, which sops requires to decode to a string.

@@ -7,7 +7,7 @@
 //! synthesizes (mapping/sequence starts, simple keys, block ends) get their marks later, when
 //! the scanner is replayed in [`super::scan`].
 
-use granit_parser::{Options, ScalarStyle, Scanner, StrInput, TokenType};
+use granit_parser::{ErrorKind, Options, ScalarStyle, Scanner, StrInput, TokenType};
 
 use super::source::{Mark, Source};
 use super::syntax_error;
@@ -66,6 +66,10 @@ pub(super) struct Tok {
 /// sops itself can process in reasonable time.
 pub(super) const MAX_TOKENS: usize = 10_000_000;
 
+/// go-yaml's scanner refuses more block indentation levels than this, and as many flow levels
+/// (`exceeded max depth of 10000`).
+pub(super) const MAX_NESTING: usize = 10_000;
+
 /// Scans the whole input. Scanner errors become parse errors that name a position only.
 #[cfg(test)]
 pub(super) fn tokenize(src: &Source<'_>) -> Result<Vec<Tok>> {
@@ -99,6 +103,9 @@ impl<'s, 'a> Lexer<'s, 'a> {
         let mut options = Options::default();
         options.block_scalar_eof_without_line_feed = true;
         options.bom_inside_document_as_content = true;
+        // go-yaml's limits: 10,000 indentation levels and 10,000 flow levels.
+        options.block_nesting_limit = MAX_NESTING;
+        options.flow_nesting_limit = MAX_NESTING;
         let scanner = Scanner::with_options(StrInput::new(src.text), options);
         Lexer { src, scanner, cursor: 0, count: 0, max_tokens, done: false }
     }
@@ -137,7 +144,13 @@ impl Lexer<'_, '_> {
                 Ok(t) => t,
                 Err(e) => {
                     let m = e.marker();
-                    return Some(Err(syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, "invalid YAML syntax")));
+                    // go-yaml's words for its nesting limits, which are the scanner's here.
+                    let problem = if matches!(e.kind(), ErrorKind::RecursionLimitExceeded) {
+                        format!("exceeded max depth of {MAX_NESTING}")
+                    } else {
+                        "invalid YAML syntax".to_owned()
+                    };
+                    return Some(Err(syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, &problem)));
                 }
             };
             let cursor = self.cursor;

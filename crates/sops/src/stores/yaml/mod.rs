@@ -45,12 +45,13 @@ impl Default for YamlStore {
     }
 }
 
-/// The deepest nesting of mappings and lists the reader accepts, the top-level mapping included:
-/// the scanner's nesting limits (granit-parser's defaults, which [`lex`] keeps; go-yaml allows
-/// more), which stop a file before the composer's own guard would.
+/// The deepest nesting of mappings and lists the reader accepts in any style, the top-level
+/// mapping included: go-yaml's 10,000 levels of block indentation. (Flow collections count
+/// apart, up to 10,000 more below a block collection, as in go-yaml; the writer uses block
+/// style, so this is the depth a written file may have.) No walk recurses, so this depth is
+/// safe on any thread.
 pub fn max_depth() -> usize {
-    let scanner = granit_parser::Options::default();
-    scanner.block_nesting_limit.min(scanner.flow_nesting_limit).min(compose::MAX_DEPTH)
+    lex::MAX_NESTING
 }
 
 /// A parse error that names a position only, never content.

@@ -536,3 +536,40 @@ fn freeing_nodes_while_converting_changes_nothing() {
 fn a_node_takes_64_bytes() {
     assert!(std::mem::size_of::<compose::Node>() <= 64, "{}", std::mem::size_of::<compose::Node>());
 }
+
+/// go-yaml's nesting limits, as the real sops shows them: 10,000 levels of block indentation
+/// (the top-level mapping included) and, apart from them, 10,000 flow levels; one more of
+/// either is refused with go-yaml's words. The nodes of a document that deep are composed and
+/// converted on a 2 MiB stack.
+#[test]
+fn nesting_stops_where_go_yaml_stops() {
+    let block = |levels: usize| format!("a:\n {}v\n", "- ".repeat(levels - 1));
+    let flow = |levels: usize| format!("a: {}v{}\n", "[".repeat(levels), "]".repeat(levels));
+    let flow_maps = |levels: usize| format!("a: {}v{}\n", "{b: ".repeat(levels), "}".repeat(levels));
+    let cases = [
+        (block(10_000), true),
+        (block(10_001), false),
+        (flow(10_000), true),
+        (flow(10_001), false),
+        (flow_maps(10_000), true),
+        (flow_maps(10_001), false),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let store = YamlStore::default();
+            for (text, readable) in cases {
+                let head = &text[..text.len().min(12)];
+                match store.parse_plain(text.as_bytes()) {
+                    Ok(_) => assert!(readable, "{head}… ({} bytes) read", text.len()),
+                    Err(e) => {
+                        assert!(!readable, "{head}… ({} bytes): {e}", text.len());
+                        assert!(e.to_string().contains("exceeded max depth of 10000"), "{e}");
+                    }
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
