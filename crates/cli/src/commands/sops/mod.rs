@@ -1,4 +1,9 @@
-//! `secrets sops …`: the real sops's commands on any file, in process.
+//! `secrets sops …`: the real sops's commands on any file, in process. The commands that grew
+//! beyond a few lines own a module each, with their clap arguments ([`edit`], [`exec`]); the
+//! shared pieces (file loading, store choice, output) live here.
+
+mod edit;
+mod exec;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -40,6 +45,9 @@ pub fn run(cmd: SopsCommand) -> CmdResult {
         }
         SopsCommand::Unset { file, path, idempotent, input_type } => unset(&file, &path, idempotent, input_type.as_deref()),
         SopsCommand::Filestatus { file, input_type } => filestatus(&file, input_type.as_deref()),
+        SopsCommand::Edit(args) => edit::run(args),
+        SopsCommand::ExecEnv(args) => exec::run_env(args),
+        SopsCommand::ExecFile(args) => exec::run_file(args),
     }
 }
 
@@ -183,20 +191,13 @@ fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
     }
 }
 
-fn encrypt(
-    file: &Path,
-    age: Option<String>,
-    threshold: usize,
-    types: &TypeArgs,
-    output: &OutputArgs,
-    selection: &SelectionArgs,
-) -> CmdResult {
-    let (input_fmt, output_fmt) = formats(file, types)?;
-    let named = types.filename_override.as_deref().unwrap_or(file);
+/// The recipients and settings of a new file: `--age` or `SOPS_AGE_RECIPIENTS`, else the
+/// matching `.sops.yaml` creation rule; the command line's threshold and selection win.
+fn encrypt_options(named: &Path, age: Option<String>, threshold: usize, selection: &SelectionArgs) -> CmdResult<EncryptOptions> {
     let mut options = match recipients_from(age) {
         Some(recipients) => EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() },
         None => creation_rule(named)?.ok_or_else(|| {
-            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(file)))
+            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(named)))
                 .hint("pass --age age1…[,age1…], set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
         })?,
     };
@@ -207,6 +208,20 @@ fn encrypt(
         options.selection = Some(rule);
     }
     options.mac_only_encrypted |= selection.mac_only_encrypted;
+    Ok(options)
+}
+
+fn encrypt(
+    file: &Path,
+    age: Option<String>,
+    threshold: usize,
+    types: &TypeArgs,
+    output: &OutputArgs,
+    selection: &SelectionArgs,
+) -> CmdResult {
+    let (input_fmt, output_fmt) = formats(file, types)?;
+    let named = types.filename_override.as_deref().unwrap_or(file);
+    let options = encrypt_options(named, age, threshold, selection)?;
     let bytes = read_input(file)?;
     if bytes.is_empty() && input_fmt != Format::Binary {
         return Err(Failure::new(
@@ -387,6 +402,22 @@ struct SopsDecryptCli {
     args: DecryptArgs,
 }
 
+/// The names of the `secrets sops` subcommands (and clap's `help`), so that anything else in
+/// their place is a file to edit, as `sops FILE` is `sops edit FILE`.
+const SUBCOMMANDS: [&str; 12] =
+    ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "help", "--"];
+
+/// `secrets sops FILE` as `secrets sops edit FILE`: `args` starts at `sops`; when the word after
+/// it is neither a subcommand nor an option, `edit` goes before it.
+pub fn bare_file_is_edit(args: &mut Vec<OsString>, at: usize) {
+    let Some(word) = args.get(at + 1) else { return };
+    let text = word.to_string_lossy();
+    if SUBCOMMANDS.contains(&text.as_ref()) || (text.starts_with('-') && text != "-") {
+        return;
+    }
+    args.insert(at + 1, OsString::from("edit"));
+}
+
 /// `secrets sops …` parsed on its own, `args` starting at `sops` (see [`SopsCli`]).
 pub fn parse_alone(args: &[OsString]) -> SopsCommand {
     // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
@@ -565,6 +596,12 @@ pub enum SopsCommand {
         #[arg(long, value_name = "TYPE")]
         input_type: Option<String>,
     },
+    #[command(about = edit::EDIT_ABOUT, after_help = edit::EDIT_EXAMPLES)]
+    Edit(edit::EditArgs),
+    #[command(about = exec::EXEC_ENV_ABOUT, after_help = exec::EXEC_ENV_EXAMPLES)]
+    ExecEnv(exec::ExecEnvArgs),
+    #[command(about = exec::EXEC_FILE_ABOUT, after_help = exec::EXEC_FILE_EXAMPLES)]
+    ExecFile(exec::ExecFileArgs),
     /// Tell whether a file is encrypted, as JSON
     Filestatus {
         /// The file to look at
