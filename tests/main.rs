@@ -51,6 +51,8 @@ mod memory_cli;
 mod repository_state;
 mod shared_keys;
 mod sops_cli;
+mod sops_edit;
+mod sops_exec;
 mod sops_interop;
 mod store_cli;
 mod store_interop;

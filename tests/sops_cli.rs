@@ -214,8 +214,14 @@ fn help_has_examples_and_completions_are_generated() {
     assert!(stdout_of(ok(&out)).contains("Examples:"));
     let out = secrets().args(["completions", "bash"]).output().unwrap();
     assert!(stdout_of(ok(&out)).contains("secrets"));
-    let out = secrets().args(["sops", "nope"]).output().unwrap();
+    // An unknown option is a usage error; an unknown word is a file to edit, as with sops
+    // (here a new one without recipients: sops's code 1).
+    let out = secrets().args(["sops", "--nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let out = secrets().current_dir(dir.path()).args(["sops", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("nope").exists());
 }
 
 #[test]

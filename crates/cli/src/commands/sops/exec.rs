@@ -196,23 +196,38 @@ pub fn run_file(args: ExecFileArgs) -> CmdResult {
             return Err(Failure::new(exit::GENERIC, format!("--filename {name:?}: a plain file name is needed (no `/`)")));
         }
     }
+    // sops becomes the user before it makes its folder; here the folder and the file are given
+    // to the user instead, so that the command can read them.
+    let account = args.user.as_deref().map(account).transpose()?;
+    let give = |path: &Path| -> CmdResult<()> {
+        match account {
+            Some((uid, gid)) => std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot give {} to the user: {e}", display(path)))),
+            None => Ok(()),
+        }
+    };
     let dir = private_tempdir("exec")?;
+    give(dir.path())?;
     let path = if args.no_fifo {
         let name = args.filename.clone().unwrap_or_else(|| format!("{FALLBACK_FILENAME}{}", rand::random::<u32>()));
         let path = dir.path().join(name);
         write_private(dir.path(), &path, &plaintext, 0o600)?;
         drop(plaintext);
+        give(&path)?;
         path
     } else {
         let path = dir.path().join(args.filename.as_deref().unwrap_or(FALLBACK_FILENAME));
         crate::sys::fifo::make(&path, 0o600).map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot create the pipe: {e}")))?;
+        give(&path)?;
         feed_pipe(path.clone(), plaintext);
         path
     };
     let shown = path.to_string_lossy();
     let mut child = shell(&command.replace("{}", &shown));
     remove_key_env(&mut child);
-    run_as(&mut child, args.user.as_deref())?;
+    if let Some((uid, gid)) = account {
+        child.uid(uid).gid(gid);
+    }
     let result = finish(child, args.background, "/bin/sh");
     // The private folder goes before anything else is reported (with --background too, as sops
     // removes its folder once the command has started).
