@@ -130,8 +130,8 @@ pub enum Command {
     #[command(subcommand, after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password | kubectl apply -f -")]
     Export(export::ExportCommand),
     /// Work on any sops file, like the real `sops` (same flags, environment and exit codes)
-    #[command(subcommand, after_help = sops::SOPS_EXAMPLES)]
-    Sops(sops::SopsCommand),
+    #[command(after_help = sops::SOPS_EXAMPLES)]
+    Sops(sops::SopsArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Validate the repository without any key: names, keys, links, files and drift (for CI)

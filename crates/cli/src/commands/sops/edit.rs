@@ -15,7 +15,7 @@ use secrets_sops::metadata::WRITER_VERSION;
 use secrets_sops::{Document, EncryptedFile, Format, Map, MapItem, Value};
 use sha2::{Digest, Sha256};
 
-use super::{display, formats, load, open, SelectionArgs, TypeArgs};
+use super::{display, encrypted_bytes, formats, load, open, plain_bytes, store_for, SelectionArgs, TypeArgs};
 use crate::editor::Session;
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
@@ -79,12 +79,11 @@ fn edit_existing(file: &Path, name: &str, input_fmt: Format, output_fmt: Format,
     let encrypted = load(file, input_fmt)?;
     let mut plain = open(file, &encrypted, args.ignore_mac)?;
     drop(encrypted);
-    let shown = if args.show_master_keys {
-        secrets_sops::stores::store(output_fmt).emit_encrypted(&plain.data, &plain.metadata.to_tree(output_fmt))
+    let shown = zeroize::Zeroizing::new(if args.show_master_keys {
+        store_for(output_fmt)?.emit_encrypted(&plain.data, &plain.metadata.to_tree(output_fmt)).map_err(|e| Failure::sops(&display(file), e))?
     } else {
-        plain.to_plain_bytes(output_fmt)
-    };
-    let shown = zeroize::Zeroizing::new(shown.map_err(|e| Failure::sops(&display(file), e))?);
+        plain_bytes(file, &plain, output_fmt)?
+    });
     let Some(edited) = edit_until_valid(name, &shown, input_fmt, args.show_master_keys)? else { return Ok(None) };
     plain.data = edited.data;
     if let Some(metadata) = edited.metadata {
@@ -94,17 +93,17 @@ fn edit_existing(file: &Path, name: &str, input_fmt: Format, output_fmt: Format,
         WRITER_VERSION.clone_into(&mut plain.metadata.version);
     }
     let encrypted = plain.encrypt().map_err(|e| Failure::sops(&display(file), e))?;
-    encrypted.to_bytes_as(output_fmt).map(Some).map_err(|e| Failure::sops(&display(file), e))
+    encrypted_bytes(file, &encrypted, output_fmt).map(Some)
 }
 
 fn edit_new(file: &Path, name: &str, input_fmt: Format, output_fmt: Format, args: &EditArgs) -> CmdResult<Option<Vec<u8>>> {
     // The recipients are settled before the editor opens: nothing typed is lost to a missing rule.
     let options = super::encrypt_options(file, args.age.clone(), args.shamir_secret_sharing_threshold.unwrap_or(0), &args.selection)?;
     let example = example(input_fmt);
-    let shown = zeroize::Zeroizing::new(secrets_sops::stores::store(output_fmt).emit_plain(&example).map_err(|e| Failure::sops(&display(file), e))?);
+    let shown = zeroize::Zeroizing::new(store_for(output_fmt)?.emit_plain(&example).map_err(|e| Failure::sops(&display(file), e))?);
     let Some(edited) = edit_until_valid(name, &shown, input_fmt, false)? else { return Ok(None) };
     let encrypted = secrets_sops::encrypt(edited.data, input_fmt, &options).map_err(|e| Failure::sops(&display(file), e))?;
-    encrypted.to_bytes_as(output_fmt).map(Some).map_err(|e| Failure::sops(&display(file), e))
+    encrypted_bytes(file, &encrypted, output_fmt).map(Some)
 }
 
 /// What the editor gave back, parsed.

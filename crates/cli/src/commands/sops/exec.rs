@@ -18,7 +18,7 @@ use clap::Args;
 use secrets_sops::{Format, MapItem, Value};
 use zeroize::Zeroizing;
 
-use super::{display, formats, load, open, TypeArgs};
+use super::{display, formats, load, open, plain_bytes, TypeArgs};
 use crate::commands::credentials::exit_code;
 use crate::commands::exec::remove_key_env;
 use crate::exit;
@@ -186,7 +186,7 @@ pub fn run_file(args: ExecFileArgs) -> CmdResult {
     let plaintext = {
         let encrypted = load(&file, input_fmt)?;
         let plain = open(&file, &encrypted, false)?;
-        Zeroizing::new(plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(&file), e))?)
+        Zeroizing::new(plain_bytes(&file, &plain, output_fmt)?)
     };
     if args.background {
         say!("warning: exec-file's --background option is deprecated and will be removed in a future version of sops");

@@ -6,12 +6,13 @@ mod edit;
 mod exec;
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use clap::{Args, Parser, Subcommand};
 use secrets_sops::keys::Identities;
 use secrets_sops::metadata::SelectionRule;
+use secrets_sops::stores::Store;
 use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, PlainFile, Value};
 
 use crate::exit;
@@ -19,31 +20,50 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::{read_input, write_atomic};
 use crate::output::{say, write_stdout};
 
-pub fn run(cmd: SopsCommand) -> CmdResult {
-    match cmd {
-        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac }) => {
+/// sops's code for a file that is missing or not given.
+const NO_FILE_SPECIFIED: u8 = 100;
+
+/// `secrets sops --version`: this tool's version and the sops version it follows (the one it
+/// writes in files).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ", compatible with sops 3.11.0");
+
+/// `--config`/`SOPS_CONFIG`, set once when the command starts.
+static CONFIG_PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+pub fn run(args: SopsArgs) -> CmdResult {
+    let _ = CONFIG_PATH.set(args.config);
+    match args.command {
+        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac, decryption_order: _ }) => {
+            let file = stdin_or(file);
+            must_exist(&file)?;
             decrypt(&file, &types, &output, extract.as_deref(), ignore_mac)
         }
         SopsCommand::Encrypt { file, age, shamir_secret_sharing_threshold, types, output, selection } => {
+            let file = stdin_or(file);
+            must_exist(&file)?;
+            if is_stdin(&file) {
+                if output.in_place {
+                    return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "cannot use --in-place when reading from stdin"));
+                }
+                if types.filename_override.is_none() {
+                    return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "must specify --filename-override when reading from stdin"));
+                }
+            }
             encrypt(&file, age, shamir_secret_sharing_threshold.unwrap_or(0), &types, &output, &selection)
         }
         SopsCommand::Updatekeys { file, age, yes, shamir_secret_sharing_threshold, input_type } => {
             updatekeys(&file, age, yes, shamir_secret_sharing_threshold.unwrap_or(0), input_type.as_deref())
         }
         SopsCommand::Rotate { file, add_age, rm_age, types, output } => rotate(&file, add_age, rm_age, &types, &output),
-        SopsCommand::Set { file, path, value, value_file, value_stdin, idempotent, input_type } => {
-            let json = match (value, value_file, value_stdin) {
-                (Some(v), _, _) => v.into_bytes(),
-                (None, Some(f), _) => read_input(&f)?,
-                (None, None, true) => read_input(Path::new("-"))?,
-                (None, None, false) => {
-                    return Err(Failure::new(exit::INVALID_SET_FORMAT, "set needs a value")
-                        .hint("give it as a JSON argument, or use --value-file / --value-stdin"))
-                }
-            };
-            set(&file, &path, &json, idempotent, input_type.as_deref())
+        SopsCommand::Set(args) => {
+            let (file, path, json) = set_value(args.args, args.value_file, args.value_stdin)?;
+            let formats = SetFormats { input_type: args.input_type.as_deref(), output_type: args.output_type.as_deref() };
+            set(&file, &path, &json, args.idempotent, formats, args.ignore_mac)
         }
-        SopsCommand::Unset { file, path, idempotent, input_type } => unset(&file, &path, idempotent, input_type.as_deref()),
+        SopsCommand::Unset { file, path, idempotent, input_type, output_type, ignore_mac } => {
+            let formats = SetFormats { input_type: input_type.as_deref(), output_type: output_type.as_deref() };
+            unset(&file, &path, idempotent, formats, ignore_mac)
+        }
         SopsCommand::Filestatus { file, input_type } => filestatus(&file, input_type.as_deref()),
         SopsCommand::Edit(args) => edit::run(args),
         SopsCommand::ExecEnv(args) => exec::run_env(args),
@@ -51,8 +71,89 @@ pub fn run(cmd: SopsCommand) -> CmdResult {
     }
 }
 
+/// A missing FILE means standard input, as in sops: an empty path stands for it (no file has
+/// an empty name), so that `-` stays an ordinary file name.
+fn stdin_or(file: Option<PathBuf>) -> PathBuf {
+    file.unwrap_or_default()
+}
+
+fn is_stdin(file: &Path) -> bool {
+    file.as_os_str().is_empty()
+}
+
 fn display(path: &Path) -> String {
-    path.display().to_string()
+    if is_stdin(path) {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// sops's check before `decrypt` and `encrypt`: a named file that does not exist is code 100.
+fn must_exist(file: &Path) -> CmdResult<()> {
+    if is_stdin(file) || std::fs::symlink_metadata(file).is_ok() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    Err(Failure::new(NO_FILE_SPECIFIED, format!("cannot operate on non-existent file \"{}\"", shown.display())))
+}
+
+/// The input: the named file (`-` included), or standard input for the empty path.
+fn read_source(file: &Path) -> CmdResult<Vec<u8>> {
+    if is_stdin(file) {
+        read_input(Path::new("-"))
+    } else {
+        std::fs::read(file).map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the file: {e}", display(file))))
+    }
+}
+
+/// The `.sops.yaml` in use: `--config`/`SOPS_CONFIG`, else the nearest one from the working
+/// directory up, as sops looks for it; parsed once.
+fn sops_config() -> CmdResult<Option<&'static (PathBuf, config::Config)>> {
+    static LOADED: OnceLock<Option<(PathBuf, config::Config)>> = OnceLock::new();
+    if let Some(loaded) = LOADED.get() {
+        return Ok(loaded.as_ref());
+    }
+    let path = match CONFIG_PATH.get().cloned().flatten() {
+        Some(path) => Some(path),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
+            config::find(&cwd)
+        }
+    };
+    let loaded = match path {
+        None => None,
+        Some(path) => {
+            let text = read_input(&path).map_err(|f| Failure::new(exit::GENERIC, f.message))?;
+            let parsed = config::Config::parse(&text).map_err(|e| Failure::sops(&display(&path), e))?;
+            Some((path, parsed))
+        }
+    };
+    Ok(LOADED.get_or_init(|| loaded).as_ref())
+}
+
+/// The store for `format` with the `stores:` settings of `.sops.yaml` (YAML and JSON indent).
+fn store_for(format: Format) -> CmdResult<Box<dyn Store + Send + Sync>> {
+    use secrets_sops::stores::{json::JsonStore, yaml::YamlStore};
+    let config = match format {
+        Format::Yaml | Format::Json => sops_config()?.map(|(_, c)| c),
+        _ => None,
+    };
+    Ok(match (format, config) {
+        (Format::Yaml, Some(config)) if config.yaml_indent.is_some() => Box::new(YamlStore { indent: config.yaml_indent.unwrap_or(4) }),
+        (Format::Json, Some(config)) if config.json_indent.is_some() => Box::new(JsonStore { indent: config.json_indent }),
+        _ => secrets_sops::stores::store(format),
+    })
+}
+
+/// The decrypted data in `format`'s layout.
+fn plain_bytes(file: &Path, plain: &PlainFile, format: Format) -> CmdResult<Vec<u8>> {
+    store_for(format)?.emit_plain(&plain.data).map_err(|e| Failure::sops(&display(file), e))
+}
+
+/// An encrypted file in `format`'s layout.
+fn encrypted_bytes(file: &Path, encrypted: &EncryptedFile, format: Format) -> CmdResult<Vec<u8>> {
+    store_for(format)?.emit_encrypted(&encrypted.data, &encrypted.metadata.to_tree(format)).map_err(|e| Failure::sops(&display(file), e))
 }
 
 fn parse_type(name: Option<&str>) -> CmdResult<Option<Format>> {
@@ -75,15 +176,25 @@ fn formats(file: &Path, types: &TypeArgs) -> CmdResult<(Format, Format)> {
 }
 
 fn load(file: &Path, format: Format) -> CmdResult<EncryptedFile> {
-    let bytes = read_input(file)?;
+    let bytes = read_source(file)?;
     // Handed over so that the store frees the bytes once read, before the tree is built.
-    EncryptedFile::parse_owned(bytes, format).map_err(|e| Failure::sops(&display(file), e))
+    EncryptedFile::parse_owned(bytes, format).map_err(|e| {
+        // sops reads an encrypted file that does not parse with its generic code 1 (a plaintext
+        // that does not parse, in `encrypt`, is its code 2).
+        let unparsable = matches!(e, secrets_sops::Error::Parse { .. });
+        let failure = Failure::sops(&display(file), e);
+        if unparsable {
+            failure.with_code(exit::GENERIC)
+        } else {
+            failure
+        }
+    })
 }
 
 fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
     if output.in_place {
-        if file.as_os_str() == "-" {
-            return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "--in-place needs a file, not standard input"));
+        if is_stdin(file) {
+            return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "cannot use --in-place when reading from stdin"));
         }
         write_atomic(file, bytes)
     } else if let Some(target) = &output.output {
@@ -117,7 +228,7 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
     let plain = encrypted.into_decrypted(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
     print_warnings(file, &plain);
     let bytes = match extract {
-        None => plain.to_plain_bytes(output_fmt).map_err(|e| Failure::sops(&display(file), e))?,
+        None => plain_bytes(file, &plain, output_fmt)?,
         Some(path) => {
             let steps = treepath::parse(path).map_err(|e| Failure::sops(&display(file), e))?;
             let branch = plain
@@ -134,7 +245,7 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
                 Some(Value::Bytes(b)) => b.clone(),
                 Some(Value::Map(m)) => {
                     let doc = secrets_sops::Document { branches: vec![m.clone()] };
-                    secrets_sops::stores::store(output_fmt).emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e))?
+                    store_for(output_fmt)?.emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e))?
                 }
                 Some(other) => scalar_text(other).into_bytes(),
             }
@@ -179,14 +290,11 @@ fn selection_rule(args: &SelectionArgs) -> Option<SelectionRule> {
 /// The creation rule of the nearest `.sops.yaml` (looked up from the working directory, as sops
 /// does) that matches `file`.
 fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
-    let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
-    let Some(path) = config::find(&cwd) else { return Ok(None) };
-    let text = read_input(&path)?;
-    let parsed = config::Config::parse(&text).map_err(|e| Failure::sops(&display(&path), e))?;
+    let Some((path, parsed)) = sops_config()? else { return Ok(None) };
     let dir = path.parent().unwrap_or(Path::new("."));
     match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(&path), e))? {
         Some(rule) => Ok(Some(rule.options.clone())),
-        None => Err(Failure::new(exit::GENERIC, format!("{}: no matching creation rules found in {}", display(file), display(&path)))
+        None => Err(Failure::new(exit::GENERIC, format!("{}: no matching creation rules found in {}", display(file), display(path)))
             .hint("add a rule whose path_regex matches the file, or pass --age")),
     }
 }
@@ -222,7 +330,7 @@ fn encrypt(
     let (input_fmt, output_fmt) = formats(file, types)?;
     let named = types.filename_override.as_deref().unwrap_or(file);
     let options = encrypt_options(named, age, threshold, selection)?;
-    let bytes = read_input(file)?;
+    let bytes = read_source(file)?;
     if bytes.is_empty() && input_fmt != Format::Binary {
         return Err(Failure::new(
             exit::NEED_AT_LEAST_ONE_DOCUMENT,
@@ -234,7 +342,7 @@ fn encrypt(
         return Err(Failure::sops(&display(file), secrets_sops::Error::AlreadyEncrypted));
     }
     let encrypted = secrets_sops::encrypt(data, input_fmt, &options).map_err(|e| Failure::sops(&display(file), e))?;
-    let out = encrypted.to_bytes_as(output_fmt).map_err(|e| Failure::sops(&display(file), e))?;
+    let out = encrypted_bytes(file, &encrypted, output_fmt)?;
     emit(file, output, &out)?;
     Ok(0)
 }
@@ -257,36 +365,70 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
     };
     let threshold = if threshold > 0 { threshold } else { rule_threshold };
     let old = encrypted.metadata.recipients();
-    if old == new_groups {
-        say!("{}: already up to date", display(file));
+    let old_threshold = encrypted.metadata.shamir_threshold;
+    let new_threshold = if threshold > 0 { threshold } else { old_threshold }.min(new_groups.len());
+    if old == new_groups && (threshold == 0 || new_threshold == old_threshold) {
+        say!("File {} already up to date", display(file));
         return Ok(0);
     }
-    let flat_old: Vec<&String> = old.iter().flatten().collect();
-    let flat_new: Vec<&String> = new_groups.iter().flatten().collect();
-    for r in &flat_new {
-        if !flat_old.contains(r) {
-            say!("+++ {r}");
+    write_stdout(key_group_diff(&old, &new_groups, (old_threshold, new_threshold)).as_bytes())?;
+    // Asked whether or not standard input is a terminal, as sops asks; the end of the input
+    // (or a failed read) is a refusal that changes nothing.
+    if !yes {
+        loop {
+            crate::output::write_stdout(b"Is this okay? (y/n):")?;
+            let mut answer = String::new();
+            match std::io::stdin().read_line(&mut answer) {
+                Ok(0) | Err(_) => return Err(Failure::msg("no answer on standard input; the file is left unchanged")),
+                Ok(_) => {}
+            }
+            match answer.trim() {
+                "y" => break,
+                "n" => {
+                    say!("File {} left unchanged", display(file));
+                    return Ok(0);
+                }
+                _ => {}
+            }
         }
-    }
-    for r in &flat_old {
-        if !flat_new.contains(r) {
-            say!("--- {r}");
-        }
-    }
-    if !yes && std::io::stdin().is_terminal() && !confirm("Is this okay? (y/n) ") {
-        return Err(Failure::msg("changes not applied"));
     }
     encrypted.update_keys(&identities(), &new_groups, threshold).map_err(|e| Failure::sops(&display(file), e))?;
     let out = encrypted.to_bytes().map_err(|e| Failure::sops(&display(file), e))?;
     write_atomic(file, &out)?;
-    say!("{}: keys updated", display(file));
+    say!("File {} synced with new keys", display(file));
     Ok(0)
 }
 
-fn confirm(question: &str) -> bool {
-    crate::output::prompt(question);
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+/// The change of recipients, group by group, in sops's layout: kept keys indented, added ones
+/// after `+++`, removed ones after `---`.
+fn key_group_diff(old: &[Vec<String>], new: &[Vec<String>], (old_threshold, new_threshold): (usize, usize)) -> String {
+    use std::fmt::Write;
+    let mut text = String::from("The following changes will be made to the file's groups:\n");
+    if old_threshold > 0 && old_threshold == new_threshold {
+        let _ = writeln!(text, "shamir_threshold: {new_threshold}");
+    } else {
+        if new_threshold > 0 {
+            let _ = writeln!(text, "+++ shamir_threshold: {new_threshold}");
+        }
+        if old_threshold > 0 {
+            let _ = writeln!(text, "--- shamir_threshold: {old_threshold}");
+        }
+    }
+    for i in 0..old.len().max(new.len()) {
+        let ours = old.get(i).map_or(&[][..], Vec::as_slice);
+        let theirs = new.get(i).map_or(&[][..], Vec::as_slice);
+        let _ = writeln!(text, "Group {}", i + 1);
+        for key in theirs.iter().filter(|k| ours.contains(k)) {
+            let _ = writeln!(text, "    {key}");
+        }
+        for key in theirs.iter().filter(|k| !ours.contains(k)) {
+            let _ = writeln!(text, "+++ {key}");
+        }
+        for key in ours.iter().filter(|k| !theirs.contains(k)) {
+            let _ = writeln!(text, "--- {key}");
+        }
+    }
+    text
 }
 
 fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &TypeArgs, output: &OutputArgs) -> CmdResult {
@@ -311,13 +453,50 @@ fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &Type
         }
     }
     let rotated = plain.rotate(Some(&groups), 0).map_err(|e| Failure::sops(&display(file), e))?;
-    let out = rotated.to_bytes_as(output_fmt).map_err(|e| Failure::sops(&display(file), e))?;
+    let out = encrypted_bytes(file, &rotated, output_fmt)?;
     emit(file, output, &out)?;
     Ok(0)
 }
 
-fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Option<&str>) -> CmdResult {
-    let format = input_format(file, input_type, None)?;
+/// `--input-type` and `--output-type` of `set` and `unset` (the file is rewritten in the output
+/// store, as sops does).
+#[derive(Clone, Copy)]
+struct SetFormats<'a> {
+    input_type: Option<&'a str>,
+    output_type: Option<&'a str>,
+}
+
+impl SetFormats<'_> {
+    fn resolve(self, file: &Path) -> CmdResult<(Format, Format)> {
+        let input = input_format(file, self.input_type, None)?;
+        Ok((input, parse_type(self.output_type)?.unwrap_or(input)))
+    }
+}
+
+/// FILE, INDEX and the JSON value of `set`, as sops takes them: VALUE on the command line, or
+/// read from the file VALUE names (`--value-file`), or from standard input (`--value-stdin`,
+/// without VALUE).
+fn set_value(args: Vec<String>, value_file: bool, value_stdin: bool) -> CmdResult<(PathBuf, String, Vec<u8>)> {
+    if value_file && value_stdin {
+        return Err(Failure::new(exit::GENERIC, "cannot use both --value-file and --value-stdin"));
+    }
+    let mut args = args.into_iter();
+    match (args.next(), args.next(), args.next(), args.next(), value_stdin) {
+        (Some(file), Some(path), None, None, true) => Ok((PathBuf::from(file), path, read_input(Path::new("-"))?)),
+        (Some(file), Some(path), Some(value), None, false) => {
+            let json = if value_file { read_source(Path::new(&value))? } else { value.into_bytes() };
+            Ok((PathBuf::from(file), path, json))
+        }
+        (.., true) => Err(Failure::new(
+            NO_FILE_SPECIFIED,
+            "file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used.",
+        )),
+        _ => Err(Failure::new(NO_FILE_SPECIFIED, "no file specified, or index and value are missing. Need precisely 3 positional arguments.")),
+    }
+}
+
+fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, formats: SetFormats<'_>, ignore_mac: bool) -> CmdResult {
+    let (format, output_fmt) = formats.resolve(file)?;
     let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
     // The format's own JSON reader, so the value reads exactly as sops reads it (duplicate keys
     // kept, Go's floats and string decoding).
@@ -337,7 +516,7 @@ fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Optio
     // not be read back (sops's Go readers accept more, ours stop there).
     treepath::check_set_depth(format, &steps, &value).map_err(|e| Failure::sops(&display(file), e))?;
     let encrypted = load(file, format)?;
-    let mut plain = open(file, &encrypted, false)?;
+    let mut plain = open(file, &encrypted, ignore_mac)?;
     let branch = plain
         .data
         .branches
@@ -347,16 +526,17 @@ fn set(file: &Path, path: &str, json: &[u8], idempotent: bool, input_type: Optio
         return Ok(0);
     }
     treepath::set(branch, &steps, value).map_err(|e| Failure::sops(&display(file), e))?;
-    let out = plain.encrypt().and_then(|f| f.to_bytes()).map_err(|e| Failure::sops(&display(file), e))?;
+    let encrypted = plain.encrypt().map_err(|e| Failure::sops(&display(file), e))?;
+    let out = encrypted_bytes(file, &encrypted, output_fmt)?;
     write_atomic(file, &out)?;
     Ok(0)
 }
 
-fn unset(file: &Path, path: &str, idempotent: bool, input_type: Option<&str>) -> CmdResult {
-    let format = input_format(file, input_type, None)?;
+fn unset(file: &Path, path: &str, idempotent: bool, formats: SetFormats<'_>, ignore_mac: bool) -> CmdResult {
+    let (format, output_fmt) = formats.resolve(file)?;
     let steps = treepath::parse(path).map_err(|e| Failure::new(exit::INVALID_SET_FORMAT, e.to_string()))?;
     let encrypted = load(file, format)?;
-    let mut plain = open(file, &encrypted, false)?;
+    let mut plain = open(file, &encrypted, ignore_mac)?;
     let branch = plain
         .data
         .branches
@@ -369,7 +549,8 @@ fn unset(file: &Path, path: &str, idempotent: bool, input_type: Option<&str>) ->
         return Err(Failure::new(exit::GENERIC, format!("{}: nothing at {path}", display(file)))
             .hint("pass --idempotent to accept a missing value"));
     }
-    let out = plain.encrypt().and_then(|f| f.to_bytes()).map_err(|e| Failure::sops(&display(file), e))?;
+    let encrypted = plain.encrypt().map_err(|e| Failure::sops(&display(file), e))?;
+    let out = encrypted_bytes(file, &encrypted, output_fmt)?;
     write_atomic(file, &out)?;
     Ok(0)
 }
@@ -384,14 +565,24 @@ fn filestatus(file: &Path, input_type: Option<&str>) -> CmdResult {
 
 pub const SOPS_EXAMPLES: &str = "Examples:\n  secrets sops encrypt --age age1… app.yaml > app.enc.yaml\n  secrets sops decrypt app.enc.yaml\n  secrets sops updatekeys -y --age age1…,age1new… app.enc.yaml";
 
+/// `secrets sops`: the options every sops command takes, and the command.
+#[derive(Args, Debug)]
+pub struct SopsArgs {
+    /// The .sops.yaml to use instead of the nearest one from the current directory up
+    #[arg(long, global = true, value_name = "PATH", env = "SOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: SopsCommand,
+}
+
 /// `secrets sops …` alone. Scripts run `secrets sops decrypt` once per file, and building the
 /// whole command tree costs more than decrypting a small file, so these commands get a parser of
 /// their own (same flags, help and errors).
 #[derive(Parser, Debug)]
-#[command(name = "sops", bin_name = "secrets sops", version, about = "Work on any sops file, like the real `sops`", after_help = SOPS_EXAMPLES)]
+#[command(name = "secrets sops", bin_name = "secrets sops", version = VERSION, about = "Work on any sops file, like the real `sops`", after_help = SOPS_EXAMPLES)]
 struct SopsCli {
-    #[command(subcommand)]
-    command: SopsCommand,
+    #[command(flatten)]
+    args: SopsArgs,
 }
 
 /// `secrets sops decrypt …` alone: the same arguments, help and errors as the subcommand.
@@ -418,13 +609,18 @@ pub fn bare_file_is_edit(args: &mut Vec<OsString>, at: usize) {
     args.insert(at + 1, OsString::from("edit"));
 }
 
-/// `secrets sops …` parsed on its own, `args` starting at `sops` (see [`SopsCli`]).
-pub fn parse_alone(args: &[OsString]) -> SopsCommand {
+/// `secrets sops …` parsed on its own, `args` starting at `sops` (see [`SopsCli`]). Help,
+/// version and usage errors end the process through [`crate::output::clap_exit`], so that help
+/// into a closed pipe ends quietly like any other output.
+pub fn parse_alone(args: &[OsString]) -> SopsArgs {
     // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
     if args.get(1).is_some_and(|a| a == "decrypt") {
-        return SopsCommand::Decrypt(SopsDecryptCli::parse_from(&args[1..]).args);
+        let parsed = SopsDecryptCli::try_parse_from(&args[1..]).unwrap_or_else(|e| crate::output::clap_exit(&e));
+        // `SOPS_CONFIG` only shapes the output's indent here, read from the environment as clap would.
+        let config = std::env::var_os("SOPS_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
+        return SopsArgs { config, command: SopsCommand::Decrypt(parsed.args) };
     }
-    SopsCli::parse_from(args).command
+    SopsCli::try_parse_from(args).unwrap_or_else(|e| crate::output::clap_exit(&e)).args
 }
 
 const DECRYPT_ABOUT: &str = "Decrypt a file and print it";
@@ -434,8 +630,8 @@ const DECRYPT_EXAMPLES: &str = "Examples:\n  secrets sops decrypt secrets.yaml\n
 /// The arguments of `secrets sops decrypt`.
 #[derive(Args, Debug, Clone)]
 pub struct DecryptArgs {
-    /// The encrypted file (`-` for stdin)
-    pub file: PathBuf,
+    /// The encrypted file (standard input when omitted; `-` is a file of that name)
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub types: TypeArgs,
     #[command(flatten)]
@@ -446,6 +642,9 @@ pub struct DecryptArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
+    /// Comma-separated key types to try first (only age keys are used) [env: SOPS_DECRYPTION_ORDER]
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
 }
 
 /// Where a file's store comes from.
@@ -509,10 +708,10 @@ pub enum SopsCommand {
         after_help = "Examples:\n  secrets sops encrypt --age age1abc…,age1def… secrets.yaml > secrets.enc.yaml\n  secrets sops encrypt --encrypted-regex '^(data|stringData)$' -i k8s-secret.yaml"
     )]
     Encrypt {
-        /// The plaintext file (`-` for stdin)
-        file: PathBuf,
+        /// The plaintext file (standard input when omitted, with --filename-override)
+        file: Option<PathBuf>,
         /// Comma-separated age recipients: age1…, ssh-ed25519 …, ssh-rsa … [env: SOPS_AGE_RECIPIENTS]
-        #[arg(long, value_name = "RECIPIENTS")]
+        #[arg(short = 'a', long, value_name = "RECIPIENTS")]
         age: Option<String>,
         /// Split the data key between key groups; this many groups must open it
         #[arg(long, value_name = "N")]
@@ -560,29 +759,9 @@ pub enum SopsCommand {
     },
     /// Set one value in an encrypted file, keeping every other ciphertext
     #[command(
-        after_help = "Examples:\n  secrets sops set secrets.yaml '[\"db\"][\"password\"]' '\"hunter2\"'\n  printf %s \"$TOKEN\" | secrets sops set --value-stdin secrets.yaml '[\"token\"]'"
+        after_help = "Examples:\n  secrets sops set secrets.yaml '[\"db\"][\"password\"]' '\"hunter2\"'\n  echo '\"hunter2\"' | secrets sops set --value-stdin secrets.yaml '[\"db\"][\"password\"]'"
     )]
-    Set {
-        /// The encrypted file (changed in place)
-        file: PathBuf,
-        /// Where to set, e.g. '["db"]["password"]'
-        path: String,
-        /// The value as JSON (a string needs quotes: '"x"'); omit with --value-file or --value-stdin
-        #[arg(allow_negative_numbers = true)]
-        value: Option<String>,
-        /// Read the JSON value from this file
-        #[arg(long, value_name = "PATH", conflicts_with_all = ["value", "value_stdin"])]
-        value_file: Option<PathBuf>,
-        /// Read the JSON value from standard input
-        #[arg(long, conflicts_with = "value")]
-        value_stdin: bool,
-        /// Do nothing when the value is already set to this
-        #[arg(long)]
-        idempotent: bool,
-        /// Store of the file (default: from the extension)
-        #[arg(long, value_name = "TYPE")]
-        input_type: Option<String>,
-    },
+    Set(SetArgs),
     /// Remove one value from an encrypted file
     Unset {
         /// The encrypted file (changed in place)
@@ -595,6 +774,12 @@ pub enum SopsCommand {
         /// Store of the file (default: from the extension)
         #[arg(long, value_name = "TYPE")]
         input_type: Option<String>,
+        /// Store the file is written back in (default: the input's)
+        #[arg(long, value_name = "TYPE")]
+        output_type: Option<String>,
+        /// Do not verify the MAC (recovery only)
+        #[arg(long)]
+        ignore_mac: bool,
     },
     #[command(about = edit::EDIT_ABOUT, after_help = edit::EDIT_EXAMPLES)]
     Edit(edit::EditArgs),
@@ -610,4 +795,51 @@ pub enum SopsCommand {
         #[arg(long, value_name = "TYPE")]
         input_type: Option<String>,
     },
+}
+
+/// The arguments of `secrets sops set`, as sops takes them: FILE INDEX VALUE, where VALUE is
+/// JSON, or the path of a file holding it (`--value-file`), or left out (`--value-stdin`).
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// FILE (changed in place), INDEX (e.g. '["db"]["password"]') and VALUE (JSON: a string needs quotes, '"x"')
+    #[arg(value_name = "FILE INDEX [VALUE]", num_args = 2..=3, required = true, allow_negative_numbers = true)]
+    pub args: Vec<String>,
+    /// VALUE is the path of a file holding the JSON value (keeps it out of process listings)
+    #[arg(long)]
+    pub value_file: bool,
+    /// Read the JSON value from standard input (no VALUE argument)
+    #[arg(long)]
+    pub value_stdin: bool,
+    /// Do nothing when the value is already set to this
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Store of the file (default: from the extension)
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Store the file is written back in (default: the input's)
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Do not verify the MAC (recovery only)
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_names_the_sops_version_files_are_written_as() {
+        assert!(super::VERSION.ends_with(&format!("compatible with sops {}", secrets_sops::metadata::WRITER_VERSION)));
+    }
+
+    #[test]
+    fn only_unknown_words_become_files_to_edit() {
+        use clap::Subcommand;
+        let command = super::SopsCommand::augment_subcommands(clap::Command::new("sops"));
+        let mut names: Vec<&str> = command.get_subcommands().map(clap::Command::get_name).collect();
+        names.extend(["help", "--"]);
+        names.sort_unstable();
+        let mut known = super::SUBCOMMANDS.to_vec();
+        known.sort_unstable();
+        assert_eq!(names, known);
+    }
 }
