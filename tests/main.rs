@@ -51,6 +51,7 @@ mod memory_cli;
 mod repository_state;
 mod shared_keys;
 mod sops_cli;
+mod sops_conventions;
 mod sops_edit;
 mod sops_exec;
 mod sops_interop;

@@ -51,7 +51,7 @@ pub struct ExecEnvArgs {
     #[arg(long)]
     pub same_process: bool,
     /// The encrypted file, then the command (one shell command line)
-    #[arg(trailing_var_arg = true, value_name = "FILE COMMAND")]
+    #[arg(trailing_var_arg = true, value_names = ["FILE", "COMMAND"])]
     pub args: Vec<String>,
 }
 
@@ -76,7 +76,7 @@ pub struct ExecFileArgs {
     #[command(flatten)]
     pub types: TypeArgs,
     /// The encrypted file, then the command (one shell command line)
-    #[arg(trailing_var_arg = true, value_name = "FILE COMMAND")]
+    #[arg(trailing_var_arg = true, value_names = ["FILE", "COMMAND"])]
     pub args: Vec<String>,
 }
 

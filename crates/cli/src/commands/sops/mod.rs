@@ -169,9 +169,12 @@ fn input_format(file: &Path, input_type: Option<&str>, name_override: Option<&Pa
     Ok(parse_type(input_type)?.unwrap_or_else(|| Format::from_path(name_override.unwrap_or(file))))
 }
 
+/// The input and output stores. As in sops, each comes from its own flag, else from the file's
+/// name (`--filename-override` first): `--input-type` alone does not choose the output's.
 fn formats(file: &Path, types: &TypeArgs) -> CmdResult<(Format, Format)> {
+    let named = types.filename_override.as_deref().unwrap_or(file);
     let input = input_format(file, types.input_type.as_deref(), types.filename_override.as_deref())?;
-    let output = parse_type(types.output_type.as_deref())?.unwrap_or(input);
+    let output = parse_type(types.output_type.as_deref())?.unwrap_or_else(|| Format::from_path(named));
     Ok((input, output))
 }
 
@@ -469,7 +472,7 @@ struct SetFormats<'a> {
 impl SetFormats<'_> {
     fn resolve(self, file: &Path) -> CmdResult<(Format, Format)> {
         let input = input_format(file, self.input_type, None)?;
-        Ok((input, parse_type(self.output_type)?.unwrap_or(input)))
+        Ok((input, parse_type(self.output_type)?.unwrap_or_else(|| Format::from_path(file))))
     }
 }
 
@@ -589,6 +592,9 @@ struct SopsCli {
 #[derive(Parser, Debug)]
 #[command(name = "decrypt", bin_name = "secrets sops decrypt", about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
 struct SopsDecryptCli {
+    /// The .sops.yaml to use instead of the nearest one from the current directory up
+    #[arg(long, value_name = "PATH", env = "SOPS_CONFIG")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     args: DecryptArgs,
 }
@@ -616,9 +622,7 @@ pub fn parse_alone(args: &[OsString]) -> SopsArgs {
     // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
     if args.get(1).is_some_and(|a| a == "decrypt") {
         let parsed = SopsDecryptCli::try_parse_from(&args[1..]).unwrap_or_else(|e| crate::output::clap_exit(&e));
-        // `SOPS_CONFIG` only shapes the output's indent here, read from the environment as clap would.
-        let config = std::env::var_os("SOPS_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
-        return SopsArgs { config, command: SopsCommand::Decrypt(parsed.args) };
+        return SopsArgs { config: parsed.config, command: SopsCommand::Decrypt(parsed.args) };
     }
     SopsCli::try_parse_from(args).unwrap_or_else(|e| crate::output::clap_exit(&e)).args
 }
@@ -653,10 +657,10 @@ pub struct TypeArgs {
     /// Store of the input: yaml, json, dotenv, ini or binary (default: from the file extension)
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
-    /// Store of the output (default: the input's)
+    /// Store of the output (default: from the file extension)
     #[arg(long, value_name = "TYPE")]
     pub output_type: Option<String>,
-    /// Choose the store as if the file had this name (useful with `-` for stdin)
+    /// Choose the stores and the .sops.yaml rule as if the file had this name (needed for stdin)
     #[arg(long, value_name = "NAME")]
     pub filename_override: Option<PathBuf>,
 }
@@ -774,7 +778,7 @@ pub enum SopsCommand {
         /// Store of the file (default: from the extension)
         #[arg(long, value_name = "TYPE")]
         input_type: Option<String>,
-        /// Store the file is written back in (default: the input's)
+        /// Store the file is written back in (default: from the extension)
         #[arg(long, value_name = "TYPE")]
         output_type: Option<String>,
         /// Do not verify the MAC (recovery only)
@@ -802,7 +806,7 @@ pub enum SopsCommand {
 #[derive(Args, Debug)]
 pub struct SetArgs {
     /// FILE (changed in place), INDEX (e.g. '["db"]["password"]') and VALUE (JSON: a string needs quotes, '"x"')
-    #[arg(value_name = "FILE INDEX [VALUE]", num_args = 2..=3, required = true, allow_negative_numbers = true)]
+    #[arg(value_names = ["FILE", "INDEX", "VALUE"], num_args = 0.., allow_negative_numbers = true)]
     pub args: Vec<String>,
     /// VALUE is the path of a file holding the JSON value (keeps it out of process listings)
     #[arg(long)]
@@ -816,7 +820,7 @@ pub struct SetArgs {
     /// Store of the file (default: from the extension)
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
-    /// Store the file is written back in (default: the input's)
+    /// Store the file is written back in (default: from the extension)
     #[arg(long, value_name = "TYPE")]
     pub output_type: Option<String>,
     /// Do not verify the MAC (recovery only)
