@@ -100,8 +100,9 @@ fn extract_prints_a_raw_string_and_a_subtree() {
     assert_eq!(stdout_of(ok(&out)), "s3cr3t");
     let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["app"]["nested"]"#]).arg(&file).output().unwrap();
     assert_eq!(stdout_of(ok(&out)), "deeper:\n    secret: s3cr3t\n");
+    // A path that leads nowhere is sops's generic code 1.
     let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["nope"]"#]).arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(91));
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

@@ -22,9 +22,6 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::write_atomic;
 use crate::output::say;
 
-/// sops's code for an edit that changed nothing.
-const FILE_HAS_NOT_BEEN_MODIFIED: u8 = 200;
-
 pub const EDIT_ABOUT: &str = "Edit an encrypted file in $SOPS_EDITOR or $EDITOR (a new file starts from an example)";
 pub const EDIT_EXAMPLES: &str = "Examples:\n  secrets sops edit secrets.yaml\n  secrets sops secrets.yaml\n  EDITOR='code --wait' secrets sops edit --age age1… new.yaml";
 
@@ -67,7 +64,7 @@ pub fn run(args: EditArgs) -> CmdResult {
     let Some(out) = edited else {
         // sops's words and code, not an error line: scripts test for 200.
         say!("File has not changed, exiting.");
-        return Ok(FILE_HAS_NOT_BEEN_MODIFIED);
+        return Ok(exit::FILE_HAS_NOT_BEEN_MODIFIED);
     };
     // Quietly, as sops (its "File written successfully" is an info log it does not show).
     write_atomic(&file, &out)?;

@@ -20,9 +20,6 @@ use crate::failure::{CmdResult, Failure};
 use crate::io::{read_input, write_atomic};
 use crate::output::{say, write_stdout};
 
-/// sops's code for a file that is missing or not given.
-const NO_FILE_SPECIFIED: u8 = 100;
-
 /// `secrets sops --version`: this tool's version and the sops version it follows (the one it
 /// writes in files).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ", compatible with sops 3.11.0");
@@ -95,7 +92,7 @@ fn must_exist(file: &Path) -> CmdResult<()> {
         return Ok(());
     }
     let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    Err(Failure::new(NO_FILE_SPECIFIED, format!("cannot operate on non-existent file \"{}\"", shown.display())))
+    Err(Failure::new(exit::NO_FILE_SPECIFIED, format!("cannot operate on non-existent file \"{}\"", shown.display())))
 }
 
 /// The input: the named file (`-` included), or standard input for the empty path.
@@ -239,35 +236,69 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
                 .branches
                 .first()
                 .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
-            match treepath::get(branch, &steps) {
-                None => {
-                    return Err(Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: nothing at {path}", display(file)))
-                        .hint("check the path with `secrets sops decrypt` first"))
-                }
-                Some(Value::Str(s)) => s.as_bytes().to_vec(),
-                Some(Value::Bytes(b)) => b.clone(),
-                Some(Value::Map(m)) => {
-                    let doc = secrets_sops::Document { branches: vec![m.clone()] };
-                    store_for(output_fmt)?.emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e))?
-                }
-                Some(other) => scalar_text(other).into_bytes(),
-            }
+            let value = treepath::get(branch, &steps).ok_or_else(|| {
+                // sops's generic code, as its "error truncating tree".
+                Failure::new(exit::GENERIC, format!("{}: nothing at {path}", display(file))).hint("check the path with `secrets sops decrypt` first")
+            })?;
+            extracted(file, value, output_fmt)?
         }
     };
     emit(file, output, &bytes)?;
     Ok(0)
 }
 
-/// Scalars printed the way Go's fmt prints them (what `sops --extract` shows).
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => secrets_sops::cipher::format_float(*f),
-        Value::Time(t) | Value::Str(t) | Value::Comment(t) => t.clone(),
-        Value::Null => "null".into(),
-        _ => String::new(),
+/// One value of the tree as `sops decrypt --extract` prints it: a string raw, a mapping as a
+/// whole document, anything else the way the output store writes a single value (YAML: its
+/// scalar or block with a final newline; JSON: indented, without one; dotenv and binary cannot).
+fn extracted(file: &Path, value: &Value, format: Format) -> CmdResult<Vec<u8>> {
+    let dump = |message: String| Failure::new(exit::ERROR_DUMPING_TREE, format!("{}: cannot print the value: {message}", display(file)));
+    match (value, format) {
+        (Value::Str(s), _) => Ok(s.as_bytes().to_vec()),
+        (Value::Bytes(b), _) => Ok(b.clone()),
+        (Value::Map(m), _) => {
+            let doc = secrets_sops::Document { branches: vec![m.clone()] };
+            store_for(format)?.emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e).with_code(exit::ERROR_DUMPING_TREE))
+        }
+        (_, Format::Dotenv) => Err(dump("the dotenv store only prints strings".into())),
+        (_, Format::Binary) => Err(dump("a binary file has no structure to take one value from".into())),
+        (Value::List(_), Format::Ini) => Err(dump("a list cannot be printed in the INI store".into())),
+        // sops's INI store prints a single value as compact JSON: a scalar as JSON writes it.
+        (other, format @ (Format::Ini | Format::Yaml | Format::Json)) => {
+            let format = if format == Format::Ini { Format::Json } else { format };
+            // The store writes the value under a one-letter key; the key is taken off again, so the
+            // value reads exactly as the store writes it anywhere else.
+            let mut map = secrets_sops::Map::new();
+            map.push("k", other.clone());
+            let doc = secrets_sops::Document { branches: vec![map] };
+            let text = store_for(format)?.emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e).with_code(exit::ERROR_DUMPING_TREE))?;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            Ok(unwrap_single(&text, format).into_bytes())
+        }
     }
+}
+
+/// The value of the one-entry document `k: VALUE` (YAML) or `{"k": VALUE}` (JSON), dedented
+/// to the top level.
+fn unwrap_single(text: &str, format: Format) -> String {
+    if format == Format::Json {
+        let inner = text.strip_prefix('{').unwrap_or(text).trim_end().strip_suffix('}').unwrap_or(text).trim_end_matches('\n');
+        let inner = inner.trim_start_matches('\n');
+        // The first line's indent is the store's indent unit.
+        let unit: String = inner.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let body = inner.strip_prefix(&unit).unwrap_or(inner);
+        let body = body.strip_prefix("\"k\": ").unwrap_or(body);
+        return body.lines().enumerate().map(|(i, l)| if i == 0 { l } else { l.strip_prefix(&unit).unwrap_or(l) }).collect::<Vec<_>>().join("\n");
+    }
+    if let Some(block) = text.strip_prefix("k:\n") {
+        let unit: String = block.chars().take_while(|c| *c == ' ').collect();
+        let mut out = String::new();
+        for line in block.lines() {
+            out.push_str(line.strip_prefix(&unit).unwrap_or(line));
+            out.push('\n');
+        }
+        return out;
+    }
+    text.strip_prefix("k: ").unwrap_or(text).to_string()
 }
 
 fn split_recipients(list: &str) -> Vec<String> {
@@ -491,10 +522,10 @@ fn set_value(args: Vec<String>, value_file: bool, value_stdin: bool) -> CmdResul
             Ok((PathBuf::from(file), path, json))
         }
         (.., true) => Err(Failure::new(
-            NO_FILE_SPECIFIED,
+            exit::NO_FILE_SPECIFIED,
             "file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used.",
         )),
-        _ => Err(Failure::new(NO_FILE_SPECIFIED, "no file specified, or index and value are missing. Need precisely 3 positional arguments.")),
+        _ => Err(Failure::new(exit::NO_FILE_SPECIFIED, "no file specified, or index and value are missing. Need precisely 3 positional arguments.")),
     }
 }
 
