@@ -252,3 +252,39 @@ fn extract_prints_every_kind_of_value_as_sops_does() {
         }
     }
 }
+
+#[test]
+fn the_legacy_top_level_flags_work_as_in_sops() {
+    if !have_peers() {
+        return;
+    }
+    let b = Bench::new();
+    b.write("plain.yaml", "a: 1\ns: str\nm:\n  k: v\n");
+    for name in ["theirs.yaml", "ours.yaml"] {
+        std::fs::copy(b.path("plain.yaml"), b.path(name)).unwrap();
+        let ours = name == "ours.yaml";
+        let steps: [&[&str]; 4] = [
+            &["-e", "-i", "--age", &b.recipient, name],
+            &["--set", "[\"s\"] \"new value\"", name],
+            &["-i", "--set", "[\"m\"][\"k\"] 5", name],
+            &["-r", "-i", name],
+        ];
+        for args in steps {
+            let out = b.run(ours, args, b"", &[]);
+            assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        }
+    }
+    for args in [
+        &["-d", "F"][..],
+        &["--decrypt", "--extract", "[\"m\"][\"k\"]", "F"],
+        &["--indent", "2", "-d", "F"],
+        &["-d", "--output-type", "json", "--indent", "3", "F"],
+        &["-d", "missing.yaml"],
+        &["--set", "bad", "F"],
+    ] {
+        let real = b.run(false, &args.iter().map(|a| if *a == "F" { "theirs.yaml" } else { a }).collect::<Vec<_>>(), b"", &[]);
+        let ours = b.run(true, &args.iter().map(|a| if *a == "F" { "ours.yaml" } else { a }).collect::<Vec<_>>(), b"", &[]);
+        assert_eq!(ours.status.code(), real.status.code(), "{args:?}: {} / {}", stderr_of(&real), stderr_of(&ours));
+        assert_eq!(stdout_of(&ours), stdout_of(&real), "{args:?}");
+    }
+}

@@ -50,7 +50,7 @@ impl Cli {
         let mut args: Vec<OsString> = std::env::args_os().collect();
         let sops_first = args.get(1).is_some_and(|a| a == "sops");
         if sops_first {
-            sops::bare_file_is_edit(&mut args, 1);
+            sops::legacy_to_subcommand(&mut args, 1);
         }
         if sops_first && !takes_global_flag(&args, &global_flags::<GlobalArgs>()) {
             // `secrets sops …` alone: scripts run `secrets sops decrypt` once per file, and building

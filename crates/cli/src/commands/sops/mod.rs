@@ -26,9 +26,12 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ", compatible with sops
 
 /// `--config`/`SOPS_CONFIG`, set once when the command starts.
 static CONFIG_PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// `--indent`, which overrides the `stores:` indent of the configuration.
+static INDENT: OnceLock<Option<usize>> = OnceLock::new();
 
 pub fn run(args: SopsArgs) -> CmdResult {
     let _ = CONFIG_PATH.set(args.config);
+    let _ = INDENT.set(args.indent);
     match args.command {
         SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac, decryption_order: _ }) => {
             let file = stdin_or(file);
@@ -132,6 +135,11 @@ fn sops_config() -> CmdResult<Option<&'static (PathBuf, config::Config)>> {
 /// The store for `format` with the `stores:` settings of `.sops.yaml` (YAML and JSON indent).
 fn store_for(format: Format) -> CmdResult<Box<dyn Store + Send + Sync>> {
     use secrets_sops::stores::{json::JsonStore, yaml::YamlStore};
+    match (format, INDENT.get().copied().flatten()) {
+        (Format::Yaml, Some(indent)) => return Ok(Box::new(YamlStore { indent })),
+        (Format::Json, Some(indent)) => return Ok(Box::new(JsonStore { indent: Some(indent) })),
+        _ => {}
+    }
     let config = match format {
         Format::Yaml | Format::Json => sops_config()?.map(|(_, c)| c),
         _ => None,
@@ -605,6 +613,9 @@ pub struct SopsArgs {
     /// The .sops.yaml to use instead of the nearest one from the current directory up
     #[arg(long, global = true, value_name = "PATH", env = "SOPS_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Spaces to indent YAML and JSON output with (instead of the stores: setting)
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub indent: Option<usize>,
     #[command(subcommand)]
     pub command: SopsCommand,
 }
@@ -626,6 +637,9 @@ struct SopsDecryptCli {
     /// The .sops.yaml to use instead of the nearest one from the current directory up
     #[arg(long, value_name = "PATH", env = "SOPS_CONFIG")]
     config: Option<PathBuf>,
+    /// Spaces to indent YAML and JSON output with (instead of the stores: setting)
+    #[arg(long, value_name = "N")]
+    indent: Option<usize>,
     #[command(flatten)]
     args: DecryptArgs,
 }
@@ -635,15 +649,115 @@ struct SopsDecryptCli {
 const SUBCOMMANDS: [&str; 12] =
     ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "help", "--"];
 
-/// `secrets sops FILE` as `secrets sops edit FILE`: `args` starts at `sops`; when the word after
-/// it is neither a subcommand nor an option, `edit` goes before it.
-pub fn bare_file_is_edit(args: &mut Vec<OsString>, at: usize) {
-    let Some(word) = args.get(at + 1) else { return };
-    let text = word.to_string_lossy();
-    if SUBCOMMANDS.contains(&text.as_ref()) || (text.starts_with('-') && text != "-") {
+/// The options of sops's top-level (legacy) mode that take a value, so that their value is not
+/// mistaken for the file or a mode flag.
+const LEGACY_VALUE_FLAGS: [&str; 30] = [
+    "--output",
+    "--extract",
+    "--input-type",
+    "--output-type",
+    "--age",
+    "-a",
+    "--add-age",
+    "--rm-age",
+    "--config",
+    "--filename-override",
+    "--indent",
+    "--unencrypted-suffix",
+    "--encrypted-suffix",
+    "--unencrypted-regex",
+    "--encrypted-regex",
+    "--unencrypted-comment-regex",
+    "--encrypted-comment-regex",
+    "--shamir-secret-sharing-threshold",
+    "--decryption-order",
+    "--pgp",
+    "-p",
+    "--kms",
+    "-k",
+    "--gcp-kms",
+    "--azure-kv",
+    "--hc-vault-transit",
+    "--aws-profile",
+    "--encryption-context",
+    "--add-pgp",
+    "--rm-pgp",
+];
+
+/// sops's top-level (legacy) mode, as the subcommand form: `secrets sops FILE` is `edit FILE`,
+/// `-d`/`--decrypt`, `-e`/`--encrypt` and `-r`/`--rotate` choose `decrypt`, `encrypt` and
+/// `rotate`, and `--set 'INDEX VALUE'` is `set FILE INDEX VALUE`; the other options go to the
+/// subcommand as they are. `args` starts at `sops`; nothing changes when a subcommand is named.
+pub fn legacy_to_subcommand(args: &mut Vec<OsString>, at: usize) {
+    let rest: Vec<String> = args[at + 1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut mode: Option<&str> = None;
+    let mut set = None;
+    let mut dropped = Vec::new();
+    let mut file_seen = false;
+    let mut i = 0;
+    while i < rest.len() {
+        let token = rest[i].as_str();
+        if token == "--" {
+            break;
+        }
+        if token.starts_with('-') && token != "-" {
+            let (name, inline) = token.split_once('=').map_or((token, false), |(n, _)| (n, true));
+            let chosen = match name {
+                "-d" | "--decrypt" => Some("decrypt"),
+                "-e" | "--encrypt" => Some("encrypt"),
+                "-r" | "--rotate" => Some("rotate"),
+                "--set" => Some("set"),
+                _ => None,
+            };
+            if let Some(chosen) = chosen {
+                if mode.is_some_and(|m| m != chosen) {
+                    say!("warning: more than one of --encrypt, --decrypt, --rotate and --set: the last one is used");
+                }
+                mode = Some(chosen);
+                dropped.push(i);
+                if chosen == "set" {
+                    if inline {
+                        set = token.split_once('=').map(|(_, v)| v.to_string());
+                    } else if let Some(value) = rest.get(i + 1) {
+                        set = Some(value.clone());
+                        dropped.push(i + 1);
+                        i += 1;
+                    }
+                }
+            } else if matches!(name, "-h" | "--help" | "-V" | "--version") && !file_seen && mode.is_none() {
+                return;
+            } else if !inline && LEGACY_VALUE_FLAGS.contains(&name) {
+                i += 1;
+            }
+        } else if !file_seen {
+            if SUBCOMMANDS.contains(&token) {
+                return;
+            }
+            file_seen = true;
+        }
+        i += 1;
+    }
+    if mode.is_none() && !file_seen {
         return;
     }
-    args.insert(at + 1, OsString::from("edit"));
+    let command = mode.unwrap_or("edit");
+    let mut kept: Vec<OsString> = Vec::with_capacity(args.len() + 3);
+    kept.extend(args[..=at].iter().cloned());
+    kept.push(OsString::from(command));
+    for (k, token) in args[at + 1..].iter().enumerate() {
+        // `edit` and `set` always write the file; sops takes -i with them and ignores it.
+        let in_place = token == "-i" || token == "--in-place";
+        if !dropped.contains(&k) && !(in_place && matches!(command, "edit" | "set")) {
+            kept.push(token.clone());
+        }
+    }
+    if let Some(set) = set {
+        // sops splits "INDEX VALUE" after the first "] ".
+        let (index, value) = set.split_once("] ").map_or((set.clone(), String::new()), |(i, v)| (format!("{i}]"), v.to_string()));
+        kept.push(OsString::from(index.trim_end()));
+        kept.push(OsString::from(value));
+    }
+    *args = kept;
 }
 
 /// `secrets sops …` parsed on its own, `args` starting at `sops` (see [`SopsCli`]). Help,
@@ -653,7 +767,7 @@ pub fn parse_alone(args: &[OsString]) -> SopsArgs {
     // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
     if args.get(1).is_some_and(|a| a == "decrypt") {
         let parsed = SopsDecryptCli::try_parse_from(&args[1..]).unwrap_or_else(|e| crate::output::clap_exit(&e));
-        return SopsArgs { config: parsed.config, command: SopsCommand::Decrypt(parsed.args) };
+        return SopsArgs { config: parsed.config, indent: parsed.indent, command: SopsCommand::Decrypt(parsed.args) };
     }
     SopsCli::try_parse_from(args).unwrap_or_else(|e| crate::output::clap_exit(&e)).args
 }
@@ -864,6 +978,28 @@ mod tests {
     #[test]
     fn the_version_names_the_sops_version_files_are_written_as() {
         assert!(super::VERSION.ends_with(&format!("compatible with sops {}", secrets_sops::metadata::WRITER_VERSION)));
+    }
+
+    fn legacy(args: &[&str]) -> Vec<String> {
+        let mut args: Vec<std::ffi::OsString> = args.iter().map(std::ffi::OsString::from).collect();
+        super::legacy_to_subcommand(&mut args, 0);
+        args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn legacy_flags_become_subcommands() {
+        assert_eq!(legacy(&["sops", "-d", "f.yaml"]), ["sops", "decrypt", "f.yaml"]);
+        assert_eq!(legacy(&["sops", "f.yaml", "--encrypt", "-i"]), ["sops", "encrypt", "f.yaml", "-i"]);
+        assert_eq!(legacy(&["sops", "-r", "-i", "--add-age", "age1x", "f"]), ["sops", "rotate", "-i", "--add-age", "age1x", "f"]);
+        assert_eq!(legacy(&["sops", "-i", "--set", "[\"a\"][0] {\"b\": 1}", "f"]), ["sops", "set", "f", "[\"a\"][0]", "{\"b\": 1}"]);
+        assert_eq!(legacy(&["sops", "--set=[\"a\"] 1", "f"]), ["sops", "set", "f", "[\"a\"]", "1"]);
+        assert_eq!(legacy(&["sops", "-s", "f.yaml"]), ["sops", "edit", "-s", "f.yaml"]);
+        assert_eq!(legacy(&["sops", "decrypt.yaml"]), ["sops", "edit", "decrypt.yaml"]);
+        // A value is never taken for the file or a mode, and a subcommand is left alone.
+        assert_eq!(legacy(&["sops", "--output", "-e", "-d", "f"]), ["sops", "decrypt", "--output", "-e", "f"]);
+        for unchanged in [&["sops", "decrypt", "-d"][..], &["sops", "--config", "c", "encrypt", "f"], &["sops", "--help"], &["sops"]] {
+            assert_eq!(legacy(unchanged), unchanged);
+        }
     }
 
     #[test]
