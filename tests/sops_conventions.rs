@@ -54,8 +54,7 @@ impl Bench {
 
     fn run(&self, ours: bool, args: &[&str], stdin: &[u8], envs: &[(&str, &str)]) -> Output {
         use std::io::Write;
-        let mut child =
-            self.command(ours, args, envs).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self.command(ours, args, envs).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut input = child.stdin.take().unwrap();
         // The command may not read it all.
         let _ = input.write_all(stdin);
@@ -136,10 +135,9 @@ fn config_comes_from_the_flag_then_sops_config_then_the_nearest_file() {
     b.write("plain.yaml", "a: 1\n");
     let config = b.path("conf/mine.yaml");
     let config = config.to_str().unwrap();
-    for (args, envs) in [
-        (vec!["--config", config, "encrypt", "plain.yaml"], vec![]),
-        (vec!["encrypt", "plain.yaml"], vec![("SOPS_CONFIG", config)]),
-    ] {
+    for (args, envs) in
+        [(vec!["--config", config, "encrypt", "plain.yaml"], vec![]), (vec!["encrypt", "plain.yaml"], vec![("SOPS_CONFIG", config)])]
+    {
         let out = b.run(true, &args, b"", &envs);
         std::fs::write(b.path("enc.yaml"), &ok(&out).stdout).unwrap();
         let back = b.run(false, &["decrypt", "enc.yaml"], b"", &[]);

@@ -59,7 +59,13 @@ impl Bench {
         let mut cmd = Command::new(sops_bin().unwrap());
         clean_env(&mut cmd);
         self.env(&mut cmd);
-        let mut child = cmd.args(args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
@@ -237,9 +243,7 @@ fn the_editor_comes_from_sops_editor_then_editor_split_like_a_shell() {
     // the argument, then the file ($1 is the argument here, so the script swaps them).
     b.editor("sed -i \"s/one/$1/\" \"$2\"");
     let mut cmd = secrets();
-    cmd.current_dir(b.dir.path())
-        .env("EDITOR", format!("'{}' 'un o'", b.path("editor.sh").display()))
-        .env("SOPS_AGE_KEY_FILE", &b.key);
+    cmd.current_dir(b.dir.path()).env("EDITOR", format!("'{}' 'un o'", b.path("editor.sh").display())).env("SOPS_AGE_KEY_FILE", &b.key);
     ok(&cmd.args(["sops", "edit", "s.yaml"]).output().unwrap());
     assert_eq!(b.real_decrypt("s.yaml"), "a: un o\n");
 

@@ -114,7 +114,16 @@ fn exec_file_hands_over_the_file_sops_hands_over() {
     let b = Bench::new(&[YAML_FILE]);
     // Through a named pipe (the default), or a regular file; the name and store as asked.
     b.same(&["exec-file", "s.yaml", "cat {}; ls -l {} | cut -c1-10; basename {}"]);
-    b.same(&["exec-file", "--no-fifo", "--filename", "app.conf", "--output-type", "json", "s.yaml", "cat {}; ls -l {} | cut -c1-10; basename {}; exit 4"]);
+    b.same(&[
+        "exec-file",
+        "--no-fifo",
+        "--filename",
+        "app.conf",
+        "--output-type",
+        "json",
+        "s.yaml",
+        "cat {}; ls -l {} | cut -c1-10; basename {}; exit 4",
+    ]);
     b.same(&["exec-file", "--no-fifo", "s.yaml", "ls -ld \"$(dirname {})\" | cut -c1-10; basename {} | cut -c1-8"]);
     // A command that never opens the pipe does not hang.
     b.same(&["exec-file", "s.yaml", "true"]);

@@ -51,7 +51,8 @@ impl Session {
         // The editor needs the value, not the keys that open every secret (as `secrets exec`).
         crate::commands::exec::remove_key_env(&mut command);
         let finished = crate::sys::signals::run(command).map_err(|e| {
-            Failure::new(exit::NO_EDITOR_FOUND, format!("could not run the editor `{program}`: {e}")).hint("set SOPS_EDITOR or EDITOR to your editor")
+            Failure::new(exit::NO_EDITOR_FOUND, format!("could not run the editor `{program}`: {e}"))
+                .hint("set SOPS_EDITOR or EDITOR to your editor")
         })?;
         if let Some(signal) = finished.signal {
             wipe(&self.path);
@@ -59,7 +60,10 @@ impl Session {
             crate::sys::signals::die(signal);
         }
         if !finished.status.success() {
-            return Err(Failure::new(exit::NO_EDITOR_FOUND, format!("the editor `{program}` failed ({}); nothing was changed", finished.status)));
+            return Err(Failure::new(
+                exit::NO_EDITOR_FOUND,
+                format!("the editor `{program}` failed ({}); nothing was changed", finished.status),
+            ));
         }
         Ok(())
     }
@@ -101,7 +105,8 @@ fn editor_command() -> CmdResult<(String, Vec<String>)> {
 fn on_path(name: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+        std::env::split_paths(&paths)
+            .any(|dir| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
     })
 }
 

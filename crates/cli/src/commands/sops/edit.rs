@@ -77,7 +77,9 @@ fn edit_existing(file: &Path, name: &str, input_fmt: Format, output_fmt: Format,
     let mut plain = open(file, &encrypted, args.ignore_mac)?;
     drop(encrypted);
     let shown = zeroize::Zeroizing::new(if args.show_master_keys {
-        store_for(output_fmt)?.emit_encrypted(&plain.data, &plain.metadata.to_tree(output_fmt)).map_err(|e| Failure::sops(&display(file), e))?
+        store_for(output_fmt)?
+            .emit_encrypted(&plain.data, &plain.metadata.to_tree(output_fmt))
+            .map_err(|e| Failure::sops(&display(file), e))?
     } else {
         plain_bytes(file, &plain, output_fmt)?
     });

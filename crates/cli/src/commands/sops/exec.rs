@@ -30,7 +30,8 @@ use crate::output::say;
 const FALLBACK_FILENAME: &str = "tmp-file";
 
 pub const EXEC_ENV_ABOUT: &str = "Run a command with the file's decrypted values in its environment";
-pub const EXEC_ENV_EXAMPLES: &str = "Examples:\n  secrets sops exec-env secrets.env './server --port 8080'\n  secrets sops exec-env --pristine secrets.yaml 'env'";
+pub const EXEC_ENV_EXAMPLES: &str =
+    "Examples:\n  secrets sops exec-env secrets.env './server --port 8080'\n  secrets sops exec-env --pristine secrets.yaml 'env'";
 pub const EXEC_FILE_ABOUT: &str = "Run a command with the decrypted file in a private temporary file ({} is its path)";
 pub const EXEC_FILE_EXAMPLES: &str =
     "Examples:\n  secrets sops exec-file secrets.yaml 'cat {}'\n  secrets sops exec-file --no-fifo --filename app.conf secrets.ini 'app --config {}'";
@@ -217,7 +218,8 @@ pub fn run_file(args: ExecFileArgs) -> CmdResult {
         path
     } else {
         let path = dir.path().join(args.filename.as_deref().unwrap_or(FALLBACK_FILENAME));
-        crate::sys::fifo::make(&path, 0o600).map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot create the pipe: {e}")))?;
+        crate::sys::fifo::make(&path, 0o600)
+            .map_err(|e| Failure::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, format!("cannot create the pipe: {e}")))?;
         give(&path)?;
         feed_pipe(path.clone(), plaintext);
         path

@@ -103,7 +103,8 @@ fn read_source(file: &Path) -> CmdResult<Vec<u8>> {
     if is_stdin(file) {
         read_input(Path::new("-"))
     } else {
-        std::fs::read(file).map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the file: {e}", display(file))))
+        std::fs::read(file)
+            .map_err(|e| Failure::new(exit::COULD_NOT_READ_INPUT_FILE, format!("{}: cannot read the file: {e}", display(file))))
     }
 }
 
@@ -114,12 +115,11 @@ fn sops_config() -> CmdResult<Option<&'static (PathBuf, config::Config)>> {
     if let Some(loaded) = LOADED.get() {
         return Ok(loaded.as_ref());
     }
-    let path = match CONFIG_PATH.get().cloned().flatten() {
-        Some(path) => Some(path),
-        None => {
-            let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
-            config::find(&cwd)
-        }
+    let path = if let Some(path) = CONFIG_PATH.get().cloned().flatten() {
+        Some(path)
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| Failure::msg(format!("cannot read the working directory: {e}")))?;
+        config::find(&cwd)
     };
     let loaded = match path {
         None => None,
@@ -246,7 +246,8 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
                 .ok_or_else(|| Failure::new(exit::INVALID_TREE_PATH_FORMAT, format!("{}: the file has no document", display(file))))?;
             let value = treepath::get(branch, &steps).ok_or_else(|| {
                 // sops's generic code, as its "error truncating tree".
-                Failure::new(exit::GENERIC, format!("{}: nothing at {path}", display(file))).hint("check the path with `secrets sops decrypt` first")
+                Failure::new(exit::GENERIC, format!("{}: nothing at {path}", display(file)))
+                    .hint("check the path with `secrets sops decrypt` first")
             })?;
             extracted(file, value, output_fmt)?
         }
@@ -278,7 +279,8 @@ fn extracted(file: &Path, value: &Value, format: Format) -> CmdResult<Vec<u8>> {
             let mut map = secrets_sops::Map::new();
             map.push("k", other.clone());
             let doc = secrets_sops::Document { branches: vec![map] };
-            let text = store_for(format)?.emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e).with_code(exit::ERROR_DUMPING_TREE))?;
+            let text =
+                store_for(format)?.emit_plain(&doc).map_err(|e| Failure::sops(&display(file), e).with_code(exit::ERROR_DUMPING_TREE))?;
             let text = String::from_utf8_lossy(&text).into_owned();
             Ok(unwrap_single(&text, format).into_bytes())
         }
@@ -295,7 +297,12 @@ fn unwrap_single(text: &str, format: Format) -> String {
         let unit: String = inner.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
         let body = inner.strip_prefix(&unit).unwrap_or(inner);
         let body = body.strip_prefix("\"k\": ").unwrap_or(body);
-        return body.lines().enumerate().map(|(i, l)| if i == 0 { l } else { l.strip_prefix(&unit).unwrap_or(l) }).collect::<Vec<_>>().join("\n");
+        return body
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if i == 0 { l } else { l.strip_prefix(&unit).unwrap_or(l) })
+            .collect::<Vec<_>>()
+            .join("\n");
     }
     if let Some(block) = text.strip_prefix("k:\n") {
         let unit: String = block.chars().take_while(|c| *c == ' ').collect();
@@ -334,7 +341,7 @@ fn selection_rule(args: &SelectionArgs) -> Option<SelectionRule> {
 fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
     let Some((path, parsed)) = sops_config()? else { return Ok(None) };
     let dir = path.parent().unwrap_or(Path::new("."));
-    match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(&path), e))? {
+    match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(path), e))? {
         Some(rule) => Ok(Some(rule.options.clone())),
         None => Err(Failure::new(exit::GENERIC, format!("{}: no matching creation rules found in {}", display(file), display(path)))
             .hint("add a rule whose path_regex matches the file, or pass --age")),
@@ -533,7 +540,10 @@ fn set_value(args: Vec<String>, value_file: bool, value_stdin: bool) -> CmdResul
             exit::NO_FILE_SPECIFIED,
             "file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used.",
         )),
-        _ => Err(Failure::new(exit::NO_FILE_SPECIFIED, "no file specified, or index and value are missing. Need precisely 3 positional arguments.")),
+        _ => Err(Failure::new(
+            exit::NO_FILE_SPECIFIED,
+            "no file specified, or index and value are missing. Need precisely 3 positional arguments.",
+        )),
     }
 }
 
@@ -746,8 +756,8 @@ pub fn legacy_to_subcommand(args: &mut Vec<OsString>, at: usize) {
     kept.push(OsString::from(command));
     for (k, token) in args[at + 1..].iter().enumerate() {
         // `edit` and `set` always write the file; sops takes -i with them and ignores it.
-        let in_place = token == "-i" || token == "--in-place";
-        if !dropped.contains(&k) && !(in_place && matches!(command, "edit" | "set")) {
+        let ignored = (token == "-i" || token == "--in-place") && matches!(command, "edit" | "set");
+        if !dropped.contains(&k) && !ignored {
             kept.push(token.clone());
         }
     }
