@@ -956,6 +956,7 @@ pub enum SopsCommand {
     },
 }
 
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 /// The arguments of `secrets sops set`, as sops takes them: FILE INDEX VALUE, where VALUE is
 /// JSON, or the path of a file holding it (`--value-file`), or left out (`--value-stdin`).
 #[derive(Args, Debug)]
