@@ -108,8 +108,12 @@ fn exit_codes_for_missing_and_unreadable_files_are_sops_codes() {
     let b = Bench::new();
     b.write("bad.yaml", "a: [\n");
     b.write("plain.yaml", "a: 1\n");
+    b.encrypted("s.yaml", "a: 1\n");
     for args in [
-        &["decrypt", "missing.yaml"][..],
+        &["updatekeys", "-y", "s.yaml"][..],
+        &["set", "a"],
+        &["exec-env", "s.yaml"],
+        &["decrypt", "missing.yaml"],
         &["encrypt", "--age", &b.recipient, "missing.yaml"],
         &["set", "missing.yaml", "[\"a\"]", "1"],
         &["unset", "missing.yaml", "[\"a\"]"],

@@ -30,8 +30,6 @@ pub const COULD_NOT_WRITE_OUTPUT_FILE: u8 = sops(codes::COULD_NOT_WRITE_OUTPUT_F
 pub const INVALID_SET_FORMAT: u8 = sops(codes::ERROR_INVALID_SET_FORMAT);
 /// sops: two options that exclude each other.
 pub const CONFLICTING_PARAMETERS: u8 = sops(codes::ERROR_CONFLICTING_PARAMETERS);
-/// sops: no recipients given and no `.sops.yaml` to take them from.
-pub const CONFIG_FILE_NOT_FOUND: u8 = sops(codes::CONFIG_FILE_NOT_FOUND);
 /// sops: a tree path leads nowhere in the file.
 pub const INVALID_TREE_PATH_FORMAT: u8 = sops(codes::INVALID_TREE_PATH_FORMAT);
 /// sops: the input holds no document at all.
@@ -59,7 +57,6 @@ mod tests {
             (COULD_NOT_WRITE_OUTPUT_FILE, 3),
             (INVALID_SET_FORMAT, 7),
             (CONFLICTING_PARAMETERS, 8),
-            (CONFIG_FILE_NOT_FOUND, 61),
             (INVALID_TREE_PATH_FORMAT, 91),
             (NEED_AT_LEAST_ONE_DOCUMENT, 92),
             (ERROR_DUMPING_TREE, 4),

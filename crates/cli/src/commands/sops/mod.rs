@@ -405,7 +405,8 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
             Some(rule) => (rule.key_groups, rule.shamir_threshold),
             None => {
                 return Err(Failure::new(
-                    exit::CONFIG_FILE_NOT_FOUND,
+                    // sops's code when updatekeys finds no configuration.
+                    exit::GENERIC,
                     format!("{}: no new recipients given and no .sops.yaml found", display(file)),
                 )
                 .hint("pass --age age1…[,age1…] with the complete new recipient list"))
