@@ -409,7 +409,7 @@ fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, inp
                     exit::GENERIC,
                     format!("{}: no new recipients given and no .sops.yaml found", display(file)),
                 )
-                .hint("pass --age age1…[,age1…] with the complete new recipient list"))
+                .hint("pass --age age1…[,age1…] with the complete new recipient list"));
             }
         },
     };
@@ -625,7 +625,7 @@ pub struct SopsArgs {
     #[arg(long, global = true, value_name = "PATH", env = "SOPS_CONFIG")]
     pub config: Option<PathBuf>,
     /// Spaces to indent YAML and JSON output with (instead of the stores: setting)
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
+    #[arg(long, global = true, value_name = "N", display_order = 100)]
     pub indent: Option<usize>,
     #[command(subcommand)]
     pub command: SopsCommand,
@@ -648,11 +648,11 @@ struct SopsDecryptCli {
     /// The .sops.yaml to use instead of the nearest one from the current directory up
     #[arg(long, value_name = "PATH", env = "SOPS_CONFIG")]
     config: Option<PathBuf>,
-    /// Spaces to indent YAML and JSON output with (instead of the stores: setting)
-    #[arg(long, value_name = "N")]
-    indent: Option<usize>,
     #[command(flatten)]
     args: DecryptArgs,
+    /// Spaces to indent YAML and JSON output with (instead of the stores: setting)
+    #[arg(long, value_name = "N", display_order = 100)]
+    indent: Option<usize>,
 }
 
 /// The names of the `secrets sops` subcommands (and clap's `help`), so that anything else in
