@@ -417,7 +417,7 @@ fn merging_different_keys_of_a_yaml_file() {
     let plain = "db:\n    user: admin\n    password: one\napi: key-1\n";
     let encrypted = repo
         .secrets(KEYLESS)
-        .args(["sops", "encrypt", "--age", &format!("{ALICE},{BOB}"), "--input-type", "yaml", "-"])
+        .args(["sops", "encrypt", "--age", &format!("{ALICE},{BOB}"), "--filename-override", "secrets.enc.yaml"])
         .write_stdin(plain)
         .assert()
         .success()

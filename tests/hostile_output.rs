@@ -56,7 +56,7 @@ fn sops_set_nested(dir: &std::path::Path, maps: usize) -> std::process::Output {
     crate::common::secrets()
         .current_dir(dir)
         .env("SOPS_AGE_KEY_FILE", crate::common::clan::key_file(0))
-        .args(["sops", "set", "--value-file", "value.json", "e.yaml", "[\"a\"]"])
+        .args(["sops", "set", "--value-file", "e.yaml", "[\"a\"]", "value.json"])
         .output()
         .unwrap()
 }

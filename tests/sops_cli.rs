@@ -100,8 +100,9 @@ fn extract_prints_a_raw_string_and_a_subtree() {
     assert_eq!(stdout_of(ok(&out)), "s3cr3t");
     let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["app"]["nested"]"#]).arg(&file).output().unwrap();
     assert_eq!(stdout_of(ok(&out)), "deeper:\n    secret: s3cr3t\n");
+    // A path that leads nowhere is sops's generic code 1.
     let out = with_key("keys.txt").args(["sops", "decrypt", "--extract", r#"["nope"]"#]).arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(91));
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
@@ -214,22 +215,31 @@ fn help_has_examples_and_completions_are_generated() {
     assert!(stdout_of(ok(&out)).contains("Examples:"));
     let out = secrets().args(["completions", "bash"]).output().unwrap();
     assert!(stdout_of(ok(&out)).contains("secrets"));
-    let out = secrets().args(["sops", "nope"]).output().unwrap();
+    // An unknown option is a usage error; an unknown word is a file to edit, as with sops
+    // (here a new one without recipients: sops's code 1).
+    let out = secrets().args(["sops", "--nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let out = secrets().current_dir(dir.path()).args(["sops", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("nope").exists());
 }
 
 #[test]
 fn missing_file_is_a_clear_error() {
+    // sops's code 100, for decrypt and encrypt alike.
     let out = with_key("keys.txt").args(["sops", "decrypt", "/nonexistent/file.yaml"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr_of(&out).contains("/nonexistent/file.yaml"));
+    assert_eq!(out.status.code(), Some(100));
+    assert!(stderr_of(&out).contains("cannot operate on non-existent file \"/nonexistent/file.yaml\""), "{}", stderr_of(&out));
+    let out = with_key("keys.txt").args(["sops", "encrypt", "--age", ALICE, "/nonexistent/file.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(100));
 }
 
 #[test]
 fn sops_decrypt_parses_alone_exactly_as_in_the_whole_command_tree() {
     // `secrets sops decrypt` has a parser of its own; a global flag sends the same arguments
     // through the whole command tree, which must find the same errors.
-    let cases: [&[&str]; 3] = [&["--bogus", "x"], &[], &["--input-type"]];
+    let cases: [&[&str]; 3] = [&["--bogus", "x"], &["one", "two"], &["--input-type"]];
     for args in cases {
         let alone = secrets().args(["sops", "decrypt"]).args(args).output().unwrap();
         let whole = secrets().args(["--no-commit", "sops", "decrypt"]).args(args).output().unwrap();
@@ -240,5 +250,5 @@ fn sops_decrypt_parses_alone_exactly_as_in_the_whole_command_tree() {
     // Its help is the subcommand's help in `secrets sops` (the whole tree adds the global flags).
     let help = stdout_of(&secrets().args(["sops", "decrypt", "--help"]).output().unwrap());
     assert_eq!(help, stdout_of(&secrets().args(["sops", "help", "decrypt"]).output().unwrap()));
-    assert!(help.starts_with("Decrypt a file and print it") && help.contains("Usage: secrets sops decrypt [OPTIONS] <FILE>"), "{help}");
+    assert!(help.starts_with("Decrypt a file and print it") && help.contains("Usage: secrets sops decrypt [OPTIONS] [FILE]"), "{help}");
 }

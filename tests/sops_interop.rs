@@ -183,9 +183,9 @@ fn set_reads_a_value_file_with_invalid_utf8_as_the_real_sops_does() {
     ok(&secrets()
         .env("SOPS_AGE_KEY_FILE", &k.alice.0)
         .args(["sops", "set", "--value-file"])
-        .arg(&value)
         .arg(&ours)
         .arg(r#"["k"]"#)
+        .arg(&value)
         .output()
         .unwrap());
     assert_eq!(real_decrypt(&k.alice.0, &ours).stdout, real_decrypt(&k.alice.0, &theirs).stdout);

@@ -53,13 +53,17 @@ pub struct GlobalArgs {
 impl Cli {
     /// Parses the process arguments.
     pub fn from_args() -> Cli {
-        let args: Vec<OsString> = std::env::args_os().collect();
-        if args.get(1).is_some_and(|a| a == "sops") && !takes_global_flag(&args, &global_flags::<GlobalArgs>()) {
+        let mut args: Vec<OsString> = std::env::args_os().collect();
+        let sops_first = args.get(1).is_some_and(|a| a == "sops");
+        if sops_first {
+            sops::legacy_to_subcommand(&mut args, 1);
+        }
+        if sops_first && !takes_global_flag(&args, &global_flags::<GlobalArgs>()) {
             // `secrets sops …` alone: scripts run `secrets sops decrypt` once per file, and building
             // the whole command tree costs more than decrypting a small file.
             return Cli { global: GlobalArgs::default(), command: Command::Sops(sops::parse_alone(&args[1..])) };
         }
-        Cli::try_parse().unwrap_or_else(|e| crate::output::clap_exit(&e))
+        Cli::try_parse_from(args).unwrap_or_else(|e| crate::output::clap_exit(&e))
     }
 }
 
@@ -134,8 +138,8 @@ pub enum Command {
     #[command(subcommand, after_help = "Examples:\n  secrets export k8s --name app --namespace prod db-password | kubectl apply -f -")]
     Export(export::ExportCommand),
     /// Work on any sops file, like the real `sops` (same flags, environment and exit codes)
-    #[command(subcommand, after_help = sops::SOPS_EXAMPLES)]
-    Sops(sops::SopsCommand),
+    #[command(after_help = sops::SOPS_EXAMPLES)]
+    Sops(sops::SopsArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Validate the repository without any key: names, keys, links, files and drift (for CI)

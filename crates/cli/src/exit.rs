@@ -30,12 +30,16 @@ pub const COULD_NOT_WRITE_OUTPUT_FILE: u8 = sops(codes::COULD_NOT_WRITE_OUTPUT_F
 pub const INVALID_SET_FORMAT: u8 = sops(codes::ERROR_INVALID_SET_FORMAT);
 /// sops: two options that exclude each other.
 pub const CONFLICTING_PARAMETERS: u8 = sops(codes::ERROR_CONFLICTING_PARAMETERS);
-/// sops: no recipients given and no `.sops.yaml` to take them from.
-pub const CONFIG_FILE_NOT_FOUND: u8 = sops(codes::CONFIG_FILE_NOT_FOUND);
 /// sops: a tree path leads nowhere in the file.
 pub const INVALID_TREE_PATH_FORMAT: u8 = sops(codes::INVALID_TREE_PATH_FORMAT);
 /// sops: the input holds no document at all.
 pub const NEED_AT_LEAST_ONE_DOCUMENT: u8 = sops(codes::NEED_AT_LEAST_ONE_DOCUMENT);
+/// sops: the result could not be written in the output store's layout.
+pub const ERROR_DUMPING_TREE: u8 = sops(codes::ERROR_DUMPING_TREE);
+/// sops: the file is missing, or not given.
+pub const NO_FILE_SPECIFIED: u8 = sops(codes::NO_FILE_SPECIFIED);
+/// sops: `edit` ended with the file as it was.
+pub const FILE_HAS_NOT_BEEN_MODIFIED: u8 = sops(codes::FILE_HAS_NOT_BEEN_MODIFIED);
 /// sops: the editor could not be started.
 pub const NO_EDITOR_FOUND: u8 = sops(codes::NO_EDITOR_FOUND);
 
@@ -53,9 +57,11 @@ mod tests {
             (COULD_NOT_WRITE_OUTPUT_FILE, 3),
             (INVALID_SET_FORMAT, 7),
             (CONFLICTING_PARAMETERS, 8),
-            (CONFIG_FILE_NOT_FOUND, 61),
             (INVALID_TREE_PATH_FORMAT, 91),
             (NEED_AT_LEAST_ONE_DOCUMENT, 92),
+            (ERROR_DUMPING_TREE, 4),
+            (NO_FILE_SPECIFIED, 100),
+            (FILE_HAS_NOT_BEEN_MODIFIED, 200),
             (CANNOT_RUN, 127),
             (NO_EDITOR_FOUND, 201),
         ];

@@ -39,6 +39,12 @@ impl Failure {
         Failure::new(exit::GENERIC, message)
     }
 
+    /// The same failure with another exit code (where sops uses another number for it).
+    pub fn with_code(mut self, code: u8) -> Failure {
+        self.code = code;
+        self
+    }
+
     pub fn hint(mut self, hint: impl Display) -> Failure {
         self.hints.push(hint.to_string());
         self

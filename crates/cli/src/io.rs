@@ -85,13 +85,19 @@ pub fn lasting_private_dir(prefix: &str) -> CmdResult<PathBuf> {
     Ok(create_private(prefix, false)?.keep())
 }
 
+/// Where private folders go, best first: memory (`/dev/shm`, then the user's runtime folder,
+/// itself in memory on most systems), then the temporary folder.
 fn private_bases() -> Vec<PathBuf> {
+    let mut bases = Vec::new();
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {
-        vec![shm.to_path_buf(), std::env::temp_dir()]
-    } else {
-        vec![std::env::temp_dir()]
+        bases.push(shm.to_path_buf());
     }
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute() && p.is_dir()) {
+        bases.push(runtime);
+    }
+    bases.push(std::env::temp_dir());
+    bases
 }
 
 fn create_private(prefix: &str, sweep: bool) -> CmdResult<tempfile::TempDir> {

@@ -8,8 +8,8 @@ use crate::tree::{MapItem, Value};
 
 /// A scalar the way sops' `ValToString` prints it: floats as `strconv.FormatFloat(f, 'G', -1)`
 /// with `.0` added when the text would read as an integer, bools `true`/`false`, times as
-/// RFC 3339 at second precision, null as `<nil>`, and containers through [`fmt_v`].
-pub(crate) fn val_to_string(value: &Value) -> Vec<u8> {
+/// RFC 3339 at second precision, null as `<nil>`, and containers through `fmt_v` (Go's `%v`).
+pub fn val_to_string(value: &Value) -> Vec<u8> {
     match value {
         Value::Str(s) => s.as_bytes().to_vec(),
         Value::Bytes(b) => b.clone(),

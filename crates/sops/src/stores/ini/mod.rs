@@ -6,7 +6,7 @@
 //! mapping, and a key's comment (the lines above it) is stored as the item right *after* that
 //! key, then written back above it.
 
-pub(crate) mod go_format;
+pub mod go_format;
 mod parse;
 mod write;
 
