@@ -5,11 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{age_keygen, clean_env, ok, peer, secrets, sops_bin, stderr_of, stdout_of};
-
-fn have_peers() -> bool {
-    sops_bin().is_some() && peer("age-keygen").is_some()
-}
+use crate::common::{age_keygen, clean_env, ok, secrets, sops_and_keygen, sops_bin, stderr_of, stdout_of};
 
 struct Bench {
     dir: tempfile::TempDir,
@@ -80,7 +76,7 @@ impl Bench {
 
 #[test]
 fn without_file_standard_input_is_read_and_dash_is_a_file_name() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -102,7 +98,7 @@ fn without_file_standard_input_is_read_and_dash_is_a_file_name() {
 
 #[test]
 fn exit_codes_for_missing_and_unreadable_files_are_sops_codes() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -129,7 +125,7 @@ fn exit_codes_for_missing_and_unreadable_files_are_sops_codes() {
 
 #[test]
 fn config_comes_from_the_flag_then_sops_config_then_the_nearest_file() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -155,7 +151,7 @@ fn config_comes_from_the_flag_then_sops_config_then_the_nearest_file() {
 
 #[test]
 fn the_stores_indent_of_the_config_shapes_yaml_and_json_output_as_in_sops() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -169,7 +165,7 @@ fn the_stores_indent_of_the_config_shapes_yaml_and_json_output_as_in_sops() {
 
 #[test]
 fn set_takes_its_value_from_the_arguments_a_file_or_standard_input_like_sops() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -204,7 +200,7 @@ fn set_takes_its_value_from_the_arguments_a_file_or_standard_input_like_sops() {
 
 #[test]
 fn updatekeys_asks_on_standard_input_as_sops_does() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -232,7 +228,7 @@ fn version_names_this_tool_and_the_sops_version_it_follows() {
 
 #[test]
 fn extract_prints_every_kind_of_value_as_sops_does() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();
@@ -257,7 +253,7 @@ fn extract_prints_every_kind_of_value_as_sops_does() {
 
 #[test]
 fn the_legacy_top_level_flags_work_as_in_sops() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new();

@@ -6,11 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{age_keygen, clean_env, ok, peer, secrets, sops_bin, stderr_of, stdout_of};
-
-fn have_peers() -> bool {
-    sops_bin().is_some() && peer("age-keygen").is_some()
-}
+use crate::common::{age_keygen, clean_env, ok, secrets, sops_and_keygen, sops_bin, stderr_of, stdout_of};
 
 /// A folder with a key and an editor script `editor.sh` made of `body` (`$1` is the file).
 struct Bench {
@@ -86,7 +82,7 @@ const LOOK: &str = "cp \"$1\" \"$D/seen\"";
 
 #[test]
 fn a_new_file_starts_from_the_example_sops_shows_in_every_store() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(LOOK);
@@ -104,7 +100,7 @@ fn a_new_file_starts_from_the_example_sops_shows_in_every_store() {
 
 #[test]
 fn an_edited_new_file_is_encrypted_for_the_recipients_and_the_real_sops_reads_it() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new("sed -i 's/example_value/changed/' \"$1\"");
@@ -117,7 +113,7 @@ fn an_edited_new_file_is_encrypted_for_the_recipients_and_the_real_sops_reads_it
 
 #[test]
 fn editing_keeps_untouched_ciphertexts_and_the_bare_form_is_edit() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new("sed -i 's/one/uno/' \"$1\"");
@@ -140,7 +136,7 @@ fn editing_keeps_untouched_ciphertexts_and_the_bare_form_is_edit() {
 
 #[test]
 fn an_unchanged_edit_writes_nothing_and_exits_200_like_sops() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(LOOK);
@@ -157,7 +153,7 @@ fn an_unchanged_edit_writes_nothing_and_exits_200_like_sops() {
 
 #[test]
 fn an_invalid_edit_reopens_the_editor_after_a_key_press_like_sops() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     // First round: broken YAML; second round: valid.
@@ -189,7 +185,7 @@ fn an_invalid_edit_reopens_the_editor_after_a_key_press_like_sops() {
 
 #[test]
 fn the_file_edited_is_private_in_memory_and_removed_afterwards() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     // The script records where the file is, its folder's and its own modes, and what it sees
@@ -213,7 +209,7 @@ fn the_file_edited_is_private_in_memory_and_removed_afterwards() {
 
 #[test]
 fn show_master_keys_shows_what_sops_shows_and_takes_the_metadata_back() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(LOOK);
@@ -233,7 +229,7 @@ fn show_master_keys_shows_what_sops_shows_and_takes_the_metadata_back() {
 
 #[test]
 fn the_editor_comes_from_sops_editor_then_editor_split_like_a_shell() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new("sed -i \"s/one/$2/\" \"$1\"");
@@ -256,7 +252,7 @@ fn the_editor_comes_from_sops_editor_then_editor_split_like_a_shell() {
 
 #[test]
 fn a_new_file_without_recipients_fails_before_the_editor_opens() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new("touch \"$D/opened\"");

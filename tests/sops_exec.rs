@@ -5,11 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::common::{age_keygen, clean_env, peer, secrets, sops_bin, stderr_of, stdout_of};
-
-fn have_peers() -> bool {
-    sops_bin().is_some() && peer("age-keygen").is_some()
-}
+use crate::common::{age_keygen, clean_env, secrets, sops_and_keygen, sops_bin, stderr_of, stdout_of};
 
 struct Bench {
     dir: tempfile::TempDir,
@@ -56,7 +52,7 @@ const YAML_FILE: (&str, &str) = ("s.yaml", "a: 1\nf: 1234567890.0\nb: true\ns: \
 
 #[test]
 fn exec_env_gives_the_command_the_values_sops_gives_and_its_exit_code() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(&[ENV_FILE, YAML_FILE]);
@@ -70,7 +66,7 @@ fn exec_env_gives_the_command_the_values_sops_gives_and_its_exit_code() {
 
 #[test]
 fn exec_env_keeps_the_key_variables_from_the_command() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(&[ENV_FILE]);
@@ -80,7 +76,7 @@ fn exec_env_keeps_the_key_variables_from_the_command() {
 
 #[test]
 fn exec_env_same_process_background_and_argument_errors_as_sops() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(&[ENV_FILE, ("nested.yaml", "a:\n  b: c\n")]);
@@ -108,7 +104,7 @@ fn exec_env_same_process_background_and_argument_errors_as_sops() {
 
 #[test]
 fn exec_file_hands_over_the_file_sops_hands_over() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(&[YAML_FILE]);
@@ -131,7 +127,7 @@ fn exec_file_hands_over_the_file_sops_hands_over() {
 
 #[test]
 fn exec_file_removes_its_folder_and_keeps_the_key_variables_from_the_command() {
-    if !have_peers() {
+    if !sops_and_keygen() {
         return;
     }
     let b = Bench::new(&[YAML_FILE]);
@@ -148,7 +144,7 @@ fn exec_file_removes_its_folder_and_keeps_the_key_variables_from_the_command() {
 
 #[test]
 fn user_runs_the_command_as_that_user() {
-    if !have_peers() || rustix::process::geteuid().as_raw() != 0 {
+    if !sops_and_keygen() || rustix::process::geteuid().as_raw() != 0 {
         return;
     }
     let b = Bench::new(&[YAML_FILE]);

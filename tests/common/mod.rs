@@ -139,6 +139,11 @@ pub fn peer(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// Whether the real sops and age-keygen are here (each missing one is reported by its check).
+pub fn sops_and_keygen() -> bool {
+    sops_bin().is_some() && peer("age-keygen").is_some()
+}
+
 /// Runs the real sops with a clean environment plus `envs`.
 pub fn sops(args: &[&str], envs: &[(&str, &Path)], dir: &Path) -> Output {
     let mut cmd = Command::new(sops_bin().expect("checked by the caller"));

@@ -486,20 +486,8 @@ pub fn intent_to_add(root: &Path, paths: &[PathBuf]) -> Result<usize> {
             if known || repo.is_path_ignored(as_path).unwrap_or(false) {
                 continue;
             }
-            let entry = IndexEntry {
-                ctime: IndexTime::new(0, 0),
-                mtime: IndexTime::new(0, 0),
-                dev: 0,
-                ino: 0,
-                mode: file.mode,
-                uid: 0,
-                gid: 0,
-                file_size: 0,
-                id: file.id,
-                flags: 0,
-                flags_extended: INTENT_TO_ADD,
-                path: file.path,
-            };
+            // Nothing of the content is staged: the size is 0, as git records it.
+            let entry = index_entry(&file, 0, INTENT_TO_ADD);
             index.add(&entry).map_err(git_err)?;
             marked += 1;
         }
@@ -612,6 +600,25 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
     Ok(StagedFile { path, mode, size, id })
 }
 
+/// An index entry for a collected file. The times and inode are left 0: git then compares the
+/// content on its next `status`, which is correct, only slower once.
+fn index_entry(file: &StagedFile, file_size: u32, flags_extended: u16) -> IndexEntry {
+    IndexEntry {
+        ctime: IndexTime::new(0, 0),
+        mtime: IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode: file.mode,
+        uid: 0,
+        gid: 0,
+        file_size,
+        id: file.id,
+        flags: 0,
+        flags_extended,
+        path: file.path.clone(),
+    }
+}
+
 /// Puts the recorded state into `index`: whatever was under each path before goes, so
 /// deletions and renames are recorded, then the current files are added.
 fn apply(index: &mut Index, changes: &[StagedPath]) -> Result<()> {
@@ -619,20 +626,7 @@ fn apply(index: &mut Index, changes: &[StagedPath]) -> Result<()> {
         index.remove_dir(&change.rel, 0).map_err(git_err)?;
         let _ = index.remove_path(&change.rel);
         for file in &change.files {
-            let entry = IndexEntry {
-                ctime: IndexTime::new(0, 0),
-                mtime: IndexTime::new(0, 0),
-                dev: 0,
-                ino: 0,
-                mode: file.mode,
-                uid: 0,
-                gid: 0,
-                file_size: file.size,
-                id: file.id,
-                flags: 0,
-                flags_extended: 0,
-                path: file.path.clone(),
-            };
+            let entry = index_entry(file, file.size, 0);
             index.add(&entry).map_err(git_err)?;
         }
     }
