@@ -100,7 +100,7 @@ fn an_unchanged_value_is_not_encrypted_again_and_a_failed_editor_changes_nothing
     let (failing, _) = editor(tools.path(), "failing", "printf 'half typed' > \"$1\"; exit 3");
     let out = run(repo.path(), &["edit", "db"], &[("EDITOR", &failing)], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("failed; nothing was changed"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("failed (exit status: 3); nothing was changed"), "{}", stderr_of(&out));
     assert_eq!(secret_file(repo.path()), before);
 
     let out = run(repo.path(), &["edit", "nope"], &[("EDITOR", &viewer)], None);

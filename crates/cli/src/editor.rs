@@ -20,7 +20,7 @@ use crate::io::PrivateDir;
 /// the repository.
 pub fn edit(current: &[u8]) -> CmdResult<Option<Zeroizing<Vec<u8>>>> {
     let mut session = Session::new("secret", current)?;
-    session.run()?;
+    session.run(exit::GENERIC)?;
     let edited = session.read()?;
     drop(session);
     Ok(if edited.as_slice() == current { None } else { Some(edited) })
@@ -43,8 +43,9 @@ impl Session {
         Ok(Session { dir: Some(dir), path })
     }
 
-    /// Runs the editor on the file and waits for it; a failed start is sops's exit code 201.
-    pub fn run(&mut self) -> CmdResult<()> {
+    /// Runs the editor on the file and waits for it; a failed start is sops's exit code 201,
+    /// an editor that fails exits with `failed_code` (sops: 201 too; our own commands: 1).
+    pub fn run(&mut self, failed_code: u8) -> CmdResult<()> {
         let (program, args) = editor_command()?;
         let mut command = Command::new(&program);
         command.args(&args).arg(&self.path);
@@ -60,10 +61,7 @@ impl Session {
             crate::sys::signals::die(signal);
         }
         if !finished.status.success() {
-            return Err(Failure::new(
-                exit::NO_EDITOR_FOUND,
-                format!("the editor `{program}` failed ({}); nothing was changed", finished.status),
-            ));
+            return Err(Failure::new(failed_code, format!("the editor `{program}` failed ({}); nothing was changed", finished.status)));
         }
         Ok(())
     }

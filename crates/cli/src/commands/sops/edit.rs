@@ -117,7 +117,7 @@ fn edit_until_valid(name: &str, shown: &[u8], input_fmt: Format, with_metadata: 
     let original = Sha256::digest(shown);
     let mut session = Session::new(name, shown)?;
     loop {
-        session.run()?;
+        session.run(exit::NO_EDITOR_FOUND)?;
         let edited = session.read()?;
         if Sha256::digest(edited.as_slice()) == original {
             return Ok(None);
