@@ -238,7 +238,7 @@ impl EncryptedFile {
         }
         // New Shamir shares: a kept foreign key would hold a share of another split.
         if key_groups.len() > 1 {
-            self.refuse_foreign_master_keys()?;
+            refuse_foreign_master_keys(&self.metadata)?;
         }
         let mut groups = keys::wrap_data_key(key, key_groups, shamir_threshold)?;
         // Keep master keys of other types (pgp, kms, …) where the group still exists.
@@ -251,25 +251,19 @@ impl EncryptedFile {
     }
 }
 
-impl EncryptedFile {
-    /// Fails when the file has master keys this library cannot encrypt to: giving it a new
-    /// data key would leave them holding the old one.
-    fn refuse_foreign_master_keys(&self) -> Result<()> {
-        EncryptedFile::refuse_foreign_keys_of(&self.metadata)
+/// Fails when `metadata` has master keys this library cannot encrypt to: giving the file a new
+/// data key (or new Shamir shares) would leave them holding the old one.
+fn refuse_foreign_master_keys(metadata: &Metadata) -> Result<()> {
+    let mut kinds: Vec<String> = Vec::new();
+    for (name, _) in metadata.key_groups.iter().flat_map(|g| &g.other) {
+        if !kinds.contains(name) {
+            kinds.push(name.clone());
+        }
     }
-
-    fn refuse_foreign_keys_of(metadata: &Metadata) -> Result<()> {
-        let mut kinds: Vec<String> = Vec::new();
-        for (name, _) in metadata.key_groups.iter().flat_map(|g| &g.other) {
-            if !kinds.contains(name) {
-                kinds.push(name.clone());
-            }
-        }
-        if kinds.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::ForeignMasterKeys { kinds })
-        }
+    if kinds.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ForeignMasterKeys { kinds })
     }
 }
 
@@ -312,7 +306,7 @@ impl PlainFile {
     /// Replaces the data key with a fresh one and re-wraps it for `key_groups` (or the current
     /// recipients when `None`): `sops rotate`.
     pub fn rotate(&mut self, key_groups: Option<&[Vec<String>]>, shamir_threshold: usize) -> Result<EncryptedFile> {
-        EncryptedFile::refuse_foreign_keys_of(&self.metadata)?;
+        refuse_foreign_master_keys(&self.metadata)?;
         let groups = key_groups.map_or_else(|| self.metadata.recipients(), <[std::vec::Vec<std::string::String>]>::to_vec);
         let threshold = if shamir_threshold > 0 { shamir_threshold } else { self.metadata.shamir_threshold };
         let key = DataKey::generate();
