@@ -146,26 +146,28 @@ pub enum Error {
     NoKey(Box<crate::keys::DecryptFailure>),
 
     /// A recipient given for encryption is not an age, ssh-ed25519, ssh-rsa or plugin recipient.
-    #[error("invalid age recipient `{recipient}`: {reason}")]
+    #[error("invalid age recipient `{recipient}`: {problem}")]
     Recipient {
         /// The recipient as given.
         recipient: String,
         /// Why it is refused.
-        reason: String,
+        #[source]
+        problem: RecipientProblem,
     },
 
     /// A private key (age key file, `SOPS_AGE_KEY`, an SSH key) cannot be read or parsed.
-    #[error("invalid identity in {source_name}: {reason}")]
+    #[error("invalid identity in {source_name}: {problem}")]
     Identity {
         /// Where the key came from: a file name or the variable's name, never the key.
         source_name: String,
         /// Why it cannot be used.
-        reason: String,
+        #[source]
+        problem: IdentityProblem,
     },
 
     /// age failed to wrap the data key for the recipients.
     #[error("age encryption failed: {0}")]
-    Wrap(String),
+    Wrap(#[source] WrapError),
 
     /// The data key would change (a rotation, or new Shamir shares) while master keys this
     /// library cannot encrypt to (pgp, kms, …) hold the old one: they would silently lose
@@ -181,15 +183,16 @@ pub enum Error {
 
     /// The key groups' shares are too few or inconsistent to recombine the data key.
     #[error("the data key cannot be recombined from its Shamir shares: {0}")]
-    Shamir(String),
+    Shamir(#[source] ShamirProblem),
 
     /// A tree path (`["a"][0]`) does not parse, or does not lead to a value of the document.
-    #[error("invalid path {path}: {reason}")]
+    #[error("invalid path {path}: {problem}")]
     TreePath {
         /// The path as given.
         path: String,
         /// Why it does not parse or where it stops matching.
-        reason: String,
+        #[source]
+        problem: TreePathProblem,
     },
 
     /// `set` would nest the document deeper than the format's reader accepts (the file could not
@@ -329,4 +332,301 @@ pub enum ValueProblem {
     /// It decrypts to bytes that do not fit its declared type.
     #[error(transparent)]
     Type(#[from] crate::cipher::TypeError),
+}
+
+/// Why a recipient cannot be encrypted to ([`Error::Recipient`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecipientProblem {
+    /// Not `age1…`, `ssh-ed25519 …` or `ssh-rsa …`.
+    #[error("unknown recipient type: expected age1…, ssh-ed25519 … or ssh-rsa …")]
+    UnknownType,
+    /// An `age1pq1…` hybrid recipient, which the age crate cannot encrypt to yet.
+    #[error("post-quantum hybrid recipients (age1pq1…) are not supported yet")]
+    PostQuantum,
+    /// `age1…` that does not decode to an X25519 public key.
+    #[error("not a valid age X25519 public key ({0})")]
+    InvalidX25519(&'static str),
+    /// An ssh-rsa key above age's limit.
+    #[error("the ssh-rsa key is larger than 4096 bits")]
+    RsaTooLarge,
+    /// An ssh-rsa key below age's limit.
+    #[error("the ssh-rsa key is smaller than 2048 bits")]
+    RsaTooSmall,
+    /// An ssh key type age cannot encrypt to.
+    #[error("ssh key type {0} is not supported (only ssh-ed25519 and ssh-rsa)")]
+    UnsupportedSsh(String),
+    /// An ssh public key line that does not parse.
+    #[error("not a valid ssh-ed25519 or ssh-rsa public key")]
+    InvalidSsh,
+    /// `age1<name>1…` that does not decode as a plugin recipient.
+    #[error("not a valid age plugin recipient ({0})")]
+    InvalidPlugin(&'static str),
+    /// A plugin recipient whose `age-plugin-<name>` binary is not on `PATH`.
+    #[error("this is a plugin recipient and age-plugin-{plugin} was not found on PATH")]
+    PluginNotFound {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// Converting an ssh key of another type than ssh-ed25519 to an age recipient.
+    #[error("only ssh-ed25519 keys can be converted to age keys")]
+    NotConvertible,
+    /// Converting a line that holds no ssh key at all.
+    #[error("not an ssh-ed25519 public key line")]
+    NotAnSshLine,
+    /// The key's base64 does not decode.
+    #[error("the ssh-ed25519 key is not valid base64")]
+    InvalidBase64,
+    /// The decoded key blob is not an ssh-ed25519 public key.
+    #[error("malformed ssh-ed25519 public key")]
+    MalformedEd25519,
+    /// The public key is not a point of the curve.
+    #[error("the ssh-ed25519 key is not a valid curve point")]
+    NotACurvePoint,
+}
+
+/// Why a private key source cannot be used ([`Error::Identity`], and the outcome of a source in
+/// the discovery report). Never holds key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityProblem {
+    /// The key file is refused or unreadable.
+    #[error(transparent)]
+    KeyFile(#[from] crate::keys::identities::KeyFileError),
+    /// The key file does not exist.
+    #[error("file not found: {}", .0.display())]
+    NotFound(std::path::PathBuf),
+    /// An armored age file that does not decode.
+    #[error(transparent)]
+    Armor(#[from] crate::keys::armor::ArmorError),
+    /// An armored age file that is not UTF-8 text.
+    #[error("invalid age armor")]
+    ArmorNotText,
+    /// An age-encrypted file that an identity file would be, but not protected by a passphrase.
+    #[error("an age-encrypted file that is not protected by a passphrase")]
+    NotPassphraseProtected,
+    /// The source is not UTF-8 text.
+    #[error("the content is not valid UTF-8")]
+    NotText,
+    /// A line that is not an identity (the line itself is never shown).
+    #[error("line {number} {problem}")]
+    Line {
+        /// The line number, from 1.
+        number: usize,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+    /// An ssh private key the age crate cannot read.
+    #[error("not a supported ssh private key (OpenSSH ed25519 or RSA)")]
+    UnsupportedSsh,
+    /// An ssh private key of a kind age cannot use.
+    #[error("{0}")]
+    UnusableSsh(UnusableSsh),
+    /// An OpenSSH private key file that does not parse.
+    #[error(transparent)]
+    Openssh(#[from] OpensshError),
+    /// Converting a passphrase-protected ssh key to an age identity.
+    #[error("the key is passphrase-protected; remove the passphrase from a copy (ssh-keygen -p) to convert it")]
+    PassphraseProtected,
+    /// Converting an ssh key of another type than ed25519 to an age identity.
+    #[error("only ssh-ed25519 keys can be converted to age keys, this is {0}")]
+    NotEd25519(String),
+    /// The converted key does not encode (cannot happen for 32 bytes; kept rather than a panic).
+    #[error("cannot encode the converted key")]
+    Encoding,
+    /// `SOPS_AGE_KEY_CMD` does not split into words.
+    #[error(transparent)]
+    CommandLine(#[from] CommandLineError),
+    /// `SOPS_AGE_KEY_CMD` is empty.
+    #[error("the command is empty")]
+    EmptyCommand,
+    /// `SOPS_AGE_KEY_CMD` cannot be started.
+    #[error("cannot run {program}: {source}")]
+    CommandNotRun {
+        /// The program.
+        program: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `SOPS_AGE_KEY_CMD` exited unsuccessfully.
+    #[error("the command failed ({status}){}", .explanation.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
+    CommandFailed {
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// The first line of its stderr, unless it might be key material.
+        explanation: Option<String>,
+    },
+    /// No way to find the user's config folder.
+    #[error("{0}")]
+    NoConfigDir(&'static str),
+    /// No passphrase was given for a protected source.
+    #[error("no passphrase given")]
+    NoPassphrase,
+    /// The passphrase does not open the source.
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    /// The protected identity file does not read after its passphrase opened it.
+    #[error("the identity file is corrupt")]
+    Corrupt,
+    /// The protected identity file is not a readable age file.
+    #[error(transparent)]
+    Age(#[from] age::DecryptError),
+}
+
+/// What is wrong with one line of an age identity source ([`IdentityProblem::Line`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineProblem {
+    /// Leading whitespace before an identity.
+    #[error("starts with whitespace (identity lines are not trimmed)")]
+    LeadingWhitespace,
+    /// Trailing whitespace after an identity.
+    #[error("ends with whitespace (identity lines are not trimmed)")]
+    TrailingWhitespace,
+    /// An identity in lowercase.
+    #[error("is not an age identity (identities are written in uppercase)")]
+    Lowercase,
+    /// A public key where an identity belongs.
+    #[error("is an age public key (a recipient), not an identity")]
+    PublicKey,
+    /// Anything else.
+    #[error("is not an age identity")]
+    NotAnIdentity,
+    /// `AGE-SECRET-KEY-1…` or `AGE-PLUGIN-…` that does not decode.
+    #[error("is not a valid {what} ({reason})")]
+    Invalid {
+        /// `age secret key` or `plugin identity`.
+        what: &'static str,
+        /// The age crate's reason.
+        reason: &'static str,
+    },
+}
+
+/// An ssh private key age cannot use ([`IdentityProblem::UnusableSsh`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnusableSsh {
+    /// A PEM key encrypted the old way.
+    #[error("an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)")]
+    EncryptedPem,
+    /// An OpenSSH key encrypted with a cipher age does not know.
+    #[error("an ssh key encrypted with {0}, which is not supported")]
+    Cipher(String),
+    /// A key held by a hardware token.
+    #[error("a hardware ssh key ({0}); use an age plugin such as age-plugin-yubikey instead")]
+    Hardware(String),
+    /// A key of another type.
+    #[error("an ssh key of type {0}; only ssh-ed25519 and ssh-rsa work with age")]
+    Type(String),
+}
+
+/// Why age could not wrap the data key ([`Error::Wrap`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WrapError {
+    /// The recipient set is refused by age (for example mixed recipient kinds). Boxed: age's
+    /// error is large and this one is rare.
+    #[error(transparent)]
+    Encrypt(Box<age::EncryptError>),
+    /// Writing the age file into memory failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl From<age::EncryptError> for WrapError {
+    fn from(error: age::EncryptError) -> WrapError {
+        WrapError::Encrypt(Box::new(error))
+    }
+}
+
+/// Why the Shamir shares cannot make or recombine the data key ([`Error::Shamir`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShamirProblem {
+    /// Fewer shares than the threshold.
+    #[error("the number of shares cannot be less than the threshold")]
+    FewerSharesThanThreshold,
+    /// More shares than GF(2^8) has x coordinates.
+    #[error("the number of shares cannot exceed 255")]
+    TooManyShares,
+    /// A threshold below 2.
+    #[error("the threshold must be at least 2")]
+    ThresholdTooLow,
+    /// Nothing to split.
+    #[error("cannot split an empty secret")]
+    EmptySecret,
+    /// Fewer than two shares to combine.
+    #[error("at least two shares are needed")]
+    TooFewShares,
+    /// A share without data.
+    #[error("a share must be at least two bytes long")]
+    ShareTooShort,
+    /// Shares of different lengths.
+    #[error("the shares do not all have the same length")]
+    UnevenShares,
+    /// Two shares for one point.
+    #[error("two shares have the same x coordinate")]
+    DuplicateShare,
+    /// The recombined key is not a data key.
+    #[error("the recombined key has {0} bytes instead of 32")]
+    KeyLength(usize),
+}
+
+/// Why a tree path (`["a"][0]`) is refused ([`Error::TreePath`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TreePathProblem {
+    /// Nothing was given.
+    #[error("the path is empty; write it as [\"key\"][0]")]
+    Empty,
+    /// A character where a bracket belongs.
+    #[error("expected `{0}`")]
+    Expected(char),
+    /// A quoted key without its closing quote.
+    #[error("unterminated string")]
+    UnterminatedString,
+    /// A double-quoted key with a bad escape.
+    #[error("invalid string escape")]
+    InvalidEscape,
+    /// An index that is not a whole number.
+    #[error("a list index must be a whole number")]
+    NotAnIndex,
+    /// A path for a document whose top level is a mapping that starts with an index.
+    #[error("the top level is a mapping: start with a key")]
+    StartsWithIndex,
+}
+
+/// Why an OpenSSH private key file does not parse ([`IdentityProblem::Openssh`]). Never holds
+/// its content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpensshError {
+    /// No `-----BEGIN OPENSSH PRIVATE KEY-----` line, or not text.
+    #[error("not an OpenSSH private key")]
+    NotOpenssh,
+    /// No END line.
+    #[error("the OpenSSH private key has no END line")]
+    NoEnd,
+    /// The body is not base64.
+    #[error("the OpenSSH private key is not valid base64")]
+    InvalidBase64,
+    /// More or fewer than one key in the file.
+    #[error("the OpenSSH file must hold exactly one key")]
+    NotOneKey,
+    /// A field is missing or inconsistent.
+    #[error("malformed OpenSSH private key")]
+    Malformed,
+}
+
+/// Why `SOPS_AGE_KEY_CMD` does not split into words ([`IdentityProblem::CommandLine`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandLineError {
+    /// A `\` at the very end.
+    #[error("the command ends with an unfinished escape (\\)")]
+    UnfinishedEscape,
+    /// A quote that is never closed.
+    #[error("the command has an unclosed quote")]
+    UnclosedQuote,
 }

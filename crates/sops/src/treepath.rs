@@ -1,6 +1,6 @@
 //! sops' tree path syntax for `set`, `unset` and `--extract`: `["a"]["b"][0]`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TreePathProblem};
 use crate::format::Format;
 use crate::stores::{json, yaml};
 use crate::tree::{Map, Value};
@@ -41,30 +41,30 @@ pub enum Step {
 /// Parses `["key"][0]…`. Keys are double-quoted strings (JSON escapes allowed) or single-quoted;
 /// indices are decimal.
 pub fn parse(text: &str) -> Result<Vec<Step>> {
-    let bad = |reason: &str| Error::TreePath { path: text.to_string(), reason: reason.to_string() };
+    let bad = |problem: TreePathProblem| Error::TreePath { path: text.to_string(), problem };
     let mut steps = Vec::new();
     let mut rest = text.trim();
     if rest.is_empty() {
-        return Err(bad("the path is empty; write it as [\"key\"][0]"));
+        return Err(bad(TreePathProblem::Empty));
     }
     while !rest.is_empty() {
-        rest = rest.strip_prefix('[').ok_or_else(|| bad("expected `[`"))?;
+        rest = rest.strip_prefix('[').ok_or_else(|| bad(TreePathProblem::Expected('[')))?;
         if let Some(quoted) = rest.strip_prefix('"') {
-            let end = find_closing_quote(quoted).ok_or_else(|| bad("unterminated string"))?;
-            let key: String = serde_json::from_str(&rest[..end + 2]).map_err(|_| bad("invalid string escape"))?;
+            let end = find_closing_quote(quoted).ok_or_else(|| bad(TreePathProblem::UnterminatedString))?;
+            let key: String = serde_json::from_str(&rest[..end + 2]).map_err(|_| bad(TreePathProblem::InvalidEscape))?;
             steps.push(Step::Key(key));
             rest = &quoted[end + 1..];
         } else if let Some(quoted) = rest.strip_prefix('\'') {
-            let end = quoted.find('\'').ok_or_else(|| bad("unterminated string"))?;
+            let end = quoted.find('\'').ok_or_else(|| bad(TreePathProblem::UnterminatedString))?;
             steps.push(Step::Key(quoted[..end].to_string()));
             rest = &quoted[end + 1..];
         } else {
-            let end = rest.find(']').ok_or_else(|| bad("expected `]`"))?;
-            let index = rest[..end].trim().parse::<usize>().map_err(|_| bad("a list index must be a whole number"))?;
+            let end = rest.find(']').ok_or_else(|| bad(TreePathProblem::Expected(']')))?;
+            let index = rest[..end].trim().parse::<usize>().map_err(|_| bad(TreePathProblem::NotAnIndex))?;
             steps.push(Step::Index(index));
             rest = &rest[end..];
         }
-        rest = rest.strip_prefix(']').ok_or_else(|| bad("expected `]`"))?;
+        rest = rest.strip_prefix(']').ok_or_else(|| bad(TreePathProblem::Expected(']')))?;
     }
     Ok(steps)
 }
@@ -103,9 +103,9 @@ pub fn get<'a>(map: &'a Map, path: &[Step]) -> Option<&'a Value> {
 /// Never: the `expect`s name entries this function has just inserted or pushed.
 pub fn set(map: &mut Map, path: &[Step], value: Value) -> Result<()> {
     let display = || format!("{path:?}");
-    let (first, rest) = path.split_first().ok_or_else(|| Error::TreePath { path: display(), reason: "empty path".into() })?;
+    let (first, rest) = path.split_first().ok_or_else(|| Error::TreePath { path: display(), problem: TreePathProblem::Empty })?;
     let Step::Key(key) = first else {
-        return Err(Error::TreePath { path: display(), reason: "the top level is a mapping: start with a key".into() });
+        return Err(Error::TreePath { path: display(), problem: TreePathProblem::StartsWithIndex });
     };
     if map.get(key).is_none() {
         map.push(key.clone(), Value::Map(Map::new()));
@@ -156,7 +156,7 @@ pub fn check_set_depth(format: Format, path: &[Step], value: &Value) -> Result<(
 /// Removes the value at `path`. Returns whether something was removed.
 pub fn unset(map: &mut Map, path: &[Step]) -> Result<bool> {
     let Some((last, parents)) = path.split_last() else {
-        return Err(Error::TreePath { path: String::new(), reason: "empty path".into() });
+        return Err(Error::TreePath { path: String::new(), problem: TreePathProblem::Empty });
     };
     if parents.is_empty() {
         return Ok(match last {

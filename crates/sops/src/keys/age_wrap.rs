@@ -11,7 +11,7 @@ use super::age_header::{AgeFile, HeaderError};
 use super::age_payload::{self, PayloadError};
 use super::armor::{armor, dearmor, ArmorError};
 use super::identities::{Identities, Tier};
-use crate::error::{Error, Result};
+use crate::error::{Error, RecipientProblem, Result};
 
 /// The kinds of recipient strings sops accepts (spec 4.3), decided by their form.
 enum RecipientKind {
@@ -39,8 +39,8 @@ fn kind_of(recipient: &str) -> Option<RecipientKind> {
     }
 }
 
-fn recipient_error(recipient: &str, reason: impl Into<String>) -> Error {
-    Error::Recipient { recipient: recipient.to_string(), reason: reason.into() }
+fn recipient_error(recipient: &str, problem: RecipientProblem) -> Error {
+    Error::Recipient { recipient: recipient.to_string(), problem }
 }
 
 /// Parses a recipient string (trimmed of surrounding spaces) into something age encrypts to.
@@ -48,36 +48,33 @@ fn recipient_error(recipient: &str, reason: impl Into<String>) -> Error {
 pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>> {
     let trimmed = recipient.trim();
     let Some(kind) = kind_of(trimmed) else {
-        return Err(recipient_error(trimmed, "unknown recipient type: expected age1…, ssh-ed25519 … or ssh-rsa …"));
+        return Err(recipient_error(trimmed, RecipientProblem::UnknownType));
     };
     match kind {
-        RecipientKind::PostQuantum => Err(recipient_error(trimmed, "post-quantum hybrid recipients (age1pq1…) are not supported yet")),
+        RecipientKind::PostQuantum => Err(recipient_error(trimmed, RecipientProblem::PostQuantum)),
         RecipientKind::X25519 => trimmed
             .parse::<age::x25519::Recipient>()
             .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-            .map_err(|reason| recipient_error(trimmed, format!("not a valid age X25519 public key ({reason})"))),
+            .map_err(|reason| recipient_error(trimmed, RecipientProblem::InvalidX25519(reason))),
         RecipientKind::Ssh => {
             use age::ssh::ParseRecipientKeyError as E;
             trimmed.parse::<age::ssh::Recipient>().map(|r| Box::new(r) as Box<dyn age::Recipient + Send>).map_err(|e| {
-                let reason = match e {
-                    E::RsaModulusTooLarge => "the ssh-rsa key is larger than 4096 bits".to_string(),
-                    E::RsaModulusTooSmall => "the ssh-rsa key is smaller than 2048 bits".to_string(),
-                    E::Unsupported(kind) => {
-                        format!("ssh key type {kind} is not supported (only ssh-ed25519 and ssh-rsa)")
-                    }
-                    E::Ignore | E::Invalid(_) => "not a valid ssh-ed25519 or ssh-rsa public key".to_string(),
-                    _ => "not a supported ssh public key".to_string(),
+                let problem = match e {
+                    E::RsaModulusTooLarge => RecipientProblem::RsaTooLarge,
+                    E::RsaModulusTooSmall => RecipientProblem::RsaTooSmall,
+                    E::Unsupported(kind) => RecipientProblem::UnsupportedSsh(kind),
+                    _ => RecipientProblem::InvalidSsh,
                 };
-                recipient_error(trimmed, reason)
+                recipient_error(trimmed, problem)
             })
         }
         RecipientKind::Plugin => {
             let parsed: age::plugin::Recipient =
-                trimmed.parse().map_err(|reason| recipient_error(trimmed, format!("not a valid age plugin recipient ({reason})")))?;
+                trimmed.parse().map_err(|reason| recipient_error(trimmed, RecipientProblem::InvalidPlugin(reason)))?;
             let name = parsed.plugin().to_string();
             age::plugin::RecipientPluginV1::new(&name, &[parsed], &[], super::prompt::Callbacks::none())
                 .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-                .map_err(|_| recipient_error(trimmed, format!("this is a plugin recipient and age-plugin-{name} was not found on PATH")))
+                .map_err(|_| recipient_error(trimmed, RecipientProblem::PluginNotFound { plugin: name.clone() }))
         }
     }
 }
@@ -86,12 +83,11 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
 /// final newline).
 pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
     let parsed = parse_recipient(recipient)?;
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient)).map_err(|e| Error::Wrap(e.to_string()))?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient)).map_err(|e| Error::Wrap(e.into()))?;
     let mut binary = Vec::with_capacity(256 + payload.len());
-    let mut writer = encryptor.wrap_output(&mut binary).map_err(|e| Error::Wrap(e.to_string()))?;
-    writer.write_all(payload).map_err(|e| Error::Wrap(e.to_string()))?;
-    writer.finish().map_err(|e| Error::Wrap(e.to_string()))?;
+    let mut writer = encryptor.wrap_output(&mut binary).map_err(|e| Error::Wrap(e.into()))?;
+    writer.write_all(payload).map_err(|e| Error::Wrap(e.into()))?;
+    writer.finish().map_err(|e| Error::Wrap(e.into()))?;
     Ok(armor(&binary))
 }
 
@@ -313,7 +309,8 @@ mod tests {
         ];
         for (recipient, expected) in cases {
             match wrap(recipient, &[0u8; 32]) {
-                Err(Error::Recipient { reason, .. }) => {
+                Err(Error::Recipient { problem, .. }) => {
+                    let reason = problem.to_string();
                     assert!(reason.contains(expected), "{recipient}: {reason}");
                 }
                 other => panic!("{recipient}: {other:?}"),
@@ -326,8 +323,8 @@ mod tests {
         // A syntactically valid plugin recipient for a plugin that is not installed.
         let recipient = bech32::encode::<bech32::Bech32>(bech32::Hrp::parse("age1zzznotinstalled").unwrap(), &[1u8, 2, 3]).unwrap();
         match wrap(&recipient, &[0u8; 32]) {
-            Err(Error::Recipient { reason, .. }) => {
-                assert!(reason.contains("age-plugin-zzznotinstalled"), "{reason}");
+            Err(Error::Recipient { problem, .. }) => {
+                assert!(problem.to_string().contains("age-plugin-zzznotinstalled"), "{problem}");
             }
             other => panic!("{other:?}"),
         }

@@ -5,8 +5,10 @@
 //! `\` outside quotes escapes the next character, and `#` at the start of a word begins a comment
 //! that runs to the end of the line.
 
+use crate::error::CommandLineError;
+
 /// Splits a command line into words.
-pub fn split(line: &str) -> Result<Vec<String>, String> {
+pub fn split(line: &str) -> Result<Vec<String>, CommandLineError> {
     #[derive(PartialEq)]
     enum State {
         Between,
@@ -84,8 +86,8 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     match state {
         State::Between | State::Comment => {}
         State::Word => words.push(word),
-        State::Escape | State::DoubleQuotedEscape => return Err("the command ends with an unfinished escape (\\)".to_string()),
-        State::DoubleQuoted | State::SingleQuoted => return Err("the command has an unclosed quote".to_string()),
+        State::Escape | State::DoubleQuotedEscape => return Err(CommandLineError::UnfinishedEscape),
+        State::DoubleQuoted | State::SingleQuoted => return Err(CommandLineError::UnclosedQuote),
     }
     Ok(words)
 }

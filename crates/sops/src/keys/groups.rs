@@ -9,7 +9,7 @@ use super::armor;
 use super::identities::Tier;
 use super::pgp;
 use super::{shamir, DataKey, DecryptFailure, Identities};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ShamirProblem};
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 use crate::tree::Value;
 
@@ -191,8 +191,7 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     }
 
     let key = if several { shamir::combine(&opened)? } else { Zeroizing::new(opened[0].to_vec()) };
-    let bytes: [u8; KEY_LEN] =
-        key.as_slice().try_into().map_err(|_| Error::Shamir(format!("the recombined key has {} bytes instead of {KEY_LEN}", key.len())))?;
+    let bytes: [u8; KEY_LEN] = key.as_slice().try_into().map_err(|_| Error::Shamir(ShamirProblem::KeyLength(key.len())))?;
     Ok(DataKey::from_bytes(bytes))
 }
 

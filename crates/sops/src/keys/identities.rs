@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use super::openssh::{self, OpensshKey};
 use super::prompt::{Callbacks, Prompter};
 use super::{armor, command_line, ssh_to_age};
-use crate::error::{Error, Result};
+use crate::error::{Error, IdentityProblem, LineProblem, Result, UnusableSsh};
 
 type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
 
@@ -91,7 +91,7 @@ struct Locked {
     /// Index of the source's entry in `reports`.
     report: usize,
     kind: LockedKind,
-    unlocked: OnceLock<std::result::Result<Vec<BoxedIdentity>, String>>,
+    unlocked: OnceLock<std::result::Result<Vec<BoxedIdentity>, IdentityProblem>>,
 }
 
 enum LockedKind {
@@ -203,7 +203,7 @@ impl Identities {
                             let loaded = load_ssh(&bytes, &shown);
                             ids.absorb(shown, loaded);
                         }
-                        Err(refused) => ids.absorb(shown, Err(refused.to_string())),
+                        Err(refused) => ids.absorb(shown, Err(refused.into())),
                     }
                 }
             }
@@ -244,10 +244,10 @@ impl Identities {
                         let loaded = parse_age_keys(&bytes, false);
                         ids.absorb(shown, loaded);
                     }
-                    Err(refused) => ids.absorb(shown, Err(refused.to_string())),
+                    Err(refused) => ids.absorb(shown, Err(refused.into())),
                 }
             }
-            Err(reason) => ids.note("default keys.txt", &reason),
+            Err(reason) => ids.note("default keys.txt", &reason.to_string()),
         }
         ids
     }
@@ -262,7 +262,7 @@ impl Identities {
     /// Adds the identities in the text of an age identity file.
     pub fn add_age_key_text(&mut self, text: &str, source_name: &str) -> Result<()> {
         let loaded =
-            parse_age_keys(text.as_bytes(), false).map_err(|reason| Error::Identity { source_name: source_name.to_string(), reason })?;
+            parse_age_keys(text.as_bytes(), false).map_err(|problem| Error::Identity { source_name: source_name.to_string(), problem })?;
         self.absorb(source_name.to_string(), Ok(loaded));
         Ok(())
     }
@@ -272,7 +272,7 @@ impl Identities {
         let shown = path.display().to_string();
         let loaded = read_file(path)
             .and_then(|bytes| parse_age_keys(&bytes, false))
-            .map_err(|reason| Error::Identity { source_name: shown.clone(), reason })?;
+            .map_err(|problem| Error::Identity { source_name: shown.clone(), problem })?;
         self.absorb(shown, Ok(loaded));
         Ok(())
     }
@@ -283,7 +283,7 @@ impl Identities {
         let shown = path.display().to_string();
         let loaded = read_file(path)
             .and_then(|bytes| load_ssh(&bytes, &shown))
-            .map_err(|reason| Error::Identity { source_name: shown.clone(), reason })?;
+            .map_err(|problem| Error::Identity { source_name: shown.clone(), problem })?;
         self.absorb(shown, Ok(loaded));
         Ok(())
     }
@@ -339,7 +339,7 @@ impl Identities {
             };
             let status = match locked.unlocked.get() {
                 Some(Ok(ids)) => format!("unlocked, {} identities", ids.len()),
-                Some(Err(reason)) => reason.clone(),
+                Some(Err(reason)) => reason.to_string(),
                 None if self.prompter.is_none() => "not used: no way to ask for the passphrase here".to_string(),
                 None => "not needed so far".to_string(),
             };
@@ -391,11 +391,11 @@ impl Identities {
         self.reports.push(PendingReport { source: source.to_string(), parts: vec![ReportPart::Text(outcome.to_string())] });
     }
 
-    fn absorb(&mut self, source: String, loaded: std::result::Result<Loaded, String>) {
+    fn absorb(&mut self, source: String, loaded: std::result::Result<Loaded, IdentityProblem>) {
         let loaded = match loaded {
             Ok(loaded) => loaded,
             Err(reason) => {
-                self.reports.push(PendingReport { source, parts: vec![ReportPart::Text(reason)] });
+                self.reports.push(PendingReport { source, parts: vec![ReportPart::Text(reason.to_string())] });
                 return;
             }
         };
@@ -462,21 +462,22 @@ fn home_dir() -> Option<PathBuf> {
 }
 
 /// Go's `os.UserConfigDir`, with sops' macOS exception for `XDG_CONFIG_HOME`.
-fn user_config_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> std::result::Result<PathBuf, String> {
+fn user_config_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -> std::result::Result<PathBuf, IdentityProblem> {
+    let unknown_home = || IdentityProblem::NoConfigDir("the home directory is unknown");
     let xdg = env("XDG_CONFIG_HOME").filter(|v| !v.is_empty());
     if cfg!(windows) {
-        return env("APPDATA").filter(|v| !v.is_empty()).map(PathBuf::from).ok_or_else(|| "%AppData% is not set".to_string());
+        return env("APPDATA").filter(|v| !v.is_empty()).map(PathBuf::from).ok_or(IdentityProblem::NoConfigDir("%AppData% is not set"));
     }
     if cfg!(target_os = "macos") {
         if let Some(dir) = xdg {
             return Ok(PathBuf::from(dir));
         }
-        return home.map(|h| h.join("Library").join("Application Support")).ok_or_else(|| "the home directory is unknown".to_string());
+        return home.map(|h| h.join("Library").join("Application Support")).ok_or_else(unknown_home);
     }
     match xdg {
         Some(dir) if Path::new(&dir).is_absolute() => Ok(PathBuf::from(dir)),
-        Some(_) => Err("XDG_CONFIG_HOME is a relative path".to_string()),
-        None => home.map(|h| h.join(".config")).ok_or_else(|| "the home directory is unknown".to_string()),
+        Some(_) => Err(IdentityProblem::NoConfigDir("XDG_CONFIG_HOME is a relative path")),
+        None => home.map(|h| h.join(".config")).ok_or_else(unknown_home),
     }
 }
 
@@ -485,8 +486,8 @@ fn user_config_dir(env: &impl Fn(&str) -> Option<String>, home: Option<&Path>) -
 pub const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// Reads a key file: see [`read_key_file`]; a missing file is an error.
-fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    read_key_file(path).map_err(|e| e.to_string())?.ok_or_else(|| format!("file not found: {}", path.display()))
+fn read_file(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, IdentityProblem> {
+    read_key_file(path)?.ok_or_else(|| IdentityProblem::NotFound(path.to_path_buf()))
 }
 
 /// Why [`read_key_file`] refused a key file. Each names the file.
@@ -557,30 +558,28 @@ pub fn read_key_file(path: &Path) -> std::result::Result<Option<Zeroizing<Vec<u8
 }
 
 /// Runs `SOPS_AGE_KEY_CMD` without a shell and returns its stdout.
-fn run_key_command(command: &str) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+fn run_key_command(command: &str) -> std::result::Result<Zeroizing<Vec<u8>>, IdentityProblem> {
     let words = command_line::split(command)?;
     let Some((program, args)) = words.split_first() else {
-        return Err("the command is empty".to_string());
+        return Err(IdentityProblem::EmptyCommand);
     };
     let output = std::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|source| IdentityProblem::CommandNotRun { program: program.clone(), source })?;
     let stdout = Zeroizing::new(output.stdout);
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
         let upper = first.to_ascii_uppercase();
         // Show the command's own explanation unless it might be key material.
-        let shown = if first.is_empty() || upper.contains("AGE-") || upper.contains("PRIVATE KEY") {
-            String::new()
+        let explanation = if first.is_empty() || upper.contains("AGE-") || upper.contains("PRIVATE KEY") {
+            None
         } else {
-            let mut s: String = first.chars().take(200).collect();
-            s.insert_str(0, ": ");
-            s
+            Some(first.chars().take(200).collect())
         };
-        return Err(format!("the command failed ({}){shown}", output.status));
+        return Err(IdentityProblem::CommandFailed { status: output.status, explanation });
     }
     Ok(stdout)
 }
@@ -589,24 +588,24 @@ fn run_key_command(command: &str) -> std::result::Result<Zeroizing<Vec<u8>>, Str
 /// no trimming, CRLF allowed, and one bad line fails the whole source. A passphrase-encrypted
 /// identity file is recognised by its first bytes. With `words`, a line may hold several
 /// identities separated by whitespace.
-fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, String> {
+fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, IdentityProblem> {
     let mut loaded = Loaded::default();
     if content.starts_with(b"age-encryption") || content.starts_with(b"-----BEGIN AGE") {
         let binary = if content.starts_with(b"-----BEGIN AGE") {
-            let text = std::str::from_utf8(content).map_err(|_| "invalid age armor".to_string())?;
-            armor::dearmor(text).map_err(|e| e.to_string())?
+            let text = std::str::from_utf8(content).map_err(|_| IdentityProblem::ArmorNotText)?;
+            armor::dearmor(text)?
         } else {
             content.to_vec()
         };
         let scrypt = age::Decryptor::new_buffered(&binary[..]).is_ok_and(|d| d.is_scrypt());
         if !scrypt {
-            return Err("an age-encrypted file that is not protected by a passphrase".to_string());
+            return Err(IdentityProblem::NotPassphraseProtected);
         }
         loaded.locked.push(LockedKind::AgeIdentityFile { location: String::new(), binary });
         return Ok(loaded);
     }
 
-    let text = std::str::from_utf8(content).map_err(|_| "the content is not valid UTF-8".to_string())?;
+    let text = std::str::from_utf8(content).map_err(|_| IdentityProblem::NotText)?;
     let mut x25519 = Vec::new();
     let mut post_quantum = 0usize;
     for (index, raw) in text.split('\n').enumerate() {
@@ -628,7 +627,7 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
                     item.parse::<age::x25519::Identity>().map_err(|reason| invalid_line(number, item, "age secret key", reason))?;
                 x25519.push(identity);
             } else {
-                return Err(format!("line {number} {}", explain_bad_line(item)));
+                return Err(IdentityProblem::Line { number, problem: explain_bad_line(item) });
             }
         }
     }
@@ -645,28 +644,25 @@ fn parse_age_keys(content: &[u8], words: bool) -> std::result::Result<Loaded, St
     Ok(loaded)
 }
 
-fn invalid_line(number: usize, item: &str, what: &str, reason: &str) -> String {
-    if item.ends_with(char::is_whitespace) {
-        format!("line {number} ends with whitespace (identity lines are not trimmed)")
-    } else {
-        format!("line {number} is not a valid {what} ({reason})")
-    }
+fn invalid_line(number: usize, item: &str, what: &'static str, reason: &'static str) -> IdentityProblem {
+    let problem = if item.ends_with(char::is_whitespace) { LineProblem::TrailingWhitespace } else { LineProblem::Invalid { what, reason } };
+    IdentityProblem::Line { number, problem }
 }
 
-fn explain_bad_line(item: &str) -> &'static str {
+fn explain_bad_line(item: &str) -> LineProblem {
     let upper = item.trim_start().to_ascii_uppercase();
     if item.starts_with(char::is_whitespace) && upper.starts_with("AGE-") {
-        "starts with whitespace (identity lines are not trimmed)"
+        LineProblem::LeadingWhitespace
     } else if upper.starts_with("AGE-SECRET-KEY-1") || upper.starts_with("AGE-PLUGIN-") {
         if item.ends_with(char::is_whitespace) {
-            "ends with whitespace (identity lines are not trimmed)"
+            LineProblem::TrailingWhitespace
         } else {
-            "is not an age identity (identities are written in uppercase)"
+            LineProblem::Lowercase
         }
     } else if item.starts_with("age1") {
-        "is an age public key (a recipient), not an identity"
+        LineProblem::PublicKey
     } else {
-        "is not an age identity"
+        LineProblem::NotAnIdentity
     }
 }
 
@@ -690,9 +686,8 @@ fn describe_plugins(plugins: &[age::plugin::Identity]) -> String {
 }
 
 /// Loads an ssh private key; `location` names it in messages.
-fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String> {
-    let parsed = age::ssh::Identity::from_buffer(bytes, Some(location.to_string()))
-        .map_err(|_| "not a supported ssh private key (OpenSSH ed25519 or RSA)".to_string())?;
+fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, IdentityProblem> {
+    let parsed = age::ssh::Identity::from_buffer(bytes, Some(location.to_string())).map_err(|_| IdentityProblem::UnsupportedSsh)?;
     let mut loaded = Loaded::default();
     match parsed {
         age::ssh::Identity::Unencrypted(_) => {
@@ -725,7 +720,7 @@ fn load_ssh(bytes: &[u8], location: &str) -> std::result::Result<Loaded, String>
             }
         }
         age::ssh::Identity::Encrypted(key) => loaded.locked.push(LockedKind::Ssh { location: location.to_string(), key }),
-        age::ssh::Identity::Unsupported(kind) => return Err(describe_unsupported_ssh(&kind)),
+        age::ssh::Identity::Unsupported(kind) => return Err(IdentityProblem::UnusableSsh(describe_unsupported_ssh(&kind))),
     }
     Ok(loaded)
 }
@@ -746,44 +741,35 @@ fn short_ssh(public: &str) -> String {
     }
 }
 
-pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> String {
+pub(crate) fn describe_unsupported_ssh(kind: &age::ssh::UnsupportedKey) -> UnusableSsh {
     match kind {
-        age::ssh::UnsupportedKey::EncryptedPem => {
-            "an encrypted PEM key, which is not supported (convert it with ssh-keygen -o -p)".to_string()
-        }
-        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => {
-            format!("an ssh key encrypted with {cipher}, which is not supported")
-        }
-        age::ssh::UnsupportedKey::Hardware(kind) => {
-            format!("a hardware ssh key ({kind}); use an age plugin such as age-plugin-yubikey instead")
-        }
-        age::ssh::UnsupportedKey::Type(kind) => {
-            format!("an ssh key of type {kind}; only ssh-ed25519 and ssh-rsa work with age")
-        }
+        age::ssh::UnsupportedKey::EncryptedPem => UnusableSsh::EncryptedPem,
+        age::ssh::UnsupportedKey::EncryptedSsh(cipher) => UnusableSsh::Cipher(cipher.clone()),
+        age::ssh::UnsupportedKey::Hardware(kind) => UnusableSsh::Hardware(kind.clone()),
+        age::ssh::UnsupportedKey::Type(kind) => UnusableSsh::Type(kind.clone()),
     }
 }
 
 /// Opens a passphrase-protected source with a passphrase from the prompter.
-fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<BoxedIdentity>, String> {
+fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<BoxedIdentity>, IdentityProblem> {
     use age::Callbacks as _;
     match kind {
         LockedKind::Ssh { location, key } => {
-            let passphrase = callbacks
-                .request_passphrase(&format!("Enter passphrase for {location}:"))
-                .ok_or_else(|| "no passphrase given".to_string())?;
-            let key = key.decrypt(passphrase).map_err(|_| "wrong passphrase".to_string())?;
+            let passphrase =
+                callbacks.request_passphrase(&format!("Enter passphrase for {location}:")).ok_or(IdentityProblem::NoPassphrase)?;
+            let key = key.decrypt(passphrase).map_err(|_| IdentityProblem::WrongPassphrase)?;
             Ok(vec![Box::new(age::ssh::Identity::Unencrypted(key)) as BoxedIdentity])
         }
         LockedKind::AgeIdentityFile { location, binary } => {
             let what = if location.is_empty() { "the identity file".to_string() } else { location.clone() };
             let passphrase: SecretString =
-                callbacks.request_passphrase(&format!("Enter passphrase for {what}:")).ok_or_else(|| "no passphrase given".to_string())?;
+                callbacks.request_passphrase(&format!("Enter passphrase for {what}:")).ok_or(IdentityProblem::NoPassphrase)?;
             let scrypt = age::scrypt::Identity::new(passphrase);
-            let decryptor = age::Decryptor::new_buffered(&binary[..]).map_err(|e| e.to_string())?;
+            let decryptor = age::Decryptor::new_buffered(&binary[..])?;
             let mut reader =
-                decryptor.decrypt(std::iter::once(&scrypt as &dyn age::Identity)).map_err(|_| "wrong passphrase".to_string())?;
+                decryptor.decrypt(std::iter::once(&scrypt as &dyn age::Identity)).map_err(|_| IdentityProblem::WrongPassphrase)?;
             let mut content = Zeroizing::new(Vec::new());
-            reader.read_to_end(&mut content).map_err(|_| "the identity file is corrupt".to_string())?;
+            reader.read_to_end(&mut content).map_err(|_| IdentityProblem::Corrupt)?;
             let inner = parse_age_keys(&content, false)?;
             Ok(inner.local)
         }
@@ -859,7 +845,8 @@ mod tests {
         ];
         for (text, expected) in cases {
             match Identities::from_age_key_text(&text, "test") {
-                Err(Error::Identity { reason, source_name }) => {
+                Err(Error::Identity { problem, source_name }) => {
+                    let reason = problem.to_string();
                     assert_eq!(source_name, "test");
                     assert!(reason.starts_with(expected), "{reason}");
                     assert!(!reason.to_uppercase().contains(&alice[16..30]), "{reason}");

@@ -9,6 +9,7 @@ use base64::Engine;
 use zeroize::Zeroizing;
 
 use super::ssh_wire::WireReader;
+use crate::error::OpensshError;
 
 const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const END: &str = "-----END OPENSSH PRIVATE KEY-----";
@@ -29,18 +30,18 @@ pub(crate) enum OpensshKey {
 }
 
 /// Parses an OpenSSH private key file. Errors name what is wrong, never the content.
-pub(crate) fn parse(file: &[u8]) -> Result<OpensshKey, String> {
-    let text = std::str::from_utf8(file).map_err(|_| "not an OpenSSH private key".to_string())?;
-    let start = text.find(BEGIN).ok_or_else(|| "not an OpenSSH private key".to_string())?;
+pub(crate) fn parse(file: &[u8]) -> Result<OpensshKey, OpensshError> {
+    let text = std::str::from_utf8(file).map_err(|_| OpensshError::NotOpenssh)?;
+    let start = text.find(BEGIN).ok_or(OpensshError::NotOpenssh)?;
     let body = &text[start + BEGIN.len()..];
-    let end = body.find(END).ok_or_else(|| "the OpenSSH private key has no END line".to_string())?;
+    let end = body.find(END).ok_or(OpensshError::NoEnd)?;
     let base64: Zeroizing<String> = Zeroizing::new(body[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect());
-    let blob = Zeroizing::new(STANDARD.decode(base64.as_bytes()).map_err(|_| "the OpenSSH private key is not valid base64".to_string())?);
+    let blob = Zeroizing::new(STANDARD.decode(base64.as_bytes()).map_err(|_| OpensshError::InvalidBase64)?);
     parse_blob(&blob)
 }
 
-fn parse_blob(blob: &[u8]) -> Result<OpensshKey, String> {
-    let malformed = || "malformed OpenSSH private key".to_string();
+fn parse_blob(blob: &[u8]) -> Result<OpensshKey, OpensshError> {
+    let malformed = || OpensshError::Malformed;
     let mut input = WireReader::new(blob.strip_prefix(MAGIC).ok_or_else(malformed)?);
     let cipher = input.string().ok_or_else(malformed)?;
     let _kdf = input.string().ok_or_else(malformed)?;
@@ -49,7 +50,7 @@ fn parse_blob(blob: &[u8]) -> Result<OpensshKey, String> {
         return Ok(OpensshKey::Encrypted);
     }
     if input.u32() != Some(1) {
-        return Err("the OpenSSH file must hold exactly one key".to_string());
+        return Err(OpensshError::NotOneKey);
     }
     let _public_blob = input.string().ok_or_else(malformed)?;
     let mut private = WireReader::new(input.string().ok_or_else(malformed)?);

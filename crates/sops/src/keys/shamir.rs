@@ -7,22 +7,22 @@
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ShamirProblem};
 
 /// Splits `secret` into `parts` shares, any `threshold` of which recombine it.
 /// Share `i` is evaluated at x = i + 1.
 pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroizing<Vec<u8>>>> {
     if parts < threshold {
-        return Err(shamir_error("the number of shares cannot be less than the threshold"));
+        return Err(Error::Shamir(ShamirProblem::FewerSharesThanThreshold));
     }
     if parts > 255 {
-        return Err(shamir_error("the number of shares cannot exceed 255"));
+        return Err(Error::Shamir(ShamirProblem::TooManyShares));
     }
     if threshold < 2 {
-        return Err(shamir_error("the threshold must be at least 2"));
+        return Err(Error::Shamir(ShamirProblem::ThresholdTooLow));
     }
     if secret.is_empty() {
-        return Err(shamir_error("cannot split an empty secret"));
+        return Err(Error::Shamir(ShamirProblem::EmptySecret));
     }
 
     let mut shares: Vec<Zeroizing<Vec<u8>>> = (1..=parts)
@@ -50,20 +50,20 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
 /// Recombines a secret from shares made by [`split`] (or by any sops version).
 pub fn combine(shares: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>> {
     if shares.len() < 2 {
-        return Err(shamir_error("at least two shares are needed"));
+        return Err(Error::Shamir(ShamirProblem::TooFewShares));
     }
     let first_len = shares[0].len();
     if first_len < 2 {
-        return Err(shamir_error("a share must be at least two bytes long"));
+        return Err(Error::Shamir(ShamirProblem::ShareTooShort));
     }
     if shares.iter().any(|share| share.len() != first_len) {
-        return Err(shamir_error("the shares do not all have the same length"));
+        return Err(Error::Shamir(ShamirProblem::UnevenShares));
     }
     let secret_len = first_len - 1;
     let xs: Vec<u8> = shares.iter().map(|share| share[secret_len]).collect();
     for (i, x) in xs.iter().enumerate() {
         if xs[..i].contains(x) {
-            return Err(shamir_error("two shares have the same x coordinate"));
+            return Err(Error::Shamir(ShamirProblem::DuplicateShare));
         }
     }
 
@@ -86,10 +86,6 @@ pub fn combine(shares: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>> {
         *out = shares.iter().zip(&basis).fold(0u8, |acc, (share, &weight)| acc ^ mul(share[index], weight));
     }
     Ok(secret)
-}
-
-fn shamir_error(message: &str) -> Error {
-    Error::Shamir(message.to_string())
 }
 
 /// Horner's rule; `coefficients[0]` is the constant term.

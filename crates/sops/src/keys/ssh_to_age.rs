@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::openssh::{self, OpensshKey};
 use super::ssh_wire::WireReader;
-use crate::error::{Error, Result};
+use crate::error::{Error, IdentityProblem, RecipientProblem, Result};
 
 const ED25519: &str = "ssh-ed25519";
 const PUBLIC_HRP: Hrp = Hrp::parse_unchecked("age");
@@ -24,30 +24,24 @@ const SECRET_HRP: Hrp = Hrp::parse_unchecked("AGE-SECRET-KEY-");
 /// `authorized_keys` line with options, or a `known_hosts` line).
 pub fn ssh_ed25519_public_to_age(line: &str) -> Result<String> {
     let shown = line.trim();
-    let bad = |reason: &str| Error::Recipient { recipient: shown.to_string(), reason: reason.to_string() };
+    let bad = |problem: RecipientProblem| Error::Recipient { recipient: shown.to_string(), problem };
 
     let mut words = shown.split_ascii_whitespace();
     let Some(_) = words.by_ref().find(|w| *w == ED25519) else {
-        return Err(if shown.contains("ssh-") {
-            bad("only ssh-ed25519 keys can be converted to age keys")
-        } else {
-            bad("not an ssh-ed25519 public key line")
-        });
+        return Err(if shown.contains("ssh-") { bad(RecipientProblem::NotConvertible) } else { bad(RecipientProblem::NotAnSshLine) });
     };
-    let blob = words.next().and_then(|b64| STANDARD.decode(b64).ok()).ok_or_else(|| bad("the ssh-ed25519 key is not valid base64"))?;
-    let point = ed25519_public_from_blob(&blob).ok_or_else(|| bad("malformed ssh-ed25519 public key"))?;
-    montgomery_recipient(&point).ok_or_else(|| bad("the ssh-ed25519 key is not a valid curve point"))
+    let blob = words.next().and_then(|b64| STANDARD.decode(b64).ok()).ok_or_else(|| bad(RecipientProblem::InvalidBase64))?;
+    let point = ed25519_public_from_blob(&blob).ok_or_else(|| bad(RecipientProblem::MalformedEd25519))?;
+    montgomery_recipient(&point).ok_or_else(|| bad(RecipientProblem::NotACurvePoint))
 }
 
 /// The `AGE-SECRET-KEY-1…` identity of an unencrypted OpenSSH ed25519 private key file.
 pub fn ssh_ed25519_private_to_age(openssh_pem: &[u8]) -> Result<Zeroizing<String>> {
-    let bad = |reason: String| Error::Identity { source_name: "ssh private key".to_string(), reason };
-    match openssh::parse(openssh_pem).map_err(bad)? {
+    let bad = |problem: IdentityProblem| Error::Identity { source_name: "ssh private key".to_string(), problem };
+    match openssh::parse(openssh_pem).map_err(|e| bad(e.into()))? {
         OpensshKey::Ed25519 { seed, .. } => age_secret_from_ed25519_seed(&seed[..]),
-        OpensshKey::Encrypted => {
-            Err(bad("the key is passphrase-protected; remove the passphrase from a copy (ssh-keygen -p) to convert it".to_string()))
-        }
-        OpensshKey::Other(kind) => Err(bad(format!("only ssh-ed25519 keys can be converted to age keys, this is {kind}"))),
+        OpensshKey::Encrypted => Err(bad(IdentityProblem::PassphraseProtected)),
+        OpensshKey::Other(kind) => Err(bad(IdentityProblem::NotEd25519(kind))),
     }
 }
 
@@ -74,10 +68,8 @@ pub(crate) fn age_secret_from_ed25519_seed(seed: &[u8]) -> Result<Zeroizing<Stri
     digest.copy_from_slice(&Sha512::digest(seed));
     // Reserve up front so the string never reallocates and leaves a copy behind.
     let mut encoded = Zeroizing::new(String::with_capacity(128));
-    bech32::encode_upper_to_fmt::<Bech32, String>(&mut encoded, SECRET_HRP, &digest[..32]).map_err(|_| Error::Identity {
-        source_name: "ssh private key".to_string(),
-        reason: "cannot encode the converted key".to_string(),
-    })?;
+    bech32::encode_upper_to_fmt::<Bech32, String>(&mut encoded, SECRET_HRP, &digest[..32])
+        .map_err(|_| Error::Identity { source_name: "ssh private key".to_string(), problem: IdentityProblem::Encoding })?;
     Ok(encoded)
 }
 
@@ -166,7 +158,7 @@ mod tests {
     #[test]
     fn rejects_other_keys_clearly() {
         let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host";
-        assert!(matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { reason, .. }) if reason.contains("only ssh-ed25519")));
+        assert!(matches!(ssh_ed25519_public_to_age(rsa), Err(Error::Recipient { problem: RecipientProblem::NotConvertible, .. })));
         for bad in ["", "ssh-ed25519", "ssh-ed25519 !!!", "ssh-ed25519 AAAAC3NzaC1yc2EAAAADAQAB"] {
             assert!(ssh_ed25519_public_to_age(bad).is_err(), "{bad}");
         }
@@ -201,8 +193,8 @@ mod tests {
         let path = format!("{CASES}/encrypted");
         let Ok(private) = std::fs::read(&path) else { panic!("missing {path}") };
         match ssh_ed25519_private_to_age(&private) {
-            Err(Error::Identity { reason, .. }) => {
-                assert!(reason.contains("passphrase"), "{reason}");
+            Err(Error::Identity { problem, .. }) => {
+                assert!(matches!(problem, IdentityProblem::PassphraseProtected), "{problem}");
             }
             other => panic!("{:?}", other.map(|_| "converted")),
         }
