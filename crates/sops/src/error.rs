@@ -245,6 +245,13 @@ pub enum Error {
         source: regex::Error,
     },
 
+    /// A file of a store whose cargo feature is off in this build (see [`crate::stores`]).
+    #[error("this build has no {format} store: build secrets-sops with its `{format}` feature")]
+    StoreNotBuilt {
+        /// The store asked for.
+        format: Format,
+    },
+
     /// A sops feature this implementation does not have (KMS, PGP, Vault keys and the like).
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -10,6 +10,9 @@
 //! age recipients (native age keys, ssh-ed25519 and ssh-rsa keys, plugins, Shamir key groups);
 //! [`cipher`] and [`mac`] are the per-value AES-GCM and the file's MAC.
 //!
+//! The dotenv and INI stores are the cargo features `dotenv` and `ini`, on by default; without
+//! them a file of that store is refused by name ([`Error::StoreNotBuilt`]).
+//!
 //! The examples use the test keys in `fixtures/sops-vectors/` (`keys.txt` is alice's,
 //! `keys-b.txt` bob's) and files the real sops 3.11 wrote with them.
 //!

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::stores::ini::go_format::val_to_string;
+use crate::stores::go_format::val_to_string;
 use crate::stores::{flat, Store};
 use crate::tree::{Document, Map, MapItem, Value};
 

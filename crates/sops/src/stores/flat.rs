@@ -56,7 +56,7 @@ fn leaf_text(name: &str, value: &Value) -> Result<Option<String>> {
         Value::Bool(b) => b.to_string(),
         // sops reads the threshold back through JSON as a float and prints it with `%.0f`.
         Value::Float(f) if name == SHAMIR_THRESHOLD => format!("{f:.0}"),
-        Value::Float(_) => String::from_utf8_lossy(&super::ini::go_format::val_to_string(value)).into_owned(),
+        Value::Float(_) => String::from_utf8_lossy(&super::go_format::val_to_string(value)).into_owned(),
         Value::Time(_) | Value::Bytes(_) | Value::Comment(_) => {
             return Err(Error::metadata(format!("`{name}` holds a value that is not text")));
         }

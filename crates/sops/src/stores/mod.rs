@@ -1,10 +1,19 @@
 //! The five stores: how a document is parsed from and written to bytes, with and without the
 //! `sops` metadata. Stores know nothing about encryption; they move [`Document`]s and metadata
 //! trees in and out of their text layouts, byte-compatible with what sops writes.
+//!
+//! The dotenv and INI stores are the cargo features `dotenv` and `ini` (on by default), for
+//! library users who need one format. YAML and JSON are always built: `.sops.yaml` is YAML,
+//! and sops writes binary files as JSON. A store left out of the build answers every call with
+//! [`Error::StoreNotBuilt`].
 
 pub mod binary;
+#[cfg(feature = "dotenv")]
 pub mod dotenv;
+#[cfg(any(feature = "dotenv", feature = "ini"))]
 pub mod flat;
+pub mod go_format;
+#[cfg(feature = "ini")]
 pub mod ini;
 pub mod json;
 // docs pending: being rewritten (as are its sites of these pedantic lints).
@@ -29,7 +38,7 @@ pub mod json;
 )]
 pub mod yaml;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::tree::{Document, Map};
 
@@ -63,8 +72,55 @@ pub fn store(format: Format) -> Box<dyn Store + Send + Sync> {
     match format {
         Format::Yaml => Box::new(yaml::YamlStore::default()),
         Format::Json => Box::new(json::JsonStore::default()),
+        #[cfg(feature = "dotenv")]
         Format::Dotenv => Box::new(dotenv::DotenvStore),
+        #[cfg(feature = "ini")]
         Format::Ini => Box::new(ini::IniStore),
         Format::Binary => Box::new(binary::BinaryStore::default()),
+        #[cfg(not(all(feature = "dotenv", feature = "ini")))]
+        left_out => Box::new(NotBuilt(left_out)),
+    }
+}
+
+/// The stand-in for a store whose cargo feature is off: every call fails with
+/// [`Error::StoreNotBuilt`], so a file of that format is refused by name instead of misread.
+#[derive(Clone, Copy, Debug)]
+pub struct NotBuilt(pub Format);
+
+impl NotBuilt {
+    fn refuse<T>(self) -> Result<T> {
+        Err(Error::StoreNotBuilt { format: self.0 })
+    }
+}
+
+impl Store for NotBuilt {
+    fn parse_plain(&self, _: &[u8]) -> Result<Document> {
+        self.refuse()
+    }
+
+    fn parse_encrypted(&self, _: &[u8]) -> Result<(Document, Map)> {
+        self.refuse()
+    }
+
+    fn emit_plain(&self, _: &Document) -> Result<Vec<u8>> {
+        self.refuse()
+    }
+
+    fn emit_encrypted(&self, _: &Document, _: &Map) -> Result<Vec<u8>> {
+        self.refuse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_left_out_of_the_build_refuses_by_name() {
+        let store = NotBuilt(Format::Ini);
+        let refused = store.parse_plain(b"[a]\nb = c\n").unwrap_err();
+        assert!(matches!(refused, Error::StoreNotBuilt { format: Format::Ini }));
+        assert_eq!(refused.to_string(), "this build has no ini store: build secrets-sops with its `ini` feature");
+        assert!(store.emit_plain(&Document { branches: vec![Map::new()] }).is_err());
     }
 }

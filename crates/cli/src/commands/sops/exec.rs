@@ -172,7 +172,7 @@ fn decrypted_env(file: &Path, format: Format) -> CmdResult<Vec<(String, Zeroizin
         if key.contains('=') {
             return Err(Failure::msg(format!("cannot use keys with '=' in environment: {key}")));
         }
-        let text = Zeroizing::new(secrets_sops::stores::ini::go_format::val_to_string(value));
+        let text = Zeroizing::new(secrets_sops::stores::go_format::val_to_string(value));
         if text.contains(&0) || key.contains('\0') || key.is_empty() {
             return Err(Failure::msg(format!("cannot use key {key} in environment: a NUL byte or an empty name")));
         }

@@ -6,13 +6,12 @@
 //! mapping, and a key's comment (the lines above it) is stored as the item right *after* that
 //! key, then written back above it.
 
-pub mod go_format;
 mod parse;
 mod write;
 
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::stores::{flat, Store};
+use crate::stores::{flat, go_format, Store};
 use crate::tree::{Document, Map, MapItem, Value};
 
 use parse::{Key, Section};

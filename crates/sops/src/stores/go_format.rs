@@ -1,4 +1,5 @@
-//! Go's text form of tree values, as sops prints them into the flat layouts.
+//! Go's text form of tree values, as sops prints them into the flat layouts and into the
+//! environment of `exec-env`.
 //!
 //! A scalar written as a dotenv value or an INI key goes through sops' `ValToString`; anything
 //! nested inside an INI key is printed with Go's `%v` verb. Both are reproduced here because they
