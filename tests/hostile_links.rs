@@ -101,3 +101,18 @@ fn access_does_not_list_a_member_through_a_misnamed_link() {
     let out = flake.ok(0, &["access", "db"]);
     assert!(!out.contains("bob"), "{out}");
 }
+
+#[test]
+fn a_member_folder_that_is_a_symlink_is_refused_by_its_own_name() {
+    let flake = alice_and_bob();
+    flake.set(0, &["db"], "db-value");
+    let outside = tempfile::tempdir().unwrap();
+    let bob = flake.sops("users/bob");
+    fs::rename(&bob, outside.path().join("bob")).unwrap();
+    symlink(outside.path().join("bob"), &bob).unwrap();
+
+    let text = crate::common::clan::fails(flake.as_key(0).args(["users", "add-secret", "bob", "db"]), 1, "sops/users/bob");
+    assert!(text.contains("symbolic link") && !text.contains("secrets/db/users/bob"), "{text}");
+    assert!(!flake.has_link("secrets/db/users/bob"), "a link to the symlinked folder was left behind");
+    bob_is_out(&flake, "db");
+}

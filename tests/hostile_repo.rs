@@ -322,3 +322,22 @@ fn key_update_and_grants_reach_hidden_secrets() {
         assert!(!stanzas.iter().any(|s| opens(1, s)), "bob's key still opens the data key");
     }
 }
+
+#[test]
+fn list_says_when_it_leaves_out_a_secret_no_command_can_name() {
+    let flake = team();
+    // A committer copies a secret under a name with a space: clan lists neither it nor says so.
+    let bad = flake.sops("secrets/db copy");
+    fs::create_dir(&bad).unwrap();
+    fs::copy(flake.sops("secrets/db/secret"), bad.join("secret")).unwrap();
+    let out = flake.as_key(0).arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_of(&out), "db\n", "the listing itself stays clan's");
+    let err = stderr_of(&out);
+    assert!(err.contains("one folder under sops/secrets/") && err.contains("secrets check"), "{err}");
+
+    // Nothing to say when every secret is listed.
+    fs::remove_dir_all(&bad).unwrap();
+    let out = flake.as_key(0).arg("list").output().unwrap();
+    assert_eq!(stderr_of(&out), "");
+}

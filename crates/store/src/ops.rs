@@ -148,10 +148,13 @@ impl Repo {
 
     fn require(&self, kind: Kind, name: &str) -> Result<()> {
         names::validate_existing(kind, name)?;
-        if self.exists(kind, name) {
+        // A member folder that is a symlink is refused under its own name here, before a link
+        // to it is made (and then refused as pointing outside the repository).
+        let dir = self.member_dir(kind, name);
+        if crate::untrusted::check_folders(self.root(), &dir)? && self.exists(kind, name) {
             Ok(())
         } else {
-            Err(StoreError::NotFound { kind, name: name.to_string(), path: self.member_dir(kind, name) })
+            Err(StoreError::NotFound { kind, name: name.to_string(), path: dir })
         }
     }
 

@@ -93,18 +93,23 @@ impl Repo {
     /// folder, `key.json` or `secret`) is an error rather than silently left out: an operation
     /// over all of them must not quietly skip one.
     pub fn list(&self, kind: Kind) -> Result<Vec<String>> {
+        Ok(self.list_and_count_unnamed(kind)?.0)
+    }
+
+    /// [`Repo::list`], and how many folders hold a member or secret under a name no command
+    /// can take (`bad name`, a name that is not UTF-8). clan leaves those out of its lists
+    /// silently; counting them lets a listing say that something was left out.
+    pub fn list_and_count_unnamed(&self, kind: Kind) -> Result<(Vec<String>, usize)> {
         let dir = self.sops_dir().join(kind.folder());
         // Opened from the root without following a link, and read through that descriptor.
         let Some(folder) = untrusted::Folder::open(&self.root, &dir)? else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         };
         let mut names = Vec::new();
+        let mut unnamed = 0;
         for (name, entry) in folder.entries()? {
-            let Some(name) = name.to_str().map(str::to_string) else { continue };
-            if names::validate_existing(kind, &name).is_err() {
-                continue;
-            }
-            if entry == untrusted::EntryKind::Symlink {
+            let valid = name.to_str().filter(|n| names::validate_existing(kind, n).is_ok());
+            if valid.is_some() && entry == untrusted::EntryKind::Symlink {
                 let target = folder.read_link(&name);
                 return Err(untrusted::UntrustedError::FolderSymlink { path: dir.join(&name), target }.into());
             }
@@ -117,12 +122,14 @@ impl Repo {
                 Kind::User | Kind::Machine => member.is_regular_file("key.json")?,
                 Kind::Secret => member.is_regular_file("secret")?,
             };
-            if keep {
-                names.push(name);
+            match valid {
+                Some(valid) if keep => names.push(valid.to_string()),
+                None if keep && !names::is_leftover_entry(&dir.join(&name)) => unnamed += 1,
+                _ => {}
             }
         }
         names.sort();
-        Ok(names)
+        Ok((names, unnamed))
     }
 }
 

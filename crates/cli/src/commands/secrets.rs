@@ -227,7 +227,8 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
 pub fn list(ctx: &Context, args: &ListArgs) -> CmdResult {
     let (pattern, long) = (args.pattern.as_deref(), args.long);
     let repo = ctx.repo_for_reading()?;
-    let mut names: Vec<String> = repo.list(Kind::Secret)?.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
+    let (all, unnamed) = repo.list_and_count_unnamed(Kind::Secret)?;
+    let mut names: Vec<String> = all.into_iter().filter(|n| pattern.is_none_or(|p| n.contains(p))).collect();
     if let Some(member) = &args.readable_by {
         let (kind, name) = member_named(&repo, member)?;
         let readable: Vec<String> = repo.secrets_referencing(kind, &name)?.into_iter().map(|s| s.name).collect();
@@ -244,6 +245,11 @@ pub fn list(ctx: &Context, args: &ListArgs) -> CmdResult {
             "note: secret `{name}` starts with a dot: it is listed and re-keyed like the others, but secrets does not create such names; `secrets rename {name} {}` gives it a visible one",
             name.trim_start_matches('.')
         );
+    }
+    // clan leaves such folders out silently; they are still secrets that re-keys reach.
+    if unnamed > 0 {
+        let (count, noun) = if unnamed == 1 { ("one".to_string(), "folder") } else { (unnamed.to_string(), "folders") };
+        say!("note: {count} {noun} under sops/secrets/ with a name no command can take not listed; `secrets check` names them");
     }
     Ok(0)
 }
