@@ -169,6 +169,26 @@ fn a_real_folder_is_never_replaced() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("is not a symlink"), "{}", stderr_of(&out));
     assert!(target.join("keep-me").exists());
+    assert!(stderr_of(&out).contains(&format!("nothing was changed: {} is as it was", target.display())), "{}", stderr_of(&out));
+}
+
+/// The hint after a failure says what is at the target: never "still points at the previous
+/// generation" when the target is a file or was never made.
+#[test]
+fn the_hint_after_a_failure_says_what_is_at_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    fs::write(&file, "mine").unwrap();
+    let err = stderr_of(&install(&fixture_repo(), &file, &[]));
+    assert!(err.contains("is not a symlink") && err.contains("is as it was") && !err.contains("previous generation"), "{err}");
+    assert_eq!(fs::read(&file).unwrap(), b"mine");
+
+    let fresh = dir.path().join("fresh");
+    fs::write(dir.path().join("fresh.d"), "a file where the generations folder goes").unwrap();
+    let err = stderr_of(&install(&fixture_repo(), &fresh, &[]));
+    assert!(err.contains("is not safe to install into") && err.contains("give another --target"), "{err}");
+    assert!(err.contains(&format!("nothing was installed: {} was not created", fresh.display())), "{err}");
+    assert!(!err.contains("another user could change it"), "{err}");
 }
 
 /// A `--machine` that is not a machine of the repository (a path, `..`, a typo) is refused

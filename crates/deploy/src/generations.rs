@@ -140,12 +140,21 @@ impl Generations {
     /// is refused, not wrapped.
     pub fn commit(&self, mut staging: Staging<'_>, group: Option<u32>) -> Result<(u64, PathBuf)> {
         let highest = self.current().into_iter().chain(self.list()?).max().unwrap_or(0);
-        // The last number is never used: a generation there could never be followed, and the
-        // live one would then be the one the error asks to remove.
-        let number = highest
-            .checked_add(1)
-            .filter(|&n| n < u64::MAX)
-            .ok_or_else(|| DeployError::GenerationsExhausted { path: self.dir.join(highest.to_string()) })?;
+        // A stray file or link under the next number is stepped over, never tripped on.
+        let taken: std::collections::HashSet<u64> =
+            self.numbered.entries()?.into_iter().filter_map(|(name, _)| parse_number(&name)).collect();
+        let mut number = highest;
+        loop {
+            // The last number is never used: a generation there could never be followed, and
+            // the live one would then be the one the error asks to remove.
+            number = number
+                .checked_add(1)
+                .filter(|&n| n < u64::MAX)
+                .ok_or_else(|| DeployError::GenerationsExhausted { path: self.dir.join(highest.to_string()) })?;
+            if !taken.contains(&number) {
+                break;
+            }
+        }
         let path = self.dir.join(number.to_string());
         staging.dir.chmod(DIR_MODE)?;
         if let Some(gid) = group {
@@ -315,6 +324,15 @@ mod tests {
         assert_eq!(gens.prune(1, 1).unwrap(), Vec::<u64>::new(), "never counted as old");
         assert_eq!(gens.list().unwrap(), [1, u64::MAX]);
         assert_eq!(fs::read_dir(&gens.dir).unwrap().count(), 2, "the staging folder is gone");
+    }
+
+    #[test]
+    fn a_stray_numbered_file_is_counted_past() {
+        let (_d, gens) = setup();
+        fs::write(gens.dir.join("1"), "stray").unwrap();
+        assert_eq!(install(&gens, "one"), 2, "the file named 1 is not overwritten nor tripped over");
+        assert_eq!(fs::read_to_string(gens.dir.join("1")).unwrap(), "stray");
+        assert_eq!(gens.list().unwrap(), [2], "only folders are generations");
     }
 
     #[test]

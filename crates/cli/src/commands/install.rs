@@ -214,8 +214,16 @@ struct Style {
     mount: Option<SecretFs>,
 }
 
+/// What a failed install left at the target, for its hint: only a target that is a symlink
+/// (to a generation) can still point at one.
 fn unchanged(plan: &Plan) -> String {
-    format!("nothing was changed: {} still points at the previous generation", plan.target.display())
+    match std::fs::symlink_metadata(&plan.target) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            format!("nothing was changed: {} still points at the previous generation", plan.target.display())
+        }
+        Ok(_) => format!("nothing was changed: {} is as it was", plan.target.display()),
+        Err(_) => format!("nothing was installed: {} was not created", plan.target.display()),
+    }
 }
 
 fn print_check(ctx: &Context, plan: &Plan) -> CmdResult<()> {
@@ -390,6 +398,13 @@ pub fn deploy_failure(error: DeployError) -> Failure {
         DeployError::UnknownMachine { .. } | DeployError::Store(secrets_store::StoreError::InvalidName { .. }) => {
             Some("`secrets machines list` in the repository shows the machines; nothing was installed or removed")
         }
+        DeployError::Unsafe {
+            exposure:
+                secrets_deploy::error::Exposure::NotAFolder
+                | secrets_deploy::error::Exposure::NoFileName
+                | secrets_deploy::error::Exposure::WalkLost,
+            ..
+        } => Some("move what is there away, or give another --target"),
         DeployError::Unsafe { .. } => Some(
             "another user could change it while root writes there; remove it, or install into a folder of root's \
              (as /run/secrets), whose folders nobody else can write",
