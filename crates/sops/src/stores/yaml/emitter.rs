@@ -350,7 +350,7 @@ impl<'e, I: Iterator<Item = Result<Ev<'e>>>> Emitter<'e, I> {
             style = Style::Double;
         }
         if style == Style::Plain {
-            style = quote::downgrade_plain(a, self.flow_level > 0);
+            style = quote::downgrade_plain(*a, self.flow_level > 0);
             if style == Style::Plain && !tagged && self.value_is_empty() && (self.flow_level > 0 || self.simple_key_context) {
                 style = if a.single_quoted_allowed { Style::Single } else { Style::Double };
             }

@@ -18,22 +18,15 @@ pub(super) fn format_float(f: f64) -> String {
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let exp: i64 = exp.parse().unwrap_or(0);
-    let nd = digits.len() as i64;
+    let nd = i64::try_from(digits.len()).unwrap_or(i64::MAX);
+    // The digit at a position the loops below reach (never negative there).
+    let digit = |i: i64| usize::try_from(i).ok().and_then(|i| digits.as_bytes().get(i)).map_or('0', |&b| char::from(b));
     let mut out = String::from(sign);
-    if !(-4..6).contains(&exp) {
-        out.push_str(&digits[..1]);
-        if nd > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.abs()));
-    } else {
+    if (-4..6).contains(&exp) {
         let dp = exp + 1;
         if dp > 0 {
             for i in 0..dp {
-                out.push(digits.as_bytes().get(i as usize).map_or('0', |&b| b as char));
+                out.push(digit(i));
             }
         } else {
             out.push('0');
@@ -42,9 +35,18 @@ pub(super) fn format_float(f: f64) -> String {
         if decimals > 0 {
             out.push('.');
             for i in dp..dp + decimals {
-                out.push(if i < 0 { '0' } else { digits.as_bytes()[i as usize] as char });
+                out.push(digit(i));
             }
         }
+    } else {
+        out.push_str(&digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.abs()));
     }
     out
 }

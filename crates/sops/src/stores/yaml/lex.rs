@@ -150,7 +150,9 @@ impl Lexer<'_, '_> {
                     } else {
                         "invalid YAML syntax".to_owned()
                     };
-                    return Some(Err(syntax_error(m.line().max(1) as i64 - 1, m.col() as i64, &problem)));
+                    let (line, column) =
+                        (i64::try_from(m.line().max(1)).unwrap_or(i64::MAX) - 1, i64::try_from(m.col()).unwrap_or(i64::MAX));
+                    return Some(Err(syntax_error(line, column, &problem)));
                 }
             };
             let cursor = self.cursor;

@@ -166,7 +166,7 @@ impl Parser<'_, '_> {
         self.states.pop().unwrap_or(State::End)
     }
 
-    fn event(&self, kind: EventKind, start: Mark) -> Event {
+    fn event(kind: EventKind, start: Mark) -> Event {
         Event { kind, start, head: String::new(), line: String::new(), foot: String::new() }
     }
 
@@ -178,11 +178,11 @@ impl Parser<'_, '_> {
         ev
     }
 
-    fn empty_scalar(&self, mark: Mark) -> Event {
-        self.event(EventKind::Scalar { anchor: String::new(), tag: String::new(), value: String::new(), style: ScalarStyle::Plain }, mark)
+    fn empty_scalar(mark: Mark) -> Event {
+        Self::event(EventKind::Scalar { anchor: String::new(), tag: String::new(), value: String::new(), style: ScalarStyle::Plain }, mark)
     }
 
-    fn error(&self, tok: &Tok, problem: &str) -> crate::error::Error {
+    fn error(tok: &Tok, problem: &str) -> crate::error::Error {
         syntax_error(tok.start.line, tok.start.column, problem)
     }
 
@@ -191,10 +191,10 @@ impl Parser<'_, '_> {
             State::StreamStart => {
                 let tok = self.peek()?;
                 if tok.kind != TokKind::StreamStart {
-                    return Err(self.error(&tok, "did not find expected <stream-start>"));
+                    return Err(Self::error(&tok, "did not find expected <stream-start>"));
                 }
                 self.state = State::ImplicitDocumentStart;
-                let ev = self.event(EventKind::StreamStart, tok.start);
+                let ev = Self::event(EventKind::StreamStart, tok.start);
                 self.skip();
                 Ok(ev)
             }
@@ -211,7 +211,7 @@ impl Parser<'_, '_> {
                         | TokKind::StreamEnd
                 ) {
                     self.state = self.pop_state();
-                    return Ok(self.empty_scalar(tok.start));
+                    return Ok(Self::empty_scalar(tok.start));
                 }
                 self.node(true, false)
             }
@@ -223,7 +223,7 @@ impl Parser<'_, '_> {
                 }
                 self.tag_directives.clear();
                 self.state = State::DocumentStart;
-                let mut ev = self.with_comments(self.event(EventKind::DocumentEnd, start));
+                let mut ev = self.with_comments(Self::event(EventKind::DocumentEnd, start));
                 if !ev.head.is_empty() && ev.foot.is_empty() {
                     ev.foot = std::mem::take(&mut ev.head);
                 }
@@ -246,7 +246,7 @@ impl Parser<'_, '_> {
                 }
                 self.skip();
                 self.state = State::FlowSequenceEntryMappingValue;
-                Ok(self.empty_scalar(tok.start))
+                Ok(Self::empty_scalar(tok.start))
             }
             State::FlowSequenceEntryMappingValue => {
                 let mut tok = self.peek()?;
@@ -259,12 +259,12 @@ impl Parser<'_, '_> {
                     }
                 }
                 self.state = State::FlowSequenceEntryMappingEnd;
-                Ok(self.empty_scalar(tok.start))
+                Ok(Self::empty_scalar(tok.start))
             }
             State::FlowSequenceEntryMappingEnd => {
                 let tok = self.peek()?;
                 self.state = State::FlowSequenceEntry;
-                Ok(self.event(EventKind::MappingEnd, tok.start))
+                Ok(Self::event(EventKind::MappingEnd, tok.start))
             }
             State::FlowMappingFirstKey => self.flow_mapping_key(true),
             State::FlowMappingKey => self.flow_mapping_key(false),
@@ -272,7 +272,7 @@ impl Parser<'_, '_> {
             State::FlowMappingEmptyValue => self.flow_mapping_value(true),
             State::End => {
                 let start = self.token()?.start;
-                Ok(self.event(EventKind::StreamEnd, start))
+                Ok(Self::event(EventKind::StreamEnd, start))
             }
         }
     }
@@ -308,7 +308,7 @@ impl Parser<'_, '_> {
                 }
                 i -= 1;
             }
-            let mut ev = self.event(EventKind::DocumentStart, tok.start);
+            let mut ev = Self::event(EventKind::DocumentStart, tok.start);
             ev.head = doc_head;
             return Ok(ev);
         }
@@ -317,16 +317,16 @@ impl Parser<'_, '_> {
             self.process_directives()?;
             let tok = self.peek()?;
             if tok.kind != TokKind::DocumentStart {
-                return Err(self.error(&tok, "did not find expected <document start>"));
+                return Err(Self::error(&tok, "did not find expected <document start>"));
             }
             self.states.push(State::DocumentEnd);
             self.state = State::DocumentContent;
-            let ev = self.event(EventKind::DocumentStart, start);
+            let ev = Self::event(EventKind::DocumentStart, start);
             self.skip();
             return Ok(ev);
         }
         self.state = State::End;
-        let ev = self.event(EventKind::StreamEnd, tok.start);
+        let ev = Self::event(EventKind::StreamEnd, tok.start);
         self.skip();
         Ok(ev)
     }
@@ -338,17 +338,17 @@ impl Parser<'_, '_> {
             match &tok.kind {
                 TokKind::VersionDirective { major, minor } => {
                     if seen_version {
-                        return Err(self.error(&tok, "found duplicate %YAML directive"));
+                        return Err(Self::error(&tok, "found duplicate %YAML directive"));
                     }
                     if *major != 1 || *minor != 1 {
-                        return Err(self.error(&tok, "found incompatible YAML document"));
+                        return Err(Self::error(&tok, "found incompatible YAML document"));
                     }
                     seen_version = true;
                 }
                 TokKind::TagDirective(directive) => {
                     let (handle, prefix) = &**directive;
                     if self.tag_directives.iter().any(|(h, _)| h == handle) {
-                        return Err(self.error(&tok, "found duplicate %TAG directive"));
+                        return Err(Self::error(&tok, "found duplicate %TAG directive"));
                     }
                     self.tag_directives.push((handle.clone(), prefix.clone()));
                 }
@@ -369,7 +369,7 @@ impl Parser<'_, '_> {
         let mut tok = self.peek()?;
         if let TokKind::Alias(name) = &tok.kind {
             self.state = self.pop_state();
-            let ev = self.event(EventKind::Alias { anchor: name.clone() }, tok.start);
+            let ev = Self::event(EventKind::Alias { anchor: name.clone() }, tok.start);
             let ev = self.with_comments(ev);
             self.skip();
             return Ok(ev);
@@ -379,7 +379,7 @@ impl Parser<'_, '_> {
         let mut anchor = String::new();
         let mut tag_parts: Option<(String, String, Rc<Tok>)> = None;
         if let TokKind::Anchor(name) = &tok.kind {
-            anchor = name.clone();
+            anchor.clone_from(name);
             self.skip();
             tok = self.peek()?;
             if let TokKind::Tag(parts) = &tok.kind {
@@ -392,7 +392,7 @@ impl Parser<'_, '_> {
             self.skip();
             tok = self.peek()?;
             if let TokKind::Anchor(name) = &tok.kind {
-                anchor = name.clone();
+                anchor.clone_from(name);
                 self.skip();
                 tok = self.peek()?;
             }
@@ -405,51 +405,51 @@ impl Parser<'_, '_> {
             } else {
                 match self.tag_directives.iter().find(|(h, _)| *h == handle) {
                     Some((_, prefix)) => tag = format!("{prefix}{suffix}"),
-                    None => return Err(self.error(&tag_tok, "found undefined tag handle")),
+                    None => return Err(Self::error(&tag_tok, "found undefined tag handle")),
                 }
             }
         }
 
         if indentless_sequence && tok.kind == TokKind::BlockEntry {
             self.state = State::IndentlessSequenceEntry;
-            return Ok(self.event(EventKind::SequenceStart { anchor, tag, flow: false }, start));
+            return Ok(Self::event(EventKind::SequenceStart { anchor, tag, flow: false }, start));
         }
         match &tok.kind {
             TokKind::Scalar { style, value } => {
                 self.state = self.pop_state();
-                let ev = self.event(EventKind::Scalar { anchor, tag, value: value.take(), style: *style }, start);
+                let ev = Self::event(EventKind::Scalar { anchor, tag, value: value.take(), style: *style }, start);
                 let ev = self.with_comments(ev);
                 self.skip();
                 Ok(ev)
             }
             TokKind::FlowSequenceStart => {
                 self.state = State::FlowSequenceFirstEntry;
-                let ev = self.event(EventKind::SequenceStart { anchor, tag, flow: true }, start);
+                let ev = Self::event(EventKind::SequenceStart { anchor, tag, flow: true }, start);
                 Ok(self.with_comments(ev))
             }
             TokKind::FlowMappingStart => {
                 self.state = State::FlowMappingFirstKey;
-                let ev = self.event(EventKind::MappingStart { anchor, tag, flow: true }, start);
+                let ev = Self::event(EventKind::MappingStart { anchor, tag, flow: true }, start);
                 Ok(self.with_comments(ev))
             }
             TokKind::BlockSequenceStart if block => {
                 self.state = State::BlockSequenceFirstEntry;
-                let mut ev = self.event(EventKind::SequenceStart { anchor, tag, flow: false }, start);
+                let mut ev = Self::event(EventKind::SequenceStart { anchor, tag, flow: false }, start);
                 ev.head = std::mem::take(&mut self.stem_comment);
                 Ok(ev)
             }
             TokKind::BlockMappingStart if block => {
                 self.state = State::BlockMappingFirstKey;
-                let mut ev = self.event(EventKind::MappingStart { anchor, tag, flow: false }, start);
+                let mut ev = Self::event(EventKind::MappingStart { anchor, tag, flow: false }, start);
                 ev.head = std::mem::take(&mut self.stem_comment);
                 Ok(ev)
             }
             _ if !anchor.is_empty() || !tag.is_empty() => {
                 self.state = self.pop_state();
                 let style = ScalarStyle::Plain;
-                Ok(self.event(EventKind::Scalar { anchor, tag, value: String::new(), style }, start))
+                Ok(Self::event(EventKind::Scalar { anchor, tag, value: String::new(), style }, start))
             }
-            _ => Err(self.error(&tok, "did not find expected node content")),
+            _ => Err(Self::error(&tok, "did not find expected node content")),
         }
     }
 
@@ -481,21 +481,21 @@ impl Parser<'_, '_> {
                 self.skip();
                 self.split_stem_comment(prior_head_len)?;
                 let next = self.peek()?;
-                if !matches!(next.kind, TokKind::BlockEntry | TokKind::BlockEnd) {
+                if matches!(next.kind, TokKind::BlockEntry | TokKind::BlockEnd) {
+                    self.state = State::BlockSequenceEntry;
+                    Ok(Self::empty_scalar(tok.start))
+                } else {
                     self.states.push(State::BlockSequenceEntry);
                     self.node(true, false)
-                } else {
-                    self.state = State::BlockSequenceEntry;
-                    Ok(self.empty_scalar(tok.start))
                 }
             }
             TokKind::BlockEnd => {
                 self.state = self.pop_state();
-                let ev = self.event(EventKind::SequenceEnd, tok.start);
+                let ev = Self::event(EventKind::SequenceEnd, tok.start);
                 self.skip();
                 Ok(ev)
             }
-            _ => Err(self.error(&tok, "did not find expected '-' indicator")),
+            _ => Err(Self::error(&tok, "did not find expected '-' indicator")),
         }
     }
 
@@ -511,10 +511,10 @@ impl Parser<'_, '_> {
                 return self.node(true, false);
             }
             self.state = State::IndentlessSequenceEntry;
-            return Ok(self.empty_scalar(tok.start));
+            return Ok(Self::empty_scalar(tok.start));
         }
         self.state = self.pop_state();
-        Ok(self.event(EventKind::SequenceEnd, tok.start))
+        Ok(Self::event(EventKind::SequenceEnd, tok.start))
     }
 
     fn block_mapping_key(&mut self, first: bool) -> Result<Event> {
@@ -527,22 +527,22 @@ impl Parser<'_, '_> {
             TokKind::Key => {
                 self.skip();
                 let next = self.peek()?;
-                if !matches!(next.kind, TokKind::Key | TokKind::Value | TokKind::BlockEnd) {
+                if matches!(next.kind, TokKind::Key | TokKind::Value | TokKind::BlockEnd) {
+                    self.state = State::BlockMappingValue;
+                    Ok(Self::empty_scalar(tok.start))
+                } else {
                     self.states.push(State::BlockMappingValue);
                     self.node(true, true)
-                } else {
-                    self.state = State::BlockMappingValue;
-                    Ok(self.empty_scalar(tok.start))
                 }
             }
             TokKind::BlockEnd => {
                 self.state = self.pop_state();
-                let ev = self.event(EventKind::MappingEnd, tok.start);
+                let ev = Self::event(EventKind::MappingEnd, tok.start);
                 let ev = self.with_comments(ev);
                 self.skip();
                 Ok(ev)
             }
-            _ => Err(self.error(&tok, "did not find expected key")),
+            _ => Err(Self::error(&tok, "did not find expected key")),
         }
     }
 
@@ -556,10 +556,10 @@ impl Parser<'_, '_> {
                 return self.node(true, true);
             }
             self.state = State::BlockMappingKey;
-            return Ok(self.empty_scalar(tok.start));
+            return Ok(Self::empty_scalar(tok.start));
         }
         self.state = State::BlockMappingKey;
-        Ok(self.empty_scalar(tok.start))
+        Ok(Self::empty_scalar(tok.start))
     }
 
     fn flow_sequence_entry(&mut self, first: bool) -> Result<Event> {
@@ -574,12 +574,12 @@ impl Parser<'_, '_> {
                     self.skip();
                     tok = self.peek()?;
                 } else {
-                    return Err(self.error(&tok, "did not find expected ',' or ']'"));
+                    return Err(Self::error(&tok, "did not find expected ',' or ']'"));
                 }
             }
             if tok.kind == TokKind::Key {
                 self.state = State::FlowSequenceEntryMappingKey;
-                let ev = self.event(EventKind::MappingStart { anchor: String::new(), tag: String::new(), flow: true }, tok.start);
+                let ev = Self::event(EventKind::MappingStart { anchor: String::new(), tag: String::new(), flow: true }, tok.start);
                 self.skip();
                 return Ok(ev);
             } else if tok.kind != TokKind::FlowSequenceEnd {
@@ -588,7 +588,7 @@ impl Parser<'_, '_> {
             }
         }
         self.state = self.pop_state();
-        let ev = self.event(EventKind::SequenceEnd, tok.start);
+        let ev = Self::event(EventKind::SequenceEnd, tok.start);
         let ev = self.with_comments(ev);
         self.skip();
         Ok(ev)
@@ -606,7 +606,7 @@ impl Parser<'_, '_> {
                     self.skip();
                     tok = self.peek()?;
                 } else {
-                    return Err(self.error(&tok, "did not find expected ',' or '}'"));
+                    return Err(Self::error(&tok, "did not find expected ',' or '}'"));
                 }
             }
             if tok.kind == TokKind::Key {
@@ -617,14 +617,14 @@ impl Parser<'_, '_> {
                     return self.node(false, false);
                 }
                 self.state = State::FlowMappingValue;
-                return Ok(self.empty_scalar(next.start));
+                return Ok(Self::empty_scalar(next.start));
             } else if tok.kind != TokKind::FlowMappingEnd {
                 self.states.push(State::FlowMappingEmptyValue);
                 return self.node(false, false);
             }
         }
         self.state = self.pop_state();
-        let ev = self.event(EventKind::MappingEnd, tok.start);
+        let ev = Self::event(EventKind::MappingEnd, tok.start);
         let ev = self.with_comments(ev);
         self.skip();
         Ok(ev)
@@ -634,7 +634,7 @@ impl Parser<'_, '_> {
         let mut tok = self.peek()?;
         if empty {
             self.state = State::FlowMappingKey;
-            return Ok(self.empty_scalar(tok.start));
+            return Ok(Self::empty_scalar(tok.start));
         }
         if tok.kind == TokKind::Value {
             self.skip();
@@ -645,6 +645,6 @@ impl Parser<'_, '_> {
             }
         }
         self.state = State::FlowMappingKey;
-        Ok(self.empty_scalar(tok.start))
+        Ok(Self::empty_scalar(tok.start))
     }
 }

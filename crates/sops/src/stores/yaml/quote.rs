@@ -282,11 +282,11 @@ pub(super) fn string_style(s: &str) -> Style {
     if !can_use_plain {
         return Style::Double;
     }
-    downgrade_plain(&a, false)
+    downgrade_plain(a, false)
 }
 
 /// A plain style request in block context, after the emitter's checks.
-pub(super) fn downgrade_plain(a: &Analysis, flow: bool) -> Style {
+pub(super) fn downgrade_plain(a: Analysis, flow: bool) -> Style {
     let plain_ok = if flow { a.flow_plain_allowed } else { a.block_plain_allowed };
     if plain_ok {
         Style::Plain

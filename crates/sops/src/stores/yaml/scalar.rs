@@ -63,6 +63,7 @@ pub(super) fn resolve(tag: &str, value: &str) -> Result<(&'static str, Resolved)
     }
     if tag == FLOAT_TAG && rtag == INT_TAG {
         if let Resolved::Int(i) = out {
+            #[allow(clippy::cast_precision_loss, reason = "go-yaml converts with float64(i), rounding as this does")]
             return Ok((FLOAT_TAG, Resolved::Float(i as f64)));
         }
     }
@@ -214,8 +215,8 @@ fn parse_uint(s: &str, base: u32) -> Option<u64> {
     };
     let mut n: u64 = 0;
     for c in digits.chars() {
-        let d = c.to_digit(radix)? as u64;
-        n = n.checked_mul(radix as u64)?.checked_add(d)?;
+        let d = u64::from(c.to_digit(radix)?);
+        n = n.checked_mul(u64::from(radix))?.checked_add(d)?;
     }
     Some(n)
 }
@@ -229,9 +230,9 @@ fn parse_int(s: &str, base: u32) -> Option<i64> {
     };
     let u = parse_uint(rest, base)?;
     if neg {
-        if u <= i64::MAX as u64 {
-            Some(-(u as i64))
-        } else if u == i64::MAX as u64 + 1 {
+        if let Ok(positive) = i64::try_from(u) {
+            Some(-positive)
+        } else if u == i64::MAX.unsigned_abs() + 1 {
             Some(i64::MIN)
         } else {
             None

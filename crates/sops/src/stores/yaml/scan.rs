@@ -12,6 +12,12 @@
 //! previous token's scan stopped) is reconstructed from the token stream; the comment logic
 //! itself mirrors go-yaml's `yaml_parser_scan_comments`, `yaml_parser_scan_line_comment` and
 //! `yaml_parser_unroll_indent`, including their arithmetic quirks.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "positions are go-yaml's signed ints (a negative one means none), converted at each use as go-yaml's arithmetic needs; they are bounded by the input's length, far below the limits of either type"
+)]
 
 use std::collections::VecDeque;
 use std::rc::Rc;

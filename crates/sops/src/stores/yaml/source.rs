@@ -3,6 +3,12 @@
 //! go-yaml's comment attribution compares byte positions, 0-based lines and columns, so every
 //! later stage works on [`Mark`]s computed here from the raw text. Indices are byte offsets
 //! (only their order and small differences matter); columns count characters.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    reason = "positions are go-yaml's signed ints (a negative one means none), converted at each use as go-yaml's arithmetic needs; they are bounded by the input's length, far below the limits of either type"
+)]
 
 /// A position in the input (go-yaml `yaml_mark_t`). Signed because go-yaml computes
 /// `index - 1` and `column - 1` freely.
@@ -42,7 +48,7 @@ impl<'a> Source<'a> {
                 _ => i += 1,
             }
         }
-        Source { text, bytes, line_starts, last: Default::default(), last_lexed: Default::default() }
+        Source { text, bytes, line_starts, last: std::cell::Cell::default(), last_lexed: std::cell::Cell::default() }
     }
 
     pub fn len(&self) -> usize {

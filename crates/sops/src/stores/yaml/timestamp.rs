@@ -27,21 +27,18 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn digit(&self, k: usize) -> Option<u32> {
-        self.b.get(self.i + k).filter(|c| c.is_ascii_digit()).map(|c| (c - b'0') as u32)
+        self.b.get(self.i + k).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'))
     }
 
     /// Go `getnum(s, false)`: one or two digits.
     fn num(&mut self) -> Option<u32> {
         let d0 = self.digit(0)?;
-        match self.digit(1) {
-            Some(d1) => {
-                self.i += 2;
-                Some(d0 * 10 + d1)
-            }
-            None => {
-                self.i += 1;
-                Some(d0)
-            }
+        if let Some(d1) = self.digit(1) {
+            self.i += 2;
+            Some(d0 * 10 + d1)
+        } else {
+            self.i += 1;
+            Some(d0)
         }
     }
 
@@ -121,8 +118,8 @@ fn zone(c: &mut Cursor<'_>) -> Option<i32> {
     if !b[4].is_ascii_digit() || !b[5].is_ascii_digit() {
         return None;
     }
-    let hh = ((b[1] - b'0') * 10 + (b[2] - b'0')) as i32;
-    let mm = ((b[4] - b'0') * 10 + (b[5] - b'0')) as i32;
+    let hh = i32::from((b[1] - b'0') * 10 + (b[2] - b'0'));
+    let mm = i32::from((b[4] - b'0') * 10 + (b[5] - b'0'));
     if hh > 24 || mm > 60 {
         return None;
     }
@@ -138,7 +135,7 @@ fn zone(c: &mut Cursor<'_>) -> Option<i32> {
 
 fn days_in(month: u32, year: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
