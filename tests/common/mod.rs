@@ -52,14 +52,22 @@ pub fn clean_env(cmd: &mut Command) {
     empty_home(cmd);
 }
 
-/// The empty HOME the tests run with (no key, no configuration).
+/// The empty HOME the tests run with (no key, no configuration): one per test process, made
+/// afresh when the process first asks for it, so that another run of the suite beside this one
+/// (or a tool that writes into HOME) cannot put a key or a keyring where these tests look.
 fn home() -> PathBuf {
-    std::env::temp_dir().join("secrets-tests-empty-home")
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = std::env::temp_dir().join(format!("secrets-tests-empty-home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        home
+    })
+    .clone()
 }
 
 fn empty_home(cmd: &mut Command) {
     let home = home();
-    std::fs::create_dir_all(&home).unwrap();
     cmd.env("HOME", &home).env("XDG_CONFIG_HOME", home.join(".config"));
 }
 
