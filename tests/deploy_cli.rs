@@ -650,6 +650,12 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
     link("../../../../../../sops/machines/m", "vars/per-machine/m/gen/y/machines/m");
     secret_file("vars/per-machine/other/gen/z");
     link("../../../../../../sops/machines/m", "vars/per-machine/other/gen/z/machines/m");
+    // An export's file is deployed to the machines linked directly (its `deploy` list), not
+    // to those of a group that may read it.
+    secret_file("vars/per-export/e/gen/direct");
+    link("../../../../../../sops/machines/m", "vars/per-export/e/gen/direct/machines/m");
+    secret_file("vars/per-export/e/gen/by-group");
+    link("../../../../../../sops/groups/g1", "vars/per-export/e/gen/by-group/groups/g1");
 
     let ours = secrets()
         .arg("--repo")
@@ -659,7 +665,7 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
         .output()
         .unwrap();
     let ours: Vec<String> = stdout_of(ok(&ours)).lines().map(String::from).collect();
-    assert_eq!(ours, ["a", "b", "h", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
+    assert_eq!(ours, ["a", "b", "h", "vars/per-export/e/gen/direct", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
 
     let lib = crate::common::repo_root().join("nix/lib.nix");
     let expr = format!("(import {}).machineSecretNames {{ repo = /. + \"{}\"; machine = \"m\"; }}", lib.display(), repo.display());
