@@ -217,7 +217,7 @@ let
         {
           inherit name;
           key = "";
-          sopsFile = "${storeCopy (storeName s.name) s.file}";
+          sopsFile = toString (storeCopy (storeName s.name) s.file);
           format = "binary";
         }
         // attributes o "${target}/${name}";

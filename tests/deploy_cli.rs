@@ -675,6 +675,64 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
     assert_eq!(theirs, ours);
 }
 
+/// The manifests the NixOS module builds, evaluated by the real Nix from `nix/lib.nix` and
+/// installed on real folders: a secret given by uid and gid, a template rendered from its
+/// placeholder with sops-nix's modes and owners, and a secret needed for users in its own
+/// folder, installed with `--ignore-passwd` as the module's early step does. Owners are
+/// checked as root only (another user cannot give files away). The ramfs the module's
+/// install mounts is left out (`--no-mount`); install_as_sops_nix tests that mount.
+#[test]
+fn the_modules_manifests_install_uids_templates_and_secrets_for_users() {
+    let Some(nix) = peer("nix-instantiate") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lib = crate::common::repo_root().join("nix/lib.nix");
+    let token = "vars/per-machine/web1/gen/token";
+    let manifest = |name: &str, args: &str| {
+        let expr = format!(
+            "let lib = import {lib}; in lib.manifest {{ repo = /. + \"{repo}\"; machine = \"web1\"; keyFile = \"{key}\"; {args} }}",
+            lib = lib.display(),
+            repo = fixture_repo().display(),
+            key = vectors().join("keys-b.txt").display(),
+        );
+        let out = Command::new(&nix).args(["--store", "dummy://", "--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
+        assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
+        let path = dir.path().join(name);
+        fs::write(&path, &out.stdout).unwrap();
+        path
+    };
+    let services = manifest(
+        "services.json",
+        &format!(
+            r#"target = "{t}"; only = [ "group-secret" ];
+               settings."group-secret" = {{ uid = 1234; gid = 5678; mode = "0440"; }};
+               templates."app.env" = {{ content = "pw=${{lib.placeholder "group-secret"}}\n"; owner = null; uid = 4321; mode = "0404"; }};"#,
+            t = dir.path().join("secrets").display()
+        ),
+    );
+    let users =
+        manifest("users.json", &format!(r#"target = "{t}"; only = [ "{token}" ];"#, t = dir.path().join("secrets-for-users").display()));
+    let install = |manifest: &Path, extra: &[&str]| secrets().args(["install", "--no-mount", "--manifest"]).arg(manifest).args(extra).output().unwrap();
+
+    ok(&install(&users, &["--ignore-passwd"]));
+    let for_users = dir.path().join("secrets-for-users").join(token);
+    assert_eq!(fs::read(&for_users).unwrap(), b"vars-token");
+    assert!(!dir.path().join("secrets").exists(), "the early step installs only the secrets for users");
+
+    ok(&install(&services, &[]));
+    let secret = dir.path().join("secrets/group-secret");
+    let rendered = dir.path().join("secrets/rendered/app.env");
+    assert_eq!(fs::read(&secret).unwrap(), b"group-value");
+    assert_eq!(fs::read_to_string(&rendered).unwrap(), "pw=group-value\n");
+    assert_eq!((mode(&secret), mode(&rendered)), (0o440, 0o404));
+    assert!(!dir.path().join("secrets").join(token).exists(), "the secret for users is not installed twice");
+    if is_root() {
+        let meta = fs::metadata(&secret).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1234, 5678), "uid and gid are applied though no account has them");
+        assert_eq!(fs::metadata(&rendered).unwrap().uid(), 4321);
+        assert_eq!(fs::metadata(&for_users).unwrap().uid(), 0);
+    }
+}
+
 /// The `sops-install-secrets` wrapper of the Nix package translates its command line.
 #[test]
 fn the_sops_install_secrets_wrapper_passes_its_flags_on() {
