@@ -1,9 +1,13 @@
-# NixOS module: installs this machine's secrets from a clan-style repository at activation,
-# with sops-nix's layout (/run/secrets -> /run/secrets.d/N on a ramfs) and its options' names.
+# NixOS module: installs this machine's secrets from a clan-style repository at activation (or
+# from a systemd unit), with sops-nix's layout (/run/secrets -> /run/secrets.d/N on a ramfs),
+# its options' names and its behaviour: secrets needed for users in /run/secrets-for-users
+# before users are created, templates with placeholders, uid/gid, restart and reload units.
 #
 # Which secrets the machine gets is decided at evaluation time by lib.nix (links to the machine,
-# directly or through its groups, and its vars secrets); each one is copied into the store and
-# listed in a sops-nix manifest, checked at build time and installed by `secrets install`.
+# directly or through its groups, and its vars secrets); clan's vars settings (`deploy`,
+# `neededFor`) decide which are installed and when, as clan's sops vars backend does. Each one
+# is copied into the store and listed in a sops-nix manifest (one for services, one for
+# users), checked at build time and installed by `secrets install`.
 { self }:
 {
   config,
