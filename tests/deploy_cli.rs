@@ -711,7 +711,9 @@ fn the_modules_manifests_install_uids_templates_and_secrets_for_users() {
     );
     let users =
         manifest("users.json", &format!(r#"target = "{t}"; only = [ "{token}" ];"#, t = dir.path().join("secrets-for-users").display()));
-    let install = |manifest: &Path, extra: &[&str]| secrets().args(["install", "--no-mount", "--manifest"]).arg(manifest).args(extra).output().unwrap();
+    let install = |manifest: &Path, extra: &[&str]| {
+        secrets().args(["install", "--no-mount", "--manifest"]).arg(manifest).args(extra).output().unwrap()
+    };
 
     ok(&install(&users, &["--ignore-passwd"]));
     let for_users = dir.path().join("secrets-for-users").join(token);
