@@ -360,6 +360,19 @@ builtins.all id [
     varsIn (clanFile // { neededFor = "activation"; }) == { services = [ "group-secret" ]; users = [ ]; }
     && varsIn (clanFile // { neededFor = "partitioning"; }) == { services = [ "group-secret" ]; users = [ ]; }
   ))
+  (expect "settings of a secret the machine does not get are refused" (
+    builtins.any (contains "settings for secrets that machine web1 does not get: typo") (
+      failing (with_ { services.secrets.secrets.typo = setting "typo"; })
+    )
+  ))
+  (expect "settings of a vars secret clan uploads itself say why they do nothing" (
+    (with_ {
+      services.secrets.vars.generators.gen.files.token = clanFile // { neededFor = "activation"; };
+      services.secrets.secrets.${token} = setting token;
+    }).config.warnings == [
+      "services.secrets.secrets.\"${token}\": not installed by this module: it is needed for activation, which clan uploads itself"
+    ]
+  ))
   (expect "a shared generator's file is found by its rel_dir" (
     builtins.attrNames ((import ./lib.nix).clanVars { machine = "web1"; generators.wifi = { share = true; files.psk = { }; }; })
     == [ "vars/shared/wifi/psk" ]

@@ -319,6 +319,22 @@ let
     };
   };
 
+  # Settings for secrets the machine does not get, and for vars secrets this module does not
+  # install (clan's settings say so): either would leave a service without the file it names.
+  unknownSettings = builtins.filter (n: !(builtins.elem n machineSecretNames)) (builtins.attrNames cfg.secrets);
+  notInstalled = builtins.filter (n: builtins.elem n machineSecretNames && phaseOf n != "services" && phaseOf n != "users") (
+    builtins.attrNames cfg.secrets
+  );
+  whyNot =
+    name:
+    let
+      phase = phaseOf name;
+    in
+    if phase == "none" then
+      "clan's vars settings say deploy = false"
+    else
+      "it is needed for ${phase}, which clan uploads itself";
+
   notRoot = x: x != null && x != "root";
   nonZero = x: x != null && x != 0;
 in
@@ -503,6 +519,10 @@ in
         }";
       }
       {
+        assertion = unknownSettings == [ ];
+        message = "services.secrets.secrets: settings for secrets that machine ${cfg.machine} does not get: ${builtins.concatStringsSep ", " unknownSettings}";
+      }
+      {
         # systemd-sysusers sets a password from a file only when it creates the user.
         assertion = userNames != [ ] && sysusers -> config.users.mutableUsers or true;
         message = "services.secrets: neededForUsers with systemd.sysusers.enable needs users.mutableUsers (as sops-nix requires)";
@@ -526,10 +546,12 @@ in
     );
 
     # A typo in the machine's name would install no secret at all: say so at build time.
-    warnings = lib.optional (!(builtins.elem cfg.machine machines)) (
-      "services.secrets.machine: `${cfg.machine}` is not a machine of ${toString cfg.repository} "
-      + "(machines there: ${if machines == [ ] then "none" else builtins.concatStringsSep ", " machines}); no secret will be installed"
-    );
+    warnings =
+      lib.optional (!(builtins.elem cfg.machine machines)) (
+        "services.secrets.machine: `${cfg.machine}` is not a machine of ${toString cfg.repository} "
+        + "(machines there: ${if machines == [ ] then "none" else builtins.concatStringsSep ", " machines}); no secret will be installed"
+      )
+      ++ map (n: "services.secrets.secrets.\"${n}\": not installed by this module: ${whyNot n}") notInstalled;
 
     environment.systemPackages = [ cfg.package ];
 
