@@ -685,21 +685,8 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
 fn the_modules_manifests_install_uids_templates_and_secrets_for_users() {
     let Some(nix) = peer("nix-instantiate") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let lib = crate::common::repo_root().join("nix/lib.nix");
     let token = "vars/per-machine/web1/gen/token";
-    let manifest = |name: &str, args: &str| {
-        let expr = format!(
-            "let lib = import {lib}; in lib.manifest {{ repo = /. + \"{repo}\"; machine = \"web1\"; keyFile = \"{key}\"; {args} }}",
-            lib = lib.display(),
-            repo = fixture_repo().display(),
-            key = vectors().join("keys-b.txt").display(),
-        );
-        let out = Command::new(&nix).args(["--store", "dummy://", "--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
-        assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
-        let path = dir.path().join(name);
-        fs::write(&path, &out.stdout).unwrap();
-        path
-    };
+    let manifest = |name: &str, args: &str| module_manifest(&nix, dir.path(), name, args);
     let services = manifest(
         "services.json",
         &format!(
@@ -733,6 +720,58 @@ fn the_modules_manifests_install_uids_templates_and_secrets_for_users() {
         assert_eq!(fs::metadata(&rendered).unwrap().uid(), 4321);
         assert_eq!(fs::metadata(&for_users).unwrap().uid(), 0);
     }
+}
+
+/// A manifest as the NixOS module writes it, from `nix/lib.nix` evaluated by the real Nix for
+/// web1 of the fixture repository with web1's key; `args` are more arguments of
+/// `lib.manifest`. Written to `dir/name`.
+fn module_manifest(nix: &Path, dir: &Path, name: &str, args: &str) -> PathBuf {
+    let expr = format!(
+        "let lib = import {lib}; in lib.manifest {{ repo = /. + \"{repo}\"; machine = \"web1\"; keyFile = \"{key}\"; {args} }}",
+        lib = crate::common::repo_root().join("nix/lib.nix").display(),
+        repo = fixture_repo().display(),
+        key = vectors().join("keys-b.txt").display(),
+    );
+    let out = Command::new(nix).args(["--store", "dummy://", "--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
+    assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
+    let path = dir.join(name);
+    fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+/// The module's two steps as a machine runs them, in their order, at their own places: the
+/// secrets for users into `/run/secrets-for-users` first (`--ignore-passwd`, before users
+/// exist), then the others into `/run/secrets`, each on a ramfs the install mounts at its
+/// generations folder. Run as root in a private mount namespace with a tmpfs on `/run`, so
+/// that nothing reaches the machine running the tests; as another user (no mount) the test
+/// says so and passes.
+#[test]
+fn the_modules_two_steps_install_on_their_own_ramfs() {
+    let Some(nix) = peer("nix-instantiate") else { return };
+    if !is_root() {
+        eprintln!("skipping: the module's install mounts a ramfs under /run, which needs root (CI runs as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let token = "vars/per-machine/web1/gen/token";
+    let users = module_manifest(&nix, dir.path(), "users.json", &format!(r#"target = "/run/secrets-for-users"; only = [ "{token}" ];"#));
+    let services = module_manifest(&nix, dir.path(), "services.json", r#"only = [ "group-secret" ];"#);
+    let script = format!(
+        "set -e; mount -t tmpfs none /run; b={bin}; \
+         $b install --ignore-passwd --manifest {users}; test ! -e /run/secrets; \
+         $b install --manifest {services}; \
+         for d in /run/secrets-for-users /run/secrets; do stat -f -c %T $d.d; readlink $d; done; \
+         cat /run/secrets-for-users/{token}; echo; cat /run/secrets/group-secret; echo; \
+         test ! -e /run/secrets/{token} && test ! -e /run/secrets-for-users/group-secret",
+        bin = env!("CARGO_BIN_EXE_secrets"),
+        users = users.display(),
+        services = services.display(),
+    );
+    let Some(mut sh) = crate::common::in_private_mounts("/bin/sh") else { return };
+    let out = sh.arg("-c").arg(&script).output().unwrap();
+    ok(&out);
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines, ["ramfs", "/run/secrets-for-users.d/1", "ramfs", "/run/secrets.d/1", "vars-token", "group-value"]);
 }
 
 /// The `sops-install-secrets` wrapper of the Nix package translates its command line.
