@@ -55,6 +55,7 @@
         nix-lib =
           assert import ./nix/tests.nix { };
           assert import ./nix/module-test.nix { };
+          assert import ./nix/module-eval-test.nix { inherit (nixpkgs) lib; };
           pkgs.runCommand "secrets-nix-lib-tests" { } "touch $out";
       });
 

@@ -32,6 +32,25 @@ let
   };
   first = builtins.head manifest.secrets;
   second = builtins.elemAt manifest.secrets 1;
+  forUsers = lib.manifest {
+    inherit repo;
+    machine = "web1";
+    target = "/run/secrets-for-users";
+    only = [ "vars/per-machine/web1/gen/token" ];
+    settings."vars/per-machine/web1/gen/token".uid = null;
+  };
+  templated = lib.manifest {
+    inherit repo;
+    machine = "web1";
+    settings."group-secret" = {
+      uid = 7;
+      gid = 8;
+    };
+    templates.t = {
+      content = "x=${lib.placeholder "group-secret"}";
+      mode = "0440";
+    };
+  };
   bad = builtins.tryEval (
     (lib.manifest {
       inherit repo;
@@ -94,4 +113,41 @@ builtins.all (x: x) [
     path = "/etc/app/token";
   })
   (expect "settings for an unknown secret are refused" bad.success false)
+  (expect "only the names asked for, in their own folders" {
+    inherit (forUsers) symlinkPath secretsMountPoint;
+    names = map (s: s.name) forUsers.secrets;
+    path = (builtins.head forUsers.secrets).path;
+    uid = (builtins.head forUsers.secrets).uid;
+  } {
+    symlinkPath = "/run/secrets-for-users";
+    secretsMountPoint = "/run/secrets-for-users.d";
+    names = [ "vars/per-machine/web1/gen/token" ];
+    path = "/run/secrets-for-users/vars/per-machine/web1/gen/token";
+    uid = 0;
+  })
+  (expect "no templates, no placeholders" [ manifest.templates manifest.placeholderBySecretName ] [ [ ] { } ])
+  (expect "uid and gid" (map (s: [ s.uid s.gid ]) templated.secrets) [ [ 7 8 ] [ 0 0 ] ])
+  (expect "a template with sops-nix's fields" (builtins.head templated.templates) {
+    name = "t";
+    content = "x=${lib.placeholder "group-secret"}";
+    file = "";
+    path = "/run/secrets/rendered/t";
+    owner = null;
+    uid = 0;
+    group = null;
+    gid = 0;
+    mode = "0440";
+    restartUnits = [ ];
+    reloadUnits = [ ];
+  })
+  (expect "a placeholder for every secret with templates" (builtins.attrNames templated.placeholderBySecretName) [
+    "group-secret"
+    "vars/per-machine/web1/gen/token"
+  ])
+  (expect "clan's phases" (map (lib.varsPhase {
+    a = { deploy = false; };
+    b = { neededFor = "users"; };
+    c = { secret = false; };
+    d = { };
+  }) [ "a" "b" "c" "d" "e" ]) [ "none" "users" "none" "services" "services" ])
 ]

@@ -670,6 +670,12 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
     link("../../../../../../sops/machines/m", "vars/per-machine/m/gen/y/machines/m");
     secret_file("vars/per-machine/other/gen/z");
     link("../../../../../../sops/machines/m", "vars/per-machine/other/gen/z/machines/m");
+    // An export's file is deployed to the machines linked directly (its `deploy` list), not
+    // to those of a group that may read it.
+    secret_file("vars/per-export/e/gen/direct");
+    link("../../../../../../sops/machines/m", "vars/per-export/e/gen/direct/machines/m");
+    secret_file("vars/per-export/e/gen/by-group");
+    link("../../../../../../sops/groups/g1", "vars/per-export/e/gen/by-group/groups/g1");
 
     let ours = secrets()
         .arg("--repo")
@@ -679,7 +685,7 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
         .output()
         .unwrap();
     let ours: Vec<String> = stdout_of(ok(&ours)).lines().map(String::from).collect();
-    assert_eq!(ours, ["a", "b", "h", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
+    assert_eq!(ours, ["a", "b", "h", "vars/per-export/e/gen/direct", "vars/per-machine/m/gen/y", "vars/shared/gen/x"]);
 
     let lib = crate::common::repo_root().join("nix/lib.nix");
     let expr = format!("(import {}).machineSecretNames {{ repo = /. + \"{}\"; machine = \"m\"; }}", lib.display(), repo.display());
@@ -687,6 +693,105 @@ fn nix_lib_and_install_agree_on_a_machines_secrets() {
     assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
     let theirs: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs, ours);
+}
+
+/// The manifests the NixOS module builds, evaluated by the real Nix from `nix/lib.nix` and
+/// installed on real folders: a secret given by uid and gid, a template rendered from its
+/// placeholder with sops-nix's modes and owners, and a secret needed for users in its own
+/// folder, installed with `--ignore-passwd` as the module's early step does. Owners are
+/// checked as root only (another user cannot give files away). The ramfs the module's
+/// install mounts is left out (`--no-mount`); install_as_sops_nix tests that mount.
+#[test]
+fn the_modules_manifests_install_uids_templates_and_secrets_for_users() {
+    let Some(nix) = peer("nix-instantiate") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let token = "vars/per-machine/web1/gen/token";
+    let manifest = |name: &str, args: &str| module_manifest(&nix, dir.path(), name, args);
+    let services = manifest(
+        "services.json",
+        &format!(
+            r#"target = "{t}"; only = [ "group-secret" ];
+               settings."group-secret" = {{ uid = 1234; gid = 5678; mode = "0440"; }};
+               templates."app.env" = {{ content = "pw=${{lib.placeholder "group-secret"}}\n"; owner = null; uid = 4321; mode = "0404"; }};"#,
+            t = dir.path().join("secrets").display()
+        ),
+    );
+    let users =
+        manifest("users.json", &format!(r#"target = "{t}"; only = [ "{token}" ];"#, t = dir.path().join("secrets-for-users").display()));
+    let install = |manifest: &Path, extra: &[&str]| {
+        secrets().args(["install", "--no-mount", "--manifest"]).arg(manifest).args(extra).output().unwrap()
+    };
+
+    ok(&install(&users, &["--ignore-passwd"]));
+    let for_users = dir.path().join("secrets-for-users").join(token);
+    assert_eq!(fs::read(&for_users).unwrap(), b"vars-token");
+    assert!(!dir.path().join("secrets").exists(), "the early step installs only the secrets for users");
+
+    ok(&install(&services, &[]));
+    let secret = dir.path().join("secrets/group-secret");
+    let rendered = dir.path().join("secrets/rendered/app.env");
+    assert_eq!(fs::read(&secret).unwrap(), b"group-value");
+    assert_eq!(fs::read_to_string(&rendered).unwrap(), "pw=group-value\n");
+    assert_eq!((mode(&secret), mode(&rendered)), (0o440, 0o404));
+    assert!(!dir.path().join("secrets").join(token).exists(), "the secret for users is not installed twice");
+    if is_root() {
+        let meta = fs::metadata(&secret).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1234, 5678), "uid and gid are applied though no account has them");
+        assert_eq!(fs::metadata(&rendered).unwrap().uid(), 4321);
+        assert_eq!(fs::metadata(&for_users).unwrap().uid(), 0);
+    }
+}
+
+/// A manifest as the NixOS module writes it, from `nix/lib.nix` evaluated by the real Nix for
+/// web1 of the fixture repository with web1's key; `args` are more arguments of
+/// `lib.manifest`. Written to `dir/name`.
+fn module_manifest(nix: &Path, dir: &Path, name: &str, args: &str) -> PathBuf {
+    let expr = format!(
+        "let lib = import {lib}; in lib.manifest {{ repo = /. + \"{repo}\"; machine = \"web1\"; keyFile = \"{key}\"; {args} }}",
+        lib = crate::common::repo_root().join("nix/lib.nix").display(),
+        repo = fixture_repo().display(),
+        key = vectors().join("keys-b.txt").display(),
+    );
+    let out = Command::new(nix).args(["--store", "dummy://", "--eval", "--strict", "--json", "-E", &expr]).output().unwrap();
+    assert!(out.status.success(), "nix-instantiate: {}", stderr_of(&out));
+    let path = dir.join(name);
+    fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+/// The module's two steps as a machine runs them, in their order, at their own places: the
+/// secrets for users into `/run/secrets-for-users` first (`--ignore-passwd`, before users
+/// exist), then the others into `/run/secrets`, each on a ramfs the install mounts at its
+/// generations folder. Run as root in a private mount namespace with a tmpfs on `/run`, so
+/// that nothing reaches the machine running the tests; as another user (no mount) the test
+/// says so and passes.
+#[test]
+fn the_modules_two_steps_install_on_their_own_ramfs() {
+    let Some(nix) = peer("nix-instantiate") else { return };
+    if !is_root() {
+        eprintln!("skipping: the module's install mounts a ramfs under /run, which needs root (CI runs as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let token = "vars/per-machine/web1/gen/token";
+    let users = module_manifest(&nix, dir.path(), "users.json", &format!(r#"target = "/run/secrets-for-users"; only = [ "{token}" ];"#));
+    let services = module_manifest(&nix, dir.path(), "services.json", r#"only = [ "group-secret" ];"#);
+    let script = format!(
+        "set -e; mount -t tmpfs none /run; b={bin}; \
+         $b install --ignore-passwd --manifest {users}; test ! -e /run/secrets; \
+         $b install --manifest {services}; \
+         for d in /run/secrets-for-users /run/secrets; do stat -f -c %T $d.d; readlink $d; done; \
+         cat /run/secrets-for-users/{token}; echo; cat /run/secrets/group-secret; echo; \
+         test ! -e /run/secrets/{token} && test ! -e /run/secrets-for-users/group-secret",
+        bin = env!("CARGO_BIN_EXE_secrets"),
+        users = users.display(),
+        services = services.display(),
+    );
+    let Some(mut sh) = crate::common::in_private_mounts("/bin/sh") else { return };
+    let out = sh.arg("-c").arg(&script).output().unwrap();
+    ok(&out);
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines, ["ramfs", "/run/secrets-for-users.d/1", "ramfs", "/run/secrets.d/1", "vars-token", "group-value"]);
 }
 
 /// The `sops-install-secrets` wrapper of the Nix package translates its command line.

@@ -352,3 +352,88 @@ fn key_import_logging_follows_the_manifest() {
         assert_eq!(said, key_import, "{}", stderr_of(&out));
     }
 }
+
+/// sops-nix's restart-and-reload test, activation part: during an activation (`/run/nixos`
+/// exists) the units of changed secrets and templates are appended to NixOS's activation
+/// lists, which switch-to-configuration restarts and reloads after activation; nothing is
+/// appended when nothing changed, and a dry activation fills the dry-activation lists only.
+/// As root in a private mount namespace with a tmpfs on `/run`, so that the lists are the
+/// namespace's own; as another user the test says so and passes.
+#[test]
+fn units_of_changed_files_go_to_the_activation_lists() {
+    if !is_root() {
+        eprintln!("skipping: the activation lists live in /run/nixos, which only root can stand in for");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("secrets");
+    let template = serde_json::json!([{"name": "test_template", "content": "value=<SOPS:test_key>\n", "path": "", "mode": "0400",
+        "owner": null, "uid": 0, "group": null, "gid": 0, "file": "", "restartUnits": ["template-restart.service"],
+        "reloadUnits": ["template-reload.service"]}]);
+    let path = manifest(dir.path(), true, serde_json::json!({ "templates": template }));
+    let lists = "for l in activation-restart-list activation-reload-list dry-activation-restart-list dry-activation-reload-list; do \
+                 if [ -e /run/nixos/$l ]; then echo \"$l: $(tr '\\n' ' ' < /run/nixos/$l)\"; fi; done";
+    let script = format!(
+        "set -e; mount -t tmpfs none /run; mkdir /run/nixos; i() {{ {bin} install --manifest {m} --target {t} >/dev/null; }}; \
+         i; i; echo unchanged; {lists}; \
+         : > {t}/rendered/test_template; i; echo template; {lists}; rm /run/nixos/*; \
+         rm {t}/test_key; NIXOS_ACTION=dry-activate i; echo dry; {lists}; test ! -e {t}/test_key",
+        bin = env!("CARGO_BIN_EXE_secrets"),
+        m = path.display(),
+        t = target.display(),
+    );
+    let Some(mut sh) = crate::common::in_private_mounts("/bin/sh") else { return };
+    let out = sh.arg("-c").arg(&script).output().unwrap();
+    ok(&out);
+    assert_eq!(
+        lines(&out),
+        [
+            "unchanged",
+            "template",
+            "activation-restart-list: template-restart.service ",
+            "activation-reload-list: template-reload.service ",
+            "dry",
+            "dry-activation-restart-list: restart.service ",
+            "dry-activation-reload-list: reload.service ",
+        ]
+    );
+}
+
+/// sops-nix's templates test: a template owned by a user and group by name, one by root by
+/// default and linked from elsewhere (the link resolving into the generation), one by uid and
+/// gid that no account has; each rendered with the secret's value in place of its
+/// placeholder. Owners are root's to give: as another user the test says so and passes.
+#[test]
+fn templates_get_their_owners_modes_and_links() {
+    if !is_root() {
+        eprintln!("skipping: giving files to other users needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("secrets");
+    let linked = dir.path().join("etc/externally/linked");
+    let template = |name: &str, owner: serde_json::Value, group: serde_json::Value, id: u32, path: &Path| {
+        serde_json::json!({"name": name, "content": format!("This line is not modified.\n{name}: <SOPS:test_key>\n"), "path": path,
+            "mode": "0440", "owner": owner, "uid": id, "group": group, "gid": id, "file": "", "restartUnits": [], "reloadUnits": []})
+    };
+    let templates = serde_json::json!([
+        template("test_template", "nobody".into(), "nogroup".into(), 0, &target.join("rendered/test_template")),
+        template("test_default", serde_json::Value::Null, serde_json::Value::Null, 0, &linked),
+        template("test_uid_gid", serde_json::Value::Null, serde_json::Value::Null, 420, &target.join("rendered/test_uid_gid")),
+    ]);
+    let path = manifest(dir.path(), true, serde_json::json!({ "templates": templates }));
+    ok(&install(dir.path(), &path, &[]));
+    let owner = |name: &str| {
+        let meta = fs::metadata(target.join("rendered").join(name)).unwrap();
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+    };
+    assert_eq!(owner("test_template"), (65534, 65534, 0o440));
+    assert_eq!(owner("test_default"), (0, 0, 0o440));
+    assert_eq!(owner("test_uid_gid"), (420, 420, 0o440));
+    assert_eq!(
+        fs::read_to_string(target.join("rendered/test_template")).unwrap(),
+        "This line is not modified.\ntest_template: group-value\n"
+    );
+    assert_eq!(fs::read_to_string(&linked).unwrap(), "This line is not modified.\ntest_default: group-value\n");
+    assert_eq!(fs::canonicalize(&linked).unwrap(), fs::canonicalize(dir.path().join("secrets.d/1/rendered/test_default")).unwrap());
+}

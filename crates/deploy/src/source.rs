@@ -125,7 +125,9 @@ impl Source {
 
     /// Every secret the machine gets, sorted by name: `sops/secrets/*`, then the vars secrets
     /// of `vars/per-machine/<machine>/*/*` and `vars/shared/*/*`, each one linked to the machine
-    /// directly or through one of its groups.
+    /// directly or through one of its groups, and those of `vars/per-export/*/*/*` linked to
+    /// it directly (clan's flake-level generators, deployed to the machines they are
+    /// encrypted for).
     pub fn machine_secrets(&self, machine: &str) -> Result<Vec<MachineSecret>> {
         // The name becomes part of paths below: `..` or `a/b` would select other folders.
         names::validate(Kind::Machine, machine)?;
@@ -146,6 +148,19 @@ impl Source {
             for (generator, file, dir) in two_levels(vars, &vars.join("shared"))? {
                 let name = format!("vars/shared/{generator}/{file}");
                 Self::consider(vars, &dir, name, machine, &groups, &mut out)?;
+            }
+            // An export's files are encrypted for the machines of its `deploy` list, each
+            // linked directly; a group link there comes from clan's default groups, which say
+            // who may read it, not where it is deployed.
+            let per_export = vars.join("per-export");
+            for (export, is_dir) in entries(vars, &per_export, Links::Refuse)? {
+                if !is_dir {
+                    continue;
+                }
+                for (generator, file, dir) in two_levels(vars, &per_export.join(&export))? {
+                    let name = format!("vars/per-export/{export}/{generator}/{file}");
+                    Self::consider(vars, &dir, name, machine, &[], &mut out)?;
+                }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
