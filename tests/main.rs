@@ -37,6 +37,7 @@ mod concurrency;
 mod crash_safety;
 mod credentials_cli;
 mod deploy_cli;
+mod docs;
 mod error_catalogue;
 mod exec_env;
 mod git_cli;
