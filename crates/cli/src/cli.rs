@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, members, secrets, sops,
+    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, members, secrets, sops, whoami,
 };
 
 const EXAMPLES: &str = "\
@@ -161,6 +161,9 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Run a command with secrets in its environment or in private files
     Exec(exec::ExecArgs),
+    /// Your keys, who they make you here, what they open, and whether git is set up
+    #[command(visible_alias = "doctor")]
+    Whoami(whoami::WhoamiArgs),
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub(crate) mod log;
 pub(crate) mod members;
 pub(crate) mod secrets;
 pub(crate) mod sops;
+pub(crate) mod whoami;
 
 use secrets_store::Kind;
 
@@ -49,5 +50,6 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::GitMerge(args) => gitdrivers::merge(&ctx, args),
         Command::Install(args) => install::run(&ctx, args),
         Command::Exec(args) => exec::run(&ctx, args),
+        Command::Whoami(args) => whoami::run(&ctx, &args),
     }
 }
