@@ -63,6 +63,7 @@ mod sops_interop;
 mod store_cli;
 mod store_interop;
 mod transactions;
+mod verbosity;
 mod whoami;
 
 use std::collections::BTreeSet;

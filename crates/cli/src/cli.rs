@@ -45,6 +45,12 @@ pub struct GlobalArgs {
     /// Say on stderr what is done and why (which repository, how the commit is made), as clan's --debug
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Say on stderr what is done and why: the same as --debug
+    #[arg(short = 'v', long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print results, warnings and errors only: no notes (`Committed …`) and no progress
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     /// Accepted as clan accepts it (a nix option); secrets evaluates no nix, so it changes nothing
     #[arg(long, global = true, num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub option: Vec<String>,
@@ -178,7 +184,7 @@ mod tests {
     fn the_global_flags_come_from_their_definition() {
         let mut flags = global_flags::<GlobalArgs>();
         flags.sort();
-        assert_eq!(flags, ["--debug", "--flake", "--json", "--no-commit", "--option", "--repo"]);
+        assert_eq!(flags, ["--debug", "--flake", "--json", "--no-commit", "--option", "--quiet", "--repo", "--verbose", "-q", "-v"]);
     }
 
     /// A flag added next to the global ones is seen without touching the fast path.

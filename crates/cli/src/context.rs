@@ -15,7 +15,7 @@ use secrets_store::{Kind, Repo, StoreError};
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::failure::Failure;
-use crate::output::say;
+use crate::output::{note, say};
 
 pub struct Context {
     pub global: GlobalArgs,
@@ -64,7 +64,7 @@ impl Context {
     /// `SECRETS_LOCK_TIMEOUT` seconds (60 by default).
     pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
         let timeout = lock_timeout()?;
-        let announce = |path: &std::path::Path| say!("waiting for another secrets command to finish (lock {})…", path.display());
+        let announce = |path: &std::path::Path| note!("waiting for another secrets command to finish (lock {})…", path.display());
         let lock = RepoLock::acquire(repo, timeout, &announce)?;
         match journal::recover(repo, &lock) {
             Ok(recovered) => report_recovered(recovered.as_ref()),
@@ -138,7 +138,7 @@ impl Context {
         }
         match committed {
             Ok(true) => {
-                say!("Committed {} to git: {subject}", plural(paths.len(), "path"));
+                note!("Committed {} to git: {subject}", plural(paths.len(), "path"));
                 Ok(())
             }
             Ok(false) => Ok(()),
@@ -184,7 +184,7 @@ impl Context {
         }
         let count = outcome.rekeyed.iter().filter(|r| r.file_changed).count();
         if count > 0 {
-            say!("Re-encrypted {}", plural(count, "secret"));
+            note!("Re-encrypted {}", plural(count, "secret"));
         }
     }
 
@@ -370,7 +370,7 @@ pub struct Bar(std::sync::OnceLock<ProgressBar>);
 
 impl Progress for Bar {
     fn start(&self, total: usize) {
-        if total > 8 && crate::output::stderr_is_terminal() {
+        if total > 8 && crate::output::stderr_is_terminal() && !crate::output::is_quiet() {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) = ProgressStyle::with_template("re-encrypting {bar:30} {pos}/{len} secrets") {
                 bar.set_style(style);

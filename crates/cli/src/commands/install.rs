@@ -11,7 +11,7 @@ use secrets_deploy::{DeployError, InstallOptions, KeySources, Manifest, Plan, Re
 use crate::context::{plural, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::output::{say, write_stdout, write_text};
+use crate::output::{note, say, write_stdout, write_text};
 
 const INSTALL_EXAMPLES: &str = "\
 Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
@@ -163,7 +163,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             }
             if style.key_import {
                 for (path, recipient) in &loaded.imported {
-                    say!("using ssh key {} as age key {recipient}", path.display());
+                    note!("using ssh key {} as age key {recipient}", path.display());
                 }
             }
             let options = InstallOptions {

@@ -24,7 +24,11 @@ use crate::context::Context;
 use crate::failure::CmdResult;
 
 pub fn run(cli: Cli) -> CmdResult {
-    let ctx = Context { global: cli.global };
+    let mut global = cli.global;
+    // `-v` is `--debug` by another name; `-q` holds for every message of the run.
+    global.debug |= global.verbose;
+    crate::output::set_verbosity(global.quiet);
+    let ctx = Context { global };
     match cli.command {
         Command::Key(cmd) => key::run(&ctx, cmd),
         Command::Users(cmd) => members::run(&ctx, Kind::User, cmd),

@@ -13,7 +13,7 @@ use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::output::{say, write_stdout};
+use crate::output::{note, say, write_stdout};
 
 /// Who a secret is (also) encrypted for.
 #[derive(Args, Debug, Clone, Default)]
@@ -149,7 +149,7 @@ pub fn set(ctx: &Context, args: &SetArgs) -> CmdResult {
         if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
             v
         } else {
-            say!("{}: unchanged", secrets_store::names::shown(name));
+            note!("{}: unchanged", secrets_store::names::shown(name));
             return Ok(0);
         }
     };
@@ -174,7 +174,7 @@ pub fn edit(ctx: &Context, name: &str) -> CmdResult {
     let current = ops::decrypt_secret(&repo, &secret, &Context::identities())?;
     // The keys are not held while the editor runs: they are loaded again afterwards.
     let Some(value) = crate::editor::edit(&current)? else {
-        say!("{}: unchanged", secrets_store::names::shown(name));
+        note!("{}: unchanged", secrets_store::names::shown(name));
         return Ok(0);
     };
     drop(current);
