@@ -194,15 +194,15 @@ mod tests {
         struct WithMore {
             #[command(flatten)]
             _global: GlobalArgs,
-            #[arg(short = 'q', long, global = true, alias = "silent")]
-            _quiet: bool,
+            #[arg(short = 'L', long, global = true, alias = "noisy")]
+            _loud: bool,
         }
         let flags = global_flags::<WithMore>();
-        for flag in ["--repo", "--flake", "--no-commit", "--json", "--quiet", "--silent", "-q"] {
+        for flag in ["--repo", "--flake", "--no-commit", "--json", "--quiet", "--loud", "--noisy", "-L"] {
             assert!(flags.iter().any(|f| f == flag), "{flag} missing from {flags:?}");
         }
-        assert!(takes_global_flag(&args(&["secrets", "sops", "decrypt", "--quiet", "f.yaml"]), &flags));
-        assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--quiet", "f.yaml"]), &global_flags::<GlobalArgs>()));
+        assert!(takes_global_flag(&args(&["secrets", "sops", "decrypt", "--loud", "f.yaml"]), &flags));
+        assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--loud", "f.yaml"]), &global_flags::<GlobalArgs>()));
     }
 
     #[test]
