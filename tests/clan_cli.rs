@@ -951,9 +951,10 @@ fn json_forms_have_clan_shapes_and_are_sorted() {
         assert_eq!(json(&["users", "get", "amy"]).0, text, "deterministic");
     }
 
-    // `key show` is the same shape, with the key's source and no user name.
+    // `key show` is the same shape, with the key's source and the user who registered it
+    // (clan leaves the name empty; a key nobody registered has none).
     let (text, value) = json(&["key", "show"]);
-    assert_eq!(text, format!("[\n  {{\n    \"publickey\": \"{}\",\n    \"source\": \"SOPS_AGE_KEY\",\n    \"type\": \"age\",\n    \"username\": \"\"\n  }}\n]", K[0]));
+    assert_eq!(text, format!("[\n  {{\n    \"publickey\": \"{}\",\n    \"source\": \"SOPS_AGE_KEY\",\n    \"type\": \"age\",\n    \"username\": \"zed\"\n  }}\n]", K[0]));
     assert_eq!(json(&["--json", "key", "show"]).1, value);
     let from_file = stdout_of(flake.cmd().args(["key", "show"]).env("SOPS_AGE_KEY_FILE", key_file(4)).assert().success().get_output());
     let from_file: serde_json::Value = serde_json::from_str(&from_file).unwrap();

@@ -49,6 +49,7 @@ mod hostile_sops;
 mod hostile_writes;
 mod install_as_sops_nix;
 mod install_safety;
+mod json_output;
 mod key_files;
 mod memory_cli;
 mod repository_state;

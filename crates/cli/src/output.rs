@@ -43,6 +43,7 @@ use crate::failure::{CmdResult, Failure};
 /// Writes to stdout: the whole of `bytes`, flushed. A reader that went away is
 /// [`Failure::broken_pipe`]; any other failure is an error to report.
 pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
+    WROTE_STDOUT.store(true, Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| stdout_failure(&e))
 }
@@ -92,6 +93,27 @@ pub fn clap_exit(error: &clap::Error) -> ! {
             std::process::exit(i32::from(failure.code));
         }
     }
+}
+
+/// Whether anything was written to stdout: a command's own result (see `commands::run`).
+static WROTE_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// Whether the command wrote a result to stdout.
+pub fn wrote_stdout() -> bool {
+    WROTE_STDOUT.load(Ordering::Relaxed)
+}
+
+/// Whether errors are printed as JSON (`--json`): `{"error": {...}}` on stderr.
+static JSON_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Sets whether errors are printed as JSON for the rest of the run.
+pub fn set_json_errors(json: bool) {
+    JSON_ERRORS.store(json, Ordering::Relaxed);
+}
+
+/// Whether errors are printed as JSON.
+pub fn json_errors() -> bool {
+    JSON_ERRORS.load(Ordering::Relaxed)
 }
 
 /// Whether `--quiet` was given: notes and progress are dropped (see the module docs).

@@ -240,15 +240,15 @@ fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str, style: S
     if ctx.global.json {
         let json = serde_json::json!({
             "target": plan.target,
-            "dryRun": report.dry_run,
+            "dry_run": report.dry_run,
             "generation": report.generation,
             "path": report.path,
             "installed": report.installed,
             "added": report.added,
             "modified": report.modified,
             "removed": report.removed,
-            "restartUnits": report.restart_units,
-            "reloadUnits": report.reload_units,
+            "restart_units": report.restart_units,
+            "reload_units": report.reload_units,
             "pruned": report.pruned,
         });
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();

@@ -1,5 +1,6 @@
 //! `secrets set|get|list|remove|rename`: the secrets themselves.
 
+use base64::Engine as _;
 use clap::Args;
 use std::io::{IsTerminal, Read};
 
@@ -220,6 +221,16 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
         StoreError::NotFound { path, .. } => Failure::msg(format!("Secret '{}' does not exist", path.display())).hint("see `secrets list`"),
         other => store_failure(other),
     })?;
+    if ctx.global.json {
+        // The value as a JSON string when it is text, else in base64: `get` is binary-safe.
+        let json = match std::str::from_utf8(&value) {
+            Ok(text) => serde_json::json!({"name": name, "value": text}),
+            Err(_) => serde_json::json!({"name": name, "value_base64": base64::engine::general_purpose::STANDARD.encode(&value)}),
+        };
+        let text = zeroize::Zeroizing::new(serde_json::to_string_pretty(&json).map_err(|e| Failure::msg(e.to_string()))? + "\n");
+        write_stdout(text.as_bytes())?;
+        return Ok(0);
+    }
     write_stdout(&value)?;
     Ok(0)
 }
