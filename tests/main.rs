@@ -33,6 +33,7 @@ mod clan_cli;
 mod clan_messages;
 mod cli_help;
 mod closed_streams;
+mod completions;
 mod concurrency;
 mod crash_safety;
 mod credentials_cli;

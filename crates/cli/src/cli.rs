@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, members, secrets, sops, whoami,
+    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, man, members, secrets, sops,
+    whoami,
 };
 
 const EXAMPLES: &str = "\
@@ -59,6 +60,8 @@ pub struct GlobalArgs {
 impl Cli {
     /// Parses the process arguments.
     pub fn from_args() -> Cli {
+        // A Tab in a shell with `secrets completions` installed: answered, and the process ends.
+        crate::commands::completions::complete_if_asked();
         let mut args: Vec<OsString> = std::env::args_os().collect();
         let sops_first = args.get(1).is_some_and(|a| a == "sops");
         if sops_first {
@@ -170,6 +173,9 @@ pub enum Command {
     /// Your keys, who they make you here, what they open, and whether git is set up
     #[command(visible_alias = "doctor")]
     Whoami(whoami::WhoamiArgs),
+    /// Print the manual page, or write one per command into a folder (for packagers)
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub(crate) mod import;
 pub(crate) mod install;
 pub(crate) mod key;
 pub(crate) mod log;
+pub(crate) mod man;
 pub(crate) mod members;
 pub(crate) mod secrets;
 pub(crate) mod sops;
@@ -58,7 +59,7 @@ fn dispatch(ctx: &Context, command: Command) -> CmdResult {
         Command::Resolve(args) => credentials::resolve_cmd(ctx, &args.service, &args.purpose, args.field.as_deref(), args.dir),
         Command::Export(cmd) => export::run(ctx, cmd),
         Command::Sops(cmd) => sops::run(cmd),
-        Command::Completions(args) => completions::run(args),
+        Command::Completions(args) => completions::run(&args),
         Command::Check(args) => check::run(ctx, args),
         Command::Access(args) => access::run(ctx, args),
         Command::Log(args) => log::run(ctx, args),
@@ -68,5 +69,6 @@ fn dispatch(ctx: &Context, command: Command) -> CmdResult {
         Command::Install(args) => install::run(ctx, args),
         Command::Exec(args) => exec::run(ctx, args),
         Command::Whoami(args) => whoami::run(ctx, &args),
+        Command::Man(args) => man::run(&args),
     }
 }
