@@ -29,7 +29,7 @@ const VAR: &str = "SECRETS_COMPLETE";
 /// `secrets completions`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Completes commands, flags, and the names of users, machines, groups and secrets of the repository you are in.\n\nInstall (once; open a new shell after):\n  secrets completions bash > ~/.local/share/bash-completion/completions/secrets\n  secrets completions zsh > \"${fpath[1]}/_secrets\"\n  secrets completions fish > ~/.config/fish/completions/secrets.fish"
+    after_help = "Completes commands, flags, and the names of users, machines, groups and secrets of the repository you are in.\n\nExamples, to install it once (then open a new shell):\n  secrets completions bash > ~/.local/share/bash-completion/completions/secrets\n  secrets completions zsh > \"${fpath[1]}/_secrets\"\n  secrets completions fish > ~/.config/fish/completions/secrets.fish"
 )]
 pub struct CompletionsArgs {
     /// The shell to complete for
