@@ -122,10 +122,10 @@ secrets check
             "secrets whoami",
             "",
             &[],
-            r#"
+            r"
 test -s ~/.local/share/bash-completion/completions/secrets && test -s ~/.local/share/man/man1/secrets-get.1
 secrets whoami | grep -qx 'You are: alice (user)'
-"#,
+",
         ),
         shell(
             "secrets git setup --pre-commit",
@@ -149,14 +149,14 @@ git push -q origin feature && git switch -q main && git branch -q -D feature
         shell(
             "git merge origin/feature",
             // Both sides changed the value: the merge stops, as the block's comment says.
-            r#"
+            r"
 git switch -q -c feature2 origin/feature
 printf theirs | secrets set db-password
 git push -q origin feature2:feature
 git switch -q main
 printf ours | secrets set db-password
 git fetch -q origin
-"#,
+",
             &[("git merge origin/feature", "! git merge origin/feature")],
             "test \"$(secrets get db-password)\" = \"$DB_PASSWORD\" && test -z \"$(git status --porcelain sops)\" && secrets check",
         ),
@@ -237,14 +237,12 @@ const GIT: Page = Page {
 
 const DEPLOYING: Page = Page {
     file: "docs/deploying.md",
-    setup: concat!(
-        r#"
+    setup: r#"
 secrets key generate 2>/dev/null
 secrets users add alice --age-key "$(my_key)"
 printf token | secrets set api-token --user alice
 git init -q --bare "$SCRATCH/origin.git" && git remote add origin "$SCRATCH/origin.git" && git push -q -u origin main
-"#
-    ),
+"#,
     blocks: &[
         shell("ssh-keyscan -t ed25519 web1 | secrets machines add web1 --ssh-to-age", "", &[], "test \"$(git ls-remote origin main | cut -c1-40)\" = \"$(git rev-parse HEAD)\""),
         shell(
@@ -335,7 +333,7 @@ fn documentation() -> Vec<String> {
     let mut docs: Vec<String> = fs::read_dir(repo_root().join("docs"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".md"))
+        .filter(|n| std::path::Path::new(n).extension().is_some_and(|e| e == "md"))
         .map(|n| format!("docs/{n}"))
         .collect();
     docs.sort();

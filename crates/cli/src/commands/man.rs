@@ -22,17 +22,14 @@ pub struct ManArgs {
 
 pub fn run(args: &ManArgs) -> CmdResult {
     let command = Cli::command();
-    match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| Failure::msg(format!("{}: cannot create the folder: {e}", dir.display())))?;
-            clap_mangen::generate_to(command, dir).map_err(|e| Failure::msg(format!("{}: cannot write the pages: {e}", dir.display())))?;
-            note!("Wrote the manual pages to {}", dir.display());
-        }
-        None => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(command).render(&mut page).map_err(|e| Failure::msg(format!("cannot render the page: {e}")))?;
-            write_stdout(&page)?;
-        }
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).map_err(|e| Failure::msg(format!("{}: cannot create the folder: {e}", dir.display())))?;
+        clap_mangen::generate_to(command, dir).map_err(|e| Failure::msg(format!("{}: cannot write the pages: {e}", dir.display())))?;
+        note!("Wrote the manual pages to {}", dir.display());
+    } else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page).map_err(|e| Failure::msg(format!("cannot render the page: {e}")))?;
+        write_stdout(&page)?;
     }
     Ok(0)
 }

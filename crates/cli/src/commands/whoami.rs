@@ -166,7 +166,7 @@ fn git_setup(root: &Path) -> GitSetup {
     };
     let hook_path = hooks.join("pre-commit");
     let hook = std::fs::read_to_string(&hook_path).ok().filter(|text| text.contains(" check")).map(|_| hook_path);
-    let program = diff.as_deref().or(merge.as_deref()).and_then(|command| shlex::split(command)).and_then(|words| words.into_iter().next());
+    let program = diff.as_deref().or(merge.as_deref()).and_then(shlex::split).and_then(|words| words.into_iter().next());
     let runnable = program.is_some_and(|p| if p.contains('/') { is_executable(Path::new(&p)) } else { find_on_path(&p).is_some() });
     GitSetup { diff, merge, hook, runnable }
 }

@@ -203,7 +203,7 @@ pub fn check(repo: &Repo, options: &Options<'_>) -> Result<Report> {
 
     let mut report = Report { secrets: secrets.len(), ..Report::default() };
     report.findings = sink.findings;
-    report.dangling_group_links = members.dangling.clone();
+    report.dangling_group_links.clone_from(&members.dangling);
     for ((findings, drifted, verification), secret) in results.into_iter().zip(&secrets) {
         report.findings.extend(findings);
         if drifted {
