@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::common::clan::{clan_key_json, clan_keys, fails, key_file, keys, no_panic, private_key, usage, Flake, K};
-use crate::common::{secrets, stderr_of, stdout_of, vectors};
+use crate::common::{secrets, sops, sops_bin, stderr_of, stdout_of, vectors};
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -518,6 +518,91 @@ fn machines_remove_leaves_no_dangling_group_link() {
     assert_eq!(flake.uncommitted(), "");
 }
 
+/// What the real `clan secrets machines remove NAME` does (clan_cli/secrets/machines.py
+/// `remove_machine`): the machine's folder goes; every secret is cleared of dangling links
+/// and re-encrypted by `sops updatekeys` for the recipients its links still name; the group
+/// links to the machine stay, dangling. `readers` maps each secret to those recipients.
+fn clan_machines_remove(flake: &Flake, name: &str, readers: &[(&str, &[usize])]) {
+    std::fs::remove_dir_all(flake.sops(&format!("machines/{name}"))).unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    for (secret, keys) in readers {
+        let config = config_dir.path().join(".sops.yaml");
+        let recipients: Vec<&str> = keys.iter().map(|&i| K[i]).collect();
+        std::fs::write(&config, format!("creation_rules:\n  - path_regex: .*\n    age: {}\n", recipients.join(","))).unwrap();
+        let file = format!("sops/secrets/{secret}/secret");
+        let out = sops(
+            &["--config", config.to_str().unwrap(), "updatekeys", "-y", "--input-type", "binary", &file],
+            &[("SOPS_AGE_KEY_FILE", &key_file(0))],
+            flake.path(),
+        );
+        assert!(out.status.success(), "sops updatekeys: {}", stderr_of(&out));
+    }
+    flake.git(&["add", "-A", "sops"]);
+    flake.git(&["commit", "-q", "-m", &format!("secrets: remove machine {name}")]);
+}
+
+/// clan's `machines remove` leaves `groups/<g>/machines/<m>` dangling: `check` reports it,
+/// `check --fix` removes it (and nothing else changes), and the repository checks clean.
+#[test]
+fn check_fix_removes_the_group_link_clan_machines_remove_leaves() {
+    if sops_bin().is_none() {
+        return;
+    }
+    let flake = Flake::new();
+    flake.all(
+        0,
+        &[
+            &["users", "add", "admin", K[0]],
+            &["machines", "add", "web1", K[1]],
+            &["machines", "add", "web2", K[2]],
+            &["groups", "add-machine", "servers", "web1"],
+            &["groups", "add-machine", "servers", "web2"],
+        ],
+    );
+    flake.set(0, &["--group", "servers", "tls"], "t");
+    clan_machines_remove(&flake, "web1", &[("tls", &[0, 2])]);
+    assert!(flake.has_link("groups/servers/machines/web1"), "clan leaves it");
+    let before = std::fs::read(flake.sops("secrets/tls/secret")).unwrap();
+
+    let out = flake.cmd().arg("check").assert().code(1);
+    let text = stdout_of(out.get_output());
+    assert!(text.contains("error[dangling-link]: sops/groups/servers/machines/web1: points at machine `web1`, which does not exist; `secrets check --fix` removes it"), "{text}");
+    assert!(text.contains("hint: `secrets check --fix` removes 1 dangling group link\n"), "{text}");
+
+    // No key is needed: the link grants nothing, so no secret is re-keyed.
+    let out = flake.cmd().args(["check", "--fix"]).assert().success();
+    assert_eq!(stdout_of(out.get_output()), "", "nothing left to report");
+    assert!(!flake.has_link("groups/servers/machines/web1"));
+    assert_eq!(std::fs::read(flake.sops("secrets/tls/secret")).unwrap(), before, "no secret changes");
+    assert_eq!(flake.last_commit(), "secrets: remove dangling links");
+    assert_eq!(flake.uncommitted(), "");
+    assert_eq!(flake.ok(0, &["groups", "list"]), "servers\nmachines:\n  web2\n\n");
+    flake.cmd().arg("check").assert().success().stdout("");
+}
+
+/// A group whose only member clan removed: `check --fix` removes the group and the secrets'
+/// links to it (git keeps no empty folder); the secret's recipients do not change, so no key
+/// is needed.
+#[test]
+fn check_fix_removes_a_group_clan_left_without_members() {
+    if sops_bin().is_none() {
+        return;
+    }
+    let flake = Flake::new();
+    flake.all(0, &[&["users", "add", "admin", K[0]], &["machines", "add", "web1", K[1]], &["groups", "add-machine", "servers", "web1"]]);
+    flake.set(0, &["--user", "admin", "--group", "servers", "tls"], "t");
+    clan_machines_remove(&flake, "web1", &[("tls", &[0])]);
+
+    let out = flake.cmd().args(["check", "--fix"]).assert().success();
+    assert_eq!(stdout_of(out.get_output()), "");
+    assert!(!flake.sops("groups/servers").exists(), "the emptied group is gone");
+    assert!(!flake.has_link("secrets/tls/groups/servers"), "and so is the link to it");
+    assert_eq!(flake.recipients("tls"), keys(&[0]));
+    flake.sops_reads("tls", 0, "t");
+    assert_eq!(flake.uncommitted(), "");
+    flake.cmd().arg("check").assert().success().stdout("");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every command and flag
 
@@ -808,7 +893,8 @@ fn every_command_has_help_with_an_example_and_completions_exist() {
     }
     for shell in ["bash", "zsh", "fish"] {
         let script = stdout_of(secrets().args(["completions", shell]).assert().success().get_output());
-        assert!(script.contains("secrets") && script.contains("import-sops"), "{shell}");
+        // The script asks `secrets` itself for commands and names (tests/completions.rs).
+        assert!(script.contains("secrets") && script.contains("SECRETS_COMPLETE"), "{shell}");
     }
     usage(secrets().args(["completions", "tcsh"]), "invalid value 'tcsh'");
 }
@@ -866,9 +952,10 @@ fn json_forms_have_clan_shapes_and_are_sorted() {
         assert_eq!(json(&["users", "get", "amy"]).0, text, "deterministic");
     }
 
-    // `key show` is the same shape, with the key's source and no user name.
+    // `key show` is the same shape, with the key's source and the user who registered it
+    // (clan leaves the name empty; a key nobody registered has none).
     let (text, value) = json(&["key", "show"]);
-    assert_eq!(text, format!("[\n  {{\n    \"publickey\": \"{}\",\n    \"source\": \"SOPS_AGE_KEY\",\n    \"type\": \"age\",\n    \"username\": \"\"\n  }}\n]", K[0]));
+    assert_eq!(text, format!("[\n  {{\n    \"publickey\": \"{}\",\n    \"source\": \"SOPS_AGE_KEY\",\n    \"type\": \"age\",\n    \"username\": \"zed\"\n  }}\n]", K[0]));
     assert_eq!(json(&["--json", "key", "show"]).1, value);
     let from_file = stdout_of(flake.cmd().args(["key", "show"]).env("SOPS_AGE_KEY_FILE", key_file(4)).assert().success().get_output());
     let from_file: serde_json::Value = serde_json::from_str(&from_file).unwrap();

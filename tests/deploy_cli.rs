@@ -278,7 +278,7 @@ fn overrides_set_mode_path_owner_and_units() {
     assert_eq!(fs::read(&link).unwrap(), b"group-value");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        report["restartUnits"],
+        report["restart_units"],
         serde_json::json!([]),
         "a first install restarts nothing (services start with their secrets), as sops-nix"
     );
@@ -318,8 +318,8 @@ fn unchanged_secrets_restart_nothing_and_changes_are_reported() {
     let args = ["--manifest", manifest.to_str().unwrap(), "--json"];
     ok(&install(&repo, &target, &args));
     let again: serde_json::Value = serde_json::from_slice(&ok(&install(&repo, &target, &args)).stdout).unwrap();
-    assert_eq!(again["restartUnits"], serde_json::json!([]));
-    assert_eq!(again["reloadUnits"], serde_json::json!([]));
+    assert_eq!(again["restart_units"], serde_json::json!([]));
+    assert_eq!(again["reload_units"], serde_json::json!([]));
 
     // A new value for the vars secret, still encrypted for web1.
     let bob = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
@@ -330,8 +330,8 @@ fn unchanged_secrets_restart_nothing_and_changes_are_reported() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["added"], serde_json::json!(["extra"]));
     assert_eq!(report["modified"], serde_json::json!(["vars/per-machine/web1/gen/token"]));
-    assert_eq!(report["reloadUnits"], serde_json::json!(["b.service"]));
-    assert_eq!(report["restartUnits"], serde_json::json!([]));
+    assert_eq!(report["reload_units"], serde_json::json!(["b.service"]));
+    assert_eq!(report["restart_units"], serde_json::json!([]));
     let human = ok(&install(&repo, &target, &["--manifest", manifest.to_str().unwrap()])).clone();
     assert!(stderr_of(&human).contains("Installed 3 secrets for machine `web1`"), "{}", stderr_of(&human));
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, members, secrets, sops,
+    access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, man, members, secrets, sops,
+    whoami,
 };
 
 const EXAMPLES: &str = "\
@@ -45,6 +46,12 @@ pub struct GlobalArgs {
     /// Say on stderr what is done and why (which repository, how the commit is made), as clan's --debug
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Say on stderr what is done and why: the same as --debug
+    #[arg(short = 'v', long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Print results, warnings and errors only: no notes (`Committed …`) and no progress
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     /// Accepted as clan accepts it (a nix option); secrets evaluates no nix, so it changes nothing
     #[arg(long, global = true, num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub option: Vec<String>,
@@ -53,6 +60,8 @@ pub struct GlobalArgs {
 impl Cli {
     /// Parses the process arguments.
     pub fn from_args() -> Cli {
+        // A Tab in a shell with `secrets completions` installed: answered, and the process ends.
+        crate::commands::completions::complete_if_asked();
         let mut args: Vec<OsString> = std::env::args_os().collect();
         let sops_first = args.get(1).is_some_and(|a| a == "sops");
         if sops_first {
@@ -161,6 +170,12 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Run a command with secrets in its environment or in private files
     Exec(exec::ExecArgs),
+    /// Your keys, who they make you here, what they open, and whether git is set up
+    #[command(visible_alias = "doctor")]
+    Whoami(whoami::WhoamiArgs),
+    /// Print the manual page, or write one per command into a folder (for packagers)
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 #[cfg(test)]
@@ -175,7 +190,7 @@ mod tests {
     fn the_global_flags_come_from_their_definition() {
         let mut flags = global_flags::<GlobalArgs>();
         flags.sort();
-        assert_eq!(flags, ["--debug", "--flake", "--json", "--no-commit", "--option", "--repo"]);
+        assert_eq!(flags, ["--debug", "--flake", "--json", "--no-commit", "--option", "--quiet", "--repo", "--verbose", "-q", "-v"]);
     }
 
     /// A flag added next to the global ones is seen without touching the fast path.
@@ -185,15 +200,15 @@ mod tests {
         struct WithMore {
             #[command(flatten)]
             _global: GlobalArgs,
-            #[arg(short = 'q', long, global = true, alias = "silent")]
-            _quiet: bool,
+            #[arg(short = 'L', long, global = true, alias = "noisy")]
+            _loud: bool,
         }
         let flags = global_flags::<WithMore>();
-        for flag in ["--repo", "--flake", "--no-commit", "--json", "--quiet", "--silent", "-q"] {
+        for flag in ["--repo", "--flake", "--no-commit", "--json", "--quiet", "--loud", "--noisy", "-L"] {
             assert!(flags.iter().any(|f| f == flag), "{flag} missing from {flags:?}");
         }
-        assert!(takes_global_flag(&args(&["secrets", "sops", "decrypt", "--quiet", "f.yaml"]), &flags));
-        assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--quiet", "f.yaml"]), &global_flags::<GlobalArgs>()));
+        assert!(takes_global_flag(&args(&["secrets", "sops", "decrypt", "--loud", "f.yaml"]), &flags));
+        assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--loud", "f.yaml"]), &global_flags::<GlobalArgs>()));
     }
 
     #[test]

@@ -15,10 +15,40 @@ use secrets_store::{Kind, Repo, StoreError};
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::failure::Failure;
-use crate::output::say;
+use crate::output::{note, say};
 
 pub struct Context {
     pub global: GlobalArgs,
+    /// What the command changed, for its `--json` result ([`Change`]).
+    pub change: std::cell::RefCell<Change>,
+}
+
+/// What a command changed in the repository: with `--json`, a command that prints no result of
+/// its own prints this one (`commands::run`), so that every command has one JSON result.
+#[derive(Default, Debug)]
+pub struct Change {
+    /// Whether the command reached its commit (or the point where it would commit).
+    pub recorded: bool,
+    /// Paths changed, relative to the repository.
+    pub paths: Vec<String>,
+    /// Secrets whose files were encrypted again.
+    pub reencrypted: Vec<String>,
+    /// Secrets someone lost access to: their values should change.
+    pub lost_access: Vec<String>,
+    /// The commit's subject, when a commit was made.
+    pub commit: Option<String>,
+}
+
+impl Change {
+    /// The JSON result: `{"changed": [...], "reencrypted": [...], "lost_access": [...], "commit": …}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "changed": self.paths,
+            "reencrypted": self.reencrypted,
+            "lost_access": self.lost_access,
+            "commit": self.commit,
+        })
+    }
 }
 
 impl Context {
@@ -64,7 +94,7 @@ impl Context {
     /// `SECRETS_LOCK_TIMEOUT` seconds (60 by default).
     pub fn lock(&self, repo: &Repo) -> Result<RepoLock, Failure> {
         let timeout = lock_timeout()?;
-        let announce = |path: &std::path::Path| say!("waiting for another secrets command to finish (lock {})…", path.display());
+        let announce = |path: &std::path::Path| note!("waiting for another secrets command to finish (lock {})…", path.display());
         let lock = RepoLock::acquire(repo, timeout, &announce)?;
         match journal::recover(repo, &lock) {
             Ok(recovered) => report_recovered(recovered.as_ref()),
@@ -109,6 +139,11 @@ impl Context {
     /// the store's record that the change is uncommitted (also when told not to commit). A
     /// failed commit keeps the record, so the next command commits the change.
     pub fn commit(&self, repo: &Repo, paths: &[PathBuf], subject: &str) -> Result<(), Failure> {
+        {
+            let mut change = self.change.borrow_mut();
+            change.recorded = true;
+            change.paths.extend(paths.iter().map(|p| p.strip_prefix(repo.root()).unwrap_or(p).display().to_string()));
+        }
         if paths.is_empty() {
             let _ = uncommitted::clear(repo);
             return Ok(());
@@ -138,7 +173,8 @@ impl Context {
         }
         match committed {
             Ok(true) => {
-                say!("Committed {} to git: {subject}", plural(paths.len(), "path"));
+                self.change.borrow_mut().commit = Some(subject.to_string());
+                note!("Committed {} to git: {subject}", plural(paths.len(), "path"));
                 Ok(())
             }
             Ok(false) => Ok(()),
@@ -167,6 +203,11 @@ impl Context {
     pub fn report(&self, repo: &Repo, outcome: &Outcome, lost: Lost<'_>) {
         let revoked: Vec<&str> =
             outcome.rekeyed.iter().filter(|r| r.file_changed && !r.removed.is_empty()).map(|r| r.secret.as_str()).collect();
+        {
+            let mut change = self.change.borrow_mut();
+            change.reencrypted.extend(outcome.rekeyed.iter().filter(|r| r.file_changed).map(|r| r.secret.clone()));
+            change.lost_access.extend(revoked.iter().map(|s| (*s).to_string()));
+        }
         if !revoked.is_empty() {
             let who = match lost {
                 Lost::Member { kind, name } | Lost::ThroughGroup { kind, name, .. } => format!("{} ({})", shown(name), kind.noun()),
@@ -184,7 +225,7 @@ impl Context {
         }
         let count = outcome.rekeyed.iter().filter(|r| r.file_changed).count();
         if count > 0 {
-            say!("Re-encrypted {}", plural(count, "secret"));
+            note!("Re-encrypted {}", plural(count, "secret"));
         }
     }
 
@@ -370,7 +411,7 @@ pub struct Bar(std::sync::OnceLock<ProgressBar>);
 
 impl Progress for Bar {
     fn start(&self, total: usize) {
-        if total > 8 && crate::output::stderr_is_terminal() {
+        if total > 8 && crate::output::stderr_is_terminal() && !crate::output::is_quiet() {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) = ProgressStyle::with_template("re-encrypting {bar:30} {pos}/{len} secrets") {
                 bar.set_style(style);

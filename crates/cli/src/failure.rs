@@ -82,7 +82,19 @@ impl Failure {
     /// escape sequence or carriage return from a committer-chosen name that an error quotes) is
     /// shown escaped, after its prefix: names are escaped where messages quote them
     /// (`names::shown`); this catches what slips through.
+    ///
+    /// With `--json` it is one line of JSON instead, `{"error": {"message", "hints",
+    /// "exit_code"}}` (docs/json.md), masked the same way.
     pub fn print(&self) {
+        if crate::output::json_errors() {
+            let json = serde_json::json!({"error": {
+                "message": redact(&self.message),
+                "hints": self.hints.iter().map(|h| redact(h)).collect::<Vec<_>>(),
+                "exit_code": self.code,
+            }});
+            say!("{json}");
+            return;
+        }
         say!("error: {}", printable(&redact(&self.message)));
         for hint in &self.hints {
             say!("hint: {}", printable(&redact(hint)));

@@ -17,6 +17,12 @@
 //!   a committer-chosen name that a message quotes without escaping still cannot send a
 //!   terminal escape or forge a line.
 //!
+//! How much is said on stderr is set once per run ([`set_verbosity`], from `-q`/`-v`):
+//! [`say!`] is for what must reach the reader whatever they asked (warnings, errors, what
+//! they must act on, such as whom to rotate a value for), [`note!`] for notes and progress
+//! (`Committed 1 path to git: …`, `Re-encrypted 3 secrets`), which `--quiet` drops, as git's
+//! and cargo's `-q` drop theirs. `--verbose` is clan's `--debug`: the `debug:` lines.
+//!
 //! A closed descriptor (`2>&-`, `>&-`) never reaches these writers: the Rust runtime opens
 //! `/dev/null` on a standard descriptor that is closed at start, as git's `sanitize_stdfds`
 //! does, so that no file the command opens can take its number.
@@ -27,6 +33,7 @@
 
 use std::fmt;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use secrets_store::names::shown;
 
@@ -36,6 +43,7 @@ use crate::failure::{CmdResult, Failure};
 /// Writes to stdout: the whole of `bytes`, flushed. A reader that went away is
 /// [`Failure::broken_pipe`]; any other failure is an error to report.
 pub fn write_stdout(bytes: &[u8]) -> CmdResult<()> {
+    WROTE_STDOUT.store(true, Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| stdout_failure(&e))
 }
@@ -86,6 +94,51 @@ pub fn clap_exit(error: &clap::Error) -> ! {
         }
     }
 }
+
+/// Whether anything was written to stdout: a command's own result (see `commands::run`).
+static WROTE_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// Whether the command wrote a result to stdout.
+pub fn wrote_stdout() -> bool {
+    WROTE_STDOUT.load(Ordering::Relaxed)
+}
+
+/// Whether errors are printed as JSON (`--json`): `{"error": {...}}` on stderr.
+static JSON_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Sets whether errors are printed as JSON for the rest of the run.
+pub fn set_json_errors(json: bool) {
+    JSON_ERRORS.store(json, Ordering::Relaxed);
+}
+
+/// Whether errors are printed as JSON.
+pub fn json_errors() -> bool {
+    JSON_ERRORS.load(Ordering::Relaxed)
+}
+
+/// Whether `--quiet` was given: notes and progress are dropped (see the module docs).
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Sets how much is said for the rest of the run: `quiet` drops notes and progress.
+pub fn set_verbosity(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether notes and progress are dropped (`--quiet`).
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Writes a note to stderr (what was done: a commit, a re-encryption, a wait), as [`say!`]
+/// does, unless `--quiet` was given.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        if !$crate::output::is_quiet() {
+            $crate::output::say_line(::std::format_args!($($arg)*))
+        }
+    };
+}
+pub(crate) use note;
 
 /// Writes one line to stderr, like `eprintln!` but never failing: see the module docs.
 macro_rules! say {

@@ -246,7 +246,9 @@ fn shared_keys(repo: &Repo, kind: Kind, name: &str) -> Vec<SharedKey> {
     shared
 }
 
-fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
+/// Removes a group's member folders and the group itself when they are empty (git keeps no
+/// empty folder).
+pub(crate) fn remove_group_if_empty(tx: &mut Tx<'_>, group_dir: &std::path::Path) {
     for folder in ["users", "machines"] {
         tx.remove_empty_dir(&group_dir.join(folder));
     }

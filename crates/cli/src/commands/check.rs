@@ -41,7 +41,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
     let identities = Context::identities();
     let run_check = || check::check(&repo, &Options { identities: Some(&identities) }).map_err(Failure::from);
     let mut report = run_check()?;
-    if args.fix && !report.drifted.is_empty() {
+    if args.fix && report.needs_fix() {
         let progress = Context::progress();
         let op = Ctx {
             repo: &repo,
@@ -51,7 +51,9 @@ pub fn run(ctx: &Context, args: CheckArgs) -> CmdResult {
         };
         let outcome = check::fix(&op, &report)?;
         ctx.report(&repo, &outcome, crate::context::Lost::Unknown);
-        ctx.commit(&repo, &outcome.paths, "secrets: re-key secrets to match their links")?;
+        let subject =
+            if report.drifted.is_empty() { "secrets: remove dangling links" } else { "secrets: re-key secrets to match their links" };
+        ctx.commit(&repo, &outcome.paths, subject)?;
         report = run_check()?;
     }
     if ctx.global.json {
@@ -76,14 +78,27 @@ fn print_human(report: &Report, fixed: bool) -> CmdResult<()> {
         plural(report.warnings(), "warning"),
         plural(report.secrets, "secret")
     ));
-    let fixable = report.findings.iter().filter(|f| f.fixable).count();
-    if fixable > 0 && !fixed {
-        out.push_str(&format!(
-            "hint: `secrets check --fix` re-keys {} (it needs a key that can read them)\n",
-            plural(report.drifted.len(), "secret")
-        ));
+    let fixable = report.fixable();
+    if fixable > 0 && fixed {
+        // What is left after a fix is what it could not repair: say so, rather than let the
+        // messages above promise a fix that just ran.
+        out.push_str(&format!("`secrets check --fix` could not fix {} of these (listed above)\n", plural(fixable, "finding")));
+    } else if fixable > 0 {
+        out.push_str(&format!("hint: `secrets check --fix` {}\n", fix_scope(report)));
     }
     write_text(&out)
+}
+
+/// What `--fix` would do, for the hint.
+fn fix_scope(report: &Report) -> String {
+    let mut parts = Vec::new();
+    if !report.drifted.is_empty() {
+        parts.push(format!("re-keys {} (it needs a key that can read them)", plural(report.drifted.len(), "secret")));
+    }
+    if !report.dangling_group_links.is_empty() {
+        parts.push(format!("removes {}", plural(report.dangling_group_links.len(), "dangling group link")));
+    }
+    parts.join(" and ")
 }
 
 fn print_json(report: &Report) -> CmdResult<()> {

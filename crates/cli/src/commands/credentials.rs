@@ -17,7 +17,7 @@ use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
 use crate::io::{lasting_private_dir, private_tempdir, write_private};
-use crate::output::{say, write_stdout, write_text};
+use crate::output::{note, say, write_stdout, write_text};
 
 #[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
@@ -110,7 +110,7 @@ pub fn run(ctx: &Context, cmd: CredentialsCommand) -> CmdResult {
             let secret = credentials::secret_name(provider, &name);
             let _lock = ctx.lock(&repo)?;
             let outcome = ops::set_secret(&op, &secret, &credential.to_json(), &members)?;
-            say!("Stored {provider} credentials `{name}` as secret {secret}");
+            note!("Stored {provider} credentials `{name}` as secret {secret}");
             ctx.commit(&repo, &outcome.paths, &format!("secrets: update {secret}"))?;
             Ok(0)
         }

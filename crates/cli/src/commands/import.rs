@@ -14,7 +14,7 @@ use crate::commands::secrets::{members_with_caller, MemberArgs};
 use crate::context::{plural, Context};
 use crate::failure::{CmdResult, Failure};
 use crate::io::read_input;
-use crate::output::say;
+use crate::output::{note, say};
 
 /// `secrets import-sops`.
 #[derive(Args, Debug)]
@@ -85,7 +85,7 @@ pub fn run(ctx: &Context, args: ImportArgs) -> CmdResult {
         paths.extend(outcome.paths);
         imported += 1;
     }
-    say!("Imported {} from {file}", plural(imported, "secret"));
+    note!("Imported {} from {file}", plural(imported, "secret"));
     let source = Path::new(&file).file_name().map_or_else(|| "stdin".into(), |n| n.to_string_lossy().into_owned());
     ctx.commit(&repo, &paths, &format!("secrets: import {} from {source}", plural(imported, "secret")))?;
     Ok(0)

@@ -11,7 +11,7 @@ use secrets_deploy::{DeployError, InstallOptions, KeySources, Manifest, Plan, Re
 use crate::context::{plural, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::output::{say, write_stdout, write_text};
+use crate::output::{note, say, write_stdout, write_text};
 
 const INSTALL_EXAMPLES: &str = "\
 Each run writes a new generation DIR.d/N and switches the symlink DIR to it in one step; a secret
@@ -163,7 +163,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> CmdResult {
             }
             if style.key_import {
                 for (path, recipient) in &loaded.imported {
-                    say!("using ssh key {} as age key {recipient}", path.display());
+                    note!("using ssh key {} as age key {recipient}", path.display());
                 }
             }
             let options = InstallOptions {
@@ -248,15 +248,15 @@ fn print_report(ctx: &Context, plan: &Plan, report: &Report, who: &str, style: S
     if ctx.global.json {
         let json = serde_json::json!({
             "target": plan.target,
-            "dryRun": report.dry_run,
+            "dry_run": report.dry_run,
             "generation": report.generation,
             "path": report.path,
             "installed": report.installed,
             "added": report.added,
             "modified": report.modified,
             "removed": report.removed,
-            "restartUnits": report.restart_units,
-            "reloadUnits": report.reload_units,
+            "restart_units": report.restart_units,
+            "reload_units": report.reload_units,
             "pruned": report.pruned,
         });
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();

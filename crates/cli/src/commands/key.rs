@@ -40,7 +40,7 @@ fn env(name: &str) -> Option<String> {
 pub fn run(ctx: &Context, cmd: KeyCommand) -> CmdResult {
     match cmd {
         KeyCommand::Generate { new } => generate(ctx, new),
-        KeyCommand::Show => show(),
+        KeyCommand::Show => show(ctx),
         KeyCommand::Update => {
             let repo = ctx.repo()?;
             let _lock = ctx.lock(&repo)?;
@@ -222,14 +222,32 @@ fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn show() -> CmdResult {
+/// clan's `key show` output, with `username` the user of this repository whose `key.json` holds
+/// the key (clan leaves it empty; outside a repository, or for a key nobody registered, it is).
+fn show(ctx: &Context) -> CmdResult {
     let keys = local_keys()?;
     if keys.is_empty() {
         return Err(Failure::msg("No public key found").hint("generate one with `secrets key generate`"));
     }
+    let index = ctx.repo().ok().map(|repo| secrets_store::history::KeyIndex::from_repo(&repo));
+    let users: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let owners = index.as_ref().map_or(&[][..], |index| index.owners(&k.key.key));
+            owners.iter().filter(|o| o.kind == secrets_store::Kind::User).map(|o| o.name.clone()).collect::<Vec<_>>().join(",")
+        })
+        .collect();
     let objects: Vec<Vec<(&str, &str)>> = keys
         .iter()
-        .map(|k| vec![("publickey", k.key.key.as_str()), ("source", k.source.as_str()), ("type", k.key.kind.as_str()), ("username", "")])
+        .zip(&users)
+        .map(|(k, user)| {
+            vec![
+                ("publickey", k.key.key.as_str()),
+                ("source", k.source.as_str()),
+                ("type", k.key.kind.as_str()),
+                ("username", user.as_str()),
+            ]
+        })
         .collect();
     write_stdout(python_json_objects(&objects).as_bytes())?;
     Ok(0)

@@ -1,5 +1,6 @@
 //! `secrets set|get|list|remove|rename`: the secrets themselves.
 
+use base64::Engine as _;
 use clap::Args;
 use std::io::{IsTerminal, Read};
 
@@ -13,7 +14,7 @@ use crate::commands::members::print_names;
 use crate::context::{store_failure, Context};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::output::{say, write_stdout};
+use crate::output::{note, say, write_stdout};
 
 /// Who a secret is (also) encrypted for.
 #[derive(Args, Debug, Clone, Default)]
@@ -149,7 +150,7 @@ pub fn set(ctx: &Context, args: &SetArgs) -> CmdResult {
         if let Some(v) = crate::editor::edit(current.as_ref().map_or(b"", |v| v.as_slice()))? {
             v
         } else {
-            say!("{}: unchanged", secrets_store::names::shown(name));
+            note!("{}: unchanged", secrets_store::names::shown(name));
             return Ok(0);
         }
     };
@@ -174,7 +175,7 @@ pub fn edit(ctx: &Context, name: &str) -> CmdResult {
     let current = ops::decrypt_secret(&repo, &secret, &Context::identities())?;
     // The keys are not held while the editor runs: they are loaded again afterwards.
     let Some(value) = crate::editor::edit(&current)? else {
-        say!("{}: unchanged", secrets_store::names::shown(name));
+        note!("{}: unchanged", secrets_store::names::shown(name));
         return Ok(0);
     };
     drop(current);
@@ -220,6 +221,16 @@ pub fn get(ctx: &Context, name: &str) -> CmdResult {
         StoreError::NotFound { path, .. } => Failure::msg(format!("Secret '{}' does not exist", path.display())).hint("see `secrets list`"),
         other => store_failure(other),
     })?;
+    if ctx.global.json {
+        // The value as a JSON string when it is text, else in base64: `get` is binary-safe.
+        let json = match std::str::from_utf8(&value) {
+            Ok(text) => serde_json::json!({"name": name, "value": text}),
+            Err(_) => serde_json::json!({"name": name, "value_base64": base64::engine::general_purpose::STANDARD.encode(&value)}),
+        };
+        let text = zeroize::Zeroizing::new(serde_json::to_string_pretty(&json).map_err(|e| Failure::msg(e.to_string()))? + "\n");
+        write_stdout(text.as_bytes())?;
+        return Ok(0);
+    }
     write_stdout(&value)?;
     Ok(0)
 }

@@ -43,8 +43,9 @@ impl Env {
 pub(crate) struct Inspected {
     /// Existing members, by the name of what each link resolves to.
     pub members: Vec<String>,
-    /// A link to a member that does not exist (re-keying drops it).
-    pub dangling: bool,
+    /// The names of links to members that do not exist (re-keying drops them from a secret;
+    /// `check --fix` removes them from a group).
+    pub dangling: Vec<String>,
     /// A link named after another member than it leads to: not a member (re-keying drops it).
     pub misnamed: bool,
     /// A link the store refuses to follow (outside sops/, wrong kind).
@@ -160,7 +161,7 @@ pub(crate) fn inspect(env: &Env, members: &Members, container: &Folder, kind: Ki
                     link,
                     format!("points at {noun} `{member}`, which does not exist; `secrets check --fix` removes it"),
                 );
-                out.dangling = true;
+                out.dangling.push(name.clone());
             } else {
                 sink.error("escaping-link", link, format!("a dangling link pointing outside sops/{}/ ({shown}): remove it", kind.folder()));
                 out.unsafe_links = true;

@@ -11,7 +11,7 @@ use crate::repo::Repo;
 use crate::untrusted::{Folder, Limit, UntrustedError};
 
 use super::links::{self, Env};
-use super::{listing, Entry, Sink};
+use super::{listing, Entry, GroupLink, Sink};
 
 /// A group's members.
 #[derive(Default)]
@@ -26,6 +26,8 @@ pub(crate) struct Members {
     pub keys: HashMap<(Kind, String), Vec<PublicKey>>,
     pub groups: HashMap<String, Group>,
     pub index: KeyIndex,
+    /// Links of groups to members that do not exist (what clan's `machines remove` leaves).
+    pub dangling: Vec<GroupLink>,
 }
 
 pub(crate) use crate::names::is_leftover;
@@ -190,8 +192,11 @@ fn check_groups(repo: &Repo, env: &Env, members: &mut Members, sink: &mut Sink<'
         }
         let users = links::inspect(env, members, &group, Kind::User, sink);
         let machines = links::inspect(env, members, &group, Kind::Machine, sink);
-        if users.members.is_empty() && machines.members.is_empty() && !users.dangling && !machines.dangling {
+        if users.members.is_empty() && machines.members.is_empty() && users.dangling.is_empty() && machines.dangling.is_empty() {
             sink.warn("empty-group", dir, "a group without members");
+        }
+        for (kind, found) in [(Kind::User, &users.dangling), (Kind::Machine, &machines.dangling)] {
+            members.dangling.extend(found.iter().map(|member| GroupLink { group: name.clone(), kind, member: member.clone() }));
         }
         members.groups.insert(name, super::members::Group { users: users.members, machines: machines.members });
     }

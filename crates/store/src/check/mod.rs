@@ -81,6 +81,20 @@ pub struct Report {
     /// Secrets that [`fix`] would re-key: their recipients differ from their links, or they
     /// have dangling or misnamed links.
     pub drifted: Vec<SecretRef>,
+    /// Links of groups to users or machines that do not exist, which [`fix`] removes: clan's
+    /// `machines remove` and `users remove` delete the member's folder and leave them.
+    pub dangling_group_links: Vec<GroupLink>,
+}
+
+/// A group's link to one member (`sops/groups/<group>/<kind>s/<member>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupLink {
+    /// The group's name.
+    pub group: String,
+    /// User or machine.
+    pub kind: Kind,
+    /// The name of the link, that is of the member it stands for.
+    pub member: String,
 }
 
 impl Report {
@@ -92,6 +106,16 @@ impl Report {
     /// How many findings are warnings.
     pub fn warnings(&self) -> usize {
         self.findings.iter().filter(|f| f.severity == Severity::Warning).count()
+    }
+
+    /// Whether [`fix`] has anything to do: secrets to re-key or group links to remove.
+    pub fn needs_fix(&self) -> bool {
+        !self.drifted.is_empty() || !self.dangling_group_links.is_empty()
+    }
+
+    /// How many findings [`fix`] repairs.
+    pub fn fixable(&self) -> usize {
+        self.findings.iter().filter(|f| f.fixable).count()
     }
 
     /// Whether the check passed: no error (warnings allowed).
@@ -179,6 +203,7 @@ pub fn check(repo: &Repo, options: &Options<'_>) -> Result<Report> {
 
     let mut report = Report { secrets: secrets.len(), ..Report::default() };
     report.findings = sink.findings;
+    report.dangling_group_links.clone_from(&members.dangling);
     for ((findings, drifted, verification), secret) in results.into_iter().zip(&secrets) {
         report.findings.extend(findings);
         if drifted {
@@ -365,7 +390,12 @@ fn check_secret(
 
     let links_unsafe = users.unsafe_links || machines.unsafe_links || groups.unsafe_links;
     // Links re-keying drops: dangling ones and misnamed ones (which grant nothing).
-    let dangling = users.dangling || machines.dangling || groups.dangling || users.misnamed || machines.misnamed || groups.misnamed;
+    let dangling = !users.dangling.is_empty()
+        || !machines.dangling.is_empty()
+        || !groups.dangling.is_empty()
+        || users.misnamed
+        || machines.misnamed
+        || groups.misnamed;
     let Some(file) = file else { return (false, Verification::NotTried) };
     if links_unsafe {
         // The store refuses to re-key through such links; the link errors say what to do.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::output::say;
+use crate::output::{note, say};
 
 const ATTRIBUTES_HEADER: &str = "# sops files: readable diffs and merges of encrypted values (`secrets git setup`)";
 const HOOK_MARKER: &str = "# installed by `secrets git setup --pre-commit`";
@@ -71,10 +71,10 @@ pub fn run(ctx: &Context, pre_commit: bool, patterns: &[String], command: Option
     }
 
     if changes.is_empty() {
-        say!("git is already set up for secrets");
+        note!("git is already set up for secrets");
     }
     for change in changes {
-        say!("{change}");
+        note!("{change}");
     }
     Ok(0)
 }
