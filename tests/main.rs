@@ -62,6 +62,7 @@ mod sops_conventions;
 mod sops_edit;
 mod sops_exec;
 mod sops_interop;
+mod ssh_users;
 mod store_cli;
 mod store_interop;
 mod transactions;

@@ -126,9 +126,10 @@ impl Context {
         Ok(repo)
     }
 
-    /// The identities at hand (the environment's, as sops finds them).
+    /// The identities at hand (the environment's, as sops finds them; a passphrase is asked on
+    /// the terminal when a protected one is needed).
     pub fn identities() -> Identities {
-        Identities::from_env()
+        crate::passphrase::local_identities()
     }
 
     fn commits(&self) -> bool {

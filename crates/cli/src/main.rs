@@ -11,6 +11,7 @@ mod exit;
 mod failure;
 mod io;
 mod output;
+mod passphrase;
 mod sys;
 
 use std::process::ExitCode;

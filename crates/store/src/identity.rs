@@ -1,6 +1,9 @@
 //! "Which user am I?": the public keys of the local age identities, found as clan finds them
 //! (one source: `SOPS_AGE_KEY`, else `SOPS_AGE_KEY_FILE`, else the default `keys.txt`), and the
-//! user of the repository that owns one of them.
+//! user of the repository that owns one of them. Where clan finds no age key at all, the ssh
+//! keys sops decrypts with (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519` and
+//! `~/.ssh/id_rsa`) count too: a user registered with an ssh key can then set what they can
+//! already read (clan stops there with "No SOPS key found").
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -41,20 +44,59 @@ pub fn local_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LocalKey>>
     let (text, source) = if let Some(content) = env("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
         (zeroize::Zeroizing::new(content), "SOPS_AGE_KEY".to_string())
     } else {
-        let Some(path) = key_file_for_generation(env) else { return Ok(Vec::new()) };
+        let Some(path) = key_file_for_generation(env) else { return Ok(ssh_keys(env)) };
         // The same reader as decryption's: once, bounded, never blocking on a FIFO.
         match secrets_sops::keys::identities::read_key_file(&path) {
             Ok(Some(bytes)) => match std::str::from_utf8(&bytes) {
                 Ok(text) => (zeroize::Zeroizing::new(text.to_string()), path.display().to_string()),
                 Err(_) => return Ok(Vec::new()),
             },
-            _ => return Ok(Vec::new()),
+            Ok(None) => return Ok(ssh_keys(env)),
+            Err(_) => return Ok(Vec::new()),
         }
     };
     let mut keys: Vec<LocalKey> = public_keys_in(&text)?.into_iter().map(|key| LocalKey { key, source: source.clone() }).collect();
     keys.sort_by(|a, b| a.key.cmp(&b.key));
     keys.dedup_by(|a, b| a.key == b.key);
     Ok(keys)
+}
+
+/// The public keys of the ssh keys sops decrypts with, each as its `ssh-… AAAA…` line and, for
+/// ssh-ed25519, also as its `ssh-to-age` recipient (a user may be registered with either). The
+/// public half is read from `<key>.pub`, else from the key itself when it has no passphrase.
+fn ssh_keys(env: &dyn Fn(&str) -> Option<String>) -> Vec<LocalKey> {
+    let paths: Vec<PathBuf> = match env("SOPS_AGE_SSH_PRIVATE_KEY_FILE").filter(|v| !v.is_empty()) {
+        Some(path) => vec![PathBuf::from(path)],
+        None => match env("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => ["id_ed25519", "id_rsa"].iter().map(|n| Path::new(&home).join(".ssh").join(n)).collect(),
+            None => Vec::new(),
+        },
+    };
+    let mut keys = Vec::new();
+    for path in paths {
+        let Some(line) = ssh_public_line(&path) else { continue };
+        let source = path.display().to_string();
+        if let Ok(converted) = secrets_sops::keys::ssh_to_age::ssh_ed25519_public_to_age(&line) {
+            keys.push(LocalKey { key: PublicKey::age(converted), source: source.clone() });
+        }
+        keys.push(LocalKey { key: PublicKey::age(line), source });
+    }
+    keys
+}
+
+/// `ssh-ed25519 AAAA…` (type and key, no comment) of a private key file.
+fn ssh_public_line(private: &Path) -> Option<String> {
+    use secrets_sops::keys::identities::read_key_file;
+    let mut public = private.as_os_str().to_owned();
+    public.push(".pub");
+    let text = if let Ok(Some(bytes)) = read_key_file(Path::new(&public)) {
+        String::from_utf8(bytes.to_vec()).ok()?
+    } else {
+        let bytes = read_key_file(private).ok()??;
+        let identity = age::ssh::Identity::from_buffer(&bytes[..], None).ok()?;
+        age::ssh::Recipient::try_from(identity).ok()?.to_string()
+    };
+    recipient_token(text.lines().next()?).filter(|t| t.starts_with("ssh-"))
 }
 
 /// The public keys named or implied by an identity file: recipients in comments

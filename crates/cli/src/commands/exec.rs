@@ -16,7 +16,6 @@ use std::process::Command;
 
 use clap::Args;
 use secrets_deploy::Source;
-use secrets_sops::keys::Identities;
 use secrets_store::{ops, Repo, SecretRef};
 use zeroize::Zeroizing;
 
@@ -141,7 +140,7 @@ pub fn run(ctx: &Context, args: ExecArgs) -> CmdResult {
 
     // Everything is decrypted before anything is written or run; the identities are dropped
     // (their keys zeroized) as soon as they are no longer needed, before the command starts.
-    let identities = Identities::from_env();
+    let identities = crate::passphrase::local_identities();
     let mut values = Vec::with_capacity(wanted.len());
     for w in &wanted {
         values.push(ops::decrypt_secret(&repo, &w.secret, &identities).map_err(|e| {

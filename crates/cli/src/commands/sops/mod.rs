@@ -213,7 +213,7 @@ fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
 }
 
 fn identities() -> Identities {
-    Identities::from_env()
+    crate::passphrase::local_identities()
 }
 
 /// Decrypts with the identities of the environment and prints what decryption noticed, as sops
