@@ -59,6 +59,7 @@ mod sops_conventions;
 mod sops_edit;
 mod sops_exec;
 mod sops_interop;
+mod sops_pgp;
 mod store_cli;
 mod store_interop;
 mod transactions;

@@ -93,5 +93,8 @@ fn a_new_data_key_is_refused_while_foreign_master_keys_hold_the_old_one() {
     let err = plain.rotate(Some(&[vec![ALICE.into()]]), 0).unwrap_err();
     assert!(err.to_string().contains("kms master keys"), "{err}");
     let gnupg = secrets_sops::keys::GnuPg::default();
-    assert!(file.rewrap(plain.data_key(), &[vec![ALICE.into()], vec![BOB.into()]], 0, &gnupg).is_err(), "new Shamir shares are refused too");
+    assert!(
+        file.rewrap(plain.data_key(), &[vec![ALICE.into()], vec![BOB.into()]], 0, &gnupg).is_err(),
+        "new Shamir shares are refused too"
+    );
 }

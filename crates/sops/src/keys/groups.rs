@@ -412,8 +412,14 @@ mod tests {
         let one = vec![ALICE.to_string()];
         assert!(matches!(wrap(&key, &[], 0, &pgp::GnuPg::default()), Err(Error::NoRecipients)));
         assert!(matches!(wrap(&key, &[one.clone(), vec![]], 0, &pgp::GnuPg::default()), Err(Error::EmptyKeyGroup { group: 2 })));
-        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 1, &pgp::GnuPg::default()), Err(Error::InvalidThreshold { threshold: 1, groups: 2 })));
-        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 3, &pgp::GnuPg::default()), Err(Error::InvalidThreshold { threshold: 3, groups: 2 })));
+        assert!(matches!(
+            wrap(&key, &[one.clone(), one.clone()], 1, &pgp::GnuPg::default()),
+            Err(Error::InvalidThreshold { threshold: 1, groups: 2 })
+        ));
+        assert!(matches!(
+            wrap(&key, &[one.clone(), one.clone()], 3, &pgp::GnuPg::default()),
+            Err(Error::InvalidThreshold { threshold: 3, groups: 2 })
+        ));
         assert!(matches!(wrap(&key, &[vec!["bogus".to_string()]], 0, &pgp::GnuPg::default()), Err(Error::Recipient { .. })));
         // A threshold with a single group is ignored, as sops does.
         assert!(wrap(&key, &[one], 2, &pgp::GnuPg::default()).is_ok());

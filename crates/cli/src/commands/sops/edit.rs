@@ -100,7 +100,12 @@ fn edit_existing(file: &Path, name: &str, input_fmt: Format, output_fmt: Format,
 
 fn edit_new(file: &Path, name: &str, input_fmt: Format, output_fmt: Format, args: &EditArgs) -> CmdResult<Option<Vec<u8>>> {
     // The recipients are settled before the editor opens: nothing typed is lost to a missing rule.
-    let options = super::encrypt_options(file, super::KeyFlags { age: args.age.clone(), pgp: args.pgp.clone() }, args.shamir_secret_sharing_threshold.unwrap_or(0), &args.selection)?;
+    let options = super::encrypt_options(
+        file,
+        super::KeyFlags { age: args.age.clone(), pgp: args.pgp.clone() },
+        args.shamir_secret_sharing_threshold.unwrap_or(0),
+        &args.selection,
+    )?;
     let example = example(input_fmt);
     let shown = zeroize::Zeroizing::new(store_for(output_fmt)?.emit_plain(&example).map_err(|e| Failure::sops(&display(file), e))?);
     let Some(edited) = edit_until_valid(name, &shown, input_fmt, false)? else { return Ok(None) };

@@ -397,8 +397,9 @@ fn encrypt_options(named: &Path, keys: KeyFlags, threshold: usize, selection: &S
     let mut options = match keys.with_env().recipients()? {
         Some(recipients) => EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() },
         None => creation_rule(named)?.ok_or_else(|| {
-            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(named)))
-                .hint("pass --age age1…[,age1…] or --pgp FINGERPRINT, set SOPS_AGE_RECIPIENTS or SOPS_PGP_FP, or add a .sops.yaml creation rule")
+            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(named))).hint(
+                "pass --age age1…[,age1…] or --pgp FINGERPRINT, set SOPS_AGE_RECIPIENTS or SOPS_PGP_FP, or add a .sops.yaml creation rule",
+            )
         })?,
     };
     // sops's words and status when a rule gives no key group, or a group without keys.
@@ -416,14 +417,7 @@ fn encrypt_options(named: &Path, keys: KeyFlags, threshold: usize, selection: &S
     Ok(options)
 }
 
-fn encrypt(
-    file: &Path,
-    keys: KeyFlags,
-    threshold: usize,
-    types: &TypeArgs,
-    output: &OutputArgs,
-    selection: &SelectionArgs,
-) -> CmdResult {
+fn encrypt(file: &Path, keys: KeyFlags, threshold: usize, types: &TypeArgs, output: &OutputArgs, selection: &SelectionArgs) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let named = types.filename_override.as_deref().unwrap_or(file);
     let options = encrypt_options(named, keys, threshold, selection)?;
