@@ -126,10 +126,25 @@ pub(crate) fn encrypt(fingerprint: &str, payload: &[u8], gnupg: &GnuPg, created_
     let output = child.wait_with_output().map_err(|source| Error::GnuPgRun { program, source })?;
     let armored = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() || !armored.starts_with("-----BEGIN PGP MESSAGE-----") {
-        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(Error::PgpEncrypt { fingerprint, said });
+        return Err(Error::PgpEncrypt { fingerprint, said: gnupg_said(&output.stderr) });
     }
     Ok(entry(created_at, armored, fingerprint))
+}
+
+/// GnuPG's complaint on one line: its lines without the `gpg: ` prefix and without the notes
+/// about the home or keybox it just created, joined with `; `.
+fn gnupg_said(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().strip_prefix("gpg: ").unwrap_or(l.trim()))
+        .filter(|l| !l.is_empty() && !l.ends_with(" created"))
+        .collect();
+    if lines.is_empty() {
+        "gpg failed without saying why".to_string()
+    } else {
+        lines.join("; ")
+    }
 }
 
 /// One `pgp` list entry, in sops's field order.
@@ -190,4 +205,34 @@ pub(crate) fn decrypt(key: &PgpKey<'_>, gnupg: &GnuPg) -> Result<Zeroizing<Vec<u
         return Err("gpg returned zero bytes".to_string());
     }
     Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_told_from_age_recipients() {
+        assert!(is_fingerprint("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"));
+        assert!(is_fingerprint("FBC7 B9E2 A4F9 289A C0C1  D484 3D16 CEE4 A273 81B4"));
+        assert!(is_fingerprint("3D16CEE4A27381B4!"));
+        assert!(!is_fingerprint("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
+        assert!(!is_fingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"));
+        assert!(!is_fingerprint("ABCDEF"), "too short for a key ID");
+        assert_eq!(normalize_fingerprint("FBC7 B9E2"), "FBC7B9E2");
+    }
+
+    #[test]
+    fn the_trusted_key_is_the_long_key_id_as_sops_gives_it() {
+        assert_eq!(short_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"), "3D16CEE4A27381B4");
+        assert_eq!(short_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4!"), "3D16CEE4A27381B4!");
+        assert_eq!(short_id("A27381B4"), "A27381B4");
+    }
+
+    #[test]
+    fn gnupg_complaints_fit_on_one_line() {
+        let said = gnupg_said(b"gpg: keybox '/h/pubring.kbx' created\ngpg: FP: skipped: No public key\ngpg: [stdin]: encryption failed: No public key\n");
+        assert_eq!(said, "FP: skipped: No public key; [stdin]: encryption failed: No public key");
+        assert_eq!(gnupg_said(b""), "gpg failed without saying why");
+    }
 }
