@@ -27,8 +27,7 @@ pub struct KeyArgs {
     /// given one, and store the age1 form that sops-nix machines decrypt with their host key
     #[arg(long)]
     pub ssh_to_age: bool,
-    /// A PGP key's fingerprint (repeatable), as `gpg --fingerprint` shows it; its secrets are
-    /// encrypted to it with gpg, as clan has sops do
+    /// A PGP key's fingerprint (repeatable); secrets are encrypted to it with gpg
     #[arg(long = "pgp-key", value_name = "FINGERPRINT", conflicts_with_all = ["key", "age_keys", "ssh_to_age"])]
     pub pgp_keys: Vec<String>,
 }
