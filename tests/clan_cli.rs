@@ -245,7 +245,10 @@ fn test_secrets() {
         let user2 = GpgKeyring::new(gpg_dir.path(), "u2");
         let fp = user2.fingerprint.as_str();
         me().args(["users", "add", "--pgp-key", fp, "user2"]).assert().success();
-        assert_eq!(read(flake.sops("users/user2/key.json")), format!("[\n  {{\n    \"publickey\": \"{fp}\",\n    \"type\": \"pgp\"\n  }}\n]"));
+        assert_eq!(
+            read(flake.sops("users/user2/key.json")),
+            format!("[\n  {{\n    \"publickey\": \"{fp}\",\n    \"type\": \"pgp\"\n  }}\n]")
+        );
         me().env("GNUPGHOME", &user2.home).args(["groups", "add-user", "admin-group", "user2"]).assert().success();
         flake.cmd().env("GNUPGHOME", &user2.home).args(["get", "key"]).assert().success().stdout("foo");
         if let Some(read_by_sops) = flake.sops_decrypt("key2", ("GNUPGHOME", &user2.home)) {

@@ -139,20 +139,14 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
         Some(_) => return Err(ConfigError::FieldType { field: what("path_regex"), expected: "a string" }.into()),
     };
     let mut options = EncryptOptions::default();
-    match rule.get("key_groups") {
-        Some(Value::List(groups)) => {
-            for group in groups {
-                if let Value::Map(group) = group {
-                    options.key_groups.push(group_keys(group, &|field| what(&format!("key_groups.{field}")))?);
-                }
+    if let Some(Value::List(groups)) = rule.get("key_groups") {
+        for group in groups {
+            if let Value::Map(group) = group {
+                options.key_groups.push(group_keys(group, &|field| what(&format!("key_groups.{field}")))?);
             }
         }
-        _ => {
-            let keys = group_keys(rule, &what)?;
-            if rule.get("age").is_some() || rule.get("pgp").is_some() {
-                options.key_groups.push(keys);
-            }
-        }
+    } else if rule.get("age").is_some() || rule.get("pgp").is_some() {
+        options.key_groups.push(group_keys(rule, &what)?);
     }
     if let Some(Value::Int(n)) = rule.get("shamir_threshold") {
         options.shamir_threshold = usize::try_from(*n).unwrap_or(0);

@@ -392,7 +392,8 @@ pub fn set_secret(ctx: &Ctx<'_>, name: &str, value: &[u8], members: &[(Kind, Str
 pub fn encrypt_value(secret: &SecretRef, value: &[u8], recipients: Vec<String>) -> Result<Vec<u8>> {
     let data = secrets_sops::parse_plain(value, Format::Binary).map_err(|source| StoreError::Sops { path: secret.file(), source })?;
     // PGP members' fingerprints are wrapped by the GnuPG sops would run (`SOPS_GPG_EXEC`).
-    let options = EncryptOptions { key_groups: vec![recipients], gnupg: secrets_sops::keys::GnuPg::from_env(), ..EncryptOptions::default() };
+    let options =
+        EncryptOptions { key_groups: vec![recipients], gnupg: secrets_sops::keys::GnuPg::from_env(), ..EncryptOptions::default() };
     let file = secrets_sops::encrypt(data, Format::Binary, &options).map_err(|source| StoreError::Sops { path: secret.file(), source })?;
     file.to_bytes().map_err(|source| StoreError::Sops { path: secret.file(), source })
 }

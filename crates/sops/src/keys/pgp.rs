@@ -231,7 +231,9 @@ mod tests {
 
     #[test]
     fn gnupg_complaints_fit_on_one_line() {
-        let said = gnupg_said(b"gpg: keybox '/h/pubring.kbx' created\ngpg: FP: skipped: No public key\ngpg: [stdin]: encryption failed: No public key\n");
+        let said = gnupg_said(
+            b"gpg: keybox '/h/pubring.kbx' created\ngpg: FP: skipped: No public key\ngpg: [stdin]: encryption failed: No public key\n",
+        );
         assert_eq!(said, "FP: skipped: No public key; [stdin]: encryption failed: No public key");
         assert_eq!(gnupg_said(b""), "gpg failed without saying why");
     }
