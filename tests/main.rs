@@ -58,6 +58,7 @@ mod sops_cli;
 mod sops_conventions;
 mod sops_edit;
 mod sops_exec;
+mod sops_groups;
 mod sops_interop;
 mod sops_pgp;
 mod store_cli;

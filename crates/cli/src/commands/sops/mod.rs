@@ -1,9 +1,10 @@
 //! `secrets sops …`: the real sops's commands on any file, in process. The commands that grew
-//! beyond a few lines own a module each, with their clap arguments ([`edit`], [`exec`]); the
+//! beyond a few lines own a module each, with their clap arguments ([`edit`], [`exec`], [`groups`]); the
 //! shared pieces (file loading, store choice, output) live here.
 
 mod edit;
 mod exec;
+mod groups;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
         SopsCommand::Edit(args) => edit::run(args),
         SopsCommand::ExecEnv(args) => exec::run_env(args),
         SopsCommand::ExecFile(args) => exec::run_file(args),
+        SopsCommand::Groups { command } => groups::run(command),
     }
 }
 
@@ -698,8 +700,8 @@ struct SopsDecryptCli {
 
 /// The names of the `secrets sops` subcommands (and clap's `help`), so that anything else in
 /// their place is a file to edit, as `sops FILE` is `sops edit FILE`.
-const SUBCOMMANDS: [&str; 12] =
-    ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "help", "--"];
+const SUBCOMMANDS: [&str; 13] =
+    ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "groups", "help", "--"];
 
 /// The options of sops's top-level (legacy) mode that take a value, so that their value is not
 /// mistaken for the file or a mode flag.
@@ -997,6 +999,11 @@ pub enum SopsCommand {
     ExecEnv(exec::ExecEnvArgs),
     #[command(about = exec::EXEC_FILE_ABOUT, after_help = exec::EXEC_FILE_EXAMPLES)]
     ExecFile(exec::ExecFileArgs),
+    #[command(about = groups::GROUPS_ABOUT, after_help = groups::GROUPS_EXAMPLES)]
+    Groups {
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
     /// Tell whether a file is encrypted, as JSON
     Filestatus {
         /// The file to look at
