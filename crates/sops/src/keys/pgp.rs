@@ -148,7 +148,7 @@ fn gnupg_said(stderr: &[u8]) -> String {
 }
 
 /// One `pgp` list entry, in sops's field order.
-pub(crate) fn entry(created_at: &str, enc: String, fingerprint: String) -> Value {
+fn entry(created_at: &str, enc: String, fingerprint: String) -> Value {
     let mut map = Map::new();
     map.push("created_at", Value::str(created_at));
     map.push("enc", Value::Str(enc));
