@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use crate::common::clan::{clan_key_json, clan_keys, fails, key_file, keys, no_panic, private_key, usage, Flake, K};
-use crate::common::{secrets, sops, sops_bin, stderr_of, stdout_of, vectors};
+use crate::common::{peer, secrets, sops, sops_bin, stderr_of, stdout_of, vectors, GpgKeyring};
 use predicates::prelude::*;
 use predicates::str::contains;
 
-/// A PGP fingerprint as clan stores it (we are age-only).
+/// A PGP fingerprint as clan stores it, of a key no keyring here holds.
 const FP: &str = "9A4C1F2E3B5D6A7C8E9F0A1B2C3D4E5F6A7B8C9D";
 
 /// The age form of `fixtures/sops-vectors/ssh/id_ed25519.pub` (its ed25519 point as X25519).
@@ -237,17 +237,26 @@ fn test_secrets() {
     flake.as_key(1).args(["get", "key"]).assert().success().stdout("foo");
     flake.sops_reads("key2", 1, "foo");
 
-    // Steps 16–17 use a PGP member. We are age-only: `--pgp-key` is no option, and a PGP key
-    // written by clan stops a re-key with a clear error that changes nothing.
-    usage(me().args(["users", "add", "--pgp-key", FP, "user2"]), "unexpected argument '--pgp-key'");
-    write_pgp_user(&flake, "user2");
-    fails(
-        me().args(["groups", "add-user", "admin-group", "user2"]),
-        1,
-        &format!("a member has a PGP key ({FP}); secrets encrypts for age keys only"),
-    );
-    assert!(!flake.has_link("groups/admin-group/users/user2"), "the failed change is undone");
-    std::fs::remove_dir_all(flake.sops("users/user2")).unwrap();
+    // Steps 16–17: a PGP member. Its secrets are encrypted to its fingerprint through gpg (the
+    // admin's keyring holds its public key), it reads them through gpg, and leaving the group
+    // takes the access away.
+    if peer("gpg").is_some() {
+        let gpg_dir = tempfile::Builder::new().prefix("pgp").tempdir_in("/tmp").unwrap();
+        let user2 = GpgKeyring::new(gpg_dir.path(), "u2");
+        let fp = user2.fingerprint.as_str();
+        me().args(["users", "add", "--pgp-key", fp, "user2"]).assert().success();
+        assert_eq!(
+            read(flake.sops("users/user2/key.json")),
+            format!("[\n  {{\n    \"publickey\": \"{fp}\",\n    \"type\": \"pgp\"\n  }}\n]")
+        );
+        me().env("GNUPGHOME", &user2.home).args(["groups", "add-user", "admin-group", "user2"]).assert().success();
+        flake.cmd().env("GNUPGHOME", &user2.home).args(["get", "key"]).assert().success().stdout("foo");
+        if let Some(read_by_sops) = flake.sops_decrypt("key2", ("GNUPGHOME", &user2.home)) {
+            assert_eq!(read_by_sops, Ok(b"foo".to_vec()), "the real sops reads it as the PGP user");
+        }
+        me().env("GNUPGHOME", &user2.home).args(["groups", "remove-user", "admin-group", "user2"]).assert().success();
+        flake.cmd().env("GNUPGHOME", &user2.home).args(["get", "key"]).assert().code(1);
+    }
     // Leaving the group takes the access away (as step 17 does for the PGP member).
     me().args(["groups", "remove-user", "admin-group", "user1"]).assert().success();
     // Diverges on purpose: the report lists the file's recipients and every key source tried.
@@ -283,24 +292,44 @@ fn test_secrets_key_generate_gpg() {
     assert!(home.path().join("sops/age/keys.txt").is_file());
     let shown = key_show(&mut me());
     assert_eq!((shown.len(), shown[0]["type"].as_str()), (1, Some("age")));
-    usage(me().args(["users", "add", "--pgp-key", FP, "testuser"]), "unexpected argument '--pgp-key'");
 
-    // A PGP user written by clan is still read as clan reads it.
-    write_pgp_user(&flake, "testuser");
+    // A PGP user written by clan is read as clan reads it.
+    write_pgp_user(&flake, "clanuser");
     let got: serde_json::Value =
-        serde_json::from_str(&stdout_of(me().args(["users", "get", "testuser"]).assert().success().get_output())).unwrap();
-    assert_eq!(got, serde_json::json!([{"publickey": FP, "source": "key_file", "type": "pgp", "username": "testuser"}]));
+        serde_json::from_str(&stdout_of(me().args(["users", "get", "clanuser"]).assert().success().get_output())).unwrap();
+    assert_eq!(got, serde_json::json!([{"publickey": FP, "source": "key_file", "type": "pgp", "username": "clanuser"}]));
+    std::fs::remove_dir_all(flake.sops("users/clanuser")).unwrap();
 
     let mine = shown[0]["publickey"].as_str().unwrap();
     me().args(["users", "add", "me", mine]).assert().success();
+    // A PGP key gpg does not know stops the change and names the key; nothing is left behind.
+    me().args(["users", "add", "--pgp-key", FP, "testuser"]).assert().success();
     fails(
         me().args(["set", "--user", "testuser", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value"),
         1,
-        "secrets encrypts for age keys only",
+        &format!("could not encrypt the data key with PGP key {FP}"),
     );
     assert!(!flake.sops("secrets/secret-name").exists(), "nothing is left behind");
-    me().args(["set", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value").assert().success();
-    me().args(["get", "secret-name"]).assert().success().stdout("secret-value");
+    me().args(["users", "remove", "testuser"]).assert().success();
+
+    // With a real key, the PGP user reads what is set for it, through gpg, like the real sops.
+    if peer("gpg").is_some() {
+        let gpg_dir = tempfile::Builder::new().prefix("pgp").tempdir_in("/tmp").unwrap();
+        let user = GpgKeyring::new(gpg_dir.path(), "tu");
+        me().args(["users", "add", "--pgp-key", &user.fingerprint, "testuser"]).assert().success();
+        let got: serde_json::Value =
+            serde_json::from_str(&stdout_of(me().args(["users", "get", "testuser"]).assert().success().get_output())).unwrap();
+        assert_eq!(got[0]["type"], "pgp");
+        me().env("GNUPGHOME", &user.home)
+            .args(["set", "--user", "testuser", "secret-name"])
+            .env("SOPS_NIX_SECRET", "secret-value")
+            .assert()
+            .success();
+        flake.cmd().env("GNUPGHOME", &user.home).args(["get", "secret-name"]).assert().success().stdout("secret-value");
+        if let Some(read_by_sops) = flake.sops_decrypt("secret-name", ("GNUPGHOME", &user.home)) {
+            assert_eq!(read_by_sops, Ok(b"secret-value".to_vec()));
+        }
+    }
 }
 
 #[test]

@@ -140,7 +140,8 @@ fn missing_and_mixed_key_arguments_are_usage_errors() {
     fails(flake.cmd().args(["users", "remove-key", "bob"]), 2, "give the user's key");
     usage(flake.cmd().args(["users", "add", "bob", K[0], "--age-key", K[1]]), "the argument '[KEY]' cannot be used with '--age-key <KEY>'");
     usage(flake.cmd().args(["users", "add-key", "bob", K[0], "--age-key", K[1]]), "cannot be used with");
-    usage(flake.cmd().args(["users", "add", "--pgp-key", "FP", "bob"]), "unexpected argument '--pgp-key'");
+    usage(flake.cmd().args(["users", "add", "--pgp-key", "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4", "bob", K[0]]), "cannot be used with");
+    fails(flake.cmd().args(["users", "add", "--pgp-key", "FP", "bob"]), 2, "FP is not a PGP fingerprint");
     usage(flake.cmd().args(["users", "add"]), "the following required arguments were not provided");
     usage(flake.cmd().args(["groups", "add-user", "g"]), "the following required arguments were not provided");
     usage(flake.cmd().args(["users", "frobnicate"]), "unrecognized subcommand 'frobnicate'");

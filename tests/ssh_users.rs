@@ -34,8 +34,8 @@ fn as_sam(repo: &Path, home: &Path) -> assert_cmd::Command {
 fn an_ssh_only_user_sets_gets_and_is_named() {
     let Some((_dir, repo, home)) = ssh_only_user("") else { return };
     ok(&as_sam(&repo, &home).args(["set", "db"]).write_stdin("s3cret").output().unwrap());
-    assert_eq!(stdout_of(&ok(&as_sam(&repo, &home).args(["get", "db"]).output().unwrap())), "s3cret");
-    let shown = stdout_of(&ok(&as_sam(&repo, &home).args(["key", "show"]).output().unwrap()));
+    assert_eq!(stdout_of(ok(&as_sam(&repo, &home).args(["get", "db"]).output().unwrap())), "s3cret");
+    let shown = stdout_of(ok(&as_sam(&repo, &home).args(["key", "show"]).output().unwrap()));
     assert!(shown.contains("\"username\": \"sam\"") && shown.contains("ssh-ed25519 AAAA"), "{shown}");
 }
 

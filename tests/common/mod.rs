@@ -231,3 +231,48 @@ pub fn in_private_mounts(program: impl AsRef<std::ffi::OsStr>) -> Option<Command
     clean_env(&mut cmd);
     Some(cmd)
 }
+
+/// A throw-away GnuPG home with one passphrase-less key, made by the real `gpg`; its agent is
+/// stopped when it is dropped.
+pub struct GpgKeyring {
+    pub home: PathBuf,
+    pub fingerprint: String,
+}
+
+impl GpgKeyring {
+    /// A new key `name` in `dir/name` (kept short: GnuPG's sockets live in the home).
+    pub fn new(dir: &Path, name: &str) -> GpgKeyring {
+        let home = dir.join(name);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let mut keyring = GpgKeyring { home, fingerprint: String::new() };
+        let user = format!("{name} <{name}@example.com>");
+        keyring.gpg(&["--passphrase", "", "--quick-gen-key", &user, "default", "default", "never"]);
+        let listing = String::from_utf8(keyring.gpg(&["--with-colons", "--list-secret-keys"])).unwrap();
+        keyring.fingerprint = listing.lines().find_map(|l| l.strip_prefix("fpr:").map(|rest| rest.trim_matches(':').to_string())).unwrap();
+        keyring
+    }
+
+    /// Runs the real gpg on this home in batch mode; its standard output.
+    pub fn gpg(&self, args: &[&str]) -> Vec<u8> {
+        let mut cmd = Command::new(peer("gpg").expect("checked by the caller"));
+        clean_env(&mut cmd);
+        let out = cmd.arg("--homedir").arg(&self.home).args(["--batch", "--quiet"]).args(args).output().unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", stderr_of(&out));
+        out.stdout
+    }
+
+    /// Imports the public key of `other`, so that this home can encrypt to it.
+    pub fn import_public(&self, other: &GpgKeyring) {
+        let exported = other.gpg(&["--armor", "--export", &other.fingerprint]);
+        let file = self.home.join(format!("{}.asc", other.fingerprint));
+        std::fs::write(&file, exported).unwrap();
+        self.gpg(&["--import", file.to_str().unwrap()]);
+    }
+}
+
+impl Drop for GpgKeyring {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf").env("GNUPGHOME", &self.home).args(["--kill", "gpg-agent"]).status();
+    }
+}

@@ -15,13 +15,21 @@ pub struct Failure {
     pub hints: Vec<String>,
     /// Standard output's reader went away: the command stops quietly (see `crate::output`).
     broken_pipe: bool,
+    /// The message is printed as it is, without `error: ` and hints: sops's own words that
+    /// scripts written for sops compare byte for byte.
+    verbatim: bool,
 }
 
 pub type CmdResult<T = u8> = Result<T, Failure>;
 
 impl Failure {
     pub fn new(code: u8, message: impl Display) -> Failure {
-        Failure { code, message: message.to_string(), hints: Vec::new(), broken_pipe: false }
+        Failure { code, message: message.to_string(), hints: Vec::new(), broken_pipe: false, verbatim: false }
+    }
+
+    /// A failure printed exactly as sops prints it (one line, no prefix, no hint).
+    pub fn verbatim(code: u8, message: impl Display) -> Failure {
+        Failure { verbatim: true, ..Failure::new(code, message) }
     }
 
     /// Standard output's reader went away (`secrets list | head -1`): nothing is printed, and
@@ -93,6 +101,10 @@ impl Failure {
                 "exit_code": self.code,
             }});
             say!("{json}");
+            return;
+        }
+        if self.verbatim {
+            say!("{}", printable(&redact(&self.message)));
             return;
         }
         say!("error: {}", printable(&redact(&self.message)));

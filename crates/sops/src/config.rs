@@ -122,6 +122,15 @@ fn recipient_list(value: &Value, what: &str) -> Result<Vec<String>> {
     }
 }
 
+/// The keys of one group (or of a rule's flat fields): its `age` recipients, then its `pgp`
+/// fingerprints with spaces removed, as sops reads them.
+fn group_keys(group: &Map, what: &dyn Fn(&str) -> String) -> Result<Vec<String>> {
+    let mut keys = group.get("age").map(|v| recipient_list(v, &what("age"))).transpose()?.unwrap_or_default();
+    let pgp = group.get("pgp").map(|v| recipient_list(v, &what("pgp"))).transpose()?.unwrap_or_default();
+    keys.extend(pgp.iter().map(|fp| crate::keys::normalize_pgp_fingerprint(fp)));
+    Ok(keys)
+}
+
 fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
     let what = |field: &str| format!("creation_rules[{index}].{field}");
     let path_regex = match rule.get("path_regex") {
@@ -130,20 +139,14 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
         Some(_) => return Err(ConfigError::FieldType { field: what("path_regex"), expected: "a string" }.into()),
     };
     let mut options = EncryptOptions::default();
-    match rule.get("key_groups") {
-        Some(Value::List(groups)) => {
-            for group in groups {
-                if let Value::Map(group) = group {
-                    let age = group.get("age").map(|v| recipient_list(v, &what("key_groups.age"))).transpose()?.unwrap_or_default();
-                    options.key_groups.push(age);
-                }
+    if let Some(Value::List(groups)) = rule.get("key_groups") {
+        for group in groups {
+            if let Value::Map(group) = group {
+                options.key_groups.push(group_keys(group, &|field| what(&format!("key_groups.{field}")))?);
             }
         }
-        _ => {
-            if let Some(age) = rule.get("age") {
-                options.key_groups.push(recipient_list(age, &what("age"))?);
-            }
-        }
+    } else if rule.get("age").is_some() || rule.get("pgp").is_some() {
+        options.key_groups.push(group_keys(rule, &what)?);
     }
     if let Some(Value::Int(n)) = rule.get("shamir_threshold") {
         options.shamir_threshold = usize::try_from(*n).unwrap_or(0);
@@ -177,6 +180,11 @@ creation_rules:
   - path_regex: secret$
     age: age1a, age1b,age1c
     encrypted_regex: ^(data|stringData)$
+  - path_regex: pgp$
+    key_groups:
+      - pgp: [FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4]
+        age: [age1a]
+      - pgp: D722 9043 384B CC60 326C  6FB9 D872 0D95 7C3D 3074
   - age: *alice
 stores:
   yaml:
@@ -186,7 +194,7 @@ stores:
     #[test]
     fn parses_rules_and_picks_the_first_match() {
         let config = Config::parse(SAMPLE.as_bytes()).unwrap();
-        assert_eq!(config.creation_rules.len(), 3);
+        assert_eq!(config.creation_rules.len(), 4);
         assert_eq!(config.yaml_indent, Some(2));
         let dir = Path::new("/repo");
         let rule = config.rule_for(Path::new("/repo/plain/shamir-2of3.yaml"), dir).unwrap().unwrap();
@@ -195,6 +203,15 @@ stores:
         let rule = config.rule_for(Path::new("/repo/x/secret"), dir).unwrap().unwrap();
         assert_eq!(rule.options.key_groups, vec![vec!["age1a".to_string(), "age1b".into(), "age1c".into()]]);
         assert_eq!(rule.options.selection, Some(SelectionRule::EncryptedRegex("^(data|stringData)$".into())));
+        let rule = config.rule_for(Path::new("/repo/x.pgp"), dir).unwrap().unwrap();
+        let pgp = |fp: &str| fp.to_string();
+        assert_eq!(
+            rule.options.key_groups,
+            vec![
+                vec!["age1a".to_string(), pgp("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4")],
+                vec![pgp("D7229043384BCC60326C6FB9D8720D957C3D3074")]
+            ]
+        );
         let rule = config.rule_for(Path::new("/repo/other.yaml"), dir).unwrap().unwrap();
         assert_eq!(rule.options.key_groups, vec![vec!["age1alice".to_string()]]);
     }

@@ -181,6 +181,26 @@ pub enum Error {
         kinds: Vec<String>,
     },
 
+    /// GnuPG could not be started (or waited for) to wrap the data key for a PGP key.
+    #[error("cannot run {program} to encrypt the data key for a PGP key (install GnuPG, or name it in SOPS_GPG_EXEC)")]
+    GnuPgRun {
+        /// The program run (`SOPS_GPG_EXEC`, else `gpg`).
+        program: String,
+        /// Why it could not be run.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// GnuPG refused to encrypt the data key for a PGP key (not in the keyring, expired, not
+    /// for encryption, …).
+    #[error("could not encrypt the data key with PGP key {fingerprint}: {said}")]
+    PgpEncrypt {
+        /// The key's fingerprint (public).
+        fingerprint: String,
+        /// What GnuPG said on its standard error (it never holds the data key).
+        said: String,
+    },
+
     /// The key groups' shares are too few or inconsistent to recombine the data key.
     #[error("the data key cannot be recombined from its Shamir shares: {0}")]
     Shamir(#[source] ShamirProblem),

@@ -6,20 +6,20 @@ use zeroize::Zeroize;
 use crate::crypt::{self, CryptSettings, IvCache};
 use crate::error::{Error, Result};
 use crate::format::Format;
-use crate::keys::{self, DataKey, Identities};
+use crate::keys::{self, DataKey, GnuPg, Identities};
 use crate::mac;
 use crate::metadata::{KeyGroup, Metadata, SelectionRule, WRITER_VERSION};
 use crate::selection::Selector;
 use crate::stores;
 use crate::timefmt;
-use crate::tree::Document;
+use crate::tree::{Document, Value};
 use crate::warning::Warning;
 
 /// Who a new file is encrypted for and which values it encrypts.
 #[derive(Clone, Debug, Default)]
 pub struct EncryptOptions {
-    /// Age recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) per key group. One group is the
-    /// usual case; two or more split the data key with Shamir.
+    /// Recipients per key group: age recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) and
+    /// PGP fingerprints. One group is the usual case; two or more split the data key with Shamir.
     pub key_groups: Vec<Vec<String>>,
     /// Groups needed to decrypt when there are several; 0 means all of them.
     pub shamir_threshold: usize,
@@ -29,6 +29,8 @@ pub struct EncryptOptions {
     /// Compute the MAC over the encrypted values only (sops' `--mac-only-encrypted`), so that
     /// editing a plain value does not invalidate it.
     pub mac_only_encrypted: bool,
+    /// How GnuPG is run for the PGP fingerprints among the recipients.
+    pub gnupg: GnuPg,
 }
 
 /// How to decrypt.
@@ -61,6 +63,9 @@ pub struct PlainFile {
     key: DataKey,
     ivs: IvCache,
     warnings: Vec<Warning>,
+    /// How GnuPG is run when a rotation wraps the new key for PGP keys: the identities' own
+    /// when the file was decrypted with identities.
+    gnupg: GnuPg,
 }
 
 impl Drop for PlainFile {
@@ -94,7 +99,7 @@ pub fn encrypt(data: Document, format: Format, options: &EncryptOptions) -> Resu
         (None, _) => Some(SelectionRule::default_rule()),
     };
     let key = DataKey::generate();
-    let groups = keys::wrap_data_key(&key, &options.key_groups, options.shamir_threshold)?;
+    let groups = keys::wrap_data_key(&key, &options.key_groups, options.shamir_threshold, &options.gnupg)?;
     let shamir_threshold = if groups.len() > 1 && options.shamir_threshold == 0 { groups.len() } else { options.shamir_threshold };
     let metadata = Metadata {
         key_groups: groups,
@@ -105,7 +110,7 @@ pub fn encrypt(data: Document, format: Format, options: &EncryptOptions) -> Resu
         mac_only_encrypted: options.mac_only_encrypted,
         version: WRITER_VERSION.to_string(),
     };
-    let plain = PlainFile { format, data, metadata, key, ivs: IvCache::default(), warnings: Vec::new() };
+    let plain = PlainFile { format, data, metadata, key, ivs: IvCache::default(), warnings: Vec::new(), gnupg: options.gnupg.clone() };
     plain.encrypt()
 }
 
@@ -153,7 +158,9 @@ impl EncryptedFile {
     /// Decrypts the file, verifying the MAC unless told otherwise.
     pub fn decrypt(&self, identities: &Identities, options: DecryptOptions) -> Result<PlainFile> {
         let key = self.data_key(identities)?;
-        self.decrypt_with_key(key, options)
+        let mut plain = self.decrypt_with_key(key, options)?;
+        plain.gnupg = identities.gnupg().clone();
+        Ok(plain)
     }
 
     /// Decrypts with a known data key.
@@ -165,7 +172,9 @@ impl EncryptedFile {
     /// whole document, which halves the memory a large file needs compared to [`Self::decrypt`].
     pub fn into_decrypted(self, identities: &Identities, options: DecryptOptions) -> Result<PlainFile> {
         let key = self.data_key(identities)?;
-        self.into_decrypted_with_key(key, options)
+        let mut plain = self.into_decrypted_with_key(key, options)?;
+        plain.gnupg = identities.gnupg().clone();
+        Ok(plain)
     }
 
     /// [`Self::into_decrypted`] with a known data key.
@@ -173,8 +182,15 @@ impl EncryptedFile {
         let selector = Selector::new(self.metadata.selection.as_ref())?;
         let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
         // From here on the document holds plaintext: `PlainFile` zeroizes it however this ends.
-        let mut plain =
-            PlainFile { format: self.format, data: self.data, metadata: self.metadata, key, ivs: IvCache::default(), warnings: Vec::new() };
+        let mut plain = PlainFile {
+            format: self.format,
+            data: self.data,
+            metadata: self.metadata,
+            key,
+            ivs: IvCache::default(),
+            warnings: Vec::new(),
+            gnupg: GnuPg::default(),
+        };
         let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs, &mut plain.warnings)?;
         if !options.ignore_mac {
             mac::verify_mac(plain.metadata.mac.as_deref(), &computed, &plain.key, &plain.metadata.last_modified)?;
@@ -192,7 +208,7 @@ impl EncryptedFile {
             return Ok(false);
         }
         let key = self.data_key(identities)?;
-        self.rewrap_same_key(&key, key_groups, threshold)?;
+        self.rewrap_same_key(&key, key_groups, threshold, identities.gnupg())?;
         Ok(true)
     }
 
@@ -202,37 +218,68 @@ impl EncryptedFile {
     /// so the entries kept are known to wrap the key the file is encrypted with.
     pub fn add_recipients(&mut self, identities: &Identities, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
         let key = self.data_key(identities)?;
-        self.rewrap_same_key(&key, key_groups, shamir_threshold)
+        self.rewrap_same_key(&key, key_groups, shamir_threshold, identities.gnupg())
     }
 
     /// `rewrap` for a `key` that is this file's data key: with one group before and after, an
     /// existing recipient's entry still wraps `key`, so it is kept and only the new recipients
-    /// cost an X25519 wrap each. Shamir groups split the key afresh, so they are all re-wrapped.
-    fn rewrap_same_key(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
+    /// cost an X25519 wrap (or a GnuPG run) each. Shamir groups split the key afresh, so they
+    /// are all re-wrapped.
+    fn rewrap_same_key(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize, gnupg: &GnuPg) -> Result<()> {
         let ([wanted], [existing]) = (key_groups, self.metadata.key_groups.as_slice()) else {
-            return self.rewrap(key, key_groups, shamir_threshold);
+            return self.rewrap(key, key_groups, shamir_threshold, gnupg);
         };
         if wanted.is_empty() {
-            return self.rewrap(key, key_groups, shamir_threshold);
+            return self.rewrap(key, key_groups, shamir_threshold, gnupg);
         }
-        let newcomers: Vec<String> = wanted.iter().filter(|r| !existing.age.iter().any(|k| k.recipient == r.trim())).cloned().collect();
-        let mut wrapped =
-            if newcomers.is_empty() { Vec::new() } else { keys::wrap_data_key(key, std::slice::from_ref(&newcomers), 0)?.remove(0).age }
-                .into_iter();
+        let kept_pgp = keys::pgp::entries_of(existing);
+        let holds = |r: &String| {
+            if keys::is_pgp_fingerprint(r) {
+                let fp = keys::normalize_pgp_fingerprint(r);
+                kept_pgp.iter().any(|(kept, _)| *kept == fp)
+            } else {
+                existing.age.iter().any(|k| k.recipient == r.trim())
+            }
+        };
+        let newcomers: Vec<String> = wanted.iter().filter(|r| !holds(r)).cloned().collect();
+        let fresh = if newcomers.is_empty() {
+            KeyGroup::default()
+        } else {
+            keys::wrap_data_key(key, std::slice::from_ref(&newcomers), 0, gnupg)?.remove(0)
+        };
+        let mut wrapped = fresh.age.into_iter();
+        let mut wrapped_pgp = keys::pgp::entries_of(&KeyGroup { age: Vec::new(), other: fresh.other }).into_iter();
         let age = wanted
             .iter()
+            .filter(|r| !keys::is_pgp_fingerprint(r))
             .filter_map(|r| match existing.age.iter().find(|k| k.recipient == r.trim()) {
                 Some(kept) => Some(kept.clone()),
                 None => wrapped.next(),
             })
             .collect();
-        self.metadata.key_groups = vec![KeyGroup { age, other: existing.other.clone() }];
+        let pgp: Vec<Value> = wanted
+            .iter()
+            .filter(|r| keys::is_pgp_fingerprint(r))
+            .filter_map(|r| {
+                let fp = keys::normalize_pgp_fingerprint(r);
+                match kept_pgp.iter().find(|(kept, _)| *kept == fp) {
+                    Some((_, entry)) => Some(entry.clone()),
+                    None => wrapped_pgp.next().map(|(_, entry)| entry),
+                }
+            })
+            .collect();
+        let mut other: Vec<(String, Value)> = existing.other.iter().filter(|(name, _)| name != "pgp").cloned().collect();
+        if !pgp.is_empty() {
+            other.push(("pgp".to_string(), Value::List(pgp)));
+        }
+        self.metadata.key_groups = vec![KeyGroup { age, other }];
         self.metadata.shamir_threshold = stored_threshold(1, shamir_threshold);
         Ok(())
     }
 
-    /// Re-wraps a known data key for new recipients.
-    pub fn rewrap(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize) -> Result<()> {
+    /// Re-wraps a known data key for new recipients (age recipients, and PGP fingerprints
+    /// through `gnupg`).
+    pub fn rewrap(&mut self, key: &DataKey, key_groups: &[Vec<String>], shamir_threshold: usize, gnupg: &GnuPg) -> Result<()> {
         if key_groups.iter().all(std::vec::Vec::is_empty) {
             return Err(Error::NoRecipients);
         }
@@ -240,10 +287,11 @@ impl EncryptedFile {
         if key_groups.len() > 1 {
             refuse_foreign_master_keys(&self.metadata)?;
         }
-        let mut groups = keys::wrap_data_key(key, key_groups, shamir_threshold)?;
-        // Keep master keys of other types (pgp, kms, …) where the group still exists.
+        let mut groups = keys::wrap_data_key(key, key_groups, shamir_threshold, gnupg)?;
+        // Keep master keys of other types (kms, …) where the group still exists; PGP keys are
+        // among the recipients and were just wrapped.
         for (new, old) in groups.iter_mut().zip(&self.metadata.key_groups) {
-            new.other.clone_from(&old.other);
+            new.other.extend(old.other.iter().filter(|(name, _)| name != "pgp").cloned());
         }
         self.metadata.key_groups = groups;
         self.metadata.shamir_threshold = stored_threshold(key_groups.len(), shamir_threshold);
@@ -251,12 +299,12 @@ impl EncryptedFile {
     }
 }
 
-/// Fails when `metadata` has master keys this library cannot encrypt to: giving the file a new
-/// data key (or new Shamir shares) would leave them holding the old one.
+/// Fails when `metadata` has master keys this library cannot encrypt to (all but age and PGP):
+/// giving the file a new data key (or new Shamir shares) would leave them holding the old one.
 fn refuse_foreign_master_keys(metadata: &Metadata) -> Result<()> {
     let mut kinds: Vec<String> = Vec::new();
     for (name, _) in metadata.key_groups.iter().flat_map(|g| &g.other) {
-        if !kinds.contains(name) {
+        if name != "pgp" && !kinds.contains(name) {
             kinds.push(name.clone());
         }
     }
@@ -311,7 +359,7 @@ impl PlainFile {
         let threshold = if shamir_threshold > 0 { shamir_threshold } else { self.metadata.shamir_threshold };
         let key = DataKey::generate();
         let mut shell = EncryptedFile { format: self.format, data: Document::default(), metadata: self.metadata.clone() };
-        shell.rewrap(&key, &groups, threshold)?;
+        shell.rewrap(&key, &groups, threshold, &self.gnupg)?;
         self.metadata = shell.metadata;
         self.key = key;
         self.encrypt()
@@ -326,5 +374,11 @@ impl PlainFile {
     /// The data key (for re-keying that keeps it).
     pub fn data_key(&self) -> &DataKey {
         &self.key
+    }
+
+    /// Runs `gnupg` when a rotation wraps the new data key for PGP keys (a file decrypted with
+    /// identities uses theirs; one decrypted with a known key, plain `gpg`).
+    pub fn set_gnupg(&mut self, gnupg: GnuPg) {
+        self.gnupg = gnupg;
     }
 }

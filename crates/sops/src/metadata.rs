@@ -249,9 +249,10 @@ impl Metadata {
         out
     }
 
-    /// The recipients of each key group, as written in the file.
+    /// The recipients of each key group, as written in the file: the age recipients, then the
+    /// fingerprints of the PGP keys.
     pub fn recipients(&self) -> Vec<Vec<String>> {
-        self.key_groups.iter().map(|g| g.age.iter().map(|k| k.recipient.clone()).collect()).collect()
+        self.key_groups.iter().map(KeyGroup::recipients).collect()
     }
 }
 
@@ -261,6 +262,13 @@ impl KeyGroup {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.age.is_empty() && self.other.is_empty()
+    }
+
+    /// The group's age recipients, then its PGP fingerprints, as written.
+    #[must_use]
+    pub fn recipients(&self) -> Vec<String> {
+        let age = self.age.iter().map(|k| k.recipient.clone());
+        age.chain(crate::keys::pgp_fingerprints(self)).collect()
     }
 }
 

@@ -74,23 +74,27 @@ fn identities_text(name: &str) -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops-vectors").join(name)).unwrap()
 }
 
-/// A file that also has a master key this library cannot encrypt to (here a PGP fingerprint):
+/// A file that also has a master key this library cannot encrypt to (here an AWS KMS key):
 /// readers can be added while the data key stays, but a new data key is refused instead of
-/// leaving the PGP holder with the old one.
+/// leaving the KMS holder with the old one.
 #[test]
 fn a_new_data_key_is_refused_while_foreign_master_keys_hold_the_old_one() {
     use secrets_sops::{Map, Value};
     let mut file = file_for(vec![vec![ALICE.into()]]);
-    let mut pgp = Map::new();
-    pgp.push("fp", Value::str("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"));
-    file.metadata.key_groups[0].other.push(("pgp".into(), Value::List(vec![Value::Map(pgp)])));
+    let mut kms = Map::new();
+    kms.push("arn", Value::str("arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"));
+    file.metadata.key_groups[0].other.push(("kms".into(), Value::List(vec![Value::Map(kms)])));
     let alice = identities("keys.txt");
 
     file.add_recipients(&alice, &[vec![ALICE.into(), BOB.into()]], 0).unwrap();
-    assert_eq!(file.metadata.key_groups[0].other.len(), 1, "the PGP key is kept");
+    assert_eq!(file.metadata.key_groups[0].other.len(), 1, "the KMS key is kept");
 
     let mut plain = file.decrypt(&alice, DecryptOptions::default()).unwrap();
     let err = plain.rotate(Some(&[vec![ALICE.into()]]), 0).unwrap_err();
-    assert!(err.to_string().contains("pgp master keys"), "{err}");
-    assert!(file.rewrap(plain.data_key(), &[vec![ALICE.into()], vec![BOB.into()]], 0).is_err(), "new Shamir shares are refused too");
+    assert!(err.to_string().contains("kms master keys"), "{err}");
+    let gnupg = secrets_sops::keys::GnuPg::default();
+    assert!(
+        file.rewrap(plain.data_key(), &[vec![ALICE.into()], vec![BOB.into()]], 0, &gnupg).is_err(),
+        "new Shamir shares are refused too"
+    );
 }

@@ -1,11 +1,15 @@
-//! PGP master keys through the real GnuPG: a file the real sops encrypted for a PGP key opens
-//! with that key's throw-away keyring, and the tries are reported when it does not.
+//! PGP master keys through the real GnuPG, both ways: a file the real sops encrypted for a PGP
+//! key opens with that key's throw-away keyring (the tries are reported when it does not), and
+//! a file we encrypt, re-key or rotate for a PGP key opens with the real sops.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use secrets_sops::keys::Identities;
-use secrets_sops::{DecryptOptions, EncryptedFile, Format};
+use secrets_sops::keys::{GnuPg, Identities};
+use secrets_sops::{DecryptOptions, EncryptOptions, EncryptedFile, Format};
+
+/// An age recipient nobody here holds: the file also has a key of another kind.
+const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 
 fn peer(name: &str) -> Option<PathBuf> {
     let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
@@ -60,4 +64,60 @@ fn a_file_the_real_sops_encrypted_for_a_pgp_key_opens_through_gpg() {
     for h in [&home, &other] {
         let _ = Command::new("gpgconf").env("GNUPGHOME", h).args(["--kill", "gpg-agent"]).status();
     }
+}
+
+fn private_home(dir: &Path, name: &str) -> PathBuf {
+    let home = dir.join(name);
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    home
+}
+
+fn real_decrypt(sops: &Path, home: &Path, bytes: &[u8], dir: &Path) -> std::process::Output {
+    let file = dir.join("written.yaml");
+    std::fs::write(&file, bytes).unwrap();
+    Command::new(sops).env_remove("SOPS_AGE_KEY_FILE").env("GNUPGHOME", home).arg("decrypt").arg(&file).output().unwrap()
+}
+
+#[test]
+fn a_file_we_encrypt_for_a_pgp_key_opens_with_the_real_sops_and_rewraps_for_it() {
+    let (Some(_), Some(sops)) = (peer("gpg"), peer("sops")) else { return };
+    let dir = tempfile::Builder::new().prefix("pgp").tempdir_in("/tmp").unwrap();
+    let home = private_home(dir.path(), "g");
+    let fingerprint = keyring(&home);
+    let gnupg = GnuPg { program: "gpg".into(), home: Some(home.clone()) };
+    let data = secrets_sops::parse_plain(b"password: hunter2\n", Format::Yaml).unwrap();
+    let options = EncryptOptions {
+        key_groups: vec![vec![ALICE.to_string(), fingerprint.clone()]],
+        gnupg: gnupg.clone(),
+        ..EncryptOptions::default()
+    };
+    let mut file = secrets_sops::encrypt(data, Format::Yaml, &options).unwrap();
+    assert_eq!(file.metadata.recipients(), vec![vec![ALICE.to_string(), fingerprint.clone()]]);
+    let out = real_decrypt(&sops, &home, &file.to_bytes().unwrap(), dir.path());
+    assert!(out.status.success(), "sops: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"password: hunter2\n");
+
+    // Re-keying with the same data key keeps the PGP entry as it was.
+    let before = file.metadata.key_groups[0].other.clone();
+    let mut identities = Identities::empty();
+    identities.set_gnupg(None, Some(home.clone()));
+    assert!(file.update_keys(&identities, &[vec![fingerprint.clone()]], 0).unwrap());
+    assert!(file.metadata.key_groups[0].age.is_empty(), "the age recipient is gone");
+    assert_eq!(file.metadata.key_groups[0].other, before, "the PGP entry is kept byte for byte");
+
+    // A new data key is wrapped for the PGP key again (no longer refused), and opens.
+    let mut plain = file.decrypt(&identities, DecryptOptions::default()).unwrap();
+    let rotated = plain.rotate(None, 0).unwrap();
+    assert_ne!(rotated.metadata.key_groups[0].other, before, "a new wrap of the new key");
+    let out = real_decrypt(&sops, &home, &rotated.to_bytes().unwrap(), dir.path());
+    assert!(out.status.success(), "sops: {}", String::from_utf8_lossy(&out.stderr));
+
+    // A fingerprint GnuPG does not know is an error that names it.
+    let unknown = "0123456789ABCDEF0123456789ABCDEF01234567";
+    let data = secrets_sops::parse_plain(b"a: 1\n", Format::Yaml).unwrap();
+    let options = EncryptOptions { key_groups: vec![vec![unknown.to_string()]], gnupg, ..EncryptOptions::default() };
+    let err = secrets_sops::encrypt(data, Format::Yaml, &options).unwrap_err();
+    assert!(matches!(&err, secrets_sops::Error::PgpEncrypt { fingerprint, .. } if fingerprint == unknown), "{err:?}");
+    let _ = Command::new("gpgconf").env("GNUPGHOME", &home).args(["--kill", "gpg-agent"]).status();
 }

@@ -257,8 +257,9 @@ pub enum StoreError {
     #[error(transparent)]
     KeyFileUnreadable(#[from] secrets_sops::keys::identities::KeyFileError),
 
-    /// A member's `key.json` holds a PGP key: secrets encrypts for age keys only.
-    #[error("{}: {name} has a PGP key; secrets encrypts for age keys only", path.display())]
+    /// A member's `key.json` holds a `pgp` entry that is no fingerprint: nothing can be
+    /// encrypted to it.
+    #[error("{}: {name} has a PGP key that is not a fingerprint; give the key's hexadecimal fingerprint", path.display())]
     PgpMember {
         /// The member's key file.
         path: PathBuf,
@@ -266,8 +267,9 @@ pub enum StoreError {
         name: String,
     },
 
-    /// A secret's recipients include a PGP key: secrets encrypts for age keys only.
-    #[error("{secret}: a member has a PGP key ({key}); secrets encrypts for age keys only: replace it with an age key")]
+    /// A secret's recipients include a `pgp` entry that is no fingerprint: nothing can be
+    /// encrypted to it.
+    #[error("{secret}: a member's PGP key ({key}) is not a fingerprint; give the key's hexadecimal fingerprint")]
     PgpRecipient {
         /// The secret being encrypted.
         secret: String,

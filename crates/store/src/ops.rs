@@ -396,7 +396,9 @@ pub fn set_secret(ctx: &Ctx<'_>, name: &str, value: &[u8], members: &[(Kind, Str
 /// Encrypts a value into a `secret` file (the sops binary store).
 pub fn encrypt_value(secret: &SecretRef, value: &[u8], recipients: Vec<String>) -> Result<Vec<u8>> {
     let data = secrets_sops::parse_plain(value, Format::Binary).map_err(|source| StoreError::Sops { path: secret.file(), source })?;
-    let options = EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() };
+    // PGP members' fingerprints are wrapped by the GnuPG sops would run (`SOPS_GPG_EXEC`).
+    let options =
+        EncryptOptions { key_groups: vec![recipients], gnupg: secrets_sops::keys::GnuPg::from_env(), ..EncryptOptions::default() };
     let file = secrets_sops::encrypt(data, Format::Binary, &options).map_err(|source| StoreError::Sops { path: secret.file(), source })?;
     file.to_bytes().map_err(|source| StoreError::Sops { path: secret.file(), source })
 }

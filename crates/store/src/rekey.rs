@@ -52,12 +52,17 @@ impl Rekeyed {
     }
 }
 
-/// The age recipient strings of a set of public keys; PGP keys cannot be used here.
+/// The recipient strings of a set of public keys, as the sops layer takes them: age keys as
+/// written, PGP keys as their fingerprint without spaces (wrapped through GnuPG, as clan has
+/// sops do). A `pgp` entry that is no fingerprint cannot be encrypted to and is refused.
 pub fn age_recipients(secret: &SecretRef, keys: &[PublicKey]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         match key.kind {
             KeyType::Age => out.push(key.key.clone()),
+            KeyType::Pgp if secrets_sops::keys::is_pgp_fingerprint(&key.key) => {
+                out.push(secrets_sops::keys::normalize_pgp_fingerprint(&key.key));
+            }
             KeyType::Pgp => return Err(StoreError::PgpRecipient { secret: secret.name.clone(), key: key.key.clone() }),
         }
     }

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use std::io::Read;
 
-use secrets_store::keyfile::{python_json_objects, PublicKey};
+use secrets_store::keyfile::{python_json_objects, KeyType, PublicKey};
 use secrets_store::keyinput::parse_key_argument;
 use secrets_store::ops::{self, Ctx};
 use secrets_store::rekey::RekeyOptions;
@@ -27,6 +27,9 @@ pub struct KeyArgs {
     /// given one, and store the age1 form that sops-nix machines decrypt with their host key
     #[arg(long)]
     pub ssh_to_age: bool,
+    /// A PGP key's fingerprint (repeatable); secrets are encrypted to it with gpg
+    #[arg(long = "pgp-key", value_name = "FINGERPRINT", conflicts_with_all = ["key", "age_keys", "ssh_to_age"])]
+    pub pgp_keys: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -229,6 +232,9 @@ fn refuse_private_keys(file: &std::path::Path, keys: &[PublicKey]) -> CmdResult<
 }
 
 fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
+    if !args.pgp_keys.is_empty() {
+        return pgp_keys(&args.pgp_keys, kind);
+    }
     let mut inputs: Vec<String> = args.key.iter().chain(&args.age_keys).cloned().collect();
     if args.ssh_to_age && inputs.is_empty() {
         let mut text = String::new();
@@ -259,6 +265,25 @@ fn collect_keys(args: &KeyArgs, kind: Kind) -> CmdResult<Vec<PublicKey>> {
         } else {
             parse_key_argument(input).map_err(|e| Failure::new(exit::USAGE, e))?
         };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    if kind == Kind::Machine && keys.len() != 1 {
+        return Err(Failure::new(exit::USAGE, format!("a machine has exactly one key; {} were given", keys.len())));
+    }
+    Ok(keys)
+}
+
+/// `--pgp-key`: fingerprints, stored without spaces as `type: pgp` entries (clan's `key.json`).
+fn pgp_keys(fingerprints: &[String], kind: Kind) -> CmdResult<Vec<PublicKey>> {
+    let mut keys = Vec::new();
+    for given in fingerprints {
+        if !secrets_sops::keys::is_pgp_fingerprint(given) {
+            return Err(Failure::new(exit::USAGE, format!("{} is not a PGP fingerprint", names::shown(given)))
+                .hint("give the key's fingerprint: `gpg -k --fingerprint --fingerprint`, spaces removed"));
+        }
+        let key = PublicKey { key: secrets_sops::keys::normalize_pgp_fingerprint(given), kind: KeyType::Pgp };
         if !keys.contains(&key) {
             keys.push(key);
         }

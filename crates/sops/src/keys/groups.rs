@@ -17,7 +17,7 @@ use crate::tree::Value;
 const KEY_LEN: usize = 32;
 const SHARE_LEN: usize = KEY_LEN + 1;
 
-pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
+pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize, gnupg: &pgp::GnuPg) -> Result<Vec<KeyGroup>> {
     if groups.is_empty() {
         return Err(Error::NoRecipients);
     }
@@ -35,15 +35,24 @@ pub(super) fn wrap(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> R
         shamir::split(key.as_bytes(), groups.len(), threshold)?
     };
 
+    // One creation time for every PGP entry written now, as sops takes it once per key.
+    let created_at = crate::timefmt::now_last_modified();
     groups
         .iter()
         .zip(payloads.iter())
         .map(|(recipients, payload)| {
             let age = recipients
                 .iter()
+                .filter(|r| !pgp::is_fingerprint(r))
                 .map(|recipient| Ok(AgeKey { recipient: recipient.trim().to_string(), enc: age_wrap::wrap(recipient, payload)? }))
                 .collect::<Result<Vec<AgeKey>>>()?;
-            Ok(KeyGroup { age, other: Vec::new() })
+            let pgp = recipients
+                .iter()
+                .filter(|r| pgp::is_fingerprint(r))
+                .map(|fingerprint| pgp::encrypt(fingerprint, payload, gnupg, &created_at))
+                .collect::<Result<Vec<Value>>>()?;
+            let other = if pgp.is_empty() { Vec::new() } else { vec![("pgp".to_string(), Value::List(pgp))] };
+            Ok(KeyGroup { age, other })
         })
         .collect()
 }
@@ -358,7 +367,7 @@ mod tests {
     #[test]
     fn wrap_then_unwrap_one_group() {
         let key = DataKey::generate();
-        let groups = wrap(&key, &[vec![ALICE.to_string(), format!(" {BOB} ")]], 0).unwrap();
+        let groups = wrap(&key, &[vec![ALICE.to_string(), format!(" {BOB} ")]], 0, &pgp::GnuPg::default()).unwrap();
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].age[1].recipient, BOB);
         let meta = metadata(groups, 0);
@@ -372,7 +381,7 @@ mod tests {
     fn wrap_then_unwrap_shamir_groups() {
         let key = DataKey::generate();
         let recipients = vec![vec![ALICE.to_string()], vec![BOB.to_string()], vec![CAROL.to_string()]];
-        let groups = wrap(&key, &recipients, 2).unwrap();
+        let groups = wrap(&key, &recipients, 2, &pgp::GnuPg::default()).unwrap();
         // Each group wraps a 33-byte share whose last byte is the group's x = index + 1.
         for (index, group) in groups.iter().enumerate() {
             let file = ["keys.txt", "keys-b.txt", "keys-c.txt"][index];
@@ -390,7 +399,7 @@ mod tests {
         failure(unwrap(&meta, &ids(&["keys-b.txt"])));
 
         // Threshold 0 means all groups.
-        let meta = metadata(wrap(&key, &recipients, 0).unwrap(), 3);
+        let meta = metadata(wrap(&key, &recipients, 0, &pgp::GnuPg::default()).unwrap(), 3);
         failure(unwrap(&meta, &ids(&["keys.txt", "keys-b.txt"])));
         let all = unwrap(&meta, &ids(&["keys.txt", "keys-b.txt", "keys-c.txt"])).unwrap();
         assert_eq!(all.as_bytes(), key.as_bytes());
@@ -400,13 +409,19 @@ mod tests {
     fn wrap_rejects_bad_group_settings() {
         let key = DataKey::generate();
         let one = vec![ALICE.to_string()];
-        assert!(matches!(wrap(&key, &[], 0), Err(Error::NoRecipients)));
-        assert!(matches!(wrap(&key, &[one.clone(), vec![]], 0), Err(Error::EmptyKeyGroup { group: 2 })));
-        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 1), Err(Error::InvalidThreshold { threshold: 1, groups: 2 })));
-        assert!(matches!(wrap(&key, &[one.clone(), one.clone()], 3), Err(Error::InvalidThreshold { threshold: 3, groups: 2 })));
-        assert!(matches!(wrap(&key, &[vec!["bogus".to_string()]], 0), Err(Error::Recipient { .. })));
+        assert!(matches!(wrap(&key, &[], 0, &pgp::GnuPg::default()), Err(Error::NoRecipients)));
+        assert!(matches!(wrap(&key, &[one.clone(), vec![]], 0, &pgp::GnuPg::default()), Err(Error::EmptyKeyGroup { group: 2 })));
+        assert!(matches!(
+            wrap(&key, &[one.clone(), one.clone()], 1, &pgp::GnuPg::default()),
+            Err(Error::InvalidThreshold { threshold: 1, groups: 2 })
+        ));
+        assert!(matches!(
+            wrap(&key, &[one.clone(), one.clone()], 3, &pgp::GnuPg::default()),
+            Err(Error::InvalidThreshold { threshold: 3, groups: 2 })
+        ));
+        assert!(matches!(wrap(&key, &[vec!["bogus".to_string()]], 0, &pgp::GnuPg::default()), Err(Error::Recipient { .. })));
         // A threshold with a single group is ignored, as sops does.
-        assert!(wrap(&key, &[one], 2).is_ok());
+        assert!(wrap(&key, &[one], 2, &pgp::GnuPg::default()).is_ok());
     }
 
     #[test]
@@ -468,7 +483,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = DataKey::from_bytes(data_key("enc/secret").try_into().unwrap());
         let mut json: serde_json::Value = serde_json::from_str(&read("enc/secret")).unwrap();
-        let groups = wrap(&key, &[vec![ALICE.to_string(), BOB.to_string()]], 0).unwrap();
+        let groups = wrap(&key, &[vec![ALICE.to_string(), BOB.to_string()]], 0, &pgp::GnuPg::default()).unwrap();
         json["sops"]["age"] = age_list(&groups[0].age);
         let path = dir.path().join("secret");
         std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
@@ -482,7 +497,7 @@ mod tests {
         let key = DataKey::from_bytes(data_key("enc/shamir-2of3.json").try_into().unwrap());
         let mut json: serde_json::Value = serde_json::from_str(&read("enc/shamir-2of3.json")).unwrap();
         let recipients = [ALICE, BOB, CAROL].map(|r| vec![r.to_string()]);
-        let groups = wrap(&key, &recipients, 2).unwrap();
+        let groups = wrap(&key, &recipients, 2, &pgp::GnuPg::default()).unwrap();
         for (index, group) in groups.iter().enumerate() {
             json["sops"]["key_groups"][index]["age"] = age_list(&group.age);
         }

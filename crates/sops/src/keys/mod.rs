@@ -9,7 +9,7 @@ mod command_line;
 mod groups;
 pub mod identities;
 mod openssh;
-mod pgp;
+pub(crate) mod pgp;
 pub mod prompt;
 mod report;
 pub mod shamir;
@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::metadata::{KeyGroup, Metadata};
 
 pub use identities::{Identities, SourceReport};
+pub use pgp::{is_fingerprint as is_pgp_fingerprint, normalize_fingerprint as normalize_pgp_fingerprint, GnuPg};
 pub use prompt::Prompter;
 
 /// The 32-byte key every value of a file is encrypted with. Zeroized on drop.
@@ -82,9 +83,15 @@ impl fmt::Display for DecryptFailure {
 }
 
 /// Wraps a data key for the given recipients: one group gets the whole key; two or more groups
-/// get Shamir shares (`threshold` 0 means all groups).
-pub fn wrap_data_key(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
-    wrap_impl(key, groups, threshold)
+/// get Shamir shares (`threshold` 0 means all groups). A recipient shaped like a PGP
+/// fingerprint ([`is_pgp_fingerprint`]) is wrapped by running `gnupg`; the others with age.
+pub fn wrap_data_key(key: &DataKey, groups: &[Vec<String>], threshold: usize, gnupg: &GnuPg) -> Result<Vec<KeyGroup>> {
+    wrap_impl(key, groups, threshold, gnupg)
+}
+
+/// The fingerprints of a group's PGP keys, in file order.
+pub(crate) fn pgp_fingerprints(group: &KeyGroup) -> Vec<String> {
+    pgp::entries_of(group).into_iter().map(|(fp, _)| fp).collect()
 }
 
 /// Opens the data key of a file with the identities at hand.
@@ -96,8 +103,8 @@ fn keys_report(failure: &DecryptFailure, f: &mut fmt::Formatter<'_>) -> fmt::Res
     report::write(failure, f)
 }
 
-fn wrap_impl(key: &DataKey, groups: &[Vec<String>], threshold: usize) -> Result<Vec<KeyGroup>> {
-    groups::wrap(key, groups, threshold)
+fn wrap_impl(key: &DataKey, groups: &[Vec<String>], threshold: usize, gnupg: &GnuPg) -> Result<Vec<KeyGroup>> {
+    groups::wrap(key, groups, threshold, gnupg)
 }
 
 fn unwrap_impl(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {

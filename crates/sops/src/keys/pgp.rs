@@ -1,11 +1,16 @@
 //! PGP master keys through the user's GnuPG, as sops 3.11 uses them (`pgp/keysource.go`): the
 //! data key (or a Shamir share) is an armored PGP message in a key group's `pgp` list, opened by
-//! running `gpg -d` with the message on standard input. `SOPS_GPG_EXEC` names another program,
+//! running `gpg -d` with the message on standard input, and made by running `gpg --encrypt -a`
+//! to the key's fingerprint with sops's arguments. `SOPS_GPG_EXEC` names another program,
 //! `GNUPGHOME` another home, exactly as for sops; the agent and pinentry of the user's GnuPG ask
 //! for a passphrase when the key has one.
 //!
-//! sops first tries its built-in OpenPGP reader on the legacy `secring.gpg`, which GnuPG 2.1
-//! and later no longer write; only the `gpg` way is offered here.
+//! Each entry is written as sops writes it: `created_at` (RFC 3339, UTC, seconds), `enc` (the
+//! armored message without its final newline) and `fp` (the fingerprint as given, spaces
+//! removed), in that order.
+//!
+//! sops first tries its built-in OpenPGP reader and writer on the legacy `pubring.gpg` and
+//! `secring.gpg`, which GnuPG 2.1 and later no longer write; only the `gpg` way is offered here.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -14,8 +19,9 @@ use std::process::{Command, Stdio};
 
 use zeroize::Zeroizing;
 
+use crate::error::{Error, Result};
 use crate::metadata::KeyGroup;
-use crate::tree::Value;
+use crate::tree::{Map, Value};
 
 /// One PGP master key of a key group: its fingerprint and the armored message it holds.
 pub(crate) struct PgpKey<'a> {
@@ -41,11 +47,13 @@ pub(crate) fn keys_of(group: &KeyGroup) -> Vec<PgpKey<'_>> {
         .collect()
 }
 
-/// How GnuPG is run: the program (`SOPS_GPG_EXEC`, else `gpg` from `PATH`) and its home
-/// (`GNUPGHOME`, else GnuPG's default), given as `--homedir` as sops does.
-#[derive(Clone, Debug)]
-pub(crate) struct GnuPg {
+/// How GnuPG is run for PGP master keys: the program (`SOPS_GPG_EXEC`, else `gpg` from `PATH`)
+/// and its home (`GNUPGHOME`, else GnuPG's default), given as `--homedir`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GnuPg {
+    /// The GnuPG program.
     pub program: OsString,
+    /// GnuPG's home directory; `None` leaves it to GnuPG (and to the environment it inherits).
     pub home: Option<PathBuf>,
 }
 
@@ -53,6 +61,117 @@ impl Default for GnuPg {
     fn default() -> GnuPg {
         GnuPg { program: OsString::from("gpg"), home: None }
     }
+}
+
+impl GnuPg {
+    /// What the process environment says, as sops reads it: `SOPS_GPG_EXEC` and `GNUPGHOME`
+    /// (empty values count as unset).
+    #[must_use]
+    pub fn from_env() -> GnuPg {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        GnuPg { program: var("SOPS_GPG_EXEC").unwrap_or_else(|| OsString::from("gpg")), home: var("GNUPGHOME").map(PathBuf::from) }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        if let Some(home) = &self.home {
+            command.arg("--homedir").arg(home);
+        }
+        command
+    }
+}
+
+/// Whether a recipient string names a PGP key: a hexadecimal fingerprint or key ID (spaces
+/// allowed, as sops removes them), optionally with GnuPG's trailing `!`. No age recipient
+/// (`age1…`, `ssh-…`) has that shape, so recipient lists can hold both kinds.
+#[must_use]
+pub fn is_fingerprint(recipient: &str) -> bool {
+    let compact: String = recipient.chars().filter(|c| *c != ' ').collect();
+    let hex = compact.strip_suffix('!').unwrap_or(&compact);
+    (8..=40).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A fingerprint as sops stores it: spaces removed.
+#[must_use]
+pub fn normalize_fingerprint(recipient: &str) -> String {
+    recipient.chars().filter(|c| *c != ' ').collect()
+}
+
+/// The key ID sops gives `--trusted-key`: the last 16 hex digits (with a trailing `!` kept).
+fn short_id(fingerprint: &str) -> &str {
+    let keep = if fingerprint.ends_with('!') { 17 } else { 16 };
+    let start = fingerprint.len().saturating_sub(keep);
+    fingerprint.get(start..).unwrap_or(fingerprint)
+}
+
+/// Wraps `payload` (the data key or a Shamir share) for the PGP key `fingerprint`: the `pgp`
+/// list entry sops writes, from `gpg --no-default-recipient --yes --encrypt -a -r FP
+/// --trusted-key ID --no-encrypt-to` with the payload on standard input.
+pub(crate) fn encrypt(fingerprint: &str, payload: &[u8], gnupg: &GnuPg, created_at: &str) -> Result<Value> {
+    let fingerprint = normalize_fingerprint(fingerprint);
+    let program = gnupg.program.to_string_lossy().into_owned();
+    let mut child = gnupg
+        .command()
+        .args(["--no-default-recipient", "--yes", "--encrypt", "-a", "-r", &fingerprint, "--trusted-key", short_id(&fingerprint)])
+        .arg("--no-encrypt-to")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::GnuPgRun { program: program.clone(), source })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A GnuPG that exits early closes the pipe; its status says why.
+        let _ = stdin.write_all(payload);
+    }
+    let output = child.wait_with_output().map_err(|source| Error::GnuPgRun { program, source })?;
+    let armored = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if !output.status.success() || !armored.starts_with("-----BEGIN PGP MESSAGE-----") {
+        return Err(Error::PgpEncrypt { fingerprint, said: gnupg_said(&output.stderr) });
+    }
+    Ok(entry(created_at, armored, fingerprint))
+}
+
+/// GnuPG's complaint on one line: its lines without the `gpg: ` prefix and without the notes
+/// about the home or keybox it just created, joined with `; `.
+fn gnupg_said(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().strip_prefix("gpg: ").unwrap_or(l.trim()))
+        .filter(|l| !l.is_empty() && !l.ends_with(" created"))
+        .collect();
+    if lines.is_empty() {
+        "gpg failed without saying why".to_string()
+    } else {
+        lines.join("; ")
+    }
+}
+
+/// One `pgp` list entry, in sops's field order.
+fn entry(created_at: &str, enc: String, fingerprint: String) -> Value {
+    let mut map = Map::new();
+    map.push("created_at", Value::str(created_at));
+    map.push("enc", Value::Str(enc));
+    map.push("fp", Value::Str(fingerprint));
+    Value::Map(map)
+}
+
+/// The entries of a group's `pgp` list, with their fingerprints: for keeping those of keys
+/// that stay when the data key does not change.
+pub(crate) fn entries_of(group: &KeyGroup) -> Vec<(String, Value)> {
+    let Some((_, Value::List(entries))) = group.other.iter().find(|(name, _)| name == "pgp") else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let Value::Map(map) = entry else { return None };
+            match map.get("fp") {
+                Some(Value::Str(fp)) => Some((fp.clone(), entry.clone())),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// The most PGP keys tried per key group: each try runs GnuPG, and a file's committer chooses
@@ -63,11 +182,8 @@ pub(crate) const MAX_TRIED: usize = 16;
 /// which never hold the payload).
 pub(crate) fn decrypt(key: &PgpKey<'_>, gnupg: &GnuPg) -> Result<Zeroizing<Vec<u8>>, String> {
     let program = gnupg.program.to_string_lossy();
-    let mut command = Command::new(&gnupg.program);
-    if let Some(home) = &gnupg.home {
-        command.arg("--homedir").arg(home);
-    }
-    let mut child = command
+    let mut child = gnupg
+        .command()
         .args(["--batch", "--quiet", "-d"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -89,4 +205,36 @@ pub(crate) fn decrypt(key: &PgpKey<'_>, gnupg: &GnuPg) -> Result<Zeroizing<Vec<u
         return Err("gpg returned zero bytes".to_string());
     }
     Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_told_from_age_recipients() {
+        assert!(is_fingerprint("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"));
+        assert!(is_fingerprint("FBC7 B9E2 A4F9 289A C0C1  D484 3D16 CEE4 A273 81B4"));
+        assert!(is_fingerprint("3D16CEE4A27381B4!"));
+        assert!(!is_fingerprint("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
+        assert!(!is_fingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"));
+        assert!(!is_fingerprint("ABCDEF"), "too short for a key ID");
+        assert_eq!(normalize_fingerprint("FBC7 B9E2"), "FBC7B9E2");
+    }
+
+    #[test]
+    fn the_trusted_key_is_the_long_key_id_as_sops_gives_it() {
+        assert_eq!(short_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"), "3D16CEE4A27381B4");
+        assert_eq!(short_id("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4!"), "3D16CEE4A27381B4!");
+        assert_eq!(short_id("A27381B4"), "A27381B4");
+    }
+
+    #[test]
+    fn gnupg_complaints_fit_on_one_line() {
+        let said = gnupg_said(
+            b"gpg: keybox '/h/pubring.kbx' created\ngpg: FP: skipped: No public key\ngpg: [stdin]: encryption failed: No public key\n",
+        );
+        assert_eq!(said, "FP: skipped: No public key; [stdin]: encryption failed: No public key");
+        assert_eq!(gnupg_said(b""), "gpg failed without saying why");
+    }
 }

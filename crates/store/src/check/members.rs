@@ -97,13 +97,6 @@ pub(crate) fn check(repo: &Repo, env: &Env, sink: &mut Sink<'_>) -> Members {
                 if let Err(reason) = validate_key(key) {
                     sink.error("invalid-key", &path, format!("invalid key `{}`: {reason}", key.key));
                 }
-                if key.kind == KeyType::Pgp {
-                    sink.warn(
-                        "pgp-key",
-                        &path,
-                        "a PGP key: secrets encrypts for age keys only, so this member's secrets cannot be re-keyed",
-                    );
-                }
                 if kind == Kind::Machine && key.is_ssh() {
                     sink.warn("ssh-recipient", &path, "a raw ssh key: sops-nix cannot decrypt for it on the machine; store the age form (`secrets machines add --force NAME --ssh-to-age`)");
                 }
@@ -155,7 +148,11 @@ fn keyfile_owner_key(key: &PublicKey) -> String {
 /// Whether a public key is one age can encrypt to.
 fn validate_key(key: &PublicKey) -> Result<(), String> {
     if key.kind == KeyType::Pgp {
-        return Ok(());
+        return if secrets_sops::keys::is_pgp_fingerprint(&key.key) {
+            Ok(())
+        } else {
+            Err("not a PGP fingerprint (hexadecimal, as `gpg --fingerprint` shows it)".into())
+        };
     }
     let text = key.key.trim();
     if text.starts_with("ssh-") {

@@ -405,12 +405,8 @@ fn check_secret(
     for (kind, name) in &readers {
         for key in members.keys.get(&(*kind, name.clone())).map_or(&[][..], Vec::as_slice) {
             if key.kind == KeyType::Pgp {
-                sink.error(
-                    "pgp-key",
-                    &secret.dir,
-                    format!("{} `{name}` has a PGP key: this secret cannot be re-keyed (age keys only)", kind.noun()),
-                );
-                return (false, file.verification);
+                wanted.insert(secrets_sops::keys::normalize_pgp_fingerprint(&key.key));
+                continue;
             }
             wanted.insert(key.key.clone());
         }

@@ -138,7 +138,7 @@ fn reencrypt(
     }
     let mut file = if data_changed { plain.encrypt()? } else { side.clone() };
     if !same_recipients(current, wanted) {
-        file.rewrap(plain.data_key(), wanted, 0)?;
+        file.rewrap(plain.data_key(), wanted, 0, &secrets_sops::keys::GnuPg::from_env())?;
     }
     Ok(file)
 }
@@ -301,7 +301,7 @@ mod tests {
         let base = binary(b"v1", &[ALICE]);
         let mut ours = base.clone();
         let key = ours.data_key(&ids).unwrap();
-        ours.rewrap(&key, &[vec![ALICE.to_string(), BOB.to_string()]], 0).unwrap();
+        ours.rewrap(&key, &[vec![ALICE.to_string(), BOB.to_string()]], 0, &secrets_sops::keys::GnuPg::default()).unwrap();
         let theirs = binary(b"v2", &[ALICE]);
         let (b, o, t) = (base.to_bytes().unwrap(), ours.to_bytes().unwrap(), theirs.to_bytes().unwrap());
         let sides = Sides { base: &b, ours: &o, theirs: &t };

@@ -105,10 +105,13 @@ pub fn recipients_in(layout: &dyn Layout, container: &Path) -> Result<Vec<String
         let text = String::from_utf8(bytes)
             .map_err(|e| StoreError::KeyFile { path: path.clone(), problem: keyfile::KeyFileProblem::NotText(e) })?;
         for key in keyfile::parse(&text, &path)? {
-            if key.kind == KeyType::Pgp {
-                return Err(StoreError::PgpMember { path, name });
+            match key.kind {
+                KeyType::Pgp if secrets_sops::keys::is_pgp_fingerprint(&key.key) => {
+                    out.push(secrets_sops::keys::normalize_pgp_fingerprint(&key.key));
+                }
+                KeyType::Pgp => return Err(StoreError::PgpMember { path, name }),
+                KeyType::Age => out.push(key.key),
             }
-            out.push(key.key);
         }
     }
     out.sort();

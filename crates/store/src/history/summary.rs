@@ -28,7 +28,7 @@ pub struct Summary {
     pub version: String,
     /// Its `lastmodified` time, as written.
     pub last_modified: String,
-    /// Age recipients per key group, in file order.
+    /// Recipients per key group, in file order: age recipients, then PGP fingerprints.
     pub recipients: Vec<Vec<String>>,
     /// Master keys of other types in the file (`pgp`, `kms`, …), by type.
     pub other_keys: Vec<String>,

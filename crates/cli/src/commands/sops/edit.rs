@@ -33,6 +33,9 @@ pub struct EditArgs {
     /// For a new file: comma-separated age recipients [env: SOPS_AGE_RECIPIENTS]
     #[arg(short = 'a', long, value_name = "RECIPIENTS")]
     pub age: Option<String>,
+    /// For a new file: comma-separated PGP fingerprints [env: SOPS_PGP_FP]
+    #[arg(short = 'p', long, value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
     /// For a new file: split the data key between key groups; this many groups must open it
     #[arg(long, value_name = "N")]
     pub shamir_secret_sharing_threshold: Option<usize>,
@@ -97,7 +100,12 @@ fn edit_existing(file: &Path, name: &str, input_fmt: Format, output_fmt: Format,
 
 fn edit_new(file: &Path, name: &str, input_fmt: Format, output_fmt: Format, args: &EditArgs) -> CmdResult<Option<Vec<u8>>> {
     // The recipients are settled before the editor opens: nothing typed is lost to a missing rule.
-    let options = super::encrypt_options(file, args.age.clone(), args.shamir_secret_sharing_threshold.unwrap_or(0), &args.selection)?;
+    let options = super::encrypt_options(
+        file,
+        super::KeyFlags { age: args.age.clone(), pgp: args.pgp.clone() },
+        args.shamir_secret_sharing_threshold.unwrap_or(0),
+        &args.selection,
+    )?;
     let example = example(input_fmt);
     let shown = zeroize::Zeroizing::new(store_for(output_fmt)?.emit_plain(&example).map_err(|e| Failure::sops(&display(file), e))?);
     let Some(edited) = edit_until_valid(name, &shown, input_fmt, false)? else { return Ok(None) };

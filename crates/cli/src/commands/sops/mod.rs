@@ -1,16 +1,17 @@
 //! `secrets sops …`: the real sops's commands on any file, in process. The commands that grew
-//! beyond a few lines own a module each, with their clap arguments ([`edit`], [`exec`]); the
+//! beyond a few lines own a module each, with their clap arguments ([`edit`], [`exec`], [`groups`]); the
 //! shared pieces (file loading, store choice, output) live here.
 
 mod edit;
 mod exec;
+mod groups;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use clap::{Args, Parser, Subcommand};
-use secrets_sops::keys::Identities;
+use secrets_sops::keys::{self, Identities};
 use secrets_sops::metadata::SelectionRule;
 use secrets_sops::stores::Store;
 use secrets_sops::{config, treepath, DecryptOptions, EncryptOptions, EncryptedFile, Format, PlainFile, Value};
@@ -38,7 +39,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
             must_exist(&file)?;
             decrypt(&file, &types, &output, extract.as_deref(), ignore_mac)
         }
-        SopsCommand::Encrypt { file, age, shamir_secret_sharing_threshold, types, output, selection } => {
+        SopsCommand::Encrypt { file, age, pgp, shamir_secret_sharing_threshold, types, output, selection } => {
             let file = stdin_or(file);
             must_exist(&file)?;
             if is_stdin(&file) {
@@ -49,12 +50,14 @@ pub fn run(args: SopsArgs) -> CmdResult {
                     return Err(Failure::new(exit::CONFLICTING_PARAMETERS, "must specify --filename-override when reading from stdin"));
                 }
             }
-            encrypt(&file, age, shamir_secret_sharing_threshold.unwrap_or(0), &types, &output, &selection)
+            encrypt(&file, KeyFlags { age, pgp }, shamir_secret_sharing_threshold.unwrap_or(0), &types, &output, &selection)
         }
         SopsCommand::Updatekeys { file, age, yes, shamir_secret_sharing_threshold, input_type } => {
             updatekeys(&file, age, yes, shamir_secret_sharing_threshold.unwrap_or(0), input_type.as_deref())
         }
-        SopsCommand::Rotate { file, add_age, rm_age, types, output } => rotate(&file, add_age, rm_age, &types, &output),
+        SopsCommand::Rotate { file, add_age, rm_age, add_pgp, rm_pgp, types, output } => {
+            rotate(&file, KeyFlags { age: add_age, pgp: add_pgp }, KeyFlags { age: rm_age, pgp: rm_pgp }, &types, &output)
+        }
         SopsCommand::Set(args) => {
             let (file, path, json) = set_value(args.args, args.value_file, args.value_stdin)?;
             let formats = SetFormats { input_type: args.input_type.as_deref(), output_type: args.output_type.as_deref() };
@@ -68,6 +71,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
         SopsCommand::Edit(args) => edit::run(args),
         SopsCommand::ExecEnv(args) => exec::run_env(args),
         SopsCommand::ExecFile(args) => exec::run_file(args),
+        SopsCommand::Groups { command } => groups::run(command),
     }
 }
 
@@ -320,8 +324,48 @@ fn split_recipients(list: &str) -> Vec<String> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
-fn recipients_from(flag: Option<String>) -> Option<Vec<String>> {
-    flag.or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok()).map(|l| split_recipients(&l)).filter(|r| !r.is_empty())
+/// The master keys named on the command line: `--age` and `--pgp`, or their variables
+/// `SOPS_AGE_RECIPIENTS` and `SOPS_PGP_FP` (each the default of its own flag, as in sops).
+#[derive(Debug, Default, Clone)]
+pub(super) struct KeyFlags {
+    pub age: Option<String>,
+    pub pgp: Option<String>,
+}
+
+impl KeyFlags {
+    /// The flags with their variables filled in, as sops reads them for `encrypt` and `edit`.
+    fn with_env(self) -> KeyFlags {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        KeyFlags { age: self.age.or_else(|| var("SOPS_AGE_RECIPIENTS")), pgp: self.pgp.or_else(|| var("SOPS_PGP_FP")) }
+    }
+
+    /// The age recipients, then the PGP fingerprints (spaces removed, as sops stores them);
+    /// `None` when neither names a key. A value given to the wrong flag is refused rather than
+    /// sent to the other kind of key.
+    fn recipients(&self) -> CmdResult<Option<Vec<String>>> {
+        let mut out = Vec::new();
+        for recipient in self.age.as_deref().map(split_recipients).unwrap_or_default() {
+            if keys::is_pgp_fingerprint(&recipient) {
+                return Err(Failure::new(exit::GENERIC, format!("{recipient} is a PGP fingerprint, not an age recipient"))
+                    .hint("pass PGP fingerprints with --pgp (or SOPS_PGP_FP)"));
+            }
+            out.push(recipient);
+        }
+        for fingerprint in self.pgp.as_deref().map(split_recipients).unwrap_or_default() {
+            if !keys::is_pgp_fingerprint(&fingerprint) {
+                return Err(Failure::new(exit::GENERIC, format!("{fingerprint} is not a PGP fingerprint"))
+                    .hint("give the key's fingerprint in hexadecimal, as `gpg --list-keys --with-colons` shows it"));
+            }
+            out.push(keys::normalize_pgp_fingerprint(&fingerprint));
+        }
+        Ok(if out.is_empty() { None } else { Some(out) })
+    }
+}
+
+/// `updatekeys`'s recipients: `--age`, else `SOPS_AGE_RECIPIENTS`.
+fn recipients_from(flag: Option<String>) -> CmdResult<Option<Vec<String>>> {
+    let age = flag.or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok().filter(|v| !v.is_empty()));
+    KeyFlags { age, pgp: None }.recipients()
 }
 
 fn selection_rule(args: &SelectionArgs) -> Option<SelectionRule> {
@@ -344,20 +388,27 @@ fn creation_rule(file: &Path) -> CmdResult<Option<EncryptOptions>> {
     match parsed.rule_for(file, dir).map_err(|e| Failure::sops(&display(path), e))? {
         Some(rule) => Ok(Some(rule.options.clone())),
         None => Err(Failure::new(exit::GENERIC, format!("{}: no matching creation rules found in {}", display(file), display(path)))
-            .hint("add a rule whose path_regex matches the file, or pass --age")),
+            .hint("add a rule whose path_regex matches the file, or pass --age or --pgp")),
     }
 }
 
-/// The recipients and settings of a new file: `--age` or `SOPS_AGE_RECIPIENTS`, else the
-/// matching `.sops.yaml` creation rule; the command line's threshold and selection win.
-fn encrypt_options(named: &Path, age: Option<String>, threshold: usize, selection: &SelectionArgs) -> CmdResult<EncryptOptions> {
-    let mut options = match recipients_from(age) {
+/// The recipients and settings of a new file: `--age`/`SOPS_AGE_RECIPIENTS` and
+/// `--pgp`/`SOPS_PGP_FP`, else the matching `.sops.yaml` creation rule; the command line's
+/// threshold and selection win. PGP keys are wrapped by `SOPS_GPG_EXEC` (or `gpg`).
+fn encrypt_options(named: &Path, keys: KeyFlags, threshold: usize, selection: &SelectionArgs) -> CmdResult<EncryptOptions> {
+    let mut options = match keys.with_env().recipients()? {
         Some(recipients) => EncryptOptions { key_groups: vec![recipients], ..EncryptOptions::default() },
         None => creation_rule(named)?.ok_or_else(|| {
-            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(named)))
-                .hint("pass --age age1…[,age1…], set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
+            Failure::new(exit::GENERIC, format!("{}: no recipients to encrypt for", display(named))).hint(
+                "pass --age age1…[,age1…] or --pgp FINGERPRINT, set SOPS_AGE_RECIPIENTS or SOPS_PGP_FP, or add a .sops.yaml creation rule",
+            )
         })?,
     };
+    // sops's words and status when a rule gives no key group, or a group without keys.
+    if options.key_groups.is_empty() || options.key_groups.iter().any(Vec::is_empty) {
+        return Err(Failure::verbatim(exit::GENERIC, "Could not generate data key: [empty key group provided]"));
+    }
+    options.gnupg = keys::GnuPg::from_env();
     if threshold > 0 {
         options.shamir_threshold = threshold;
     }
@@ -368,17 +419,10 @@ fn encrypt_options(named: &Path, age: Option<String>, threshold: usize, selectio
     Ok(options)
 }
 
-fn encrypt(
-    file: &Path,
-    age: Option<String>,
-    threshold: usize,
-    types: &TypeArgs,
-    output: &OutputArgs,
-    selection: &SelectionArgs,
-) -> CmdResult {
+fn encrypt(file: &Path, keys: KeyFlags, threshold: usize, types: &TypeArgs, output: &OutputArgs, selection: &SelectionArgs) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
     let named = types.filename_override.as_deref().unwrap_or(file);
-    let options = encrypt_options(named, age, threshold, selection)?;
+    let options = encrypt_options(named, keys, threshold, selection)?;
     let bytes = read_source(file)?;
     if bytes.is_empty() && input_fmt != Format::Binary {
         return Err(Failure::new(
@@ -399,7 +443,7 @@ fn encrypt(
 fn updatekeys(file: &Path, age: Option<String>, yes: bool, threshold: usize, input_type: Option<&str>) -> CmdResult {
     let format = input_format(file, input_type, None)?;
     let mut encrypted = load(file, format)?;
-    let (new_groups, rule_threshold) = match recipients_from(age) {
+    let (new_groups, rule_threshold) = match recipients_from(age)? {
         Some(recipients) => (vec![recipients], 0),
         None => match creation_rule(file)? {
             Some(rule) => (rule.key_groups, rule.shamir_threshold),
@@ -481,26 +525,25 @@ fn key_group_diff(old: &[Vec<String>], new: &[Vec<String>], (old_threshold, new_
     text
 }
 
-fn rotate(file: &Path, add: Option<String>, remove: Option<String>, types: &TypeArgs, output: &OutputArgs) -> CmdResult {
+/// `rotate`: a new data key for the file's recipients, with `--add-age`/`--add-pgp` added to the
+/// first group and `--rm-age`/`--rm-pgp` removed from every group, as sops does.
+fn rotate(file: &Path, add: KeyFlags, remove: KeyFlags, types: &TypeArgs, output: &OutputArgs) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
+    let add = add.recipients()?.unwrap_or_default();
+    let remove = remove.recipients()?.unwrap_or_default();
     let encrypted = load(file, input_fmt)?;
     let mut plain = open(file, &encrypted, false)?;
     let mut groups = plain.metadata.recipients();
-    if let Some(add) = add {
-        if groups.is_empty() {
-            groups.push(Vec::new());
-        }
-        for r in split_recipients(&add) {
-            if !groups[0].contains(&r) {
-                groups[0].push(r);
-            }
+    if !add.is_empty() && groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    for r in add {
+        if !groups[0].contains(&r) {
+            groups[0].push(r);
         }
     }
-    if let Some(remove) = remove {
-        let remove = split_recipients(&remove);
-        for group in &mut groups {
-            group.retain(|r| !remove.contains(r));
-        }
+    for group in &mut groups {
+        group.retain(|r| !remove.contains(r));
     }
     let rotated = plain.rotate(Some(&groups), 0).map_err(|e| Failure::sops(&display(file), e))?;
     let out = encrypted_bytes(file, &rotated, output_fmt)?;
@@ -657,8 +700,8 @@ struct SopsDecryptCli {
 
 /// The names of the `secrets sops` subcommands (and clap's `help`), so that anything else in
 /// their place is a file to edit, as `sops FILE` is `sops edit FILE`.
-const SUBCOMMANDS: [&str; 12] =
-    ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "help", "--"];
+const SUBCOMMANDS: [&str; 13] =
+    ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "groups", "help", "--"];
 
 /// The options of sops's top-level (legacy) mode that take a value, so that their value is not
 /// mistaken for the file or a mode flag.
@@ -863,7 +906,7 @@ pub struct SelectionArgs {
 pub enum SopsCommand {
     #[command(about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
     Decrypt(DecryptArgs),
-    /// Encrypt a plaintext file for age recipients
+    /// Encrypt a plaintext file for age recipients and PGP keys
     #[command(
         after_help = "Examples:\n  secrets sops encrypt --age age1abc…,age1def… secrets.yaml > secrets.enc.yaml\n  secrets sops encrypt --encrypted-regex '^(data|stringData)$' -i k8s-secret.yaml"
     )]
@@ -873,6 +916,9 @@ pub enum SopsCommand {
         /// Comma-separated age recipients: age1…, ssh-ed25519 …, ssh-rsa … [env: SOPS_AGE_RECIPIENTS]
         #[arg(short = 'a', long, value_name = "RECIPIENTS")]
         age: Option<String>,
+        /// Comma-separated PGP fingerprints, encrypted to with gpg [env: SOPS_PGP_FP]
+        #[arg(short = 'p', long, value_name = "FINGERPRINTS")]
+        pgp: Option<String>,
         /// Split the data key between key groups; this many groups must open it
         #[arg(long, value_name = "N")]
         shamir_secret_sharing_threshold: Option<usize>,
@@ -912,6 +958,12 @@ pub enum SopsCommand {
         /// Comma-separated recipients to remove (from every key group)
         #[arg(long, value_name = "RECIPIENTS")]
         rm_age: Option<String>,
+        /// Comma-separated PGP fingerprints to add (to the first key group)
+        #[arg(long, value_name = "FINGERPRINTS")]
+        add_pgp: Option<String>,
+        /// Comma-separated PGP fingerprints to remove (from every key group)
+        #[arg(long, value_name = "FINGERPRINTS")]
+        rm_pgp: Option<String>,
         #[command(flatten)]
         types: TypeArgs,
         #[command(flatten)]
@@ -947,6 +999,11 @@ pub enum SopsCommand {
     ExecEnv(exec::ExecEnvArgs),
     #[command(about = exec::EXEC_FILE_ABOUT, after_help = exec::EXEC_FILE_EXAMPLES)]
     ExecFile(exec::ExecFileArgs),
+    #[command(about = groups::GROUPS_ABOUT, after_help = groups::GROUPS_EXAMPLES)]
+    Groups {
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
     /// Tell whether a file is encrypted, as JSON
     Filestatus {
         /// The file to look at
