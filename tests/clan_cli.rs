@@ -287,11 +287,16 @@ fn test_secrets_key_generate_gpg() {
         cmd.env("SOPS_PGP_FP", FP).env("XDG_CONFIG_HOME", home.path());
         cmd
     };
-    // Diverges on purpose: a PGP key is not a key of ours, so an age key is generated.
-    me().args(["key", "generate"]).assert().success().stderr(contains("Generated new AGE key age1")).stderr(contains("PGP key").not());
-    assert!(home.path().join("sops/age/keys.txt").is_file());
+    // As clan: the PGP key of SOPS_PGP_FP is the admin's key, so nothing is generated.
+    me().args(["key", "generate"])
+        .assert()
+        .success()
+        .stderr(contains(format!("PGP key {FP} is already set")))
+        .stderr(contains(format!("secrets users add <username> --pgp-key {FP}")).or(contains("--pgp-key")))
+        .stderr(contains("Generated").not());
+    assert!(!home.path().join("sops/age/keys.txt").exists(), "no age key was generated");
     let shown = key_show(&mut me());
-    assert_eq!((shown.len(), shown[0]["type"].as_str()), (1, Some("age")));
+    assert_eq!((shown.len(), shown[0]["type"].as_str(), shown[0]["publickey"].as_str()), (1, Some("pgp"), Some(FP)));
 
     // A PGP user written by clan is read as clan reads it.
     write_pgp_user(&flake, "clanuser");
@@ -300,32 +305,33 @@ fn test_secrets_key_generate_gpg() {
     assert_eq!(got, serde_json::json!([{"publickey": FP, "source": "key_file", "type": "pgp", "username": "clanuser"}]));
     std::fs::remove_dir_all(flake.sops("users/clanuser")).unwrap();
 
-    let mine = shown[0]["publickey"].as_str().unwrap();
-    me().args(["users", "add", "me", mine]).assert().success();
-    // A PGP key gpg does not know stops the change and names the key; nothing is left behind.
+    // The PGP key makes its owner the caller; a key gpg does not know stops the change and
+    // names the key; nothing is left behind.
     me().args(["users", "add", "--pgp-key", FP, "testuser"]).assert().success();
     fails(
-        me().args(["set", "--user", "testuser", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value"),
+        me().args(["set", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value"),
         1,
         &format!("could not encrypt the data key with PGP key {FP}"),
     );
     assert!(!flake.sops("secrets/secret-name").exists(), "nothing is left behind");
     me().args(["users", "remove", "testuser"]).assert().success();
 
-    // With a real key, the PGP user reads what is set for it, through gpg, like the real sops.
+    // With a real key (clan's test sets SOPS_PGP_FP to it), the PGP user sets and reads through
+    // gpg, like the real sops.
     if peer("gpg").is_some() {
         let gpg_dir = tempfile::Builder::new().prefix("pgp").tempdir_in("/tmp").unwrap();
         let user = GpgKeyring::new(gpg_dir.path(), "tu");
-        me().args(["users", "add", "--pgp-key", &user.fingerprint, "testuser"]).assert().success();
+        let as_user = || {
+            let mut cmd = me();
+            cmd.env("SOPS_PGP_FP", &user.fingerprint).env("GNUPGHOME", &user.home);
+            cmd
+        };
+        as_user().args(["users", "add", "--pgp-key", &user.fingerprint, "testuser"]).assert().success();
         let got: serde_json::Value =
-            serde_json::from_str(&stdout_of(me().args(["users", "get", "testuser"]).assert().success().get_output())).unwrap();
+            serde_json::from_str(&stdout_of(as_user().args(["users", "get", "testuser"]).assert().success().get_output())).unwrap();
         assert_eq!(got[0]["type"], "pgp");
-        me().env("GNUPGHOME", &user.home)
-            .args(["set", "--user", "testuser", "secret-name"])
-            .env("SOPS_NIX_SECRET", "secret-value")
-            .assert()
-            .success();
-        flake.cmd().env("GNUPGHOME", &user.home).args(["get", "secret-name"]).assert().success().stdout("secret-value");
+        as_user().args(["set", "secret-name"]).env("SOPS_NIX_SECRET", "secret-value").assert().success();
+        as_user().args(["get", "secret-name"]).assert().success().stdout("secret-value");
         if let Some(read_by_sops) = flake.sops_decrypt("secret-name", ("GNUPGHOME", &user.home)) {
             assert_eq!(read_by_sops, Ok(b"secret-value".to_vec()));
         }

@@ -1,9 +1,10 @@
 //! "Which user am I?": the public keys of the local age identities, found as clan finds them
 //! (one source: `SOPS_AGE_KEY`, else `SOPS_AGE_KEY_FILE`, else the default `keys.txt`), and the
-//! user of the repository that owns one of them. Where clan finds no age key at all, the ssh
-//! keys sops decrypts with (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519` and
-//! `~/.ssh/id_rsa`) count too: a user registered with an ssh key can then set what they can
-//! already read (clan stops there with "No SOPS key found").
+//! user of the repository that owns one of them. To tell who the caller is, where clan finds no
+//! age key at all, the ssh keys sops decrypts with (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else
+//! `~/.ssh/id_ed25519` and `~/.ssh/id_rsa`) count too ([`caller_keys`]): a user registered with
+//! an ssh key can then set what they can already read (clan stops there with "No SOPS key
+//! found").
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -39,20 +40,45 @@ pub fn key_file_for_generation(env: &dyn Fn(&str) -> Option<String>) -> Option<P
     env("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| default_key_file(env))
 }
 
-/// The local public keys, from exactly one source as clan chooses it.
+/// The local public keys: the age keys of exactly one source as clan chooses it, and the PGP
+/// fingerprints of `SOPS_PGP_FP` (comma-separated), as clan adds them.
 pub fn local_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LocalKey>> {
+    let mut keys = age_keys(env)?;
+    if let Some(fingerprints) = env("SOPS_PGP_FP").filter(|v| !v.trim().is_empty()) {
+        for fingerprint in fingerprints.trim().split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            keys.push(LocalKey {
+                key: PublicKey { key: fingerprint.to_string(), kind: crate::keyfile::KeyType::Pgp },
+                source: "SOPS_PGP_FP".to_string(),
+            });
+        }
+    }
+    Ok(keys)
+}
+
+/// [`local_keys`], or when they hold no age key, also the ssh keys sops decrypts with: the
+/// keys that say who the caller is (`set` links its caller; `key show` shows them). Not for
+/// `key generate`, which must not take an ssh key for an age key already set.
+pub fn caller_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LocalKey>> {
+    let mut keys = local_keys(env)?;
+    if !keys.iter().any(|k| k.key.kind == crate::keyfile::KeyType::Age) {
+        keys.extend(ssh_keys(env));
+    }
+    Ok(keys)
+}
+
+/// The age keys of [`local_keys`].
+fn age_keys(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<LocalKey>> {
     let (text, source) = if let Some(content) = env("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
         (zeroize::Zeroizing::new(content), "SOPS_AGE_KEY".to_string())
     } else {
-        let Some(path) = key_file_for_generation(env) else { return Ok(ssh_keys(env)) };
+        let Some(path) = key_file_for_generation(env) else { return Ok(Vec::new()) };
         // The same reader as decryption's: once, bounded, never blocking on a FIFO.
         match secrets_sops::keys::identities::read_key_file(&path) {
             Ok(Some(bytes)) => match std::str::from_utf8(&bytes) {
                 Ok(text) => (zeroize::Zeroizing::new(text.to_string()), path.display().to_string()),
                 Err(_) => return Ok(Vec::new()),
             },
-            Ok(None) => return Ok(ssh_keys(env)),
-            Err(_) => return Ok(Vec::new()),
+            _ => return Ok(Vec::new()),
         }
     };
     let mut keys: Vec<LocalKey> = public_keys_in(&text)?.into_iter().map(|key| LocalKey { key, source: source.clone() }).collect();
@@ -151,6 +177,15 @@ pub fn find_user(repo: &Repo, local: &[LocalKey]) -> Result<Option<(String, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pgp_fingerprints_of_the_environment_count_as_clan_counts_them() {
+        let env = |name: &str| (name == "SOPS_PGP_FP").then(|| " AAAA1111BBBB2222CCCC3333DDDD4444EEEE5555, 0123456789ABCDEF ".to_string());
+        let keys = local_keys(&env).unwrap();
+        let pgp: Vec<&str> = keys.iter().filter(|k| k.key.kind == crate::keyfile::KeyType::Pgp).map(|k| k.key.key.as_str()).collect();
+        assert_eq!(pgp, ["AAAA1111BBBB2222CCCC3333DDDD4444EEEE5555", "0123456789ABCDEF"]);
+        assert!(keys.iter().all(|k| k.source == "SOPS_PGP_FP"));
+    }
 
     #[test]
     fn reads_comments_and_private_keys() {

@@ -14,7 +14,7 @@ use crate::error::StoreError;
 pub enum KeyType {
     /// An age recipient, native or SSH.
     Age,
-    /// A PGP fingerprint: kept in `key.json` as clan writes it, never used to encrypt.
+    /// A PGP fingerprint, as clan writes it in `key.json`; secrets are encrypted to it through gpg.
     Pgp,
 }
 

@@ -59,6 +59,12 @@ fn local_keys() -> CmdResult<Vec<LocalKey>> {
     Ok(identity::local_keys(&env)?)
 }
 
+/// How clan names a key's type in its messages (`AGE key …`, `--age-key`).
+fn type_name(key: &LocalKey) -> (String, &'static str) {
+    let kind = key.key.kind.as_str();
+    (kind.to_uppercase(), kind)
+}
+
 fn generate(ctx: &Context, new: bool) -> CmdResult {
     let existing = local_keys()?;
     let user = env("USER").filter(|u| !u.is_empty()).unwrap_or_else(|| "<username>".into());
@@ -66,12 +72,13 @@ fn generate(ctx: &Context, new: bool) -> CmdResult {
         let repo = ctx.repo().ok();
         for key in &existing {
             let owner = repo.as_ref().and_then(|r| identity::find_user(r, std::slice::from_ref(key)).ok().flatten());
+            let (kind, flag) = type_name(key);
             if let Some((name, _)) = owner {
-                say!("AGE key {} is already set and registered as user '{name}'", key.key);
+                say!("{kind} key {} is already set and registered as user '{name}'", key.key);
             } else {
-                say!("AGE key {} is already set", key.key);
-                say!("Add your age public key to the repository with:");
-                say!("secrets users add {user} --age-key {}", key.key);
+                say!("{kind} key {} is already set", key.key);
+                say!("Add your {flag} public key to the repository with:");
+                say!("secrets users add {user} --{flag}-key {}", key.key);
             }
         }
         return Ok(0);
@@ -225,7 +232,7 @@ fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
 /// clan's `key show` output, with `username` the user of this repository whose `key.json` holds
 /// the key (clan leaves it empty; outside a repository, or for a key nobody registered, it is).
 fn show(ctx: &Context) -> CmdResult {
-    let keys = local_keys()?;
+    let keys = identity::caller_keys(&env)?;
     if keys.is_empty() {
         return Err(Failure::msg("No public key found").hint("generate one with `secrets key generate`"));
     }

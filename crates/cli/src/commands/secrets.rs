@@ -120,14 +120,14 @@ pub fn members_with_caller(repo: &Repo, given: &MemberArgs) -> CmdResult<Vec<(Ki
 
 /// The user whose key is on this machine.
 pub fn caller(repo: &Repo) -> CmdResult<String> {
-    let local = identity::local_keys(&|n| std::env::var(n).ok())?;
+    let local = identity::caller_keys(&|n| std::env::var(n).ok())?;
     if local.is_empty() {
         return Err(Failure::msg("No SOPS key found. Please generate one with `secrets key generate`."));
     }
     if let Some((user, _)) = identity::find_user(repo, &local)? {
         Ok(user)
     } else {
-        let keys: Vec<String> = local.iter().map(|k| format!("- age: {}", k.key)).collect();
+        let keys: Vec<String> = local.iter().map(|k| format!("- {}: {}", k.key.kind.as_str(), k.key)).collect();
         Err(Failure::msg(format!(
             "We could not figure out which Clan secrets user you are with the SOPS keys we found:\n{}",
             keys.join("\n")
