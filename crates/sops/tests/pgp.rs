@@ -121,3 +121,44 @@ fn a_file_we_encrypt_for_a_pgp_key_opens_with_the_real_sops_and_rewraps_for_it()
     assert!(matches!(&err, secrets_sops::Error::PgpEncrypt { fingerprint, .. } if fingerprint == unknown), "{err:?}");
     let _ = Command::new("gpgconf").env("GNUPGHOME", &home).args(["--kill", "gpg-agent"]).status();
 }
+
+/// A committer can put in a file a tiny PGP entry that GnuPG unpacks to gigabytes (a compressed
+/// literal packet, which needs no key at all): it is cut off after a few bytes, quickly, and
+/// reported, never read into memory.
+#[test]
+fn an_entry_that_unpacks_to_more_than_a_data_key_is_cut_off() {
+    let Some(_) = peer("gpg") else { return };
+    let dir = tempfile::Builder::new().prefix("pgp").tempdir_in("/tmp").unwrap();
+    let home = private_home(dir.path(), "g");
+    let fingerprint = keyring(&home);
+    let gnupg = GnuPg { program: "gpg".into(), home: Some(home.clone()) };
+    let data = secrets_sops::parse_plain(b"{\"a\": 1}", Format::Json).unwrap();
+    let options = EncryptOptions { key_groups: vec![vec![fingerprint]], gnupg, ..EncryptOptions::default() };
+    let file = secrets_sops::encrypt(data, Format::Json, &options).unwrap();
+
+    // 256 MiB of zeros, stored (no key) and compressed to a few hundred bytes of armor.
+    let zeros = dir.path().join("zeros");
+    std::fs::File::create(&zeros).unwrap().set_len(256 << 20).unwrap();
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--batch", "--quiet", "-z", "9", "--compress-algo", "zlib", "--store", "-a", "-o", "-"])
+        .arg(&zeros)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bomb = String::from_utf8(out.stdout).unwrap();
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+
+    let mut json: serde_json::Value = serde_json::from_slice(&file.to_bytes().unwrap()).unwrap();
+    json["sops"]["pgp"][0]["enc"] = serde_json::Value::String(bomb.trim_end().to_string());
+    let hostile = EncryptedFile::parse(&serde_json::to_vec(&json).unwrap(), Format::Json).unwrap();
+
+    let mut identities = Identities::empty();
+    identities.set_gnupg(None, Some(home.clone()));
+    let started = std::time::Instant::now();
+    let err = hostile.decrypt(&identities, DecryptOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("gpg's output is longer than 64 bytes"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    let _ = Command::new("gpgconf").env("GNUPGHOME", &home).args(["--kill", "gpg-agent"]).status();
+}

@@ -277,6 +277,16 @@ pub enum StoreError {
         key: String,
     },
 
+    /// A member's key declared `age` that is a PGP fingerprint: encrypted to, it would go to
+    /// GnuPG, not to the age recipient the declaration promises.
+    #[error("{secret}: a member's key declared as age ({key}) is a PGP fingerprint; declare it `pgp` (`--pgp-key`) or give the age key")]
+    AgeKeyLooksPgp {
+        /// The secret being encrypted.
+        secret: String,
+        /// The key as written.
+        key: String,
+    },
+
     /// The record of uncommitted changes could not be written.
     #[error("cannot record the uncommitted paths: {source}")]
     RecordUncommitted {

@@ -59,6 +59,10 @@ pub fn age_recipients(secret: &SecretRef, keys: &[PublicKey]) -> Result<Vec<Stri
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         match key.kind {
+            // A key declared age is never handed to GnuPG, whatever it looks like.
+            KeyType::Age if secrets_sops::keys::is_pgp_fingerprint(&key.key) => {
+                return Err(StoreError::AgeKeyLooksPgp { secret: secret.name.clone(), key: key.key.clone() });
+            }
             KeyType::Age => out.push(key.key.clone()),
             KeyType::Pgp if secrets_sops::keys::is_pgp_fingerprint(&key.key) => {
                 out.push(secrets_sops::keys::normalize_pgp_fingerprint(&key.key));
@@ -157,4 +161,23 @@ fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: R
     };
     let bytes = new_file.to_bytes().map_err(sops_err)?;
     Ok(Some(Rekeyed { secret: secret.clone(), added, removed, rotated: rotate, bytes: Some(bytes), dangling }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_go_to_the_tool_their_declared_type_names() {
+        let secret = SecretRef { name: "db".into(), dir: PathBuf::from("sops/secrets/db") };
+        let fingerprint = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+        let pgp = PublicKey { key: fingerprint.into(), kind: KeyType::Pgp };
+        assert_eq!(age_recipients(&secret, &[pgp]).unwrap(), [fingerprint]);
+        // Declared age, shaped like a fingerprint: never handed to GnuPG.
+        let err = age_recipients(&secret, &[PublicKey::age(fingerprint)]).unwrap_err();
+        assert!(matches!(err, StoreError::AgeKeyLooksPgp { .. }), "{err}");
+        // Declared pgp, not a whole fingerprint (a key ID GnuPG would search names for).
+        let short = PublicKey { key: "3D16CEE4A27381B4".into(), kind: KeyType::Pgp };
+        assert!(matches!(age_recipients(&secret, &[short]).unwrap_err(), StoreError::PgpRecipient { .. }));
+    }
 }

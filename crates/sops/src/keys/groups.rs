@@ -160,7 +160,8 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     }
 
     // PGP keys last, as sops's default decryption order has them, and only for groups still
-    // missing: each try runs GnuPG.
+    // missing: each try runs GnuPG, so the tries are bounded per group and per file.
+    let mut pgp_tries = 0usize;
     for (index, group) in groups.iter().enumerate() {
         let opened = parts.iter().filter(|p| p.is_some()).count();
         let enough = if several && metadata.shamir_threshold == 0 { opened == groups.len() } else { opened >= required };
@@ -171,6 +172,11 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
             continue;
         }
         for key in pgp::keys_of(group).iter().take(pgp::MAX_TRIED) {
+            if pgp_tries == pgp::MAX_TRIED_PER_FILE {
+                problems.push(format!("no more PGP keys tried: {} is the most for one file", pgp::MAX_TRIED_PER_FILE));
+                break;
+            }
+            pgp_tries += 1;
             match pgp::decrypt(key, identities.gnupg()) {
                 Ok(payload) if payload.len() == expected_len => {
                     parts[index] = Some(payload);
@@ -179,10 +185,10 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
                 Ok(payload) => problems.push(format!(
                     "group {}, pgp {}: opened, but holds {} bytes instead of {expected_len}",
                     index + 1,
-                    key.fingerprint,
+                    pgp::shown(key.fingerprint),
                     payload.len()
                 )),
-                Err(reason) => problems.push(format!("group {}, pgp {}: {reason}", index + 1, key.fingerprint)),
+                Err(reason) => problems.push(format!("group {}, pgp {}: {reason}", index + 1, pgp::shown(key.fingerprint))),
             }
         }
     }

@@ -13,7 +13,7 @@
 //! `secring.gpg`, which GnuPG 2.1 and later no longer write; only the `gpg` way is offered here.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -81,14 +81,26 @@ impl GnuPg {
     }
 }
 
-/// Whether a recipient string names a PGP key: a hexadecimal fingerprint or key ID (spaces
-/// allowed, as sops removes them), optionally with GnuPG's trailing `!`. No age recipient
-/// (`age1…`, `ssh-…`) has that shape, so recipient lists can hold both kinds.
+/// Whether a recipient string names a PGP key: a whole hexadecimal fingerprint, 40 digits (v4
+/// keys) or 64 (v5 and v6), spaces allowed as sops removes them, optionally with GnuPG's
+/// trailing `!`. Key IDs and other lengths are not taken: GnuPG reads them as a search of the
+/// keys' names, where a key someone else made can answer. No age recipient (`age1…`, `ssh-…`)
+/// has that shape, so recipient lists can hold both kinds.
 #[must_use]
 pub fn is_fingerprint(recipient: &str) -> bool {
     let compact: String = recipient.chars().filter(|c| *c != ' ').collect();
     let hex = compact.strip_suffix('!').unwrap_or(&compact);
-    (8..=40).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    matches!(hex.len(), 40 | 64) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A fingerprint read from a file, as messages show it: at most 80 characters, control
+/// characters escaped (a committer chooses it).
+pub(crate) fn shown(fingerprint: &str) -> String {
+    let mut out: String = fingerprint.chars().take(80).flat_map(char::escape_default).collect();
+    if fingerprint.chars().count() > 80 {
+        out.push('…');
+    }
+    out
 }
 
 /// A fingerprint as sops stores it: spaces removed.
@@ -106,13 +118,15 @@ fn short_id(fingerprint: &str) -> &str {
 
 /// Wraps `payload` (the data key or a Shamir share) for the PGP key `fingerprint`: the `pgp`
 /// list entry sops writes, from `gpg --no-default-recipient --yes --encrypt -a -r FP
-/// --trusted-key ID --no-encrypt-to` with the payload on standard input.
+/// --trusted-key ID --no-encrypt-to` with the payload on standard input. `--batch --no-tty`
+/// are added: GnuPG must fail rather than ask on the terminal whether to use a key.
 pub(crate) fn encrypt(fingerprint: &str, payload: &[u8], gnupg: &GnuPg, created_at: &str) -> Result<Value> {
     let fingerprint = normalize_fingerprint(fingerprint);
     let program = gnupg.program.to_string_lossy().into_owned();
     let mut child = gnupg
         .command()
-        .args(["--no-default-recipient", "--yes", "--encrypt", "-a", "-r", &fingerprint, "--trusted-key", short_id(&fingerprint)])
+        .args(["--batch", "--no-tty", "--no-default-recipient", "--yes", "--encrypt", "-a", "-r", &fingerprint])
+        .args(["--trusted-key", short_id(&fingerprint)])
         .arg("--no-encrypt-to")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -143,7 +157,7 @@ fn gnupg_said(stderr: &[u8]) -> String {
     if lines.is_empty() {
         "gpg failed without saying why".to_string()
     } else {
-        lines.join("; ")
+        shown_text(&lines.join("; "))
     }
 }
 
@@ -174,31 +188,75 @@ pub(crate) fn entries_of(group: &KeyGroup) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// GnuPG's words, shortened to what a message line holds, control characters escaped.
+fn shown_text(text: &str) -> String {
+    let mut out: String =
+        text.chars().take(400).flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect();
+    if text.chars().count() > 400 {
+        out.push('…');
+    }
+    out
+}
+
 /// The most PGP keys tried per key group: each try runs GnuPG, and a file's committer chooses
 /// how many entries it lists.
 pub(crate) const MAX_TRIED: usize = 16;
 
+/// The most PGP keys tried for one file, over all its key groups (which a committer may also
+/// multiply).
+pub(crate) const MAX_TRIED_PER_FILE: usize = 64;
+
+/// The most bytes read from GnuPG when it opens an entry: a data key is 32, a Shamir share 33.
+/// A committer can make a tiny entry that decompresses to gigabytes (or a plain literal packet
+/// that needs no key at all): GnuPG is stopped past this.
+const MAX_PAYLOAD: usize = 64;
+
 /// Opens `key`'s message with GnuPG: the payload, or why it did not open (GnuPG's own words,
-/// which never hold the payload).
+/// which never hold the payload). The message is fed and GnuPG's complaints are read on their
+/// own threads, so that neither pipe can block the other.
 pub(crate) fn decrypt(key: &PgpKey<'_>, gnupg: &GnuPg) -> Result<Zeroizing<Vec<u8>>, String> {
     let program = gnupg.program.to_string_lossy();
     let mut child = gnupg
         .command()
-        .args(["--batch", "--quiet", "-d"])
+        .args(["--batch", "--no-tty", "--quiet", "-d"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e} (install GnuPG, or name it in SOPS_GPG_EXEC)"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A GnuPG that exits early closes the pipe; its status says why.
-        let _ = stdin.write_all(key.enc.as_bytes());
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let message = key.enc.as_bytes().to_vec();
+    let (said, payload) = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            if let Some(mut stdin) = stdin {
+                // A GnuPG that exits early closes the pipe; its status says why.
+                let _ = stdin.write_all(&message);
+            }
+        });
+        let said = scope.spawn(move || {
+            let mut said = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let _ = (&mut stderr).take(16 * 1024).read_to_end(&mut said);
+                let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+            }
+            said
+        });
+        let mut payload = Zeroizing::new(Vec::with_capacity(MAX_PAYLOAD + 1));
+        if let Some(stdout) = stdout {
+            let _ = stdout.take(MAX_PAYLOAD as u64 + 1).read_to_end(&mut payload);
+        }
+        if payload.len() > MAX_PAYLOAD {
+            // Stopped here, before it writes the rest; its pipes close with it.
+            let _ = child.kill();
+        }
+        (said.join().unwrap_or_default(), payload)
+    });
+    let status = child.wait().map_err(|e| format!("{program} failed: {e}"))?;
+    if payload.len() > MAX_PAYLOAD {
+        return Err(format!("gpg's output is longer than {MAX_PAYLOAD} bytes: this entry holds no data key"));
     }
-    let output = child.wait_with_output().map_err(|e| format!("{program} failed: {e}"))?;
-    let payload = Zeroizing::new(output.stdout);
-    if !output.status.success() {
-        let said = String::from_utf8_lossy(&output.stderr);
-        return Err(format!("gpg could not decrypt it: {}", said.trim()));
+    if !status.success() {
+        return Err(format!("gpg could not decrypt it: {}", gnupg_said(&said)));
     }
     if payload.is_empty() {
         // An older GnuPG meeting an AEAD packet it does not know drops it and succeeds.
@@ -215,7 +273,11 @@ mod tests {
     fn fingerprints_are_told_from_age_recipients() {
         assert!(is_fingerprint("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"));
         assert!(is_fingerprint("FBC7 B9E2 A4F9 289A C0C1  D484 3D16 CEE4 A273 81B4"));
-        assert!(is_fingerprint("3D16CEE4A27381B4!"));
+        assert!(is_fingerprint("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4!"));
+        assert!(is_fingerprint(&"AB".repeat(32)), "a v5 fingerprint");
+        for id in ["3D16CEE4A27381B4", "3D16CEE4A27381B4!", "A27381B4", &"A".repeat(36), &"A".repeat(41)] {
+            assert!(!is_fingerprint(id), "{id}: not a whole fingerprint, gpg would search names for it");
+        }
         assert!(!is_fingerprint("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg"));
         assert!(!is_fingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"));
         assert!(!is_fingerprint("ABCDEF"), "too short for a key ID");
@@ -236,5 +298,8 @@ mod tests {
         );
         assert_eq!(said, "FP: skipped: No public key; [stdin]: encryption failed: No public key");
         assert_eq!(gnupg_said(b""), "gpg failed without saying why");
+        assert_eq!(gnupg_said(b"gpg: a\x1b[31mred\n"), "a\\u{1b}[31mred");
+        assert_eq!(shown("AB\ninjected"), "AB\\ninjected");
+        assert_eq!(shown(&"A".repeat(100)).chars().count(), 81);
     }
 }
