@@ -283,8 +283,8 @@ impl<'a> Iterator for Events<'a> {
 
 /// Writes documents; `metadata` is appended to each as a last `sops` key.
 pub(super) fn emit(branches: &[Map], metadata: Option<&Map>, indent: usize) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(Events::new(branches, metadata), indent);
-    e.run()?;
+    let mut e = Emitter::new(indent);
+    e.run(Events::new(branches, metadata))?;
     Ok(e.out.into_bytes())
 }
 
