@@ -12,7 +12,7 @@ use crate::metadata::{KeyGroup, Metadata, SelectionRule, WRITER_VERSION};
 use crate::selection::Selector;
 use crate::stores;
 use crate::timefmt;
-use crate::tree::Document;
+use crate::tree::{Document, Map};
 use crate::warning::Warning;
 
 /// Who a new file is encrypted for and which values it encrypts.
@@ -73,6 +73,95 @@ impl std::fmt::Debug for PlainFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlainFile").field("format", &self.format).field("metadata", &self.metadata).finish_non_exhaustive()
     }
+}
+
+/// Opens the data key of a file with this metadata.
+fn data_key_of(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
+    let usable = |g: &crate::metadata::KeyGroup| !g.age.is_empty() || g.other.iter().any(|(name, _)| name == "pgp");
+    if !metadata.key_groups.iter().any(usable) {
+        return Err(Error::metadata("no age or pgp keys found in the file (only other key types, or none at all)"));
+    }
+    keys::unwrap_data_key(metadata, identities)
+}
+
+/// What a store's [`stores::Store::decrypt_streaming`] gets from [`decrypt_to_plain`]: the
+/// data key for the metadata it found, whether to check the MAC, and where its warnings go.
+/// The key is opened once, and kept for the whole-tree path if the store gives up.
+pub struct DecryptSession<'i> {
+    identities: &'i Identities,
+    options: DecryptOptions,
+    opened: Option<(Metadata, Result<DataKey>)>,
+    warnings: Vec<Warning>,
+}
+
+impl<'i> DecryptSession<'i> {
+    /// A session with these identities and options.
+    pub fn new(identities: &'i Identities, options: DecryptOptions) -> Self {
+        DecryptSession { identities, options, opened: None, warnings: Vec::new() }
+    }
+
+    /// The metadata read from `tree` and the data key it holds for the session's identities;
+    /// `None` if either fails (the whole-tree path then reports why).
+    pub(crate) fn open(&mut self, tree: &Map) -> Option<(Metadata, DataKey)> {
+        if self.opened.is_none() {
+            let metadata = Metadata::from_tree(tree).ok()?;
+            let key = data_key_of(&metadata, self.identities);
+            self.opened = Some((metadata, key));
+        }
+        match &self.opened {
+            Some((metadata, Ok(key))) => Some((metadata.clone(), key.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether the MAC is left unchecked.
+    pub(crate) fn ignore_mac(&self) -> bool {
+        self.options.ignore_mac
+    }
+
+    /// Warnings of a decryption that succeeded.
+    pub(crate) fn warn(&mut self, warnings: Vec<Warning>) {
+        self.warnings.extend(warnings);
+    }
+}
+
+/// A decrypted file as `sops decrypt` prints it, and what decryption noticed on the way.
+pub struct PlainText {
+    /// The plaintext in the output store's layout.
+    pub bytes: Vec<u8>,
+    /// Comments that should be encrypted but are not, as sops logs them.
+    pub warnings: Vec<Warning>,
+}
+
+/// `sops decrypt`: the plaintext of an encrypted file of `format`, as `store` (that format's
+/// store, with the caller's settings) writes it, with the MAC verified unless told otherwise.
+///
+/// The same bytes and errors as [`EncryptedFile::parse_owned`], [`EncryptedFile::into_decrypted`]
+/// and [`stores::Store::emit_plain`] in turn, with far less memory for a large file: a YAML
+/// file is decrypted one top-level entry at a time, so that its tree is never whole in memory.
+/// Nothing is returned before the MAC is verified.
+pub fn decrypt_to_plain(
+    input: Vec<u8>,
+    format: Format,
+    store: &dyn stores::Store,
+    identities: &Identities,
+    options: DecryptOptions,
+) -> Result<PlainText> {
+    if input.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    let mut session = DecryptSession::new(identities, options);
+    if let Some(bytes) = store.decrypt_streaming(&input, format, &mut session) {
+        return Ok(PlainText { bytes, warnings: session.warnings });
+    }
+    let file = EncryptedFile::parse_owned(input, format)?;
+    let key = match session.opened.take() {
+        Some((metadata, key)) if metadata == file.metadata => key?,
+        _ => file.data_key(identities)?,
+    };
+    let plain = file.into_decrypted_with_key(key, options)?;
+    let bytes = store.emit_plain(&plain.data)?;
+    Ok(PlainText { bytes, warnings: plain.warnings.clone() })
 }
 
 /// Parses a plaintext file of the given format.
@@ -143,11 +232,7 @@ impl EncryptedFile {
 
     /// Opens the data key with the given identities.
     pub fn data_key(&self, identities: &Identities) -> Result<DataKey> {
-        let usable = |g: &crate::metadata::KeyGroup| !g.age.is_empty() || g.other.iter().any(|(name, _)| name == "pgp");
-        if !self.metadata.key_groups.iter().any(usable) {
-            return Err(Error::metadata("no age or pgp keys found in the file (only other key types, or none at all)"));
-        }
-        keys::unwrap_data_key(&self.metadata, identities)
+        data_key_of(&self.metadata, identities)
     }
 
     /// Decrypts the file, verifying the MAC unless told otherwise.

@@ -282,6 +282,67 @@ impl<'s, 'a> Composer<'s, 'a> {
         self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra })
     }
 
+    /// Starts a document whose root is a block mapping, to be composed one child at a time
+    /// ([`Self::next_root_child`]): returns the document and root nodes, or `None` when the
+    /// stream has no document or its root is something else (events are consumed either way).
+    pub fn start_root_mapping(&mut self) -> Result<Option<(NodeId, NodeId)>> {
+        if !matches!(self.peek(), Some(EventKind::DocumentStart)) {
+            return Ok(None);
+        }
+        let ev = self.advance().unwrap_or_else(unreachable_event);
+        let doc = self.node(Kind::Document, "", "", String::new(), ev);
+        if !matches!(self.peek(), Some(EventKind::MappingStart { flow: false, .. })) {
+            return Ok(None);
+        }
+        let (root, _) = self.start_node()?;
+        self.nodes[doc].content.push(root);
+        Ok(Some((doc, root)))
+    }
+
+    /// The next child (key or value, in turn) of the root mapping `root` of document `doc`,
+    /// composed whole and attached with the composer's comment moves; `None` once the mapping
+    /// has ended (it is closed then, and the document too). A child's comments may still move
+    /// to the key before it until the next key is attached or the mapping ends.
+    pub fn next_root_child(&mut self, doc: NodeId, root: NodeId) -> Result<Option<NodeId>> {
+        let before_key = self.nodes[root].content.len() % 2 == 0;
+        let at_end = match self.peek() {
+            None => true,
+            Some(EventKind::MappingEnd) => before_key,
+            _ => false,
+        };
+        if !at_end {
+            return self.child_in(root, Some(Style::BlockMapping)).map(Some);
+        }
+        if let Some(e) = self.parse_error.take() {
+            return Err(e);
+        }
+        self.close(root, Style::BlockMapping);
+        if let Some(EventKind::DocumentEnd) = self.peek() {
+            let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
+            self.nodes[doc].set_foot(foot);
+            self.advance();
+        }
+        Ok(None)
+    }
+
+    /// Lets go of the children of the root mapping `root` that are written already: the
+    /// comment moves look at its last key and value only.
+    pub fn forget_children(&mut self, root: NodeId) {
+        let content = &mut self.nodes[root].content;
+        let n = content.len();
+        // An even number, so that keys stay at even places.
+        content.drain(..n.saturating_sub(2 + n % 2));
+    }
+
+    /// Whether the stream ends here: no other document follows and no error was found.
+    pub fn at_stream_end(&mut self) -> Result<bool> {
+        let more = matches!(self.peek(), Some(EventKind::DocumentStart));
+        match self.parse_error.take() {
+            Some(e) => Err(e),
+            None => Ok(!more),
+        }
+    }
+
     /// Whether any node carries an anchor, so that an alias may read it again after conversion.
     pub fn has_anchors(&self) -> bool {
         !self.anchors.is_empty()
@@ -291,6 +352,12 @@ impl<'s, 'a> Composer<'s, 'a> {
     /// in it. Open collections wait on a stack of their own rather than on the call stack, so
     /// any nesting the scanner accepts (go-yaml's 10,000 levels) composes on a small thread.
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
+        self.child_in(parent, None)
+    }
+
+    /// [`Self::child`]; when `parent` is an open collection of the given style, the child is
+    /// attached to it with the composer's comment moves.
+    fn child_in(&mut self, parent: NodeId, open_parent: Option<Style>) -> Result<NodeId> {
         let mut open: Vec<Open> = Vec::new();
         loop {
             let (id, collection) = self.start_node()?;
@@ -307,7 +374,10 @@ impl<'s, 'a> Composer<'s, 'a> {
                 if let Some(finished) = done.take() {
                     match open.last() {
                         None => {
-                            self.nodes[parent].content.push(finished);
+                            match open_parent {
+                                Some(style) => self.attach(parent, style, finished),
+                                None => self.nodes[parent].content.push(finished),
+                            }
                             return Ok(finished);
                         }
                         Some(&Open { id: parent, style }) => self.attach(parent, style, finished),
