@@ -190,22 +190,6 @@ pub(crate) fn encrypt_document(doc: &mut Document, key: &DataKey, settings: &Cry
     Ok(mac.finish())
 }
 
-/// Decrypts every selected leaf of `doc` in place, filling `ivs`, and returns the MAC computed
-/// over the plaintext. A comment that should be encrypted but is not adds a warning.
-pub(crate) fn decrypt_document(
-    doc: &mut Document,
-    key: &DataKey,
-    settings: &CryptSettings<'_>,
-    ivs: &mut IvCache,
-    warnings: &mut Vec<Warning>,
-) -> Result<String> {
-    let mut mac = MacHasher::new(settings.mac_only_encrypted);
-    for branch in &mut doc.branches {
-        decrypt_branch(branch, key, settings, Some(ivs), warnings, &mut mac)?;
-    }
-    Ok(mac.finish())
-}
-
 /// Decrypts every selected leaf of `branch` in place and adds the plaintext to `mac`, in
 /// document order. A document may come in parts, each given in turn with the same `mac`, as
 /// long as each part ends with an entry (the comments after it belong to the next one's walk).

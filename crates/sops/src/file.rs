@@ -7,7 +7,7 @@ use crate::crypt::{self, CryptSettings, IvCache};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::keys::{self, DataKey, Identities};
-use crate::mac;
+use crate::mac::{self, MacHasher};
 use crate::metadata::{KeyGroup, Metadata, SelectionRule, WRITER_VERSION};
 use crate::selection::Selector;
 use crate::stores;
@@ -159,7 +159,7 @@ pub fn decrypt_to_plain(
         Some((metadata, key)) if metadata == file.metadata => key?,
         _ => file.data_key(identities)?,
     };
-    let plain = file.into_decrypted_with_key(key, options)?;
+    let plain = file.into_plain(key, options, false)?;
     let bytes = store.emit_plain(&plain.data)?;
     Ok(PlainText { bytes, warnings: plain.warnings.clone() })
 }
@@ -255,14 +255,24 @@ impl EncryptedFile {
 
     /// [`Self::into_decrypted`] with a known data key.
     pub fn into_decrypted_with_key(self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
+        self.into_plain(key, options, true)
+    }
+
+    /// Decrypts in place; `remember_ivs` keeps each value's IV for writing the file back
+    /// (a file only printed does without: the cache costs about as much as a short value).
+    fn into_plain(self, key: DataKey, options: DecryptOptions, remember_ivs: bool) -> Result<PlainFile> {
         let selector = Selector::new(self.metadata.selection.as_ref())?;
         let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
         // From here on the document holds plaintext: `PlainFile` zeroizes it however this ends.
         let mut plain =
             PlainFile { format: self.format, data: self.data, metadata: self.metadata, key, ivs: IvCache::default(), warnings: Vec::new() };
-        let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs, &mut plain.warnings)?;
+        let mut mac = MacHasher::new(settings.mac_only_encrypted);
+        for branch in &mut plain.data.branches {
+            let ivs = if remember_ivs { Some(&mut plain.ivs) } else { None };
+            crypt::decrypt_branch(branch, &plain.key, &settings, ivs, &mut plain.warnings, &mut mac)?;
+        }
         if !options.ignore_mac {
-            mac::verify_mac(plain.metadata.mac.as_deref(), &computed, &plain.key, &plain.metadata.last_modified)?;
+            mac::verify_mac(plain.metadata.mac.as_deref(), &mac.finish(), &plain.key, &plain.metadata.last_modified)?;
         }
         Ok(plain)
     }

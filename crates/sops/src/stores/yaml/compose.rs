@@ -21,7 +21,8 @@ pub(super) type NodeId = usize;
 pub(super) struct Arena {
     chunks: Vec<Vec<Node>>,
     len: usize,
-    /// The first chunk not yet freed by [`Arena::free_before`] (the first chunk never is).
+    /// The first chunk that [`Arena::free_before`] may not have freed (the first chunk never is):
+    /// all before it are freed.
     unfreed: usize,
 }
 
@@ -42,7 +43,11 @@ impl Arena {
         for chunk in self.chunks.iter_mut().take(end).skip(start) {
             *chunk = Vec::new();
         }
-        self.unfreed = self.unfreed.max(end);
+        // Chunks kept for `keep` (a nested collection) are freed by a later call for the
+        // collection it is in: only a range that starts at the first chunk left moves it on.
+        if start == self.unfreed {
+            self.unfreed = self.unfreed.max(end);
+        }
     }
 
     pub fn push(&mut self, node: Node) -> NodeId {
@@ -94,11 +99,37 @@ pub(super) struct Node {
     /// Short tag (`!!str`, `!!int`), resolved as go-yaml does, as its place in [`TAGS`]; a tag
     /// of the file's own (`!custom`) is in `extra`.
     tag: u8,
-    pub value: String,
+    /// The scalar's text (an alias's anchor name), without room to grow.
+    pub value: Box<str>,
     /// Children; an alias node's one entry is the node it refers to.
-    pub content: Vec<NodeId>,
+    pub content: Children,
     /// What most nodes lack, behind one pointer.
     extra: Option<Box<Extra>>,
+}
+
+/// The children of a node: one pointer, as most nodes (scalars) have none.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Children(Option<Box<Vec<NodeId>>>);
+
+impl Children {
+    pub fn push(&mut self, id: NodeId) {
+        self.0.get_or_insert_with(Box::default).push(id);
+    }
+
+    /// Removes the first `n` children.
+    pub fn drain_front(&mut self, n: usize) {
+        if let Some(children) = &mut self.0 {
+            children.drain(..n);
+        }
+    }
+}
+
+impl std::ops::Deref for Children {
+    type Target = [NodeId];
+
+    fn deref(&self) -> &[NodeId] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
 }
 
 /// The tags a node may have without one of the file's own. A node keeps the place of its tag
@@ -279,7 +310,7 @@ impl<'s, 'a> Composer<'s, 'a> {
             Some(Box::new(Extra { head: ev.head, line_comment: ev.line, foot: ev.foot, tag: custom }))
         };
         let line = u32::try_from((ev.start.line + 1).max(0)).unwrap_or(u32::MAX);
-        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra })
+        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value: value.into_boxed_str(), content: Children::default(), extra })
     }
 
     /// Starts a document whose root is a block mapping, to be composed one child at a time
@@ -331,7 +362,7 @@ impl<'s, 'a> Composer<'s, 'a> {
         let content = &mut self.nodes[root].content;
         let n = content.len();
         // An even number, so that keys stay at even places.
-        content.drain(..n.saturating_sub(2 + n % 2));
+        content.drain_front(n.saturating_sub(2 + n % 2));
     }
 
     /// Whether the stream ends here: no other document follows and no error was found.

@@ -466,9 +466,9 @@ impl<'n> Converter<'n> {
     /// A scalar's text for the tree: moved out of the node when nothing reads it again.
     fn text(&mut self, id: NodeId) -> String {
         if self.take_text {
-            std::mem::take(&mut self.nodes[id].value)
+            std::mem::take(&mut self.nodes[id].value).into_string()
         } else {
-            self.nodes[id].value.clone()
+            self.nodes[id].value.to_string()
         }
     }
 
@@ -498,7 +498,7 @@ impl<'n> Converter<'n> {
         let mut seen: std::collections::HashMap<(Kind, &str), i64> = std::collections::HashMap::new();
         for &k in self.nodes[id].content.iter().step_by(2) {
             let key = &self.nodes[k];
-            if let Some(first) = seen.insert((key.kind, key.value.as_str()), key.line()) {
+            if let Some(first) = seen.insert((key.kind, &*key.value), key.line()) {
                 return Err(error(key.line(), &format!("mapping key already defined at line {first}")));
             }
         }
@@ -512,7 +512,7 @@ impl<'n> Converter<'n> {
         for pair in content.chunks(2) {
             let [k, v] = pair else { break };
             let key = &self.nodes[*k];
-            let is_merge = key.kind == Kind::Scalar && key.value == "<<" && (key.tag() == MERGE_TAG);
+            let is_merge = key.kind == Kind::Scalar && &*key.value == "<<" && (key.tag() == MERGE_TAG);
             if !is_merge {
                 continue;
             }

@@ -125,7 +125,7 @@ impl Stream<'_, '_, '_> {
             }
             let node = &self.composer.nodes[k];
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            (node.kind, node.value.as_str()).hash(&mut hasher);
+            (node.kind, &*node.value).hash(&mut hasher);
             if !keys.insert(hasher.finish()) {
                 return None;
             }
@@ -319,5 +319,55 @@ mod tests {
         let options = DecryptOptions { ignore_mac: true };
         let want = whole(&bytes, &ids, options).unwrap();
         assert_eq!(show(&streamed(&bytes, &ids, options).unwrap()), show(&want));
+    }
+}
+
+#[cfg(test)]
+mod shapes {
+    use super::tests_support::*;
+
+    /// The shapes of `bench/large-files.sh`, small: each streams, and prints what the whole
+    /// tree prints.
+    #[test]
+    fn bench_shapes_stream() {
+        let mut nested = String::new();
+        for i in 0..50 {
+            for d in 0..8 {
+                nested.push_str(&format!("{}n{i}_{d}:\n", "    ".repeat(d)));
+            }
+            nested.push_str(&format!("{0}leaf: value{i}\n{0}other: {i}\n", "    ".repeat(8)));
+        }
+        let mut list = "items:\n".to_string();
+        for i in 0..50 {
+            list.push_str(&format!("    - item{i}\n"));
+        }
+        let mut blob = "blob: |\n".to_string();
+        for _ in 0..50 {
+            blob.push_str(&format!("    {}\n", "x".repeat(75)));
+        }
+        for (name, text) in [("nested", nested), ("list", list), ("blob", blob)] {
+            check_streams(name, &text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use crate::keys::Identities;
+    use crate::stores::yaml::YamlStore;
+    use crate::stores::Store;
+    use crate::test_support::{read, VECTORS};
+    use crate::{encrypt, DecryptOptions, DecryptSession, EncryptOptions, EncryptedFile, Format};
+
+    pub fn check_streams(name: &str, text: &str) {
+        let ids = Identities::from_age_key_text(&String::from_utf8(read(&format!("{VECTORS}/keys.txt"))).unwrap(), "keys.txt").unwrap();
+        let options = EncryptOptions { key_groups: vec![vec![ids.public_keys()[0].clone()]], ..EncryptOptions::default() };
+        let data = crate::parse_plain(text.as_bytes(), Format::Yaml).unwrap();
+        let encrypted = encrypt(data, Format::Yaml, &options).unwrap().to_bytes().unwrap();
+        let plain = EncryptedFile::parse(&encrypted, Format::Yaml).unwrap().into_decrypted(&ids, DecryptOptions::default()).unwrap();
+        let want = YamlStore::default().emit_plain(&plain.data).unwrap();
+        let mut session = DecryptSession::new(&ids, DecryptOptions::default());
+        let got = YamlStore::default().decrypt_streaming(&encrypted, Format::Yaml, &mut session);
+        assert_eq!(got.map(|g| String::from_utf8(g).unwrap()), Some(String::from_utf8(want).unwrap()), "{name}");
     }
 }
