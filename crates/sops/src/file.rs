@@ -127,10 +127,27 @@ impl<'i> DecryptSession<'i> {
 
 /// A decrypted file as `sops decrypt` prints it, and what decryption noticed on the way.
 pub struct PlainText {
-    /// The plaintext in the output store's layout.
-    pub bytes: Vec<u8>,
+    /// The plaintext in the output store's layout, in pieces: a large output is never copied
+    /// into one buffer unless asked ([`PlainText::into_bytes`]).
+    pieces: Vec<Vec<u8>>,
     /// Comments that should be encrypted but are not, as sops logs them.
     pub warnings: Vec<Warning>,
+}
+
+impl PlainText {
+    /// The plaintext, in pieces to be written one after the other.
+    pub fn pieces(&self) -> &[Vec<u8>] {
+        &self.pieces
+    }
+
+    /// The plaintext in one buffer.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut pieces = self.pieces;
+        if pieces.len() == 1 {
+            return pieces.pop().unwrap_or_default();
+        }
+        pieces.concat()
+    }
 }
 
 /// `sops decrypt`: the plaintext of an encrypted file of `format`, as `store` (that format's
@@ -151,8 +168,8 @@ pub fn decrypt_to_plain(
         return Err(Error::EmptyInput);
     }
     let mut session = DecryptSession::new(identities, options);
-    if let Some(bytes) = store.decrypt_streaming(&input, format, &mut session) {
-        return Ok(PlainText { bytes, warnings: session.warnings });
+    if let Some(pieces) = store.decrypt_streaming(&input, format, &mut session) {
+        return Ok(PlainText { pieces, warnings: session.warnings });
     }
     let file = EncryptedFile::parse_owned(input, format)?;
     let key = match session.opened.take() {
@@ -161,7 +178,7 @@ pub fn decrypt_to_plain(
     };
     let plain = file.into_plain(key, options, false)?;
     let bytes = store.emit_plain(&plain.data)?;
-    Ok(PlainText { bytes, warnings: plain.warnings.clone() })
+    Ok(PlainText { pieces: vec![bytes], warnings: plain.warnings.clone() })
 }
 
 /// Parses a plaintext file of the given format.

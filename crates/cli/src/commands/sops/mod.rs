@@ -245,7 +245,14 @@ fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&
         for warning in &plain.warnings {
             say!("warning: {}: {warning}", display(file));
         }
-        emit(file, output, &plain.bytes)?;
+        if output.in_place || output.output.is_some() {
+            emit(file, output, &plain.into_bytes())?;
+        } else {
+            // Piece by piece: a large output is never copied into one buffer.
+            for piece in plain.pieces() {
+                write_stdout(piece)?;
+            }
+        }
         return Ok(0);
     }
     let encrypted = load(file, input_fmt)?;

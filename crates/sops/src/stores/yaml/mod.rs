@@ -163,7 +163,7 @@ impl Store for YamlStore {
     }
 
     /// One top-level entry at a time (see [`stream`]).
-    fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<u8>> {
+    fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
         if format != Format::Yaml {
             return None;
         }

@@ -46,11 +46,40 @@ fn metadata_at_end(text: &str) -> Option<Map> {
     Some(metadata)
 }
 
+/// The output is kept in pieces of about this size: a buffer that grows by doubling would
+/// hold up to twice the output, and three times while it moves.
+const PIECE: usize = 1 << 20;
+
+/// Inputs at least this large are streamed only when their top level has many entries.
+const LARGE: usize = 1 << 20;
+
+/// Whether no top-level entry of `text` holds a large share of it, judged from the lines that
+/// start with something else than a space, a comment, a list item or a line break. A file of
+/// one huge entry (one long list, one large value) gains nothing from being read an entry at a
+/// time, and the whole-tree path lets go of its input before building the tree.
+fn spread_over_entries(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (mut last, mut widest) = (0, 0);
+    let mut at = 0;
+    while let Some(newline) = bytes[at..].iter().position(|&b| b == b'\n') {
+        at += newline + 1;
+        if bytes.get(at).is_some_and(|b| !matches!(b, b' ' | b'\t' | b'#' | b'-' | b'\r' | b'\n')) {
+            widest = widest.max(at - last);
+            last = at;
+        }
+    }
+    widest.max(bytes.len() - last) <= bytes.len() / 4
+}
+
 /// Decrypts `text` (the whole file, UTF-8 already checked) into what the YAML store's
-/// `emit_plain` writes for it with `indent`. `None` when this path gives up (see the module
-/// docs); the caller then takes the whole-tree path.
-pub(super) fn decrypt(text: &str, indent: usize, session: &mut DecryptSession<'_>) -> Option<Vec<u8>> {
+/// `emit_plain` writes for it with `indent`, in pieces to be written one after the other.
+/// `None` when this path gives up (see the module docs); the caller then takes the whole-tree
+/// path.
+pub(super) fn decrypt(text: &str, indent: usize, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.len() >= LARGE && !spread_over_entries(text) {
+        return None;
+    }
     let expected = metadata_at_end(text)?;
     let (metadata, key) = session.open(&expected)?;
     let selector = Selector::new(metadata.selection.as_ref()).ok()?;
@@ -68,9 +97,9 @@ pub(super) fn decrypt(text: &str, indent: usize, session: &mut DecryptSession<'_
         settings: &settings,
         mac: MacHasher::new(metadata.mac_only_encrypted),
         warnings: Vec::new(),
+        pieces: Vec::new(),
     };
-    // The output is rarely larger than the input: room reserved but not written costs nothing.
-    stream.emitter.out.reserve(text.len());
+    stream.emitter.out.reserve(PIECE.min(text.len()));
     let out = stream.run()?;
     let computed = stream.mac.finish();
     if !session.ignore_mac() {
@@ -96,11 +125,13 @@ struct Stream<'s, 'a, 'k> {
     settings: &'k CryptSettings<'k>,
     mac: MacHasher,
     warnings: Vec<Warning>,
+    /// The output written so far, but for what the emitter holds.
+    pieces: Vec<Vec<u8>>,
 }
 
 impl Stream<'_, '_, '_> {
     /// Reads, decrypts and writes every entry; the output, its MAC not checked yet.
-    fn run(&mut self) -> Option<Vec<u8>> {
+    fn run(&mut self) -> Option<Vec<Vec<u8>>> {
         let (doc, root) = self.composer.start_root_mapping().ok()??;
         for id in [doc, root] {
             let node = &self.composer.nodes[id];
@@ -150,9 +181,11 @@ impl Stream<'_, '_, '_> {
             start_parts(&mut e, &texts).ok()?;
             finish_parts(&mut e, &[]).ok()?;
         }
-        let out = std::mem::take(&mut e.out);
+        let last = std::mem::take(&mut e.out);
         trailing.zeroize();
-        Some(out.into_bytes())
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.push(last.into_bytes());
+        Some(pieces)
     }
 
     /// The emitter, taken out of the stream to be given events that borrow from an entry.
@@ -188,6 +221,10 @@ impl Stream<'_, '_, '_> {
             self.started = true;
             start_parts(&mut e, &comments(&items)).and_then(|()| write_part(&mut e, &items.0[at..]))
         };
+        if e.out.len() >= PIECE - PIECE / 16 {
+            let full = std::mem::replace(&mut e.out, String::with_capacity(PIECE));
+            self.pieces.push(full.into_bytes());
+        }
         self.emitter = e.rebind();
         items.zeroize();
         written.ok()
@@ -229,7 +266,7 @@ mod tests {
     /// The streaming path alone; `None` when it gives up.
     fn streamed(input: &[u8], ids: &Identities, options: DecryptOptions) -> Option<Vec<u8>> {
         let mut session = DecryptSession::new(ids, options);
-        YamlStore::default().decrypt_streaming(input, Format::Yaml, &mut session)
+        YamlStore::default().decrypt_streaming(input, Format::Yaml, &mut session).map(|pieces| pieces.concat())
     }
 
     fn show(b: &[u8]) -> String {
@@ -368,6 +405,6 @@ mod tests_support {
         let want = YamlStore::default().emit_plain(&plain.data).unwrap();
         let mut session = DecryptSession::new(&ids, DecryptOptions::default());
         let got = YamlStore::default().decrypt_streaming(&encrypted, Format::Yaml, &mut session);
-        assert_eq!(got.map(|g| String::from_utf8(g).unwrap()), Some(String::from_utf8(want).unwrap()), "{name}");
+        assert_eq!(got.map(|g| String::from_utf8(g.concat()).unwrap()), Some(String::from_utf8(want).unwrap()), "{name}");
     }
 }
