@@ -454,5 +454,11 @@ fn a_large_yaml_file_decrypts_in_less_than_three_times_its_size() {
     let (large_ok, peak) = decrypt_peak(&large);
     assert!(small_ok && large_ok, "both files decrypt");
     let ratio = peak.saturating_sub(baseline) as f64 / size as f64;
-    assert!(ratio < 3.0, "{:.1} MB file: peak {:.1} MB beyond the {:.1} MB of a small file, {ratio:.2} times its size", size as f64 / 1e6, (peak - baseline) as f64 / 1e6, baseline as f64 / 1e6);
+    assert!(
+        ratio < 3.0,
+        "{:.1} MB file: peak {:.1} MB beyond the {:.1} MB of a small file, {ratio:.2} times its size",
+        size as f64 / 1e6,
+        (peak - baseline) as f64 / 1e6,
+        baseline as f64 / 1e6
+    );
 }

@@ -310,7 +310,15 @@ impl<'s, 'a> Composer<'s, 'a> {
             Some(Box::new(Extra { head: ev.head, line_comment: ev.line, foot: ev.foot, tag: custom }))
         };
         let line = u32::try_from((ev.start.line + 1).max(0)).unwrap_or(u32::MAX);
-        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value: value.into_boxed_str(), content: Children::default(), extra })
+        self.nodes.push(Node {
+            kind,
+            quoted_or_block: false,
+            line,
+            tag,
+            value: value.into_boxed_str(),
+            content: Children::default(),
+            extra,
+        })
     }
 
     /// Starts a document whose root is a block mapping, to be composed one child at a time
