@@ -109,6 +109,7 @@ pub(super) struct Node {
 
 /// The children of a node: one pointer, as most nodes (scalars) have none.
 #[derive(Clone, Debug, Default)]
+#[allow(clippy::box_collection, reason = "a node without children (every scalar) then holds one pointer instead of a Vec's three")]
 pub(super) struct Children(Option<Box<Vec<NodeId>>>);
 
 impl Children {

@@ -91,7 +91,7 @@ pub(super) struct Emitter<'e> {
     analysis: Analysis,
 }
 
-impl<'e> Ev<'e> {
+impl Ev<'_> {
     /// The same event, owning its text.
     fn into_owned(self) -> Ev<'static> {
         match self {
