@@ -403,3 +403,63 @@ fn a_core_of_exec_holds_neither_the_value_nor_the_key() {
     assert_eq!(pieces_in(&dump, value.as_bytes()), 0, "no piece of the value is left in memory");
     assert_eq!(pieces_in(&dump, &hex_bytes(VECTORS_KEY_HEX)), 0, "no piece of the private key is left in memory");
 }
+
+/// Runs `cmd` with its output thrown away; returns whether it succeeded and its peak resident
+/// memory in bytes, as the kernel counted it for the finished child.
+#[allow(clippy::zombie_processes, reason = "the child is reaped by wait4 below, which `Child::wait` cannot replace")]
+fn run_for_peak_memory(cmd: &mut Command) -> (bool, u64) {
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    let mut status = 0;
+    #[allow(unsafe_code, reason = "wait4 is the call that reports a finished child's peak memory; both pointers are to locals")]
+    let (waited, usage) = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        (libc::wait4(pid, &raw mut status, 0, &raw mut usage), usage)
+    };
+    assert_eq!(waited, pid, "{}", std::io::Error::last_os_error());
+    let succeeded = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    // Linux counts it in kilobytes.
+    (succeeded, u64::try_from(usage.ru_maxrss).unwrap() * 1024)
+}
+
+/// `sops decrypt` of `file` with the vectors' key: whether it succeeded, and its peak memory.
+fn decrypt_peak(file: &Path) -> (bool, u64) {
+    let mut cmd = secrets_process();
+    cmd.args(["sops", "decrypt"]).arg(file).env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"));
+    run_for_peak_memory(&mut cmd)
+}
+
+/// A committer controls the size of the files others decrypt, so memory must stay proportional
+/// to it: a YAML file of many small entries, comments and nested mappings (the shapes whose tree
+/// costs the most per byte of file) decrypts in less than three times its size, beyond what the
+/// program takes for a small file.
+#[test]
+fn a_large_yaml_file_decrypts_in_less_than_three_times_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = String::new();
+    let mut i = 0;
+    // About 6 MB once encrypted.
+    while plain.len() < 1_500_000 {
+        plain.push_str(&format!("# note {i}\nkey{i:07}:\n    a: v{i}\n    b:\n        c: {i}\n"));
+        i += 1;
+    }
+    let (small, large) = (dir.path().join("small.yaml"), dir.path().join("large.yaml"));
+    for (file, text) in [(&small, "a: b\n"), (&large, plain.as_str())] {
+        let source = dir.path().join("plain.yaml");
+        fs::write(&source, text).unwrap();
+        let out = secrets().args(["sops", "encrypt", "--age", ALICE, "--output"]).arg(file).arg(&source).output().unwrap();
+        ok(&out);
+    }
+    let size = fs::metadata(&large).unwrap().len();
+    let (small_ok, baseline) = decrypt_peak(&small);
+    let (large_ok, peak) = decrypt_peak(&large);
+    assert!(small_ok && large_ok, "both files decrypt");
+    let excess = peak.saturating_sub(baseline);
+    assert!(
+        excess < 3 * size,
+        "{} kB file: peak {} kB beyond the {} kB of a small file, more than three times its size",
+        size / 1024,
+        excess / 1024,
+        baseline / 1024
+    );
+}

@@ -190,30 +190,31 @@ pub(crate) fn encrypt_document(doc: &mut Document, key: &DataKey, settings: &Cry
     Ok(mac.finish())
 }
 
-/// Decrypts every selected leaf of `doc` in place, filling `ivs`, and returns the MAC computed
-/// over the plaintext. A comment that should be encrypted but is not adds a warning.
-pub(crate) fn decrypt_document(
-    doc: &mut Document,
+/// Decrypts every selected leaf of `branch` in place and adds the plaintext to `mac`, in
+/// document order. A document may come in parts, each given in turn with the same `mac`, as
+/// long as each part ends with an entry (the comments after it belong to the next one's walk).
+/// `ivs`, when given, remembers each value's IV for writing the file back.
+pub(crate) fn decrypt_branch(
+    branch: &mut Map,
     key: &DataKey,
     settings: &CryptSettings<'_>,
-    ivs: &mut IvCache,
+    mut ivs: Option<&mut IvCache>,
     warnings: &mut Vec<Warning>,
-) -> Result<String> {
-    let mut mac = MacHasher::new(settings.mac_only_encrypted);
-    walk_document(doc, |leaf, value| {
+    mac: &mut MacHasher,
+) -> Result<()> {
+    walk_map(branch, &mut |leaf, value| {
         let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
-        let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs, warnings)? } else { value };
+        let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs.as_deref_mut(), warnings)? } else { value };
         if (!settings.mac_only_encrypted || encrypted) && !matches!(plain, Value::Comment(_)) {
             if let Some((bytes, _)) = cipher::canonical_bytes(&plain) {
                 mac.update(&bytes);
             }
         }
         Ok(plain)
-    })?;
-    Ok(mac.finish())
+    })
 }
 
-fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache, warnings: &mut Vec<Warning>) -> Result<Value> {
+fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, mut ivs: Option<&mut IvCache>, warnings: &mut Vec<Warning>) -> Result<Value> {
     let path = || display_path(leaf.path);
     let mut value = value;
     let text = match &mut value {
@@ -224,7 +225,7 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache,
             // A comment that does not decrypt was added in clear text by hand (or by an old
             // sops, or by someone who may change the file but not read it): keep it as it is,
             // and say so, as sops does.
-            return Ok(if let Some(plain) = try_decrypt_comment(&c, leaf.path, key, ivs) {
+            return Ok(if let Some(plain) = try_decrypt_comment(&c, leaf.path, key, ivs.as_deref_mut()) {
                 plain
             } else {
                 warnings.push(Warning::UnencryptedComment { path: display_path(leaf.path), comment: c.clone() });
@@ -243,16 +244,20 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, ivs: &mut IvCache,
     let aad = aad_of(leaf.path);
     let (kind, iv) = (parsed.kind, parsed.iv.clone());
     let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).map_err(|_| Error::ValueDecrypt { path: path() })?;
-    ivs.remember(&aad, kind, &bytes, &iv);
+    if let Some(ivs) = ivs {
+        ivs.remember(&aad, kind, &bytes, &iv);
+    }
     cipher::typed_value_owned(bytes, kind).map_err(|e| Error::BadValue { path: path(), problem: e.into() })
 }
 
-fn try_decrypt_comment(text: &str, path: &[String], key: &DataKey, ivs: &mut IvCache) -> Option<Value> {
+fn try_decrypt_comment(text: &str, path: &[String], key: &DataKey, ivs: Option<&mut IvCache>) -> Option<Value> {
     let parsed = EncryptedValue::parse(text).ok()?;
     let aad = aad_of(path);
     let (kind, iv) = (parsed.kind, parsed.iv.clone());
     let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).ok()?;
-    ivs.remember(&aad, kind, &bytes, &iv);
+    if let Some(ivs) = ivs {
+        ivs.remember(&aad, kind, &bytes, &iv);
+    }
     cipher::typed_value_owned(bytes, kind).ok()
 }
 

@@ -7,12 +7,12 @@ use crate::crypt::{self, CryptSettings, IvCache};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::keys::{self, DataKey, GnuPg, Identities};
-use crate::mac;
+use crate::mac::{self, MacHasher};
 use crate::metadata::{KeyGroup, Metadata, SelectionRule, WRITER_VERSION};
 use crate::selection::Selector;
 use crate::stores;
 use crate::timefmt;
-use crate::tree::{Document, Value};
+use crate::tree::{Document, Map, Value};
 use crate::warning::Warning;
 
 /// Who a new file is encrypted for and which values it encrypts.
@@ -78,6 +78,112 @@ impl std::fmt::Debug for PlainFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlainFile").field("format", &self.format).field("metadata", &self.metadata).finish_non_exhaustive()
     }
+}
+
+/// Opens the data key of a file with this metadata.
+fn data_key_of(metadata: &Metadata, identities: &Identities) -> Result<DataKey> {
+    let usable = |g: &crate::metadata::KeyGroup| !g.age.is_empty() || g.other.iter().any(|(name, _)| name == "pgp");
+    if !metadata.key_groups.iter().any(usable) {
+        return Err(Error::metadata("no age or pgp keys found in the file (only other key types, or none at all)"));
+    }
+    keys::unwrap_data_key(metadata, identities)
+}
+
+/// What a store's [`stores::Store::decrypt_streaming`] gets from [`decrypt_to_plain`]: the
+/// data key for the metadata it found, whether to check the MAC, and where its warnings go.
+/// The key is opened once, and kept for the whole-tree path if the store gives up.
+pub struct DecryptSession<'i> {
+    identities: &'i Identities,
+    options: DecryptOptions,
+    opened: Option<(Metadata, Result<DataKey>)>,
+    warnings: Vec<Warning>,
+}
+
+impl<'i> DecryptSession<'i> {
+    /// A session with these identities and options.
+    pub fn new(identities: &'i Identities, options: DecryptOptions) -> Self {
+        DecryptSession { identities, options, opened: None, warnings: Vec::new() }
+    }
+
+    /// The metadata read from `tree` and the data key it holds for the session's identities;
+    /// `None` if either fails (the whole-tree path then reports why).
+    pub(crate) fn open(&mut self, tree: &Map) -> Option<(Metadata, DataKey)> {
+        if self.opened.is_none() {
+            let metadata = Metadata::from_tree(tree).ok()?;
+            let key = data_key_of(&metadata, self.identities);
+            self.opened = Some((metadata, key));
+        }
+        match &self.opened {
+            Some((metadata, Ok(key))) => Some((metadata.clone(), key.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether the MAC is left unchecked.
+    pub(crate) fn ignore_mac(&self) -> bool {
+        self.options.ignore_mac
+    }
+
+    /// Warnings of a decryption that succeeded.
+    pub(crate) fn warn(&mut self, warnings: Vec<Warning>) {
+        self.warnings.extend(warnings);
+    }
+}
+
+/// A decrypted file as `sops decrypt` prints it, and what decryption noticed on the way.
+pub struct PlainText {
+    /// The plaintext in the output store's layout, in pieces: a large output is never copied
+    /// into one buffer unless asked ([`PlainText::into_bytes`]).
+    pieces: Vec<Vec<u8>>,
+    /// Comments that should be encrypted but are not, as sops logs them.
+    pub warnings: Vec<Warning>,
+}
+
+impl PlainText {
+    /// The plaintext, in pieces to be written one after the other.
+    pub fn pieces(&self) -> &[Vec<u8>] {
+        &self.pieces
+    }
+
+    /// The plaintext in one buffer.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut pieces = self.pieces;
+        if pieces.len() == 1 {
+            return pieces.pop().unwrap_or_default();
+        }
+        pieces.concat()
+    }
+}
+
+/// `sops decrypt`: the plaintext of an encrypted file of `format`, as `store` (that format's
+/// store, with the caller's settings) writes it, with the MAC verified unless told otherwise.
+///
+/// The same bytes and errors as [`EncryptedFile::parse_owned`], [`EncryptedFile::into_decrypted`]
+/// and [`stores::Store::emit_plain`] in turn, with far less memory for a large file: a YAML
+/// file is decrypted one top-level entry at a time, so that its tree is never whole in memory.
+/// Nothing is returned before the MAC is verified.
+pub fn decrypt_to_plain(
+    input: Vec<u8>,
+    format: Format,
+    store: &dyn stores::Store,
+    identities: &Identities,
+    options: DecryptOptions,
+) -> Result<PlainText> {
+    if input.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    let mut session = DecryptSession::new(identities, options);
+    if let Some(pieces) = store.decrypt_streaming(&input, format, &mut session) {
+        return Ok(PlainText { pieces, warnings: session.warnings });
+    }
+    let file = EncryptedFile::parse_owned(input, format)?;
+    let key = match session.opened.take() {
+        Some((metadata, key)) if metadata == file.metadata => key?,
+        _ => file.data_key(identities)?,
+    };
+    let plain = file.into_plain(key, options, false)?;
+    let bytes = store.emit_plain(&plain.data)?;
+    Ok(PlainText { pieces: vec![bytes], warnings: plain.warnings.clone() })
 }
 
 /// Parses a plaintext file of the given format.
@@ -148,11 +254,7 @@ impl EncryptedFile {
 
     /// Opens the data key with the given identities.
     pub fn data_key(&self, identities: &Identities) -> Result<DataKey> {
-        let usable = |g: &crate::metadata::KeyGroup| !g.age.is_empty() || g.other.iter().any(|(name, _)| name == "pgp");
-        if !self.metadata.key_groups.iter().any(usable) {
-            return Err(Error::metadata("no age or pgp keys found in the file (only other key types, or none at all)"));
-        }
-        keys::unwrap_data_key(&self.metadata, identities)
+        data_key_of(&self.metadata, identities)
     }
 
     /// Decrypts the file, verifying the MAC unless told otherwise.
@@ -179,6 +281,12 @@ impl EncryptedFile {
 
     /// [`Self::into_decrypted`] with a known data key.
     pub fn into_decrypted_with_key(self, key: DataKey, options: DecryptOptions) -> Result<PlainFile> {
+        self.into_plain(key, options, true)
+    }
+
+    /// Decrypts in place; `remember_ivs` keeps each value's IV for writing the file back
+    /// (a file only printed does without: the cache costs about as much as a short value).
+    fn into_plain(self, key: DataKey, options: DecryptOptions, remember_ivs: bool) -> Result<PlainFile> {
         let selector = Selector::new(self.metadata.selection.as_ref())?;
         let settings = CryptSettings { selector: &selector, mac_only_encrypted: self.metadata.mac_only_encrypted };
         // From here on the document holds plaintext: `PlainFile` zeroizes it however this ends.
@@ -191,9 +299,13 @@ impl EncryptedFile {
             warnings: Vec::new(),
             gnupg: GnuPg::default(),
         };
-        let computed = crypt::decrypt_document(&mut plain.data, &plain.key, &settings, &mut plain.ivs, &mut plain.warnings)?;
+        let mut mac = MacHasher::new(settings.mac_only_encrypted);
+        for branch in &mut plain.data.branches {
+            let ivs = if remember_ivs { Some(&mut plain.ivs) } else { None };
+            crypt::decrypt_branch(branch, &plain.key, &settings, ivs, &mut plain.warnings, &mut mac)?;
+        }
         if !options.ignore_mac {
-            mac::verify_mac(plain.metadata.mac.as_deref(), &computed, &plain.key, &plain.metadata.last_modified)?;
+            mac::verify_mac(plain.metadata.mac.as_deref(), &mac.finish(), &plain.key, &plain.metadata.last_modified)?;
         }
         Ok(plain)
     }

@@ -139,7 +139,9 @@ pub mod warning;
 mod test_support;
 
 pub use error::{Error, Result, ValueProblem};
-pub use file::{encrypt, parse_plain, DecryptOptions, EncryptOptions, EncryptedFile, PlainFile};
+pub use file::{
+    decrypt_to_plain, encrypt, parse_plain, DecryptOptions, DecryptSession, EncryptOptions, EncryptedFile, PlainFile, PlainText,
+};
 pub use format::Format;
 pub use tree::{Document, Map, MapItem, Value};
 pub use warning::Warning;

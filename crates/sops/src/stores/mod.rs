@@ -39,6 +39,7 @@ pub mod json;
 pub mod yaml;
 
 use crate::error::{Error, Result};
+use crate::file::DecryptSession;
 use crate::format::Format;
 use crate::tree::{Document, Map};
 
@@ -61,6 +62,17 @@ pub trait Store {
 
     /// Writes decrypted data the way `sops decrypt` prints it.
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>>;
+
+    /// Decrypts an encrypted file of `format` straight into what [`Store::emit_plain`] would
+    /// write for it, in pieces to be written one after the other, without holding its whole
+    /// tree, when this store can (the YAML store, for files laid out as sops writes them, of
+    /// many top-level entries when they are large). `None` leaves it to the caller to parse the file
+    /// and decrypt the tree: also what it does for any file it would refuse, so that every
+    /// error comes from that path. [`crate::decrypt_to_plain`] calls this.
+    fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
+        let _ = (input, format, session);
+        None
+    }
 
     /// Writes encrypted data plus metadata the way sops writes files. `metadata` is the logical
     /// tree from [`crate::metadata::Metadata::to_tree`].

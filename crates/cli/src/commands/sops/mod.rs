@@ -190,17 +190,20 @@ fn formats(file: &Path, types: &TypeArgs) -> CmdResult<(Format, Format)> {
 fn load(file: &Path, format: Format) -> CmdResult<EncryptedFile> {
     let bytes = read_source(file)?;
     // Handed over so that the store frees the bytes once read, before the tree is built.
-    EncryptedFile::parse_owned(bytes, format).map_err(|e| {
-        // sops reads an encrypted file that does not parse with its generic code 1 (a plaintext
-        // that does not parse, in `encrypt`, is its code 2).
-        let unparsable = matches!(e, secrets_sops::Error::Parse { .. });
-        let failure = Failure::sops(&display(file), e);
-        if unparsable {
-            failure.with_code(exit::GENERIC)
-        } else {
-            failure
-        }
-    })
+    EncryptedFile::parse_owned(bytes, format).map_err(|e| load_failure(file, e))
+}
+
+/// The failure for an error of reading or decrypting `file`.
+fn load_failure(file: &Path, e: secrets_sops::Error) -> Failure {
+    // sops reads an encrypted file that does not parse with its generic code 1 (a plaintext
+    // that does not parse, in `encrypt`, is its code 2).
+    let unparsable = matches!(e, secrets_sops::Error::Parse { .. });
+    let failure = Failure::sops(&display(file), e);
+    if unparsable {
+        failure.with_code(exit::GENERIC)
+    } else {
+        failure
+    }
 }
 
 fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
@@ -236,6 +239,26 @@ fn print_warnings(file: &Path, plain: &PlainFile) {
 
 fn decrypt(file: &Path, types: &TypeArgs, output: &OutputArgs, extract: Option<&str>, ignore_mac: bool) -> CmdResult {
     let (input_fmt, output_fmt) = formats(file, types)?;
+    if extract.is_none() && input_fmt == output_fmt {
+        // The whole file in its own layout: decrypted a part at a time where the store can,
+        // so that a large file takes little more memory than its size.
+        let store = store_for(output_fmt)?;
+        let bytes = read_source(file)?;
+        let plain = secrets_sops::decrypt_to_plain(bytes, input_fmt, &*store, &identities(), DecryptOptions { ignore_mac })
+            .map_err(|e| load_failure(file, e))?;
+        for warning in &plain.warnings {
+            say!("warning: {}: {warning}", display(file));
+        }
+        if output.in_place || output.output.is_some() {
+            emit(file, output, &plain.into_bytes())?;
+        } else {
+            // Piece by piece: a large output is never copied into one buffer.
+            for piece in plain.pieces() {
+                write_stdout(piece)?;
+            }
+        }
+        return Ok(0);
+    }
     let encrypted = load(file, input_fmt)?;
     let plain = encrypted.into_decrypted(&identities(), DecryptOptions { ignore_mac }).map_err(|e| Failure::sops(&display(file), e))?;
     print_warnings(file, &plain);

@@ -21,7 +21,8 @@ pub(super) type NodeId = usize;
 pub(super) struct Arena {
     chunks: Vec<Vec<Node>>,
     len: usize,
-    /// The first chunk not yet freed by [`Arena::free_before`] (the first chunk never is).
+    /// The first chunk that [`Arena::free_before`] may not have freed (the first chunk never is):
+    /// all before it are freed.
     unfreed: usize,
 }
 
@@ -42,7 +43,11 @@ impl Arena {
         for chunk in self.chunks.iter_mut().take(end).skip(start) {
             *chunk = Vec::new();
         }
-        self.unfreed = self.unfreed.max(end);
+        // Chunks kept for `keep` (a nested collection) are freed by a later call for the
+        // collection it is in: only a range that starts at the first chunk left moves it on.
+        if start == self.unfreed {
+            self.unfreed = self.unfreed.max(end);
+        }
     }
 
     pub fn push(&mut self, node: Node) -> NodeId {
@@ -94,11 +99,38 @@ pub(super) struct Node {
     /// Short tag (`!!str`, `!!int`), resolved as go-yaml does, as its place in [`TAGS`]; a tag
     /// of the file's own (`!custom`) is in `extra`.
     tag: u8,
-    pub value: String,
+    /// The scalar's text (an alias's anchor name), without room to grow.
+    pub value: Box<str>,
     /// Children; an alias node's one entry is the node it refers to.
-    pub content: Vec<NodeId>,
+    pub content: Children,
     /// What most nodes lack, behind one pointer.
     extra: Option<Box<Extra>>,
+}
+
+/// The children of a node: one pointer, as most nodes (scalars) have none.
+#[derive(Clone, Debug, Default)]
+#[allow(clippy::box_collection, reason = "a node without children (every scalar) then holds one pointer instead of a Vec's three")]
+pub(super) struct Children(Option<Box<Vec<NodeId>>>);
+
+impl Children {
+    pub fn push(&mut self, id: NodeId) {
+        self.0.get_or_insert_with(Box::default).push(id);
+    }
+
+    /// Removes the first `n` children.
+    pub fn drain_front(&mut self, n: usize) {
+        if let Some(children) = &mut self.0 {
+            children.drain(..n);
+        }
+    }
+}
+
+impl std::ops::Deref for Children {
+    type Target = [NodeId];
+
+    fn deref(&self) -> &[NodeId] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
 }
 
 /// The tags a node may have without one of the file's own. A node keeps the place of its tag
@@ -279,7 +311,76 @@ impl<'s, 'a> Composer<'s, 'a> {
             Some(Box::new(Extra { head: ev.head, line_comment: ev.line, foot: ev.foot, tag: custom }))
         };
         let line = u32::try_from((ev.start.line + 1).max(0)).unwrap_or(u32::MAX);
-        self.nodes.push(Node { kind, quoted_or_block: false, line, tag, value, content: Vec::new(), extra })
+        self.nodes.push(Node {
+            kind,
+            quoted_or_block: false,
+            line,
+            tag,
+            value: value.into_boxed_str(),
+            content: Children::default(),
+            extra,
+        })
+    }
+
+    /// Starts a document whose root is a block mapping, to be composed one child at a time
+    /// ([`Self::next_root_child`]): returns the document and root nodes, or `None` when the
+    /// stream has no document or its root is something else (events are consumed either way).
+    pub fn start_root_mapping(&mut self) -> Result<Option<(NodeId, NodeId)>> {
+        if !matches!(self.peek(), Some(EventKind::DocumentStart)) {
+            return Ok(None);
+        }
+        let ev = self.advance().unwrap_or_else(unreachable_event);
+        let doc = self.node(Kind::Document, "", "", String::new(), ev);
+        if !matches!(self.peek(), Some(EventKind::MappingStart { flow: false, .. })) {
+            return Ok(None);
+        }
+        let (root, _) = self.start_node()?;
+        self.nodes[doc].content.push(root);
+        Ok(Some((doc, root)))
+    }
+
+    /// The next child (key or value, in turn) of the root mapping `root` of document `doc`,
+    /// composed whole and attached with the composer's comment moves; `None` once the mapping
+    /// has ended (it is closed then, and the document too). A child's comments may still move
+    /// to the key before it until the next key is attached or the mapping ends.
+    pub fn next_root_child(&mut self, doc: NodeId, root: NodeId) -> Result<Option<NodeId>> {
+        let before_key = self.nodes[root].content.len() % 2 == 0;
+        let at_end = match self.peek() {
+            None => true,
+            Some(EventKind::MappingEnd) => before_key,
+            _ => false,
+        };
+        if !at_end {
+            return self.child_in(root, Some(Style::BlockMapping)).map(Some);
+        }
+        if let Some(e) = self.parse_error.take() {
+            return Err(e);
+        }
+        self.close(root, Style::BlockMapping);
+        if let Some(EventKind::DocumentEnd) = self.peek() {
+            let foot = self.event().map(|e| e.foot.clone()).unwrap_or_default();
+            self.nodes[doc].set_foot(foot);
+            self.advance();
+        }
+        Ok(None)
+    }
+
+    /// Lets go of the children of the root mapping `root` that are written already: the
+    /// comment moves look at its last key and value only.
+    pub fn forget_children(&mut self, root: NodeId) {
+        let content = &mut self.nodes[root].content;
+        let n = content.len();
+        // An even number, so that keys stay at even places.
+        content.drain_front(n.saturating_sub(2 + n % 2));
+    }
+
+    /// Whether the stream ends here: no other document follows and no error was found.
+    pub fn at_stream_end(&mut self) -> Result<bool> {
+        let more = matches!(self.peek(), Some(EventKind::DocumentStart));
+        match self.parse_error.take() {
+            Some(e) => Err(e),
+            None => Ok(!more),
+        }
     }
 
     /// Whether any node carries an anchor, so that an alias may read it again after conversion.
@@ -291,6 +392,12 @@ impl<'s, 'a> Composer<'s, 'a> {
     /// in it. Open collections wait on a stack of their own rather than on the call stack, so
     /// any nesting the scanner accepts (go-yaml's 10,000 levels) composes on a small thread.
     fn child(&mut self, parent: NodeId) -> Result<NodeId> {
+        self.child_in(parent, None)
+    }
+
+    /// [`Self::child`]; when `parent` is an open collection of the given style, the child is
+    /// attached to it with the composer's comment moves.
+    fn child_in(&mut self, parent: NodeId, open_parent: Option<Style>) -> Result<NodeId> {
         let mut open: Vec<Open> = Vec::new();
         loop {
             let (id, collection) = self.start_node()?;
@@ -307,7 +414,10 @@ impl<'s, 'a> Composer<'s, 'a> {
                 if let Some(finished) = done.take() {
                     match open.last() {
                         None => {
-                            self.nodes[parent].content.push(finished);
+                            match open_parent {
+                                Some(style) => self.attach(parent, style, finished),
+                                None => self.nodes[parent].content.push(finished),
+                            }
                             return Ok(finished);
                         }
                         Some(&Open { id: parent, style }) => self.attach(parent, style, finished),

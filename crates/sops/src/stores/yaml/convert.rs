@@ -97,7 +97,7 @@ fn error(line: i64, message: &str) -> Error {
     Error::parse(Format::Yaml, format!("line {line}: {message}"))
 }
 
-fn push_map_comments(text: &str, branch: &mut Map) {
+pub(super) fn push_map_comments(text: &str, branch: &mut Map) {
     for line in text.split('\n').filter(|l| !l.is_empty()) {
         branch.0.push(MapItem::Comment(after_hash(line)));
     }
@@ -127,6 +127,29 @@ impl<'n> Converter<'n> {
             self.check_top_level(doc)?;
         }
         Ok(self.run(Start::Branch { id: doc, branch: Map::new(), handled: false, as_value: false })?.into_branch())
+    }
+
+    /// One entry of a document's top-level mapping, as [`Self::document`] converts it: the
+    /// comments before it, the entry, the comments after it, appended to `items`.
+    pub fn root_entry(&mut self, k: NodeId, v: NodeId, items: &mut Map) -> Result<()> {
+        let (key, value) = (&self.nodes[k], &self.nodes[v]);
+        push_map_comments(key.head(), items);
+        push_map_comments(key.line_comment(), items);
+        let handle_value = matches!(value.kind, Kind::Scalar | Kind::Alias);
+        if handle_value {
+            push_map_comments(value.head(), items);
+            push_map_comments(value.line_comment(), items);
+        }
+        let key = self.key(k)?;
+        // As inside the document and its mapping.
+        self.depth = 2;
+        let value = self.run(Start::Value { id: v, handled: handle_value })?.into_value();
+        items.0.push(MapItem::Entry(key, value));
+        if handle_value {
+            push_map_comments(self.nodes[v].foot(), items);
+        }
+        push_map_comments(self.nodes[k].foot(), items);
+        Ok(())
     }
 
     fn check_top_level(&self, doc: NodeId) -> Result<()> {
@@ -220,9 +243,9 @@ impl<'n> Converter<'n> {
                                 push_map_comments(self.nodes[k].foot(), branch);
                                 // Without aliases nothing refers back: the nodes of the entries
                                 // converted so far can go (their text has moved into the tree
-                                // already). Only the top-level mapping does this, whose node and
-                                // document come before all its entries.
-                                if self.take_text && self.depth == 2 {
+                                // already). Nodes are numbered in document order, so the mapping
+                                // and everything it is nested in come before its entries.
+                                if self.take_text {
                                     if let Some(&following) = self.nodes[id].content.get(*next) {
                                         self.nodes.free_before(following, id);
                                     }
@@ -230,10 +253,16 @@ impl<'n> Converter<'n> {
                             }
                         }
                     }
-                    Frame::List { list, item, .. } => {
+                    Frame::List { id, list, next, item, .. } => {
                         list.push(finished.into_value());
                         if let Some(item) = item.take() {
                             push_list_comments(self.nodes[item].foot(), list);
+                        }
+                        // As for a mapping's entries: the items converted so far can go.
+                        if self.take_text {
+                            if let Some(&following) = self.nodes[*id].content.get(*next) {
+                                self.nodes.free_before(following, *id);
+                            }
                         }
                     }
                 }
@@ -437,9 +466,9 @@ impl<'n> Converter<'n> {
     /// A scalar's text for the tree: moved out of the node when nothing reads it again.
     fn text(&mut self, id: NodeId) -> String {
         if self.take_text {
-            std::mem::take(&mut self.nodes[id].value)
+            std::mem::take(&mut self.nodes[id].value).into_string()
         } else {
-            self.nodes[id].value.clone()
+            self.nodes[id].value.to_string()
         }
     }
 
@@ -469,7 +498,7 @@ impl<'n> Converter<'n> {
         let mut seen: std::collections::HashMap<(Kind, &str), i64> = std::collections::HashMap::new();
         for &k in self.nodes[id].content.iter().step_by(2) {
             let key = &self.nodes[k];
-            if let Some(first) = seen.insert((key.kind, key.value.as_str()), key.line()) {
+            if let Some(first) = seen.insert((key.kind, &*key.value), key.line()) {
                 return Err(error(key.line(), &format!("mapping key already defined at line {first}")));
             }
         }
@@ -483,7 +512,7 @@ impl<'n> Converter<'n> {
         for pair in content.chunks(2) {
             let [k, v] = pair else { break };
             let key = &self.nodes[*k];
-            let is_merge = key.kind == Kind::Scalar && key.value == "<<" && (key.tag() == MERGE_TAG);
+            let is_merge = key.kind == Kind::Scalar && &*key.value == "<<" && (key.tag() == MERGE_TAG);
             if !is_merge {
                 continue;
             }

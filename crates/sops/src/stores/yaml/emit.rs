@@ -121,11 +121,14 @@ struct Events<'a> {
     ready: VecDeque<Ev<'a>>,
     started: bool,
     done: bool,
+    /// Walking some entries of a mapping whose start and end are written apart: the end of
+    /// the bottom mapping is not an event.
+    part: bool,
 }
 
 impl<'a> Events<'a> {
     fn new(branches: &'a [Map], metadata: Option<&'a Map>) -> Self {
-        Events { branches: branches.iter(), metadata, stack: Vec::new(), ready: VecDeque::new(), started: false, done: false }
+        Events { branches: branches.iter(), metadata, stack: Vec::new(), ready: VecDeque::new(), started: false, done: false, part: false }
     }
 
     /// Starts the node of `value`, with `head` comments before its own and `foot` comments
@@ -214,7 +217,11 @@ impl<'a> Events<'a> {
                     None => {
                         let end = Ev::MapEnd { tail: comment_block(comments), foot: std::mem::take(foot) };
                         self.stack.pop();
-                        self.ready.push_back(end);
+                        if self.part && self.stack.is_empty() {
+                            self.done = true;
+                        } else {
+                            self.ready.push_back(end);
+                        }
                     }
                 }
             }
@@ -283,9 +290,37 @@ impl<'a> Iterator for Events<'a> {
 
 /// Writes documents; `metadata` is appended to each as a last `sops` key.
 pub(super) fn emit(branches: &[Map], metadata: Option<&Map>, indent: usize) -> Result<Vec<u8>> {
-    let mut e = Emitter::new(Events::new(branches, metadata), indent);
-    e.run()?;
+    let mut e = Emitter::new(indent);
+    e.run(Events::new(branches, metadata))?;
     Ok(e.out.into_bytes())
+}
+
+/// Starts the one document of a stream whose top-level mapping is written a part at a time:
+/// `leading` are the comments before its first entry (all of them when it has none).
+pub(super) fn start_parts(e: &mut Emitter<'_>, leading: &[&str]) -> Result<()> {
+    e.push(Ev::StreamStart)?;
+    e.push(Ev::DocStart)?;
+    e.push(Ev::MapStart { head: comment_block(leading), tail: String::new() })
+}
+
+/// Writes a part of the top-level mapping: comments, then one entry, whose head they become
+/// (the comments before the first entry go to [`start_parts`]).
+pub(super) fn write_part<'a>(e: &mut Emitter<'a>, items: &'a [MapItem]) -> Result<()> {
+    let frame = Frame::Map { items, pos: 0, extra: None, comments: Vec::new(), foot: String::new() };
+    let events =
+        Events { branches: [].iter(), metadata: None, stack: vec![frame], ready: VecDeque::new(), started: true, done: false, part: true };
+    for ev in events {
+        e.push(ev?)?;
+    }
+    Ok(())
+}
+
+/// Ends what [`start_parts`] began; `trailing` are the comments after the last entry.
+pub(super) fn finish_parts(e: &mut Emitter<'_>, trailing: &[&str]) -> Result<()> {
+    e.push(Ev::MapEnd { tail: comment_block(trailing), foot: String::new() })?;
+    e.push(Ev::DocEnd)?;
+    e.push(Ev::StreamEnd)?;
+    e.finish()
 }
 
 #[cfg(test)]

@@ -60,13 +60,17 @@ enum St {
     End,
 }
 
-/// The emitter pulls its events one at a time and looks one event ahead (as libyaml does for
+/// The emitter takes its events one at a time and looks one event ahead (as libyaml does for
 /// empty collections), so that no list of all events is ever held: for a file of many small
-/// entries it would cost several times the file's size.
-pub(super) struct Emitter<'e, I> {
-    events: I,
+/// entries it would cost several times the file's size. Only the start of a collection waits
+/// for the event after it; every other event is written as soon as it comes, so the events of
+/// one part of a tree can be written, and that part dropped, before the next part exists
+/// ([`Emitter::rebind`]).
+pub(super) struct Emitter<'e> {
     /// The event being emitted and the one after it.
     current: Ev<'e>,
+    /// A collection start waiting for the event after it.
+    waiting: bool,
     next: Option<Ev<'e>>,
     pub out: String,
     best_indent: i64,
@@ -87,13 +91,32 @@ pub(super) struct Emitter<'e, I> {
     analysis: Analysis,
 }
 
-impl<'e, I: Iterator<Item = Result<Ev<'e>>>> Emitter<'e, I> {
-    pub fn new(events: I, indent: usize) -> Self {
+impl Ev<'_> {
+    /// The same event, owning its text.
+    fn into_owned(self) -> Ev<'static> {
+        match self {
+            Ev::StreamStart => Ev::StreamStart,
+            Ev::DocStart => Ev::DocStart,
+            Ev::DocEnd => Ev::DocEnd,
+            Ev::MapStart { head, tail } => Ev::MapStart { head, tail },
+            Ev::MapEnd { tail, foot } => Ev::MapEnd { tail, foot },
+            Ev::SeqStart { head } => Ev::SeqStart { head },
+            Ev::SeqEnd { foot } => Ev::SeqEnd { foot },
+            Ev::Scalar { value, style, tag, head, foot, tail } => {
+                Ev::Scalar { value: std::borrow::Cow::Owned(value.into_owned()), style, tag, head, foot, tail }
+            }
+            Ev::StreamEnd => Ev::StreamEnd,
+        }
+    }
+}
+
+impl<'e> Emitter<'e> {
+    pub fn new(indent: usize) -> Self {
         // go-yaml accepts indents from 2 to 9 and falls back to 2 otherwise.
         let best_indent = if (2..=9).contains(&indent) { indent as i64 } else { 2 };
         Emitter {
-            events,
             current: Ev::StreamStart,
+            waiting: false,
             next: None,
             out: String::new(),
             best_indent,
@@ -115,17 +138,72 @@ impl<'e, I: Iterator<Item = Result<Ev<'e>>>> Emitter<'e, I> {
         }
     }
 
-    pub fn run(&mut self) -> Result<()> {
-        let Some(first) = self.events.next() else { return Ok(()) };
-        self.current = first?;
-        loop {
-            self.next = self.events.next().transpose()?;
+    /// Writes every event of `events`.
+    pub fn run(&mut self, events: impl Iterator<Item = Result<Ev<'e>>>) -> Result<()> {
+        for ev in events {
+            self.push(ev?)?;
+        }
+        self.finish()
+    }
+
+    /// Writes the next event, or keeps it until the one after it comes when it starts a
+    /// collection (whose layout depends on whether it is empty).
+    pub fn push(&mut self, ev: Ev<'e>) -> Result<()> {
+        if self.waiting {
+            self.next = Some(ev);
             self.analyze_event();
             self.step()?;
-            match self.next.take() {
-                Some(ev) => self.current = ev,
-                None => return Ok(()),
-            }
+            self.waiting = false;
+            let Some(ev) = self.next.take() else { return Err(emit_error("an event went missing")) };
+            self.current = ev;
+        } else {
+            self.current = ev;
+        }
+        if matches!(self.current, Ev::MapStart { .. } | Ev::SeqStart { .. }) {
+            self.waiting = true;
+            return Ok(());
+        }
+        // No other event looks at the one after it. Once written it is let go, so that it
+        // borrows nothing any more.
+        self.analyze_event();
+        let written = self.step();
+        self.current = Ev::StreamEnd;
+        written
+    }
+
+    /// Writes the event still waiting, if any.
+    pub fn finish(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.waiting) {
+            self.analyze_event();
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// The same emitter, ready for events that borrow from something else: the events it
+    /// holds (written already, or a collection start, which borrows nothing) are made owned.
+    pub fn rebind<'f>(self) -> Emitter<'f> {
+        Emitter {
+            current: self.current.into_owned(),
+            waiting: self.waiting,
+            next: self.next.map(Ev::into_owned),
+            out: self.out,
+            best_indent: self.best_indent,
+            state: self.state,
+            states: self.states,
+            indent: self.indent,
+            indents: self.indents,
+            flow_level: self.flow_level,
+            column: self.column,
+            whitespace: self.whitespace,
+            indention: self.indention,
+            foot_indent: self.foot_indent,
+            head_comment: self.head_comment,
+            line_comment: self.line_comment,
+            foot_comment: self.foot_comment,
+            tail_comment: self.tail_comment,
+            simple_key_context: self.simple_key_context,
+            analysis: self.analysis,
         }
     }
 

@@ -20,12 +20,14 @@ mod quote;
 mod scalar;
 mod scan;
 mod source;
+mod stream;
 mod timestamp;
 
 #[cfg(test)]
 mod tests;
 
 use crate::error::{Error, Result};
+use crate::file::DecryptSession;
 use crate::format::Format;
 use crate::stores::Store;
 use crate::tree::{Document, Map, MapItem, Value};
@@ -158,6 +160,14 @@ impl Store for YamlStore {
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {
         emit::emit(&doc.branches, None, self.effective_indent())
+    }
+
+    /// One top-level entry at a time (see [`stream`]).
+    fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
+        if format != Format::Yaml {
+            return None;
+        }
+        stream::decrypt(std::str::from_utf8(input).ok()?, self.effective_indent(), session)
     }
 
     fn emit_encrypted(&self, doc: &Document, metadata: &Map) -> Result<Vec<u8>> {
