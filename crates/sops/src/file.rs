@@ -146,12 +146,21 @@ impl PlainText {
     }
 
     /// The plaintext in one buffer.
-    pub fn into_bytes(self) -> Vec<u8> {
-        let mut pieces = self.pieces;
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        let mut pieces = std::mem::take(&mut self.pieces);
         if pieces.len() == 1 {
             return pieces.pop().unwrap_or_default();
         }
-        pieces.concat()
+        let joined = pieces.concat();
+        pieces.iter_mut().for_each(Zeroize::zeroize);
+        joined
+    }
+}
+
+/// The plaintext is wiped when dropped, as a [`PlainFile`]'s tree is.
+impl Drop for PlainText {
+    fn drop(&mut self) {
+        self.pieces.iter_mut().for_each(Zeroize::zeroize);
     }
 }
 

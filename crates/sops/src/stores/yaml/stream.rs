@@ -100,12 +100,13 @@ pub(super) fn decrypt(text: &str, indent: usize, session: &mut DecryptSession<'_
         pieces: Vec::new(),
     };
     stream.emitter.out.reserve(PIECE.min(text.len()));
-    let out = stream.run()?;
-    let computed = stream.mac.finish();
-    if !session.ignore_mac() {
-        mac::verify_mac(metadata.mac.as_deref(), &computed, &key, &metadata.last_modified).ok()?;
+    let mut out = stream.run()?;
+    let computed = std::mem::replace(&mut stream.mac, MacHasher::new(false)).finish();
+    if !session.ignore_mac() && mac::verify_mac(metadata.mac.as_deref(), &computed, &key, &metadata.last_modified).is_err() {
+        out.iter_mut().for_each(Zeroize::zeroize);
+        return None;
     }
-    session.warn(stream.warnings);
+    session.warn(std::mem::take(&mut stream.warnings));
     Some(out)
 }
 
@@ -127,6 +128,15 @@ struct Stream<'s, 'a, 'k> {
     warnings: Vec<Warning>,
     /// The output written so far, but for what the emitter holds.
     pieces: Vec<Vec<u8>>,
+}
+
+/// Output that never leaves (a tampered value, a MAC mismatch, a fall-back to the whole-file
+/// path) is wiped with the stream.
+impl Drop for Stream<'_, '_, '_> {
+    fn drop(&mut self) {
+        self.pieces.iter_mut().for_each(Zeroize::zeroize);
+        self.emitter.out.zeroize();
+    }
 }
 
 impl Stream<'_, '_, '_> {
