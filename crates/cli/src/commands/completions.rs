@@ -1,8 +1,8 @@
 //! `secrets completions`: a shell completion script for the whole command tree (clap_complete).
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 
-use crate::cli::Cli;
+use crate::cli::{defined, Cli};
 use crate::failure::CmdResult;
 use crate::output::write_stdout;
 
@@ -20,7 +20,7 @@ pub fn run(args: CompletionsArgs) -> CmdResult {
     // Written in one piece through the CLI's stdout writer: clap_complete's own writer panics
     // when the reader goes away (`secrets completions zsh | head`).
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "secrets", &mut script);
+    clap_complete::generate(args.shell, &mut defined::<Cli>(), "secrets", &mut script);
     write_stdout(&script)?;
     Ok(0)
 }
