@@ -65,8 +65,18 @@ impl Cli {
             // the whole command tree costs more than decrypting a small file.
             return Cli { global: GlobalArgs::default(), command: Command::Sops(sops::parse_alone(&args[1..])) };
         }
-        Cli::try_parse_from(&args).unwrap_or_else(|e| help_or_exit::<Cli>(&args, &e))
+        parse_keeping_parser::<Cli>(&args).unwrap_or_else(|e| help_or_exit::<Cli>(&args, &e))
     }
+}
+
+/// Parses `args` with the (deferred) command tree of `P`, as `P::try_parse_from` does, but
+/// never frees the tree: the process is short-lived, the tree holds no secret, and freeing it
+/// through the wiping allocator cost more than building the part of it a command needs.
+pub fn parse_keeping_parser<P: CommandFactory + FromArgMatches>(args: &[OsString]) -> Result<P, clap::Error> {
+    let mut parser = std::mem::ManuallyDrop::new(P::command());
+    let mut matches = parser.try_get_matches_from_mut(args)?;
+    // As clap's own `try_parse_from`: an error here is worded against the command tree.
+    P::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut P::command()))
 }
 
 /// After `error` from parsing `args` with the deferred tree of `P`: help is told through the

@@ -125,6 +125,7 @@ pub mod format;
 pub mod keys;
 pub mod mac;
 pub mod metadata;
+mod rng;
 mod selection;
 pub mod stores;
 pub mod timefmt;
