@@ -287,6 +287,23 @@ mod tests {
         assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--ignore-mac", "f.yaml"]), &flags));
     }
 
+    /// A deferred command's arguments struct may carry a doc comment of its own; help and
+    /// completions still tell the command by the words its variant gives.
+    #[test]
+    fn the_whole_tree_tells_each_command_by_its_own_about() {
+        let about = |command: &clap::Command, path: &[&str]| {
+            let found = path.iter().fold(command.clone(), |c, name| c.find_subcommand(name).cloned().unwrap());
+            found.get_about().map(ToString::to_string)
+        };
+        let full = defined::<Cli>();
+        assert_eq!(about(&full, &["get"]).as_deref(), Some("Print a secret's exact bytes"));
+        assert_eq!(about(&full, &["sops", "encrypt"]).as_deref(), Some("Encrypt a plaintext file for age recipients"));
+        // Built as clap builds it, the arguments' own doc comment would win.
+        let mut plain = Cli::command();
+        plain.build();
+        assert_ne!(about(&plain, &["get"]).as_deref(), Some("Print a secret's exact bytes"));
+    }
+
     #[test]
     fn the_command_tree_is_valid() {
         use clap::CommandFactory;
