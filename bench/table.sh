@@ -35,7 +35,7 @@ export SOPS_AGE_KEY_FILE="$work/k0.txt"
 
 linking=dynamically
 if ldd "$ours" 2>&1 | grep -q 'statically linked'; then linking=statically; fi
-echo "secrets: $ours ($linking linked); peer: $sops ($("$sops" --version --disable-version-check 2>/dev/null | head -n 1))"
+echo "secrets $("$ours" --version | cut -d' ' -f2) ($linking linked) against the real $("$sops" --version --disable-version-check 2>/dev/null | head -n 1)"
 echo "$(nproc) cores, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 printf '| row | pairs | peer (ms) | secrets (ms) | speed-up (median) | speed-up (min) | floor (ms) |\n|---|---|---|---|---|---|---|\n'
