@@ -86,9 +86,6 @@ pub fn parse_recipient(recipient: &str) -> Result<Box<dyn age::Recipient + Send>
 /// final newline).
 pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
     let parsed = parse_recipient(recipient)?;
-    if let Some(public) = x25519_public_key(recipient) {
-        return Ok(armor(&wrap_x25519(&public, payload)?));
-    }
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&*parsed as &dyn age::Recipient)).map_err(|e| Error::Wrap(e.to_string()))?;
     let mut binary = Vec::with_capacity(256 + payload.len());
@@ -96,81 +93,6 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String> {
     writer.write_all(payload).map_err(|e| Error::Wrap(e.to_string()))?;
     writer.finish().map_err(|e| Error::Wrap(e.to_string()))?;
     Ok(armor(&binary))
-}
-
-/// The 32 bytes of an `age1…` X25519 recipient the age crate accepted.
-fn x25519_public_key(recipient: &str) -> Option<[u8; 32]> {
-    let trimmed = recipient.trim();
-    if !matches!(kind_of(trimmed), Some(RecipientKind::X25519)) {
-        return None;
-    }
-    let (_, data) = bech32::decode(trimmed).ok()?;
-    data.try_into().ok()
-}
-
-/// The plaintext a single payload chunk holds (age-encryption.org/v1, "Payload").
-const CHUNK_LEN: usize = 64 * 1024;
-
-/// Encrypts `payload` to one X25519 recipient as an age v1 file (age-encryption.org/v1: the
-/// "X25519 recipient stanza", the header MAC and the STREAM payload), laid out as Go age writes
-/// it: one stanza, no extra random stanza, the payload in one chunk.
-///
-/// Written here rather than through the age crate for its randomness: the crate draws the file
-/// key, the ephemeral secret and the payload nonce each with its own `getrandom` call, three
-/// per recipient and thousands for a bulk re-key, where these come from the thread's generator
-/// ([`crate::rng`]).
-fn wrap_x25519(public: &[u8; 32], payload: &[u8]) -> Result<Vec<u8>> {
-    use base64::engine::general_purpose::STANDARD_NO_PAD;
-    use base64::Engine;
-    use chacha20poly1305::aead::{Aead, KeyInit};
-    use chacha20poly1305::ChaCha20Poly1305;
-    use curve25519_dalek::montgomery::MontgomeryPoint;
-    use hmac::{Hmac, Mac};
-
-    if payload.len() > CHUNK_LEN {
-        return Err(Error::Wrap(format!("a wrapped payload is at most {CHUNK_LEN} bytes")));
-    }
-    let mut file_key = Zeroizing::new([0u8; 16]);
-    let mut ephemeral = Zeroizing::new([0u8; 32]);
-    let mut nonce = [0u8; 16];
-    crate::rng::fill(file_key.as_mut());
-    crate::rng::fill(ephemeral.as_mut());
-    crate::rng::fill(&mut nonce);
-
-    // The stanza: the ephemeral share, and the file key sealed under a key agreed with the
-    // recipient. A low-order recipient point gives an all-zero secret, which age refuses.
-    let share = MontgomeryPoint::mul_base_clamped(*ephemeral).to_bytes();
-    let shared = Zeroizing::new(MontgomeryPoint(*public).mul_clamped(*ephemeral).to_bytes());
-    if shared.iter().all(|&b| b == 0) {
-        return Err(Error::Wrap("the X25519 recipient is a low-order point".into()));
-    }
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(&share);
-    salt[32..].copy_from_slice(public);
-    let wrap_key = Zeroizing::new(age_core::primitives::hkdf(&salt, b"age-encryption.org/v1/X25519", shared.as_ref()));
-    let body = age_core::primitives::aead_encrypt(&wrap_key, file_key.as_ref());
-    // A 32-byte body is 43 base64 characters: one line, shorter than 64, so the last.
-    let mut file =
-        format!("age-encryption.org/v1\n-> X25519 {}\n{}\n---", STANDARD_NO_PAD.encode(share), STANDARD_NO_PAD.encode(&body)).into_bytes();
-
-    // The MAC covers the header up to and including `---`.
-    let mac_key = Zeroizing::new(age_core::primitives::hkdf(&[], b"header", file_key.as_ref()));
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(mac_key.as_ref()).map_err(|e| Error::Wrap(e.to_string()))?;
-    mac.update(&file);
-    file.push(b' ');
-    file.extend_from_slice(STANDARD_NO_PAD.encode(mac.finalize().into_bytes()).as_bytes());
-    file.push(b'\n');
-
-    // The payload: its nonce, then one chunk, the last (counter 0, last-chunk flag set).
-    file.extend_from_slice(&nonce);
-    let payload_key = Zeroizing::new(age_core::primitives::hkdf(&nonce, b"payload", file_key.as_ref()));
-    let mut chunk_nonce = [0u8; 12];
-    chunk_nonce[11] = 1;
-    let sealed = ChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(payload_key.as_ref()))
-        .encrypt(chacha20poly1305::Nonce::from_slice(&chunk_nonce), payload)
-        .map_err(|_| Error::Wrap("the payload could not be sealed".into()))?;
-    file.extend_from_slice(&sealed);
-    Ok(file)
 }
 
 /// What became of one armored age file.
@@ -275,7 +197,7 @@ pub(crate) fn unwrap_file(file: &AgeFile<'_>, identities: &Identities, tier: Tie
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     use crate::test_support::VECTORS;
@@ -354,30 +276,6 @@ pub(crate) mod tests {
         let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &share).unwrap();
         assert_go_layout(&enc);
         assert_eq!(opened(unwrap(&enc, &alice())), share);
-    }
-
-    /// Our own X25519 wrap: one stanza as Go age writes (no random extra stanza), a fresh
-    /// ephemeral share and file key each time, opened by the age crate's own decryptor too.
-    #[test]
-    fn x25519_wraps_are_fresh_single_stanza_age_files() {
-        let recipient = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
-        let key = [9u8; 32];
-        let (first, second) = (wrap(recipient, &key).unwrap(), wrap(recipient, &key).unwrap());
-        assert_ne!(first, second);
-        for enc in [&first, &second] {
-            let binary = dearmor(enc).unwrap();
-            let file = AgeFile::parse(&binary).unwrap();
-            assert_eq!(file.stanzas.len(), 1);
-            assert_eq!(file.stanzas[0].tag, "X25519");
-            let identity: age::x25519::Identity =
-                read("keys.txt").lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().parse().unwrap();
-            let decryptor = age::Decryptor::new(&binary[..]).unwrap();
-            let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).unwrap();
-            let mut opened = Vec::new();
-            std::io::Read::read_to_end(&mut reader, &mut opened).unwrap();
-            assert_eq!(opened, key);
-        }
-        assert!(wrap(recipient, &vec![0u8; CHUNK_LEN + 1]).is_err());
     }
 
     #[test]
@@ -472,21 +370,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// `payload` encrypted to `recipient` by the age crate (which adds a random grease stanza).
-    pub(crate) fn age_crate_wrap(recipient: &str, payload: &[u8]) -> Vec<u8> {
-        let parsed: age::x25519::Recipient = recipient.parse().unwrap();
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&parsed as &dyn age::Recipient)).unwrap();
-        let mut binary = Vec::new();
-        let mut writer = encryptor.wrap_output(&mut binary).unwrap();
-        writer.write_all(payload).unwrap();
-        writer.finish().unwrap();
-        binary
-    }
-
     #[test]
     fn a_tampered_header_or_payload_is_refused() {
-        let binary = age_crate_wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &[4u8; 32]);
-        // The grease stanza the age crate adds is not the identity's, but the MAC covers it.
+        let enc = wrap("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg", &[4u8; 32]).unwrap();
+        let binary = dearmor(&enc).unwrap();
+        // The grease stanza is not the identity's, but the MAC covers it.
         let text = String::from_utf8_lossy(&binary).into_owned();
         let grease = text.lines().find(|l| l.starts_with("-> ") && l.contains("-grease")).unwrap();
         let tampered = binary
