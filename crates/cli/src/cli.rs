@@ -4,7 +4,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{Resettable, StyledStr};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{
     access, check, completions, credentials, exec, export, gitdrivers, groups, import, install, key, log, man, members, secrets, sops,
@@ -72,7 +74,82 @@ impl Cli {
             // the whole command tree costs more than decrypting a small file.
             return Cli { global: GlobalArgs::default(), command: Command::Sops(sops::parse_alone(&args[1..])) };
         }
-        Cli::try_parse_from(args).unwrap_or_else(|e| crate::output::clap_exit(&e))
+        parse_keeping_parser::<Cli>(&args).unwrap_or_else(|e| help_or_exit::<Cli>(&args, &e))
+    }
+}
+
+/// Parses `args` with the (deferred) command tree of `P`, as `P::try_parse_from` does, but
+/// never frees the tree: the process is short-lived, the tree holds no secret, and freeing it
+/// through the wiping allocator cost more than building the part of it a command needs.
+pub fn parse_keeping_parser<P: CommandFactory + FromArgMatches>(args: &[OsString]) -> Result<P, clap::Error> {
+    let mut parser = std::mem::ManuallyDrop::new(P::command());
+    let mut matches = parser.try_get_matches_from_mut(args)?;
+    // As clap's own `try_parse_from`: an error here is worded against the command tree.
+    P::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut P::command()))
+}
+
+/// After `error` from parsing `args` with the deferred tree of `P`: help is told through the
+/// whole tree, each command in the words it was given (see [`defined`]); anything else ends the
+/// process as clap words it.
+pub fn help_or_exit<P: CommandFactory + FromArgMatches>(args: &[OsString], error: &clap::Error) -> P {
+    if !shows_help(error) {
+        crate::output::clap_exit(error);
+    }
+    let told = defined::<P>().try_get_matches_from(args).and_then(|matches| P::from_arg_matches(&matches));
+    told.unwrap_or_else(|e| crate::output::clap_exit(&e))
+}
+
+/// Whether clap answers with a help text (asked for, or a command given without its
+/// subcommand) rather than a usage error.
+fn shows_help(error: &clap::Error) -> bool {
+    matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+}
+
+/// The whole command tree of `P` with every command defined, for help texts and completion
+/// scripts.
+///
+/// The commands are deferred (see [`Command`]): clap defines a command's arguments only when
+/// it parses that command, so `secrets get` builds `get` alone. A deferred definition runs
+/// after the command's own attributes, so the doc comment of its arguments' struct would
+/// replace the command's about; each command's about is therefore read before its definition
+/// runs, and put back once the tree is built.
+pub fn defined<P: CommandFactory>() -> clap::Command {
+    let mut told = Vec::new();
+    told_abouts(&mut P::command(), &mut Vec::new(), &mut told);
+    let mut full = P::command();
+    full.build();
+    for (path, about, long_about) in told {
+        put_back(&mut full, &path, about, long_about);
+    }
+    full
+}
+
+/// Gives the command at `path` below `command` the about and long about it was told.
+fn put_back(command: &mut clap::Command, path: &[String], about: Option<StyledStr>, long_about: Option<StyledStr>) {
+    match path.split_first() {
+        None => {
+            let text = |text: Option<StyledStr>| text.map_or(Resettable::Reset, Resettable::Value);
+            *command = std::mem::take(command).about(text(about)).long_about(text(long_about));
+        }
+        Some((name, rest)) => {
+            if let Some(sub) = command.find_subcommand_mut(name) {
+                put_back(sub, rest, about, long_about);
+            }
+        }
+    }
+}
+
+/// The about and long about of every command below `command`, by path of names, each read
+/// before the command's deferred definition runs: `command` is defined (which only places its
+/// subcommands, deferred too), then its subcommands are read, then each is visited.
+fn told_abouts(command: &mut clap::Command, path: &mut Vec<String>, told: &mut Vec<(Vec<String>, Option<StyledStr>, Option<StyledStr>)>) {
+    // Rendering the usage defines this command alone; the text itself is not needed.
+    let _ = command.render_usage();
+    for sub in command.get_subcommands_mut() {
+        path.push(sub.get_name().to_owned());
+        told.push((path.clone(), sub.get_about().cloned(), sub.get_long_about().cloned()));
+        told_abouts(sub, path, told);
+        path.pop();
     }
 }
 
@@ -97,7 +174,11 @@ fn takes_global_flag(args: &[OsString], flags: &[String]) -> bool {
     })
 }
 
+/// `defer`: each command's arguments are defined only when that command is parsed (or its help,
+/// completions or a check asks for the whole tree), so a run of `secrets get` does not pay for
+/// building the flags of thirty other commands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Manage your local age key
     #[command(subcommand, after_help = "Examples:\n  secrets key generate\n  secrets key show\n  secrets key update")]
@@ -219,6 +300,23 @@ mod tests {
         assert!(takes_global_flag(&args(&["secrets", "sops", "decrypt", "--flake", "/r", "f.yaml"]), &flags));
         assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--json-file", "f.yaml"]), &flags));
         assert!(!takes_global_flag(&args(&["secrets", "sops", "decrypt", "--ignore-mac", "f.yaml"]), &flags));
+    }
+
+    /// A deferred command's arguments struct may carry a doc comment of its own; help and
+    /// completions still tell the command by the words its variant gives.
+    #[test]
+    fn the_whole_tree_tells_each_command_by_its_own_about() {
+        let about = |command: &clap::Command, path: &[&str]| {
+            let found = path.iter().fold(command.clone(), |c, name| c.find_subcommand(name).cloned().unwrap());
+            found.get_about().map(ToString::to_string)
+        };
+        let full = defined::<Cli>();
+        assert_eq!(about(&full, &["get"]).as_deref(), Some("Print a secret's exact bytes"));
+        assert_eq!(about(&full, &["sops", "encrypt"]).as_deref(), Some("Encrypt a plaintext file for age recipients"));
+        // Built as clap builds it, the arguments' own doc comment would win.
+        let mut plain = Cli::command();
+        plain.build();
+        assert_ne!(about(&plain, &["get"]).as_deref(), Some("Print a secret's exact bytes"));
     }
 
     #[test]

@@ -224,9 +224,8 @@ fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8
 
 /// A fresh random IV.
 pub fn random_iv() -> [u8; IV_LEN] {
-    use rand::RngCore;
     let mut iv = [0u8; IV_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut iv);
+    crate::rng::fill(&mut iv);
     iv
 }
 

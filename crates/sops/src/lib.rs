@@ -128,6 +128,7 @@ pub mod format;
 pub mod keys;
 pub mod mac;
 pub mod metadata;
+mod rng;
 mod selection;
 pub mod stores;
 pub mod timefmt;

@@ -11,7 +11,7 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 use clap_complete::env::{CompleteEnv, Shells};
 use secrets_store::Kind;
@@ -71,7 +71,7 @@ fn completer_program() -> String {
 
 /// The command tree with a completer of names on every argument that takes one.
 pub fn command() -> clap::Command {
-    with_names(Cli::command(), &[])
+    with_names(crate::cli::defined::<Cli>(), &[])
 }
 
 /// `command` and its subcommands (at `path`), their name arguments given completers.

@@ -21,6 +21,7 @@ use crate::output::{note, say, write_stdout, write_text};
 
 #[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // arguments defined only when this command is parsed: see `cli::Command`
 pub enum CredentialsCommand {
     /// Store (or rotate) a provider's credentials as the secret <provider>.<name>
     #[command(

@@ -13,6 +13,7 @@ use crate::failure::CmdResult;
 use crate::output::write_stdout;
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // arguments defined only when this command is parsed: see `cli::Command`
 pub enum ExportCommand {
     /// A Kubernetes v1/Secret manifest of chosen secrets (for `kubectl apply -f -`)
     #[command(

@@ -11,6 +11,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::output::{say, write_text};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // arguments defined only when this command is parsed: see `cli::Command`
 pub enum GroupCommand {
     /// List groups and their members
     #[command(after_help = "Examples:\n  secrets groups list\n  secrets groups list --json")]

@@ -17,6 +17,7 @@ use crate::failure::{CmdResult, Failure};
 use crate::output::{say, write_stdout};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // arguments defined only when this command is parsed: see `cli::Command`
 pub enum KeyCommand {
     /// Generate an age key in your key file, unless you already have one
     #[command(after_help = "Examples:\n  secrets key generate\n  secrets key generate --new   # another key, appended to the key file")]

@@ -34,9 +34,8 @@ pub struct DataKey(Zeroizing<[u8; 32]>);
 impl DataKey {
     /// A fresh random key, for a new file or a rotation.
     pub fn generate() -> DataKey {
-        use rand::RngCore;
         let mut key = Zeroizing::new([0u8; 32]);
-        rand::rngs::OsRng.fill_bytes(key.as_mut());
+        crate::rng::fill(key.as_mut());
         DataKey(key)
     }
 

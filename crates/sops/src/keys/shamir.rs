@@ -4,7 +4,6 @@
 //! secret byte followed by one byte holding the x coordinate. sops ≥ 3.10 uses x = i + 1 for
 //! share i, but older versions chose random x values, so combining always reads x from the share.
 
-use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result, ShamirProblem};
@@ -38,7 +37,7 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
     let mut coefficients = Zeroizing::new(vec![0u8; threshold]);
     for (index, &byte) in secret.iter().enumerate() {
         coefficients[0] = byte;
-        rand::rngs::OsRng.fill_bytes(&mut coefficients[1..]);
+        crate::rng::fill(&mut coefficients[1..]);
         for share in &mut shares {
             let x = share[secret.len()];
             share[index] = evaluate(&coefficients, x);

