@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 
 use crate::cli::Cli;
 use crate::failure::{CmdResult, Failure};
@@ -21,7 +21,7 @@ pub struct ManArgs {
 }
 
 pub fn run(args: &ManArgs) -> CmdResult {
-    let command = Cli::command();
+    let command = crate::cli::defined::<Cli>();
     if let Some(dir) = &args.dir {
         std::fs::create_dir_all(dir).map_err(|e| Failure::msg(format!("{}: cannot create the folder: {e}", dir.display())))?;
         clap_mangen::generate_to(command, dir).map_err(|e| Failure::msg(format!("{}: cannot write the pages: {e}", dir.display())))?;
