@@ -16,26 +16,6 @@ pub mod go_format;
 #[cfg(feature = "ini")]
 pub mod ini;
 pub mod json;
-// docs pending: being rewritten (as are its sites of these pedantic lints).
-#[allow(
-    missing_docs,
-    rustdoc::private_intra_doc_links,
-    clippy::assigning_clones,
-    clippy::cast_lossless,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_precision_loss,
-    clippy::cast_sign_loss,
-    clippy::checked_conversions,
-    clippy::default_trait_access,
-    clippy::format_collect,
-    clippy::if_not_else,
-    clippy::ignore_without_reason,
-    clippy::manual_is_multiple_of,
-    clippy::single_match_else,
-    clippy::trivially_copy_pass_by_ref,
-    clippy::unused_self
-)]
 pub mod yaml;
 
 use crate::error::{Error, Result};

@@ -344,7 +344,7 @@ impl<'s, 'a> Composer<'s, 'a> {
     /// has ended (it is closed then, and the document too). A child's comments may still move
     /// to the key before it until the next key is attached or the mapping ends.
     pub fn next_root_child(&mut self, doc: NodeId, root: NodeId) -> Result<Option<NodeId>> {
-        let before_key = self.nodes[root].content.len() % 2 == 0;
+        let before_key = self.nodes[root].content.len().is_multiple_of(2);
         let at_end = match self.peek() {
             None => true,
             Some(EventKind::MappingEnd) => before_key,
@@ -424,7 +424,7 @@ impl<'s, 'a> Composer<'s, 'a> {
                     }
                 }
                 let Some(&Open { id, style }) = open.last() else { break };
-                let (kind, before_key) = (self.nodes[id].kind, self.nodes[id].content.len() % 2 == 0);
+                let (kind, before_key) = (self.nodes[id].kind, self.nodes[id].content.len().is_multiple_of(2));
                 let at_end = match (kind, self.peek()) {
                     (_, None) | (Kind::Sequence, Some(EventKind::SequenceEnd)) => true,
                     // A mapping may end before a key only: an end in place of a value is an
@@ -549,5 +549,11 @@ enum Style {
 }
 
 fn unreachable_event() -> Event {
-    Event { kind: EventKind::StreamEnd, start: Default::default(), head: String::new(), line: String::new(), foot: String::new() }
+    Event {
+        kind: EventKind::StreamEnd,
+        start: super::source::Mark::default(),
+        head: String::new(),
+        line: String::new(),
+        foot: String::new(),
+    }
 }

@@ -77,14 +77,15 @@ fn binary_text(bytes: &[u8]) -> String {
 fn leaf_event(v: &Value) -> Result<Ev<'_>> {
     Ok(match v {
         Value::Str(s) => string_scalar(s),
-        Value::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(s) => string_scalar(s),
-            Err(_) => {
+        Value::Bytes(b) => {
+            if let Ok(s) = std::str::from_utf8(b) {
+                string_scalar(s)
+            } else {
                 let text = binary_text(b);
                 let style = if text.contains('\n') { Style::Literal } else { Style::Plain };
                 scalar(Cow::Owned(text), style, Some("binary"))
             }
-        },
+        }
         Value::Null => plain("null".into()),
         Value::Bool(b) => plain(b.to_string()),
         Value::Int(i) => plain(i.to_string()),
@@ -170,16 +171,13 @@ impl<'a> Events<'a> {
             return Ok(());
         }
         let Some(top) = self.stack.last_mut() else {
-            match self.branches.next() {
-                Some(branch) => {
-                    self.ready.push_back(Ev::DocStart);
-                    self.stack.push(Frame::Doc);
-                    self.open_map(branch, self.metadata.map(|m| ("sops", m)), String::new(), String::new());
-                }
-                None => {
-                    self.ready.push_back(Ev::StreamEnd);
-                    self.done = true;
-                }
+            if let Some(branch) = self.branches.next() {
+                self.ready.push_back(Ev::DocStart);
+                self.stack.push(Frame::Doc);
+                self.open_map(branch, self.metadata.map(|m| ("sops", m)), String::new(), String::new());
+            } else {
+                self.ready.push_back(Ev::StreamEnd);
+                self.done = true;
             }
             return Ok(());
         };
@@ -200,28 +198,25 @@ impl<'a> Events<'a> {
                     }
                     _ => extra.take().map(|(k, m)| (k, None, Some(m))),
                 };
-                match entry {
-                    Some((key, value, sub)) => {
-                        let mut key_ev = string_scalar(key);
-                        if let Ev::Scalar { head, .. } = &mut key_ev {
-                            *head = comment_block(comments);
-                        }
-                        comments.clear();
-                        self.ready.push_back(key_ev);
-                        match (value, sub) {
-                            (Some(v), _) => self.open(v, String::new(), String::new())?,
-                            (None, Some(m)) => self.open_map(m, None, String::new(), String::new()),
-                            (None, None) => return Err(emit_error("entry without a value")),
-                        }
+                if let Some((key, value, sub)) = entry {
+                    let mut key_ev = string_scalar(key);
+                    if let Ev::Scalar { head, .. } = &mut key_ev {
+                        *head = comment_block(comments);
                     }
-                    None => {
-                        let end = Ev::MapEnd { tail: comment_block(comments), foot: std::mem::take(foot) };
-                        self.stack.pop();
-                        if self.part && self.stack.is_empty() {
-                            self.done = true;
-                        } else {
-                            self.ready.push_back(end);
-                        }
+                    comments.clear();
+                    self.ready.push_back(key_ev);
+                    match (value, sub) {
+                        (Some(v), _) => self.open(v, String::new(), String::new())?,
+                        (None, Some(m)) => self.open_map(m, None, String::new(), String::new()),
+                        (None, None) => return Err(emit_error("entry without a value")),
+                    }
+                } else {
+                    let end = Ev::MapEnd { tail: comment_block(comments), foot: std::mem::take(foot) };
+                    self.stack.pop();
+                    if self.part && self.stack.is_empty() {
+                        self.done = true;
+                    } else {
+                        self.ready.push_back(end);
                     }
                 }
             }
@@ -231,25 +226,22 @@ impl<'a> Events<'a> {
                     before.push(c.as_str());
                     *pos += 1;
                 }
-                match items.get(*pos) {
-                    Some(item) => {
-                        *pos += 1;
-                        // Comments after the last item are its foot.
-                        let rest = &items[*pos..];
-                        let item_foot = if rest.iter().all(|i| matches!(i, Value::Comment(_))) {
-                            *pos = items.len();
-                            comment_block(&rest.iter().filter_map(comment_text).collect::<Vec<_>>())
-                        } else {
-                            String::new()
-                        };
-                        let head = comment_block(&before);
-                        self.open(item, head, item_foot)?;
-                    }
-                    None => {
-                        let end = Ev::SeqEnd { foot: std::mem::take(foot) };
-                        self.stack.pop();
-                        self.ready.push_back(end);
-                    }
+                if let Some(item) = items.get(*pos) {
+                    *pos += 1;
+                    // Comments after the last item are its foot.
+                    let rest = &items[*pos..];
+                    let item_foot = if rest.iter().all(|i| matches!(i, Value::Comment(_))) {
+                        *pos = items.len();
+                        comment_block(&rest.iter().filter_map(comment_text).collect::<Vec<_>>())
+                    } else {
+                        String::new()
+                    };
+                    let head = comment_block(&before);
+                    self.open(item, head, item_foot)?;
+                } else {
+                    let end = Ev::SeqEnd { foot: std::mem::take(foot) };
+                    self.stack.pop();
+                    self.ready.push_back(end);
                 }
             }
         }

@@ -113,7 +113,7 @@ impl Ev<'_> {
 impl<'e> Emitter<'e> {
     pub fn new(indent: usize) -> Self {
         // go-yaml accepts indents from 2 to 9 and falls back to 2 otherwise.
-        let best_indent = if (2..=9).contains(&indent) { indent as i64 } else { 2 };
+        let best_indent = if (2..=9).contains(&indent) { i64::try_from(indent).unwrap_or(2) } else { 2 };
         Emitter {
             current: Ev::StreamStart,
             waiting: false,
@@ -665,7 +665,7 @@ impl<'e> Emitter<'e> {
         self.write_indicator("|", true, false, false);
         let v = value.as_bytes();
         if quote::is_space(v, 0) || quote::is_break(v, 0) {
-            let hint = char::from_digit(self.best_indent as u32, 10).unwrap_or('2');
+            let hint = u32::try_from(self.best_indent).ok().and_then(|i| char::from_digit(i, 10)).unwrap_or('2');
             self.write_indicator(&hint.to_string(), false, false, false);
         }
         if let Some(chomp) = chomp_hint(value) {

@@ -2,12 +2,12 @@
 //!
 //! Parsing runs in stages that each mirror a layer of go-yaml, because sops' comment placement
 //! and scalar typing are byproducts of go-yaml internals:
-//! [`lex`] (tokens, via granit-parser) → [`scan`] (go-yaml's comment capture) → [`parser`]
-//! (events carrying comments) → [`compose`] (`yaml.Node` trees) → [`convert`] (sops trees).
+//! `lex` (tokens, via granit-parser) → `scan` (go-yaml's comment capture) → `parser`
+//! (events carrying comments) → `compose` (`yaml.Node` trees) → `convert` (sops trees).
 //! The first stages stream: the parser pulls tokens through the comment replay, which runs a
 //! few tokens ahead of it, so that only a handful of tokens is held at any time.
-//! Emitting mirrors sops' node building and go-yaml's emitter ([`emit`], [`emitter`], [`quote`],
-//! [`float`]).
+//! Emitting mirrors sops' node building and go-yaml's emitter (`emit`, `emitter`, `quote`,
+//! `float`). A large file is decrypted one top-level entry at a time (`stream`).
 
 mod compose;
 mod convert;
@@ -35,6 +35,7 @@ use crate::tree::{Document, Map, MapItem, Value};
 /// The top-level key that holds the metadata in YAML files.
 const METADATA_KEY: &str = "sops";
 
+/// The YAML store, with sops's emitter settings.
 #[derive(Clone, Debug)]
 pub struct YamlStore {
     /// Indentation of nested mappings (sops default 4; go-yaml accepts 2 to 9).
@@ -162,7 +163,7 @@ impl Store for YamlStore {
         emit::emit(&doc.branches, None, self.effective_indent())
     }
 
-    /// One top-level entry at a time (see [`stream`]).
+    /// One top-level entry at a time: the tree of a large file is never whole in memory.
     fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
         if format != Format::Yaml {
             return None;
