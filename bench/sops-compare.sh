@@ -24,25 +24,7 @@ export SOPS_AGE_KEY_FILE="$work/key.txt"
 
 # Plaintexts of about the given size per store: values of 64 characters under distinct keys
 # (a binary file is one value).
-python3 - "$work" $sizes <<'PY'
-import sys
-work, sizes = sys.argv[1], sys.argv[2:]
-bytes_of = {"1k": 1_000, "1m": 1_000_000, "10m": 10_000_000}
-for size in sizes:
-    n = max(1, bytes_of[size] // 80)
-    value = lambda i: f"{i:08d}" * 8
-    with open(f"{work}/plain-{size}.yaml", "w") as f:
-        f.writelines(f"key{i}: {value(i)}\n" for i in range(n))
-    with open(f"{work}/plain-{size}.json", "w") as f:
-        f.write("{\n" + ",\n".join(f'  "key{i}": "{value(i)}"' for i in range(n)) + "\n}\n")
-    with open(f"{work}/plain-{size}.env", "w") as f:
-        f.writelines(f"KEY{i}={value(i)}\n" for i in range(n))
-    with open(f"{work}/plain-{size}.ini", "w") as f:
-        f.write("[section]\n")
-        f.writelines(f"key{i} = {value(i)}\n" for i in range(n))
-    with open(f"{work}/plain-{size}.bin", "w") as f:
-        f.write("x" * bytes_of[size])
-PY
+python3 bench/plaintexts.py "$work" $sizes
 
 linking=dynamically
 if ldd "$ours" 2>&1 | grep -q 'statically linked'; then linking=statically; fi

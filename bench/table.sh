@@ -94,24 +94,7 @@ for r in 1 10 50; do
 done
 
 # Decryption of every store at every size.
-python3 - "$work" <<'PY'
-import sys
-work = sys.argv[1]
-for size, total in {"1k": 1_000, "1m": 1_048_576, "10m": 10_485_760}.items():
-    n = max(1, total // 80)
-    value = lambda i: f"{i:08d}" * 8
-    with open(f"{work}/plain-{size}.yaml", "w") as f:
-        f.writelines(f"key{i}: {value(i)}\n" for i in range(n))
-    with open(f"{work}/plain-{size}.json", "w") as f:
-        f.write("{\n" + ",\n".join(f'  "key{i}": "{value(i)}"' for i in range(n)) + "\n}\n")
-    with open(f"{work}/plain-{size}.env", "w") as f:
-        f.writelines(f"KEY{i}={value(i)}\n" for i in range(n))
-    with open(f"{work}/plain-{size}.ini", "w") as f:
-        f.write("[section]\n")
-        f.writelines(f"key{i} = {value(i)}\n" for i in range(n))
-    with open(f"{work}/plain-{size}.bin", "w") as f:
-        f.write("x" * total)
-PY
+python3 bench/plaintexts.py "$work" $sizes
 for size in $sizes; do
   case $size in 1k) pairs=$runs ;; 1m) pairs=$few ;; *) pairs=$fewer ;; esac
   for ext in bin yaml json env ini; do

@@ -531,9 +531,8 @@ fn users_remove_leaves_groups_and_secrets_and_rotates_their_keys() {
     assert_eq!(flake.uncommitted(), "");
 }
 
-/// Diverges on purpose: clan leaves the group link dangling (and `groups list` shows it).
-#[test]
-fn machines_remove_leaves_no_dangling_group_link() {
+/// admin (k0), machines web1 (k1) and web2 (k2) in group `servers`, which reads `tls`.
+fn servers_with_tls() -> Flake {
     let flake = Flake::new();
     flake.all(
         0,
@@ -546,6 +545,13 @@ fn machines_remove_leaves_no_dangling_group_link() {
         ],
     );
     flake.set(0, &["--group", "servers", "tls"], "t");
+    flake
+}
+
+/// Diverges on purpose: clan leaves the group link dangling (and `groups list` shows it).
+#[test]
+fn machines_remove_leaves_no_dangling_group_link() {
+    let flake = servers_with_tls();
     flake.ok(0, &["machines", "remove", "web1"]);
     assert!(!flake.has_link("groups/servers/machines/web1"));
     assert_eq!(flake.ok(0, &["groups", "list"]), "servers\nmachines:\n  web2\n\n");
@@ -583,18 +589,7 @@ fn check_fix_removes_the_group_link_clan_machines_remove_leaves() {
     if sops_bin().is_none() {
         return;
     }
-    let flake = Flake::new();
-    flake.all(
-        0,
-        &[
-            &["users", "add", "admin", K[0]],
-            &["machines", "add", "web1", K[1]],
-            &["machines", "add", "web2", K[2]],
-            &["groups", "add-machine", "servers", "web1"],
-            &["groups", "add-machine", "servers", "web2"],
-        ],
-    );
-    flake.set(0, &["--group", "servers", "tls"], "t");
+    let flake = servers_with_tls();
     clan_machines_remove(&flake, "web1", &[("tls", &[0, 2])]);
     assert!(flake.has_link("groups/servers/machines/web1"), "clan leaves it");
     let before = std::fs::read(flake.sops("secrets/tls/secret")).unwrap();

@@ -29,12 +29,17 @@ pub(crate) struct PgpKey<'a> {
     pub enc: &'a str,
 }
 
+/// The entries of a group's `pgp` list (none when it has no such list).
+fn pgp_list(group: &KeyGroup) -> &[Value] {
+    match group.other.iter().find(|(name, _)| name == "pgp") {
+        Some((_, Value::List(entries))) => entries,
+        _ => &[],
+    }
+}
+
 /// The PGP keys of a group, in file order (entries without a message are skipped).
 pub(crate) fn keys_of(group: &KeyGroup) -> Vec<PgpKey<'_>> {
-    let Some((_, Value::List(entries))) = group.other.iter().find(|(name, _)| name == "pgp") else {
-        return Vec::new();
-    };
-    entries
+    pgp_list(group)
         .iter()
         .filter_map(|entry| {
             let Value::Map(map) = entry else { return None };
@@ -173,10 +178,7 @@ fn entry(created_at: &str, enc: String, fingerprint: String) -> Value {
 /// The entries of a group's `pgp` list, with their fingerprints: for keeping those of keys
 /// that stay when the data key does not change.
 pub(crate) fn entries_of(group: &KeyGroup) -> Vec<(String, Value)> {
-    let Some((_, Value::List(entries))) = group.other.iter().find(|(name, _)| name == "pgp") else {
-        return Vec::new();
-    };
-    entries
+    pgp_list(group)
         .iter()
         .filter_map(|entry| {
             let Value::Map(map) = entry else { return None };
