@@ -312,7 +312,7 @@ mod tests {
         };
         let full = defined::<Cli>();
         assert_eq!(about(&full, &["get"]).as_deref(), Some("Print a secret's exact bytes"));
-        assert_eq!(about(&full, &["sops", "encrypt"]).as_deref(), Some("Encrypt a plaintext file for age recipients"));
+        assert_eq!(about(&full, &["sops", "encrypt"]).as_deref(), Some("Encrypt a plaintext file for age recipients and PGP keys"));
         // Built as clap builds it, the arguments' own doc comment would win.
         let mut plain = Cli::command();
         plain.build();
