@@ -139,10 +139,12 @@ impl Generations {
     /// existing one). A number that cannot be counted past (a planted `18446744073709551615`)
     /// is refused, not wrapped.
     pub fn commit(&self, mut staging: Staging<'_>, group: Option<u32>) -> Result<(u64, PathBuf)> {
-        let highest = self.current().into_iter().chain(self.list()?).max().unwrap_or(0);
-        // A stray file or link under the next number is stepped over, never tripped on.
-        let taken: std::collections::HashSet<u64> =
-            self.numbered.entries()?.into_iter().filter_map(|(name, _)| parse_number(&name)).collect();
+        // One listing: folders are generations; a stray file or link under the next number is
+        // stepped over, never tripped on.
+        let entries = self.numbered.entries()?;
+        let generations = entries.iter().filter(|(_, kind)| *kind == FileType::Directory).filter_map(|(name, _)| parse_number(name));
+        let highest = self.current().into_iter().chain(generations).max().unwrap_or(0);
+        let taken: std::collections::HashSet<u64> = entries.iter().filter_map(|(name, _)| parse_number(name)).collect();
         let mut number = highest;
         loop {
             // The last number is never used: a generation there could never be followed, and

@@ -227,12 +227,12 @@ pub(crate) fn decrypt(key: &PgpKey<'_>, gnupg: &GnuPg) -> Result<Zeroizing<Vec<u
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e} (install GnuPG, or name it in SOPS_GPG_EXEC)"))?;
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
-    let message = key.enc.as_bytes().to_vec();
+    let message = key.enc.as_bytes();
     let (said, payload) = std::thread::scope(|scope| {
         scope.spawn(move || {
             if let Some(mut stdin) = stdin {
                 // A GnuPG that exits early closes the pipe; its status says why.
-                let _ = stdin.write_all(&message);
+                let _ = stdin.write_all(message);
             }
         });
         let said = scope.spawn(move || {
