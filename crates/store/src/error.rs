@@ -177,6 +177,17 @@ pub enum StoreError {
         what: &'static str,
     },
 
+    /// git's index is locked: another git process is writing it, or one was killed while it
+    /// did (git says the same and leaves the lock to the user).
+    #[error(
+        "git: {} exists: another git process seems to be running in this repository; wait for it, or if none is, remove that file and run the command again",
+        lock.display()
+    )]
+    GitIndexLocked {
+        /// The index's lock file (`.git/index.lock`).
+        lock: PathBuf,
+    },
+
     /// A git operation (staging, committing, reading history) failed in libgit2.
     #[error("git: {}", git_message(source, git_dir.as_deref()))]
     Git {

@@ -12,6 +12,9 @@ use git2::{Index, IndexEntry, IndexTime, Repository, Signature};
 use crate::error::{Result, StoreError};
 use crate::untrusted::{EntryKind, Folder, Limit};
 
+mod index_file;
+mod tree_edit;
+
 fn git_err(e: git2::Error) -> StoreError {
     git_error(e, std::io::Error::last_os_error(), Path::new(".git"))
 }
@@ -101,9 +104,13 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
         Some(tree) => objects.find_tree(tree.id()).map_err(git_err)?,
         None => objects.find_tree(objects.treebuilder(None).and_then(|b| b.write()).map_err(git_err)?).map_err(git_err)?,
     };
-    // An update git's tree editor refuses (a file becoming a folder at one path) is rare
-    // enough to take the whole-index way.
-    let tree_id = if let Ok(id) = updated_tree(objects, &baseline, &changes) {
+    // The stored folders on the changed paths are edited; an edit that module leaves alone
+    // goes to libgit2's tree editor, and one that refuses too (a file becoming a folder at one
+    // path) is rare enough to take the whole-index way.
+    let edited = tree_edit::updated(&objects.odb().map_err(git_err)?, baseline.id(), &changes).map_err(git_err)?;
+    let tree_id = if let Some(id) = edited {
+        id
+    } else if let Ok(id) = updated_tree(objects, &baseline, &changes) {
         id
     } else {
         let mut staged = Index::new().map_err(git_err)?;
@@ -131,22 +138,45 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let config = repo.config().map_err(git_err)?;
     let how = how_to_commit(&repo, &config, env);
     // Bring the real index in line for the committed paths, so `git status` shows them clean
-    // (and, when git itself commits, so that it finds the new paths, as after `git add`).
-    let mut index = repo.index().map_err(git_err)?;
-    apply(&mut index, &changes)?;
+    // (and, when git itself commits, so that it finds the new paths, as after `git add`). The
+    // new index is built before the commit, so a refusal leaves HEAD as it was.
+    let index = if let Some(prepared) = index_file::prepare(&git_dir, &changes)? {
+        Staged::Spliced(prepared)
+    } else {
+        let mut index = repo.index().map_err(git_err)?;
+        apply(&mut index, &changes)?;
+        Staged::Libgit2(index)
+    };
     match how {
         How::InProcess { author, committer } => {
             let parents: Vec<&git2::Commit> = head_commit.iter().collect();
             repo.commit(Some("HEAD"), &author, &committer, subject, &tree, &parents).map_err(git_err)?;
-            index.write().map_err(git_err)?;
+            index.write(&git_err)?;
         }
         How::ByGit(reason) => {
-            index.write().map_err(git_err)?;
+            index.write(&git_err)?;
             let changed = changed_paths(&repo, head_tree.as_ref(), &tree).map_err(git_err)?;
             run_git_commit(&workdir, &changed, subject, reason)?;
         }
     }
     Ok(true)
+}
+
+/// The index with the committed paths staged, to be written.
+enum Staged {
+    /// Spliced at the committed paths (the common case: its cost follows the change).
+    Spliced(index_file::Prepared),
+    /// Read and updated by libgit2, for an index the splice leaves to it.
+    Libgit2(Index),
+}
+
+impl Staged {
+    fn write(self, git_err: &dyn Fn(git2::Error) -> StoreError) -> Result<()> {
+        match self {
+            Staged::Spliced(prepared) => prepared.write(),
+            Staged::Libgit2(mut index) => index.write().map_err(git_err),
+        }
+    }
 }
 
 /// The git work tree `root` belongs to: `root` itself or a folder above it (a repository whose
@@ -472,25 +502,33 @@ pub fn intent_to_add(root: &Path, paths: &[PathBuf]) -> Result<usize> {
     };
     let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: repo.path().to_path_buf() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
+    let mut files = Vec::new();
+    for path in paths {
+        let rel = relative_to(&workdir, path)?;
+        files.extend(collect_as(&repo, &workdir, rel, false)?.files);
+    }
+    // The common case, a change to files git tracks already, is told from the index file
+    // without reading it whole into libgit2.
+    let listed: Vec<&[u8]> = files.iter().map(|file| file.path.as_slice()).collect();
+    if index_file::tracked(repo.path(), &listed)?.is_some_and(|known| known.iter().all(|k| *k)) {
+        return Ok(0);
+    }
     let mut index = repo.index().map_err(git_err)?;
     // libgit2 adds an entry only when its object exists: the empty blob (what git records for
     // an intent-to-add entry) is stored once.
     repo.blob(b"").map_err(git_err)?;
     let mut marked = 0;
-    for path in paths {
-        let rel = relative_to(&workdir, path)?;
-        for file in collect_as(&repo, &workdir, rel, false)?.files {
-            let as_path = Path::new(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&file.path));
-            // Any stage: a file in conflict is git's to resolve, and stays as it is.
-            let known = (0..=3).any(|stage| index.get_path(as_path, stage).is_some());
-            if known || repo.is_path_ignored(as_path).unwrap_or(false) {
-                continue;
-            }
-            // Nothing of the content is staged: the size is 0, as git records it.
-            let entry = index_entry(&file, 0, INTENT_TO_ADD);
-            index.add(&entry).map_err(git_err)?;
-            marked += 1;
+    for file in files {
+        let as_path = Path::new(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&file.path));
+        // Any stage: a file in conflict is git's to resolve, and stays as it is.
+        let known = (0..=3).any(|stage| index.get_path(as_path, stage).is_some());
+        if known || repo.is_path_ignored(as_path).unwrap_or(false) {
+            continue;
         }
+        // Nothing of the content is staged: the size is 0, as git records it.
+        let entry = index_entry(&file, 0, INTENT_TO_ADD);
+        index.add(&entry).map_err(git_err)?;
+        marked += 1;
     }
     if marked > 0 {
         index.write().map_err(git_err)?;
@@ -776,6 +814,87 @@ mod tests {
         let repo = Repository::open(&root).unwrap();
         let statuses = repo.statuses(None).unwrap();
         assert_eq!(statuses.len(), 0, "the index agrees with the commit");
+    }
+
+    /// Runs git in `root` with a fixed identity; its standard output.
+    fn git(root: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The index is spliced at the committed paths: git reads it as its own, finds the work
+    /// tree clean, and its next commit (which reuses the index's cached trees) keeps our change.
+    #[test]
+    fn the_index_stays_git_s_own_after_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        for name in ["a", "b", "c"] {
+            fs::create_dir_all(root.join("sops/secrets").join(name).join("users")).unwrap();
+            fs::write(root.join("sops/secrets").join(name).join("secret"), name).unwrap();
+            std::os::unix::fs::symlink("../../../users/alice", root.join("sops/secrets").join(name).join("users/alice")).unwrap();
+        }
+        fs::write(root.join("other"), "1").unwrap();
+        // git writes its cached trees (and, told to, the untracked cache) with its commit.
+        git(&root, &["config", "core.untrackedCache", "true"]);
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-qm", "init"]);
+        git(&root, &["status", "--porcelain"]);
+        let index_before = fs::read(root.join(".git/index")).unwrap();
+        assert!(index_before.windows(4).any(|w| w == b"TREE"), "git wrote its cached trees");
+
+        fs::write(root.join("sops/secrets/b/secret"), "changed").unwrap();
+        fs::remove_dir_all(root.join("sops/secrets/c")).unwrap();
+        fs::create_dir_all(root.join("sops/secrets/d")).unwrap();
+        fs::write(root.join("sops/secrets/d/secret"), "new").unwrap();
+        let paths = ["b", "c", "d"].map(|n| root.join("sops/secrets").join(n));
+        assert!(commit_paths(&root, &paths, "ours").unwrap());
+        assert!(!root.join(".git/index.lock").exists());
+        assert_eq!(git(&root, &["status", "--porcelain"]), "");
+        assert_eq!(git(&root, &["write-tree"]), git(&root, &["rev-parse", "HEAD^{tree}"]));
+        assert_eq!(git(&root, &["ls-files"]), "other\nsops/secrets/a/secret\nsops/secrets/a/users/alice\nsops/secrets/b/secret\nsops/secrets/b/users/alice\nsops/secrets/d/secret\n");
+
+        // git's own commit of another file builds its tree from the index and its caches.
+        fs::write(root.join("other"), "2").unwrap();
+        git(&root, &["commit", "-qam", "theirs"]);
+        assert_eq!(git(&root, &["show", "HEAD:sops/secrets/b/secret"]), "changed");
+        assert_eq!(git(&root, &["diff", "--stat", "HEAD~1", "HEAD"]).lines().count(), 2, "git's commit changed only its file");
+        git(&root, &["fsck", "--no-progress"]);
+
+        // A held lock is git's word for another git at work: nothing is committed.
+        fs::write(root.join("sops/secrets/a/secret"), "again").unwrap();
+        fs::write(root.join(".git/index.lock"), "").unwrap();
+        let head = git(&root, &["rev-parse", "HEAD"]);
+        let err = commit_paths(&root, &[root.join("sops/secrets/a")], "locked").unwrap_err();
+        assert!(matches!(err, StoreError::GitIndexLocked { .. }), "{err}");
+        assert_eq!(git(&root, &["rev-parse", "HEAD"]), head);
+        assert!(root.join(".git/index.lock").exists(), "git's lock is left to git");
+    }
+
+    /// An index in a format the splice leaves alone (version 4) is updated through libgit2.
+    #[test]
+    fn an_index_of_version_4_is_updated_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        fs::create_dir_all(root.join("sops/secrets/a")).unwrap();
+        fs::write(root.join("sops/secrets/a/secret"), "a").unwrap();
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-qm", "init"]);
+        git(&root, &["update-index", "--index-version", "4"]);
+        fs::write(root.join("sops/secrets/a/secret"), "b").unwrap();
+        assert!(commit_paths(&root, &[root.join("sops/secrets/a")], "ours").unwrap());
+        assert_eq!(git(&root, &["status", "--porcelain"]), "");
+        assert_eq!(git(&root, &["show", "HEAD:sops/secrets/a/secret"]), "b");
     }
 
     #[test]
