@@ -128,6 +128,12 @@ fn exit_codes_messages_and_the_prompt_are_sopss() {
     assert_eq!(walked.status.code(), Some(0));
     assert!(stdout_of(&walked).contains(&format!("to {}/e/t.yaml ? (y/n): Publication of", out.display())), "{}", stdout_of(&walked));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "nothing published");
+    // A key that does not open the file: sops's code 128 for both.
+    s.config(&rule("s3_bucket: bucket"));
+    let theirs_locked = theirs(s.path(), &s.bob_key, &["-y", "s.yaml"], "");
+    s.config(&rule(&format!("local_path: {}", out.display())));
+    let locked = ours(s.path(), &s.bob_key, &["-y", "s.yaml"], "");
+    assert_eq!((locked.status.code(), theirs_locked.status.code()), (Some(128), Some(128)), "{}", stderr_of(&locked));
     // A plain file is not a sops file, for either.
     std::fs::write(s.path().join("plain.yaml"), "a: 1\n").unwrap();
     ask(&["plain.yaml"], "y\n");

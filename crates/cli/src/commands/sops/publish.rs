@@ -27,7 +27,7 @@ use secrets_store::untrusted::{self, EntryKind, Folder, Limit};
 use super::{display, encrypted_bytes, key_group_diff, load_failure, open, sops_config};
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
-use crate::output::{say, write_stdout};
+use crate::output::write_stdout;
 
 pub const PUBLISH_ABOUT: &str = "Publish a sops file or folder to the destination .sops.yaml names for it";
 pub const PUBLISH_EXAMPLES: &str = "The destination is the first of the .sops.yaml destination_rules whose path_regex matches the path;\nlocal_path: FOLDER (this tool's own) is written to, S3, GCS and Vault destinations are refused.\n\nExamples:\n  secrets sops publish secrets/prod.yaml\n  secrets sops publish --yes --recursive secrets/";
@@ -55,9 +55,6 @@ pub struct PublishArgs {
     /// Publish every file below the folder FILE, keeping their paths below it
     #[arg(long)]
     pub recursive: bool,
-    /// Say where each file was published
-    #[arg(long)]
-    pub verbose: bool,
 }
 
 /// What the files of one run share.
@@ -146,9 +143,6 @@ fn publish_one(run: &Run<'_>, input: &str, name: &str, read: impl FnOnce() -> Re
         return Err(Failure::verbatim(exit::GENERIC, message));
     }
     write_into(&folder, &relative, &contents)?;
-    if run.args.verbose {
-        say!("published {shown_input} to {}", location.display());
-    }
     Ok(())
 }
 
