@@ -5,6 +5,7 @@
 //! (links on the way in and out, destinations this tool cannot reach).
 
 use std::io::Write;
+use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -182,7 +183,6 @@ fn links_names_and_unreachable_destinations_are_refused() {
     if !sops_and_keygen() {
         return;
     }
-    use std::os::unix::fs::symlink;
     let s = setup();
     let key = s.alice_key.as_path();
     let elsewhere = tempfile::tempdir().unwrap();

@@ -324,7 +324,9 @@ pub enum ConfigError {
     },
 
     /// A destination rule naming more than one destination (sops's words).
-    #[error("more than one destinations were found in a single destination rule (destination_rules[{index}]), you can only use one per rule")]
+    #[error(
+        "more than one destinations were found in a single destination rule (destination_rules[{index}]), you can only use one per rule"
+    )]
     SeveralDestinations {
         /// The rule's index in the list, from 0.
         index: usize,

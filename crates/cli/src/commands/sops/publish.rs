@@ -98,11 +98,8 @@ pub fn run(args: &PublishArgs) -> CmdResult {
 fn publish_one(run: &Run<'_>, input: &str, name: &str, read: impl FnOnce() -> Result<Vec<u8>, untrusted::UntrustedError>) -> CmdResult<()> {
     let shown_input = display(Path::new(input));
     let config_shown = display(run.config_path);
-    let rule = run
-        .config
-        .destination_for(input)
-        .map_err(|e| Failure::sops(&config_shown, e).with_code(exit::GENERIC))?
-        .ok_or_else(|| {
+    let rule =
+        run.config.destination_for(input).map_err(|e| Failure::sops(&config_shown, e).with_code(exit::GENERIC))?.ok_or_else(|| {
             Failure::new(exit::GENERIC, format!("{shown_input}: no destination rule of {config_shown} matches this path"))
                 .hint("add a destination_rules entry whose path_regex matches it")
         })?;
@@ -115,7 +112,10 @@ fn publish_one(run: &Run<'_>, input: &str, name: &str, read: impl FnOnce() -> Re
         return Err(unsupported(destination, &name, &shown_input));
     };
     let relative = going_down(&name).ok_or_else(|| {
-        Failure::new(exit::GENERIC, format!("{shown_input}: refusing to publish it as {name:?}, which is not a path below the destination folder"))
+        Failure::new(
+            exit::GENERIC,
+            format!("{shown_input}: refusing to publish it as {name:?}, which is not a path below the destination folder"),
+        )
     })?;
     let config_dir = run.config_path.parent().unwrap_or(Path::new("."));
     let folder = config_dir.join(path);
@@ -169,7 +169,8 @@ fn recreated(file: &Path, encrypted: &EncryptedFile, rule: &DestinationRule, for
     let mut plain = open(file, encrypted, false)?;
     let old = plain.metadata.recipients();
     let new = &rule.recreation.key_groups;
-    let changes = old.len() != new.len() || old.iter().zip(new).any(|(a, b)| a.iter().any(|k| !b.contains(k)) || b.iter().any(|k| !a.contains(k)));
+    let changes =
+        old.len() != new.len() || old.iter().zip(new).any(|(a, b)| a.iter().any(|k| !b.contains(k)) || b.iter().any(|k| !a.contains(k)));
     if changes {
         // The updatekeys layout without its threshold lines, under publish's own title.
         let diff = key_group_diff(&old, new, (0, 0)).replacen("file's groups", "file's key groups", 1);
@@ -219,7 +220,8 @@ fn write_into(folder: &Path, relative: &Path, bytes: &[u8]) -> CmdResult<()> {
     let (Some(parent), Some(name)) = (relative.parent(), relative.file_name()) else {
         return Err(Failure::msg(format!("{}: not a file name", relative.display())));
     };
-    let fail = |e: &dyn std::fmt::Display| Failure::new(exit::GENERIC, format!("cannot publish to {}: {e}", folder.join(relative).display()));
+    let fail =
+        |e: &dyn std::fmt::Display| Failure::new(exit::GENERIC, format!("cannot publish to {}: {e}", folder.join(relative).display()));
     let dir = Folder::open_or_create(folder, &folder.join(parent)).map_err(|e| fail(&e))?;
     dir.write_atomic(name, bytes, NEW_FILE_MODE).map_err(|e| fail(&e))
 }
@@ -229,7 +231,9 @@ fn write_into(folder: &Path, relative: &Path, bytes: &[u8]) -> CmdResult<()> {
 /// stops the walk, naming it.
 fn walk(root: &Path) -> CmdResult<Vec<PathBuf>> {
     let refuse = |e: untrusted::UntrustedError| Failure::new(exit::GENERIC, e);
-    let folder = Folder::open(root, root).map_err(refuse)?.ok_or_else(|| Failure::new(exit::GENERIC, format!("{}: no such folder", root.display())))?;
+    let folder = Folder::open(root, root)
+        .map_err(refuse)?
+        .ok_or_else(|| Failure::new(exit::GENERIC, format!("{}: no such folder", root.display())))?;
     let mut found = Vec::new();
     walk_into(&folder, &PathBuf::new(), 0, &mut found)?;
     Ok(found)
