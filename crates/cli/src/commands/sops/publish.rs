@@ -132,8 +132,8 @@ fn publish_one(run: &Run<'_>, input: &str, name: &str, read: impl FnOnce() -> Re
     };
 
     let absolute = clean(&std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()).to_string_lossy());
-    let location = std::path::absolute(&target).unwrap_or_else(|_| target.clone());
-    if !run.args.yes && !approved(&absolute, &location.to_string_lossy())? {
+    let location = clean(&std::path::absolute(&target).unwrap_or_else(|_| target.clone()).to_string_lossy());
+    if !run.args.yes && !approved(&absolute, &location)? {
         let message = format!("Publication of {absolute} canceled");
         // sops cancels one file of a folder and goes on with the next.
         if run.args.recursive {
