@@ -1,5 +1,6 @@
-//! `.sops.yaml`: creation rules (recipients, key groups, selection rule per path) and store
-//! settings, found the way sops finds it.
+//! `.sops.yaml`: creation rules (recipients, key groups, selection rule per path), destination
+//! rules (where `publish` sends a file, and the recreation rule it is re-encrypted with) and
+//! store settings, found the way sops finds it.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,8 @@ use crate::tree::{Map, Value};
 pub struct Config {
     /// The `creation_rules`, in file order: the first whose regex matches applies.
     pub creation_rules: Vec<CreationRule>,
+    /// The `destination_rules`, in file order: the first whose regex matches applies.
+    pub destination_rules: Vec<DestinationRule>,
     /// `stores.yaml.indent`.
     pub yaml_indent: Option<usize>,
     /// `stores.json.indent`.
@@ -29,6 +32,101 @@ pub struct CreationRule {
     pub path_regex: Option<String>,
     /// The recipients, key groups, threshold and selection rule the rule gives a new file.
     pub options: EncryptOptions,
+}
+
+/// One destination rule: where `publish` sends the files its `path_regex` matches.
+#[derive(Debug, Clone)]
+pub struct DestinationRule {
+    /// The rule's index in `destination_rules`, from 0 (for messages).
+    pub index: usize,
+    /// The `path_regex` the path must match (unanchored, against the path as given, as sops
+    /// matches it); `None` matches every file.
+    pub path_regex: Option<String>,
+    /// Every destination the rule names; sops allows one, and says so only when the rule is
+    /// used ([`DestinationRule::destination`]).
+    pub destinations: Vec<Destination>,
+    /// The `recreation_rule`: the keys (and settings) the published copy is re-encrypted for.
+    /// No key at all publishes the file as it is.
+    pub recreation: EncryptOptions,
+    /// `omit_extensions`: the published name loses the file's extension.
+    pub omit_extensions: bool,
+}
+
+/// Where a destination rule sends a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `s3_bucket` and `s3_prefix`.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// Put before the file's name, as it is (`dir/` for a folder).
+        prefix: String,
+    },
+    /// `gcs_bucket` and `gcs_prefix`.
+    Gcs {
+        /// The bucket.
+        bucket: String,
+        /// Put before the file's name, as it is.
+        prefix: String,
+    },
+    /// `vault_path`, `vault_address`, `vault_kv_mount_name` and `vault_kv_version`, with
+    /// sops's defaults applied (mount `secret/`, version 2, both paths ending in `/`).
+    Vault {
+        /// The server's address; empty for the client's default (`VAULT_ADDR`).
+        address: String,
+        /// The path below the mount, ending in `/`.
+        path: String,
+        /// The key/value engine's mount, ending in `/`.
+        kv_mount_name: String,
+        /// The key/value engine's version: 1 or 2.
+        kv_version: i64,
+    },
+    /// `local_path`, this implementation's own: a folder on this machine (relative to the
+    /// folder of the `.sops.yaml` unless absolute).
+    Local {
+        /// The folder, as written.
+        path: String,
+    },
+}
+
+impl Destination {
+    /// The kind of destination, as `.sops.yaml` names it (`s3`, `gcs`, `vault`, `local`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Destination::S3 { .. } => "s3",
+            Destination::Gcs { .. } => "gcs",
+            Destination::Vault { .. } => "vault",
+            Destination::Local { .. } => "local",
+        }
+    }
+
+    /// Where the file published as `name` goes, as sops shows it (`s3://bucket/prefixname`,
+    /// `gcs://…`, `ADDRESS/v1/MOUNT[data/]PATHname`); for a local folder, its path joined
+    /// with `name`.
+    pub fn location(&self, name: &str) -> String {
+        match self {
+            Destination::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}{name}"),
+            Destination::Gcs { bucket, prefix } => format!("gcs://{bucket}/{prefix}{name}"),
+            Destination::Vault { address, path, kv_mount_name, kv_version } => {
+                let address = if address.is_empty() { "$VAULT_ADDR" } else { address };
+                let data = if *kv_version == 1 { "" } else { "data/" };
+                format!("{address}/v1/{kv_mount_name}{data}{path}{name}")
+            }
+            Destination::Local { path } => Path::new(path).join(name).to_string_lossy().into_owned(),
+        }
+    }
+}
+
+impl DestinationRule {
+    /// The rule's one destination; `None` when it names none, an error when it names several
+    /// (sops refuses such a rule when a file matches it, not before).
+    pub fn destination(&self) -> Result<Option<&Destination>> {
+        match self.destinations.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err(ConfigError::SeveralDestinations { index: self.index }.into()),
+        }
+    }
 }
 
 /// Looks for `.sops.yaml` in `start` and its parents, up to 100 levels, as sops does (it starts
@@ -64,6 +162,18 @@ impl Config {
             None | Some(Value::Null) => {}
             Some(_) => return Err(ConfigError::RulesNotAList.into()),
         }
+        match root.get("destination_rules") {
+            Some(Value::List(rules)) => {
+                for (i, rule) in rules.iter().enumerate() {
+                    let Value::Map(rule) = rule else {
+                        return Err(ConfigError::DestinationRuleNotAMapping { index: i }.into());
+                    };
+                    config.destination_rules.push(parse_destination_rule(rule, i)?);
+                }
+            }
+            None | Some(Value::Null) => {}
+            Some(_) => return Err(ConfigError::DestinationRulesNotAList.into()),
+        }
         if let Some(Value::Map(stores)) = root.get("stores") {
             config.yaml_indent = indent_of(stores, "yaml");
             config.json_indent = indent_of(stores, "json");
@@ -83,6 +193,26 @@ impl Config {
                 Some(regex) => {
                     let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.clone(), source })?;
                     if compiled.is_match(&relative) {
+                        return Ok(Some(rule));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Config {
+    /// The first destination rule whose `path_regex` matches `file`, the path as given on the
+    /// command line (sops matches it so, unanchored, not relative to the configuration's
+    /// folder), or that has no `path_regex`.
+    pub fn destination_for(&self, file: &str) -> Result<Option<&DestinationRule>> {
+        for rule in &self.destination_rules {
+            match &rule.path_regex {
+                None => return Ok(Some(rule)),
+                Some(regex) => {
+                    let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.clone(), source })?;
+                    if compiled.is_match(file) {
                         return Ok(Some(rule));
                     }
                 }
@@ -131,13 +261,69 @@ fn group_keys(group: &Map, what: &dyn Fn(&str) -> String) -> Result<Vec<String>>
     Ok(keys)
 }
 
-fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
-    let what = |field: &str| format!("creation_rules[{index}].{field}");
-    let path_regex = match rule.get("path_regex") {
-        Some(Value::Str(s)) => Some(s.clone()),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(ConfigError::FieldType { field: what("path_regex"), expected: "a string" }.into()),
+/// A string field of a rule (`None` when absent or null).
+fn string_field(rule: &Map, field: &str, what: &dyn Fn(&str) -> String) -> Result<Option<String>> {
+    match rule.get(field) {
+        Some(Value::Str(s)) => Ok(Some(s.clone())),
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(ConfigError::FieldType { field: what(field), expected: "a string" }.into()),
+    }
+}
+
+fn parse_destination_rule(rule: &Map, index: usize) -> Result<DestinationRule> {
+    let what = |field: &str| format!("destination_rules[{index}].{field}");
+    let text = |field: &str| -> Result<String> { Ok(string_field(rule, field, &what)?.unwrap_or_default()) };
+    let mut destinations = Vec::new();
+    let bucket = text("s3_bucket")?;
+    if !bucket.is_empty() {
+        destinations.push(Destination::S3 { bucket, prefix: text("s3_prefix")? });
+    }
+    let bucket = text("gcs_bucket")?;
+    if !bucket.is_empty() {
+        destinations.push(Destination::Gcs { bucket, prefix: text("gcs_prefix")? });
+    }
+    let path = text("vault_path")?;
+    if !path.is_empty() {
+        // sops's defaults: both paths end in `/`, the mount is `secret/`, the version 2.
+        let slash = |s: String| if s.ends_with('/') { s } else { s + "/" };
+        let mount = text("vault_kv_mount_name")?;
+        let kv_version = match rule.get("vault_kv_version") {
+            Some(Value::Int(n @ (1 | 2))) => *n,
+            None | Some(Value::Null | Value::Int(_)) => 2,
+            Some(_) => return Err(ConfigError::FieldType { field: what("vault_kv_version"), expected: "a number" }.into()),
+        };
+        destinations.push(Destination::Vault {
+            address: text("vault_address")?,
+            path: slash(path),
+            kv_mount_name: if mount.is_empty() { "secret/".to_string() } else { slash(mount) },
+            kv_version,
+        });
+    }
+    let path = text("local_path")?;
+    if !path.is_empty() {
+        destinations.push(Destination::Local { path });
+    }
+    let recreation = match rule.get("recreation_rule") {
+        Some(Value::Map(recreation)) => parse_rule_at(recreation, &what("recreation_rule"))?.options,
+        None | Some(Value::Null) => EncryptOptions::default(),
+        Some(_) => return Err(ConfigError::FieldType { field: what("recreation_rule"), expected: "a mapping" }.into()),
     };
+    let omit_extensions = match rule.get("omit_extensions") {
+        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => false,
+        Some(_) => return Err(ConfigError::FieldType { field: what("omit_extensions"), expected: "true or false" }.into()),
+    };
+    Ok(DestinationRule { index, path_regex: string_field(rule, "path_regex", &what)?, destinations, recreation, omit_extensions })
+}
+
+fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
+    parse_rule_at(rule, &format!("creation_rules[{index}]"))
+}
+
+/// A creation rule (or a destination rule's `recreation_rule`), `at` naming it in messages.
+fn parse_rule_at(rule: &Map, at: &str) -> Result<CreationRule> {
+    let what = |field: &str| format!("{at}.{field}");
+    let path_regex = string_field(rule, "path_regex", &what)?;
     let mut options = EncryptOptions::default();
     if let Some(Value::List(groups)) = rule.get("key_groups") {
         for group in groups {
@@ -154,7 +340,7 @@ fn parse_rule(rule: &Map, index: usize) -> Result<CreationRule> {
     for field in SelectionRule::FIELDS {
         if let Some(Value::Str(s)) = rule.get(field) {
             if options.selection.is_some() {
-                return Err(ConfigError::SeveralSelectionRules { index }.into());
+                return Err(ConfigError::SeveralSelectionRules { rule: at.to_string() }.into());
             }
             options.selection = SelectionRule::from_field(field, s.clone());
         }
@@ -240,5 +426,64 @@ stores:
         assert!(std::error::Error::source(&error).and_then(std::error::Error::source).is_some(), "the YAML error is kept as the source");
         let Error::Config { problem: ConfigError::Parse(inner) } = error else { panic!("{error:?}") };
         assert!(matches!(*inner, Error::Parse { .. }), "{inner:?}");
+    }
+
+    const DESTINATIONS: &str = r"
+destination_rules:
+  - path_regex: ^s3/
+    s3_bucket: bucket
+    s3_prefix: pre/
+    recreation_rule:
+      age: age1a
+      encrypted_regex: ^data$
+  - path_regex: vault/
+    vault_path: kv/app
+    vault_kv_version: 1
+    omit_extensions: true
+  - path_regex: \.yaml$
+    local_path: ../published
+    recreation_rule:
+      key_groups:
+        - age: [age1b]
+  - path_regex: both
+    gcs_bucket: g
+    local_path: out
+  - path_regex: none
+";
+
+    #[test]
+    fn destination_rules_match_the_path_as_given_and_name_one_destination() {
+        let config = Config::parse(DESTINATIONS.as_bytes()).unwrap();
+        assert_eq!(config.destination_rules.len(), 5);
+        let s3 = config.destination_for("s3/app.yaml").unwrap().unwrap();
+        assert_eq!(s3.destination().unwrap(), Some(&Destination::S3 { bucket: "bucket".into(), prefix: "pre/".into() }));
+        assert_eq!(s3.recreation.key_groups, [["age1a"]]);
+        assert!(s3.recreation.selection.is_some());
+        assert_eq!(s3.destination().unwrap().unwrap().location("app.yaml"), "s3://bucket/pre/app.yaml");
+        // Unanchored, against the path as given: `./s3/…` is not `^s3/`, and falls to the local rule.
+        let local = config.destination_for("./s3/app.yaml").unwrap().unwrap();
+        assert_eq!(local.destination().unwrap(), Some(&Destination::Local { path: "../published".into() }));
+        assert_eq!(local.recreation.key_groups, [["age1b"]]);
+        let vault = config.destination_for("x/vault/a.json").unwrap().unwrap();
+        assert!(vault.omit_extensions);
+        assert_eq!(vault.destination().unwrap().unwrap().location("a"), "$VAULT_ADDR/v1/secret/kv/app/a");
+        assert!(vault.recreation.key_groups.is_empty());
+        // Several destinations are refused when the rule is used; none is `None`.
+        let both = config.destination_for("both.json").unwrap().unwrap();
+        let error = both.destination().unwrap_err();
+        assert!(matches!(error, Error::Config { problem: ConfigError::SeveralDestinations { index: 3 } }), "{error:?}");
+        assert_eq!(config.destination_for("none.json").unwrap().unwrap().destination().unwrap(), None);
+        assert!(config.destination_for("other.json").unwrap().is_none());
+    }
+
+    #[test]
+    fn malformed_destination_rules_are_named() {
+        let error = Config::parse(b"destination_rules: {}\n").unwrap_err();
+        assert!(matches!(error, Error::Config { problem: ConfigError::DestinationRulesNotAList }), "{error:?}");
+        let error = Config::parse(b"destination_rules:\n  - s3_bucket: [a]\n").unwrap_err();
+        assert_eq!(error.to_string(), ".sops.yaml: destination_rules[0].s3_bucket must be a string");
+        let error =
+            Config::parse(b"destination_rules:\n  - recreation_rule:\n      encrypted_regex: a\n      unencrypted_regex: b\n").unwrap_err();
+        assert!(error.to_string().starts_with(".sops.yaml: destination_rules[0].recreation_rule sets more than one of"), "{error}");
     }
 }

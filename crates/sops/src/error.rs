@@ -306,8 +306,28 @@ pub enum ConfigError {
     },
 
     /// A creation rule with more than one rule for what to encrypt.
-    #[error("creation_rules[{index}] sets more than one of {}", crate::metadata::SelectionRule::FIELDS.join(", "))]
+    #[error("{rule} sets more than one of {}", crate::metadata::SelectionRule::FIELDS.join(", "))]
     SeveralSelectionRules {
+        /// The rule, as `creation_rules[0]` or `destination_rules[1].recreation_rule`.
+        rule: String,
+    },
+
+    /// `destination_rules` is there but not a list.
+    #[error("destination_rules is not a list")]
+    DestinationRulesNotAList,
+
+    /// A destination rule that is not a mapping.
+    #[error("destination_rules[{index}] is not a mapping")]
+    DestinationRuleNotAMapping {
+        /// The rule's index in the list, from 0.
+        index: usize,
+    },
+
+    /// A destination rule naming more than one destination (sops's words).
+    #[error(
+        "more than one destinations were found in a single destination rule (destination_rules[{index}]), you can only use one per rule"
+    )]
+    SeveralDestinations {
         /// The rule's index in the list, from 0.
         index: usize,
     },

@@ -37,23 +37,32 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: &CompletionsArgs) -> CmdResult {
-    let name = args.shell.to_string();
-    let shells = Shells::builtins();
-    let shell = shells.completer(&name).ok_or_else(|| Failure::msg(format!("no completion for {name}")))?;
-    let mut script = Vec::new();
-    shell
-        .write_registration(VAR, "secrets", "secrets", &completer_program(), &mut script)
-        .map_err(|e| Failure::msg(format!("cannot write the completion script: {e}")))?;
+    let script = registration(&args.shell.to_string(), VAR, "secrets")?;
     // Written in one piece through the CLI's stdout writer, which ends quietly when the reader
     // goes away (`secrets completions zsh | head`).
     write_stdout(&script)?;
     Ok(0)
 }
 
-/// Answers a completion request and exits, when the shell's script made one (`SECRETS_COMPLETE`
-/// set); otherwise returns at once, having built nothing.
+/// The script `shell` runs to register completion for the command word `name`: on each Tab it
+/// runs this program with `var` set, which [`complete_if_asked`] answers. A shell clap_complete
+/// has no script for is a failure.
+pub fn registration(shell: &str, var: &str, name: &str) -> CmdResult<Vec<u8>> {
+    let shells = Shells::builtins();
+    let completer = shells.completer(shell).ok_or_else(|| Failure::msg(format!("no completion for {shell}")))?;
+    let mut script = Vec::new();
+    completer
+        .write_registration(var, name, name, &completer_program(), &mut script)
+        .map_err(|e| Failure::msg(format!("cannot write the completion script: {e}")))?;
+    Ok(script)
+}
+
+/// Answers a completion request and exits, when a shell's script made one (`SECRETS_COMPLETE`
+/// set, or the `secrets sops completion` script's variable); otherwise returns at once, having
+/// built nothing.
 pub fn complete_if_asked() {
     CompleteEnv::with_factory(command).var(VAR).complete();
+    super::sops::complete_if_asked();
 }
 
 /// The program the script runs: `secrets` when that is this program on PATH, else this

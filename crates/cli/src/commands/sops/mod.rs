@@ -1,10 +1,15 @@
 //! `secrets sops …`: the real sops's commands on any file, in process. The commands that grew
-//! beyond a few lines own a module each, with their clap arguments ([`edit`], [`exec`], [`groups`]); the
+//! beyond a few lines own a module each, with their clap arguments ([`completion`], [`edit`], [`exec`],
+//! [`groups`], [`publish`]); the
 //! shared pieces (file loading, store choice, output) live here.
 
+mod completion;
 mod edit;
 mod exec;
 mod groups;
+mod publish;
+
+pub use completion::complete_if_asked;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -72,6 +77,8 @@ pub fn run(args: SopsArgs) -> CmdResult {
         SopsCommand::ExecEnv(args) => exec::run_env(args),
         SopsCommand::ExecFile(args) => exec::run_file(args),
         SopsCommand::Groups { command } => groups::run(command),
+        SopsCommand::Publish(args) => publish::run(&args),
+        SopsCommand::Completion(args) => completion::run(&args),
     }
 }
 
@@ -723,8 +730,23 @@ struct SopsDecryptCli {
 
 /// The names of the `secrets sops` subcommands (and clap's `help`), so that anything else in
 /// their place is a file to edit, as `sops FILE` is `sops edit FILE`.
-const SUBCOMMANDS: [&str; 13] =
-    ["decrypt", "encrypt", "updatekeys", "rotate", "set", "unset", "filestatus", "edit", "exec-env", "exec-file", "groups", "help", "--"];
+const SUBCOMMANDS: [&str; 15] = [
+    "decrypt",
+    "encrypt",
+    "updatekeys",
+    "rotate",
+    "set",
+    "unset",
+    "filestatus",
+    "edit",
+    "exec-env",
+    "exec-file",
+    "groups",
+    "publish",
+    "completion",
+    "help",
+    "--",
+];
 
 /// The options of sops's top-level (legacy) mode that take a value, so that their value is not
 /// mistaken for the file or a mode flag.
@@ -1028,6 +1050,10 @@ pub enum SopsCommand {
         #[command(subcommand)]
         command: groups::GroupsCommand,
     },
+    #[command(about = publish::PUBLISH_ABOUT, after_help = publish::PUBLISH_EXAMPLES)]
+    Publish(publish::PublishArgs),
+    #[command(about = completion::COMPLETION_ABOUT, after_help = completion::COMPLETION_EXAMPLES)]
+    Completion(completion::CompletionArgs),
     /// Tell whether a file is encrypted, as JSON
     Filestatus {
         /// The file to look at
