@@ -293,6 +293,11 @@ fn a_key_under_the_other_kind_in_a_creation_rule_is_never_used_as_that_kind() {
             format!("creation_rules[0].key_groups[0].age: {fp} is a PGP fingerprint"),
         ),
     ];
+    // A file to decrypt later, made before any .sops.yaml is there.
+    std::fs::write(dir.path().join("s.yaml"), "a: secret\n").unwrap();
+    let out = sops(&["encrypt", "--age", &alice, "s.yaml"], &[], dir.path());
+    assert!(out.status.success(), "sops: {}", stderr_of(&out));
+    std::fs::write(dir.path().join("enc.yaml"), &out.stdout).unwrap();
     let empty_home = dir.path().join("gnupg");
     std::fs::create_dir_all(&empty_home).unwrap();
     std::fs::set_permissions(&empty_home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
@@ -309,12 +314,10 @@ fn a_key_under_the_other_kind_in_a_creation_rule_is_never_used_as_that_kind() {
     }
     // Decrypting does not choose a rule: the same .sops.yaml stands in the way of neither tool.
     let alice_key = dir.path().join("alice.txt");
-    let out = sops(&["encrypt", "--age", &alice, "s.yaml"], &[], dir.path());
-    assert!(out.status.success(), "sops: {}", stderr_of(&out));
-    std::fs::write(dir.path().join("enc.yaml"), &out.stdout).unwrap();
-    let ours =
-        ok(&secrets().env("SOPS_AGE_KEY_FILE", &alice_key).current_dir(dir.path()).args(["sops", "decrypt", "enc.yaml"]).output().unwrap())
-            .stdout
-            .clone();
+    let theirs = sops(&["decrypt", "enc.yaml"], &[("SOPS_AGE_KEY_FILE", &alice_key)], dir.path());
+    assert!(theirs.status.success(), "sops: {}", stderr_of(&theirs));
+    let ours = ok(&secrets().env("SOPS_AGE_KEY_FILE", &alice_key).current_dir(dir.path()).args(["sops", "decrypt", "enc.yaml"]).output().unwrap())
+        .stdout
+        .clone();
     assert_eq!(ours, b"a: secret\n");
 }
