@@ -195,6 +195,12 @@ fn logging_gpg(dir: &Path, log: &Path) -> std::path::PathBuf {
     script
 }
 
+/// Whether gpg was run at all, and its first run was to decrypt.
+fn first_call_decrypts(log: &Path) -> bool {
+    std::fs::read_to_string(log).ok().and_then(|text| text.lines().next().map(|line| line.split(' ').any(|word| word == "-d")))
+        == Some(true)
+}
+
 #[test]
 fn the_decryption_order_decides_whether_gpg_runs_before_age_as_in_sops() {
     if !have_peers() {
@@ -216,8 +222,13 @@ fn the_decryption_order_decides_whether_gpg_runs_before_age_as_in_sops() {
     let log = dir.path().join("gpg.log");
     let gpg = logging_gpg(dir.path(), &log);
 
+    // updatekeys needs a rule, and something to change to open the data key at all.
+    let (_, bob) = age_keygen(dir.path(), "bob");
+    let rule = format!("creation_rules:\n  - age: {age_recipient},{bob}\n    pgp: {}\n", key.fingerprint);
+    std::fs::write(dir.path().join(".sops.yaml"), rule).unwrap();
+
     // (arguments, SOPS_DECRYPTION_ORDER, whether gpg opens the file before age is tried)
-    let cases: [(&[&str], Option<&str>, bool); 9] = [
+    let cases: [(&[&str], Option<&str>, bool); 11] = [
         (&["decrypt"], None, false),
         (&["decrypt", "--decryption-order", "age,pgp"], None, false),
         (&["decrypt", "--decryption-order", "pgp,age"], None, true),
@@ -228,6 +239,9 @@ fn the_decryption_order_decides_whether_gpg_runs_before_age_as_in_sops() {
         (&["decrypt", "--decryption-order", "age"], Some("pgp"), false),
         (&["exec-env", "both.yaml", "echo $token"], Some("pgp"), true),
         (&["exec-env", "both.yaml", "echo $token"], None, false),
+        // sops gives updatekeys (and groups) no order: PGP first, whatever the variable says.
+        (&["updatekeys", "-y", "copy.yaml"], None, true),
+        (&["updatekeys", "-y", "copy.yaml"], Some("age,pgp"), true),
     ];
     for (args, variable, gpg_first) in cases {
         let mut args = args.to_vec();
@@ -238,10 +252,12 @@ fn the_decryption_order_decides_whether_gpg_runs_before_age_as_in_sops() {
         if let Some(order) = variable {
             envs.push(("SOPS_DECRYPTION_ORDER", Path::new(order)));
         }
+        std::fs::copy(&file, dir.path().join("copy.yaml")).unwrap();
         let _ = std::fs::remove_file(&log);
         let theirs = sops(&args, &envs, dir.path());
         assert!(theirs.status.success(), "sops {args:?}: {}", stderr_of(&theirs));
-        let sops_ran_gpg = log.exists();
+        let sops_ran_gpg = first_call_decrypts(&log);
+        std::fs::copy(&file, dir.path().join("copy.yaml")).unwrap();
         let _ = std::fs::remove_file(&log);
         let mut ours = secrets();
         ours.current_dir(dir.path()).arg("sops").args(&args);
@@ -249,7 +265,7 @@ fn the_decryption_order_decides_whether_gpg_runs_before_age_as_in_sops() {
             ours.env(name, value);
         }
         let ours = ok(&ours.output().unwrap()).clone();
-        let we_ran_gpg = log.exists();
+        let we_ran_gpg = first_call_decrypts(&log);
         assert_eq!(sops_ran_gpg, gpg_first, "sops {args:?} {variable:?}");
         assert_eq!(we_ran_gpg, gpg_first, "ours {args:?} {variable:?}");
         assert_eq!(stdout_of(&ours), stdout_of(&theirs), "{args:?}");
@@ -316,8 +332,9 @@ fn a_key_under_the_other_kind_in_a_creation_rule_is_never_used_as_that_kind() {
     let alice_key = dir.path().join("alice.txt");
     let theirs = sops(&["decrypt", "enc.yaml"], &[("SOPS_AGE_KEY_FILE", &alice_key)], dir.path());
     assert!(theirs.status.success(), "sops: {}", stderr_of(&theirs));
-    let ours = ok(&secrets().env("SOPS_AGE_KEY_FILE", &alice_key).current_dir(dir.path()).args(["sops", "decrypt", "enc.yaml"]).output().unwrap())
-        .stdout
-        .clone();
+    let ours =
+        ok(&secrets().env("SOPS_AGE_KEY_FILE", &alice_key).current_dir(dir.path()).args(["sops", "decrypt", "enc.yaml"]).output().unwrap())
+            .stdout
+            .clone();
     assert_eq!(ours, b"a: secret\n");
 }

@@ -37,7 +37,13 @@ const DECRYPTION_ORDER_VAR: &str = "SOPS_DECRYPTION_ORDER";
 pub fn run(args: SopsArgs) -> CmdResult {
     let _ = CONFIG_PATH.set(args.config);
     let _ = INDENT.set(args.indent);
-    let _ = DECRYPTION_ORDER.set(decryption_order(args.command.decryption_order())?);
+    let order = match &args.command {
+        // sops gives these no order at all, not even its default: a group's keys are tried as
+        // it lists them, PGP keys before age keys, whatever SOPS_DECRYPTION_ORDER says.
+        SopsCommand::Updatekeys { .. } | SopsCommand::Groups { .. } => Vec::new(),
+        command => decryption_order(command.decryption_order())?,
+    };
+    let _ = DECRYPTION_ORDER.set(order);
     match args.command {
         SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac, decryption_order: _ }) => {
             let file = stdin_or(file);
@@ -1106,7 +1112,7 @@ pub struct SetArgs {
 
 impl SopsCommand {
     /// The `--decryption-order` of the commands that take it (sops: decrypt, edit, rotate, set
-    /// and unset); the others follow `SOPS_DECRYPTION_ORDER` alone.
+    /// and unset); `exec-env`, `exec-file` and `filestatus` follow `SOPS_DECRYPTION_ORDER` alone.
     fn decryption_order(&self) -> Option<&str> {
         match self {
             SopsCommand::Decrypt(args) => args.decryption_order.as_deref(),
