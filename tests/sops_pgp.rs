@@ -185,3 +185,156 @@ fn a_key_given_to_the_wrong_flag_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("is a PGP fingerprint, not an age recipient"), "{}", stderr_of(&out));
 }
+
+/// A `SOPS_GPG_EXEC` program that logs each call to `log` and runs the real gpg.
+fn logging_gpg(dir: &Path, log: &Path) -> std::path::PathBuf {
+    let script = dir.join("gpg-logged");
+    let gpg = peer("gpg").expect("checked by the caller");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), gpg.display())).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
+}
+
+/// Whether gpg was run at all, and its first run was to decrypt.
+fn first_call_decrypts(log: &Path) -> bool {
+    std::fs::read_to_string(log).ok().and_then(|text| text.lines().next().map(|line| line.split(' ').any(|word| word == "-d")))
+        == Some(true)
+}
+
+#[test]
+fn the_decryption_order_decides_whether_gpg_runs_before_age_as_in_sops() {
+    if !have_peers() {
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("pgp").tempdir_in("/tmp").unwrap();
+    let key = GpgKeyring::new(dir.path(), "a");
+    let (age_key, age_recipient) = age_keygen(dir.path(), "alice");
+    let plain = dir.path().join("plain.yaml");
+    std::fs::write(&plain, "token: abc\n").unwrap();
+    let out = sops(
+        &["encrypt", "--age", &age_recipient, "--pgp", &key.fingerprint, plain.to_str().unwrap()],
+        &[("GNUPGHOME", &key.home)],
+        dir.path(),
+    );
+    assert!(out.status.success(), "sops: {}", stderr_of(&out));
+    let file = dir.path().join("both.yaml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let log = dir.path().join("gpg.log");
+    let gpg = logging_gpg(dir.path(), &log);
+
+    // updatekeys needs a rule, and something to change to open the data key at all.
+    let (_, bob) = age_keygen(dir.path(), "bob");
+    let rule = format!("creation_rules:\n  - age: {age_recipient},{bob}\n    pgp: {}\n", key.fingerprint);
+    std::fs::write(dir.path().join(".sops.yaml"), rule).unwrap();
+
+    // (arguments, SOPS_DECRYPTION_ORDER, whether gpg opens the file before age is tried)
+    let cases: [(&[&str], Option<&str>, bool); 11] = [
+        (&["decrypt"], None, false),
+        (&["decrypt", "--decryption-order", "age,pgp"], None, false),
+        (&["decrypt", "--decryption-order", "pgp,age"], None, true),
+        (&["decrypt", "--decryption-order", "pgp"], None, true),
+        // Neither kind named: both rank last, and sops keeps PGP keys before age keys.
+        (&["decrypt", "--decryption-order", "kms"], None, true),
+        (&["decrypt"], Some("pgp,age"), true),
+        (&["decrypt", "--decryption-order", "age"], Some("pgp"), false),
+        (&["exec-env", "both.yaml", "echo $token"], Some("pgp"), true),
+        (&["exec-env", "both.yaml", "echo $token"], None, false),
+        // sops gives updatekeys (and groups) no order: PGP first, whatever the variable says.
+        (&["updatekeys", "-y", "copy.yaml"], None, true),
+        (&["updatekeys", "-y", "copy.yaml"], Some("age,pgp"), true),
+    ];
+    for (args, variable, gpg_first) in cases {
+        let mut args = args.to_vec();
+        if args[0] == "decrypt" {
+            args.push("both.yaml");
+        }
+        let mut envs: Vec<(&str, &Path)> = vec![("GNUPGHOME", &key.home), ("SOPS_AGE_KEY_FILE", &age_key), ("SOPS_GPG_EXEC", &gpg)];
+        if let Some(order) = variable {
+            envs.push(("SOPS_DECRYPTION_ORDER", Path::new(order)));
+        }
+        std::fs::copy(&file, dir.path().join("copy.yaml")).unwrap();
+        let _ = std::fs::remove_file(&log);
+        let theirs = sops(&args, &envs, dir.path());
+        assert!(theirs.status.success(), "sops {args:?}: {}", stderr_of(&theirs));
+        let sops_ran_gpg = first_call_decrypts(&log);
+        std::fs::copy(&file, dir.path().join("copy.yaml")).unwrap();
+        let _ = std::fs::remove_file(&log);
+        let mut ours = secrets();
+        ours.current_dir(dir.path()).arg("sops").args(&args);
+        for (name, value) in &envs {
+            ours.env(name, value);
+        }
+        let ours = ok(&ours.output().unwrap()).clone();
+        let we_ran_gpg = first_call_decrypts(&log);
+        assert_eq!(sops_ran_gpg, gpg_first, "sops {args:?} {variable:?}");
+        assert_eq!(we_ran_gpg, gpg_first, "ours {args:?} {variable:?}");
+        assert_eq!(stdout_of(&ours), stdout_of(&theirs), "{args:?}");
+    }
+}
+
+#[test]
+fn a_kind_named_twice_in_the_decryption_order_fails_as_in_sops() {
+    if !have_peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::common::vectors().join("enc/basic.yaml");
+    for order in ["age,pgp,age", "pgp,,"] {
+        let theirs = sops(&["decrypt", "--decryption-order", order, file.to_str().unwrap()], &[], dir.path());
+        let ours = secrets().args(["sops", "decrypt", "--decryption-order", order]).arg(&file).output().unwrap();
+        assert_eq!(theirs.status.code(), Some(112), "{order}");
+        assert_eq!(ours.status.code(), Some(112), "{order}");
+        assert_eq!(stderr_of(&ours), stderr_of(&theirs), "{order}");
+        assert!(ours.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_key_under_the_other_kind_in_a_creation_rule_is_never_used_as_that_kind() {
+    if !have_peers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, alice) = age_keygen(dir.path(), "alice");
+    let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    let rules = [
+        (format!("creation_rules:\n  - pgp: {alice}\n"), format!("creation_rules[0].pgp: {alice} is not a PGP fingerprint")),
+        (format!("creation_rules:\n  - age: {fp}\n"), format!("creation_rules[0].age: {fp} is a PGP fingerprint, not an age recipient")),
+        (
+            format!("creation_rules:\n  - key_groups:\n      - pgp: [{alice}]\n"),
+            format!("creation_rules[0].key_groups[0].pgp: {alice} is not a PGP fingerprint"),
+        ),
+        (
+            format!("creation_rules:\n  - key_groups:\n      - age: ['{fp}']\n"),
+            format!("creation_rules[0].key_groups[0].age: {fp} is a PGP fingerprint"),
+        ),
+    ];
+    // A file to decrypt later, made before any .sops.yaml is there.
+    std::fs::write(dir.path().join("s.yaml"), "a: secret\n").unwrap();
+    let out = sops(&["encrypt", "--age", &alice, "s.yaml"], &[], dir.path());
+    assert!(out.status.success(), "sops: {}", stderr_of(&out));
+    std::fs::write(dir.path().join("enc.yaml"), &out.stdout).unwrap();
+    let empty_home = dir.path().join("gnupg");
+    std::fs::create_dir_all(&empty_home).unwrap();
+    std::fs::set_permissions(&empty_home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    for (config, words) in rules {
+        std::fs::write(dir.path().join(".sops.yaml"), &config).unwrap();
+        std::fs::write(dir.path().join("s.yaml"), "a: secret\n").unwrap();
+        let theirs = sops(&["encrypt", "s.yaml"], &[("GNUPGHOME", &empty_home)], dir.path());
+        assert_eq!(theirs.status.code(), Some(1), "sops fails too: {config}");
+        let ours =
+            secrets().env("GNUPGHOME", &empty_home).current_dir(dir.path()).args(["sops", "encrypt", "-i", "s.yaml"]).output().unwrap();
+        assert_eq!(ours.status.code(), Some(1), "{config}");
+        assert!(stderr_of(&ours).contains(&words), "{config}: {}", stderr_of(&ours));
+        assert_eq!(std::fs::read_to_string(dir.path().join("s.yaml")).unwrap(), "a: secret\n");
+    }
+    // Decrypting does not choose a rule: the same .sops.yaml stands in the way of neither tool.
+    let alice_key = dir.path().join("alice.txt");
+    let theirs = sops(&["decrypt", "enc.yaml"], &[("SOPS_AGE_KEY_FILE", &alice_key)], dir.path());
+    assert!(theirs.status.success(), "sops: {}", stderr_of(&theirs));
+    let ours =
+        ok(&secrets().env("SOPS_AGE_KEY_FILE", &alice_key).current_dir(dir.path()).args(["sops", "decrypt", "enc.yaml"]).output().unwrap())
+            .stdout
+            .clone();
+    assert_eq!(ours, b"a: secret\n");
+}

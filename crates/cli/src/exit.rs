@@ -38,6 +38,8 @@ pub const NEED_AT_LEAST_ONE_DOCUMENT: u8 = sops(codes::NEED_AT_LEAST_ONE_DOCUMEN
 pub const ERROR_DUMPING_TREE: u8 = sops(codes::ERROR_DUMPING_TREE);
 /// sops: the file is missing, or not given.
 pub const NO_FILE_SPECIFIED: u8 = sops(codes::NO_FILE_SPECIFIED);
+/// sops: `--decryption-order` names a kind of key twice.
+pub const DUPLICATE_DECRYPTION_KEY_TYPE: u8 = sops(codes::DUPLICATE_DECRYPTION_KEY_TYPE);
 /// sops: `edit` ended with the file as it was.
 pub const FILE_HAS_NOT_BEEN_MODIFIED: u8 = sops(codes::FILE_HAS_NOT_BEEN_MODIFIED);
 /// sops: the editor could not be started.
@@ -64,6 +66,7 @@ mod tests {
             (FILE_HAS_NOT_BEEN_MODIFIED, 200),
             (CANNOT_RUN, 127),
             (NO_EDITOR_FOUND, 201),
+            (DUPLICATE_DECRYPTION_KEY_TYPE, 112),
         ];
         for (code, number) in pinned {
             assert_eq!(code, number);

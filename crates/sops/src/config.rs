@@ -32,6 +32,18 @@ pub struct CreationRule {
     pub path_regex: Option<String>,
     /// The recipients, key groups, threshold and selection rule the rule gives a new file.
     pub options: EncryptOptions,
+    /// The first key listed under the other kind's field (an age recipient under `pgp:`, a
+    /// fingerprint under `age:`): choosing the rule fails, as encrypting with it fails in sops,
+    /// instead of using the key as the kind it looks like.
+    misplaced: Option<Misplaced>,
+}
+
+/// A key under the wrong field of a creation rule.
+#[derive(Debug, Clone)]
+struct Misplaced {
+    field: String,
+    key: String,
+    under_pgp: bool,
 }
 
 /// One destination rule: where `publish` sends the files its `path_regex` matches.
@@ -189,11 +201,11 @@ impl Config {
         let relative = absolute.strip_prefix(&dir).unwrap_or(&absolute).to_string_lossy().into_owned();
         for rule in &self.creation_rules {
             match &rule.path_regex {
-                None => return Ok(Some(rule)),
+                None => return rule.checked().map(Some),
                 Some(regex) => {
                     let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.clone(), source })?;
                     if compiled.is_match(&relative) {
-                        return Ok(Some(rule));
+                        return rule.checked().map(Some);
                     }
                 }
             }
@@ -219,6 +231,21 @@ impl Config {
             }
         }
         Ok(None)
+    }
+}
+
+impl CreationRule {
+    /// The rule, or the error of its first misplaced key.
+    fn checked(&self) -> Result<&CreationRule> {
+        match &self.misplaced {
+            None => Ok(self),
+            Some(Misplaced { field, key, under_pgp: true }) => {
+                Err(ConfigError::NotAPgpFingerprint { field: field.clone(), key: key.clone() }.into())
+            }
+            Some(Misplaced { field, key, under_pgp: false }) => {
+                Err(ConfigError::FingerprintUnderAge { field: field.clone(), key: key.clone() }.into())
+            }
+        }
     }
 }
 
@@ -253,10 +280,25 @@ fn recipient_list(value: &Value, what: &str) -> Result<Vec<String>> {
 }
 
 /// The keys of one group (or of a rule's flat fields): its `age` recipients, then its `pgp`
-/// fingerprints with spaces removed, as sops reads them.
-fn group_keys(group: &Map, what: &dyn Fn(&str) -> String) -> Result<Vec<String>> {
+/// fingerprints with spaces removed, as sops reads them. The kind of a key is the field it is
+/// listed under: a whole fingerprint under `age:` or anything else under `pgp:` is noted in
+/// `misplaced` (the first one only), never moved to the other kind.
+fn group_keys(group: &Map, what: &dyn Fn(&str) -> String, misplaced: &mut Option<Misplaced>) -> Result<Vec<String>> {
     let mut keys = group.get("age").map(|v| recipient_list(v, &what("age"))).transpose()?.unwrap_or_default();
     let pgp = group.get("pgp").map(|v| recipient_list(v, &what("pgp"))).transpose()?.unwrap_or_default();
+    if misplaced.is_none() {
+        *misplaced = keys
+            .iter()
+            .find(|key| crate::keys::is_pgp_fingerprint(key))
+            .map(|key| Misplaced { field: what("age"), key: key.clone(), under_pgp: false })
+            .or_else(|| {
+                pgp.iter().find(|key| !crate::keys::is_pgp_fingerprint(key)).map(|key| Misplaced {
+                    field: what("pgp"),
+                    key: key.clone(),
+                    under_pgp: true,
+                })
+            });
+    }
     keys.extend(pgp.iter().map(|fp| crate::keys::normalize_pgp_fingerprint(fp)));
     Ok(keys)
 }
@@ -325,14 +367,15 @@ fn parse_rule_at(rule: &Map, at: &str) -> Result<CreationRule> {
     let what = |field: &str| format!("{at}.{field}");
     let path_regex = string_field(rule, "path_regex", &what)?;
     let mut options = EncryptOptions::default();
+    let mut misplaced = None;
     if let Some(Value::List(groups)) = rule.get("key_groups") {
-        for group in groups {
+        for (number, group) in groups.iter().enumerate() {
             if let Value::Map(group) = group {
-                options.key_groups.push(group_keys(group, &|field| what(&format!("key_groups.{field}")))?);
+                options.key_groups.push(group_keys(group, &|field| what(&format!("key_groups[{number}].{field}")), &mut misplaced)?);
             }
         }
     } else if rule.get("age").is_some() || rule.get("pgp").is_some() {
-        options.key_groups.push(group_keys(rule, &what)?);
+        options.key_groups.push(group_keys(rule, &what, &mut misplaced)?);
     }
     if let Some(Value::Int(n)) = rule.get("shamir_threshold") {
         options.shamir_threshold = usize::try_from(*n).unwrap_or(0);
@@ -346,7 +389,7 @@ fn parse_rule_at(rule: &Map, at: &str) -> Result<CreationRule> {
         }
     }
     options.mac_only_encrypted = matches!(rule.get("mac_only_encrypted"), Some(Value::Bool(true)));
-    Ok(CreationRule { path_regex, options })
+    Ok(CreationRule { path_regex, options, misplaced })
 }
 
 #[cfg(test)]
@@ -485,5 +528,37 @@ destination_rules:
         let error =
             Config::parse(b"destination_rules:\n  - recreation_rule:\n      encrypted_regex: a\n      unencrypted_regex: b\n").unwrap_err();
         assert!(error.to_string().starts_with(".sops.yaml: destination_rules[0].recreation_rule sets more than one of"), "{error}");
+    }
+
+    #[test]
+    fn a_key_under_the_other_kind_fails_when_its_rule_is_chosen() {
+        const AGE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
+        const FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+        let text = format!(
+            "creation_rules:\n  - path_regex: a$\n    pgp: {AGE}\n  - path_regex: b$\n    age: [{AGE}, {FP}]\n  - path_regex: c$\n    key_groups:\n      - age: [{AGE}]\n      - pgp: [{FP}, 3D16CEE4A27381B4]\n  - path_regex: d$\n    key_groups:\n      - pgp: ['{FP}']\n        age: ['{FP}']\n  - pgp: '{FP}'\n    age: {AGE}\n"
+        );
+        // The file parses: only choosing a rule with a misplaced key fails (decrypting with the
+        // same .sops.yaml does not look at its rules).
+        let config = Config::parse(text.as_bytes()).unwrap();
+        let dir = Path::new("/repo");
+        let message = |name: &str| config.rule_for(&dir.join(name), dir).unwrap_err().to_string();
+        assert_eq!(
+            message("x.a"),
+            format!(
+                ".sops.yaml: creation_rules[0].pgp: {AGE} is not a PGP fingerprint (40 or 64 hex digits); age recipients go under age:"
+            )
+        );
+        assert_eq!(
+            message("x.b"),
+            format!(".sops.yaml: creation_rules[1].age: {FP} is a PGP fingerprint, not an age recipient; PGP keys go under pgp:")
+        );
+        assert!(
+            message("x.c").contains("creation_rules[2].key_groups[1].pgp: 3D16CEE4A27381B4 is not a PGP fingerprint"),
+            "{}",
+            message("x.c")
+        );
+        assert!(message("x.d").contains("creation_rules[3].key_groups[0].age: "), "{}", message("x.d"));
+        let rule = config.rule_for(&dir.join("x.e"), dir).unwrap().unwrap();
+        assert_eq!(rule.options.key_groups, vec![vec![AGE.to_string(), FP.to_string()]]);
     }
 }

@@ -48,6 +48,8 @@ pub mod codes {
     pub const NO_FILE_SPECIFIED: i32 = 100;
     /// Encrypting a new file without any recipient.
     pub const NO_ENCRYPTION_KEY_FOUND: i32 = 111;
+    /// `--decryption-order` names a kind of key twice.
+    pub const DUPLICATE_DECRYPTION_KEY_TYPE: i32 = 112;
     /// No identity at hand unwraps the file's data key.
     pub const COULD_NOT_RETRIEVE_KEY: i32 = 128;
     /// The editor closed without changing the file.
@@ -303,6 +305,24 @@ pub enum ConfigError {
         field: String,
         /// What it must be (`a string`, `strings`, `a string or a list`).
         expected: &'static str,
+    },
+
+    /// Something else than a whole PGP fingerprint under `pgp:` (an age recipient, a key ID).
+    #[error("{field}: {key} is not a PGP fingerprint (40 or 64 hex digits); age recipients go under age:")]
+    NotAPgpFingerprint {
+        /// The field, as `creation_rules[0].pgp`.
+        field: String,
+        /// The key as written (a public key or fingerprint).
+        key: String,
+    },
+
+    /// A whole PGP fingerprint under `age:`.
+    #[error("{field}: {key} is a PGP fingerprint, not an age recipient; PGP keys go under pgp:")]
+    FingerprintUnderAge {
+        /// The field, as `creation_rules[0].age`.
+        field: String,
+        /// The fingerprint as written.
+        key: String,
     },
 
     /// A creation rule with more than one rule for what to encrypt.

@@ -254,6 +254,37 @@ impl Metadata {
     pub fn recipients(&self) -> Vec<Vec<String>> {
         self.key_groups.iter().map(KeyGroup::recipients).collect()
     }
+
+    /// Checks every `pgp` entry the way an `age` entry is checked on read: a mapping with an
+    /// `enc` string and an `fp` that is a whole fingerprint
+    /// ([`crate::keys::is_pgp_fingerprint`]). Reading stays lenient, as sops is (it passes an
+    /// empty fingerprint on and opens the message with `gpg -d`); this is for checks of files
+    /// that only sops or this library should have written. The error names the entry, not its
+    /// contents.
+    pub fn check_pgp_entries(&self) -> Result<()> {
+        let several = self.key_groups.len() > 1;
+        for (g, group) in self.key_groups.iter().enumerate() {
+            let Some((_, list)) = group.other.iter().find(|(name, _)| name == "pgp") else { continue };
+            let Value::List(entries) = list else { continue };
+            let place = |i: usize| if several { format!("key_groups[{g}].pgp[{i}]") } else { format!("pgp[{i}]") };
+            for (i, entry) in entries.iter().enumerate() {
+                let Value::Map(entry) = entry else {
+                    return Err(Error::metadata(format!("{} is not a mapping", place(i))));
+                };
+                if !matches!(entry.get("enc"), Some(Value::Str(_))) {
+                    return Err(Error::metadata(format!("{}.enc is missing or not a string", place(i))));
+                }
+                match entry.get("fp") {
+                    Some(Value::Str(fp)) if crate::keys::is_pgp_fingerprint(fp) => {}
+                    Some(Value::Str(_)) => {
+                        return Err(Error::metadata(format!("{}.fp is not a whole PGP fingerprint (40 or 64 hex digits)", place(i))))
+                    }
+                    _ => return Err(Error::metadata(format!("{}.fp is missing or not a string", place(i)))),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl KeyGroup {

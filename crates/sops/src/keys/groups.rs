@@ -122,76 +122,18 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
         })
         .collect();
 
-    let mut parts: Vec<Option<Zeroizing<Vec<u8>>>> = vec![None; groups.len()];
-    // Plain keys first for every group; plugins and passphrase prompts only for groups still
-    // missing, and only until enough groups are open.
-    for tier in [Tier::Local, Tier::Interactive] {
-        for (index, group) in groups.iter().enumerate() {
-            let opened = parts.iter().filter(|p| p.is_some()).count();
-            let enough = if several && metadata.shamir_threshold == 0 { opened == groups.len() } else { opened >= required };
-            if tier == Tier::Interactive && enough {
-                break;
-            }
-            if parts[index].is_some() {
-                continue;
-            }
-            // The recipient strings are only hints, but trying first the stanzas meant for a
-            // key we hold saves a Diffie-Hellman per other recipient.
-            let mut order: Vec<usize> = (0..group.age.len()).collect();
-            order.sort_by_key(|&i| !identities.public_keys().contains(&group.age[i].recipient));
-            for (key, file) in order.iter().map(|&i| (&group.age[i], &files[index][i])) {
-                let Some(file) = file else { continue };
-                match age_wrap::unwrap_file(file, identities, tier) {
-                    Unwrapped::Opened(payload) if payload.len() == expected_len => {
-                        parts[index] = Some(payload);
-                        break;
-                    }
-                    Unwrapped::Opened(payload) => problems.push(format!(
-                        "group {}, {}: opened, but holds {} bytes instead of {expected_len}",
-                        index + 1,
-                        key.recipient,
-                        payload.len()
-                    )),
-                    Unwrapped::Failed(reason) => problems.push(format!("group {}, {}: {reason}", index + 1, key.recipient)),
-                    Unwrapped::NoIdentity => {}
-                }
-            }
-        }
+    let mut progress =
+        Progress { parts: vec![None; groups.len()], problems, several, threshold: metadata.shamir_threshold, required, expected_len };
+    // Age keys first and PGP keys last, as sops's default decryption order has them, unless
+    // the order asks for PGP keys first.
+    if identities.pgp_first() {
+        try_pgp(groups, identities, &mut progress);
+        try_age(groups, &files, identities, &mut progress);
+    } else {
+        try_age(groups, &files, identities, &mut progress);
+        try_pgp(groups, identities, &mut progress);
     }
-
-    // PGP keys last, as sops's default decryption order has them, and only for groups still
-    // missing: each try runs GnuPG, so the tries are bounded per group and per file.
-    let mut pgp_tries = 0usize;
-    for (index, group) in groups.iter().enumerate() {
-        let opened = parts.iter().filter(|p| p.is_some()).count();
-        let enough = if several && metadata.shamir_threshold == 0 { opened == groups.len() } else { opened >= required };
-        if enough {
-            break;
-        }
-        if parts[index].is_some() {
-            continue;
-        }
-        for key in pgp::keys_of(group).iter().take(pgp::MAX_TRIED) {
-            if pgp_tries == pgp::MAX_TRIED_PER_FILE {
-                problems.push(format!("no more PGP keys tried: {} is the most for one file", pgp::MAX_TRIED_PER_FILE));
-                break;
-            }
-            pgp_tries += 1;
-            match pgp::decrypt(key, identities.gnupg()) {
-                Ok(payload) if payload.len() == expected_len => {
-                    parts[index] = Some(payload);
-                    break;
-                }
-                Ok(payload) => problems.push(format!(
-                    "group {}, pgp {}: opened, but holds {} bytes instead of {expected_len}",
-                    index + 1,
-                    pgp::shown(key.fingerprint),
-                    payload.len()
-                )),
-                Err(reason) => problems.push(format!("group {}, pgp {}: {reason}", index + 1, pgp::shown(key.fingerprint))),
-            }
-        }
-    }
+    let Progress { parts, problems, .. } = progress;
 
     let opened: Vec<&[u8]> = parts.iter().flatten().map(|p| &p[..]).collect();
     if opened.len() < required {
@@ -208,6 +150,100 @@ pub(super) fn unwrap(metadata: &Metadata, identities: &Identities) -> Result<Dat
     let key = if several { shamir::combine(&opened)? } else { Zeroizing::new(opened[0].to_vec()) };
     let bytes: [u8; KEY_LEN] = key.as_slice().try_into().map_err(|_| Error::Shamir(ShamirProblem::KeyLength(key.len())))?;
     Ok(DataKey::from_bytes(bytes))
+}
+
+/// What opening the groups has gathered so far.
+struct Progress {
+    parts: Vec<Option<Zeroizing<Vec<u8>>>>,
+    problems: Vec<String>,
+    several: bool,
+    threshold: usize,
+    required: usize,
+    expected_len: usize,
+}
+
+impl Progress {
+    /// Enough groups are open to stop trying keys that cost a prompt or a process.
+    fn enough(&self) -> bool {
+        let opened = self.parts.iter().filter(|p| p.is_some()).count();
+        if self.several && self.threshold == 0 {
+            opened == self.parts.len()
+        } else {
+            opened >= self.required
+        }
+    }
+}
+
+/// Tries the age keys of every group still closed: plain keys first for every group; plugins
+/// and passphrase prompts only for groups still missing, and only until enough groups are open.
+fn try_age(groups: &[KeyGroup], files: &[Vec<Option<AgeFile<'_>>>], identities: &Identities, progress: &mut Progress) {
+    let expected_len = progress.expected_len;
+    for tier in [Tier::Local, Tier::Interactive] {
+        for (index, group) in groups.iter().enumerate() {
+            if tier == Tier::Interactive && progress.enough() {
+                break;
+            }
+            if progress.parts[index].is_some() {
+                continue;
+            }
+            // The recipient strings are only hints, but trying first the stanzas meant for a
+            // key we hold saves a Diffie-Hellman per other recipient.
+            let mut order: Vec<usize> = (0..group.age.len()).collect();
+            order.sort_by_key(|&i| !identities.public_keys().contains(&group.age[i].recipient));
+            for (key, file) in order.iter().map(|&i| (&group.age[i], &files[index][i])) {
+                let Some(file) = file else { continue };
+                match age_wrap::unwrap_file(file, identities, tier) {
+                    Unwrapped::Opened(payload) if payload.len() == expected_len => {
+                        progress.parts[index] = Some(payload);
+                        break;
+                    }
+                    Unwrapped::Opened(payload) => progress.problems.push(format!(
+                        "group {}, {}: opened, but holds {} bytes instead of {expected_len}",
+                        index + 1,
+                        key.recipient,
+                        payload.len()
+                    )),
+                    Unwrapped::Failed(reason) => progress.problems.push(format!("group {}, {}: {reason}", index + 1, key.recipient)),
+                    Unwrapped::NoIdentity => {}
+                }
+            }
+        }
+    }
+}
+
+/// Tries the PGP keys of every group still closed, until enough groups are open: each try runs
+/// GnuPG, so the tries are bounded per group and per file.
+fn try_pgp(groups: &[KeyGroup], identities: &Identities, progress: &mut Progress) {
+    let expected_len = progress.expected_len;
+    let mut pgp_tries = 0usize;
+    for (index, group) in groups.iter().enumerate() {
+        if progress.enough() {
+            break;
+        }
+        if progress.parts[index].is_some() {
+            continue;
+        }
+        for key in pgp::keys_of(group).iter().take(pgp::MAX_TRIED) {
+            if pgp_tries == pgp::MAX_TRIED_PER_FILE {
+                progress.problems.push(format!("no more PGP keys tried: {} is the most for one file", pgp::MAX_TRIED_PER_FILE));
+                break;
+            }
+            pgp_tries += 1;
+            match pgp::decrypt(key, identities.gnupg()) {
+                Ok(payload) if payload.len() == expected_len => {
+                    progress.parts[index] = Some(payload);
+                    break;
+                }
+                Ok(payload) => progress.problems.push(format!(
+                    "group {}, pgp {}: opened, but holds {} bytes instead of {expected_len}",
+                    index + 1,
+                    pgp::shown(key.fingerprint),
+                    payload.len()
+                )),
+                Err(reason) => progress.problems.push(format!("group {}, pgp {}: {reason}", index + 1, pgp::shown(key.fingerprint))),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct Identities {
     reports: Vec<PendingReport>,
     /// How to run GnuPG for PGP master keys.
     gnupg: super::pgp::GnuPg,
+    /// PGP master keys are tried before age keys (see [`Identities::set_decryption_order`]).
+    pgp_first: bool,
 }
 
 /// A public key as it is shown. An X25519 identity's is derived only when it is shown: that
@@ -149,6 +151,7 @@ impl Identities {
             prompter: None,
             reports: Vec::new(),
             gnupg: super::pgp::GnuPg::default(),
+            pgp_first: false,
         }
     }
 
@@ -160,6 +163,21 @@ impl Identities {
 
     pub(crate) fn gnupg(&self) -> &super::pgp::GnuPg {
         &self.gnupg
+    }
+
+    /// Orders the kinds of master keys tried to open a key group, as sops's
+    /// `--decryption-order` does: each name's place in `order` ranks its kind, a kind the list
+    /// does not name comes after every named one, and kinds of equal rank keep sops's order
+    /// inside a group, PGP keys before age keys. The default (no call, or `["age", "pgp"]`)
+    /// tries age keys first. Names this library cannot use (`kms`, `gcp_kms`, …) only rank.
+    pub fn set_decryption_order<S: AsRef<str>>(&mut self, order: &[S]) {
+        let rank = |kind: &str| order.iter().position(|name| name.as_ref() == kind).unwrap_or(order.len());
+        self.pgp_first = rank("pgp") <= rank("age");
+    }
+
+    /// Whether PGP master keys are tried before age keys.
+    pub(crate) fn pgp_first(&self) -> bool {
+        self.pgp_first
     }
 
     /// Loads identities from every place sops looks, using the process environment.
@@ -779,6 +797,25 @@ fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decryption_order_ranks_pgp_against_age_as_sops_sorts_a_group() {
+        let pgp_first = |order: &[&str]| {
+            let mut ids = Identities::empty();
+            ids.set_decryption_order(order);
+            ids.pgp_first()
+        };
+        assert!(!Identities::empty().pgp_first(), "age first by default");
+        assert!(!pgp_first(&["age", "pgp"]));
+        assert!(!pgp_first(&["age"]));
+        assert!(!pgp_first(&["kms", "age"]));
+        assert!(pgp_first(&["pgp", "age"]));
+        assert!(pgp_first(&["pgp"]));
+        assert!(pgp_first(&["kms", "pgp"]));
+        // Neither named: both rank last, and sops lists a group's PGP keys before its age keys.
+        assert!(pgp_first(&["kms"]));
+        assert!(pgp_first(&[" age", "pgp "]), "names are not trimmed, as in sops");
+    }
     use std::collections::HashMap;
 
     use crate::test_support::VECTORS;

@@ -1,5 +1,5 @@
-//! The `secret` files: well-formed sops binary-store files with encrypted data, a MAC and age
-//! recipients; with keys at hand, decrypted to verify the MAC.
+//! The `secret` files: well-formed sops binary-store files with encrypted data, a MAC, age
+//! recipients and well-formed PGP entries; with keys at hand, decrypted to verify the MAC.
 
 use secrets_sops::keys::Identities;
 use secrets_sops::{DecryptOptions, EncryptedFile, Format, Value};
@@ -38,6 +38,12 @@ pub(crate) fn check_file(folder: &Folder, secret: &SecretRef, identities: Option
             return None;
         }
     };
+    // A `pgp` entry without a usable fingerprint is as malformed as an `age` entry without a
+    // recipient, which parsing already refuses.
+    if let Err(e) = file.metadata.check_pgp_entries() {
+        sink.error("bad-secret-file", &path, format!("not a valid sops file: {e}"));
+        return None;
+    }
     let data = file.data.branches.first().and_then(|b| b.get("data"));
     match data {
         Some(Value::Str(s)) if s.is_empty() || s.starts_with("ENC[AES256_GCM,") => {}

@@ -157,6 +157,51 @@ fn plaintext_is_flagged() {
 }
 
 #[test]
+fn malformed_pgp_entries_are_flagged_like_malformed_age_entries() {
+    let f = Fixture::new();
+    let original: serde_json::Value = serde_json::from_slice(&fs::read(f.repo.secret_dir("db").join("secret")).unwrap()).unwrap();
+    let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    let entry = |fp: Option<&str>| {
+        let mut e = serde_json::json!({"created_at": "2025-01-01T00:00:00Z", "enc": "-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----"});
+        if let Some(fp) = fp {
+            e["fp"] = serde_json::Value::String(fp.to_string());
+        }
+        e
+    };
+    let cases = [
+        ("nofp", entry(None), "pgp[0].fp is missing"),
+        ("keyid", entry(Some("3D16CEE4A27381B4")), "pgp[0].fp is not a whole PGP fingerprint"),
+        (
+            "agefp",
+            entry(Some("age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg")),
+            "pgp[0].fp is not a whole PGP fingerprint",
+        ),
+        ("noenc", serde_json::json!({"created_at": "2025-01-01T00:00:00Z", "fp": fp}), "pgp[0].enc is missing"),
+        ("notamap", serde_json::json!("text"), "pgp[0] is not a mapping"),
+        ("good", entry(Some(fp)), ""),
+    ];
+    for (name, pgp_entry, _) in &cases {
+        let dir = f.repo.secret_dir(name);
+        fs::create_dir_all(&dir).unwrap();
+        let mut json = original.clone();
+        json["sops"]["pgp"] = serde_json::Value::Array(vec![pgp_entry.clone()]);
+        fs::write(dir.join("secret"), serde_json::to_vec(&json).unwrap()).unwrap();
+        links::add(&f.repo, &dir, Kind::User, "alice").unwrap();
+        links::add(&f.repo, &dir, Kind::Group, "ops").unwrap();
+    }
+    let report = f.check();
+    for (name, _, message) in cases {
+        let path = format!("sops/secrets/{name}/secret");
+        let found: Vec<&Finding> = report.findings.iter().filter(|x| x.path.display().to_string() == path).collect();
+        if message.is_empty() {
+            assert!(found.iter().all(|x| x.code != "bad-secret-file"), "{name}: {found:#?}");
+        } else {
+            assert!(found.iter().any(|x| x.code == "bad-secret-file" && x.message.contains(message)), "{name}: {found:#?}");
+        }
+    }
+}
+
+#[test]
 fn key_files_are_validated() {
     let f = Fixture::new();
     f.member(Kind::User, "dup", &[BOB]);

@@ -49,7 +49,7 @@ pub struct EditArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
-    /// Comma-separated key types to try first (only age keys are used) [env: SOPS_DECRYPTION_ORDER]
+    /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
     #[arg(long, value_name = "TYPES")]
     pub decryption_order: Option<String>,
 }

@@ -34,10 +34,21 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), ", compatible with sops
 static CONFIG_PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
 /// `--indent`, which overrides the `stores:` indent of the configuration.
 static INDENT: OnceLock<Option<usize>> = OnceLock::new();
+/// `--decryption-order`/`SOPS_DECRYPTION_ORDER`, set once when the command starts.
+static DECRYPTION_ORDER: OnceLock<Vec<String>> = OnceLock::new();
+/// The variable sops reads `--decryption-order` from.
+const DECRYPTION_ORDER_VAR: &str = "SOPS_DECRYPTION_ORDER";
 
 pub fn run(args: SopsArgs) -> CmdResult {
     let _ = CONFIG_PATH.set(args.config);
     let _ = INDENT.set(args.indent);
+    let order = match &args.command {
+        // sops gives these no order at all, not even its default: a group's keys are tried as
+        // it lists them, PGP keys before age keys, whatever SOPS_DECRYPTION_ORDER says.
+        SopsCommand::Updatekeys { .. } | SopsCommand::Groups { .. } => Vec::new(),
+        command => decryption_order(command.decryption_order())?,
+    };
+    let _ = DECRYPTION_ORDER.set(order);
     match args.command {
         SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac, decryption_order: _ }) => {
             let file = stdin_or(file);
@@ -60,7 +71,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
         SopsCommand::Updatekeys { file, age, yes, shamir_secret_sharing_threshold, input_type } => {
             updatekeys(&file, age, yes, shamir_secret_sharing_threshold.unwrap_or(0), input_type.as_deref())
         }
-        SopsCommand::Rotate { file, add_age, rm_age, add_pgp, rm_pgp, types, output } => {
+        SopsCommand::Rotate { file, add_age, rm_age, add_pgp, rm_pgp, types, output, decryption_order: _ } => {
             rotate(&file, KeyFlags { age: add_age, pgp: add_pgp }, KeyFlags { age: rm_age, pgp: rm_pgp }, &types, &output)
         }
         SopsCommand::Set(args) => {
@@ -68,7 +79,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
             let formats = SetFormats { input_type: args.input_type.as_deref(), output_type: args.output_type.as_deref() };
             set(&file, &path, &json, args.idempotent, formats, args.ignore_mac)
         }
-        SopsCommand::Unset { file, path, idempotent, input_type, output_type, ignore_mac } => {
+        SopsCommand::Unset { file, path, idempotent, input_type, output_type, ignore_mac, decryption_order: _ } => {
             let formats = SetFormats { input_type: input_type.as_deref(), output_type: output_type.as_deref() };
             unset(&file, &path, idempotent, formats, ignore_mac)
         }
@@ -227,7 +238,31 @@ fn emit(file: &Path, output: &OutputArgs, bytes: &[u8]) -> CmdResult<()> {
 }
 
 fn identities() -> Identities {
-    crate::passphrase::local_identities()
+    let mut identities = crate::passphrase::local_identities();
+    if let Some(order) = DECRYPTION_ORDER.get() {
+        identities.set_decryption_order(order);
+    }
+    identities
+}
+
+/// The order in which kinds of master keys are tried, as sops reads it: the flag, else
+/// `SOPS_DECRYPTION_ORDER`, split at commas as they are (names it does not know only rank
+/// last); empty means the default, age then PGP; a name given twice is sops's error 112.
+fn decryption_order(flag: Option<&str>) -> CmdResult<Vec<String>> {
+    let given = match flag {
+        Some(flag) => flag.to_string(),
+        None => std::env::var(DECRYPTION_ORDER_VAR).unwrap_or_default(),
+    };
+    if given.is_empty() {
+        return Ok(vec!["age".to_string(), "pgp".to_string()]);
+    }
+    let order: Vec<String> = given.split(',').map(str::to_string).collect();
+    for (index, name) in order.iter().enumerate() {
+        if order[..index].contains(name) {
+            return Err(Failure::verbatim(exit::DUPLICATE_DECRYPTION_KEY_TYPE, format!("Duplicate decryption key type: {name}")));
+        }
+    }
+    Ok(order)
 }
 
 /// Decrypts with the identities of the environment and prints what decryption noticed, as sops
@@ -890,7 +925,7 @@ pub struct DecryptArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
-    /// Comma-separated key types to try first (only age keys are used) [env: SOPS_DECRYPTION_ORDER]
+    /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
     #[arg(long, value_name = "TYPES")]
     pub decryption_order: Option<String>,
 }
@@ -1014,6 +1049,9 @@ pub enum SopsCommand {
         types: TypeArgs,
         #[command(flatten)]
         output: OutputArgs,
+        /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
+        #[arg(long, value_name = "TYPES")]
+        decryption_order: Option<String>,
     },
     /// Set one value in an encrypted file, keeping every other ciphertext
     #[command(
@@ -1038,6 +1076,9 @@ pub enum SopsCommand {
         /// Do not verify the MAC (recovery only)
         #[arg(long)]
         ignore_mac: bool,
+        /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
+        #[arg(long, value_name = "TYPES")]
+        decryption_order: Option<String>,
     },
     #[command(about = edit::EDIT_ABOUT, after_help = edit::EDIT_EXAMPLES)]
     Edit(edit::EditArgs),
@@ -1090,6 +1131,23 @@ pub struct SetArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
+    /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+}
+
+impl SopsCommand {
+    /// The `--decryption-order` of the commands that take it (sops: decrypt, edit, rotate, set
+    /// and unset); `exec-env`, `exec-file` and `filestatus` follow `SOPS_DECRYPTION_ORDER` alone.
+    fn decryption_order(&self) -> Option<&str> {
+        match self {
+            SopsCommand::Decrypt(args) => args.decryption_order.as_deref(),
+            SopsCommand::Edit(args) => args.decryption_order.as_deref(),
+            SopsCommand::Set(args) => args.decryption_order.as_deref(),
+            SopsCommand::Rotate { decryption_order, .. } | SopsCommand::Unset { decryption_order, .. } => decryption_order.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
