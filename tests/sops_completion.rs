@@ -90,3 +90,15 @@ fn missing_and_unknown_shells_end_as_sops_ends() {
         }
     }
 }
+
+/// `keyservice` is a command here too, so that `secrets sops keyservice` is never taken for
+/// the legacy `sops FILE` (an edit of a new file named keyservice): it says what is missing.
+#[test]
+fn keyservice_is_refused_by_name_and_makes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = secrets().current_dir(dir.path()).args(["sops", "keyservice", "--network", "tcp"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("sops keyservice"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("not provided by this tool"), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was written");
+}

@@ -90,6 +90,11 @@ pub fn run(args: SopsArgs) -> CmdResult {
         SopsCommand::Groups { command } => groups::run(command),
         SopsCommand::Publish(args) => publish::run(&args),
         SopsCommand::Completion(args) => completion::run(&args),
+        SopsCommand::Keyservice { .. } => Err(Failure::new(
+            exit::GENERIC,
+            "sops keyservice (a gRPC server that lends this machine's keys to other sops processes) is not provided by this tool",
+        )
+        .hint("run the real `sops keyservice` where one is needed; `secrets sops` decrypts with this machine's keys directly")),
     }
 }
 
@@ -765,7 +770,7 @@ struct SopsDecryptCli {
 
 /// The names of the `secrets sops` subcommands (and clap's `help`), so that anything else in
 /// their place is a file to edit, as `sops FILE` is `sops edit FILE`.
-const SUBCOMMANDS: [&str; 15] = [
+const SUBCOMMANDS: [&str; 16] = [
     "decrypt",
     "encrypt",
     "updatekeys",
@@ -779,6 +784,7 @@ const SUBCOMMANDS: [&str; 15] = [
     "groups",
     "publish",
     "completion",
+    "keyservice",
     "help",
     "--",
 ];
@@ -1095,6 +1101,12 @@ pub enum SopsCommand {
     Publish(publish::PublishArgs),
     #[command(about = completion::COMPLETION_ABOUT, after_help = completion::COMPLETION_EXAMPLES)]
     Completion(completion::CompletionArgs),
+    /// Not provided here: sops's gRPC key service (answers with an error)
+    Keyservice {
+        /// sops's options of the key service, refused with the command
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<OsString>,
+    },
     /// Tell whether a file is encrypted, as JSON
     Filestatus {
         /// The file to look at
