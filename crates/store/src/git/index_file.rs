@@ -126,7 +126,8 @@ pub(super) fn tracked(git_dir: &Path, paths: &[&[u8]]) -> Result<Option<Vec<bool
     let Some(data) = read(&git_dir.join("index"))? else {
         return Ok(None);
     };
-    let Some(parsed) = parse(&data) else {
+    // Nothing is written from what is read here: the checksum is left to git's next read.
+    let Some(parsed) = parse(&data, false) else {
         return Ok(None);
     };
     let path_of = |entry: &Entry| &data[entry.path_start..entry.path_end];
@@ -185,8 +186,10 @@ fn be16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(data.get(at..at.checked_add(2)?)?.try_into().ok()?))
 }
 
-/// Reads the index; `None` for anything this module leaves to libgit2.
-fn parse(data: &[u8]) -> Option<Parsed> {
+/// Reads the index, checking its checksum when `verify` (always before the index is rewritten:
+/// a damaged index must not be given a new, valid checksum); `None` for anything this module
+/// leaves to libgit2.
+fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
     if data.len() < HEADER + CHECKSUM || data.get(..4)? != SIGNATURE {
         return None;
     }
@@ -198,7 +201,7 @@ fn parse(data: &[u8]) -> Option<Parsed> {
     let body_end = data.len() - CHECKSUM;
     // git writes zeros instead of the checksum when told to skip it (`index.skipHash`).
     let checksum = data.get(body_end..)?;
-    if checksum.iter().any(|b| *b != 0) && Sha1::digest(&data[..body_end]).as_slice() != checksum {
+    if verify && checksum.iter().any(|b| *b != 0) && Sha1::digest(&data[..body_end]).as_slice() != checksum {
         return None;
     }
     let mut entries: Vec<Entry> = Vec::with_capacity(count.min(body_end / (BEFORE_FLAGS + 2)));
@@ -268,7 +271,7 @@ fn is_above(folder: &[u8], path: &[u8]) -> bool {
 /// the path's files. `None` when `old` is not an index this module splices, or when a new file
 /// would sit where a kept file is a folder on its path or the reverse.
 fn plan(old: &[u8], changes: &[StagedPath]) -> Option<Plan> {
-    let parsed = parse(old)?;
+    let parsed = parse(old, true)?;
     let entries = &parsed.entries;
     let path_of = |entry: &Entry| &old[entry.path_start..entry.path_end];
     let find = |path: &[u8]| entries.binary_search_by(|entry| path_of(entry).cmp(path)).ok();
