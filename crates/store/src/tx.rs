@@ -31,7 +31,10 @@ pub struct Tx<'r> {
     repo: &'r Repo,
     /// Started at the first step: a change that changes nothing leaves no journal.
     journal: Option<Journal>,
+    /// The changed paths, in the order first changed.
     touched: Vec<PathBuf>,
+    /// The same paths, to tell a repeated one at once (a re-key touches thousands).
+    seen: std::collections::HashSet<PathBuf>,
 }
 
 /// The folder and the name of a repository path.
@@ -50,7 +53,7 @@ const OLD_CONTENT_PREFIX: &str = ".secrets-old-";
 impl<'r> Tx<'r> {
     /// A change of `repo` that has changed nothing yet (the journal is created at the first step).
     pub fn new(repo: &'r Repo) -> Tx<'r> {
-        Tx { repo, journal: None, touched: Vec::new() }
+        Tx { repo, journal: None, touched: Vec::new(), seen: std::collections::HashSet::new() }
     }
 
     /// The repository being changed.
@@ -66,7 +69,7 @@ impl<'r> Tx<'r> {
     /// Records a path as changed, for the commit, without journaling it (the caller undoes it
     /// some other way, or it needs no undoing).
     pub fn touch(&mut self, path: PathBuf) {
-        if !self.touched.contains(&path) {
+        if self.seen.insert(path.clone()) {
             self.touched.push(path);
         }
     }

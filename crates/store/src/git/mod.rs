@@ -102,8 +102,11 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let objects = bulk.as_ref().unwrap_or(&repo);
 
     // Each path's blobs are written once, then used for the tree and the index.
-    let changes: Vec<StagedPath> =
-        paths.iter().map(|p| relative_to(&workdir, p).and_then(|rel| collect(objects, &workdir, rel))).collect::<Result<_>>()?;
+    let mut resolved = std::collections::HashMap::new();
+    let changes: Vec<StagedPath> = paths
+        .iter()
+        .map(|p| relative_to_with(&workdir, p, &mut resolved).and_then(|rel| collect(objects, &workdir, rel)))
+        .collect::<Result<_>>()?;
     let baseline = match &head_tree {
         Some(tree) => objects.find_tree(tree.id()).map_err(git_err)?,
         None => objects.find_tree(objects.treebuilder(None).and_then(|b| b.write()).map_err(git_err)?).map_err(git_err)?,
@@ -507,8 +510,9 @@ pub fn intent_to_add(root: &Path, paths: &[PathBuf]) -> Result<usize> {
     let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: repo.path().to_path_buf() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
     let mut files = Vec::new();
+    let mut resolved = std::collections::HashMap::new();
     for path in paths {
-        let rel = relative_to(&workdir, path)?;
+        let rel = relative_to_with(&workdir, path, &mut resolved)?;
         files.extend(collect_as(&repo, &workdir, rel, false)?.files);
     }
     // The common case, a change to files git tracks already, is told from the index file
@@ -548,11 +552,16 @@ fn file_mode(mode: u32) -> git2::FileMode {
     }
 }
 
-fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
+/// `path` relative to the work tree, its parent folder resolved (symlinks, `..`) as git would
+/// see it; each parent is resolved once in `resolved` (the thousand paths of a re-key share
+/// theirs).
+fn relative_to_with(workdir: &Path, path: &Path, resolved: &mut std::collections::HashMap<PathBuf, PathBuf>) -> Result<PathBuf> {
     let absolute =
         if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path)) };
     // Canonicalize the parent only: the path itself may be a symlink or deleted.
-    let parent = absolute.parent().map(|p| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let parent = absolute
+        .parent()
+        .map(|p| resolved.entry(p.to_path_buf()).or_insert_with(|| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())).clone());
     let normalized = match (parent, absolute.file_name()) {
         (Some(p), Some(name)) => p.join(name),
         _ => absolute.clone(),
