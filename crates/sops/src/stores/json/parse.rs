@@ -266,14 +266,9 @@ impl Parser<'_> {
         if self.src.get(first) == Some(&b'"') {
             let run = &self.src[self.pos..first];
             self.pos = first + 1;
-            return Ok(match std::str::from_utf8(run) {
-                Ok(text) => text.to_owned(),
-                Err(_) => {
-                    let mut out = String::with_capacity(run.len());
-                    push_go_lossy(&mut out, run);
-                    out
-                }
-            });
+            let mut out = String::with_capacity(run.len());
+            push_go_lossy(&mut out, run);
+            return Ok(out);
         }
         let mut out = String::new();
         let mut end = first;
