@@ -140,7 +140,10 @@ impl EncryptedValue {
 }
 
 fn split_last<'a>(s: &'a str, sep: &str) -> Result<(&'a str, &'a str), SyntaxError> {
-    let at = s.rfind(sep).ok_or(SyntaxError::NotEncrypted)?;
+    // A plain backward scan: the separators sit a few dozen bytes from the end, where building
+    // `str::rfind`'s two-way searcher would cost more than the search. Each separator starts
+    // and ends with an ASCII byte, so `at` and the end of the match are character boundaries.
+    let at = s.as_bytes().windows(sep.len()).rposition(|w| w == sep.as_bytes()).ok_or(SyntaxError::NotEncrypted)?;
     let (head, tail) = (&s[..at], &s[at + sep.len()..]);
     if head.is_empty() || tail.is_empty() {
         return Err(SyntaxError::NotEncrypted);
