@@ -140,7 +140,13 @@ impl EncryptedValue {
 }
 
 fn split_last<'a>(s: &'a str, sep: &str) -> Result<(&'a str, &'a str), SyntaxError> {
-    let at = s.rfind(sep).ok_or(SyntaxError::NotEncrypted)?;
+    // Each separator starts with a comma, which base64 never contains: searching back for
+    // commas finds the last occurrence at once, where building `str::rfind`'s two-way searcher
+    // costs more than the search. The separators are ASCII, so `at` and the end of the match
+    // are character boundaries.
+    let (bytes, sep_bytes) = (s.as_bytes(), sep.as_bytes());
+    let first = *sep_bytes.first().ok_or(SyntaxError::NotEncrypted)?;
+    let at = memchr::memrchr_iter(first, bytes).find(|&at| bytes[at..].starts_with(sep_bytes)).ok_or(SyntaxError::NotEncrypted)?;
     let (head, tail) = (&s[..at], &s[at + sep.len()..]);
     if head.is_empty() || tail.is_empty() {
         return Err(SyntaxError::NotEncrypted);
@@ -360,6 +366,19 @@ mod tests {
             let reparsed = EncryptedValue::parse(&value.to_string()).unwrap();
             assert_eq!(&open(&key, &reparsed, b"k:").unwrap()[..], b"x");
         }
+    }
+
+    #[test]
+    fn separators_split_at_their_last_occurrence() {
+        assert_eq!(split_last("a,iv:b,iv:c", ",iv:"), Ok(("a,iv:b", "c")));
+        assert_eq!(split_last("a,ivx,iv:c,,", ",iv:"), Ok(("a,ivx", "c,,")));
+        assert_eq!(split_last(",iv:c", ",iv:"), Err(SyntaxError::NotEncrypted));
+        assert_eq!(split_last("a,iv:", ",iv:"), Err(SyntaxError::NotEncrypted));
+        assert_eq!(split_last("a,i", ",iv:"), Err(SyntaxError::NotEncrypted));
+        assert_eq!(split_last("é,tag:ü", ",tag:"), Ok(("é", "ü")));
+        // The data part may itself hold the separators (sops' regex groups are greedy).
+        let value = EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]");
+        assert_eq!(value, Err(SyntaxError::Base64("data")));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 mod parse;
 mod write;
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::stores::{flat, go_format, Store};
@@ -106,6 +108,8 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
         items.next();
     }
     let mut last_key: Option<usize> = None;
+    // Where each key name stands in `section.keys`, so that many keys are written in linear time.
+    let mut positions: HashMap<&str, usize> = HashMap::new();
     for item in items {
         match item {
             MapItem::Comment(text) => {
@@ -120,12 +124,13 @@ fn section_from_map(name: &str, map: &Map) -> Result<Section> {
                 let text = String::from_utf8(go_format::val_to_string(value))
                     .map_err(|_| emit_error(format!("the value of `{name}.{key}` is not UTF-8 text")))?;
                 // A repeated key keeps its first position and takes the later value.
-                if let Some(i) = section.keys.iter().position(|k| k.name == *key) {
+                if let Some(&i) = positions.get(key.as_str()) {
                     if let Some(existing) = section.keys.get_mut(i) {
                         existing.value = text;
                     }
                     last_key = Some(i);
                 } else {
+                    positions.insert(key, section.keys.len());
                     section.keys.push(Key { name: key.clone(), value: text, comment: String::new() });
                     last_key = Some(section.keys.len() - 1);
                 }

@@ -3,6 +3,8 @@
 //! reproduced: inline `#`/`;` end a value, `:` separates like `=`, a trailing `\` continues the
 //! value on the next line, and a key named `-` gets an auto-numbered name.
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 use crate::format::Format;
 
@@ -30,13 +32,15 @@ impl Section {
     }
 
     /// A repeated key keeps its first position and takes the later value and comment.
-    fn set(&mut self, name: String, value: String, comment: String) {
-        match self.keys.iter_mut().find(|k| k.name == name) {
-            Some(key) => {
-                key.value = value;
-                key.comment = comment;
-            }
-            None => self.keys.push(Key { name, value, comment }),
+    /// `positions` maps this section's key names to their place in `keys`, so that a section of
+    /// many keys is read in linear time.
+    fn set(&mut self, positions: &mut HashMap<String, usize>, name: String, value: String, comment: String) {
+        if let Some(key) = positions.get(&name).and_then(|&i| self.keys.get_mut(i)) {
+            key.value = value;
+            key.comment = comment;
+        } else {
+            positions.insert(name.clone(), self.keys.len());
+            self.keys.push(Key { name, value, comment });
         }
     }
 }
@@ -91,6 +95,8 @@ impl<'a> Parser<'a> {
 
     fn run(&mut self) -> Result<Vec<Section>> {
         let mut sections = vec![Section::named(DEFAULT_SECTION)];
+        // Where each key of the last section stands (see `Section::set`).
+        let mut positions = HashMap::new();
         let mut auto_number = 1;
         loop {
             let raw = self.next_line();
@@ -117,6 +123,7 @@ impl<'a> Parser<'a> {
                 let mut section = Section::named(name);
                 section.comment = std::mem::take(&mut self.comment).trim().to_string();
                 sections.push(section);
+                positions.clear();
                 auto_number = 1;
                 continue;
             }
@@ -132,7 +139,7 @@ impl<'a> Parser<'a> {
             let comment = std::mem::take(&mut self.comment).trim().to_string();
             // `sections` starts non-empty and never shrinks.
             if let Some(section) = sections.last_mut() {
-                section.set(name, value, comment);
+                section.set(&mut positions, name, value, comment);
             }
         }
     }

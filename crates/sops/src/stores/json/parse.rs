@@ -255,19 +255,26 @@ impl Parser<'_> {
     }
 
     /// Reads a string starting at its opening quote.
+    ///
+    /// Runs of plain bytes are found a word at a time ([`plain_run`]) and copied in one piece; a
+    /// string without escapes (the common case: keys, ciphertexts) is allocated once at its exact
+    /// length.
     fn string(&mut self) -> Result<String> {
         let open = self.pos;
         self.pos += 1;
+        let first = self.pos + plain_run(&self.src[self.pos..]);
+        if self.src.get(first) == Some(&b'"') {
+            let run = &self.src[self.pos..first];
+            self.pos = first + 1;
+            let mut out = String::with_capacity(run.len());
+            push_go_lossy(&mut out, run);
+            return Ok(out);
+        }
         let mut out = String::new();
+        let mut end = first;
         loop {
-            let run = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            push_go_lossy(&mut out, &self.src[run..self.pos]);
+            push_go_lossy(&mut out, &self.src[self.pos..end]);
+            self.pos = end;
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -280,6 +287,7 @@ impl Parser<'_> {
                 Some(_) => return Err(self.error_here("control character inside a string")),
                 None => return Err(self.error_at(open, "unterminated string")),
             }
+            end = self.pos + plain_run(&self.src[self.pos..]);
         }
     }
 
@@ -366,10 +374,47 @@ impl Parser<'_> {
     }
 }
 
+/// The length of the run of bytes at the start of `bytes` that a string copies as they are:
+/// everything up to the first `"`, `\\` or control byte (below 0x20), or all of `bytes`.
+///
+/// Eight bytes are tested at once with the classic word tricks: `x - 0x01…01 & !x & 0x80…80`
+/// flags the zero bytes of `x`, so XOR with a repeated `"` or `\\` flags those, and subtracting
+/// a repeated 0x20 flags the bytes below it. A borrow can set flags above a true one but never
+/// below it, so the lowest flag is exact. Bytes from 0x80 have their top bit set in `x` and are
+/// never flagged.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut done = 0;
+    for word in &mut words {
+        let Ok(word) = <[u8; 8]>::try_from(word) else { break };
+        // Little-endian, so the lowest flag is the first byte in memory.
+        let x = u64::from_le_bytes(word);
+        let quote = x ^ QUOTES;
+        let backslash = x ^ BACKSLASHES;
+        let flags =
+            ((quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash) | (x.wrapping_sub(SPACES) & !x)) & HIGHS;
+        if flags != 0 {
+            return done + (flags.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + words.remainder().iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(words.remainder().len())
+}
+
 /// Appends bytes the way Go decodes a JSON string: valid UTF-8 is kept and every byte of an
 /// invalid sequence becomes one U+FFFD (Go's `utf8.DecodeRune` consumes invalid input one byte
 /// at a time, unlike Rust's lossy conversion, which replaces a whole truncated sequence once).
 pub(super) fn push_go_lossy(out: &mut String, bytes: &[u8]) {
+    // Valid text (nearly always) is checked by the standard validator's fast path and copied once.
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        out.push_str(text);
+        return;
+    }
     for chunk in bytes.utf8_chunks() {
         out.push_str(chunk.valid());
         out.extend(std::iter::repeat_n(char::REPLACEMENT_CHARACTER, chunk.invalid().len()));
@@ -491,6 +536,106 @@ mod tests {
         let (key, value) = map.entries().next().unwrap();
         assert_eq!(key, "k\u{FFFD}");
         assert_eq!(value, &Value::str("a\u{FFFD}b\u{FFFD}(c\u{FFFD}\u{FFFD}\u{FFFD}d\u{FFFD}\u{FFFD}x\u{FFFD}\u{FFFD}\u{FFFD}e"));
+    }
+
+    /// The byte-at-a-time scan the word-at-a-time one replaced.
+    fn naive_run(bytes: &[u8]) -> usize {
+        bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(bytes.len())
+    }
+
+    /// The string reader as it was before runs were scanned by words: byte by byte, each run
+    /// decoded with Rust's chunked UTF-8 walk.
+    fn reference_string(parser: &mut Parser<'_>) -> Result<String> {
+        let open = parser.pos;
+        parser.pos += 1;
+        let mut out = String::new();
+        loop {
+            let run = parser.pos;
+            while parser.peek().is_some_and(|b| b != b'"' && b != b'\\' && b >= 0x20) {
+                parser.pos += 1;
+            }
+            for chunk in parser.src[run..parser.pos].utf8_chunks() {
+                out.push_str(chunk.valid());
+                out.extend(std::iter::repeat_n(char::REPLACEMENT_CHARACTER, chunk.invalid().len()));
+            }
+            match parser.peek() {
+                Some(b'"') => {
+                    parser.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    parser.pos += 1;
+                    parser.escape(&mut out)?;
+                }
+                Some(_) => return Err(parser.error_here("control character inside a string")),
+                None => return Err(parser.error_at(open, "unterminated string")),
+            }
+        }
+    }
+
+    #[test]
+    fn plain_run_stops_at_every_stop_byte_in_every_lane() {
+        for fill in [b'a', b'!', b' ', 0x7f, 0x80, 0xff, b'#', b']'] {
+            for len in 0..=24 {
+                for at in 0..len {
+                    for stop in 0..=255u8 {
+                        let mut bytes = vec![fill; len];
+                        bytes[at] = stop;
+                        assert_eq!(plain_run(&bytes), naive_run(&bytes), "fill {fill:#x}, len {len}, {stop:#x} at {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_with_escapes_and_invalid_bytes_decode_as_before() {
+        let body = b"0123456789abcdef\\n\\u00e9\\ud83d\\ude00\\ud800x\xff\xc3\xa9\xe2\x82\\\"ab\\/cdefghijklmnop";
+        let text = [&b"\""[..], body, b"\""].concat();
+        let fast = Parser { src: &text, pos: 0, int_key: None }.string().unwrap();
+        let slow = reference_string(&mut Parser { src: &text, pos: 0, int_key: None }).unwrap();
+        assert_eq!(fast, slow);
+        assert_eq!(fast, "0123456789abcdef\né😀\u{FFFD}x\u{FFFD}é\u{FFFD}\u{FFFD}\"ab/cdefghijklmnop");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes near every boundary the scan tests, plus text and escape material.
+        fn tricky_byte() -> impl Strategy<Value = u8> {
+            prop_oneof![
+                4 => prop::sample::select(b"aZ09 /u".to_vec()),
+                2 => prop::sample::select(b"\"\\".to_vec()),
+                1 => prop::sample::select(vec![0x00, 0x01, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xbf, 0xc3, 0xa9, 0xed, 0xa0, 0xf0, 0x9f, 0xff]),
+                1 => prop::sample::select(b"dD8Cc0e".to_vec()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// The word scan agrees with the byte scan on any input.
+            #[test]
+            fn plain_run_matches_the_byte_scan(bytes in prop::collection::vec(tricky_byte(), 0..80)) {
+                prop_assert_eq!(plain_run(&bytes), naive_run(&bytes));
+            }
+
+            /// The string reader gives the same text, error and end position as the reader before.
+            #[test]
+            fn string_matches_the_reference(body in prop::collection::vec(tricky_byte(), 0..80)) {
+                let text = [&b"\""[..], &body].concat();
+                let mut fast = Parser { src: &text, pos: 0, int_key: None };
+                let mut slow = Parser { src: &text, pos: 0, int_key: None };
+                let (a, b) = (fast.string(), reference_string(&mut slow));
+                match (a, b) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => prop_assert!(false, "fast {a:?}, reference {b:?}"),
+                }
+                prop_assert_eq!(fast.pos, slow.pos);
+            }
+        }
     }
 
     #[test]
