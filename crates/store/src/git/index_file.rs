@@ -47,16 +47,35 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
-    /// Writes the new index and renames it over the old one, releasing the lock. The index is
-    /// written through a buffer and checksummed on the way: a copy of it is never held.
-    pub(super) fn write(mut self) -> Result<()> {
-        let mut out = Checksummed { inner: std::io::BufWriter::with_capacity(1 << 20, &mut self.lock.file), sum: Sha1::new() };
-        let written = self.plan.write_to(&self.old, &mut out).and_then(|()| {
-            let Checksummed { mut inner, sum } = out;
-            inner.write_all(&sum.finalize())?;
-            inner.flush()
-        });
+    /// Writes the new index into `index.lock`, checksummed on the way through a buffer (a copy
+    /// of it is never held), and keeps the lock: the index is put in place by
+    /// [`Written::put_in_place`] once the commit is made, as `git commit` does. A write that
+    /// fails (a full disk) so fails before anything is committed, and HEAD stays as it was;
+    /// written after the commit, it would leave the old entries staged at the committed paths,
+    /// and the next `git commit` would take the change back.
+    pub(super) fn write(mut self) -> Result<Written> {
+        let written = {
+            let mut out = Checksummed { inner: std::io::BufWriter::with_capacity(1 << 20, &mut self.lock.file), sum: Sha1::new() };
+            self.plan.write_to(&self.old, &mut out).and_then(|()| {
+                let Checksummed { mut inner, sum } = out;
+                inner.write_all(&sum.finalize())?;
+                inner.flush()
+            })
+        };
         written.map_err(|e| StoreError::io(&self.lock.path, e))?;
+        Ok(Written { lock: self.lock })
+    }
+}
+
+/// The new index, written into `index.lock` and not yet in place; the lock is removed (and the
+/// index left as it was) when this is dropped.
+pub(super) struct Written {
+    lock: Lock,
+}
+
+impl Written {
+    /// Renames `index.lock` over the index, releasing the lock.
+    pub(super) fn put_in_place(mut self) -> Result<()> {
         fs::rename(&self.lock.path, &self.lock.index).map_err(|e| StoreError::io(&self.lock.index, e))?;
         self.lock.held = false;
         Ok(())

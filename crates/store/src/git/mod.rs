@@ -143,44 +143,32 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let how = how_to_commit(&repo, &config, env);
     // Bring the real index in line for the committed paths, so `git status` shows them clean
     // (and, when git itself commits, so that it finds the new paths, as after `git add`). The
-    // new index is built before the commit, so a refusal leaves HEAD as it was.
-    let index = if let Some(prepared) = index_file::prepare(&git_dir, &changes)? {
-        Staged::Spliced(prepared)
+    // new index is written before the commit, as `git commit` writes it: a refusal or a failed
+    // write (a full disk) leaves HEAD as it was. Written after the commit, a failed write would
+    // leave the committed paths staged at their old content, and the next `git commit` would
+    // take the change back. The spliced index waits in git's lock until HEAD has moved;
+    // libgit2, which takes and releases the lock itself, writes its whole index first.
+    let spliced = if let Some(prepared) = index_file::prepare(&git_dir, &changes)? {
+        Some(prepared.write()?)
     } else {
         let mut index = repo.index().map_err(git_err)?;
         apply(&mut index, &changes)?;
-        Staged::Libgit2(index)
+        index.write().map_err(git_err)?;
+        None
     };
     match how {
         How::InProcess { author, committer } => {
             let parents: Vec<&git2::Commit> = head_commit.iter().collect();
             repo.commit(Some("HEAD"), &author, &committer, subject, &tree, &parents).map_err(git_err)?;
-            index.write(&git_err)?;
+            spliced.map(index_file::Written::put_in_place).transpose()?;
         }
         How::ByGit(reason) => {
-            index.write(&git_err)?;
+            spliced.map(index_file::Written::put_in_place).transpose()?;
             let changed = changed_paths(&repo, head_tree.as_ref(), &tree).map_err(git_err)?;
             run_git_commit(&workdir, &changed, subject, reason)?;
         }
     }
     Ok(true)
-}
-
-/// The index with the committed paths staged, to be written.
-enum Staged {
-    /// Spliced at the committed paths (the common case: its cost follows the change).
-    Spliced(index_file::Prepared),
-    /// Read and updated by libgit2, for an index the splice leaves to it.
-    Libgit2(Index),
-}
-
-impl Staged {
-    fn write(self, git_err: &dyn Fn(git2::Error) -> StoreError) -> Result<()> {
-        match self {
-            Staged::Spliced(prepared) => prepared.write(),
-            Staged::Libgit2(mut index) => index.write().map_err(git_err),
-        }
-    }
 }
 
 /// The git work tree `root` belongs to: `root` itself or a folder above it (a repository whose
