@@ -91,9 +91,6 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), &git_dir);
     let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: git_dir.clone() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
-    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
-
     // A bulk change writes its objects through a second handle whose object database keeps
     // them in memory, then stores them as one pack before anything refers to them.
     let bulk = (paths.len() >= PACK_FROM_PATHS).then(|| bulk_handle(root)).transpose()?;
@@ -104,6 +101,15 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     // Each path's blobs are written once, then used for the tree and the index.
     let changes: Vec<StagedPath> =
         paths.iter().map(|p| relative_to(&workdir, p).and_then(|rel| collect(objects, &workdir, rel))).collect::<Result<_>>()?;
+    // git's index lock is taken before HEAD is read and held until HEAD has moved, as `git
+    // commit -a` or `git commit -- <paths>` hold it: such a commit run meanwhile has either
+    // finished, and this commit goes on top of it, or is told the lock is held. A plain `git
+    // commit` releases the lock before it moves HEAD, so HEAD can still move in between; libgit2
+    // then refuses ("current tip is not the first parent") and nothing is lost. The new index
+    // itself is built from what the lock protects.
+    let prepared = index_file::prepare(&git_dir, &changes)?;
+    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
     let baseline = match &head_tree {
         Some(tree) => objects.find_tree(tree.id()).map_err(git_err)?,
         None => objects.find_tree(objects.treebuilder(None).and_then(|b| b.write()).map_err(git_err)?).map_err(git_err)?,
@@ -148,7 +154,7 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     // leave the committed paths staged at their old content, and the next `git commit` would
     // take the change back. The spliced index waits in git's lock until HEAD has moved;
     // libgit2, which takes and releases the lock itself, writes its whole index first.
-    let spliced = if let Some(prepared) = index_file::prepare(&git_dir, &changes)? {
+    let spliced = if let Some(prepared) = prepared {
         Some(prepared.write()?)
     } else {
         let mut index = repo.index().map_err(git_err)?;
