@@ -485,6 +485,9 @@ fn new_objects(repo: &Repository, root: &git2::Tree<'_>, changes: &[StagedPath])
     Ok(ids.into_iter().collect())
 }
 
+/// git's index flag saying an entry has extended flags (`flags_extended`).
+const EXTENDED_FLAGS: u16 = 0x4000;
+
 /// git's index flag for an intent-to-add entry (`git add --intent-to-add`), in the extended
 /// flags of an index entry.
 const INTENT_TO_ADD: u16 = 1 << 13;
@@ -649,7 +652,10 @@ fn index_entry(file: &StagedFile, file_size: u32, flags_extended: u16) -> IndexE
         gid: 0,
         file_size,
         id: file.id,
-        flags: 0,
+        // libgit2 marks an entry with extended flags itself when it writes an index of version 2
+        // or 3, not of version 4: unmarked, an intent-to-add entry would be written as an
+        // empty file staged for the next commit.
+        flags: if flags_extended == 0 { 0 } else { EXTENDED_FLAGS },
         flags_extended,
         path: file.path.clone(),
     }
@@ -1045,5 +1051,24 @@ mod tests {
         let alice = index.get_path(Path::new("sops/users/alice/key.json"), 0).unwrap();
         assert_eq!(alice.flags_extended & INTENT_TO_ADD, 0, "a tracked file is not re-marked");
         assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 0, "marking twice changes nothing");
+    }
+
+    /// In an index of version 4 (`git update-index --index-version 4`, `feature.manyFiles`) an
+    /// intent-to-add entry stays one: git sees a new file, not an empty one staged.
+    #[test]
+    fn intent_to_add_entries_stay_so_in_an_index_of_version_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        fs::create_dir_all(root.join("sops/users/alice")).unwrap();
+        fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
+        assert!(commit_paths(&root, &[root.join("sops/users/alice")], "alice").unwrap());
+        git(&root, &["update-index", "--index-version", "4"]);
+        fs::create_dir_all(root.join("sops/users/bob")).unwrap();
+        fs::write(root.join("sops/users/bob/key.json"), "[2]").unwrap();
+        assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 1);
+        assert_eq!(git(&root, &["status", "--porcelain"]), " A sops/users/bob/key.json\n");
+        assert_eq!(git(&root, &["diff", "--cached", "--name-only"]), "", "nothing is staged");
+        assert_eq!(git(&root, &["ls-files", "-v", "sops/users/bob"]), "H sops/users/bob/key.json\n");
     }
 }
