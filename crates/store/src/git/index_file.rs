@@ -278,7 +278,7 @@ fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
 
 /// A committed path as the index writes it.
 fn path_bytes(path: &Path) -> Vec<u8> {
-    path.to_string_lossy().replace('\\', "/").into_bytes()
+    super::git_path(path)
 }
 
 /// Whether `folder` is a folder above `path` (the root, `""`, is above every path).

@@ -420,17 +420,19 @@ fn updated_tree(repo: &Repository, baseline: &git2::Tree<'_>, changes: &[StagedP
             .map(|e| e.to_owned());
         match found {
             Some(entry) if entry.kind() == Some(git2::ObjectType::Tree) => {
-                let prefix = change.rel.to_string_lossy().replace('\\', "/");
+                let prefix = git_path(&change.rel);
                 let subtree = entry.to_object(repo)?.peel_to_tree()?;
                 subtree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
                     if entry.kind() != Some(git2::ObjectType::Tree) {
-                        let path = format!("{prefix}/{folder}{}", String::from_utf8_lossy(entry.name_bytes()));
-                        old.push((path.into_bytes(), entry.id(), entry.filemode()));
+                        // The walk gives folders as text: one whose name is not UTF-8 ends it
+                        // with an error, and the change takes the whole-index way.
+                        let path = [prefix.as_slice(), b"/", folder.as_bytes(), entry.name_bytes()].concat();
+                        old.push((path, entry.id(), entry.filemode()));
                     }
                     git2::TreeWalkResult::Ok
                 })?;
             }
-            Some(entry) => old.push((change.rel.to_string_lossy().replace('\\', "/").into_bytes(), entry.id(), entry.filemode())),
+            Some(entry) => old.push((git_path(&change.rel), entry.id(), entry.filemode())),
             None => {}
         }
         for (path, _, _) in &old {
@@ -560,6 +562,13 @@ fn relative_to(workdir: &Path, path: &Path) -> Result<PathBuf> {
         .map_err(|_| StoreError::NotInWorkTree { path: path.to_path_buf(), workdir: workdir.to_path_buf() })
 }
 
+/// A work-tree path as git records it: its bytes as the file system holds them (a name that is
+/// not UTF-8 is committed as it is, as `git add` commits it, not as a replacement character
+/// naming a file that does not exist).
+fn git_path(rel: &Path) -> Vec<u8> {
+    rel.as_os_str().as_encoded_bytes().to_vec()
+}
+
 /// A committed path's work-tree state: the files under it (none when it was deleted).
 struct StagedPath {
     rel: PathBuf,
@@ -622,7 +631,7 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
     let (content, mode) = if let Some((EntryKind::Symlink, _)) = folder.kind(name)? {
         let missing = || StoreError::io(folder.path().join(name), std::io::ErrorKind::NotFound.into());
         let target = folder.link_target(name).ok_or_else(missing)?;
-        (target.to_string_lossy().into_owned().into_bytes(), 0o120000)
+        (target.into_os_string().into_encoded_bytes(), 0o120000)
     } else {
         let bytes = folder.read(name, Limit::Secret)?;
         (bytes, if folder.is_executable(name) { 0o100755 } else { 0o100644 })
@@ -632,7 +641,7 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
     } else {
         git2::Oid::hash_object(git2::ObjectType::Blob, b"").map_err(git_err)?
     };
-    let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
+    let path = git_path(rel);
     // git's index keeps the size modulo 2^32, as git itself does.
     #[allow(clippy::cast_possible_truncation)]
     let size = content.len() as u32;
@@ -1051,6 +1060,37 @@ mod tests {
         let alice = index.get_path(Path::new("sops/users/alice/key.json"), 0).unwrap();
         assert_eq!(alice.flags_extended & INTENT_TO_ADD, 0, "a tracked file is not re-marked");
         assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 0, "marking twice changes nothing");
+    }
+
+    /// Names that are not UTF-8 (a file, a folder, a link's target) are committed as their
+    /// bytes, as `git add` commits them: git then finds the work tree clean, not a file of a
+    /// replacement-character name deleted and the real one untracked.
+    #[test]
+    fn names_that_are_not_utf8_are_committed_as_they_are() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        let secret = root.join("sops/secrets/a");
+        fs::create_dir_all(secret.join(OsStr::from_bytes(b"d\xfe"))).unwrap();
+        fs::write(secret.join("secret"), "x").unwrap();
+        fs::write(secret.join(OsStr::from_bytes(b"j\xffk")), "junk").unwrap();
+        fs::write(secret.join(OsStr::from_bytes(b"d\xfe")).join("f"), "inner").unwrap();
+        std::os::unix::fs::symlink(OsStr::from_bytes(b"t\xfd"), secret.join("link")).unwrap();
+        assert!(commit_paths(&root, &[secret.clone()], "first").unwrap());
+        // git quotes a name that is not printable, its bytes in octal.
+        let listed = "\"sops/secrets/a/d\\376/f\"\n\"sops/secrets/a/j\\377k\"\nsops/secrets/a/link\nsops/secrets/a/secret\n";
+        assert_eq!(git(&root, &["ls-files"]), listed);
+        assert_eq!(git(&root, &["status", "--porcelain"]), "");
+        let repo = Repository::open(&root).unwrap();
+        let link = repo.head().unwrap().peel_to_tree().unwrap().get_path(Path::new("sops/secrets/a/link")).unwrap();
+        assert_eq!(link.to_object(&repo).unwrap().peel_to_blob().unwrap().content(), b"t\xfd");
+        // A second commit of the same folder (its stored trees edited) keeps them so.
+        fs::write(secret.join("secret"), "y").unwrap();
+        assert!(commit_paths(&root, &[secret], "second").unwrap());
+        assert_eq!(git(&root, &["status", "--porcelain"]), "");
+        assert_eq!(git(&root, &["write-tree"]), git(&root, &["rev-parse", "HEAD^{tree}"]));
+        git(&root, &["fsck", "--no-progress"]);
     }
 
     /// In an index of version 4 (`git update-index --index-version 4`, `feature.manyFiles`) an
