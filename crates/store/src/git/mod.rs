@@ -925,6 +925,58 @@ mod tests {
         assert_eq!(head_files(&root), [("sops/users/alice/key.json".to_string(), b"[]".to_vec())]);
     }
 
+    /// A path that turns from a folder into a file and back, among names that sort around it
+    /// as files and as folders (`a-x`, `a.x`, `a0`, `a/`), with git as the judge after each
+    /// commit: the index agrees with HEAD, the work tree is clean, and git's own next commit
+    /// keeps the change.
+    #[test]
+    fn a_folder_that_becomes_a_file_and_back_among_its_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        let s = root.join("sops/secrets");
+        for name in ["a-x", "a.x", "a0"] {
+            fs::create_dir_all(s.join(name)).unwrap();
+            fs::write(s.join(name).join("secret"), name).unwrap();
+        }
+        fs::write(s.join("a-y"), "file").unwrap();
+        fs::create_dir_all(s.join("a/users")).unwrap();
+        fs::write(s.join("a/secret"), "1").unwrap();
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-qm", "init"]);
+        let judged = |step: &str| {
+            assert_eq!(git(&root, &["status", "--porcelain"]), "", "{step}");
+            assert_eq!(git(&root, &["write-tree"]), git(&root, &["rev-parse", "HEAD^{tree}"]), "{step}");
+            git(&root, &["fsck", "--no-progress"]);
+        };
+        fs::remove_dir_all(s.join("a")).unwrap();
+        fs::write(s.join("a"), "now a file").unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "a file").unwrap());
+        judged("a file");
+        fs::remove_file(s.join("a")).unwrap();
+        fs::create_dir_all(s.join("a/users")).unwrap();
+        fs::write(s.join("a/secret"), "2").unwrap();
+        fs::write(s.join("a/users/alice"), "3").unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "a folder again").unwrap());
+        judged("a folder again");
+        fs::remove_dir_all(s.join("a")).unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "gone").unwrap());
+        judged("gone");
+        assert_eq!(
+            git(&root, &["ls-files"]),
+            "sops/secrets/a-x/secret\nsops/secrets/a-y\nsops/secrets/a.x/secret\nsops/secrets/a0/secret\n"
+        );
+        fs::create_dir_all(s.join("a")).unwrap();
+        fs::write(s.join("a/secret"), "4").unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "back").unwrap());
+        judged("back");
+        fs::write(root.join("other"), "x").unwrap();
+        git(&root, &["add", "other"]);
+        git(&root, &["commit", "-qm", "by git"]);
+        assert_eq!(git(&root, &["show", "HEAD:sops/secrets/a/secret"]), "4", "git's commit keeps the change");
+        judged("by git");
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_silent_libgit2_failure_reports_the_system_error() {
