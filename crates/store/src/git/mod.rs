@@ -1129,7 +1129,7 @@ mod tests {
         fs::write(secret.join(OsStr::from_bytes(b"j\xffk")), "junk").unwrap();
         fs::write(secret.join(OsStr::from_bytes(b"d\xfe")).join("f"), "inner").unwrap();
         std::os::unix::fs::symlink(OsStr::from_bytes(b"t\xfd"), secret.join("link")).unwrap();
-        assert!(commit_paths(&root, &[secret.clone()], "first").unwrap());
+        assert!(commit_paths(&root, std::slice::from_ref(&secret), "first").unwrap());
         // git quotes a name that is not printable, its bytes in octal.
         let listed = "\"sops/secrets/a/d\\376/f\"\n\"sops/secrets/a/j\\377k\"\nsops/secrets/a/link\nsops/secrets/a/secret\n";
         assert_eq!(git(&root, &["ls-files"]), listed);
