@@ -215,3 +215,59 @@ fn clan_dir_names_the_repository_and_clans_flags_are_accepted() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("CLAN_DIR=/nonexistent/x: no such directory"), "{}", stderr_of(&out));
 }
+
+/// A full disk when git's index is written: the index is written (into `index.lock`) before
+/// HEAD moves, as `git commit` writes it, so the failure leaves HEAD and the index as they
+/// were and says the change is not committed. Were the commit made first, the index would
+/// still stage the old content at the committed paths, and the next `git commit` by hand would
+/// take the change back. A real full disk: a tmpfs in a private mount namespace (root only).
+#[test]
+fn a_full_disk_at_the_index_write_leaves_head_and_the_index_as_they_were() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: a real full disk needs root (a tmpfs in a private mount namespace)");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    // 6,000 entries elsewhere make the index (about 600 KB) the largest write of the commit.
+    let script = r#"
+        set -eu
+        mount -t tmpfs -o size=2m tmpfs "$MNT"
+        cd "$MNT"; mkdir repo; cd repo
+        git init -q -b main; git config user.name T; git config user.email t@example.com
+        mkdir many; i=0; while [ $i -lt 6000 ]; do : > "many/a-file-with-a-longish-name-$i"; i=$((i+1)); done
+        git add .; git commit -qm init
+        "$BIN" users add alice --age-key "$ALICE" 2>/dev/null
+        SOPS_NIX_SECRET=one "$BIN" set s 2>/dev/null
+        git rev-parse HEAD > "$OUT.head"
+        dd if=/dev/zero of="$MNT/fill" bs=4096 2>/dev/null || true
+        truncate -s -150k "$MNT/fill"
+        set +e
+        SOPS_NIX_SECRET=two "$BIN" set s 2> "$OUT.err"; echo $? > "$OUT.code"
+        set -e
+        rm "$MNT/fill"
+        git rev-parse HEAD > "$OUT.after"
+        git diff --cached --name-only > "$OUT.staged"
+        test ! -e .git/index.lock
+    "#;
+    let mount = scratch.path().join("mnt");
+    fs::create_dir(&mount).unwrap();
+    let out_prefix = scratch.path().join("out");
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("MNT", &mount)
+        .env("OUT", &out_prefix)
+        .env("ALICE", ALICE)
+        .env("BIN", env!("CARGO_BIN_EXE_secrets"))
+        .env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"))
+        .env("HOME", scratch.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let read = |ext: &str| fs::read_to_string(out_prefix.with_extension(ext)).unwrap();
+    let said = read("err");
+    assert_eq!(read("code").trim(), "1", "the write fails: {said}");
+    assert!(said.contains("index.lock") && said.contains("No space left on device"), "{said}");
+    assert!(said.contains("not committed"), "{said}");
+    assert_eq!(read("after"), read("head"), "nothing is committed");
+    assert_eq!(read("staged"), "", "the index still agrees with HEAD: {said}");
+}

@@ -47,16 +47,35 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
-    /// Writes the new index and renames it over the old one, releasing the lock. The index is
-    /// written through a buffer and checksummed on the way: a copy of it is never held.
-    pub(super) fn write(mut self) -> Result<()> {
-        let mut out = Checksummed { inner: std::io::BufWriter::with_capacity(1 << 20, &mut self.lock.file), sum: Sha1::new() };
-        let written = self.plan.write_to(&self.old, &mut out).and_then(|()| {
-            let Checksummed { mut inner, sum } = out;
-            inner.write_all(&sum.finalize())?;
-            inner.flush()
-        });
+    /// Writes the new index into `index.lock`, checksummed on the way through a buffer (a copy
+    /// of it is never held), and keeps the lock: the index is put in place by
+    /// [`Written::put_in_place`] once the commit is made, as `git commit` does. A write that
+    /// fails (a full disk) so fails before anything is committed, and HEAD stays as it was;
+    /// written after the commit, it would leave the old entries staged at the committed paths,
+    /// and the next `git commit` would take the change back.
+    pub(super) fn write(mut self) -> Result<Written> {
+        let written = {
+            let mut out = Checksummed { inner: std::io::BufWriter::with_capacity(1 << 20, &mut self.lock.file), sum: Sha1::new() };
+            self.plan.write_to(&self.old, &mut out).and_then(|()| {
+                let Checksummed { mut inner, sum } = out;
+                inner.write_all(&sum.finalize())?;
+                inner.flush()
+            })
+        };
         written.map_err(|e| StoreError::io(&self.lock.path, e))?;
+        Ok(Written { lock: self.lock })
+    }
+}
+
+/// The new index, written into `index.lock` and not yet in place; the lock is removed (and the
+/// index left as it was) when this is dropped.
+pub(super) struct Written {
+    lock: Lock,
+}
+
+impl Written {
+    /// Renames `index.lock` over the index, releasing the lock.
+    pub(super) fn put_in_place(mut self) -> Result<()> {
         fs::rename(&self.lock.path, &self.lock.index).map_err(|e| StoreError::io(&self.lock.index, e))?;
         self.lock.held = false;
         Ok(())
@@ -227,8 +246,10 @@ fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
             from + memchr::memchr(0, data.get(from..body_end)?)?
         };
         let end = at + ((BEFORE_FLAGS + 2 + extended + (path_end - path_start) + 8) & !7);
-        let padding = data.get(path_end..end)?;
-        if end > body_end || padding.iter().any(|b| *b != 0) || path_end == path_start {
+        // git reads a path by its length and never looks at the padding after it (nor does it
+        // write anything but zeros there): an entry with other bytes there is copied as it is,
+        // still readable by git, instead of being handed to libgit2, which misreads it.
+        if end > body_end || path_end == path_start || memchr::memchr(0, &data[path_start..path_end]).is_some() {
             return None;
         }
         let entry = Entry { start: at, end, path_start, path_end };
@@ -259,7 +280,7 @@ fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
 
 /// A committed path as the index writes it.
 fn path_bytes(path: &Path) -> Vec<u8> {
-    path.to_string_lossy().replace('\\', "/").into_bytes()
+    super::git_path(path)
 }
 
 /// Whether `folder` is a folder above `path` (the root, `""`, is above every path).
@@ -520,6 +541,22 @@ mod tests {
         let mut version4 = old;
         version4[7] = 4;
         assert!(spliced(&version4, &[change("c", vec![])]).is_none());
+    }
+
+    /// Bytes other than zeros after a path (git never writes them, and reads past them) leave
+    /// the entry as it is: copied, not refused, so the index is never handed to libgit2 for it.
+    #[test]
+    fn an_entry_with_odd_padding_is_copied_as_it_is() {
+        let mut old = index_of(vec![file("a", b"1"), file("b", b"2")]);
+        // The byte after the first path, `a`.
+        let after_path = HEADER + BEFORE_FLAGS + 2 + 1;
+        old[after_path] = b'1';
+        let body = old.len() - CHECKSUM;
+        let sum = Sha1::digest(&old[..body]);
+        old[body..].copy_from_slice(&sum);
+        let new = spliced(&old, &[change("b", vec![file("b", b"3")])]).expect("spliced");
+        assert_eq!(new[HEADER..after_path + 1], old[HEADER..after_path + 1], "the odd entry is kept byte for byte");
+        assert_eq!(paths(&new), ["a", "b"]);
     }
 
     #[test]

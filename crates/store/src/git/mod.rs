@@ -91,9 +91,6 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), &git_dir);
     let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: git_dir.clone() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
-    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
-
     // A bulk change writes its objects through a second handle whose object database keeps
     // them in memory, then stores them as one pack before anything refers to them.
     let bulk = (paths.len() >= PACK_FROM_PATHS).then(|| bulk_handle(root)).transpose()?;
@@ -107,6 +104,15 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
         .iter()
         .map(|p| relative_to_with(&workdir, p, &mut resolved).and_then(|rel| collect(objects, &workdir, rel)))
         .collect::<Result<_>>()?;
+    // git's index lock is taken before HEAD is read and held until HEAD has moved, as `git
+    // commit -a` or `git commit -- <paths>` hold it: such a commit run meanwhile has either
+    // finished, and this commit goes on top of it, or is told the lock is held. A plain `git
+    // commit` releases the lock before it moves HEAD, so HEAD can still move in between; libgit2
+    // then refuses ("current tip is not the first parent") and nothing is lost. The new index
+    // itself is built from what the lock protects.
+    let prepared = index_file::prepare(&git_dir, &changes)?;
+    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
     let baseline = match &head_tree {
         Some(tree) => objects.find_tree(tree.id()).map_err(git_err)?,
         None => objects.find_tree(objects.treebuilder(None).and_then(|b| b.write()).map_err(git_err)?).map_err(git_err)?,
@@ -146,44 +152,32 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let how = how_to_commit(&repo, &config, env);
     // Bring the real index in line for the committed paths, so `git status` shows them clean
     // (and, when git itself commits, so that it finds the new paths, as after `git add`). The
-    // new index is built before the commit, so a refusal leaves HEAD as it was.
-    let index = if let Some(prepared) = index_file::prepare(&git_dir, &changes)? {
-        Staged::Spliced(prepared)
+    // new index is written before the commit, as `git commit` writes it: a refusal or a failed
+    // write (a full disk) leaves HEAD as it was. Written after the commit, a failed write would
+    // leave the committed paths staged at their old content, and the next `git commit` would
+    // take the change back. The spliced index waits in git's lock until HEAD has moved;
+    // libgit2, which takes and releases the lock itself, writes its whole index first.
+    let spliced = if let Some(prepared) = prepared {
+        Some(prepared.write()?)
     } else {
         let mut index = repo.index().map_err(git_err)?;
         apply(&mut index, &changes)?;
-        Staged::Libgit2(index)
+        index.write().map_err(git_err)?;
+        None
     };
     match how {
         How::InProcess { author, committer } => {
             let parents: Vec<&git2::Commit> = head_commit.iter().collect();
             repo.commit(Some("HEAD"), &author, &committer, subject, &tree, &parents).map_err(git_err)?;
-            index.write(&git_err)?;
+            spliced.map(index_file::Written::put_in_place).transpose()?;
         }
         How::ByGit(reason) => {
-            index.write(&git_err)?;
+            spliced.map(index_file::Written::put_in_place).transpose()?;
             let changed = changed_paths(&repo, head_tree.as_ref(), &tree).map_err(git_err)?;
             run_git_commit(&workdir, &changed, subject, reason)?;
         }
     }
     Ok(true)
-}
-
-/// The index with the committed paths staged, to be written.
-enum Staged {
-    /// Spliced at the committed paths (the common case: its cost follows the change).
-    Spliced(index_file::Prepared),
-    /// Read and updated by libgit2, for an index the splice leaves to it.
-    Libgit2(Index),
-}
-
-impl Staged {
-    fn write(self, git_err: &dyn Fn(git2::Error) -> StoreError) -> Result<()> {
-        match self {
-            Staged::Spliced(prepared) => prepared.write(),
-            Staged::Libgit2(mut index) => index.write().map_err(git_err),
-        }
-    }
 }
 
 /// The git work tree `root` belongs to: `root` itself or a folder above it (a repository whose
@@ -429,17 +423,19 @@ fn updated_tree(repo: &Repository, baseline: &git2::Tree<'_>, changes: &[StagedP
             .map(|e| e.to_owned());
         match found {
             Some(entry) if entry.kind() == Some(git2::ObjectType::Tree) => {
-                let prefix = change.rel.to_string_lossy().replace('\\', "/");
+                let prefix = git_path(&change.rel);
                 let subtree = entry.to_object(repo)?.peel_to_tree()?;
                 subtree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
                     if entry.kind() != Some(git2::ObjectType::Tree) {
-                        let path = format!("{prefix}/{folder}{}", String::from_utf8_lossy(entry.name_bytes()));
-                        old.push((path.into_bytes(), entry.id(), entry.filemode()));
+                        // The walk gives folders as text: one whose name is not UTF-8 ends it
+                        // with an error, and the change takes the whole-index way.
+                        let path = [prefix.as_slice(), b"/", folder.as_bytes(), entry.name_bytes()].concat();
+                        old.push((path, entry.id(), entry.filemode()));
                     }
                     git2::TreeWalkResult::Ok
                 })?;
             }
-            Some(entry) => old.push((change.rel.to_string_lossy().replace('\\', "/").into_bytes(), entry.id(), entry.filemode())),
+            Some(entry) => old.push((git_path(&change.rel), entry.id(), entry.filemode())),
             None => {}
         }
         for (path, _, _) in &old {
@@ -493,6 +489,9 @@ fn new_objects(repo: &Repository, root: &git2::Tree<'_>, changes: &[StagedPath])
     ids.extend(folders.values().flatten().map(git2::Tree::id));
     Ok(ids.into_iter().collect())
 }
+
+/// git's index flag saying an entry has extended flags (`flags_extended`).
+const EXTENDED_FLAGS: u16 = 0x4000;
 
 /// git's index flag for an intent-to-add entry (`git add --intent-to-add`), in the extended
 /// flags of an index entry.
@@ -572,6 +571,13 @@ fn relative_to_with(workdir: &Path, path: &Path, resolved: &mut std::collections
         .map_err(|_| StoreError::NotInWorkTree { path: path.to_path_buf(), workdir: workdir.to_path_buf() })
 }
 
+/// A work-tree path as git records it: its bytes as the file system holds them (a name that is
+/// not UTF-8 is committed as it is, as `git add` commits it, not as a replacement character
+/// naming a file that does not exist).
+fn git_path(rel: &Path) -> Vec<u8> {
+    rel.as_os_str().as_encoded_bytes().to_vec()
+}
+
 /// A committed path's work-tree state: the files under it (none when it was deleted).
 struct StagedPath {
     rel: PathBuf,
@@ -634,7 +640,7 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
     let (content, mode) = if let Some((EntryKind::Symlink, _)) = folder.kind(name)? {
         let missing = || StoreError::io(folder.path().join(name), std::io::ErrorKind::NotFound.into());
         let target = folder.link_target(name).ok_or_else(missing)?;
-        (target.to_string_lossy().into_owned().into_bytes(), 0o120000)
+        (target.into_os_string().into_encoded_bytes(), 0o120000)
     } else {
         let bytes = folder.read(name, Limit::Secret)?;
         (bytes, if folder.is_executable(name) { 0o100755 } else { 0o100644 })
@@ -644,7 +650,7 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
     } else {
         git2::Oid::hash_object(git2::ObjectType::Blob, b"").map_err(git_err)?
     };
-    let path = rel.to_string_lossy().replace('\\', "/").into_bytes();
+    let path = git_path(rel);
     // git's index keeps the size modulo 2^32, as git itself does.
     #[allow(clippy::cast_possible_truncation)]
     let size = content.len() as u32;
@@ -664,7 +670,10 @@ fn index_entry(file: &StagedFile, file_size: u32, flags_extended: u16) -> IndexE
         gid: 0,
         file_size,
         id: file.id,
-        flags: 0,
+        // libgit2 marks an entry with extended flags itself when it writes an index of version 2
+        // or 3, not of version 4: unmarked, an intent-to-add entry would be written as an
+        // empty file staged for the next commit.
+        flags: if flags_extended == 0 { 0 } else { EXTENDED_FLAGS },
         flags_extended,
         path: file.path.clone(),
     }
@@ -925,6 +934,58 @@ mod tests {
         assert_eq!(head_files(&root), [("sops/users/alice/key.json".to_string(), b"[]".to_vec())]);
     }
 
+    /// A path that turns from a folder into a file and back, among names that sort around it
+    /// as files and as folders (`a-x`, `a.x`, `a0`, `a/`), with git as the judge after each
+    /// commit: the index agrees with HEAD, the work tree is clean, and git's own next commit
+    /// keeps the change.
+    #[test]
+    fn a_folder_that_becomes_a_file_and_back_among_its_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        let s = root.join("sops/secrets");
+        for name in ["a-x", "a.x", "a0"] {
+            fs::create_dir_all(s.join(name)).unwrap();
+            fs::write(s.join(name).join("secret"), name).unwrap();
+        }
+        fs::write(s.join("a-y"), "file").unwrap();
+        fs::create_dir_all(s.join("a/users")).unwrap();
+        fs::write(s.join("a/secret"), "1").unwrap();
+        git(&root, &["add", "-A"]);
+        git(&root, &["commit", "-qm", "init"]);
+        let judged = |step: &str| {
+            assert_eq!(git(&root, &["status", "--porcelain"]), "", "{step}");
+            assert_eq!(git(&root, &["write-tree"]), git(&root, &["rev-parse", "HEAD^{tree}"]), "{step}");
+            git(&root, &["fsck", "--no-progress"]);
+        };
+        fs::remove_dir_all(s.join("a")).unwrap();
+        fs::write(s.join("a"), "now a file").unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "a file").unwrap());
+        judged("a file");
+        fs::remove_file(s.join("a")).unwrap();
+        fs::create_dir_all(s.join("a/users")).unwrap();
+        fs::write(s.join("a/secret"), "2").unwrap();
+        fs::write(s.join("a/users/alice"), "3").unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "a folder again").unwrap());
+        judged("a folder again");
+        fs::remove_dir_all(s.join("a")).unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "gone").unwrap());
+        judged("gone");
+        assert_eq!(
+            git(&root, &["ls-files"]),
+            "sops/secrets/a-x/secret\nsops/secrets/a-y\nsops/secrets/a.x/secret\nsops/secrets/a0/secret\n"
+        );
+        fs::create_dir_all(s.join("a")).unwrap();
+        fs::write(s.join("a/secret"), "4").unwrap();
+        assert!(commit_paths(&root, &[s.join("a")], "back").unwrap());
+        judged("back");
+        fs::write(root.join("other"), "x").unwrap();
+        git(&root, &["add", "other"]);
+        git(&root, &["commit", "-qm", "by git"]);
+        assert_eq!(git(&root, &["show", "HEAD:sops/secrets/a/secret"]), "4", "git's commit keeps the change");
+        judged("by git");
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_silent_libgit2_failure_reports_the_system_error() {
@@ -1060,5 +1121,55 @@ mod tests {
         let alice = index.get_path(Path::new("sops/users/alice/key.json"), 0).unwrap();
         assert_eq!(alice.flags_extended & INTENT_TO_ADD, 0, "a tracked file is not re-marked");
         assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 0, "marking twice changes nothing");
+    }
+
+    /// Names that are not UTF-8 (a file, a folder, a link's target) are committed as their
+    /// bytes, as `git add` commits them: git then finds the work tree clean, not a file of a
+    /// replacement-character name deleted and the real one untracked.
+    #[test]
+    fn names_that_are_not_utf8_are_committed_as_they_are() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        let secret = root.join("sops/secrets/a");
+        fs::create_dir_all(secret.join(OsStr::from_bytes(b"d\xfe"))).unwrap();
+        fs::write(secret.join("secret"), "x").unwrap();
+        fs::write(secret.join(OsStr::from_bytes(b"j\xffk")), "junk").unwrap();
+        fs::write(secret.join(OsStr::from_bytes(b"d\xfe")).join("f"), "inner").unwrap();
+        std::os::unix::fs::symlink(OsStr::from_bytes(b"t\xfd"), secret.join("link")).unwrap();
+        assert!(commit_paths(&root, std::slice::from_ref(&secret), "first").unwrap());
+        // git quotes a name that is not printable, its bytes in octal.
+        let listed = "\"sops/secrets/a/d\\376/f\"\n\"sops/secrets/a/j\\377k\"\nsops/secrets/a/link\nsops/secrets/a/secret\n";
+        assert_eq!(git(&root, &["ls-files"]), listed);
+        assert_eq!(git(&root, &["status", "--porcelain"]), "");
+        let repo = Repository::open(&root).unwrap();
+        let link = repo.head().unwrap().peel_to_tree().unwrap().get_path(Path::new("sops/secrets/a/link")).unwrap();
+        assert_eq!(link.to_object(&repo).unwrap().peel_to_blob().unwrap().content(), b"t\xfd");
+        // A second commit of the same folder (its stored trees edited) keeps them so.
+        fs::write(secret.join("secret"), "y").unwrap();
+        assert!(commit_paths(&root, &[secret], "second").unwrap());
+        assert_eq!(git(&root, &["status", "--porcelain"]), "");
+        assert_eq!(git(&root, &["write-tree"]), git(&root, &["rev-parse", "HEAD^{tree}"]));
+        git(&root, &["fsck", "--no-progress"]);
+    }
+
+    /// In an index of version 4 (`git update-index --index-version 4`, `feature.manyFiles`) an
+    /// intent-to-add entry stays one: git sees a new file, not an empty one staged.
+    #[test]
+    fn intent_to_add_entries_stay_so_in_an_index_of_version_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        fs::create_dir_all(root.join("sops/users/alice")).unwrap();
+        fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
+        assert!(commit_paths(&root, &[root.join("sops/users/alice")], "alice").unwrap());
+        git(&root, &["update-index", "--index-version", "4"]);
+        fs::create_dir_all(root.join("sops/users/bob")).unwrap();
+        fs::write(root.join("sops/users/bob/key.json"), "[2]").unwrap();
+        assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 1);
+        assert_eq!(git(&root, &["status", "--porcelain"]), " A sops/users/bob/key.json\n");
+        assert_eq!(git(&root, &["diff", "--cached", "--name-only"]), "", "nothing is staged");
+        assert_eq!(git(&root, &["ls-files", "-v", "sops/users/bob"]), "H sops/users/bob/key.json\n");
     }
 }

@@ -7,8 +7,11 @@
 //!
 //! A tree object is git's: entries of `<octal mode> <name>\0<20-byte id>`, sorted by name with
 //! a folder's name compared as if it ended in `/`. Anything unexpected — a tree that does not
-//! read so, a file where a changed path needs a folder — returns `None`, and the caller uses
-//! libgit2's editor, which handles or refuses it.
+//! read so, a folder on a changed path with an entry `git fsck` faults (a mode other than git's
+//! five as git writes them, a name twice, `.`, `..`, `.git` or a name with a `/`), a file where
+//! a changed path needs a folder — returns `None`, and the caller uses libgit2's editor, which
+//! handles or refuses it: the entries of such a folder are never copied into a new one as they
+//! stand.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -176,6 +179,20 @@ fn git_order(a: &Entry<'_>, b: &Entry<'_>) -> Ordering {
     key(a).cmp(key(b))
 }
 
+/// The mode of a tree entry, when written as git writes it: one of git's five modes, in octal
+/// without leading zeros (`git fsck` warns of a zero-padded or other mode, which would be
+/// copied into the new folder as it stands).
+fn canonical_mode(text: &[u8]) -> Option<u32> {
+    match text {
+        b"100644" => Some(0o100644),
+        b"100755" => Some(0o100755),
+        b"120000" => Some(0o120000),
+        b"160000" => Some(0o160000),
+        b"40000" => Some(FOLDER_MODE),
+        _ => None,
+    }
+}
+
 /// The entries of a stored tree, in order; `None` when it does not read as one.
 fn read_entries(data: &[u8]) -> Option<Vec<Entry<'_>>> {
     let mut entries: Vec<Entry<'_>> = Vec::new();
@@ -184,11 +201,17 @@ fn read_entries(data: &[u8]) -> Option<Vec<Entry<'_>>> {
         let space = at + memchr::memchr(b' ', &data[at..])?;
         let nul = space + 1 + memchr::memchr(0, &data[space + 1..])?;
         let end = nul.checked_add(21).filter(|end| *end <= data.len())?;
-        let mode = u32::from_str_radix(std::str::from_utf8(&data[at..space]).ok()?, 8).ok()?;
+        let mode = canonical_mode(&data[at..space])?;
         let name = &data[space + 1..nul];
         let id = Oid::from_bytes(&data[nul + 1..end]).ok()?;
         let entry = Entry { name, folder: mode == FOLDER_MODE, raw: Some(&data[at..end]), mode, id };
-        if name.is_empty() || entries.last().is_some_and(|last| git_order(last, &entry) != Ordering::Less) {
+        // Kept byte for byte, an entry `git fsck` finds fault with would be written again into
+        // the new folder: a name that is a path or a step out of the folder, or one name twice
+        // (a file and a folder `a` sort apart, as `a` and `a/`).
+        if matches!(name, b"" | b"." | b"..") || name.eq_ignore_ascii_case(b".git") || name.contains(&b'/') {
+            return None;
+        }
+        if entries.last().is_some_and(|last| last.name == name || git_order(last, &entry) != Ordering::Less) {
             return None;
         }
         entries.push(entry);
@@ -248,5 +271,43 @@ mod tests {
         // A file in the way of a new folder is left to libgit2.
         let blocked = vec![StagedPath { rel: PathBuf::from("t/x"), files: vec![file(&odb, "t/x", b"8")] }];
         assert!(updated(&odb, base, &blocked).unwrap().is_none());
+    }
+    /// A stored folder on a changed path that `git fsck` finds fault with is left to libgit2
+    /// (which writes its entries again in git's form) rather than copied into the new folder.
+    #[test]
+    fn a_folder_git_fsck_faults_is_not_edited() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let blob = odb.write(ObjectType::Blob, b"x").unwrap();
+        let folder = odb.write(ObjectType::Tree, &raw(&[("100644", "f", blob)])).unwrap();
+        let change = vec![StagedPath { rel: PathBuf::from("s/b"), files: vec![file(&odb, "s/b", b"new")] }];
+        let edited = |entries: &[(&str, &str, Oid)]| {
+            let inner = odb.write(ObjectType::Tree, &raw(entries)).unwrap();
+            let root = odb.write(ObjectType::Tree, &raw(&[("40000", "s", inner)])).unwrap();
+            updated(&odb, root, &change).unwrap()
+        };
+        assert!(edited(&[("40000", "a", folder), ("100644", "c", blob)]).is_some(), "a sound folder is edited");
+        for (what, entries) in [
+            ("out of order", vec![("100644", "c", blob), ("40000", "a", folder)]),
+            ("a zero-padded mode", vec![("040000", "a", folder), ("100644", "c", blob)]),
+            ("a mode git does not write", vec![("100664", "a", blob), ("100644", "c", blob)]),
+            ("a name twice, as a file and a folder", vec![("100644", "a", blob), ("40000", "a", folder)]),
+            ("a name that is a path", vec![("100644", "a/x", blob), ("100644", "c", blob)]),
+            ("a step out of the folder", vec![("40000", "..", folder), ("100644", "c", blob)]),
+            ("a .git folder", vec![("40000", ".GIT", folder), ("100644", "c", blob)]),
+        ] {
+            assert!(edited(&entries).is_none(), "{what}");
+        }
+    }
+
+    /// A tree object's bytes, entries as given (in the given order).
+    fn raw(entries: &[(&str, &str, Oid)]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for (mode, name, id) in entries {
+            bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        bytes
     }
 }
