@@ -555,7 +555,7 @@ mod tests {
         let sum = Sha1::digest(&old[..body]);
         old[body..].copy_from_slice(&sum);
         let new = spliced(&old, &[change("b", vec![file("b", b"3")])]).expect("spliced");
-        assert_eq!(new[HEADER..after_path + 1], old[HEADER..after_path + 1], "the odd entry is kept byte for byte");
+        assert_eq!(new[HEADER..=after_path], old[HEADER..=after_path], "the odd entry is kept byte for byte");
         assert_eq!(paths(&new), ["a", "b"]);
     }
 
