@@ -582,4 +582,74 @@ mod tests {
         assert!(invalidated(&tree[..tree.len() - 1], &[]).is_none(), "a cut record");
         assert!(invalidated(b"\x00-1 1\n", &[]).is_none(), "a missing subtree");
     }
+
+    /// Whether libgit2 reads `index` (the way an index was read before it was spliced).
+    fn libgit2_reads(index: &[u8]) -> bool {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        fs::write(&path, index).unwrap();
+        git2::Index::open(&path).is_ok()
+    }
+
+    /// An index with cached trees, as git leaves one after a commit.
+    fn index_with_trees() -> Vec<u8> {
+        let mut index = index_of(vec![file("a/x", b"1"), file("a-b", b"2"), file("b/c/d", b"3")]);
+        index.truncate(index.len() - CHECKSUM);
+        let mut trees = Vec::new();
+        trees.extend_from_slice(b"\x003 2\n");
+        trees.extend_from_slice(&[1; 20]);
+        trees.extend_from_slice(b"a\x001 0\n");
+        trees.extend_from_slice(&[2; 20]);
+        trees.extend_from_slice(b"b\x001 1\n");
+        trees.extend_from_slice(&[3; 20]);
+        trees.extend_from_slice(b"c\x001 0\n");
+        trees.extend_from_slice(&[4; 20]);
+        index.extend_from_slice(b"TREE");
+        index.extend_from_slice(&u32::try_from(trees.len()).unwrap().to_be_bytes());
+        index.extend_from_slice(&trees);
+        let sum = Sha1::digest(&index);
+        index.extend_from_slice(&sum);
+        index
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            /// A damaged index (bytes changed, its checksum made to match or not) is spliced
+            /// or left to libgit2, never a panic; and what libgit2 read before, it reads after.
+            #[test]
+            fn a_damaged_index_is_spliced_or_left_alone(
+                changes in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..6),
+                resum in any::<bool>(),
+            ) {
+                let mut old = index_with_trees();
+                prop_assert!(libgit2_reads(&old));
+                for (at, byte) in changes {
+                    let i = at.index(old.len() - CHECKSUM);
+                    old[i] = byte;
+                }
+                if resum {
+                    let body = old.len() - CHECKSUM;
+                    let sum = Sha1::digest(&old[..body]);
+                    old[body..].copy_from_slice(&sum);
+                }
+                if let Some(new) = spliced(&old, &[change("a", vec![file("a/y", b"4")]), change("b/c", vec![])]) {
+                    prop_assert!(resum, "a checksum that does not match is never spliced");
+                    if libgit2_reads(&old) {
+                        prop_assert!(libgit2_reads(&new));
+                    }
+                }
+            }
+
+            /// Any bytes as cached trees are rewritten or left out, never a panic.
+            #[test]
+            fn any_cached_trees_are_read_without_a_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let _ = invalidated(&data, &[b"a/b".to_vec(), Vec::new()]);
+            }
+        }
+    }
 }

@@ -310,4 +310,19 @@ mod tests {
         }
         bytes
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes as a stored tree read as entries in git's order, or not at all.
+            #[test]
+            fn any_bytes_read_as_a_tree_or_not_at_all(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+                if let Some(entries) = read_entries(&data) {
+                    prop_assert!(entries.windows(2).all(|w| git_order(&w[0], &w[1]) == Ordering::Less));
+                }
+            }
+        }
+    }
 }
