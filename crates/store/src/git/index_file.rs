@@ -626,8 +626,9 @@ mod tests {
                 changes in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..6),
                 resum in any::<bool>(),
             ) {
-                let mut old = index_with_trees();
-                prop_assert!(libgit2_reads(&old));
+                let original = index_with_trees();
+                prop_assert!(libgit2_reads(&original));
+                let mut old = original.clone();
                 for (at, byte) in changes {
                     let i = at.index(old.len() - CHECKSUM);
                     old[i] = byte;
@@ -638,7 +639,7 @@ mod tests {
                     old[body..].copy_from_slice(&sum);
                 }
                 if let Some(new) = spliced(&old, &[change("a", vec![file("a/y", b"4")]), change("b/c", vec![])]) {
-                    prop_assert!(resum, "a checksum that does not match is never spliced");
+                    prop_assert!(resum || old == original, "a checksum that does not match is never spliced");
                     if libgit2_reads(&old) {
                         prop_assert!(libgit2_reads(&new));
                     }

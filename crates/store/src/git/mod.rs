@@ -706,6 +706,14 @@ mod tests {
         repo
     }
 
+    /// A new repository (see [`init`]) in a folder of its own, removed when the guard drops.
+    fn new_repo() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        init(&root);
+        (dir, root)
+    }
+
     fn head_message(root: &Path) -> Option<String> {
         let repo = Repository::open(root).ok()?;
         let commit = repo.head().ok()?.peel_to_commit().ok()?;
@@ -714,9 +722,7 @@ mod tests {
 
     #[test]
     fn commits_only_the_given_paths_and_records_deletions() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         fs::create_dir_all(root.join("sops/users/alice")).unwrap();
         fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
         fs::write(root.join("unrelated"), "x").unwrap();
@@ -799,9 +805,7 @@ mod tests {
 
     #[test]
     fn a_bulk_change_is_one_pack_and_the_tree_is_what_git_would_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         let names: Vec<String> = (0..100).map(|i| format!("s{i:03}")).collect();
         for name in &names {
             fs::create_dir_all(root.join("sops/secrets").join(name).join("users")).unwrap();
@@ -857,9 +861,7 @@ mod tests {
     /// tree clean, and its next commit (which reuses the index's cached trees) keeps our change.
     #[test]
     fn the_index_stays_git_s_own_after_a_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         for name in ["a", "b", "c"] {
             fs::create_dir_all(root.join("sops/secrets").join(name).join("users")).unwrap();
             fs::write(root.join("sops/secrets").join(name).join("secret"), name).unwrap();
@@ -905,9 +907,7 @@ mod tests {
     /// An index in a format the splice leaves alone (version 4) is updated through libgit2.
     #[test]
     fn an_index_of_version_4_is_updated_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         fs::create_dir_all(root.join("sops/secrets/a")).unwrap();
         fs::write(root.join("sops/secrets/a/secret"), "a").unwrap();
         git(&root, &["add", "-A"]);
@@ -921,9 +921,7 @@ mod tests {
 
     #[test]
     fn a_file_that_becomes_a_folder_is_committed_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         fs::create_dir_all(root.join("sops/users")).unwrap();
         fs::write(root.join("sops/users/alice"), "file").unwrap();
         assert!(commit_paths(&root, &[root.join("sops/users/alice")], "a file").unwrap());
@@ -940,9 +938,7 @@ mod tests {
     /// keeps the change.
     #[test]
     fn a_folder_that_becomes_a_file_and_back_among_its_neighbours() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         let s = root.join("sops/secrets");
         for name in ["a-x", "a.x", "a0"] {
             fs::create_dir_all(s.join(name)).unwrap();
@@ -1105,9 +1101,7 @@ mod tests {
 
     #[test]
     fn new_files_are_marked_intent_to_add_and_tracked_ones_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         fs::create_dir_all(root.join("sops/users/alice")).unwrap();
         fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
         assert!(commit_paths(&root, &[root.join("sops/users/alice")], "alice").unwrap());
@@ -1129,9 +1123,7 @@ mod tests {
     #[test]
     fn names_that_are_not_utf8_are_committed_as_they_are() {
         use std::os::unix::ffi::OsStrExt;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         let secret = root.join("sops/secrets/a");
         fs::create_dir_all(secret.join(OsStr::from_bytes(b"d\xfe"))).unwrap();
         fs::write(secret.join("secret"), "x").unwrap();
@@ -1158,9 +1150,7 @@ mod tests {
     /// intent-to-add entry stays one: git sees a new file, not an empty one staged.
     #[test]
     fn intent_to_add_entries_stay_so_in_an_index_of_version_4() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        init(&root);
+        let (_dir, root) = new_repo();
         fs::create_dir_all(root.join("sops/users/alice")).unwrap();
         fs::write(root.join("sops/users/alice/key.json"), "[]").unwrap();
         assert!(commit_paths(&root, &[root.join("sops/users/alice")], "alice").unwrap());
