@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
-use super::{StagedFile, StagedPath};
+use super::{git_path, StagedFile, StagedPath, EXTENDED_FLAGS};
 use crate::error::{Result, StoreError};
 
 const SIGNATURE: &[u8; 4] = b"DIRC";
@@ -30,8 +30,6 @@ const CHECKSUM: usize = 20;
 /// The bytes of an entry before its flags: two times (8 each), device, inode, mode, owner,
 /// group, size (4 each) and the object id (20).
 const BEFORE_FLAGS: usize = 60;
-/// The flag that says an extended-flags field (version 3 and later) follows the flags.
-const EXTENDED: u16 = 0x4000;
 /// The flags' bits holding the path length (0xfff: that long or longer).
 const NAME_MASK: u16 = 0x0fff;
 /// The flags' bits holding the merge stage (0 for a merged entry).
@@ -149,8 +147,7 @@ pub(super) fn tracked(git_dir: &Path, paths: &[&[u8]]) -> Result<Option<Vec<bool
     let Some(parsed) = parse(&data, false) else {
         return Ok(None);
     };
-    let path_of = |entry: &Entry| &data[entry.path_start..entry.path_end];
-    Ok(Some(paths.iter().map(|path| parsed.entries.binary_search_by(|entry| path_of(entry).cmp(path)).is_ok()).collect()))
+    Ok(Some(paths.iter().map(|path| parsed.find(&data, path).is_some()).collect()))
 }
 
 /// The index's bytes (those of an empty index when there is none yet); `None` when it is too
@@ -189,12 +186,26 @@ struct Entry {
     path_end: usize,
 }
 
+impl Entry {
+    /// The entry's path, in the index `data` it was read from.
+    fn path<'d>(&self, data: &'d [u8]) -> &'d [u8] {
+        &data[self.path_start..self.path_end]
+    }
+}
+
 /// The old index, read: its version, entries (sorted by path, as git keeps them) and
 /// extensions.
 struct Parsed {
     version: u32,
     entries: Vec<Entry>,
     extensions: Vec<([u8; 4], std::ops::Range<usize>)>,
+}
+
+impl Parsed {
+    /// The position of the entry at `path`, in the index `data` this was read from.
+    fn find(&self, data: &[u8], path: &[u8]) -> Option<usize> {
+        self.entries.binary_search_by(|entry| entry.path(data).cmp(path)).ok()
+    }
 }
 
 fn be32(data: &[u8], at: usize) -> Option<u32> {
@@ -227,7 +238,7 @@ fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
     let mut at = HEADER;
     for _ in 0..count {
         let flags = be16(data, at + BEFORE_FLAGS)?;
-        let extended = if flags & EXTENDED == 0 {
+        let extended = if flags & EXTENDED_FLAGS == 0 {
             0
         } else if version >= 3 {
             2
@@ -254,10 +265,8 @@ fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
         }
         let entry = Entry { start: at, end, path_start, path_end };
         // Sorted and unique, as git writes them: the searches below rely on it.
-        if let Some(last) = entries.last() {
-            if data[last.path_start..last.path_end] >= data[path_start..path_end] {
-                return None;
-            }
+        if entries.last().is_some_and(|last: &Entry| last.path(data) >= entry.path(data)) {
+            return None;
         }
         entries.push(entry);
         at = end;
@@ -278,14 +287,42 @@ fn parse(data: &[u8], verify: bool) -> Option<Parsed> {
     Some(Parsed { version, entries, extensions })
 }
 
-/// A committed path as the index writes it.
-fn path_bytes(path: &Path) -> Vec<u8> {
-    super::git_path(path)
+/// The committed paths as the index writes them, sorted: a folder of the cached trees is
+/// told to be on a changed path by a few searches, not by a look at every changed path (a
+/// re-key changes thousands, and the cached trees hold every folder).
+struct Changed {
+    paths: Vec<Vec<u8>>,
 }
 
-/// Whether `folder` is a folder above `path` (the root, `""`, is above every path).
-fn is_above(folder: &[u8], path: &[u8]) -> bool {
-    folder.is_empty() || (path.len() > folder.len() && path.starts_with(folder) && path[folder.len()] == b'/')
+impl Changed {
+    fn new(changes: &[StagedPath]) -> Changed {
+        Changed::from_paths(changes.iter().map(|change| git_path(&change.rel).to_vec()).collect())
+    }
+
+    fn from_paths(mut paths: Vec<Vec<u8>>) -> Changed {
+        paths.sort();
+        paths.dedup();
+        Changed { paths }
+    }
+
+    fn contains(&self, path: &[u8]) -> bool {
+        self.paths.binary_search_by(|p| p.as_slice().cmp(path)).is_ok()
+    }
+
+    /// Whether `path` is a changed path, or a folder above or below one (the root, `""`, is
+    /// above every path).
+    fn touches(&self, path: &[u8]) -> bool {
+        if path.is_empty() {
+            return !self.paths.is_empty();
+        }
+        let mut below = path.to_vec();
+        below.push(b'/');
+        let first_below = self.paths.partition_point(|p| p.as_slice() < below.as_slice());
+        let changed_below = self.paths.get(first_below).is_some_and(|p| p.starts_with(&below));
+        let changed_above =
+            self.contains(b"") || path.iter().enumerate().filter(|(_, b)| **b == b'/').any(|(i, _)| self.contains(&path[..i]));
+        self.contains(path) || changed_below || changed_above
+    }
 }
 
 /// The new index, planned: `old` with the entries at and below each changed path replaced by
@@ -294,8 +331,8 @@ fn is_above(folder: &[u8], path: &[u8]) -> bool {
 fn plan(old: &[u8], changes: &[StagedPath]) -> Option<Plan> {
     let parsed = parse(old, true)?;
     let entries = &parsed.entries;
-    let path_of = |entry: &Entry| &old[entry.path_start..entry.path_end];
-    let find = |path: &[u8]| entries.binary_search_by(|entry| path_of(entry).cmp(path)).ok();
+    let path_of = |entry: &Entry| entry.path(old);
+    let find = |path: &[u8]| parsed.find(old, path);
     let first_below = |path: &[u8]| {
         let mut below = path.to_vec();
         below.push(b'/');
@@ -303,9 +340,9 @@ fn plan(old: &[u8], changes: &[StagedPath]) -> Option<Plan> {
         (from, below)
     };
 
-    let changed: Vec<Vec<u8>> = changes.iter().map(|change| path_bytes(&change.rel)).collect();
+    let changed = Changed::new(changes);
     let mut removed = vec![false; entries.len()];
-    for path in &changed {
+    for path in &changed.paths {
         if let Some(i) = find(path) {
             removed[i] = true;
         }
@@ -335,12 +372,6 @@ fn plan(old: &[u8], changes: &[StagedPath]) -> Option<Plan> {
         }
     }
 
-    let mut new_entries: Vec<Vec<u8>> = Vec::with_capacity(added.len());
-    for file in &added {
-        let mut bytes = Vec::with_capacity(BEFORE_FLAGS + 10 + file.path.len());
-        push_entry(&mut bytes, file);
-        new_entries.push(bytes);
-    }
     let kept = removed.iter().filter(|gone| !**gone).count();
     let count = u32::try_from(kept + added.len()).ok()?;
     let mut extensions = Vec::new();
@@ -358,15 +389,8 @@ fn plan(old: &[u8], changes: &[StagedPath]) -> Option<Plan> {
             extensions.push(bytes);
         }
     }
-    let added_paths: Vec<Vec<u8>> = added.iter().map(|file| file.path.clone()).collect();
-    Some(Plan {
-        version: parsed.version,
-        count,
-        entries: parsed.entries,
-        removed,
-        added: added_paths.into_iter().zip(new_entries).collect(),
-        extensions,
-    })
+    let added = added.iter().map(|file| (file.path.clone(), entry_bytes(file))).collect();
+    Some(Plan { version: parsed.version, count, entries: parsed.entries, removed, added, extensions })
 }
 
 /// The new index: which old entries stay, the new entries (sorted, with their paths) and the
@@ -391,7 +415,7 @@ impl Plan {
             if *gone {
                 continue;
             }
-            let path = &old[entry.path_start..entry.path_end];
+            let path = entry.path(old);
             while let Some((_, bytes)) = new.next_if(|(new_path, _)| new_path.as_slice() < path) {
                 out.write_all(bytes)?;
             }
@@ -407,11 +431,11 @@ impl Plan {
     }
 }
 
-/// Appends the index entry of a committed file. Its times, device, inode and owner are left 0:
-/// git then compares the file's content on its next `status` (and records them), which is
-/// correct, only slower once.
-fn push_entry(content: &mut Vec<u8>, file: &StagedFile) {
-    let start = content.len();
+/// The index entry of a committed file. Its times, device, inode and owner are left 0: git
+/// then compares the file's content on its next `status` (and records them), which is correct,
+/// only slower once.
+fn entry_bytes(file: &StagedFile) -> Vec<u8> {
+    let mut content = Vec::with_capacity(BEFORE_FLAGS + 10 + file.path.len());
     content.extend_from_slice(&[0; 24]);
     content.extend_from_slice(&file.mode.to_be_bytes());
     content.extend_from_slice(&[0; 8]);
@@ -421,14 +445,15 @@ fn push_entry(content: &mut Vec<u8>, file: &StagedFile) {
     content.extend_from_slice(&named.to_be_bytes());
     content.extend_from_slice(&file.path);
     let length = (BEFORE_FLAGS + 2 + file.path.len() + 8) & !7;
-    content.resize(start + length, 0);
+    content.resize(length, 0);
+    content
 }
 
 /// The cached trees (`TREE`) with every folder at, above or below a changed path marked
 /// invalid (entry count -1, no object id), as git marks them when a path is added: git
 /// recomputes those on its next commit and keeps using the others. `None` (the extension is
 /// left out, which git also accepts) when it cannot be read.
-fn invalidated(data: &[u8], changed: &[Vec<u8>]) -> Option<Vec<u8>> {
+fn invalidated(data: &[u8], changed: &Changed) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len());
     // The folders being read: their paths and how many of their subfolders are still to come.
     let mut open: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -458,7 +483,7 @@ fn invalidated(data: &[u8], changed: &[Vec<u8>]) -> Option<Vec<u8>> {
             }
         };
         root_seen = true;
-        let touched = changed.iter().any(|c| c == &path || is_above(&path, c) || is_above(c, &path));
+        let touched = changed.touches(&path);
         out.extend_from_slice(name);
         out.push(0);
         if touched || entries < 0 {
@@ -571,7 +596,7 @@ mod tests {
         tree.extend_from_slice(&id);
         tree.extend_from_slice(b"c\x001 0\n");
         tree.extend_from_slice(&id);
-        let out = invalidated(&tree, &[b"b/c/d".to_vec()]).unwrap();
+        let out = invalidated(&tree, &Changed::from_paths(vec![b"b/c/d".to_vec()])).unwrap();
         let mut expected = Vec::new();
         expected.extend_from_slice(b"\0-1 2\n");
         expected.extend_from_slice(b"a\x001 0\n");
@@ -579,8 +604,8 @@ mod tests {
         expected.extend_from_slice(b"b\0-1 1\n");
         expected.extend_from_slice(b"c\0-1 0\n");
         assert_eq!(out, expected);
-        assert!(invalidated(&tree[..tree.len() - 1], &[]).is_none(), "a cut record");
-        assert!(invalidated(b"\x00-1 1\n", &[]).is_none(), "a missing subtree");
+        assert!(invalidated(&tree[..tree.len() - 1], &Changed::from_paths(vec![])).is_none(), "a cut record");
+        assert!(invalidated(b"\x00-1 1\n", &Changed::from_paths(vec![])).is_none(), "a missing subtree");
     }
 
     /// Whether libgit2 reads `index` (the way an index was read before it was spliced).
@@ -649,7 +674,23 @@ mod tests {
             /// Any bytes as cached trees are rewritten or left out, never a panic.
             #[test]
             fn any_cached_trees_are_read_without_a_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-                let _ = invalidated(&data, &[b"a/b".to_vec(), Vec::new()]);
+                let _ = invalidated(&data, &Changed::from_paths(vec![b"a/b".to_vec(), Vec::new()]));
+            }
+
+            /// The searches of [`Changed::touches`] agree with the plain rule: the path is a
+            /// changed one, or a folder above or below one.
+            #[test]
+            fn touches_follows_the_plain_rule(
+                changed in proptest::collection::vec("(|[ab/.-]{1,6})", 0..6),
+                path in "(|[ab/.-]{1,6})",
+            ) {
+                let is_above = |folder: &[u8], path: &[u8]| {
+                    folder.is_empty() || (path.len() > folder.len() && path.starts_with(folder) && path[folder.len()] == b'/')
+                };
+                let paths: Vec<Vec<u8>> = changed.iter().map(|c| c.as_bytes().to_vec()).collect();
+                let path = path.as_bytes();
+                let plain = paths.iter().any(|c| c.as_slice() == path || is_above(path, c) || is_above(c, path));
+                prop_assert_eq!(Changed::from_paths(paths).touches(path), plain);
             }
         }
     }

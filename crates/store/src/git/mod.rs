@@ -327,10 +327,12 @@ fn changed_paths(
 ) -> std::result::Result<Vec<PathBuf>, git2::Error> {
     let diff = repo.diff_tree_to_tree(head, Some(tree), None)?;
     let mut paths = Vec::new();
+    // A set tells a path seen before at once: a re-key's commit names thousands.
+    let mut seen = std::collections::HashSet::new();
     for delta in diff.deltas() {
         for file in [delta.old_file(), delta.new_file()] {
             if let Some(path) = file.path() {
-                if !paths.iter().any(|p: &PathBuf| p == path) {
+                if seen.insert(path.to_path_buf()) {
                     paths.push(path.to_path_buf());
                 }
             }
@@ -429,13 +431,13 @@ fn updated_tree(repo: &Repository, baseline: &git2::Tree<'_>, changes: &[StagedP
                     if entry.kind() != Some(git2::ObjectType::Tree) {
                         // The walk gives folders as text: one whose name is not UTF-8 ends it
                         // with an error, and the change takes the whole-index way.
-                        let path = [prefix.as_slice(), b"/", folder.as_bytes(), entry.name_bytes()].concat();
+                        let path = [prefix, b"/", folder.as_bytes(), entry.name_bytes()].concat();
                         old.push((path, entry.id(), entry.filemode()));
                     }
                     git2::TreeWalkResult::Ok
                 })?;
             }
-            Some(entry) => old.push((git_path(&change.rel), entry.id(), entry.filemode())),
+            Some(entry) => old.push((git_path(&change.rel).to_vec(), entry.id(), entry.filemode())),
             None => {}
         }
         for (path, _, _) in &old {
@@ -574,8 +576,8 @@ fn relative_to_with(workdir: &Path, path: &Path, resolved: &mut std::collections
 /// A work-tree path as git records it: its bytes as the file system holds them (a name that is
 /// not UTF-8 is committed as it is, as `git add` commits it, not as a replacement character
 /// naming a file that does not exist).
-fn git_path(rel: &Path) -> Vec<u8> {
-    rel.as_os_str().as_encoded_bytes().to_vec()
+fn git_path(rel: &Path) -> &[u8] {
+    rel.as_os_str().as_encoded_bytes()
 }
 
 /// A committed path's work-tree state: the files under it (none when it was deleted).
@@ -650,7 +652,7 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
     } else {
         git2::Oid::hash_object(git2::ObjectType::Blob, b"").map_err(git_err)?
     };
-    let path = git_path(rel);
+    let path = git_path(rel).to_vec();
     // git's index keeps the size modulo 2^32, as git itself does.
     #[allow(clippy::cast_possible_truncation)]
     let size = content.len() as u32;

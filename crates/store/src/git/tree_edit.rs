@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use git2::{ObjectType, Odb, Oid};
 
-use super::{StagedFile, StagedPath};
+use super::{git_path, StagedFile, StagedPath};
 
 /// What becomes of one name in a folder.
 enum Node<'a> {
@@ -61,7 +61,7 @@ pub(super) fn updated(odb: &Odb<'_>, baseline: Oid, changes: &[StagedPath]) -> R
 fn plan(changes: &[StagedPath]) -> Option<Node<'_>> {
     let mut root = Node::Folder { replaced: false, children: BTreeMap::new() };
     for change in changes {
-        let rel = change.rel.as_os_str().as_encoded_bytes();
+        let rel = git_path(&change.rel);
         let slot = descend(&mut root, rel)?;
         *slot = Node::Folder { replaced: true, children: BTreeMap::new() };
         for file in &change.files {
@@ -115,11 +115,14 @@ fn write_folder(odb: &Odb<'_>, old: Option<Oid>, replaced: bool, children: &BTre
     let Some(old_entries) = read_entries(data) else {
         return Ok(Edited::Unsupported);
     };
-    let mut kept: Vec<Entry<'_>> = Vec::with_capacity(old_entries.len() + children.len());
+    // The old entries split once: those an edit replaces, by name, and those kept as stored.
     let mut previous: BTreeMap<&[u8], &Entry<'_>> = BTreeMap::new();
+    let mut untouched: Vec<&Entry<'_>> = Vec::with_capacity(old_entries.len());
     for entry in &old_entries {
         if children.contains_key(entry.name) {
             previous.insert(entry.name, entry);
+        } else {
+            untouched.push(entry);
         }
     }
     let mut added: Vec<Entry<'_>> = Vec::with_capacity(children.len());
@@ -143,8 +146,9 @@ fn write_folder(odb: &Odb<'_>, old: Option<Oid>, replaced: bool, children: &BTre
         }
     }
     added.sort_by(|a, b| git_order(a, b));
+    let mut kept: Vec<Entry<'_>> = Vec::with_capacity(untouched.len() + added.len());
     let mut new = added.into_iter().peekable();
-    for entry in old_entries.iter().filter(|entry| !children.contains_key(entry.name)) {
+    for entry in untouched {
         while let Some(next) = new.next_if(|next| git_order(next, entry) == Ordering::Less) {
             kept.push(next);
         }
