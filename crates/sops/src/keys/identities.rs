@@ -797,6 +797,9 @@ fn unlock(kind: &LockedKind, callbacks: &Callbacks) -> std::result::Result<Vec<B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+
+    use crate::test_support::VECTORS;
 
     #[test]
     fn the_decryption_order_ranks_pgp_against_age_as_sops_sorts_a_group() {
@@ -816,9 +819,7 @@ mod tests {
         assert!(pgp_first(&["kms"]));
         assert!(pgp_first(&[" age", "pgp "]), "names are not trimmed, as in sops");
     }
-    use std::collections::HashMap;
 
-    use crate::test_support::VECTORS;
     const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/keys-cases");
     const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
     const BOB: &str = "age1y53pe0c3lfwjf2wsc32czh0mvh5ekcams7r3xzjcyel45zny7ansgnel2p";
