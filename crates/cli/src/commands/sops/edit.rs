@@ -15,7 +15,7 @@ use secrets_sops::metadata::WRITER_VERSION;
 use secrets_sops::{Document, EncryptedFile, Format, Map, MapItem, Value};
 use sha2::{Digest, Sha256};
 
-use super::{display, encrypted_bytes, formats, load, open, plain_bytes, store_for, SelectionArgs, TypeArgs};
+use super::{display, encrypted_bytes, formats, load, open, plain_bytes, store_for, OrderArg, SelectionArgs, TypeArgs};
 use crate::editor::Session;
 use crate::exit;
 use crate::failure::{CmdResult, Failure};
@@ -49,9 +49,8 @@ pub struct EditArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
-    /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
-    #[arg(long, value_name = "TYPES")]
-    pub decryption_order: Option<String>,
+    #[command(flatten)]
+    pub order: OrderArg,
 }
 
 pub fn run(args: EditArgs) -> CmdResult {

@@ -50,7 +50,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
     };
     let _ = DECRYPTION_ORDER.set(order);
     match args.command {
-        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac, decryption_order: _ }) => {
+        SopsCommand::Decrypt(DecryptArgs { file, types, output, extract, ignore_mac, order: _ }) => {
             let file = stdin_or(file);
             must_exist(&file)?;
             decrypt(&file, &types, &output, extract.as_deref(), ignore_mac)
@@ -71,7 +71,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
         SopsCommand::Updatekeys { file, age, yes, shamir_secret_sharing_threshold, input_type } => {
             updatekeys(&file, age, yes, shamir_secret_sharing_threshold.unwrap_or(0), input_type.as_deref())
         }
-        SopsCommand::Rotate { file, add_age, rm_age, add_pgp, rm_pgp, types, output, decryption_order: _ } => {
+        SopsCommand::Rotate { file, add_age, rm_age, add_pgp, rm_pgp, types, output, order: _ } => {
             rotate(&file, KeyFlags { age: add_age, pgp: add_pgp }, KeyFlags { age: rm_age, pgp: rm_pgp }, &types, &output)
         }
         SopsCommand::Set(args) => {
@@ -79,7 +79,7 @@ pub fn run(args: SopsArgs) -> CmdResult {
             let formats = SetFormats { input_type: args.input_type.as_deref(), output_type: args.output_type.as_deref() };
             set(&file, &path, &json, args.idempotent, formats, args.ignore_mac)
         }
-        SopsCommand::Unset { file, path, idempotent, input_type, output_type, ignore_mac, decryption_order: _ } => {
+        SopsCommand::Unset { file, path, idempotent, input_type, output_type, ignore_mac, order: _ } => {
             let formats = SetFormats { input_type: input_type.as_deref(), output_type: output_type.as_deref() };
             unset(&file, &path, idempotent, formats, ignore_mac)
         }
@@ -931,9 +931,8 @@ pub struct DecryptArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
-    /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
-    #[arg(long, value_name = "TYPES")]
-    pub decryption_order: Option<String>,
+    #[command(flatten)]
+    pub order: OrderArg,
 }
 
 /// Where a file's store comes from.
@@ -1055,9 +1054,8 @@ pub enum SopsCommand {
         types: TypeArgs,
         #[command(flatten)]
         output: OutputArgs,
-        /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
-        #[arg(long, value_name = "TYPES")]
-        decryption_order: Option<String>,
+        #[command(flatten)]
+        order: OrderArg,
     },
     /// Set one value in an encrypted file, keeping every other ciphertext
     #[command(
@@ -1082,9 +1080,8 @@ pub enum SopsCommand {
         /// Do not verify the MAC (recovery only)
         #[arg(long)]
         ignore_mac: bool,
-        /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
-        #[arg(long, value_name = "TYPES")]
-        decryption_order: Option<String>,
+        #[command(flatten)]
+        order: OrderArg,
     },
     #[command(about = edit::EDIT_ABOUT, after_help = edit::EDIT_EXAMPLES)]
     Edit(edit::EditArgs),
@@ -1143,6 +1140,13 @@ pub struct SetArgs {
     /// Do not verify the MAC (recovery only)
     #[arg(long)]
     pub ignore_mac: bool,
+    #[command(flatten)]
+    pub order: OrderArg,
+}
+
+/// `--decryption-order`, as the sops commands that decrypt take it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OrderArg {
     /// Comma-separated kinds of keys in the order to try them, e.g. pgp,age [env: SOPS_DECRYPTION_ORDER]
     #[arg(long, value_name = "TYPES")]
     pub decryption_order: Option<String>,
@@ -1152,13 +1156,15 @@ impl SopsCommand {
     /// The `--decryption-order` of the commands that take it (sops: decrypt, edit, rotate, set
     /// and unset); `exec-env`, `exec-file` and `filestatus` follow `SOPS_DECRYPTION_ORDER` alone.
     fn decryption_order(&self) -> Option<&str> {
-        match self {
-            SopsCommand::Decrypt(args) => args.decryption_order.as_deref(),
-            SopsCommand::Edit(args) => args.decryption_order.as_deref(),
-            SopsCommand::Set(args) => args.decryption_order.as_deref(),
-            SopsCommand::Rotate { decryption_order, .. } | SopsCommand::Unset { decryption_order, .. } => decryption_order.as_deref(),
-            _ => None,
-        }
+        let (SopsCommand::Decrypt(DecryptArgs { order, .. })
+        | SopsCommand::Edit(edit::EditArgs { order, .. })
+        | SopsCommand::Set(SetArgs { order, .. })
+        | SopsCommand::Rotate { order, .. }
+        | SopsCommand::Unset { order, .. }) = self
+        else {
+            return None;
+        };
+        order.decryption_order.as_deref()
     }
 }
 
