@@ -200,14 +200,8 @@ impl Config {
         let dir = std::path::absolute(config_dir).unwrap_or_else(|_| config_dir.to_path_buf());
         let relative = absolute.strip_prefix(&dir).unwrap_or(&absolute).to_string_lossy().into_owned();
         for rule in &self.creation_rules {
-            match &rule.path_regex {
-                None => return rule.checked().map(Some),
-                Some(regex) => {
-                    let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.clone(), source })?;
-                    if compiled.is_match(&relative) {
-                        return rule.checked().map(Some);
-                    }
-                }
+            if path_matches(rule.path_regex.as_deref(), &relative)? {
+                return rule.checked().map(Some);
             }
         }
         Ok(None)
@@ -220,14 +214,8 @@ impl Config {
     /// folder), or that has no `path_regex`.
     pub fn destination_for(&self, file: &str) -> Result<Option<&DestinationRule>> {
         for rule in &self.destination_rules {
-            match &rule.path_regex {
-                None => return Ok(Some(rule)),
-                Some(regex) => {
-                    let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.clone(), source })?;
-                    if compiled.is_match(file) {
-                        return Ok(Some(rule));
-                    }
-                }
+            if path_matches(rule.path_regex.as_deref(), file)? {
+                return Ok(Some(rule));
             }
         }
         Ok(None)
@@ -301,6 +289,16 @@ fn group_keys(group: &Map, what: &dyn Fn(&str) -> String, misplaced: &mut Option
     }
     keys.extend(pgp.iter().map(|fp| crate::keys::normalize_pgp_fingerprint(fp)));
     Ok(keys)
+}
+
+/// Whether a rule's `path_regex` matches `path` (unanchored, as sops matches it); a rule
+/// without one matches every path.
+fn path_matches(path_regex: Option<&str>, path: &str) -> Result<bool> {
+    let Some(regex) = path_regex else {
+        return Ok(true);
+    };
+    let compiled = Regex::new(regex).map_err(|source| Error::Regex { regex: regex.to_string(), source })?;
+    Ok(compiled.is_match(path))
 }
 
 /// A string field of a rule (`None` when absent or null).
