@@ -22,13 +22,7 @@ printf 'value' > "$work/value"
 printf '| secrets in the repository | pairs | sops + git add + git commit (ms) | secrets set (ms) | speed-up (median) | speed-up (min) |\n|---|---|---|---|---|---|\n'
 for n in $sizes; do
   dir="$work/r$n"
-  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
-  touch "$dir/.clan-flake"
-  (cd "$dir"
-    "$ours" --no-commit users add admin "$recipient" >/dev/null
-    printf 'v' | "$ours" --no-commit set s0 >/dev/null
-    for i in $(seq 1 $((n - 1))); do cp -a sops/secrets/s0 "sops/secrets/s$i"; done
-    git add -A && git commit -qm init)
+  secret_repo "$dir" "$n" "$recipient"
   theirs="cd $dir && $sops encrypt --age $recipient --input-type binary --output-type binary $work/value > sops/secrets/s1/secret && git add sops/secrets/s1/secret && git commit -qm set"
   read -r t o median least < <(cd "$dir" && python3 "$OLDPWD/bench/paired.py" "$runs" -- sh -c "$theirs" -- sh -c "cd $dir && exec $ours set s2 < $work/value")
   printf '| %s | %s | %s | %s | %s× | %s× |\n' "$n" "$runs" "$t" "$o" "$median" "$least"

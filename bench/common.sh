@@ -13,3 +13,33 @@ trap 'rm -rf "$work"' EXIT
 # Nanoseconds since the epoch, and the milliseconds between two such stamps.
 now() { date +%s%N; }
 ms() { echo "scale=1; ($2 - $1) / 1000000" | bc; }
+
+# The real sops's encryption of the sample plaintext of SIZE for store EXT (bench/plaintexts.py)
+# for RECIPIENT, in $enc, after checking that both tools decrypt it to the same bytes. Sets
+# `types`, the options that name the store where the extension does not (binary, dotenv).
+sample() {
+  local size=$1 ext=$2 recipient=$3
+  case $ext in
+    bin) types=(--input-type binary --output-type binary) ;;
+    env) types=(--input-type dotenv --output-type dotenv) ;;
+    *) types=() ;;
+  esac
+  enc="$work/enc-$size.$ext"
+  "$sops" encrypt --age "$recipient" "${types[@]}" "$work/plain-$size.$ext" > "$enc"
+  cmp -s <("$sops" decrypt "${types[@]}" "$enc") <("$ours" sops decrypt "${types[@]}" "$enc") \
+    || { echo "the two tools disagree on $size $ext" >&2; exit 1; }
+}
+
+# A committed repository at DIR of N secrets readable by one admin with RECIPIENT (copies of
+# one secret, made by Python: a process per copy would take minutes at 30,000).
+secret_repo() {
+  local dir=$1 n=$2 recipient=$3
+  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
+  touch "$dir/.clan-flake"
+  (cd "$dir"
+    "$ours" --no-commit users add admin "$recipient" >/dev/null
+    printf 'v' | "$ours" --no-commit set s0 >/dev/null
+    python3 -c 'import shutil, sys
+for i in range(1, int(sys.argv[1])): shutil.copytree("sops/secrets/s0", f"sops/secrets/s{i}", symlinks=True)' "$n"
+    git add -A && git commit -qm init)
+}

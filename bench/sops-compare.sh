@@ -34,16 +34,7 @@ printf '| file | pairs | real sops (ms) | secrets (ms) | speed-up (median) | spe
 for size in $sizes; do
   case $size in 1k) pairs=$runs ;; 1m) pairs=$(( runs > 10 ? 10 : runs )) ;; *) pairs=$(( runs > 3 ? 3 : runs )) ;; esac
   for ext in bin yaml json env ini; do
-    plain="$work/plain-$size.$ext"
-    enc="$work/enc-$size.$ext"
-    case $ext in
-      bin) types=(--input-type binary --output-type binary) ;;
-      env) types=(--input-type dotenv --output-type dotenv) ;;
-      *) types=() ;;
-    esac
-    "$sops" encrypt --age "$recipient" "${types[@]}" "$plain" > "$enc"
-    cmp -s <("$sops" decrypt "${types[@]}" "$enc") <("$ours" sops decrypt "${types[@]}" "$enc") \
-      || { echo "the two tools disagree on $size $ext" >&2; exit 1; }
+    sample "$size" "$ext" "$recipient"
     read -r s o median least < <(python3 bench/paired.py "$pairs" -- "$sops" decrypt "${types[@]}" "$enc" -- "$ours" sops decrypt "${types[@]}" "$enc")
     printf '| %s %s | %s | %s | %s | %s× | %s× |\n' "$size" "$ext" "$pairs" "$s" "$o" "$median" "$least"
   done

@@ -62,14 +62,7 @@ printf 'value' > "$work/value"
 for n in 10 1000 10000 30000; do
   pairs=$runs; [ "$n" -ge 10000 ] && pairs=$fewer
   dir="$work/r$n"
-  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
-  touch "$dir/.clan-flake"
-  (cd "$dir"
-    "$ours" --no-commit users add admin "$(key 0)" >/dev/null
-    printf 'v' | "$ours" --no-commit set s0 >/dev/null
-    python3 -c 'import shutil, sys
-for i in range(1, int(sys.argv[1])): shutil.copytree("sops/secrets/s0", f"sops/secrets/s{i}", symlinks=True)' "$n"
-    git add -A && git commit -qm init)
+  secret_repo "$dir" "$n" "$(key 0)"
   theirs="cd $dir && $sops encrypt --age $(key 0) --input-type binary --output-type binary $work/value > sops/secrets/s1/secret && git add sops/secrets/s1/secret && git commit -qm set"
   # The floor of a commit: reading and writing the repository's git index once, which any
   # commit that keeps `git status` clean does (git's index holds every tracked file).
@@ -102,15 +95,7 @@ python3 bench/plaintexts.py "$work" $sizes
 for size in $sizes; do
   case $size in 1k) pairs=$runs ;; 1m) pairs=$few ;; *) pairs=$fewer ;; esac
   for ext in bin yaml json env ini; do
-    plain="$work/plain-$size.$ext" enc="$work/enc-$size.$ext"
-    case $ext in
-      bin) types=(--input-type binary --output-type binary) ;;
-      env) types=(--input-type dotenv --output-type dotenv) ;;
-      *) types=() ;;
-    esac
-    "$sops" encrypt --age "$(key 0)" "${types[@]}" "$plain" > "$enc"
-    cmp -s <("$sops" decrypt "${types[@]}" "$enc") <("$ours" sops decrypt "${types[@]}" "$enc") \
-      || { echo "the two tools disagree on $size $ext" >&2; exit 1; }
+    sample "$size" "$ext" "$(key 0)"
     row "decrypt $size $ext" "$pairs" "$(alone "$pairs" cat "$enc")" \
       -- "$sops" decrypt "${types[@]}" "$enc" -- "$ours" sops decrypt "${types[@]}" "$enc"
   done
