@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{git, ok, secrets, stderr_of, stdout_of, vectors};
+use crate::common::{clean_env, git, ok, secrets, stderr_of, stdout_of, vectors};
 
 const ALICE: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 
@@ -252,7 +252,10 @@ fn a_full_disk_at_the_index_write_leaves_head_and_the_index_as_they_were() {
     let mount = scratch.path().join("mnt");
     fs::create_dir(&mount).unwrap();
     let out_prefix = scratch.path().join("out");
-    let out = std::process::Command::new("unshare")
+    let mut command = std::process::Command::new("unshare");
+    // The caller's git identity, keys and settings stay out, as in every other test.
+    clean_env(&mut command);
+    let out = command
         .args(["--mount", "--propagation", "private", "sh", "-c", script])
         .env("MNT", &mount)
         .env("OUT", &out_prefix)
