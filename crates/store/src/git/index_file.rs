@@ -99,7 +99,7 @@ impl<W: Write> Write for Checksummed<W> {
 }
 
 /// `index.lock`, removed when dropped unless renamed over the index.
-struct Lock {
+pub(super) struct Lock {
     file: File,
     path: PathBuf,
     index: PathBuf,
@@ -107,7 +107,9 @@ struct Lock {
 }
 
 impl Lock {
-    fn take(git_dir: &Path) -> Result<Lock> {
+    /// Takes git's index lock (`index.lock`, created exclusively): refused when another git
+    /// command holds it.
+    pub(super) fn take(git_dir: &Path) -> Result<Lock> {
         let path = git_dir.join("index.lock");
         let file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => file,
@@ -126,11 +128,10 @@ impl Drop for Lock {
     }
 }
 
-/// Takes the index lock and builds the index with `changes` applied. `None` when the index is
+/// Builds, under the index `lock`, the index with `changes` applied. `None` when the index is
 /// one this module does not splice (see the module documentation): the lock is released and
 /// libgit2 is to do the update.
-pub(super) fn prepare(git_dir: &Path, changes: &[StagedPath]) -> Result<Option<Prepared>> {
-    let lock = Lock::take(git_dir)?;
+pub(super) fn prepare(lock: Lock, changes: &[StagedPath]) -> Result<Option<Prepared>> {
     let Some(old) = read(&lock.index)? else {
         return Ok(None);
     };

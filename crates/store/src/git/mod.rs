@@ -13,6 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::untrusted::{EntryKind, Folder, Limit};
 
 mod index_file;
+mod pack;
 mod tree_edit;
 
 fn git_err(e: git2::Error) -> StoreError {
@@ -91,62 +92,39 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), &git_dir);
     let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: git_dir.clone() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
-    // A bulk change writes its objects through a second handle whose object database keeps
-    // them in memory, then stores them as one pack before anything refers to them.
-    let bulk = (paths.len() >= PACK_FROM_PATHS).then(|| bulk_handle(root)).transpose()?;
-    let bulk_odb = bulk.as_ref().map(Repository::odb).transpose().map_err(git_err)?;
-    let mempack = bulk_odb.as_ref().map(|odb| odb.add_new_mempack_backend(1000)).transpose().map_err(git_err)?;
-    let objects = bulk.as_ref().unwrap_or(&repo);
+    // A bulk change keeps its objects in memory and stores them as one pack before anything
+    // refers to them.
+    let objects = NewObjects {
+        odb: repo.odb().map_err(git_err)?,
+        pack: (paths.len() >= PACK_FROM_PATHS).then(pack::Pending::default),
+        dir: repo.commondir().join("objects"),
+    };
 
     // Each path's blobs are written once, then used for the tree and the index.
     let mut resolved = std::collections::HashMap::new();
     let changes: Vec<StagedPath> = paths
         .iter()
-        .map(|p| relative_to_with(&workdir, p, &mut resolved).and_then(|rel| collect(objects, &workdir, rel)))
+        .map(|p| relative_to_with(&workdir, p, &mut resolved).and_then(|rel| collect(&objects, &workdir, rel)))
         .collect::<Result<_>>()?;
     // git's index lock is taken before HEAD is read and held until HEAD has moved, as `git
     // commit -a` or `git commit -- <paths>` hold it: such a commit run meanwhile has either
     // finished, and this commit goes on top of it, or is told the lock is held. A plain `git
     // commit` releases the lock before it moves HEAD, so HEAD can still move in between; libgit2
     // then refuses ("current tip is not the first parent") and nothing is lost. The new index
-    // itself is built from what the lock protects.
-    let prepared = index_file::prepare(&git_dir, &changes)?;
-    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
-    let baseline = match &head_tree {
-        Some(tree) => objects.find_tree(tree.id()).map_err(git_err)?,
-        None => objects.find_tree(objects.treebuilder(None).and_then(|b| b.write()).map_err(git_err)?).map_err(git_err)?,
-    };
-    // The stored folders on the changed paths are edited; an edit that module leaves alone
-    // goes to libgit2's tree editor, and one that refuses too (a file becoming a folder at one
-    // path) is rare enough to take the whole-index way.
-    let edited = tree_edit::updated(&objects.odb().map_err(git_err)?, baseline.id(), &changes).map_err(git_err)?;
-    let tree_id = if let Some(id) = edited {
-        id
-    } else if let Ok(id) = updated_tree(objects, &baseline, &changes) {
-        id
-    } else {
-        let mut staged = Index::new().map_err(git_err)?;
-        staged.read_tree(&baseline).map_err(git_err)?;
-        apply(&mut staged, &changes)?;
-        staged.write_tree_to(objects).map_err(git_err)?
-    };
-    if head_tree.as_ref().map(git2::Tree::id) == Some(tree_id) {
+    // itself is built from what the lock protects, on a second thread while this one builds the
+    // tree: in a large repository both take milliseconds (the index is read, checksummed and
+    // planned; the folders on the changed paths read and written) and neither needs the other.
+    let lock = index_file::Lock::take(&git_dir)?;
+    let (prepared, built) = std::thread::scope(|scope| {
+        let index = scope.spawn(|| index_file::prepare(lock, &changes));
+        let built = new_tree(&repo, &objects, &changes);
+        (index.join(), built)
+    });
+    let prepared = prepared.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    let Some((head_commit, head_tree, tree_id)) = built? else {
         return Ok(false);
-    }
-    if mempack.is_some() {
-        let tree = objects.find_tree(tree_id).map_err(git_err)?;
-        let mut builder = objects.packbuilder().map_err(git_err)?;
-        for id in new_objects(objects, &tree, &changes).map_err(git_err)? {
-            builder.insert_object(id, None).map_err(git_err)?;
-        }
-        let mut pack = git2::Buf::new();
-        builder.write_buf(&mut pack).map_err(git_err)?;
-        let odb = repo.odb().map_err(git_err)?;
-        let mut writer = odb.packwriter().map_err(git_err)?;
-        std::io::Write::write_all(&mut writer, &pack).map_err(|e| StoreError::io(&git_dir, e))?;
-        writer.commit().map_err(git_err)?;
-    }
+    };
+    objects.store_pack()?;
     let tree = repo.find_tree(tree_id).map_err(git_err)?;
     let config = repo.config().map_err(git_err)?;
     let how = how_to_commit(&repo, &config, env);
@@ -178,6 +156,77 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
         }
     }
     Ok(true)
+}
+
+/// HEAD's commit and tree, and the id of the tree with `changes` applied (its new folders
+/// written into `objects`); `None` when that is HEAD's tree already (nothing to commit).
+type Built<'r> = (Option<git2::Commit<'r>>, Option<git2::Tree<'r>>, git2::Oid);
+
+fn new_tree<'r>(repo: &'r Repository, objects: &NewObjects<'_>, changes: &[StagedPath]) -> Result<Option<Built<'r>>> {
+    let git_err = |e: git2::Error| git_error(e, std::io::Error::last_os_error(), repo.path());
+    let head_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
+    let baseline = match &head_tree {
+        Some(tree) => tree.clone(),
+        None => repo.find_tree(objects.write(git2::ObjectType::Tree, b"").map_err(git_err)?).or_else(|_| {
+            // The empty tree kept for the pack is not in the object database yet.
+            objects.store_pack()?;
+            repo.find_tree(git2::Oid::hash_object(git2::ObjectType::Tree, b"").map_err(git_err)?).map_err(git_err)
+        })?,
+    };
+    // The stored folders on the changed paths are edited; an edit that module leaves alone
+    // goes to libgit2's tree editor, and one that refuses too (a file becoming a folder at one
+    // path) is rare enough to take the whole-index way.
+    let edited = tree_edit::updated(objects, baseline.id(), changes).map_err(git_err)?;
+    let tree_id = if let Some(id) = edited {
+        id
+    } else {
+        // libgit2 checks that every entry it is given exists: the kept objects are stored first.
+        objects.store_pack()?;
+        if let Ok(id) = updated_tree(repo, &baseline, changes) {
+            id
+        } else {
+            let mut staged = Index::new().map_err(git_err)?;
+            staged.read_tree(&baseline).map_err(git_err)?;
+            apply(&mut staged, changes)?;
+            staged.write_tree_to(repo).map_err(git_err)?
+        }
+    };
+    if head_tree.as_ref().map(git2::Tree::id) == Some(tree_id) {
+        return Ok(None);
+    }
+    Ok(Some((head_commit, head_tree, tree_id)))
+}
+
+/// Where a commit's new objects go: into the object database one by one (a loose file each),
+/// or, for a bulk change, kept for one pack stored before anything refers to them. Old objects
+/// are read from the object database.
+struct NewObjects<'r> {
+    odb: git2::Odb<'r>,
+    pack: Option<pack::Pending>,
+    /// The repository's `objects` folder (shared by its linked work trees).
+    dir: PathBuf,
+}
+
+impl NewObjects<'_> {
+    fn write(&self, kind: git2::ObjectType, data: &[u8]) -> std::result::Result<git2::Oid, git2::Error> {
+        match &self.pack {
+            Some(pack) => pack.add(kind, data),
+            None => self.odb.write(kind, data),
+        }
+    }
+
+    fn read(&self, id: git2::Oid) -> std::result::Result<git2::OdbObject<'_>, git2::Error> {
+        self.odb.read(id)
+    }
+
+    /// Stores the objects kept for the pack so far (none without a pack).
+    fn store_pack(&self) -> Result<()> {
+        match &self.pack {
+            Some(pack) => pack.write(&self.dir).map_err(|e| StoreError::io(&self.dir, e)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The git work tree `root` belongs to: `root` itself or a folder above it (a repository whose
@@ -380,20 +429,6 @@ fn run_git_commit(workdir: &Path, paths: &[PathBuf], subject: &str, reason: ByGi
     Err(StoreError::GitCommitRefused { reason, status: output.status.to_string(), said })
 }
 
-/// A second handle on the repository for a bulk change, whose pack builder does no delta
-/// search: encrypted files do not compress against each other, and searching costs more than
-/// the rest of the commit. libgit2 reads its size limit for delta candidates from
-/// `pack.deltaCacheSize` (and later versions from `pack.bigFileThreshold`); both are set to 0
-/// in a configuration of this handle only, never in the repository's own files.
-fn bulk_handle(root: &Path) -> Result<Repository> {
-    let repo = Repository::open(root).map_err(git_err)?;
-    let settings = tempfile::NamedTempFile::new().map_err(|e| StoreError::io(std::env::temp_dir(), e))?;
-    fs::write(settings.path(), "[pack]\n\tdeltaCacheSize = 0\n\tbigFileThreshold = 0\n").map_err(|e| StoreError::io(settings.path(), e))?;
-    let config = git2::Config::open(settings.path()).map_err(git_err)?;
-    repo.set_config(&config).map_err(git_err)?;
-    Ok(repo)
-}
-
 /// `baseline` with the entries at each changed path replaced by the path's current files:
 /// entries that are gone are removed, new or changed ones written; every other folder of the
 /// tree is reused as it is.
@@ -456,42 +491,6 @@ fn updated_tree(repo: &Repository, baseline: &git2::Tree<'_>, changes: &[StagedP
     update.create_updated(repo, baseline)
 }
 
-/// The objects a change added under `root`: each changed file's blob, and the folders from the
-/// root down to each changed path and below it (a bulk change's pack; every other folder of the
-/// tree is HEAD's and already stored).
-fn new_objects(repo: &Repository, root: &git2::Tree<'_>, changes: &[StagedPath]) -> std::result::Result<Vec<git2::Oid>, git2::Error> {
-    let mut ids: std::collections::HashSet<git2::Oid> = changes.iter().flat_map(|c| c.files.iter().map(|f| f.id)).collect();
-    let mut folders: std::collections::HashMap<PathBuf, Option<git2::Tree<'_>>> = std::collections::HashMap::new();
-    folders.insert(PathBuf::new(), Some(root.clone()));
-    for change in changes {
-        let mut path = PathBuf::new();
-        for component in change.rel.components() {
-            let parent = path.clone();
-            path.push(component);
-            if !folders.contains_key(&path) {
-                let tree = folders
-                    .get(&parent)
-                    .and_then(Option::as_ref)
-                    .and_then(|t| t.get_name_bytes(component.as_os_str().as_encoded_bytes()))
-                    .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
-                    .map(|e| e.to_object(repo).and_then(|o| o.peel_to_tree()))
-                    .transpose()?;
-                folders.insert(path.clone(), tree);
-            }
-        }
-        if let Some(Some(tree)) = folders.get(&change.rel) {
-            tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
-                if entry.kind() == Some(git2::ObjectType::Tree) {
-                    ids.insert(entry.id());
-                }
-                git2::TreeWalkResult::Ok
-            })?;
-        }
-    }
-    ids.extend(folders.values().flatten().map(git2::Tree::id));
-    Ok(ids.into_iter().collect())
-}
-
 /// git's index flag saying an entry has extended flags (`flags_extended`).
 const EXTENDED_FLAGS: u16 = 0x4000;
 
@@ -514,7 +513,7 @@ pub fn intent_to_add(root: &Path, paths: &[PathBuf]) -> Result<usize> {
     let mut resolved = std::collections::HashMap::new();
     for path in paths {
         let rel = relative_to_with(&workdir, path, &mut resolved)?;
-        files.extend(collect_as(&repo, &workdir, rel, false)?.files);
+        files.extend(collect_as(None, &workdir, rel)?.files);
     }
     // The common case, a change to files git tracks already, is told from the index file
     // without reading it whole into libgit2.
@@ -598,13 +597,13 @@ struct StagedFile {
 /// to `rel` must be a real folder and is never followed through a symlink, so a folder swapped
 /// for a symlink while the command runs can never put files from elsewhere on this disk into a
 /// commit (and so into every clone). A symlink is committed as a symlink, never followed.
-fn collect(repo: &Repository, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
-    collect_as(repo, workdir, rel, true)
+fn collect(objects: &NewObjects<'_>, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
+    collect_as(Some(objects), workdir, rel)
 }
 
-/// [`collect`]; with `store` false, no blob is written and every id is the empty blob's (what
+/// [`collect`]; without `objects`, no blob is written and every id is the empty blob's (what
 /// an intent-to-add entry records).
-fn collect_as(repo: &Repository, workdir: &Path, rel: PathBuf, store: bool) -> Result<StagedPath> {
+fn collect_as(objects: Option<&NewObjects<'_>>, workdir: &Path, rel: PathBuf) -> Result<StagedPath> {
     let mut files = Vec::new();
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
         return Err(StoreError::NotAPathToCommit { path: rel });
@@ -612,25 +611,25 @@ fn collect_as(repo: &Repository, workdir: &Path, rel: PathBuf, store: bool) -> R
     if let Some(folder) = Folder::open(workdir, &workdir.join(parent))? {
         if let Some((EntryKind::Folder, _)) = folder.kind(name)? {
             if let Some(inner) = folder.open_dir(name)? {
-                collect_folder(repo, &inner, &rel, &mut files, store)?;
+                collect_folder(objects, &inner, &rel, &mut files)?;
             }
         } else if folder.kind(name)?.is_some() {
-            files.push(blob_of(repo, &folder, name, &rel, store)?);
+            files.push(blob_of(objects, &folder, name, &rel)?);
         }
     }
     Ok(StagedPath { rel, files })
 }
 
 /// The blobs of every file and link below the open folder `folder` (at `rel`).
-fn collect_folder(repo: &Repository, folder: &Folder, rel: &Path, files: &mut Vec<StagedFile>, store: bool) -> Result<()> {
+fn collect_folder(objects: Option<&NewObjects<'_>>, folder: &Folder, rel: &Path, files: &mut Vec<StagedFile>) -> Result<()> {
     for (name, kind) in folder.entries()? {
         let child = rel.join(&name);
         if kind == EntryKind::Folder {
             if let Some(inner) = folder.open_dir(&name)? {
-                collect_folder(repo, &inner, &child, files, store)?;
+                collect_folder(objects, &inner, &child, files)?;
             }
         } else {
-            files.push(blob_of(repo, folder, &name, &child, store)?);
+            files.push(blob_of(objects, folder, &name, &child)?);
         }
     }
     Ok(())
@@ -638,7 +637,7 @@ fn collect_folder(repo: &Repository, folder: &Folder, rel: &Path, files: &mut Ve
 
 /// The blob of the entry `name` of `folder` (at `rel`): a link's target, or a regular file's
 /// content (bounded; a FIFO or device is refused, never opened).
-fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: bool) -> Result<StagedFile> {
+fn blob_of(objects: Option<&NewObjects<'_>>, folder: &Folder, name: &OsStr, rel: &Path) -> Result<StagedFile> {
     let (content, mode) = if let Some((EntryKind::Symlink, _)) = folder.kind(name)? {
         let missing = || StoreError::io(folder.path().join(name), std::io::ErrorKind::NotFound.into());
         let target = folder.link_target(name).ok_or_else(missing)?;
@@ -647,10 +646,11 @@ fn blob_of(repo: &Repository, folder: &Folder, name: &OsStr, rel: &Path, store: 
         let bytes = folder.read(name, Limit::Secret)?;
         (bytes, if folder.is_executable(name) { 0o100755 } else { 0o100644 })
     };
-    let id = if store {
-        repo.blob(&content).map_err(|e| git_error(e, std::io::Error::last_os_error(), repo.path()))?
-    } else {
-        git2::Oid::hash_object(git2::ObjectType::Blob, b"").map_err(git_err)?
+    let id = match objects {
+        Some(objects) => {
+            objects.write(git2::ObjectType::Blob, &content).map_err(|e| git_error(e, std::io::Error::last_os_error(), &objects.dir))?
+        }
+        None => git2::Oid::hash_object(git2::ObjectType::Blob, b"").map_err(git_err)?,
     };
     let path = git_path(rel).to_vec();
     // git's index keeps the size modulo 2^32, as git itself does.
@@ -845,7 +845,7 @@ mod tests {
     }
 
     /// Runs git in `root` with a fixed identity; its standard output.
-    fn git(root: &Path, args: &[&str]) -> String {
+    pub(super) fn git(root: &Path, args: &[&str]) -> String {
         let out = std::process::Command::new("git")
             .arg("-C")
             .arg(root)

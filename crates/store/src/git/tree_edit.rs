@@ -16,9 +16,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use git2::{ObjectType, Odb, Oid};
+use git2::{ObjectType, Oid};
 
-use super::{git_path, StagedFile, StagedPath};
+use super::{git_path, NewObjects, StagedFile, StagedPath};
 
 /// What becomes of one name in a folder.
 enum Node<'a> {
@@ -41,9 +41,10 @@ struct Entry<'a> {
 
 const FOLDER_MODE: u32 = 0o040000;
 
-/// The id of the tree `baseline` with `changes` applied, its new folders written into `odb`.
+/// The id of the tree `baseline` with `changes` applied, its new folders written into `odb`
+/// (kept for a pack, for a bulk change).
 /// `None` when the edit is one this module leaves to libgit2.
-pub(super) fn updated(odb: &Odb<'_>, baseline: Oid, changes: &[StagedPath]) -> Result<Option<Oid>, git2::Error> {
+pub(super) fn updated(odb: &NewObjects<'_>, baseline: Oid, changes: &[StagedPath]) -> Result<Option<Oid>, git2::Error> {
     let Some(root) = plan(changes) else {
         return Ok(None);
     };
@@ -103,7 +104,12 @@ enum Edited {
 }
 
 /// Writes the folder `old` (absent when new) with `children`'s edits.
-fn write_folder(odb: &Odb<'_>, old: Option<Oid>, replaced: bool, children: &BTreeMap<&[u8], Node<'_>>) -> Result<Edited, git2::Error> {
+fn write_folder(
+    odb: &NewObjects<'_>,
+    old: Option<Oid>,
+    replaced: bool,
+    children: &BTreeMap<&[u8], Node<'_>>,
+) -> Result<Edited, git2::Error> {
     let stored = match old {
         Some(id) if !replaced => Some(odb.read(id)?),
         _ => None,
@@ -229,23 +235,36 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn file(odb: &Odb<'_>, path: &str, content: &[u8]) -> StagedFile {
+    /// The repository's objects, new ones written as loose files or kept for a pack.
+    fn objects(repo: &git2::Repository, packed: bool) -> NewObjects<'_> {
+        NewObjects { odb: repo.odb().unwrap(), pack: packed.then(super::super::pack::Pending::default), dir: repo.path().join("objects") }
+    }
+
+    fn file(odb: &NewObjects<'_>, path: &str, content: &[u8]) -> StagedFile {
         #[allow(clippy::cast_possible_truncation, reason = "test contents are small")]
         let size = content.len() as u32;
         StagedFile { path: path.as_bytes().to_vec(), mode: 0o100644, size, id: odb.write(ObjectType::Blob, content).unwrap() }
     }
 
-    /// The tree libgit2's own editor makes of the same change, for comparison.
-    fn by_libgit2(repo: &git2::Repository, baseline: Oid, changes: &[StagedPath]) -> Oid {
+    /// The tree libgit2's own editor makes of the same change, for comparison (the objects
+    /// kept for a pack stored first).
+    fn by_libgit2(repo: &git2::Repository, odb: &NewObjects<'_>, baseline: Oid, changes: &[StagedPath]) -> Oid {
+        odb.store_pack().unwrap();
         let tree = repo.find_tree(baseline).unwrap();
         super::super::updated_tree(repo, &tree, changes).unwrap()
     }
 
     #[test]
     fn edits_make_the_tree_libgit2_makes() {
+        for packed in [false, true] {
+            edits_make_the_tree_libgit2_makes_with(packed);
+        }
+    }
+
+    fn edits_make_the_tree_libgit2_makes_with(packed: bool) {
         let dir = tempfile::tempdir().unwrap();
         let repo = git2::Repository::init(dir.path()).unwrap();
-        let odb = repo.odb().unwrap();
+        let odb = objects(&repo, packed);
         let empty = odb.write(ObjectType::Tree, b"").unwrap();
         // Names that sort differently as files and as folders (`a-b`, `a.b`, `a`).
         let first = vec![
@@ -255,14 +274,14 @@ mod tests {
             StagedPath { rel: PathBuf::from("t"), files: vec![file(&odb, "t", b"5")] },
         ];
         let base = updated(&odb, empty, &first).unwrap().unwrap();
-        assert_eq!(base, by_libgit2(&repo, empty, &first));
+        assert_eq!(base, by_libgit2(&repo, &odb, empty, &first));
         let second = vec![
             StagedPath { rel: PathBuf::from("s/a"), files: vec![file(&odb, "s/a/y/w", b"6")] },
             StagedPath { rel: PathBuf::from("s/a.b"), files: vec![] },
             StagedPath { rel: PathBuf::from("u/v"), files: vec![file(&odb, "u/v/w", b"7")] },
         ];
         let next = updated(&odb, base, &second).unwrap().unwrap();
-        assert_eq!(next, by_libgit2(&repo, base, &second));
+        assert_eq!(next, by_libgit2(&repo, &odb, base, &second));
         // Removing everything leaves the empty tree; an unchanged edit keeps the ids.
         let gone = vec![
             StagedPath { rel: PathBuf::from("s"), files: vec![] },
@@ -282,7 +301,7 @@ mod tests {
     fn a_folder_git_fsck_faults_is_not_edited() {
         let dir = tempfile::tempdir().unwrap();
         let repo = git2::Repository::init(dir.path()).unwrap();
-        let odb = repo.odb().unwrap();
+        let odb = objects(&repo, false);
         let blob = odb.write(ObjectType::Blob, b"x").unwrap();
         let folder = odb.write(ObjectType::Tree, &raw(&[("100644", "f", blob)])).unwrap();
         let change = vec![StagedPath { rel: PathBuf::from("s/b"), files: vec![file(&odb, "s/b", b"new")] }];
