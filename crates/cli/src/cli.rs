@@ -74,8 +74,31 @@ impl Cli {
             // the whole command tree costs more than decrypting a small file.
             return Cli { global: GlobalArgs::default(), command: Command::Sops(sops::parse_alone(&args[1..])) };
         }
+        if args.get(1).is_some_and(|a| a == "get") {
+            // `secrets get NAME`, the commonest call after `sops decrypt` (a script reading its
+            // secrets one by one), builds its own command only. Anything this parser refuses,
+            // help included, is parsed again by the whole tree, which words it.
+            if let Ok(GetAlone { global, command: OnlyGet::Get(args) }) = parse_keeping_parser::<GetAlone>(&args) {
+                return Cli { global, command: Command::Get(args) };
+            }
+        }
         parse_keeping_parser::<Cli>(&args).unwrap_or_else(|e| help_or_exit::<Cli>(&args, &e))
     }
+}
+
+/// `secrets get …` alone: the global options and `get`, nothing else.
+#[derive(Parser, Debug)]
+#[command(name = "secrets")]
+struct GetAlone {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: OnlyGet,
+}
+
+#[derive(Subcommand, Debug)]
+enum OnlyGet {
+    Get(secrets::GetArgs),
 }
 
 /// Parses `args` with the (deferred) command tree of `P`, as `P::try_parse_from` does, but
