@@ -3,11 +3,11 @@
 
 use std::fmt;
 
+use aes::Aes256Enc;
 #[allow(clippy::wildcard_imports, reason = "the type-level numbers U1 to U32 of `nonce_len_type`")]
 use aes_gcm::aead::consts::*;
 use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::aes::Aes256;
+use aes_gcm::aead::AeadInPlace;
 use aes_gcm::AesGcm;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -179,7 +179,7 @@ pub struct AuthError;
 /// Never in practice: AES-GCM refuses only messages longer than 64 GiB, far beyond any value.
 pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind: ValueType) -> EncryptedValue {
     let mut buffer = plaintext.to_vec();
-    let cipher = AesGcm::<Aes256, U32>::new(GenericArray::from_slice(key.as_bytes()));
+    let cipher = AesGcm::<Aes256Enc, U32>::from(key.cipher().clone());
     // A 32-byte nonce and a message far below GCM's limit cannot fail.
     let tag =
         cipher.encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buffer).expect("AES-GCM encryption of a bounded message");
@@ -224,7 +224,7 @@ fn open_in_place(key: &DataKey, iv: &[u8], tag: &[u8], aad: &[u8], buffer: &mut 
 }
 
 fn open_with<N: ArrayLength<u8>>(key: &DataKey, iv: &[u8], aad: &[u8], tag: &[u8], buffer: &mut [u8]) -> Result<(), AuthError> {
-    let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key.as_bytes()));
+    let cipher = AesGcm::<Aes256Enc, N>::from(key.cipher().clone());
     cipher.decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buffer, GenericArray::from_slice(tag)).map_err(|_| AuthError)
 }
 
@@ -249,6 +249,20 @@ pub fn canonical_bytes(value: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)>
         Value::Null | Value::Map(_) | Value::List(_) => return None,
     };
     Some((Zeroizing::new(bytes), kind))
+}
+
+/// Gives `f` the [`canonical_bytes`] of `value` (nothing for null and containers), a string's
+/// own bytes without a copy: the MAC reads every value of a file.
+pub fn with_canonical_bytes(value: &Value, f: impl FnOnce(&[u8])) {
+    match value {
+        Value::Str(s) | Value::Comment(s) => f(s.as_bytes()),
+        Value::Bytes(b) => f(b),
+        other => {
+            if let Some((bytes, _)) = canonical_bytes(other) {
+                f(&bytes);
+            }
+        }
+    }
 }
 
 /// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest round-trip digits, never an exponent.
@@ -347,13 +361,14 @@ mod tests {
 
     #[test]
     fn accepts_any_iv_length_on_read() {
+        use aes_gcm::aead::KeyInit;
         let key = key_of(1);
         for len in [12usize, 16, 64] {
             let iv = vec![3u8; len];
             let mut buffer = b"x".to_vec();
             macro_rules! seal_n {
                 ($n:ty) => {{
-                    let c = AesGcm::<Aes256, $n>::new(GenericArray::from_slice(key.as_bytes()));
+                    let c = AesGcm::<Aes256Enc, $n>::new(GenericArray::from_slice(key.as_bytes()));
                     c.encrypt_in_place_detached(GenericArray::from_slice(&iv), b"k:", &mut buffer).unwrap()
                 }};
             }

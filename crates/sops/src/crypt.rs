@@ -206,9 +206,7 @@ pub(crate) fn decrypt_branch(
         let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
         let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs.as_deref_mut(), warnings)? } else { value };
         if (!settings.mac_only_encrypted || encrypted) && !matches!(plain, Value::Comment(_)) {
-            if let Some((bytes, _)) = cipher::canonical_bytes(&plain) {
-                mac.update(&bytes);
-            }
+            cipher::with_canonical_bytes(&plain, |bytes| mac.update(bytes));
         }
         Ok(plain)
     })
