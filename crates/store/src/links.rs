@@ -10,7 +10,7 @@
 //! The folders that hold them (the secret or group folder, its `users/`, `machines/`,
 //! `groups/`) must be real directories: a symlinked one would make a read list someone else's
 //! links and a write or delete land outside the repository. They are opened once, without
-//! following a link ([`untrusted::Folder`]), and listed, written and deleted through that
+//! following a link ([`Folder`]), and listed, written and deleted through that
 //! descriptor, so a folder swapped for a symlink after the check is never followed. Only the
 //! resolution of a link's target (`canonicalize`, which reads no content) goes by path; its
 //! result must lie in `sops/<kind>/`, wherever the path led.
@@ -21,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Result, StoreError};
 use crate::names::Kind;
 use crate::repo::Repo;
-use crate::untrusted::{self, EntryKind, Folder};
+use crate::untrusted::{EntryKind, Folder, FolderCache};
 
 /// What a link in a membership folder points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub fn link_path(container: &Path, kind: Kind, name: &str) -> PathBuf {
 
 /// Creates (or replaces) the link from `container` to a member. Returns the link's path.
 /// Refused when a folder on the way is a symlink (missing ones are created as real folders).
-/// Every step goes through the open folder ([`untrusted::Folder::open_or_create`]): a folder
+/// Every step goes through the open folder ([`Folder::open_or_create`]): a folder
 /// swapped for a symlink after it was checked is never written through.
 pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<PathBuf> {
     let folder_path = container.join(kind.folder());
@@ -140,7 +140,9 @@ pub fn remove(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<b
 /// Reads the links of one kind in `container`, sorted by name. Entries that are not symlinks
 /// are ignored, as clan does.
 pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
-    read_resolved(repo, container, kind, canonical_kind_dir(repo, kind).as_deref())
+    let canonical = canonical_kind_dir(repo, kind);
+    let open = Folder::open(repo.root(), &container.join(kind.folder()))?;
+    read_resolved(repo, &FolderCache::new(repo.root()), container, open.as_ref(), kind, canonical.as_deref())
 }
 
 /// `sops/<kind>` with every symlink on the way resolved, if it exists: where a link of that
@@ -149,27 +151,35 @@ pub(crate) fn canonical_kind_dir(repo: &Repo, kind: Kind) -> Option<PathBuf> {
     fs::canonicalize(repo.sops_dir().join(kind.folder())).ok()
 }
 
-/// As [`read`], given [`canonical_kind_dir`] (for callers reading many containers).
-pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical_kind_dir: Option<&Path>) -> Result<Vec<Link>> {
+/// As [`read`], for callers reading many containers: given [`canonical_kind_dir`], the
+/// operation's open folders (`folders`, for `repo`) and the open link folder `open` of
+/// `container` (`<container>/<kind>`, `None` when it does not exist).
+pub(crate) fn read_resolved(
+    repo: &Repo,
+    folders: &FolderCache,
+    container: &Path,
+    open: Option<&Folder>,
+    kind: Kind,
+    canonical_kind_dir: Option<&Path>,
+) -> Result<Vec<Link>> {
     let folder = container.join(kind.folder());
     // The listing and the link targets are read through the open folder: a folder swapped for
     // a symlink after it was checked is never listed.
-    let Some(open) = Folder::open(repo.root(), &folder)? else { return Ok(Vec::new()) };
+    let Some(open) = open else { return Ok(Vec::new()) };
     let kind_dir = repo.sops_dir().join(kind.folder());
-    let mut kind_dir_checked = false;
+    // Links lead into sops/<kind>/, whose own folders must be real too: opened (and so
+    // checked) at the first link, once for the operation.
+    let mut kind_folder: Option<Option<&Folder>> = None;
     let mut links = Vec::new();
     for (entry, entry_kind) in open.entries()? {
         if entry_kind != EntryKind::Symlink {
             continue;
         }
         let link = folder.join(&entry);
-        if !kind_dir_checked {
-            // Links lead into sops/<kind>/, whose own folders must be real too.
-            untrusted::check_folders(repo.root(), &kind_dir)?;
-            kind_dir_checked = true;
+        if kind_folder.is_none() {
+            kind_folder = Some(folders.base(&kind_dir)?);
         }
         let Some(raw) = open.link_target(&entry) else { continue };
-        let lexical = normalize(&folder.join(&raw));
         let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
         if let Ok(resolved) = fs::canonicalize(&link) {
             match member_of(&link, &resolved, canonical_kind_dir) {
@@ -179,6 +189,7 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
             }
         } else {
             // A dangling link is harmless only if it would point into sops/<kind>/.
+            let lexical = normalize(&folder.join(&raw));
             if lexical.parent() != Some(normalize(&kind_dir).as_path()) {
                 return Err(unsafe_link());
             }
@@ -287,7 +298,7 @@ mod tests {
         fs::create_dir_all(repo.sops_dir().join("groups")).unwrap();
         let group = repo.member_dir(Kind::Group, "g");
         symlink(&outside, &group).unwrap();
-        let refused = |r: Result<_>| matches!(r, Err(StoreError::Untrusted(untrusted::UntrustedError::FolderSymlink { .. })));
+        let refused = |r: Result<_>| matches!(r, Err(StoreError::Untrusted(crate::untrusted::UntrustedError::FolderSymlink { .. })));
         assert!(refused(read(&repo, &group, Kind::User).map(|_| ())));
         assert!(refused(add(&repo, &group, Kind::User, "alice").map(|_| ())));
         assert!(refused(remove(&repo, &group, Kind::User, "gone").map(|_| ())));
