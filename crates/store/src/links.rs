@@ -157,7 +157,10 @@ pub(crate) fn canonical_kind_dir(repo: &Repo, kind: Kind) -> Option<PathBuf> {
 
 /// As [`read`], for callers reading many containers: given [`canonical_kind_dir`], the
 /// operation's open folders (`folders`, for `repo`) and the open link folder `open` of
-/// `container` (`<container>/<kind>`, `None` when it does not exist).
+/// `container` (`<container>/<kind>`, `None` when it does not exist). `open` must be that
+/// folder as reached from the root without following a link ([`Folder::open`], or
+/// [`FolderCache::open`] and [`Folder::open_dir`]): resolving clan's links without
+/// `canonicalize` (`clan_shaped`) relies on it.
 pub(crate) fn read_resolved(
     repo: &Repo,
     folders: &FolderCache,
