@@ -10,18 +10,22 @@
 //! The folders that hold them (the secret or group folder, its `users/`, `machines/`,
 //! `groups/`) must be real directories: a symlinked one would make a read list someone else's
 //! links and a write or delete land outside the repository. They are opened once, without
-//! following a link ([`untrusted::Folder`]), and listed, written and deleted through that
+//! following a link ([`Folder`]), and listed, written and deleted through that
 //! descriptor, so a folder swapped for a symlink after the check is never followed. Only the
 //! resolution of a link's target (`canonicalize`, which reads no content) goes by path; its
-//! result must lie in `sops/<kind>/`, wherever the path led.
+//! result must lie in `sops/<kind>/`, wherever the path led. A link of clan's own shape
+//! (`../../../users/alice` from a real folder, to a real member folder) is resolved without
+//! `canonicalize`, through the open folders, when that gives provably the same answer
+//! (`clan_shaped`); every other link takes `canonicalize`.
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Result, StoreError};
 use crate::names::Kind;
 use crate::repo::Repo;
-use crate::untrusted::{self, EntryKind, Folder};
+use crate::untrusted::{EntryKind, Folder, FolderCache};
 
 /// What a link in a membership folder points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +98,7 @@ pub fn link_path(container: &Path, kind: Kind, name: &str) -> PathBuf {
 
 /// Creates (or replaces) the link from `container` to a member. Returns the link's path.
 /// Refused when a folder on the way is a symlink (missing ones are created as real folders).
-/// Every step goes through the open folder ([`untrusted::Folder::open_or_create`]): a folder
+/// Every step goes through the open folder ([`Folder::open_or_create`]): a folder
 /// swapped for a symlink after it was checked is never written through.
 pub fn add(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<PathBuf> {
     let folder_path = container.join(kind.folder());
@@ -140,7 +144,9 @@ pub fn remove(repo: &Repo, container: &Path, kind: Kind, name: &str) -> Result<b
 /// Reads the links of one kind in `container`, sorted by name. Entries that are not symlinks
 /// are ignored, as clan does.
 pub fn read(repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
-    read_resolved(repo, container, kind, canonical_kind_dir(repo, kind).as_deref())
+    let canonical = canonical_kind_dir(repo, kind);
+    let open = Folder::open(repo.root(), &container.join(kind.folder()))?;
+    read_resolved(repo, &FolderCache::new(repo.root()), container, open.as_ref(), kind, canonical.as_deref())
 }
 
 /// `sops/<kind>` with every symlink on the way resolved, if it exists: where a link of that
@@ -149,29 +155,50 @@ pub(crate) fn canonical_kind_dir(repo: &Repo, kind: Kind) -> Option<PathBuf> {
     fs::canonicalize(repo.sops_dir().join(kind.folder())).ok()
 }
 
-/// As [`read`], given [`canonical_kind_dir`] (for callers reading many containers).
-pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical_kind_dir: Option<&Path>) -> Result<Vec<Link>> {
+/// As [`read`], for callers reading many containers: given [`canonical_kind_dir`], the
+/// operation's open folders (`folders`, for `repo`) and the open link folder `open` of
+/// `container` (`<container>/<kind>`, `None` when it does not exist). `open` must be that
+/// folder as reached from the root without following a link ([`Folder::open`], or
+/// [`FolderCache::open`] and [`Folder::open_dir`]): resolving clan's links without
+/// `canonicalize` (`clan_shaped`) relies on it.
+pub(crate) fn read_resolved(
+    repo: &Repo,
+    folders: &FolderCache,
+    container: &Path,
+    open: Option<&Folder>,
+    kind: Kind,
+    canonical_kind_dir: Option<&Path>,
+) -> Result<Vec<Link>> {
     let folder = container.join(kind.folder());
     // The listing and the link targets are read through the open folder: a folder swapped for
     // a symlink after it was checked is never listed.
-    let Some(open) = Folder::open(repo.root(), &folder)? else { return Ok(Vec::new()) };
+    let Some(open) = open else { return Ok(Vec::new()) };
     let kind_dir = repo.sops_dir().join(kind.folder());
-    let mut kind_dir_checked = false;
+    // Links lead into sops/<kind>/, whose own folders must be real too: opened (and so
+    // checked) at the first link, once for the operation.
+    let mut kind_folder: Option<Option<&Folder>> = None;
     let mut links = Vec::new();
     for (entry, entry_kind) in open.entries()? {
         if entry_kind != EntryKind::Symlink {
             continue;
         }
         let link = folder.join(&entry);
-        if !kind_dir_checked {
-            // Links lead into sops/<kind>/, whose own folders must be real too.
-            untrusted::check_folders(repo.root(), &kind_dir)?;
-            kind_dir_checked = true;
-        }
+        let kind_open = match kind_folder {
+            Some(opened) => opened,
+            None => *kind_folder.insert(folders.base(&kind_dir)?),
+        };
         let Some(raw) = open.link_target(&entry) else { continue };
-        let lexical = normalize(&folder.join(&raw));
         let unsafe_link = || StoreError::UnsafeLink { path: link.clone(), target: raw.clone(), expected: kind.folder() };
-        if let Ok(resolved) = fs::canonicalize(&link) {
+        let shortcut = match (kind_open, canonical_kind_dir) {
+            (Some(kind_open), Some(_)) => clan_shaped(folders.root(), &folder, &raw, kind, kind_open),
+            _ => None,
+        };
+        let resolved = match shortcut {
+            Some(Shortcut::Member(name)) => canonical_kind_dir.map(|dir| dir.join(name)),
+            Some(Shortcut::Missing) => None,
+            None => fs::canonicalize(&link).ok(),
+        };
+        if let Some(resolved) = resolved {
             match member_of(&link, &resolved, canonical_kind_dir) {
                 Ok(name) => links.push(Link::Member(name)),
                 Err(Some(target)) => links.push(Link::Misnamed { link, target }),
@@ -179,6 +206,7 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
             }
         } else {
             // A dangling link is harmless only if it would point into sops/<kind>/.
+            let lexical = normalize(&folder.join(&raw));
             if lexical.parent() != Some(normalize(&kind_dir).as_path()) {
                 return Err(unsafe_link());
             }
@@ -193,6 +221,63 @@ pub(crate) fn read_resolved(repo: &Repo, container: &Path, kind: Kind, canonical
         _ => a.to_drop().cmp(&b.to_drop()),
     });
     Ok(links)
+}
+
+/// What a link of clan's shape leads to, found without `canonicalize` (which costs a
+/// `readlink` for every component of the path, a few dozen system calls per link).
+#[derive(Debug, PartialEq, Eq)]
+enum Shortcut {
+    /// The real folder `sops/<kind>/<name>`: `canonicalize` would give
+    /// `canonical_kind_dir/<name>`.
+    Member(OsString),
+    /// Nothing is at `sops/<kind>/<name>`: the link dangles.
+    Missing,
+}
+
+/// The answer `canonicalize` gives for the link `raw` in the link folder `folder`, when it is
+/// provably the same answer; `None` sends the link to `canonicalize`.
+///
+/// Why it is the same: `folder` was reached from `root` one component at a time without
+/// following a link, so each of its ancestors up to the root is a real folder and `..` from
+/// it is the folder lexically above (as the kernel and `canonicalize` both resolve it).
+/// `raw` must be relative and only `..` then plain names, with no more `..` than `folder` is
+/// deep below the root: its `..` climb through those real folders, never above the root. Its
+/// names must then land exactly on `sops/<kind>/<name>`, and every folder they go down
+/// through is one the open `sops/<kind>` folder (`kind_folder`, reached from the root without
+/// following a link) vouches for: `sops`, `<kind>`, and `<name>`, which `lstat` through that
+/// folder must find a real folder (not followed either way). Nothing on the way is a link, so
+/// `canonicalize` (the root resolved, then plain names) ends at `canonical_kind_dir/<name>`,
+/// which is what [`member_of`] then judges, as it judges the slow answer. A missing `<name>`
+/// is a dangling link as `canonicalize` failing is. Anything else (an absolute target, `.`
+/// or `..` after a name, a climb above the root, another landing, a `<name>` that is a link,
+/// a file, or cannot be looked at) takes the slow path unchanged.
+fn clan_shaped(root: &Path, folder: &Path, raw: &Path, kind: Kind, kind_folder: &Folder) -> Option<Shortcut> {
+    let mut here: Vec<&OsStr> = Vec::new();
+    for part in folder.strip_prefix(root).ok()?.components() {
+        match part {
+            Component::Normal(name) => here.push(name),
+            _ => return None,
+        }
+    }
+    let mut parts = raw.components().peekable();
+    while parts.next_if_eq(&Component::ParentDir).is_some() {
+        here.pop()?;
+    }
+    for part in parts {
+        match part {
+            Component::Normal(name) => here.push(name),
+            _ => return None,
+        }
+    }
+    let [sops, kind_name, name] = here.as_slice() else { return None };
+    if *sops != "sops" || *kind_name != kind.folder() {
+        return None;
+    }
+    match kind_folder.kind(name) {
+        Ok(Some((EntryKind::Folder, _))) => Some(Shortcut::Member(name.to_os_string())),
+        Ok(None) => Some(Shortcut::Missing),
+        _ => None,
+    }
 }
 
 /// Names of the existing members linked from `container`.
@@ -287,7 +372,7 @@ mod tests {
         fs::create_dir_all(repo.sops_dir().join("groups")).unwrap();
         let group = repo.member_dir(Kind::Group, "g");
         symlink(&outside, &group).unwrap();
-        let refused = |r: Result<_>| matches!(r, Err(StoreError::Untrusted(untrusted::UntrustedError::FolderSymlink { .. })));
+        let refused = |r: Result<_>| matches!(r, Err(StoreError::Untrusted(crate::untrusted::UntrustedError::FolderSymlink { .. })));
         assert!(refused(read(&repo, &group, Kind::User).map(|_| ())));
         assert!(refused(add(&repo, &group, Kind::User, "alice").map(|_| ())));
         assert!(refused(remove(&repo, &group, Kind::User, "gone").map(|_| ())));
@@ -357,5 +442,128 @@ mod tests {
         fs::create_dir_all(secret.join("machines")).unwrap();
         symlink(Path::new("../../../users/alice"), secret.join("machines/alice")).unwrap();
         assert!(matches!(read(&repo, &secret, Kind::Machine), Err(StoreError::UnsafeLink { .. })));
+    }
+
+    /// What the shortcut and `canonicalize` say the link `folder/name` resolves to: whether
+    /// the shortcut answered (rather than send the link to `canonicalize`), its answer (`None`
+    /// for a dangling link, or when it did not answer), and `canonicalize`'s.
+    fn fast_and_slow(repo: &Repo, folder: &Path, name: impl AsRef<Path>, kind: Kind) -> (bool, Option<PathBuf>, Option<PathBuf>) {
+        let kind_folder = Folder::open(repo.root(), &repo.sops_dir().join(kind.folder())).unwrap().unwrap();
+        let canonical = canonical_kind_dir(repo, kind).unwrap();
+        let link = folder.join(name);
+        let raw = fs::read_link(&link).unwrap();
+        let shortcut = clan_shaped(repo.root(), folder, &raw, kind, &kind_folder);
+        let fast = match &shortcut {
+            Some(Shortcut::Member(name)) => Some(canonical.join(name)),
+            Some(Shortcut::Missing) | None => None,
+        };
+        (shortcut.is_some(), fast, fs::canonicalize(&link).ok())
+    }
+
+    /// The shortcut answers as `canonicalize` does whenever it answers, takes clan's own
+    /// shapes, and leaves every hostile shape to `canonicalize`.
+    #[test]
+    fn the_shortcut_answers_as_canonicalize_or_not_at_all() {
+        let (_d, repo) = repo_with_user("alice");
+        let root = repo.root().to_path_buf();
+        fs::create_dir_all(repo.member_dir(Kind::User, "bob")).unwrap();
+        fs::create_dir_all(repo.member_dir(Kind::Machine, "web1")).unwrap();
+        let secret = repo.secret_dir("s");
+        let users = secret.join("users");
+        fs::create_dir_all(&users).unwrap();
+        let elsewhere = root.join("elsewhere");
+        fs::create_dir_all(elsewhere.join("a/b/c")).unwrap();
+        fs::create_dir_all(elsewhere.join("users/alice")).unwrap();
+        // sops/secrets/s/x leads three folders deep elsewhere: `x/../../..` climbs from there.
+        symlink(elsewhere.join("a/b/c"), secret.join("x")).unwrap();
+        // Member folders that are links: to another member, and to a folder outside.
+        symlink(Path::new("bob"), repo.member_dir(Kind::User, "alias")).unwrap();
+        symlink(elsewhere.join("users/alice"), repo.member_dir(Kind::User, "outside")).unwrap();
+        // A member that is a file.
+        fs::write(repo.member_dir(Kind::User, "file"), "").unwrap();
+        let root_name = root.file_name().unwrap().to_str().unwrap().to_string();
+        let cases: Vec<(&str, String, bool)> = vec![
+            // clan's shape: taken.
+            ("alice", "../../../users/alice".into(), true),
+            ("zz", "../../../users/bob".into(), true),
+            ("gone", "../../../users/gone".into(), true),
+            ("dotted", "../../.././users/./alice/".into(), true),
+            // Hostile shapes: declined.
+            ("via-x", "../x/../../../users/alice".into(), false),
+            ("alias", "../../../users/alias".into(), false),
+            ("outside", "../../../users/outside".into(), false),
+            ("file", "../../../users/file".into(), false),
+            ("deeper", "../../../../users/alice".into(), false),
+            ("above", format!("../../../../../{root_name}/sops/users/alice"), false),
+            ("absolute", root.join("sops/users/alice").to_string_lossy().into_owned(), false),
+            ("here", "./../../../users/alice".into(), false),
+            ("kind", "../../../machines/web1".into(), false),
+            ("back", "../../../users/alice/..".into(), false),
+        ];
+        for (name, target, taken) in &cases {
+            symlink(Path::new(target), users.join(name)).unwrap();
+            let (answered, fast, slow) = fast_and_slow(&repo, &users, name, Kind::User);
+            assert_eq!(answered, *taken, "{name} -> {target}: answered");
+            if answered {
+                assert_eq!(fast, slow, "{name} -> {target}");
+            }
+        }
+        // What reading says for the taken ones, judged by the one rule (`member_of`).
+        let read_links = read(&repo, &secret, Kind::User);
+        assert!(matches!(read_links, Err(StoreError::UnsafeLink { .. })), "the hostile ones are still refused: {read_links:?}");
+        for (name, ..) in cases.iter().filter(|(.., taken)| !taken) {
+            fs::remove_file(users.join(name)).unwrap();
+        }
+        assert_eq!(
+            read(&repo, &secret, Kind::User).unwrap(),
+            vec![
+                Link::Member("alice".into()),
+                Link::Misnamed { link: users.join("dotted"), target: "alice".into() },
+                Link::Dangling { link: users.join("gone") },
+                Link::Misnamed { link: users.join("zz"), target: "bob".into() },
+            ]
+        );
+    }
+
+    /// clan's vars shape (`sops/` named after climbing to the root), a root reached through a
+    /// link, and a member name that is not UTF-8 (which `member_of` refuses either way).
+    #[test]
+    fn the_shortcut_takes_vars_links_and_a_linked_root() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, real) = repo_with_user("alice");
+        fs::create_dir_all(real.member_dir(Kind::Machine, "m")).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let alias = other.path().join("checkout");
+        symlink(real.root(), &alias).unwrap();
+        let repo = Repo::at(&alias);
+        let machines = repo.root().join("vars/per-machine/m/gen/file/machines");
+        fs::create_dir_all(&machines).unwrap();
+        symlink(Path::new("../../../../../../sops/machines/m"), machines.join("m")).unwrap();
+        symlink(Path::new("../../../../../../sops/machines/gone"), machines.join("gone")).unwrap();
+        symlink(Path::new("../../../../../../../sops/machines/m"), machines.join("above")).unwrap();
+        for (name, taken) in [("m", true), ("gone", true), ("above", false)] {
+            let (answered, fast, slow) = fast_and_slow(&repo, &machines, name, Kind::Machine);
+            assert_eq!(answered, taken, "{name}");
+            if answered {
+                assert_eq!(fast, slow, "{name}");
+            }
+        }
+        let users = repo.secret_dir("s").join("users");
+        fs::create_dir_all(&users).unwrap();
+        symlink(Path::new("../../../users/alice"), users.join("alice")).unwrap();
+        let (answered, fast, slow) = fast_and_slow(&repo, &users, "alice", Kind::User);
+        assert!(answered);
+        assert_eq!(fast, slow);
+        assert_eq!(slow.unwrap(), dir.path().canonicalize().unwrap().join("sops/users/alice"));
+        assert_eq!(read(&repo, &repo.secret_dir("s"), Kind::User).unwrap(), vec![Link::Member("alice".into())]);
+
+        let odd = OsStr::from_bytes(b"\xff");
+        fs::create_dir_all(repo.sops_dir().join("users").join(odd)).unwrap();
+        symlink(Path::new("../../../users").join(odd), users.join(odd)).unwrap();
+        let (answered, fast, slow) = fast_and_slow(&repo, &users, odd, Kind::User);
+        assert!(answered && fast.is_some());
+        assert_eq!(fast, slow);
+        assert!(matches!(read(&repo, &repo.secret_dir("s"), Kind::User), Err(StoreError::UnsafeLink { .. })));
     }
 }

@@ -13,6 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::keyfile::{KeyType, PublicKey};
 use crate::repo::Repo;
 use crate::secrets::{Lookups, SecretRef};
+use crate::untrusted::{Folder, Limit, UntrustedError};
 
 /// How to re-key.
 #[derive(Clone, Copy, Debug, Default)]
@@ -85,7 +86,19 @@ fn desired_recipients_with(
     options: RekeyOptions,
     lookups: &Lookups,
 ) -> Result<(Vec<String>, Vec<PathBuf>)> {
-    let access = repo.access_with(secret, lookups)?;
+    let open = lookups.folders(repo).open(&secret.dir)?;
+    desired_recipients_in(repo, secret, open.as_ref(), options, lookups)
+}
+
+/// As [`desired_recipients`], given the secret's open folder (`None`: it does not exist).
+fn desired_recipients_in(
+    repo: &Repo,
+    secret: &SecretRef,
+    open: Option<&Folder>,
+    options: RekeyOptions,
+    lookups: &Lookups,
+) -> Result<(Vec<String>, Vec<PathBuf>)> {
+    let access = repo.access_in(secret, open, lookups)?;
     let keys = repo.recipients_with(&access, lookups)?;
     let recipients = age_recipients(secret, &keys)?;
     if recipients.is_empty() {
@@ -129,10 +142,17 @@ pub fn plan(
 }
 
 fn plan_one(repo: &Repo, secret: &SecretRef, identities: &Identities, options: RekeyOptions, lookups: &Lookups) -> Result<Option<Rekeyed>> {
-    let (wanted, dangling) = desired_recipients_with(repo, secret, options, lookups)?;
+    // The secret's folder is opened once, from the open `sops/secrets` (or vars folder), for
+    // its links and its file alike.
+    let open = lookups.folders(repo).open(&secret.dir)?;
+    let (wanted, dangling) = desired_recipients_in(repo, secret, open.as_ref(), options, lookups)?;
     let path = secret.file();
     let sops_err = |source| StoreError::Sops { path: path.clone(), source };
-    let bytes = crate::untrusted::read(repo.root(), &path, crate::untrusted::Limit::Secret)?;
+    // As `untrusted::read` reads it, through the folder already open.
+    let bytes = match &open {
+        Some(open) => open.read("secret", Limit::Secret)?,
+        None => return Err(UntrustedError::Io { path, source: std::io::ErrorKind::NotFound.into() }.into()),
+    };
     let mut file = EncryptedFile::parse(&bytes, Format::Binary).map_err(sops_err)?;
     let current: Vec<String> = file.metadata.recipients().into_iter().flatten().collect();
     let current_set: BTreeSet<&String> = current.iter().collect();

@@ -11,7 +11,7 @@ use crate::keyfile::PublicKey;
 use crate::links::{self, Link};
 use crate::names::{self, Kind};
 use crate::repo::Repo;
-use crate::untrusted::{self, EntryKind, Folder, UntrustedError};
+use crate::untrusted::{self, EntryKind, Folder, FolderCache, UntrustedError};
 
 /// A secret directory: one `secret` file plus `users/`, `machines/`, `groups/` link folders.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,6 +63,9 @@ pub struct Access {
 pub struct Lookups {
     /// [`links::canonical_kind_dir`] of each kind, by `Kind as usize`, read on first need.
     kind_dirs: [OnceLock<Option<PathBuf>>; 4],
+    /// `sops/<kind>` and the vars folders, opened once: every secret's and group's folder is
+    /// reached from there rather than from the root again.
+    folders: OnceLock<FolderCache>,
     groups: Mutex<HashMap<String, Arc<GroupMembers>>>,
     keys: Mutex<HashMap<(Kind, String), MemberKeys>>,
 }
@@ -76,9 +79,19 @@ struct GroupMembers {
 }
 
 impl Lookups {
-    fn links(&self, repo: &Repo, container: &Path, kind: Kind) -> Result<Vec<Link>> {
+    /// The open folders of `repo` (a `Lookups` serves one repository).
+    pub(crate) fn folders(&self, repo: &Repo) -> &FolderCache {
+        self.folders.get_or_init(|| FolderCache::new(repo.root()))
+    }
+
+    /// The links of one kind in `container`, whose folder is `open` (`None`: it does not exist).
+    fn links(&self, repo: &Repo, container: &Path, open: Option<&Folder>, kind: Kind) -> Result<Vec<Link>> {
         let dir = self.kind_dirs[kind as usize].get_or_init(|| links::canonical_kind_dir(repo, kind));
-        links::read_resolved(repo, container, kind, dir.as_deref())
+        let links_folder = match open {
+            Some(open) => open.open_dir(kind.folder())?,
+            None => None,
+        };
+        links::read_resolved(repo, self.folders(repo), container, links_folder.as_ref(), kind, dir.as_deref())
     }
 
     fn group(&self, repo: &Repo, group: &str) -> Result<Arc<GroupMembers>> {
@@ -86,9 +99,10 @@ impl Lookups {
             return Ok(found.clone());
         }
         let dir = repo.member_dir(Kind::Group, group);
+        let open = self.folders(repo).open(&dir)?;
         let members = Arc::new(GroupMembers {
-            users: links::only_members(self.links(repo, &dir, Kind::User)?),
-            machines: links::only_members(self.links(repo, &dir, Kind::Machine)?),
+            users: links::only_members(self.links(repo, &dir, open.as_ref(), Kind::User)?),
+            machines: links::only_members(self.links(repo, &dir, open.as_ref(), Kind::Machine)?),
         });
         self.groups.lock().expect("not poisoned").insert(group.to_string(), members.clone());
         Ok(members)
@@ -192,9 +206,16 @@ impl Repo {
 
     /// As [`Repo::access`], reusing what `lookups` has read for earlier secrets.
     pub fn access_with(&self, secret: &SecretRef, lookups: &Lookups) -> Result<Access> {
+        let open = lookups.folders(self).open(&secret.dir)?;
+        self.access_in(secret, open.as_ref(), lookups)
+    }
+
+    /// As [`Repo::access_with`], given the secret's open folder (`None`: it does not exist),
+    /// which a re-key then reads the secret's file from.
+    pub(crate) fn access_in(&self, secret: &SecretRef, open: Option<&Folder>, lookups: &Lookups) -> Result<Access> {
         let mut access = Access::default();
         for (kind, map) in [(Kind::User, &mut access.users), (Kind::Machine, &mut access.machines)] {
-            for link in lookups.links(self, &secret.dir, kind)? {
+            for link in lookups.links(self, &secret.dir, open, kind)? {
                 match link {
                     Link::Member(name) => map.entry(name).or_default().direct = true,
                     Link::Dangling { link } => access.dangling.push(link),
@@ -202,7 +223,7 @@ impl Repo {
                 }
             }
         }
-        for link in lookups.links(self, &secret.dir, Kind::Group)? {
+        for link in lookups.links(self, &secret.dir, open, Kind::Group)? {
             let group = match link {
                 Link::Member(name) => name,
                 Link::Dangling { link } => {
