@@ -40,7 +40,7 @@ use crate::error::{Result, StoreError};
 use crate::lock::{self, RepoLock};
 use crate::names::Kind;
 use crate::repo::Repo;
-use crate::untrusted::{self, EntryKind, Folder, FolderCache};
+use crate::untrusted::{self, EntryKind, Folder};
 
 /// How to undo one step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,17 +369,15 @@ fn remove_temporary_files(root: &Path, steps: &[Step]) {
 fn clean_up(root: &Path, steps: &[Step]) {
     use rayon::prelude::*;
     // Each kept copy is in its own secret's folder: a re-key's thousand are removed on every
-    // core, in no particular order, each folder reached from `sops/secrets` (or its vars
-    // folder) opened once. Only kept copies and folders moved aside go: never a base.
-    let folders = FolderCache::new(root);
+    // core, in no particular order.
     steps.par_iter().for_each(|step| match step {
         Step::Replaced { backup, .. } => {
-            if let Ok(Some((folder, name))) = open_parent_in(&folders, backup) {
+            if let Ok(Some((folder, name))) = open_parent(root, backup) {
                 let _ = folder.remove_file(name);
             }
         }
         Step::DirRemoved { backup, .. } => {
-            if let Ok(Some((folder, name))) = open_parent_in(&folders, backup) {
+            if let Ok(Some((folder, name))) = open_parent(root, backup) {
                 let _ = folder.remove_dir_all(name);
             }
         }
@@ -417,14 +415,6 @@ fn open_parent<'a>(root: &Path, rel: &'a str) -> Result<Option<(Folder, &'a OsSt
     check_relative(rel)?;
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else { return Err(outside(rel)) };
     Ok(open_folder(root, parent)?.map(|folder| (folder, name)))
-}
-
-/// As [`open_parent`], through the open folders of `folders` (of the repository root).
-fn open_parent_in<'a>(folders: &FolderCache, rel: &'a str) -> Result<Option<(Folder, &'a OsStr)>> {
-    let rel = Path::new(rel);
-    check_relative(rel)?;
-    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else { return Err(outside(rel)) };
-    Ok(folders.open(&folders.root().join(parent))?.map(|folder| (folder, name)))
 }
 
 /// As [`open_parent`], creating the missing folders (to put a link back where its folder was

@@ -24,7 +24,7 @@ use crate::names::Kind;
 use crate::rekey::{self, RekeyOptions, Rekeyed};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
-use crate::untrusted::{EntryKind, Folder, FolderCache};
+use crate::untrusted::{EntryKind, Folder};
 
 /// The change in progress.
 pub struct Tx<'r> {
@@ -43,13 +43,6 @@ fn split(path: &Path) -> Result<(&Path, &OsStr)> {
         (Some(parent), Some(name)) => Ok((parent, name)),
         _ => Err(StoreError::OutsideRepository { path: path.to_path_buf(), within: "the repository" }),
     }
-}
-
-/// The open folder of an existing repository path, and the path's name in it.
-fn open_parent<'p>(folders: &FolderCache, path: &'p Path) -> Result<(Folder, &'p OsStr)> {
-    let (dir, name) = split(path)?;
-    let folder = folders.open(dir)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
-    Ok((folder, name))
 }
 
 /// The prefix of the unpredictable name that keeps a replaced file's old content next to it:
@@ -284,26 +277,23 @@ impl<'r> Tx<'r> {
         // Every folder is opened (a symlink on the way refused) before anything is journaled.
         // The folders are opened again to write: holding one descriptor per secret open for a
         // bulk re-key could exceed the limit of open files. A folder swapped for a symlink in
-        // between is refused then, never followed, and the change is undone. Each is reached
-        // from `sops/secrets` (or its vars folder) opened once for the whole write
-        // ([`FolderCache`]), not from the root each time; nothing here removes those.
-        let folders = FolderCache::new(self.repo.root());
-        let open = |path| open_parent(&folders, path);
+        // between is refused then, never followed, and the change is undone.
         let mut links = Vec::with_capacity(dangling.len());
         for link in &dangling {
             let (dir, name) = split(link)?;
-            if let Some(target) = folders.open(dir)?.and_then(|folder| folder.link_target(name)) {
+            if let Some(target) = self.existing_folder(dir)?.and_then(|folder| folder.link_target(name)) {
                 links.push((*link, target));
             }
         }
         for (path, _) in &files {
-            open(path)?;
+            self.existing_folder(split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
         }
         // One journal entry for every file, made durable before the first is replaced. Each
         // line is written as soon as its old content is kept, so that a kill leaves at most one
         // kept old content the journal does not name.
+        let root = self.repo.root().to_path_buf();
         for (path, _) in &files {
-            let (folder, _) = open(path)?;
+            let folder = Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
             self.record_replace(&folder, path)?;
         }
         self.record(|j| {
@@ -318,7 +308,8 @@ impl<'r> Tx<'r> {
         let written: Vec<Result<PathBuf>> = files
             .par_iter()
             .map(|(path, bytes)| {
-                let (folder, name) = open(path)?;
+                let (dir, name) = split(path)?;
+                let folder = Folder::open(&root, dir)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
                 folder.write_atomic(name, bytes, 0o600).map_err(|e| StoreError::io(path, e))?;
                 Ok(path.clone())
             })
@@ -327,7 +318,8 @@ impl<'r> Tx<'r> {
             self.touch(path?);
         }
         for (link, _) in links {
-            let (folder, name) = open(link)?;
+            let (dir, name) = split(link)?;
+            let folder = self.existing_folder(dir)?.ok_or_else(|| StoreError::io(link, std::io::ErrorKind::NotFound.into()))?;
             folder.remove_file(name).map_err(|e| StoreError::io(link, e))?;
             folder.sync();
             self.touch(link.clone());

@@ -223,7 +223,7 @@ impl NewObjects<'_> {
     /// Stores the objects kept for the pack so far (none without a pack).
     fn store_pack(&self) -> Result<()> {
         match &self.pack {
-            Some(pack) => pack.write(&self.dir).map_err(|e| StoreError::io(&self.dir, e)),
+            Some(pack) => pack.write(&self.dir).map_err(|e| StoreError::io(self.dir.join("pack"), e)),
             None => Ok(()),
         }
     }

@@ -54,8 +54,14 @@ impl Pending {
         let folder = objects_dir.join("pack");
         fs::create_dir_all(&folder)?;
         let name = format!("pack-{}", hex::encode(packed.checksum));
-        put_in_place(&folder, &format!("{name}.pack"), &packed.pack)?;
-        put_in_place(&folder, &format!("{name}.idx"), &packed.index(&objects)?)?;
+        let pack = format!("{name}.pack");
+        put_in_place(&folder, &pack, &packed.pack)?;
+        // A pack without its index is garbage to git (`git count-objects` warns of it): a
+        // failure to write the index (a full disk) takes the pack away again.
+        if let Err(e) = packed.index(&objects).and_then(|index| put_in_place(&folder, &format!("{name}.idx"), &index)) {
+            let _ = fs::remove_file(folder.join(&pack));
+            return Err(e);
+        }
         sync_folder(&folder);
         Ok(())
     }
@@ -170,13 +176,24 @@ fn entry(kind: ObjectType, data: &[u8]) -> io::Result<Vec<u8>> {
 /// Writes `bytes` to `folder/name` through a new temporary file, synced, made read-only and
 /// renamed into place (a pack of the same name holds the same objects: it is replaced).
 fn put_in_place(folder: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let temp = tempfile::Builder::new().prefix("tmp_pack_").tempfile_in(folder)?;
+    let temp = tempfile::Builder::new().prefix("tmp_pack_").tempfile_in(folder).map_err(without_path)?;
     let mut file: &File = temp.as_file();
     file.write_all(bytes)?;
     file.sync_all()?;
     file.set_permissions(fs::Permissions::from_mode(0o444))?;
     temp.persist(folder.join(name)).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The system's error under one that names the temporary file (as `tempfile` words its
+/// errors): the caller names the folder, once.
+fn without_path(e: io::Error) -> io::Error {
+    let code = e
+        .get_ref()
+        .and_then(std::error::Error::source)
+        .and_then(|source| source.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error);
+    code.map_or(e, io::Error::from_raw_os_error)
 }
 
 /// Makes the new names in `folder` durable; best effort, as not every file system can.
