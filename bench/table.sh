@@ -106,7 +106,7 @@ for name in os.listdir("sops/secrets"):
     os.makedirs(f"sops/secrets/{name}/groups", exist_ok=True)
     os.symlink("../../../groups/team", f"sops/secrets/{name}/groups/team")'
   "$ours" -q groups add-user team u2 >/dev/null && "$ours" -q groups remove-user team u2 >/dev/null 2>&1)
-membership() { echo "cd $dir && $ours -q $1 groups add-user team u2 >/dev/null && $ours -q $1 groups remove-user team u2 2>/dev/null"; }
+membership() { echo "cd $dir && $ours -q ${1:-} groups add-user team u2 >/dev/null && $ours -q ${1:-} groups remove-user team u2 2>/dev/null"; }
 row "re-key of 1,000 secrets, add + remove a group member, with both commits (peer: \`--no-commit\`)" "$fewer" - \
   -- sh -c "$(membership --no-commit)" -- sh -c "$(membership)"
 row "re-key of 1,000 secrets, add + remove, \`--no-commit\`, two threads (peer: one thread)" "$fewer" - \
