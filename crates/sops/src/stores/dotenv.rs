@@ -69,15 +69,12 @@ impl Store for DotenvStore {
 fn parse(input: &[u8]) -> Result<Map> {
     let mut branch = Map::new();
     // Lines are found with a vectorised byte search; `split` would test every byte in turn.
+    let ends = memchr::memchr_iter(b'\n', input).chain(std::iter::once(input.len()));
     let mut start = 0;
-    let mut index = 0;
-    while start <= input.len() {
-        let rest = input.get(start..).unwrap_or_default();
-        let end = memchr::memchr(b'\n', rest).map_or(input.len(), |at| start + at);
-        let line = input.get(start..end).unwrap_or_default();
+    for (index, end) in ends.enumerate() {
+        let line = &input[start..end];
         start = end + 1;
-        index += 1;
-        let line_number = index;
+        let line_number = index + 1;
         let text = |bytes: &[u8], what: &str| {
             String::from_utf8(bytes.to_vec()).map_err(|_| parse_error(format!("line {line_number}: the {what} is not valid UTF-8")))
         };

@@ -168,11 +168,9 @@ fn new_tree<'r>(repo: &'r Repository, objects: &NewObjects<'_>, changes: &[Stage
     let head_tree = head_commit.as_ref().map(git2::Commit::tree).transpose().map_err(git_err)?;
     let baseline = match &head_tree {
         Some(tree) => tree.clone(),
-        None => repo.find_tree(objects.write(git2::ObjectType::Tree, b"").map_err(git_err)?).or_else(|_| {
-            // The empty tree kept for the pack is not in the object database yet.
-            objects.store_pack()?;
-            repo.find_tree(git2::Oid::hash_object(git2::ObjectType::Tree, b"").map_err(git_err)?).map_err(git_err)
-        })?,
+        // A first commit edits the empty tree, which libgit2 reads without its being stored
+        // (git knows it by heart too): kept for a pack, it is found at once.
+        None => repo.find_tree(objects.write(git2::ObjectType::Tree, b"").map_err(git_err)?).map_err(git_err)?,
     };
     // The stored folders on the changed paths are edited; an edit that module leaves alone
     // goes to libgit2's tree editor, and one that refuses too (a file becoming a folder at one

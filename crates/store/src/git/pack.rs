@@ -14,9 +14,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use flate2::write::ZlibEncoder;
@@ -62,7 +62,7 @@ impl Pending {
             let _ = fs::remove_file(folder.join(&pack));
             return Err(e);
         }
-        sync_folder(&folder);
+        crate::journal::sync_dir(Some(&folder));
         Ok(())
     }
 }
@@ -194,13 +194,6 @@ fn without_path(e: io::Error) -> io::Error {
         .and_then(|source| source.downcast_ref::<io::Error>())
         .and_then(io::Error::raw_os_error);
     code.map_or(e, io::Error::from_raw_os_error)
-}
-
-/// Makes the new names in `folder` durable; best effort, as not every file system can.
-fn sync_folder(folder: &Path) {
-    if let Ok(dir) = OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(folder) {
-        let _ = dir.sync_all();
-    }
 }
 
 #[cfg(test)]
