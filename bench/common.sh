@@ -30,12 +30,17 @@ sample() {
     || { echo "the two tools disagree on $size $ext" >&2; exit 1; }
 }
 
+# An empty git repository at DIR with a commit identity, marked as a clan directory.
+new_repo() {
+  mkdir -p "$1" && git -C "$1" init -q && git -C "$1" config user.email b@example.com && git -C "$1" config user.name bench
+  touch "$1/.clan-flake"
+}
+
 # A committed repository at DIR of N secrets readable by one admin with RECIPIENT (copies of
 # one secret, made by Python: a process per copy would take minutes at 30,000).
 secret_repo() {
   local dir=$1 n=$2 recipient=$3
-  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
-  touch "$dir/.clan-flake"
+  new_repo "$dir"
   (cd "$dir"
     "$ours" --no-commit users add admin "$recipient" >/dev/null
     printf 'v' | "$ours" --no-commit set s0 >/dev/null

@@ -19,8 +19,7 @@ export SOPS_AGE_KEY_FILE=$work/k0.txt
 # A repository with N secrets shared with group `team` (admin plus R-1 more users).
 make_repo() {
   local dir=$1 n=$2 r=$3
-  mkdir -p "$dir" && git -C "$dir" init -q && git -C "$dir" config user.email b@example.com && git -C "$dir" config user.name bench
-  touch "$dir/.clan-flake"
+  new_repo "$dir"
   (cd "$dir"
     "$ours" --no-commit users add admin "${keys[0]}" >/dev/null
     "$ours" --no-commit groups add-user team admin 2>/dev/null

@@ -53,7 +53,7 @@ spawn=$(alone "$runs" /bin/true)
 
 # Start-up: the same small file through `get` and through `secrets sops decrypt`.
 repo="$work/start"
-mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
+new_repo "$repo"
 (cd "$repo" && "$ours" --no-commit users add admin "$(key 0)" >/dev/null && printf v | "$ours" --no-commit set s >/dev/null)
 (cd "$repo" && row "start-up: \`secrets sops decrypt\` (peer) vs \`secrets get\` of one secret" "$runs" "$spawn" \
   -- "$ours" sops decrypt sops/secrets/s/secret -- "$ours" get s)
@@ -78,7 +78,7 @@ done
 # against `sops encrypt` of the same value for the same R recipients.
 for r in 1 10 50; do
   repo="$work/rec$r"
-  mkdir -p "$repo" && git -C "$repo" init -q && touch "$repo/.clan-flake"
+  new_repo "$repo"
   (cd "$repo"
     for i in $(seq 0 $((r - 1))); do
       "$ours" --no-commit users add "u$i" "$(key "$i")" >/dev/null
