@@ -153,6 +153,26 @@ fn a_full_disk_at_a_journal_record_leaves_no_copy_of_the_old_content() {
     }
 }
 
+/// Killed (`kill -9`) at a journal record, the first, a middle or the last: no old content
+/// may have been kept before its record names it, or the next command, which undoes the
+/// change, could not know of the copy, and the removed member could read it until `key update`.
+#[test]
+fn a_kill_at_a_journal_record_leaves_no_copy_the_next_command_misses() {
+    for kill_at in [1, 2, SECRETS / 2 + 1, SECRETS + 1] {
+        let f = fixture();
+        let context = format!("killed at journal record {kill_at}");
+        let out =
+            command(&f.repo).args(["users", "remove", "mallory"]).env("SECRETS_KILL_AT_JOURNAL", kill_at.to_string()).output().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(9), "{context}: {}", stderr_of(&out));
+        ok(&run(&f.repo, &["list"]));
+        assert!(links_agree_with_files(&f, &context), "{context}: undone");
+        assert!(leftovers(&f.repo.join("sops")).is_empty(), "{context}: {:?}", leftovers(&f.repo.join("sops")));
+        assert!(git(&f.repo, &["status", "--porcelain", "--untracked-files=all"]).stdout.is_empty(), "{context}");
+        ok(&run(&f.repo, &["users", "remove", "mallory"]));
+        mallory_reads_nothing(&f, &context);
+    }
+}
+
 #[test]
 fn a_change_killed_half_way_is_undone_by_the_next_command_even_a_reading_one() {
     let f = fixture();

@@ -8,8 +8,9 @@
 //! Testing aid: when the environment variable `SECRETS_FAIL_WRITE` is a number N, the Nth call
 //! of [`write_atomic`] or [`crate::untrusted::Folder::write_atomic`] in the process (counting from 1) fails with "No space left on device"
 //! without writing anything, so that tests can fail exactly the first, a middle or the last write
-//! of a change. `SECRETS_FAIL_JOURNAL` does the same for the Nth record of undo steps. Each is
-//! read once, and has no effect when unset.
+//! of a change. `SECRETS_FAIL_JOURNAL` does the same for the Nth record of undo steps, and
+//! `SECRETS_KILL_AT_JOURNAL` ends the process by `SIGKILL` there instead, as a `kill -9` would,
+//! before the record is written. Each is read once, and has no effect when unset.
 
 use std::fs;
 use std::io::Write;
@@ -54,6 +55,16 @@ pub(crate) fn injected_journal_failure() -> std::io::Result<()> {
     static FAIL_AT: OnceLock<Option<usize>> = OnceLock::new();
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     nth_call_fails("SECRETS_FAIL_JOURNAL", &FAIL_AT, &CALLS)
+}
+
+/// The kill `SECRETS_KILL_AT_JOURNAL` asks for: at the Nth record of undo steps in the process,
+/// before it is written, the process ends by `SIGKILL` (no unwinding, no clean-up).
+pub(crate) fn injected_journal_kill() {
+    static KILL_AT: OnceLock<Option<usize>> = OnceLock::new();
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    if nth_call_fails("SECRETS_KILL_AT_JOURNAL", &KILL_AT, &CALLS).is_err() {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    }
 }
 
 fn nth_call_fails(var: &str, fail_at: &OnceLock<Option<usize>>, calls: &AtomicUsize) -> std::io::Result<()> {

@@ -202,6 +202,7 @@ impl Journal {
             text.push_str(&line);
             text.push('\n');
         }
+        crate::fsutil::injected_journal_kill();
         crate::fsutil::injected_journal_failure().map_err(|e| StoreError::io(&self.path, e))?;
         self.file.write_all(text.as_bytes()).map_err(|e| StoreError::io(&self.path, e))?;
         self.steps.extend(steps);
@@ -569,6 +570,29 @@ mod tests {
         assert!(!backup.exists());
         assert!(!pending(&repo));
         assert!(recover(&repo, &lock).unwrap().is_none());
+    }
+
+    /// Killed after a replacement was journaled but before its old content was kept, or while
+    /// it was being copied (no hard links): the file is untouched, and undoing leaves it so and
+    /// removes the partial copy, which could otherwise be read by everyone the old content was
+    /// for.
+    #[test]
+    fn a_kill_before_the_old_content_is_kept_leaves_the_file_and_no_copy() {
+        for partial_copy in [false, true] {
+            let (_d, repo) = repo();
+            let folder = repo.sops_dir().join("secrets/s");
+            fs::write(folder.join("secret"), "old").unwrap();
+            let steps = [Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-5".into() }];
+            fs::write(path(&repo), steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect::<String>()).unwrap();
+            if partial_copy {
+                fs::write(folder.join(".secrets-old-5.part"), "ol").unwrap();
+            }
+            let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
+            assert!(!recover(&repo, &lock).unwrap().unwrap().completed);
+            assert_eq!(fs::read(folder.join("secret")).unwrap(), b"old");
+            let names: Vec<_> = fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names.len(), 2, "only secret and users/ are left: {names:?}");
+        }
     }
 
     #[test]

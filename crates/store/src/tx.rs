@@ -24,7 +24,7 @@ use crate::names::Kind;
 use crate::rekey::{self, RekeyOptions, Rekeyed};
 use crate::repo::Repo;
 use crate::secrets::SecretRef;
-use crate::untrusted::{EntryKind, Folder};
+use crate::untrusted::{self, EntryKind, Folder};
 
 /// The change in progress.
 pub struct Tx<'r> {
@@ -100,36 +100,21 @@ impl<'r> Tx<'r> {
         Ok(Folder::open(self.repo.root(), dir)?)
     }
 
-    /// The undo step of replacing (or creating) the file `name` of `folder` (at `path`). The old
-    /// content is kept before the step is recorded, under the name actually created: a kill in
-    /// between leaves only a `.secrets-old-*` copy of encrypted content, which `key update`
-    /// removes.
-    fn replace_step(journal: &Journal, folder: &Folder, path: &Path) -> Result<Step> {
-        let (dir, name) = split(path)?;
-        let rel = journal.relative(path)?;
-        if folder.kind(name)?.is_some() {
-            let backup = folder.keep_old_content(name, OLD_CONTENT_PREFIX).map_err(|e| StoreError::io(path, e))?;
-            Ok(Step::Replaced { path: rel, backup: journal.relative(&dir.join(backup))? })
-        } else {
-            Ok(Step::Created { path: rel })
-        }
-    }
-
-    /// Keeps the old content of `path` and records the step. When the record cannot be written
-    /// (a full disk), the kept copy is removed again: no journal names it, so nothing else
-    /// would, and it still opens for everyone who could read the old content.
+    /// Journals the replacing (or creating) of the file at `path` in `folder`, then keeps its
+    /// old content under the name the journal gives. In that order, a kill at any moment
+    /// leaves no kept copy the journal does not name (such a copy would stay readable by
+    /// everyone who could read the old content, a removed member too, until `key update`):
+    /// undoing a step whose copy was never made finds the file untouched and does nothing.
     fn record_replace(&mut self, folder: &Folder, path: &Path) -> Result<()> {
+        let (dir, name) = split(path)?;
         let journal = self.journal()?;
-        let step = Self::replace_step(journal, folder, path)?;
-        let backup = match &step {
-            Step::Replaced { backup, .. } => Path::new(backup).file_name().map(std::ffi::OsStr::to_os_string),
-            _ => None,
-        };
-        journal.record(vec![step]).inspect_err(|_| {
-            if let Some(name) = backup {
-                let _ = folder.remove_file(name);
-            }
-        })
+        let rel = journal.relative(path)?;
+        if folder.kind(name)?.is_none() {
+            return journal.record(vec![Step::Created { path: rel }]);
+        }
+        let backup = untrusted::fresh_name(OLD_CONTENT_PREFIX);
+        journal.record(vec![Step::Replaced { path: rel, backup: journal.relative(&dir.join(&backup))? }])?;
+        folder.keep_old_content(name, &backup).map_err(|e| StoreError::io(path, e))
     }
 
     /// Writes a file atomically; undoing puts the old content back.
@@ -289,8 +274,8 @@ impl<'r> Tx<'r> {
             self.existing_folder(split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
         }
         // One journal entry for every file, made durable before the first is replaced. Each
-        // line is written as soon as its old content is kept, so that a kill leaves at most one
-        // kept old content the journal does not name.
+        // line is written before its old content is kept, so that a kill leaves no kept old
+        // content the journal does not name.
         let root = self.repo.root().to_path_buf();
         for (path, _) in &files {
             let folder = Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;

@@ -42,6 +42,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 mod write;
+pub(crate) use write::fresh_name;
 
 /// The variable that replaces the size bounds, in bytes.
 pub const MAX_SIZE_VARIABLE: &str = "SECRETS_MAX_FILE_SIZE";

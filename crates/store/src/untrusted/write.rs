@@ -131,41 +131,47 @@ impl Folder {
         Err(last.into())
     }
 
-    /// Keeps the content of `name` under a fresh unpredictable `<prefix>…` name in this folder
-    /// and returns that name: a hard link (no space needed to put it back), or on a file system
-    /// without hard links a copy into a new file. Only a regular file (or a symlink, linked as
-    /// itself) is kept.
-    pub fn keep_old_content(&self, name: impl AsRef<OsStr>, prefix: &str) -> io::Result<OsString> {
-        let name = name.as_ref();
-        for _ in 0..16 {
-            let backup = fresh_name(prefix);
-            match rfs::linkat(&self.fd, name, &self.fd, &backup, AtFlags::empty()) {
-                Ok(()) => return Ok(backup),
-                Err(Errno::EXIST) => {}
-                Err(_) => return self.copy_new(name, prefix),
+    /// Keeps the content of `name` under the name `backup` of this folder, which the caller has
+    /// journaled already (so that a kill at any moment leaves nothing the journal does not
+    /// name): a hard link (no space needed to put it back), or on a file system without hard
+    /// links a copy, made under a temporary name and renamed, so that `backup` only ever names
+    /// the whole old content. An entry already named `backup` is replaced: the journal names
+    /// that name now, and undoing must find the old content there. Only a regular file (or a
+    /// symlink, linked as itself) is kept.
+    pub fn keep_old_content(&self, name: impl AsRef<OsStr>, backup: impl AsRef<OsStr>) -> io::Result<()> {
+        let (name, backup) = (name.as_ref(), backup.as_ref());
+        let link = || rfs::linkat(&self.fd, name, &self.fd, backup, AtFlags::empty());
+        match link() {
+            Ok(()) => Ok(()),
+            Err(Errno::EXIST) => {
+                rfs::unlinkat(&self.fd, backup, AtFlags::empty())?;
+                Ok(link()?)
             }
+            Err(_) => self.copy_as(name, backup),
         }
-        Err(Errno::EXIST.into())
     }
 
-    /// Copies the regular file `from` (never through a link, never blocking) into a new file.
-    fn copy_new(&self, from: &OsStr, prefix: &str) -> io::Result<OsString> {
+    /// Copies the regular file `from` (never through a link, never blocking) to `to`, by way of
+    /// a new `.secrets-…` file: one left by a kill is removed with the change's other temporary
+    /// files when the next command undoes it.
+    fn copy_as(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let source = rfs::openat(&self.fd, from, flags, Mode::empty())?;
         if FileType::from_raw_mode(rfs::fstat(&source)?.st_mode as _) != FileType::RegularFile {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
         }
-        let (backup, target) = self.create_new(prefix, 0o600)?;
+        let (temp, target) = self.create_new(".secrets-", 0o600)?;
         let copied = (|| -> io::Result<()> {
             let mut target = File::from(target);
             io::copy(&mut File::from(source), &mut target)?;
-            target.sync_all()
+            target.sync_all()?;
+            rfs::renameat(&self.fd, &temp, &self.fd, to)?;
+            Ok(())
         })();
-        if let Err(e) = copied {
-            let _ = rfs::unlinkat(&self.fd, &backup, AtFlags::empty());
-            return Err(e);
+        if copied.is_err() {
+            let _ = rfs::unlinkat(&self.fd, &temp, AtFlags::empty());
         }
-        Ok(backup)
+        copied
     }
 
     /// Opens (creating it if needed) the file `name` of this folder to hold a lock on it:
@@ -276,7 +282,8 @@ mod tests {
         let folder = Folder::open(&root, &root.join("sops/secrets/s")).unwrap().unwrap();
         fs::rename(root.join("sops/secrets/s"), dir.path().join("moved")).unwrap();
         symlink(&outside, root.join("sops/secrets/s")).unwrap();
-        let kept = folder.keep_old_content("secret", ".secrets-old-").unwrap();
+        let kept = fresh_name(".secrets-old-");
+        folder.keep_old_content("secret", &kept).unwrap();
         folder.write_atomic("secret", b"new", 0o600).unwrap();
         folder.symlink(Path::new("../../../users/alice"), "alice").unwrap();
         folder.remove_file("alice").unwrap();
