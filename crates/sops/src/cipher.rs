@@ -111,6 +111,29 @@ impl EncryptedValue {
     /// greedy groups, so the last `,iv:`/`,tag:`/`,type:` and the last `]` delimit the fields,
     /// and an empty field does not match.
     pub fn parse(text: &str) -> Result<EncryptedValue, SyntaxError> {
+        let fields = Fields::of(text)?;
+        let data = B64.decode(fields.data).map_err(|_| SyntaxError::Base64("data"))?;
+        let iv = fields.iv()?;
+        let tag = fields.tag()?;
+        Ok(EncryptedValue { data, iv: iv.as_slice().to_vec(), tag: tag.to_vec(), kind: fields.kind })
+    }
+
+    /// Whether a string looks like an encrypted value (sops' regex matches).
+    pub fn is_encrypted(text: &str) -> bool {
+        EncryptedValue::parse(text).is_ok()
+    }
+}
+
+/// The fields of an `ENC[…]` string, split but not decoded.
+struct Fields<'a> {
+    data: &'a str,
+    iv: &'a str,
+    tag: &'a str,
+    kind: ValueType,
+}
+
+impl<'a> Fields<'a> {
+    fn of(text: &'a str) -> Result<Fields<'a>, SyntaxError> {
         let rest = text.strip_prefix("ENC[AES256_GCM,data:").ok_or(SyntaxError::NotEncrypted)?;
         let close = rest.rfind(']').ok_or(SyntaxError::NotEncrypted)?;
         let body = &rest[..close];
@@ -121,22 +144,85 @@ impl EncryptedValue {
             return Err(SyntaxError::NotEncrypted);
         }
         let kind = ValueType::from_name(kind).ok_or_else(|| SyntaxError::UnknownType(kind.chars().take(16).collect()))?;
-        let data = B64.decode(data).map_err(|_| SyntaxError::Base64("data"))?;
-        let iv = B64.decode(iv).map_err(|_| SyntaxError::Base64("iv"))?;
-        let tag = B64.decode(tag).map_err(|_| SyntaxError::Base64("tag"))?;
-        if iv.is_empty() || iv.len() > 64 {
-            return Err(SyntaxError::IvLength);
-        }
-        if tag.len() != TAG_LEN {
-            return Err(SyntaxError::TagLength);
-        }
-        Ok(EncryptedValue { data, iv, tag, kind })
+        Ok(Fields { data, iv, tag, kind })
     }
 
-    /// Whether a string looks like an encrypted value (sops' regex matches).
-    pub fn is_encrypted(text: &str) -> bool {
-        EncryptedValue::parse(text).is_ok()
+    /// The IV, decoded on the stack: 1 to 64 bytes.
+    fn iv(&self) -> Result<Iv, SyntaxError> {
+        // Room for what 88 base64 characters (the most 64 bytes take) may decode to.
+        let mut bytes = [0u8; MAX_IV_LEN + 3];
+        if self.iv.len() > 88 {
+            return Err(if B64.decode(self.iv).is_err() { SyntaxError::Base64("iv") } else { SyntaxError::IvLength });
+        }
+        let len = B64.decode_slice(self.iv, &mut bytes).map_err(|_| SyntaxError::Base64("iv"))?;
+        if len == 0 || len > MAX_IV_LEN {
+            return Err(SyntaxError::IvLength);
+        }
+        let mut iv = Iv { bytes: [0; MAX_IV_LEN], len };
+        iv.bytes[..len].copy_from_slice(&bytes[..len]);
+        Ok(iv)
     }
+
+    /// The 16-byte tag, decoded on the stack.
+    fn tag(&self) -> Result<[u8; TAG_LEN], SyntaxError> {
+        let mut bytes = [0u8; TAG_LEN + 2];
+        if self.tag.len() > 24 {
+            return Err(if B64.decode(self.tag).is_err() { SyntaxError::Base64("tag") } else { SyntaxError::TagLength });
+        }
+        let len = B64.decode_slice(self.tag, &mut bytes).map_err(|_| SyntaxError::Base64("tag"))?;
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(bytes.get(..len).filter(|b| b.len() == TAG_LEN).ok_or(SyntaxError::TagLength)?);
+        Ok(tag)
+    }
+}
+
+/// The longest IV accepted when reading.
+const MAX_IV_LEN: usize = 64;
+
+/// An IV of 1 to 64 bytes, held without an allocation.
+#[derive(Clone, Copy)]
+pub struct Iv {
+    bytes: [u8; MAX_IV_LEN],
+    len: usize,
+}
+
+impl Iv {
+    /// The IV's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// An `ENC[…]` string decrypted by [`open_text`].
+pub struct Opened {
+    /// The plaintext bytes.
+    pub plain: Zeroizing<Vec<u8>>,
+    /// Its type tag.
+    pub kind: ValueType,
+    /// The IV it was encrypted with.
+    pub iv: Iv,
+}
+
+/// Why [`open_text`] failed.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The text is not a well-formed `ENC[…]` string.
+    Syntax(SyntaxError),
+    /// It does not decrypt with this key and AAD.
+    Auth,
+}
+
+/// Parses and decrypts an `ENC[…]` string with one allocation, the plaintext's: the walk over
+/// a file's values calls this once per value, so the IV and tag are decoded on the stack and
+/// the ciphertext is decoded into the buffer that is decrypted in place.
+pub fn open_text(key: &DataKey, text: &str, aad: &[u8]) -> Result<Opened, OpenError> {
+    let fields = Fields::of(text).map_err(OpenError::Syntax)?;
+    // Decoded in the order of [`EncryptedValue::parse`], which reports the same first problem.
+    let mut plain = Zeroizing::new(B64.decode(fields.data).map_err(|_| OpenError::Syntax(SyntaxError::Base64("data")))?);
+    let iv = fields.iv().map_err(OpenError::Syntax)?;
+    let tag = fields.tag().map_err(OpenError::Syntax)?;
+    open_in_place(key, iv.as_slice(), &tag, aad, &mut plain).map_err(|_| OpenError::Auth)?;
+    Ok(Opened { plain, kind: fields.kind, iv })
 }
 
 fn split_last<'a>(s: &'a str, sep: &str) -> Result<(&'a str, &'a str), SyntaxError> {
@@ -190,15 +276,6 @@ pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind
 pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, AuthError> {
     let mut buffer = Zeroizing::new(value.data.clone());
     open_in_place(key, &value.iv, &value.tag, aad, &mut buffer)?;
-    Ok(buffer)
-}
-
-/// [`open`], consuming the value: its ciphertext buffer becomes the plaintext, so that a large
-/// value is held once while it is decrypted rather than twice.
-pub fn open_owned(key: &DataKey, value: EncryptedValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, AuthError> {
-    let EncryptedValue { data, iv, tag, .. } = value;
-    let mut buffer = Zeroizing::new(data);
-    open_in_place(key, &iv, &tag, aad, &mut buffer)?;
     Ok(buffer)
 }
 
@@ -411,6 +488,61 @@ mod tests {
         );
         // Text after the closing bracket is ignored, as by sops' unanchored regex.
         assert!(EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str] trailing").is_ok());
+    }
+
+    /// The walk's one-allocation path reads every text as `parse` then `open` do: the same
+    /// plaintext, the same first problem, at every IV and tag length around the bounds.
+    #[test]
+    fn open_text_agrees_with_parse_and_open() {
+        let key = key_of(5);
+        let b64 = |n: usize, byte: u8| B64.encode(vec![byte; n]);
+        let sealed = seal(&key, &random_iv(), b"k:", b"value", ValueType::Int).to_string();
+        let mut texts = vec![sealed.clone(), sealed.replace("type:int", "type:str"), "hello".to_string()];
+        for iv in [b64(1, 1), b64(12, 1), b64(64, 1), b64(65, 1), b64(66, 1), b64(90, 1), "!".repeat(92), "A!==".into(), String::new()] {
+            for tag in [b64(16, 2), b64(15, 2), b64(17, 2), b64(40, 2), "!".repeat(30), "AA=".into()] {
+                for data in [b64(3, 3), "!!".into()] {
+                    texts.push(format!("ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:str]"));
+                }
+            }
+        }
+        for text in &texts {
+            let opened = open_text(&key, text, b"k:");
+            match EncryptedValue::parse(text) {
+                Err(e) => assert!(matches!(&opened, Err(OpenError::Syntax(o)) if *o == e), "{text}: {e:?}"),
+                Ok(parsed) => match open(&key, &parsed, b"k:") {
+                    Ok(plain) => {
+                        let opened = opened.unwrap_or_else(|e| panic!("{text}: {e:?}"));
+                        assert_eq!((&opened.plain[..], opened.kind, opened.iv.as_slice()), (&plain[..], parsed.kind, &parsed.iv[..]));
+                    }
+                    Err(AuthError) => assert!(matches!(opened, Err(OpenError::Auth)), "{text}"),
+                },
+            }
+        }
+        assert_eq!(&open_text(&key, &sealed, b"k:").unwrap().plain[..], b"value");
+    }
+
+    /// The IV and tag decoded on the stack are what a full decode gives, or its error.
+    #[test]
+    fn stack_decoded_iv_and_tag_match_a_full_decode() {
+        let b64 = |n: u8| B64.encode((0..n).collect::<Vec<u8>>());
+        let mut texts: Vec<String> = (0..=70u8).map(b64).collect();
+        texts.extend(["!".repeat(88), "!".repeat(92), "AAA=".into(), "AA=".into(), "AAAB".into(), "A===".into()]);
+        for text in &texts {
+            let fields = Fields { data: "AA==", iv: text, tag: text, kind: ValueType::Str };
+            let full = B64.decode(text);
+            let iv = match &full {
+                Err(_) => Err(SyntaxError::Base64("iv")),
+                Ok(b) if b.is_empty() || b.len() > 64 => Err(SyntaxError::IvLength),
+                Ok(b) => Ok(b.clone()),
+            };
+            assert_eq!(fields.iv().map(|iv| iv.as_slice().to_vec()), iv, "{text}");
+            let tag = match &full {
+                Err(_) => Err(SyntaxError::Base64("tag")),
+                Ok(b) if b.len() != TAG_LEN => Err(SyntaxError::TagLength),
+                Ok(b) => Ok(b.clone()),
+            };
+            assert_eq!(fields.tag().map(|t| t.to_vec()), tag, "{text}");
+        }
     }
 
     #[test]

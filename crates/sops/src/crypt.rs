@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::cipher::{self, EncryptedValue, ValueType, IV_LEN};
+use crate::cipher::{self, OpenError, Opened, ValueType, IV_LEN};
 use crate::error::{Error, Result, ValueProblem};
 use crate::keys::DataKey;
 use crate::mac::MacHasher;
@@ -65,7 +65,7 @@ fn walk_map<F>(branch: &mut Map, f: &mut F) -> Result<()>
 where
     F: FnMut(Leaf<'_>, Value) -> Result<Value>,
 {
-    let mut path: Vec<String> = Vec::new();
+    let mut path = PathStack::default();
     // One frame of comments per open container, pushed and popped with `stack`.
     let mut comments: Vec<Vec<String>> = vec![Vec::new()];
     let mut stack = vec![Open::Map(branch.0.iter_mut())];
@@ -77,7 +77,7 @@ where
                     if let Some(frame) = comments.last_mut() {
                         frame.push(text.clone());
                     }
-                    let leaf = Leaf { path: &path, comments: &comments, is_comment: true };
+                    let leaf = Leaf { path: path.names(), comments: &comments, is_comment: true };
                     *text = match &mut f(leaf, Value::Comment(std::mem::take(text)))? {
                         Value::Comment(t) | Value::Str(t) => std::mem::take(t),
                         _ => return Err(Error::Unsupported("a comment walked to a non-comment value".into())),
@@ -85,7 +85,7 @@ where
                     continue;
                 }
                 Some(MapItem::Entry(key, value)) => {
-                    path.push(key.clone());
+                    path.push(key);
                     Some(value)
                 }
                 None => None,
@@ -113,7 +113,7 @@ where
                 let is_comment = matches!(value, Value::Comment(_));
                 if !matches!(value, Value::Null) {
                     let taken = std::mem::take(value);
-                    *value = f(Leaf { path: &path, comments: &comments, is_comment }, taken)?;
+                    *value = f(Leaf { path: path.names(), comments: &comments, is_comment }, taken)?;
                 }
                 child_done(&stack, &mut path, &mut comments, is_comment);
             }
@@ -129,7 +129,7 @@ where
 
 /// After a child of the innermost open container was walked: a mapping entry leaves the path,
 /// and anything but a list comment ends the comments that stood before it.
-fn child_done(stack: &[Open<'_>], path: &mut Vec<String>, comments: &mut [Vec<String>], is_comment: bool) {
+fn child_done(stack: &[Open<'_>], path: &mut PathStack, comments: &mut [Vec<String>], is_comment: bool) {
     match stack.last() {
         Some(Open::Map(_)) => {
             path.pop();
@@ -153,9 +153,47 @@ where
     Ok(())
 }
 
-fn aad_of(path: &[String]) -> String {
-    let mut aad = path.join(":");
-    aad.push(':');
+/// The keys from the root to the leaf being walked. A name's allocation is kept when the walk
+/// leaves it and reused for the next name at that depth: a file of many entries is walked
+/// without an allocation per entry.
+#[derive(Default)]
+struct PathStack {
+    names: Vec<String>,
+    depth: usize,
+}
+
+impl PathStack {
+    fn push(&mut self, name: &str) {
+        match self.names.get_mut(self.depth) {
+            Some(slot) => {
+                slot.clear();
+                slot.push_str(name);
+            }
+            None => self.names.push(name.to_string()),
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn names(&self) -> &[String] {
+        &self.names[..self.depth]
+    }
+}
+
+/// Writes the AAD of the leaf at `path` (its keys, each followed by `:`) into `aad`, whose
+/// allocation serves every leaf of a walk.
+fn fill_aad<'a>(aad: &'a mut String, path: &[String]) -> &'a str {
+    aad.clear();
+    for name in path {
+        aad.push_str(name);
+        aad.push(':');
+    }
+    if path.is_empty() {
+        aad.push(':');
+    }
     aad
 }
 
@@ -169,6 +207,7 @@ pub(crate) struct CryptSettings<'a> {
 /// plaintext. Values whose (AAD, plaintext) are in `ivs` keep their old IV.
 pub(crate) fn encrypt_document(doc: &mut Document, key: &DataKey, settings: &CryptSettings<'_>, ivs: &IvCache) -> Result<String> {
     let mut mac = MacHasher::new(settings.mac_only_encrypted);
+    let mut aad = String::new();
     walk_document(doc, |leaf, value| {
         let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
         let Some((bytes, kind)) = cipher::canonical_bytes(&value) else {
@@ -180,8 +219,8 @@ pub(crate) fn encrypt_document(doc: &mut Document, key: &DataKey, settings: &Cry
         if !encrypted || bytes.is_empty() {
             return Ok(value);
         }
-        let aad = aad_of(leaf.path);
-        let iv = ivs.iv_for(&aad, kind, &bytes);
+        let aad = fill_aad(&mut aad, leaf.path);
+        let iv = ivs.iv_for(aad, kind, &bytes);
         let sealed = cipher::seal(key, &iv, aad.as_bytes(), &bytes, kind).to_string();
         // Map comments stay comments (`#ENC[…]`); list comments become plain list strings, as
         // sops writes them.
@@ -202,9 +241,10 @@ pub(crate) fn decrypt_branch(
     warnings: &mut Vec<Warning>,
     mac: &mut MacHasher,
 ) -> Result<()> {
+    let mut aad = String::new();
     walk_map(branch, &mut |leaf, value| {
         let encrypted = settings.selector.should_encrypt(leaf.path, leaf.comments, leaf.is_comment);
-        let plain = if encrypted { decrypt_leaf(&leaf, value, key, ivs.as_deref_mut(), warnings)? } else { value };
+        let plain = if encrypted { decrypt_leaf(&leaf, value, key, &mut aad, ivs.as_deref_mut(), warnings)? } else { value };
         if (!settings.mac_only_encrypted || encrypted) && !matches!(plain, Value::Comment(_)) {
             cipher::with_canonical_bytes(&plain, |bytes| mac.update(bytes));
         }
@@ -212,7 +252,14 @@ pub(crate) fn decrypt_branch(
     })
 }
 
-fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, mut ivs: Option<&mut IvCache>, warnings: &mut Vec<Warning>) -> Result<Value> {
+fn decrypt_leaf(
+    leaf: &Leaf<'_>,
+    value: Value,
+    key: &DataKey,
+    aad: &mut String,
+    mut ivs: Option<&mut IvCache>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Value> {
     let path = || display_path(leaf.path);
     let mut value = value;
     let text = match &mut value {
@@ -223,7 +270,7 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, mut ivs: Option<&m
             // A comment that does not decrypt was added in clear text by hand (or by an old
             // sops, or by someone who may change the file but not read it): keep it as it is,
             // and say so, as sops does.
-            return Ok(if let Some(plain) = try_decrypt_comment(&c, leaf.path, key, ivs.as_deref_mut()) {
+            return Ok(if let Some(plain) = try_decrypt_comment(&c, fill_aad(aad, leaf.path), key, ivs.as_deref_mut()) {
                 plain
             } else {
                 warnings.push(Warning::UnencryptedComment { path: display_path(leaf.path), comment: c.clone() });
@@ -234,29 +281,28 @@ fn decrypt_leaf(leaf: &Leaf<'_>, value: Value, key: &DataKey, mut ivs: Option<&m
             return Err(Error::BadValue { path: path(), problem: ValueProblem::Cleartext });
         }
     };
-    let parsed = EncryptedValue::parse(&text).map_err(|e| Error::BadValue { path: path(), problem: e.into() })?;
-    // The encrypted text, the ciphertext and the plaintext of a large value are each about its
-    // size: hold at most two of them at a time (the text goes once decoded, the ciphertext
-    // buffer is decrypted in place and becomes the string).
+    let opened = match cipher::open_text(key, &text, fill_aad(aad, leaf.path).as_bytes()) {
+        Ok(opened) => opened,
+        Err(OpenError::Syntax(e)) => return Err(Error::BadValue { path: path(), problem: e.into() }),
+        Err(OpenError::Auth) => return Err(Error::ValueDecrypt { path: path() }),
+    };
+    // The encrypted text and the plaintext of a large value are each about its size: the text
+    // goes before the plaintext becomes a value.
     drop(text);
-    let aad = aad_of(leaf.path);
-    let (kind, iv) = (parsed.kind, parsed.iv.clone());
-    let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).map_err(|_| Error::ValueDecrypt { path: path() })?;
-    if let Some(ivs) = ivs {
-        ivs.remember(&aad, kind, &bytes, &iv);
-    }
-    cipher::typed_value_owned(bytes, kind).map_err(|e| Error::BadValue { path: path(), problem: e.into() })
+    remember(ivs, aad, &opened);
+    cipher::typed_value_owned(opened.plain, opened.kind).map_err(|e| Error::BadValue { path: path(), problem: e.into() })
 }
 
-fn try_decrypt_comment(text: &str, path: &[String], key: &DataKey, ivs: Option<&mut IvCache>) -> Option<Value> {
-    let parsed = EncryptedValue::parse(text).ok()?;
-    let aad = aad_of(path);
-    let (kind, iv) = (parsed.kind, parsed.iv.clone());
-    let bytes = cipher::open_owned(key, parsed, aad.as_bytes()).ok()?;
+fn try_decrypt_comment(text: &str, aad: &str, key: &DataKey, ivs: Option<&mut IvCache>) -> Option<Value> {
+    let opened = cipher::open_text(key, text, aad.as_bytes()).ok()?;
+    remember(ivs, aad, &opened);
+    cipher::typed_value_owned(opened.plain, opened.kind).ok()
+}
+
+fn remember(ivs: Option<&mut IvCache>, aad: &str, opened: &Opened) {
     if let Some(ivs) = ivs {
-        ivs.remember(&aad, kind, &bytes, &iv);
+        ivs.remember(aad, opened.kind, &opened.plain, opened.iv.as_slice());
     }
-    cipher::typed_value_owned(bytes, kind).ok()
 }
 
 /// A path for messages: `a.b.c`, or `(top level)`.

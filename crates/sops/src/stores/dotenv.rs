@@ -25,22 +25,24 @@ impl Store for DotenvStore {
     }
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
-        let mut data = Map::new();
+        let mut data = parse(input)?;
+        // The metadata lines are taken out of the parsed list in place: a second list as long
+        // as the file would be allocated (and its pages touched) for nothing.
         let mut pairs = Vec::new();
-        for item in parse(input)?.0 {
-            match item {
-                MapItem::Entry(key, value) => match key.strip_prefix(METADATA_PREFIX) {
-                    Some(name) => {
-                        let mut value = value;
-                        let Value::Str(text) = &mut value else {
-                            return Err(Error::metadata(format!("the value of `{key}` is not UTF-8 text")));
-                        };
-                        pairs.push((name.to_string(), std::mem::take(text)));
-                    }
-                    None => data.0.push(MapItem::Entry(key, value)),
-                },
-                comment @ MapItem::Comment(_) => data.0.push(comment),
+        let mut problem = None;
+        data.0.retain_mut(|item| {
+            let MapItem::Entry(key, value) = item else { return true };
+            let Some(name) = key.strip_prefix(METADATA_PREFIX) else { return true };
+            match value {
+                Value::Str(text) => pairs.push((name.to_string(), std::mem::take(text))),
+                _ => {
+                    problem.get_or_insert_with(|| Error::metadata(format!("the value of `{key}` is not UTF-8 text")));
+                }
             }
+            false
+        });
+        if let Some(problem) = problem {
+            return Err(problem);
         }
         if pairs.is_empty() {
             return Err(Error::MetadataNotFound);
@@ -49,7 +51,7 @@ impl Store for DotenvStore {
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(doc.branches.first().map_or(0, plain_size));
         if let Some(branch) = doc.branches.first() {
             write_branch(branch, &mut out)?;
         }
@@ -67,7 +69,9 @@ impl Store for DotenvStore {
 
 /// Splits on `\n` only; empty lines vanish. Values that are not UTF-8 are kept as bytes.
 fn parse(input: &[u8]) -> Result<Map> {
-    let mut branch = Map::new();
+    // One item per line at most: counted first (a vectorised count), so that the list of a
+    // large file is not grown and copied a dozen times.
+    let mut branch = Map(Vec::with_capacity(memchr::memchr_iter(b'\n', input).count() + 1));
     // Lines are found with a vectorised byte search; `split` would test every byte in turn.
     let ends = memchr::memchr_iter(b'\n', input).chain(std::iter::once(input.len()));
     let mut start = 0;
@@ -144,16 +148,33 @@ fn write_branch(branch: &Map, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// About the size of `branch` written out (exact but for escaped newlines and converted
+/// scalars), to allocate the output once.
+fn plain_size(branch: &Map) -> usize {
+    let value_size = |value: &Value| match value {
+        Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        _ => 0,
+    };
+    let item_size = |item: &MapItem| match item {
+        MapItem::Comment(text) => text.len() + 2,
+        MapItem::Entry(key, value) => key.len() + value_size(value) + 2,
+    };
+    branch.0.iter().map(item_size).sum()
+}
+
+/// A `KEY=value` line with each newline of the value written as `\n`.
 fn write_line(key: &str, value: &[u8], out: &mut Vec<u8>) {
-    let mut escaped = Vec::with_capacity(value.len());
-    for b in value {
-        if *b == b'\n' {
-            escaped.extend_from_slice(b"\\n");
-        } else {
-            escaped.push(*b);
-        }
+    out.extend_from_slice(key.as_bytes());
+    out.push(b'=');
+    let mut rest = value;
+    while let Some(at) = memchr::memchr(b'\n', rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"\\n");
+        rest = &rest[at + 1..];
     }
-    write_raw_line(key, &escaped, out);
+    out.extend_from_slice(rest);
+    out.push(b'\n');
 }
 
 fn write_raw_line(key: &str, value: &[u8], out: &mut Vec<u8>) {
