@@ -12,12 +12,15 @@ use crate::common::{git, init_git_repo, ok, secrets_process, stderr_of, stdout_o
 
 const ADMIN: &str = "age1e9xplsq098whkdsvugpwhmh65hvjzend6kh3pcpuvsswew43jf6smxepjg";
 const SECRETS: usize = 6;
+/// Enough secrets for a re-key to write them as one batch, synced through the file system.
+const BULK: usize = 40;
 
 struct Fixture {
     scratch: tempfile::TempDir,
     repo: PathBuf,
     mallory_key: PathBuf,
     mallory: String,
+    secrets: usize,
 }
 
 fn command(repo: &Path) -> Command {
@@ -30,9 +33,13 @@ fn run(repo: &Path, args: &[&str]) -> Output {
     command(repo).args(args).output().unwrap()
 }
 
-/// A git repository with admin and mallory, `SECRETS` secrets mallory reads through group
-/// `team`, and one she reads directly.
 fn fixture() -> Fixture {
+    fixture_of(SECRETS)
+}
+
+/// A git repository with admin and mallory, `secrets` secrets mallory reads through group
+/// `team`, and one she reads directly.
+fn fixture_of(secrets: usize) -> Fixture {
     use age::secrecy::ExposeSecret;
     let scratch = tempfile::tempdir().unwrap();
     let repo = scratch.path().join("repo");
@@ -45,11 +52,16 @@ fn fixture() -> Fixture {
     ok(&run(&repo, &["users", "add", "mallory", &mallory]));
     ok(&run(&repo, &["groups", "add-user", "team", "admin"]));
     ok(&run(&repo, &["groups", "add-user", "team", "mallory"]));
-    for s in 0..SECRETS {
-        let out = command(&repo).args(["set", "--group", "team", &format!("s{s}")]).env("SOPS_NIX_SECRET", format!("v{s}")).output();
+    for s in 0..secrets {
+        let out = command(&repo)
+            .args(["--no-commit", "set", "--group", "team", &format!("s{s}")])
+            .env("SOPS_NIX_SECRET", format!("v{s}"))
+            .output();
         ok(&out.unwrap());
     }
-    Fixture { scratch, repo, mallory_key, mallory }
+    ok(&git(&repo, &["add", "-A"]));
+    ok(&git(&repo, &["commit", "-qm", "secrets"]));
+    Fixture { scratch, repo, mallory_key, mallory, secrets }
 }
 
 fn recipients(repo: &Path, secret: usize) -> BTreeSet<String> {
@@ -64,7 +76,7 @@ fn links_agree_with_files(f: &Fixture, context: &str) -> bool {
     let out = ok(&run(&f.repo, &["--json", "access"])).clone();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut linked_any = false;
-    for s in 0..SECRETS {
+    for s in 0..f.secrets {
         let entry = json["secrets"].as_array().unwrap().iter().find(|e| e["name"] == format!("s{s}")).unwrap();
         let linked = entry["users"].get("mallory").is_some();
         let in_file = recipients(&f.repo, s).contains(&f.mallory);
@@ -76,7 +88,7 @@ fn links_agree_with_files(f: &Fixture, context: &str) -> bool {
 }
 
 fn mallory_reads_nothing(f: &Fixture, context: &str) {
-    for s in 0..SECRETS {
+    for s in 0..f.secrets {
         assert!(!recipients(&f.repo, s).contains(&f.mallory), "{context}: s{s} still encrypted for mallory");
         let out = command(&f.repo).args(["get", &format!("s{s}")]).env("SOPS_AGE_KEY_FILE", &f.mallory_key).output().unwrap();
         assert!(!out.status.success(), "{context}: mallory decrypted s{s}");
@@ -110,11 +122,13 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_full_disk_at_any_write_of_a_revocation_undoes_it_and_the_retry_completes_it() {
     let revocations: [&[&str]; 2] = [&["groups", "remove-user", "team", "mallory"], &["users", "remove", "mallory"]];
-    for revocation in revocations {
+    // A few secrets are written one by one, many as one batch: both ways must undo.
+    let cases = revocations.iter().map(|r| (*r, SECRETS)).chain([(revocations[0], BULK)]);
+    for (revocation, secrets) in cases {
         // The revocation re-keys every secret: fail the first, a middle and the last write.
-        for fail_at in [1, SECRETS / 2, SECRETS] {
-            let f = fixture();
-            let context = format!("{revocation:?} failing at write {fail_at}");
+        for fail_at in [1, secrets / 2, secrets] {
+            let f = fixture_of(secrets);
+            let context = format!("{revocation:?} of {secrets} secrets failing at write {fail_at}");
             let out = command(&f.repo).args(revocation).env("SECRETS_FAIL_WRITE", fail_at.to_string()).output().unwrap();
             assert!(!out.status.success(), "{context}: succeeded");
             let err = stderr_of(&out);
@@ -139,9 +153,10 @@ fn a_full_disk_at_any_write_of_a_revocation_undoes_it_and_the_retry_completes_it
 #[test]
 fn a_full_disk_at_a_journal_record_leaves_no_copy_of_the_old_content() {
     // Records: the link removal, then one per secret file; fail the first, a middle and the last.
-    for fail_at in [1, 2, SECRETS / 2 + 1, SECRETS + 1] {
-        let f = fixture();
-        let context = format!("journal record {fail_at} failing");
+    for (secrets, fail_at) in [1, 2, SECRETS / 2 + 1, SECRETS + 1].map(|at| (SECRETS, at)).into_iter().chain([(BULK, 2), (BULK, BULK + 1)])
+    {
+        let f = fixture_of(secrets);
+        let context = format!("journal record {fail_at} of {secrets} secrets failing");
         let out = command(&f.repo).args(["users", "remove", "mallory"]).env("SECRETS_FAIL_JOURNAL", fail_at.to_string()).output().unwrap();
         assert!(!out.status.success(), "{context}: succeeded");
         assert!(stderr_of(&out).contains("No space left on device"), "{context}: {}", stderr_of(&out));
@@ -158,9 +173,11 @@ fn a_full_disk_at_a_journal_record_leaves_no_copy_of_the_old_content() {
 /// change, could not know of the copy, and the removed member could read it until `key update`.
 #[test]
 fn a_kill_at_a_journal_record_leaves_no_copy_the_next_command_misses() {
-    for kill_at in [1, 2, SECRETS / 2 + 1, SECRETS + 1] {
-        let f = fixture();
-        let context = format!("killed at journal record {kill_at}");
+    for (secrets, kill_at) in
+        [1, 2, SECRETS / 2 + 1, SECRETS + 1].map(|at| (SECRETS, at)).into_iter().chain([(BULK, BULK / 2), (BULK, BULK + 1)])
+    {
+        let f = fixture_of(secrets);
+        let context = format!("killed at journal record {kill_at} of {secrets} secrets");
         let out =
             command(&f.repo).args(["users", "remove", "mallory"]).env("SECRETS_KILL_AT_JOURNAL", kill_at.to_string()).output().unwrap();
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(9), "{context}: {}", stderr_of(&out));
@@ -175,10 +192,16 @@ fn a_kill_at_a_journal_record_leaves_no_copy_the_next_command_misses() {
 
 #[test]
 fn a_change_killed_half_way_is_undone_by_the_next_command_even_a_reading_one() {
-    let f = fixture();
     // Killed at several moments of the revocation (not committing: a kill inside git's own
-    // commit leaves git's lock files, which is git's business).
-    for delay_ms in [0u64, 1, 2, 3, 5, 7, 10, 13, 16, 20, 24, 28, 32, 36, 40, 45, 50, 60, 80] {
+    // commit leaves git's lock files, which is git's business); a few secrets are written one
+    // by one, many as one batch, which takes longer.
+    let few = [0u64, 1, 2, 3, 5, 7, 10, 13, 16, 20, 24, 28, 32, 36, 40, 45, 50, 60, 80].map(|ms| (SECRETS, ms));
+    let many = [15u64, 30, 45, 60, 75, 90, 110, 130, 150, 175, 200, 250, 300].map(|ms| (BULK, ms));
+    let (mut f, mut secrets) = (fixture(), SECRETS);
+    for (size, delay_ms) in few.into_iter().chain(many) {
+        if size != secrets {
+            (f, secrets) = (fixture_of(size), size);
+        }
         let mut child = command(&f.repo).args(["--no-commit", "groups", "remove-user", "team", "mallory"]).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill();
@@ -186,7 +209,7 @@ fn a_change_killed_half_way_is_undone_by_the_next_command_even_a_reading_one() {
         // Any next command, a reading one included, first settles the repository.
         let listed = run(&f.repo, &["list"]);
         ok(&listed);
-        let context = format!("killed after {delay_ms} ms ({status})");
+        let context = format!("{secrets} secrets, killed after {delay_ms} ms ({status})");
         let still_member = links_agree_with_files(&f, &context);
         assert!(leftovers(&f.repo.join("sops")).is_empty(), "{context}: {:?}", leftovers(&f.repo.join("sops")));
         if !still_member {

@@ -195,16 +195,29 @@ impl Journal {
 
     /// Records a step before it is taken. The line reaches the file at once (a killed process
     /// does not lose it); [`Journal::sync`] makes it durable.
-    pub fn record(&mut self, steps: Vec<Step>) -> Result<()> {
+    ///
+    /// Many steps are written at once. The testing aids of [`crate::fsutil`] count steps, not
+    /// calls: one failing part-way writes the steps before it, as a disk filling up during the
+    /// write would, and those count as recorded.
+    pub fn record(&mut self, mut steps: Vec<Step>) -> Result<()> {
         let mut text = String::new();
-        for step in &steps {
+        let mut failure = None;
+        for (at, step) in steps.iter().enumerate() {
+            crate::fsutil::injected_journal_kill();
+            if let Err(e) = crate::fsutil::injected_journal_failure() {
+                failure = Some((at, e));
+                break;
+            }
             let line = serde_json::to_string(step).map_err(|source| StoreError::JournalStep { source })?;
             text.push_str(&line);
             text.push('\n');
         }
-        crate::fsutil::injected_journal_kill();
-        crate::fsutil::injected_journal_failure().map_err(|e| StoreError::io(&self.path, e))?;
         self.file.write_all(text.as_bytes()).map_err(|e| StoreError::io(&self.path, e))?;
+        if let Some((at, e)) = failure {
+            steps.truncate(at);
+            self.steps.extend(steps);
+            return Err(StoreError::io(&self.path, e));
+        }
         self.steps.extend(steps);
         Ok(())
     }

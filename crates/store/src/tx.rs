@@ -11,7 +11,7 @@
 //!
 //! Callers hold the repository lock ([`crate::lock`]) for the whole transaction.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -45,10 +45,30 @@ fn split(path: &Path) -> Result<(&Path, &OsStr)> {
     }
 }
 
+/// The open folder of the existing file `path` (a symlink on the way refused), and its name.
+fn open_parent<'p>(root: &Path, path: &'p Path) -> Result<(Folder, &'p OsStr)> {
+    let (dir, name) = split(path)?;
+    let folder = Folder::open(root, dir)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
+    Ok((folder, name))
+}
+
+/// Removes the temporary files (`temp` next to `path`) of a failed batch, by name: the kept
+/// old contents stay for the undo. What a kill leaves is removed by the next command's undo.
+fn remove_temporary_files<'a>(root: &Path, temps: impl Iterator<Item = (&'a PathBuf, &'a OsString)>) {
+    for (path, temp) in temps {
+        if let Ok((folder, _)) = open_parent(root, path) {
+            let _ = folder.remove_file(temp);
+        }
+    }
+}
+
 /// The prefix of the unpredictable name that keeps a replaced file's old content next to it:
 /// the folder comes from an untrusted tree, where a committer may have planted files or
 /// symlinks under any name they can guess.
 const OLD_CONTENT_PREFIX: &str = ".secrets-old-";
+
+/// From how many files a re-key's writes are made durable by syncing their file system.
+const SYNC_FILE_SYSTEM_FROM: usize = 32;
 
 impl<'r> Tx<'r> {
     /// A change of `repo` that has changed nothing yet (the journal is created at the first step).
@@ -253,16 +273,17 @@ impl<'r> Tx<'r> {
         Ok(std::mem::take(&mut self.touched))
     }
 
+    /// Writes a re-key's files as one batch. Every folder is opened by path for each phase (a
+    /// symlink on the way refused, never followed): holding one descriptor per secret open for
+    /// a bulk re-key could exceed the limit of open files, and a folder moved meanwhile must
+    /// not be written through a descriptor while its path shows other content. A failure at
+    /// any phase undoes the whole change.
     fn write_plan(&mut self, plan: &[Rekeyed]) -> Result<()> {
         let files: Vec<(PathBuf, &[u8])> = plan.iter().filter_map(|item| item.bytes().map(|b| (item.secret.file(), b))).collect();
         let dangling: Vec<&PathBuf> = plan.iter().flat_map(Rekeyed::dangling).collect();
         if files.is_empty() && dangling.is_empty() {
             return Ok(());
         }
-        // Every folder is opened (a symlink on the way refused) before anything is journaled.
-        // The folders are opened again to write: holding one descriptor per secret open for a
-        // bulk re-key could exceed the limit of open files. A folder swapped for a symlink in
-        // between is refused then, never followed, and the change is undone.
         let mut links = Vec::with_capacity(dangling.len());
         for link in &dangling {
             let (dir, name) = split(link)?;
@@ -270,37 +291,99 @@ impl<'r> Tx<'r> {
                 links.push((*link, target));
             }
         }
-        for (path, _) in &files {
-            self.existing_folder(split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
-        }
-        // One journal entry for every file, made durable before the first is replaced. Each
-        // line is written before its old content is kept, so that a kill leaves no kept old
-        // content the journal does not name.
         let root = self.repo.root().to_path_buf();
-        for (path, _) in &files {
-            let folder = Folder::open(&root, split(path)?.0)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
-            self.record_replace(&folder, path)?;
-        }
-        self.record(|j| {
-            links
-                .iter()
-                .map(|(link, target)| Ok(Step::Link { path: j.relative(link)?, target: target.to_string_lossy().into_owned() }))
-                .collect()
-        })?;
-        self.journal()?.sync()?;
-        // Each file is replaced atomically on its own, so the writes (and their fsyncs, which
-        // dominate a bulk re-key on disk) can run in parallel.
-        let written: Vec<Result<PathBuf>> = files
+        // The undo step of every file (and the name its old content will be kept under) is
+        // found on every core, then all are journaled and made durable before the first old
+        // content is kept: a kill at any moment leaves no kept copy the journal does not name.
+        let journal = self.journal()?;
+        let planned: Vec<(Step, Option<OsString>)> = {
+            let journal: &Journal = journal;
+            files
+                .par_iter()
+                .map(|(path, _)| {
+                    let (folder, name) = open_parent(&root, path)?;
+                    let rel = journal.relative(path)?;
+                    if folder.kind(name)?.is_none() {
+                        return Ok((Step::Created { path: rel }, None));
+                    }
+                    let backup = untrusted::fresh_name(OLD_CONTENT_PREFIX);
+                    let step = Step::Replaced { path: rel, backup: journal.relative(&path.with_file_name(&backup))? };
+                    Ok((step, Some(backup)))
+                })
+                .collect::<Result<_>>()?
+        };
+        let (steps, backups): (Vec<Step>, Vec<Option<OsString>>) = planned.into_iter().unzip();
+        journal.record(steps)?;
+        let link_steps = links
+            .iter()
+            .map(|(link, target)| Ok(Step::Link { path: journal.relative(link)?, target: target.to_string_lossy().into_owned() }))
+            .collect::<Result<_>>()?;
+        journal.record(link_steps)?;
+        journal.sync()?;
+        // Each old content is kept and each new content written to a temporary file, on every
+        // core; then all are made durable, put in place (a rename each), and made durable
+        // again. A large batch is made durable by two syncs of its file system instead of two
+        // `fsync` per file; a small one by those `fsync`, which other writers to the file
+        // system cannot slow down.
+        let batch = untrusted::CAN_SYNC_FILE_SYSTEM && files.len() >= SYNC_FILE_SYSTEM_FROM;
+        let written: Vec<Result<(OsString, u64)>> = files
             .par_iter()
-            .map(|(path, bytes)| {
-                let (dir, name) = split(path)?;
-                let folder = Folder::open(&root, dir)?.ok_or_else(|| StoreError::io(path, std::io::ErrorKind::NotFound.into()))?;
-                folder.write_atomic(name, bytes, 0o600).map_err(|e| StoreError::io(path, e))?;
-                Ok(path.clone())
+            .zip(&backups)
+            .map(|((path, bytes), backup)| {
+                let (folder, name) = open_parent(&root, path)?;
+                if let Some(backup) = backup {
+                    folder.keep_old_content(name, backup).map_err(|e| StoreError::io(path, e))?;
+                }
+                let temp = folder.write_temporary_file(name, bytes, 0o600, batch).map_err(|e| StoreError::io(path, e))?;
+                Ok((temp, folder.device()))
             })
             .collect();
-        for path in written {
-            self.touch(path?);
+        if written.iter().any(Result::is_err) {
+            remove_temporary_files(
+                &root,
+                files.iter().zip(&written).filter_map(|((path, _), w)| w.as_ref().ok().map(|(temp, _)| (path, temp))),
+            );
+            return Err(written
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or_else(|| StoreError::io(&root, std::io::ErrorKind::Other.into())));
+        }
+        let written: Vec<(OsString, u64)> = written.into_iter().filter_map(Result::ok).collect();
+        let sync_all = || -> Result<()> {
+            if !batch {
+                return Ok(());
+            }
+            // One sync for each file system the secrets are on (a bind mount may put some on another).
+            let mut seen = Vec::new();
+            for ((path, _), (_, device)) in files.iter().zip(&written) {
+                if !seen.contains(device) {
+                    seen.push(*device);
+                    open_parent(&root, path)?.0.sync_file_system().map_err(|e| StoreError::io(path, e))?;
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = sync_all() {
+            remove_temporary_files(&root, files.iter().zip(&written).map(|((path, _), (temp, _))| (path, temp)));
+            return Err(e);
+        }
+        let placed: Vec<Result<()>> = files
+            .par_iter()
+            .zip(&written)
+            .map(|((path, _), (temp, _))| {
+                let (folder, name) = open_parent(&root, path)?;
+                folder.put_in_place(temp, name).map_err(|e| StoreError::io(path, e))?;
+                if !batch {
+                    folder.sync();
+                }
+                Ok(())
+            })
+            .collect();
+        // A temporary file that could not be put in place was removed then.
+        placed.into_iter().collect::<Result<Vec<()>>>()?;
+        sync_all()?;
+        for (path, _) in &files {
+            self.touch(path.clone());
         }
         for (link, _) in links {
             let (dir, name) = split(link)?;

@@ -43,6 +43,7 @@ use rustix::io::Errno;
 
 mod write;
 pub(crate) use write::fresh_name;
+pub use write::CAN_SYNC_FILE_SYSTEM;
 
 /// The variable that replaces the size bounds, in bytes.
 pub const MAX_SIZE_VARIABLE: &str = "SECRETS_MAX_FILE_SIZE";

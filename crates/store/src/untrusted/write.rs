@@ -18,6 +18,9 @@ use rustix::io::Errno;
 
 use super::{EntryKind, Folder, UntrustedError};
 
+/// Whether [`Folder::sync_file_system`] can make a whole batch of writes durable.
+pub const CAN_SYNC_FILE_SYSTEM: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 const NEW_FILE_FLAGS: OFlags = OFlags::WRONLY.union(OFlags::CREATE).union(OFlags::EXCL).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 /// A fresh name `<prefix><16 hex digits>` no committer can guess: `RandomState` is seeded from
@@ -82,8 +85,6 @@ impl Folder {
     /// folder (never through a link, never over an existing file), synced, then renamed over
     /// `name`, and the folder synced. A replaced regular file keeps its permissions; a new one
     /// gets `new_mode`. Counts as a write for `SECRETS_FAIL_WRITE` (see [`crate::fsutil`]).
-    // `st_mode` is not 32 bits wide on every platform.
-    #[allow(clippy::unnecessary_cast)]
     pub fn write_atomic(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         crate::fsutil::injected_failure()?;
         self.replace(name, bytes, new_mode)
@@ -91,10 +92,45 @@ impl Folder {
 
     /// As [`Folder::write_atomic`], for the tool's own bookkeeping files (not counted as a
     /// write for `SECRETS_FAIL_WRITE`).
-    // `st_mode` is not 32 bits wide on every platform.
-    #[allow(clippy::unnecessary_cast)]
     pub(crate) fn replace(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         let name = name.as_ref();
+        let temp = self.write_temporary(name, bytes, new_mode, true)?;
+        self.put_in_place(&temp, name)?;
+        self.sync();
+        Ok(())
+    }
+
+    /// The first half of [`Folder::write_atomic`] for one file of a batch: `bytes` go to a new
+    /// temporary `.secrets-…` file of this folder, with the mode `name` has (or `new_mode`),
+    /// synced unless `synced_later` (the caller then makes the whole batch durable at once with
+    /// [`Folder::sync_file_system`]); its name is returned, for [`Folder::put_in_place`].
+    /// Counts as a write for `SECRETS_FAIL_WRITE`.
+    pub fn write_temporary_file(&self, name: impl AsRef<OsStr>, bytes: &[u8], new_mode: u32, synced_later: bool) -> io::Result<OsString> {
+        crate::fsutil::injected_failure()?;
+        self.write_temporary(name.as_ref(), bytes, new_mode, !synced_later)
+    }
+
+    /// Renames the temporary file `temp` of this folder over `name`; the temporary file is
+    /// removed when that fails.
+    pub fn put_in_place(&self, temp: &OsStr, name: impl AsRef<OsStr>) -> io::Result<()> {
+        rfs::renameat(&self.fd, temp, &self.fd, name.as_ref()).inspect_err(|_| {
+            let _ = rfs::unlinkat(&self.fd, temp, AtFlags::empty());
+        })?;
+        Ok(())
+    }
+
+    /// Makes every write to the file system of this folder durable (Linux's `syncfs`): one
+    /// call for a batch of thousands of files instead of two `fsync` each. Only where
+    /// [`CAN_SYNC_FILE_SYSTEM`].
+    pub fn sync_file_system(&self) -> io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        rfs::syncfs(&self.fd)?;
+        Ok(())
+    }
+
+    // `st_mode` is not 32 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    fn write_temporary(&self, name: &OsStr, bytes: &[u8], new_mode: u32, sync: bool) -> io::Result<OsString> {
         let mode = match rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile => stat.st_mode as u32 & 0o7777,
             _ => new_mode,
@@ -104,16 +140,16 @@ impl Folder {
             rfs::fchmod(&file, Mode::from_raw_mode(mode as _))?;
             let mut file = File::from(file);
             file.write_all(bytes)?;
-            file.sync_all()?;
-            rfs::renameat(&self.fd, &temp, &self.fd, name)?;
+            if sync {
+                file.sync_all()?;
+            }
             Ok(())
         })();
-        if written.is_err() {
+        if let Err(e) = written {
             let _ = rfs::unlinkat(&self.fd, &temp, AtFlags::empty());
+            return Err(e);
         }
-        written?;
-        self.sync();
-        Ok(())
+        Ok(temp)
     }
 
     /// Creates a new file under a fresh `<prefix>…` name (`O_EXCL|O_NOFOLLOW`); a name taken
@@ -239,6 +275,14 @@ impl Folder {
     /// Renames the entry `from` of this folder to `to` in the folder `into` (`renameat`).
     pub fn rename(&self, from: impl AsRef<OsStr>, into: &Folder, to: impl AsRef<OsStr>) -> io::Result<()> {
         Ok(rfs::renameat(&self.fd, from.as_ref(), &into.fd, to.as_ref())?)
+    }
+
+    /// The device this folder is on (`0` when it cannot be told), to sync each file system of a
+    /// batch once.
+    // `st_dev` is not 64 bits wide on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn device(&self) -> u64 {
+        rfs::fstat(&self.fd).map_or(0, |stat| stat.st_dev as u64)
     }
 
     /// Makes this folder's entries durable (after a rename or a removal in it); best effort,
