@@ -124,6 +124,9 @@ impl EncryptedValue {
     }
 }
 
+/// What every `ENC[…]` string starts with, up to its data.
+const DATA_PREFIX: &str = "ENC[AES256_GCM,data:";
+
 /// The fields of an `ENC[…]` string, split but not decoded.
 struct Fields<'a> {
     data: &'a str,
@@ -134,7 +137,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn of(text: &'a str) -> Result<Fields<'a>, SyntaxError> {
-        let rest = text.strip_prefix("ENC[AES256_GCM,data:").ok_or(SyntaxError::NotEncrypted)?;
+        let rest = text.strip_prefix(DATA_PREFIX).ok_or(SyntaxError::NotEncrypted)?;
         let close = rest.rfind(']').ok_or(SyntaxError::NotEncrypted)?;
         let body = &rest[..close];
         let (before_type, kind) = split_last(body, ",type:")?;
@@ -212,9 +215,49 @@ pub enum OpenError {
     Auth,
 }
 
-/// Parses and decrypts an `ENC[…]` string with one allocation, the plaintext's: the walk over
-/// a file's values calls this once per value, so the IV and tag are decoded on the stack and
-/// the ciphertext is decoded into the buffer that is decrypted in place.
+/// [`open_text`] without an allocation: the ciphertext is decoded into the buffer of `text`
+/// itself, which is then decrypted in place and becomes the plaintext's. The walk over a
+/// file's values calls this once per value; no more memory is touched than the text held.
+pub fn open_text_owned(key: &DataKey, text: String, aad: &[u8]) -> Result<Opened, OpenError> {
+    let fields = Fields::of(&text).map_err(OpenError::Syntax)?;
+    let stack_decoded = fields.iv().and_then(|iv| Ok((iv, fields.tag()?)));
+    let (iv, tag) = match stack_decoded {
+        Ok(decoded) => decoded,
+        // The same first problem as [`EncryptedValue::parse`], which decodes the data first.
+        Err(_) if B64.decode(fields.data).is_err() => return Err(OpenError::Syntax(SyntaxError::Base64("data"))),
+        Err(e) => return Err(OpenError::Syntax(e)),
+    };
+    let (kind, data_len) = (fields.kind, fields.data.len());
+    let mut buffer = Zeroizing::new(text.into_bytes());
+    let len = decode_in_place(&mut buffer, DATA_PREFIX.len(), data_len).map_err(|()| OpenError::Syntax(SyntaxError::Base64("data")))?;
+    buffer.truncate(len);
+    open_in_place(key, iv.as_slice(), &tag, aad, &mut buffer).map_err(|_| OpenError::Auth)?;
+    Ok(Opened { plain: buffer, kind, iv })
+}
+
+/// Decodes the `len` base64 characters at `start` of `buffer` to its beginning, as
+/// [`base64::Engine::decode`] would (strict padding, at the end only), and returns the
+/// decoded length. The characters pass through a stack buffer a chunk at a time; the output
+/// never reaches characters not yet read, as it starts before them and is shorter.
+fn decode_in_place(buffer: &mut [u8], start: usize, len: usize) -> Result<usize, ()> {
+    const CHUNK: usize = 1024;
+    let mut chunk = [0u8; CHUNK];
+    let (mut read, mut written, end) = (start, 0, start + len);
+    while read < end {
+        let take = CHUNK.min(end - read);
+        chunk[..take].copy_from_slice(&buffer[read..read + take]);
+        read += take;
+        // Padding belongs at the very end: a chunk that ends with it is the last.
+        if read < end && chunk[take - 1] == b'=' {
+            return Err(());
+        }
+        written += B64.decode_slice(&chunk[..take], &mut buffer[written..]).map_err(|_| ())?;
+    }
+    Ok(written)
+}
+
+/// Parses and decrypts an `ENC[…]` string with one allocation, the plaintext's, the IV and
+/// tag decoded on the stack and the ciphertext decoded into the buffer decrypted in place.
 pub fn open_text(key: &DataKey, text: &str, aad: &[u8]) -> Result<Opened, OpenError> {
     let fields = Fields::of(text).map_err(OpenError::Syntax)?;
     // Decoded in the order of [`EncryptedValue::parse`], which reports the same first problem.
@@ -505,7 +548,20 @@ mod tests {
                 }
             }
         }
+        // Values long enough to be decoded in place a chunk at a time, and padding where a
+        // chunk ends but the value does not.
+        let long = seal(&key, &random_iv(), b"k:", &[7u8; 5000], ValueType::Str).to_string();
+        let padded = |n: usize| long.replacen("data:", &format!("data:{}AAAA", b64(n, 4)), 1);
+        texts.extend([long.clone(), padded(766), padded(767), padded(768), long.replacen("data:", "data:AAAA", 1)]);
         for text in &texts {
+            let owned = open_text_owned(&key, text.clone(), b"k:");
+            let borrowed = open_text(&key, text, b"k:");
+            match (&owned, &borrowed) {
+                (Ok(a), Ok(b)) => assert_eq!((&a.plain[..], a.kind, a.iv.as_slice()), (&b.plain[..], b.kind, b.iv.as_slice()), "{text}"),
+                (Err(OpenError::Syntax(a)), Err(OpenError::Syntax(b))) => assert_eq!(a, b, "{text}"),
+                (Err(OpenError::Auth), Err(OpenError::Auth)) => {}
+                _ => panic!("{text}: {:?} / {:?}", owned.as_ref().err(), borrowed.as_ref().err()),
+            }
             let opened = open_text(&key, text, b"k:");
             match EncryptedValue::parse(text) {
                 Err(e) => assert!(matches!(&opened, Err(OpenError::Syntax(o)) if *o == e), "{text}: {e:?}"),

@@ -281,14 +281,12 @@ fn decrypt_leaf(
             return Err(Error::BadValue { path: path(), problem: ValueProblem::Cleartext });
         }
     };
-    let opened = match cipher::open_text(key, &text, fill_aad(aad, leaf.path).as_bytes()) {
+    // The text's own buffer becomes the plaintext's: a large value is held once.
+    let opened = match cipher::open_text_owned(key, text, fill_aad(aad, leaf.path).as_bytes()) {
         Ok(opened) => opened,
         Err(OpenError::Syntax(e)) => return Err(Error::BadValue { path: path(), problem: e.into() }),
         Err(OpenError::Auth) => return Err(Error::ValueDecrypt { path: path() }),
     };
-    // The encrypted text and the plaintext of a large value are each about its size: the text
-    // goes before the plaintext becomes a value.
-    drop(text);
     remember(ivs, aad, &opened);
     cipher::typed_value_owned(opened.plain, opened.kind).map_err(|e| Error::BadValue { path: path(), problem: e.into() })
 }
