@@ -9,12 +9,17 @@ use aes_gcm::aead::consts::*;
 use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::AesGcm;
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use zeroize::Zeroizing;
 
 use crate::keys::DataKey;
 use crate::tree::Value;
+
+/// Base64 as Go's `base64.StdEncoding` decodes it for sops: padding required, and the unused
+/// bits of the last character may be set (Go is not `Strict`); encoding is canonical.
+const B64: GeneralPurpose =
+    GeneralPurpose::new(&base64::alphabet::STANDARD, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true));
 
 /// The nonce length sops writes.
 pub const IV_LEN: usize = 32;
@@ -529,6 +534,9 @@ mod tests {
             EncryptedValue::parse("ENC[AES256_GCM,data:!!,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]"),
             Err(SyntaxError::Base64("data"))
         );
+        // Set bits past the end of the data are ignored, as by Go's (non-strict) decoder.
+        let loose = EncryptedValue::parse("ENC[AES256_GCM,data:AB==,iv:AB==,tag:AAAAAAAAAAAAAAAAAAAAAB==,type:str]").unwrap();
+        assert_eq!((loose.data, loose.iv, loose.tag), (vec![0], vec![0], vec![0; 16]));
         // Text after the closing bracket is ignored, as by sops' unanchored regex.
         assert!(EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str] trailing").is_ok());
     }

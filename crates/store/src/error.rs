@@ -360,6 +360,17 @@ pub enum StoreError {
         within: &'static str,
     },
 
+    /// A folder a change was writing was replaced (moved away, another put at its path) while
+    /// the command ran: nothing more is written through the path, and the change is undone.
+    #[error(
+        "{}: the folder was replaced while the command ran, so the change was undone; make sure nothing else moves folders of the repository, then run the command again",
+        path.display()
+    )]
+    FolderReplaced {
+        /// The folder.
+        path: PathBuf,
+    },
+
     /// Undoing a change would put a link back where a folder now is.
     #[error("{}: a folder is where a link must be put back; move it away and run the command again", path.display())]
     FolderInTheWay {

@@ -250,6 +250,7 @@ impl Journal {
     /// stays for the next command, and the error says so.
     pub fn roll_back(self) -> Result<()> {
         undo_all(&self.root, &self.steps)?;
+        remove_temporary_files(&self.root, &self.steps);
         self.remove()?;
         self.folder.sync();
         Ok(())
@@ -368,26 +369,36 @@ fn remove_temporary_files(root: &Path, steps: &[Step]) {
     folders.sort();
     folders.dedup();
     for folder in folders {
-        let Ok(Some(folder)) = open_folder(root, folder) else { continue };
-        let Ok(entries) = folder.entries() else { continue };
-        for (name, kind) in entries {
-            if kind == EntryKind::File && name.to_str().is_some_and(|n| n.starts_with(".secrets-")) {
-                let _ = folder.remove_file(&name);
-            }
+        if let Ok(Some(folder)) = open_folder(root, folder) {
+            remove_leftovers(&folder);
         }
     }
 }
 
-/// Deletes what a complete change kept for undoing (idempotent; a failure leaves a leftover
-/// that `secrets key update` removes).
+/// Removes every `.secrets-…` file of `folder`: temporary files and kept old contents, which
+/// nothing needs once a change is complete or undone (under the lock, nothing else writes
+/// there). A copy left by an earlier change that could not clean up (a folder moved away
+/// while it ran, then put back) goes too: it may still open for a removed member.
+fn remove_leftovers(folder: &Folder) {
+    let Ok(entries) = folder.entries() else { return };
+    for (name, kind) in entries {
+        if kind == EntryKind::File && name.to_str().is_some_and(|n| n.starts_with(".secrets-")) {
+            let _ = folder.remove_file(&name);
+        }
+    }
+}
+
+/// Deletes what a complete change kept for undoing, with any other `.secrets-…` file of the
+/// same folders (idempotent; a folder that cannot be opened keeps its leftovers, which the
+/// next change of that folder, or `secrets key update`, removes).
 fn clean_up(root: &Path, steps: &[Step]) {
     use rayon::prelude::*;
     // Each kept copy is in its own secret's folder: a re-key's thousand are removed on every
     // core, in no particular order.
     steps.par_iter().for_each(|step| match step {
         Step::Replaced { backup, .. } => {
-            if let Ok(Some((folder, name))) = open_parent(root, backup) {
-                let _ = folder.remove_file(name);
+            if let Ok(Some((folder, _))) = open_parent(root, backup) {
+                remove_leftovers(&folder);
             }
         }
         Step::DirRemoved { backup, .. } => {
@@ -624,6 +635,29 @@ mod tests {
         assert_eq!(fs::read(&secret).unwrap(), b"new", "kept, not undone");
         assert!(!backup.exists(), "the old content is gone");
         assert!(!pending(&repo));
+    }
+
+    /// The clean-up of a complete change removes every `.secrets-…` file in the folders it
+    /// replaced files in: a kept copy an earlier change could not remove (its folder was moved
+    /// away meanwhile, then put back) may still open for a removed member.
+    #[test]
+    fn the_clean_up_removes_old_copies_an_earlier_change_left() {
+        let (_d, repo) = repo();
+        let folder = repo.sops_dir().join("secrets/s");
+        fs::write(folder.join("secret"), "new").unwrap();
+        fs::write(folder.join(".secrets-old-9"), "old").unwrap();
+        fs::write(folder.join(".secrets-old-earlier"), "older").unwrap();
+        fs::write(folder.join(".secrets-0123"), "temporary").unwrap();
+        fs::write(folder.join("notes"), "kept").unwrap();
+        let mut journal = Journal::begin(&repo).unwrap();
+        journal
+            .record(vec![Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-9".into() }])
+            .unwrap();
+        journal.commit().unwrap();
+        assert!(!pending(&repo));
+        let mut names: Vec<_> = fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["notes", "secret", "users"]);
     }
 
     /// Killed after the change was marked final, before the record of what is uncommitted was

@@ -52,10 +52,21 @@ fn open_parent<'p>(root: &Path, path: &'p Path) -> Result<(Folder, &'p OsStr)> {
     Ok((folder, name))
 }
 
+/// [`open_parent`], refusing a folder that is not the one of `identity` (opened earlier by the
+/// same path): one moved away and replaced meanwhile would get the rest of the change, while the
+/// path shows content that was not changed.
+fn open_same<'p>(root: &Path, path: &'p Path, identity: (u64, u64)) -> Result<(Folder, &'p OsStr)> {
+    let (folder, name) = open_parent(root, path)?;
+    if folder.own_identity() != identity {
+        return Err(StoreError::FolderReplaced { path: path.parent().unwrap_or(path).to_path_buf() });
+    }
+    Ok((folder, name))
+}
+
 /// Removes the temporary files (`temp` next to `path`) of a failed batch, by name: the kept
 /// old contents stay for the undo. What a kill leaves is removed by the next command's undo.
-fn remove_temporary_files<'a>(root: &Path, temps: impl Iterator<Item = (&'a PathBuf, &'a OsString)>) {
-    for (path, temp) in temps {
+fn remove_temporary_files<'a, 'b: 'a>(root: &Path, temps: impl Iterator<Item = (&'a (PathBuf, &'b [u8]), &'a OsString)>) {
+    for ((path, _), temp) in temps {
         if let Ok((folder, _)) = open_parent(root, path) {
             let _ = folder.remove_file(temp);
         }
@@ -296,23 +307,31 @@ impl<'r> Tx<'r> {
         // found on every core, then all are journaled and made durable before the first old
         // content is kept: a kill at any moment leaves no kept copy the journal does not name.
         let journal = self.journal()?;
-        let planned: Vec<(Step, Option<OsString>)> = {
+        // Each folder's identity is taken too: a folder opened again by its path in a later
+        // phase must be the same one, or the change is undone (see `open_same`).
+        let planned: Vec<(Step, Option<OsString>, (u64, u64))> = {
             let journal: &Journal = journal;
             files
                 .par_iter()
                 .map(|(path, _)| {
                     let (folder, name) = open_parent(&root, path)?;
                     let rel = journal.relative(path)?;
+                    let identity = folder.own_identity();
                     if folder.kind(name)?.is_none() {
-                        return Ok((Step::Created { path: rel }, None));
+                        return Ok((Step::Created { path: rel }, None, identity));
                     }
                     let backup = untrusted::fresh_name(OLD_CONTENT_PREFIX);
                     let step = Step::Replaced { path: rel, backup: journal.relative(&path.with_file_name(&backup))? };
-                    Ok((step, Some(backup)))
+                    Ok((step, Some(backup), identity))
                 })
                 .collect::<Result<_>>()?
         };
-        let (steps, backups): (Vec<Step>, Vec<Option<OsString>>) = planned.into_iter().unzip();
+        let mut steps = Vec::with_capacity(planned.len());
+        let mut kept = Vec::with_capacity(planned.len());
+        for (step, backup, identity) in planned {
+            steps.push(step);
+            kept.push((backup, identity));
+        }
         journal.record(steps)?;
         let link_steps = links
             .iter()
@@ -326,52 +345,49 @@ impl<'r> Tx<'r> {
         // `fsync` per file; a small one by those `fsync`, which other writers to the file
         // system cannot slow down.
         let batch = untrusted::CAN_SYNC_FILE_SYSTEM && files.len() >= SYNC_FILE_SYSTEM_FROM;
-        let written: Vec<Result<(OsString, u64)>> = files
+        let written: Vec<Result<OsString>> = files
             .par_iter()
-            .zip(&backups)
-            .map(|((path, bytes), backup)| {
-                let (folder, name) = open_parent(&root, path)?;
+            .zip(&kept)
+            .map(|((path, bytes), (backup, identity))| {
+                let (folder, name) = open_same(&root, path, *identity)?;
                 if let Some(backup) = backup {
                     folder.keep_old_content(name, backup).map_err(|e| StoreError::io(path, e))?;
                 }
-                let temp = folder.write_temporary_file(name, bytes, 0o600, batch).map_err(|e| StoreError::io(path, e))?;
-                Ok((temp, folder.device()))
+                folder.write_temporary_file(name, bytes, 0o600, batch).map_err(|e| StoreError::io(path, e))
             })
             .collect();
         if written.iter().any(Result::is_err) {
-            remove_temporary_files(
-                &root,
-                files.iter().zip(&written).filter_map(|((path, _), w)| w.as_ref().ok().map(|(temp, _)| (path, temp))),
-            );
+            remove_temporary_files(&root, files.iter().zip(&written).filter_map(|(file, w)| w.as_ref().ok().map(|temp| (file, temp))));
             return Err(written
                 .into_iter()
                 .find_map(Result::err)
                 .unwrap_or_else(|| StoreError::io(&root, std::io::ErrorKind::Other.into())));
         }
-        let written: Vec<(OsString, u64)> = written.into_iter().filter_map(Result::ok).collect();
+        let written: Vec<OsString> = written.into_iter().filter_map(Result::ok).collect();
         let sync_all = || -> Result<()> {
             if !batch {
                 return Ok(());
             }
             // One sync for each file system the secrets are on (a bind mount may put some on another).
             let mut seen = Vec::new();
-            for ((path, _), (_, device)) in files.iter().zip(&written) {
-                if !seen.contains(device) {
-                    seen.push(*device);
-                    open_parent(&root, path)?.0.sync_file_system().map_err(|e| StoreError::io(path, e))?;
+            for ((path, _), (_, identity)) in files.iter().zip(&kept) {
+                if !seen.contains(&identity.0) {
+                    seen.push(identity.0);
+                    open_same(&root, path, *identity)?.0.sync_file_system().map_err(|e| StoreError::io(path, e))?;
                 }
             }
             Ok(())
         };
         if let Err(e) = sync_all() {
-            remove_temporary_files(&root, files.iter().zip(&written).map(|((path, _), (temp, _))| (path, temp)));
+            remove_temporary_files(&root, files.iter().zip(&written));
             return Err(e);
         }
         let placed: Vec<Result<()>> = files
             .par_iter()
             .zip(&written)
-            .map(|((path, _), (temp, _))| {
-                let (folder, name) = open_parent(&root, path)?;
+            .zip(&kept)
+            .map(|(((path, _), temp), (_, identity))| {
+                let (folder, name) = open_same(&root, path, *identity)?;
                 folder.put_in_place(temp, name).map_err(|e| StoreError::io(path, e))?;
                 if !batch {
                     folder.sync();
@@ -451,5 +467,24 @@ mod tests {
         tx.finish(&[]).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
         assert_eq!(fs::read(&secret).unwrap(), b"new");
+    }
+
+    /// A folder moved away and replaced by another at its path between two phases of a batch
+    /// is refused by name, not written through its path.
+    #[test]
+    fn a_folder_replaced_between_phases_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let secret = root.join("sops/secrets/s/secret");
+        fs::create_dir_all(secret.parent().unwrap()).unwrap();
+        fs::write(&secret, "old").unwrap();
+        let identity = open_parent(&root, &secret).unwrap().0.own_identity();
+        assert!(open_same(&root, &secret, identity).is_ok());
+        fs::rename(root.join("sops/secrets/s"), root.join("moved")).unwrap();
+        fs::create_dir_all(root.join("sops/secrets/s")).unwrap();
+        fs::write(&secret, "other").unwrap();
+        let refused = open_same(&root, &secret, identity).map(|_| ()).unwrap_err();
+        assert!(matches!(&refused, StoreError::FolderReplaced { path } if path.ends_with("sops/secrets/s")), "{refused}");
+        assert!(refused.to_string().contains("run the command again"), "{refused}");
     }
 }

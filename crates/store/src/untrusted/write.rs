@@ -277,12 +277,12 @@ impl Folder {
         Ok(rfs::renameat(&self.fd, from.as_ref(), &into.fd, to.as_ref())?)
     }
 
-    /// The device this folder is on (`0` when it cannot be told), to sync each file system of a
-    /// batch once.
-    // `st_dev` is not 64 bits wide on every platform.
+    /// The device and inode of this folder (`(0, 0)` when they cannot be told): a folder opened
+    /// again by its path is the same folder only if they are equal.
+    // `st_dev` and `st_ino` are not 64 bits wide on every platform.
     #[allow(clippy::unnecessary_cast)]
-    pub fn device(&self) -> u64 {
-        rfs::fstat(&self.fd).map_or(0, |stat| stat.st_dev as u64)
+    pub fn own_identity(&self) -> (u64, u64) {
+        rfs::fstat(&self.fd).map_or((0, 0), |stat| (stat.st_dev as u64, stat.st_ino as u64))
     }
 
     /// Makes this folder's entries durable (after a rename or a removal in it); best effort,
