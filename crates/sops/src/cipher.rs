@@ -201,7 +201,7 @@ impl Iv {
     }
 }
 
-/// An `ENC[…]` string decrypted by [`open_text`].
+/// An `ENC[…]` string decrypted by [`open_text_owned`].
 pub struct Opened {
     /// The plaintext bytes.
     pub plain: Zeroizing<Vec<u8>>,
@@ -211,7 +211,7 @@ pub struct Opened {
     pub iv: Iv,
 }
 
-/// Why [`open_text`] failed.
+/// Why [`open_text_owned`] failed.
 #[derive(Debug)]
 pub enum OpenError {
     /// The text is not a well-formed `ENC[…]` string.
@@ -220,9 +220,10 @@ pub enum OpenError {
     Auth,
 }
 
-/// [`open_text`] without an allocation: the ciphertext is decoded into the buffer of `text`
-/// itself, which is then decrypted in place and becomes the plaintext's. The walk over a
-/// file's values calls this once per value; no more memory is touched than the text held.
+/// Parses and decrypts an `ENC[…]` string without an allocation: the IV and tag are decoded on
+/// the stack, the ciphertext into the buffer of `text` itself, which is then decrypted in
+/// place and becomes the plaintext's. The walk over a file's values calls this once per value;
+/// no more memory is touched than the text held.
 pub fn open_text_owned(key: &DataKey, text: String, aad: &[u8]) -> Result<Opened, OpenError> {
     let fields = Fields::of(&text).map_err(OpenError::Syntax)?;
     let stack_decoded = fields.iv().and_then(|iv| Ok((iv, fields.tag()?)));
@@ -259,18 +260,6 @@ fn decode_in_place(buffer: &mut [u8], start: usize, len: usize) -> Result<usize,
         written += B64.decode_slice(&chunk[..take], &mut buffer[written..]).map_err(|_| ())?;
     }
     Ok(written)
-}
-
-/// Parses and decrypts an `ENC[…]` string with one allocation, the plaintext's, the IV and
-/// tag decoded on the stack and the ciphertext decoded into the buffer decrypted in place.
-pub fn open_text(key: &DataKey, text: &str, aad: &[u8]) -> Result<Opened, OpenError> {
-    let fields = Fields::of(text).map_err(OpenError::Syntax)?;
-    // Decoded in the order of [`EncryptedValue::parse`], which reports the same first problem.
-    let mut plain = Zeroizing::new(B64.decode(fields.data).map_err(|_| OpenError::Syntax(SyntaxError::Base64("data")))?);
-    let iv = fields.iv().map_err(OpenError::Syntax)?;
-    let tag = fields.tag().map_err(OpenError::Syntax)?;
-    open_in_place(key, iv.as_slice(), &tag, aad, &mut plain).map_err(|_| OpenError::Auth)?;
-    Ok(Opened { plain, kind: fields.kind, iv })
 }
 
 fn split_last<'a>(s: &'a str, sep: &str) -> Result<(&'a str, &'a str), SyntaxError> {
@@ -541,10 +530,10 @@ mod tests {
         assert!(EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str] trailing").is_ok());
     }
 
-    /// The walk's one-allocation path reads every text as `parse` then `open` do: the same
+    /// The walk's in-place path reads every text as `parse` then `open` do: the same
     /// plaintext, the same first problem, at every IV and tag length around the bounds.
     #[test]
-    fn open_text_agrees_with_parse_and_open() {
+    fn open_text_owned_agrees_with_parse_and_open() {
         let key = key_of(5);
         let b64 = |n: usize, byte: u8| B64.encode(vec![byte; n]);
         let sealed = seal(&key, &random_iv(), b"k:", b"value", ValueType::Int).to_string();
@@ -562,15 +551,7 @@ mod tests {
         let padded = |n: usize| long.replacen("data:", &format!("data:{}AAAA", b64(n, 4)), 1);
         texts.extend([long.clone(), padded(766), padded(767), padded(768), long.replacen("data:", "data:AAAA", 1)]);
         for text in &texts {
-            let owned = open_text_owned(&key, text.clone(), b"k:");
-            let borrowed = open_text(&key, text, b"k:");
-            match (&owned, &borrowed) {
-                (Ok(a), Ok(b)) => assert_eq!((&a.plain[..], a.kind, a.iv.as_slice()), (&b.plain[..], b.kind, b.iv.as_slice()), "{text}"),
-                (Err(OpenError::Syntax(a)), Err(OpenError::Syntax(b))) => assert_eq!(a, b, "{text}"),
-                (Err(OpenError::Auth), Err(OpenError::Auth)) => {}
-                _ => panic!("{text}: {:?} / {:?}", owned.as_ref().err(), borrowed.as_ref().err()),
-            }
-            let opened = open_text(&key, text, b"k:");
+            let opened = open_text_owned(&key, text.clone(), b"k:");
             match EncryptedValue::parse(text) {
                 Err(e) => assert!(matches!(&opened, Err(OpenError::Syntax(o)) if *o == e), "{text}: {e:?}"),
                 Ok(parsed) => match open(&key, &parsed, b"k:") {
@@ -582,7 +563,7 @@ mod tests {
                 },
             }
         }
-        assert_eq!(&open_text(&key, &sealed, b"k:").unwrap().plain[..], b"value");
+        assert_eq!(&open_text_owned(&key, sealed, b"k:").unwrap().plain[..], b"value");
     }
 
     /// The IV and tag decoded on the stack are what a full decode gives, or its error.

@@ -270,7 +270,7 @@ fn decrypt_leaf(
             // A comment that does not decrypt was added in clear text by hand (or by an old
             // sops, or by someone who may change the file but not read it): keep it as it is,
             // and say so, as sops does.
-            return Ok(if let Some(plain) = try_decrypt_comment(&c, fill_aad(aad, leaf.path), key, ivs.as_deref_mut()) {
+            return Ok(if let Some(plain) = try_decrypt_comment(c.clone(), fill_aad(aad, leaf.path), key, ivs.as_deref_mut()) {
                 plain
             } else {
                 warnings.push(Warning::UnencryptedComment { path: display_path(leaf.path), comment: c.clone() });
@@ -291,8 +291,8 @@ fn decrypt_leaf(
     cipher::typed_value_owned(opened.plain, opened.kind).map_err(|e| Error::BadValue { path: path(), problem: e.into() })
 }
 
-fn try_decrypt_comment(text: &str, aad: &str, key: &DataKey, ivs: Option<&mut IvCache>) -> Option<Value> {
-    let opened = cipher::open_text(key, text, aad.as_bytes()).ok()?;
+fn try_decrypt_comment(text: String, aad: &str, key: &DataKey, ivs: Option<&mut IvCache>) -> Option<Value> {
+    let opened = cipher::open_text_owned(key, text, aad.as_bytes()).ok()?;
     remember(ivs, aad, &opened);
     cipher::typed_value_owned(opened.plain, opened.kind).ok()
 }

@@ -609,7 +609,8 @@ mod tests {
             let steps = [Step::Replaced { path: "sops/secrets/s/secret".into(), backup: "sops/secrets/s/.secrets-old-5".into() }];
             fs::write(path(&repo), steps.iter().map(|s| serde_json::to_string(s).unwrap() + "\n").collect::<String>()).unwrap();
             if partial_copy {
-                fs::write(folder.join(".secrets-old-5.part"), "ol").unwrap();
+                // The copy is made under a temporary name, renamed to the backup once whole.
+                fs::write(folder.join(".secrets-5a5a5a5a5a5a5a5a"), "ol").unwrap();
             }
             let lock = RepoLock::try_acquire(&repo).unwrap().unwrap();
             assert!(!recover(&repo, &lock).unwrap().unwrap().completed);

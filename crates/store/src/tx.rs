@@ -65,8 +65,8 @@ fn open_same<'p>(root: &Path, path: &'p Path, identity: (u64, u64)) -> Result<(F
 
 /// Removes the temporary files (`temp` next to `path`) of a failed batch, by name: the kept
 /// old contents stay for the undo. What a kill leaves is removed by the next command's undo.
-fn remove_temporary_files<'a, 'b: 'a>(root: &Path, temps: impl Iterator<Item = (&'a (PathBuf, &'b [u8]), &'a OsString)>) {
-    for ((path, _), temp) in temps {
+fn remove_temporary_files(root: &Path, temps: &[(&PathBuf, OsString)]) {
+    for (path, temp) in temps {
         if let Ok((folder, _)) = open_parent(root, path) {
             let _ = folder.remove_file(temp);
         }
@@ -356,14 +356,20 @@ impl<'r> Tx<'r> {
                 folder.write_temporary_file(name, bytes, 0o600, batch).map_err(|e| StoreError::io(path, e))
             })
             .collect();
-        if written.iter().any(Result::is_err) {
-            remove_temporary_files(&root, files.iter().zip(&written).filter_map(|(file, w)| w.as_ref().ok().map(|temp| (file, temp))));
-            return Err(written
-                .into_iter()
-                .find_map(Result::err)
-                .unwrap_or_else(|| StoreError::io(&root, std::io::ErrorKind::Other.into())));
+        let mut temps = Vec::with_capacity(files.len());
+        let mut failure = None;
+        for ((path, _), outcome) in files.iter().zip(written) {
+            match outcome {
+                Ok(temp) => temps.push((path, temp)),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
         }
-        let written: Vec<OsString> = written.into_iter().filter_map(Result::ok).collect();
+        if let Some(e) = failure {
+            remove_temporary_files(&root, &temps);
+            return Err(e);
+        }
         let sync_all = || -> Result<()> {
             if !batch {
                 return Ok(());
@@ -379,14 +385,13 @@ impl<'r> Tx<'r> {
             Ok(())
         };
         if let Err(e) = sync_all() {
-            remove_temporary_files(&root, files.iter().zip(&written));
+            remove_temporary_files(&root, &temps);
             return Err(e);
         }
-        let placed: Vec<Result<()>> = files
+        let placed: Vec<Result<()>> = temps
             .par_iter()
-            .zip(&written)
             .zip(&kept)
-            .map(|(((path, _), temp), (_, identity))| {
+            .map(|((path, temp), (_, identity))| {
                 let (folder, name) = open_same(&root, path, *identity)?;
                 folder.put_in_place(temp, name).map_err(|e| StoreError::io(path, e))?;
                 if !batch {
