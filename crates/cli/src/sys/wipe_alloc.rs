@@ -9,6 +9,14 @@
 //! of the value before this). Wiping every freed block closes that whole class at the cost of a
 //! memset per free, small next to decryption.
 //!
+//! A block of [`DIRECT_FROM`] bytes or more is mapped from the kernel on its own (on Linux) and
+//! unmapped when freed, without being wiped first: unmapped pages leave the process (no core
+//! dump, debugger or later allocation sees them) and the kernel zeroes a page before it hands it
+//! out again. Such a block grows by `mremap`, which moves its pages instead of copying them, so
+//! no copy is left behind either. Large blocks are the file-sized buffers (a 7 MB git index, a
+//! 10 MiB secrets file): wiping them on free and copying them on growth cost more than their
+//! use.
+//!
 //! Next to `signals`, in the one module of the CLI that allows `unsafe` (`sys`): an allocator
 //! cannot be written without it.
 
@@ -30,20 +38,110 @@ unsafe fn wipe(ptr: *mut u8, len: usize) {
     unsafe { std::arch::asm!("/* {0} */", in(reg) ptr, options(nostack, preserves_flags)) };
 }
 
-// SAFETY: every method forwards to `System` with the layout it was given, so the contract of
-// GlobalAlloc holds as it does for `System`; blocks are only written (wiped) while still ours.
+/// Blocks of this many bytes or more are mapped on their own (Linux only).
+pub const DIRECT_FROM: usize = 1 << 20;
+
+/// Whether a block of `layout` is (or is to be) mapped on its own: large enough, and aligned no
+/// more strictly than a page (a mapping starts on a page).
+fn direct(size: usize, align: usize) -> bool {
+    cfg!(target_os = "linux") && size >= DIRECT_FROM && align <= 4096
+}
+
+#[cfg(target_os = "linux")]
+mod pages {
+    /// `size` rounded up to whole pages (4 KiB; larger pages are multiples of it, and the
+    /// kernel rounds a mapping up to its own page size the same way every time).
+    fn rounded(size: usize) -> usize {
+        size.next_multiple_of(4096)
+    }
+
+    /// A new private mapping of `size` bytes (zeros), or null.
+    pub fn map(size: usize) -> *mut u8 {
+        // SAFETY: an anonymous private mapping at an address the kernel picks touches no
+        // existing memory.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                rounded(size),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            ptr.cast()
+        }
+    }
+
+    /// Unmaps the block of `size` bytes at `ptr`.
+    ///
+    /// SAFETY (for callers): `ptr` and `size` are those of a block from [`map`] or [`remap`],
+    /// not used afterwards.
+    pub unsafe fn unmap(ptr: *mut u8, size: usize) {
+        // SAFETY: the caller passes a whole mapping of ours.
+        unsafe { libc::munmap(ptr.cast(), rounded(size)) };
+    }
+
+    /// The block of `old` bytes at `ptr` resized to `new` bytes, moved if need be (its pages
+    /// move, nothing is copied); null when the kernel refuses, the block then left as it was.
+    ///
+    /// SAFETY (for callers): as for [`unmap`]; on success the old address is not used again.
+    pub unsafe fn remap(ptr: *mut u8, old: usize, new: usize) -> *mut u8 {
+        // SAFETY: the caller passes a whole mapping of ours.
+        let moved = unsafe { libc::mremap(ptr.cast(), rounded(old), rounded(new), libc::MREMAP_MAYMOVE) };
+        if moved == libc::MAP_FAILED {
+            std::ptr::null_mut()
+        } else {
+            moved.cast()
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod pages {
+    pub fn map(_: usize) -> *mut u8 {
+        unreachable!("blocks are mapped on their own on Linux only")
+    }
+    pub unsafe fn unmap(_: *mut u8, _: usize) {
+        unreachable!("blocks are mapped on their own on Linux only")
+    }
+    pub unsafe fn remap(_: *mut u8, _: usize, _: usize) -> *mut u8 {
+        unreachable!("blocks are mapped on their own on Linux only")
+    }
+}
+
+// SAFETY: small blocks are forwarded to `System` with the layout they were given, so the
+// contract of GlobalAlloc holds as it does for `System`, and they are only written (wiped) while
+// still ours. A large block (see `direct`, decided by its size and alignment alone, which
+// `dealloc` and `realloc` are given back unchanged) is a page-aligned mapping of at least its
+// size, unmapped or remapped whole.
 unsafe impl GlobalAlloc for Wiping {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if direct(layout.size(), layout.align()) {
+            return pages::map(layout.size());
+        }
         // SAFETY: forwarded as is.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if direct(layout.size(), layout.align()) {
+            // A new mapping is zeros already.
+            return pages::map(layout.size());
+        }
         // SAFETY: forwarded as is.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if direct(layout.size(), layout.align()) {
+            // SAFETY: a block of this size and alignment was mapped on its own by `alloc`.
+            unsafe { pages::unmap(ptr, layout.size()) };
+            return;
+        }
         // SAFETY: the block of `layout.size()` bytes at `ptr` is ours until System.dealloc.
         unsafe {
             wipe(ptr, layout.size());
@@ -51,14 +149,19 @@ unsafe impl GlobalAlloc for Wiping {
         }
     }
 
-    /// A new block, a copy, and the old block wiped and freed: the system's realloc may move the
-    /// data and free the old block without wiping it.
+    /// A mapped block stays mapped when it stays large, its pages moved; otherwise a new block,
+    /// a copy, and the old block wiped (or unmapped) and freed: the system's realloc may move
+    /// the data and free the old block without wiping it.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if direct(layout.size(), layout.align()) && direct(new_size, layout.align()) {
+            // SAFETY: the block was mapped on its own, and is not used again once moved.
+            return unsafe { pages::remap(ptr, layout.size(), new_size) };
+        }
         // SAFETY: GlobalAlloc's contract makes `new_size` with the old alignment a valid layout;
         // both blocks are ours and distinct while the bytes are copied.
         unsafe {
             let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-            let new = System.alloc(new_layout);
+            let new = self.alloc(new_layout);
             if !new.is_null() {
                 std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
                 self.dealloc(ptr, layout);
@@ -103,6 +206,37 @@ mod tests {
                 assert_eq!(*shrunk.add(i), u8::try_from(i).unwrap() + 1);
             }
             Wiping.dealloc(shrunk, Layout::from_size_align(8, 8).unwrap());
+        }
+    }
+
+    /// Blocks crossing the size at which they are mapped on their own, both ways, keep their
+    /// content, as do mapped blocks that grow (moved) and shrink, and zeroed ones start as
+    /// zeros.
+    #[test]
+    fn large_blocks_keep_their_content_across_every_move() {
+        let sizes = [DIRECT_FROM / 2, DIRECT_FROM, 3 * DIRECT_FROM + 5, 8 * DIRECT_FROM, DIRECT_FROM + 1, 100];
+        // SAFETY: one block of this allocator, used within its current size, reallocated with
+        // the layout it has, freed once.
+        unsafe {
+            let mut layout = Layout::from_size_align(sizes[0], 16).unwrap();
+            let mut ptr = Wiping.alloc_zeroed(layout);
+            assert!(!ptr.is_null());
+            assert!(std::slice::from_raw_parts(ptr, layout.size()).iter().all(|b| *b == 0));
+            let pattern = |i: usize| u8::try_from(i % 251).unwrap();
+            for i in 0..layout.size() {
+                *ptr.add(i) = pattern(i);
+            }
+            for &size in &sizes[1..] {
+                let kept = layout.size().min(size);
+                ptr = Wiping.realloc(ptr, layout, size);
+                assert!(!ptr.is_null());
+                layout = Layout::from_size_align(size, 16).unwrap();
+                assert!((0..kept).all(|i| *ptr.add(i) == pattern(i)), "content kept at {size}");
+                for i in kept..size {
+                    *ptr.add(i) = pattern(i);
+                }
+            }
+            Wiping.dealloc(ptr, layout);
         }
     }
 

@@ -111,16 +111,17 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     // finished, and this commit goes on top of it, or is told the lock is held. A plain `git
     // commit` releases the lock before it moves HEAD, so HEAD can still move in between; libgit2
     // then refuses ("current tip is not the first parent") and nothing is lost. The new index
-    // itself is built from what the lock protects, on a second thread while this one builds the
-    // tree: in a large repository both take milliseconds (the index is read, checksummed and
-    // planned; the folders on the changed paths read and written) and neither needs the other.
+    // itself is built and written into git's lock from what the lock protects, on a second
+    // thread while this one builds the tree: in a large repository both take milliseconds (the
+    // index is read, planned, written and checksummed; the folders on the changed paths read
+    // and written) and neither needs the other.
     let lock = index_file::Lock::take(&git_dir)?;
-    let (prepared, built) = std::thread::scope(|scope| {
-        let index = scope.spawn(|| index_file::prepare(lock, &changes));
+    let (spliced, built) = std::thread::scope(|scope| {
+        let index = scope.spawn(|| index_file::splice(lock, &changes));
         let built = new_tree(&repo, &objects, &changes);
         (index.join(), built)
     });
-    let prepared = prepared.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    let spliced = spliced.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     let Some((head_commit, head_tree, tree_id)) = built? else {
         return Ok(false);
     };
@@ -135,14 +136,11 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     // leave the committed paths staged at their old content, and the next `git commit` would
     // take the change back. The spliced index waits in git's lock until HEAD has moved;
     // libgit2, which takes and releases the lock itself, writes its whole index first.
-    let spliced = if let Some(prepared) = prepared {
-        Some(prepared.write()?)
-    } else {
+    if spliced.is_none() {
         let mut index = repo.index().map_err(git_err)?;
         apply(&mut index, &changes)?;
         index.write().map_err(git_err)?;
-        None
-    };
+    }
     match how {
         How::InProcess { author, committer } => {
             let parents: Vec<&git2::Commit> = head_commit.iter().collect();
