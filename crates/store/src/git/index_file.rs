@@ -42,8 +42,8 @@ const MAX_INDEX: u64 = 1 << 30;
 /// How much of the old index is held at a time (more only for an entry or a cached folder
 /// that is longer).
 const WINDOW: usize = 256 << 10;
-/// The buffer between the new index and its file.
-const OUT_BUFFER: usize = 256 << 10;
+/// How much of the new index is written (and checksummed) at a time.
+const CHUNK: usize = 256 << 10;
 
 /// Writes, under the index `lock`, the index with `changes` applied into `index.lock`, and
 /// keeps the lock: the index is put in place by [`Written::put_in_place`] once the commit is
@@ -69,15 +69,7 @@ pub(super) fn splice(mut lock: Lock, changes: &[StagedPath]) -> Result<Option<Wr
         Ok(None) => return Ok(None),
         Err(failure) => return Err(fail(failure, &lock)),
     };
-    let written = {
-        // Checksummed after the buffer: the checksum is taken over its large writes.
-        let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, Checksummed { inner: &mut lock.file, sum: Sha1::new() });
-        pieces.write(&mut Source::new(&old, WINDOW), &mut out).and_then(|done| {
-            let Checksummed { inner, sum } = out.into_inner().map_err(|e| Failure::Write(e.into_error()))?;
-            inner.write_all(&sum.finalize()).map_err(Failure::Write)?;
-            Ok(done)
-        })
-    };
+    let written = write_checksummed(&mut lock.file, |chunks| pieces.write(&old, chunks));
     match written {
         Ok(Some(())) => Ok(Some(Written { lock })),
         Ok(None) => Ok(None),
@@ -389,29 +381,123 @@ impl Pieces {
         }
     }
 
-    /// Writes the new index (without its checksum) to `out`, the old pieces read from `source`.
-    /// `None` when the old index is shorter than when it was planned (changed in place, which
-    /// git never does while its lock is held): then the new index is not used.
-    fn write(&self, source: &mut Source<'_>, out: &mut dyn Write) -> Passed<Option<()>> {
+    /// Writes the new index (without its checksum) into `chunks`, the old pieces read from
+    /// `old` straight into them. `None` when the old index is shorter than when it was planned
+    /// (changed in place, which git never does while its lock is held): then the new index is
+    /// not used.
+    fn write(&self, old: &Old, chunks: &mut Chunks<'_>) -> Passed<Option<()>> {
         for piece in &self.pieces {
             match piece {
-                Piece::New(bytes) => out.write_all(bytes).map_err(Failure::Write)?,
+                Piece::New(bytes) => chunks.put(bytes)?,
                 Piece::Old(range) => {
                     let mut at = range.start;
                     while at < range.end {
-                        let window = source.at(at, 1)?;
-                        let window = &window[..window.len().min(range.end - at)];
-                        if window.is_empty() {
+                        let space = chunks.space()?;
+                        let wanted = space.len().min(range.end - at);
+                        let got = loop {
+                            match old.read_at(&mut space[..wanted], at) {
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                                got => break got.map_err(Failure::Read)?,
+                            }
+                        };
+                        if got == 0 {
                             return Ok(None);
                         }
-                        out.write_all(window).map_err(Failure::Write)?;
-                        at += window.len();
+                        chunks.filled(got);
+                        at += got;
                     }
                 }
             }
         }
         Ok(Some(()))
     }
+}
+
+/// The new index in chunks of [`CHUNK`] bytes, each handed to `deliver` when full (and the
+/// last one when done), which gives back an empty buffer to fill next.
+struct Chunks<'d> {
+    chunk: Vec<u8>,
+    used: usize,
+    deliver: &'d mut dyn FnMut(Vec<u8>, usize) -> Passed<Vec<u8>>,
+}
+
+impl Chunks<'_> {
+    /// The free part of the current chunk (never empty).
+    fn space(&mut self) -> Passed<&mut [u8]> {
+        if self.used == self.chunk.len() {
+            self.deliver_chunk()?;
+        }
+        Ok(&mut self.chunk[self.used..])
+    }
+
+    /// Counts `n` bytes of the free part as written.
+    fn filled(&mut self, n: usize) {
+        self.used += n;
+    }
+
+    fn put(&mut self, mut bytes: &[u8]) -> Passed<()> {
+        while !bytes.is_empty() {
+            let space = self.space()?;
+            let n = space.len().min(bytes.len());
+            space[..n].copy_from_slice(&bytes[..n]);
+            self.filled(n);
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    fn deliver_chunk(&mut self) -> Passed<()> {
+        let full = std::mem::take(&mut self.chunk);
+        let mut next = (self.deliver)(full, self.used)?;
+        next.resize(CHUNK, 0);
+        self.chunk = next;
+        self.used = 0;
+        Ok(())
+    }
+
+    /// Delivers what is left.
+    fn finish(mut self) -> Passed<()> {
+        if self.used > 0 {
+            self.deliver_chunk()?;
+        }
+        Ok(())
+    }
+}
+
+/// Has `write` write the new index into `file` a chunk at a time while a second thread
+/// checksums each chunk written, then adds the checksum: on a 7 MB index the checksum costs as
+/// much as the reading and writing, and so runs beside them.
+fn write_checksummed(file: &mut File, write: impl FnOnce(&mut Chunks<'_>) -> Passed<Option<()>>) -> Passed<Option<()>> {
+    std::thread::scope(|scope| {
+        // A few chunks in flight at most; emptied ones come back to be filled again.
+        let (to_sum, written) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+        let (give_back, emptied) = std::sync::mpsc::channel::<Vec<u8>>();
+        let summer = scope.spawn(move || {
+            let mut sum = Sha1::new();
+            for (chunk, used) in written {
+                sum.update(&chunk[..used]);
+                // The writer may be gone (it failed): the chunk is then dropped.
+                let _ = give_back.send(chunk);
+            }
+            sum.finalize()
+        });
+        let written_to = &mut *file;
+        // Moved in: dropping it hangs up, and the summer ends.
+        let mut deliver = move |chunk: Vec<u8>, used: usize| -> Passed<Vec<u8>> {
+            written_to.write_all(&chunk[..used]).map_err(Failure::Write)?;
+            // The summer only stops when this side hangs up.
+            let _ = to_sum.send((chunk, used));
+            Ok(emptied.try_recv().unwrap_or_default())
+        };
+        let mut chunks = Chunks { chunk: vec![0; CHUNK], used: 0, deliver: &mut deliver };
+        let done = write(&mut chunks).and_then(|done| chunks.finish().map(|()| done));
+        drop(deliver);
+        let sum = summer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if done.as_ref().is_ok_and(Option::is_some) {
+            file.write_all(&sum).map_err(Failure::Write)?;
+        }
+        done
+    })
 }
 
 /// The changed paths, and the files now at them, ready for a walk over the index's entries in
@@ -704,24 +790,6 @@ impl Written {
     }
 }
 
-/// A writer that feeds what it writes to a SHA-1 (git's index checksum) on the way.
-struct Checksummed<W: Write> {
-    inner: W,
-    sum: Sha1,
-}
-
-impl<W: Write> Write for Checksummed<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sum.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// `index.lock`, removed when dropped unless renamed over the index.
 pub(super) struct Lock {
     file: File,
@@ -955,8 +1023,7 @@ mod tests {
         let old = Old::Bytes(old.to_vec());
         let results = WINDOWS.map(|window| {
             let pieces = splice.plan(&mut Source::new(&old, window)).unwrap()?;
-            let mut content = Vec::new();
-            pieces.write(&mut Source::new(&old, window), &mut content).unwrap().unwrap();
+            let mut content = written(&pieces, &old).unwrap();
             assert_eq!(content.len(), pieces.len);
             let sum = Sha1::digest(&content);
             content.extend_from_slice(&sum);
@@ -966,6 +1033,20 @@ mod tests {
         results[0].clone()
     }
 
+    /// The new index `pieces` make of `old`, as written a chunk at a time (without checksum);
+    /// `None` when `old` is too short for them.
+    fn written(pieces: &Pieces, old: &Old) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut deliver = |chunk: Vec<u8>, used: usize| {
+            out.extend_from_slice(&chunk[..used]);
+            Ok(chunk)
+        };
+        let mut chunks = Chunks { chunk: vec![0; CHUNK], used: 0, deliver: &mut deliver };
+        let done = pieces.write(old, &mut chunks).unwrap();
+        chunks.finish().unwrap();
+        done.map(|()| out)
+    }
+
     /// The cached trees `data` rewritten; the same through every window, and of the size a
     /// measuring pass finds.
     fn invalidated_bytes(data: &[u8], changed: &Changed) -> Option<Vec<u8>> {
@@ -973,8 +1054,7 @@ mod tests {
         let results = WINDOWS.map(|window| {
             let mut pieces = Pieces::default();
             let size = invalidated(&mut Source::new(&old, window), 0..data.len(), changed, &mut pieces).unwrap()?;
-            let mut out = Vec::new();
-            pieces.write(&mut Source::new(&old, window), &mut out).unwrap().unwrap();
+            let out = written(&pieces, &old).unwrap();
             assert_eq!(size, out.len());
             Some(out)
         });
@@ -1057,6 +1137,30 @@ mod tests {
         assert_eq!(paths(&new), ["a", "b"]);
     }
 
+    /// The new index is written a chunk at a time with its checksum after it, what the pieces
+    /// make through many chunks; a write that fails stops it with that error (and does not wait
+    /// on the checksumming thread).
+    #[test]
+    fn the_index_is_written_in_chunks_and_checksummed() {
+        let content: Vec<u8> = (0..3 * CHUNK + 5).map(|i| u8::try_from(i % 251).unwrap()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.lock");
+        let mut file = File::create(&path).unwrap();
+        let done = write_checksummed(&mut file, |chunks| {
+            chunks.put(&content[..10])?;
+            chunks.put(&content[10..])?;
+            Ok(Some(()))
+        });
+        assert!(matches!(done, Ok(Some(()))));
+        let written = fs::read(&path).unwrap();
+        assert_eq!(written[..content.len()], content[..]);
+        assert_eq!(written[content.len()..], Sha1::digest(&content)[..]);
+
+        let mut read_only = File::open(&path).unwrap();
+        let failed = write_checksummed(&mut read_only, |chunks| chunks.put(&content).map(Some));
+        assert!(matches!(failed, Err(Failure::Write(_))));
+    }
+
     /// An index found shorter when copied than when planned (changed in place, which git never
     /// does) is not used.
     #[test]
@@ -1065,8 +1169,8 @@ mod tests {
         let before = index_of(vec![file("a", b"1"), file("b", b"2")]);
         let pieces = splice.plan(&mut Source::new(&Old::Bytes(before.clone()), WINDOW)).unwrap().unwrap();
         let after = Old::Bytes(before[..HEADER + 10].to_vec());
-        assert!(pieces.write(&mut Source::new(&after, WINDOW), &mut Vec::new()).unwrap().is_none());
-        assert!(pieces.write(&mut Source::new(&Old::Bytes(before), WINDOW), &mut Vec::new()).unwrap().is_some());
+        assert!(written(&pieces, &after).is_none());
+        assert!(written(&pieces, &Old::Bytes(before)).is_some());
     }
 
     #[test]
