@@ -302,10 +302,11 @@ pub struct AuthError;
 /// Never in practice: AES-GCM refuses only messages longer than 64 GiB, far beyond any value.
 pub fn seal(key: &DataKey, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8], kind: ValueType) -> EncryptedValue {
     let mut buffer = plaintext.to_vec();
-    let cipher = AesGcm::<Aes256Enc, U32>::from(key.cipher().clone());
     // A 32-byte nonce and a message far below GCM's limit cannot fail.
-    let tag =
-        cipher.encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buffer).expect("AES-GCM encryption of a bounded message");
+    let tag = key
+        .gcm()
+        .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buffer)
+        .expect("AES-GCM encryption of a bounded message");
     EncryptedValue { data: buffer, iv: iv.to_vec(), tag: tag.to_vec(), kind }
 }
 
@@ -317,6 +318,11 @@ pub fn open(key: &DataKey, value: &EncryptedValue, aad: &[u8]) -> Result<Zeroizi
 }
 
 fn open_in_place(key: &DataKey, iv: &[u8], tag: &[u8], aad: &[u8], buffer: &mut [u8]) -> Result<(), AuthError> {
+    // The length sops writes, with the cipher the key keeps set up.
+    if iv.len() == IV_LEN {
+        let (nonce, tag) = (GenericArray::from_slice(iv), GenericArray::from_slice(tag));
+        return key.gcm().decrypt_in_place_detached(nonce, aad, buffer, tag).map_err(|_| AuthError);
+    }
     macro_rules! by_nonce_len {
         ($($n:literal => $size:ty),* $(,)?) => {
             match iv.len() {
