@@ -505,11 +505,17 @@ pub fn intent_to_add(root: &Path, paths: &[PathBuf]) -> Result<usize> {
     };
     let workdir = repo.workdir().ok_or_else(|| StoreError::NoWorkTree { git_dir: repo.path().to_path_buf() })?.to_path_buf();
     let workdir = fs::canonicalize(&workdir).unwrap_or(workdir);
-    let mut files = Vec::new();
     let mut resolved = std::collections::HashMap::new();
-    for path in paths {
-        let rel = relative_to_with(&workdir, path, &mut resolved)?;
-        files.extend(collect_as(None, &workdir, rel)?.files);
+    let rels: Vec<PathBuf> = paths.iter().map(|path| relative_to_with(&workdir, path, &mut resolved)).collect::<Result<_>>()?;
+    // The paths' folders are listed on every core (a re-key lists a thousand); the first
+    // failure in the paths' order is the one told.
+    let collected: Vec<Result<StagedPath>> = {
+        use rayon::prelude::*;
+        rels.into_par_iter().map(|rel| collect_as(None, &workdir, rel)).collect()
+    };
+    let mut files = Vec::new();
+    for path in collected {
+        files.extend(path?.files);
     }
     // The common case, a change to files git tracks already, is told from the index file
     // without reading it whole into libgit2.
@@ -634,10 +640,15 @@ fn collect_folder(objects: Option<&NewObjects<'_>>, folder: &Folder, rel: &Path,
 /// The blob of the entry `name` of `folder` (at `rel`): a link's target, or a regular file's
 /// content (bounded; a FIFO or device is refused, never opened).
 fn blob_of(objects: Option<&NewObjects<'_>>, folder: &Folder, name: &OsStr, rel: &Path) -> Result<StagedFile> {
-    let (content, mode) = if let Some((EntryKind::Symlink, _)) = folder.kind(name)? {
+    let kind = folder.kind(name)?.map(|(kind, _)| kind);
+    let (content, mode) = if kind == Some(EntryKind::Symlink) {
         let missing = || StoreError::io(folder.path().join(name), std::io::ErrorKind::NotFound.into());
         let target = folder.link_target(name).ok_or_else(missing)?;
         (target.into_os_string().into_encoded_bytes(), 0o120000)
+    } else if objects.is_none() && kind == Some(EntryKind::File) {
+        // Marked intent-to-add, a file is staged without its content (nor its size): it is
+        // not read.
+        (Vec::new(), if folder.is_executable(name) { 0o100755 } else { 0o100644 })
     } else {
         let bytes = folder.read(name, Limit::Secret)?;
         (bytes, if folder.is_executable(name) { 0o100755 } else { 0o100644 })
@@ -1113,6 +1124,26 @@ mod tests {
         let alice = index.get_path(Path::new("sops/users/alice/key.json"), 0).unwrap();
         assert_eq!(alice.flags_extended & INTENT_TO_ADD, 0, "a tracked file is not re-marked");
         assert_eq!(intent_to_add(&root, &[root.join("sops/users")]).unwrap(), 0, "marking twice changes nothing");
+    }
+
+    /// Marking files intent-to-add reads none of them, but still refuses a FIFO (never opened),
+    /// and of many paths tells the first one's failure.
+    #[test]
+    fn intent_to_add_refuses_a_fifo_among_many_paths() {
+        let (_dir, root) = new_repo();
+        let mut paths = Vec::new();
+        for i in 0..40 {
+            fs::create_dir_all(root.join(format!("sops/secrets/s{i}"))).unwrap();
+            fs::write(root.join(format!("sops/secrets/s{i}/secret")), "x").unwrap();
+            paths.push(root.join(format!("sops/secrets/s{i}")));
+        }
+        assert_eq!(intent_to_add(&root, &paths).unwrap(), 40);
+        for i in [7, 30] {
+            let fifo = root.join(format!("sops/secrets/s{i}/pipe"));
+            assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        }
+        let refused = intent_to_add(&root, &paths).unwrap_err().to_string();
+        assert!(refused.contains("s7"), "the first failing path is told: {refused}");
     }
 
     /// Names that are not UTF-8 (a file, a folder, a link's target) are committed as their
