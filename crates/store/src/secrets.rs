@@ -159,29 +159,36 @@ impl Repo {
         let Some(folder) = untrusted::Folder::open(self.root(), &path)? else {
             return Ok(Vec::new());
         };
-        let mut out = Vec::new();
-        for (entry, kind) in folder.entries()? {
-            let name = entry.to_string_lossy().into_owned();
-            let dir = path.join(&entry);
-            if names::is_leftover_entry(&dir) {
-                continue;
-            }
-            // Plain files here are not secrets (check reports them); symlinks are refused.
-            match kind {
-                EntryKind::Folder => {}
-                EntryKind::Symlink => {
-                    out.push(Err(UntrustedError::FolderSymlink { target: folder.read_link(&entry), path: dir }));
-                    continue;
-                }
-                EntryKind::File | EntryKind::Other => continue,
-            }
-            match folder.open_dir(&entry).and_then(|d| d.map_or(Ok(false), |d| d.is_regular_file("secret"))) {
-                Ok(true) => out.push(Ok(SecretRef { name, dir })),
-                Ok(false) => {}
-                Err(e) => out.push(Err(e)),
-            }
-        }
-        Ok(out)
+        // Each folder is looked into on every core (a repository holds thousands), and the
+        // findings are kept in the folder's order.
+        let found: Vec<Option<Result<SecretRef, UntrustedError>>> = {
+            use rayon::prelude::*;
+            folder
+                .entries()?
+                .into_par_iter()
+                .map(|(entry, kind)| {
+                    let name = entry.to_string_lossy().into_owned();
+                    let dir = path.join(&entry);
+                    if names::is_leftover_entry(&dir) {
+                        return None;
+                    }
+                    // Plain files here are not secrets (check reports them); symlinks are refused.
+                    match kind {
+                        EntryKind::Folder => {}
+                        EntryKind::Symlink => {
+                            return Some(Err(UntrustedError::FolderSymlink { target: folder.read_link(&entry), path: dir }))
+                        }
+                        EntryKind::File | EntryKind::Other => return None,
+                    }
+                    match folder.open_dir(&entry).and_then(|d| d.map_or(Ok(false), |d| d.is_regular_file("secret"))) {
+                        Ok(true) => Some(Ok(SecretRef { name, dir })),
+                        Ok(false) => None,
+                        Err(e) => Some(Err(e)),
+                    }
+                })
+                .collect()
+        };
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// The secrets of the vars folders, each found one or refused by [`untrusted`] (so that
