@@ -274,3 +274,76 @@ fn a_full_disk_at_the_index_write_leaves_head_and_the_index_as_they_were() {
     assert_eq!(read("after"), read("head"), "nothing is committed");
     assert_eq!(read("staged"), "", "the index still agrees with HEAD: {said}");
 }
+
+/// A full disk at any write of a commit, the commit object's among them (libgit2 reports that
+/// one as a success, HEAD unmoved): a command that says it committed has moved HEAD, and one
+/// that failed has left HEAD where it was and no index lock behind. The free space left is
+/// stepped across the sizes of the commit's writes (the index being the largest).
+#[test]
+fn a_full_disk_at_any_write_of_a_commit_never_claims_a_commit() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: a real full disk needs root (a tmpfs in a private mount namespace)");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let script = r#"
+        set -eu
+        mount -t tmpfs -o size=4m tmpfs "$MNT"
+        cd "$MNT"; mkdir repo; cd repo
+        git init -q -b main; git config user.name T; git config user.email t@example.com
+        mkdir many; i=0; while [ $i -lt 6000 ]; do : > "many/a-file-with-a-longish-name-$i"; i=$((i+1)); done
+        git add .; git commit -qm init
+        "$BIN" users add alice --age-key "$ALICE" 2>/dev/null
+        SOPS_NIX_SECRET=zero "$BIN" set s 2>/dev/null
+        index=$(( $(stat -c %s .git/index) / 1024 ))
+        free=$((index - 8))
+        while [ $free -le $((index + 40)) ]; do
+            before=$(git rev-parse HEAD)
+            dd if=/dev/zero of="$MNT/fill" bs=4096 2>/dev/null || true
+            truncate -s "-${free}k" "$MNT/fill"
+            set +e
+            SOPS_NIX_SECRET="value $free" "$BIN" set s 2>> "$OUT.err"; code=$?
+            set -e
+            rm "$MNT/fill"
+            after=$(git rev-parse HEAD)
+            lock=no; [ -e .git/index.lock ] && lock=yes
+            echo "$free $code $([ "$before" = "$after" ] && echo same || echo moved) $lock" >> "$OUT.runs"
+            # The next step starts from a clean, committed state.
+            rm -f .git/index.lock; "$BIN" key update >/dev/null 2>&1 || true
+            git add -A >/dev/null 2>&1; git commit -qm resync >/dev/null 2>&1 || true
+            free=$((free + 4))
+        done
+    "#;
+    let mount = scratch.path().join("mnt");
+    fs::create_dir(&mount).unwrap();
+    let out_prefix = scratch.path().join("out");
+    let mut command = std::process::Command::new("unshare");
+    clean_env(&mut command);
+    let out = command
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("MNT", &mount)
+        .env("OUT", &out_prefix)
+        .env("ALICE", ALICE)
+        .env("BIN", env!("CARGO_BIN_EXE_secrets"))
+        .env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"))
+        .env("HOME", scratch.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let runs = fs::read_to_string(out_prefix.with_extension("runs")).unwrap();
+    let said = fs::read_to_string(out_prefix.with_extension("err")).unwrap_or_default();
+    let mut failed = 0;
+    for run in runs.lines() {
+        let fields: Vec<&str> = run.split(' ').collect();
+        let [free, code, head, lock] = fields[..] else { panic!("{run}") };
+        if code == "0" {
+            assert_eq!(head, "moved", "{free} KiB free: said committed, HEAD unmoved\n{runs}\n{said}");
+        } else {
+            failed += 1;
+            assert_eq!(head, "same", "{free} KiB free: failed, yet HEAD moved\n{runs}");
+        }
+        assert_eq!(lock, "no", "{free} KiB free: an index lock is left\n{runs}");
+    }
+    assert!(failed > 0, "some steps run out of space\n{runs}");
+    assert!(said.contains("No space left on device") || said.contains("not stored"), "{said}");
+}

@@ -9,13 +9,10 @@
 //! of the value before this). Wiping every freed block closes that whole class at the cost of a
 //! memset per free, small next to decryption.
 //!
-//! A block of [`DIRECT_FROM`] bytes or more is mapped from the kernel on its own (on Linux) and
-//! unmapped when freed, without being wiped first: unmapped pages leave the process (no core
-//! dump, debugger or later allocation sees them) and the kernel zeroes a page before it hands it
-//! out again. Such a block grows by `mremap`, which moves its pages instead of copying them, so
-//! no copy is left behind either. Large blocks are the file-sized buffers (a 7 MB git index, a
-//! 10 MiB secrets file): wiping them on free and copying them on growth cost more than their
-//! use.
+//! A block of [`DIRECT_FROM`] bytes or more is mapped from the kernel on its own (on Linux),
+//! wiped and unmapped when freed. It grows by `mremap`, which moves its pages instead of
+//! copying them: no copy of a file-sized buffer (a 10 MiB secrets file) is left behind to wipe,
+//! and none is made. A block that shrinks has its tail wiped before the pages go.
 //!
 //! Next to `signals`, in the one module of the CLI that allows `unsafe` (`sys`): an allocator
 //! cannot be written without it.
@@ -138,8 +135,13 @@ unsafe impl GlobalAlloc for Wiping {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if direct(layout.size(), layout.align()) {
-            // SAFETY: a block of this size and alignment was mapped on its own by `alloc`.
-            unsafe { pages::unmap(ptr, layout.size()) };
+            // SAFETY: a block of this size and alignment was mapped on its own by `alloc`, and
+            // is ours until unmapped. Unmapped pages go back to the kernel as they are, and
+            // free memory is read by whoever reads physical memory: they are wiped first.
+            unsafe {
+                wipe(ptr, layout.size());
+                pages::unmap(ptr, layout.size());
+            }
             return;
         }
         // SAFETY: the block of `layout.size()` bytes at `ptr` is ours until System.dealloc.
@@ -154,8 +156,14 @@ unsafe impl GlobalAlloc for Wiping {
     /// the data and free the old block without wiping it.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if direct(layout.size(), layout.align()) && direct(new_size, layout.align()) {
-            // SAFETY: the block was mapped on its own, and is not used again once moved.
-            return unsafe { pages::remap(ptr, layout.size(), new_size) };
+            // SAFETY: the block was mapped on its own, and is not used again once moved; the
+            // tail a shrink gives back is still ours while it is wiped.
+            unsafe {
+                if new_size < layout.size() {
+                    wipe(ptr.add(new_size), layout.size() - new_size);
+                }
+                return pages::remap(ptr, layout.size(), new_size);
+            }
         }
         // SAFETY: GlobalAlloc's contract makes `new_size` with the old alignment a valid layout;
         // both blocks are ours and distinct while the bytes are copied.

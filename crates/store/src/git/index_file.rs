@@ -69,7 +69,9 @@ pub(super) fn splice(mut lock: Lock, changes: &[StagedPath]) -> Result<Option<Wr
         Ok(None) => return Ok(None),
         Err(failure) => return Err(fail(failure, &lock)),
     };
-    let written = write_checksummed(&mut lock.file, |chunks| pieces.write(&old, chunks));
+    // Planned from one index and copied from another, the new one would mix them.
+    let written = write_checksummed(&mut lock.file, |chunks| pieces.write(&old, chunks))
+        .map(|done| done.filter(|()| old.unchanged().unwrap_or(false)));
     match written {
         Ok(Some(())) => Ok(Some(Written { lock })),
         Ok(None) => Ok(None),
@@ -105,10 +107,8 @@ pub(super) fn tracked(git_dir: &Path, paths: &[&[u8]]) -> Result<Option<Vec<bool
 
 /// The old index: its file, or its bytes.
 enum Old {
-    File {
-        file: File,
-        len: usize,
-    },
+    /// The file, with what `fstat` told of it when it was opened.
+    File { file: File, len: usize, stamp: Stamp },
     /// Bytes in memory: an index that does not exist yet is an empty one.
     Bytes(Vec<u8>),
 }
@@ -125,7 +125,18 @@ impl Old {
         if len > MAX_INDEX {
             return Ok(None);
         }
-        Ok(usize::try_from(len).ok().map(|len| Old::File { file, len }))
+        let stamp = Stamp::of(&file).map_err(|e| StoreError::io(index, e))?;
+        Ok(usize::try_from(len).ok().map(|len| Old::File { file, len, stamp }))
+    }
+
+    /// Whether the file is as it was when opened. git never rewrites an index in place (it
+    /// renames a new one over it), but a tool that ignores git's lock may: a splice that read
+    /// such a file mixes two indexes, and is not used.
+    fn unchanged(&self) -> std::io::Result<bool> {
+        match self {
+            Old::File { file, stamp, .. } => Ok(Stamp::of(file)? == *stamp),
+            Old::Bytes(_) => Ok(true),
+        }
     }
 
     fn len(&self) -> usize {
@@ -149,6 +160,30 @@ fn read_slice_at(bytes: &[u8], buf: &mut [u8], at: usize) -> usize {
     let n = rest.len().min(buf.len());
     buf[..n].copy_from_slice(&rest[..n]);
     n
+}
+
+/// A file's identity, size and times of change, as `fstat` tells them.
+#[derive(PartialEq, Eq)]
+struct Stamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(file: &File) -> std::io::Result<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        Ok(Stamp {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
 }
 
 /// Why a pass stopped: a read of the old index or a write of the new one failed.
@@ -1159,6 +1194,24 @@ mod tests {
         let mut read_only = File::open(&path).unwrap();
         let failed = write_checksummed(&mut read_only, |chunks| chunks.put(&content).map(Some));
         assert!(matches!(failed, Err(Failure::Write(_))));
+    }
+
+    /// An index file rewritten in place after it was opened (size kept or not) is told apart
+    /// from one left alone.
+    #[test]
+    fn an_index_rewritten_in_place_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let content = index_of(vec![file("a", b"1"), file("b", b"2")]);
+        fs::write(&path, &content).unwrap();
+        let old = Old::open(&path).unwrap().unwrap();
+        assert!(old.unchanged().unwrap());
+        // Same length, other bytes, as `cp` over it would leave it.
+        let mut other = content.clone();
+        other[HEADER] ^= 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        fs::write(&path, &other).unwrap();
+        assert!(!old.unchanged().unwrap());
     }
 
     /// An index found shorter when copied than when planned (changed in place, which git never

@@ -144,7 +144,18 @@ fn commit_paths_with(root: &Path, paths: &[PathBuf], subject: &str, env: &dyn Fn
     match how {
         How::InProcess { author, committer } => {
             let parents: Vec<&git2::Commit> = head_commit.iter().collect();
-            repo.commit(Some("HEAD"), &author, &committer, subject, &tree, &parents).map_err(git_err)?;
+            let id = repo.commit(Some("HEAD"), &author, &committer, subject, &tree, &parents).map_err(git_err)?;
+            // libgit2 1.9 reports success when the commit object cannot be written (a full
+            // disk) and leaves HEAD where it was: the commit is only taken as made when HEAD
+            // names it and it is stored. Otherwise the index is left as it was.
+            let stored = repo.odb().is_ok_and(|odb| odb.exists(id));
+            if !stored || repo.head().ok().and_then(|head| head.target()) != Some(id) {
+                return Err(git_err(git2::Error::new(
+                    git2::ErrorCode::GenericError,
+                    git2::ErrorClass::Odb,
+                    "the commit was not stored (HEAD did not move)",
+                )));
+            }
             spliced.map(index_file::Written::put_in_place).transpose()?;
         }
         How::ByGit(reason) => {
