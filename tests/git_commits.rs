@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::{clean_env, git, ok, secrets, stderr_of, stdout_of, vectors};
@@ -216,6 +216,49 @@ fn clan_dir_names_the_repository_and_clans_flags_are_accepted() {
     assert!(stderr_of(&out).contains("CLAN_DIR=/nonexistent/x: no such directory"), "{}", stderr_of(&out));
 }
 
+/// Runs the shell `body` in a private mount namespace, after a prologue that mounts a tmpfs of
+/// `size` on `$MNT` and makes there a git repository of 6,000 tracked files (their index, about
+/// 600 KB, is the largest write of a commit) where alice reads the committed secret `s`. The
+/// body writes what it finds under `$OUT` (returned, with the folder that holds it); `None`
+/// (the test is skipped) without root.
+fn with_a_full_disk_repo(size: &str, body: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: a real full disk needs root (a tmpfs in a private mount namespace)");
+        return None;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let script = format!(
+        r#"
+        set -eu
+        mount -t tmpfs -o size={size} tmpfs "$MNT"
+        cd "$MNT"; mkdir repo; cd repo
+        git init -q -b main; git config user.name T; git config user.email t@example.com
+        mkdir many; i=0; while [ $i -lt 6000 ]; do : > "many/a-file-with-a-longish-name-$i"; i=$((i+1)); done
+        git add .; git commit -qm init
+        "$BIN" users add alice --age-key "$ALICE" 2>/dev/null
+        SOPS_NIX_SECRET=zero "$BIN" set s 2>/dev/null
+        {body}"#
+    );
+    let mount = scratch.path().join("mnt");
+    fs::create_dir(&mount).unwrap();
+    let out_prefix = scratch.path().join("out");
+    let mut command = std::process::Command::new("unshare");
+    // The caller's git identity, keys and settings stay out, as in every other test.
+    clean_env(&mut command);
+    let out = command
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("MNT", &mount)
+        .env("OUT", &out_prefix)
+        .env("ALICE", ALICE)
+        .env("BIN", env!("CARGO_BIN_EXE_secrets"))
+        .env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"))
+        .env("HOME", scratch.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    Some((scratch, out_prefix))
+}
+
 /// A full disk when git's index is written: the index is written (into `index.lock`) before
 /// HEAD moves, as `git commit` writes it, so the failure leaves HEAD and the index as they
 /// were and says the change is not committed. Were the commit made first, the index would
@@ -223,21 +266,9 @@ fn clan_dir_names_the_repository_and_clans_flags_are_accepted() {
 /// take the change back. A real full disk: a tmpfs in a private mount namespace (root only).
 #[test]
 fn a_full_disk_at_the_index_write_leaves_head_and_the_index_as_they_were() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: a real full disk needs root (a tmpfs in a private mount namespace)");
-        return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    // 6,000 entries elsewhere make the index (about 600 KB) the largest write of the commit.
-    let script = r#"
-        set -eu
-        mount -t tmpfs -o size=2m tmpfs "$MNT"
-        cd "$MNT"; mkdir repo; cd repo
-        git init -q -b main; git config user.name T; git config user.email t@example.com
-        mkdir many; i=0; while [ $i -lt 6000 ]; do : > "many/a-file-with-a-longish-name-$i"; i=$((i+1)); done
-        git add .; git commit -qm init
-        "$BIN" users add alice --age-key "$ALICE" 2>/dev/null
-        SOPS_NIX_SECRET=one "$BIN" set s 2>/dev/null
+    let Some((_scratch, out_prefix)) = with_a_full_disk_repo(
+        "2m",
+        r#"
         git rev-parse HEAD > "$OUT.head"
         dd if=/dev/zero of="$MNT/fill" bs=4096 2>/dev/null || true
         truncate -s -150k "$MNT/fill"
@@ -248,24 +279,10 @@ fn a_full_disk_at_the_index_write_leaves_head_and_the_index_as_they_were() {
         git rev-parse HEAD > "$OUT.after"
         git diff --cached --name-only > "$OUT.staged"
         test ! -e .git/index.lock
-    "#;
-    let mount = scratch.path().join("mnt");
-    fs::create_dir(&mount).unwrap();
-    let out_prefix = scratch.path().join("out");
-    let mut command = std::process::Command::new("unshare");
-    // The caller's git identity, keys and settings stay out, as in every other test.
-    clean_env(&mut command);
-    let out = command
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
-        .env("MNT", &mount)
-        .env("OUT", &out_prefix)
-        .env("ALICE", ALICE)
-        .env("BIN", env!("CARGO_BIN_EXE_secrets"))
-        .env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"))
-        .env("HOME", scratch.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    "#,
+    ) else {
+        return;
+    };
     let read = |ext: &str| fs::read_to_string(out_prefix.with_extension(ext)).unwrap();
     let said = read("err");
     assert_eq!(read("code").trim(), "1", "the write fails: {said}");
@@ -281,20 +298,9 @@ fn a_full_disk_at_the_index_write_leaves_head_and_the_index_as_they_were() {
 /// stepped across the sizes of the commit's writes (the index being the largest).
 #[test]
 fn a_full_disk_at_any_write_of_a_commit_never_claims_a_commit() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: a real full disk needs root (a tmpfs in a private mount namespace)");
-        return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let script = r#"
-        set -eu
-        mount -t tmpfs -o size=4m tmpfs "$MNT"
-        cd "$MNT"; mkdir repo; cd repo
-        git init -q -b main; git config user.name T; git config user.email t@example.com
-        mkdir many; i=0; while [ $i -lt 6000 ]; do : > "many/a-file-with-a-longish-name-$i"; i=$((i+1)); done
-        git add .; git commit -qm init
-        "$BIN" users add alice --age-key "$ALICE" 2>/dev/null
-        SOPS_NIX_SECRET=zero "$BIN" set s 2>/dev/null
+    let Some((_scratch, out_prefix)) = with_a_full_disk_repo(
+        "4m",
+        r#"
         index=$(( $(stat -c %s .git/index) / 1024 ))
         free=$((index - 8))
         while [ $free -le $((index + 40)) ]; do
@@ -313,23 +319,10 @@ fn a_full_disk_at_any_write_of_a_commit_never_claims_a_commit() {
             git add -A >/dev/null 2>&1; git commit -qm resync >/dev/null 2>&1 || true
             free=$((free + 4))
         done
-    "#;
-    let mount = scratch.path().join("mnt");
-    fs::create_dir(&mount).unwrap();
-    let out_prefix = scratch.path().join("out");
-    let mut command = std::process::Command::new("unshare");
-    clean_env(&mut command);
-    let out = command
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
-        .env("MNT", &mount)
-        .env("OUT", &out_prefix)
-        .env("ALICE", ALICE)
-        .env("BIN", env!("CARGO_BIN_EXE_secrets"))
-        .env("SOPS_AGE_KEY_FILE", vectors().join("keys.txt"))
-        .env("HOME", scratch.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    "#,
+    ) else {
+        return;
+    };
     let runs = fs::read_to_string(out_prefix.with_extension("runs")).unwrap();
     let said = fs::read_to_string(out_prefix.with_extension("err")).unwrap_or_default();
     let mut failed = 0;
