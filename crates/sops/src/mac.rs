@@ -2,6 +2,7 @@
 //! stored encrypted under the data key with the re-formatted `lastmodified` as AAD.
 
 use sha2::{Digest, Sha512};
+use zeroize::Zeroizing;
 
 use crate::cipher::{self, EncryptedValue, ValueType};
 use crate::error::{Error, Result};
@@ -15,7 +16,12 @@ const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
     0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
-pub(crate) struct MacHasher(Sha512);
+/// The MAC being summed; or, for a part of a document decrypted apart from the others, the
+/// bytes it is to be given, kept until the part's turn comes ([`MacHasher::absorb`]).
+pub(crate) enum MacHasher {
+    Summing(Sha512),
+    Recording(Zeroizing<Vec<u8>>),
+}
 
 impl MacHasher {
     pub(crate) fn new(mac_only_encrypted: bool) -> MacHasher {
@@ -23,16 +29,36 @@ impl MacHasher {
         if mac_only_encrypted {
             h.update(MAC_ONLY_ENCRYPTED_PREFIX);
         }
-        MacHasher(h)
+        MacHasher::Summing(h)
+    }
+
+    /// A hasher that only keeps what it is given, for [`MacHasher::absorb`].
+    pub(crate) fn recording() -> MacHasher {
+        MacHasher::Recording(Zeroizing::new(Vec::new()))
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        match self {
+            MacHasher::Summing(h) => h.update(bytes),
+            MacHasher::Recording(kept) => kept.extend_from_slice(bytes),
+        }
     }
 
-    /// The MAC string: uppercase hex of the digest.
+    /// Gives this hasher what a recording one kept, as if it had been given it directly.
+    pub(crate) fn absorb(&mut self, recorded: &MacHasher) {
+        match recorded {
+            MacHasher::Recording(kept) => self.update(kept),
+            // A summing hasher cannot be replayed; no caller passes one.
+            MacHasher::Summing(_) => debug_assert!(false, "only a recording hasher can be absorbed"),
+        }
+    }
+
+    /// The MAC string: uppercase hex of the digest (for a recording hasher, of what it kept).
     pub(crate) fn finish(self) -> String {
-        hex::encode_upper(self.0.finalize())
+        match self {
+            MacHasher::Summing(h) => hex::encode_upper(h.finalize()),
+            MacHasher::Recording(kept) => hex::encode_upper(Sha512::digest(&kept[..])),
+        }
     }
 }
 

@@ -46,7 +46,8 @@ pub trait Store {
     /// Decrypts an encrypted file of `format` straight into what [`Store::emit_plain`] would
     /// write for it, in pieces to be written one after the other, without holding its whole
     /// tree, when this store can (the YAML store, for files laid out as sops writes them, of
-    /// many top-level entries when they are large). `None` leaves it to the caller to parse the file
+    /// many top-level entries when they are large; the dotenv store, a part of its lines at a
+    /// time on every core). `None` leaves it to the caller to parse the file
     /// and decrypt the tree: also what it does for any file it would refuse, so that every
     /// error comes from that path. [`crate::decrypt_to_plain`] calls this.
     fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {

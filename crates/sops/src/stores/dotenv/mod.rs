@@ -3,7 +3,10 @@
 //! for comments, and `\n` as the only escape. The metadata is appended as `sops_`-prefixed
 //! flattened pairs.
 
+mod stream;
+
 use crate::error::{Error, Result};
+use crate::file::DecryptSession;
 use crate::format::Format;
 use crate::stores::go_format::val_to_string;
 use crate::stores::{flat, Store};
@@ -26,28 +29,18 @@ impl Store for DotenvStore {
 
     fn parse_encrypted(&self, input: &[u8]) -> Result<(Document, Map)> {
         let mut data = parse(input)?;
-        // The metadata lines are taken out of the parsed list in place: a second list as long
-        // as the file would be allocated (and its pages touched) for nothing.
-        let mut pairs = Vec::new();
-        let mut problem = None;
-        data.0.retain_mut(|item| {
-            let MapItem::Entry(key, value) = item else { return true };
-            let Some(name) = key.strip_prefix(METADATA_PREFIX) else { return true };
-            match value {
-                Value::Str(text) => pairs.push((name.to_string(), std::mem::take(text))),
-                _ => {
-                    problem.get_or_insert_with(|| Error::metadata(format!("the value of `{key}` is not UTF-8 text")));
-                }
-            }
-            false
-        });
-        if let Some(problem) = problem {
-            return Err(problem);
-        }
+        let pairs = take_metadata(&mut data)?;
         if pairs.is_empty() {
             return Err(Error::MetadataNotFound);
         }
         Ok((Document { branches: vec![data] }, flat::unflatten(pairs)?))
+    }
+
+    fn decrypt_streaming(&self, input: &[u8], format: Format, session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
+        if format != Format::Dotenv {
+            return None;
+        }
+        stream::decrypt(input, session)
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>> {
@@ -64,6 +57,30 @@ impl Store for DotenvStore {
             write_line(&format!("{METADATA_PREFIX}{name}"), value.as_bytes(), &mut out);
         }
         Ok(out)
+    }
+}
+
+/// Takes the metadata entries (`sops_…`) out of `data`, wherever they are, and returns them
+/// as flattened pairs without the prefix.
+fn take_metadata(data: &mut Map) -> Result<Vec<(String, String)>> {
+    // Taken out of the parsed list in place: a second list as long as the file would be
+    // allocated (and its pages touched) for nothing.
+    let mut pairs = Vec::new();
+    let mut problem = None;
+    data.0.retain_mut(|item| {
+        let MapItem::Entry(key, value) = item else { return true };
+        let Some(name) = key.strip_prefix(METADATA_PREFIX) else { return true };
+        match value {
+            Value::Str(text) => pairs.push((name.to_string(), std::mem::take(text))),
+            _ => {
+                problem.get_or_insert_with(|| Error::metadata(format!("the value of `{key}` is not UTF-8 text")));
+            }
+        }
+        false
+    });
+    match problem {
+        Some(problem) => Err(problem),
+        None => Ok(pairs),
     }
 }
 
