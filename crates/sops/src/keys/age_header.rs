@@ -158,7 +158,7 @@ impl<'a> Cursor<'a> {
     fn line(&mut self, limit: usize) -> Option<&'a [u8]> {
         let rest = self.remaining();
         let window = &rest[..rest.len().min(limit.saturating_add(1))];
-        let end = window.iter().position(|&b| b == b'\n')?;
+        let end = memchr::memchr(b'\n', window)?;
         self.pos += end + 1;
         Some(&rest[..end])
     }
@@ -179,33 +179,38 @@ fn parse_stanza(cursor: &mut Cursor<'_>, number: usize) -> Result<age_core::form
     if parts.next() != Some(STANZA_PREFIX) {
         return Err(malformed);
     }
-    let words: Vec<&str> = parts.collect();
-    if words.is_empty() || !words.iter().all(|w| is_valid_argument(w)) {
+    // The words are checked, then taken: no list of them is built in between.
+    let words = parts.clone();
+    if words.clone().next().is_none() || !words.clone().all(is_valid_argument) {
         return Err(malformed);
     }
-    let tag = words[0].to_string();
-    let args = words[1..].iter().map(ToString::to_string).collect();
+    let mut words = words.map(ToString::to_string);
+    let tag = words.next().unwrap_or_default();
+    let args = words.collect();
 
-    let mut body = Vec::new();
+    // An X25519 stanza's body is 32 bytes, one short line.
+    let mut body = Vec::with_capacity(BYTES_PER_LINE);
     for line_number in 1..=MAX_BODY_LINES {
         let line = cursor.line(usize::MAX).ok_or(HeaderError::Truncated)?;
-        let decoded = decode_body_line(line).ok_or(HeaderError::MalformedBody { stanza: number, line: line_number })?;
-        body.extend_from_slice(&decoded);
-        if decoded.len() < BYTES_PER_LINE {
+        let decoded = decode_body_line(line, &mut body).ok_or(HeaderError::MalformedBody { stanza: number, line: line_number })?;
+        if decoded < BYTES_PER_LINE {
             return Ok(age_core::format::Stanza { tag, args, body });
         }
     }
     Err(HeaderError::BodyTooLong { stanza: number, limit: MAX_BODY_LINES })
 }
 
-/// One body line: canonical unpadded base64 of at most 48 bytes (64 columns).
-fn decode_body_line(line: &[u8]) -> Option<Vec<u8>> {
+/// One body line: canonical unpadded base64 of at most 48 bytes (64 columns), decoded onto the
+/// end of `body`; how many bytes it added.
+fn decode_body_line(line: &[u8], body: &mut Vec<u8>) -> Option<usize> {
     if line.len() > 64 {
         return None;
     }
     // The base64 engine refuses CR, LF, padding and non-zero trailing bits, as Go's strict
     // decoder with age's extra newline check does.
-    STANDARD_NO_PAD.decode(line).ok()
+    let before = body.len();
+    STANDARD_NO_PAD.decode_vec(line, body).ok()?;
+    Some(body.len() - before)
 }
 
 /// A stanza argument: a non-empty string of printable ASCII without spaces.
