@@ -518,8 +518,11 @@ fn write_checksummed(file: &mut File, write: impl FnOnce(&mut Chunks<'_>) -> Pas
         });
         let written_to = &mut *file;
         // Moved in: dropping it hangs up, and the summer ends.
+        let mut offset = 0;
         let mut deliver = move |chunk: Vec<u8>, used: usize| -> Passed<Vec<u8>> {
             written_to.write_all(&chunk[..used]).map_err(Failure::Write)?;
+            start_write_back(written_to, offset, used);
+            offset += used;
             // The summer only stops when this side hangs up.
             let _ = to_sum.send((chunk, used));
             Ok(emptied.try_recv().unwrap_or_default())
@@ -533,6 +536,26 @@ fn write_checksummed(file: &mut File, write: impl FnOnce(&mut Chunks<'_>) -> Pas
         }
         done
     })
+}
+
+/// Has the kernel start writing the `len` bytes at `offset` of `file` to disk now, without
+/// waiting for them.
+///
+/// Why: when `index.lock` is renamed over the index, ext4 (with its default `auto_da_alloc`)
+/// allocates and starts writing every page of the file not on disk yet, inside the rename,
+/// and waits for writes under way: 4 to 6 ms for a 7.5 MB index (60,000 entries), after the
+/// commit, on the critical path. Started a chunk at a time while the index is written, the
+/// writes run beside the rest of the commit. `POSIX_FADV_DONTNEED` starts the write-back of
+/// the dirty pages in its range (Linux drops only pages already clean, and these are not);
+/// whether it does is only a matter of speed, so a refusal is ignored. Durability is
+/// unchanged: git does not sync its index either.
+fn start_write_back(file: &File, offset: usize, len: usize) {
+    #[cfg(target_os = "linux")]
+    if let (Ok(offset), Some(len)) = (u64::try_from(offset), u64::try_from(len).ok().and_then(std::num::NonZeroU64::new)) {
+        let _ = rustix::fs::fadvise(file, offset, Some(len), rustix::fs::Advice::DontNeed);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 /// The changed paths, and the files now at them, ready for a walk over the index's entries in
@@ -610,25 +633,37 @@ impl Splice {
         let mut below_added = self.below_added.iter().peekable();
         let mut added = self.added.iter().peekable();
         let mut kept = 0usize;
+        // Every entry before the first path at which one of the lists has something to say is
+        // kept as it is: one comparison each instead of one per list.
+        let mut mark = next_mark([gone.peek().copied(), below_added.peek().copied(), added.peek().copied()], folders.peek().copied());
         let walked = walk_entries(source, |path, entry| {
-            while gone.next_if(|(_, end)| end.as_slice() <= path).is_some() {}
-            if gone.peek().is_some_and(|(start, _)| start.as_slice() <= path) {
+            if mark.is_none_or(|mark| path < mark) {
+                kept += 1;
+                pieces.keep(entry);
                 return true;
             }
-            while folders.next_if(|folder| folder.as_slice() < path).is_some() {}
-            if folders.peek().is_some_and(|folder| folder.as_slice() == path) {
-                return false;
-            }
-            while below_added.next_if(|(_, end)| end.as_slice() <= path).is_some() {}
-            if below_added.peek().is_some_and(|(start, _)| start.as_slice() <= path) {
-                return false;
-            }
-            kept += 1;
-            while let Some((_, new)) = added.next_if(|(new_path, _)| new_path.as_slice() < path) {
-                pieces.add(new);
-            }
-            pieces.keep(entry);
-            true
+            let go_on = (|| {
+                while gone.next_if(|(_, end)| end.as_slice() <= path).is_some() {}
+                if gone.peek().is_some_and(|(start, _)| start.as_slice() <= path) {
+                    return true;
+                }
+                while folders.next_if(|folder| folder.as_slice() < path).is_some() {}
+                if folders.peek().is_some_and(|folder| folder.as_slice() == path) {
+                    return false;
+                }
+                while below_added.next_if(|(_, end)| end.as_slice() <= path).is_some() {}
+                if below_added.peek().is_some_and(|(start, _)| start.as_slice() <= path) {
+                    return false;
+                }
+                kept += 1;
+                while let Some((_, new)) = added.next_if(|(new_path, _)| new_path.as_slice() < path) {
+                    pieces.add(new);
+                }
+                pieces.keep(entry.clone());
+                true
+            })();
+            mark = next_mark([gone.peek().copied(), below_added.peek().copied(), added.peek().copied()], folders.peek().copied());
+            go_on
         })?;
         let Some((_, _, entries_end)) = walked else {
             return Ok(None);
@@ -681,6 +716,12 @@ impl Splice {
         }
         Ok(Some(pieces))
     }
+}
+
+/// The first path at which one of the plan's lists still has something to say: the start of
+/// a range of gone or below-added paths, a new entry's path, or a folder of one.
+fn next_mark<'a>(ranges: [Option<&'a (Vec<u8>, Vec<u8>)>; 3], folder: Option<&'a Vec<u8>>) -> Option<&'a [u8]> {
+    ranges.into_iter().flatten().map(|(start, _)| start.as_slice()).chain(folder.map(Vec::as_slice)).min()
 }
 
 /// Whether `path` is below the folder `folder`.
@@ -773,6 +814,7 @@ enum Reach {
 /// One folder of the cached trees: its name ends at `name_end`, then come its entry count (-1
 /// when invalid), its subfolder count and, when valid, its object id; the next one starts at
 /// `next`.
+#[derive(Debug, PartialEq)]
 struct TreeRecord {
     name_end: usize,
     entries: i64,
@@ -783,6 +825,10 @@ struct TreeRecord {
 /// The folder of the cached trees at `at`, ending at or before `end`; `None` when it cannot be
 /// read.
 fn tree_record(source: &mut Source<'_>, at: usize, end: usize) -> Passed<Option<TreeRecord>> {
+    let window = source.at(at, 1)?;
+    if let Some(record) = plain_tree_record(&window[..window.len().min(end - at)], at) {
+        return Ok(Some(record));
+    }
     let Some(name_end) = source.find(0, at..end)? else {
         return Ok(None);
     };
@@ -808,6 +854,47 @@ fn tree_record(source: &mut Source<'_>, at: usize, end: usize) -> Passed<Option<
         next = with_id;
     }
     Ok(Some(TreeRecord { name_end, entries, subtrees, next }))
+}
+
+/// [`tree_record`] for the record at the start of `window` (the old index from `at`) when it
+/// is all there and written as git writes it: counts of plain digits, the entry count perhaps
+/// `-1`. Such a record is read in one pass over its few bytes; `None` leaves any other to the
+/// general reading, which gives the same for these.
+fn plain_tree_record(window: &[u8], at: usize) -> Option<TreeRecord> {
+    // At most 18 digits: any such number fits an `i64`, as the general reading requires.
+    fn digits(window: &[u8], i: &mut usize) -> Option<u64> {
+        let start = *i;
+        let mut n: u64 = 0;
+        while let Some(digit) = window.get(*i).filter(|b| b.is_ascii_digit()) {
+            if *i - start == 18 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit - b'0');
+            *i += 1;
+        }
+        (*i > start).then_some(n)
+    }
+    let name_len = window.iter().position(|&b| b == 0)?;
+    let mut i = name_len + 1;
+    let entries = if window.get(i..i + 3) == Some(b"-1 ") {
+        i += 2;
+        -1
+    } else {
+        i64::try_from(digits(window, &mut i)?).ok()?
+    };
+    if window.get(i) != Some(&b' ') {
+        return None;
+    }
+    i += 1;
+    let subtrees = digits(window, &mut i)?;
+    if window.get(i) != Some(&b'\n') {
+        return None;
+    }
+    i += 1;
+    if entries >= 0 {
+        i += 20;
+    }
+    (i <= window.len()).then_some(TreeRecord { name_end: at + name_len, entries, subtrees, next: at + i })
 }
 
 /// The new index, written into `index.lock` and not yet in place; the lock is removed (and the
@@ -1224,6 +1311,50 @@ mod tests {
         let after = Old::Bytes(before[..HEADER + 10].to_vec());
         assert!(written(&pieces, &after).is_none());
         assert!(written(&pieces, &Old::Bytes(before)).is_some());
+    }
+
+    #[test]
+    fn records_read_in_one_pass_read_as_the_general_way_reads_them() {
+        let id = [7u8; 20];
+        let mut read_plainly = 0;
+        for text in [
+            "s1\x003 1\n",
+            "\x00-1 2\n",
+            "users\x000 0\n",
+            "a\x00007 12\n",
+            "a\x00+3 1\n",
+            "a\x00-2 1\n",
+            "a\x00-1 -1\n",
+            "a\x003 +1\n",
+            "a\x00 1\n",
+            "a\x003 \n",
+            "a\x003 1",
+            "a\x003  1\n",
+            "a\x00123456789012345678 1\n",
+            "a\x001234567890123456789 1\n",
+            "a\x003 1234567890123456789\n",
+            "no nul 3 1\n",
+        ] {
+            for with_id in [true, false] {
+                let mut record = text.as_bytes().to_vec();
+                if with_id {
+                    record.extend_from_slice(&id);
+                }
+                let old = Old::Bytes(record.clone());
+                // A window of one byte never holds a whole record: the general reading.
+                let general = tree_record(&mut Source::new(&old, 1), 0, record.len()).unwrap();
+                if let Some(plain) = plain_tree_record(&record, 0) {
+                    assert_eq!(Some(plain), general, "{text:?} {with_id}");
+                    read_plainly += 1;
+                }
+                // Cut short: never read in one pass past its end.
+                for cut in 0..record.len() {
+                    let short = plain_tree_record(&record[..cut], 0);
+                    assert!(short.is_none_or(|r| r.next <= cut), "{text:?} cut at {cut}");
+                }
+            }
+        }
+        assert!(read_plainly >= 6, "{read_plainly}");
     }
 
     #[test]
