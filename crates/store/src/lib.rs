@@ -72,6 +72,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+mod cores;
 pub mod credentials;
 pub mod error;
 pub mod export;
