@@ -32,9 +32,11 @@ impl MacHasher {
         MacHasher::Summing(h)
     }
 
-    /// A hasher that only keeps what it is given, for [`MacHasher::absorb`].
-    pub(crate) fn recording() -> MacHasher {
-        MacHasher::Recording(Zeroizing::new(Vec::new()))
+    /// A hasher that only keeps what it is given, for [`MacHasher::absorb`]: about `expected`
+    /// bytes, room for which is made at once, so that the kept bytes are not copied as they
+    /// grow.
+    pub(crate) fn recording(expected: usize) -> MacHasher {
+        MacHasher::Recording(Zeroizing::new(Vec::with_capacity(expected)))
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {

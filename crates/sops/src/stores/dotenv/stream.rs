@@ -16,7 +16,8 @@
 //! that does not match) it gives up, and the whole-tree path runs and reports exactly what it
 //! always did.
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use zeroize::Zeroize;
 
 use super::{parse, take_metadata, write_branch, METADATA_PREFIX};
@@ -39,8 +40,8 @@ const PIECE: usize = 1 << 20;
 /// Decrypts `input` into what the dotenv store's `emit_plain` writes for it, in pieces to be
 /// written one after the other. `None` when this path gives up (see the module docs).
 ///
-/// Parts are parsed and decrypted on every core, a window of them at a time; their MAC bytes
-/// and output are taken in file order while the next window is decrypted.
+/// Parts are parsed and decrypted on every core; their MAC bytes and output are taken in file
+/// order as they come.
 pub(super) fn decrypt(input: &[u8], session: &mut DecryptSession<'_>) -> Option<Vec<Vec<u8>>> {
     let (metadata, key) = session.open(&metadata_lines(input)?)?;
     let selector = Selector::new(metadata.selection.as_ref()).ok()?;
@@ -55,32 +56,14 @@ pub(super) fn decrypt(input: &[u8], session: &mut DecryptSession<'_>) -> Option<
     let mut mac = MacHasher::new(metadata.mac_only_encrypted);
     let mut warnings = Vec::new();
     let mut out = Output { pieces: Vec::new(), current: Vec::with_capacity(PIECE.min(input.len())) };
-    let decrypt_window = |window: &[&[u8]]| -> Vec<Option<Part>> {
-        let one = |part: &&[u8]| Part::decrypt(part, &key, &settings);
-        if window.len() == 1 {
-            window.iter().map(one).collect()
-        } else {
-            window.par_iter().map(one).collect()
-        }
+    let take = |mut part: Part| -> Option<()> {
+        mac.absorb(&part.mac);
+        warnings.append(&mut part.warnings);
+        out.write(&part.branch, part.read)
     };
-    let mut windows = parts.chunks(WINDOW_PER_THREAD * rayon::current_num_threads().max(1));
-    let mut ready = windows.next().map(decrypt_window).unwrap_or_default();
-    loop {
-        let next = windows.next();
-        let mut take_in_order = |decrypted: Vec<Option<Part>>| take_in_order(decrypted, &mut mac, &mut warnings, &mut out);
-        let (taken, following) = match next {
-            Some(window) => {
-                let (taken, following) = rayon::join(|| take_in_order(ready), || decrypt_window(window));
-                (taken, Some(following))
-            }
-            None => (take_in_order(ready), None),
-        };
-        taken?;
-        match following {
-            Some(following) => ready = following,
-            None => break,
-        }
-    }
+    let decrypt = |part: &[u8]| Part::decrypt(part, &key, &settings);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    in_order_on_threads(&parts, cores.min(parts.len()), decrypt, take)?;
     if !session.ignore_mac() && mac::verify_mac(metadata.mac.as_deref(), &mac.finish(), &key, &metadata.last_modified).is_err() {
         return None;
     }
@@ -88,20 +71,68 @@ pub(super) fn decrypt(input: &[u8], session: &mut DecryptSession<'_>) -> Option<
     Some(out.finish())
 }
 
-/// Adds decrypted parts, in order, to the MAC, the warnings and the output; `None` if one of
-/// them did not decrypt.
-fn take_in_order(decrypted: Vec<Option<Part>>, mac: &mut MacHasher, warnings: &mut Vec<Warning>, out: &mut Output) -> Option<()> {
-    for part in decrypted {
-        let mut part = part?;
-        mac.absorb(&part.mac);
-        warnings.append(&mut part.warnings);
-        out.write(&part.branch, part.read)?;
+/// Decrypts `parts` on `threads` threads, this one and others of its own, and gives each, in
+/// order, to `take`; `None` as soon as a part does not decrypt or `take` refuses one.
+///
+/// The other threads end with the call, rather than waiting in a pool: a waiting thread keeps
+/// in its vector registers the last plaintext it copied, where a debugger or a core dump of
+/// the process would find it.
+fn in_order_on_threads(
+    parts: &[&[u8]],
+    threads: usize,
+    decrypt: impl Fn(&[u8]) -> Option<Part> + Sync,
+    mut take: impl FnMut(Part) -> Option<()>,
+) -> Option<()> {
+    if threads < 2 {
+        return parts.iter().try_for_each(|part| take(decrypt(part)?));
     }
-    Some(())
+    // The next part no thread has claimed yet.
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (sender, results) = std::sync::mpsc::channel::<(usize, Option<Part>)>();
+        for _ in 1..threads {
+            let (sender, next, stop, decrypt) = (sender.clone(), &next, &stop, &decrypt);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= parts.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                // The receiver is gone once the caller has given up.
+                if sender.send((i, decrypt(parts[i]))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        // Parts decrypted before their turn wait here, by position. This thread takes each
+        // part when its turn comes, and decrypts the next unclaimed one while none is ready.
+        let mut early = std::collections::BTreeMap::new();
+        let mut due = 0;
+        let taken = (|| {
+            while due < parts.len() {
+                if let Some(part) = early.remove(&due) {
+                    take(part?)?;
+                    due += 1;
+                    continue;
+                }
+                let (i, part) = match results.try_recv() {
+                    Ok(done) => done,
+                    Err(_) => match next.fetch_add(1, Ordering::Relaxed) {
+                        mine if mine < parts.len() => (mine, decrypt(parts[mine])),
+                        _ => results.recv().ok()?,
+                    },
+                };
+                early.insert(i, part);
+            }
+            Some(())
+        })();
+        if taken.is_none() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        taken
+    })
 }
-
-/// How many parts each thread is given per window.
-const WINDOW_PER_THREAD: usize = 2;
 
 /// One part, decrypted: its entries, the bytes its values add to the MAC, and its warnings.
 struct Part {
@@ -114,7 +145,9 @@ struct Part {
 
 impl Part {
     fn decrypt(part: &[u8], key: &DataKey, settings: &CryptSettings<'_>) -> Option<Part> {
-        let mut decrypted = Part { branch: parse(part).ok()?, mac: MacHasher::recording(), warnings: Vec::new(), read: part.len() };
+        // A part's plaintext is shorter than its text.
+        let mut decrypted =
+            Part { branch: parse(part).ok()?, mac: MacHasher::recording(part.len()), warnings: Vec::new(), read: part.len() };
         take_metadata(&mut decrypted.branch).ok()?;
         crypt::decrypt_branch(&mut decrypted.branch, key, settings, None, &mut decrypted.warnings, &mut decrypted.mac).ok()?;
         Some(decrypted)
@@ -194,6 +227,40 @@ impl Drop for Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parts come back in file order whichever thread finishes first, and nothing is taken
+    /// after one that does not decrypt.
+    #[test]
+    fn parts_are_taken_in_order_and_not_after_a_failure() {
+        let input = [b'x'; 200];
+        // Part `i` is `i + 1` bytes long: its length says which it was.
+        let parts: Vec<&[u8]> = (0..19).map(|i| &input[..=i]).collect();
+        let decrypt = |part: &[u8]| {
+            // Later parts finish sooner, so they arrive before their turn.
+            std::thread::sleep(std::time::Duration::from_micros(200 * (20 - part.len() as u64)));
+            (part.len() != 13).then(|| Part { branch: Map::new(), mac: MacHasher::recording(0), warnings: Vec::new(), read: part.len() })
+        };
+        for threads in [1, 2, 3, 8] {
+            let mut taken = Vec::new();
+            assert_eq!(
+                in_order_on_threads(&parts[..12], threads, decrypt, |part| {
+                    taken.push(part.read);
+                    Some(())
+                }),
+                Some(())
+            );
+            assert_eq!(taken, (1..=12).collect::<Vec<_>>(), "{threads} threads");
+            let mut taken = Vec::new();
+            assert_eq!(
+                in_order_on_threads(&parts, threads, decrypt, |part| {
+                    taken.push(part.read);
+                    Some(())
+                }),
+                None
+            );
+            assert_eq!(taken, (1..=12).collect::<Vec<_>>(), "{threads} threads, part 13 failing");
+        }
+    }
 
     #[test]
     fn parts_end_after_a_line_of_data() {
