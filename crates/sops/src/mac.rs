@@ -32,11 +32,12 @@ impl MacHasher {
         MacHasher::Summing(h)
     }
 
-    /// A hasher that only keeps what it is given, for [`MacHasher::absorb`]: about `expected`
-    /// bytes, room for which is made at once, so that the kept bytes are not copied as they
-    /// grow.
-    pub(crate) fn recording(expected: usize) -> MacHasher {
-        MacHasher::Recording(Zeroizing::new(Vec::with_capacity(expected)))
+    /// A hasher that only keeps what it is given, for [`MacHasher::absorb`].
+    pub(crate) fn recording() -> MacHasher {
+        // Grown as needed (each smaller buffer is wiped as it is let go, by the program's
+        // allocator or by `Zeroizing` for the last): room made at once for a part's length
+        // would be wiped whole, and a part's plaintext is a fraction of it.
+        MacHasher::Recording(Zeroizing::new(Vec::new()))
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {

@@ -16,7 +16,9 @@
 //! that does not match) it gives up, and the whole-tree path runs and reports exactly what it
 //! always did.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use rayon::prelude::*;
 
 use zeroize::Zeroize;
 
@@ -71,68 +73,63 @@ pub(super) fn decrypt(input: &[u8], session: &mut DecryptSession<'_>) -> Option<
     Some(out.finish())
 }
 
-/// Decrypts `parts` on `threads` threads, this one and others of its own, and gives each, in
-/// order, to `take`; `None` as soon as a part does not decrypt or `take` refuses one.
+/// Decrypts `parts` on `threads` threads of a pool of its own and gives each, in order, to
+/// `take`; `None` as soon as a part does not decrypt or `take` refuses one.
 ///
-/// The other threads end with the call, rather than waiting in a pool: a waiting thread keeps
-/// in its vector registers the last plaintext it copied, where a debugger or a core dump of
-/// the process would find it.
+/// Parts are decrypted a window at a time, the next window while the parts of the last are
+/// taken. The pool's threads have ended when this returns, rather than waiting for more work:
+/// a waiting thread keeps in its vector registers the last plaintext it copied, where a
+/// debugger or a core dump of the process would find it.
 fn in_order_on_threads(
     parts: &[&[u8]],
     threads: usize,
     decrypt: impl Fn(&[u8]) -> Option<Part> + Sync,
-    mut take: impl FnMut(Part) -> Option<()>,
+    mut take: impl FnMut(Part) -> Option<()> + Send,
 ) -> Option<()> {
+    let mut take_all = move |decrypted: Vec<Option<Part>>| decrypted.into_iter().try_for_each(|part| take(part?));
     if threads < 2 {
-        return parts.iter().try_for_each(|part| take(decrypt(part)?));
+        return parts.iter().try_for_each(|part| take_all(vec![decrypt(part)]));
     }
-    // The next part no thread has claimed yet.
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let (sender, results) = std::sync::mpsc::channel::<(usize, Option<Part>)>();
-        for _ in 1..threads {
-            let (sender, next, stop, decrypt) = (sender.clone(), &next, &stop, &decrypt);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= parts.len() || stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                // The receiver is gone once the caller has given up.
-                if sender.send((i, decrypt(parts[i]))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(sender);
-        // Parts decrypted before their turn wait here, by position. This thread takes each
-        // part when its turn comes, and decrypts the next unclaimed one while none is ready.
-        let mut early = std::collections::BTreeMap::new();
-        let mut due = 0;
-        let taken = (|| {
-            while due < parts.len() {
-                if let Some(part) = early.remove(&due) {
-                    take(part?)?;
-                    due += 1;
-                    continue;
-                }
-                let (i, part) = match results.try_recv() {
-                    Ok(done) => done,
-                    Err(_) => match next.fetch_add(1, Ordering::Relaxed) {
-                        mine if mine < parts.len() => (mine, decrypt(parts[mine])),
-                        _ => results.recv().ok()?,
-                    },
-                };
-                early.insert(i, part);
+    let running = Arc::new((Mutex::new(threads), Condvar::new()));
+    let ended = Arc::clone(&running);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .exit_handler(move |_| {
+            let (count, changed) = &*ended;
+            if let Ok(mut count) = count.lock() {
+                *count -= 1;
             }
-            Some(())
-        })();
-        if taken.is_none() {
-            stop.store(true, Ordering::Relaxed);
+            changed.notify_all();
+        })
+        .build();
+    let Ok(pool) = pool else {
+        return parts.iter().try_for_each(|part| take_all(vec![decrypt(part)]));
+    };
+    let taken = pool.install(|| {
+        let decrypt_window = |window: &[&[u8]]| -> Vec<Option<Part>> { window.par_iter().map(|part| decrypt(part)).collect() };
+        let mut windows = parts.chunks(WINDOW_PER_THREAD * threads);
+        let mut ready = windows.next().map(decrypt_window).unwrap_or_default();
+        loop {
+            let Some(window) = windows.next() else {
+                return take_all(ready);
+            };
+            let (taken, following) = rayon::join(|| take_all(ready), || decrypt_window(window));
+            // What the next window decrypted is dropped (and wiped) if this one failed.
+            taken?;
+            ready = following;
         }
-        taken
-    })
+    });
+    drop(pool);
+    let (count, changed) = &*running;
+    let mut count = count.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *count > 0 {
+        count = changed.wait(count).unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    taken
 }
+
+/// How many parts each thread is given per window.
+const WINDOW_PER_THREAD: usize = 2;
 
 /// One part, decrypted: its entries, the bytes its values add to the MAC, and its warnings.
 struct Part {
@@ -145,9 +142,7 @@ struct Part {
 
 impl Part {
     fn decrypt(part: &[u8], key: &DataKey, settings: &CryptSettings<'_>) -> Option<Part> {
-        // A part's plaintext is shorter than its text.
-        let mut decrypted =
-            Part { branch: parse(part).ok()?, mac: MacHasher::recording(part.len()), warnings: Vec::new(), read: part.len() };
+        let mut decrypted = Part { branch: parse(part).ok()?, mac: MacHasher::recording(), warnings: Vec::new(), read: part.len() };
         take_metadata(&mut decrypted.branch).ok()?;
         crypt::decrypt_branch(&mut decrypted.branch, key, settings, None, &mut decrypted.warnings, &mut decrypted.mac).ok()?;
         Some(decrypted)
@@ -238,7 +233,7 @@ mod tests {
         let decrypt = |part: &[u8]| {
             // Later parts finish sooner, so they arrive before their turn.
             std::thread::sleep(std::time::Duration::from_micros(200 * (20 - part.len() as u64)));
-            (part.len() != 13).then(|| Part { branch: Map::new(), mac: MacHasher::recording(0), warnings: Vec::new(), read: part.len() })
+            (part.len() != 13).then(|| Part { branch: Map::new(), mac: MacHasher::recording(), warnings: Vec::new(), read: part.len() })
         };
         for threads in [1, 2, 3, 8] {
             let mut taken = Vec::new();
