@@ -392,10 +392,10 @@ fn remove_leftovers(folder: &Folder) {
 /// same folders (idempotent; a folder that cannot be opened keeps its leftovers, which the
 /// next change of that folder, or `secrets key update`, removes).
 fn clean_up(root: &Path, steps: &[Step]) {
+    use rayon::prelude::*;
     // Each kept copy is in its own secret's folder: a re-key's thousand are removed on every
     // core, in no particular order.
-    let kept: Vec<&Step> = steps.iter().filter(|step| matches!(step, Step::Replaced { .. } | Step::DirRemoved { .. })).collect();
-    crate::cores::map_each(kept.len(), |i| match kept[i] {
+    steps.par_iter().for_each(|step| match step {
         Step::Replaced { backup, .. } => {
             if let Ok(Some((folder, _))) = open_parent(root, backup) {
                 remove_leftovers(&folder);

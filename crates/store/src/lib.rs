@@ -72,7 +72,6 @@
 #![warn(missing_docs)]
 
 pub mod check;
-mod cores;
 pub mod credentials;
 pub mod error;
 pub mod export;

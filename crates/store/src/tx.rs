@@ -14,9 +14,9 @@
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use secrets_sops::keys::Identities;
 
-use crate::cores;
 use crate::error::{Result, StoreError};
 use crate::journal::{Journal, Step};
 use crate::links;
@@ -311,20 +311,20 @@ impl<'r> Tx<'r> {
         // phase must be the same one, or the change is undone (see `open_same`).
         let planned: Vec<(Step, Option<OsString>, (u64, u64))> = {
             let journal: &Journal = journal;
-            cores::map_each(files.len(), |i| {
-                let path = &files[i].0;
-                let (folder, name) = open_parent(&root, path)?;
-                let rel = journal.relative(path)?;
-                let identity = folder.own_identity();
-                if folder.kind(name)?.is_none() {
-                    return Ok((Step::Created { path: rel }, None, identity));
-                }
-                let backup = untrusted::fresh_name(OLD_CONTENT_PREFIX);
-                let step = Step::Replaced { path: rel, backup: journal.relative(&path.with_file_name(&backup))? };
-                Ok((step, Some(backup), identity))
-            })
-            .into_iter()
-            .collect::<Result<_>>()?
+            files
+                .par_iter()
+                .map(|(path, _)| {
+                    let (folder, name) = open_parent(&root, path)?;
+                    let rel = journal.relative(path)?;
+                    let identity = folder.own_identity();
+                    if folder.kind(name)?.is_none() {
+                        return Ok((Step::Created { path: rel }, None, identity));
+                    }
+                    let backup = untrusted::fresh_name(OLD_CONTENT_PREFIX);
+                    let step = Step::Replaced { path: rel, backup: journal.relative(&path.with_file_name(&backup))? };
+                    Ok((step, Some(backup), identity))
+                })
+                .collect::<Result<_>>()?
         };
         let mut steps = Vec::with_capacity(planned.len());
         let mut kept = Vec::with_capacity(planned.len());
@@ -345,14 +345,17 @@ impl<'r> Tx<'r> {
         // `fsync` per file; a small one by those `fsync`, which other writers to the file
         // system cannot slow down.
         let batch = untrusted::CAN_SYNC_FILE_SYSTEM && files.len() >= SYNC_FILE_SYSTEM_FROM;
-        let written: Vec<Result<OsString>> = cores::map_each(files.len(), |i| {
-            let ((path, bytes), (backup, identity)) = (&files[i], &kept[i]);
-            let (folder, name) = open_same(&root, path, *identity)?;
-            if let Some(backup) = backup {
-                folder.keep_old_content(name, backup).map_err(|e| StoreError::io(path, e))?;
-            }
-            folder.write_temporary_file(name, bytes, 0o600, batch).map_err(|e| StoreError::io(path, e))
-        });
+        let written: Vec<Result<OsString>> = files
+            .par_iter()
+            .zip(&kept)
+            .map(|((path, bytes), (backup, identity))| {
+                let (folder, name) = open_same(&root, path, *identity)?;
+                if let Some(backup) = backup {
+                    folder.keep_old_content(name, backup).map_err(|e| StoreError::io(path, e))?;
+                }
+                folder.write_temporary_file(name, bytes, 0o600, batch).map_err(|e| StoreError::io(path, e))
+            })
+            .collect();
         let mut temps = Vec::with_capacity(files.len());
         let mut failure = None;
         for ((path, _), outcome) in files.iter().zip(written) {
@@ -385,15 +388,18 @@ impl<'r> Tx<'r> {
             remove_temporary_files(&root, &temps);
             return Err(e);
         }
-        let placed: Vec<Result<()>> = cores::map_each(temps.len(), |i| {
-            let ((path, temp), (_, identity)) = (&temps[i], &kept[i]);
-            let (folder, name) = open_same(&root, path, *identity)?;
-            folder.put_in_place(temp, name).map_err(|e| StoreError::io(path, e))?;
-            if !batch {
-                folder.sync();
-            }
-            Ok(())
-        });
+        let placed: Vec<Result<()>> = temps
+            .par_iter()
+            .zip(&kept)
+            .map(|((path, temp), (_, identity))| {
+                let (folder, name) = open_same(&root, path, *identity)?;
+                folder.put_in_place(temp, name).map_err(|e| StoreError::io(path, e))?;
+                if !batch {
+                    folder.sync();
+                }
+                Ok(())
+            })
+            .collect();
         // A temporary file that could not be put in place was removed then.
         placed.into_iter().collect::<Result<Vec<()>>>()?;
         sync_all()?;
