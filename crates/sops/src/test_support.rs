@@ -5,6 +5,24 @@ use crate::tree::{Map, MapItem, Value};
 /// The golden vectors written by the real sops.
 pub(crate) const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sops-vectors");
 
+/// The identities of the vectors' `keys.txt` (alice's age key).
+pub(crate) fn vector_identities() -> crate::keys::Identities {
+    let text = String::from_utf8(read(&format!("{VECTORS}/keys.txt"))).unwrap();
+    crate::keys::Identities::from_age_key_text(&text, "keys.txt").unwrap()
+}
+
+/// What the whole-tree path prints for an encrypted file of `format`: parsed, decrypted,
+/// emitted by the format's store. The streaming paths are checked against it.
+pub(crate) fn decrypted_whole(
+    input: &[u8],
+    format: crate::Format,
+    ids: &crate::keys::Identities,
+    options: crate::DecryptOptions,
+) -> crate::Result<Vec<u8>> {
+    let plain = crate::EncryptedFile::parse(input, format)?.into_decrypted(ids, options)?;
+    crate::stores::store(format).emit_plain(&plain.data)
+}
+
 /// A fixture file's bytes.
 pub(crate) fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -274,19 +274,18 @@ mod file_tests {
     use crate::metadata::SelectionRule;
     use crate::stores::dotenv::DotenvStore;
     use crate::stores::Store;
-    use crate::test_support::{read, VECTORS};
+    use crate::test_support::{decrypted_whole, read, vector_identities, VECTORS};
     use crate::{decrypt_to_plain, encrypt, DecryptOptions, DecryptSession, EncryptOptions, EncryptedFile, Format};
 
     const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/flat-cases/dotenv");
 
     fn alice() -> Identities {
-        Identities::from_age_key_text(&String::from_utf8(read(&format!("{VECTORS}/keys.txt"))).unwrap(), "keys.txt").unwrap()
+        vector_identities()
     }
 
     /// The whole-tree path: parse, decrypt, print.
     fn whole(input: &[u8], ids: &Identities, options: DecryptOptions) -> crate::Result<Vec<u8>> {
-        let plain = EncryptedFile::parse(input, Format::Dotenv)?.into_decrypted(ids, options)?;
-        DotenvStore.emit_plain(&plain.data)
+        decrypted_whole(input, Format::Dotenv, ids, options)
     }
 
     /// The streaming path alone; `None` when it gives up.

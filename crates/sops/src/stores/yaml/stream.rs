@@ -258,19 +258,18 @@ mod tests {
     use crate::keys::Identities;
     use crate::stores::yaml::YamlStore;
     use crate::stores::Store;
-    use crate::test_support::{read, VECTORS};
-    use crate::{encrypt, DecryptOptions, DecryptSession, EncryptOptions, EncryptedFile, Format};
+    use crate::test_support::{decrypted_whole, read, vector_identities, VECTORS};
+    use crate::{encrypt, DecryptOptions, DecryptSession, EncryptOptions, Format};
 
     const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/yaml-cases");
 
     fn alice() -> Identities {
-        Identities::from_age_key_text(&String::from_utf8(read(&format!("{VECTORS}/keys.txt"))).unwrap(), "keys.txt").unwrap()
+        vector_identities()
     }
 
     /// The whole-tree path: parse, decrypt, print.
     fn whole(input: &[u8], ids: &Identities, options: DecryptOptions) -> crate::Result<Vec<u8>> {
-        let plain = EncryptedFile::parse(input, Format::Yaml)?.into_decrypted(ids, options)?;
-        YamlStore::default().emit_plain(&plain.data)
+        decrypted_whole(input, Format::Yaml, ids, options)
     }
 
     /// The streaming path alone; `None` when it gives up.
