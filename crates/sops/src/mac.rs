@@ -20,6 +20,8 @@ const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
 /// bytes it is to be given, kept until the part's turn comes ([`MacHasher::absorb`]).
 pub(crate) enum MacHasher {
     Summing(Sha512),
+    // Only the dotenv store decrypts in parts.
+    #[cfg_attr(not(feature = "dotenv"), allow(dead_code))]
     Recording(Zeroizing<Vec<u8>>),
 }
 
@@ -33,6 +35,7 @@ impl MacHasher {
     }
 
     /// A hasher that only keeps what it is given, for [`MacHasher::absorb`].
+    #[cfg_attr(not(feature = "dotenv"), allow(dead_code))]
     pub(crate) fn recording() -> MacHasher {
         // Grown as needed (each smaller buffer is wiped as it is let go, by the program's
         // allocator or by `Zeroizing` for the last): room made at once for a part's length
@@ -48,6 +51,7 @@ impl MacHasher {
     }
 
     /// Gives this hasher what a recording one kept, as if it had been given it directly.
+    #[cfg_attr(not(feature = "dotenv"), allow(dead_code))]
     pub(crate) fn absorb(&mut self, recorded: &MacHasher) {
         match recorded {
             MacHasher::Recording(kept) => self.update(kept),
