@@ -87,22 +87,22 @@ fn in_order_on_threads(
     mut take: impl FnMut(Part) -> Option<()> + Send,
 ) -> Option<()> {
     let mut take_all = move |decrypted: Vec<Option<Part>>| decrypted.into_iter().try_for_each(|part| take(part?));
-    if threads < 2 {
-        return parts.iter().try_for_each(|part| take_all(vec![decrypt(part)]));
-    }
     let running = Arc::new((Mutex::new(threads), Condvar::new()));
     let ended = Arc::clone(&running);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .exit_handler(move |_| {
-            let (count, changed) = &*ended;
-            if let Ok(mut count) = count.lock() {
-                *count -= 1;
-            }
-            changed.notify_all();
-        })
-        .build();
-    let Ok(pool) = pool else {
+    let pool = (threads >= 2).then(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .exit_handler(move |_| {
+                let (count, changed) = &*ended;
+                if let Ok(mut count) = count.lock() {
+                    *count -= 1;
+                }
+                changed.notify_all();
+            })
+            .build()
+    });
+    // One thread, or no pool to be had: the parts in turn, here.
+    let Some(Ok(pool)) = pool else {
         return parts.iter().try_for_each(|part| take_all(vec![decrypt(part)]));
     };
     let taken = pool.install(|| {
